@@ -1,0 +1,108 @@
+from django.db.models import Count
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from crucible import access, services
+from crucible.api.permissions import IsTeamAdmin
+from crucible.api.serializers import StrictFieldsMixin
+from crucible.models import API_KEY_ROLES, ApiKey, Role, Team
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField()
+    member_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "slug", "is_verified", "role", "member_count", "created_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=Role.choices, allow_null=True))
+    def get_role(self, team) -> str | None:
+        return access.role_for(self.context["request"], team.pk)
+
+
+class TeamFilterSet(filters.FilterSet):
+    name = filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Team
+        fields = ["name", "slug", "is_verified"]
+
+
+class TeamViewSet(viewsets.ReadOnlyModelViewSet):
+    """The teams the caller belongs to (an API key: its own team), with the caller's role."""
+
+    serializer_class = TeamSerializer
+    filterset_class = TeamFilterSet
+    ordering_fields = ["name", "created_at"]
+    ordering = ["name"]
+
+    def get_queryset(self):
+        return Team.objects.filter(pk__in=access.readable_team_ids(self.request)).annotate(
+            member_count=Count("memberships")
+        )
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    created_by = serializers.StringRelatedField()
+    is_active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "team", "name", "prefix", "role", "created_by", "created_at", "last_used_at", "revoked_at", "is_active"]
+
+
+class ApiKeyCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    role = serializers.ChoiceField(choices=API_KEY_ROLES, default=Role.MEMBER)
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(help_text="The key itself. Shown once: store it now.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = ApiKeySerializer.Meta.fields + ["key"]
+
+
+class ApiKeyFilterSet(filters.FilterSet):
+    active = filters.BooleanFilter(field_name="revoked_at", lookup_expr="isnull", label="Active (not revoked)")
+
+    class Meta:
+        model = ApiKey
+        fields = ["role", "active"]
+
+
+class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """API keys of the active team. Listing needs any role; creating and revoking need admin.
+    The key is returned once, on creation; only its hash is stored."""
+
+    serializer_class = ApiKeySerializer
+    permission_classes = [IsTeamAdmin]
+    filterset_class = ApiKeyFilterSet
+    ordering_fields = ["created_at", "last_used_at", "name"]
+
+    def get_queryset(self):
+        team = access.active_team(self.request)
+        if access.api_key_of(self.request) is not None or team is None:
+            return ApiKey.objects.none()
+        return ApiKey.objects.filter(team=team).select_related("team", "created_by")
+
+    @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyCreatedSerializer})
+    def create(self, request, *args, **kwargs):
+        data = ApiKeyCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key, raw = services.api_key_create(
+            team=access.active_team(request), created_by=access.actor_user(request), **data.validated_data
+        )
+        body = ApiKeySerializer(key, context={"request": request}).data | {"key": raw}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=ApiKeySerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        key = services.api_key_revoke(key=self.get_object())
+        return Response(ApiKeySerializer(key, context={"request": request}).data)

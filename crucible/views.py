@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import importlib
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from crucible import access, services
+from crucible.api.exceptions import error_body
+from crucible.models import ApiKey, Role
+
+FEATURE_APPS = ["marketplace", "teammemory", "observability", "improvement"]
+
+
+def healthz(request):
+    """Liveness and database check for load balancers: 200 when a query succeeds, else 503."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception:  # any database failure means "not healthy"
+        return JsonResponse(error_body("service_unavailable", "database unreachable"), status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
+
+
+def home_cards(request, team):
+    """Each feature app may offer ``<app>.selectors.home_card(team=...)`` -> dict for the home page."""
+    cards = []
+    for app in FEATURE_APPS:
+        try:
+            module = importlib.import_module(f"{app}.selectors")
+        except ModuleNotFoundError:
+            continue
+        card = getattr(module, "home_card", None)
+        if card is not None:
+            cards.append(card(team=team, request=request))
+    return cards
+
+
+@login_required
+def home(request):
+    team = access.active_team(request)
+    if team is None:
+        return render(request, "crucible/no_team.html", status=403)
+    return render(request, "crucible/home.html", {"team": team, "cards": home_cards(request, team)})
+
+
+@login_required
+@require_POST
+def team_switch(request):
+    try:
+        team_id = int(request.POST.get("team", ""))
+    except ValueError:
+        raise Http404("No such team.")
+    if not access.set_active_team(request, team_id):
+        raise Http404("No such team.")
+    target = request.POST.get("next") or reverse("home")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        target = reverse("home")
+    return redirect(target)
+
+
+@login_required
+def api_keys(request):
+    team = access.active_team(request)
+    if team is None:
+        return render(request, "crucible/no_team.html", status=403)
+    is_admin = access.can(request, team.pk, Role.ADMIN)
+    new_key = None
+    if request.method == "POST":
+        if not is_admin:
+            raise PermissionDenied("Only team admins and owners manage API keys.")
+        try:
+            key, new_key = services.api_key_create(
+                team=team, name=request.POST.get("name", ""), role=request.POST.get("role", Role.MEMBER),
+                created_by=request.user,
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+    keys = ApiKey.objects.filter(team=team).select_related("created_by")
+    return render(
+        request,
+        "crucible/api_keys.html",
+        {"team": team, "keys": keys, "new_key": new_key, "is_admin": is_admin, "roles": [Role.MEMBER, Role.VIEWER]},
+    )
+
+
+@login_required
+@require_POST
+def api_key_revoke(request, pk: int):
+    key = get_object_or_404(ApiKey, pk=pk, team_id__in=access.readable_team_ids(request))
+    if not access.can(request, key.team_id, Role.ADMIN):
+        raise PermissionDenied("Only team admins and owners manage API keys.")
+    services.api_key_revoke(key=key)
+    messages.success(request, f"Key '{key.name}' revoked.")
+    return redirect("api-keys")
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login with a limit on failed attempts per username and address."""
+
+    def _throttle_key(self):
+        username = (self.request.POST.get("username") or "").lower()[:150]
+        address = self.request.META.get("REMOTE_ADDR", "")
+        return f"login-fail:{address}:{username}"
+
+    def post(self, request, *args, **kwargs):
+        if cache.get(self._throttle_key(), 0) >= settings.LOGIN_THROTTLE_ATTEMPTS:
+            response = render(
+                request, "registration/login.html",
+                {"form": self.get_form(), "throttled": True, "next": request.POST.get("next", "")}, status=429,
+            )
+            response["Retry-After"] = str(settings.LOGIN_THROTTLE_WINDOW)
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        key = self._throttle_key()
+        cache.add(key, 0, settings.LOGIN_THROTTLE_WINDOW)
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, settings.LOGIN_THROTTLE_WINDOW)
+        return super().form_invalid(form)
+
+
+def json_404(request, exception=None):
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return render(request, "404.html", status=404)
+
+
+def json_500(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
+    return render(request, "500.html", status=500)

@@ -1,0 +1,5 @@
+"""Demo data for Marketplace (called by `manage.py seed_demo`)."""
+
+
+def seed(ctx) -> None:
+    """Fill the app with realistic data for the demo teams in ``ctx``."""

@@ -1,0 +1,3 @@
+"""Routes of the earlier implementation, kept for clients written against it."""
+
+urlpatterns = []

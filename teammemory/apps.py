@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TeammemoryConfig(AppConfig):
+    name = "teammemory"
+    verbose_name = "Team memory"

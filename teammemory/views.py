@@ -1,0 +1,7 @@
+from django.views.generic import TemplateView
+
+from crucible.pages import TeamPageMixin
+
+
+class IndexView(TeamPageMixin, TemplateView):
+    template_name = "teammemory/index.html"

@@ -1,0 +1,118 @@
+"""Fixtures shared by every app's tests: teams, users with roles, API clients with keys."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from crucible import services
+from crucible.models import Role
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Throttle and login-failure counters live in the cache; tests must not share them.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def make_team(db):
+    def make(name: str | None = None, **kwargs):
+        n = next(_counter)
+        return services.team_create(name=name or f"Team {n}", slug=kwargs.pop("slug", None) or f"team-{n}", **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str | None = None, team=None, role: str = Role.MEMBER, **kwargs):
+        user = services.user_create(username=username or f"user{next(_counter)}", password="pw-for-tests-1", **kwargs)
+        if team is not None:
+            services.membership_set(team=team, user=user, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def team(make_team):
+    return make_team("Acme", slug="acme")
+
+
+@pytest.fixture
+def other_team(make_team):
+    return make_team("Globex", slug="globex")
+
+
+@pytest.fixture
+def member(make_user, team):
+    return make_user("member", team=team, role=Role.MEMBER)
+
+
+@pytest.fixture
+def viewer(make_user, team):
+    return make_user("viewer", team=team, role=Role.VIEWER)
+
+
+@pytest.fixture
+def team_admin(make_user, team):
+    return make_user("teamadmin", team=team, role=Role.ADMIN)
+
+
+@pytest.fixture
+def outsider(make_user, other_team):
+    return make_user("outsider", team=other_team, role=Role.OWNER)
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def client_for():
+    """An APIClient logged in (session) as ``user``."""
+
+    def make(user):
+        client = APIClient()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def key_client():
+    """An APIClient that sends a fresh API key of ``team`` (role member or viewer)."""
+
+    def make(team, role: str = Role.MEMBER, user=None):
+        _, raw = services.api_key_create(team=team, name="test key", role=role, created_by=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        client.raw_key = raw
+        return client
+
+    return make
+
+
+@pytest.fixture
+def member_client(client_for, member):
+    return client_for(member)
+
+
+@pytest.fixture
+def team_key_client(key_client, team, member):
+    return key_client(team, user=member)
+
+
+@pytest.fixture
+def outsider_client(client_for, outsider):
+    return client_for(outsider)

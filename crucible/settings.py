@@ -91,7 +91,8 @@ else:
     from crucible.embedded_db import ensure_running
 
     # `manage.py embedded_db status|stop` must not start the server it is asked about.
-    _connection = {"NAME": "crucible"} if sys.argv[1:2] == ["embedded_db"] else ensure_running(PGDATA)
+    _db_name = os.environ.get("CRUCIBLE_DB_NAME", "crucible")
+    _connection = {"NAME": _db_name} if sys.argv[1:2] == ["embedded_db"] else ensure_running(PGDATA, _db_name)
     DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "CONN_MAX_AGE": 60, **_connection}}
     EMBEDDED_DB = True
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -67,7 +67,10 @@ def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.console_errors = []
-    page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
+    page.on(
+        "console",
+        lambda msg: page.console_errors.append(f"{msg.text} {msg.location.get('url', '')}") if msg.type == "error" else None,
+    )
     page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
     yield page
     context.close()

@@ -14,8 +14,8 @@ def test_login_and_every_layout_page(page, login, make_user, team, other_team):
     login("walker")
     assert page.locator("h1").first.inner_text().startswith("Acme")
     for link in ["Marketplace", "Team memory", "Observability", "Improvement", "API keys"]:
-        page.click(f"header >> text={link}")
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.click(f"header >> text={link}")
         assert page.locator("h1").count() >= 1, link
         assert "Server error" not in page.content()
     page.goto("/api/v1/docs/")
@@ -27,8 +27,8 @@ def test_team_switcher_in_browser(page, login, make_user, team, other_team):
     user = make_user("switch", team=team)
     services.membership_set(team=other_team, user=user, role=Role.VIEWER)
     login("switch")
-    page.select_option("#team-select", str(other_team.pk))
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.select_option("#team-select", str(other_team.pk))
     assert page.locator("h1").first.inner_text().startswith("Globex")
     assert page.locator(".role-badge").inner_text() == "viewer"
 

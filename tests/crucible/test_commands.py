@@ -45,6 +45,7 @@ def test_check_deploy_is_clean_with_production_settings():
         CRUCIBLE_HTTPS="1",
         CRUCIBLE_ALLOWED_HOSTS="crucible.example.com",
     )
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests for their own thread
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,

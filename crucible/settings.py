@@ -217,6 +217,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TeamRoleEnum": "crucible.models.Role",
         "ApiKeyRoleEnum": "crucible.models.API_KEY_ROLES",
+        "ExperimentStatusEnum": "improvement.models.Status",
+        "ExecutionStatusEnum": "observability.models.ExecutionStatus",
+        "ExecutionSourceEnum": "observability.models.ExecutionSource",
+        "IngestResultStatusEnum": "observability.api.serializers.INGEST_RESULT_STATUSES",
+        "BuildStatusEnum": "teammemory.models.BuildStatus",
     },
 }
 

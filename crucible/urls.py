@@ -24,7 +24,18 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
-    path("api-auth/", include("rest_framework.urls", namespace="rest_framework")),
+    # The browsable API's login, with the same failed-login throttle as /login/ (DRF's own
+    # rest_framework.urls would be an unthrottled way to guess passwords).
+    path(
+        "api-auth/",
+        include((
+            [
+                path("login/", views.LoginView.as_view(template_name="rest_framework/login.html"), name="login"),
+                path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+            ],
+            "rest_framework",
+        )),
+    ),
 ]
 
 for app in FEATURE_APPS:

@@ -13,7 +13,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from crucible import access, services
 from crucible.api.exceptions import error_body
@@ -48,6 +48,7 @@ def home_cards(request, team):
 
 
 @login_required
+@require_safe
 def home(request):
     team = access.active_team(request)
     if team is None:

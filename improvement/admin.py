@@ -1,1 +1,109 @@
-from django.contrib import admin  # noqa: F401
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from improvement import services
+from improvement.models import Assignment, Experiment, Variant, VariantBucket
+
+STAT_FIELDS = (
+    "results_count", "success_count", "objective_count", "objective_sum", "objective_sum_sq", "quality_count",
+    "quality_sum", "quality_sum_sq", "duration_sum", "duration_sum_sq", "tokens_sum", "cost_sum",
+)
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    extra = 0
+    fields = ("name", "is_control", "retired_at", "results_count", "success_count", "objective_count", "objective_sum")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    list_display = ("name", "team", "status", "strategy", "epsilon", "min_results", "agent", "winner", "created_at")
+    list_filter = ("status", "strategy", "team", "created_at")
+    search_fields = ("name", "description", "team__name", "team__slug")
+    list_select_related = ("team", "agent", "winner")
+    raw_id_fields = ("agent", "winner", "promoted_version", "created_by")
+    readonly_fields = ("status", "started_at", "concluded_at", "winner", "promoted_version", "created_at", "updated_at")
+    inlines = [VariantInline]
+    actions = ["pause_selected", "conclude_selected"]
+
+    def save_model(self, request, obj, form, change):
+        # The same rules as the API and pages: through the services.
+        fields = {f: form.cleaned_data[f] for f in services.EXPERIMENT_FIELDS if f in form.cleaned_data}
+        try:
+            if change:
+                services.experiment_update(experiment=obj, **fields)
+            else:
+                fields.pop("name", None)
+                created = services.experiment_create(team=form.cleaned_data["team"], name=form.cleaned_data["name"], created_by=request.user, **fields)
+                obj.pk = created.pk
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+
+    @admin.action(description="Pause the selected running experiments")
+    def pause_selected(self, request, queryset):
+        self._each(request, queryset, services.experiment_pause)
+
+    @admin.action(description="Conclude the selected experiments (winner from the evidence)")
+    def conclude_selected(self, request, queryset):
+        self._each(request, queryset, services.experiment_conclude)
+
+    def _each(self, request, queryset, service):
+        done = 0
+        for experiment in queryset:
+            try:
+                service(experiment=experiment)
+                done += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{experiment.name}: {'; '.join(exc.messages)}", messages.WARNING)
+        self.message_user(request, f"{done} experiment(s) changed.")
+
+
+@admin.register(Variant)
+class VariantAdmin(admin.ModelAdmin):
+    list_display = ("name", "experiment", "team", "is_control", "retired_at", "results_count", "success_count", "created_at")
+    list_filter = ("is_control", ("retired_at", admin.EmptyFieldListFilter), "experiment__status", "team")
+    search_fields = ("name", "prompt", "experiment__name")
+    list_select_related = ("experiment", "team")
+    raw_id_fields = ("experiment", "team")
+    readonly_fields = STAT_FIELDS + ("retired_at", "created_at")
+    actions = ["retire_selected"]
+
+    @admin.action(description="Retire the selected variants")
+    def retire_selected(self, request, queryset):
+        for variant in queryset:
+            try:
+                services.variant_retire(variant=variant)
+            except ValidationError as exc:
+                self.message_user(request, f"{variant}: {'; '.join(exc.messages)}", messages.WARNING)
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ("id", "experiment", "variant", "created_at", "result_at")
+    list_filter = (("result_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("experiment__name", "variant__name")
+    list_select_related = ("experiment", "variant")
+    raw_id_fields = ("experiment", "variant", "team")
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(VariantBucket)
+class VariantBucketAdmin(admin.ModelAdmin):
+    list_display = ("bucket", "experiment", "variant", "assignments", "results", "successes", "objective_sum")
+    list_filter = ("bucket",)
+    search_fields = ("experiment__name", "variant__name")
+    list_select_related = ("experiment", "variant")
+    date_hierarchy = "bucket"
+
+    def has_change_permission(self, request, obj=None):
+        return False

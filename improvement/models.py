@@ -1,19 +1,122 @@
-"""Improvement tables. (Foundation skeleton: the improvement issue completes these models.)"""
+"""Prompt experiments: an experiment tries several prompt variants on live traffic.
 
+Statistics live on each ``Variant`` row as running sums (count, sum, sum of squares, successes),
+moved by ``UPDATE ... SET x = x + n`` in the database so concurrent writers never lose a result.
+``VariantBucket`` keeps the same figures per hour (traffic share and cumulative-results charts),
+upserted with ``INSERT ... ON CONFLICT DO UPDATE``. ``Assignment`` is the small row written by
+each ``select``: which variant a caller was given, so its result can be recorded against it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    CONCLUDED = "concluded", "Concluded"
+
+
+class Strategy(models.TextChoices):
+    EPSILON_GREEDY = "epsilon_greedy", "Epsilon-greedy"
+    THOMPSON = "thompson", "Thompson sampling"
+    UCB1 = "ucb1", "UCB1"
 
 
 class Experiment(models.Model):
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="experiments")
-    name = models.CharField(max_length=100)
-    agent = models.ForeignKey("marketplace.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="experiments")
+    name = models.CharField(max_length=100, help_text="The key clients use (unique within the team).")
+    agent = models.ForeignKey(
+        "marketplace.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="experiments",
+        help_text="The marketplace agent whose prompt this experiment tunes (needed to promote the winner).",
+    )
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.EPSILON_GREEDY)
+    epsilon = models.FloatField(
+        default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Epsilon-greedy: share of traffic explored uniformly at random.",
+    )
+    # Objective: a weighted mean of per-result scores in [0, 1] (see services.objective_score).
+    weight_quality = models.FloatField(default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1000.0)])
+    weight_success = models.FloatField(default=0.3, validators=[MinValueValidator(0.0), MaxValueValidator(1000.0)])
+    weight_speed = models.FloatField(default=0.2, validators=[MinValueValidator(0.0), MaxValueValidator(1000.0)])
+    weight_cost = models.FloatField(default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1000.0)])
+    speed_reference_ms = models.PositiveIntegerField(
+        default=2000, validators=[MinValueValidator(1)],
+        help_text="A result this fast scores 0.5 on speed (faster is higher, never above 1).",
+    )
+    cost_reference = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0.01,
+        help_text="A result this cheap scores 0.5 on cost (cheaper is higher).",
+    )
+    min_results = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        help_text="Results each variant needs before any variant can count as better.",
+    )
+    winner = models.ForeignKey(
+        "improvement.Variant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+    )
+    promoted_version = models.ForeignKey(
+        "marketplace.AgentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    concluded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["team", "name"], name="experiment_unique_team_name")]
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="experiment_unique_team_name"),
+            models.CheckConstraint(
+                condition=Q(epsilon__gte=0) & Q(epsilon__lte=1), name="experiment_epsilon_0_1",
+                violation_error_message="Epsilon must be between 0 and 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(weight_quality__gte=0) & Q(weight_success__gte=0) & Q(weight_speed__gte=0) & Q(weight_cost__gte=0),
+                name="experiment_weights_nonnegative",
+                violation_error_message="Weights cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(weight_quality__gt=0) | Q(weight_success__gt=0) | Q(weight_speed__gt=0) | Q(weight_cost__gt=0),
+                name="experiment_weights_some_positive",
+                violation_error_message="At least one weight must be above zero.",
+            ),
+            models.CheckConstraint(condition=Q(min_results__gte=1), name="experiment_min_results_positive"),
+            models.CheckConstraint(condition=Q(speed_reference_ms__gte=1), name="experiment_speed_reference_positive"),
+            models.CheckConstraint(condition=Q(cost_reference__gt=0), name="experiment_cost_reference_positive"),
+        ]
+        indexes = [models.Index(fields=["team", "status"], name="experiment_team_status")]
 
     def __str__(self):
         return self.name
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {
+            "quality": self.weight_quality, "success": self.weight_success,
+            "speed": self.weight_speed, "cost": self.weight_cost,
+        }
+
+    @property
+    def accepts_selection(self) -> bool:
+        return self.status == Status.RUNNING
+
+    @property
+    def accepts_results(self) -> bool:
+        # Paused experiments still take results of calls already in flight.
+        return self.status in (Status.RUNNING, Status.PAUSED)
 
 
 class Variant(models.Model):
@@ -22,10 +125,109 @@ class Variant(models.Model):
     name = models.CharField(max_length=100)
     prompt = models.TextField()
     is_control = models.BooleanField(default=False)
+    retired_at = models.DateTimeField(null=True, blank=True, help_text="Retired variants get no traffic and no results.")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Running statistics (moved only by services with F() expressions).
+    results_count = models.BigIntegerField(default=0)
+    success_count = models.BigIntegerField(default=0)
+    objective_count = models.BigIntegerField(default=0, help_text="Results with an objective score.")
+    objective_sum = models.FloatField(default=0.0)
+    objective_sum_sq = models.FloatField(default=0.0)
+    quality_count = models.BigIntegerField(default=0)
+    quality_sum = models.FloatField(default=0.0)
+    quality_sum_sq = models.FloatField(default=0.0)
+    duration_sum = models.FloatField(default=0.0)
+    duration_sum_sq = models.FloatField(default=0.0)
+    tokens_sum = models.BigIntegerField(default=0)
+    cost_sum = models.DecimalField(max_digits=18, decimal_places=6, default=0)
+
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["experiment", "name"], name="variant_unique_experiment_name")]
+        ordering = ["experiment_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "name"], name="variant_unique_experiment_name"),
+            models.UniqueConstraint(
+                fields=["experiment"], condition=Q(is_control=True), name="variant_one_control_per_experiment",
+                violation_error_message="An experiment has at most one control variant.",
+            ),
+            models.CheckConstraint(
+                condition=Q(success_count__lte=models.F("results_count")) & Q(quality_count__lte=models.F("results_count"))
+                & Q(objective_count__lte=models.F("results_count")),
+                name="variant_counts_consistent",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.experiment.name}/{self.name}"
+
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
+
+    @property
+    def is_active(self) -> bool:
+        return self.retired_at is None
+
+    @property
+    def objective_mean(self) -> float | None:
+        return self.objective_sum / self.objective_count if self.objective_count else None
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.success_count / self.results_count if self.results_count else None
+
+    @property
+    def quality_mean(self) -> float | None:
+        return self.quality_sum / self.quality_count if self.quality_count else None
+
+    @property
+    def duration_mean(self) -> float | None:
+        return self.duration_sum / self.results_count if self.results_count else None
+
+    @staticmethod
+    def sample_variance(n: int, total: float, total_sq: float) -> float | None:
+        if n < 2:
+            return None
+        return max(0.0, (total_sq - total * total / n) / (n - 1))
+
+    @property
+    def objective_sd(self) -> float | None:
+        var = self.sample_variance(self.objective_count, self.objective_sum, self.objective_sum_sq)
+        return None if var is None else math.sqrt(var)
+
+
+class Assignment(models.Model):
+    """One ``select``: the variant a caller was given. ``result_at`` is set when its result lands."""
+
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="assignments")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="assignments")
+    created_at = models.DateTimeField()
+    result_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["experiment", "-id"], name="assignment_experiment_id")]
+
+    def __str__(self):
+        return f"assignment {self.pk} -> {self.variant_id}"
+
+
+class VariantBucket(models.Model):
+    """Per-variant figures for one hour: assignments (traffic) and results. Upserted, never read-modify-written."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="buckets")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="buckets")
+    bucket = models.DateTimeField(help_text="Start of the hour (UTC).")
+    assignments = models.BigIntegerField(default=0)
+    results = models.BigIntegerField(default=0)
+    successes = models.BigIntegerField(default=0)
+    objective_sum = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["bucket", "variant_id"]
+        constraints = [models.UniqueConstraint(fields=["variant", "bucket"], name="variantbucket_unique_variant_bucket")]
+        indexes = [models.Index(fields=["experiment", "bucket"], name="vbucket_experiment_bucket")]
+
+    def __str__(self):
+        return f"{self.variant_id} @ {self.bucket:%Y-%m-%d %H:00}"

@@ -1,5 +1,287 @@
-"""Demo data for Marketplace (called by `manage.py seed_demo`)."""
+"""Demo data for Marketplace (called by `manage.py seed_demo`): a realistic catalogue.
+
+About forty agents in every category, published by the demo teams and a few community teams,
+with version histories (a pre-release, a yanked version), two months of installs by about
+twenty-five teams, downloads, ratings with reviews, and open reports in the moderation queue.
+Agents and versions go through the services; the install/rating history is bulk-inserted with
+counters computed from the same rows, so every figure matches the data behind it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, time, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from crucible import services as core_services
+from crucible.models import Membership, Role, Team
+from marketplace import services
+from marketplace.models import (
+    Agent,
+    AgentDailyStat,
+    AgentVersion,
+    Download,
+    Installation,
+    InstallEvent,
+    Rating,
+    Report,
+)
+
+COMMUNITY_TEAMS = [
+    ("Northwind Digital", True), ("Umbrella Systems", False), ("Hooli Research", True), ("Stark Tooling", False),
+    ("Wayne Data", False), ("Cyberdyne Ops", False), ("Tyrell Apps", False), ("Soylent Cloud", False),
+    ("Vandelay Imports", False), ("Pied Piper", True), ("Aperture QA", False), ("Black Mesa Labs", False),
+    ("Oscorp Mobile", False), ("Gringotts Fintech", False), ("Monarch Solutions", False), ("Dunder Mifflin IT", False),
+    ("Prestige Worldwide", False), ("Sirius Cybernetics", False), ("Massive Dynamic", False), ("Virtucon", False),
+]
+
+# name, category, tags, summary
+CATALOGUE = [
+    ("Code Reviewer", "code-review", ["review", "python", "typescript"], "Reviews pull requests for bugs, style and risky changes."),
+    ("Security Auditor", "security", ["owasp", "review", "secrets"], "Finds injection, auth and secret-handling flaws in diffs."),
+    ("Test Writer", "testing", ["pytest", "jest", "unit-tests"], "Writes unit tests that pin down the behaviour of a function."),
+    ("Flaky Test Hunter", "testing", ["ci", "flaky", "pytest"], "Reads CI history and isolates tests that fail intermittently."),
+    ("Meeting Summarizer", "product", ["notes", "summaries"], "Turns meeting transcripts into decisions and action items."),
+    ("Release Notes Writer", "documentation", ["changelog", "git"], "Drafts release notes from merged pull requests."),
+    ("API Doc Generator", "documentation", ["openapi", "docs"], "Writes reference docs from an OpenAPI schema."),
+    ("SQL Optimizer", "data", ["sql", "postgresql", "performance"], "Rewrites slow SQL and suggests indexes from EXPLAIN plans."),
+    ("Data Pipeline Debugger", "data", ["etl", "airflow", "python"], "Explains failing pipeline runs and proposes fixes."),
+    ("Dockerfile Doctor", "devops", ["docker", "containers"], "Shrinks images and fixes layer caching in Dockerfiles."),
+    ("Kubernetes Troubleshooter", "devops", ["kubernetes", "k8s", "sre"], "Diagnoses crash loops, OOM kills and failing probes."),
+    ("Terraform Planner", "devops", ["terraform", "iac", "aws"], "Explains terraform plans and flags destructive changes."),
+    ("Incident Scribe", "devops", ["incident", "postmortem", "sre"], "Keeps the incident timeline and drafts the postmortem."),
+    ("Refactoring Coach", "coding", ["refactoring", "clean-code"], "Proposes small, safe refactorings with before/after code."),
+    ("Type Hint Adder", "coding", ["python", "typing", "mypy"], "Adds precise type hints to untyped Python modules."),
+    ("Regex Explainer", "coding", ["regex", "explain"], "Explains a regular expression and writes test strings for it."),
+    ("Migration Reviewer", "code-review", ["django", "migrations", "postgresql"], "Checks schema migrations for locking and data-loss risks."),
+    ("Accessibility Checker", "design", ["a11y", "wcag", "html"], "Finds WCAG problems in templates and suggests fixes."),
+    ("UX Copy Editor", "design", ["copy", "ux"], "Rewrites interface text to be short, clear and consistent."),
+    ("Design Token Linter", "design", ["css", "tokens"], "Finds hard-coded colours and spacing that should be tokens."),
+    ("User Story Splitter", "product", ["agile", "stories"], "Splits epics into small, testable user stories."),
+    ("PRD Critic", "product", ["requirements", "review"], "Finds gaps and contradictions in product requirement documents."),
+    ("Support Triage", "support", ["tickets", "triage"], "Labels incoming tickets and drafts the first reply."),
+    ("Bug Report Clarifier", "support", ["bugs", "reproduction"], "Turns vague bug reports into reproducible steps."),
+    ("Dependency Upgrader", "coding", ["dependencies", "npm", "pip"], "Plans dependency upgrades and reads changelogs for breaking changes."),
+    ("License Checker", "security", ["licenses", "compliance"], "Lists dependency licences and flags incompatible ones."),
+    ("Threat Modeler", "security", ["stride", "threat-model"], "Builds a STRIDE threat model from an architecture sketch."),
+    ("Log Analyzer", "devops", ["logs", "observability"], "Clusters error logs and points at the likely root cause."),
+    ("Commit Message Writer", "coding", ["git", "commits"], "Writes conventional commit messages from a staged diff."),
+    ("Onboarding Guide", "documentation", ["onboarding", "docs"], "Answers newcomers' questions from the repository's docs."),
+    ("Spreadsheet Analyst", "data", ["csv", "pandas", "analysis"], "Summarises a CSV and charts the interesting columns."),
+    ("Schema Designer", "data", ["postgresql", "modeling"], "Designs normalised tables and constraints from a description."),
+    ("Load Test Planner", "testing", ["k6", "performance"], "Writes load test scenarios from traffic patterns."),
+    ("E2E Test Author", "testing", ["playwright", "e2e"], "Writes Playwright tests from a user journey."),
+    ("Changelog Linter", "documentation", ["changelog", "semver"], "Checks changelogs against semantic versioning rules."),
+    ("Prompt Polisher", "other", ["prompts", "llm"], "Tightens prompts and adds examples that fix failure cases."),
+    ("Cost Estimator", "other", ["cloud", "finops"], "Estimates the monthly cloud cost of an architecture."),
+    ("Interview Question Writer", "other", ["hiring", "interviews"], "Writes practical interview exercises for a role."),
+]
+PRIVATE = {"Incident Scribe": "acme", "Schema Designer": "globex", "Onboarding Guide": "initech"}
+REVIEWS = {
+    5: ["Saves us hours every week.", "Exactly what we needed.", "Best agent we installed this quarter.", ""],
+    4: ["Very good, a few misses on edge cases.", "Solid; the output schema is handy.", ""],
+    3: ["Useful but needs careful prompts.", "OK for simple cases.", ""],
+    2: ["Often misses the point.", "Too verbose for our taste."],
+    1: ["Did not work for our stack.", "Hallucinates file names."],
+}
+INPUT_SCHEMA = {
+    "type": "object",
+    "properties": {"input": {"type": "string", "description": "What the agent works on"}, "context": {"type": "string"}},
+    "required": ["input"],
+}
+OUTPUT_SCHEMA = {
+    "type": "object",
+    "properties": {"result": {"type": "string"}, "confidence": {"type": "number", "minimum": 0, "maximum": 1}},
+    "required": ["result"],
+}
+MODELS = ["gpt-4o", "claude-sonnet", "llama-3-70b", "mistral-large"]
+
+
+def _description(name: str, summary: str, tags: list[str]) -> str:
+    return (
+        f"## {name}\n\n{summary}\n\n"
+        "### What it does\n\n"
+        f"- Works on {', '.join(tags)} tasks\n- Returns structured output (see the output schema)\n"
+        "- Explains its reasoning briefly, never at length\n\n"
+        "### Example\n\n```\n{\"input\": \"...\"}\n```\n"
+    )
 
 
 def seed(ctx) -> None:
-    """Fill the app with realistic data for the demo teams in ``ctx``."""
+    rng = ctx.rng
+    now = timezone.now()
+    today = now.date()
+    User = get_user_model()
+
+    # Community teams (publishers and installers) with one user each, created in bulk.
+    community = []
+    for name, verified in COMMUNITY_TEAMS:
+        slug = "c-" + name.lower().replace(" ", "-")
+        team = Team.objects.filter(slug=slug).first() or core_services.team_create(name=name, slug=slug, is_verified=verified)
+        community.append(team)
+    new_users = []
+    for team in community:
+        username = f"{team.slug[2:].split('-')[0]}-dev"
+        if not User.objects.filter(username=username).exists():
+            user = User(username=username, email=f"{username}@example.com")
+            user.set_unusable_password()
+            new_users.append(user)
+    User.objects.bulk_create(new_users)
+    community_users = {}
+    memberships = []
+    for team in community:
+        user = User.objects.get(username=f"{team.slug[2:].split('-')[0]}-dev")
+        community_users[team.pk] = [user]
+        if not Membership.objects.filter(user=user, team=team).exists():
+            memberships.append(Membership(user=user, team=team, role=Role.MEMBER))
+    Membership.objects.bulk_create(memberships)
+
+    user_teams = defaultdict(set)
+    for user_id, team_id in Membership.objects.values_list("user_id", "team_id"):
+        user_teams[user_id].add(team_id)
+    demo_teams = list(ctx.teams.values())
+    publishers = demo_teams + community[:5]
+    installers = demo_teams + community
+    team_users = defaultdict(list)
+    for membership in Membership.objects.filter(team__in=installers, role__in=[Role.MEMBER, Role.ADMIN, Role.OWNER]).select_related("user"):
+        team_users[membership.team_id].append(membership.user)
+
+    # Agents and versions, through the services (validation, Markdown, search column).
+    agents = []
+    with ctx.progress(len(CATALOGUE), "Marketplace agents") as bar:
+        for index, (name, category, tags, summary) in enumerate(CATALOGUE):
+            publisher = ctx.teams[PRIVATE[name]] if name in PRIVATE else publishers[index % len(publishers)]
+            owners = team_users.get(publisher.pk) or [None]
+            author = owners[0]
+            major = rng.choice([0, 1, 1, 1, 2])
+            agent = services.agent_create(
+                team=publisher, name=name, summary=summary, description=_description(name, summary, tags), category=category,
+                tags=tags, visibility="private" if name in PRIVATE else "public", version=f"{major}.{rng.randint(0, 3)}.0",
+                system_prompt=f"You are {name}, an assistant for software teams. {summary} Answer concisely.",
+                input_schema=INPUT_SCHEMA, output_schema=OUTPUT_SCHEMA,
+                model_hints={"model": rng.choice(MODELS), "temperature": rng.choice([0, 0.2, 0.5])}, created_by=author,
+            )
+            for step in range(rng.randint(0, 4)):
+                kind = rng.random()
+                version = None
+                if kind < 0.2:
+                    latest = agent.latest_version
+                    version = f"{latest.major}.{latest.minor}.{latest.patch + 1}"
+                elif kind < 0.3:
+                    latest = agent.latest_version
+                    version = f"{latest.major + 1}.0.0-beta.1"
+                services.version_publish(
+                    agent=agent, system_prompt=f"You are {name} (revision {step + 2}). {summary} Be precise and brief.",
+                    version=version, changelog=rng.choice(["Fewer hallucinated paths.", "Shorter answers.", "Handles larger inputs.", "New output field: confidence."]),
+                    published_by=author,
+                )
+            if index % 9 == 4 and agent.versions.count() > 1:
+                services.version_yank(version=agent.latest_version, reason="Regression: ignores the output schema on long inputs.")
+            agent.refresh_from_db()
+            agents.append(agent)
+            bar.update(1)
+
+    # Install history over 60 days, ratings and downloads: bulk inserts, counters derived from them.
+    versions_by_agent = defaultdict(list)
+    for version in AgentVersion.objects.filter(agent__in=agents).order_by("created_at"):
+        versions_by_agent[version.agent_id].append(version)
+    installations, events, ratings, downloads = [], [], [], []
+    daily = defaultdict(Counter)
+    with ctx.progress(len(agents), "Marketplace installs") as bar:
+        for agent in agents:
+            popularity = rng.betavariate(1.2, 2.5)
+            quality = rng.uniform(2.6, 4.9)
+            trending = rng.random() < 0.2
+            candidates = [t for t in installers if t.pk != agent.team_id]
+            if agent.visibility == "private":
+                candidates = []
+            for team in candidates:
+                if rng.random() > popularity:
+                    continue
+                age = rng.randint(0, 6) if trending and rng.random() < 0.7 else rng.randint(0, 59)
+                when = timezone.make_aware(datetime.combine(today - timedelta(days=age), time(rng.randint(7, 20), rng.randint(0, 59))))
+                choices = [v for v in versions_by_agent[agent.pk] if not v.is_yanked and v.is_release] or versions_by_agent[agent.pk]
+                version = choices[-1] if rng.random() < 0.7 else rng.choice(choices)
+                uninstalled = when + timedelta(days=rng.randint(1, 20)) if rng.random() < 0.1 else None
+                if uninstalled and uninstalled > now:
+                    uninstalled = None
+                installations.append(Installation(team=team, agent=agent, version=version, installed_at=when, updated_at=when, uninstalled_at=uninstalled))
+                events.append(InstallEvent(agent=agent, team=team, version=version, kind="install", created_at=when))
+                daily[(agent.pk, when.date())]["installs"] += 1
+                if uninstalled:
+                    events.append(InstallEvent(agent=agent, team=team, version=version, kind="uninstall", created_at=uninstalled))
+                    daily[(agent.pk, uninstalled.date())]["uninstalls"] += 1
+                for offset in sorted(rng.sample(range(0, age + 1), k=min(age + 1, rng.randint(1, 6)))):
+                    day = when.date() + timedelta(days=offset)
+                    downloads.append(Download(team=team, version=version, day=day))
+                    daily[(agent.pk, day)]["downloads"] += 1
+                for user in team_users.get(team.pk, []):
+                    if rng.random() < 0.65 and agent.team_id not in user_teams[user.pk]:
+                        stars = max(1, min(5, round(rng.gauss(quality, 0.9))))
+                        ratings.append(Rating(agent=agent, user=user, team=team, stars=stars, review=rng.choice(REVIEWS[stars])))
+            bar.update(1)
+    # auto_now_add stamps "now" on bulk_create; put the historical times back afterwards.
+    install_times = [i.installed_at for i in installations]
+    event_times = [e.created_at for e in events]
+    Installation.objects.bulk_create(installations)
+    InstallEvent.objects.bulk_create(events)
+    for installation, when in zip(installations, install_times):
+        installation.installed_at = installation.updated_at = when
+    for event, when in zip(events, event_times):
+        event.created_at = when
+    Installation.objects.bulk_update(installations, ["installed_at", "updated_at"], batch_size=500)
+    InstallEvent.objects.bulk_update(events, ["created_at"], batch_size=500)
+    seen = set()
+    unique_ratings = []
+    for rating in ratings:
+        if (rating.agent_id, rating.user_id) not in seen:
+            seen.add((rating.agent_id, rating.user_id))
+            unique_ratings.append(rating)
+    Rating.objects.bulk_create(unique_ratings)
+    Download.objects.bulk_create(downloads, ignore_conflicts=True)
+    AgentDailyStat.objects.bulk_create(
+        [AgentDailyStat(agent_id=agent_id, day=day, **counts) for (agent_id, day), counts in daily.items()]
+    )
+
+    # Counters from the rows just written (one grouped query per table).
+    installs = {row["agent"]: row for row in Installation.objects.filter(agent__in=agents).values("agent").annotate(
+        total=Count("pk"), active=Count("pk", filter=Q(uninstalled_at__isnull=True)))}
+    download_counts = Counter()
+    version_downloads = Counter()
+    for row in Download.objects.filter(version__agent__in=agents).values("version_id", "version__agent_id").annotate(n=Count("pk")):
+        download_counts[row["version__agent_id"]] += row["n"]
+        version_downloads[row["version_id"]] += row["n"]
+    histograms = defaultdict(Counter)
+    for rating in unique_ratings:
+        histograms[rating.agent_id][rating.stars] += 1
+    for agent in agents:
+        hist = histograms[agent.pk]
+        agent.install_count = installs.get(agent.pk, {}).get("total", 0)
+        agent.active_install_count = installs.get(agent.pk, {}).get("active", 0)
+        agent.download_count = download_counts[agent.pk]
+        agent.rating_count = sum(hist.values())
+        agent.rating_sum = sum(stars * count for stars, count in hist.items())
+        for stars in range(1, 6):
+            setattr(agent, f"rating_{stars}", hist[stars])
+    Agent.objects.bulk_update(
+        agents, ["install_count", "active_install_count", "download_count", "rating_count", "rating_sum",
+                 "rating_1", "rating_2", "rating_3", "rating_4", "rating_5"],
+    )
+    versions = AgentVersion.objects.filter(pk__in=list(version_downloads))
+    for version in versions:
+        version.download_count = version_downloads[version.pk]
+    AgentVersion.objects.bulk_update(versions, ["download_count"])
+
+    # A few reports waiting in the moderation queue.
+    public = [a for a in agents if a.visibility == "public"]
+    reporter = ctx.users.get("bob")
+    if public and reporter is not None:
+        services.report_create(agent=public[-1], reporter=reporter, team=ctx.teams["acme"], reason="misleading",
+                               text="The description promises cost figures it never produces.")
+        some_rating = Rating.objects.filter(agent__in=public, stars__lte=2).exclude(review="").first()
+        if some_rating is not None:
+            services.report_create(agent=some_rating.agent, rating=some_rating, reporter=reporter, team=ctx.teams["acme"],
+                                   reason="offensive", text="Rude review.")

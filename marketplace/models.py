@@ -1,7 +1,40 @@
-"""Marketplace tables. (Foundation skeleton: the marketplace issue completes these models.)"""
+"""Marketplace tables: agents, their immutable versions, installations, ratings, reports.
+
+Counters (installs, downloads, ratings) live on the rows they describe and only ever move in
+the database (``F()`` updates inside the services, under a row lock where a read must precede
+the write), so they stay exact under concurrent requests.
+"""
+
+from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
+from django.db.models import Q
+
+
+class Category(models.TextChoices):
+    CODING = "coding", "Coding"
+    CODE_REVIEW = "code-review", "Code review"
+    TESTING = "testing", "Testing"
+    DEVOPS = "devops", "DevOps"
+    DATA = "data", "Data & analytics"
+    DOCUMENTATION = "documentation", "Documentation"
+    SECURITY = "security", "Security"
+    DESIGN = "design", "Design"
+    PRODUCT = "product", "Product"
+    SUPPORT = "support", "Support"
+    OTHER = "other", "Other"
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public", "Public"
+    PRIVATE = "private", "Private (owning team only)"
+
+
+SEARCH_CONFIG = "english"
 
 
 class Agent(models.Model):
@@ -9,26 +42,263 @@ class Agent(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100)
     summary = models.CharField(max_length=300, blank=True)
+    description = models.TextField(blank=True, help_text="Markdown; rendered through a sanitizer.")
+    description_html = models.TextField(blank=True, editable=False)
+    category = models.CharField(max_length=20, choices=Category.choices, default=Category.OTHER)
+    tags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    # Space-separated tags, kept by the services beside ``tags``: the generated search column
+    # cannot call array_to_string (not immutable).
+    tags_text = models.CharField(max_length=600, blank=True, editable=False)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
+    is_listed = models.BooleanField(default=True, help_text="Operators unlist an agent to remove it from the marketplace.")
+    unlisted_reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    search_vector = models.GeneratedField(
+        expression=(
+            SearchVector("name", weight="A", config=SEARCH_CONFIG)
+            + SearchVector("tags_text", weight="B", config=SEARCH_CONFIG)
+            + SearchVector("summary", weight="B", config=SEARCH_CONFIG)
+            + SearchVector("description", weight="C", config=SEARCH_CONFIG)
+        ),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+    # Counters (exact: moved by the services in the database).
+    install_count = models.PositiveIntegerField(default=0, help_text="Distinct teams that ever installed it.")
+    active_install_count = models.PositiveIntegerField(default=0, help_text="Teams that have it installed now.")
+    download_count = models.PositiveBigIntegerField(default=0, help_text="Definition fetches, once per team, version and day.")
+    rating_count = models.PositiveIntegerField(default=0)
+    rating_sum = models.PositiveIntegerField(default=0)
+    rating_1 = models.PositiveIntegerField(default=0)
+    rating_2 = models.PositiveIntegerField(default=0)
+    rating_3 = models.PositiveIntegerField(default=0)
+    rating_4 = models.PositiveIntegerField(default=0)
+    rating_5 = models.PositiveIntegerField(default=0)
+    latest_version = models.ForeignKey(
+        "AgentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The newest release that is not yanked: what an install picks by default.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["team", "slug"], name="agent_unique_team_slug")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "slug"], name="agent_unique_team_slug"),
+            models.CheckConstraint(
+                condition=Q(rating_count=models.F("rating_1") + models.F("rating_2") + models.F("rating_3") + models.F("rating_4") + models.F("rating_5")),
+                name="agent_rating_histogram_matches_count",
+            ),
+            models.CheckConstraint(condition=Q(active_install_count__lte=models.F("install_count")), name="agent_active_installs_le_installs"),
+        ]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="agent_search_gin"),
+            GinIndex(fields=["name"], opclasses=["gin_trgm_ops"], name="agent_name_trgm"),
+            GinIndex(fields=["tags"], name="agent_tags_gin"),
+            models.Index(fields=["category"], name="agent_category"),
+            models.Index(fields=["-install_count"], name="agent_installs_desc"),
+            models.Index(fields=["-created_at", "-id"], name="agent_created_desc"),
+            models.Index(fields=["-updated_at", "-id"], name="agent_updated_desc"),
+        ]
 
     def __str__(self):
         return f"{self.team.slug}/{self.slug}"
 
+    @property
+    def rating_average(self) -> float | None:
+        return round(self.rating_sum / self.rating_count, 2) if self.rating_count else None
+
+    @property
+    def histogram(self) -> dict[int, int]:
+        return {stars: getattr(self, f"rating_{stars}") for stars in range(1, 6)}
+
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == Visibility.PUBLIC
+
 
 class AgentVersion(models.Model):
+    """One immutable release of an agent. Only ``is_yanked``/``yanked_reason`` ever change."""
+
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="versions")
     version = models.CharField(max_length=64)
+    major = models.PositiveIntegerField(default=0)
+    minor = models.PositiveIntegerField(default=0)
+    patch = models.PositiveIntegerField(default=0)
+    prerelease = models.CharField(max_length=64, blank=True)
+    is_release = models.BooleanField(default=True, help_text="False for pre-releases (1.0.0-beta.1).")
+    prerelease_key = models.CharField(max_length=200, blank=True, db_collation="C", editable=False)
     system_prompt = models.TextField()
+    input_schema = models.JSONField(null=True, blank=True)
+    output_schema = models.JSONField(null=True, blank=True)
+    model_hints = models.JSONField(default=dict, blank=True)
     changelog = models.TextField(blank=True)
+    is_yanked = models.BooleanField(default=False)
+    yanked_reason = models.CharField(max_length=300, blank=True)
+    yanked_at = models.DateTimeField(null=True, blank=True)
+    download_count = models.PositiveBigIntegerField(default=0)
     published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["agent", "version"], name="agentversion_unique_agent_version")]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "version"], name="agentversion_unique_agent_version"),
+            models.UniqueConstraint(
+                fields=["agent", "major", "minor", "patch", "prerelease"], name="agentversion_unique_precedence",
+                violation_error_message="This version number is already used by this agent.",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["agent", "-major", "-minor", "-patch", "-is_release", "-prerelease_key"],
+                name="agentversion_order",
+            )
+        ]
+        ordering = ["agent", "-major", "-minor", "-patch", "-is_release", "-prerelease_key"]
 
     def __str__(self):
         return f"{self.agent} {self.version}"
+
+    @property
+    def sort_tuple(self) -> tuple:
+        return (self.major, self.minor, self.patch, self.is_release, self.prerelease_key)
+
+
+VERSION_ORDER_DESC = ["-major", "-minor", "-patch", "-is_release", "-prerelease_key"]
+
+
+class Installation(models.Model):
+    """A team's installation of an agent: one row per team and agent, kept after an uninstall
+    (``uninstalled_at``) so a reinstall does not count as a new install."""
+
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="agent_installations")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="installations")
+    # RESTRICT: a version in use cannot be deleted on its own, only with its agent or team.
+    version = models.ForeignKey(AgentVersion, on_delete=models.RESTRICT, related_name="installations")
+    pinned = models.BooleanField(default=False, help_text="The team chose this version explicitly.")
+    installed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    installed_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    uninstalled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "agent"], name="installation_unique_team_agent")]
+        indexes = [models.Index(fields=["agent"], condition=Q(uninstalled_at__isnull=True), name="installation_active_by_agent")]
+
+    def __str__(self):
+        return f"{self.team} → {self.agent} {self.version.version}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.uninstalled_at is None
+
+
+class InstallEvent(models.Model):
+    class Kind(models.TextChoices):
+        INSTALL = "install", "Install (first time for the team)"
+        REINSTALL = "reinstall", "Reinstall"
+        UPGRADE = "upgrade", "Version change"
+        UNINSTALL = "uninstall", "Uninstall"
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="install_events")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(AgentVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["agent", "-created_at"], name="installevent_agent_time")]
+
+    def __str__(self):
+        return f"{self.kind} {self.agent} by {self.team}"
+
+
+class AgentDailyStat(models.Model):
+    """Pre-aggregated popularity per agent and day (upserted): charts and trending read this,
+    so their cost does not grow with the number of raw events."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="daily_stats")
+    day = models.DateField()
+    installs = models.PositiveIntegerField(default=0)
+    uninstalls = models.PositiveIntegerField(default=0)
+    downloads = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "day"], name="agentdailystat_unique_agent_day")]
+        indexes = [models.Index(fields=["day", "agent"], name="agentdailystat_day_agent")]
+
+    def __str__(self):
+        return f"{self.agent} {self.day}"
+
+
+class Download(models.Model):
+    """One row per team, version and day: the first fetch of a version's definition that day
+    counts as a download, repeats do not."""
+
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(AgentVersion, on_delete=models.CASCADE, related_name="downloads")
+    day = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "version", "day"], name="download_unique_team_version_day")]
+
+    def __str__(self):
+        return f"{self.team} {self.version} {self.day}"
+
+
+class Rating(models.Model):
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="ratings")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_ratings")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", help_text="The installing team the rater belongs to.")
+    stars = models.PositiveSmallIntegerField()
+    review = models.TextField(blank=True)
+    is_hidden = models.BooleanField(default=False, help_text="Hidden by a moderator: not shown and not counted.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "user"], name="rating_unique_agent_user"),
+            models.CheckConstraint(condition=Q(stars__gte=1, stars__lte=5), name="rating_stars_1_to_5"),
+        ]
+        indexes = [models.Index(fields=["agent", "-updated_at"], name="rating_agent_recent")]
+
+    def __str__(self):
+        return f"{self.user} rated {self.agent} {self.stars}/5"
+
+
+class Report(models.Model):
+    """A user's report of an agent or a review; operators work through them in the admin."""
+
+    class Reason(models.TextChoices):
+        SPAM = "spam", "Spam or advertising"
+        MALICIOUS = "malicious", "Malicious or unsafe prompt"
+        OFFENSIVE = "offensive", "Offensive content"
+        MISLEADING = "misleading", "Misleading description"
+        COPYRIGHT = "copyright", "Copyright or licence problem"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACTIONED = "actioned", "Actioned"
+        DISMISSED = "dismissed", "Dismissed"
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="reports")
+    rating = models.ForeignKey(Rating, null=True, blank=True, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reporter_team = models.ForeignKey("crucible.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    text = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolution_note = models.CharField(max_length=300, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "-created_at"], name="report_status_time")]
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        target = f"review #{self.rating_id}" if self.rating_id else str(self.agent)
+        return f"{self.get_reason_display()} report on {target}"

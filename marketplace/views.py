@@ -1,7 +1,266 @@
-from django.views.generic import TemplateView
+"""Marketplace pages (thin: call selectors and services, render)."""
 
-from crucible.pages import TeamPageMixin
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views import View
+from django.views.generic import FormView, TemplateView
+
+from crucible import access
+from crucible.pages import TeamPageMixin, paginate
+from marketplace import selectors, services
+from marketplace.filters import AgentFilterSet
+from marketplace.forms import (
+    AgentCreateForm,
+    AgentEditForm,
+    RateForm,
+    ReportForm,
+    VersionCreateForm,
+    YankForm,
+    add_service_errors,
+)
+from marketplace.models import Agent, AgentVersion, Installation, Rating
 
 
 class IndexView(TeamPageMixin, TemplateView):
+    """Browse and search, with the same FilterSet as the API."""
+
     template_name = "marketplace/index.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        filterset = AgentFilterSet(self.request.GET or None, queryset=Agent.objects.all(), request=self.request)
+        if filterset.is_bound and not filterset.is_valid():
+            queryset = Agent.objects.none()
+        else:
+            if not filterset.is_bound:
+                filterset = AgentFilterSet({}, queryset=Agent.objects.all(), request=self.request)
+                filterset.is_valid()
+            queryset = filterset.filter_queryset(filterset.queryset)
+        page, query = paginate(self.request, queryset, per_page=20)
+        installed = dict(
+            Installation.objects.filter(team=self.team, uninstalled_at__isnull=True, agent_id__in=[a.pk for a in page])
+            .values_list("agent_id", "version__version")
+        )
+        for agent in page:
+            agent.installed_version = installed.get(agent.pk)
+        context.update(filterset=filterset, form=filterset.form, page=page, query=query, searching=bool(self.request.GET.get("q")))
+        return context
+
+
+class AgentMixin(TeamPageMixin):
+    def get_agent(self) -> Agent:
+        return get_object_or_404(
+            selectors.agents_visible(team_ids=self.readable_team_ids).select_related("team", "latest_version"), pk=self.kwargs["pk"]
+        )
+
+    def get_own_agent(self) -> Agent:
+        agent = self.get_agent()
+        if agent.team_id != self.team.pk:
+            raise PermissionDenied("Only the publishing team can change this agent.")
+        return agent
+
+
+class AgentDetailView(AgentMixin, TemplateView):
+    template_name = "marketplace/agent_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        agent = self.get_agent()
+        user = self.request.user
+        versions = list(selectors.versions_ordered(agent=agent).select_related("published_by"))
+        stats = selectors.agent_stats(agent=agent)
+        installation = Installation.objects.filter(team=self.team, agent=agent).select_related("version").first()
+        my_rating = Rating.objects.filter(agent=agent, user=user).first()
+        reviews, query = paginate(self.request, selectors.ratings_for_agent(agent=agent), per_page=10)
+        is_publisher = agent.team_id in self.readable_team_ids and access.can(self.request, agent.team_id)
+        histogram_max = max(stats["histogram"].values()) or 1
+        context.update(
+            agent=agent,
+            versions=versions,
+            stats=stats,
+            histogram=[(stars, stats["histogram"][str(stars)], round(100 * stats["histogram"][str(stars)] / histogram_max)) for stars in range(5, 0, -1)],
+            chart=selectors.installs_chart(stats=stats),
+            installation=installation,
+            upgrade_available=bool(
+                installation and installation.is_active and agent.latest_version
+                and agent.latest_version.sort_tuple > installation.version.sort_tuple
+            ),
+            can_write=access.can(self.request, self.team.pk),
+            is_own=agent.team_id == self.team.pk,
+            is_publisher=is_publisher,
+            can_rate=installation is not None and agent.team_id != self.team.pk and not is_publisher,
+            my_rating=my_rating,
+            rate_form=RateForm(initial={"stars": my_rating.stars, "review": my_rating.review} if my_rating else None),
+            report_form=ReportForm(),
+            yank_form=YankForm(),
+            reviews=reviews,
+            reviews_query=query,
+        )
+        return context
+
+
+class AgentCreateView(TeamPageMixin, FormView):
+    template_name = "marketplace/agent_form.html"
+    form_class = AgentCreateForm
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(title="Publish an agent", **kwargs)
+
+    def form_valid(self, form):
+        data = {key: value for key, value in form.cleaned_data.items()}
+        data["slug"] = data.get("slug") or None
+        data["model_hints"] = data.get("model_hints") or {}
+        try:
+            agent = services.agent_create(team=self.team, created_by=self.request.user, **data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Published {agent.name} {agent.latest_version.version}.")
+        return redirect("marketplace:agent-detail", pk=agent.pk)
+
+
+class AgentEditView(AgentMixin, FormView):
+    template_name = "marketplace/agent_form.html"
+    form_class = AgentEditForm
+
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self):
+        agent = self.get_own_agent()
+        return {"name": agent.name, "summary": agent.summary, "description": agent.description, "category": agent.category,
+                "tags": ", ".join(agent.tags), "visibility": agent.visibility}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(title=f"Edit {self.get_own_agent().name}", **kwargs)
+
+    def form_valid(self, form):
+        agent = self.get_own_agent()
+        try:
+            services.agent_update(agent=agent, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, "Saved.")
+        return redirect("marketplace:agent-detail", pk=agent.pk)
+
+
+class VersionCreateView(AgentMixin, FormView):
+    template_name = "marketplace/version_form.html"
+    form_class = VersionCreateForm
+
+    def get_context_data(self, **kwargs):
+        agent = self.get_own_agent()
+        return super().get_context_data(agent=agent, latest=selectors.versions_ordered(agent=agent).first(), **kwargs)
+
+    def form_valid(self, form):
+        agent = self.get_own_agent()
+        data = dict(form.cleaned_data)
+        data["version"] = data.get("version") or None
+        try:
+            version = services.version_publish(agent=agent, published_by=self.request.user, **data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Published version {version.version}.")
+        return redirect("marketplace:agent-detail", pk=agent.pk)
+
+
+class InstalledView(TeamPageMixin, TemplateView):
+    template_name = "marketplace/installed.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        installations = selectors.installations_for_team(team=self.team)
+        show = self.request.GET.get("show", "active")
+        if show != "all":
+            installations = installations.filter(uninstalled_at__isnull=True)
+        page, query = paginate(self.request, installations, per_page=25)
+        for installation in page:
+            latest = installation.agent.latest_version
+            installation.upgrade_to = latest if (installation.is_active and latest and latest.sort_tuple > installation.version.sort_tuple) else None
+        context.update(page=page, query=query, show=show)
+        return context
+
+
+class AgentActionView(AgentMixin, View):
+    """POST-only actions on the agent page; each redirects back with a message."""
+
+    http_method_names = ["post"]
+
+    def back(self, agent):
+        return redirect(reverse("marketplace:agent-detail", args=[agent.pk]))
+
+    def post(self, request, *args, **kwargs):
+        agent = self.get_agent()
+        try:
+            self.act(agent)
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        except PermissionDenied as exc:
+            messages.error(request, str(exc) or "Not allowed.")
+        return self.back(agent)
+
+
+class InstallView(AgentActionView):
+    def act(self, agent):
+        version = self.request.POST.get("version") or None
+        installation, outcome = services.agent_install(agent=agent, team=self.team, version=version, user=self.request.user)
+        text = {"installed": "Installed", "reinstalled": "Reinstalled", "changed": "Switched to", "unchanged": "Already installed:"}[outcome]
+        messages.success(self.request, f"{text} {agent.name} {installation.version.version}.")
+
+
+class UpgradeView(AgentActionView):
+    def act(self, agent):
+        installation = get_object_or_404(Installation, team=self.team, agent=agent)
+        installation = services.installation_upgrade(installation=installation, version=None)
+        messages.success(self.request, f"Upgraded {agent.name} to {installation.version.version}.")
+
+
+class UninstallView(AgentActionView):
+    def act(self, agent):
+        installation = get_object_or_404(Installation, team=self.team, agent=agent)
+        services.installation_uninstall(installation=installation)
+        messages.success(self.request, f"Uninstalled {agent.name}.")
+
+
+class RateView(AgentActionView):
+    def act(self, agent):
+        form = RateForm(self.request.POST)
+        if not form.is_valid():
+            raise ValidationError([f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()])
+        services.rating_set(agent=agent, user=self.request.user, team=self.team, **form.cleaned_data)
+        messages.success(self.request, "Thanks, your rating is saved.")
+
+
+class ReportView(AgentActionView):
+    def act(self, agent):
+        form = ReportForm(self.request.POST)
+        if not form.is_valid():
+            raise ValidationError([f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()])
+        rating = None
+        if form.cleaned_data.get("rating"):
+            rating = Rating.objects.filter(pk=form.cleaned_data["rating"], agent=agent, is_hidden=False).first()
+            if rating is None:
+                raise Http404("No such review.")
+        services.report_create(agent=agent, rating=rating, reporter=self.request.user, team=self.team,
+                               reason=form.cleaned_data["reason"], text=form.cleaned_data["text"])
+        messages.success(self.request, "Thanks, the moderators will look at your report.")
+
+
+class YankView(AgentActionView):
+    def act(self, agent):
+        if agent.team_id != self.team.pk:
+            raise PermissionDenied("Only the publishing team can yank a version.")
+        version = get_object_or_404(AgentVersion, agent=agent, pk=self.kwargs["version_pk"])
+        form = YankForm(self.request.POST)
+        if not form.is_valid():
+            raise ValidationError("Give a reason for yanking the version.")
+        services.version_yank(version=version, reason=form.cleaned_data["reason"])
+        messages.success(self.request, f"Version {version.version} yanked.")

@@ -1,1 +1,81 @@
-from django.contrib import admin  # noqa: F401
+import datetime as dt
+
+from django.contrib import admin
+
+from observability import services
+from observability.models import DailyRollup, ErrorRollup, Execution, HourlyRollup, ModelPrice
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    list_display = ["pattern", "effective_from", "input_per_million", "cached_input_per_million",
+                    "output_per_million", "reasoning_per_million", "notes", "updated_at"]
+    search_fields = ["pattern", "notes"]
+    list_filter = ["effective_from"]
+    ordering = ["pattern", "-effective_from"]
+
+
+@admin.register(Execution)
+class ExecutionAdmin(admin.ModelAdmin):
+    """Raw executions are append-only evidence: viewable and deletable, not editable (an edit would
+    not reach the rollups; fix data by re-ingesting and rebuilding rollups)."""
+
+    list_display = ["started_at", "team", "agent_name", "version", "model", "status", "error_type", "duration_ms",
+                    "input_tokens", "output_tokens", "cost", "source"]
+    list_filter = ["status", "source", "cost_source", "team"]
+    search_fields = ["client_id", "agent_name", "model", "trace_id", "error_type"]
+    list_select_related = ["team"]
+    raw_id_fields = ["agent", "agent_version", "variant", "build", "api_key"]
+    show_full_result_count = False
+    date_hierarchy = "started_at"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+class RollupAdmin(admin.ModelAdmin):
+    list_display = ["bucket", "team", "agent_name", "model", "version", "status", "executions", "duration_sum_ms",
+                    "input_tokens", "output_tokens", "cost", "unpriced"]
+    list_filter = ["status", "team"]
+    search_fields = ["agent_name", "model", "version"]
+    list_select_related = ["team"]
+    show_full_result_count = False
+    actions = ["rebuild_days"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Rebuild the rollups of the selected rows' days from raw executions")
+    def rebuild_days(self, request, queryset):
+        days = {}
+        for row in queryset.select_related("team"):
+            day, _ = services.whole_days(row.bucket, row.bucket + dt.timedelta(seconds=1))
+            days[(row.team_id, day)] = row.team
+        for (_, day), team in sorted(days.items(), key=lambda item: item[0]):
+            services.rollups_rebuild(start=day, end=day + dt.timedelta(days=1), team=team)
+        self.message_user(request, f"Rebuilt {len(days)} team-day(s) from raw executions.")
+
+
+admin.site.register(HourlyRollup, RollupAdmin)
+admin.site.register(DailyRollup, RollupAdmin)
+
+
+@admin.register(ErrorRollup)
+class ErrorRollupAdmin(admin.ModelAdmin):
+    list_display = ["bucket", "team", "agent_name", "error_type", "executions"]
+    list_filter = ["team"]
+    search_fields = ["agent_name", "error_type"]
+    list_select_related = ["team"]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

@@ -4,4 +4,8 @@ from observability import views
 
 urlpatterns = [
     path("", views.IndexView.as_view(), name="index"),
+    path("agents/<path:name>/", views.AgentView.as_view(), name="agent"),
+    path("bottlenecks/", views.BottlenecksView.as_view(), name="bottlenecks"),
+    path("recommendations/", views.RecommendationsView.as_view(), name="recommendations"),
+    path("executions/", views.ExecutionListView.as_view(), name="executions"),
 ]

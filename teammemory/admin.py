@@ -1,1 +1,55 @@
-from django.contrib import admin  # noqa: F401
+from django.contrib import admin
+
+from teammemory.models import Build, BuildAgent, BuildError
+
+
+class BuildAgentInline(admin.TabularInline):
+    model = BuildAgent
+    extra = 0
+    raw_id_fields = ["agent", "agent_version"]
+
+
+class BuildErrorInline(admin.TabularInline):
+    model = BuildError
+    extra = 0
+
+
+@admin.register(Build)
+class BuildAdmin(admin.ModelAdmin):
+    list_display = ["id", "team", "project_name", "client_build_id", "stack_key", "status", "quality", "duration_ms", "tokens", "cost", "started_at"]
+    list_filter = ["status", "team", ("started_at", admin.DateFieldListFilter)]
+    search_fields = ["client_build_id", "project_name", "stack_key", "requirements"]
+    date_hierarchy = "started_at"
+    readonly_fields = [
+        "team", "client_build_id", "project_name", "requirements", "stack", "components", "stack_key", "status",
+        "quality", "started_at", "finished_at", "duration_ms", "tokens", "cost", "reported_by", "api_key",
+        "created_at", "requirements_hash",
+    ]
+    list_select_related = ["team"]
+    inlines = [BuildAgentInline, BuildErrorInline]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False  # builds arrive as reports (API, services.build_record), not typed in
+
+
+@admin.register(BuildError)
+class BuildErrorAdmin(admin.ModelAdmin):
+    list_display = ["id", "error_type", "short_message", "build"]
+    list_filter = ["build__team", "build__status"]
+    search_fields = ["error_type", "message", "build__client_build_id"]
+    raw_id_fields = ["build"]
+    list_select_related = ["build"]
+
+    @admin.display(description="Message")
+    def short_message(self, obj):
+        return obj.message[:100]
+
+
+@admin.register(BuildAgent)
+class BuildAgentAdmin(admin.ModelAdmin):
+    list_display = ["id", "build", "agent", "agent_version"]
+    list_filter = ["build__team", "build__status"]
+    search_fields = ["agent__slug", "agent__name", "agent_version__version", "build__client_build_id"]
+    raw_id_fields = ["build", "agent", "agent_version"]
+    list_select_related = ["build", "agent__team", "agent_version__agent__team"]

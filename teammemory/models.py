@@ -1,6 +1,35 @@
-"""Team memory tables. (Foundation skeleton: the team memory issue completes these models.)"""
+"""Team memory tables: what each build was asked to do, with which stack and agents, and how it went.
 
+``Build`` is one row per reported build (a retried report with the same ``client_build_id`` is
+stored once). Its stack is kept three ways: ``stack`` as reported ({role: name}),
+``components`` (normalised names, GIN-indexed for overlap and filters) and ``stack_key`` (the
+normalised names joined in role order: the unit of "by stack"). ``search`` is a generated
+tsvector of the requirements for full-text similarity, ``requirements_hash`` a generated digest of
+the normalised requirements ("the same requirements" in the flaky-stack rule).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
+from django.db.models import F, Func, Q, Value
+
+
+class BuildStatus(models.TextChoices):
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class NormalizedRequirementsMd5(Func):
+    """md5 of the lower-cased requirements with runs of whitespace collapsed (immutable, so it
+    can be a generated column)."""
+
+    template = "md5(regexp_replace(lower(btrim(%(expressions)s)), '\\s+', ' ', 'g'))"
+    output_field = models.CharField()
 
 
 class Build(models.Model):
@@ -9,8 +38,105 @@ class Build(models.Model):
     project_name = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reported_builds"
+    )
+    api_key = models.ForeignKey(
+        "crucible.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="reported_builds"
+    )
+    requirements = models.TextField(blank=True, default="")
+    stack = models.JSONField(default=dict, blank=True, help_text="{role: component} as reported.")
+    components = ArrayField(
+        models.CharField(max_length=80), default=list, blank=True, help_text="Normalised component names."
+    )
+    stack_key = models.CharField(max_length=600, blank=True, default="", db_index=False)
+    status = models.CharField(max_length=12, choices=BuildStatus.choices)
+    quality = models.SmallIntegerField(null=True, blank=True, help_text="0-100; empty when not scored.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    duration_ms = models.BigIntegerField(help_text="finished_at - started_at, in milliseconds.")
+    tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    search = models.GeneratedField(
+        expression=SearchVector("requirements", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+    requirements_hash = models.GeneratedField(
+        expression=NormalizedRequirementsMd5(F("requirements")),
+        output_field=models.CharField(max_length=32),
+        db_persist=True,
+    )
+
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["team", "client_build_id"], name="build_unique_team_client_id")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "client_build_id"], name="build_unique_team_client_id"),
+            models.CheckConstraint(
+                condition=Q(quality__isnull=True) | Q(quality__gte=0, quality__lte=100),
+                name="build_quality_0_100",
+                violation_error_message="Quality is a score from 0 to 100.",
+            ),
+            models.CheckConstraint(
+                condition=Q(finished_at__gte=F("started_at")),
+                name="build_finished_after_started",
+                violation_error_message="A build cannot finish before it starts.",
+            ),
+            models.CheckConstraint(condition=Q(duration_ms__gte=0), name="build_duration_not_negative"),
+            models.CheckConstraint(condition=Q(tokens__gte=0), name="build_tokens_not_negative"),
+            models.CheckConstraint(condition=Q(cost__gte=0), name="build_cost_not_negative"),
+            models.CheckConstraint(condition=Q(status__in=BuildStatus.values), name="build_status_valid"),
+        ]
+        indexes = [
+            # Covering index: insights over a time range read only these columns, so PostgreSQL can
+            # answer them with an index-only scan instead of reading the wide rows (requirements text).
+            models.Index(
+                fields=["team", "started_at"], name="build_team_started",
+                include=["id", "status", "quality", "duration_ms", "tokens", "cost", "stack_key", "components", "requirements_hash"],
+            ),
+            models.Index(fields=["team", "stack_key", "started_at"], name="build_team_stack_started"),
+            GinIndex(fields=["components"], name="build_components_gin"),
+            GinIndex(fields=["search"], name="build_search_gin"),
+        ]
+        ordering = ["-started_at", "-id"]
 
     def __str__(self):
         return f"{self.project_name or 'build'} {self.client_build_id}"
+
+    @property
+    def duration_seconds(self) -> float:
+        return self.duration_ms / 1000
+
+
+class BuildAgent(models.Model):
+    """An agent (and, when known, the exact version) a build used."""
+
+    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="agent_uses")
+    agent = models.ForeignKey("marketplace.Agent", on_delete=models.CASCADE, related_name="build_uses")
+    agent_version = models.ForeignKey(
+        "marketplace.AgentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="build_uses"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["build", "agent", "agent_version"], name="buildagent_unique", nulls_distinct=False
+            )
+        ]
+        indexes = [models.Index(fields=["agent", "agent_version"], name="buildagent_agent_version")]
+
+    def __str__(self):
+        return f"{self.build_id}: {self.agent_version or self.agent}"
+
+
+class BuildError(models.Model):
+    """An error a build met: its type (for grouping) and message."""
+
+    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="errors")
+    error_type = models.CharField(max_length=200)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["error_type"], name="builderror_type")]
+
+    def __str__(self):
+        return f"{self.error_type}: {self.message[:60]}"

@@ -4,4 +4,7 @@ from teammemory import views
 
 urlpatterns = [
     path("", views.IndexView.as_view(), name="index"),
+    path("builds/", views.BuildListView.as_view(), name="build-list"),
+    path("builds/<int:pk>/", views.BuildDetailView.as_view(), name="build-detail"),
+    path("suggest/", views.SuggestView.as_view(), name="suggest"),
 ]

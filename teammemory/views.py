@@ -1,7 +1,90 @@
+"""Team memory pages: insights (landing page), build list and detail, stack suggestion form."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.views.generic import TemplateView
 
-from crucible.pages import TeamPageMixin
+from crucible.models import Role
+from crucible.pages import TeamPageMixin, paginate
+from teammemory import charts, conf, selectors
+from teammemory.filters import BuildFilterSet
+from teammemory.forms import RangeForm, SuggestionForm
 
 
 class IndexView(TeamPageMixin, TemplateView):
+    """Insights of the active team: key figures, quality trend, success by stack, recent builds,
+    recommendations."""
+
     template_name = "teammemory/index.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = RangeForm(self.request.GET or None)
+        days = form.cleaned_data["days"] if form.is_bound and form.is_valid() else conf.INSIGHTS_DEFAULT_DAYS
+        until = timezone.now()
+        since = until - dt.timedelta(days=days)
+        insights = selectors.team_insights(team=self.team, since=since, until=until)
+        recommendations = selectors.team_recommendations(team=self.team, since=since, until=until, insights=insights)
+        context.update(
+            form=form if form.is_bound else RangeForm(initial={"days": days}),
+            days=days,
+            insights=insights,
+            summary=insights["summary"],
+            trend=insights["trend"],
+            recommendations=recommendations["recommendations"],
+            trend_chart=charts.quality_trend_chart(insights["trend"]),
+            stack_chart=charts.success_by_stack_chart(insights["by_stack"]),
+            recent_builds=selectors.build_list(team_ids=[self.team.pk]).filter(team=self.team)[:10],
+        )
+        return context
+
+
+class BuildListView(TeamPageMixin, TemplateView):
+    template_name = "teammemory/build_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        filterset = BuildFilterSet(self.request.GET or None, queryset=selectors.build_list(team_ids=[self.team.pk]))
+        queryset = filterset.qs if filterset.is_bound else filterset.queryset
+        page, query = paginate(self.request, queryset.order_by("-started_at", "-id"), per_page=25)
+        context.update(filterset=filterset, page=page, query=query)
+        return context
+
+
+class BuildDetailView(TeamPageMixin, TemplateView):
+    template_name = "teammemory/build_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        build = get_object_or_404(selectors.build_detail_queryset(team_ids=[self.team.pk]), pk=kwargs["pk"])
+        executions = selectors.build_executions(build=build)
+        context.update(build=build, executions=executions, executions_available=executions is not None)
+        return context
+
+
+class SuggestView(TeamPageMixin, TemplateView):
+    """The stack suggestion form. Computing suggestions writes nothing, so viewers may use it."""
+
+    template_name = "teammemory/suggest.html"
+    write_role = Role.VIEWER
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.setdefault("form", SuggestionForm())
+        return context
+
+    def post(self, request, *args, **kwargs):
+        form = SuggestionForm(request.POST)
+        result = None
+        if form.is_valid():
+            data = form.cleaned_data
+            result = selectors.stack_suggest(
+                team=self.team, requirements=data["requirements"], require=data["require"],
+                exclude=data["exclude"], prefer=data["prefer"], limit=data["limit"],
+            )
+        status = 200 if form.is_valid() else 400
+        return self.render_to_response(self.get_context_data(form=form, result=result), status=status)

@@ -45,8 +45,15 @@ class JSONParser(parsers.JSONParser):
         def reject_constant(name):
             raise ValueError(f"{name} is not valid JSON")
 
+        def finite_float(literal):
+            # 1e999999 would otherwise become inf and reach the fields as a number or the text "inf".
+            value = float(literal)
+            if value in (float("inf"), float("-inf")):
+                raise ValueError(f"the number {literal[:30]} is out of range")
+            return value
+
         try:
-            data = json.loads(text, parse_constant=reject_constant)
+            data = json.loads(text, parse_constant=reject_constant, parse_float=finite_float)
         except RecursionError:
             raise exceptions.ParseError("The JSON document is nested too deeply.")
         except ValueError as exc:

@@ -1,5 +1,13 @@
 from rest_framework.routers import DefaultRouter
 
+from improvement.api import views
+
 router = DefaultRouter()
+router.register("experiments", views.ExperimentViewSet, basename="experiment")
+router.register("variants", views.VariantViewSet, basename="variant")
+router.register("select", views.SelectViewSet, basename="select")
+router.register("results", views.ResultViewSet, basename="result")
+router.register("assignments", views.AssignmentViewSet, basename="assignment")
+router.register("reports", views.ReportViewSet, basename="report")
 
 urlpatterns = router.urls

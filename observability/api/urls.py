@@ -1,5 +1,19 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-router = DefaultRouter()
+from observability.api import views
 
-urlpatterns = router.urls
+router = DefaultRouter()
+router.register("executions", views.ExecutionViewSet, basename="execution")
+router.register("prices", views.ModelPriceViewSet, basename="price")
+
+urlpatterns = [
+    path("ingest/", views.IngestView.as_view(), name="ingest"),
+    path("otlp/v1/traces", views.OtlpTracesView.as_view(), name="otlp-traces"),
+    path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
+    path("agents/<path:name>/", views.AgentDetailView.as_view(), name="agent-detail"),
+    path("bottlenecks/", views.BottlenecksView.as_view(), name="bottlenecks"),
+    path("regressions/", views.RegressionsView.as_view(), name="regressions"),
+    path("recommendations/", views.RecommendationsView.as_view(), name="recommendations"),
+    *router.urls,
+]

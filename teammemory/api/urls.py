@@ -1,5 +1,13 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-router = DefaultRouter()
+from teammemory.api import views
 
-urlpatterns = router.urls
+router = DefaultRouter()
+router.register("builds", views.BuildViewSet, basename="build")
+
+urlpatterns = router.urls + [
+    path("insights/", views.InsightsView.as_view(), name="insights"),
+    path("suggestions/", views.SuggestionsView.as_view(), name="suggestions"),
+    path("recommendations/", views.RecommendationsView.as_view(), name="recommendations"),
+]

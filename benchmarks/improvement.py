@@ -1,0 +1,198 @@
+"""Benchmark: throughput of ``POST /api/v1/improvement/select/`` under concurrent load, beside
+the framework's floor (``GET /api/v1/teams/``, the simplest DRF endpoint) measured in the same run
+against the same gunicorn server.
+
+    CRUCIBLE_DB_NAME=bench_improvement .venv/bin/python benchmarks/improvement.py            # small
+    CRUCIBLE_DB_NAME=bench_improvement .venv/bin/python benchmarks/improvement.py --full     # docs figure
+
+It migrates its own database, prepares a running experiment (three variants past warm-up, so
+epsilon-greedy exploits and explores as in production), starts gunicorn, then alternates rounds
+of the floor and of select with the same number of concurrent clients, and prints requests per
+second and latency percentiles of each, the ratio, and a check that every successful select wrote
+exactly one assignment and one traffic count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_improvement")
+if not DB_NAME.startswith("bench_"):
+    sys.exit(f"Refusing to run against database '{DB_NAME}': set CRUCIBLE_DB_NAME=bench_improvement.")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crucible.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import requests  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from crucible import services as core  # noqa: E402
+from crucible.models import Team  # noqa: E402
+from improvement import services  # noqa: E402
+from improvement.models import Assignment, Experiment, VariantBucket  # noqa: E402
+
+EXPERIMENT = "bench-select"
+
+
+def prepare() -> str:
+    call_command("migrate", verbosity=0)
+    team, _ = Team.objects.get_or_create(slug="bench-improvement", defaults={"name": "Bench improvement"})
+    Experiment.objects.filter(team=team).delete()
+    experiment = services.experiment_create(
+        team=team, name=EXPERIMENT, status="running", min_results=30,
+        variants=[{"name": n, "prompt": f"Prompt {n}", "is_control": n == "a"} for n in ("a", "b", "c")],
+    )
+    for i, variant in enumerate(experiment.variants.order_by("id")):
+        services.results_record_bulk(team=team, results=[
+            {"variant_id": variant.pk, "success": (k % (i + 2)) != 0, "duration_ms": 1000 + 100 * i,
+             "quality": 60 + 10 * i, "tokens": 500, "cost": 0.001}
+            for k in range(60)
+        ])
+    _, raw = core.api_key_create(team=team, name="bench")
+    return raw
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
+    env = os.environ | {
+        "CRUCIBLE_DB_NAME": DB_NAME,
+        "CRUCIBLE_THROTTLE_API_KEY": "100000000/min",
+        "CRUCIBLE_LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "crucible.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return proc
+        except requests.RequestException:
+            time.sleep(0.3)
+    stop_server(proc)
+    raise SystemExit("gunicorn did not come up")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def load(url: str, method: str, key: str, *, body=None, clients: int, seconds: float) -> dict:
+    """``clients`` threads, each with its own keep-alive session, for ``seconds``."""
+    latencies: list[float] = []
+    counts = {"ok": 0, "error": 0}
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def client():
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {key}"
+        mine, ok, bad = [], 0, 0
+        while time.perf_counter() < stop_at:
+            t0 = time.perf_counter()
+            response = session.request(method, url, json=body, timeout=30)
+            mine.append(time.perf_counter() - t0)
+            if response.status_code in (200, 201):
+                ok += 1
+            else:
+                bad += 1
+        with lock:
+            latencies.extend(mine)
+            counts["ok"] += ok
+            counts["error"] += bad
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=client) for _ in range(clients)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0.0  # noqa: E731
+    return {"rps": counts["ok"] / elapsed, "ok": counts["ok"], "errors": counts["error"], "p50": pick(0.5), "p95": pick(0.95)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true", help="the documented size: 3 rounds of 20 s each")
+    parser.add_argument("--seconds", type=float, default=None, help="length of each round")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    args = parser.parse_args()
+    seconds = args.seconds or (20.0 if args.full else 4.0)
+    rounds = args.rounds or (3 if args.full else 1)
+
+    key = prepare()
+    before_assignments = Assignment.objects.filter(experiment__name=EXPERIMENT).count()
+    port = free_port()
+    server = start_server(port, args.workers, args.threads)
+    base = f"http://127.0.0.1:{port}"
+    results = {"floor": [], "select": []}
+    try:
+        # Warm both paths (connections, imports) before measuring.
+        load(f"{base}/api/v1/teams/", "GET", key, clients=2, seconds=1)
+        load(f"{base}/api/v1/improvement/select/", "POST", key, body={"experiment": EXPERIMENT}, clients=2, seconds=1)
+        for _ in range(rounds):
+            results["floor"].append(load(f"{base}/api/v1/teams/", "GET", key, clients=args.clients, seconds=seconds))
+            results["select"].append(load(
+                f"{base}/api/v1/improvement/select/", "POST", key, body={"experiment": EXPERIMENT},
+                clients=args.clients, seconds=seconds,
+            ))
+    finally:
+        stop_server(server)
+
+    def summary(rows):
+        return {
+            "rps": statistics.median(r["rps"] for r in rows),
+            "p50": statistics.median(r["p50"] for r in rows),
+            "p95": statistics.median(r["p95"] for r in rows),
+            "errors": sum(r["errors"] for r in rows),
+            "ok": sum(r["ok"] for r in rows),
+        }
+
+    floor, select = summary(results["floor"]), summary(results["select"])
+    print(f"\nselect throughput vs the DRF floor: {args.clients} concurrent clients, gunicorn {args.workers}x{args.threads}, "
+          f"{rounds} round(s) of {seconds:g}s, median of rounds")
+    print(f"{'endpoint':<42}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}")
+    print(f"{'GET /api/v1/teams/ (floor)':<42}{floor['rps']:>9.0f}{floor['p50']:>9.1f}{floor['p95']:>9.1f}{floor['errors']:>8}")
+    print(f"{'POST /api/v1/improvement/select/':<42}{select['rps']:>9.0f}{select['p50']:>9.1f}{select['p95']:>9.1f}{select['errors']:>8}")
+    print(f"select / floor throughput: {select['rps'] / floor['rps']:.2f}")
+
+    # Exactness under load: one assignment and one traffic count per successful select.
+    made = Assignment.objects.filter(experiment__name=EXPERIMENT).count() - before_assignments
+    counted = sum(VariantBucket.objects.filter(experiment__name=EXPERIMENT).values_list("assignments", flat=True))
+    warm_ok = made - select["ok"]
+    print(f"assignments written: {made} (measured {select['ok']} + warm-up {warm_ok}); traffic counters: {counted}")
+    if counted != made:
+        raise SystemExit("traffic counters disagree with assignments")
+
+
+if __name__ == "__main__":
+    main()

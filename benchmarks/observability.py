@@ -1,0 +1,268 @@
+"""Benchmark: observability ingest throughput and dashboard latency, each beside a reference
+measured in the same run on the same database.
+
+1. Ingest: events per second through the batch API (``POST /api/v1/observability/ingest/`` with
+   Django's test client: JSON parsing, auth, validation, pricing, insert, rollup upserts) against a
+   raw PostgreSQL ``COPY`` of the same rows into the same table (with its indexes), which writes no
+   rollups, validates nothing and prices nothing.
+2. Dashboard: the 30-day dashboard (``GET /api/v1/observability/dashboard/?range=30d``: per-agent
+   p50/p95/p99, totals, daily series, read from rollups) over N executions of 200 agents, against a
+   plain SQL aggregate over the raw rows computing the same figures (per agent and per day, with
+   ``percentile_cont``).
+
+    CRUCIBLE_DB_NAME=bench_observability .venv/bin/python benchmarks/observability.py               # small
+    CRUCIBLE_DB_NAME=bench_observability .venv/bin/python benchmarks/observability.py --full        # docs figures
+
+``--full`` means 10,000,000 executions (generated with INSERT ... SELECT generate_series, rollups
+built with ``rollups_rebuild``) and 100,000 ingested events; it takes several minutes and a few GB.
+Drop the database afterwards (``DROP DATABASE bench_observability``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_observability")
+if not DB_NAME.startswith("bench_"):
+    sys.exit(f"Refusing to run against database '{DB_NAME}': set CRUCIBLE_DB_NAME=bench_observability.")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crucible.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from crucible import services as core  # noqa: E402
+from crucible.models import Team  # noqa: E402
+from observability import selectors, services  # noqa: E402
+from observability.models import Execution  # noqa: E402
+
+AGENTS = 200
+MODELS = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash"]
+
+
+def team_named(slug: str) -> Team:
+    return Team.objects.filter(slug=slug).first() or core.team_create(name=slug, slug=slug)
+
+
+def make_events(n: int, rng: random.Random, now: dt.datetime, prefix: str) -> list[dict]:
+    events = []
+    for i in range(n):
+        failed = rng.random() < 0.03
+        inp = rng.randint(200, 8000)
+        out = rng.randint(50, 2000)
+        event = {
+            "id": f"{prefix}-{i}",
+            "agent": f"agent-{i % AGENTS:03d}",
+            "model": MODELS[(i % AGENTS) % len(MODELS)],
+            "agent_version": "1.0.0",
+            # a live stream: events arrive within minutes of their start
+            "started_at": (now - dt.timedelta(seconds=rng.randint(0, 600))).isoformat(),
+            "duration_ms": round(rng.lognormvariate(7.5, 0.8), 3),
+            "status": "error" if failed else "success",
+            "input_tokens": inp,
+            "cached_input_tokens": inp // 4,
+            "output_tokens": out,
+            "trace_id": f"{rng.getrandbits(128):032x}",
+            "span_id": f"{rng.getrandbits(64):016x}",
+        }
+        if failed:
+            event["error_type"] = "Timeout"
+        events.append(event)
+    return events
+
+
+COPY_COLUMNS = ("team_id", "client_id", "agent_name", "version", "model", "operation", "source", "trace_id", "span_id",
+                "started_at", "duration_ms", "status", "error_type", "error_message", "input_tokens", "output_tokens",
+                "cached_input_tokens", "reasoning_tokens", "cost_source", "received_at")
+
+
+def truncate_all():
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE observability_execution, observability_hourlyrollup, observability_dailyrollup, "
+                       "observability_errorrollup")
+
+
+def bench_ingest(n_events: int, batch: int) -> dict:
+    team = team_named("bench-ingest")
+    _, raw_key = core.api_key_create(team=team, name="bench")
+    now = timezone.now()
+    events = make_events(n_events, random.Random(7), now, "e")
+    bodies = [json.dumps({"events": events[i:i + batch]}) for i in range(0, n_events, batch)]
+    rows = [
+        (team.pk, e["id"], e["agent"], e["agent_version"], e["model"], "", "api", e["trace_id"], e["span_id"],
+         e["started_at"], e["duration_ms"], e["status"], e.get("error_type", ""), "", e["input_tokens"],
+         e["output_tokens"], e["cached_input_tokens"], 0, "none", now)
+        for e in events
+    ]
+
+    # Reference: raw COPY of the same rows into the same table.
+    truncate_all()
+    connection.ensure_connection()
+    start = time.perf_counter()
+    with connection.cursor() as cursor:
+        with cursor.connection.cursor() as pg, pg.copy(f"COPY observability_execution ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    copy_seconds = time.perf_counter() - start
+    assert Execution.objects.filter(team=team).count() == n_events
+
+    # The batch API (validation, pricing, insert ... on conflict, rollup upserts).
+    truncate_all()
+    client = Client()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"}
+    client.post("/api/v1/observability/ingest/", json.dumps({"events": make_events(10, random.Random(1), now, "warm")}),
+                content_type="application/json", **headers)
+    truncate_all()
+    start = time.perf_counter()
+    for body in bodies:
+        response = client.post("/api/v1/observability/ingest/", body, content_type="application/json", **headers)
+        assert response.status_code == 200, response.content[:500]
+    api_seconds = time.perf_counter() - start
+    assert Execution.objects.filter(team=team).count() == n_events
+    report = selectors.rollups_verify(start=now - dt.timedelta(days=1), end=now + dt.timedelta(days=1), team=team)
+    assert report["ok"], report
+    truncate_all()
+    return {"events": n_events, "batch": batch, "copy_eps": n_events / copy_seconds, "api_eps": n_events / api_seconds}
+
+
+GENERATE_SQL = """
+INSERT INTO observability_execution (team_id, client_id, agent_name, version, model, operation, source, trace_id, span_id,
+    started_at, duration_ms, status, error_type, error_message, input_tokens, output_tokens, cached_input_tokens,
+    reasoning_tokens, cost, cost_source, received_at)
+SELECT %(team)s, 'g-' || g, 'agent-' || lpad((g %% 200)::text, 3, '0'),
+       CASE WHEN g %% 5 = 0 AND t > %(end)s - interval '10 days' THEN '1.1.0' ELSE '1.0.0' END,
+       (ARRAY['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4-5', 'gemini-2.5-flash'])[1 + (g %% 200) %% 4], '', 'api', '', '',
+       t,
+       exp(6.5 + (g %% 200) / 100.0 + 0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())),
+       CASE WHEN random() < 0.03 THEN 'error' ELSE 'success' END, '', '',
+       i, o, i / 4, 0, round((i * 2.5 + o * 10) / 1000000.0, 8), 'price', now()
+FROM (SELECT g, (200 + random() * 8000)::bigint AS i, (50 + random() * 2000)::bigint AS o,
+             %(end)s - random() * interval '30 days' AS t
+      FROM generate_series(%(lo)s, %(hi)s) AS g) s
+"""
+
+RAW_AGENTS_SQL = """
+SELECT agent_name, count(*), count(*) FILTER (WHERE status = 'success'),
+       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration_ms),
+       sum(input_tokens), sum(output_tokens), sum(cost), count(*) FILTER (WHERE cost IS NULL)
+FROM observability_execution WHERE team_id = %s AND started_at >= %s AND started_at < %s
+GROUP BY agent_name
+"""
+RAW_SERIES_SQL = """
+SELECT date_trunc('day', started_at, 'UTC'), count(*), count(*) FILTER (WHERE status = 'error'),
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms), sum(cost)
+FROM observability_execution WHERE team_id = %s AND started_at >= %s AND started_at < %s
+GROUP BY 1
+"""
+
+
+def bench_dashboard(n_rows: int, repeats: int) -> dict:
+    team = team_named("bench-big")
+    period = selectors.time_range("30d")
+    have = Execution.objects.filter(team=team).count()
+    timings = {}
+    if have != n_rows:
+        Execution.objects.filter(team=team).delete()
+        print(f"  generating {n_rows:,} executions of {AGENTS} agents over 30 days ...", flush=True)
+        start = time.perf_counter()
+        chunk = 1_000_000
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit = off")
+            for lo in range(1, n_rows + 1, chunk):
+                hi = min(n_rows, lo + chunk - 1)
+                cursor.execute(GENERATE_SQL, {"team": team.pk, "end": period.end - dt.timedelta(seconds=1), "lo": lo, "hi": hi})
+                print(f"    {hi:,}", flush=True)
+            cursor.execute("ANALYZE observability_execution")
+        timings["generate_s"] = time.perf_counter() - start
+        print("  rebuilding rollups from the raw rows ...", flush=True)
+        start = time.perf_counter()
+        services.rollups_rebuild(start=period.start - dt.timedelta(days=1), end=period.end, team=team)
+        timings["rebuild_s"] = time.perf_counter() - start
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE observability_hourlyrollup")
+            cursor.execute("ANALYZE observability_dailyrollup")
+    _, raw_key = core.api_key_create(team=team, name="bench")
+    client = Client()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"}
+    api_times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        response = client.get("/api/v1/observability/dashboard/?range=30d", **headers)
+        api_times.append(time.perf_counter() - start)
+        assert response.status_code == 200
+    data = response.json()
+    assert data["totals"]["executions"] == n_rows, data["totals"]["executions"]
+    assert len(data["agents"]) == AGENTS
+    raw_times = []
+    for _ in range(max(1, repeats // 3)):
+        start = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(RAW_AGENTS_SQL, [team.pk, period.start, period.end])
+            raw_agents = cursor.fetchall()
+            cursor.execute(RAW_SERIES_SQL, [team.pk, period.start, period.end])
+            cursor.fetchall()
+        raw_times.append(time.perf_counter() - start)
+    # The two agree (percentiles within the histogram's error).
+    exact = {row[0]: row for row in raw_agents}
+    worst = 0.0
+    for agent in data["agents"]:
+        for position, key in enumerate(("p50_ms", "p95_ms", "p99_ms")):
+            true = exact[agent["agent"]][3][position]
+            worst = max(worst, abs(agent[key] - true) / true)
+        assert agent["executions"] == exact[agent["agent"]][1]
+    return {
+        "rows": n_rows, **timings,
+        "api_ms": statistics.median(api_times[1:]) * 1000,
+        "raw_ms": statistics.median(raw_times) * 1000,
+        "worst_percentile_error": worst,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true", help="10,000,000 executions and 100,000 ingested events.")
+    parser.add_argument("--rows", type=int, default=None, help="Executions for the dashboard part (default 500,000).")
+    parser.add_argument("--events", type=int, default=None, help="Events for the ingest part (default 20,000).")
+    parser.add_argument("--batch", type=int, default=1000, help="Events per API request (default 1000).")
+    parser.add_argument("--repeats", type=int, default=6)
+    parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--skip-dashboard", action="store_true")
+    args = parser.parse_args()
+    rows = args.rows or (10_000_000 if args.full else 500_000)
+    events = args.events or (100_000 if args.full else 20_000)
+    call_command("migrate", verbosity=0)
+    print(f"database {DB_NAME}; PostgreSQL, 2 cores shared")
+    if not args.skip_ingest:
+        print(f"Ingest: {events:,} events, batches of {args.batch}")
+        r = bench_ingest(events, args.batch)
+        print(f"  raw COPY into observability_execution : {r['copy_eps']:>10,.0f} events/s")
+        print(f"  batch API (with rollups)              : {r['api_eps']:>10,.0f} events/s"
+              f"   = {r['api_eps'] / r['copy_eps']:.2f} x COPY (target >= 0.25)")
+    if not args.skip_dashboard:
+        print(f"Dashboard: 30 days, {rows:,} executions, {AGENTS} agents")
+        r = bench_dashboard(rows, args.repeats)
+        if "generate_s" in r:
+            print(f"  generated in {r['generate_s']:.0f} s; rollups rebuilt in {r['rebuild_s']:.0f} s")
+        print(f"  plain SQL aggregate over raw rows     : {r['raw_ms']:>10,.0f} ms")
+        print(f"  dashboard API (rollups), median       : {r['api_ms']:>10,.1f} ms"
+              f"   = {r['raw_ms'] / r['api_ms']:.0f}x faster (target >= 100x)")
+        print(f"  worst p50/p95/p99 error vs exact      : {r['worst_percentile_error'] * 100:.2f} %")
+
+
+if __name__ == "__main__":
+    main()

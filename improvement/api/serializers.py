@@ -1,0 +1,289 @@
+"""Input (strict) and output serializers of the improvement API."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from crucible.api.serializers import StrictFieldsMixin
+from improvement import conf
+from improvement.models import Assignment, Experiment, Status, Strategy, Variant
+
+WEIGHT = {"min_value": 0.0, "max_value": 1000.0}
+
+
+# --- output --------------------------------------------------------------------------------
+
+class VariantSerializer(serializers.ModelSerializer):
+    experiment_name = serializers.CharField(source="experiment.name", read_only=True)
+    is_retired = serializers.BooleanField(read_only=True)
+    objective_mean = serializers.FloatField(read_only=True, allow_null=True)
+    success_rate = serializers.FloatField(read_only=True, allow_null=True)
+    quality_mean = serializers.FloatField(read_only=True, allow_null=True)
+    duration_mean_ms = serializers.FloatField(source="duration_mean", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Variant
+        fields = [
+            "id", "experiment", "experiment_name", "name", "prompt", "is_control", "is_retired", "retired_at", "created_at",
+            "results_count", "success_count", "objective_count", "objective_mean", "success_rate", "quality_mean",
+            "duration_mean_ms", "tokens_sum", "cost_sum",
+        ]
+        read_only_fields = fields
+
+
+class VariantBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Variant
+        fields = ["id", "name", "prompt", "is_control"]
+        read_only_fields = fields
+
+
+class ExperimentSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    agent = serializers.PrimaryKeyRelatedField(read_only=True)
+    agent_name = serializers.SerializerMethodField()
+    variants = VariantSerializer(many=True, read_only=True)
+    promoted_version_label = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Experiment
+        fields = [
+            "id", "team", "name", "description", "agent", "agent_name", "status", "strategy", "epsilon",
+            "weight_quality", "weight_success", "weight_speed", "weight_cost", "speed_reference_ms", "cost_reference",
+            "min_results", "winner", "promoted_version", "promoted_version_label", "started_at", "concluded_at",
+            "created_at", "updated_at", "variants",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_agent_name(self, experiment) -> str | None:
+        return experiment.agent.name if experiment.agent_id else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_promoted_version_label(self, experiment) -> str | None:
+        return experiment.promoted_version.version if experiment.promoted_version_id else None
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Assignment
+        fields = ["id", "experiment", "variant", "created_at", "result_at"]
+        read_only_fields = fields
+
+
+# --- input ---------------------------------------------------------------------------------
+
+class VariantSpecSerializer(StrictFieldsMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    prompt = serializers.CharField(max_length=100_000, trim_whitespace=False)
+    is_control = serializers.BooleanField(default=False)
+
+
+class AgentRefField(serializers.Field):
+    """A marketplace agent by id, ``slug`` or ``team-slug/slug`` (resolved by the marketplace)."""
+
+    def to_representation(self, value):
+        return value.pk
+
+    def to_internal_value(self, data):
+        if data is None or data == "":
+            return None
+        if isinstance(data, bool) or not isinstance(data, (int, str)):
+            raise serializers.ValidationError("Give the agent's id or slug.")
+        from marketplace import selectors as marketplace_selectors
+
+        agent = marketplace_selectors.agent_for_team(team=self.context["team"], ref=data)
+        if agent is None:
+            raise serializers.ValidationError("No such agent.")
+        if agent.team_id != self.context["team"].pk:
+            raise serializers.ValidationError("Only an agent of your own team can be tuned (promotion publishes a version of it).")
+        return agent
+
+
+extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}], "nullable": True})(AgentRefField)
+
+
+class ExperimentWriteSerializer(StrictFieldsMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(max_length=10_000, allow_blank=True, required=False)
+    agent = AgentRefField(required=False, allow_null=True)
+    strategy = serializers.ChoiceField(choices=Strategy.choices, required=False)
+    epsilon = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    weight_quality = serializers.FloatField(required=False, **WEIGHT)
+    weight_success = serializers.FloatField(required=False, **WEIGHT)
+    weight_speed = serializers.FloatField(required=False, **WEIGHT)
+    weight_cost = serializers.FloatField(required=False, **WEIGHT)
+    speed_reference_ms = serializers.IntegerField(min_value=1, max_value=3_600_000, required=False)
+    cost_reference = serializers.DecimalField(max_digits=12, decimal_places=6, min_value=Decimal("0.000001"), required=False)
+    min_results = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
+
+
+class ExperimentCreateSerializer(ExperimentWriteSerializer):
+    status = serializers.ChoiceField(choices=Status.choices, default=Status.DRAFT, help_text="draft or running.")
+    variants = VariantSpecSerializer(many=True, required=False, max_length=conf.MAX_VARIANTS)
+
+
+class ExperimentUpdateSerializer(ExperimentWriteSerializer):
+    name = serializers.CharField(max_length=100, required=False)
+
+
+class VariantCreateSerializer(VariantSpecSerializer):
+    experiment = serializers.IntegerField(min_value=1, help_text="The experiment's id.")
+
+
+class VariantUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    prompt = serializers.CharField(max_length=100_000, trim_whitespace=False, required=False)
+    is_control = serializers.BooleanField(required=False)
+
+
+class SelectInputSerializer(StrictFieldsMixin, serializers.Serializer):
+    experiment = serializers.CharField(max_length=100, help_text="The experiment's name (the key clients use).")
+
+
+class SelectResultSerializer(serializers.Serializer):
+    assignment_id = serializers.IntegerField()
+    experiment = serializers.CharField(help_text="The experiment's name.")
+    experiment_id = serializers.IntegerField()
+    strategy = serializers.ChoiceField(choices=Strategy.choices)
+    variant = VariantBriefSerializer()
+
+
+class ResultInputSerializer(StrictFieldsMixin, serializers.Serializer):
+    assignment_id = serializers.IntegerField(min_value=1, required=False, help_text="From select; preferred.")
+    variant_id = serializers.IntegerField(min_value=1, required=False, help_text="When the call did not go through select.")
+    success = serializers.BooleanField()
+    quality = serializers.FloatField(min_value=0.0, max_value=100.0, required=False, allow_null=True)
+    duration_ms = serializers.FloatField(min_value=0.0, max_value=7 * 24 * 3600 * 1000.0, default=0.0)
+    tokens = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
+    cost = serializers.DecimalField(max_digits=18, decimal_places=6, min_value=0, max_value=1_000_000, default=0)
+
+    def validate(self, attrs):
+        if attrs.get("assignment_id") is None and attrs.get("variant_id") is None:
+            raise serializers.ValidationError({"assignment_id": "Give assignment_id (from select) or variant_id."})
+        # BooleanField accepts "true"/1; the service wants a real bool.
+        attrs["success"] = bool(attrs["success"])
+        return attrs
+
+
+class ResultBatchSerializer(StrictFieldsMixin, serializers.Serializer):
+    results = ResultInputSerializer(many=True, allow_empty=False, max_length=conf.MAX_RESULTS_PER_REQUEST)
+
+
+class RecordedSerializer(serializers.Serializer):
+    recorded = serializers.IntegerField()
+
+
+class ConcludeInputSerializer(StrictFieldsMixin, serializers.Serializer):
+    winner = serializers.IntegerField(min_value=1, required=False, allow_null=True,
+                                      help_text="A variant id; default: the winner the report names (if any).")
+    promote = serializers.BooleanField(default=False, help_text="Also publish the winner's prompt as a new agent version.")
+
+
+class PromoteInputSerializer(StrictFieldsMixin, serializers.Serializer):
+    version = serializers.RegexField(
+        r"^\d+\.\d+\.\d+$", max_length=64, required=False, allow_null=True,
+        help_text="Semantic version to publish; default: the next minor after the latest.",
+    )
+
+
+class PromotedSerializer(serializers.Serializer):
+    experiment = ExperimentSerializer()
+    agent_version_id = serializers.IntegerField()
+    version = serializers.CharField()
+
+
+# --- report ---------------------------------------------------------------------------------
+
+class ReportVariantSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    is_control = serializers.BooleanField()
+    retired = serializers.BooleanField()
+    results = serializers.IntegerField()
+    scored_results = serializers.IntegerField()
+    objective_mean = serializers.FloatField(allow_null=True)
+    objective_low = serializers.FloatField(allow_null=True)
+    objective_high = serializers.FloatField(allow_null=True)
+    success_rate = serializers.FloatField(allow_null=True)
+    success_low = serializers.FloatField(allow_null=True)
+    success_high = serializers.FloatField(allow_null=True)
+    quality_mean = serializers.FloatField(allow_null=True)
+    duration_mean_ms = serializers.FloatField(allow_null=True)
+    tokens_mean = serializers.FloatField(allow_null=True)
+    cost_mean = serializers.FloatField(allow_null=True)
+    probability_best = serializers.FloatField(allow_null=True)
+    lift_vs_control = serializers.FloatField(allow_null=True, help_text="(mean - control mean) / control mean.")
+    below_minimum = serializers.BooleanField()
+
+
+class ReportExperimentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    strategy = serializers.ChoiceField(choices=Strategy.choices)
+
+
+class ReportWinnerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    probability_best = serializers.FloatField()
+
+
+class TimelinePointSerializer(serializers.Serializer):
+    t = serializers.DateTimeField()
+    variant_id = serializers.IntegerField()
+    assignments = serializers.IntegerField()
+    results = serializers.IntegerField()
+    cumulative = serializers.IntegerField(help_text="Results of this variant up to and including this period.")
+
+
+class TimelineSerializer(serializers.Serializer):
+    granularity = serializers.CharField(help_text="hour or day.")
+    points = TimelinePointSerializer(many=True)
+
+
+class ReportSerializer(serializers.Serializer):
+    experiment = ReportExperimentSerializer()
+    min_results = serializers.IntegerField()
+    confidence = serializers.FloatField()
+    win_probability = serializers.FloatField()
+    total_results = serializers.IntegerField()
+    variants = ReportVariantSerializer(many=True)
+    winner = ReportWinnerSerializer(allow_null=True)
+    verdict = serializers.CharField()
+    reasons = serializers.ListField(child=serializers.CharField())
+    results_needed = serializers.IntegerField(allow_null=True, help_text="Estimate; null when the leaders look tied.")
+    timeline = TimelineSerializer()
+
+
+# --- the earlier implementation -------------------------------------------------------------
+
+class LegacyTestVariantSerializer(StrictFieldsMixin, serializers.Serializer):
+    agent_name = serializers.CharField(max_length=100, help_text="The prompt (experiment) name.")
+    variant_prompt = serializers.CharField(max_length=100_000, trim_whitespace=False)
+    variant_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+class LegacyVariantCreatedSerializer(serializers.Serializer):
+    variant_id = serializers.CharField()
+
+
+class LegacyBestVariantSerializer(serializers.Serializer):
+    variant_id = serializers.CharField()
+    executions = serializers.IntegerField()
+    avg_quality = serializers.FloatField(allow_null=True)
+    success_rate = serializers.FloatField(help_text="Percent.")
+    avg_duration_s = serializers.FloatField()
+
+
+class LegacyReportSerializer(serializers.Serializer):
+    message = serializers.CharField(required=False, help_text="Set instead of the other fields when there is no winner yet.")
+    agent_name = serializers.CharField(required=False)
+    best_variant = LegacyBestVariantSerializer(required=False)
+    variants_tested = serializers.IntegerField(required=False)
+    total_executions = serializers.IntegerField(required=False)
+    recommendation = serializers.CharField(required=False)

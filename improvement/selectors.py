@@ -1,0 +1,296 @@
+"""Reads of the improvement app: variants for other apps, experiment lists, reports, home card."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import connection
+from django.db.models import Count, Max, Min, Q, Sum
+from django.utils import timezone
+from django.urls import reverse
+
+from improvement import conf, stats
+from improvement.models import Experiment, Status, Variant, VariantBucket
+
+
+def variants_for_team(*, team, ids) -> dict[int, Variant]:
+    """The team's variants among ``ids`` (with their experiment), by id. Ids of other teams' or
+    unknown variants are simply missing; retired ones are included (``variant.retired_at`` /
+    ``variant.is_retired``) so the caller can say why it refuses them, and
+    ``variant.experiment.accepts_results`` says whether the experiment still takes results."""
+    clean = {i for i in ids if isinstance(i, int) and not isinstance(i, bool)}
+    if not clean:
+        return {}
+    return {v.pk: v for v in Variant.objects.filter(team=team, pk__in=clean).select_related("experiment")}
+
+
+def experiment_list(*, team_ids):
+    """Experiments of these teams with variant counts and total results (one query)."""
+    return (
+        Experiment.objects.filter(team_id__in=team_ids)
+        .select_related("team", "agent", "winner")
+        .annotate(
+            variant_count=Count("variants", filter=Q(variants__retired_at__isnull=True), distinct=True),
+            total_results=Sum("variants__results_count"),
+        )
+    )
+
+
+def experiment_by_ref(*, team_ids, ref):
+    """An experiment by id or by name (the key clients use) among these teams, or None."""
+    qs = Experiment.objects.filter(team_id__in=team_ids)
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        found = qs.filter(pk=int(ref)).first()
+        if found is not None:
+            return found
+    return qs.filter(name=str(ref)).order_by("pk").first() if isinstance(ref, str) else None
+
+
+def _seed(experiment: Experiment, variants: list[Variant]) -> int:
+    # Same data, same seed: a report does not flicker between reloads.
+    return hash((experiment.pk, tuple((v.pk, v.results_count) for v in variants))) & 0x7FFFFFFF
+
+
+def experiment_report(*, experiment: Experiment, variants: list[Variant] | None = None) -> dict:
+    """Evidence for each variant and the verdict.
+
+    A winner is named only when every active variant has ``min_results`` results and one active
+    variant's probability of being best reaches ``CRUCIBLE_IMPROVEMENT_WIN_PROBABILITY``;
+    otherwise ``winner`` is None and ``verdict`` says why."""
+    if variants is None:
+        variants = list(Variant.objects.filter(experiment=experiment).order_by("id"))
+    confidence = conf.CONFIDENCE
+    active = [v for v in variants if v.retired_at is None]
+    posteriors = {v.pk: stats.posterior(v.objective_count, v.objective_sum, v.objective_sum_sq) for v in active}
+    p_best = dict(zip(
+        [v.pk for v in active],
+        stats.probability_best([posteriors[v.pk] for v in active], draws=conf.MC_DRAWS, seed=_seed(experiment, variants)),
+    ))
+    control = next((v for v in variants if v.is_control), None)
+    control_mean = control.objective_mean if control else None
+
+    rows = []
+    for v in variants:
+        mean, low, high = stats.mean_interval(v.objective_count, v.objective_sum, v.objective_sum_sq, confidence)
+        s_low, s_high = stats.wilson_interval(v.success_count, v.results_count, confidence)
+        lift = None
+        if control is not None and v.pk != control.pk and mean is not None and control_mean:
+            lift = (mean - control_mean) / control_mean
+        rows.append({
+            "id": v.pk,
+            "name": v.name,
+            "is_control": v.is_control,
+            "retired": v.retired_at is not None,
+            "results": v.results_count,
+            "scored_results": v.objective_count,
+            "objective_mean": mean,
+            "objective_low": low,
+            "objective_high": high,
+            "success_rate": v.success_rate,
+            "success_low": s_low,
+            "success_high": s_high,
+            "quality_mean": v.quality_mean,
+            "duration_mean_ms": v.duration_mean,
+            "tokens_mean": (v.tokens_sum / v.results_count) if v.results_count else None,
+            "cost_mean": float(v.cost_sum / v.results_count) if v.results_count else None,
+            "probability_best": p_best.get(v.pk),
+            "lift_vs_control": lift,
+            "below_minimum": v.retired_at is None and v.results_count < experiment.min_results,
+        })
+
+    threshold = conf.WIN_PROBABILITY
+    winner = None
+    reasons = []
+    thin = [v for v in active if v.results_count < experiment.min_results]
+    leader = max(active, key=lambda v: p_best.get(v.pk, 0.0)) if active else None
+    if not active:
+        reasons.append("The experiment has no active variant.")
+    elif len(active) == 1:
+        reasons.append("Only one active variant: there is nothing to compare it with.")
+    if thin:
+        reasons.append(
+            "Not enough results yet: " + ", ".join(f"{v.name} has {v.results_count} of {experiment.min_results}" for v in thin) + "."
+        )
+    if active and len(active) > 1 and not thin:
+        if p_best[leader.pk] >= threshold:
+            winner = leader
+        else:
+            reasons.append(
+                f"No variant is clearly better: the leader, {leader.name}, is best with probability "
+                f"{p_best[leader.pk]:.0%}; a winner needs {threshold:.0%}."
+            )
+
+    needed = None
+    if winner is None and len(active) > 1:
+        ranked = sorted(active, key=lambda v: posteriors[v.pk].mean, reverse=True)
+        first, second = ranked[0], ranked[1]
+        more = stats.results_needed(
+            posteriors[first.pk], posteriors[second.pk], leader_n=first.objective_count, runner_n=second.objective_count,
+            leader_var=stats.sample_variance(first.objective_count, first.objective_sum, first.objective_sum_sq),
+            runner_var=stats.sample_variance(second.objective_count, second.objective_sum, second.objective_sum_sq),
+            probability=threshold,
+        )
+        floor = sum(max(0, experiment.min_results - v.results_count) for v in active)
+        needed = None if more is None else max(more, floor)
+        if needed is None and floor:
+            needed = floor
+
+    if winner is not None:
+        verdict = f"{winner.name} is the best variant (probability {p_best[winner.pk]:.0%})."
+    else:
+        verdict = "No winner yet. " + " ".join(reasons)
+        if needed is not None:
+            verdict += f" About {needed} more results are needed."
+        elif len(active) > 1 and not thin:
+            verdict += " The leading variants look tied; more results may never separate them."
+
+    return {
+        "experiment": {"id": experiment.pk, "name": experiment.name, "status": experiment.status, "strategy": experiment.strategy},
+        "min_results": experiment.min_results,
+        "confidence": confidence,
+        "win_probability": threshold,
+        "total_results": sum(v.results_count for v in variants),
+        "variants": rows,
+        "winner": None if winner is None else {"id": winner.pk, "name": winner.name, "probability_best": p_best[winner.pk]},
+        "verdict": verdict,
+        "reasons": reasons,
+        "results_needed": needed,
+    }
+
+
+def experiment_timeline(*, experiment: Experiment, days: int | None = None) -> dict:
+    """Traffic share and cumulative results per variant over time, from the hourly buckets
+    (aggregated in PostgreSQL: per hour, or per day when the experiment spans more than 3 days)."""
+    qs = VariantBucket.objects.filter(experiment=experiment)
+    first_allowed = None
+    if days:
+        first_allowed = timezone.now() - timedelta(days=days)
+        qs = qs.filter(bucket__gte=first_allowed)
+    bounds = qs.aggregate(first=Min("bucket"), last=Max("bucket"))
+    first, last = bounds["first"], bounds["last"]
+    if first is None:
+        return {"granularity": "hour", "points": []}
+    granularity = "day" if (last - first) > timedelta(days=3) else "hour"
+    table = VariantBucket._meta.db_table
+    trunc = "date_trunc('day', bucket)" if granularity == "day" else "date_trunc('hour', bucket)"
+    since_sql, params = "", [experiment.pk]
+    if days:
+        since_sql = " AND bucket >= %s"
+        params.append(first_allowed)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT {trunc} AS t, variant_id, SUM(assignments), SUM(results),
+                       SUM(SUM(results)) OVER (PARTITION BY variant_id ORDER BY {trunc})
+                FROM {table} WHERE experiment_id = %s{since_sql}
+                GROUP BY 1, 2 ORDER BY 1, 2""",
+            params,
+        )
+        rows = [
+            {"t": t, "variant_id": vid, "assignments": int(a), "results": int(r), "cumulative": int(c)}
+            for t, vid, a, r, c in cursor.fetchall()
+        ]
+    return {"granularity": granularity, "points": rows}
+
+
+def report_charts(*, report: dict, timeline: dict) -> dict:
+    """Plotly specs for the experiment page: traffic share (stacked area, %), cumulative results."""
+    names = {row["id"]: row["name"] for row in report["variants"]}
+    times = sorted({p["t"] for p in timeline["points"]})
+    per_time_total = {}
+    for p in timeline["points"]:
+        per_time_total[p["t"]] = per_time_total.get(p["t"], 0) + (p["assignments"] or 0)
+    traffic, cumulative = [], []
+    for vid, name in names.items():
+        points = [p for p in timeline["points"] if p["variant_id"] == vid]
+        if not points:
+            continue
+        by_t = {p["t"]: p for p in points}
+        xs = [t.isoformat() for t in times]
+        share = [
+            round(100.0 * (by_t[t]["assignments"] or 0) / per_time_total[t], 2) if t in by_t and per_time_total[t] else 0
+            for t in times
+        ]
+        traffic.append({"type": "scatter", "mode": "lines", "stackgroup": "traffic", "name": name, "x": xs, "y": share})
+        running, cum = 0, []
+        for t in times:
+            if t in by_t:
+                running = by_t[t]["cumulative"] or 0
+            cum.append(running)
+        cumulative.append({"type": "scatter", "mode": "lines", "name": name, "x": xs, "y": cum})
+    unit = timeline["granularity"]
+    return {
+        "traffic": {"data": traffic, "layout": {"yaxis": {"title": {"text": f"share of assignments per {unit} (%)"}, "range": [0, 100]}}},
+        "cumulative": {"data": cumulative, "layout": {"yaxis": {"title": {"text": "results (cumulative)"}}}},
+        "objective": {
+            "data": [{
+                "type": "bar",
+                "x": [row["name"] for row in report["variants"] if row["objective_mean"] is not None],
+                "y": [row["objective_mean"] for row in report["variants"] if row["objective_mean"] is not None],
+                "error_y": {
+                    "type": "data", "symmetric": False,
+                    "array": [(row["objective_high"] - row["objective_mean"]) if row["objective_high"] is not None else 0
+                              for row in report["variants"] if row["objective_mean"] is not None],
+                    "arrayminus": [(row["objective_mean"] - row["objective_low"]) if row["objective_low"] is not None else 0
+                                   for row in report["variants"] if row["objective_mean"] is not None],
+                },
+                "name": "objective mean",
+            }] if any(row["objective_mean"] is not None for row in report["variants"]) else [],
+            "layout": {"yaxis": {"title": {"text": "objective (0-1)"}, "range": [0, 1]}},
+        },
+    }
+
+
+def home_card(*, team, request) -> dict:
+    counts = Experiment.objects.filter(team=team).aggregate(
+        running=Count("id", filter=Q(status=Status.RUNNING)),
+        concluded=Count("id", filter=Q(status=Status.CONCLUDED)),
+        total=Count("id"),
+    )
+    results = Variant.objects.filter(team=team, experiment__status=Status.RUNNING).aggregate(n=Sum("results_count"))["n"] or 0
+    return {
+        "title": "Prompt experiments",
+        "url": reverse("improvement:index"),
+        "figures": [
+            {"label": "Running", "value": counts["running"]},
+            {"label": "Concluded", "value": counts["concluded"]},
+            {"label": "Results in running experiments", "value": results},
+        ],
+        "note": "Bandit selection between prompt variants; promote the winner to the marketplace."
+        if counts["total"] else "No experiments yet.",
+        "links": [
+            {"label": "All experiments", "url": reverse("improvement:index")},
+            {"label": "New experiment", "url": reverse("improvement:experiment-create")},
+        ],
+    }
+
+
+def experiment_by_name(*, team, name: str):
+    return Experiment.objects.filter(team=team, name=name).first()
+
+
+def legacy_report(*, experiment: Experiment) -> dict:
+    """The earlier implementation's report shape: the best variant, or a ``message``."""
+    variants = list(Variant.objects.filter(experiment=experiment).order_by("id"))
+    active = [v for v in variants if v.retired_at is None]
+    if not active or all(v.results_count < experiment.min_results for v in active):
+        return {"message": f"Need more data (min {experiment.min_results} results per variant)"}
+    if len(active) == 1:
+        best = active[0]
+    else:
+        report = experiment_report(experiment=experiment, variants=variants)
+        if report["winner"] is None:
+            return {"message": "No clear winner yet"}
+        best = next(v for v in variants if v.pk == report["winner"]["id"])
+    return {
+        "agent_name": experiment.name,
+        "best_variant": {
+            "variant_id": str(best.pk),
+            "executions": best.results_count,
+            "avg_quality": best.quality_mean,
+            "success_rate": (best.success_rate or 0.0) * 100.0,
+            "avg_duration_s": (best.duration_mean or 0.0) / 1000.0,
+        },
+        "variants_tested": len(variants),
+        "total_executions": sum(v.results_count for v in variants),
+        "recommendation": "Deploy best variant to production",
+    }

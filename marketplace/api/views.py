@@ -1,0 +1,292 @@
+"""Marketplace API (thin: validate input, call a service or selector, serialize)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError
+from rest_framework.response import Response
+
+from crucible import access
+from crucible.api.viewsets import TeamScopedMixin
+from marketplace import selectors, services
+from marketplace.api import serializers as s
+from marketplace.filters import AgentFilterSet, AgentVersionFilterSet, InstallationFilterSet, RatingFilterSet
+from marketplace.models import Agent, AgentVersion, Installation, Rating, Visibility
+
+
+def request_body(request) -> dict:
+    """The JSON body, where an empty body means "no options" (install and upgrade take none)."""
+    try:
+        data = request.data
+    except ParseError:
+        if request.body.strip():
+            raise
+        return {}
+    return data if data is not None else {}
+
+
+def actor(request):
+    """The person behind the request (session user, or the API key's creator), or None."""
+    return access.actor_user(request)
+
+
+def install_response(installation, outcome, request):
+    body = {"outcome": outcome, "installation": s.InstallationSerializer(installation, context={"request": request}).data}
+    code = status.HTTP_201_CREATED if outcome in ("installed", "reinstalled") else status.HTTP_200_OK
+    return Response(body, status=code)
+
+
+def installation_loaded(pk):
+    return Installation.objects.select_related("team", "agent__team", "agent__latest_version", "version", "installed_by").get(pk=pk)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Search and browse agents", description=(
+        "Full-text search (`q`, typo tolerant on names), filters and `sort` (relevance, rating, installs, "
+        "trending_day, trending_week, trending_month, newest, updated). Private agents appear only to their team."
+    )),
+    retrieve=extend_schema(responses=s.AgentDetailSerializer),
+    update=extend_schema(request=s.AgentUpdateSerializer, responses=s.AgentDetailSerializer),
+    partial_update=extend_schema(request=s.AgentUpdateSerializer, responses=s.AgentDetailSerializer),
+)
+class AgentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                   mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Agents: your team's (any visibility) and other teams' public ones."""
+
+    serializer_class = s.AgentSerializer
+    filterset_class = AgentFilterSet
+    ordering_fields = ["name", "created_at", "updated_at", "install_count", "download_count", "rating_count", "weighted_rating"]
+
+    def base_queryset(self):
+        return selectors.with_listing_annotations(Agent.objects.all())
+
+    def scope_queryset(self, queryset):
+        return queryset.filter(selectors.visible_q(access.readable_team_ids(self.request)))
+
+    def filter_queryset(self, queryset):
+        # Search, filters and ordering apply to the list only; a detail URL names one agent.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
+    def get_serializer_class(self):
+        if self.action in ("retrieve", "update", "partial_update"):
+            return s.AgentDetailSerializer
+        return s.AgentSerializer
+
+    def visible_agent(self) -> Agent:
+        """The agent of the URL for actions any team may take on public agents (install, rate,
+        report): no object-level write check against the agent's own team."""
+        return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+
+    def detail_response(self, agent, code=status.HTTP_200_OK):
+        agent = self.get_queryset().get(pk=agent.pk)
+        return Response(s.AgentDetailSerializer(agent, context=self.get_serializer_context()).data, status=code)
+
+    @extend_schema(request=s.AgentCreateSerializer, responses={201: s.AgentDetailSerializer})
+    def create(self, request, *args, **kwargs):
+        data = s.AgentCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        agent = services.agent_create(team=self.team, created_by=actor(request), **data.validated_data)
+        return self.detail_response(agent, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        agent = self.get_object()
+        data = s.AgentUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
+        data.is_valid(raise_exception=True)
+        agent = services.agent_update(agent=agent, **data.validated_data)
+        return self.detail_response(agent)
+
+    @extend_schema(request=s.InstallSerializer, responses={200: s.InstallResultSerializer, 201: s.InstallResultSerializer},
+                   summary="Install for the active team (idempotent; a version pins it)")
+    @action(detail=True, methods=["post"])
+    def install(self, request, pk=None):
+        agent = self.visible_agent()
+        data = s.InstallSerializer(data=request_body(request))
+        data.is_valid(raise_exception=True)
+        installation, outcome = services.agent_install(agent=agent, team=self.team, version=data.validated_data["version"], user=actor(request))
+        return install_response(installation_loaded(installation.pk), outcome, request)
+
+    @extend_schema(request=None, responses=s.InstallationSerializer, summary="Uninstall from the active team")
+    @action(detail=True, methods=["post"])
+    def uninstall(self, request, pk=None):
+        agent = self.visible_agent()
+        installation = get_object_or_404(Installation, team=self.team, agent=agent)
+        services.installation_uninstall(installation=installation)
+        return Response(s.InstallationSerializer(installation_loaded(installation.pk), context={"request": request}).data)
+
+    @extend_schema(request=s.RateSerializer, responses={200: s.RatingSerializer, 201: s.RatingSerializer},
+                   summary="Rate (1-5) and review; re-rating replaces your rating")
+    @action(detail=True, methods=["post"])
+    def rate(self, request, pk=None):
+        agent = self.visible_agent()
+        data = s.RateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rating, created = services.rating_set(agent=agent, user=actor(request), team=self.team, **data.validated_data)
+        return Response(s.RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(request=s.ReportCreateSerializer, responses={201: s.ReportSerializer}, summary="Report an agent to the moderators")
+    @action(detail=True, methods=["post"])
+    def report(self, request, pk=None):
+        agent = self.visible_agent()
+        data = s.ReportCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = services.report_create(agent=agent, reporter=actor(request), team=self.team, **data.validated_data)
+        return Response(s.ReportSerializer(report).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.AgentStatsSerializer, summary="Popularity: installs per day, downloads, rating histogram")
+    @action(detail=True, methods=["get"])
+    def stats(self, request, pk=None):
+        return Response(s.AgentStatsSerializer(selectors.agent_stats(agent=self.get_object())).data)
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.AgentVersionCreateSerializer, responses={201: s.AgentVersionSerializer},
+                         summary="Publish a new version of one of your team's agents"),
+)
+class AgentVersionViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                          viewsets.GenericViewSet):
+    """Immutable versions of the agents you can see, newest first per agent."""
+
+    serializer_class = s.AgentVersionSerializer
+    filterset_class = AgentVersionFilterSet
+    ordering_fields = ["created_at", "download_count", "major", "minor", "patch"]
+
+    def base_queryset(self):
+        return AgentVersion.objects.select_related("agent__team", "published_by")
+
+    def scope_queryset(self, queryset):
+        team_ids = access.readable_team_ids(self.request)
+        return queryset.filter(
+            Q(agent__team_id__in=team_ids) | Q(agent__visibility=Visibility.PUBLIC, agent__is_listed=True)
+        )
+
+    def create(self, request, *args, **kwargs):
+        data = s.AgentVersionCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        agent = Agent.objects.filter(pk=values.pop("agent"), team_id__in=access.readable_team_ids(request)).first()
+        if agent is None:
+            from rest_framework.exceptions import ValidationError
+
+            raise ValidationError({"agent": ["No agent of your teams has this id."]})
+        access.require_role(request, agent.team_id)
+        version = services.version_publish(agent=agent, published_by=actor(request), **values)
+        version = self.base_queryset().get(pk=version.pk)
+        return Response(s.AgentVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.YankSerializer, responses=s.AgentVersionSerializer,
+                   summary="Yank a version: never installed by default again; pinned installs still work")
+    @action(detail=True, methods=["post"])
+    def yank(self, request, pk=None):
+        version = self.get_object()
+        access.require_role(request, version.agent.team_id)
+        data = s.YankSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.version_yank(version=version, reason=data.validated_data["reason"])
+        return Response(s.AgentVersionSerializer(version).data)
+
+    @extend_schema(responses=s.AgentVersionDefinitionSerializer,
+                   summary="The full definition (with system prompt); counts one download per team, version and day")
+    @action(detail=True, methods=["get"])
+    def definition(self, request, pk=None):
+        version = self.get_object()
+        team = access.active_team(request)
+        if team is not None:
+            services.version_download(version=version, team=team)
+            version.refresh_from_db(fields=["download_count"])
+        return Response(s.AgentVersionDefinitionSerializer(version).data)
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.InstallationCreateSerializer, responses={200: s.InstallResultSerializer, 201: s.InstallResultSerializer},
+                         summary="Install an agent for the active team (idempotent)"),
+    partial_update=extend_schema(request=s.InstallSerializer, responses=s.InstallationSerializer,
+                                 summary="Upgrade (or pin another version); no version: the latest"),
+    destroy=extend_schema(responses={204: OpenApiResponse(description="Uninstalled")}, summary="Uninstall"),
+)
+class InstallationViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                          mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Your teams' installations (kept after uninstall, with ``uninstalled_at``)."""
+
+    serializer_class = s.InstallationSerializer
+    filterset_class = InstallationFilterSet
+    ordering_fields = ["installed_at", "updated_at", "uninstalled_at"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def base_queryset(self):
+        return Installation.objects.select_related("team", "agent__team", "agent__latest_version", "version", "installed_by").order_by("-installed_at", "pk")
+
+    def create(self, request, *args, **kwargs):
+        data = s.InstallationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        agent = selectors.agent_for_team(team=self.team, ref=data.validated_data["agent"])
+        if agent is None:
+            from rest_framework.exceptions import ValidationError
+
+            raise ValidationError({"agent": ["No agent with this id is available to your team."]})
+        installation, outcome = services.agent_install(agent=agent, team=self.team, version=data.validated_data["version"], user=actor(request))
+        return install_response(installation_loaded(installation.pk), outcome, request)
+
+    def partial_update(self, request, *args, **kwargs):
+        installation = self.get_object()
+        data = s.InstallSerializer(data=request_body(request))
+        data.is_valid(raise_exception=True)
+        installation = services.installation_upgrade(installation=installation, version=data.validated_data["version"])
+        return Response(s.InstallationSerializer(installation_loaded(installation.pk), context={"request": request}).data)
+
+    def perform_destroy(self, instance):
+        services.installation_uninstall(installation=instance)
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.RatingCreateSerializer, responses={200: s.RatingSerializer, 201: s.RatingSerializer},
+                         summary="Rate an agent your team installed (re-rating replaces your rating)"),
+)
+class RatingViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                    mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Ratings and reviews of the agents you can see (hidden reviews excluded)."""
+
+    serializer_class = s.RatingSerializer
+    filterset_class = RatingFilterSet
+    ordering_fields = ["created_at", "updated_at", "stars"]
+
+    def base_queryset(self):
+        return Rating.objects.filter(is_hidden=False).select_related("user", "team").order_by("-updated_at", "pk")
+
+    def scope_queryset(self, queryset):
+        team_ids = access.readable_team_ids(self.request)
+        return queryset.filter(Q(agent__team_id__in=team_ids) | Q(agent__visibility=Visibility.PUBLIC, agent__is_listed=True))
+
+    def create(self, request, *args, **kwargs):
+        data = s.RatingCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        agent = selectors.agent_for_team(team=self.team, ref=values.pop("agent"))
+        if agent is None:
+            from rest_framework.exceptions import ValidationError
+
+            raise ValidationError({"agent": ["No agent with this id is available to your team."]})
+        rating, created = services.rating_set(agent=agent, user=actor(request), team=self.team, **values)
+        return Response(s.RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    def check_object_permissions(self, request, obj):
+        # A rating belongs to its author, not to a team: only the author may delete it.
+        super().check_object_permissions(request, obj)
+        if request.method == "DELETE" and (actor(request) is None or obj.user_id != actor(request).pk):
+            raise PermissionDenied("Only the author can delete a rating.")
+
+    def perform_destroy(self, instance):
+        services.rating_delete(rating=instance)
+
+    @extend_schema(request=s.ReportCreateSerializer, responses={201: s.ReportSerializer}, summary="Report a review to the moderators")
+    @action(detail=True, methods=["post"])
+    def report(self, request, pk=None):
+        rating = get_object_or_404(self.get_queryset(), pk=pk)
+        data = s.ReportCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = services.report_create(agent=rating.agent, rating=rating, reporter=actor(request), team=self.team, **data.validated_data)
+        return Response(s.ReportSerializer(report).data, status=status.HTTP_201_CREATED)

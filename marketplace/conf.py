@@ -1,0 +1,20 @@
+"""Marketplace settings, read from the environment (documented in docs/marketplace.md)."""
+
+from crucible.env import env_float, env_int
+
+# Bayesian (weighted) rating: an agent's score is (PRIOR_COUNT * PRIOR_MEAN + sum of stars) /
+# (PRIOR_COUNT + number of ratings), so a handful of ratings cannot outrank many good ones.
+RATING_PRIOR_COUNT = env_int("CRUCIBLE_MARKETPLACE_RATING_PRIOR_COUNT", 10)
+RATING_PRIOR_MEAN = env_float("CRUCIBLE_MARKETPLACE_RATING_PRIOR_MEAN", 3.5)
+
+# Trending: installs of each past day weigh 0.5 ** (age in days / half-life).
+TRENDING_HALF_LIFE_DAYS = env_float("CRUCIBLE_MARKETPLACE_TRENDING_HALF_LIFE_DAYS", 3.0)
+
+# Search: longest query text taken into account (longer input is cut).
+SEARCH_MAX_QUERY_LENGTH = env_int("CRUCIBLE_MARKETPLACE_SEARCH_MAX_QUERY_LENGTH", 200)
+
+# Size limits for what publishers send.
+MAX_SYSTEM_PROMPT_CHARS = env_int("CRUCIBLE_MARKETPLACE_MAX_SYSTEM_PROMPT_CHARS", 100_000)
+MAX_DESCRIPTION_CHARS = env_int("CRUCIBLE_MARKETPLACE_MAX_DESCRIPTION_CHARS", 50_000)
+MAX_TAGS = env_int("CRUCIBLE_MARKETPLACE_MAX_TAGS", 12)
+MAX_SCHEMA_BYTES = env_int("CRUCIBLE_MARKETPLACE_MAX_SCHEMA_BYTES", 200_000)

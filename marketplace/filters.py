@@ -1,0 +1,78 @@
+"""FilterSets shared by the API and the pages (filtering is written once)."""
+
+from __future__ import annotations
+
+from django import forms
+from django_filters import rest_framework as filters
+
+from crucible import access
+from marketplace import conf, selectors
+from marketplace.models import AgentVersion, Category, Installation, Rating
+
+
+class AgentFilterSet(filters.FilterSet):
+    """Search and browse. ``q`` is full text (with typo tolerance on names); ``sort`` is one of
+    relevance, rating (Bayesian weighted), installs, trending_day/week/month, newest, updated.
+    Visibility is applied by the caller's queryset and again by the search selector."""
+
+    q = filters.CharFilter(method="noop", max_length=conf.SEARCH_MAX_QUERY_LENGTH, label="Search")
+    category = filters.ChoiceFilter(choices=Category.choices, method="noop")
+    tag = filters.CharFilter(method="noop", max_length=40, label="Tag")
+    min_rating = filters.NumberFilter(method="noop", min_value=0, max_value=5, label="Minimum rating")
+    verified = filters.BooleanFilter(method="noop", label="Verified publisher", widget=forms.NullBooleanSelect)
+    publisher = filters.CharFilter(method="noop", max_length=60, label="Publisher team (slug)")
+    sort = filters.ChoiceFilter(choices=list(selectors.SORTS.items()), method="noop", empty_label="Default")
+
+    class Meta:
+        model = selectors.Agent
+        fields = ["q", "category", "tag", "min_rating", "verified", "publisher", "sort"]
+
+    def noop(self, queryset, name, value):
+        return queryset
+
+    def filter_queryset(self, queryset):
+        data = self.form.cleaned_data
+        team_ids = access.readable_team_ids(self.request) if self.request is not None else []
+        return selectors.agent_search(
+            queryset=queryset,
+            team_ids=team_ids,
+            q=data.get("q") or "",
+            category=data.get("category") or None,
+            tags=[data["tag"].strip().lower()] if data.get("tag") else None,
+            min_rating=data.get("min_rating"),
+            verified=data.get("verified"),
+            publisher=data.get("publisher") or None,
+            sort=data.get("sort") or None,
+        )
+
+
+class AgentVersionFilterSet(filters.FilterSet):
+    version = filters.CharFilter(field_name="version")
+
+    class Meta:
+        model = AgentVersion
+        fields = ["agent", "version", "is_yanked", "is_release"]
+
+
+class InstallationFilterSet(filters.FilterSet):
+    active = filters.BooleanFilter(field_name="uninstalled_at", lookup_expr="isnull", label="Installed now")
+    team = filters.CharFilter(field_name="team__slug", label="Team (slug)")
+
+    class Meta:
+        model = Installation
+        fields = ["agent", "active", "pinned", "team"]
+
+
+class RatingFilterSet(filters.FilterSet):
+    min_stars = filters.NumberFilter(field_name="stars", lookup_expr="gte", min_value=1, max_value=5)
+    user = filters.CharFilter(field_name="user__username")
+    has_review = filters.BooleanFilter(method="filter_has_review")
+
+    class Meta:
+        model = Rating
+        fields = ["agent", "stars", "min_stars", "user", "has_review"]
+
+    def filter_has_review(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.exclude(review="") if value else queryset.filter(review="")

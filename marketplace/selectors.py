@@ -1,0 +1,328 @@
+"""Marketplace reads: visibility, search and ranking, statistics, the home card.
+
+Contract for other apps (docs/architecture.md): ``agent_for_team`` and ``version_for_agent``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    Func,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Power
+from django.urls import reverse
+from django.utils import timezone
+
+from marketplace import conf
+from marketplace.models import (
+    SEARCH_CONFIG,
+    VERSION_ORDER_DESC,
+    Agent,
+    AgentDailyStat,
+    AgentVersion,
+    Installation,
+    Rating,
+    Visibility,
+)
+from marketplace.versioning import InvalidVersion, SemVer
+
+class DaysBetween(Func):
+    """``date_a - date_b`` as a whole number of days (PostgreSQL date arithmetic)."""
+
+    arg_joiner = " - "
+    template = "(%(expressions)s)"
+    output_field = IntegerField()
+
+
+LATEST_VERSION_WIDE_FIELDS = ("system_prompt", "input_schema", "output_schema", "model_hints", "changelog")
+TRENDING_WINDOWS = {"day": 1, "week": 7, "month": 30}
+SORTS = {
+    "relevance": "Relevance",
+    "rating": "Weighted rating",
+    "installs": "Installs",
+    "trending_day": "Trending today",
+    "trending_week": "Trending this week",
+    "trending_month": "Trending this month",
+    "newest": "Newest",
+    "updated": "Recently updated",
+}
+
+
+# --- visibility --------------------------------------------------------------------------------
+
+def visible_q(team_ids) -> Q:
+    """Agents a caller with these teams may see: their own (any visibility, listed or not) and
+    public listed agents of everyone else."""
+    return Q(team_id__in=list(team_ids)) | Q(visibility=Visibility.PUBLIC, is_listed=True)
+
+
+def agents_visible(*, team_ids) -> QuerySet[Agent]:
+    return Agent.objects.filter(visible_q(team_ids))
+
+
+# --- contract ------------------------------------------------------------------------------------
+
+def agent_for_team(*, team, ref) -> Agent | None:
+    """The agent ``ref`` names for ``team``: an id, a ``slug`` or ``team-slug/slug``. The team's own
+    agents win over public ones with the same slug; private agents of other teams are never found."""
+    if ref is None or ref == "":
+        return None
+    base = Agent.objects.filter(visible_q([team.pk])).select_related("team", "latest_version")
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return base.filter(pk=ref).first()
+    if not isinstance(ref, str):
+        return None
+    ref = ref.strip()
+    if ref.isdigit():
+        return base.filter(pk=int(ref)).first() if int(ref) < 2**63 else None
+    if "/" in ref:
+        team_slug, _, slug = ref.partition("/")
+        return base.filter(team__slug=team_slug, slug=slug).first()
+    return (
+        base.filter(slug=ref)
+        .annotate(own=Case(When(team_id=team.pk, then=Value(0)), default=Value(1), output_field=IntegerField()))
+        .order_by("own", "-install_count", "pk")
+        .first()
+    )
+
+
+def version_for_agent(*, agent, version) -> AgentVersion | None:
+    """The version row of ``agent`` named ``version`` ('1.2.0', 'v1.2.0'), or the default version
+    (latest not yanked) for None/'latest'. Yanked versions are returned when named explicitly."""
+    if isinstance(version, AgentVersion):
+        return version if version.agent_id == agent.pk else None
+    if version in (None, "", "latest"):
+        return AgentVersion.objects.filter(pk=Subquery(Agent.objects.filter(pk=agent.pk).values("latest_version_id")[:1])).first()
+    try:
+        parsed = SemVer.parse(version)
+    except InvalidVersion:
+        return None
+    return AgentVersion.objects.filter(
+        agent=agent, major=parsed.major, minor=parsed.minor, patch=parsed.patch, prerelease=parsed.prerelease
+    ).first()
+
+
+def versions_ordered(*, agent) -> QuerySet[AgentVersion]:
+    return AgentVersion.objects.filter(agent=agent).order_by(*VERSION_ORDER_DESC)
+
+
+# --- ranking expressions ---------------------------------------------------------------------------
+
+def weighted_rating_expression():
+    """Bayesian average: (C * m + sum of stars) / (C + number of ratings)."""
+    prior_count = float(conf.RATING_PRIOR_COUNT)
+    prior_mean = float(conf.RATING_PRIOR_MEAN)
+    return ExpressionWrapper(
+        (Value(prior_count * prior_mean) + Cast("rating_sum", FloatField()))
+        / (Value(prior_count) + Cast("rating_count", FloatField())),
+        output_field=FloatField(),
+    )
+
+
+def rating_average_expression():
+    return Case(
+        When(rating_count=0, then=Value(None, output_field=FloatField())),
+        default=ExpressionWrapper(Cast("rating_sum", FloatField()) / Cast("rating_count", FloatField()), output_field=FloatField()),
+        output_field=FloatField(),
+    )
+
+
+def trending_expression(window: str):
+    """Installs of the last ``window`` days, each day weighted 0.5 ** (age / half-life), read
+    from the pre-aggregated daily stats (one small indexed subquery per agent on the page)."""
+    days = TRENDING_WINDOWS[window]
+    today = timezone.now().date()
+    since = today - timedelta(days=days - 1)
+    age = DaysBetween(Value(today, output_field=DateField()), F("day"))
+    decayed = Sum(
+        ExpressionWrapper(
+            F("installs") * Power(Value(0.5), Cast(age, FloatField()) / Value(float(conf.TRENDING_HALF_LIFE_DAYS))),
+            output_field=FloatField(),
+        )
+    )
+    subquery = (
+        AgentDailyStat.objects.filter(agent=OuterRef("pk"), day__gte=since, installs__gt=0)
+        .values("agent")
+        .annotate(score=decayed)
+        .values("score")
+    )
+    return Coalesce(Subquery(subquery, output_field=FloatField()), Value(0.0))
+
+
+def with_listing_annotations(queryset: QuerySet[Agent]) -> QuerySet[Agent]:
+    """Publisher, latest version, Bayesian rating and plain average; never the stored search
+    vector (only PostgreSQL needs it)."""
+    return queryset.select_related("team", "latest_version").defer(
+        "search_vector", *(f"latest_version__{name}" for name in LATEST_VERSION_WIDE_FIELDS)
+    ).annotate(
+        weighted_rating=weighted_rating_expression(), rating_avg=rating_average_expression()
+    )
+
+
+# --- search --------------------------------------------------------------------------------------
+
+def agent_search(
+    *,
+    team_ids,
+    q: str = "",
+    category: str | None = None,
+    tags=None,
+    min_rating: float | None = None,
+    verified: bool | None = None,
+    publisher: str | None = None,
+    sort: str | None = None,
+    queryset: QuerySet[Agent] | None = None,
+    with_description: bool = False,
+) -> QuerySet[Agent]:
+    """Agents visible to ``team_ids`` matching the query and filters, ranked.
+
+    Matching: PostgreSQL full text (name weight A, tags and summary B, description C; websearch
+    syntax) OR a trigram word similarity on the name (typos). Relevance: exact name match first,
+    then text matches by rank, then typo matches by name similarity, then weighted rating.
+
+    Listings leave out the description columns (``with_description`` brings them back): the
+    database sorts the matches before it cuts the page, and narrow rows sort much faster."""
+    qs = queryset if queryset is not None else Agent.objects.all()
+    qs = with_listing_annotations(qs.filter(visible_q(team_ids)))
+    if not with_description:
+        qs = qs.defer("description", "description_html")
+    if category:
+        qs = qs.filter(category=category)
+    if tags:
+        qs = qs.filter(tags__contains=list(tags))
+    if min_rating is not None:
+        qs = qs.filter(rating_count__gt=0, rating_sum__gte=Cast("rating_count", FloatField()) * float(min_rating))
+    if verified is not None:
+        qs = qs.filter(team__is_verified=verified)
+    if publisher:
+        qs = qs.filter(team__slug=publisher)
+    q = (q or "").strip()[: conf.SEARCH_MAX_QUERY_LENGTH]
+    if q:
+        query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
+        qs = qs.annotate(
+            exact=Case(When(Q(name__iexact=q) | Q(slug=q.lower()), then=Value(1)), default=Value(0), output_field=IntegerField()),
+            # Text matches first, ranked by weighted ts_rank; agents found only through a typo in
+            # their name follow, ranked by trigram word similarity (computed only for those rows:
+            # it is the expensive part).
+            rank=Case(
+                When(search_vector=query, then=ExpressionWrapper(SearchRank(F("search_vector"), query) + Value(1.0), output_field=FloatField())),
+                default=TrigramWordSimilarity(Value(q), "name"),
+                output_field=FloatField(),
+            ),
+        ).filter(Q(search_vector=query) | Q(name__trigram_word_similar=q))
+    sort = sort or ("relevance" if q else "rating")
+    if sort == "relevance" and not q:
+        sort = "rating"
+    if sort == "relevance":
+        qs = qs.order_by("-exact", "-rank", "-weighted_rating", "pk")
+    elif sort == "rating":
+        qs = qs.order_by("-weighted_rating", "-rating_count", "pk")
+    elif sort == "installs":
+        qs = qs.order_by("-install_count", "pk")
+    elif sort.startswith("trending_"):
+        # Trending lists the agents installed within the window, hottest first.
+        window = sort.removeprefix("trending_")
+        since = timezone.now().date() - timedelta(days=TRENDING_WINDOWS[window] - 1)
+        active = AgentDailyStat.objects.filter(day__gte=since, installs__gt=0).values("agent_id")
+        qs = qs.filter(pk__in=active).annotate(trending=trending_expression(window)).order_by("-trending", "-install_count", "pk")
+    elif sort == "newest":
+        qs = qs.order_by("-created_at", "-pk")
+    elif sort == "updated":
+        qs = qs.order_by("-updated_at", "-pk")
+    return qs
+
+
+# --- statistics ------------------------------------------------------------------------------------
+
+def agent_stats(*, agent: Agent, days: int = 90) -> dict:
+    """Popularity of one agent: counters, rating histogram, and installs/downloads per day for the
+    last ``days`` days (from the pre-aggregated daily table)."""
+    since = timezone.now().date() - timedelta(days=days - 1)
+    daily = list(
+        AgentDailyStat.objects.filter(agent=agent, day__gte=since).order_by("day").values("day", "installs", "uninstalls", "downloads")
+    )
+    return {
+        "installs": agent.install_count,
+        "active_installs": agent.active_install_count,
+        "downloads": agent.download_count,
+        "rating_count": agent.rating_count,
+        "rating_average": agent.rating_average,
+        "weighted_rating": round(
+            (conf.RATING_PRIOR_COUNT * conf.RATING_PRIOR_MEAN + agent.rating_sum) / (conf.RATING_PRIOR_COUNT + agent.rating_count), 3
+        ) if (conf.RATING_PRIOR_COUNT + agent.rating_count) else None,
+        "histogram": {str(stars): count for stars, count in agent.histogram.items()},
+        "daily": daily,
+    }
+
+
+def installs_chart(*, stats: dict) -> dict:
+    """A plotly spec (see static/crucible/charts.js) of installs and downloads per day."""
+    daily = stats["daily"]
+    if not daily:
+        return {"data": [], "layout": {}}
+    days = [row["day"].isoformat() for row in daily]
+    return {
+        "data": [
+            {"type": "bar", "name": "Installs", "x": days, "y": [row["installs"] for row in daily]},
+            {"type": "scatter", "mode": "lines+markers", "name": "Downloads", "x": days, "y": [row["downloads"] for row in daily], "yaxis": "y2"},
+        ],
+        "layout": {
+            "yaxis": {"title": {"text": "installs"}, "rangemode": "tozero"},
+            "yaxis2": {"title": {"text": "downloads"}, "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        },
+    }
+
+
+def installations_for_team(*, team) -> QuerySet[Installation]:
+    return (
+        Installation.objects.filter(team=team)
+        .select_related("agent", "agent__team", "agent__latest_version", "version")
+        .order_by("uninstalled_at", "agent__name")
+    )
+
+
+def ratings_for_agent(*, agent) -> QuerySet[Rating]:
+    return Rating.objects.filter(agent=agent, is_hidden=False).select_related("user", "team").order_by("-updated_at")
+
+
+def teams_that_installed(*, agent, team_ids) -> list[int]:
+    return list(Installation.objects.filter(agent=agent, team_id__in=list(team_ids)).values_list("team_id", flat=True))
+
+
+def home_card(*, team, request) -> dict:
+    own = Agent.objects.filter(team=team).aggregate(
+        agents=Count("pk"), installs=Coalesce(Sum("install_count"), 0), ratings=Coalesce(Sum("rating_count"), 0)
+    )
+    installed = Installation.objects.filter(team=team, uninstalled_at__isnull=True).count()
+    return {
+        "title": "Marketplace",
+        "url": reverse("marketplace:index"),
+        "figures": [
+            {"label": "Installed agents", "value": installed},
+            {"label": "Published agents", "value": own["agents"]},
+            {"label": "Installs of yours", "value": own["installs"]},
+            {"label": "Ratings received", "value": own["ratings"]},
+        ],
+        "note": "Find, install and rate agents shared by other teams.",
+        "links": [
+            {"label": "Browse agents", "url": reverse("marketplace:index")},
+            {"label": "Installed by my team", "url": reverse("marketplace:installed")},
+            {"label": "Publish an agent", "url": reverse("marketplace:agent-create")},
+        ],
+    }

@@ -1,0 +1,283 @@
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import parsers, status, viewsets
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crucible import access
+from crucible.api.pagination import CursorPagination
+from crucible.api.parsers import JSONParser, PayloadTooLarge
+from crucible.api.viewsets import TeamScopedMixin
+from observability import conf, otlp, selectors, services
+from observability.api import serializers as s
+from observability.filters import ExecutionFilterSet, ModelPriceFilterSet
+from observability.models import Execution, ExecutionSource, ModelPrice
+
+ERROR = OpenApiResponse(description="Error in the project's error shape {code, message, fields}.")
+
+
+class ExecutionViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """Raw executions of the caller's teams, newest first (cursor pagination: constant cost per
+    page however many rows there are). Raw rows are kept `CRUCIBLE_OBS_RETENTION_DAYS` days."""
+
+    serializer_class = s.ExecutionSerializer
+    filterset_class = ExecutionFilterSet
+    pagination_class = CursorPagination
+    ordering_fields = ["started_at", "duration_ms"]
+    ordering = ["-started_at"]
+
+    def base_queryset(self):
+        return Execution.objects.select_related("team")
+
+
+class ModelPriceViewSet(viewsets.ReadOnlyModelViewSet):
+    """Model prices (USD per million tokens) used to cost executions that bring no cost of their
+    own. Prices are shared by all teams and edited by operators in the admin."""
+
+    serializer_class = s.ModelPriceSerializer
+    filterset_class = ModelPriceFilterSet
+    ordering_fields = ["pattern", "effective_from"]
+    ordering = ["pattern", "-effective_from"]
+
+    def get_queryset(self):
+        return ModelPrice.objects.all()
+
+
+def _team(request):
+    team = access.active_team(request)
+    if team is None:
+        raise NotFound("You are not a member of any team.")
+    return team
+
+
+def ingest_response(results: list[dict]) -> Response:
+    counts = {"stored": 0, "duplicate": 0, "error": 0}
+    for result in results:
+        counts[result["status"]] += 1
+    body = {"stored": counts["stored"], "duplicates": counts["duplicate"], "errors": counts["error"], "results": results}
+    return Response(body, status=status.HTTP_207_MULTI_STATUS if counts["error"] else status.HTTP_200_OK)
+
+
+class IngestJSONParser(parsers.BaseParser):
+    """The project's JSON rules (size cap, strict UTF-8, no NaN/Infinity, nesting depth at most
+    ``CRUCIBLE_API_MAX_JSON_DEPTH``) with a depth walk that only descends into containers: an
+    ingest body is thousands of scalar fields, and visiting each of them cost more than the
+    rest of the parse."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        import json
+
+        from django.conf import settings
+
+        limit = settings.API_MAX_BODY_BYTES
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        if not raw.strip():
+            raise ParseError("The request body is empty; send a JSON document.")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"The request body is not valid UTF-8 (byte {exc.start}).")
+
+        def reject_constant(name):
+            raise ValueError(f"{name} is not valid JSON")
+
+        try:
+            data = json.loads(text, parse_constant=reject_constant)
+        except RecursionError:
+            raise ParseError("The JSON document is nested too deeply.")
+        except ValueError as exc:
+            raise ParseError(f"Malformed JSON: {exc}")
+        max_depth = settings.API_MAX_JSON_DEPTH
+        stack = [(data, 1)] if isinstance(data, (dict, list)) else []
+        while stack:
+            item, depth = stack.pop()
+            children = item.values() if isinstance(item, dict) else item
+            for child in children:
+                if isinstance(child, (dict, list)):
+                    stack.append((child, depth + 1))
+                elif depth + 1 > max_depth:
+                    raise ParseError(f"The JSON document is nested deeper than {max_depth} levels.")
+            if depth > max_depth:
+                raise ParseError(f"The JSON document is nested deeper than {max_depth} levels.")
+        return data
+
+
+class IngestView(APIView):
+    """Batch ingest of execution events (up to `CRUCIBLE_OBS_MAX_BATCH_EVENTS` per request).
+
+    Each event carries your own `id`; a retried event is stored once (`duplicate`). Valid events
+    are stored even when others in the batch are not: the answer is then 207 with one result per
+    event (`index`, `status` stored/duplicate/error, `field`, `message`). A malformed body stores
+    nothing (400); an oversized batch is refused (413)."""
+
+    parser_classes = [IngestJSONParser]
+
+    @extend_schema(
+        request=s.IngestRequestDocSerializer,
+        responses={200: s.IngestResponseSerializer, 207: s.IngestResponseSerializer, 400: ERROR, 413: ERROR},
+    )
+    def post(self, request):
+        data = request.data
+        if not isinstance(data, dict):
+            raise ParseError('The body must be a JSON object: {"events": [...]}.')
+        unknown = sorted(str(key) for key in data if key != "events")
+        if unknown:
+            raise ValidationError({name: ["Unknown field."] for name in unknown})
+        events = data.get("events")
+        if not isinstance(events, list):
+            raise ValidationError({"events": ["This field is required and must be a list of events."]})
+        if not events:
+            raise ValidationError({"events": ["Send at least one event."]})
+        if len(events) > conf.MAX_BATCH_EVENTS:
+            raise PayloadTooLarge(f"At most {conf.MAX_BATCH_EVENTS} events per batch; this one has {len(events)}.")
+        results = services.executions_ingest(
+            team=_team(request), events=events, api_key=access.api_key_of(request), source=ExecutionSource.API
+        )
+        return ingest_response(results)
+
+
+class ProtobufParser(parsers.BaseParser):
+    media_type = "application/x-protobuf"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        from django.conf import settings
+
+        limit = settings.API_MAX_BODY_BYTES
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        return raw
+
+
+class OtlpTracesView(APIView):
+    """OTLP/HTTP trace export (`application/x-protobuf` or `application/json`). Point an
+    OpenTelemetry exporter at this URL with `Authorization: Bearer <key>`. Spans with GenAI
+    semantic-convention attributes (`gen_ai.*`) are stored as executions; other spans are ignored.
+    Invalid GenAI spans are counted in `partialSuccess.rejectedSpans`; a malformed body is a 400."""
+
+    parser_classes = [ProtobufParser, JSONParser]
+
+    @extend_schema(
+        request={"application/x-protobuf": OpenApiTypes.BINARY, "application/json": OpenApiTypes.OBJECT},
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "application/x-protobuf"): OpenApiTypes.BINARY,
+                   400: ERROR, 413: ERROR, 415: ERROR},
+    )
+    def post(self, request):
+        as_json = not isinstance(request.data, (bytes, bytearray))
+        try:
+            message = otlp.parse_json(request.data) if as_json else otlp.parse_protobuf(bytes(request.data))
+        except otlp.OtlpError as exc:
+            raise ParseError(str(exc))
+        events, seen = otlp.span_events(message)
+        if seen > conf.MAX_OTLP_SPANS:
+            raise PayloadTooLarge(f"At most {conf.MAX_OTLP_SPANS} spans per export request.")
+        rejected, messages = 0, []
+        team = _team(request)
+        for start in range(0, len(events), conf.MAX_BATCH_EVENTS):
+            results = services.executions_ingest(
+                team=team, events=events[start:start + conf.MAX_BATCH_EVENTS],
+                api_key=access.api_key_of(request), source=ExecutionSource.OTLP,
+            )
+            for result in results:
+                if result["status"] == "error":
+                    rejected += 1
+                    if len(messages) < 5:
+                        messages.append(f"span {events[start + result['index']]['span_id']}: {result['field']}: {result['message']}")
+        body = otlp.response(rejected=rejected, message="; ".join(messages), as_json=as_json)
+        if as_json:
+            return Response(body)
+        return HttpResponse(body, content_type="application/x-protobuf")
+
+
+def _period(request, serializer_class=s.PeriodQuerySerializer):
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    data = query.validated_data
+    period = selectors.time_range(data.get("range") or "24h", data.get("start"), data.get("end"))
+    return period, data
+
+
+PERIOD_PARAMS = [
+    OpenApiParameter("range", str, enum=["1h", "24h", "7d", "30d", "custom"], description="Default 24h."),
+    OpenApiParameter("start", OpenApiTypes.DATETIME, description="With range=custom."),
+    OpenApiParameter("end", OpenApiTypes.DATETIME, description="With range=custom."),
+]
+
+
+class DashboardView(APIView):
+    """Per-agent executions, success rate, p50/p95/p99 duration, tokens and cost for a period,
+    with totals, time series and the models that have no price. Reads rollups only."""
+
+    @extend_schema(
+        parameters=[*PERIOD_PARAMS, OpenApiParameter("agent", str), OpenApiParameter("model", str),
+                    OpenApiParameter("status", str, enum=["success", "error"])],
+        responses={200: s.DashboardSerializer, 400: ERROR},
+    )
+    def get(self, request):
+        period, data = _period(request, s.DashboardQuerySerializer)
+        result = selectors.dashboard(team=_team(request), period=period, agent=data.get("agent"),
+                                     model=data.get("model"), status=data.get("status"))
+        return Response(s.DashboardSerializer(result).data)
+
+
+class AgentDetailView(APIView):
+    """One agent: trends, versions compared, models, errors by type, slowest recent executions."""
+
+    @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.AgentDetailSerializer, 404: ERROR})
+    def get(self, request, name):
+        period, _ = _period(request)
+        result = selectors.agent_detail(team=_team(request), name=name, period=period)
+        if result is None:
+            raise NotFound(f"No executions of agent '{name}' in this period.")
+        return Response(s.AgentDetailSerializer(result).data)
+
+
+class BottlenecksView(APIView):
+    """Agents ranked by share of total time, share of cost and p95 against the fleet, and the
+    regressions of the period."""
+
+    @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.BottlenecksSerializer, 400: ERROR})
+    def get(self, request):
+        period, _ = _period(request)
+        team = _team(request)
+        result = selectors.bottlenecks(team=team, period=period)
+        result["regressions"] = selectors.regressions(team=team, period=period)
+        return Response(s.BottlenecksSerializer(result).data)
+
+
+class RegressionsView(APIView):
+    """Agents whose p95, error rate or tokens per execution got clearly worse than in the previous
+    period of the same length, or after a new version."""
+
+    @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.RegressionSerializer(many=True), 400: ERROR})
+    def get(self, request):
+        period, _ = _period(request)
+        return Response(s.RegressionSerializer(selectors.regressions(team=_team(request), period=period), many=True).data)
+
+
+class RecommendationsView(APIView):
+    """Recommendations generated from the data, each with its evidence and a suggested action."""
+
+    @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.RecommendationsSerializer, 400: ERROR})
+    def get(self, request):
+        period, _ = _period(request)
+        recs = selectors.recommendations(team=_team(request), period=period)
+        return Response(s.RecommendationsSerializer({"period": period.as_dict(), "recommendations": recs}).data)
+
+
+class LegacyDashboardView(APIView):
+    """Earlier implementation's performance data: per agent executions, success rate, average and
+    p95 duration, tokens, cost, plus bottlenecks and recommendations (default: last 24 hours)."""
+
+    @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.LegacyDashboardSerializer, 400: ERROR})
+    def get(self, request):
+        period, _ = _period(request)
+        return Response(s.LegacyDashboardSerializer(selectors.legacy_dashboard(team=_team(request), period=period)).data)
+
+

@@ -1,0 +1,179 @@
+"""OTLP/HTTP traces -> execution events, following the OpenTelemetry GenAI semantic conventions.
+
+A span becomes an execution when it carries any ``gen_ai.*`` attribute; other spans (HTTP
+handlers, database calls) are accepted and ignored. Mapping:
+
+- id: ``otlp:<trace id>:<span id>`` (so an exporter's retry is stored once)
+- agent: ``gen_ai.agent.name``, else the resource's ``service.name``, else the span name
+- model: ``gen_ai.response.model``, else ``gen_ai.request.model``
+- operation: ``gen_ai.operation.name``
+- tokens: ``gen_ai.usage.input_tokens`` / ``gen_ai.usage.output_tokens`` (older
+  ``gen_ai.usage.prompt_tokens`` / ``gen_ai.usage.completion_tokens`` too), cached input from
+  ``gen_ai.usage.cache_read.input_tokens`` (or ``gen_ai.usage.input_tokens.cached``,
+  ``gen_ai.usage.cache_read_input_tokens``), reasoning from ``gen_ai.usage.reasoning.output_tokens``
+  (or ``gen_ai.usage.output_tokens.reasoning``)
+- status: span status ERROR -> error, with ``error.type`` (else the exception event's
+  ``exception.type``) and the status message (else ``exception.message``)
+- Crucible links (optional): ``crucible.agent.ref``, ``crucible.agent.version`` (or
+  ``gen_ai.agent.version``), ``crucible.variant.id``, ``crucible.quality``, ``crucible.cost``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
+
+INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
+OUTPUT_TOKENS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
+CACHED_TOKENS = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.input_tokens.cached",
+                 "gen_ai.usage.cache_read_input_tokens")
+REASONING_TOKENS = ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.output_tokens.reasoning",
+                    "gen_ai.usage.reasoning_tokens")
+
+
+class OtlpError(Exception):
+    pass
+
+
+def _hex_ids_to_base64(data):
+    """OTLP/JSON writes trace and span ids as hex; protobuf's JSON mapping expects base64."""
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            if key in ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id") and isinstance(value, str):
+                try:
+                    value = base64.b64encode(bytes.fromhex(value)).decode()
+                except ValueError:
+                    raise OtlpError(f"{key} must be hexadecimal.")
+            else:
+                value = _hex_ids_to_base64(value)
+            out[key] = value
+        return out
+    if isinstance(data, list):
+        return [_hex_ids_to_base64(item) for item in data]
+    return data
+
+
+def parse_protobuf(body: bytes) -> ExportTraceServiceRequest:
+    message = ExportTraceServiceRequest()
+    try:
+        message.ParseFromString(body)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise OtlpError(f"The body is not an OTLP ExportTraceServiceRequest protobuf: {exc}")
+    return message
+
+
+def parse_json(data) -> ExportTraceServiceRequest:
+    if not isinstance(data, dict):
+        raise OtlpError("The body must be an OTLP ExportTraceServiceRequest JSON object.")
+    message = ExportTraceServiceRequest()
+    try:
+        json_format.ParseDict(_hex_ids_to_base64(data), message, ignore_unknown_fields=True)
+    except json_format.ParseError as exc:
+        raise OtlpError(f"Malformed OTLP JSON: {exc}")
+    return message
+
+
+def _value(any_value):
+    kind = any_value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [_value(v) for v in any_value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _value(kv.value) for kv in any_value.kvlist_value.values}
+    if kind == "bytes_value":
+        return any_value.bytes_value.hex()
+    return getattr(any_value, kind)
+
+
+def _attrs(key_values) -> dict:
+    return {kv.key: _value(kv.value) for kv in key_values}
+
+
+def _first(attrs: dict, names):
+    for name in names:
+        if name in attrs and attrs[name] is not None:
+            return attrs[name]
+    return None
+
+
+def _int_or_raw(value):
+    """Token counts as ints (OTLP/JSON may carry them as strings); anything else is left for the
+    event validator to reject with a per-span error."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+def span_events(request: ExportTraceServiceRequest) -> tuple[list[dict], int]:
+    """(execution events, spans seen) from an export request."""
+    events = []
+    seen = 0
+    for resource_spans in request.resource_spans:
+        resource = _attrs(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                seen += 1
+                attrs = _attrs(span.attributes)
+                if not any(key.startswith("gen_ai.") for key in attrs):
+                    continue
+                events.append(_span_event(span, attrs, resource))
+    return events, seen
+
+
+def _span_event(span, attrs: dict, resource: dict) -> dict:
+    trace_id = span.trace_id.hex()
+    span_id = span.span_id.hex()
+    start = span.start_time_unix_nano
+    end = span.end_time_unix_nano
+    event = {
+        "id": f"otlp:{trace_id}:{span_id}",
+        "agent": str(_first(attrs, ("gen_ai.agent.name",)) or resource.get("service.name") or span.name or "unknown")[:200],
+        "model": _first(attrs, ("gen_ai.response.model", "gen_ai.request.model")) or "",
+        "operation": attrs.get("gen_ai.operation.name") or "",
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "started_at": dt.datetime.fromtimestamp(start / 1e9, tz=dt.timezone.utc).isoformat() if start else None,
+        "duration_ms": (end - start) / 1e6 if start and end else None,
+        "status": "error" if span.status.code == Status.STATUS_CODE_ERROR else "success",
+        "input_tokens": _int_or_raw(_first(attrs, INPUT_TOKENS) or 0),
+        "output_tokens": _int_or_raw(_first(attrs, OUTPUT_TOKENS) or 0),
+        "cached_input_tokens": _int_or_raw(_first(attrs, CACHED_TOKENS) or 0),
+        "reasoning_tokens": _int_or_raw(_first(attrs, REASONING_TOKENS) or 0),
+    }
+    if event["status"] == "error":
+        exception = next((_attrs(e.attributes) for e in span.events if e.name == "exception"), {})
+        event["error_type"] = str(attrs.get("error.type") or exception.get("exception.type") or "error")[:200]
+        event["error_message"] = str(span.status.message or exception.get("exception.message") or "")[:10_000]
+    ref = attrs.get("crucible.agent.ref")
+    if ref is not None:
+        event["agent_ref"] = ref
+    version = _first(attrs, ("crucible.agent.version", "gen_ai.agent.version"))
+    if version is not None:
+        event["agent_version"] = str(version)
+    variant = attrs.get("crucible.variant.id")
+    if variant is not None:
+        event["variant_id"] = _int_or_raw(variant)
+    for name, key in (("crucible.quality", "quality"), ("crucible.cost", "cost")):
+        if attrs.get(name) is not None:
+            event[key] = attrs[name]
+    return event
+
+
+def response(*, rejected: int, message: str, as_json: bool):
+    reply = ExportTraceServiceResponse()
+    if rejected:
+        reply.partial_success.rejected_spans = rejected
+        reply.partial_success.error_message = message
+    if as_json:
+        return json_format.MessageToDict(reply)
+    return reply.SerializeToString()

@@ -1,0 +1,626 @@
+"""Observability reads: dashboards, agent pages, bottlenecks, regressions and recommendations.
+
+Everything here reads rollups (hourly rows for parts of days, daily rows for whole days), never
+raw executions, except the short "slowest recent executions" list of one agent. So the cost of a
+dashboard grows with agents x periods, not with the number of executions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from observability import conf, histogram
+from observability.models import ErrorRollup, Execution
+from observability.services import ROLLUP_FROM_RAW_SQL, ROLLUP_TABLES, whole_days
+
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+RANGES = {"1h": HOUR, "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
+RANGE_LABELS = {"1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days", "custom": "Custom"}
+MAX_RANGE = 366 * DAY
+BUCKET_INTERVALS = {"hour": "1 hour", "6h": "6 hours", "day": "1 day", "week": "7 days"}
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    key: str
+    start: dt.datetime
+    end: dt.datetime
+    bucket: str  # hour | 6h | day | week
+
+    @property
+    def label(self) -> str:
+        return RANGE_LABELS.get(self.key, self.key)
+
+    @property
+    def length(self) -> dt.timedelta:
+        return self.end - self.start
+
+    def previous(self) -> "TimeRange":
+        return TimeRange(self.key, self.start - self.length, self.start, self.bucket)
+
+    def as_dict(self) -> dict:
+        return {"range": self.key, "label": self.label, "start": self.start, "end": self.end, "bucket": self.bucket}
+
+
+def _floor_hour(when: dt.datetime) -> dt.datetime:
+    return when.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(when: dt.datetime) -> dt.datetime:
+    floor = _floor_hour(when)
+    return floor if floor == when else floor + HOUR
+
+
+def bucket_for(length: dt.timedelta) -> str:
+    if length <= 2 * DAY:
+        return "hour"
+    if length <= 14 * DAY:
+        return "6h"
+    if length <= 120 * DAY:
+        return "day"
+    return "week"
+
+
+def time_range(key: str = "24h", start: dt.datetime | None = None, end: dt.datetime | None = None, now=None) -> TimeRange:
+    """A dashboard period, aligned to whole hours (rollups are hourly). Preset ranges end with the
+    current hour included; ``custom`` needs ``start`` and ``end``."""
+    now = now or timezone.now()
+    key = key or "24h"
+    if key == "custom":
+        if start is None or end is None:
+            raise ValidationError({"start": "A custom range needs both start and end."})
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValidationError({"start": "Timestamps need a time zone."})
+        start, end = _floor_hour(start), _ceil_hour(end)
+        if end <= start:
+            raise ValidationError({"end": "Must be after start."})
+        if end - start > MAX_RANGE:
+            raise ValidationError({"end": "A range can span at most 366 days."})
+    elif key in RANGES:
+        end = _floor_hour(now) + HOUR
+        start = end - RANGES[key] if key != "1h" else end - 2 * HOUR  # the current and the previous clock hour
+    else:
+        raise ValidationError({"range": f"Must be one of {', '.join([*RANGES, 'custom'])}."})
+    return TimeRange(key, start, end, bucket_for(end - start))
+
+
+# --- Reading rollups ----------------------------------------------------------------------
+
+ROLLUP_COLUMNS = (
+    "bucket, agent_name, model, version, status, executions, duration_sum_ms, duration_max_ms, input_tokens, "
+    "output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist"
+)
+HIST_SUMS = ", ".join(f"sum(hist[{i}])" for i in range(1, histogram.BUCKETS + 1))
+
+
+def _segments(start: dt.datetime, end: dt.datetime):
+    """[(table, lo, hi)]: daily rows for whole UTC days inside the range, hourly rows elsewhere."""
+    if end - start < 2 * DAY:
+        return [("observability_hourlyrollup", start, end)]
+    first_day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    if first_day < start:
+        first_day += DAY
+    last_day = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    parts = []
+    if start < first_day:
+        parts.append(("observability_hourlyrollup", start, first_day))
+    parts.append(("observability_dailyrollup", first_day, last_day))
+    if last_day < end:
+        parts.append(("observability_hourlyrollup", last_day, end))
+    return parts
+
+
+def _time_expr(bucket: str) -> str:
+    if bucket == "hour":
+        return "date_trunc('hour', bucket, 'UTC')"
+    if bucket == "day":
+        return "date_trunc('day', bucket, 'UTC')"
+    return f"date_bin('{BUCKET_INTERVALS[bucket]}', bucket, TIMESTAMPTZ '2000-01-03 00:00:00+00')"
+
+
+GROUPS = {
+    "agent": "agent_name",
+    "model": "model",
+    "version": "version",
+    "status": "status",
+}
+
+
+def rollup_rows(*, team, start, end, group_by=(), agent=None, model=None, status=None, version=None,
+                with_hist=True, time_bucket=None, agents=None) -> list[dict]:
+    """Aggregates of the rollups of ``team`` in [start, end), grouped by any of agent, model,
+    version, status and a time bucket. One SQL statement."""
+    where = ["team_id = %s", "bucket >= %s", "bucket < %s"]
+    filters = []
+    for column, value in (("agent_name", agent), ("model", model), ("status", status), ("version", version)):
+        if value is not None and value != "":
+            where.append(f"{column} = %s")
+            filters.append(value)
+    if agents is not None:
+        where.append("agent_name = ANY(%s)")
+        filters.append(list(agents))
+    union, params = [], []
+    for table, lo, hi in _segments(start, end):
+        union.append(f"SELECT {ROLLUP_COLUMNS} FROM {table} WHERE {' AND '.join(where)}")
+        params += [team.pk, lo, hi, *filters]
+    keys = [GROUPS[name] for name in group_by]
+    if time_bucket:
+        keys.append(f"{_time_expr(time_bucket)} AS time")
+    select_keys = ", ".join(keys) + ", " if keys else ""
+    group_clause = ("GROUP BY " + ", ".join(str(i) for i in range(1, len(keys) + 1))) if keys else ""
+    hist = f", ARRAY[{HIST_SUMS}]::bigint[]" if with_hist else ""
+    sql = f"""
+        SELECT {select_keys}sum(executions), coalesce(sum(executions) FILTER (WHERE status = 'success'), 0),
+               sum(duration_sum_ms), max(duration_max_ms), sum(input_tokens), sum(output_tokens),
+               sum(cached_input_tokens), sum(reasoning_tokens), sum(cost), sum(unpriced), min(bucket), max(bucket){hist}
+        FROM ({' UNION ALL '.join(union)}) r
+        {group_clause}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        raw = cursor.fetchall()
+    names = [*group_by, *(["time"] if time_bucket else [])]
+    rows = []
+    for record in raw:
+        n = len(names)
+        if record[n] is None:  # no rows at all (aggregate without GROUP BY)
+            continue
+        row = dict(zip(names, record[:n]))
+        (executions, successes, dsum, dmax, inp, out, cached, reasoning, cost, unpriced, first, last) = record[n:n + 12]
+        row.update(
+            executions=int(executions), successes=int(successes), duration_sum_ms=float(dsum or 0),
+            duration_max_ms=float(dmax or 0), input_tokens=int(inp), output_tokens=int(out),
+            cached_input_tokens=int(cached), reasoning_tokens=int(reasoning), cost=Decimal(cost or 0),
+            unpriced=int(unpriced), first_seen=first, last_seen=last,
+            hist=[int(v) for v in record[n + 12]] if with_hist else None,
+        )
+        rows.append(row)
+    return rows
+
+
+def _merge(rows: list[dict]) -> dict:
+    total = {
+        "executions": 0, "successes": 0, "duration_sum_ms": 0.0, "duration_max_ms": 0.0, "input_tokens": 0,
+        "output_tokens": 0, "cached_input_tokens": 0, "reasoning_tokens": 0, "cost": Decimal(0), "unpriced": 0,
+        "first_seen": None, "last_seen": None, "hist": histogram.empty(),
+    }
+    for row in rows:
+        for name in ("executions", "successes", "duration_sum_ms", "input_tokens", "output_tokens",
+                     "cached_input_tokens", "reasoning_tokens", "cost", "unpriced"):
+            total[name] += row[name]
+        total["duration_max_ms"] = max(total["duration_max_ms"], row["duration_max_ms"])
+        if row["first_seen"] is not None and (total["first_seen"] is None or row["first_seen"] < total["first_seen"]):
+            total["first_seen"] = row["first_seen"]
+        if row["last_seen"] is not None and (total["last_seen"] is None or row["last_seen"] > total["last_seen"]):
+            total["last_seen"] = row["last_seen"]
+        if row.get("hist"):
+            histogram.add(total["hist"], row["hist"])
+    return total
+
+
+def metrics(row: dict) -> dict:
+    """Figures people read from an aggregate row (with its histogram)."""
+    n = row["executions"]
+    priced = n - row["unpriced"]
+    pct = histogram.percentiles(row["hist"]) if row.get("hist") else {"p50": None, "p95": None, "p99": None}
+    return {
+        "executions": n,
+        "successes": row["successes"],
+        "errors": n - row["successes"],
+        "success_rate": round(row["successes"] / n, 4) if n else None,
+        "error_rate": round((n - row["successes"]) / n, 4) if n else None,
+        "avg_duration_ms": round(row["duration_sum_ms"] / n, 1) if n else None,
+        "max_duration_ms": round(row["duration_max_ms"], 1),
+        "p50_ms": _round(pct["p50"]),
+        "p95_ms": _round(pct["p95"]),
+        "p99_ms": _round(pct["p99"]),
+        "total_duration_ms": round(row["duration_sum_ms"], 1),
+        "input_tokens": row["input_tokens"],
+        "output_tokens": row["output_tokens"],
+        "cached_input_tokens": row["cached_input_tokens"],
+        "reasoning_tokens": row["reasoning_tokens"],
+        "tokens_per_execution": round((row["input_tokens"] + row["output_tokens"]) / n, 1) if n else None,
+        "input_tokens_per_execution": round(row["input_tokens"] / n, 1) if n else None,
+        "cost": round(float(row["cost"]), 6),
+        "cost_per_execution": round(float(row["cost"]) / priced, 6) if priced else None,
+        "unpriced": row["unpriced"],
+    }
+
+
+def _round(value):
+    return None if value is None else round(value, 1)
+
+
+# --- Dashboard ----------------------------------------------------------------------------
+
+def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -> dict:
+    """Per-agent figures, totals, time series and unpriced models for a period (two queries)."""
+    by_agent_model = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"),
+                                 agent=agent, model=model, status=status)
+    per_agent: dict[str, list] = {}
+    for row in by_agent_model:
+        per_agent.setdefault(row["agent"], []).append(row)
+    agents = []
+    for name, rows in per_agent.items():
+        merged = _merge(rows)
+        agents.append({"agent": name, "models": sorted({r["model"] for r in rows}), **metrics(merged), "_row": merged})
+    agents.sort(key=lambda a: (-a["executions"], a["agent"]))
+    totals_row = _merge([a["_row"] for a in agents])
+    unpriced_models = {}
+    for row in by_agent_model:
+        if row["unpriced"]:
+            unpriced_models[row["model"]] = unpriced_models.get(row["model"], 0) + row["unpriced"]
+    series_rows = rollup_rows(team=team, start=period.start, end=period.end, time_bucket=period.bucket,
+                              agent=agent, model=model, status=status)
+    series_rows.sort(key=lambda r: r["time"])
+    series = []
+    for row in series_rows:
+        m = metrics(row)
+        series.append({"time": row["time"], "executions": m["executions"], "error_rate": m["error_rate"],
+                       "p95_ms": m["p95_ms"], "cost": m["cost"], "unpriced": m["unpriced"]})
+    for a in agents:
+        a.pop("_row")
+    return {
+        "period": period.as_dict(),
+        "filters": {"agent": agent or "", "model": model or "", "status": status or ""},
+        "totals": metrics(totals_row),
+        "agents": agents,
+        "series": series,
+        "unpriced": {
+            "executions": totals_row["unpriced"],
+            "models": [{"model": m or "(no model)", "executions": n} for m, n in sorted(unpriced_models.items(), key=lambda kv: -kv[1])],
+        },
+        "histogram_relative_error": round(histogram.RELATIVE_ERROR, 4),
+    }
+
+
+def filter_choices(*, team, period: TimeRange) -> dict:
+    rows = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
+    return {"agents": sorted({r["agent"] for r in rows}), "models": sorted({r["model"] for r in rows if r["model"]})}
+
+
+def errors_by_type(*, team, start, end, agents=None, limit_per_agent=None) -> dict[str, list[dict]]:
+    qs = ErrorRollup.objects.filter(team=team, bucket__gte=start, bucket__lt=end)
+    if agents is not None:
+        qs = qs.filter(agent_name__in=list(agents))
+    from django.db.models import Sum
+
+    out: dict[str, list[dict]] = {}
+    for row in qs.values("agent_name", "error_type").annotate(n=Sum("executions")).order_by("agent_name", "-n", "error_type"):
+        items = out.setdefault(row["agent_name"], [])
+        if limit_per_agent is None or len(items) < limit_per_agent:
+            items.append({"error_type": row["error_type"], "executions": row["n"]})
+    return out
+
+
+def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
+    overall = rollup_rows(team=team, start=period.start, end=period.end, agent=name)
+    if not overall:
+        return None
+    series_rows = sorted(rollup_rows(team=team, start=period.start, end=period.end, agent=name,
+                                     time_bucket=period.bucket), key=lambda r: r["time"])
+    versions = rollup_rows(team=team, start=period.start, end=period.end, agent=name, group_by=("version",))
+    versions.sort(key=lambda r: r["first_seen"])
+    models = rollup_rows(team=team, start=period.start, end=period.end, agent=name, group_by=("model",))
+    models.sort(key=lambda r: -r["executions"])
+    recent_start = max(period.start, period.end - DAY)
+    slowest = list(
+        Execution.objects.filter(team=team, agent_name=name, started_at__gte=recent_start, started_at__lt=period.end)
+        .order_by("-duration_ms")[:10]
+        .values("id", "client_id", "started_at", "duration_ms", "status", "model", "version", "error_type",
+                "input_tokens", "output_tokens", "cost", "trace_id")
+    )
+    for item in slowest:
+        item["cost"] = None if item["cost"] is None else float(item["cost"])
+    return {
+        "agent": name,
+        "period": period.as_dict(),
+        "totals": metrics(overall[0]),
+        "series": [{"time": r["time"], **{k: v for k, v in metrics(r).items()
+                                           if k in ("executions", "error_rate", "p50_ms", "p95_ms", "cost", "tokens_per_execution")}}
+                   for r in series_rows],
+        "versions": [{"version": r["version"] or "(unversioned)", "first_seen": r["first_seen"], **metrics(r)} for r in versions],
+        "models": [{"model": r["model"] or "(no model)", **metrics(r)} for r in models],
+        "errors_by_type": errors_by_type(team=team, start=period.start, end=period.end, agents=[name]).get(name, []),
+        "slowest_recent": slowest,
+        "slowest_since": recent_start,
+    }
+
+
+# --- Bottlenecks, regressions, recommendations --------------------------------------------
+
+def _per_agent(team, start, end):
+    rows = rollup_rows(team=team, start=start, end=end, group_by=("agent",))
+    return {row["agent"]: row for row in rows}
+
+
+def bottlenecks(*, team, period: TimeRange, current=None) -> dict:
+    current = current if current is not None else _per_agent(team, period.start, period.end)
+    fleet = _merge(list(current.values()))
+    fleet_m = metrics(fleet)
+    total_time = fleet["duration_sum_ms"] or 0.0
+    total_cost = float(fleet["cost"]) or 0.0
+    items = []
+    for name, row in current.items():
+        m = metrics(row)
+        items.append({
+            "agent": name,
+            "executions": m["executions"],
+            "total_duration_ms": m["total_duration_ms"],
+            "time_share": round(row["duration_sum_ms"] / total_time, 4) if total_time else 0.0,
+            "cost": m["cost"],
+            "cost_share": round(float(row["cost"]) / total_cost, 4) if total_cost else 0.0,
+            "p95_ms": m["p95_ms"],
+            "p95_vs_fleet": round(m["p95_ms"] / fleet_m["p95_ms"], 2) if m["p95_ms"] and fleet_m["p95_ms"] else None,
+        })
+    return {
+        "period": period.as_dict(),
+        "fleet": {"executions": fleet_m["executions"], "p95_ms": fleet_m["p95_ms"],
+                  "total_duration_ms": fleet_m["total_duration_ms"], "cost": fleet_m["cost"]},
+        "by_time": sorted(items, key=lambda i: (-i["time_share"], i["agent"]))[:20],
+        "by_cost": sorted(items, key=lambda i: (-i["cost_share"], i["agent"]))[:20],
+        "by_p95": sorted(items, key=lambda i: (-(i["p95_vs_fleet"] or 0), i["agent"]))[:20],
+    }
+
+
+def _compare(before: dict, after: dict) -> list[dict]:
+    """Which of p95, error rate and tokens per execution got clearly worse from ``before`` to
+    ``after`` (metrics dicts); each change with its numbers and threshold."""
+    changes = []
+    if before["p95_ms"] and after["p95_ms"] and after["p95_ms"] >= before["p95_ms"] * conf.REGRESSION_P95_RATIO:
+        changes.append({"metric": "p95_ms", "before": before["p95_ms"], "after": after["p95_ms"],
+                        "change": round(after["p95_ms"] / before["p95_ms"], 2), "threshold": conf.REGRESSION_P95_RATIO})
+    if before["error_rate"] is not None and after["error_rate"] is not None and \
+            after["error_rate"] - before["error_rate"] >= conf.REGRESSION_ERROR_DELTA:
+        changes.append({"metric": "error_rate", "before": before["error_rate"], "after": after["error_rate"],
+                        "change": round(after["error_rate"] - before["error_rate"], 4), "threshold": conf.REGRESSION_ERROR_DELTA})
+    if before["tokens_per_execution"] and after["tokens_per_execution"] and \
+            after["tokens_per_execution"] >= before["tokens_per_execution"] * conf.REGRESSION_TOKENS_RATIO:
+        changes.append({"metric": "tokens_per_execution", "before": before["tokens_per_execution"],
+                        "after": after["tokens_per_execution"],
+                        "change": round(after["tokens_per_execution"] / before["tokens_per_execution"], 2),
+                        "threshold": conf.REGRESSION_TOKENS_RATIO})
+    return changes
+
+
+def regressions(*, team, period: TimeRange, current=None) -> list[dict]:
+    """Agents that got clearly worse than in the previous period of the same length, and agents
+    whose newest version is clearly worse than the version before it (within both periods)."""
+    current = current if current is not None else _per_agent(team, period.start, period.end)
+    previous = period.previous()
+    before_rows = _per_agent(team, previous.start, previous.end)
+    found = []
+    for name, row in sorted(current.items()):
+        before = before_rows.get(name)
+        if before is None or row["executions"] < conf.MIN_EXECUTIONS or before["executions"] < conf.MIN_EXECUTIONS:
+            continue
+        changes = _compare(metrics(before), metrics(row))
+        if changes:
+            found.append({"agent": name, "kind": "period", "baseline": "previous period",
+                          "baseline_start": previous.start, "baseline_end": previous.end, "changes": changes})
+    # Versions: compare the newest version seen in the window with the one before it.
+    versions = rollup_rows(team=team, start=previous.start, end=period.end, group_by=("agent", "version"))
+    by_agent: dict[str, list] = {}
+    for row in versions:
+        if row["version"]:
+            by_agent.setdefault(row["agent"], []).append(row)
+    for name, rows in sorted(by_agent.items()):
+        if len(rows) < 2:
+            continue
+        rows.sort(key=lambda r: r["first_seen"])
+        old, new = rows[-2], rows[-1]
+        if new["first_seen"] < period.start or old["executions"] < conf.MIN_EXECUTIONS or new["executions"] < conf.MIN_EXECUTIONS:
+            continue  # the newest version did not appear in this period, or too little data
+        changes = _compare(metrics(old), metrics(new))
+        if changes:
+            found.append({"agent": name, "kind": "version", "baseline": f"version {old['version']}",
+                          "version_before": old["version"], "version_after": new["version"],
+                          "released_at": new["first_seen"], "changes": changes})
+    return found
+
+
+def recommendations(*, team, period: TimeRange) -> list[dict]:
+    """Suggestions from the data, each with its evidence (the numbers) and a suggested action."""
+    current = _per_agent(team, period.start, period.end)
+    per = {name: metrics(row) for name, row in current.items()}
+    judged = {name: m for name, m in per.items() if m["executions"] >= conf.MIN_EXECUTIONS}
+    recs = []
+
+    # Slow agents: p95 against the rest of the fleet (the agent itself left out, so one slow agent
+    # with much traffic cannot hide behind its own share of the fleet).
+    fleet_hist = _merge(list(current.values()))["hist"]
+    for name, m in judged.items():
+        rest = [a - b for a, b in zip(fleet_hist, current[name]["hist"])]
+        rest_p95 = _round(histogram.percentile(rest, 0.95))
+        if m["p95_ms"] and rest_p95 and m["p95_ms"] >= conf.SLOW_P95_RATIO * rest_p95 and \
+                m["p95_ms"] >= conf.SLOW_P95_MIN_MS:
+            recs.append(_rec(
+                "slow_agent", name, "high" if m["p95_ms"] >= 2 * conf.SLOW_P95_RATIO * rest_p95 else "medium",
+                f"{name} is slow: p95 {m['p95_ms'] / 1000:.1f} s, {m['p95_ms'] / rest_p95:.1f}x the rest of the fleet",
+                {"p95_ms": m["p95_ms"], "fleet_p95_ms": rest_p95, "p50_ms": m["p50_ms"], "executions": m["executions"],
+                 "threshold_ratio": conf.SLOW_P95_RATIO, "threshold_ms": conf.SLOW_P95_MIN_MS},
+                "Open its slowest executions and look for long tool calls or retries; consider a faster model, "
+                "streaming, caching repeated work, or splitting the task into smaller steps.",
+                impact=m["total_duration_ms"],
+            ))
+
+    # Failing agents, with their top error types.
+    failing = [name for name, m in judged.items() if m["error_rate"] is not None and m["error_rate"] >= conf.FAILING_ERROR_RATE]
+    top_errors = errors_by_type(team=team, start=period.start, end=period.end, agents=failing, limit_per_agent=3) if failing else {}
+    for name in failing:
+        m = judged[name]
+        errors = top_errors.get(name, [])
+        top = ", ".join(f"{e['error_type']} ({e['executions']})" for e in errors) or "unknown"
+        recs.append(_rec(
+            "failing_agent", name, "high" if m["error_rate"] >= 2 * conf.FAILING_ERROR_RATE else "medium",
+            f"{name} fails {m['error_rate'] * 100:.0f}% of its runs",
+            {"error_rate": m["error_rate"], "errors": m["errors"], "executions": m["executions"],
+             "top_error_types": errors, "threshold": conf.FAILING_ERROR_RATE},
+            f"Fix the most common failures first: {top}. Add retries with backoff for transient errors and "
+            "validate inputs before calling the model.",
+            impact=m["errors"],
+        ))
+
+    # Token-heavy prompts.
+    per_exec = [m["input_tokens_per_execution"] for m in judged.values() if m["input_tokens_per_execution"]]
+    if len(per_exec) >= 2:
+        median = statistics.median(per_exec)
+        for name, m in judged.items():
+            value = m["input_tokens_per_execution"] or 0
+            if median and value >= conf.TOKEN_HEAVY_RATIO * median and value >= conf.TOKEN_HEAVY_MIN_INPUT:
+                cached_share = round(m["cached_input_tokens"] / m["input_tokens"], 3) if m["input_tokens"] else 0.0
+                recs.append(_rec(
+                    "token_heavy_prompt", name, "medium",
+                    f"{name} sends {value:,.0f} input tokens per run, {value / median:.1f}x the fleet median",
+                    {"input_tokens_per_execution": value, "fleet_median": round(median, 1),
+                     "cached_share": cached_share, "executions": m["executions"], "cost": m["cost"],
+                     "threshold_ratio": conf.TOKEN_HEAVY_RATIO},
+                    "Trim the system prompt and the context you send (retrieve fewer, shorter documents; summarise "
+                    f"history); put the stable part first so the provider can cache it (only {cached_share * 100:.0f}% "
+                    "of input tokens were cached).",
+                    impact=float(m["cost"]) or value,
+                ))
+
+    # Expensive model where a cheaper model of the same agent has similar success.
+    by_model = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
+    models_of: dict[str, list] = {}
+    for row in by_model:
+        m = metrics(row)
+        if row["model"] and m["executions"] >= conf.MIN_EXECUTIONS and m["cost_per_execution"]:
+            models_of.setdefault(row["agent"], []).append((row["model"], m))
+    for name, items in sorted(models_of.items()):
+        items.sort(key=lambda item: -item[1]["cost_per_execution"])
+        for i, (expensive, em) in enumerate(items):
+            for cheap, cm in items[i + 1:]:
+                if cm["cost_per_execution"] <= conf.CHEAPER_COST_RATIO * em["cost_per_execution"] and \
+                        cm["success_rate"] >= em["success_rate"] - conf.SIMILAR_SUCCESS_DELTA:
+                    saving = (em["cost_per_execution"] - cm["cost_per_execution"]) * em["executions"]
+                    recs.append(_rec(
+                        "expensive_model", name, "medium",
+                        f"{name}: {cheap} costs {cm['cost_per_execution'] / em['cost_per_execution'] * 100:.0f}% of "
+                        f"{expensive} per run with similar success",
+                        {"model": expensive, "cheaper_model": cheap,
+                         "cost_per_execution": em["cost_per_execution"], "cheaper_cost_per_execution": cm["cost_per_execution"],
+                         "success_rate": em["success_rate"], "cheaper_success_rate": cm["success_rate"],
+                         "executions": em["executions"], "estimated_saving": round(saving, 4)},
+                        f"Move {name}'s traffic from {expensive} to {cheap} (an A/B test in Improvement first if "
+                        f"quality matters); it would have saved about ${saving:,.2f} in this period.",
+                        impact=saving,
+                    ))
+                    break
+            else:
+                continue
+            break
+
+    # Regression after a version change.
+    for reg in regressions(team=team, period=period, current=current):
+        if reg["kind"] != "version":
+            continue
+        summary = "; ".join(f"{c['metric']} {c['before']} -> {c['after']}" for c in reg["changes"])
+        recs.append(_rec(
+            "version_regression", reg["agent"], "high",
+            f"{reg['agent']} got worse after version {reg['version_after']}",
+            {"version_before": reg["version_before"], "version_after": reg["version_after"],
+             "released_at": reg["released_at"], "changes": reg["changes"]},
+            f"Compare version {reg['version_after']} with {reg['version_before']} ({summary}); roll back or fix the "
+            "prompt change, then confirm with an experiment.",
+            impact=float("inf"),
+        ))
+    severity_rank = {"high": 0, "medium": 1}
+    recs.sort(key=lambda r: (severity_rank[r["severity"]], -r.pop("_impact"), r["agent"], r["kind"]))
+    return recs
+
+
+def _rec(kind, agent, severity, title, evidence, action, impact=0.0):
+    return {"kind": kind, "agent": agent, "severity": severity, "title": title, "evidence": evidence,
+            "action": action, "_impact": float(impact or 0)}
+
+
+def legacy_dashboard(*, team, period: TimeRange) -> dict:
+    """The earlier implementation's ``GET /api/dashboard/agents``: per-agent performance,
+    bottlenecks and recommendations, keyed by agent name."""
+    data = dashboard(team=team, period=period)
+    agents = {}
+    for a in data["agents"]:
+        agents[a["agent"]] = {
+            "executions": a["executions"], "success_rate": a["success_rate"], "avg_duration_ms": a["avg_duration_ms"],
+            "p95_duration_ms": a["p95_ms"], "total_tokens": a["input_tokens"] + a["output_tokens"], "cost": a["cost"],
+        }
+    return {
+        "period": data["period"],
+        "total_executions": data["totals"]["executions"],
+        "agents": agents,
+        "bottlenecks": bottlenecks(team=team, period=period)["by_time"][:5],
+        "recommendations": recommendations(team=team, period=period),
+    }
+
+
+# --- Verification -------------------------------------------------------------------------
+
+def rollups_verify(*, start: dt.datetime, end: dt.datetime, team=None, sample: int = 10) -> dict:
+    """Recompute rollups of [start, end) (whole UTC days) from raw executions and compare with the
+    stored ones: counts, tokens, cost, unpriced and histograms exactly; duration sums to 1e-6."""
+    start, end = whole_days(start, end)
+    team_filter = "AND team_id = %s" if team is not None else ""
+    extra = [team.pk] if team is not None else []
+    report = {"start": start, "end": end, "tables": {}}
+    with connection.cursor() as cursor:
+        for table, unit in ROLLUP_TABLES:
+            fresh = ROLLUP_FROM_RAW_SQL.format(unit=unit, team_filter=team_filter)
+            sql = f"""
+                WITH fresh AS ({fresh}),
+                     cur AS (SELECT * FROM {table} WHERE bucket >= %s AND bucket < %s {team_filter})
+                SELECT coalesce(f.team_id, c.team_id), coalesce(f.bucket, c.bucket), coalesce(f.agent_name, c.agent_name),
+                       coalesce(f.model, c.model), coalesce(f.version, c.version), coalesce(f.status, c.status),
+                       f.executions, c.executions
+                FROM fresh f FULL OUTER JOIN cur c
+                  ON f.team_id = c.team_id AND f.bucket = c.bucket AND f.agent_name = c.agent_name
+                 AND f.model = c.model AND f.version = c.version AND f.status = c.status
+                WHERE c.id IS NULL OR f.team_id IS NULL OR f.executions <> c.executions
+                   OR f.hist IS DISTINCT FROM c.hist
+                   OR abs(f.duration_sum_ms - c.duration_sum_ms) > 1e-6 * greatest(1, abs(c.duration_sum_ms))
+                   OR f.duration_max_ms <> c.duration_max_ms OR f.input_tokens <> c.input_tokens
+                   OR f.output_tokens <> c.output_tokens OR f.cached_input_tokens <> c.cached_input_tokens
+                   OR f.reasoning_tokens <> c.reasoning_tokens OR f.cost <> c.cost OR f.unpriced <> c.unpriced
+            """
+            cursor.execute(sql, [start, end, *extra, start, end, *extra])
+            bad = cursor.fetchall()
+            cursor.execute(f"SELECT count(*) FROM {table} WHERE bucket >= %s AND bucket < %s {team_filter}", [start, end, *extra])
+            report["tables"][table] = {
+                "rows": cursor.fetchone()[0],
+                "mismatches": len(bad),
+                "sample": [dict(zip(("team_id", "bucket", "agent", "model", "version", "status", "raw", "rollup"), r)) for r in bad[:sample]],
+            }
+    report["ok"] = all(t["mismatches"] == 0 for t in report["tables"].values())
+    return report
+
+
+# --- Home page ----------------------------------------------------------------------------
+
+def home_card(*, team, request) -> dict:
+    period = time_range("24h")
+    rows = rollup_rows(team=team, start=period.start, end=period.end)
+    m = metrics(rows[0]) if rows else None
+    url = reverse("observability:index")
+    if m is None:
+        return {"title": "Observability", "url": url, "figures": [], "note": "No executions in the last 24 hours.",
+                "links": [{"label": "How to send executions", "url": reverse("api-docs")}]}
+    figures = [
+        {"label": "Executions (24 h)", "value": f"{m['executions']:,}"},
+        {"label": "Success rate", "value": f"{m['success_rate'] * 100:.1f}%"},
+        {"label": "p95", "value": f"{m['p95_ms'] / 1000:.2f} s" if m["p95_ms"] else "-"},
+        {"label": "Cost", "value": f"${m['cost']:,.2f}"},
+    ]
+    note = f"{m['unpriced']:,} executions have no price for their model." if m["unpriced"] else ""
+    return {"title": "Observability", "url": url, "figures": figures, "note": note,
+            "links": [{"label": "Bottlenecks", "url": reverse("observability:bottlenecks")},
+                      {"label": "Recommendations", "url": reverse("observability:recommendations")}]}

@@ -1,0 +1,189 @@
+"""Team memory API: builds (list, detail, idempotent report), insights, stack suggestions and
+recommendations for the active team; the legacy /api/team/... routes for a team named in the path."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crucible import access
+from crucible.api.pagination import CursorPagination
+from crucible.api.viewsets import TeamScopedMixin
+from crucible.models import Team
+from teammemory import selectors, services
+from teammemory.api.serializers import (
+    BuildReportSerializer,
+    BuildSerializer,
+    TeamInsightsSerializer,
+    InsightsRangeQuerySerializer,
+    BuildRecommendationsSerializer,
+    StackSuggestionRequestSerializer,
+    StackSuggestionResultSerializer,
+)
+from teammemory.filters import BuildFilterSet
+
+
+class BuildCursorPagination(CursorPagination):
+    ordering = "-started_at"
+
+
+class BuildViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """Builds of the caller's teams. POST reports a build for the active team: a report whose
+    ``client_build_id`` the team already has is not stored again (200 with the stored build)."""
+
+    serializer_class = BuildSerializer
+    filterset_class = BuildFilterSet
+    pagination_class = BuildCursorPagination
+    ordering_fields = ["started_at", "finished_at", "created_at"]
+    ordering = ["-started_at"]
+
+    def base_queryset(self):
+        return selectors.build_detail_queryset(team_ids=access.readable_team_ids(self.request))
+
+    def scope_queryset(self, queryset):
+        return queryset  # build_detail_queryset is already limited to the caller's teams
+
+    @extend_schema(
+        request=BuildReportSerializer,
+        responses={201: BuildSerializer, 200: OpenApiResponse(BuildSerializer, description="Already reported: the stored build.")},
+    )
+    def create(self, request, *args, **kwargs):
+        data = BuildReportSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        build, created = services.build_record(
+            team=self.team,
+            reported_by=access.actor_user(request),
+            api_key=access.api_key_of(request),
+            **data.validated_data,
+        )
+        build = self.base_queryset().get(pk=build.pk)
+        body = BuildSerializer(build, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class AnyRoleInActiveTeam(permissions.BasePermission):
+    """Computing suggestions changes nothing, so viewers and read-only keys may POST too."""
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and access.active_team(request) is not None)
+
+
+def _range(request) -> dict:
+    params = request.query_params.dict()
+    params.pop("format", None)  # DRF's renderer switch, not a filter
+    query = InsightsRangeQuerySerializer(data=params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+RANGE_PARAMETERS = [
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="Start of the range (ISO 8601, inclusive); default 90 days ago."),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, description="End of the range (ISO 8601, exclusive); default now."),
+]
+
+
+def _active_team_or_404(request):
+    team = access.active_team(request)
+    if team is None:
+        raise Http404("You are not a member of any team.")
+    return team
+
+
+def _insights(request, team):
+    rng = _range(request)
+    data = selectors.team_insights(team=team, since=rng.get("since"), until=rng.get("until"))
+    return Response(TeamInsightsSerializer(data).data)
+
+
+def _recommendations(request, team):
+    rng = _range(request)
+    data = selectors.team_recommendations(team=team, since=rng.get("since"), until=rng.get("until"))
+    return Response(BuildRecommendationsSerializer(data).data)
+
+
+def _suggestions(request, team):
+    body = StackSuggestionRequestSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    data = selectors.stack_suggest(team=team, **body.validated_data)
+    return Response(StackSuggestionResultSerializer(data).data)
+
+
+class InsightsView(APIView):
+    """Key figures of the active team's builds in a time range: counts, success and failure rate,
+    median and p90 duration, quality, tokens and cost per build; by stack and component; top
+    error types; the weekly quality trend with its slope test; agent versions and outcomes."""
+
+    @extend_schema(parameters=RANGE_PARAMETERS, responses=TeamInsightsSerializer, operation_id="teammemory_insights")
+    def get(self, request):
+        return _insights(request, _active_team_or_404(request))
+
+
+class RecommendationsView(APIView):
+    """Findings from the active team's builds, each with evidence and a suggested action."""
+
+    @extend_schema(parameters=RANGE_PARAMETERS, responses=BuildRecommendationsSerializer, operation_id="teammemory_recommendations")
+    def get(self, request):
+        return _recommendations(request, _active_team_or_404(request))
+
+
+class SuggestionsView(APIView):
+    """Stacks for a new project's requirements, ranked from the team's own successful history,
+    with their evidence; a labelled fallback when there is too little similar history."""
+
+    permission_classes = [AnyRoleInActiveTeam]
+
+    @extend_schema(request=StackSuggestionRequestSerializer, responses=StackSuggestionResultSerializer, operation_id="teammemory_suggestions")
+    def post(self, request):
+        return _suggestions(request, _active_team_or_404(request))
+
+
+# --- Legacy routes (/api/team/...) -------------------------------------------------------------
+
+
+def team_from_path(request, team_id: str) -> Team:
+    """A team named by id or slug in the path, among the caller's teams; any other team is 404."""
+    lookup = Q(slug=team_id)
+    if team_id.isdigit():
+        lookup |= Q(pk=int(team_id))
+    team = Team.objects.filter(lookup, pk__in=access.readable_team_ids(request)).first()
+    if team is None:
+        raise Http404("No such team.")
+    return team
+
+
+TEAM_ID_PARAMETER = OpenApiParameter("team_id", str, OpenApiParameter.PATH, description="The team's id or slug.")
+
+
+class LegacyInsightsView(APIView):
+    """Earlier implementation's route: the same insights as /api/v1/teammemory/insights/ for the
+    team in the path."""
+
+    @extend_schema(parameters=[TEAM_ID_PARAMETER, *RANGE_PARAMETERS], responses=TeamInsightsSerializer, operation_id="legacy_team_insights")
+    def get(self, request, team_id):
+        return _insights(request, team_from_path(request, team_id))
+
+
+class LegacySuggestStackView(APIView):
+    """Earlier implementation's route: the same as POST /api/v1/teammemory/suggestions/ for the team in the path."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        parameters=[TEAM_ID_PARAMETER], request=StackSuggestionRequestSerializer, responses=StackSuggestionResultSerializer,
+        operation_id="legacy_team_suggest_stack",
+    )
+    def post(self, request, team_id):
+        return _suggestions(request, team_from_path(request, team_id))
+
+
+class LegacyRecommendationsView(APIView):
+    """Earlier implementation's route: the same as /api/v1/teammemory/recommendations/ for the team in the path."""
+
+    @extend_schema(parameters=[TEAM_ID_PARAMETER, *RANGE_PARAMETERS], responses=BuildRecommendationsSerializer, operation_id="legacy_team_recommendations")
+    def get(self, request, team_id):
+        return _recommendations(request, team_from_path(request, team_id))

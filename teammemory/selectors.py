@@ -1,0 +1,752 @@
+"""Reads of team memory: build lists, insights, the quality trend, agent outcomes, stack
+suggestions and recommendations. Every aggregate is computed by PostgreSQL (counts, averages,
+percentile_cont medians, regr_* regression sums); Python only arranges the few result rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+
+from django.db import connection
+from django.db.models import Aggregate, Avg, Count, FloatField, Q, QuerySet, Sum
+from django.urls import reverse
+from django.utils import timezone
+
+from teammemory import conf
+from teammemory.models import Build, BuildStatus
+from teammemory.stacks import normalize_component, normalize_components
+from teammemory.stats import slope_test, wilson_lower_bound
+
+SUCCEEDED, FAILED, CANCELLED = BuildStatus.SUCCEEDED.value, BuildStatus.FAILED.value, BuildStatus.CANCELLED.value
+
+
+class Percentile(Aggregate):
+    """percentile_cont(fraction) WITHIN GROUP (ORDER BY expression): an interpolated percentile."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression, fraction: float, **extra):
+        if not 0 <= float(fraction) <= 1:
+            raise ValueError("fraction must be within 0 and 1")
+        super().__init__(expression, fraction=repr(float(fraction)), output_field=FloatField(), **extra)
+
+
+# --- Lists -------------------------------------------------------------------------------------
+
+
+def build_list(*, team_ids) -> QuerySet[Build]:
+    return Build.objects.filter(team_id__in=team_ids).select_related("team", "reported_by", "api_key")
+
+
+def build_detail_queryset(*, team_ids) -> QuerySet[Build]:
+    return build_list(team_ids=team_ids).prefetch_related(
+        "errors", "agent_uses__agent__team", "agent_uses__agent_version"
+    )
+
+
+def build_executions(*, build, limit: int = 100):
+    """The build's executions, through observability's selector when it offers one."""
+    try:
+        from observability import selectors as obs_selectors
+    except ImportError:
+        return None
+    finder = getattr(obs_selectors, "executions_for_build", None)
+    if finder is None:
+        return None
+    return list(finder(team=build.team, build=build)[:limit])
+
+
+# --- Range -------------------------------------------------------------------------------------
+
+
+def default_range(now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
+    now = now or timezone.now()
+    return now - dt.timedelta(days=conf.INSIGHTS_DEFAULT_DAYS), now
+
+
+def builds_in_range(*, team, since: dt.datetime | None = None, until: dt.datetime | None = None) -> QuerySet[Build]:
+    if since is None and until is None:
+        since, until = default_range()
+    qs = Build.objects.filter(team=team)
+    if since is not None:
+        qs = qs.filter(started_at__gte=since)
+    if until is not None:
+        qs = qs.filter(started_at__lt=until)
+    return qs
+
+
+# --- Insights ----------------------------------------------------------------------------------
+
+
+def _outcome_aggregates(prefix: str = "") -> dict:
+    status = f"{prefix}status"
+    return {
+        "builds": Count("pk"),
+        "succeeded": Count("pk", filter=Q(**{status: SUCCEEDED})),
+        "failed": Count("pk", filter=Q(**{status: FAILED})),
+        "cancelled": Count("pk", filter=Q(**{status: CANCELLED})),
+        "avg_quality": Avg(f"{prefix}quality"),
+    }
+
+
+def _metric_aggregates() -> dict:
+    return _outcome_aggregates() | {
+        "median_duration_ms": Percentile("duration_ms", 0.5),
+        "p90_duration_ms": Percentile("duration_ms", 0.9),
+        "total_tokens": Sum("tokens"),
+        "total_cost": Sum("cost"),
+    }
+
+
+def _rates(row: dict) -> dict:
+    """Success rate over decided builds (succeeded + failed; cancelled ones decide nothing) and its
+    complement, the failure rate (DORA's change failure rate)."""
+    decided = row["succeeded"] + row["failed"]
+    success = row["succeeded"] / decided if decided else None
+    out = dict(row)
+    out["decided"] = decided
+    out["success_rate"] = success
+    out["failure_rate"] = None if success is None else 1 - success
+    out["small_sample"] = row["builds"] < conf.MIN_SAMPLE
+    if "median_duration_ms" in row:
+        builds = row["builds"]
+        out["tokens_per_build"] = (row["total_tokens"] or 0) / builds if builds else None
+        out["cost_per_build"] = float(row["total_cost"] or 0) / builds if builds else None
+        out["total_tokens"] = int(row["total_tokens"] or 0)
+        out["total_cost"] = float(row["total_cost"] or 0)
+    if out.get("avg_quality") is not None:
+        out["avg_quality"] = float(out["avg_quality"])
+    return out
+
+
+def insights_summary(qs: QuerySet[Build]) -> dict:
+    return _rates(qs.order_by().aggregate(**_metric_aggregates()))
+
+
+def insights_by_stack(qs: QuerySet[Build], limit: int | None = None) -> list[dict]:
+    rows = (
+        qs.order_by()
+        .values("stack_key")
+        .annotate(**_metric_aggregates())
+        .order_by("-builds", "stack_key")[: limit or conf.INSIGHTS_TOP_N]
+    )
+    return [_rates(row) for row in rows]
+
+
+def _base_sql(qs: QuerySet[Build], *fields: str) -> tuple[str, tuple]:
+    sql, params = qs.order_by().values("id", *fields).query.sql_with_params()
+    return sql, tuple(params)
+
+
+def _fetch(sql: str, params) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [col.name for col in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def insights_by_component(qs: QuerySet[Build], limit: int | None = None) -> list[dict]:
+    base, params = _base_sql(qs, "components", "status", "quality", "duration_ms", "tokens", "cost")
+    sql = f"""
+        SELECT c.component COLLATE "C" AS component,
+               count(*) AS builds,
+               count(*) FILTER (WHERE b.status = %s) AS succeeded,
+               count(*) FILTER (WHERE b.status = %s) AS failed,
+               count(*) FILTER (WHERE b.status = %s) AS cancelled,
+               avg(b.quality) AS avg_quality,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY b.duration_ms) AS median_duration_ms,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY b.duration_ms) AS p90_duration_ms,
+               sum(b.tokens) AS total_tokens,
+               sum(b.cost) AS total_cost
+        FROM ({base}) AS b CROSS JOIN LATERAL unnest(b.components) AS c(component)
+        GROUP BY 1
+        ORDER BY builds DESC, 1
+        LIMIT %s
+    """
+    rows = _fetch(sql, (SUCCEEDED, FAILED, CANCELLED) + params + (limit or conf.INSIGHTS_TOP_N,))
+    return [_rates(row) for row in rows]
+
+
+def insights_top_errors(qs: QuerySet[Build], limit: int | None = None) -> list[dict]:
+    base, params = _base_sql(qs, "status")
+    sql = f"""
+        SELECT e.error_type COLLATE "C" AS error_type,
+               count(*) AS occurrences,
+               count(DISTINCT e.build_id) AS builds,
+               count(DISTINCT e.build_id) FILTER (WHERE b.status = %s) AS failed_builds,
+               max(e.message) AS example_message
+        FROM teammemory_builderror e JOIN ({base}) AS b ON b.id = e.build_id
+        GROUP BY 1
+        ORDER BY builds DESC, occurrences DESC, 1
+        LIMIT %s
+    """
+    return _fetch(sql, (FAILED,) + params + (limit or conf.INSIGHTS_TOP_N,))
+
+
+def quality_trend(qs: QuerySet[Build]) -> dict:
+    """Average quality and success rate per ISO week (weeks start on Monday, UTC), with the OLS
+    slope of each against the week number (regr_slope / regr_r2 / regr_count), its t-test, and
+    a direction that is "rising" or "falling" only when the slope is significant."""
+    base, params = _base_sql(qs, "started_at", "status", "quality")
+    sql = f"""
+        WITH weeks AS (
+            SELECT date_trunc('week', b.started_at AT TIME ZONE 'UTC') AS week,
+                   count(*) AS builds,
+                   count(b.quality) AS scored,
+                   avg(b.quality)::float AS avg_quality,
+                   count(*) FILTER (WHERE b.status = %s) AS succeeded,
+                   count(*) FILTER (WHERE b.status IN (%s, %s)) AS decided
+            FROM ({base}) AS b
+            GROUP BY 1
+        ), points AS (
+            SELECT weeks.*,
+                   extract(epoch FROM week)::float / 604800.0 AS x,
+                   CASE WHEN decided > 0 THEN succeeded::float / decided END AS success_rate
+            FROM weeks
+        ), fit AS (
+            SELECT regr_slope(avg_quality, x) AS q_slope, regr_r2(avg_quality, x) AS q_r2,
+                   regr_count(avg_quality, x) AS q_n, regr_intercept(avg_quality, x) AS q_intercept,
+                   regr_slope(success_rate, x) AS s_slope, regr_r2(success_rate, x) AS s_r2,
+                   regr_count(success_rate, x) AS s_n, regr_intercept(success_rate, x) AS s_intercept
+            FROM points
+        )
+        SELECT points.week, points.builds, points.scored, points.avg_quality, points.succeeded,
+               points.decided, points.success_rate, points.x, fit.*
+        FROM points CROSS JOIN fit
+        ORDER BY points.week
+    """
+    rows = _fetch(sql, (SUCCEEDED, SUCCEEDED, FAILED) + params)
+    weeks = [
+        {
+            "week": row["week"].date().isoformat(),
+            "builds": row["builds"],
+            "avg_quality": row["avg_quality"],
+            "success_rate": row["success_rate"],
+        }
+        for row in rows
+    ]
+    fit = rows[0] if rows else {}
+
+    def describe(prefix: str, unit: str) -> dict:
+        slope, r2, n = fit.get(f"{prefix}_slope"), fit.get(f"{prefix}_r2"), fit.get(f"{prefix}_n") or 0
+        test = slope_test(slope=slope, r2=r2, n=n)
+        enough = n >= max(conf.TREND_MIN_WEEKS, 3)
+        significant = bool(enough and test["p_value"] is not None and test["p_value"] < conf.TREND_ALPHA)
+        if not enough:
+            direction = "insufficient_data"
+        elif not significant or not slope:
+            direction = "flat"
+        else:
+            direction = "rising" if slope > 0 else "falling"
+        return {
+            "slope_per_week": slope,
+            "unit": unit,
+            "r2": r2,
+            "weeks": n,
+            "t": None if test["t"] is None or math.isinf(test["t"]) else test["t"],
+            "p_value": test["p_value"],
+            "significant": significant,
+            "alpha": conf.TREND_ALPHA,
+            "direction": direction,
+        }
+
+    quality = describe("q", "quality points per week")
+    success = describe("s", "success rate per week")
+    # Fitted line for the chart (PostgreSQL's intercept and slope at each week's x).
+    for week, row in zip(weeks, rows):
+        if fit.get("q_slope") is not None:
+            week["quality_fit"] = row["q_intercept"] + row["q_slope"] * row["x"]
+    return {"weeks": weeks, "quality": quality, "success_rate": success}
+
+
+def agent_outcomes(qs: QuerySet[Build], limit: int | None = None) -> list[dict]:
+    """Builds per agent version with their success rate and quality, beside the team's figures
+    in the same range (``delta_*``). Counts stay in the output so small samples show as such."""
+    team = _rates(qs.order_by().aggregate(**_outcome_aggregates()))
+    base, params = _base_sql(qs, "status", "quality")
+    sql = f"""
+        SELECT ba.agent_id, ba.agent_version_id,
+               count(*) AS builds,
+               count(*) FILTER (WHERE b.status = %s) AS succeeded,
+               count(*) FILTER (WHERE b.status = %s) AS failed,
+               count(*) FILTER (WHERE b.status = %s) AS cancelled,
+               avg(b.quality) AS avg_quality
+        FROM teammemory_buildagent ba JOIN ({base}) AS b ON b.id = ba.build_id
+        GROUP BY ba.agent_id, ba.agent_version_id
+        ORDER BY builds DESC, ba.agent_id, ba.agent_version_id
+        LIMIT %s
+    """
+    rows = _fetch(sql, (SUCCEEDED, FAILED, CANCELLED) + params + (limit or conf.INSIGHTS_TOP_N * 3,))
+    from marketplace.models import Agent, AgentVersion  # names of the few agents in the result
+
+    agents = {a.pk: a for a in Agent.objects.filter(pk__in={r["agent_id"] for r in rows}).select_related("team")}
+    versions = dict(AgentVersion.objects.filter(pk__in={r["agent_version_id"] for r in rows if r["agent_version_id"]}).values_list("pk", "version"))
+    out = []
+    for row in rows:
+        agent = agents.get(row["agent_id"])
+        rates = _rates({k: row[k] for k in ("builds", "succeeded", "failed", "cancelled", "avg_quality")})
+        out.append(
+            {
+                "agent_id": row["agent_id"],
+                "agent": f"{agent.team.slug}/{agent.slug}" if agent else str(row["agent_id"]),
+                "agent_name": agent.name if agent else "",
+                "version_id": row["agent_version_id"],
+                "version": versions.get(row["agent_version_id"]),
+                **rates,
+                "delta_success_rate": None
+                if rates["success_rate"] is None or team["success_rate"] is None
+                else rates["success_rate"] - team["success_rate"],
+                "delta_quality": None
+                if rates["avg_quality"] is None or team["avg_quality"] is None
+                else rates["avg_quality"] - team["avg_quality"],
+            }
+        )
+    return out
+
+
+def team_insights(*, team, since: dt.datetime | None = None, until: dt.datetime | None = None) -> dict:
+    if since is None and until is None:
+        since, until = default_range()
+    qs = builds_in_range(team=team, since=since, until=until)
+    return {
+        "team": team.slug,
+        "since": since,
+        "until": until,
+        "summary": insights_summary(qs),
+        "by_stack": insights_by_stack(qs),
+        "by_component": insights_by_component(qs),
+        "top_errors": insights_top_errors(qs),
+        "trend": quality_trend(qs),
+        "agents": agent_outcomes(qs),
+    }
+
+
+# --- Stack suggestion --------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9.#+\-]*")
+_TSQUERY_OR = r"regexp_replace(plainto_tsquery('english', %s)::text, ' (&|<[0-9-]+>) ', ' | ', 'g')::tsquery"
+
+
+def components_mentioned(text: str, limit: int = 5000) -> list[str]:
+    """Normalised names of words and two/three-word phrases in ``text`` ("Postgres" -> postgresql,
+    "ruby on rails"). Used as the component side of similarity: overlap is counted on the past
+    build's components, so only names that are real components there count."""
+    words = [w.rstrip(".-") for w in _WORD.findall(text.lower()[: limit * 10])][:limit]
+    grams = set(words)
+    grams.update(" ".join(words[i : i + 2]) for i in range(len(words) - 1))
+    grams.update(" ".join(words[i : i + 3]) for i in range(len(words) - 2))
+    return sorted({normalize_component(g) for g in grams if g})
+
+
+def _json(value):
+    """jsonb from a raw cursor arrives as text (Django leaves decoding to the model field)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _suggestion_row(row: dict, z: float) -> dict:
+    decided = row["succeeded"] + row["failed"]
+    lower = wilson_lower_bound(row["succeeded"], decided, z)
+    avg_quality = float(row["avg_quality"]) if row["avg_quality"] is not None else None
+    quality_weight = avg_quality / 100 if avg_quality is not None else 0.5
+    return {
+        "stack_key": row["stack_key"],
+        "components": list(_json(row["components"]) or []),
+        "stack": _json(row.get("stack")) or {},
+        "builds": row["builds"],
+        "succeeded": row["succeeded"],
+        "failed": row["failed"],
+        "success_rate": row["succeeded"] / decided if decided else None,
+        "avg_quality": avg_quality,
+        "wilson_lower_bound": lower,
+        "score": lower * quality_weight,
+        "avg_similarity": float(row["avg_similarity"]) if row.get("avg_similarity") is not None else None,
+        "small_sample": row["builds"] < conf.MIN_SAMPLE,
+        "evidence": [],
+    }
+
+
+def _evidence(ids_by_stack: dict[str, list[int]], similarity: dict[int, float] | None = None) -> dict[str, list[dict]]:
+    ids = [i for group in ids_by_stack.values() for i in group]
+    builds = {
+        b["id"]: b
+        for b in Build.objects.filter(pk__in=ids).values("id", "client_build_id", "project_name", "status", "quality", "started_at")
+    }
+    out = {}
+    for key, group in ids_by_stack.items():
+        rows = []
+        for build_id in group:
+            if build_id in builds:
+                row = dict(builds[build_id])
+                if similarity is not None:
+                    row["similarity"] = similarity.get(build_id)
+                rows.append(row)
+        out[key] = rows
+    return out
+
+
+def stack_suggest(
+    *,
+    team,
+    requirements: str,
+    require=(),
+    exclude=(),
+    prefer=(),
+    limit: int = 3,
+    now: dt.datetime | None = None,
+) -> dict:
+    """Stacks for new requirements, from the team's own history.
+
+    1. Similar past builds: full-text similarity of the requirements (ts_rank_cd of the build's
+       tsvector against an OR of the new text's lexemes, scaled to 0-1) combined with component
+       overlap (share of the build's components named in the text or in ``prefer``/``require``).
+       ``require``/``exclude`` filter builds by component.
+    2. Candidate stacks among them are ranked by the Wilson lower bound of their success rate
+       times their average quality / 100, so a stack proven over many builds outranks a lucky
+       one-off.
+    3. With fewer than SUGGEST_MIN_SIMILAR similar builds the answer says so and ranks the
+       team's stacks over all its builds instead (``basis = "team_history"``).
+    """
+    now = now or timezone.now()
+    require = normalize_components(require)
+    exclude = normalize_components(exclude)
+    prefer = normalize_components(prefer)
+    target = sorted(set(components_mentioned(requirements)) | set(prefer) | set(require))
+    text_weight = conf.SUGGEST_TEXT_WEIGHT
+    since = now - dt.timedelta(days=conf.SUGGEST_LOOKBACK_DAYS) if conf.SUGGEST_LOOKBACK_DAYS > 0 else None
+    z = conf.WILSON_Z
+    filters_sql = "b.team_id = %s AND b.components @> %s::varchar[] AND NOT (b.components && %s::varchar[])"
+    filter_params: tuple = (team.pk, require, exclude)
+    if since is not None:
+        filters_sql += " AND b.started_at >= %s"
+        filter_params += (since,)
+
+    sql = f"""
+        WITH q AS (SELECT {_TSQUERY_OR} AS q),
+        cand AS (
+            SELECT b.id, b.stack_key, b.components, b.stack, b.status, b.quality, b.started_at,
+                   ts_rank_cd(b.search, q.q, 32) AS text_sim,
+                   (SELECT count(*) FROM unnest(b.components) c WHERE c = ANY(%s::varchar[]))::float
+                       / greatest(cardinality(b.components), 1) AS comp_sim
+            FROM teammemory_build b, q
+            WHERE {filters_sql}
+              AND (b.search @@ q.q OR b.components && %s::varchar[])
+        ), scored AS (
+            SELECT cand.*, (%s * text_sim + %s * comp_sim) AS similarity FROM cand
+        ), top AS (
+            SELECT * FROM scored WHERE similarity >= %s
+            ORDER BY similarity DESC, started_at DESC, id DESC LIMIT %s
+        )
+        SELECT stack_key,
+               count(*) AS builds,
+               count(*) FILTER (WHERE status = %s) AS succeeded,
+               count(*) FILTER (WHERE status = %s) AS failed,
+               avg(quality) AS avg_quality,
+               avg(similarity) AS avg_similarity,
+               (array_agg(to_jsonb(components) ORDER BY similarity DESC, id DESC))[1] AS components,
+               (array_agg(stack ORDER BY similarity DESC, id DESC))[1] AS stack,
+               (array_agg(id ORDER BY similarity DESC, id DESC))[1:%s] AS evidence_ids,
+               (array_agg(similarity ORDER BY similarity DESC, id DESC))[1:%s] AS evidence_similarity
+        FROM top GROUP BY stack_key
+    """
+    # With no text at all, component overlap is all there is to compare.
+    weights = (text_weight, 1 - text_weight) if requirements.strip() else (0.0, 1.0)
+    params = (
+        (requirements, target)
+        + filter_params
+        + (target,)
+        + weights
+        + (conf.SUGGEST_MIN_SIMILARITY, conf.SUGGEST_SIMILAR_LIMIT, SUCCEEDED, FAILED)
+        + (conf.SUGGEST_EVIDENCE_BUILDS, conf.SUGGEST_EVIDENCE_BUILDS)
+    )
+    groups = _fetch(sql, params)
+    similar_count = sum(g["builds"] for g in groups)
+    constraints = {"require": require, "exclude": exclude, "prefer": prefer}
+
+    if similar_count >= conf.SUGGEST_MIN_SIMILAR:
+        suggestions = sorted(
+            (_suggestion_row(g, z) for g in groups), key=lambda s: (-s["score"], -s["builds"], s["stack_key"])
+        )[:limit]
+        by_key = {g["stack_key"]: g for g in groups}
+        evidence = _evidence(
+            {s["stack_key"]: list(by_key[s["stack_key"]]["evidence_ids"]) for s in suggestions},
+            {
+                i: float(v)
+                for s in suggestions
+                for i, v in zip(by_key[s["stack_key"]]["evidence_ids"], by_key[s["stack_key"]]["evidence_similarity"])
+            },
+        )
+        for s in suggestions:
+            s["evidence"] = evidence.get(s["stack_key"], [])
+        return {
+            "basis": "similar_builds",
+            "fallback": False,
+            "similar_builds": similar_count,
+            "min_similar_builds": conf.SUGGEST_MIN_SIMILAR,
+            "note": f"Ranked from {similar_count} similar past builds of this team.",
+            "constraints": constraints,
+            "suggestions": suggestions,
+        }
+
+    # Fallback: the strongest stacks across the team's history (same constraints and score).
+    fallback_sql = f"""
+        WITH stacks AS (
+            SELECT stack_key,
+                   count(*) AS builds,
+                   count(*) FILTER (WHERE status = %s) AS succeeded,
+                   count(*) FILTER (WHERE status = %s) AS failed,
+                   avg(quality) AS avg_quality
+            FROM teammemory_build b
+            WHERE {filters_sql} AND b.stack_key <> ''
+            GROUP BY stack_key
+        )
+        SELECT s.*, latest.components, latest.stack, latest.ids AS evidence_ids
+        FROM stacks s
+        CROSS JOIN LATERAL (
+            SELECT (array_agg(to_jsonb(x.components)))[1] AS components, (array_agg(x.stack))[1] AS stack,
+                   array_agg(x.id) AS ids
+            FROM (
+                SELECT b.id, b.components, b.stack FROM teammemory_build b
+                WHERE {filters_sql} AND b.stack_key = s.stack_key AND b.status = %s
+                ORDER BY b.started_at DESC, b.id DESC LIMIT %s
+            ) x
+        ) latest
+    """
+    stacks = _fetch(
+        fallback_sql,
+        (SUCCEEDED, FAILED) + filter_params + filter_params + (SUCCEEDED, conf.SUGGEST_EVIDENCE_BUILDS),
+    )
+    suggestions = sorted(
+        (_suggestion_row(g, z) for g in stacks), key=lambda s: (-s["score"], -s["builds"], s["stack_key"])
+    )[:limit]
+    evidence = _evidence({s["stack_key"]: list(next(g for g in stacks if g["stack_key"] == s["stack_key"])["evidence_ids"] or []) for s in suggestions})
+    for s in suggestions:
+        s["evidence"] = evidence.get(s["stack_key"], [])
+    if suggestions:
+        note = (
+            f"Only {similar_count} past build{'s' if similar_count != 1 else ''} resemble these requirements "
+            f"({conf.SUGGEST_MIN_SIMILAR} needed): these are the team's strongest stacks overall, not matched "
+            "to the requirements."
+        )
+        basis = "team_history"
+    else:
+        note = "This team has no builds (within the constraints) to learn from yet."
+        basis = "none"
+    return {
+        "basis": basis,
+        "fallback": True,
+        "similar_builds": similar_count,
+        "min_similar_builds": conf.SUGGEST_MIN_SIMILAR,
+        "note": note,
+        "constraints": constraints,
+        "suggestions": suggestions,
+    }
+
+
+# --- Recommendations ---------------------------------------------------------------------------
+
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
+
+
+def flaky_stacks(
+    qs: QuerySet[Build], *, window_hours: int | None = None, min_flips: int | None = None, min_rate: float | None = None
+) -> list[dict]:
+    """Stacks where the same requirements (same normalised text) both passed and failed within
+    ``window_hours``: consecutive decided builds of one (stack, requirements) whose status flips.
+    A stack is listed from ``min_flips`` flips and ``min_rate`` flips per decided build of the
+    stack, so a busy stack with the odd retry is not called flaky."""
+    window_hours = conf.RECO_FLAKY_WINDOW_HOURS if window_hours is None else window_hours
+    min_flips = conf.RECO_FLAKY_MIN_FLIPS if min_flips is None else min_flips
+    min_rate = conf.RECO_FLAKY_MIN_RATE if min_rate is None else min_rate
+    base, params = _base_sql(qs, "stack_key", "requirements_hash", "status", "started_at")
+    sql = f"""
+        WITH decided AS (
+            SELECT b.id, b.stack_key, b.requirements_hash, b.status, b.started_at
+            FROM ({base}) AS b
+            WHERE b.status IN (%s, %s) AND b.stack_key <> ''
+        ), per_stack AS (
+            SELECT stack_key, count(*) AS builds FROM decided GROUP BY stack_key
+        ), pairs AS (
+            SELECT stack_key, requirements_hash, status, started_at,
+                   lag(status) OVER w AS previous_status,
+                   lag(started_at) OVER w AS previous_started_at
+            FROM decided
+            WHERE requirements_hash <> md5('')
+            WINDOW w AS (PARTITION BY stack_key, requirements_hash ORDER BY started_at, id)
+        )
+        SELECT p.stack_key, s.builds,
+               count(*) FILTER (WHERE p.previous_status <> p.status) AS flips,
+               count(*) AS repeats,
+               count(DISTINCT p.requirements_hash) FILTER (WHERE p.previous_status <> p.status) AS requirement_sets,
+               max(p.started_at) FILTER (WHERE p.previous_status <> p.status) AS last_flip_at
+        FROM pairs p JOIN per_stack s ON s.stack_key = p.stack_key
+        WHERE p.previous_status IS NOT NULL
+          AND p.started_at - p.previous_started_at <= make_interval(hours => %s)
+        GROUP BY p.stack_key, s.builds
+        HAVING count(*) FILTER (WHERE p.previous_status <> p.status) >= greatest(%s, %s * s.builds)
+        ORDER BY flips DESC, p.stack_key
+        LIMIT %s
+    """
+    return _fetch(sql, params + (SUCCEEDED, FAILED, window_hours, min_flips, min_rate, conf.INSIGHTS_TOP_N))
+
+
+def _fmt_pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.0f}%"
+
+
+def team_recommendations(
+    *, team, since: dt.datetime | None = None, until: dt.datetime | None = None, insights: dict | None = None
+) -> dict:
+    """Findings from the data, each with its evidence and a suggested action. Thresholds are the
+    RECO_* settings in ``teammemory.conf``."""
+    if since is None and until is None:
+        since, until = default_range()
+    insights = insights or team_insights(team=team, since=since, until=until)
+    summary = insights["summary"]
+    recs: list[dict] = []
+
+    def add(kind, severity, title, action, evidence):
+        recs.append({"kind": kind, "severity": severity, "title": title, "action": action, "evidence": evidence})
+
+    builds = summary["builds"]
+    if builds < conf.RECO_MIN_BUILDS:
+        add(
+            "too_little_data",
+            "info",
+            f"Only {builds} build{'s' if builds != 1 else ''} in this period: too few to judge trends.",
+            f"Report every build (POST /api/v1/teammemory/builds/); findings firm up from {conf.RECO_MIN_BUILDS} builds.",
+            {"builds": builds, "threshold": conf.RECO_MIN_BUILDS},
+        )
+
+    quality = insights["trend"]["quality"]
+    if quality["direction"] == "falling":
+        add(
+            "falling_quality",
+            "high",
+            f"Quality is falling by {abs(quality['slope_per_week']):.1f} points a week.",
+            "Compare recent failing builds with earlier good ones: agent versions, stacks and errors changed first.",
+            {k: quality[k] for k in ("slope_per_week", "p_value", "weeks", "r2", "alpha")},
+        )
+
+    min_n = conf.MIN_SAMPLE
+    flagged_stacks: list[dict] = []
+    for kind, rows, key in (("failing_stack", insights["by_stack"], "stack_key"), ("failing_component", insights["by_component"], "component")):
+        for row in rows:
+            if not row[key] or row["decided"] < min_n or row["failure_rate"] is None:
+                continue
+            if kind == "failing_component" and any(
+                row[key] in stack["stack_key"].split(" + ") and stack["builds"] == row["builds"] for stack in flagged_stacks
+            ):
+                continue  # the component only occurs in a stack already flagged: same builds, same finding
+            if row["failure_rate"] >= conf.RECO_FAILURE_RATE:
+                if kind == "failing_stack":
+                    flagged_stacks.append(row)
+                label = "Stack" if kind == "failing_stack" else "Component"
+                add(
+                    kind,
+                    "high" if row["failure_rate"] >= min(1.0, conf.RECO_FAILURE_RATE * 1.5) else "medium",
+                    f"{label} '{row[key]}' fails {_fmt_pct(row['failure_rate'])} of its builds.",
+                    f"Look at the errors of failed '{row[key]}' builds; consider a better-proven alternative for new projects.",
+                    {key: row[key], "builds": row["builds"], "failed": row["failed"], "failure_rate": row["failure_rate"],
+                     "threshold": conf.RECO_FAILURE_RATE},
+                )
+
+    failed_builds = summary["failed"]
+    for row in insights["top_errors"]:
+        share = row["builds"] / builds if builds else 0
+        if row["builds"] >= conf.RECO_ERROR_MIN_BUILDS and share >= conf.RECO_ERROR_MIN_SHARE:
+            add(
+                "recurring_error",
+                "medium",
+                f"'{row['error_type']}' recurs: {row['builds']} builds ({_fmt_pct(share)}) met it.",
+                "Fix the cause once (a prompt, a template or a tool) rather than retrying builds.",
+                {"error_type": row["error_type"], "builds": row["builds"], "occurrences": row["occurrences"],
+                 "share_of_builds": share, "failed_builds": failed_builds, "example_message": row["example_message"],
+                 "threshold_builds": conf.RECO_ERROR_MIN_BUILDS, "threshold_share": conf.RECO_ERROR_MIN_SHARE},
+            )
+
+    p90 = summary["p90_duration_ms"]
+    if p90 is not None and builds >= min_n and p90 / 1000 > conf.RECO_SLOW_P90_SECONDS:
+        add(
+            "slow_builds",
+            "medium",
+            f"One build in ten takes longer than {p90 / 60000:.0f} minutes.",
+            "Find the slow steps of the slowest builds (observability's bottlenecks) and cache or parallelise them.",
+            {"p90_duration_ms": p90, "median_duration_ms": summary["median_duration_ms"],
+             "threshold_seconds": conf.RECO_SLOW_P90_SECONDS},
+        )
+    team_median = summary["median_duration_ms"]
+    if team_median:
+        for row in insights["by_stack"]:
+            if row["stack_key"] and row["builds"] >= min_n and row["median_duration_ms"] >= conf.RECO_SLOW_STACK_FACTOR * team_median:
+                add(
+                    "slow_builds",
+                    "low",
+                    f"Stack '{row['stack_key']}' builds take {row['median_duration_ms'] / team_median:.1f}× the team's median.",
+                    "Check what this stack does differently (setup, dependencies, test suites).",
+                    {"stack_key": row["stack_key"], "builds": row["builds"], "median_duration_ms": row["median_duration_ms"],
+                     "team_median_duration_ms": team_median, "threshold_factor": conf.RECO_SLOW_STACK_FACTOR},
+                )
+
+    for row in insights["agents"]:
+        if row["version"] is None or row["decided"] < min_n:
+            continue
+        worse_success = row["delta_success_rate"] is not None and row["delta_success_rate"] <= -conf.RECO_AGENT_SUCCESS_GAP
+        worse_quality = row["delta_quality"] is not None and row["delta_quality"] <= -conf.RECO_AGENT_QUALITY_GAP
+        if worse_success or worse_quality:
+            add(
+                "worse_agent_version",
+                "high" if worse_success and worse_quality else "medium",
+                f"Builds with {row['agent']} {row['version']} do worse than the team's "
+                f"({_fmt_pct(row['success_rate'])} succeed, quality {row['avg_quality'] or 0:.0f}).",
+                "Pin the previous version of this agent, or run an experiment on its prompt (improvement).",
+                {"agent": row["agent"], "version": row["version"], "builds": row["builds"],
+                 "success_rate": row["success_rate"], "delta_success_rate": row["delta_success_rate"],
+                 "avg_quality": row["avg_quality"], "delta_quality": row["delta_quality"],
+                 "threshold_success_gap": conf.RECO_AGENT_SUCCESS_GAP, "threshold_quality_gap": conf.RECO_AGENT_QUALITY_GAP},
+            )
+
+    qs = builds_in_range(team=team, since=since, until=until)
+    for row in flaky_stacks(qs):
+        add(
+            "flaky_stack",
+            "medium",
+            f"Stack '{row['stack_key']}' is flaky: {row['flips']} times a build of the same requirements "
+            f"changed outcome within {conf.RECO_FLAKY_WINDOW_HOURS} h of the previous one.",
+            "Make these builds deterministic (pin versions, seed randomness, isolate external calls) before trusting their results.",
+            {"stack_key": row["stack_key"], "flips": row["flips"], "repeats_within_window": row["repeats"],
+             "decided_builds": row["builds"], "flips_per_build": row["flips"] / row["builds"],
+             "threshold_rate": conf.RECO_FLAKY_MIN_RATE,
+             "requirement_sets": row["requirement_sets"],
+             "last_flip_at": row["last_flip_at"], "window_hours": conf.RECO_FLAKY_WINDOW_HOURS,
+             "threshold_flips": conf.RECO_FLAKY_MIN_FLIPS},
+        )
+
+    recs.sort(key=lambda r: SEVERITY_ORDER[r["severity"]])
+    return {"team": team.slug, "since": since, "until": until, "builds": builds, "recommendations": recs}
+
+
+# --- Home card ---------------------------------------------------------------------------------
+
+
+def home_card(*, team, request) -> dict:
+    since = timezone.now() - dt.timedelta(days=30)
+    qs = Build.objects.filter(team=team, started_at__gte=since)
+    summary = _rates(qs.order_by().aggregate(**_outcome_aggregates()))
+    figures = [
+        {"label": "Builds (30 days)", "value": f"{summary['builds']:,}"},
+        {"label": "Success rate", "value": _fmt_pct(summary["success_rate"])},
+        {"label": "Avg quality", "value": "n/a" if summary["avg_quality"] is None else f"{summary['avg_quality']:.0f}"},
+    ]
+    return {
+        "title": "Team memory",
+        "url": reverse("teammemory:index"),
+        "figures": figures,
+        "note": "What your builds show: quality trend, stacks that work, recurring errors.",
+        "links": [
+            {"label": "Builds", "url": reverse("teammemory:build-list")},
+            {"label": "Suggest a stack", "url": reverse("teammemory:suggest")},
+        ],
+    }

@@ -1,0 +1,130 @@
+"""The earlier implementation's routes, and promotion of a winner to the marketplace."""
+
+import pytest
+
+from improvement import services
+from improvement.models import Experiment, Status, Variant
+
+pytestmark = pytest.mark.django_db
+
+
+def test_legacy_test_variant_creates_experiment_and_variant_from_query_params(team_key_client, team):
+    response = team_key_client.post(
+        "/api/improve/test-variant?agent_name=Frontend+Generation&variant_prompt=Improved+prompt&variant_name=v2"
+    )
+    assert response.status_code == 200, response.json()
+    variant = Variant.objects.get(pk=int(response.json()["variant_id"]))
+    assert (variant.name, variant.prompt, variant.experiment.name) == ("v2", "Improved prompt", "Frontend Generation")
+    assert variant.experiment.team == team and variant.experiment.status == Status.RUNNING
+    # A second variant for the same prompt name joins the same experiment; unnamed ones get v<n>.
+    second = team_key_client.post("/api/improve/test-variant", {"agent_name": "Frontend Generation", "variant_prompt": "Other"}, format="json")
+    assert second.status_code == 200
+    assert Experiment.objects.filter(team=team).count() == 1
+    assert Variant.objects.get(pk=int(second.json()["variant_id"])).name == "v3"  # v2 is taken
+    assert set(Experiment.objects.get().variants.values_list("name", flat=True)) == {"v2", "v3"}
+
+
+def test_legacy_test_variant_bad_input(team_key_client):
+    missing = team_key_client.post("/api/improve/test-variant?agent_name=X")
+    assert missing.status_code == 400 and "variant_prompt" in missing.json()["fields"]
+    team_key_client.post("/api/improve/test-variant?agent_name=X&variant_prompt=a&variant_name=v1")
+    duplicate = team_key_client.post("/api/improve/test-variant?agent_name=X&variant_prompt=b&variant_name=v1")
+    assert duplicate.status_code == 400 and "variant_name" in duplicate.json()["fields"]
+    assert Variant.objects.count() == 1
+
+
+def test_legacy_report_messages_and_best_variant(team_key_client, team, feed):
+    unknown = team_key_client.get("/api/improve/report/Nobody")
+    assert unknown.status_code == 200 and "Need more data" in unknown.json()["message"]
+
+    created = team_key_client.post("/api/improve/test-variant?agent_name=TestAgent&variant_prompt=A&variant_name=v1")
+    variant = Variant.objects.get(pk=int(created.json()["variant_id"]))
+    thin = team_key_client.get("/api/improve/report/TestAgent")
+    assert "Need more data" in thin.json()["message"]
+
+    feed(variant, 60, p=1.0, quality=85, spread=0)
+    report = team_key_client.get("/api/improve/report/TestAgent").json()
+    assert report["agent_name"] == "TestAgent"
+    assert report["best_variant"]["executions"] == 60
+    assert report["best_variant"]["variant_id"] == str(variant.pk)
+    assert report["best_variant"]["avg_quality"] == pytest.approx(85)
+    assert report["best_variant"]["success_rate"] == pytest.approx(100.0)
+    assert report["variants_tested"] == 1 and report["total_executions"] == 60
+    assert "Deploy best variant to production" in report["recommendation"]
+
+
+def test_legacy_report_says_no_clear_winner_on_tied_variants(team_key_client, feed):
+    a = team_key_client.post("/api/improve/test-variant?agent_name=Tied&variant_prompt=A&variant_name=a").json()
+    b = team_key_client.post("/api/improve/test-variant?agent_name=Tied&variant_prompt=B&variant_name=b").json()
+    feed(Variant.objects.get(pk=int(a["variant_id"])), 200, p=0.8, seed=1)
+    feed(Variant.objects.get(pk=int(b["variant_id"])), 200, p=0.8, seed=2)
+    assert team_key_client.get("/api/improve/report/Tied").json() == {"message": "No clear winner yet"}
+
+
+def test_legacy_routes_are_in_the_schema(team_key_client):
+    schema = team_key_client.get("/api/v1/schema/?format=json").json()
+    assert "/api/improve/test-variant" in schema["paths"]
+    assert "/api/improve/report/{name}" in schema["paths"]
+
+
+@pytest.fixture
+def agent(team, member):
+    from marketplace import services as marketplace_services
+
+    return marketplace_services.agent_create(
+        team=team, name="Reviewer", system_prompt="Review the change.", version="1.2.0", created_by=member
+    )
+
+
+def test_promotion_publishes_the_winner_as_the_next_version(team_key_client, make_experiment, agent, feed):
+    experiment = make_experiment("reviewer-prompt", agent=agent)
+    control, concise = experiment.variants.order_by("id")
+    feed(control, 60, p=0.6, quality=50, seed=1)
+    feed(concise, 60, p=0.97, quality=90, seed=2)
+    response = team_key_client.post(f"/api/v1/improvement/experiments/{experiment.pk}/conclude/", {"promote": True}, format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "concluded" and body["winner"] == concise.pk
+    assert body["promoted_version_label"] == "1.3.0"
+    from marketplace.models import AgentVersion
+
+    version = AgentVersion.objects.get(agent=agent, version="1.3.0")
+    assert version.system_prompt == concise.prompt
+    assert "reviewer-prompt" in version.changelog and "concise" in version.changelog
+    again = team_key_client.post(f"/api/v1/improvement/experiments/{experiment.pk}/promote/", {}, format="json")
+    assert again.status_code == 400
+
+
+def test_promote_action_after_conclusion_with_chosen_version(team_key_client, make_experiment, agent, feed):
+    experiment = make_experiment("pick", agent=agent)
+    control, concise = experiment.variants.order_by("id")
+    services.experiment_conclude(experiment=experiment, winner=concise)
+    response = team_key_client.post(f"/api/v1/improvement/experiments/{experiment.pk}/promote/", {"version": "2.0.0"}, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["version"] == "2.0.0"
+    assert response.json()["experiment"]["promoted_version_label"] == "2.0.0"
+
+
+def test_promotion_without_winner_or_agent_is_refused(team_key_client, make_experiment, agent, feed):
+    no_agent = make_experiment("no-agent")
+    services.experiment_conclude(experiment=no_agent, winner=no_agent.variants.first())
+    r1 = team_key_client.post(f"/api/v1/improvement/experiments/{no_agent.pk}/promote/", {}, format="json")
+    assert r1.status_code == 400 and "agent" in r1.json()["fields"]
+    thin = make_experiment("thin", agent=agent)
+    r2 = team_key_client.post(f"/api/v1/improvement/experiments/{thin.pk}/conclude/", {"promote": True}, format="json")
+    assert r2.status_code == 400 and "winner" in r2.json()["fields"]
+    thin.refresh_from_db()
+    assert thin.status == Status.RUNNING  # nothing written
+    from marketplace.models import AgentVersion
+
+    assert AgentVersion.objects.filter(agent=agent).count() == 1
+
+
+def test_agent_of_another_team_cannot_be_tuned(team_key_client, other_team):
+    from marketplace import services as marketplace_services
+
+    foreign = marketplace_services.agent_create(team=other_team, name="Theirs", system_prompt="x")
+    response = team_key_client.post(
+        "/api/v1/improvement/experiments/", {"name": "steal", "agent": foreign.pk}, format="json"
+    )
+    assert response.status_code == 400 and "agent" in response.json()["fields"]

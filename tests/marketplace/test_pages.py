@@ -1,0 +1,151 @@
+"""Server-rendered pages: browse/search, agent page, forms, installed list, actions."""
+
+import pytest
+from django.test import Client
+
+from crucible.models import Role
+from marketplace import services
+from marketplace.models import Agent, AgentVersion, Installation, Rating, Report
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def web(member):
+    client = Client()
+    client.force_login(member)
+    return client
+
+
+def test_browse_search_filters_and_sort(web, make_agent, other_team, django_assert_max_num_queries):
+    make_agent(other_team, "Meeting Summarizer", category="product", tags=["notes"])
+    make_agent(other_team, "Secret", visibility="private")
+    for i in range(5):
+        make_agent(other_team, f"Filler {i}", category="testing")
+    with django_assert_max_num_queries(12):
+        response = web.get("/marketplace/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Meeting Summarizer" in html and "Filler 4" in html and "Secret" not in html
+    response = web.get("/marketplace/?q=sumarizer&sort=relevance")
+    html = response.content.decode()
+    assert "Meeting Summarizer" in html and "Filler" not in html
+    response = web.get("/marketplace/?category=testing&sort=newest")
+    assert "Meeting Summarizer" not in response.content.decode()
+    response = web.get("/marketplace/?min_rating=12")
+    assert response.status_code == 200 and "min_rating" in response.content.decode()
+
+
+def test_agent_page_shows_versions_schemas_histogram_and_chart(web, public_agent):
+    services.version_publish(agent=public_agent, system_prompt="v2", input_schema={"type": "object", "title": "Payload"}, changelog="Faster")
+    response = web.get(f"/marketplace/agents/{public_agent.pk}/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "1.1.0" in html and "1.0.0" in html and "Faster" in html and "Payload" in html
+    assert 'id="histogram"' in html and 'data-chart-source="chart-installs"' in html
+    assert 'id="install-button"' in html
+    assert "Install the agent to rate it." in html
+
+
+def test_description_is_sanitized_on_the_page(web, make_agent, other_team):
+    agent = make_agent(other_team, "Sneaky", description="Hi <script>alert('x')</script><a href=\"javascript:alert(1)\">click</a>")
+    html = web.get(f"/marketplace/agents/{agent.pk}/").content.decode()
+    assert "alert('x')" not in html.split('<div class="markdown card">')[1].split("</div>")[0]
+    assert "javascript:alert" not in html
+
+
+def test_private_agent_page_of_other_team_is_404(web, make_agent, other_team):
+    agent = make_agent(other_team, "Hidden", visibility="private")
+    assert web.get(f"/marketplace/agents/{agent.pk}/").status_code == 404
+
+
+def test_install_rate_upgrade_uninstall_from_the_page(web, public_agent, team):
+    url = f"/marketplace/agents/{public_agent.pk}"
+    web.post(f"{url}/install/", {"version": ""})
+    installation = Installation.objects.get(team=team, agent=public_agent)
+    assert installation.version.version == "1.0.0"
+    html = web.get(f"{url}/").content.decode()
+    assert 'id="rate-form"' in html and "Installed 1.0.0" in html
+    response = web.post(f"{url}/rate/", {"stars": "4", "review": "Nice"}, follow=True)
+    assert "your rating is saved" in response.content.decode()
+    assert Rating.objects.get().stars == 4
+    response = web.post(f"{url}/rate/", {"stars": "9"}, follow=True)
+    assert Rating.objects.get().stars == 4 and "stars" in response.content.decode()
+    services.version_publish(agent=public_agent, system_prompt="v2")
+    assert 'id="upgrade-button"' in web.get(f"{url}/").content.decode()
+    web.post(f"{url}/upgrade/")
+    assert Installation.objects.get(pk=installation.pk).version.version == "1.1.0"
+    assert "1.1.0" in web.get("/marketplace/installed/").content.decode()
+    web.post(f"{url}/uninstall/")
+    assert not Installation.objects.get(pk=installation.pk).is_active
+    assert "Nothing installed yet" in web.get("/marketplace/installed/").content.decode()
+
+
+def test_create_edit_and_new_version_forms(web, team):
+    response = web.post("/marketplace/agents/new/", {
+        "name": "Form Agent", "summary": "Made in a form", "description": "**hi**", "category": "coding", "tags": "a, b",
+        "visibility": "public", "version": "0.1.0", "system_prompt": "Be brief.", "input_schema": '{"type": "object"}',
+    })
+    agent = Agent.objects.get(name="Form Agent")
+    assert response.status_code == 302 and response["Location"] == f"/marketplace/agents/{agent.pk}/"
+    assert agent.tags == ["a", "b"] and agent.latest_version.version == "0.1.0"
+    bad = web.post("/marketplace/agents/new/", {"name": "Bad", "category": "coding", "visibility": "public", "version": "1",
+                                                "system_prompt": "x", "input_schema": '{"type": "nope"}'})
+    assert bad.status_code == 200 and "errorlist" in bad.content.decode()
+    assert not Agent.objects.filter(name="Bad").exists()
+    web.post(f"/marketplace/agents/{agent.pk}/edit/", {"name": "Form Agent", "summary": "Edited", "category": "coding",
+                                                       "tags": "a", "visibility": "private", "description": ""})
+    agent.refresh_from_db()
+    assert agent.summary == "Edited" and agent.visibility == "private"
+    response = web.post(f"/marketplace/agents/{agent.pk}/versions/new/", {"system_prompt": "Be briefer.", "changelog": "shorter"})
+    assert response.status_code == 302
+    version = AgentVersion.objects.get(agent=agent, version="0.2.0")
+    assert version.input_schema == {"type": "object"}  # kept from the previous version
+    duplicate = web.post(f"/marketplace/agents/{agent.pk}/versions/new/", {"system_prompt": "x", "version": "0.2.0"})
+    assert duplicate.status_code == 200 and "never reused" in duplicate.content.decode()
+    web.post(f"/marketplace/agents/{agent.pk}/versions/{version.pk}/yank/", {"reason": "typo in prompt"})
+    assert AgentVersion.objects.get(pk=version.pk).is_yanked
+
+
+def test_other_teams_cannot_edit_or_yank(web, public_agent):
+    assert web.get(f"/marketplace/agents/{public_agent.pk}/edit/").status_code == 403
+    assert web.post(f"/marketplace/agents/{public_agent.pk}/versions/new/", {"system_prompt": "x"}).status_code == 403
+    v = public_agent.latest_version
+    web.post(f"/marketplace/agents/{public_agent.pk}/versions/{v.pk}/yank/", {"reason": "mine now"})
+    assert not AgentVersion.objects.get(pk=v.pk).is_yanked
+
+
+def test_viewer_cannot_install(client, viewer, public_agent):
+    client.force_login(viewer)
+    assert client.post(f"/marketplace/agents/{public_agent.pk}/install/").status_code == 403
+    assert not Installation.objects.exists()
+
+
+def test_report_from_the_page(web, public_agent):
+    web.post(f"/marketplace/agents/{public_agent.pk}/report/", {"reason": "spam", "text": "ads"})
+    assert Report.objects.get().reason == "spam"
+
+
+def test_home_card(web, agent, public_agent, team):
+    services.agent_install(agent=public_agent, team=team)
+    html = web.get("/").content.decode()
+    assert "Marketplace" in html and "Installed agents" in html
+
+
+def test_admin_moderation_actions(admin_client, public_agent, make_team, make_user):
+    team = make_team()
+    user = make_user(team=team, role=Role.MEMBER)
+    services.agent_install(agent=public_agent, team=team)
+    rating, _ = services.rating_set(agent=public_agent, user=user, team=team, stars=1, review="spam")
+    report = services.report_create(agent=public_agent, rating=rating, reporter=user, reason="spam")
+    for url in ("/admin/marketplace/agent/", "/admin/marketplace/agentversion/", "/admin/marketplace/rating/",
+                "/admin/marketplace/report/", "/admin/marketplace/installation/", f"/admin/marketplace/agent/{public_agent.pk}/change/"):
+        assert admin_client.get(url).status_code == 200, url
+    admin_client.post("/admin/marketplace/report/", {"action": "take_action", "_selected_action": [report.pk]})
+    assert Rating.objects.get(pk=rating.pk).is_hidden
+    assert Report.objects.get(pk=report.pk).status == "actioned"
+    admin_client.post("/admin/marketplace/agent/", {"action": "unlist", "_selected_action": [public_agent.pk]})
+    assert not Agent.objects.get(pk=public_agent.pk).is_listed
+    version = public_agent.latest_version
+    admin_client.post("/admin/marketplace/agentversion/", {"action": "deprecate", "_selected_action": [version.pk]})
+    assert AgentVersion.objects.get(pk=version.pk).is_yanked

@@ -1,0 +1,55 @@
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def seeded(team, ingest, event_factory):
+    ingest(team, [event_factory(agent="planner", duration_ms=100.0 + i) for i in range(25)]
+           + [event_factory(agent="we/ird <agent>", model="unknown-model", status="error", error_type="Boom")])
+
+
+def test_dashboard_page(client, member, seeded):
+    client.force_login(member)
+    response = client.get("/observability/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-chart-source="obs-executions"' in html and 'id="obs-p95"' in html
+    assert "unpriced-warning" in html and "unknown-model" in html
+    assert "we/ird &lt;agent&gt;" in html  # escaped
+    assert "<script>" not in html.replace('<script src=', '')
+
+
+def test_agent_page_with_odd_name(client, member, seeded):
+    client.force_login(member)
+    response = client.get("/observability/agents/we/ird%20%3Cagent%3E/")
+    assert response.status_code == 200
+    assert "Boom" in response.content.decode()
+    assert client.get("/observability/agents/nobody/").status_code == 404
+
+
+@pytest.mark.parametrize("url", ["/observability/bottlenecks/", "/observability/recommendations/",
+                                 "/observability/executions/", "/observability/executions/?status=error&page=1",
+                                 "/observability/?range=7d", "/observability/?range=30d&agent=planner",
+                                 "/observability/?range=custom&start=2026-01-01T00:00&end=2025-01-01T00:00"])
+def test_other_pages(client, member, seeded, url):
+    client.force_login(member)
+    response = client.get(url)
+    assert response.status_code == 200
+
+
+def test_bad_custom_range_shows_a_message(client, member, seeded):
+    client.force_login(member)
+    html = client.get("/observability/?range=custom").content.decode()
+    assert "custom range needs both" in html
+
+
+def test_pages_need_login(client):
+    response = client.get("/observability/")
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_home_card(client, member, seeded):
+    client.force_login(member)
+    html = client.get("/").content.decode()
+    assert "Executions (24 h)" in html

@@ -99,7 +99,13 @@ def seed(n_agents: int, rng: random.Random) -> None:
         with cursor.copy(f"COPY marketplace_agent ({columns}) FROM STDIN") as copy:
             while chunk := buffer.read(1 << 20):
                 copy.write(chunk)
-        cursor.execute("ANALYZE marketplace_agent")
+    # What autovacuum does soon after a bulk load in production: visibility map, hint bits, statistics.
+    connection.ensure_connection()
+    autocommit = connection.connection.autocommit
+    connection.connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE marketplace_agent")
+    connection.connection.autocommit = autocommit
 
 
 def load_for_scan(team_id: int) -> list[dict]:

@@ -25,8 +25,12 @@ import datetime as dt
 import json
 import os
 import random
+import signal
+import socket
 import statistics
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -140,6 +144,91 @@ def bench_ingest(n_events: int, batch: int) -> dict:
     return {"events": n_events, "batch": batch, "copy_eps": n_events / copy_seconds, "api_eps": n_events / api_seconds}
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn(port: int, workers: int) -> subprocess.Popen:
+    import requests
+
+    env = os.environ | {"CRUCIBLE_DB_NAME": DB_NAME, "CRUCIBLE_THROTTLE_API_KEY": "100000000/min",
+                        "CRUCIBLE_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "crucible.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--log-level", "warning"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return proc
+        except requests.RequestException:
+            time.sleep(0.3)
+    stop(proc)
+    raise SystemExit("gunicorn did not come up")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def bench_ingest_gunicorn(n_events: int, batch: int, workers: int, clients: int) -> dict:
+    """The same batches over HTTP to a real gunicorn on loopback, ``clients`` at a time."""
+    import requests
+
+    team = team_named("bench-ingest")
+    _, raw_key = core.api_key_create(team=team, name="bench-http")
+    now = timezone.now()
+    events = make_events(n_events, random.Random(8), now, "h")
+    bodies = [json.dumps({"events": events[i:i + batch]}) for i in range(0, n_events, batch)]
+    truncate_all()
+    port = free_port()
+    proc = gunicorn(port, workers)
+    url = f"http://127.0.0.1:{port}/api/v1/observability/ingest/"
+    headers = {"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"}
+    failures = []
+    try:
+        warm = requests.Session()
+        for _ in range(workers * 2):
+            warm.post(url, data=json.dumps({"events": make_events(5, random.Random(), now, f"w{time.time()}")}),
+                      headers=headers, timeout=60)
+        truncate_all()
+        queue = list(range(len(bodies)))
+        lock = threading.Lock()
+
+        def client():
+            session = requests.Session()
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    index = queue.pop()
+                response = session.post(url, data=bodies[index], headers=headers, timeout=120)
+                if response.status_code != 200:
+                    failures.append(response.status_code)
+
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seconds = time.perf_counter() - start
+    finally:
+        stop(proc)
+    assert not failures, failures[:5]
+    assert Execution.objects.filter(team=team).count() == n_events
+    truncate_all()
+    return {"api_eps": n_events / seconds, "workers": workers, "clients": clients}
+
+
 GENERATE_SQL = """
 INSERT INTO observability_execution (team_id, client_id, agent_name, version, model, operation, source, trace_id, span_id,
     started_at, duration_ms, status, error_type, error_message, input_tokens, output_tokens, cached_input_tokens,
@@ -152,7 +241,7 @@ SELECT %(team)s, 'g-' || g, 'agent-' || lpad((g %% 200)::text, 3, '0'),
        CASE WHEN random() < 0.03 THEN 'error' ELSE 'success' END, '', '',
        i, o, i / 4, 0, round((i * 2.5 + o * 10) / 1000000.0, 8), 'price', now()
 FROM (SELECT g, (200 + random() * 8000)::bigint AS i, (50 + random() * 2000)::bigint AS o,
-             %(end)s - random() * interval '30 days' AS t
+             %(end)s - random() * interval '29 days 23 hours' AS t
       FROM generate_series(%(lo)s, %(hi)s) AS g) s
 """
 
@@ -171,13 +260,16 @@ GROUP BY 1
 """
 
 
-def bench_dashboard(n_rows: int, repeats: int) -> dict:
+def bench_dashboard(n_rows: int, repeats: int, regenerate: bool = False) -> dict:
     team = team_named("bench-big")
     period = selectors.time_range("30d")
     have = Execution.objects.filter(team=team).count()
     timings = {}
-    if have != n_rows:
-        Execution.objects.filter(team=team).delete()
+    if have != n_rows or regenerate:
+        with connection.cursor() as cursor:
+            for table in ("observability_execution", "observability_hourlyrollup", "observability_dailyrollup",
+                          "observability_errorrollup"):
+                cursor.execute(f"DELETE FROM {table} WHERE team_id = %s", [team.pk])
         print(f"  generating {n_rows:,} executions of {AGENTS} agents over 30 days ...", flush=True)
         start = time.perf_counter()
         chunk = 1_000_000
@@ -240,7 +332,10 @@ def main():
     parser.add_argument("--events", type=int, default=None, help="Events for the ingest part (default 20,000).")
     parser.add_argument("--batch", type=int, default=1000, help="Events per API request (default 1000).")
     parser.add_argument("--repeats", type=int, default=6)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for the HTTP run (0: skip it).")
+    parser.add_argument("--clients", type=int, default=2, help="concurrent HTTP clients.")
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--regenerate", action="store_true", help="Generate the dashboard rows even if they exist.")
     parser.add_argument("--skip-dashboard", action="store_true")
     args = parser.parse_args()
     rows = args.rows or (10_000_000 if args.full else 500_000)
@@ -251,11 +346,15 @@ def main():
         print(f"Ingest: {events:,} events, batches of {args.batch}")
         r = bench_ingest(events, args.batch)
         print(f"  raw COPY into observability_execution : {r['copy_eps']:>10,.0f} events/s")
-        print(f"  batch API (with rollups)              : {r['api_eps']:>10,.0f} events/s"
+        print(f"  batch API, test client, sequential    : {r['api_eps']:>10,.0f} events/s"
               f"   = {r['api_eps'] / r['copy_eps']:.2f} x COPY (target >= 0.25)")
+        if args.workers:
+            g = bench_ingest_gunicorn(events, args.batch, args.workers, args.clients)
+            print(f"  batch API, gunicorn {g['workers']} workers, {g['clients']} clients: {g['api_eps']:>8,.0f} events/s"
+                  f"   = {g['api_eps'] / r['copy_eps']:.2f} x COPY")
     if not args.skip_dashboard:
         print(f"Dashboard: 30 days, {rows:,} executions, {AGENTS} agents")
-        r = bench_dashboard(rows, args.repeats)
+        r = bench_dashboard(rows, args.repeats, args.regenerate)
         if "generate_s" in r:
             print(f"  generated in {r['generate_s']:.0f} s; rollups rebuilt in {r['rebuild_s']:.0f} s")
         print(f"  plain SQL aggregate over raw rows     : {r['raw_ms']:>10,.0f} ms")

@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
@@ -22,29 +23,56 @@ class VariantInline(admin.TabularInline):
         return False
 
 
+class ExperimentAdminForm(forms.ModelForm):
+    """Runs the service's checks in ``clean`` so errors show next to the fields."""
+
+    class Meta:
+        model = Experiment
+        fields = ["team", *services.EXPERIMENT_FIELDS]
+
+    def validate_unique(self):
+        pass  # the service checks the name per team with a clear message
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        fields = {f: cleaned[f] for f in services.EXPERIMENT_FIELDS if f in cleaned}
+        try:
+            if self.instance.pk:
+                services.experiment_validate(team=self.instance.team, experiment=self.instance, **fields)
+            else:
+                services.experiment_validate(team=cleaned["team"], **fields)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        return cleaned
+
+
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
+    form = ExperimentAdminForm
     list_display = ("name", "team", "status", "strategy", "epsilon", "min_results", "agent", "winner", "created_at")
     list_filter = ("status", "strategy", "team", "created_at")
     search_fields = ("name", "description", "team__name", "team__slug")
     list_select_related = ("team", "agent", "winner")
-    raw_id_fields = ("agent", "winner", "promoted_version", "created_by")
-    readonly_fields = ("status", "started_at", "concluded_at", "winner", "promoted_version", "created_at", "updated_at")
+    raw_id_fields = ("agent",)
+    readonly_fields = ("status", "started_at", "concluded_at", "winner", "promoted_version", "created_by", "created_at", "updated_at")
     inlines = [VariantInline]
     actions = ["pause_selected", "conclude_selected"]
 
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields + (("team",) if obj is not None else ())
+
     def save_model(self, request, obj, form, change):
-        # The same rules as the API and pages: through the services.
+        # The same rules and writes as the API and pages: through the services (checked in clean).
         fields = {f: form.cleaned_data[f] for f in services.EXPERIMENT_FIELDS if f in form.cleaned_data}
-        try:
-            if change:
-                services.experiment_update(experiment=obj, **fields)
-            else:
-                fields.pop("name", None)
-                created = services.experiment_create(team=form.cleaned_data["team"], name=form.cleaned_data["name"], created_by=request.user, **fields)
-                obj.pk = created.pk
-        except ValidationError as exc:
-            messages.error(request, "; ".join(exc.messages))
+        if change:
+            services.experiment_update(experiment=obj, **fields)
+        else:
+            created = services.experiment_create(team=form.cleaned_data["team"], created_by=request.user, **fields)
+            obj.pk = created.pk
+            obj.refresh_from_db()
 
     @admin.action(description="Pause the selected running experiments")
     def pause_selected(self, request, queryset):

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from improvement import bandits, services
 from improvement.models import Assignment, Experiment, Status, Variant, VariantBucket
+from improvement.selectors import experiment_report
 
 PROMPTS = {
     "control": "You are a senior engineer. Review the change and list problems.",
@@ -137,5 +138,7 @@ def seed(ctx) -> None:
                 if status == Status.PAUSED:
                     services.experiment_pause(experiment=experiment)
                 elif status == Status.CONCLUDED:
-                    services.experiment_conclude(experiment=experiment)
+                    # The evidence names the winner; publish it to the agent when there is one.
+                    promote = experiment.agent_id is not None and experiment_report(experiment=experiment)["winner"] is not None
+                    services.experiment_conclude(experiment=experiment, promote=promote, user=ctx.users.get("alice"))
             bar.update(1)

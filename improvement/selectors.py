@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.db import connection
@@ -11,6 +12,9 @@ from django.urls import reverse
 
 from improvement import conf, stats
 from improvement.models import Experiment, Status, Variant, VariantBucket
+
+
+_ID = re.compile(r"[0-9]{1,19}")
 
 
 def variants_for_team(*, team, ids) -> dict[int, Variant]:
@@ -39,8 +43,8 @@ def experiment_list(*, team_ids):
 def experiment_by_ref(*, team_ids, ref):
     """An experiment by id or by name (the key clients use) among these teams, or None."""
     qs = Experiment.objects.filter(team_id__in=team_ids)
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        found = qs.filter(pk=int(ref)).first()
+    if isinstance(ref, int) or (isinstance(ref, str) and _ID.fullmatch(ref)):
+        found = qs.filter(pk=int(ref)).first() if int(ref) < 2**63 else None
         if found is not None:
             return found
     return qs.filter(name=str(ref)).order_by("pk").first() if isinstance(ref, str) else None

@@ -106,19 +106,43 @@ def _check_name(team, name: str, *, exclude_pk=None) -> None:
 
 # --- experiments ----------------------------------------------------------------------------
 
+def experiment_validate(*, team, experiment: Experiment | None = None, **fields) -> Experiment:
+    """Every check of ``experiment_create`` (``experiment`` None) or ``experiment_update`` without
+    writing anything; returns the unsaved experiment with the changes applied. Forms (admin,
+    pages) call it to show errors next to the fields."""
+    unknown = set(fields) - set(EXPERIMENT_FIELDS)
+    if unknown:
+        raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
+    if experiment is None:
+        candidate = Experiment(team=team, **fields)
+    else:
+        if experiment.status == Status.CONCLUDED:
+            raise ValidationError({"status": "A concluded experiment cannot be changed."})
+        current = Experiment.objects.get(pk=experiment.pk)
+        changed_objective = [f for f in OBJECTIVE_FIELDS if f in fields and _differs(getattr(current, f), fields[f])]
+        if changed_objective and Variant.objects.filter(experiment_id=experiment.pk, results_count__gt=0).exists():
+            raise ValidationError({
+                f: "The objective cannot change once results are recorded (scores were computed with it); start a new experiment."
+                for f in changed_objective
+            })
+        candidate = current
+        for key, value in fields.items():
+            setattr(candidate, key, value)
+    candidate.name = (candidate.name or "").strip()
+    _check_name(candidate.team, candidate.name, exclude_pk=candidate.pk)
+    _check_experiment_fields(candidate)
+    return candidate
+
+
 @transaction.atomic
 def experiment_create(*, team, name: str, created_by=None, variants: list[dict] | None = None, **fields) -> Experiment:
     """A new experiment (draft unless ``status`` says running) with optional initial variants
     (``[{"name", "prompt", "is_control"}]``)."""
-    unknown = set(fields) - set(EXPERIMENT_FIELDS) - {"status"}
-    if unknown:
-        raise ValidationError({name_: "Unknown field." for name_ in sorted(unknown)})
     status = fields.pop("status", Status.DRAFT)
     if status not in (Status.DRAFT, Status.RUNNING):
         raise ValidationError({"status": "A new experiment starts as draft or running."})
-    experiment = Experiment(team=team, name=(name or "").strip(), created_by=created_by, **fields)
-    _check_name(team, experiment.name)
-    _check_experiment_fields(experiment)
+    experiment = experiment_validate(team=team, name=name, **fields)
+    experiment.created_by = created_by if getattr(created_by, "pk", None) else None
     experiment.save()
     for spec in variants or []:
         variant_create(experiment=experiment, **spec)
@@ -131,23 +155,8 @@ def experiment_create(*, team, name: str, created_by=None, variants: list[dict] 
 def experiment_update(*, experiment: Experiment, **fields) -> Experiment:
     """Change settings. The objective (weights and references) is fixed once results exist, since
     stored scores were computed with it; a concluded experiment is read-only."""
-    unknown = set(fields) - set(EXPERIMENT_FIELDS)
-    if unknown:
-        raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
-    experiment = Experiment.objects.select_for_update(no_key=True).get(pk=experiment.pk)
-    if experiment.status == Status.CONCLUDED:
-        raise ValidationError({"status": "A concluded experiment cannot be changed."})
-    changed_objective = [f for f in OBJECTIVE_FIELDS if f in fields and _differs(getattr(experiment, f), fields[f])]
-    if changed_objective and Variant.objects.filter(experiment=experiment, results_count__gt=0).exists():
-        raise ValidationError(
-            {f: "The objective cannot change once results are recorded (scores were computed with it); start a new experiment." for f in changed_objective}
-        )
-    for key, value in fields.items():
-        setattr(experiment, key, value)
-    if "name" in fields:
-        experiment.name = (experiment.name or "").strip()
-        _check_name(experiment.team, experiment.name, exclude_pk=experiment.pk)
-    _check_experiment_fields(experiment)
+    locked = Experiment.objects.select_for_update(no_key=True).get(pk=experiment.pk)
+    experiment = experiment_validate(team=locked.team, experiment=locked, **fields)
     experiment.save()
     return experiment
 

@@ -7,7 +7,7 @@ from django_filters import rest_framework as filters
 
 from crucible import access
 from marketplace import conf, selectors
-from marketplace.models import AgentVersion, Category, Installation, Rating
+from marketplace.models import Agent, AgentVersion, Category, Installation, Rating
 
 
 class AgentFilterSet(filters.FilterSet):
@@ -24,7 +24,7 @@ class AgentFilterSet(filters.FilterSet):
     sort = filters.ChoiceFilter(choices=list(selectors.SORTS.items()), method="noop", empty_label="Default")
 
     class Meta:
-        model = selectors.Agent
+        model = Agent
         fields = ["q", "category", "tag", "min_rating", "verified", "publisher", "sort"]
 
     def noop(self, queryset, name, value):

@@ -66,30 +66,40 @@ SORTS = {
 
 # --- visibility --------------------------------------------------------------------------------
 
-def visible_q(team_ids) -> Q:
+def visible_q(team_ids, *, installed: bool = False, prefix: str = "") -> Q:
     """Agents a caller with these teams may see: their own (any visibility, listed or not) and
-    public listed agents of everyone else."""
-    return Q(team_id__in=list(team_ids)) | Q(visibility=Visibility.PUBLIC, is_listed=True)
+    public listed agents of everyone else; with ``installed``, also agents one of the teams has
+    installed (so an agent unlisted or made private later stays reachable to its users).
+    ``prefix`` applies the rule through a relation (``"agent__"`` for versions and ratings)."""
+    team_ids = list(team_ids)
+    q = Q(**{f"{prefix}team_id__in": team_ids}) | Q(**{f"{prefix}visibility": Visibility.PUBLIC, f"{prefix}is_listed": True})
+    if installed:
+        q |= Q(**{f"{prefix}id__in": Installation.objects.filter(team_id__in=team_ids).values("agent_id")})
+    return q
 
 
-def agents_visible(*, team_ids) -> QuerySet[Agent]:
-    return Agent.objects.filter(visible_q(team_ids))
+def agents_visible(*, team_ids, installed: bool = True) -> QuerySet[Agent]:
+    return Agent.objects.filter(visible_q(team_ids, installed=installed))
 
 
 # --- contract ------------------------------------------------------------------------------------
 
 def agent_for_team(*, team, ref) -> Agent | None:
     """The agent ``ref`` names for ``team``: an id, a ``slug`` or ``team-slug/slug``. The team's own
-    agents win over public ones with the same slug; private agents of other teams are never found."""
+    agents win over public ones with the same slug; private agents of other teams are never found
+    (unless the team installed one before it became private). Unlisted agents are found only by
+    their own team and by teams that installed them."""
     if ref is None or ref == "":
         return None
-    base = Agent.objects.filter(visible_q([team.pk])).select_related("team", "latest_version")
+    base = Agent.objects.filter(visible_q([team.pk], installed=True)).select_related("team", "latest_version")
     if isinstance(ref, int) and not isinstance(ref, bool):
         return base.filter(pk=ref).first()
     if not isinstance(ref, str):
         return None
     ref = ref.strip()
-    if ref.isdigit():
+    if "\x00" in ref or len(ref) > 200:
+        return None
+    if ref.isascii() and ref.isdigit():
         return base.filter(pk=int(ref)).first() if int(ref) < 2**63 else None
     if "/" in ref:
         team_slug, _, slug = ref.partition("/")

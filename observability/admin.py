@@ -26,8 +26,7 @@ class ExecutionAdmin(admin.ModelAdmin):
     search_fields = ["client_id", "agent_name", "model", "trace_id", "error_type"]
     list_select_related = ["team"]
     raw_id_fields = ["agent", "agent_version", "variant", "build", "api_key"]
-    show_full_result_count = False
-    date_hierarchy = "started_at"
+    show_full_result_count = False  # no COUNT(*) over millions of rows
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -9,6 +9,7 @@ partitioned by time and distributed by team.
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import F, Q
 
@@ -85,6 +86,8 @@ class Execution(models.Model):
         indexes = [
             models.Index(fields=["team", "started_at"], name="execution_team_started"),
             models.Index(fields=["team", "agent_name", "started_at"], name="execution_team_agent_started"),
+            # Retention deletes by age across teams: a BRIN index is tiny and nearly free to keep.
+            BrinIndex(fields=["started_at"], name="execution_started_brin"),
         ]
 
     def __str__(self) -> str:

@@ -135,10 +135,7 @@ GROUPS = {
 }
 
 
-def rollup_rows(*, team, start, end, group_by=(), agent=None, model=None, status=None, version=None,
-                with_hist=True, time_bucket=None, agents=None) -> list[dict]:
-    """Aggregates of the rollups of ``team`` in [start, end), grouped by any of agent, model,
-    version, status and a time bucket. One SQL statement."""
+def _where(team, start, end, *, agent=None, model=None, status=None, version=None, agents=None):
     where = ["team_id = %s", "bucket >= %s", "bucket < %s"]
     filters = []
     for column, value in (("agent_name", agent), ("model", model), ("status", status), ("version", version)):
@@ -152,39 +149,70 @@ def rollup_rows(*, team, start, end, group_by=(), agent=None, model=None, status
     for table, lo, hi in _segments(start, end):
         union.append(f"SELECT {ROLLUP_COLUMNS} FROM {table} WHERE {' AND '.join(where)}")
         params += [team.pk, lo, hi, *filters]
+    return " UNION ALL ".join(union), params
+
+
+AGGREGATES = (
+    "sum(executions), coalesce(sum(executions) FILTER (WHERE status = 'success'), 0), sum(duration_sum_ms), "
+    "max(duration_max_ms), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), sum(reasoning_tokens), "
+    "sum(cost), sum(unpriced), min(bucket), max(bucket)"
+)
+
+
+def _row(names, record, with_hist):
+    n = len(names)
+    row = dict(zip(names, record[:n]))
+    (executions, successes, dsum, dmax, inp, out, cached, reasoning, cost, unpriced, first, last) = record[n:n + 12]
+    row.update(
+        executions=int(executions), successes=int(successes), duration_sum_ms=float(dsum or 0),
+        duration_max_ms=float(dmax or 0), input_tokens=int(inp), output_tokens=int(out),
+        cached_input_tokens=int(cached), reasoning_tokens=int(reasoning), cost=Decimal(cost or 0),
+        unpriced=int(unpriced), first_seen=first, last_seen=last,
+        hist=[int(v) for v in record[n + 12]] if with_hist else None,
+    )
+    return row
+
+
+def rollup_rows(*, team, start, end, group_by=(), agent=None, model=None, status=None, version=None,
+                with_hist=True, time_bucket=None, agents=None) -> list[dict]:
+    """Aggregates of the rollups of ``team`` in [start, end), grouped by any of agent, model,
+    version, status and a time bucket. One SQL statement."""
+    union, params = _where(team, start, end, agent=agent, model=model, status=status, version=version, agents=agents)
     keys = [GROUPS[name] for name in group_by]
     if time_bucket:
         keys.append(f"{_time_expr(time_bucket)} AS time")
     select_keys = ", ".join(keys) + ", " if keys else ""
     group_clause = ("GROUP BY " + ", ".join(str(i) for i in range(1, len(keys) + 1))) if keys else ""
     hist = f", ARRAY[{HIST_SUMS}]::bigint[]" if with_hist else ""
-    sql = f"""
-        SELECT {select_keys}sum(executions), coalesce(sum(executions) FILTER (WHERE status = 'success'), 0),
-               sum(duration_sum_ms), max(duration_max_ms), sum(input_tokens), sum(output_tokens),
-               sum(cached_input_tokens), sum(reasoning_tokens), sum(cost), sum(unpriced), min(bucket), max(bucket){hist}
-        FROM ({' UNION ALL '.join(union)}) r
-        {group_clause}
-    """
+    sql = f"SELECT {select_keys}{AGGREGATES}{hist} FROM ({union}) r {group_clause}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         raw = cursor.fetchall()
     names = [*group_by, *(["time"] if time_bucket else [])]
-    rows = []
+    return [_row(names, record, with_hist) for record in raw if record[len(names)] is not None]
+
+
+def rollup_agent_model_and_series(*, team, start, end, time_bucket, agent=None, model=None, status=None):
+    """Per (agent, model) and per time bucket aggregates, with histograms, in ONE scan of the
+    rollups (GROUPING SETS): the dashboard's two views of the same rows."""
+    union, params = _where(team, start, end, agent=agent, model=model, status=status)
+    sql = f"""
+        SELECT agent_name, model, time, GROUPING(agent_name, model, time), {AGGREGATES}, ARRAY[{HIST_SUMS}]::bigint[]
+        FROM (SELECT *, {_time_expr(time_bucket)} AS time FROM ({union}) u) r
+        GROUP BY GROUPING SETS ((agent_name, model), (time))
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        raw = cursor.fetchall()
+    by_agent_model, series = [], []
     for record in raw:
-        n = len(names)
-        if record[n] is None:  # no rows at all (aggregate without GROUP BY)
-            continue
-        row = dict(zip(names, record[:n]))
-        (executions, successes, dsum, dmax, inp, out, cached, reasoning, cost, unpriced, first, last) = record[n:n + 12]
-        row.update(
-            executions=int(executions), successes=int(successes), duration_sum_ms=float(dsum or 0),
-            duration_max_ms=float(dmax or 0), input_tokens=int(inp), output_tokens=int(out),
-            cached_input_tokens=int(cached), reasoning_tokens=int(reasoning), cost=Decimal(cost or 0),
-            unpriced=int(unpriced), first_seen=first, last_seen=last,
-            hist=[int(v) for v in record[n + 12]] if with_hist else None,
-        )
-        rows.append(row)
-    return rows
+        agent_name, model_name, time, grouping = record[:4]
+        row = _row([], record[4:], True)
+        if grouping == 1:  # time not grouped: an (agent, model) row
+            by_agent_model.append({"agent": agent_name, "model": model_name, **row})
+        else:
+            series.append({"time": time, **row})
+    return by_agent_model, series
 
 
 def _merge(rows: list[dict]) -> dict:
@@ -244,8 +272,8 @@ def _round(value):
 
 def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -> dict:
     """Per-agent figures, totals, time series and unpriced models for a period (two queries)."""
-    by_agent_model = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"),
-                                 agent=agent, model=model, status=status)
+    by_agent_model, series_rows = rollup_agent_model_and_series(
+        team=team, start=period.start, end=period.end, time_bucket=period.bucket, agent=agent, model=model, status=status)
     per_agent: dict[str, list] = {}
     for row in by_agent_model:
         per_agent.setdefault(row["agent"], []).append(row)
@@ -259,8 +287,6 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
     for row in by_agent_model:
         if row["unpriced"]:
             unpriced_models[row["model"]] = unpriced_models.get(row["model"], 0) + row["unpriced"]
-    series_rows = rollup_rows(team=team, start=period.start, end=period.end, time_bucket=period.bucket,
-                              agent=agent, model=model, status=status)
     series_rows.sort(key=lambda r: r["time"])
     series = []
     for row in series_rows:

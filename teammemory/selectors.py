@@ -307,9 +307,14 @@ def agent_outcomes(qs: QuerySet[Build], limit: int | None = None) -> list[dict]:
     return out
 
 
+def _complete_range(since, until) -> tuple[dt.datetime, dt.datetime]:
+    """A missing end is now; a missing start is INSIGHTS_DEFAULT_DAYS before the end."""
+    until = until or timezone.now()
+    return since or until - dt.timedelta(days=conf.INSIGHTS_DEFAULT_DAYS), until
+
+
 def team_insights(*, team, since: dt.datetime | None = None, until: dt.datetime | None = None) -> dict:
-    if since is None and until is None:
-        since, until = default_range()
+    since, until = _complete_range(since, until)
     qs = builds_in_range(team=team, since=since, until=until)
     return {
         "team": team.slug,
@@ -399,7 +404,7 @@ def stack_suggest(
 ) -> dict:
     """Stacks for new requirements, from the team's own history.
 
-    1. Similar past builds: full-text similarity of the requirements (ts_rank_cd of the build's
+    1. Similar past builds: full-text similarity of the requirements (ts_rank of the build's
        tsvector against an OR of the new text's lexemes, scaled to 0-1) combined with component
        overlap (share of the build's components named in the text or in ``prefer``/``require``).
        ``require``/``exclude`` filter builds by component.
@@ -427,7 +432,7 @@ def stack_suggest(
         WITH q AS (SELECT {_TSQUERY_OR} AS q),
         cand AS (
             SELECT b.id, b.stack_key, b.components, b.stack, b.status, b.quality, b.started_at,
-                   ts_rank_cd(b.search, q.q, 32) AS text_sim,
+                   ts_rank(ARRAY[1, 1, 1, 1]::float4[], b.search, q.q, 32) AS text_sim,
                    (SELECT count(*) FROM unnest(b.components) c WHERE c = ANY(%s::varchar[]))::float
                        / greatest(cardinality(b.components), 1) AS comp_sim
             FROM teammemory_build b, q
@@ -601,8 +606,7 @@ def team_recommendations(
 ) -> dict:
     """Findings from the data, each with its evidence and a suggested action. Thresholds are the
     RECO_* settings in ``teammemory.conf``."""
-    if since is None and until is None:
-        since, until = default_range()
+    since, until = _complete_range(since, until)
     insights = insights or team_insights(team=team, since=since, until=until)
     summary = insights["summary"]
     recs: list[dict] = []

@@ -38,7 +38,7 @@ class IndexView(TeamPageMixin, TemplateView):
             recommendations=recommendations["recommendations"],
             trend_chart=charts.quality_trend_chart(insights["trend"]),
             stack_chart=charts.success_by_stack_chart(insights["by_stack"]),
-            recent_builds=selectors.build_list(team_ids=[self.team.pk]).filter(team=self.team)[:10],
+            recent_builds=selectors.build_list(team_ids=[self.team.pk])[:10],
         )
         return context
 

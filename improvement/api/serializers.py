@@ -43,7 +43,7 @@ class VariantBriefSerializer(serializers.ModelSerializer):
 
 class ExperimentSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    agent = serializers.PrimaryKeyRelatedField(read_only=True)
+    agent = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     agent_name = serializers.SerializerMethodField()
     variants = VariantSerializer(many=True, read_only=True)
     promoted_version_label = serializers.SerializerMethodField()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -123,7 +125,7 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
     @action(detail=True, methods=["post"])
     def select(self, request, pk=None):
         """Serve a variant of this running experiment (same as ``POST /select/``)."""
-        if not str(pk).isdigit():
+        if not re.fullmatch(r"[0-9]{1,18}", str(pk)):
             raise NotFound("No such experiment.")
         return _select_response(request, experiment_id=int(pk))
 

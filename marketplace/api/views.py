@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from crucible import access
@@ -16,7 +15,7 @@ from crucible.api.viewsets import TeamScopedMixin
 from marketplace import selectors, services
 from marketplace.api import serializers as s
 from marketplace.filters import AgentFilterSet, AgentVersionFilterSet, InstallationFilterSet, RatingFilterSet
-from marketplace.models import Agent, AgentVersion, Installation, Rating, Visibility
+from marketplace.models import Agent, AgentVersion, Installation, Rating
 
 
 def request_body(request) -> dict:
@@ -66,7 +65,8 @@ class AgentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         return selectors.with_listing_annotations(Agent.objects.all())
 
     def scope_queryset(self, queryset):
-        return queryset.filter(selectors.visible_q(access.readable_team_ids(self.request)))
+        # Search and browse show listed agents; a detail URL also reaches agents your teams installed.
+        return queryset.filter(selectors.visible_q(access.readable_team_ids(self.request), installed=self.action != "list"))
 
     def filter_queryset(self, queryset):
         # Search, filters and ordering apply to the list only; a detail URL names one agent.
@@ -159,10 +159,7 @@ class AgentVersionViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.Retriev
         return AgentVersion.objects.select_related("agent__team", "published_by")
 
     def scope_queryset(self, queryset):
-        team_ids = access.readable_team_ids(self.request)
-        return queryset.filter(
-            Q(agent__team_id__in=team_ids) | Q(agent__visibility=Visibility.PUBLIC, agent__is_listed=True)
-        )
+        return queryset.filter(selectors.visible_q(access.readable_team_ids(self.request), installed=True, prefix="agent__"))
 
     def create(self, request, *args, **kwargs):
         data = s.AgentVersionCreateSerializer(data=request.data)
@@ -170,8 +167,6 @@ class AgentVersionViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.Retriev
         values = dict(data.validated_data)
         agent = Agent.objects.filter(pk=values.pop("agent"), team_id__in=access.readable_team_ids(request)).first()
         if agent is None:
-            from rest_framework.exceptions import ValidationError
-
             raise ValidationError({"agent": ["No agent of your teams has this id."]})
         access.require_role(request, agent.team_id)
         version = services.version_publish(agent=agent, published_by=actor(request), **values)
@@ -225,8 +220,6 @@ class InstallationViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.Retriev
         data.is_valid(raise_exception=True)
         agent = selectors.agent_for_team(team=self.team, ref=data.validated_data["agent"])
         if agent is None:
-            from rest_framework.exceptions import ValidationError
-
             raise ValidationError({"agent": ["No agent with this id is available to your team."]})
         installation, outcome = services.agent_install(agent=agent, team=self.team, version=data.validated_data["version"], user=actor(request))
         return install_response(installation_loaded(installation.pk), outcome, request)
@@ -258,8 +251,7 @@ class RatingViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModel
         return Rating.objects.filter(is_hidden=False).select_related("user", "team").order_by("-updated_at", "pk")
 
     def scope_queryset(self, queryset):
-        team_ids = access.readable_team_ids(self.request)
-        return queryset.filter(Q(agent__team_id__in=team_ids) | Q(agent__visibility=Visibility.PUBLIC, agent__is_listed=True))
+        return queryset.filter(selectors.visible_q(access.readable_team_ids(self.request), installed=True, prefix="agent__"))
 
     def create(self, request, *args, **kwargs):
         data = s.RatingCreateSerializer(data=request.data)
@@ -267,8 +259,6 @@ class RatingViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModel
         values = dict(data.validated_data)
         agent = selectors.agent_for_team(team=self.team, ref=values.pop("agent"))
         if agent is None:
-            from rest_framework.exceptions import ValidationError
-
             raise ValidationError({"agent": ["No agent with this id is available to your team."]})
         rating, created = services.rating_set(agent=agent, user=actor(request), team=self.team, **values)
         return Response(s.RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

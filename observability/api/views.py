@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from crucible import access
 from crucible.api.pagination import CursorPagination
-from crucible.api.parsers import JSONParser, PayloadTooLarge
+from crucible.api.parsers import PayloadTooLarge
 from crucible.api.viewsets import TeamScopedMixin
 from observability import conf, otlp, selectors, services
 from observability.api import serializers as s
@@ -60,52 +60,60 @@ def ingest_response(results: list[dict]) -> Response:
     return Response(body, status=status.HTTP_207_MULTI_STATUS if counts["error"] else status.HTTP_200_OK)
 
 
-class IngestJSONParser(parsers.BaseParser):
-    """The project's JSON rules (size cap, strict UTF-8, no NaN/Infinity, nesting depth at most
-    ``CRUCIBLE_API_MAX_JSON_DEPTH``) with a depth walk that only descends into containers: an
-    ingest body is thousands of scalar fields, and visiting each of them cost more than the
-    rest of the parse."""
+def read_limited(stream) -> bytes:
+    from django.conf import settings
 
+    limit = settings.API_MAX_BODY_BYTES
+    raw = stream.read(limit + 1) if stream is not None else b""
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    return raw
+
+
+def load_json(raw: bytes):
+    """The project's JSON rules (strict UTF-8, no NaN/Infinity, nesting depth at most
+    ``CRUCIBLE_API_MAX_JSON_DEPTH``) with a depth walk that only descends into containers: an
+    ingest body is thousands of scalar fields, and visiting each of them cost more than the rest
+    of the parse."""
+    import json
+
+    from django.conf import settings
+
+    if not raw.strip():
+        raise ParseError("The request body is empty; send a JSON document.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"The request body is not valid UTF-8 (byte {exc.start}).")
+
+    def reject_constant(name):
+        raise ValueError(f"{name} is not valid JSON")
+
+    try:
+        data = json.loads(text, parse_constant=reject_constant)
+    except RecursionError:
+        raise ParseError("The JSON document is nested too deeply.")
+    except ValueError as exc:
+        raise ParseError(f"Malformed JSON: {exc}")
+    max_depth = settings.API_MAX_JSON_DEPTH
+    stack = [(data, 1)] if isinstance(data, (dict, list)) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            raise ParseError(f"The JSON document is nested deeper than {max_depth} levels.")
+        for child in (item.values() if isinstance(item, dict) else item):
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+            elif depth + 1 > max_depth:
+                raise ParseError(f"The JSON document is nested deeper than {max_depth} levels.")
+    return data
+
+
+class IngestJSONParser(parsers.BaseParser):
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        import json
-
-        from django.conf import settings
-
-        limit = settings.API_MAX_BODY_BYTES
-        raw = stream.read(limit + 1) if stream is not None else b""
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-        if not raw.strip():
-            raise ParseError("The request body is empty; send a JSON document.")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ParseError(f"The request body is not valid UTF-8 (byte {exc.start}).")
-
-        def reject_constant(name):
-            raise ValueError(f"{name} is not valid JSON")
-
-        try:
-            data = json.loads(text, parse_constant=reject_constant)
-        except RecursionError:
-            raise ParseError("The JSON document is nested too deeply.")
-        except ValueError as exc:
-            raise ParseError(f"Malformed JSON: {exc}")
-        max_depth = settings.API_MAX_JSON_DEPTH
-        stack = [(data, 1)] if isinstance(data, (dict, list)) else []
-        while stack:
-            item, depth = stack.pop()
-            children = item.values() if isinstance(item, dict) else item
-            for child in children:
-                if isinstance(child, (dict, list)):
-                    stack.append((child, depth + 1))
-                elif depth + 1 > max_depth:
-                    raise ParseError(f"The JSON document is nested deeper than {max_depth} levels.")
-            if depth > max_depth:
-                raise ParseError(f"The JSON document is nested deeper than {max_depth} levels.")
-        return data
+        return load_json(read_limited(stream))
 
 
 class IngestView(APIView):
@@ -142,17 +150,39 @@ class IngestView(APIView):
         return ingest_response(results)
 
 
-class ProtobufParser(parsers.BaseParser):
+class OtlpBody(bytes):
+    """The raw OTLP request body and its media type (parsed in the view, after any gzip)."""
+
+    media_type = ""
+
+
+class OtlpParser(parsers.BaseParser):
     media_type = "application/x-protobuf"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        from django.conf import settings
+        body = OtlpBody(read_limited(stream))
+        body.media_type = self.media_type
+        return body
 
-        limit = settings.API_MAX_BODY_BYTES
-        raw = stream.read(limit + 1) if stream is not None else b""
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-        return raw
+
+class OtlpJSONParser(OtlpParser):
+    media_type = "application/json"
+
+
+def _gunzip(raw: bytes) -> bytes:
+    import zlib
+
+    from django.conf import settings
+
+    limit = settings.API_MAX_BODY_BYTES
+    try:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out = inflater.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise ParseError(f"The gzip body cannot be decompressed: {exc}")
+    if len(out) > limit:
+        raise PayloadTooLarge(f"The decompressed body is larger than {limit} bytes.")
+    return out
 
 
 class OtlpTracesView(APIView):
@@ -161,7 +191,7 @@ class OtlpTracesView(APIView):
     semantic-convention attributes (`gen_ai.*`) are stored as executions; other spans are ignored.
     Invalid GenAI spans are counted in `partialSuccess.rejectedSpans`; a malformed body is a 400."""
 
-    parser_classes = [ProtobufParser, JSONParser]
+    parser_classes = [OtlpParser, OtlpJSONParser]
 
     @extend_schema(
         request={"application/x-protobuf": OpenApiTypes.BINARY, "application/json": OpenApiTypes.OBJECT},
@@ -169,9 +199,18 @@ class OtlpTracesView(APIView):
                    400: ERROR, 413: ERROR, 415: ERROR},
     )
     def post(self, request):
-        as_json = not isinstance(request.data, (bytes, bytearray))
+        body = request.data
+        if not isinstance(body, OtlpBody):
+            raise ParseError("Send an OTLP ExportTraceServiceRequest as application/x-protobuf or application/json.")
+        as_json = body.media_type == "application/json"
+        raw = bytes(body)
+        encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        if encoding == "gzip":
+            raw = _gunzip(raw)
+        elif encoding not in ("", "identity"):
+            raise ParseError(f"Unsupported Content-Encoding '{encoding}'; use gzip or none.")
         try:
-            message = otlp.parse_json(request.data) if as_json else otlp.parse_protobuf(bytes(request.data))
+            message = otlp.parse_json(load_json(raw)) if as_json else otlp.parse_protobuf(raw)
         except otlp.OtlpError as exc:
             raise ParseError(str(exc))
         events, seen = otlp.span_events(message)

@@ -87,12 +87,13 @@ def _make_user(username: str, team=None, role: str = Role.MEMBER):
 
 
 def make_world(make_user=_make_user, hostile: bool = False) -> World:
+    tag = "h" if hostile else ""  # a hostile world can live beside a plain one
     name = f"Acme {HOSTILE} {MARKER}" if hostile else f"Acme {MARKER}"
-    team_a = core.team_create(name=name[:100], slug=f"acme-{MARKER}")
-    team_b = core.team_create(name="Globex", slug="globex-b")
-    owner_a = make_user(f"owner_{MARKER}", team=team_a, role=Role.OWNER)
-    viewer_a = make_user("viewer_a", team=team_a, role=Role.VIEWER)
-    owner_b = make_user("owner_b", team=team_b, role=Role.OWNER)
+    team_a = core.team_create(name=name[:100], slug=f"acme{tag}-{MARKER}")
+    team_b = core.team_create(name="Globex", slug=f"globex{tag}-b")
+    owner_a = make_user(f"owner{tag}_{MARKER}", team=team_a, role=Role.OWNER)
+    viewer_a = make_user(f"viewer{tag}_a", team=team_a, role=Role.VIEWER)
+    owner_b = make_user(f"owner{tag}_b", team=team_b, role=Role.OWNER)
     keys = {}
     _, keys["member_a"] = core.api_key_create(team=team_a, name=(f"key {HOSTILE} {MARKER}" if hostile else f"key {MARKER}"), role=Role.MEMBER, created_by=owner_a)
     _, keys["viewer_a"] = core.api_key_create(team=team_a, name=f"ro {MARKER}", role=Role.VIEWER, created_by=owner_a)
@@ -114,8 +115,9 @@ def _third_party_agent(world: World):
     """A public agent of a third team, installed and rated by team A (ratings need that)."""
     mp = optional("marketplace.services")
     if "third" not in world.objects:
-        team_c = core.team_create(name="Initech", slug="initech-c")
-        publisher = core.user_create(username="publisher_c", password="pw-for-tests-1")
+        tag = "h" if world.hostile else ""
+        team_c = core.team_create(name="Initech", slug=f"initech{tag}-c")
+        publisher = core.user_create(username=f"publisher{tag}_c", password="pw-for-tests-1")
         core.membership_set(team=team_c, user=publisher, role=Role.OWNER)
         agent = mp.agent_create(
             team=team_c, name="Public helper", system_prompt="You help.", visibility="public", created_by=publisher

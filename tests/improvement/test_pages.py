@@ -148,3 +148,29 @@ def test_home_card(web, experiment):
 
     card = home_card(team=experiment.team, request=None)
     assert card["figures"][0] == {"label": "Running", "value": 1}
+
+
+def test_admin_screens_and_service_rules(client, make_user, team, experiment, feed):
+    admin_user = make_user("root", is_superuser=True, is_staff=True)
+    client.force_login(admin_user)
+    for model in ("experiment", "variant", "assignment", "variantbucket"):
+        assert client.get(f"/admin/improvement/{model}/").status_code == 200, model
+    assert client.get(f"/admin/improvement/experiment/{experiment.pk}/change/").status_code == 200
+    assert client.get("/admin/improvement/experiment/", {"q": "checkout", "status": "running"}).status_code == 200
+    feed(experiment.variants.first(), 3)
+    form = {
+        "name": experiment.name, "description": "", "agent": "", "strategy": "epsilon_greedy", "epsilon": "0.1",
+        "min_results": "30", "weight_quality": "0.9", "weight_success": "0.3", "weight_speed": "0.2", "weight_cost": "0",
+        "speed_reference_ms": "2000", "cost_reference": "0.01",
+        "variants-TOTAL_FORMS": "0", "variants-INITIAL_FORMS": "0", "variants-MIN_NUM_FORMS": "0", "variants-MAX_NUM_FORMS": "0",
+    }
+    response = client.post(f"/admin/improvement/experiment/{experiment.pk}/change/", form)
+    assert response.status_code == 200 and "objective cannot change" in response.content.decode()
+    experiment.refresh_from_db()
+    assert experiment.weight_quality == 0.5
+    new = form | {"team": str(team.pk), "name": "from-admin", "weight_quality": "0.5"}
+    response = client.post("/admin/improvement/experiment/add/", new)
+    assert response.status_code == 302
+    from improvement.models import Experiment
+
+    assert Experiment.objects.get(name="from-admin").created_by == admin_user

@@ -215,6 +215,20 @@ def test_reports(public_agent, member_client):
 def test_unknown_ids_are_404(member_client):
     assert member_client.get(f"{BASE}/agents/999999/").status_code == 404
     assert member_client.post(f"{BASE}/agents/999999/install/", format="json").status_code == 404
+    assert member_client.post(f"{BASE}/agents/x%C2%B2/rate/", {"stars": 3}, format="json").status_code == 404
     assert member_client.get(f"{BASE}/versions/999999/definition/").status_code == 404
     response = member_client.post(f"{BASE}/ratings/", {"agent": 999999, "stars": 3}, format="json")
     assert response.status_code == 400 and "agent" in response.json()["fields"]
+
+
+def test_unlisted_agent_detail_stays_reachable_for_installers_only(public_agent, member_client, make_user, make_team, client_for):
+    member_client.post(f"{BASE}/agents/{public_agent.pk}/install/", format="json")
+    services.agent_set_listed(agent=public_agent, listed=False, reason="under review")
+    assert member_client.get(f"{BASE}/agents/").json()["count"] == 0
+    detail = member_client.get(f"{BASE}/agents/{public_agent.pk}/")
+    assert detail.status_code == 200 and detail.json()["is_listed"] is False
+    version = public_agent.latest_version
+    assert member_client.get(f"{BASE}/versions/{version.pk}/definition/").status_code == 200
+    stranger = client_for(make_user(team=make_team()))
+    assert stranger.get(f"{BASE}/agents/{public_agent.pk}/").status_code == 404
+    assert stranger.get(f"{BASE}/versions/{version.pk}/").status_code == 404

@@ -71,6 +71,8 @@ def test_legacy_routes_unknown_and_private_agents_are_404(make_agent, other_team
     assert member_client.post(f"/api/marketplace/install/{private.pk}").status_code == 404
     assert member_client.post("/api/marketplace/install/987654").status_code == 404
     assert member_client.post("/api/marketplace/rate/987654", {"rating": 3}, format="json").status_code == 404
+    for odd in ("\u00b2", "../..", "a" * 300, "99999999999999999999999"):
+        assert member_client.post(f"/api/marketplace/install/{odd}").status_code == 404, odd
     assert not Installation.objects.exists()
 
 

@@ -226,3 +226,12 @@ def test_a_version_in_use_cannot_be_deleted_alone(agent, other_team):
     services.agent_install(agent=agent, team=other_team)
     with pytest.raises(RestrictedError):
         agent.latest_version.delete()
+
+
+def test_unlisted_agent_stays_reachable_to_teams_that_installed_it(agent, other_team, make_team):
+    services.agent_install(agent=agent, team=other_team)
+    services.agent_set_listed(agent=agent, listed=False, reason="reported")
+    stranger = make_team()
+    assert selectors.agent_for_team(team=other_team, ref=agent.pk) == fresh(agent)
+    assert selectors.agent_for_team(team=stranger, ref=agent.pk) is None
+    assert list(selectors.agent_search(team_ids=[other_team.pk])) == []  # but no longer in search

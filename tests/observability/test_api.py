@@ -23,8 +23,9 @@ def seeded(team, other_team, ingest, event_factory, now):
     ingest(other_team, [event_factory(id="secret", agent="their-agent")])
 
 
-def test_dashboard_per_agent_and_totals(member_client, seeded):
-    response = member_client.get(f"{BASE}/dashboard/?range=24h")
+def test_dashboard_per_agent_and_totals(member_client, seeded, django_assert_max_num_queries):
+    with django_assert_max_num_queries(6):  # session, user, memberships, team, ONE rollup query
+        response = member_client.get(f"{BASE}/dashboard/?range=24h")
     assert response.status_code == 200, response.content
     data = response.json()
     agents = {a["agent"]: a for a in data["agents"]}

@@ -73,6 +73,23 @@ def test_sdk_exports_genai_spans_as_executions(live_server, team):
     assert sum(r.executions for r in HourlyRollup.objects.filter(team=team)) == 3
 
 
+def test_gzip_compressed_export(live_server, team):
+    from opentelemetry.exporter.otlp.proto.http import Compression
+
+    _, key = core_services.api_key_create(team=team, name="otel")
+    provider = TracerProvider(resource=Resource.create({"service.name": "zipped"}))
+    exporter = OTLPSpanExporter(endpoint=live_server.url + PATH, headers={"Authorization": f"Bearer {key}"},
+                                compression=Compression.Gzip)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("t").start_as_current_span("chat") as span:
+        span.set_attribute("gen_ai.operation.name", "chat")
+        span.set_attribute("gen_ai.request.model", "claude-sonnet-4-5")
+        span.set_attribute("gen_ai.usage.input_tokens", 42)
+    provider.shutdown()
+    execution = Execution.objects.get(team=team)
+    assert execution.agent_name == "zipped" and execution.input_tokens == 42
+
+
 def test_exporter_retry_is_stored_once(live_server, team):
     _, key = core_services.api_key_create(team=team, name="otel")
     exporters = []
@@ -150,4 +167,13 @@ def test_malformed_otlp_is_a_clear_error(live_server, team, content_type, body):
                              headers={"Authorization": f"Bearer {key}", "Content-Type": content_type})
     assert response.status_code in (400, 415)
     assert response.json()["code"] in ("parse_error", "unsupported_media_type")
+    assert Execution.objects.count() == 0
+
+
+def test_bad_gzip_and_unknown_encoding(live_server, team):
+    _, key = core_services.api_key_create(team=team, name="otel")
+    for encoding, body in [("gzip", b"not gzip at all"), ("br", b"\x00")]:
+        response = requests.post(live_server.url + PATH, data=body, timeout=10, headers={
+            "Authorization": f"Bearer {key}", "Content-Type": "application/x-protobuf", "Content-Encoding": encoding})
+        assert response.status_code == 400, encoding
     assert Execution.objects.count() == 0

@@ -53,3 +53,29 @@ def test_home_card(client, member, seeded):
     client.force_login(member)
     html = client.get("/").content.decode()
     assert "Executions (24 h)" in html
+
+
+def test_admin_screens(client, seeded, django_assert_max_num_queries):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-tests-1")
+    client.force_login(admin)
+    for url in ["/admin/observability/execution/", "/admin/observability/hourlyrollup/",
+                "/admin/observability/dailyrollup/", "/admin/observability/errorrollup/",
+                "/admin/observability/modelprice/", "/admin/observability/execution/?status=error&q=planner"]:
+        with django_assert_max_num_queries(15):
+            response = client.get(url)
+        assert response.status_code == 200, url
+    price_add = client.post("/admin/observability/modelprice/add/", {
+        "pattern": "my-model*", "input_per_million": "1", "cached_input_per_million": "0.5",
+        "output_per_million": "2", "reasoning_per_million": "2", "effective_from": "2025-01-01", "notes": ""})
+    assert price_add.status_code == 302
+    from observability.models import DailyRollup, HourlyRollup, ModelPrice
+
+    assert ModelPrice.objects.filter(pattern="my-model*").exists()
+    HourlyRollup.objects.update(executions=0)
+    rows = list(HourlyRollup.objects.values_list("pk", flat=True))
+    response = client.post("/admin/observability/hourlyrollup/", {"action": "rebuild_days", "_selected_action": rows})
+    assert response.status_code == 302
+    assert sum(HourlyRollup.objects.values_list("executions", flat=True)) == 26
+    assert sum(DailyRollup.objects.values_list("executions", flat=True)) == 26

@@ -144,6 +144,14 @@ class TestInsightsAndFriends:
         assert data["summary"]["avg_quality"] == 60
         assert set(data) >= {"by_stack", "by_component", "top_errors", "trend", "agents"}
 
+    def test_insights_open_ended_range(self, team_key_client, make_build):
+        make_build(started=START)
+        make_build(started=START - dt.timedelta(days=150))
+        data = team_key_client.get(INSIGHTS, {"since": (START - dt.timedelta(days=300)).isoformat()}).json()
+        assert data["summary"]["builds"] == 2 and data["until"] is not None
+        data = team_key_client.get(INSIGHTS, {"until": (START - dt.timedelta(days=100)).isoformat()}).json()
+        assert data["summary"]["builds"] == 1 and data["since"] is not None  # the default 90 days before the end
+
     def test_insights_bad_range(self, team_key_client):
         response = team_key_client.get(INSIGHTS, {"since": NOW.isoformat(), "until": (NOW - dt.timedelta(days=1)).isoformat()})
         assert response.status_code == 400 and "until" in response.json()["fields"]

@@ -103,7 +103,7 @@ def test_suggestion_form_errors(client):
     assert "Describe the project." in response.content.decode()
 
 
-def test_viewer_may_use_the_suggestion_form(client_for, make_user, team):
+def test_viewer_may_use_the_suggestion_form(make_user, team):
     viewer = make_user("v", team=team, role=Role.VIEWER)
     from django.test import Client
 

@@ -96,9 +96,13 @@ COPY_COLUMNS = ("team_id", "client_id", "agent_name", "version", "model", "opera
 
 
 def truncate_all():
+    """Empty the ingest team's rows (only those: the dashboard part's rows stay)."""
+    team = team_named("bench-ingest")
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE observability_execution, observability_hourlyrollup, observability_dailyrollup, "
-                       "observability_errorrollup")
+        for table in ("observability_execution", "observability_hourlyrollup", "observability_dailyrollup",
+                      "observability_errorrollup"):
+            cursor.execute(f"DELETE FROM {table} WHERE team_id = %s", [team.pk])
+            cursor.execute(f"VACUUM {table}")
 
 
 def bench_ingest(n_events: int, batch: int) -> dict:
@@ -241,7 +245,7 @@ SELECT %(team)s, 'g-' || g, 'agent-' || lpad((g %% 200)::text, 3, '0'),
        CASE WHEN random() < 0.03 THEN 'error' ELSE 'success' END, '', '',
        i, o, i / 4, 0, round((i * 2.5 + o * 10) / 1000000.0, 8), 'price', now()
 FROM (SELECT g, (200 + random() * 8000)::bigint AS i, (50 + random() * 2000)::bigint AS o,
-             %(end)s - random() * interval '29 days 23 hours' AS t
+             %(end)s - random() * interval '29 days' AS t
       FROM generate_series(%(lo)s, %(hi)s) AS g) s
 """
 
@@ -262,7 +266,7 @@ GROUP BY 1
 
 def bench_dashboard(n_rows: int, repeats: int, regenerate: bool = False) -> dict:
     team = team_named("bench-big")
-    period = selectors.time_range("30d")
+    period = selectors.time_range("30d")  # rows are generated in its last 29 days, so an hour later they still fit
     have = Execution.objects.filter(team=team).count()
     timings = {}
     if have != n_rows or regenerate:
@@ -291,6 +295,7 @@ def bench_dashboard(n_rows: int, repeats: int, regenerate: bool = False) -> dict
     _, raw_key = core.api_key_create(team=team, name="bench")
     client = Client()
     headers = {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"}
+    period = selectors.time_range("30d")  # the window the API computes now (the clock may have moved on)
     api_times = []
     for _ in range(repeats + 1):
         start = time.perf_counter()
@@ -298,7 +303,8 @@ def bench_dashboard(n_rows: int, repeats: int, regenerate: bool = False) -> dict
         api_times.append(time.perf_counter() - start)
         assert response.status_code == 200
     data = response.json()
-    assert data["totals"]["executions"] == n_rows, data["totals"]["executions"]
+    in_window = Execution.objects.filter(team=team, started_at__gte=period.start, started_at__lt=period.end).count()
+    assert data["totals"]["executions"] == in_window, (data["totals"]["executions"], in_window)
     assert len(data["agents"]) == AGENTS
     raw_times = []
     for _ in range(max(1, repeats // 3)):
@@ -360,7 +366,7 @@ def main():
         print(f"  plain SQL aggregate over raw rows     : {r['raw_ms']:>10,.0f} ms")
         print(f"  dashboard API (rollups), median       : {r['api_ms']:>10,.1f} ms"
               f"   = {r['raw_ms'] / r['api_ms']:.0f}x faster (target >= 100x)")
-        print(f"  worst p50/p95/p99 error vs exact      : {r['worst_percentile_error'] * 100:.2f} %")
+        print(f"  worst p50/p95/p99 gap vs percentile_cont: {r['worst_percentile_error'] * 100:.2f} %")
 
 
 if __name__ == "__main__":

@@ -134,7 +134,8 @@ def seed(ctx) -> None:
                             quality_sum=s["q"], quality_sum_sq=s["q_sq"], duration_sum=s["d"], duration_sum_sq=s["d_sq"],
                             tokens_sum=int(s["tokens"]), cost_sum=Decimal(str(round(s["cost"], 6))),
                         )
-                    Experiment.objects.filter(pk=experiment.pk).update(started_at=timezone.now() - timedelta(days=days))
+                    began = timezone.now() - timedelta(days=days)
+                    Experiment.objects.filter(pk=experiment.pk).update(started_at=began, created_at=began - timedelta(hours=3))
                 if status == Status.PAUSED:
                     services.experiment_pause(experiment=experiment)
                 elif status == Status.CONCLUDED:

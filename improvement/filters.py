@@ -10,7 +10,7 @@ class ExperimentFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="filter_q", label="Name or description contains")
     name = filters.CharFilter(lookup_expr="icontains")
     status = filters.MultipleChoiceFilter(choices=Status.choices)
-    strategy = filters.ChoiceFilter(choices=Strategy.choices)
+    strategy = filters.ChoiceFilter(choices=Strategy.choices, empty_label="any")
     agent = filters.NumberFilter(field_name="agent_id")
     has_winner = filters.BooleanFilter(field_name="winner", lookup_expr="isnull", exclude=True, label="Has a winner")
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")

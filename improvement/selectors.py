@@ -55,6 +55,13 @@ def _seed(experiment: Experiment, variants: list[Variant]) -> int:
     return hash((experiment.pk, tuple((v.pk, v.results_count) for v in variants))) & 0x7FFFFFFF
 
 
+def _share(p: float) -> str:
+    # A Monte Carlo estimate is never certainty: 4000 of 4000 draws reads "over 99.9%".
+    if p >= 0.9995:
+        return "over 99.9%"
+    return f"{p:.1%}" if p >= 0.9 else f"{p:.0%}"
+
+
 def experiment_report(*, experiment: Experiment, variants: list[Variant] | None = None) -> dict:
     """Evidence for each variant and the verdict.
 
@@ -121,7 +128,7 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
         else:
             reasons.append(
                 f"No variant is clearly better: the leader, {leader.name}, is best with probability "
-                f"{p_best[leader.pk]:.0%}; a winner needs {threshold:.0%}."
+                f"{_share(p_best[leader.pk])}; a winner needs {threshold:.0%}."
             )
 
     needed = None
@@ -140,7 +147,7 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
             needed = floor
 
     if winner is not None:
-        verdict = f"{winner.name} is the best variant (probability {p_best[winner.pk]:.0%})."
+        verdict = f"{winner.name} is the best variant (probability of being best {_share(p_best[winner.pk])})."
     else:
         verdict = "No winner yet. " + " ".join(reasons)
         if needed is not None:

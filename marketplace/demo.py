@@ -27,7 +27,6 @@ from marketplace.models import (
     Installation,
     InstallEvent,
     Rating,
-    Report,
 )
 
 COMMUNITY_TEAMS = [

@@ -12,10 +12,10 @@ from django.db.models import (
     Case,
     Count,
     DateField,
-    Func,
     ExpressionWrapper,
     F,
     FloatField,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -281,18 +281,23 @@ def agent_stats(*, agent: Agent, days: int = 90) -> dict:
     }
 
 
-def installs_chart(*, stats: dict) -> dict:
-    """A plotly spec (see static/crucible/charts.js) of installs and downloads per day."""
-    daily = stats["daily"]
+def installs_chart(*, stats: dict, days: int = 90) -> dict:
+    """A plotly spec (see static/crucible/charts.js) of installs and downloads per day over the
+    last ``days`` days, days without activity drawn as zero."""
+    daily = {row["day"]: row for row in stats["daily"]}
     if not daily:
         return {"data": [], "layout": {}}
-    days = [row["day"].isoformat() for row in daily]
+    today = timezone.now().date()
+    span = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+    x = [day.isoformat() for day in span]
     return {
         "data": [
-            {"type": "bar", "name": "Installs", "x": days, "y": [row["installs"] for row in daily]},
-            {"type": "scatter", "mode": "lines+markers", "name": "Downloads", "x": days, "y": [row["downloads"] for row in daily], "yaxis": "y2"},
+            {"type": "bar", "name": "Installs", "x": x, "y": [daily[d]["installs"] if d in daily else 0 for d in span]},
+            {"type": "scatter", "mode": "lines", "name": "Downloads", "x": x,
+             "y": [daily[d]["downloads"] if d in daily else 0 for d in span], "yaxis": "y2"},
         ],
         "layout": {
+            "xaxis": {"type": "date", "tickformat": "%b %d"},
             "yaxis": {"title": {"text": "installs"}, "rangemode": "tozero"},
             "yaxis2": {"title": {"text": "downloads"}, "overlaying": "y", "side": "right", "rangemode": "tozero"},
         },
@@ -309,10 +314,6 @@ def installations_for_team(*, team) -> QuerySet[Installation]:
 
 def ratings_for_agent(*, agent) -> QuerySet[Rating]:
     return Rating.objects.filter(agent=agent, is_hidden=False).select_related("user", "team").order_by("-updated_at")
-
-
-def teams_that_installed(*, agent, team_ids) -> list[int]:
-    return list(Installation.objects.filter(agent=agent, team_id__in=list(team_ids)).values_list("team_id", flat=True))
 
 
 def home_card(*, team, request) -> dict:

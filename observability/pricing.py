@@ -126,3 +126,19 @@ DEFAULT_PRICES = [
     ("deepseek-reasoner*", "0.55", "0.14", "2.19", "2.19"),
 ]
 DEFAULT_EFFECTIVE_FROM = dt.date(2025, 1, 1)
+
+
+def seed_default_prices(model=None) -> int:
+    """Create the default prices that are missing (``model``: the ModelPrice class, or the
+    migration's historical one). Returns how many were created."""
+    if model is None:
+        from observability.models import ModelPrice as model
+    created = 0
+    for pattern, inp, cached, out, reasoning in DEFAULT_PRICES:
+        _, was_created = model.objects.get_or_create(
+            pattern=pattern, effective_from=DEFAULT_EFFECTIVE_FROM,
+            defaults={"input_per_million": inp, "cached_input_per_million": cached, "output_per_million": out,
+                      "reasoning_per_million": reasoning, "notes": "Seeded list price"},
+        )
+        created += was_created
+    return created

@@ -26,6 +26,9 @@ TREND_ALPHA = env_float("CRUCIBLE_TEAMMEMORY_TREND_ALPHA", 0.05)
 # --- Stack suggestion ------------------------------------------------------------------------
 # Similar builds considered (best similarity first) and the fewest that count as "enough history".
 SUGGEST_SIMILAR_LIMIT = env_int("CRUCIBLE_TEAMMEMORY_SUGGEST_SIMILAR_LIMIT", 200)
+# Candidates whose similarity is computed: the most recent builds sharing a word or a component
+# with the request (bounds the cost of a suggestion however long the history is).
+SUGGEST_CANDIDATES = env_int("CRUCIBLE_TEAMMEMORY_SUGGEST_CANDIDATES", 5000)
 SUGGEST_MIN_SIMILAR = env_int("CRUCIBLE_TEAMMEMORY_SUGGEST_MIN_SIMILAR", 5)
 # A past build is "similar" from this combined similarity (0-1) on.
 SUGGEST_MIN_SIMILARITY = env_float("CRUCIBLE_TEAMMEMORY_SUGGEST_MIN_SIMILARITY", 0.05)
@@ -51,3 +54,7 @@ RECO_FLAKY_WINDOW_HOURS = env_int("CRUCIBLE_TEAMMEMORY_RECO_FLAKY_WINDOW_HOURS",
 RECO_FLAKY_MIN_FLIPS = env_int("CRUCIBLE_TEAMMEMORY_RECO_FLAKY_MIN_FLIPS", 3)
 # ... and at least this many flips per decided build of the stack.
 RECO_FLAKY_MIN_RATE = env_float("CRUCIBLE_TEAMMEMORY_RECO_FLAKY_MIN_RATE", 0.05)
+# Flaky-stack detection reads raw builds, so it is bounded: the last N days of the range ...
+RECO_FLAKY_LOOKBACK_DAYS = env_int("CRUCIBLE_TEAMMEMORY_RECO_FLAKY_LOOKBACK_DAYS", 14)
+# ... and at most this many of their most recent decided builds.
+RECO_FLAKY_MAX_BUILDS = env_int("CRUCIBLE_TEAMMEMORY_RECO_FLAKY_MAX_BUILDS", 20_000)

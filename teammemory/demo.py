@@ -2,7 +2,8 @@
 several stacks, with a visible trend (Acme improves, Globex slips after a new agent version,
 Initech holds steady), recurring errors, a flaky stack and a slow one.
 
-Rows go in with bulk_create (the generated search and hash columns are filled by PostgreSQL).
+Rows go in with bulk_create (the generated search and hash columns are filled by PostgreSQL), then
+the daily rollups are rebuilt from them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from teammemory import services
 from teammemory.models import Build, BuildAgent, BuildError
 from teammemory.stacks import normalize_stack, stack_components, stack_key
 
@@ -143,7 +145,7 @@ def seed(ctx) -> None:
                     agent, versions = agents[build.pk % len(agents)]
                     version = None
                     if versions:
-                        # Globex moves to its agent's newest version half-way; the versions' builds do worse.
+                        # Builds switch to the newest version half-way (at Globex it goes with the decline).
                         late = build.started_at > start + dt.timedelta(days=DAYS / 2)
                         version = versions[-1] if late or len(versions) == 1 else versions[0]
                     agent_rows.append(BuildAgent(build=build, agent=agent, agent_version=version))
@@ -153,3 +155,5 @@ def seed(ctx) -> None:
                         error_rows.append(BuildError(build=build, error_type=error_type, message=template.format(m=rng.choice(STEP_NAMES))))
             BuildAgent.objects.bulk_create(agent_rows, batch_size=5000, ignore_conflicts=True)
             BuildError.objects.bulk_create(error_rows, batch_size=5000)
+            # Bulk inserts bypass build_record: recompute the team's daily rollups in one go.
+            services.rollups_rebuild_all(teams=[team])

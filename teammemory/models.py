@@ -140,3 +140,101 @@ class BuildError(models.Model):
 
     def __str__(self):
         return f"{self.error_type}: {self.message[:60]}"
+
+
+# --- Daily rollups -------------------------------------------------------------------------------
+# Maintained by ``services.build_record`` in the build's transaction (INSERT ... ON CONFLICT DO
+# UPDATE adding counts and sums, so concurrent reports stay exact) and rebuilt from the raw builds
+# by ``manage.py teammemory_rollups``. ``day`` is the UTC date of ``Build.started_at``. Insights,
+# the trend, agent outcomes and recommendations read these, so their cost grows with days x
+# groups, not with the number of builds.
+
+
+def _empty_hist():
+    from teammemory import histogram
+
+    return [0] * histogram.BUCKETS
+
+
+class _OutcomeCounts(models.Model):
+    builds = models.BigIntegerField(default=0)
+    succeeded = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+    cancelled = models.BigIntegerField(default=0)
+    scored = models.BigIntegerField(default=0, help_text="Builds with a quality score.")
+    quality_sum = models.BigIntegerField(default=0)
+    quality_sq_sum = models.BigIntegerField(default=0, help_text="Sum of squared quality scores.")
+
+    class Meta:
+        abstract = True
+
+
+class _DurationSums(_OutcomeCounts):
+    duration_sum_ms = models.BigIntegerField(default=0)
+    hist = ArrayField(models.BigIntegerField(), default=_empty_hist, help_text="Log-scale duration histogram (teammemory.histogram).")
+    tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=20, decimal_places=6, default=0)
+
+    class Meta:
+        abstract = True
+
+
+class BuildDailyRollup(_DurationSums):
+    """Builds of one team, one UTC day, one stack (its key and its components). Figures by
+    component are sums over the stacks that contain the component (every build's components are
+    its stack's), so they need no table of their own."""
+
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    stack_key = models.CharField(max_length=600, blank=True, default="")
+    components = ArrayField(models.CharField(max_length=80), default=list, blank=True,
+                            help_text="The stack's normalised components.")
+
+    class Meta:
+        ordering = ["-day", "stack_key"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "day", "stack_key", "components"], name="builddailyrollup_unique_key")
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.stack_key or '(no stack)'}: {self.builds}"
+
+
+class BuildAgentDailyRollup(_OutcomeCounts):
+    """Builds of one team, one UTC day, that used one agent (version)."""
+
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    agent = models.ForeignKey("marketplace.Agent", on_delete=models.CASCADE, related_name="+")
+    # No database constraint: the figures of a deleted version stay (BuildAgent sets its link to NULL).
+    agent_version = models.ForeignKey("marketplace.AgentVersion", null=True, blank=True, on_delete=models.DO_NOTHING,
+                                      db_constraint=False, db_index=False, related_name="+")
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "day", "agent", "agent_version"], name="buildagentdailyrollup_unique_key",
+                                    nulls_distinct=False)
+        ]
+
+    def __str__(self):
+        return f"{self.day} agent {self.agent_id} v{self.agent_version_id}: {self.builds}"
+
+
+class BuildErrorDailyRollup(models.Model):
+    """Errors of one type met by builds of one team on one UTC day."""
+
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    error_type = models.CharField(max_length=200)
+    occurrences = models.BigIntegerField(default=0)
+    builds = models.BigIntegerField(default=0, help_text="Builds that met this error type.")
+    failed_builds = models.BigIntegerField(default=0)
+    example_message = models.TextField(blank=True, default="", help_text="The greatest message (as max() sorts them).")
+
+    class Meta:
+        ordering = ["-day", "error_type"]
+        constraints = [models.UniqueConstraint(fields=["team", "day", "error_type"], name="builderrordailyrollup_unique_key")]
+
+    def __str__(self):
+        return f"{self.day} {self.error_type}: {self.builds}"

@@ -1,6 +1,8 @@
 """Reads of team memory: build lists, insights, the quality trend, agent outcomes, stack
-suggestions and recommendations. Every aggregate is computed by PostgreSQL (counts, averages,
-percentile_cont medians, regr_* regression sums); Python only arranges the few result rows."""
+suggestions and recommendations. Every aggregate is computed by PostgreSQL from the daily rollups
+(counts, sums, histograms, regr_* regression sums); Python only arranges the few result rows and
+reads percentiles off the summed histogram. What needs raw builds (flaky stacks, the suggestion's
+text similarity, evidence lists) reads a bounded window with LIMITs."""
 
 from __future__ import annotations
 
@@ -10,28 +12,16 @@ import math
 import re
 
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, FloatField, Q, QuerySet, Sum
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from teammemory import conf
+from teammemory import conf, histogram, rollups
 from teammemory.models import Build, BuildStatus
 from teammemory.stacks import normalize_component, normalize_components
 from teammemory.stats import slope_test, wilson_lower_bound
 
 SUCCEEDED, FAILED, CANCELLED = BuildStatus.SUCCEEDED.value, BuildStatus.FAILED.value, BuildStatus.CANCELLED.value
-
-
-class Percentile(Aggregate):
-    """percentile_cont(fraction) WITHIN GROUP (ORDER BY expression): an interpolated percentile."""
-
-    function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-
-    def __init__(self, expression, fraction: float, **extra):
-        if not 0 <= float(fraction) <= 1:
-            raise ValueError("fraction must be within 0 and 1")
-        super().__init__(expression, fraction=repr(float(fraction)), output_field=FloatField(), **extra)
 
 
 # --- Lists -------------------------------------------------------------------------------------
@@ -78,67 +68,46 @@ def builds_in_range(*, team, since: dt.datetime | None = None, until: dt.datetim
     return qs
 
 
-# --- Insights ----------------------------------------------------------------------------------
+# --- Insights (read from the daily rollups) ------------------------------------------------------
+#
+# Whole UTC days come from the rollup tables, the partial days at the edges of the range from the
+# raw builds shaped like rollup rows (teammemory.rollups.source): exact counts and sums for any
+# range, at a cost that grows with days x groups rather than with builds. Medians and p90 come
+# from the summed log-scale duration histogram (teammemory.histogram: nearest rank, within
+# RELATIVE_ERROR of the exact value).
 
-
-def _outcome_aggregates(prefix: str = "") -> dict:
-    status = f"{prefix}status"
-    return {
-        "builds": Count("pk"),
-        "succeeded": Count("pk", filter=Q(**{status: SUCCEEDED})),
-        "failed": Count("pk", filter=Q(**{status: FAILED})),
-        "cancelled": Count("pk", filter=Q(**{status: CANCELLED})),
-        "avg_quality": Avg(f"{prefix}quality"),
-    }
-
-
-def _metric_aggregates() -> dict:
-    return _outcome_aggregates() | {
-        "median_duration_ms": Percentile("duration_ms", 0.5),
-        "p90_duration_ms": Percentile("duration_ms", 0.9),
-        "total_tokens": Sum("tokens"),
-        "total_cost": Sum("cost"),
-    }
+_OUTCOME_SUMS = """sum(r.builds)::bigint AS builds, sum(r.succeeded)::bigint AS succeeded,
+       sum(r.failed)::bigint AS failed, sum(r.cancelled)::bigint AS cancelled,
+       sum(r.quality_sum)::float / nullif(sum(r.scored), 0) AS avg_quality"""
+_METRIC_SUMS = f"""{_OUTCOME_SUMS}, sum(r.tokens)::bigint AS total_tokens, sum(r.cost) AS total_cost,
+       {rollups.HIST_SUM} AS hist"""
 
 
 def _rates(row: dict) -> dict:
     """Success rate over decided builds (succeeded + failed; cancelled ones decide nothing) and its
-    complement, the failure rate (DORA's change failure rate)."""
-    decided = row["succeeded"] + row["failed"]
-    success = row["succeeded"] / decided if decided else None
+    complement, the failure rate (DORA's change failure rate). A ``hist`` becomes the median and
+    p90 duration."""
     out = dict(row)
+    for key in ("builds", "succeeded", "failed", "cancelled"):
+        out[key] = int(out.get(key) or 0)
+    decided = out["succeeded"] + out["failed"]
+    success = out["succeeded"] / decided if decided else None
     out["decided"] = decided
     out["success_rate"] = success
     out["failure_rate"] = None if success is None else 1 - success
-    out["small_sample"] = row["builds"] < conf.MIN_SAMPLE
-    if "median_duration_ms" in row:
-        builds = row["builds"]
-        out["tokens_per_build"] = (row["total_tokens"] or 0) / builds if builds else None
-        out["cost_per_build"] = float(row["total_cost"] or 0) / builds if builds else None
-        out["total_tokens"] = int(row["total_tokens"] or 0)
-        out["total_cost"] = float(row["total_cost"] or 0)
+    out["small_sample"] = out["builds"] < conf.MIN_SAMPLE
+    if "hist" in out:
+        hist = out.pop("hist")
+        out["median_duration_ms"] = histogram.percentile(hist, 0.5)
+        out["p90_duration_ms"] = histogram.percentile(hist, 0.9)
+        builds = out["builds"]
+        out["tokens_per_build"] = (out["total_tokens"] or 0) / builds if builds else None
+        out["cost_per_build"] = float(out["total_cost"] or 0) / builds if builds else None
+        out["total_tokens"] = int(out["total_tokens"] or 0)
+        out["total_cost"] = float(out["total_cost"] or 0)
     if out.get("avg_quality") is not None:
         out["avg_quality"] = float(out["avg_quality"])
     return out
-
-
-def insights_summary(qs: QuerySet[Build]) -> dict:
-    return _rates(qs.order_by().aggregate(**_metric_aggregates()))
-
-
-def insights_by_stack(qs: QuerySet[Build], limit: int | None = None) -> list[dict]:
-    rows = (
-        qs.order_by()
-        .values("stack_key")
-        .annotate(**_metric_aggregates())
-        .order_by("-builds", "stack_key")[: limit or conf.INSIGHTS_TOP_N]
-    )
-    return [_rates(row) for row in rows]
-
-
-def _base_sql(qs: QuerySet[Build], *fields: str) -> tuple[str, tuple]:
-    sql, params = qs.order_by().values("id", *fields).query.sql_with_params()
-    return sql, tuple(params)
 
 
 def _fetch(sql: str, params) -> list[dict]:
@@ -148,58 +117,89 @@ def _fetch(sql: str, params) -> list[dict]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def insights_by_component(qs: QuerySet[Build], limit: int | None = None) -> list[dict]:
-    base, params = _base_sql(qs, "components", "status", "quality", "duration_ms", "tokens", "cost")
+def _complete_range(since, until) -> tuple[dt.datetime, dt.datetime]:
+    """A missing end is now; a missing start is INSIGHTS_DEFAULT_DAYS before the end."""
+    until = until or timezone.now()
+    return since or until - dt.timedelta(days=conf.INSIGHTS_DEFAULT_DAYS), until
+
+
+def stack_figures(*, team, since: dt.datetime, until: dt.datetime, limit: int | None = None) -> dict:
+    """Summary, by stack and by component in one pass over the stack rollups of the range: rows
+    are first summed per (stack, components), then those few rows per stack, per component (a
+    component's builds are those of the stacks that contain it) and overall."""
+    src, params = rollups.source("stack", team.pk, since, until)
+    limit = limit or conf.INSIGHTS_TOP_N
     sql = f"""
-        SELECT c.component COLLATE "C" AS component,
-               count(*) AS builds,
-               count(*) FILTER (WHERE b.status = %s) AS succeeded,
-               count(*) FILTER (WHERE b.status = %s) AS failed,
-               count(*) FILTER (WHERE b.status = %s) AS cancelled,
-               avg(b.quality) AS avg_quality,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY b.duration_ms) AS median_duration_ms,
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY b.duration_ms) AS p90_duration_ms,
-               sum(b.tokens) AS total_tokens,
-               sum(b.cost) AS total_cost
-        FROM ({base}) AS b CROSS JOIN LATERAL unnest(b.components) AS c(component)
-        GROUP BY 1
-        ORDER BY builds DESC, 1
-        LIMIT %s
+        WITH per_stack AS MATERIALIZED (
+            SELECT r.stack_key, r.components, sum(r.builds) AS builds, sum(r.succeeded) AS succeeded,
+                   sum(r.failed) AS failed, sum(r.cancelled) AS cancelled, sum(r.scored) AS scored,
+                   sum(r.quality_sum) AS quality_sum, sum(r.tokens) AS tokens, sum(r.cost) AS cost,
+                   {rollups.HIST_SUM} AS hist
+            FROM {src} r
+            GROUP BY r.stack_key, r.components
+        )
+        SELECT 'summary' AS part, NULL::text AS key, {_METRIC_SUMS} FROM per_stack r
+        UNION ALL
+        (SELECT 'stack', r.stack_key::text, {_METRIC_SUMS} FROM per_stack r GROUP BY r.stack_key
+         ORDER BY builds DESC, r.stack_key LIMIT %s)
+        UNION ALL
+        (SELECT 'component', c.component::text, {_METRIC_SUMS}
+         FROM per_stack r CROSS JOIN LATERAL unnest(r.components) AS c(component)
+         GROUP BY c.component ORDER BY builds DESC, c.component COLLATE "C" LIMIT %s)
     """
-    rows = _fetch(sql, (SUCCEEDED, FAILED, CANCELLED) + params + (limit or conf.INSIGHTS_TOP_N,))
-    return [_rates(row) for row in rows]
+    out = {"summary": None, "by_stack": [], "by_component": []}
+    for row in _fetch(sql, params + [limit, limit]):
+        part, key = row.pop("part"), row.pop("key")
+        if part == "summary":
+            out["summary"] = _rates(row)
+        elif part == "stack":
+            out["by_stack"].append(_rates({"stack_key": key, **row}))
+        else:
+            out["by_component"].append(_rates({"component": key, **row}))
+    return out
 
 
-def insights_top_errors(qs: QuerySet[Build], limit: int | None = None) -> list[dict]:
-    base, params = _base_sql(qs, "status")
+def insights_summary(*, team, since: dt.datetime, until: dt.datetime) -> dict:
+    src, params = rollups.source("stack", team.pk, since, until)
+    return _rates(_fetch(f"SELECT {_METRIC_SUMS} FROM {src} r", params)[0])
+
+
+def insights_by_stack(*, team, since: dt.datetime, until: dt.datetime, limit: int | None = None) -> list[dict]:
+    return stack_figures(team=team, since=since, until=until, limit=limit)["by_stack"]
+
+
+def insights_by_component(*, team, since: dt.datetime, until: dt.datetime, limit: int | None = None) -> list[dict]:
+    return stack_figures(team=team, since=since, until=until, limit=limit)["by_component"]
+
+
+def insights_top_errors(*, team, since: dt.datetime, until: dt.datetime, limit: int | None = None) -> list[dict]:
+    src, params = rollups.source("error", team.pk, since, until)
     sql = f"""
-        SELECT e.error_type COLLATE "C" AS error_type,
-               count(*) AS occurrences,
-               count(DISTINCT e.build_id) AS builds,
-               count(DISTINCT e.build_id) FILTER (WHERE b.status = %s) AS failed_builds,
-               max(e.message) AS example_message
-        FROM teammemory_builderror e JOIN ({base}) AS b ON b.id = e.build_id
-        GROUP BY 1
+        SELECT r.error_type COLLATE "C" AS error_type, sum(r.occurrences)::bigint AS occurrences,
+               sum(r.builds)::bigint AS builds, sum(r.failed_builds)::bigint AS failed_builds,
+               max(r.example_message) AS example_message
+        FROM {src} r GROUP BY 1
         ORDER BY builds DESC, occurrences DESC, 1
         LIMIT %s
     """
-    return _fetch(sql, (FAILED,) + params + (limit or conf.INSIGHTS_TOP_N,))
+    return _fetch(sql, params + [limit or conf.INSIGHTS_TOP_N])
 
 
-def quality_trend(qs: QuerySet[Build]) -> dict:
+def quality_trend(*, team, since: dt.datetime, until: dt.datetime) -> dict:
     """Average quality and success rate per ISO week (weeks start on Monday, UTC), with the OLS
     slope of each against the week number (regr_slope / regr_r2 / regr_count), its t-test, and
-    a direction that is "rising" or "falling" only when the slope is significant."""
-    base, params = _base_sql(qs, "started_at", "status", "quality")
+    a direction that is "rising" or "falling" only when the slope is significant. Read from the
+    daily rollups (exact: weeks are made of whole days)."""
+    src, params = rollups.source("stack", team.pk, since, until)
     sql = f"""
         WITH weeks AS (
-            SELECT date_trunc('week', b.started_at AT TIME ZONE 'UTC') AS week,
-                   count(*) AS builds,
-                   count(b.quality) AS scored,
-                   avg(b.quality)::float AS avg_quality,
-                   count(*) FILTER (WHERE b.status = %s) AS succeeded,
-                   count(*) FILTER (WHERE b.status IN (%s, %s)) AS decided
-            FROM ({base}) AS b
+            SELECT date_trunc('week', r.day::timestamp) AS week,
+                   sum(r.builds)::bigint AS builds,
+                   sum(r.scored)::bigint AS scored,
+                   sum(r.quality_sum)::float / nullif(sum(r.scored), 0) AS avg_quality,
+                   sum(r.succeeded)::bigint AS succeeded,
+                   sum(r.succeeded + r.failed)::bigint AS decided
+            FROM {src} r
             GROUP BY 1
         ), points AS (
             SELECT weeks.*,
@@ -218,7 +218,7 @@ def quality_trend(qs: QuerySet[Build]) -> dict:
         FROM points CROSS JOIN fit
         ORDER BY points.week
     """
-    rows = _fetch(sql, (SUCCEEDED, SUCCEEDED, FAILED) + params)
+    rows = _fetch(sql, params)
     weeks = [
         {
             "week": row["week"].date().isoformat(),
@@ -262,24 +262,21 @@ def quality_trend(qs: QuerySet[Build]) -> dict:
     return {"weeks": weeks, "quality": quality, "success_rate": success}
 
 
-def agent_outcomes(qs: QuerySet[Build], limit: int | None = None) -> list[dict]:
+def agent_outcomes(
+    *, team, since: dt.datetime, until: dt.datetime, team_summary: dict | None = None, limit: int | None = None
+) -> list[dict]:
     """Builds per agent version with their success rate and quality, beside the team's figures
     in the same range (``delta_*``). Counts stay in the output so small samples show as such."""
-    team = _rates(qs.order_by().aggregate(**_outcome_aggregates()))
-    base, params = _base_sql(qs, "status", "quality")
+    team_row = team_summary or insights_summary(team=team, since=since, until=until)
+    src, params = rollups.source("agent", team.pk, since, until)
     sql = f"""
-        SELECT ba.agent_id, ba.agent_version_id,
-               count(*) AS builds,
-               count(*) FILTER (WHERE b.status = %s) AS succeeded,
-               count(*) FILTER (WHERE b.status = %s) AS failed,
-               count(*) FILTER (WHERE b.status = %s) AS cancelled,
-               avg(b.quality) AS avg_quality
-        FROM teammemory_buildagent ba JOIN ({base}) AS b ON b.id = ba.build_id
-        GROUP BY ba.agent_id, ba.agent_version_id
-        ORDER BY builds DESC, ba.agent_id, ba.agent_version_id
+        SELECT r.agent_id, r.agent_version_id, {_OUTCOME_SUMS}
+        FROM {src} r
+        GROUP BY r.agent_id, r.agent_version_id
+        ORDER BY builds DESC, r.agent_id, r.agent_version_id
         LIMIT %s
     """
-    rows = _fetch(sql, (SUCCEEDED, FAILED, CANCELLED) + params + (limit or conf.INSIGHTS_TOP_N * 3,))
+    rows = _fetch(sql, params + [limit or conf.INSIGHTS_TOP_N * 3])
     from marketplace.models import Agent, AgentVersion  # names of the few agents in the result
 
     agents = {a.pk: a for a in Agent.objects.filter(pk__in={r["agent_id"] for r in rows}).select_related("team")}
@@ -297,36 +294,33 @@ def agent_outcomes(qs: QuerySet[Build], limit: int | None = None) -> list[dict]:
                 "version": versions.get(row["agent_version_id"]),
                 **rates,
                 "delta_success_rate": None
-                if rates["success_rate"] is None or team["success_rate"] is None
-                else rates["success_rate"] - team["success_rate"],
+                if rates["success_rate"] is None or team_row["success_rate"] is None
+                else rates["success_rate"] - team_row["success_rate"],
                 "delta_quality": None
-                if rates["avg_quality"] is None or team["avg_quality"] is None
-                else rates["avg_quality"] - team["avg_quality"],
+                if rates["avg_quality"] is None or team_row["avg_quality"] is None
+                else rates["avg_quality"] - team_row["avg_quality"],
             }
         )
     return out
 
 
-def _complete_range(since, until) -> tuple[dt.datetime, dt.datetime]:
-    """A missing end is now; a missing start is INSIGHTS_DEFAULT_DAYS before the end."""
-    until = until or timezone.now()
-    return since or until - dt.timedelta(days=conf.INSIGHTS_DEFAULT_DAYS), until
-
-
 def team_insights(*, team, since: dt.datetime | None = None, until: dt.datetime | None = None) -> dict:
     since, until = _complete_range(since, until)
-    qs = builds_in_range(team=team, since=since, until=until)
+    window = {"team": team, "since": since, "until": until}
+    figures = stack_figures(**window)
+    summary = figures["summary"]
     return {
         "team": team.slug,
         "since": since,
         "until": until,
-        "summary": insights_summary(qs),
-        "by_stack": insights_by_stack(qs),
-        "by_component": insights_by_component(qs),
-        "top_errors": insights_top_errors(qs),
-        "trend": quality_trend(qs),
-        "agents": agent_outcomes(qs),
+        "summary": summary,
+        "by_stack": figures["by_stack"],
+        "by_component": figures["by_component"],
+        "top_errors": insights_top_errors(**window),
+        "trend": quality_trend(**window),
+        "agents": agent_outcomes(**window, team_summary=summary),
     }
+
 
 
 # --- Stack suggestion --------------------------------------------------------------------------
@@ -430,14 +424,21 @@ def stack_suggest(
 
     sql = f"""
         WITH q AS (SELECT {_TSQUERY_OR} AS q),
+        recent AS (
+            -- Bounded: the most recent SUGGEST_CANDIDATES builds that share a lexeme or a
+            -- component with the request (GIN indexes, or the (team, started_at) index backwards).
+            SELECT b.id FROM teammemory_build b, q
+            WHERE {filters_sql}
+              AND (b.search @@ q.q OR b.components && %s::varchar[])
+            ORDER BY b.started_at DESC
+            LIMIT %s
+        ),
         cand AS (
             SELECT b.id, b.stack_key, b.components, b.stack, b.status, b.quality, b.started_at,
                    ts_rank(ARRAY[1, 1, 1, 1]::float4[], b.search, q.q, 32) AS text_sim,
                    (SELECT count(*) FROM unnest(b.components) c WHERE c = ANY(%s::varchar[]))::float
                        / greatest(cardinality(b.components), 1) AS comp_sim
-            FROM teammemory_build b, q
-            WHERE {filters_sql}
-              AND (b.search @@ q.q OR b.components && %s::varchar[])
+            FROM recent JOIN teammemory_build b ON b.id = recent.id, q
         ), scored AS (
             SELECT cand.*, (%s * text_sim + %s * comp_sim) AS similarity FROM cand
         ), top AS (
@@ -459,9 +460,9 @@ def stack_suggest(
     # With no text at all, component overlap is all there is to compare.
     weights = (text_weight, 1 - text_weight) if requirements.strip() else (0.0, 1.0)
     params = (
-        (requirements, target)
+        (requirements,)
         + filter_params
-        + (target,)
+        + (target, conf.SUGGEST_CANDIDATES, target)
         + weights
         + (conf.SUGGEST_MIN_SIMILARITY, conf.SUGGEST_SIMILAR_LIMIT, SUCCEEDED, FAILED)
         + (conf.SUGGEST_EVIDENCE_BUILDS, conf.SUGGEST_EVIDENCE_BUILDS)
@@ -495,17 +496,21 @@ def stack_suggest(
             "suggestions": suggestions,
         }
 
-    # Fallback: the strongest stacks across the team's history (same constraints and score).
+    # Fallback: the strongest stacks across the team's history (same constraints and score), from
+    # the daily rollups of the lookback period (exact: partial edge days come from raw builds).
+    stack_source, stack_params = rollups.source(
+        "stack", team.pk, since or dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc)
+    )
     fallback_sql = f"""
         WITH stacks AS (
-            SELECT stack_key,
-                   count(*) AS builds,
-                   count(*) FILTER (WHERE status = %s) AS succeeded,
-                   count(*) FILTER (WHERE status = %s) AS failed,
-                   avg(quality) AS avg_quality
-            FROM teammemory_build b
-            WHERE {filters_sql} AND b.stack_key <> ''
-            GROUP BY stack_key
+            SELECT r.stack_key,
+                   sum(r.builds)::bigint AS builds,
+                   sum(r.succeeded)::bigint AS succeeded,
+                   sum(r.failed)::bigint AS failed,
+                   sum(r.quality_sum)::float / nullif(sum(r.scored), 0) AS avg_quality
+            FROM {stack_source} r
+            WHERE r.components @> %s::varchar[] AND NOT (r.components && %s::varchar[]) AND r.stack_key <> ''
+            GROUP BY r.stack_key
         )
         SELECT s.*, latest.components, latest.stack, latest.ids AS evidence_ids
         FROM stacks s
@@ -521,7 +526,7 @@ def stack_suggest(
     """
     stacks = _fetch(
         fallback_sql,
-        (SUCCEEDED, FAILED) + filter_params + filter_params + (SUCCEEDED, conf.SUGGEST_EVIDENCE_BUILDS),
+        tuple(stack_params) + (require, exclude) + filter_params + (SUCCEEDED, conf.SUGGEST_EVIDENCE_BUILDS),
     )
     suggestions = sorted(
         (_suggestion_row(g, z) for g in stacks), key=lambda s: (-s["score"], -s["builds"], s["stack_key"])
@@ -556,21 +561,29 @@ SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 
 def flaky_stacks(
-    qs: QuerySet[Build], *, window_hours: int | None = None, min_flips: int | None = None, min_rate: float | None = None
+    *, team, since: dt.datetime, until: dt.datetime, window_hours: int | None = None, min_flips: int | None = None,
+    min_rate: float | None = None,
 ) -> list[dict]:
     """Stacks where the same requirements (same normalised text) both passed and failed within
     ``window_hours``: consecutive decided builds of one (stack, requirements) whose status flips.
     A stack is listed from ``min_flips`` flips and ``min_rate`` flips per decided build of the
-    stack, so a busy stack with the odd retry is not called flaky."""
+    stack, so a busy stack with the odd retry is not called flaky.
+
+    This needs the builds themselves, so it is bounded: only the last RECO_FLAKY_LOOKBACK_DAYS of
+    the range, and at most RECO_FLAKY_MAX_BUILDS of its most recent decided builds (an index-only
+    scan of ``build_team_started`` backwards)."""
     window_hours = conf.RECO_FLAKY_WINDOW_HOURS if window_hours is None else window_hours
     min_flips = conf.RECO_FLAKY_MIN_FLIPS if min_flips is None else min_flips
     min_rate = conf.RECO_FLAKY_MIN_RATE if min_rate is None else min_rate
-    base, params = _base_sql(qs, "stack_key", "requirements_hash", "status", "started_at")
-    sql = f"""
+    start = max(since, until - dt.timedelta(days=conf.RECO_FLAKY_LOOKBACK_DAYS))
+    sql = """
         WITH decided AS (
             SELECT b.id, b.stack_key, b.requirements_hash, b.status, b.started_at
-            FROM ({base}) AS b
-            WHERE b.status IN (%s, %s) AND b.stack_key <> ''
+            FROM teammemory_build b
+            WHERE b.team_id = %s AND b.started_at >= %s AND b.started_at < %s
+              AND b.status IN (%s, %s) AND b.stack_key <> ''
+            ORDER BY b.started_at DESC
+            LIMIT %s
         ), per_stack AS (
             SELECT stack_key, count(*) AS builds FROM decided GROUP BY stack_key
         ), pairs AS (
@@ -594,7 +607,11 @@ def flaky_stacks(
         ORDER BY flips DESC, p.stack_key
         LIMIT %s
     """
-    return _fetch(sql, params + (SUCCEEDED, FAILED, window_hours, min_flips, min_rate, conf.INSIGHTS_TOP_N))
+    rows = _fetch(sql, (team.pk, start, until, SUCCEEDED, FAILED, conf.RECO_FLAKY_MAX_BUILDS, window_hours, min_flips,
+                        min_rate, conf.INSIGHTS_TOP_N))
+    for row in rows:
+        row["window_start"] = start
+    return rows
 
 
 def _fmt_pct(value: float | None) -> str:
@@ -712,8 +729,7 @@ def team_recommendations(
                  "threshold_success_gap": conf.RECO_AGENT_SUCCESS_GAP, "threshold_quality_gap": conf.RECO_AGENT_QUALITY_GAP},
             )
 
-    qs = builds_in_range(team=team, since=since, until=until)
-    for row in flaky_stacks(qs):
+    for row in flaky_stacks(team=team, since=since, until=until):
         add(
             "flaky_stack",
             "medium",
@@ -725,7 +741,8 @@ def team_recommendations(
              "threshold_rate": conf.RECO_FLAKY_MIN_RATE,
              "requirement_sets": row["requirement_sets"],
              "last_flip_at": row["last_flip_at"], "window_hours": conf.RECO_FLAKY_WINDOW_HOURS,
-             "threshold_flips": conf.RECO_FLAKY_MIN_FLIPS},
+             "threshold_flips": conf.RECO_FLAKY_MIN_FLIPS, "examined_since": row["window_start"],
+             "lookback_days": conf.RECO_FLAKY_LOOKBACK_DAYS},
         )
 
     recs.sort(key=lambda r: SEVERITY_ORDER[r["severity"]])
@@ -736,9 +753,8 @@ def team_recommendations(
 
 
 def home_card(*, team, request) -> dict:
-    since = timezone.now() - dt.timedelta(days=30)
-    qs = Build.objects.filter(team=team, started_at__gte=since)
-    summary = _rates(qs.order_by().aggregate(**_outcome_aggregates()))
+    until = timezone.now()
+    summary = insights_summary(team=team, since=until - dt.timedelta(days=30), until=until)
     figures = [
         {"label": "Builds (30 days)", "value": f"{summary['builds']:,}"},
         {"label": "Success rate", "value": _fmt_pct(summary["success_rate"])},

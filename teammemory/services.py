@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from teammemory import conf
+from teammemory import conf, rollups
 from teammemory.models import Build, BuildAgent, BuildError, BuildStatus
 from teammemory.stacks import normalize_role, normalize_stack, stack_components, stack_key
 
@@ -236,6 +236,8 @@ def build_record(
 
     BuildAgent.objects.bulk_create([BuildAgent(build=build, agent=a, agent_version=v) for a, v in agent_uses])
     BuildError.objects.bulk_create([BuildError(build=build, error_type=t, message=m) for t, m in build_errors])
+    # The daily rollups the insights read: added in the database, in this transaction.
+    rollups.record_build(build=build, agent_uses=agent_uses, build_errors=build_errors)
 
     if executions:
         from observability.services import executions_ingest
@@ -249,3 +251,26 @@ def build_record(
         if failures:
             raise ValidationError(failures)  # rolls back the build with the executions
     return build, True
+
+
+@transaction.atomic
+def rollups_rebuild(*, start_day: dt.date, end_day: dt.date, team=None) -> dict[str, int]:
+    """Recompute the daily rollups of [start_day, end_day) (UTC days) from the raw builds, for one
+    team or all. Returns the rows written per table."""
+    if end_day <= start_day:
+        raise ValidationError({"end_day": "The end must be after the start."})
+    return rollups.rebuild(team_ids=None if team is None else [team.pk], start_day=start_day, end_day=end_day)
+
+
+def rollups_rebuild_all(*, teams) -> dict[str, int]:
+    """Rebuild every day of the given teams' builds (after a bulk insert such as the demo seed)."""
+    from django.db.models import Max, Min
+
+    ids = [t.pk for t in teams]
+    span = Build.objects.filter(team_id__in=ids).aggregate(lo=Min("started_at"), hi=Max("started_at"))
+    if span["lo"] is None:
+        return {}
+    start_day = span["lo"].astimezone(dt.timezone.utc).date()
+    end_day = span["hi"].astimezone(dt.timezone.utc).date() + dt.timedelta(days=1)
+    with transaction.atomic():
+        return rollups.rebuild(team_ids=ids, start_day=start_day, end_day=end_day)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -12,6 +12,61 @@ from improvement import conf
 from improvement.models import Assignment, Experiment, Status, Strategy, Variant
 
 WEIGHT = {"min_value": 0.0, "max_value": 1000.0}
+
+
+class Text(serializers.CharField):
+    """A string field that takes only strings: a number where text belongs is a client bug, and
+    DRF's CharField would quietly turn it into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def _is_number(data) -> bool:
+    return isinstance(data, (int, float)) and not isinstance(data, bool)
+
+
+class Flt(serializers.FloatField):
+    """A JSON number only (DRF would also take "0.5" as text)."""
+
+    def to_internal_value(self, data):
+        if not _is_number(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Int(serializers.IntegerField):
+    """A JSON integer only."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, int) or isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Bool(serializers.BooleanField):
+    """true or false only (DRF would also take "yes", 1, "on")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+@extend_schema_field({"type": "number", "minimum": 0})
+class Money(serializers.DecimalField):
+    """A JSON number, kept as a Decimal rounded to the field's decimal places."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("rounding", ROUND_HALF_EVEN)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not _is_number(data):
+            self.fail("invalid")
+        return super().to_internal_value(str(data))
 
 
 # --- output --------------------------------------------------------------------------------
@@ -77,9 +132,9 @@ class AssignmentSerializer(serializers.ModelSerializer):
 # --- input ---------------------------------------------------------------------------------
 
 class VariantSpecSerializer(StrictFieldsMixin, serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    prompt = serializers.CharField(max_length=100_000, trim_whitespace=False)
-    is_control = serializers.BooleanField(default=False)
+    name = Text(max_length=100)
+    prompt = Text(max_length=100_000, trim_whitespace=False)
+    is_control = Bool(default=False)
 
 
 class AgentRefField(serializers.Field):
@@ -107,18 +162,18 @@ extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}], "nullab
 
 
 class ExperimentWriteSerializer(StrictFieldsMixin, serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    description = serializers.CharField(max_length=10_000, allow_blank=True, required=False)
+    name = Text(max_length=100)
+    description = Text(max_length=10_000, allow_blank=True, required=False)
     agent = AgentRefField(required=False, allow_null=True)
     strategy = serializers.ChoiceField(choices=Strategy.choices, required=False)
-    epsilon = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
-    weight_quality = serializers.FloatField(required=False, **WEIGHT)
-    weight_success = serializers.FloatField(required=False, **WEIGHT)
-    weight_speed = serializers.FloatField(required=False, **WEIGHT)
-    weight_cost = serializers.FloatField(required=False, **WEIGHT)
-    speed_reference_ms = serializers.IntegerField(min_value=1, max_value=3_600_000, required=False)
-    cost_reference = serializers.DecimalField(max_digits=12, decimal_places=6, min_value=Decimal("0.000001"), required=False)
-    min_results = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
+    epsilon = Flt(min_value=0.0, max_value=1.0, required=False)
+    weight_quality = Flt(required=False, **WEIGHT)
+    weight_success = Flt(required=False, **WEIGHT)
+    weight_speed = Flt(required=False, **WEIGHT)
+    weight_cost = Flt(required=False, **WEIGHT)
+    speed_reference_ms = Int(min_value=1, max_value=3_600_000, required=False)
+    cost_reference = Money(max_digits=12, decimal_places=6, min_value=Decimal("0.000001"), required=False)
+    min_results = Int(min_value=1, max_value=1_000_000, required=False)
 
 
 class ExperimentCreateSerializer(ExperimentWriteSerializer):
@@ -127,21 +182,21 @@ class ExperimentCreateSerializer(ExperimentWriteSerializer):
 
 
 class ExperimentUpdateSerializer(ExperimentWriteSerializer):
-    name = serializers.CharField(max_length=100, required=False)
+    name = Text(max_length=100, required=False)
 
 
 class VariantCreateSerializer(VariantSpecSerializer):
-    experiment = serializers.IntegerField(min_value=1, help_text="The experiment's id.")
+    experiment = Int(min_value=1, help_text="The experiment's id.")
 
 
 class VariantUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False)
-    prompt = serializers.CharField(max_length=100_000, trim_whitespace=False, required=False)
-    is_control = serializers.BooleanField(required=False)
+    name = Text(max_length=100, required=False)
+    prompt = Text(max_length=100_000, trim_whitespace=False, required=False)
+    is_control = Bool(required=False)
 
 
 class SelectInputSerializer(StrictFieldsMixin, serializers.Serializer):
-    experiment = serializers.CharField(max_length=100, help_text="The experiment's name (the key clients use).")
+    experiment = Text(max_length=100, help_text="The experiment's name (the key clients use).")
 
 
 class SelectResultSerializer(serializers.Serializer):
@@ -153,13 +208,13 @@ class SelectResultSerializer(serializers.Serializer):
 
 
 class ResultInputSerializer(StrictFieldsMixin, serializers.Serializer):
-    assignment_id = serializers.IntegerField(min_value=1, required=False, help_text="From select; preferred.")
-    variant_id = serializers.IntegerField(min_value=1, required=False, help_text="When the call did not go through select.")
-    success = serializers.BooleanField()
-    quality = serializers.FloatField(min_value=0.0, max_value=100.0, required=False, allow_null=True)
-    duration_ms = serializers.FloatField(min_value=0.0, max_value=7 * 24 * 3600 * 1000.0, default=0.0)
-    tokens = serializers.IntegerField(min_value=0, max_value=10**12, default=0)
-    cost = serializers.DecimalField(max_digits=18, decimal_places=6, min_value=0, max_value=1_000_000, default=0)
+    assignment_id = Int(min_value=1, required=False, help_text="From select; preferred.")
+    variant_id = Int(min_value=1, required=False, help_text="When the call did not go through select.")
+    success = Bool()
+    quality = Flt(min_value=0.0, max_value=100.0, required=False, allow_null=True)
+    duration_ms = Flt(min_value=0.0, max_value=7 * 24 * 3600 * 1000.0, default=0.0)
+    tokens = Int(min_value=0, max_value=10**12, default=0)
+    cost = Money(max_digits=18, decimal_places=6, min_value=0, max_value=1_000_000, default=0)
 
     def validate(self, attrs):
         if attrs.get("assignment_id") is None and attrs.get("variant_id") is None:
@@ -178,9 +233,9 @@ class RecordedSerializer(serializers.Serializer):
 
 
 class ConcludeInputSerializer(StrictFieldsMixin, serializers.Serializer):
-    winner = serializers.IntegerField(min_value=1, required=False, allow_null=True,
+    winner = Int(min_value=1, required=False, allow_null=True,
                                       help_text="A variant id; default: the winner the report names (if any).")
-    promote = serializers.BooleanField(default=False, help_text="Also publish the winner's prompt as a new agent version.")
+    promote = Bool(default=False, help_text="Also publish the winner's prompt as a new agent version.")
 
 
 class PromoteInputSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -263,9 +318,9 @@ class ReportSerializer(serializers.Serializer):
 # --- the earlier implementation -------------------------------------------------------------
 
 class LegacyTestVariantSerializer(StrictFieldsMixin, serializers.Serializer):
-    agent_name = serializers.CharField(max_length=100, help_text="The prompt (experiment) name.")
-    variant_prompt = serializers.CharField(max_length=100_000, trim_whitespace=False)
-    variant_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    agent_name = Text(max_length=100, help_text="The prompt (experiment) name.")
+    variant_prompt = Text(max_length=100_000, trim_whitespace=False)
+    variant_name = Text(max_length=100, required=False, allow_blank=True)
 
 
 class LegacyVariantCreatedSerializer(serializers.Serializer):

@@ -6,19 +6,7 @@ from observability import histogram, pricing
 
 
 def seed_prices(apps, schema_editor):
-    ModelPrice = apps.get_model("observability", "ModelPrice")
-    for pattern, inp, cached, out, reasoning in pricing.DEFAULT_PRICES:
-        ModelPrice.objects.get_or_create(
-            pattern=pattern,
-            effective_from=pricing.DEFAULT_EFFECTIVE_FROM,
-            defaults={
-                "input_per_million": inp,
-                "cached_input_per_million": cached,
-                "output_per_million": out,
-                "reasoning_per_million": reasoning,
-                "notes": "Seeded list price",
-            },
-        )
+    pricing.seed_default_prices(apps.get_model("observability", "ModelPrice"))
 
 
 def unseed_prices(apps, schema_editor):

@@ -3,6 +3,8 @@ recommendations for the active team; the legacy /api/team/... routes for a team 
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import Q
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
@@ -148,7 +150,7 @@ class SuggestionsView(APIView):
 def team_from_path(request, team_id: str) -> Team:
     """A team named by id or slug in the path, among the caller's teams; any other team is 404."""
     lookup = Q(slug=team_id)
-    if team_id.isdigit():
+    if re.fullmatch(r"[0-9]{1,18}", team_id):  # ASCII digits only ('²'.isdigit() is True), within bigint
         lookup |= Q(pk=int(team_id))
     team = Team.objects.filter(lookup, pk__in=access.readable_team_ids(request)).first()
     if team is None:

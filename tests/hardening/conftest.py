@@ -56,3 +56,17 @@ def _client_for(world, who: str) -> APIClient:
 def caller(world):
     """``caller(who)`` -> a client acting as one of the matrix's callers."""
     return lambda who: _client_for(world, who)
+
+
+# Bugs the hardening suites found in the feature apps that were still open when this suite was
+# handed over (the apps' owners fix them in their own files). Each marks its tests
+# xfail(strict=True): a fix makes the test pass, strict turns that into a failure, and the entry
+# must then be deleted here. Keys are the ends of test node ids.
+KNOWN_APP_BUGS: dict[str, str] = {}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fragment, reason in KNOWN_APP_BUGS.items():
+            if item.nodeid.endswith(fragment):
+                item.add_marker(pytest.mark.xfail(strict=True, reason=reason))

@@ -249,7 +249,8 @@ def test_killed_workers_leave_no_half_batch_and_retries_store_once(stack):
 
     def killer():
         rng = random.Random(7)
-        while not stop.is_set() and len(kills) < 6:
+        # At least 4 kills, and keep going (up to 15) until two requests were actually cut.
+        while not stop.is_set() and len(kills) < 15 and (len(kills) < 4 or len(observations) < 2):
             time.sleep(rng.uniform(0.25, 0.6))
             workers = server.worker_pids()
             if workers:

@@ -61,8 +61,13 @@ def invalid_body_is_rejected(ctx, response, case):
     if negative == {ParameterLocation.BODY}:
         return negative_data_rejection(ctx, response, case)
     return None
-# (method, path) -> why the negative-input check does not apply. Keep empty unless justified.
-NEGATIVE_EXEMPT: dict[tuple[str, str], str] = {}
+# (METHOD, path) -> why an invalid body may get a 2xx there. Keep empty unless justified.
+NEGATIVE_EXEMPT: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/observability/ingest/"): (
+        "partial success by contract: a batch with invalid events answers 207 with one error result per "
+        "event and stores none of the invalid ones (covered by tests/observability and the SIGKILL test)"
+    ),
+}
 
 
 def _real_params(world, operation):
@@ -107,6 +112,7 @@ def test_fuzz_valid_input(fresh_world, operation):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_fuzz_invalid_input(fresh_world, operation):
-    if (operation.method, operation.path) in NEGATIVE_EXEMPT:
-        pytest.skip(NEGATIVE_EXEMPT[(operation.method, operation.path)])
-    _fuzz(fresh_world, operation, GenerationMode.NEGATIVE, [not_a_server_error, invalid_body_is_rejected])
+    checks = [not_a_server_error, invalid_body_is_rejected]
+    if (operation.method.upper(), operation.path) in NEGATIVE_EXEMPT:
+        checks = [not_a_server_error]  # still never a 5xx; see NEGATIVE_EXEMPT for why a 2xx is fine
+    _fuzz(fresh_world, operation, GenerationMode.NEGATIVE, checks)

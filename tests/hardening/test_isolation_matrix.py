@@ -124,6 +124,25 @@ def test_every_api_route_is_in_the_schema():
     assert missing == []
 
 
+def test_api_roots_need_credentials_and_the_public_docs_hold_no_data(world, caller):
+    """The URL-conf API routes that are not schema operations: router roots need credentials;
+    the schema, Swagger UI and ReDoc are public (drf-spectacular's default SERVE_PERMISSIONS):
+    they describe the API and must carry no team's data."""
+    from django.urls import reverse
+
+    roots = sorted(r.name for r in discovery.api_routes() if (r.name or "").endswith("api-root"))
+    assert len(roots) >= 5
+    for name in roots:
+        url = reverse(name)
+        assert caller("anonymous").get(url).status_code == 401, name
+        assert caller("revoked_key").get(url).status_code == 401, name
+        assert caller("owner_key").get(url).status_code == 200, name
+    for name in ("schema", "api-docs", "api-redoc"):
+        response = caller("anonymous").get(reverse(name))
+        assert response.status_code == 200, name
+        assert MARKER not in response.content.decode(errors="replace")
+
+
 @pytest.mark.parametrize("op", [op_params(op) for op in OPS if (op.method, op.path) not in API_PUBLIC])
 @pytest.mark.parametrize("who", ["anonymous", "revoked_key"])
 def test_api_needs_valid_credentials(world, caller, op, who):

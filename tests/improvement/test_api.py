@@ -44,7 +44,7 @@ def test_full_flow_create_select_record_report(team_key_client):
     assignment_id = body["assignment_id"]
 
     recorded = team_key_client.post(
-        f"{BASE}/results/", {"assignment_id": assignment_id, "success": True, "quality": 88, "duration_ms": 900, "tokens": 300, "cost": "0.004"},
+        f"{BASE}/results/", {"assignment_id": assignment_id, "success": True, "quality": 88, "duration_ms": 900, "tokens": 300, "cost": 0.004},
         format="json",
     )
     assert recorded.status_code == 201, recorded.json()
@@ -98,6 +98,8 @@ def test_batch_results_all_or_nothing(team_key_client, experiment):
         ({"strategy": "random"}, "strategy"),
         ({"status": "concluded"}, "status"),
         ({"colour": "red"}, "colour"),
+        ({"name": 12345}, "name"),
+        ({"epsilon": "0.1"}, "epsilon"),
         ({"variants": [{"name": "a", "prompt": "x", "is_control": True}, {"name": "b", "prompt": "y", "is_control": True}]}, "is_control"),
     ],
 )
@@ -117,6 +119,9 @@ def test_bad_experiment_input_is_a_400_naming_the_field(team_key_client, overrid
         ({"duration_ms": -1}, "duration_ms"),
         ({"tokens": -1}, "tokens"),
         ({"qualty": 5}, "qualty"),
+        ({"quality": "50"}, "quality"),
+        ({"success": 1}, "success"),
+        ({"cost": "0.1"}, "cost"),
     ],
 )
 def test_bad_result_input_is_a_400_and_nothing_is_written(team_key_client, experiment, override, field):
@@ -229,3 +234,21 @@ def test_select_uses_few_queries(team_key_client, experiment, django_assert_max_
     with django_assert_max_num_queries(4):
         response = team_key_client.post(f"{BASE}/select/", {"experiment": experiment.name}, format="json")
     assert response.status_code == 201
+
+
+def test_session_user_selects_in_active_team_and_not_where_viewer(client_for, make_user, team, other_team, make_experiment):
+    from crucible import services as core
+
+    user = make_user("twoteams", team=team, role=Role.MEMBER)
+    core.membership_set(team=other_team, user=user, role=Role.VIEWER)
+    mine = make_experiment("shared-name")
+    make_experiment("theirs-only", team_=other_team)
+    make_experiment("shared-name", team_=other_team)
+    client = client_for(user)
+    client.credentials(HTTP_X_CRUCIBLE_TEAM=team.slug)
+    picked = client.post(f"{BASE}/select/", {"experiment": "shared-name"}, format="json")
+    assert picked.status_code == 201 and picked.json()["experiment_id"] == mine.pk
+    # Viewer in the other team: its experiments are readable but cannot be served (a write).
+    assert client.get(f"{BASE}/reports/theirs-only/").status_code == 200
+    assert client.post(f"{BASE}/select/", {"experiment": "theirs-only"}, format="json").status_code == 404
+    assert Assignment.objects.filter(experiment__team=other_team).count() == 0

@@ -30,6 +30,8 @@ def test_legacy_test_variant_bad_input(team_key_client):
     team_key_client.post("/api/improve/test-variant?agent_name=X&variant_prompt=a&variant_name=v1")
     duplicate = team_key_client.post("/api/improve/test-variant?agent_name=X&variant_prompt=b&variant_name=v1")
     assert duplicate.status_code == 400 and "variant_name" in duplicate.json()["fields"]
+    numbers = team_key_client.post("/api/improve/test-variant", {"agent_name": 5, "variant_prompt": "x"}, format="json")
+    assert numbers.status_code == 400 and "agent_name" in numbers.json()["fields"]
     assert Variant.objects.count() == 1
 
 

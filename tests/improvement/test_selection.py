@@ -167,3 +167,30 @@ def test_select_does_not_wait_for_a_lock_on_the_experiment(make_experiment):
         holder.join()
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = 0")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_selects_each_write_one_assignment_and_one_traffic_count(make_experiment):
+    experiment = make_experiment("busy", variants=("a", "b", "c"))
+    threads, per_thread, errors, served = 8, 30, [], []
+
+    def worker(seed):
+        rng = random.Random(seed)
+        try:
+            for _ in range(per_thread):
+                served.append(services.variant_select(experiment=experiment, rng=rng)[1])
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert errors == []
+    total = threads * per_thread
+    assert len(set(served)) == total
+    assert Assignment.objects.filter(experiment=experiment).count() == total
+    assert sum(VariantBucket.objects.filter(experiment=experiment).values_list("assignments", flat=True)) == total

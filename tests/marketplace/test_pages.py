@@ -32,6 +32,8 @@ def test_browse_search_filters_and_sort(web, make_agent, other_team, django_asse
     assert "Meeting Summarizer" in html and "Filler" not in html
     response = web.get("/marketplace/?category=testing&sort=newest")
     assert "Meeting Summarizer" not in response.content.decode()
+    response = web.get("/marketplace/?verified=true")
+    assert "Meeting Summarizer" not in response.content.decode()  # Globex is not verified
     response = web.get("/marketplace/?min_rating=12")
     assert response.status_code == 200 and "min_rating" in response.content.decode()
 

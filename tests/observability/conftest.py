@@ -4,6 +4,18 @@ import pytest
 from django.utils import timezone
 
 
+@pytest.fixture(autouse=True)
+def default_prices(request):
+    """The seeded prices come from a data migration; a transactional test elsewhere in the suite
+    flushes every table, so put them back for tests that use the database."""
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("transactional_db" if request.node.get_closest_marker("django_db").kwargs.get("transaction") else "db")
+    from observability.pricing import seed_default_prices
+
+    seed_default_prices()
+
+
 @pytest.fixture
 def now():
     return timezone.now()

@@ -199,6 +199,9 @@ class TestLegacyRoutes:
             assert client.get(f"/api/team/recommendations/{other_team.slug}").status_code == 404
             assert client.post(f"/api/team/suggest-stack/{other_team.slug}", {"requirements": "x"}, format="json").status_code == 404
         assert member_client.get("/api/team/insights/no-such-team").status_code == 404
+        # Not ASCII digits, or too big for an id: still just "no such team".
+        for odd in ("²", "1²", "99999999999999999999999", "..%2F..%2Fetc"):
+            assert member_client.get(f"/api/team/insights/{odd}").status_code == 404, odd
 
     def test_anonymous_is_401(self, api_client, team):
         assert api_client.get(f"/api/team/insights/{team.slug}").status_code == 401

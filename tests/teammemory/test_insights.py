@@ -9,21 +9,27 @@ Five builds in range (durations 10, 20, 30, 40, 50 minutes):
   4  cancelled  -        40       0       0     node         -
   5  failed     -        50       4000    0.40  python       TimeoutError, ImportError
 
-Success rate over decided builds (1, 2, 3, 5) = 2/4; median duration = 30 min; p90 (linear
-interpolation, percentile_cont) = 40 + 0.6 * 10 = 46 min; mean quality of scored builds
-(90 + 70 + 40) / 3; tokens per build 10000 / 5; cost per build 1.00 / 5.
+Success rate over decided builds (1, 2, 3, 5) = 2/4; median duration = 30 min (nearest rank 3 of
+5); p90 = 50 min (nearest rank ceil(4.5) = 5), both read from the log-scale histogram of the
+daily rollups, so within histogram.RELATIVE_ERROR (about 6 %) of those; mean quality of scored
+builds (90 + 70 + 40) / 3; tokens per build 10000 / 5; cost per build 1.00 / 5.
 """
 
 import datetime as dt
 
 import pytest
 
-from teammemory import selectors
+from teammemory import histogram, selectors
 from tests.teammemory.conftest import NODE_STACK, NOW, PYTHON_STACK
 
 pytestmark = pytest.mark.django_db
 
 MIN = 60_000
+
+
+def near(exact):
+    """The histogram's value for a nearest-rank percentile: within the stated relative error."""
+    return pytest.approx(exact, rel=histogram.RELATIVE_ERROR)
 
 
 @pytest.fixture
@@ -56,8 +62,8 @@ def test_summary(fixture_builds):
     assert (s["builds"], s["succeeded"], s["failed"], s["cancelled"], s["decided"]) == (5, 2, 2, 1, 4)
     assert s["success_rate"] == pytest.approx(0.5)
     assert s["failure_rate"] == pytest.approx(0.5)
-    assert s["median_duration_ms"] == pytest.approx(30 * MIN)
-    assert s["p90_duration_ms"] == pytest.approx(46 * MIN)
+    assert s["median_duration_ms"] == near(30 * MIN)
+    assert s["p90_duration_ms"] == near(50 * MIN)
     assert s["avg_quality"] == pytest.approx(200 / 3)
     assert s["tokens_per_build"] == pytest.approx(2000)
     assert s["cost_per_build"] == pytest.approx(0.2)
@@ -70,12 +76,12 @@ def test_by_stack(fixture_builds):
     python = rows["python + django + postgresql"]
     assert (python["builds"], python["succeeded"], python["failed"]) == (3, 2, 1)
     assert python["success_rate"] == pytest.approx(2 / 3)
-    assert python["median_duration_ms"] == pytest.approx(20 * MIN)
-    assert python["p90_duration_ms"] == pytest.approx((20 + 0.8 * 30) * MIN)  # 10, 20, 50: pos 1.8
+    assert python["median_duration_ms"] == near(20 * MIN)
+    assert python["p90_duration_ms"] == near(50 * MIN)  # 10, 20, 50: nearest rank ceil(2.7) = 3
     assert python["avg_quality"] == pytest.approx(80)
     node = rows["typescript + express + mongodb"]
     assert (node["builds"], node["cancelled"], node["success_rate"]) == (2, 1, 0.0)
-    assert node["median_duration_ms"] == pytest.approx(35 * MIN)
+    assert node["median_duration_ms"] == near(30 * MIN)  # 30, 40: nearest rank 1
     assert node["avg_quality"] == pytest.approx(40)
 
 

@@ -7,7 +7,10 @@ each beside a reference measured in the same run on the same rows.
 It migrates its own database, fills one team with builds spread over two years (generated inside
 PostgreSQL with generate_series: realistic stacks, requirements texts, statuses, quality with a
 trend, durations, errors on failed builds and an agent version on every build) unless the team
-already has that many, runs VACUUM ANALYZE, then times each read several times and prints the median.
+already has that many, rebuilds the daily rollups from them, runs VACUUM ANALYZE, then times each
+read several times and prints the median. Insights and recommendations read the daily rollups (and
+the raw builds of the partial days at the range's edges); flaky-stack detection and the suggestion
+read bounded windows of raw builds.
 
 References (same rows, same run):
 - "plain scan": SELECT count(*), sum(duration_ms), sum(tokens), avg(quality) over exactly the
@@ -43,7 +46,7 @@ from django.utils import timezone  # noqa: E402
 
 from crucible import services as core  # noqa: E402
 from crucible.models import Team  # noqa: E402
-from teammemory import conf, selectors  # noqa: E402
+from teammemory import conf, rollups, selectors, services  # noqa: E402
 from teammemory.models import Build  # noqa: E402
 
 TEAM_SLUG = "bench-teammemory"
@@ -138,9 +141,9 @@ def fill(team, builds: int, agent_version_ids: list[int]) -> None:
         cursor.execute("DROP TABLE bench_stacks; DROP TABLE bench_reqs")
 
 
-def prepare(builds: int, rebuild: bool):
+def prepare(builds: int, rebuild: bool, slug: str = TEAM_SLUG):
     call_command("migrate", verbosity=0)
-    team = Team.objects.filter(slug=TEAM_SLUG).first() or core.team_create(name="Bench team memory", slug=TEAM_SLUG)
+    team = Team.objects.filter(slug=slug).first() or core.team_create(name=f"Bench {slug}", slug=slug)
     have = Build.objects.filter(team=team).count()
     if have != builds or rebuild:
         print(f"Filling {builds:,} builds (had {have:,})…", flush=True)
@@ -154,10 +157,15 @@ def prepare(builds: int, rebuild: bool):
             marketplace_services.version_publish(agent=agent, system_prompt="v2", version="1.1.0")
         with transaction.atomic():
             fill(team, builds, list(AgentVersion.objects.filter(agent=agent).values_list("pk", flat=True)))
+        # The bulk insert bypasses build_record: recompute the daily rollups (as the demo seed does).
+        t0 = time.perf_counter()
+        services.rollups_rebuild_all(teams=[team])
+        print(f"  rolled up in {time.perf_counter() - t0:.1f} s", flush=True)
         # What autovacuum does for an insert-heavy table soon after: statistics and the visibility
         # map (which lets the covering index answer range scans without visiting the rows).
         with connection.cursor() as cursor:
-            for table in ("teammemory_build", "teammemory_builderror", "teammemory_buildagent"):
+            for table in ("teammemory_build", "teammemory_builderror", "teammemory_buildagent",
+                          "teammemory_builddailyrollup", "teammemory_buildagentdailyrollup", "teammemory_builderrordailyrollup"):
                 cursor.execute(f"VACUUM ANALYZE {table}")
     return team
 
@@ -193,7 +201,11 @@ def main():
     parser.add_argument("--builds", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--rebuild", action="store_true", help="Refill the builds even if the count matches.")
+    parser.add_argument("--small-builds", type=int, default=100_000,
+                        help="Builds of a second team over the same two years (0: skip); shows that insights cost "
+                             "does not grow with the number of builds.")
     args = parser.parse_args()
+    small = prepare(args.small_builds, args.rebuild, slug=TEAM_SLUG + "-small") if args.small_builds else None
     team = prepare(args.builds, args.rebuild)
     now = timezone.now()
     ranges = [("last 90 days", now - dt.timedelta(days=90), now), ("all time (2 years)", now - dt.timedelta(days=SPAN_DAYS + 1), now)]
@@ -205,6 +217,14 @@ def main():
         t_rec, _ = timed(lambda: selectors.team_recommendations(team=team, since=since, until=until), args.repeat)
         rows.append((f"insights, {label}", n, t_ins, "plain scan of the same rows", ref))
         rows.append((f"recommendations, {label}", n, t_rec, "plain scan of the same rows", ref))
+    if small is not None:
+        for label, since, until in ranges:
+            n = scan(small, since, until)[0]
+            ref, _ = timed(lambda: scan(small, since, until), args.repeat)
+            t_ins, _ = timed(lambda: selectors.team_insights(team=small, since=since, until=until), args.repeat)
+            t_rec, _ = timed(lambda: selectors.team_recommendations(team=small, since=since, until=until), args.repeat)
+            rows.append((f"small team: insights, {label}", n, t_ins, "plain scan of the same rows", ref))
+            rows.append((f"small team: recommendations, {label}", n, t_rec, "plain scan of the same rows", ref))
     lookback = now - dt.timedelta(days=conf.SUGGEST_LOOKBACK_DAYS)
     n_lookback = scan(team, lookback, now)[0]
     matches = fulltext_count(team, QUERY, lookback)
@@ -214,14 +234,18 @@ def main():
     rows.append((f"suggestion ({matches:,} text matches)", n_lookback, t_sug, "full-text count of the same rows", ref_ft))
     rows.append(("", n_lookback, None, "plain scan of the same rows", ref_scan))
 
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {rollups.STACK_TABLE} WHERE team_id = %s", [team.pk])
+        rollup_rows = cursor.fetchone()[0]
     print()
+    print(f"Daily stack rollup rows of the team: {rollup_rows:,}")
     print(f"Team memory benchmark: {Build.objects.filter(team=team).count():,} builds in one team; "
           f"median of {args.repeat} warm runs; PostgreSQL {connection.pg_version // 10000}")
-    print(f"{'operation':<40} {'rows':>10} {'time':>9}   {'reference':<34} {'ref time':>9} {'ratio':>6}")
+    print(f"{'operation':<48} {'rows':>10} {'time':>9}   {'reference':<34} {'ref time':>9} {'ratio':>6}")
     for label, n, t, ref_label, ref in rows:
         t_text = f"{t * 1000:8.0f}ms" if t is not None else " " * 10
         ratio = f"{t / ref:5.1f}x" if t is not None and ref else ""
-        print(f"{label:<40} {n:>10,} {t_text:>9}   {ref_label:<34} {ref * 1000:8.0f}ms {ratio:>6}")
+        print(f"{label:<48} {n:>10,} {t_text:>9}   {ref_label:<34} {ref * 1000:8.0f}ms {ratio:>6}")
     top = result["suggestions"][0] if result["suggestions"] else None
     print(f"\nSuggestion basis: {result['basis']}, {result['similar_builds']} similar builds; "
           f"top: {top['stack_key'] if top else '-'} (score {top['score']:.3f})" if top else "")

@@ -632,6 +632,13 @@ def rollups_verify(*, start: dt.datetime, end: dt.datetime, team=None, sample: i
 
 # --- Home page ----------------------------------------------------------------------------
 
+def executions_for_build(*, team, build):
+    """The executions reported with a team memory build, oldest first (used by the build page)."""
+    from observability.models import Execution
+
+    return Execution.objects.filter(team=team, build=build).order_by("started_at", "id")
+
+
 def home_card(*, team, request) -> dict:
     period = time_range("24h")
     rows = rollup_rows(team=team, start=period.start, end=period.end)

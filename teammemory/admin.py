@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from teammemory.models import Build, BuildAgent, BuildError
+from teammemory.models import Build, BuildAgent, BuildAgentDailyRollup, BuildDailyRollup, BuildError, BuildErrorDailyRollup
 
 
 class BuildAgentInline(admin.TabularInline):
@@ -53,3 +53,37 @@ class BuildAgentAdmin(admin.ModelAdmin):
     search_fields = ["agent__slug", "agent__name", "agent_version__version", "build__client_build_id"]
     raw_id_fields = ["build", "agent", "agent_version"]
     list_select_related = ["build", "agent__team", "agent_version__agent__team"]
+
+
+class _RollupAdmin(admin.ModelAdmin):
+    """Rollups are written by build reports and `manage.py teammemory_rollups`: read-only here."""
+
+    list_filter = ["team", ("day", admin.DateFieldListFilter)]
+    date_hierarchy = "day"
+    list_select_related = ["team"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BuildDailyRollup)
+class BuildDailyRollupAdmin(_RollupAdmin):
+    list_display = ["day", "team", "stack_key", "builds", "succeeded", "failed", "cancelled", "scored", "duration_sum_ms", "tokens", "cost"]
+    search_fields = ["stack_key"]
+
+
+@admin.register(BuildAgentDailyRollup)
+class BuildAgentDailyRollupAdmin(_RollupAdmin):
+    list_display = ["day", "team", "agent", "agent_version_id", "builds", "succeeded", "failed", "cancelled", "scored"]
+    list_select_related = ["team", "agent"]
+    search_fields = ["agent__slug", "agent__name"]
+
+
+@admin.register(BuildErrorDailyRollup)
+class BuildErrorDailyRollupAdmin(_RollupAdmin):
+    list_display = ["day", "team", "error_type", "occurrences", "builds", "failed_builds"]
+    search_fields = ["error_type"]

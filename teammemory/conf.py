@@ -55,6 +55,6 @@ RECO_FLAKY_MIN_FLIPS = env_int("CRUCIBLE_TEAMMEMORY_RECO_FLAKY_MIN_FLIPS", 3)
 # ... and at least this many flips per decided build of the stack.
 RECO_FLAKY_MIN_RATE = env_float("CRUCIBLE_TEAMMEMORY_RECO_FLAKY_MIN_RATE", 0.05)
 # Flaky-stack detection reads raw builds, so it is bounded: the last N days of the range ...
-RECO_FLAKY_LOOKBACK_DAYS = env_int("CRUCIBLE_TEAMMEMORY_RECO_FLAKY_LOOKBACK_DAYS", 14)
+RECO_FLAKY_LOOKBACK_DAYS = env_int("CRUCIBLE_TEAMMEMORY_RECO_FLAKY_LOOKBACK_DAYS", 30)
 # ... and at most this many of their most recent decided builds.
-RECO_FLAKY_MAX_BUILDS = env_int("CRUCIBLE_TEAMMEMORY_RECO_FLAKY_MAX_BUILDS", 20_000)
+RECO_FLAKY_MAX_BUILDS = env_int("CRUCIBLE_TEAMMEMORY_RECO_FLAKY_MAX_BUILDS", 10_000)

@@ -241,9 +241,10 @@ def split_range(since: dt.datetime, until: dt.datetime):
 HIST_LEN = histogram.BUCKETS
 
 
-def source(kind: str, team_id: int, since: dt.datetime, until: dt.datetime) -> tuple[str, list]:
-    """A subquery with rollup-shaped rows of ``kind`` (stack, agent, error) covering
-    exactly the builds started in [since, until)."""
+def source(kind: str, team_id: int, since: dt.datetime, until: dt.datetime, *, hist: bool = True) -> tuple[str, list]:
+    """A subquery with rollup-shaped rows of ``kind`` (stack, agent, error) covering exactly the
+    builds started in [since, until). The raw edge builds are grouped like the rollups (one row
+    per day and key); ``hist=False`` leaves their histograms out (NULL) for reads that need none."""
     table = {"stack": STACK_TABLE, "agent": AGENT_TABLE, "error": ERROR_TABLE}[kind]
     day_lo, day_hi, parts = split_range(since, until)
     selects, params = [], []
@@ -254,17 +255,20 @@ def source(kind: str, team_id: int, since: dt.datetime, until: dt.datetime) -> t
     if parts:
         where = "b.team_id = %s AND (" + " OR ".join("(b.started_at >= %s AND b.started_at < %s)" for _ in parts) + ")"
         raw_params = [team_id] + [v for part in parts for v in part]
-        one = """1::bigint, (b.status = 'succeeded')::int::bigint, (b.status = 'failed')::int::bigint,
-                 (b.status = 'cancelled')::int::bigint, (b.quality IS NOT NULL)::int::bigint,
-                 coalesce(b.quality, 0)::bigint, coalesce(b.quality::bigint * b.quality, 0)"""
-        dur = "b.duration_ms, teammemory_hist_one_hot(b.duration_ms), b.tokens, b.cost::numeric"
+        counts = _OUTCOME_AGG  # (its aliases are harmless: the outer column list names the columns)
+        hist_expr = ("teammemory_hist_dense(array_agg(teammemory_hist_bucket(b.duration_ms)), array_agg(1::bigint))"
+                     if hist else "NULL::bigint[]")
         if kind == "stack":
-            selects.append(f"SELECT {_DAY_EXPR}, b.stack_key, b.components, {one}, {dur} FROM teammemory_build b WHERE {where}")
+            selects.append(f"""SELECT {_DAY_EXPR}, b.stack_key, b.components, {counts}, sum(b.duration_ms)::bigint,
+                                      {hist_expr}, sum(b.tokens)::bigint, sum(b.cost)
+                               FROM teammemory_build b WHERE {where} GROUP BY 1, 2, 3""")
         elif kind == "agent":
             # LATERAL with OFFSET 0: one index lookup per edge build, never a scan of all uses.
-            selects.append(f"SELECT {_DAY_EXPR}, ba.agent_id, ba.agent_version_id, {one} FROM teammemory_build b "
-                           f"CROSS JOIN LATERAL (SELECT u.agent_id, u.agent_version_id FROM teammemory_buildagent u "
-                           f"WHERE u.build_id = b.id OFFSET 0) ba WHERE {where}")
+            selects.append(f"""SELECT {_DAY_EXPR}, ba.agent_id, ba.agent_version_id, {counts}
+                               FROM teammemory_build b
+                               CROSS JOIN LATERAL (SELECT u.agent_id, u.agent_version_id FROM teammemory_buildagent u
+                                                   WHERE u.build_id = b.id OFFSET 0) ba
+                               WHERE {where} GROUP BY 1, 2, 3""")
         else:
             selects.append(f"""SELECT {_DAY_EXPR}, e.error_type, e.n, 1::bigint, (b.status = 'failed')::int::bigint, e.message
                                FROM teammemory_build b
@@ -275,7 +279,7 @@ def source(kind: str, team_id: int, since: dt.datetime, until: dt.datetime) -> t
         params += raw_params
     if not selects:
         selects.append(f"SELECT {cols} FROM {table} WHERE false")
-    return "(" + " UNION ALL ".join(selects) + ")", params
+    return f"(SELECT * FROM ({' UNION ALL '.join(selects)}) AS u({cols}))", params
 
 
 HIST_SUM = "ARRAY[" + ", ".join(f"sum(hist[{i}])" for i in range(1, HIST_LEN + 1)) + "]::bigint[]"

@@ -49,25 +49,6 @@ def build_executions(*, build, limit: int = 100):
     return list(finder(team=build.team, build=build)[:limit])
 
 
-# --- Range -------------------------------------------------------------------------------------
-
-
-def default_range(now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
-    now = now or timezone.now()
-    return now - dt.timedelta(days=conf.INSIGHTS_DEFAULT_DAYS), now
-
-
-def builds_in_range(*, team, since: dt.datetime | None = None, until: dt.datetime | None = None) -> QuerySet[Build]:
-    if since is None and until is None:
-        since, until = default_range()
-    qs = Build.objects.filter(team=team)
-    if since is not None:
-        qs = qs.filter(started_at__gte=since)
-    if until is not None:
-        qs = qs.filter(started_at__lt=until)
-    return qs
-
-
 # --- Insights (read from the daily rollups) ------------------------------------------------------
 #
 # Whole UTC days come from the rollup tables, the partial days at the edges of the range from the
@@ -190,7 +171,7 @@ def quality_trend(*, team, since: dt.datetime, until: dt.datetime) -> dict:
     slope of each against the week number (regr_slope / regr_r2 / regr_count), its t-test, and
     a direction that is "rising" or "falling" only when the slope is significant. Read from the
     daily rollups (exact: weeks are made of whole days)."""
-    src, params = rollups.source("stack", team.pk, since, until)
+    src, params = rollups.source("stack", team.pk, since, until, hist=False)
     sql = f"""
         WITH weeks AS (
             SELECT date_trunc('week', r.day::timestamp) AS week,
@@ -499,7 +480,8 @@ def stack_suggest(
     # Fallback: the strongest stacks across the team's history (same constraints and score), from
     # the daily rollups of the lookback period (exact: partial edge days come from raw builds).
     stack_source, stack_params = rollups.source(
-        "stack", team.pk, since or dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc)
+        "stack", team.pk, since or dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc),
+        hist=False,
     )
     fallback_sql = f"""
         WITH stacks AS (
@@ -592,7 +574,7 @@ def flaky_stacks(
                    lag(started_at) OVER w AS previous_started_at
             FROM decided
             WHERE requirements_hash <> md5('')
-            WINDOW w AS (PARTITION BY stack_key, requirements_hash ORDER BY started_at, id)
+            WINDOW w AS (PARTITION BY stack_key COLLATE "C", requirements_hash COLLATE "C" ORDER BY started_at, id)
         )
         SELECT p.stack_key, s.builds,
                count(*) FILTER (WHERE p.previous_status <> p.status) AS flips,

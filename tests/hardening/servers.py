@@ -139,6 +139,7 @@ class Gunicorn:
             ],
             cwd=ROOT, env=env, stdout=self.logfile, stderr=subprocess.STDOUT, start_new_session=True,
         )
+        self.logfile.close()  # the child has its own copy of the descriptor
 
     def wait_ready(self, timeout: float = 60):
         deadline = time.monotonic() + timeout

@@ -195,7 +195,7 @@ def test_flaky_detection_is_bounded_to_recent_builds(make_build, team, monkeypat
     since, until = NOW - dt.timedelta(days=60), NOW
     monkeypatch.setattr(conf, "RECO_FLAKY_LOOKBACK_DAYS", 45)
     assert [r["stack_key"] for r in selectors.flaky_stacks(team=team, since=since, until=until)] == ["python + django + postgresql"]
-    monkeypatch.setattr(conf, "RECO_FLAKY_LOOKBACK_DAYS", 14)
+    monkeypatch.setattr(conf, "RECO_FLAKY_LOOKBACK_DAYS", 20)
     assert selectors.flaky_stacks(team=team, since=since, until=until) == []
     monkeypatch.setattr(conf, "RECO_FLAKY_LOOKBACK_DAYS", 45)
     monkeypatch.setattr(conf, "RECO_FLAKY_MAX_BUILDS", 2)  # only the two most recent: one flip, below 3
@@ -234,3 +234,40 @@ class TestCommand:
             call_command("teammemory_rollups", "--start", "2026-11-10", "--end", "2026-11-01")
         with pytest.raises(CommandError):
             call_command("teammemory_rollups", "--team", "nope")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rebuild_during_reports_loses_nothing(team):
+    """A rebuild running while reports arrive neither drops nor double-counts any of them."""
+    start = NOW - dt.timedelta(days=1)
+    errors, done = [], threading.Event()
+
+    def report():
+        try:
+            for n in range(30):
+                services.build_record(team=team, client_build_id=f"r-{n}", status="succeeded", quality=50,
+                                      started_at=start + dt.timedelta(minutes=n), finished_at=start + dt.timedelta(minutes=n + 2),
+                                      stack=PYTHON_STACK, errors=[{"type": "Lint", "message": str(n)}])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            done.set()
+            connections.close_all()
+
+    def rebuild():
+        try:
+            while not done.is_set():
+                services.rollups_rebuild(start_day=DAY0, end_day=DAY1, team=team)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    pool = [threading.Thread(target=report), threading.Thread(target=rebuild)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert errors == []
+    assert verify(team)["ok"]
+    assert BuildDailyRollup.objects.get(team=team).builds == 30

@@ -38,15 +38,10 @@ def build_detail_queryset(*, team_ids) -> QuerySet[Build]:
 
 
 def build_executions(*, build, limit: int = 100):
-    """The build's executions, through observability's selector when it offers one."""
-    try:
-        from observability import selectors as obs_selectors
-    except ImportError:
-        return None
-    finder = getattr(obs_selectors, "executions_for_build", None)
-    if finder is None:
-        return None
-    return list(finder(team=build.team, build=build)[:limit])
+    """The build's executions (stored and listed by observability), oldest first."""
+    from observability import selectors as obs_selectors
+
+    return list(obs_selectors.executions_for_build(team=build.team, build=build)[:limit])
 
 
 # --- Insights (read from the daily rollups) ------------------------------------------------------

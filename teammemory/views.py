@@ -62,7 +62,7 @@ class BuildDetailView(TeamPageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         build = get_object_or_404(selectors.build_detail_queryset(team_ids=[self.team.pk]), pk=kwargs["pk"])
         executions = selectors.build_executions(build=build)
-        context.update(build=build, executions=executions, executions_available=executions is not None)
+        context.update(build=build, executions=executions)
         return context
 
 

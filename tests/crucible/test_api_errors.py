@@ -102,3 +102,10 @@ def test_throttling_per_api_key(key_client, team, settings):
     finally:
         SimpleRateThrottle.THROTTLE_RATES = original
     assert codes == [200, 200, 200, 429]
+
+
+def test_a_number_where_text_belongs_is_refused(admin_client):
+    response = admin_client.post(KEYS, {"name": 0.0}, format="json")
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"name": ["Not a valid string."]}
+    assert not ApiKey.objects.exists()

@@ -240,6 +240,7 @@ def test_killed_workers_leave_no_half_batch_and_retries_store_once(stack):
                 with lock:
                     attempts[b] += 1
                 try:
+                    in_flight.set()
                     r = s.post(f"{base}/api/v1/observability/ingest/", json={"events": events}, timeout=60)
                 except requests.RequestException:
                     # The worker died under this request: the batch is all there or not at all.
@@ -259,19 +260,25 @@ def test_killed_workers_leave_no_half_batch_and_retries_store_once(stack):
             else:
                 raise AssertionError(f"batch {b} never acknowledged")
 
+    in_flight = threading.Event()
+
     def killer():
         rng = random.Random(7)
-        # At least 4 kills, and keep going (up to 40) until two requests were actually cut.
+        # At least 4 kill rounds, and keep going (up to 40) until two requests were actually cut.
+        # Each round waits until a batch request is on its way, lets the worker get into it, then
+        # SIGKILLs every worker, so the cut lands inside a request whatever the machine's load.
         while not stop.is_set() and len(kills) < 40 and (len(kills) < 4 or len(observations) < 2):
-            time.sleep(rng.uniform(0.2, 0.5))
-            workers = server.worker_pids()
-            if workers:
-                pid = rng.choice(workers)
+            if not in_flight.wait(timeout=1.0):
+                continue
+            time.sleep(rng.uniform(0.005, 0.06))
+            for pid in server.worker_pids():
                 try:
                     server.kill_worker(pid)
                     kills.append(pid)
                 except ProcessLookupError:
                     pass
+            in_flight.clear()
+            time.sleep(rng.uniform(0.4, 0.8))  # the master starts new workers
 
     senders = [threading.Thread(target=sender, args=(i,)) for i in range(2)]
     kill_thread = threading.Thread(target=killer)

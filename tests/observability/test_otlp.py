@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import Status, StatusCode
 
 from crucible import services as core_services
-from observability.models import Execution, HourlyRollup
+from observability.models import ModelPrice, Execution, HourlyRollup
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,6 +29,12 @@ def _provider(url, key, exporter_list=None):
 
 
 def test_sdk_exports_genai_spans_as_executions(live_server, team):
+    # Transactional tests flush the tables between tests, seeded prices included: bring our own.
+    ModelPrice.objects.get_or_create(
+        pattern="gpt-4o*", effective_from="2024-01-01",
+        defaults={"input_per_million": "2.5", "cached_input_per_million": "1.25",
+                  "output_per_million": "10", "reasoning_per_million": "10"},
+    )
     _, key = core_services.api_key_create(team=team, name="otel")
     provider = _provider(live_server.url, key)
     tracer = provider.get_tracer("test-agent")

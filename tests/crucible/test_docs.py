@@ -1,0 +1,34 @@
+"""The README is the front door: every environment variable the code reads is documented there."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+READ_PATTERN = re.compile(r"""(?:env_(?:str|bool|int|float|list)|os\.environ\.get|os\.environ\[|os\.getenv)\(\s*["']([A-Z][A-Z0-9_]+)["']""")
+NOT_CONFIGURATION = {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
+def variables_read_by_the_code() -> set[str]:
+    found = set()
+    for folder in ["crucible", "marketplace", "teammemory", "observability", "improvement", "scripts", "tests", "benchmarks"]:
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in {".py", ""} and path.is_file() and "__pycache__" not in path.parts:
+                found |= set(READ_PATTERN.findall(path.read_text(errors="ignore")))
+    for script in (ROOT / "scripts").iterdir():
+        found |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+):-", script.read_text()))
+    return found - NOT_CONFIGURATION
+
+
+def test_every_environment_variable_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    variables = variables_read_by_the_code()
+    assert len(variables) > 20  # the scan itself works
+    missing = sorted(name for name in variables if f"`{name}`" not in readme)
+    assert missing == [], f"document these in README.md's Configuration section: {missing}"
+
+
+def test_readme_opens_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    first_block = readme.split("```")[1]
+    assert "scripts/run" in first_block and "scripts/test" in first_block
+    assert "scripts/test" in (ROOT / ".ci" / "run").read_text()

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _server import free_port, start_gunicorn, stop_gunicorn  # noqa: E402  (benchmarks/_server.py)
 DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_improvement")
 if not DB_NAME.startswith("bench_"):
     sys.exit(f"Refusing to run against database '{DB_NAME}': set CRUCIBLE_DB_NAME=bench_improvement.")
@@ -65,40 +64,8 @@ def prepare() -> str:
     return raw
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
-    env = os.environ | {
-        "CRUCIBLE_DB_NAME": DB_NAME,
-        "CRUCIBLE_THROTTLE_API_KEY": "100000000/min",
-        "CRUCIBLE_LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "crucible.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.3)
-    stop_server(proc)
-    raise SystemExit("gunicorn did not come up")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
+    return start_gunicorn(db_name=DB_NAME, port=port, workers=workers, threads=threads)
 
 
 def load(url: str, method: str, key: str, *, body=None, clients: int, seconds: float) -> dict:
@@ -166,7 +133,7 @@ def main():
                 clients=args.clients, seconds=seconds,
             ))
     finally:
-        stop_server(server)
+        stop_gunicorn(server)
 
     def summary(rows):
         return {

@@ -25,8 +25,6 @@ import datetime as dt
 import json
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _server import free_port, start_gunicorn, stop_gunicorn  # noqa: E402  (benchmarks/_server.py)
 DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_observability")
 if not DB_NAME.startswith("bench_"):
     sys.exit(f"Refusing to run against database '{DB_NAME}': set CRUCIBLE_DB_NAME=bench_observability.")
@@ -148,39 +147,8 @@ def bench_ingest(n_events: int, batch: int) -> dict:
     return {"events": n_events, "batch": batch, "copy_eps": n_events / copy_seconds, "api_eps": n_events / api_seconds}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def gunicorn(port: int, workers: int) -> subprocess.Popen:
-    import requests
-
-    env = os.environ | {"CRUCIBLE_DB_NAME": DB_NAME, "CRUCIBLE_THROTTLE_API_KEY": "100000000/min",
-                        "CRUCIBLE_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "crucible.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.3)
-    stop(proc)
-    raise SystemExit("gunicorn did not come up")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
+    return start_gunicorn(db_name=DB_NAME, port=port, workers=workers)
 
 
 def bench_ingest_gunicorn(n_events: int, batch: int, workers: int, clients: int) -> dict:
@@ -226,7 +194,7 @@ def bench_ingest_gunicorn(n_events: int, batch: int, workers: int, clients: int)
             t.join()
         seconds = time.perf_counter() - start
     finally:
-        stop(proc)
+        stop_gunicorn(proc)
     assert not failures, failures[:5]
     assert Execution.objects.filter(team=team).count() == n_events
     truncate_all()

@@ -117,7 +117,7 @@ class AssignmentAdmin(admin.ModelAdmin):
     list_display = ("id", "experiment", "variant", "created_at", "result_at")
     list_filter = (("result_at", admin.EmptyFieldListFilter), "created_at")
     search_fields = ("experiment__name", "variant__name")
-    list_select_related = ("experiment", "variant")
+    list_select_related = ("experiment", "variant__experiment")
     raw_id_fields = ("experiment", "variant", "team")
     show_full_result_count = False
 
@@ -130,7 +130,7 @@ class VariantBucketAdmin(admin.ModelAdmin):
     list_display = ("bucket", "experiment", "variant", "assignments", "results", "successes", "objective_sum")
     list_filter = ("bucket",)
     search_fields = ("experiment__name", "variant__name")
-    list_select_related = ("experiment", "variant")
+    list_select_related = ("experiment", "variant__experiment")
     date_hierarchy = "bucket"
 
     def has_change_permission(self, request, obj=None):

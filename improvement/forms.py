@@ -55,9 +55,10 @@ class ConcludeForm(forms.Form):
     winner = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Winner")
     promote = forms.BooleanField(required=False, label="Publish the winner as a new agent version")
 
-    def __init__(self, *args, experiment=None, **kwargs):
+    def __init__(self, *args, experiment=None, variants=None, **kwargs):
         super().__init__(*args, **kwargs)
         choices = [("", "As the evidence says (may be none)")]
-        if experiment is not None:
-            choices += [(v.pk, v.name) for v in experiment.variants.order_by("id")]
+        if variants is None and experiment is not None:
+            variants = experiment.variants.order_by("id")
+        choices += [(v.pk, v.name) for v in variants or []]
         self.fields["winner"].choices = choices

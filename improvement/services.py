@@ -144,8 +144,12 @@ def experiment_create(*, team, name: str, created_by=None, variants: list[dict] 
     experiment = experiment_validate(team=team, name=name, **fields)
     experiment.created_by = created_by if getattr(created_by, "pk", None) else None
     experiment.save()
-    for spec in variants or []:
-        variant_create(experiment=experiment, **spec)
+    for i, spec in enumerate(variants or []):
+        try:
+            variant_create(experiment=experiment, **spec)
+        except ValidationError as exc:
+            # Name the variant the error is about: a bare "name" would read as the experiment's.
+            raise ValidationError({f"variants.{i}.{field}": errors for field, errors in exc.message_dict.items()})
     if status == Status.RUNNING:
         experiment = experiment_start(experiment=experiment)
     return experiment

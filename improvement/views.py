@@ -15,10 +15,7 @@ from improvement.filters import ExperimentFilterSet
 from improvement.forms import ConcludeForm, ExperimentCreateForm, ExperimentForm, VariantForm
 from improvement.models import Experiment, Status, Variant
 
-EXPERIMENT_FIELDS = [
-    "name", "description", "agent", "strategy", "epsilon", "min_results",
-    "weight_quality", "weight_success", "weight_speed", "weight_cost", "speed_reference_ms", "cost_reference",
-]
+EXPERIMENT_FIELDS = ExperimentForm.Meta.fields
 
 
 def _form_errors(form, exc: ValidationError) -> None:
@@ -72,7 +69,7 @@ class ExperimentDetailView(ExperimentMixin, TemplateView):
         context.update(
             experiment=experiment, report=report, charts=selectors.report_charts(report=report, timeline=timeline),
             can_write=access.can(self.request, self.team.pk), variant_form=VariantForm(),
-            conclude_form=ConcludeForm(experiment=experiment),
+            conclude_form=ConcludeForm(experiment=experiment, variants=variants),
             can_promote=(experiment.status == Status.CONCLUDED and experiment.winner_id and experiment.agent_id
                          and not experiment.promoted_version_id),
         )

@@ -116,7 +116,7 @@ class InstallationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["team", "agent", "version", "pinned", "installed_at", "uninstalled_at"]
     list_filter = ["pinned", ("uninstalled_at", admin.EmptyFieldListFilter), "team"]
     search_fields = ["team__name", "agent__name", "agent__slug"]
-    list_select_related = ["team", "agent__team", "version"]
+    list_select_related = ["team", "agent__team", "version__agent__team"]
 
 
 @admin.register(InstallEvent)
@@ -124,7 +124,7 @@ class InstallEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "kind", "agent", "team", "version"]
     list_filter = ["kind"]
     search_fields = ["agent__name", "team__name"]
-    list_select_related = ["agent__team", "team", "version"]
+    list_select_related = ["agent__team", "team", "version__agent__team"]
     date_hierarchy = "created_at"
 
 

@@ -49,6 +49,9 @@ class AgentFilterSet(filters.FilterSet):
 
 
 class AgentVersionFilterSet(filters.FilterSet):
+    # By id, without checking that the agent exists: a choice filter over all agents would answer
+    # 400 for an unknown id but 200 for another team's private one, telling callers it exists.
+    agent = filters.NumberFilter(field_name="agent_id", label="Agent id")
     version = filters.CharFilter(field_name="version")
 
     class Meta:
@@ -57,6 +60,9 @@ class AgentVersionFilterSet(filters.FilterSet):
 
 
 class InstallationFilterSet(filters.FilterSet):
+    # By id, without checking that the agent exists: a choice filter over all agents would answer
+    # 400 for an unknown id but 200 for another team's private one, telling callers it exists.
+    agent = filters.NumberFilter(field_name="agent_id", label="Agent id")
     active = filters.BooleanFilter(field_name="uninstalled_at", lookup_expr="isnull", label="Installed now")
     team = filters.CharFilter(field_name="team__slug", label="Team (slug)")
 
@@ -66,6 +72,9 @@ class InstallationFilterSet(filters.FilterSet):
 
 
 class RatingFilterSet(filters.FilterSet):
+    # By id, without checking that the agent exists: a choice filter over all agents would answer
+    # 400 for an unknown id but 200 for another team's private one, telling callers it exists.
+    agent = filters.NumberFilter(field_name="agent_id", label="Agent id")
     min_stars = filters.NumberFilter(field_name="stars", lookup_expr="gte", min_value=1, max_value=5)
     user = filters.CharFilter(field_name="user__username")
     has_review = filters.BooleanFilter(method="filter_has_review")

@@ -191,6 +191,15 @@ class Installation(models.Model):
     def is_active(self) -> bool:
         return self.uninstalled_at is None
 
+    @property
+    def upgrade_to(self):
+        """The agent's default version when this active installation is on an older one, else
+        None (select ``agent__latest_version`` and ``version`` with the installation)."""
+        latest = self.agent.latest_version
+        if self.is_active and latest is not None and latest.sort_tuple > self.version.sort_tuple:
+            return latest
+        return None
+
 
 class InstallEvent(models.Model):
     class Kind(models.TextChoices):

@@ -59,6 +59,29 @@ def render_markdown(text: str) -> str:
     )
 
 
+class FieldErrors:
+    """Collects the field errors of several checks so one 400 names every bad field, not
+    only the first one found: ``value = errors.check(fn, ...)`` (None when ``fn`` raised),
+    then ``errors.raise_if_any()`` before writing anything."""
+
+    def __init__(self):
+        self.errors: dict = {}
+
+    def check(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ValidationError as exc:
+            exc.update_error_dict(self.errors)
+            return None
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, []).append(ValidationError(message))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise ValidationError(self.errors)
+
+
 def parse_version(text, field: str = "version") -> SemVer:
     try:
         return SemVer.parse(text)
@@ -137,28 +160,46 @@ def _clean_text(value, field: str, max_length: int, required: bool = False) -> s
     return value
 
 
-def _agent_fields(data: dict, *, partial: bool) -> dict:
+def _check_category(value) -> str:
+    category = value or Category.OTHER
+    if category not in Category.values:
+        raise ValidationError({"category": f"Unknown category '{category}'; one of: {', '.join(Category.values)}."})
+    return category
+
+
+def _check_visibility(value) -> str:
+    visibility = value or Visibility.PUBLIC
+    if visibility not in Visibility.values:
+        raise ValidationError({"visibility": "Either 'public' or 'private'."})
+    return visibility
+
+
+def _agent_fields(data: dict, *, partial: bool, errors: FieldErrors | None = None) -> dict:
+    """The listing fields of ``data``, cleaned. Every bad field is collected in ``errors``; without
+    ``errors`` they are raised together here. A bad field is left out of the result."""
+    own_errors = errors is None
+    errors = FieldErrors() if own_errors else errors
+    checks = {
+        "name": lambda value: _clean_text(value, "name", 100, required=True),
+        "summary": lambda value: _clean_text(value, "summary", 300),
+        "description": lambda value: _clean_text(value, "description", conf.MAX_DESCRIPTION_CHARS),
+        "category": _check_category,
+        "tags": clean_tags,
+        "visibility": _check_visibility,
+    }
     out = {}
-    if not partial or "name" in data:
-        out["name"] = _clean_text(data.get("name"), "name", 100, required=True)
-    if not partial or "summary" in data:
-        out["summary"] = _clean_text(data.get("summary"), "summary", 300)
-    if not partial or "description" in data:
-        out["description"] = _clean_text(data.get("description"), "description", conf.MAX_DESCRIPTION_CHARS)
+    for name, check in checks.items():
+        if partial and name not in data:
+            continue
+        value = errors.check(check, data.get(name))
+        if value is not None:
+            out[name] = value
+    if "description" in out:
         out["description_html"] = render_markdown(out["description"])
-    if not partial or "category" in data:
-        category = data.get("category") or Category.OTHER
-        if category not in Category.values:
-            raise ValidationError({"category": f"Unknown category '{category}'; one of: {', '.join(Category.values)}."})
-        out["category"] = category
-    if not partial or "tags" in data:
-        out["tags"] = clean_tags(data.get("tags"))
+    if "tags" in out:
         out["tags_text"] = " ".join(out["tags"])
-    if not partial or "visibility" in data:
-        visibility = data.get("visibility") or Visibility.PUBLIC
-        if visibility not in Visibility.values:
-            raise ValidationError({"visibility": "Either 'public' or 'private'."})
-        out["visibility"] = visibility
+    if own_errors:
+        errors.raise_if_any()
     return out
 
 
@@ -216,25 +257,27 @@ def version_publish(
     caller_agent = agent
     agent = _lock_agent(agent)
     newest = AgentVersion.objects.filter(agent=agent).order_by(*VERSION_ORDER_DESC).first()
-    system_prompt = _clean_text(system_prompt, "system_prompt", conf.MAX_SYSTEM_PROMPT_CHARS, required=True)
-    changelog = _clean_text(changelog, "changelog", 20_000)
+    errors = FieldErrors()
+    system_prompt = errors.check(_clean_text, system_prompt, "system_prompt", conf.MAX_SYSTEM_PROMPT_CHARS, required=True)
+    changelog = errors.check(_clean_text, changelog, "changelog", 20_000)
     if version is None or version == "":
         parsed = SemVer(1, 0, 0) if newest is None else SemVer(newest.major, newest.minor + 1, 0)
     else:
-        parsed = parse_version(version)
-    if AgentVersion.objects.filter(
+        parsed = errors.check(parse_version, version)
+    if parsed is not None and AgentVersion.objects.filter(
         agent=agent, major=parsed.major, minor=parsed.minor, patch=parsed.patch, prerelease=parsed.prerelease
     ).exists():
-        raise ValidationError({"version": f"Version {parsed} of this agent already exists; versions are never reused."})
+        errors.add("version", f"Version {parsed} of this agent already exists; versions are never reused.")
     if input_schema is None and newest is not None:
         input_schema = newest.input_schema
     if output_schema is None and newest is not None:
         output_schema = newest.output_schema
     if model_hints is None and newest is not None:
         model_hints = newest.model_hints
-    input_schema = validate_json_schema(input_schema, "input_schema")
-    output_schema = validate_json_schema(output_schema, "output_schema")
-    model_hints = _clean_model_hints(model_hints)
+    input_schema = errors.check(validate_json_schema, input_schema, "input_schema")
+    output_schema = errors.check(validate_json_schema, output_schema, "output_schema")
+    model_hints = errors.check(_clean_model_hints, model_hints)
+    errors.raise_if_any()
     row = AgentVersion.objects.create(
         agent=agent,
         version=str(parsed),
@@ -297,26 +340,28 @@ def agent_create(
     model_hints=None,
     created_by=None,
 ) -> Agent:
-    """Create an agent of ``team`` with its first version."""
+    """Create an agent of ``team`` with its first version. Every bad field is named at once."""
+    errors = FieldErrors()
     fields = _agent_fields(
         {"name": name, "summary": summary, "description": description, "category": category, "tags": tags, "visibility": visibility},
-        partial=False,
+        partial=False, errors=errors,
     )
     if slug in (None, ""):
-        slug = slugify(fields["name"])[:100]
-        if not slug:
-            raise ValidationError({"name": "The name needs at least one letter or digit (it makes the slug)."})
-    else:
-        if not isinstance(slug, str) or slugify(slug) != slug or len(slug) > 100:
-            raise ValidationError({"slug": "Use lowercase letters, digits and hyphens (at most 100)."})
-    if Agent.objects.filter(team=team, slug=slug).exists():
-        raise ValidationError({"slug": f"Your team already has an agent '{slug}'."})
+        slug = slugify(fields["name"])[:100] if "name" in fields else None
+        if slug == "":
+            errors.add("name", "The name needs at least one letter or digit (it makes the slug).")
+    elif not isinstance(slug, str) or slugify(slug) != slug or len(slug) > 100:
+        errors.add("slug", "Use lowercase letters, digits and hyphens (at most 100).")
+        slug = None
+    if slug and Agent.objects.filter(team=team, slug=slug).exists():
+        errors.add("slug", f"Your team already has an agent '{slug}'.")
     # Validate the first version completely before writing anything.
-    parse_version(version or "1.0.0")
-    _clean_text(system_prompt, "system_prompt", conf.MAX_SYSTEM_PROMPT_CHARS, required=True)
-    validate_json_schema(input_schema, "input_schema")
-    validate_json_schema(output_schema, "output_schema")
-    _clean_model_hints(model_hints)
+    errors.check(parse_version, version or "1.0.0")
+    errors.check(_clean_text, system_prompt, "system_prompt", conf.MAX_SYSTEM_PROMPT_CHARS, required=True)
+    errors.check(validate_json_schema, input_schema, "input_schema")
+    errors.check(validate_json_schema, output_schema, "output_schema")
+    errors.check(_clean_model_hints, model_hints)
+    errors.raise_if_any()
     agent = Agent.objects.create(
         team=team, slug=slug, created_by=created_by if getattr(created_by, "pk", None) else None, **fields
     )

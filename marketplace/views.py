@@ -33,14 +33,8 @@ class IndexView(TeamPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        filterset = AgentFilterSet(self.request.GET or None, queryset=Agent.objects.all(), request=self.request)
-        if filterset.is_bound and not filterset.is_valid():
-            queryset = Agent.objects.none()
-        else:
-            if not filterset.is_bound:
-                filterset = AgentFilterSet({}, queryset=Agent.objects.all(), request=self.request)
-                filterset.is_valid()
-            queryset = filterset.filter_queryset(filterset.queryset)
+        filterset = AgentFilterSet(self.request.GET, queryset=Agent.objects.all(), request=self.request)
+        queryset = filterset.filter_queryset(filterset.queryset) if filterset.is_valid() else Agent.objects.none()
         page, query = paginate(self.request, queryset, per_page=20)
         installed = dict(
             Installation.objects.filter(team=self.team, uninstalled_at__isnull=True, agent_id__in=[a.pk for a in page])
@@ -74,7 +68,7 @@ class AgentDetailView(AgentMixin, TemplateView):
         user = self.request.user
         versions = list(selectors.versions_ordered(agent=agent).select_related("published_by"))
         stats = selectors.agent_stats(agent=agent)
-        installation = Installation.objects.filter(team=self.team, agent=agent).select_related("version").first()
+        installation = Installation.objects.filter(team=self.team, agent=agent).select_related("version", "agent__latest_version").first()
         my_rating = Rating.objects.filter(agent=agent, user=user).first()
         reviews, query = paginate(self.request, selectors.ratings_for_agent(agent=agent), per_page=10)
         is_publisher = agent.team_id in self.readable_team_ids and access.can(self.request, agent.team_id)
@@ -86,10 +80,7 @@ class AgentDetailView(AgentMixin, TemplateView):
             histogram=[(stars, stats["histogram"][str(stars)], round(100 * stats["histogram"][str(stars)] / histogram_max)) for stars in range(5, 0, -1)],
             chart=selectors.installs_chart(stats=stats),
             installation=installation,
-            upgrade_available=bool(
-                installation and installation.is_active and agent.latest_version
-                and agent.latest_version.sort_tuple > installation.version.sort_tuple
-            ),
+            upgrade_available=bool(installation and installation.upgrade_to),
             can_write=access.can(self.request, self.team.pk),
             is_own=agent.team_id == self.team.pk,
             is_publisher=is_publisher,
@@ -112,7 +103,7 @@ class AgentCreateView(TeamPageMixin, FormView):
         return super().get_context_data(title="Publish an agent", **kwargs)
 
     def form_valid(self, form):
-        data = {key: value for key, value in form.cleaned_data.items()}
+        data = dict(form.cleaned_data)
         data["slug"] = data.get("slug") or None
         data["model_hints"] = data.get("model_hints") or {}
         try:
@@ -127,9 +118,6 @@ class AgentCreateView(TeamPageMixin, FormView):
 class AgentEditView(AgentMixin, FormView):
     template_name = "marketplace/agent_form.html"
     form_class = AgentEditForm
-
-    def dispatch(self, request, *args, **kwargs):
-        return super().dispatch(request, *args, **kwargs)
 
     def get_initial(self):
         agent = self.get_own_agent()
@@ -181,9 +169,6 @@ class InstalledView(TeamPageMixin, TemplateView):
         if show != "all":
             installations = installations.filter(uninstalled_at__isnull=True)
         page, query = paginate(self.request, installations, per_page=25)
-        for installation in page:
-            latest = installation.agent.latest_version
-            installation.upgrade_to = latest if (installation.is_active and latest and latest.sort_tuple > installation.version.sort_tuple) else None
         context.update(page=page, query=query, show=show)
         return context
 

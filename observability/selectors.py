@@ -26,6 +26,8 @@ DAY = dt.timedelta(days=1)
 RANGES = {"1h": HOUR, "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
 RANGE_LABELS = {"1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days", "custom": "Custom"}
 MAX_RANGE = 366 * DAY
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc)
 BUCKET_INTERVALS = {"hour": "1 hour", "6h": "6 hours", "day": "1 day", "week": "7 days"}
 
 
@@ -80,6 +82,10 @@ def time_range(key: str = "24h", start: dt.datetime | None = None, end: dt.datet
             raise ValidationError({"start": "A custom range needs both start and end."})
         if start.tzinfo is None or end.tzinfo is None:
             raise ValidationError({"start": "Timestamps need a time zone."})
+        if not EARLIEST <= start < LATEST or not EARLIEST < end <= LATEST:
+            # Also keeps the hour rounding and the previous period (regressions) representable.
+            raise ValidationError({"start" if not EARLIEST <= start < LATEST else "end":
+                                   f"Must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}."})
         start, end = _floor_hour(start), _ceil_hour(end)
         if end <= start:
             raise ValidationError({"end": "Must be after start."})
@@ -271,14 +277,14 @@ def _round(value):
 # --- Dashboard ----------------------------------------------------------------------------
 
 def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -> dict:
-    """Per-agent figures, totals, time series and unpriced models for a period (two queries)."""
+    """Per-agent figures, totals, time series and unpriced models for a period (one query)."""
     by_agent_model, series_rows = rollup_agent_model_and_series(
         team=team, start=period.start, end=period.end, time_bucket=period.bucket, agent=agent, model=model, status=status)
-    per_agent: dict[str, list] = {}
+    rows_by_agent: dict[str, list] = {}
     for row in by_agent_model:
-        per_agent.setdefault(row["agent"], []).append(row)
+        rows_by_agent.setdefault(row["agent"], []).append(row)
     agents = []
-    for name, rows in per_agent.items():
+    for name, rows in rows_by_agent.items():
         merged = _merge(rows)
         agents.append({"agent": name, "models": sorted({r["model"] for r in rows}), **metrics(merged), "_row": merged})
     agents.sort(key=lambda a: (-a["executions"], a["agent"]))
@@ -364,13 +370,15 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
 
 # --- Bottlenecks, regressions, recommendations --------------------------------------------
 
-def _per_agent(team, start, end):
+def per_agent(team, start, end):
+    """{agent: aggregate row} of [start, end); pass it as ``current`` to bottlenecks, regressions
+    and recommendations of the same period so they share one scan of the rollups."""
     rows = rollup_rows(team=team, start=start, end=end, group_by=("agent",))
     return {row["agent"]: row for row in rows}
 
 
 def bottlenecks(*, team, period: TimeRange, current=None) -> dict:
-    current = current if current is not None else _per_agent(team, period.start, period.end)
+    current = current if current is not None else per_agent(team, period.start, period.end)
     fleet = _merge(list(current.values()))
     fleet_m = metrics(fleet)
     total_time = fleet["duration_sum_ms"] or 0.0
@@ -421,9 +429,9 @@ def _compare(before: dict, after: dict) -> list[dict]:
 def regressions(*, team, period: TimeRange, current=None) -> list[dict]:
     """Agents that got clearly worse than in the previous period of the same length, and agents
     whose newest version is clearly worse than the version before it (within both periods)."""
-    current = current if current is not None else _per_agent(team, period.start, period.end)
+    current = current if current is not None else per_agent(team, period.start, period.end)
     previous = period.previous()
-    before_rows = _per_agent(team, previous.start, previous.end)
+    before_rows = per_agent(team, previous.start, previous.end)
     found = []
     for name, row in sorted(current.items()):
         before = before_rows.get(name)
@@ -454,9 +462,9 @@ def regressions(*, team, period: TimeRange, current=None) -> list[dict]:
     return found
 
 
-def recommendations(*, team, period: TimeRange) -> list[dict]:
+def recommendations(*, team, period: TimeRange, current=None) -> list[dict]:
     """Suggestions from the data, each with its evidence (the numbers) and a suggested action."""
-    current = _per_agent(team, period.start, period.end)
+    current = current if current is not None else per_agent(team, period.start, period.end)
     per = {name: metrics(row) for name, row in current.items()}
     judged = {name: m for name, m in per.items() if m["executions"] >= conf.MIN_EXECUTIONS}
     recs = []
@@ -575,6 +583,7 @@ def legacy_dashboard(*, team, period: TimeRange) -> dict:
     """The earlier implementation's ``GET /api/dashboard/agents``: per-agent performance,
     bottlenecks and recommendations, keyed by agent name."""
     data = dashboard(team=team, period=period)
+    current = per_agent(team, period.start, period.end)
     agents = {}
     for a in data["agents"]:
         agents[a["agent"]] = {
@@ -585,8 +594,8 @@ def legacy_dashboard(*, team, period: TimeRange) -> dict:
         "period": data["period"],
         "total_executions": data["totals"]["executions"],
         "agents": agents,
-        "bottlenecks": bottlenecks(team=team, period=period)["by_time"][:5],
-        "recommendations": recommendations(team=team, period=period),
+        "bottlenecks": bottlenecks(team=team, period=period, current=current)["by_time"][:5],
+        "recommendations": recommendations(team=team, period=period, current=current),
     }
 
 
@@ -634,8 +643,6 @@ def rollups_verify(*, start: dt.datetime, end: dt.datetime, team=None, sample: i
 
 def executions_for_build(*, team, build):
     """The executions reported with a team memory build, oldest first (used by the build page)."""
-    from observability.models import Execution
-
     return Execution.objects.filter(team=team, build=build).order_by("started_at", "id")
 
 

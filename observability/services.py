@@ -4,8 +4,10 @@ purge old raw rows.
 Ingest hot path (``executions_ingest``), per batch:
 1. validate every event in Python (no query per event), resolve the few distinct agent and
    variant references, price each event from one in-memory price book;
-2. one ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT (team, client_id) DO NOTHING
-   RETURNING client_id``: retried events are recognised as duplicates by the database;
+2. one indexed lookup of the batch's client ids, then ``COPY`` of the new rows; if a concurrent
+   batch stored one of the same ids in between, the savepoint is rolled back and the rows go
+   through ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT (team, client_id) DO NOTHING
+   RETURNING client_id`` instead (retried events are duplicates either way);
 3. aggregate the rows that were really inserted in one Python pass and apply them with one
    ``INSERT ... ON CONFLICT DO UPDATE`` per rollup table (hourly, daily, errors), adding counts,
    sums and the histogram element-wise, so concurrent batches stay exact;

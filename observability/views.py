@@ -104,7 +104,8 @@ class BottlenecksView(PeriodMixin, TeamPageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         form = PeriodForm(self.request.GET or None)
         period = self.get_period(form)
-        data = selectors.bottlenecks(team=self.team, period=period)
+        current = selectors.per_agent(self.team, period.start, period.end)
+        data = selectors.bottlenecks(team=self.team, period=period, current=current)
         top = data["by_time"][:10]
         chart = {
             "data": [{"y": [i["agent"] for i in reversed(top)], "x": [round(i["time_share"] * 100, 1) for i in reversed(top)],
@@ -112,7 +113,7 @@ class BottlenecksView(PeriodMixin, TeamPageMixin, TemplateView):
             "layout": {"title": {"text": "Share of total agent time (%)"}, "margin": {"l": 160}},
         }
         context.update(form=form, period=period, data=data, chart=chart, period_error=self.period_error,
-                       regressions=selectors.regressions(team=self.team, period=period),
+                       regressions=selectors.regressions(team=self.team, period=period, current=current),
                        query=self.request.GET.urlencode())
         return context
 
@@ -136,6 +137,7 @@ class ExecutionListView(TeamPageMixin, TemplateView):
 
     template_name = "observability/executions.html"
     per_page = 50
+    max_page = 100_000  # keeps OFFSET a bigint (a huge ?page= was a 500)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -143,7 +145,7 @@ class ExecutionListView(TeamPageMixin, TemplateView):
         params.pop("page", None)
         filterset = ExecutionFilterSet(params, queryset=Execution.objects.filter(team=self.team).order_by("-started_at", "-id"))
         try:
-            page = max(1, int(self.request.GET.get("page", "1")))
+            page = min(max(1, int(self.request.GET.get("page", "1"))), self.max_page)
         except ValueError:
             page = 1
         rows = list(filterset.qs[(page - 1) * self.per_page: page * self.per_page + 1]) if filterset.is_valid() else []

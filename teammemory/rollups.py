@@ -86,7 +86,7 @@ ON CONFLICT (team_id, day, error_type) DO UPDATE SET
 
 
 def record_build(*, build, agent_uses, build_errors) -> None:
-    """Add one new build to the four rollup tables (in the caller's transaction). Rows are
+    """Add one new build to the three rollup tables (in the caller's transaction). Rows are
     upserted in a fixed order (tables, then keys sorted) so concurrent reports cannot deadlock."""
     day = build.started_at.astimezone(UTC).date()
     bucket = histogram.bucket_of(build.duration_ms)

@@ -96,7 +96,15 @@ def _fetch(sql: str, params) -> list[dict]:
 def _complete_range(since, until) -> tuple[dt.datetime, dt.datetime]:
     """A missing end is now; a missing start is INSIGHTS_DEFAULT_DAYS before the end."""
     until = until or timezone.now()
-    return since or until - dt.timedelta(days=conf.INSIGHTS_DEFAULT_DAYS), until
+    return since or _days_before(until, conf.INSIGHTS_DEFAULT_DAYS), until
+
+
+def _days_before(moment: dt.datetime, days: int) -> dt.datetime:
+    """``moment`` minus ``days``, or the earliest datetime when that is before year 1."""
+    try:
+        return moment - dt.timedelta(days=days)
+    except OverflowError:
+        return dt.datetime.min.replace(tzinfo=dt.timezone.utc)
 
 
 def stack_figures(*, team, since: dt.datetime, until: dt.datetime, limit: int | None = None) -> dict:
@@ -552,7 +560,7 @@ def flaky_stacks(
     window_hours = conf.RECO_FLAKY_WINDOW_HOURS if window_hours is None else window_hours
     min_flips = conf.RECO_FLAKY_MIN_FLIPS if min_flips is None else min_flips
     min_rate = conf.RECO_FLAKY_MIN_RATE if min_rate is None else min_rate
-    start = max(since, until - dt.timedelta(days=conf.RECO_FLAKY_LOOKBACK_DAYS))
+    start = max(since, _days_before(until, conf.RECO_FLAKY_LOOKBACK_DAYS))
     sql = """
         WITH decided AS (
             SELECT b.id, b.stack_key, b.requirements_hash, b.status, b.started_at

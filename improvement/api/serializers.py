@@ -14,16 +14,6 @@ from improvement.models import Assignment, Experiment, Status, Strategy, Variant
 WEIGHT = {"min_value": 0.0, "max_value": 1000.0}
 
 
-class Text(serializers.CharField):
-    """A string field that takes only strings: a number where text belongs is a client bug, and
-    DRF's CharField would quietly turn it into text."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 def _is_number(data) -> bool:
     return isinstance(data, (int, float)) and not isinstance(data, bool)
 
@@ -132,8 +122,8 @@ class AssignmentSerializer(serializers.ModelSerializer):
 # --- input ---------------------------------------------------------------------------------
 
 class VariantSpecSerializer(StrictFieldsMixin, serializers.Serializer):
-    name = Text(max_length=100)
-    prompt = Text(max_length=100_000, trim_whitespace=False)
+    name = serializers.CharField(max_length=100)
+    prompt = serializers.CharField(max_length=100_000, trim_whitespace=False)
     is_control = Bool(default=False)
 
 
@@ -162,8 +152,8 @@ extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}], "nullab
 
 
 class ExperimentWriteSerializer(StrictFieldsMixin, serializers.Serializer):
-    name = Text(max_length=100)
-    description = Text(max_length=10_000, allow_blank=True, required=False)
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(max_length=10_000, allow_blank=True, required=False)
     agent = AgentRefField(required=False, allow_null=True)
     strategy = serializers.ChoiceField(choices=Strategy.choices, required=False)
     epsilon = Flt(min_value=0.0, max_value=1.0, required=False)
@@ -182,7 +172,7 @@ class ExperimentCreateSerializer(ExperimentWriteSerializer):
 
 
 class ExperimentUpdateSerializer(ExperimentWriteSerializer):
-    name = Text(max_length=100, required=False)
+    name = serializers.CharField(max_length=100, required=False)
 
 
 class VariantCreateSerializer(VariantSpecSerializer):
@@ -190,13 +180,13 @@ class VariantCreateSerializer(VariantSpecSerializer):
 
 
 class VariantUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
-    name = Text(max_length=100, required=False)
-    prompt = Text(max_length=100_000, trim_whitespace=False, required=False)
+    name = serializers.CharField(max_length=100, required=False)
+    prompt = serializers.CharField(max_length=100_000, trim_whitespace=False, required=False)
     is_control = Bool(required=False)
 
 
 class SelectInputSerializer(StrictFieldsMixin, serializers.Serializer):
-    experiment = Text(max_length=100, help_text="The experiment's name (the key clients use).")
+    experiment = serializers.CharField(max_length=100, help_text="The experiment's name (the key clients use).")
 
 
 class SelectResultSerializer(serializers.Serializer):
@@ -219,8 +209,6 @@ class ResultInputSerializer(StrictFieldsMixin, serializers.Serializer):
     def validate(self, attrs):
         if attrs.get("assignment_id") is None and attrs.get("variant_id") is None:
             raise serializers.ValidationError({"assignment_id": "Give assignment_id (from select) or variant_id."})
-        # BooleanField accepts "true"/1; the service wants a real bool.
-        attrs["success"] = bool(attrs["success"])
         return attrs
 
 
@@ -318,9 +306,9 @@ class ReportSerializer(serializers.Serializer):
 # --- the earlier implementation -------------------------------------------------------------
 
 class LegacyTestVariantSerializer(StrictFieldsMixin, serializers.Serializer):
-    agent_name = Text(max_length=100, help_text="The prompt (experiment) name.")
-    variant_prompt = Text(max_length=100_000, trim_whitespace=False)
-    variant_name = Text(max_length=100, required=False, allow_blank=True)
+    agent_name = serializers.CharField(max_length=100, help_text="The prompt (experiment) name.")
+    variant_prompt = serializers.CharField(max_length=100_000, trim_whitespace=False)
+    variant_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
 class LegacyVariantCreatedSerializer(serializers.Serializer):

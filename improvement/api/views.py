@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -20,11 +19,6 @@ from improvement import selectors, services
 from improvement.api import serializers as s
 from improvement.filters import AssignmentFilterSet, ExperimentFilterSet, VariantFilterSet
 from improvement.models import Assignment, Experiment, Variant
-
-
-def _require_write(request, team_id: int) -> None:
-    if not access.can(request, team_id):
-        raise PermissionDenied("This needs the 'member' role or above in the experiment's team.")
 
 
 def report_payload(experiment: Experiment) -> dict:
@@ -44,7 +38,7 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
 
     def base_queryset(self):
         return Experiment.objects.select_related("team", "agent", "promoted_version").prefetch_related(
-            Prefetch("variants", queryset=Variant.objects.select_related("experiment").order_by("id"))
+            Prefetch("variants", queryset=Variant.objects.order_by("id"))
         )
 
     def _respond(self, experiment, code=status.HTTP_200_OK):
@@ -53,7 +47,7 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
 
     def _writable(self):
         experiment = self.get_object()
-        _require_write(self.request, experiment.team_id)
+        access.require_role(self.request, experiment.team_id)
         return experiment
 
     @extend_schema(request=s.ExperimentCreateSerializer, responses={201: s.ExperimentSerializer})
@@ -223,14 +217,14 @@ class VariantViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
             from rest_framework.exceptions import ValidationError
 
             raise ValidationError({"experiment": "No such experiment."})
-        _require_write(request, experiment.team_id)
+        access.require_role(request, experiment.team_id)
         variant = services.variant_create(experiment=experiment, **values)
         return Response(s.VariantSerializer(variant).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.VariantUpdateSerializer, responses=s.VariantSerializer)
     def partial_update(self, request, pk=None):
         variant = self.get_object()
-        _require_write(request, variant.team_id)
+        access.require_role(request, variant.team_id)
         data = s.VariantUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         variant = services.variant_update(variant=variant, **data.validated_data)
@@ -241,7 +235,7 @@ class VariantViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
     def retire(self, request, pk=None):
         """Stop serving this variant; it keeps its statistics and takes no more results."""
         variant = self.get_object()
-        _require_write(request, variant.team_id)
+        access.require_role(request, variant.team_id)
         return Response(s.VariantSerializer(services.variant_retire(variant=variant)).data)
 
 

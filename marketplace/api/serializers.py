@@ -149,8 +149,7 @@ class InstallationSerializer(serializers.ModelSerializer):
         }
 
     def get_upgrade_available(self, installation) -> bool:
-        latest = installation.agent.latest_version
-        return bool(installation.is_active and latest and latest.pk != installation.version_id and latest.sort_tuple > installation.version.sort_tuple)
+        return installation.upgrade_to is not None
 
 
 class InstallSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -1,6 +1,5 @@
 from rest_framework import serializers
 
-from crucible.api.serializers import StrictFieldsMixin
 from observability.models import Execution, ExecutionStatus, ModelPrice
 from observability.selectors import RANGES
 
@@ -54,11 +53,6 @@ class EventSerializer(serializers.Serializer):
                                     help_text="USD; computed from model prices when left out.")
     quality = serializers.FloatField(min_value=0, max_value=100, required=False,
                                      help_text="Optional 0..100 score; with variant_id it feeds the experiment.")
-
-
-class IngestRequestSerializer(StrictFieldsMixin, serializers.Serializer):
-    events = serializers.ListField(child=serializers.JSONField(), allow_empty=False,
-                                   help_text="Execution events (see ExecutionEvent).")
 
 
 class IngestRequestDocSerializer(serializers.Serializer):

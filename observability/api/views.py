@@ -285,8 +285,9 @@ class BottlenecksView(APIView):
     def get(self, request):
         period, _ = _period(request)
         team = _team(request)
-        result = selectors.bottlenecks(team=team, period=period)
-        result["regressions"] = selectors.regressions(team=team, period=period)
+        current = selectors.per_agent(team, period.start, period.end)
+        result = selectors.bottlenecks(team=team, period=period, current=current)
+        result["regressions"] = selectors.regressions(team=team, period=period, current=current)
         return Response(s.BottlenecksSerializer(result).data)
 
 

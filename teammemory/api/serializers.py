@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crucible.api.serializers import StrictFieldsMixin
-from teammemory import conf
+from teammemory import conf, services
 from teammemory.models import Build, BuildStatus
 
 # --- Builds ------------------------------------------------------------------------------------
@@ -36,7 +36,7 @@ class BuildReportSerializer(StrictFieldsMixin, serializers.Serializer):
     quality = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True, default=None)
     started_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField()
-    tokens = serializers.IntegerField(min_value=0, max_value=2**62, required=False, default=0)
+    tokens = serializers.IntegerField(min_value=0, max_value=services.MAX_TOKENS, required=False, default=0)
     cost = serializers.DecimalField(max_digits=14, decimal_places=6, min_value=0, required=False, default=0)
     agents = BuildAgentRefSerializer(many=True, required=False, default=list, max_length=conf.MAX_AGENTS_PER_BUILD)
     errors = BuildErrorInputSerializer(many=True, required=False, default=list, max_length=conf.MAX_ERRORS_PER_BUILD)

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from crucible import access
 from crucible.api.pagination import CursorPagination
 from crucible.api.viewsets import TeamScopedMixin
-from crucible.models import Team
+from crucible.models import Role, Team
 from teammemory import selectors, services
 from teammemory.api.serializers import (
     BuildReportSerializer,
@@ -66,13 +66,6 @@ class BuildViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         build = self.base_queryset().get(pk=build.pk)
         body = BuildSerializer(build, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-
-
-class AnyRoleInActiveTeam(permissions.BasePermission):
-    """Computing suggestions changes nothing, so viewers and read-only keys may POST too."""
-
-    def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and access.active_team(request) is not None)
 
 
 def _range(request) -> dict:
@@ -137,7 +130,7 @@ class SuggestionsView(APIView):
     """Stacks for a new project's requirements, ranked from the team's own successful history,
     with their evidence; a labelled fallback when there is too little similar history."""
 
-    permission_classes = [AnyRoleInActiveTeam]
+    required_write_role = Role.VIEWER  # computing suggestions changes nothing: viewers and read-only keys may POST
 
     @extend_schema(request=StackSuggestionRequestSerializer, responses=StackSuggestionResultSerializer, operation_id="teammemory_suggestions")
     def post(self, request):

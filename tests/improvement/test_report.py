@@ -95,12 +95,14 @@ def test_retired_variants_stay_in_the_report_but_cannot_win(experiment, feed):
     third = services.variant_create(experiment=experiment, name="third", prompt="p")
     feed(control, 60, p=0.5, quality=50, seed=1)
     feed(concise, 60, p=0.99, quality=95, seed=2)
-    feed(third, 60, p=0.6, quality=55, seed=3)
+    feed(third, 60, p=0.95, quality=85, seed=3)
     services.variant_retire(variant=concise)
     report = experiment_report(experiment=experiment)
     rows = {row["name"]: row for row in report["variants"]}
     assert rows["concise"]["retired"] and rows["concise"]["probability_best"] is None
-    assert report["winner"] is None or report["winner"]["id"] != concise.pk
+    # The retired variant has the best figures, yet the winner is the best *active* one.
+    assert rows["concise"]["objective_mean"] > rows["third"]["objective_mean"]
+    assert report["winner"] is not None and report["winner"]["id"] == third.pk
 
 
 def test_timeline_has_traffic_and_cumulative_results(experiment, feed):

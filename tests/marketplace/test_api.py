@@ -52,6 +52,14 @@ def test_create_agent_bad_input_is_400_naming_the_field(team_key_client, extra, 
     assert not Agent.objects.exists()
 
 
+def test_create_agent_names_every_bad_field_at_once(team_key_client):
+    body = {"name": "X", "system_prompt": "p", "version": "1.0", "input_schema": {"type": "nope"}}
+    response = team_key_client.post(f"{BASE}/agents/", body, format="json")
+    assert response.status_code == 400
+    assert {"version", "input_schema"} <= set(response.json()["fields"]), response.json()
+    assert not Agent.objects.exists()
+
+
 def test_malformed_json_is_400(team_key_client):
     response = team_key_client.generic("POST", f"{BASE}/agents/", "{not json", content_type="application/json")
     assert response.status_code == 400
@@ -232,3 +240,21 @@ def test_unlisted_agent_detail_stays_reachable_for_installers_only(public_agent,
     stranger = client_for(make_user(team=make_team()))
     assert stranger.get(f"{BASE}/agents/{public_agent.pk}/").status_code == 404
     assert stranger.get(f"{BASE}/versions/{version.pk}/").status_code == 404
+
+
+def test_agent_filter_does_not_reveal_private_agents_of_other_teams(db, make_team, key_client):
+    """An unknown id and another team's private agent look the same: an empty list."""
+    from marketplace import services
+    from marketplace.models import Agent
+
+    owner, caller = make_team(), make_team()
+    private = services.agent_create(
+        team=owner, name="Secret Helper", system_prompt="p", visibility="private", category="other",
+    )
+    client = key_client(caller)
+    unknown = Agent.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+    for path in ["/api/v1/marketplace/versions/", "/api/v1/marketplace/installs/", "/api/v1/marketplace/ratings/"]:
+        for agent_id in (private.pk, unknown):
+            response = client.get(path, {"agent": agent_id})
+            assert response.status_code == 200, (path, response.content[:200])
+            assert response.json()["results"] == []

@@ -1,7 +1,9 @@
 """Server-rendered pages: browse/search, agent page, forms, installed list, actions."""
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from crucible.models import Role
 from marketplace import services
@@ -75,9 +77,12 @@ def test_install_rate_upgrade_uninstall_from_the_page(web, public_agent, team):
     assert Rating.objects.get().stars == 4 and "stars" in response.content.decode()
     services.version_publish(agent=public_agent, system_prompt="v2")
     assert 'id="upgrade-button"' in web.get(f"{url}/").content.decode()
+    assert "Upgrade to 1.1.0" in web.get("/marketplace/installed/").content.decode()
     web.post(f"{url}/upgrade/")
     assert Installation.objects.get(pk=installation.pk).version.version == "1.1.0"
-    assert "1.1.0" in web.get("/marketplace/installed/").content.decode()
+    assert 'id="upgrade-button"' not in web.get(f"{url}/").content.decode()
+    installed_html = web.get("/marketplace/installed/").content.decode()
+    assert "1.1.0" in installed_html and "Upgrade to" not in installed_html
     web.post(f"{url}/uninstall/")
     assert not Installation.objects.get(pk=installation.pk).is_active
     assert "Nothing installed yet" in web.get("/marketplace/installed/").content.decode()
@@ -151,3 +156,19 @@ def test_admin_moderation_actions(admin_client, public_agent, make_team, make_us
     version = public_agent.latest_version
     admin_client.post("/admin/marketplace/agentversion/", {"action": "deprecate", "_selected_action": [version.pk]})
     assert AgentVersion.objects.get(pk=version.pk).is_yanked
+
+
+@pytest.mark.parametrize("model", ["installation", "installevent", "download"])
+def test_admin_lists_do_not_query_per_row(admin_client, make_agent, make_team, model):
+    """The version column names its agent and team: they come in the list's own query."""
+    def queries(n_teams):
+        for _ in range(n_teams):
+            team = make_team()
+            agent = make_agent(make_team())
+            services.agent_install(agent=agent, team=team)
+            services.version_download(version=agent.latest_version, team=team)
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(f"/admin/marketplace/{model}/").status_code == 200
+        return len(captured)
+
+    assert queries(1) == queries(4)

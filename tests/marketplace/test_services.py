@@ -235,3 +235,18 @@ def test_unlisted_agent_stays_reachable_to_teams_that_installed_it(agent, other_
     assert selectors.agent_for_team(team=other_team, ref=agent.pk) == fresh(agent)
     assert selectors.agent_for_team(team=stranger, ref=agent.pk) is None
     assert list(selectors.agent_search(team_ids=[other_team.pk])) == []  # but no longer in search
+
+
+def test_publish_names_every_bad_field_at_once(agent):
+    with pytest.raises(ValidationError) as caught:
+        services.version_publish(agent=agent, system_prompt=" ", version="1.0.0", output_schema={"type": 3}, model_hints=[])
+    assert set(caught.value.message_dict) == {"system_prompt", "version", "output_schema", "model_hints"}
+    assert agent.versions.count() == 1
+
+
+def test_update_names_every_bad_field_at_once(agent):
+    with pytest.raises(ValidationError) as caught:
+        services.agent_update(agent=agent, name="", category="astrology", visibility="secret")
+    assert set(caught.value.message_dict) == {"name", "category", "visibility"}
+    agent.refresh_from_db()
+    assert agent.name == "Code Reviewer"

@@ -56,6 +56,17 @@ def test_dashboard_bad_queries(member_client, query, field):
     assert field in response.json()["fields"]
 
 
+@pytest.mark.parametrize("path", ["dashboard/", "bottlenecks/", "regressions/", "recommendations/"])
+@pytest.mark.parametrize("query,field", [
+    ("start=0001-01-01T00:00:00Z&end=0001-01-02T00:00:00Z", "start"),  # the previous period would be before year 1
+    ("start=9998-12-31T00:00:00Z&end=9999-12-31T23:30:00Z", "end"),  # rounding end up to the hour would overflow
+])
+def test_custom_range_out_of_datetime_range_is_a_400(member_client, path, query, field):
+    response = member_client.get(f"{BASE}/{path}?range=custom&{query}")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["fields"]
+
+
 def test_custom_range_and_bucket_sizes(member_client, seeded, now):
     start = (now - dt.timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
     end = (now + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -78,8 +89,11 @@ def test_agent_detail(member_client, seeded):
     assert member_client.get(f"{BASE}/agents/their-agent/").status_code == 404
 
 
-def test_bottlenecks_regressions_recommendations(member_client, seeded):
-    data = member_client.get(f"{BASE}/bottlenecks/").json()
+def test_bottlenecks_regressions_recommendations(member_client, seeded, django_assert_num_queries):
+    # session, user, memberships, team; this period per agent (shared by bottlenecks and
+    # regressions), the previous period per agent, versions of both periods
+    with django_assert_num_queries(7):
+        data = member_client.get(f"{BASE}/bottlenecks/").json()
     assert data["by_time"][0]["agent"] == "coder"
     assert data["regressions"] == []
     assert member_client.get(f"{BASE}/regressions/").json() == []

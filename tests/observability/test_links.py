@@ -74,11 +74,9 @@ def test_build_reports_use_the_same_ingest(team, event_factory):
     from teammemory import services as teammemory_services
 
     now = timezone.now()
-    build = teammemory_services.build_record(team=team, client_build_id="b-1", status="succeeded",
+    build, _created = teammemory_services.build_record(team=team, client_build_id="b-1", status="succeeded",
                                              started_at=now - dt.timedelta(minutes=3), finished_at=now,
                                              project_name="shop")
-    if isinstance(build, tuple):
-        build = build[0]
     results = executions_ingest(team=team, events=[event_factory(id="bx")], build=build)
     assert results[0]["status"] == "stored"
     execution = Execution.objects.get(client_id="bx")

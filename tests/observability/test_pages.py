@@ -31,7 +31,9 @@ def test_agent_page_with_odd_name(client, member, seeded):
 @pytest.mark.parametrize("url", ["/observability/bottlenecks/", "/observability/recommendations/",
                                  "/observability/executions/", "/observability/executions/?status=error&page=1",
                                  "/observability/?range=7d", "/observability/?range=30d&agent=planner",
-                                 "/observability/?range=custom&start=2026-01-01T00:00&end=2025-01-01T00:00"])
+                                 "/observability/?range=custom&start=2026-01-01T00:00&end=2025-01-01T00:00",
+                                 "/observability/executions/?page=99999999999999999999999",
+                                 "/observability/bottlenecks/?range=custom&start=0001-01-01T00:00&end=0001-01-02T00:00"])
 def test_other_pages(client, member, seeded, url):
     client.force_login(member)
     response = client.get(url)

@@ -65,6 +65,8 @@ class TestReport:
             ({"stack": ["python"]}, "stack"),
             ({"errors": [{"type": "E", "msg": "typo"}]}, "errors.0.msg"),
             ({"tokens": -1}, "tokens"),
+            ({"tokens": 10**12 + 1}, "tokens"),  # sums of many builds must stay within bigint
+            ({"stack": {"db": "pg", "database": "mysql"}}, "stack.database"),
         ],
     )
     def test_bad_reports_are_400_naming_the_field(self, team_key_client, overrides, field):
@@ -157,12 +159,27 @@ class TestInsightsAndFriends:
         assert response.status_code == 400 and "until" in response.json()["fields"]
         assert team_key_client.get(INSIGHTS, {"since": "yesterday"}).status_code == 400
 
+    @pytest.mark.parametrize("url", [INSIGHTS, RECS])
+    def test_range_at_the_edge_of_the_calendar(self, team_key_client, make_build, url):
+        make_build(started=START)
+        for params in ({"until": "0001-01-02T00:00:00Z"}, {"since": "0001-01-01T00:00:00Z", "until": "0001-01-05T00:00:00Z"}):
+            response = team_key_client.get(url, params)
+            assert response.status_code == 200, response.json()
+            assert response.json()["until"] == params["until"]
+            assert (response.json()["builds"] if url == RECS else response.json()["summary"]["builds"]) == 0
+        data = team_key_client.get(url, {"since": "0001-01-01T00:00:00Z"}).json()
+        assert (data["builds"] if url == RECS else data["summary"]["builds"]) == 1
+
     def test_suggestions_open_to_viewers(self, key_client, team, make_build):
         make_build(requirements="Invoices API", started=START)
         response = key_client(team, role=Role.VIEWER).post(SUGGEST, {"requirements": "An invoices API"}, format="json")
         assert response.status_code == 200
-        assert response.json()["basis"] in {"similar_builds", "team_history"}
+        assert response.json()["basis"] == "team_history"  # one build: fewer than SUGGEST_MIN_SIMILAR similar ones
         assert response.json()["suggestions"][0]["stack_key"] == "python + django + postgresql"
+
+    def test_suggestions_need_a_team(self, client_for, make_user, api_client):
+        assert client_for(make_user("teamless")).post(SUGGEST, {"requirements": "An invoices API"}, format="json").status_code == 403
+        assert api_client.post(SUGGEST, {"requirements": "An invoices API"}, format="json").status_code == 401
 
     @pytest.mark.parametrize(
         "payload, field",

@@ -167,8 +167,7 @@ class TestReads:
             assert (s["builds"], s["succeeded"], s["failed"]) == (raw["builds"], raw["succeeded"], raw["failed"])
             assert s["total_tokens"] == (raw["tokens"] or 0)
             assert s["total_cost"] == pytest.approx(float(raw["cost"] or 0))
-            if raw["avg_quality"] is not None:
-                assert s["avg_quality"] == pytest.approx(float(raw["avg_quality"]))
+            assert s["avg_quality"] == (None if raw["avg_quality"] is None else pytest.approx(float(raw["avg_quality"])))
             stacks = {r["stack_key"]: r["builds"] for r in selectors.insights_by_stack(team=team, since=since, until=until)}
             assert sum(stacks.values()) == raw["builds"]
             components = {r["component"]: r["builds"] for r in selectors.insights_by_component(team=team, since=since, until=until)}

@@ -54,6 +54,7 @@ class TestBuildRecord:
             ({"finished_at": START - dt.timedelta(seconds=1)}, "finished_at"),
             ({"status": "exploded"}, "status"),
             ({"tokens": -5}, "tokens"),
+            ({"tokens": 10**12 + 1}, "tokens"),
             ({"cost": "-1"}, "cost"),
             ({"stack": {"language": ""}}, "stack.language"),
             ({"stack": {"db": "pg", "database": "mysql"}}, "stack.database"),

@@ -1,0 +1,32 @@
+"""Admin lists of the improvement app: a fixed number of queries however many rows they show."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from improvement import services
+
+pytestmark = pytest.mark.django_db
+
+LISTS = ("assignment", "variantbucket", "variant", "experiment")
+
+
+def _queries(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_admin_lists_do_not_query_per_row(client, make_experiment, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
+    experiment = make_experiment("admin-list", variants=("a", "b", "c"))
+    services.variant_select(experiment=experiment)
+    few = {name: _queries(client, f"/admin/improvement/{name}/") for name in LISTS}
+    for _ in range(20):
+        services.variant_select(experiment=experiment)
+    make_experiment("admin-list-2", variants=("x", "y"))
+    # Assignment and bucket rows print their variant as "experiment/variant".
+    assert experiment.assignments.count() == 21
+    many = {name: _queries(client, f"/admin/improvement/{name}/") for name in LISTS}
+    assert many == few

@@ -3,13 +3,26 @@ from django.contrib import admin
 from teammemory.models import Build, BuildAgent, BuildAgentDailyRollup, BuildDailyRollup, BuildError, BuildErrorDailyRollup
 
 
-class BuildAgentInline(admin.TabularInline):
+class _ViewOnly:
+    """A build's agents and errors feed the daily rollups: they change only through build reports."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class BuildAgentInline(_ViewOnly, admin.TabularInline):
     model = BuildAgent
     extra = 0
     raw_id_fields = ["agent", "agent_version"]
 
 
-class BuildErrorInline(admin.TabularInline):
+class BuildErrorInline(_ViewOnly, admin.TabularInline):
     model = BuildError
     extra = 0
 
@@ -34,7 +47,7 @@ class BuildAdmin(admin.ModelAdmin):
 
 
 @admin.register(BuildError)
-class BuildErrorAdmin(admin.ModelAdmin):
+class BuildErrorAdmin(_ViewOnly, admin.ModelAdmin):
     list_display = ["id", "error_type", "short_message", "build"]
     list_filter = ["build__team", "build__status"]
     search_fields = ["error_type", "message", "build__client_build_id"]
@@ -47,7 +60,7 @@ class BuildErrorAdmin(admin.ModelAdmin):
 
 
 @admin.register(BuildAgent)
-class BuildAgentAdmin(admin.ModelAdmin):
+class BuildAgentAdmin(_ViewOnly, admin.ModelAdmin):
     list_display = ["id", "build", "agent", "agent_version"]
     list_filter = ["build__team", "build__status"]
     search_fields = ["agent__slug", "agent__name", "agent_version__version", "build__client_build_id"]

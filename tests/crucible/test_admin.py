@@ -25,3 +25,14 @@ def test_model_has_a_working_admin_list(operator_client, model):
     model_admin = admin.site._registry[model]
     if model_admin.search_fields:
         assert operator_client.get(url, {"q": "x' OR 1=1 --"}).status_code == 200
+
+
+@pytest.mark.parametrize("label", ["teammemory.BuildAgent", "teammemory.BuildError"])
+def test_rows_that_feed_rollups_are_view_only_in_the_admin(operator_client, label):
+    model = apps.get_model(label)
+    model_admin = admin.site._registry[model]
+    request = operator_client.get("/admin/").wsgi_request
+    assert model_admin.has_view_permission(request)
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request)
+    assert not model_admin.has_delete_permission(request)

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Django's command-line utility. Without DATABASE_URL it starts the embedded PostgreSQL first."""
+
 import os
 import sys
 

@@ -28,9 +28,21 @@ def start_gunicorn(*, db_name: str, port: int, workers: int, threads: int = 1) -
         "CRUCIBLE_LOG_LEVEL": "WARNING",
     }
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "crucible.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "crucible.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     deadline = time.time() + 60
     while time.time() < deadline:

@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from _server import free_port, start_gunicorn, stop_gunicorn  # noqa: E402  (benchmarks/_server.py)
+
 DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_improvement")
 if not DB_NAME.startswith("bench_"):
     sys.exit(f"Refusing to run against database '{DB_NAME}': set CRUCIBLE_DB_NAME=bench_improvement.")
@@ -51,15 +52,27 @@ def prepare() -> str:
     team, _ = Team.objects.get_or_create(slug="bench-improvement", defaults={"name": "Bench improvement"})
     Experiment.objects.filter(team=team).delete()
     experiment = services.experiment_create(
-        team=team, name=EXPERIMENT, status="running", min_results=30,
+        team=team,
+        name=EXPERIMENT,
+        status="running",
+        min_results=30,
         variants=[{"name": n, "prompt": f"Prompt {n}", "is_control": n == "a"} for n in ("a", "b", "c")],
     )
     for i, variant in enumerate(experiment.variants.order_by("id")):
-        services.results_record_bulk(team=team, results=[
-            {"variant_id": variant.pk, "success": (k % (i + 2)) != 0, "duration_ms": 1000 + 100 * i,
-             "quality": 60 + 10 * i, "tokens": 500, "cost": 0.001}
-            for k in range(60)
-        ])
+        services.results_record_bulk(
+            team=team,
+            results=[
+                {
+                    "variant_id": variant.pk,
+                    "success": (k % (i + 2)) != 0,
+                    "duration_ms": 1000 + 100 * i,
+                    "quality": 60 + 10 * i,
+                    "tokens": 500,
+                    "cost": 0.001,
+                }
+                for k in range(60)
+            ],
+        )
     _, raw = core.api_key_create(team=team, name="bench")
     return raw
 
@@ -101,7 +114,13 @@ def load(url: str, method: str, key: str, *, body=None, clients: int, seconds: f
     elapsed = time.perf_counter() - started
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0.0  # noqa: E731
-    return {"rps": counts["ok"] / elapsed, "ok": counts["ok"], "errors": counts["error"], "p50": pick(0.5), "p95": pick(0.95)}
+    return {
+        "rps": counts["ok"] / elapsed,
+        "ok": counts["ok"],
+        "errors": counts["error"],
+        "p50": pick(0.5),
+        "p95": pick(0.95),
+    }
 
 
 def main():
@@ -128,10 +147,16 @@ def main():
         load(f"{base}/api/v1/improvement/select/", "POST", key, body={"experiment": EXPERIMENT}, clients=2, seconds=1)
         for _ in range(rounds):
             results["floor"].append(load(f"{base}/api/v1/teams/", "GET", key, clients=args.clients, seconds=seconds))
-            results["select"].append(load(
-                f"{base}/api/v1/improvement/select/", "POST", key, body={"experiment": EXPERIMENT},
-                clients=args.clients, seconds=seconds,
-            ))
+            results["select"].append(
+                load(
+                    f"{base}/api/v1/improvement/select/",
+                    "POST",
+                    key,
+                    body={"experiment": EXPERIMENT},
+                    clients=args.clients,
+                    seconds=seconds,
+                )
+            )
     finally:
         stop_gunicorn(server)
 
@@ -145,11 +170,17 @@ def main():
         }
 
     floor, select = summary(results["floor"]), summary(results["select"])
-    print(f"\nselect throughput vs the DRF floor: {args.clients} concurrent clients, gunicorn {args.workers}x{args.threads}, "
-          f"{rounds} round(s) of {seconds:g}s, median of rounds")
+    print(
+        f"\nselect throughput vs the DRF floor: {args.clients} concurrent clients, gunicorn {args.workers}x{args.threads}, "
+        f"{rounds} round(s) of {seconds:g}s, median of rounds"
+    )
     print(f"{'endpoint':<42}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}")
-    print(f"{'GET /api/v1/teams/ (floor)':<42}{floor['rps']:>9.0f}{floor['p50']:>9.1f}{floor['p95']:>9.1f}{floor['errors']:>8}")
-    print(f"{'POST /api/v1/improvement/select/':<42}{select['rps']:>9.0f}{select['p50']:>9.1f}{select['p95']:>9.1f}{select['errors']:>8}")
+    print(
+        f"{'GET /api/v1/teams/ (floor)':<42}{floor['rps']:>9.0f}{floor['p50']:>9.1f}{floor['p95']:>9.1f}{floor['errors']:>8}"
+    )
+    print(
+        f"{'POST /api/v1/improvement/select/':<42}{select['rps']:>9.0f}{select['p50']:>9.1f}{select['p95']:>9.1f}{select['errors']:>8}"
+    )
     print(f"select / floor throughput: {select['rps'] / floor['rps']:.2f}")
 
     # Exactness under load: one assignment and one traffic count per successful select.

@@ -56,7 +56,14 @@ def percentile(values, q):
 
 class Runner:
     def __init__(self, base_url, seed, rate, duration, clients, batch):
-        self.base_url, self.seed, self.rate, self.duration, self.clients, self.batch = base_url, seed, rate, duration, clients, batch
+        self.base_url, self.seed, self.rate, self.duration, self.clients, self.batch = (
+            base_url,
+            seed,
+            rate,
+            duration,
+            clients,
+            batch,
+        )
         self.max_requests = int(rate * duration)
         self.next_slot = 0
         self.lock = threading.Lock()
@@ -79,16 +86,26 @@ class Runner:
             path = rng.choice(READS).format(agent=rng.choice(agents))
             return session.get(self.base_url + path, timeout=30)
         if kind == "search":
-            return session.get(self.base_url + "/api/v1/marketplace/agents/", params={"q": rng.choice(SEARCHES)}, timeout=30)
+            return session.get(
+                self.base_url + "/api/v1/marketplace/agents/", params={"q": rng.choice(SEARCHES)}, timeout=30
+            )
         if kind == "select":
-            return session.post(self.base_url + "/api/v1/improvement/select/", json={"experiment": team["experiment"]}, timeout=30)
+            return session.post(
+                self.base_url + "/api/v1/improvement/select/", json={"experiment": team["experiment"]}, timeout=30
+            )
         now = time.time()
         events = [
-            {"id": f"load-{seq}-{i}", "agent": f"bot-{i % 5}", "model": "gpt-4o-mini",
-             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now - rng.uniform(0, 3600))),
-             "duration_ms": rng.uniform(20, 8000), "status": "success" if rng.random() < 0.9 else "error",
-             "input_tokens": rng.randint(10, 4000), "output_tokens": rng.randint(10, 1000),
-             "variant_id": rng.choice(team["variants"])}
+            {
+                "id": f"load-{seq}-{i}",
+                "agent": f"bot-{i % 5}",
+                "model": "gpt-4o-mini",
+                "started_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now - rng.uniform(0, 3600))),
+                "duration_ms": rng.uniform(20, 8000),
+                "status": "success" if rng.random() < 0.9 else "error",
+                "input_tokens": rng.randint(10, 4000),
+                "output_tokens": rng.randint(10, 1000),
+                "variant_id": rng.choice(team["variants"]),
+            }
             for i in range(self.batch)
         ]
         return session.post(self.base_url + "/api/v1/observability/ingest/", json={"events": events}, timeout=60)
@@ -158,7 +175,9 @@ def main(argv=None):
     parser.add_argument("--teams", type=int, default=8)
     parser.add_argument("--batch", type=int, default=20, help="events per ingest request (default 20)")
     parser.add_argument("--warmup", type=float, default=10, help="seconds of load before the first RSS reading")
-    parser.add_argument("--rss-bound-mib", type=float, default=64, help="allowed RSS growth per worker (default 64 MiB)")
+    parser.add_argument(
+        "--rss-bound-mib", type=float, default=64, help="allowed RSS growth per worker (default 64 MiB)"
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -170,17 +189,29 @@ def main(argv=None):
         env = app_env(DATABASE_URL=pg.url("bench_load"))
         print("==> migrating and seeding a private PostgreSQL", flush=True)
         manage("migrate", "--noinput", env=env)
-        seed = json.loads(subprocess.run(
-            [sys.executable, str(ROOT / "tests/hardening/stack_setup.py"), str(args.teams)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True,
-        ).stdout.strip().splitlines()[-1])
+        seed = json.loads(
+            subprocess.run(
+                [sys.executable, str(ROOT / "tests/hardening/stack_setup.py"), str(args.teams)],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         server = Gunicorn(env, workers=args.workers, threads=args.threads).wait_ready()
         print(f"==> gunicorn on {server.base_url} ({args.workers} workers x {args.threads} threads)", flush=True)
         warm = Runner(server.base_url, seed, args.rate, args.warmup, args.clients, args.batch)
         warm.run()
         rss_start = server.rss_kib()
-        print(f"==> warm-up done ({sum(len(v) for v in warm.samples.values())} requests); "
-              f"{args.duration:.0f}s at {args.rate:.0f} req/s", flush=True)
+        print(
+            f"==> warm-up done ({sum(len(v) for v in warm.samples.values())} requests); "
+            f"{args.duration:.0f}s at {args.rate:.0f} req/s",
+            flush=True,
+        )
         runner = Runner(server.base_url, seed, args.rate, args.duration, args.clients, args.batch)
         runner.event_seq = 10_000_000  # event ids distinct from the warm-up's
         wall = runner.run()
@@ -193,9 +224,12 @@ def main(argv=None):
 
     total = sum(len(v) for v in runner.samples.values())
     figures = {
-        "duration_s": round(wall, 1), "target_rate": args.rate, "requests": total,
+        "duration_s": round(wall, 1),
+        "target_rate": args.rate,
+        "requests": total,
         "throughput_rps": round(total / wall, 1) if wall else None,
-        "errors": len(runner.errors), "error_samples": runner.errors[:5],
+        "errors": len(runner.errors),
+        "error_samples": runner.errors[:5],
         "latency": summarize(runner.samples),
         "events_ingested": len(runner.samples.get("ingest", [])) * args.batch,
         "rss_mib_start": {str(pid): round(kib / 1024, 1) for pid, kib in rss_start.items()},
@@ -205,10 +239,12 @@ def main(argv=None):
     growth = [rss_end[pid] - rss_start[pid] for pid in rss_start if pid in rss_end]
     figures["rss_growth_mib_max"] = round(max(growth) / 1024, 1) if growth else None
     print(json.dumps(figures, indent=2))
-    print(f"\n{total} requests in {wall:.0f}s = {figures['throughput_rps']} req/s; "
-          f"p50 {figures['latency']['all']['p50_ms']} ms, p95 {figures['latency']['all']['p95_ms']} ms, "
-          f"p99 {figures['latency']['all']['p99_ms']} ms; errors {len(runner.errors)}; "
-          f"max worker RSS growth {figures['rss_growth_mib_max']} MiB (bound {args.rss_bound_mib})")
+    print(
+        f"\n{total} requests in {wall:.0f}s = {figures['throughput_rps']} req/s; "
+        f"p50 {figures['latency']['all']['p50_ms']} ms, p95 {figures['latency']['all']['p95_ms']} ms, "
+        f"p99 {figures['latency']['all']['p99_ms']} ms; errors {len(runner.errors)}; "
+        f"max worker RSS growth {figures['rss_growth_mib_max']} MiB (bound {args.rss_bound_mib})"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
     bad = runner.errors or (figures["rss_growth_mib_max"] or 0) > args.rss_bound_mib

@@ -49,26 +49,109 @@ from crucible.models import Team  # noqa: E402
 from marketplace import selectors  # noqa: E402
 from marketplace.models import Agent, Category  # noqa: E402
 
-ADJECTIVES = ["Smart", "Fast", "Careful", "Friendly", "Strict", "Tiny", "Deep", "Lazy", "Rapid", "Quiet", "Bold", "Clever",
-              "Patient", "Precise", "Robust", "Secure", "Simple", "Swift", "Thorough", "Witty"]
-NOUNS = ["Reviewer", "Summarizer", "Tester", "Writer", "Planner", "Debugger", "Optimizer", "Translator", "Auditor",
-         "Analyzer", "Generator", "Assistant", "Helper", "Coach", "Linter", "Checker", "Explainer", "Scribe", "Triage", "Refactorer"]
-TOPICS = ["Python", "SQL", "Kubernetes", "Terraform", "React", "Django", "Go", "Rust", "Docker", "Meeting", "Release",
-          "Security", "Accessibility", "Incident", "API", "Pipeline", "Regex", "Commit", "Migration", "Support", "Invoice",
-          "Contract", "Onboarding", "Log", "Cost", "Schema", "Changelog", "Dependency", "License", "Playwright"]
-WORDS = ("code review test deploy database query index latency error bug fix refactor module function class type "
-         "schema migration container cluster node pod service endpoint request response cache queue worker job "
-         "report summary decision action owner deadline customer ticket reply tone style guide document page table "
-         "chart metric alert budget invoice contract clause risk threat secret token password audit compliance").split()
-QUERIES = ["summarizer", "sumarizer", "kubernetes debugger", "sql optimizer", "code review", "meeting notes",
-           "python test writer", "terraform", "security audit secrets", "nonexistentword"]
+ADJECTIVES = [
+    "Smart",
+    "Fast",
+    "Careful",
+    "Friendly",
+    "Strict",
+    "Tiny",
+    "Deep",
+    "Lazy",
+    "Rapid",
+    "Quiet",
+    "Bold",
+    "Clever",
+    "Patient",
+    "Precise",
+    "Robust",
+    "Secure",
+    "Simple",
+    "Swift",
+    "Thorough",
+    "Witty",
+]
+NOUNS = [
+    "Reviewer",
+    "Summarizer",
+    "Tester",
+    "Writer",
+    "Planner",
+    "Debugger",
+    "Optimizer",
+    "Translator",
+    "Auditor",
+    "Analyzer",
+    "Generator",
+    "Assistant",
+    "Helper",
+    "Coach",
+    "Linter",
+    "Checker",
+    "Explainer",
+    "Scribe",
+    "Triage",
+    "Refactorer",
+]
+TOPICS = [
+    "Python",
+    "SQL",
+    "Kubernetes",
+    "Terraform",
+    "React",
+    "Django",
+    "Go",
+    "Rust",
+    "Docker",
+    "Meeting",
+    "Release",
+    "Security",
+    "Accessibility",
+    "Incident",
+    "API",
+    "Pipeline",
+    "Regex",
+    "Commit",
+    "Migration",
+    "Support",
+    "Invoice",
+    "Contract",
+    "Onboarding",
+    "Log",
+    "Cost",
+    "Schema",
+    "Changelog",
+    "Dependency",
+    "License",
+    "Playwright",
+]
+WORDS = (
+    "code review test deploy database query index latency error bug fix refactor module function class type "
+    "schema migration container cluster node pod service endpoint request response cache queue worker job "
+    "report summary decision action owner deadline customer ticket reply tone style guide document page table "
+    "chart metric alert budget invoice contract clause risk threat secret token password audit compliance"
+).split()
+QUERIES = [
+    "summarizer",
+    "sumarizer",
+    "kubernetes debugger",
+    "sql optimizer",
+    "code review",
+    "meeting notes",
+    "python test writer",
+    "terraform",
+    "security audit secrets",
+    "nonexistentword",
+]
 
 
 def seed(n_agents: int, rng: random.Random) -> None:
     teams = []
     for i in range(200):
         slug = f"bench-{i:03d}"
-        team = Team.objects.filter(slug=slug).first() or core.team_create(name=f"Bench team {i}", slug=slug, is_verified=i % 10 == 0)
+        team = Team.objects.filter(slug=slug).first() or core.team_create(
+            name=f"Bench team {i}", slug=slug, is_verified=i % 10 == 0
+        )
         teams.append(team)
     categories = Category.values
     buffer = io.StringIO()
@@ -77,7 +160,9 @@ def seed(n_agents: int, rng: random.Random) -> None:
         topic = rng.choice(TOPICS)
         name = f"{rng.choice(ADJECTIVES)} {topic} {rng.choice(NOUNS)} {i}"
         summary = f"{rng.choice(NOUNS)} for {topic.lower()} " + " ".join(rng.choices(WORDS, k=8))
-        description = f"## {name}\n\n" + " ".join(rng.choices(WORDS, k=rng.randint(30, 80))) + f"\n\n- works with {topic}\n"
+        description = (
+            f"## {name}\n\n" + " ".join(rng.choices(WORDS, k=rng.randint(30, 80))) + f"\n\n- works with {topic}\n"
+        )
         tags = sorted(set(rng.choices([t.lower() for t in TOPICS] + WORDS[:20], k=rng.randint(1, 4))))
         ratings = [int(rng.expovariate(0.3)) for _ in range(5)]
         count = sum(ratings)
@@ -86,14 +171,33 @@ def seed(n_agents: int, rng: random.Random) -> None:
         team = teams[i % len(teams)]
         visibility = "private" if i % 17 == 0 else "public"
         row = [
-            team.pk, name, f"agent-{i}", summary, description.replace("\\", "\\\\").replace("\n", "\\n"), "",
-            rng.choice(categories), "{" + ",".join(tags) + "}", " ".join(tags), visibility, "t", "",
-            installs, installs, installs * 3, count, rating_sum, *ratings, "2026-01-01 00:00:00+00", "2026-01-01 00:00:00+00",
+            team.pk,
+            name,
+            f"agent-{i}",
+            summary,
+            description.replace("\\", "\\\\").replace("\n", "\\n"),
+            "",
+            rng.choice(categories),
+            "{" + ",".join(tags) + "}",
+            " ".join(tags),
+            visibility,
+            "t",
+            "",
+            installs,
+            installs,
+            installs * 3,
+            count,
+            rating_sum,
+            *ratings,
+            "2026-01-01 00:00:00+00",
+            "2026-01-01 00:00:00+00",
         ]
         buffer.write("\t".join(str(v) for v in row) + "\n")
-    columns = ("team_id, name, slug, summary, description, description_html, category, tags, tags_text, visibility, is_listed, "
-               "unlisted_reason, install_count, active_install_count, download_count, rating_count, rating_sum, rating_1, "
-               "rating_2, rating_3, rating_4, rating_5, created_at, updated_at")
+    columns = (
+        "team_id, name, slug, summary, description, description_html, category, tags, tags_text, visibility, is_listed, "
+        "unlisted_reason, install_count, active_install_count, download_count, rating_count, rating_sum, rating_1, "
+        "rating_2, rating_3, rating_4, rating_5, created_at, updated_at"
+    )
     buffer.seek(0)
     with connection.cursor() as cursor:
         with cursor.copy(f"COPY marketplace_agent ({columns}) FROM STDIN") as copy:
@@ -109,8 +213,19 @@ def seed(n_agents: int, rng: random.Random) -> None:
 
 
 def load_for_scan(team_id: int) -> list[dict]:
-    rows = Agent.objects.values("id", "name", "summary", "description", "tags", "category", "rating_sum", "rating_count",
-                                "visibility", "team_id", "install_count")
+    rows = Agent.objects.values(
+        "id",
+        "name",
+        "summary",
+        "description",
+        "tags",
+        "category",
+        "rating_sum",
+        "rating_count",
+        "visibility",
+        "team_id",
+        "install_count",
+    )
     return list(rows)
 
 
@@ -180,10 +295,14 @@ def main() -> None:
         label = (query or "(browse)") + (f" [{category}, >={min_rating}]" if category else "")
         db_hits = db_search(query, team_id, category, min_rating)[1]
         scan_hits = python_scan(agents, query, team_id, category, min_rating)[1]
-        print(f"{label:<28} {statistics.median(db_times):>8.1f} / {p95(db_times):>7.1f} "
-              f"{statistics.median(scan_times):>8.1f} / {p95(scan_times):>7.1f} {db_hits:>8} {scan_hits:>9}")
-    print(f"\n{'all queries':<28} {statistics.median(all_db):>8.1f} / {p95(all_db):>7.1f} "
-          f"{statistics.median(all_scan):>8.1f} / {p95(all_scan):>7.1f}")
+        print(
+            f"{label:<28} {statistics.median(db_times):>8.1f} / {p95(db_times):>7.1f} "
+            f"{statistics.median(scan_times):>8.1f} / {p95(scan_times):>7.1f} {db_hits:>8} {scan_hits:>9}"
+        )
+    print(
+        f"\n{'all queries':<28} {statistics.median(all_db):>8.1f} / {p95(all_db):>7.1f} "
+        f"{statistics.median(all_scan):>8.1f} / {p95(all_scan):>7.1f}"
+    )
     print(f"\nMedian speed-up over the scan: {statistics.median(all_scan) / statistics.median(all_db):.1f}x")
 
 

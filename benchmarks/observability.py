@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from _server import free_port, start_gunicorn, stop_gunicorn  # noqa: E402  (benchmarks/_server.py)
+
 DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_observability")
 if not DB_NAME.startswith("bench_"):
     sys.exit(f"Refusing to run against database '{DB_NAME}': set CRUCIBLE_DB_NAME=bench_observability.")
@@ -89,17 +90,40 @@ def make_events(n: int, rng: random.Random, now: dt.datetime, prefix: str) -> li
     return events
 
 
-COPY_COLUMNS = ("team_id", "client_id", "agent_name", "version", "model", "operation", "source", "trace_id", "span_id",
-                "started_at", "duration_ms", "status", "error_type", "error_message", "input_tokens", "output_tokens",
-                "cached_input_tokens", "reasoning_tokens", "cost_source", "received_at")
+COPY_COLUMNS = (
+    "team_id",
+    "client_id",
+    "agent_name",
+    "version",
+    "model",
+    "operation",
+    "source",
+    "trace_id",
+    "span_id",
+    "started_at",
+    "duration_ms",
+    "status",
+    "error_type",
+    "error_message",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "reasoning_tokens",
+    "cost_source",
+    "received_at",
+)
 
 
 def truncate_all():
     """Empty the ingest team's rows (only those: the dashboard part's rows stay)."""
     team = team_named("bench-ingest")
     with connection.cursor() as cursor:
-        for table in ("observability_execution", "observability_hourlyrollup", "observability_dailyrollup",
-                      "observability_errorrollup"):
+        for table in (
+            "observability_execution",
+            "observability_hourlyrollup",
+            "observability_dailyrollup",
+            "observability_errorrollup",
+        ):
             cursor.execute(f"DELETE FROM {table} WHERE team_id = %s", [team.pk])
             cursor.execute(f"VACUUM {table}")
 
@@ -109,11 +133,30 @@ def bench_ingest(n_events: int, batch: int) -> dict:
     _, raw_key = core.api_key_create(team=team, name="bench")
     now = timezone.now()
     events = make_events(n_events, random.Random(7), now, "e")
-    bodies = [json.dumps({"events": events[i:i + batch]}) for i in range(0, n_events, batch)]
+    bodies = [json.dumps({"events": events[i : i + batch]}) for i in range(0, n_events, batch)]
     rows = [
-        (team.pk, e["id"], e["agent"], e["agent_version"], e["model"], "", "api", e["trace_id"], e["span_id"],
-         e["started_at"], e["duration_ms"], e["status"], e.get("error_type", ""), "", e["input_tokens"],
-         e["output_tokens"], e["cached_input_tokens"], 0, "none", now)
+        (
+            team.pk,
+            e["id"],
+            e["agent"],
+            e["agent_version"],
+            e["model"],
+            "",
+            "api",
+            e["trace_id"],
+            e["span_id"],
+            e["started_at"],
+            e["duration_ms"],
+            e["status"],
+            e.get("error_type", ""),
+            "",
+            e["input_tokens"],
+            e["output_tokens"],
+            e["cached_input_tokens"],
+            0,
+            "none",
+            now,
+        )
         for e in events
     ]
 
@@ -122,7 +165,10 @@ def bench_ingest(n_events: int, batch: int) -> dict:
     connection.ensure_connection()
     start = time.perf_counter()
     with connection.cursor() as cursor:
-        with cursor.connection.cursor() as pg, pg.copy(f"COPY observability_execution ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
+        with (
+            cursor.connection.cursor() as pg,
+            pg.copy(f"COPY observability_execution ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
     copy_seconds = time.perf_counter() - start
@@ -132,8 +178,12 @@ def bench_ingest(n_events: int, batch: int) -> dict:
     truncate_all()
     client = Client()
     headers = {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"}
-    client.post("/api/v1/observability/ingest/", json.dumps({"events": make_events(10, random.Random(1), now, "warm")}),
-                content_type="application/json", **headers)
+    client.post(
+        "/api/v1/observability/ingest/",
+        json.dumps({"events": make_events(10, random.Random(1), now, "warm")}),
+        content_type="application/json",
+        **headers,
+    )
     truncate_all()
     start = time.perf_counter()
     for body in bodies:
@@ -159,7 +209,7 @@ def bench_ingest_gunicorn(n_events: int, batch: int, workers: int, clients: int)
     _, raw_key = core.api_key_create(team=team, name="bench-http")
     now = timezone.now()
     events = make_events(n_events, random.Random(8), now, "h")
-    bodies = [json.dumps({"events": events[i:i + batch]}) for i in range(0, n_events, batch)]
+    bodies = [json.dumps({"events": events[i : i + batch]}) for i in range(0, n_events, batch)]
     truncate_all()
     port = free_port()
     proc = gunicorn(port, workers)
@@ -169,8 +219,12 @@ def bench_ingest_gunicorn(n_events: int, batch: int, workers: int, clients: int)
     try:
         warm = requests.Session()
         for _ in range(workers * 2):
-            warm.post(url, data=json.dumps({"events": make_events(5, random.Random(), now, f"w{time.time()}")}),
-                      headers=headers, timeout=60)
+            warm.post(
+                url,
+                data=json.dumps({"events": make_events(5, random.Random(), now, f"w{time.time()}")}),
+                headers=headers,
+                timeout=60,
+            )
         truncate_all()
         queue = list(range(len(bodies)))
         lock = threading.Lock()
@@ -239,8 +293,12 @@ def bench_dashboard(n_rows: int, repeats: int, regenerate: bool = False) -> dict
     timings = {}
     if have != n_rows or regenerate:
         with connection.cursor() as cursor:
-            for table in ("observability_execution", "observability_hourlyrollup", "observability_dailyrollup",
-                          "observability_errorrollup"):
+            for table in (
+                "observability_execution",
+                "observability_hourlyrollup",
+                "observability_dailyrollup",
+                "observability_errorrollup",
+            ):
                 cursor.execute(f"DELETE FROM {table} WHERE team_id = %s", [team.pk])
         print(f"  generating {n_rows:,} executions of {AGENTS} agents over 30 days ...", flush=True)
         start = time.perf_counter()
@@ -249,7 +307,9 @@ def bench_dashboard(n_rows: int, repeats: int, regenerate: bool = False) -> dict
             cursor.execute("SET synchronous_commit = off")
             for lo in range(1, n_rows + 1, chunk):
                 hi = min(n_rows, lo + chunk - 1)
-                cursor.execute(GENERATE_SQL, {"team": team.pk, "end": period.end - dt.timedelta(seconds=1), "lo": lo, "hi": hi})
+                cursor.execute(
+                    GENERATE_SQL, {"team": team.pk, "end": period.end - dt.timedelta(seconds=1), "lo": lo, "hi": hi}
+                )
                 print(f"    {hi:,}", flush=True)
             cursor.execute("ANALYZE observability_execution")
         timings["generate_s"] = time.perf_counter() - start
@@ -292,7 +352,8 @@ def bench_dashboard(n_rows: int, repeats: int, regenerate: bool = False) -> dict
             worst = max(worst, abs(agent[key] - true) / true)
         assert agent["executions"] == exact[agent["agent"]][1]
     return {
-        "rows": n_rows, **timings,
+        "rows": n_rows,
+        **timings,
         "api_ms": statistics.median(api_times[1:]) * 1000,
         "raw_ms": statistics.median(raw_times) * 1000,
         "worst_percentile_error": worst,
@@ -320,20 +381,26 @@ def main():
         print(f"Ingest: {events:,} events, batches of {args.batch}")
         r = bench_ingest(events, args.batch)
         print(f"  raw COPY into observability_execution : {r['copy_eps']:>10,.0f} events/s")
-        print(f"  batch API, test client, sequential    : {r['api_eps']:>10,.0f} events/s"
-              f"   = {r['api_eps'] / r['copy_eps']:.2f} x COPY (target >= 0.25)")
+        print(
+            f"  batch API, test client, sequential    : {r['api_eps']:>10,.0f} events/s"
+            f"   = {r['api_eps'] / r['copy_eps']:.2f} x COPY (target >= 0.25)"
+        )
         if args.workers:
             g = bench_ingest_gunicorn(events, args.batch, args.workers, args.clients)
-            print(f"  batch API, gunicorn {g['workers']} workers, {g['clients']} clients: {g['api_eps']:>8,.0f} events/s"
-                  f"   = {g['api_eps'] / r['copy_eps']:.2f} x COPY")
+            print(
+                f"  batch API, gunicorn {g['workers']} workers, {g['clients']} clients: {g['api_eps']:>8,.0f} events/s"
+                f"   = {g['api_eps'] / r['copy_eps']:.2f} x COPY"
+            )
     if not args.skip_dashboard:
         print(f"Dashboard: 30 days, {rows:,} executions, {AGENTS} agents")
         r = bench_dashboard(rows, args.repeats, args.regenerate)
         if "generate_s" in r:
             print(f"  generated in {r['generate_s']:.0f} s; rollups rebuilt in {r['rebuild_s']:.0f} s")
         print(f"  plain SQL aggregate over raw rows     : {r['raw_ms']:>10,.0f} ms")
-        print(f"  dashboard API (rollups), median       : {r['api_ms']:>10,.1f} ms"
-              f"   = {r['raw_ms'] / r['api_ms']:.0f}x faster (target >= 100x)")
+        print(
+            f"  dashboard API (rollups), median       : {r['api_ms']:>10,.1f} ms"
+            f"   = {r['raw_ms'] / r['api_ms']:.0f}x faster (target >= 100x)"
+        )
         print(f"  worst p50/p95/p99 gap vs percentile_cont: {r['worst_percentile_error'] * 100:.2f} %")
 
 

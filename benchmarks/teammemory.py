@@ -63,33 +63,66 @@ STACKS = [
     ('{"language": "Java", "framework": "Spring", "database": "Oracle"}', 0.78, 1.8),
     ('{"language": "C#", "framework": ".NET", "database": "SQL Server", "hosting": "Azure"}', 0.80, 1.5),
 ]
-SUBJECTS = ["invoices", "payments", "inventory", "chat messages", "user profiles", "orders", "analytics events",
-            "support tickets", "product catalogue", "shipping labels", "blog posts", "audit logs"]
-FEATURES = ["a REST API", "a GraphQL API", "background jobs", "a React dashboard", "PDF export", "email reminders",
-            "websockets", "OAuth login", "CSV import", "full-text search", "webhooks", "two-factor codes"]
+SUBJECTS = [
+    "invoices",
+    "payments",
+    "inventory",
+    "chat messages",
+    "user profiles",
+    "orders",
+    "analytics events",
+    "support tickets",
+    "product catalogue",
+    "shipping labels",
+    "blog posts",
+    "audit logs",
+]
+FEATURES = [
+    "a REST API",
+    "a GraphQL API",
+    "background jobs",
+    "a React dashboard",
+    "PDF export",
+    "email reminders",
+    "websockets",
+    "OAuth login",
+    "CSV import",
+    "full-text search",
+    "webhooks",
+    "two-factor codes",
+]
 
 QUERY = "An API for invoices and payments with PDF export and email reminders"
 
 
 def fill(team, builds: int, agent_version_ids: list[int]) -> None:
-    from teammemory.stacks import normalize_stack, stack_components, stack_key
     import json
 
+    from teammemory.stacks import normalize_stack, stack_components, stack_key
+
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE bench_stacks (i int, stack jsonb, components varchar[], stack_key text, odds float, factor float)")
+        cursor.execute(
+            "CREATE TEMP TABLE bench_stacks (i int, stack jsonb, components varchar[], stack_key text, odds float, factor float)"
+        )
         for i, (stack, odds, factor) in enumerate(STACKS):
             normalized = normalize_stack(json.loads(stack))
-            cursor.execute("INSERT INTO bench_stacks VALUES (%s, %s, %s, %s, %s, %s)",
-                           [i, stack, stack_components(normalized), stack_key(normalized), odds, factor])
+            cursor.execute(
+                "INSERT INTO bench_stacks VALUES (%s, %s, %s, %s, %s, %s)",
+                [i, stack, stack_components(normalized), stack_key(normalized), odds, factor],
+            )
         cursor.execute("CREATE TEMP TABLE bench_reqs (i int, project text, requirements text)")
         n = 0
         for subject in SUBJECTS:
             for a in range(len(FEATURES)):
                 feature_a, feature_b = FEATURES[a], FEATURES[(a * 5 + 3) % len(FEATURES)]
-                cursor.execute("INSERT INTO bench_reqs VALUES (%s, %s, %s)", [
-                    n, subject.replace(" ", "-"),
-                    f"Build {feature_a} for {subject} with {feature_b}, role-based access and an admin screen",
-                ])
+                cursor.execute(
+                    "INSERT INTO bench_reqs VALUES (%s, %s, %s)",
+                    [
+                        n,
+                        subject.replace(" ", "-"),
+                        f"Build {feature_a} for {subject} with {feature_b}, role-based access and an admin screen",
+                    ],
+                )
                 n += 1
         cursor.execute("SELECT setseed(0.20261125)")
         chunk = 100_000
@@ -120,10 +153,20 @@ def fill(team, builds: int, agent_version_ids: list[int]) -> None:
                     (exp(ln(600000) + 0.5 * (rnd.d - 0.5) * 4) * s.factor)::bigint AS duration,
                     (20000 + rnd.t * 80000)::bigint AS tokens, rnd.q) x
                 """,
-                {"team": team.pk, "n": builds, "lo": offset + 1, "hi": offset + size, "stacks": len(STACKS),
-                 "reqs": n, "start": start, "span": SPAN_DAYS},
+                {
+                    "team": team.pk,
+                    "n": builds,
+                    "lo": offset + 1,
+                    "hi": offset + size,
+                    "stacks": len(STACKS),
+                    "reqs": n,
+                    "start": start,
+                    "span": SPAN_DAYS,
+                },
             )
-            print(f"  inserted {offset + size:>9,} builds ({time.perf_counter() - t0:.1f} s for this chunk)", flush=True)
+            print(
+                f"  inserted {offset + size:>9,} builds ({time.perf_counter() - t0:.1f} s for this chunk)", flush=True
+            )
         cursor.execute(
             """INSERT INTO teammemory_builderror (build_id, error_type, message)
                SELECT id, (ARRAY['TestFailure','DependencyConflict','Timeout','TypeError','MigrationError'])[1 + (id %% 5)],
@@ -152,7 +195,8 @@ def prepare(builds: int, rebuild: bool, slug: str = TEAM_SLUG):
         from marketplace.models import Agent, AgentVersion
 
         agent = Agent.objects.filter(team=team, slug="bench-coder").first() or marketplace_services.agent_create(
-            team=team, name="Bench coder", slug="bench-coder", system_prompt="v1", version="1.0.0")
+            team=team, name="Bench coder", slug="bench-coder", system_prompt="v1", version="1.0.0"
+        )
         if not AgentVersion.objects.filter(agent=agent).exclude(pk=agent.versions.order_by("pk").first().pk).exists():
             marketplace_services.version_publish(agent=agent, system_prompt="v2", version="1.1.0")
         with transaction.atomic():
@@ -164,8 +208,14 @@ def prepare(builds: int, rebuild: bool, slug: str = TEAM_SLUG):
         # What autovacuum does for an insert-heavy table soon after: statistics and the visibility
         # map (which lets the covering index answer range scans without visiting the rows).
         with connection.cursor() as cursor:
-            for table in ("teammemory_build", "teammemory_builderror", "teammemory_buildagent",
-                          "teammemory_builddailyrollup", "teammemory_buildagentdailyrollup", "teammemory_builderrordailyrollup"):
+            for table in (
+                "teammemory_build",
+                "teammemory_builderror",
+                "teammemory_buildagent",
+                "teammemory_builddailyrollup",
+                "teammemory_buildagentdailyrollup",
+                "teammemory_builderrordailyrollup",
+            ):
                 cursor.execute(f"VACUUM ANALYZE {table}")
     return team
 
@@ -184,7 +234,9 @@ def scan(team, since, until):
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*), sum(duration_ms), sum(tokens), avg(quality) FROM teammemory_build "
-            "WHERE team_id = %s AND started_at >= %s AND started_at < %s", [team.pk, since, until])
+            "WHERE team_id = %s AND started_at >= %s AND started_at < %s",
+            [team.pk, since, until],
+        )
         return cursor.fetchone()
 
 
@@ -192,7 +244,8 @@ def fulltext_count(team, text, since):
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT count(*) FROM teammemory_build b WHERE b.team_id = %s AND b.started_at >= %s AND b.search @@ {selectors._TSQUERY_OR}",
-            [team.pk, since, text])
+            [team.pk, since, text],
+        )
         return cursor.fetchone()[0]
 
 
@@ -201,14 +254,21 @@ def main():
     parser.add_argument("--builds", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--rebuild", action="store_true", help="Refill the builds even if the count matches.")
-    parser.add_argument("--small-builds", type=int, default=100_000,
-                        help="Builds of a second team over the same two years (0: skip); shows that insights cost "
-                             "does not grow with the number of builds.")
+    parser.add_argument(
+        "--small-builds",
+        type=int,
+        default=100_000,
+        help="Builds of a second team over the same two years (0: skip); shows that insights cost "
+        "does not grow with the number of builds.",
+    )
     args = parser.parse_args()
     small = prepare(args.small_builds, args.rebuild, slug=TEAM_SLUG + "-small") if args.small_builds else None
     team = prepare(args.builds, args.rebuild)
     now = timezone.now()
-    ranges = [("last 90 days", now - dt.timedelta(days=90), now), ("all time (2 years)", now - dt.timedelta(days=SPAN_DAYS + 1), now)]
+    ranges = [
+        ("last 90 days", now - dt.timedelta(days=90), now),
+        ("all time (2 years)", now - dt.timedelta(days=SPAN_DAYS + 1), now),
+    ]
     rows = []
     for label, since, until in ranges:
         n = scan(team, since, until)[0]
@@ -231,7 +291,9 @@ def main():
     ref_ft, _ = timed(lambda: fulltext_count(team, QUERY, lookback), args.repeat)
     ref_scan, _ = timed(lambda: scan(team, lookback, now), args.repeat)
     t_sug, result = timed(lambda: selectors.stack_suggest(team=team, requirements=QUERY), args.repeat)
-    rows.append((f"suggestion ({matches:,} text matches)", n_lookback, t_sug, "full-text count of the same rows", ref_ft))
+    rows.append(
+        (f"suggestion ({matches:,} text matches)", n_lookback, t_sug, "full-text count of the same rows", ref_ft)
+    )
     rows.append(("", n_lookback, None, "plain scan of the same rows", ref_scan))
 
     with connection.cursor() as cursor:
@@ -239,16 +301,22 @@ def main():
         rollup_rows = cursor.fetchone()[0]
     print()
     print(f"Daily stack rollup rows of the team: {rollup_rows:,}")
-    print(f"Team memory benchmark: {Build.objects.filter(team=team).count():,} builds in one team; "
-          f"median of {args.repeat} warm runs; PostgreSQL {connection.pg_version // 10000}")
+    print(
+        f"Team memory benchmark: {Build.objects.filter(team=team).count():,} builds in one team; "
+        f"median of {args.repeat} warm runs; PostgreSQL {connection.pg_version // 10000}"
+    )
     print(f"{'operation':<48} {'rows':>10} {'time':>9}   {'reference':<34} {'ref time':>9} {'ratio':>6}")
     for label, n, t, ref_label, ref in rows:
         t_text = f"{t * 1000:8.0f}ms" if t is not None else " " * 10
         ratio = f"{t / ref:5.1f}x" if t is not None and ref else ""
         print(f"{label:<48} {n:>10,} {t_text:>9}   {ref_label:<34} {ref * 1000:8.0f}ms {ratio:>6}")
     top = result["suggestions"][0] if result["suggestions"] else None
-    print(f"\nSuggestion basis: {result['basis']}, {result['similar_builds']} similar builds; "
-          f"top: {top['stack_key'] if top else '-'} (score {top['score']:.3f})" if top else "")
+    print(
+        f"\nSuggestion basis: {result['basis']}, {result['similar_builds']} similar builds; "
+        f"top: {top['stack_key'] if top else '-'} (score {top['score']:.3f})"
+        if top
+        else ""
+    )
 
 
 if __name__ == "__main__":

@@ -66,6 +66,8 @@ def seed_core(*, quiet: bool = False) -> DemoContext:
         services.user_create(username=ADMIN_USERNAME, password=ADMIN_PASSWORD, is_superuser=True)
     ctx = DemoContext(teams=teams, users=users, rng=random.Random(20261125), quiet=quiet)
     for slug in teams:
-        _, raw = services.api_key_create(team=teams[slug], name="demo key", created_by=users["alice"] if slug == "acme" else None)
+        _, raw = services.api_key_create(
+            team=teams[slug], name="demo key", created_by=users["alice"] if slug == "acme" else None
+        )
         ctx.keys[slug] = raw
     return ctx

@@ -18,8 +18,15 @@ import math
 
 
 class LogScaleHistogram:
-    def __init__(self, *, floor_ms: float, doublings: int, sql_prefix: str, steps_per_doubling: int = 6,
-                 one_hot_sql: bool = False):
+    def __init__(
+        self,
+        *,
+        floor_ms: float,
+        doublings: int,
+        sql_prefix: str,
+        steps_per_doubling: int = 6,
+        one_hot_sql: bool = False,
+    ):
         self.floor_ms = float(floor_ms)
         self.doublings = doublings
         self.steps = steps_per_doubling

@@ -51,7 +51,8 @@ class Membership(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "team"], name="membership_unique_user_team",
+                fields=["user", "team"],
+                name="membership_unique_user_team",
                 violation_error_message="This user is already a member of the team.",
             )
         ]
@@ -73,9 +74,7 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, editable=False)
-    role = models.CharField(
-        max_length=10, choices=API_KEY_ROLES, default=Role.MEMBER
-    )
+    role = models.CharField(max_length=10, choices=API_KEY_ROLES, default=Role.MEMBER)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="api_keys"
     )

@@ -17,7 +17,6 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 from crucible.env import env_bool, env_int, env_list  # noqa: E402
 
-
 TESTING = "pytest" in sys.modules or os.environ.get("CRUCIBLE_TESTING") == "1"
 
 DEBUG = env_bool("CRUCIBLE_DEBUG", False)

@@ -28,13 +28,15 @@ urlpatterns = [
     # rest_framework.urls would be an unthrottled way to guess passwords).
     path(
         "api-auth/",
-        include((
-            [
-                path("login/", views.LoginView.as_view(template_name="rest_framework/login.html"), name="login"),
-                path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-            ],
-            "rest_framework",
-        )),
+        include(
+            (
+                [
+                    path("login/", views.LoginView.as_view(template_name="rest_framework/login.html"), name="login"),
+                    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+                ],
+                "rest_framework",
+            )
+        ),
     ),
 ]
 

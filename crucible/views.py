@@ -66,7 +66,9 @@ def team_switch(request):
     if not access.set_active_team(request, team_id):
         raise Http404("No such team.")
     target = request.POST.get("next") or reverse("home")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         target = reverse("home")
     return redirect(target)
 
@@ -83,7 +85,9 @@ def api_keys(request):
             raise PermissionDenied("Only team admins and owners manage API keys.")
         try:
             key, new_key = services.api_key_create(
-                team=team, name=request.POST.get("name", ""), role=request.POST.get("role", Role.MEMBER),
+                team=team,
+                name=request.POST.get("name", ""),
+                role=request.POST.get("role", Role.MEMBER),
                 created_by=request.user,
             )
         except ValidationError as exc:
@@ -119,8 +123,10 @@ class LoginView(auth_views.LoginView):
     def post(self, request, *args, **kwargs):
         if cache.get(self._throttle_key(), 0) >= settings.LOGIN_THROTTLE_ATTEMPTS:
             response = render(
-                request, "registration/login.html",
-                {"form": self.get_form(), "throttled": True, "next": request.POST.get("next", "")}, status=429,
+                request,
+                "registration/login.html",
+                {"form": self.get_form(), "throttled": True, "next": request.POST.get("next", "")},
+                status=429,
             )
             response["Retry-After"] = str(settings.LOGIN_THROTTLE_WINDOW)
             return response

@@ -6,8 +6,18 @@ from improvement import services
 from improvement.models import Assignment, Experiment, Variant, VariantBucket
 
 STAT_FIELDS = (
-    "results_count", "success_count", "objective_count", "objective_sum", "objective_sum_sq", "quality_count",
-    "quality_sum", "quality_sum_sq", "duration_sum", "duration_sum_sq", "tokens_sum", "cost_sum",
+    "results_count",
+    "success_count",
+    "objective_count",
+    "objective_sum",
+    "objective_sum_sq",
+    "quality_count",
+    "quality_sum",
+    "quality_sum_sq",
+    "duration_sum",
+    "duration_sum_sq",
+    "tokens_sum",
+    "cost_sum",
 )
 
 
@@ -57,7 +67,16 @@ class ExperimentAdmin(admin.ModelAdmin):
     search_fields = ("name", "description", "team__name", "team__slug")
     list_select_related = ("team", "agent", "winner")
     raw_id_fields = ("agent",)
-    readonly_fields = ("status", "started_at", "concluded_at", "winner", "promoted_version", "created_by", "created_at", "updated_at")
+    readonly_fields = (
+        "status",
+        "started_at",
+        "concluded_at",
+        "winner",
+        "promoted_version",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
     inlines = [VariantInline]
     actions = ["pause_selected", "conclude_selected"]
 
@@ -95,7 +114,16 @@ class ExperimentAdmin(admin.ModelAdmin):
 
 @admin.register(Variant)
 class VariantAdmin(admin.ModelAdmin):
-    list_display = ("name", "experiment", "team", "is_control", "retired_at", "results_count", "success_count", "created_at")
+    list_display = (
+        "name",
+        "experiment",
+        "team",
+        "is_control",
+        "retired_at",
+        "results_count",
+        "success_count",
+        "created_at",
+    )
     list_filter = ("is_control", ("retired_at", admin.EmptyFieldListFilter), "experiment__status", "team")
     search_fields = ("name", "prompt", "experiment__name")
     list_select_related = ("experiment", "team")

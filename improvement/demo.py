@@ -32,20 +32,83 @@ PROMPTS = {
 
 # team, name, agent slug hint, strategy, status, min_results, days, calls, {variant: (success p, quality mean)}
 PLANS = [
-    ("acme", "code-review-tone", "review", "epsilon_greedy", Status.RUNNING, 30, 12, 2400,
-     {"control": (0.72, 62), "concise": (0.9, 81), "checklist": (0.78, 66)}),
-    ("acme", "test-writer-depth", "test", "thompson", Status.RUNNING, 40, 2, 45,
-     {"control": (0.7, 60), "examples": (0.75, 65)}),
-    ("acme", "planner-system-prompt", "plan", "ucb1", Status.DRAFT, 30, 0, 0,
-     {"control": (0.7, 60), "stepwise": (0.8, 70)}),
-    ("acme", "commit-message-style", "commit", "epsilon_greedy", Status.CONCLUDED, 25, 8, 900,
-     {"control": (0.8, 64), "terse": (0.93, 79)}),
-    ("globex", "bugfix-explainer", "bug", "ucb1", Status.PAUSED, 30, 6, 800,
-     {"control": (0.8, 70), "socratic": (0.8, 70)}),
-    ("globex", "onboarding-guide", "guide", "thompson", Status.RUNNING, 20, 5, 700,
-     {"control": (0.6, 55), "stepwise": (0.66, 61), "examples": (0.85, 77)}),
-    ("initech", "incident-summary", "incident", "epsilon_greedy", Status.DRAFT, 30, 0, 0,
-     {"control": (0.7, 60), "terse": (0.7, 62)}),
+    (
+        "acme",
+        "code-review-tone",
+        "review",
+        "epsilon_greedy",
+        Status.RUNNING,
+        30,
+        12,
+        2400,
+        {"control": (0.72, 62), "concise": (0.9, 81), "checklist": (0.78, 66)},
+    ),
+    (
+        "acme",
+        "test-writer-depth",
+        "test",
+        "thompson",
+        Status.RUNNING,
+        40,
+        2,
+        45,
+        {"control": (0.7, 60), "examples": (0.75, 65)},
+    ),
+    (
+        "acme",
+        "planner-system-prompt",
+        "plan",
+        "ucb1",
+        Status.DRAFT,
+        30,
+        0,
+        0,
+        {"control": (0.7, 60), "stepwise": (0.8, 70)},
+    ),
+    (
+        "acme",
+        "commit-message-style",
+        "commit",
+        "epsilon_greedy",
+        Status.CONCLUDED,
+        25,
+        8,
+        900,
+        {"control": (0.8, 64), "terse": (0.93, 79)},
+    ),
+    (
+        "globex",
+        "bugfix-explainer",
+        "bug",
+        "ucb1",
+        Status.PAUSED,
+        30,
+        6,
+        800,
+        {"control": (0.8, 70), "socratic": (0.8, 70)},
+    ),
+    (
+        "globex",
+        "onboarding-guide",
+        "guide",
+        "thompson",
+        Status.RUNNING,
+        20,
+        5,
+        700,
+        {"control": (0.6, 55), "stepwise": (0.66, 61), "examples": (0.85, 77)},
+    ),
+    (
+        "initech",
+        "incident-summary",
+        "incident",
+        "epsilon_greedy",
+        Status.DRAFT,
+        30,
+        0,
+        0,
+        {"control": (0.7, 60), "terse": (0.7, 62)},
+    ),
 ]
 
 
@@ -58,7 +121,9 @@ def _agent_for(team, hint):
     return agents.filter(slug__icontains=hint).first() or agents.first()
 
 
-def _simulate(experiment: Experiment, variants: list[Variant], truth: dict, *, days: int, calls: int, rng: random.Random):
+def _simulate(
+    experiment: Experiment, variants: list[Variant], truth: dict, *, days: int, calls: int, rng: random.Random
+):
     now = timezone.now()
     start = now - timedelta(days=days)
     span = (now - start).total_seconds()
@@ -72,7 +137,9 @@ def _simulate(experiment: Experiment, variants: list[Variant], truth: dict, *, d
     moments = sorted(start + timedelta(seconds=rng.random() * span) for _ in range(calls))
     for moment in moments:
         arms = [bandits.Arm(v.pk, arms_n[v.pk], arms_total[v.pk], arms_results[v.pk]) for v in variants]
-        chosen = bandits.choose(experiment.strategy, arms, epsilon=experiment.epsilon, min_results=experiment.min_results, rng=rng).id
+        chosen = bandits.choose(
+            experiment.strategy, arms, epsilon=experiment.epsilon, min_results=experiment.min_results, rng=rng
+        ).id
         p, q = truth[by_id[chosen].name]
         success = rng.random() < p
         quality = min(100.0, max(0.0, rng.gauss(q if success else q - 25, 9)))
@@ -100,8 +167,15 @@ def _simulate(experiment: Experiment, variants: list[Variant], truth: dict, *, d
         b["results"] += 1
         b["successes"] += success
         b["objective_sum"] += score
-        assignments.append(Assignment(team_id=experiment.team_id, experiment=experiment, variant_id=chosen,
-                                      created_at=moment, result_at=moment + timedelta(milliseconds=duration)))
+        assignments.append(
+            Assignment(
+                team_id=experiment.team_id,
+                experiment=experiment,
+                variant_id=chosen,
+                created_at=moment,
+                result_at=moment + timedelta(milliseconds=duration),
+            )
+        )
     return sums, buckets, assignments
 
 
@@ -113,7 +187,11 @@ def seed(ctx) -> None:
             team = ctx.teams[team_slug]
             with transaction.atomic():
                 experiment = services.experiment_create(
-                    team=team, name=name, strategy=strategy, min_results=min_results, agent=_agent_for(team, hint),
+                    team=team,
+                    name=name,
+                    strategy=strategy,
+                    min_results=min_results,
+                    agent=_agent_for(team, hint),
                     description=f"Which prompt makes the {hint} agent most useful? Objective: quality, success and speed.",
                     variants=[{"name": v, "prompt": PROMPTS[v], "is_control": v == "control"} for v in truth],
                     status=Status.RUNNING if status != Status.DRAFT else Status.DRAFT,
@@ -123,23 +201,39 @@ def seed(ctx) -> None:
                     sums, buckets, assignments = _simulate(experiment, variants, truth, days=days, calls=calls, rng=rng)
                     Assignment.objects.bulk_create(assignments, batch_size=2000)
                     VariantBucket.objects.bulk_create(
-                        [VariantBucket(experiment=experiment, variant_id=vid, bucket=hour, **values) for (vid, hour), values in buckets.items()],
+                        [
+                            VariantBucket(experiment=experiment, variant_id=vid, bucket=hour, **values)
+                            for (vid, hour), values in buckets.items()
+                        ],
                         batch_size=2000,
                     )
                     for v in variants:
                         s = sums[v.pk]
                         Variant.objects.filter(pk=v.pk).update(
-                            results_count=int(s["n"]), success_count=int(s["succ"]), objective_count=int(s["n"]),
-                            objective_sum=s["obj"], objective_sum_sq=s["obj_sq"], quality_count=int(s["n"]),
-                            quality_sum=s["q"], quality_sum_sq=s["q_sq"], duration_sum=s["d"], duration_sum_sq=s["d_sq"],
-                            tokens_sum=int(s["tokens"]), cost_sum=Decimal(str(round(s["cost"], 6))),
+                            results_count=int(s["n"]),
+                            success_count=int(s["succ"]),
+                            objective_count=int(s["n"]),
+                            objective_sum=s["obj"],
+                            objective_sum_sq=s["obj_sq"],
+                            quality_count=int(s["n"]),
+                            quality_sum=s["q"],
+                            quality_sum_sq=s["q_sq"],
+                            duration_sum=s["d"],
+                            duration_sum_sq=s["d_sq"],
+                            tokens_sum=int(s["tokens"]),
+                            cost_sum=Decimal(str(round(s["cost"], 6))),
                         )
                     began = timezone.now() - timedelta(days=days)
-                    Experiment.objects.filter(pk=experiment.pk).update(started_at=began, created_at=began - timedelta(hours=3))
+                    Experiment.objects.filter(pk=experiment.pk).update(
+                        started_at=began, created_at=began - timedelta(hours=3)
+                    )
                 if status == Status.PAUSED:
                     services.experiment_pause(experiment=experiment)
                 elif status == Status.CONCLUDED:
                     # The evidence names the winner; publish it to the agent when there is one.
-                    promote = experiment.agent_id is not None and experiment_report(experiment=experiment)["winner"] is not None
+                    promote = (
+                        experiment.agent_id is not None
+                        and experiment_report(experiment=experiment)["winner"] is not None
+                    )
                     services.experiment_conclude(experiment=experiment, promote=promote, user=ctx.users.get("alice"))
             bar.update(1)

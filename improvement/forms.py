@@ -10,8 +10,18 @@ class ExperimentForm(forms.ModelForm):
     class Meta:
         model = Experiment
         fields = [
-            "name", "description", "agent", "strategy", "epsilon", "min_results",
-            "weight_quality", "weight_success", "weight_speed", "weight_cost", "speed_reference_ms", "cost_reference",
+            "name",
+            "description",
+            "agent",
+            "strategy",
+            "epsilon",
+            "min_results",
+            "weight_quality",
+            "weight_success",
+            "weight_speed",
+            "weight_cost",
+            "speed_reference_ms",
+            "cost_reference",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         help_texts = {
@@ -25,7 +35,9 @@ class ExperimentForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         from marketplace.models import Agent
 
-        self.fields["agent"].queryset = Agent.objects.filter(team=team).order_by("name") if team else Agent.objects.none()
+        self.fields["agent"].queryset = (
+            Agent.objects.filter(team=team).order_by("name") if team else Agent.objects.none()
+        )
         self.fields["agent"].required = False
         # Uniqueness of (team, name) is checked by the service with a clear message.
         self.instance.team = team if team is not None else getattr(self.instance, "team", None)
@@ -36,11 +48,14 @@ class ExperimentForm(forms.ModelForm):
 
 class ExperimentCreateForm(ExperimentForm):
     control_prompt = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}), required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
         help_text="The prompt in use today (becomes the control variant).",
     )
     challenger_prompt = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}), required=False, help_text="A first alternative to test.",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        help_text="A first alternative to test.",
     )
     start_now = forms.BooleanField(required=False, initial=False, label="Start serving now")
 

@@ -34,14 +34,19 @@ class Experiment(models.Model):
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="experiments")
     name = models.CharField(max_length=100, help_text="The key clients use (unique within the team).")
     agent = models.ForeignKey(
-        "marketplace.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="experiments",
+        "marketplace.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="experiments",
         help_text="The marketplace agent whose prompt this experiment tunes (needed to promote the winner).",
     )
     description = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.EPSILON_GREEDY)
     epsilon = models.FloatField(
-        default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Epsilon-greedy: share of traffic explored uniformly at random.",
     )
     # Objective: a weighted mean of per-result scores in [0, 1] (see services.objective_score).
@@ -50,25 +55,41 @@ class Experiment(models.Model):
     weight_speed = models.FloatField(default=0.2, validators=[MinValueValidator(0.0), MaxValueValidator(1000.0)])
     weight_cost = models.FloatField(default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1000.0)])
     speed_reference_ms = models.PositiveIntegerField(
-        default=2000, validators=[MinValueValidator(1)],
+        default=2000,
+        validators=[MinValueValidator(1)],
         help_text="A result this fast scores 0.5 on speed (faster is higher, never above 1).",
     )
     cost_reference = models.DecimalField(
-        max_digits=12, decimal_places=6, default=0.01,
+        max_digits=12,
+        decimal_places=6,
+        default=0.01,
         help_text="A result this cheap scores 0.5 on cost (cheaper is higher).",
     )
     min_results = models.PositiveIntegerField(
-        default=30, validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
         help_text="Results each variant needs before any variant can count as better.",
     )
     winner = models.ForeignKey(
-        "improvement.Variant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "improvement.Variant",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     promoted_version = models.ForeignKey(
-        "marketplace.AgentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "marketplace.AgentVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     started_at = models.DateTimeField(null=True, blank=True)
     concluded_at = models.DateTimeField(null=True, blank=True)
@@ -80,16 +101,23 @@ class Experiment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["team", "name"], name="experiment_unique_team_name"),
             models.CheckConstraint(
-                condition=Q(epsilon__gte=0) & Q(epsilon__lte=1), name="experiment_epsilon_0_1",
+                condition=Q(epsilon__gte=0) & Q(epsilon__lte=1),
+                name="experiment_epsilon_0_1",
                 violation_error_message="Epsilon must be between 0 and 1.",
             ),
             models.CheckConstraint(
-                condition=Q(weight_quality__gte=0) & Q(weight_success__gte=0) & Q(weight_speed__gte=0) & Q(weight_cost__gte=0),
+                condition=Q(weight_quality__gte=0)
+                & Q(weight_success__gte=0)
+                & Q(weight_speed__gte=0)
+                & Q(weight_cost__gte=0),
                 name="experiment_weights_nonnegative",
                 violation_error_message="Weights cannot be negative.",
             ),
             models.CheckConstraint(
-                condition=Q(weight_quality__gt=0) | Q(weight_success__gt=0) | Q(weight_speed__gt=0) | Q(weight_cost__gt=0),
+                condition=Q(weight_quality__gt=0)
+                | Q(weight_success__gt=0)
+                | Q(weight_speed__gt=0)
+                | Q(weight_cost__gt=0),
                 name="experiment_weights_some_positive",
                 violation_error_message="At least one weight must be above zero.",
             ),
@@ -105,8 +133,10 @@ class Experiment(models.Model):
     @property
     def weights(self) -> dict[str, float]:
         return {
-            "quality": self.weight_quality, "success": self.weight_success,
-            "speed": self.weight_speed, "cost": self.weight_cost,
+            "quality": self.weight_quality,
+            "success": self.weight_success,
+            "speed": self.weight_speed,
+            "cost": self.weight_cost,
         }
 
     @property
@@ -125,7 +155,9 @@ class Variant(models.Model):
     name = models.CharField(max_length=100)
     prompt = models.TextField()
     is_control = models.BooleanField(default=False)
-    retired_at = models.DateTimeField(null=True, blank=True, help_text="Retired variants get no traffic and no results.")
+    retired_at = models.DateTimeField(
+        null=True, blank=True, help_text="Retired variants get no traffic and no results."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     # Running statistics (moved only by services with F() expressions).
@@ -147,11 +179,14 @@ class Variant(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["experiment", "name"], name="variant_unique_experiment_name"),
             models.UniqueConstraint(
-                fields=["experiment"], condition=Q(is_control=True), name="variant_one_control_per_experiment",
+                fields=["experiment"],
+                condition=Q(is_control=True),
+                name="variant_one_control_per_experiment",
                 violation_error_message="An experiment has at most one control variant.",
             ),
             models.CheckConstraint(
-                condition=Q(success_count__lte=models.F("results_count")) & Q(quality_count__lte=models.F("results_count"))
+                condition=Q(success_count__lte=models.F("results_count"))
+                & Q(quality_count__lte=models.F("results_count"))
                 & Q(objective_count__lte=models.F("results_count")),
                 name="variant_counts_consistent",
             ),
@@ -226,7 +261,9 @@ class VariantBucket(models.Model):
 
     class Meta:
         ordering = ["bucket", "variant_id"]
-        constraints = [models.UniqueConstraint(fields=["variant", "bucket"], name="variantbucket_unique_variant_bucket")]
+        constraints = [
+            models.UniqueConstraint(fields=["variant", "bucket"], name="variantbucket_unique_variant_bucket")
+        ]
         indexes = [models.Index(fields=["experiment", "bucket"], name="vbucket_experiment_bucket")]
 
     def __str__(self):

@@ -7,12 +7,11 @@ from datetime import timedelta
 
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum
-from django.utils import timezone
 from django.urls import reverse
+from django.utils import timezone
 
 from improvement import conf, stats
 from improvement.models import Experiment, Status, Variant, VariantBucket
-
 
 _ID = re.compile(r"[0-9]{1,19}")
 
@@ -73,10 +72,14 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
     confidence = conf.CONFIDENCE
     active = [v for v in variants if v.retired_at is None]
     posteriors = {v.pk: stats.posterior(v.objective_count, v.objective_sum, v.objective_sum_sq) for v in active}
-    p_best = dict(zip(
-        [v.pk for v in active],
-        stats.probability_best([posteriors[v.pk] for v in active], draws=conf.MC_DRAWS, seed=_seed(experiment, variants)),
-    ))
+    p_best = dict(
+        zip(
+            [v.pk for v in active],
+            stats.probability_best(
+                [posteriors[v.pk] for v in active], draws=conf.MC_DRAWS, seed=_seed(experiment, variants)
+            ),
+        )
+    )
     control = next((v for v in variants if v.is_control), None)
     control_mean = control.objective_mean if control else None
 
@@ -87,27 +90,29 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
         lift = None
         if control is not None and v.pk != control.pk and mean is not None and control_mean:
             lift = (mean - control_mean) / control_mean
-        rows.append({
-            "id": v.pk,
-            "name": v.name,
-            "is_control": v.is_control,
-            "retired": v.retired_at is not None,
-            "results": v.results_count,
-            "scored_results": v.objective_count,
-            "objective_mean": mean,
-            "objective_low": low,
-            "objective_high": high,
-            "success_rate": v.success_rate,
-            "success_low": s_low,
-            "success_high": s_high,
-            "quality_mean": v.quality_mean,
-            "duration_mean_ms": v.duration_mean,
-            "tokens_mean": (v.tokens_sum / v.results_count) if v.results_count else None,
-            "cost_mean": float(v.cost_sum / v.results_count) if v.results_count else None,
-            "probability_best": p_best.get(v.pk),
-            "lift_vs_control": lift,
-            "below_minimum": v.retired_at is None and v.results_count < experiment.min_results,
-        })
+        rows.append(
+            {
+                "id": v.pk,
+                "name": v.name,
+                "is_control": v.is_control,
+                "retired": v.retired_at is not None,
+                "results": v.results_count,
+                "scored_results": v.objective_count,
+                "objective_mean": mean,
+                "objective_low": low,
+                "objective_high": high,
+                "success_rate": v.success_rate,
+                "success_low": s_low,
+                "success_high": s_high,
+                "quality_mean": v.quality_mean,
+                "duration_mean_ms": v.duration_mean,
+                "tokens_mean": (v.tokens_sum / v.results_count) if v.results_count else None,
+                "cost_mean": float(v.cost_sum / v.results_count) if v.results_count else None,
+                "probability_best": p_best.get(v.pk),
+                "lift_vs_control": lift,
+                "below_minimum": v.retired_at is None and v.results_count < experiment.min_results,
+            }
+        )
 
     threshold = conf.WIN_PROBABILITY
     winner = None
@@ -120,7 +125,9 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
         reasons.append("Only one active variant: there is nothing to compare it with.")
     if thin:
         reasons.append(
-            "Not enough results yet: " + ", ".join(f"{v.name} has {v.results_count} of {experiment.min_results}" for v in thin) + "."
+            "Not enough results yet: "
+            + ", ".join(f"{v.name} has {v.results_count} of {experiment.min_results}" for v in thin)
+            + "."
         )
     if active and len(active) > 1 and not thin:
         if p_best[leader.pk] >= threshold:
@@ -136,7 +143,10 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
         ranked = sorted(active, key=lambda v: posteriors[v.pk].mean, reverse=True)
         first, second = ranked[0], ranked[1]
         more = stats.results_needed(
-            posteriors[first.pk], posteriors[second.pk], leader_n=first.objective_count, runner_n=second.objective_count,
+            posteriors[first.pk],
+            posteriors[second.pk],
+            leader_n=first.objective_count,
+            runner_n=second.objective_count,
             leader_var=stats.sample_variance(first.objective_count, first.objective_sum, first.objective_sum_sq),
             runner_var=stats.sample_variance(second.objective_count, second.objective_sum, second.objective_sum_sq),
             probability=threshold,
@@ -156,13 +166,20 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
             verdict += " The leading variants look tied; more results may never separate them."
 
     return {
-        "experiment": {"id": experiment.pk, "name": experiment.name, "status": experiment.status, "strategy": experiment.strategy},
+        "experiment": {
+            "id": experiment.pk,
+            "name": experiment.name,
+            "status": experiment.status,
+            "strategy": experiment.strategy,
+        },
         "min_results": experiment.min_results,
         "confidence": confidence,
         "win_probability": threshold,
         "total_results": sum(v.results_count for v in variants),
         "variants": rows,
-        "winner": None if winner is None else {"id": winner.pk, "name": winner.name, "probability_best": p_best[winner.pk]},
+        "winner": None
+        if winner is None
+        else {"id": winner.pk, "name": winner.name, "probability_best": p_best[winner.pk]},
         "verdict": verdict,
         "reasons": reasons,
         "results_needed": needed,
@@ -218,7 +235,9 @@ def report_charts(*, report: dict, timeline: dict) -> dict:
         by_t = {p["t"]: p for p in points}
         xs = [t.isoformat() for t in times]
         share = [
-            round(100.0 * (by_t[t]["assignments"] or 0) / per_time_total[t], 2) if t in by_t and per_time_total[t] else 0
+            round(100.0 * (by_t[t]["assignments"] or 0) / per_time_total[t], 2)
+            if t in by_t and per_time_total[t]
+            else 0
             for t in times
         ]
         traffic.append({"type": "scatter", "mode": "lines", "stackgroup": "traffic", "name": name, "x": xs, "y": share})
@@ -230,22 +249,36 @@ def report_charts(*, report: dict, timeline: dict) -> dict:
         cumulative.append({"type": "scatter", "mode": "lines", "name": name, "x": xs, "y": cum})
     unit = timeline["granularity"]
     return {
-        "traffic": {"data": traffic, "layout": {"yaxis": {"title": {"text": f"share of assignments per {unit} (%)"}, "range": [0, 100]}}},
+        "traffic": {
+            "data": traffic,
+            "layout": {"yaxis": {"title": {"text": f"share of assignments per {unit} (%)"}, "range": [0, 100]}},
+        },
         "cumulative": {"data": cumulative, "layout": {"yaxis": {"title": {"text": "results (cumulative)"}}}},
         "objective": {
-            "data": [{
-                "type": "bar",
-                "x": [row["name"] for row in report["variants"] if row["objective_mean"] is not None],
-                "y": [row["objective_mean"] for row in report["variants"] if row["objective_mean"] is not None],
-                "error_y": {
-                    "type": "data", "symmetric": False,
-                    "array": [(row["objective_high"] - row["objective_mean"]) if row["objective_high"] is not None else 0
-                              for row in report["variants"] if row["objective_mean"] is not None],
-                    "arrayminus": [(row["objective_mean"] - row["objective_low"]) if row["objective_low"] is not None else 0
-                                   for row in report["variants"] if row["objective_mean"] is not None],
-                },
-                "name": "objective mean",
-            }] if any(row["objective_mean"] is not None for row in report["variants"]) else [],
+            "data": [
+                {
+                    "type": "bar",
+                    "x": [row["name"] for row in report["variants"] if row["objective_mean"] is not None],
+                    "y": [row["objective_mean"] for row in report["variants"] if row["objective_mean"] is not None],
+                    "error_y": {
+                        "type": "data",
+                        "symmetric": False,
+                        "array": [
+                            (row["objective_high"] - row["objective_mean"]) if row["objective_high"] is not None else 0
+                            for row in report["variants"]
+                            if row["objective_mean"] is not None
+                        ],
+                        "arrayminus": [
+                            (row["objective_mean"] - row["objective_low"]) if row["objective_low"] is not None else 0
+                            for row in report["variants"]
+                            if row["objective_mean"] is not None
+                        ],
+                    },
+                    "name": "objective mean",
+                }
+            ]
+            if any(row["objective_mean"] is not None for row in report["variants"])
+            else [],
             "layout": {"yaxis": {"title": {"text": "objective (0-1)"}, "range": [0, 1]}},
         },
     }
@@ -257,7 +290,9 @@ def home_card(*, team, request) -> dict:
         concluded=Count("id", filter=Q(status=Status.CONCLUDED)),
         total=Count("id"),
     )
-    results = Variant.objects.filter(team=team, experiment__status=Status.RUNNING).aggregate(n=Sum("results_count"))["n"] or 0
+    results = (
+        Variant.objects.filter(team=team, experiment__status=Status.RUNNING).aggregate(n=Sum("results_count"))["n"] or 0
+    )
     return {
         "title": "Prompt experiments",
         "url": reverse("improvement:index"),
@@ -267,7 +302,8 @@ def home_card(*, team, request) -> dict:
             {"label": "Results in running experiments", "value": results},
         ],
         "note": "Bandit selection between prompt variants; promote the winner to the marketplace."
-        if counts["total"] else "No experiments yet.",
+        if counts["total"]
+        else "No experiments yet.",
         "links": [
             {"label": "All experiments", "url": reverse("improvement:index")},
             {"label": "New experiment", "url": reverse("improvement:experiment-create")},

@@ -21,9 +21,22 @@ from django.utils import timezone
 from improvement import bandits, conf
 from improvement.models import Assignment, Experiment, Status, Strategy, Variant, VariantBucket
 
-OBJECTIVE_FIELDS = ("weight_quality", "weight_success", "weight_speed", "weight_cost", "speed_reference_ms", "cost_reference")
+OBJECTIVE_FIELDS = (
+    "weight_quality",
+    "weight_success",
+    "weight_speed",
+    "weight_cost",
+    "speed_reference_ms",
+    "cost_reference",
+)
 EXPERIMENT_FIELDS = (
-    "name", "agent", "description", "strategy", "epsilon", "min_results", *OBJECTIVE_FIELDS,
+    "name",
+    "agent",
+    "description",
+    "strategy",
+    "epsilon",
+    "min_results",
+    *OBJECTIVE_FIELDS,
 )
 MAX_WEIGHT = 1000.0
 MAX_DURATION_MS = 7 * 24 * 3600 * 1000  # a week
@@ -35,8 +48,10 @@ _rng = random.SystemRandom()
 
 # --- objective ------------------------------------------------------------------------------
 
-def objective_score(experiment: Experiment, *, success: bool, duration_ms: float, quality: float | None,
-                    cost: Decimal | float | None) -> float | None:
+
+def objective_score(
+    experiment: Experiment, *, success: bool, duration_ms: float, quality: float | None, cost: Decimal | float | None
+) -> float | None:
     """One result's score in [0, 1]: the weighted mean of its parts (quality/100, success 1 or 0,
     speed ref/(ref + duration), cost ref/(ref + cost)). A part with no value (quality not given)
     drops out and the other weights are renormalised; None when no weighted part has a value."""
@@ -58,6 +73,7 @@ def objective_score(experiment: Experiment, *, success: bool, duration_ms: float
 
 
 # --- validation helpers -------------------------------------------------------------------
+
 
 def _check_experiment_fields(experiment: Experiment) -> None:
     errors = {}
@@ -106,6 +122,7 @@ def _check_name(team, name: str, *, exclude_pk=None) -> None:
 
 # --- experiments ----------------------------------------------------------------------------
 
+
 def experiment_validate(*, team, experiment: Experiment | None = None, **fields) -> Experiment:
     """Every check of ``experiment_create`` (``experiment`` None) or ``experiment_update`` without
     writing anything; returns the unsaved experiment with the changes applied. Forms (admin,
@@ -121,10 +138,12 @@ def experiment_validate(*, team, experiment: Experiment | None = None, **fields)
         current = Experiment.objects.get(pk=experiment.pk)
         changed_objective = [f for f in OBJECTIVE_FIELDS if f in fields and _differs(getattr(current, f), fields[f])]
         if changed_objective and Variant.objects.filter(experiment_id=experiment.pk, results_count__gt=0).exists():
-            raise ValidationError({
-                f: "The objective cannot change once results are recorded (scores were computed with it); start a new experiment."
-                for f in changed_objective
-            })
+            raise ValidationError(
+                {
+                    f: "The objective cannot change once results are recorded (scores were computed with it); start a new experiment."
+                    for f in changed_objective
+                }
+            )
         candidate = current
         for key, value in fields.items():
             setattr(candidate, key, value)
@@ -179,7 +198,9 @@ def experiment_start(*, experiment: Experiment) -> Experiment:
     """draft or paused -> running. Needs at least one active variant."""
     experiment = Experiment.objects.select_for_update(no_key=True).get(pk=experiment.pk)
     if experiment.status not in (Status.DRAFT, Status.PAUSED):
-        raise ValidationError({"status": f"Only a draft or paused experiment can start; this one is {experiment.status}."})
+        raise ValidationError(
+            {"status": f"Only a draft or paused experiment can start; this one is {experiment.status}."}
+        )
     if not Variant.objects.filter(experiment=experiment, retired_at__isnull=True).exists():
         raise ValidationError({"variants": "Add at least one variant before starting the experiment."})
     experiment.status = Status.RUNNING
@@ -199,8 +220,14 @@ def experiment_pause(*, experiment: Experiment) -> Experiment:
 
 
 @transaction.atomic
-def experiment_conclude(*, experiment: Experiment, winner: Variant | None = None, use_report_winner: bool = True,
-                        promote: bool = False, user=None) -> Experiment:
+def experiment_conclude(
+    *,
+    experiment: Experiment,
+    winner: Variant | None = None,
+    use_report_winner: bool = True,
+    promote: bool = False,
+    user=None,
+) -> Experiment:
     """Stop the experiment. The winner is ``winner`` (any variant of it, the team's call) or, by
     default, the variant the report names on the evidence (none when the evidence is not there).
     With ``promote``, the winner's prompt is published as a new version of the experiment's agent."""
@@ -228,9 +255,13 @@ def experiment_conclude(*, experiment: Experiment, winner: Variant | None = None
 
 def _check_promotable(experiment: Experiment, winner: Variant | None) -> None:
     if winner is None:
-        raise ValidationError({"winner": "There is no winner to promote: the evidence does not name one; pick one or keep testing."})
+        raise ValidationError(
+            {"winner": "There is no winner to promote: the evidence does not name one; pick one or keep testing."}
+        )
     if experiment.agent_id is None:
-        raise ValidationError({"agent": "This experiment tunes no marketplace agent; set its agent to promote the winner."})
+        raise ValidationError(
+            {"agent": "This experiment tunes no marketplace agent; set its agent to promote the winner."}
+        )
     if experiment.promoted_version_id is not None:
         raise ValidationError({"promoted_version": "The winner has already been promoted."})
 
@@ -240,7 +271,11 @@ def experiment_promote(*, experiment: Experiment, user=None, version: str | None
     """Publish the winner's prompt as the next version of the experiment's agent."""
     from marketplace import services as marketplace_services
 
-    experiment = Experiment.objects.select_for_update(no_key=True, of=("self",)).select_related("agent", "winner").get(pk=experiment.pk)
+    experiment = (
+        Experiment.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("agent", "winner")
+        .get(pk=experiment.pk)
+    )
     if experiment.status != Status.CONCLUDED:
         raise ValidationError({"status": "Conclude the experiment before promoting its winner."})
     winner = experiment.winner
@@ -252,7 +287,10 @@ def experiment_promote(*, experiment: Experiment, user=None, version: str | None
         + ")."
     )
     agent_version = marketplace_services.version_publish(
-        agent=experiment.agent, system_prompt=winner.prompt, version=version, changelog=changelog,
+        agent=experiment.agent,
+        system_prompt=winner.prompt,
+        version=version,
+        changelog=changelog,
         published_by=user if getattr(user, "pk", None) else None,
     )
     experiment.promoted_version = agent_version
@@ -261,6 +299,7 @@ def experiment_promote(*, experiment: Experiment, user=None, version: str | None
 
 
 # --- variants -------------------------------------------------------------------------------
+
 
 @transaction.atomic
 def variant_create(*, experiment: Experiment, name: str, prompt: str, is_control: bool = False) -> Variant:
@@ -297,7 +336,9 @@ def variant_update(*, variant: Variant, **fields) -> Variant:
     unknown = set(fields) - {"name", "prompt", "is_control"}
     if unknown:
         raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
-    variant = Variant.objects.select_for_update(no_key=True, of=("self",)).select_related("experiment").get(pk=variant.pk)
+    variant = (
+        Variant.objects.select_for_update(no_key=True, of=("self",)).select_related("experiment").get(pk=variant.pk)
+    )
     errors = {}
     if variant.experiment.status == Status.CONCLUDED:
         errors["experiment"] = "Variants of a concluded experiment cannot change."
@@ -313,9 +354,10 @@ def variant_update(*, variant: Variant, **fields) -> Variant:
         elif Variant.objects.filter(experiment_id=variant.experiment_id, name=name).exclude(pk=variant.pk).exists():
             errors["name"] = f"The experiment already has a variant named '{name}'."
         fields["name"] = name
-    if fields.get("is_control") and Variant.objects.filter(
-        experiment_id=variant.experiment_id, is_control=True
-    ).exclude(pk=variant.pk).exists():
+    if (
+        fields.get("is_control")
+        and Variant.objects.filter(experiment_id=variant.experiment_id, is_control=True).exclude(pk=variant.pk).exists()
+    ):
         errors["is_control"] = "The experiment already has a control variant."
     if errors:
         raise ValidationError(errors)
@@ -328,15 +370,24 @@ def variant_update(*, variant: Variant, **fields) -> Variant:
 @transaction.atomic
 def variant_retire(*, variant: Variant) -> Variant:
     """Stop serving a variant. Its statistics stay in the report; it takes no more results."""
-    variant = Variant.objects.select_for_update(no_key=True, of=("self",)).select_related("experiment").get(pk=variant.pk)
+    variant = (
+        Variant.objects.select_for_update(no_key=True, of=("self",)).select_related("experiment").get(pk=variant.pk)
+    )
     if variant.retired_at is not None:
         raise ValidationError({"variant": "This variant is already retired."})
     if variant.experiment.status == Status.CONCLUDED:
         raise ValidationError({"experiment": "Variants of a concluded experiment cannot change."})
-    if variant.experiment.status == Status.RUNNING and not Variant.objects.filter(
-        experiment_id=variant.experiment_id, retired_at__isnull=True
-    ).exclude(pk=variant.pk).exists():
-        raise ValidationError({"variant": "This is the last active variant of a running experiment; pause or conclude the experiment instead."})
+    if (
+        variant.experiment.status == Status.RUNNING
+        and not Variant.objects.filter(experiment_id=variant.experiment_id, retired_at__isnull=True)
+        .exclude(pk=variant.pk)
+        .exists()
+    ):
+        raise ValidationError(
+            {
+                "variant": "This is the last active variant of a running experiment; pause or conclude the experiment instead."
+            }
+        )
     variant.retired_at = timezone.now()
     variant.save(update_fields=["retired_at"])
     return variant
@@ -387,8 +438,14 @@ class Selection:
     variant: Variant  # id, name, prompt, is_control loaded
 
 
-def experiment_select(*, team_ids: list[int], name: str | None = None, experiment_id: int | None = None,
-                      prefer_team_id: int | None = None, rng: random.Random | None = None) -> Selection | None:
+def experiment_select(
+    *,
+    team_ids: list[int],
+    name: str | None = None,
+    experiment_id: int | None = None,
+    prefer_team_id: int | None = None,
+    rng: random.Random | None = None,
+) -> Selection | None:
     """Serve a variant of the running experiment ``name`` (or ``experiment_id``) among ``team_ids``
     (``prefer_team_id``'s experiment first when names repeat across teams) and record the
     assignment. None when there is no such experiment; ValidationError when it is not running or
@@ -417,7 +474,8 @@ def experiment_select(*, team_ids: list[int], name: str | None = None, experimen
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            _SELECT_SQL, {"team": team_id, "experiment": exp_id, "variant": row[7], "now": now, "bucket": _hour(now)},
+            _SELECT_SQL,
+            {"team": team_id, "experiment": exp_id, "variant": row[7], "now": now, "bucket": _hour(now)},
         )
         assignment_id = cursor.fetchone()[0]
     variant = Variant(id=row[7], team_id=team_id, experiment_id=exp_id, name=row[8], prompt=row[9], is_control=row[10])
@@ -433,6 +491,7 @@ def variant_select(*, experiment: Experiment, rng: random.Random | None = None) 
 
 
 # --- results --------------------------------------------------------------------------------
+
 
 def _number(value, field, errors, *, low=None, high=None, integer=False, allow_none=False):
     if value is None:
@@ -480,9 +539,13 @@ def _clean_result(raw: dict, prefix: str, errors: dict) -> dict | None:
     if local:
         return None
     return {
-        "variant_id": variant_id, "assignment_id": assignment_id, "success": success,
-        "quality": float(quality) if quality is not None else None, "duration_ms": float(duration),
-        "tokens": tokens, "cost": Decimal(str(cost)).quantize(Decimal("0.000001")),
+        "variant_id": variant_id,
+        "assignment_id": assignment_id,
+        "success": success,
+        "quality": float(quality) if quality is not None else None,
+        "duration_ms": float(duration),
+        "tokens": tokens,
+        "cost": Decimal(str(cost)).quantize(Decimal("0.000001")),
     }
 
 
@@ -512,7 +575,8 @@ def results_record_bulk(*, team, results: list[dict], experiment: Experiment | N
     if len(set(assignment_ids)) != len(assignment_ids):
         raise ValidationError({"results": "The same assignment appears twice; an assignment takes one result."})
     assignments = {
-        a["id"]: a for a in Assignment.objects.filter(pk__in=assignment_ids, team=team).values("id", "variant_id", "result_at")
+        a["id"]: a
+        for a in Assignment.objects.filter(pk__in=assignment_ids, team=team).values("id", "variant_id", "result_at")
     }
     for i, r in enumerate(cleaned):
         if r["assignment_id"] is None:
@@ -537,7 +601,9 @@ def results_record_bulk(*, team, results: list[dict], experiment: Experiment | N
         elif v.retired_at is not None:
             errors[f"results.{i}.variant_id"] = "This variant is retired and takes no results."
         elif not v.experiment.accepts_results:
-            errors[f"results.{i}.variant_id"] = f"The variant's experiment is {v.experiment.status} and takes no results."
+            errors[f"results.{i}.variant_id"] = (
+                f"The variant's experiment is {v.experiment.status} and takes no results."
+            )
         elif experiment is not None and v.experiment_id != experiment.pk:
             errors[f"results.{i}.variant_id"] = f"This variant belongs to another experiment than '{experiment.name}'."
     if errors:
@@ -556,7 +622,9 @@ def results_record_bulk(*, team, results: list[dict], experiment: Experiment | N
         t = totals[v.pk]
         t["n"] += 1
         t["succ"] += 1 if r["success"] else 0
-        score = objective_score(v.experiment, success=r["success"], duration_ms=r["duration_ms"], quality=r["quality"], cost=r["cost"])
+        score = objective_score(
+            v.experiment, success=r["success"], duration_ms=r["duration_ms"], quality=r["quality"], cost=r["cost"]
+        )
         if score is not None:
             t["obj_n"] += 1
             t["obj"] += score
@@ -588,7 +656,10 @@ def results_record_bulk(*, team, results: list[dict], experiment: Experiment | N
             cost_sum=F("cost_sum") + t.get("cost", Decimal(0)),
         )
     _buckets_add_results(
-        [(variants[vid].experiment_id, vid, int(totals[vid]["n"]), int(totals[vid]["succ"]), totals[vid]["obj"]) for vid in sorted(totals)],
+        [
+            (variants[vid].experiment_id, vid, int(totals[vid]["n"]), int(totals[vid]["succ"]), totals[vid]["obj"])
+            for vid in sorted(totals)
+        ],
         bucket=_hour(now),
     )
     return {"recorded": len(cleaned)}
@@ -619,8 +690,11 @@ def result_record(*, team, experiment: Experiment | None = None, **result) -> di
 
 # --- the earlier implementation's entry point ------------------------------------------------
 
+
 @transaction.atomic
-def legacy_test_variant(*, team, agent_name: str, variant_prompt: str, variant_name: str | None = None, user=None) -> Variant:
+def legacy_test_variant(
+    *, team, agent_name: str, variant_prompt: str, variant_name: str | None = None, user=None
+) -> Variant:
     """``POST /api/improve/test-variant``: add a variant to the experiment named ``agent_name``,
     creating it (running, epsilon-greedy) if needed; an unnamed variant gets ``v<n>``."""
     name = (agent_name or "").strip()
@@ -641,8 +715,12 @@ def legacy_test_variant(*, team, agent_name: str, variant_prompt: str, variant_n
     try:
         variant = variant_create(experiment=experiment, name=variant_name, prompt=variant_prompt)
     except ValidationError as exc:
-        raise ValidationError({("variant_prompt" if k == "prompt" else "variant_name" if k == "name" else k): v
-                               for k, v in exc.message_dict.items()})
+        raise ValidationError(
+            {
+                ("variant_prompt" if k == "prompt" else "variant_name" if k == "name" else k): v
+                for k, v in exc.message_dict.items()
+            }
+        )
     if experiment.status == Status.DRAFT:
         experiment_start(experiment=experiment)
     return variant

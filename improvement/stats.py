@@ -32,7 +32,9 @@ def sample_variance(n: int, total: float, total_sq: float) -> float | None:
     return max(0.0, (total_sq - total * total / n) / (n - 1))
 
 
-def mean_interval(n: int, total: float, total_sq: float, confidence: float) -> tuple[float | None, float | None, float | None]:
+def mean_interval(
+    n: int, total: float, total_sq: float, confidence: float
+) -> tuple[float | None, float | None, float | None]:
     """(mean, low, high); low/high are None below two results."""
     if n == 0:
         return None, None, None
@@ -87,8 +89,16 @@ def probability_best(posteriors: list[Posterior], *, draws: int, seed: int) -> l
     return [w / draws for w in wins]
 
 
-def results_needed(leader: Posterior, runner_up: Posterior, *, leader_n: int, runner_n: int,
-                   leader_var: float | None, runner_var: float | None, probability: float) -> int | None:
+def results_needed(
+    leader: Posterior,
+    runner_up: Posterior,
+    *,
+    leader_n: int,
+    runner_n: int,
+    leader_var: float | None,
+    runner_var: float | None,
+    probability: float,
+) -> int | None:
     """More results (in total over both variants) for the observed gap to reach ``probability``
     that the leader is ahead; None when the two look tied (no finite number would do)."""
     gap = leader.mean - runner_up.mean

@@ -9,7 +9,9 @@ urlpatterns = [
     path("experiments/<int:pk>/edit/", views.ExperimentEditView.as_view(), name="experiment-edit"),
     path("experiments/<int:pk>/variants/add/", views.VariantAddView.as_view(), name="variant-add"),
     path(
-        "experiments/<int:pk>/<str:verb>/", views.ExperimentActionView.as_view(), name="experiment-action",
+        "experiments/<int:pk>/<str:verb>/",
+        views.ExperimentActionView.as_view(),
+        name="experiment-action",
         kwargs=None,
     ),
     path("variants/<int:pk>/retire/", views.VariantRetireView.as_view(), name="variant-retire"),

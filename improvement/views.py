@@ -38,7 +38,9 @@ class IndexView(TeamPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        filterset = ExperimentFilterSet(self.request.GET, queryset=selectors.experiment_list(team_ids=[self.team.pk]).order_by("-created_at"))
+        filterset = ExperimentFilterSet(
+            self.request.GET, queryset=selectors.experiment_list(team_ids=[self.team.pk]).order_by("-created_at")
+        )
         page, query = paginate(self.request, filterset.qs)
         context.update(filterset=filterset, page=page, query=query, can_write=access.can(self.request, self.team.pk))
         return context
@@ -48,7 +50,8 @@ class ExperimentMixin(TeamPageMixin):
     def get_experiment(self) -> Experiment:
         return get_object_or_404(
             Experiment.objects.select_related("team", "agent", "winner", "promoted_version"),
-            pk=self.kwargs["pk"], team=self.team,
+            pk=self.kwargs["pk"],
+            team=self.team,
         )
 
 
@@ -67,11 +70,18 @@ class ExperimentDetailView(ExperimentMixin, TemplateView):
         for row in report["variants"]:
             row["prompt"] = prompts[row["id"]].prompt
         context.update(
-            experiment=experiment, report=report, charts=selectors.report_charts(report=report, timeline=timeline),
-            can_write=access.can(self.request, self.team.pk), variant_form=VariantForm(),
+            experiment=experiment,
+            report=report,
+            charts=selectors.report_charts(report=report, timeline=timeline),
+            can_write=access.can(self.request, self.team.pk),
+            variant_form=VariantForm(),
             conclude_form=ConcludeForm(experiment=experiment, variants=variants),
-            can_promote=(experiment.status == Status.CONCLUDED and experiment.winner_id and experiment.agent_id
-                         and not experiment.promoted_version_id),
+            can_promote=(
+                experiment.status == Status.CONCLUDED
+                and experiment.winner_id
+                and experiment.agent_id
+                and not experiment.promoted_version_id
+            ),
         )
         return context
 
@@ -96,7 +106,9 @@ class ExperimentCreateView(TeamPageMixin, TemplateView):
                 variants.append({"name": "challenger", "prompt": data["challenger_prompt"]})
             try:
                 experiment = services.experiment_create(
-                    team=self.team, created_by=request.user, variants=variants,
+                    team=self.team,
+                    created_by=request.user,
+                    variants=variants,
                     status=Status.RUNNING if data["start_now"] else Status.DRAFT,
                     **{k: data[k] for k in EXPERIMENT_FIELDS},
                 )
@@ -153,15 +165,24 @@ class ExperimentActionView(ExperimentMixin, View):
                 if form.cleaned_data["winner"]:
                     winner = get_object_or_404(Variant, pk=form.cleaned_data["winner"], experiment=experiment)
                 experiment = services.experiment_conclude(
-                    experiment=experiment, winner=winner, promote=form.cleaned_data["promote"], user=request.user,
+                    experiment=experiment,
+                    winner=winner,
+                    promote=form.cleaned_data["promote"],
+                    user=request.user,
                 )
-                text = f"Concluded; winner: {experiment.winner.name}." if experiment.winner_id else "Concluded without a winner."
+                text = (
+                    f"Concluded; winner: {experiment.winner.name}."
+                    if experiment.winner_id
+                    else "Concluded without a winner."
+                )
                 if experiment.promoted_version_id:
                     text += f" Published as version {experiment.promoted_version.version}."
                 messages.success(request, text)
             elif verb == "promote":
                 version = services.experiment_promote(experiment=experiment, user=request.user)
-                messages.success(request, f"Published the winner as version {version.version} of {experiment.agent.name}.")
+                messages.success(
+                    request, f"Published the winner as version {version.version} of {experiment.agent.name}."
+                )
             else:
                 raise ValidationError("Unknown action.")
         except ValidationError as exc:

@@ -32,15 +32,56 @@ class AgentVersionInline(admin.TabularInline):
 
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
-    list_display = ["name", "team", "category", "visibility", "is_listed", "verified_publisher", "latest_version",
-                    "install_count", "active_install_count", "download_count", "rating_count", "average", "open_reports", "updated_at"]
+    list_display = [
+        "name",
+        "team",
+        "category",
+        "visibility",
+        "is_listed",
+        "verified_publisher",
+        "latest_version",
+        "install_count",
+        "active_install_count",
+        "download_count",
+        "rating_count",
+        "average",
+        "open_reports",
+        "updated_at",
+    ]
     list_filter = ["is_listed", "visibility", "category", "team__is_verified", "team"]
     search_fields = ["name", "slug", "summary", "team__name", "team__slug", "tags_text"]
     list_select_related = ["team", "latest_version"]
-    readonly_fields = ["team", "slug", "created_by", "latest_version", "install_count", "active_install_count", "download_count",
-                       "rating_count", "rating_sum", "rating_1", "rating_2", "rating_3", "rating_4", "rating_5", "created_at", "updated_at"]
-    fields = ["team", "name", "slug", "summary", "description", "category", "tags", "visibility", "is_listed", "unlisted_reason",
-              "created_by"] + readonly_fields[3:]
+    readonly_fields = [
+        "team",
+        "slug",
+        "created_by",
+        "latest_version",
+        "install_count",
+        "active_install_count",
+        "download_count",
+        "rating_count",
+        "rating_sum",
+        "rating_1",
+        "rating_2",
+        "rating_3",
+        "rating_4",
+        "rating_5",
+        "created_at",
+        "updated_at",
+    ]
+    fields = [
+        "team",
+        "name",
+        "slug",
+        "summary",
+        "description",
+        "category",
+        "tags",
+        "visibility",
+        "is_listed",
+        "unlisted_reason",
+        "created_by",
+    ] + readonly_fields[3:]
     inlines = [AgentVersionInline]
     actions = ["unlist", "relist"]
 
@@ -48,7 +89,11 @@ class AgentAdmin(admin.ModelAdmin):
         return False  # agents are published by teams (pages or API), with a first version
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(open_report_count=Count("reports", filter=Q(reports__status=Report.Status.OPEN)))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(open_report_count=Count("reports", filter=Q(reports__status=Report.Status.OPEN)))
+        )
 
     @admin.display(boolean=True, description="Verified", ordering="team__is_verified")
     def verified_publisher(self, obj):
@@ -63,9 +108,14 @@ class AgentAdmin(admin.ModelAdmin):
         return obj.open_report_count
 
     def save_model(self, request, obj, form, change):
-        services.agent_update(agent=obj, **{name: form.cleaned_data[name] for name in services.AGENT_EDITABLE_FIELDS if name in form.changed_data})
+        services.agent_update(
+            agent=obj,
+            **{name: form.cleaned_data[name] for name in services.AGENT_EDITABLE_FIELDS if name in form.changed_data},
+        )
         if "is_listed" in form.changed_data or "unlisted_reason" in form.changed_data:
-            services.agent_set_listed(agent=obj, listed=form.cleaned_data["is_listed"], reason=form.cleaned_data.get("unlisted_reason", ""))
+            services.agent_set_listed(
+                agent=obj, listed=form.cleaned_data["is_listed"], reason=form.cleaned_data.get("unlisted_reason", "")
+            )
 
     @admin.action(description="Unlist: remove from the marketplace")
     def unlist(self, request, queryset):
@@ -82,7 +132,16 @@ class AgentAdmin(admin.ModelAdmin):
 
 @admin.register(AgentVersion)
 class AgentVersionAdmin(admin.ModelAdmin):
-    list_display = ["agent", "version", "is_release", "is_yanked", "yanked_reason", "download_count", "published_by", "created_at"]
+    list_display = [
+        "agent",
+        "version",
+        "is_release",
+        "is_yanked",
+        "yanked_reason",
+        "download_count",
+        "published_by",
+        "created_at",
+    ]
     list_filter = ["is_yanked", "is_release", "agent__category"]
     search_fields = ["agent__name", "agent__slug", "version", "changelog"]
     list_select_related = ["agent__team", "published_by"]
@@ -182,7 +241,18 @@ class ReportAdmin(admin.ModelAdmin):
     list_filter = ["status", "reason"]
     search_fields = ["agent__name", "text", "reporter__username"]
     list_select_related = ["agent__team", "rating__user", "reporter", "reporter_team"]
-    readonly_fields = ["agent", "rating", "reporter", "reporter_team", "reason", "text", "status", "resolved_by", "resolved_at", "created_at"]
+    readonly_fields = [
+        "agent",
+        "rating",
+        "reporter",
+        "reporter_team",
+        "reason",
+        "text",
+        "status",
+        "resolved_by",
+        "resolved_at",
+        "created_at",
+    ]
     fields = readonly_fields[:6] + ["resolution_note"] + readonly_fields[6:]
     actions = ["take_action", "dismiss"]
 

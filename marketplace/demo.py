@@ -30,53 +30,183 @@ from marketplace.models import (
 )
 
 COMMUNITY_TEAMS = [
-    ("Northwind Digital", True), ("Umbrella Systems", False), ("Hooli Research", True), ("Stark Tooling", False),
-    ("Wayne Data", False), ("Cyberdyne Ops", False), ("Tyrell Apps", False), ("Soylent Cloud", False),
-    ("Vandelay Imports", False), ("Pied Piper", True), ("Aperture QA", False), ("Black Mesa Labs", False),
-    ("Oscorp Mobile", False), ("Gringotts Fintech", False), ("Monarch Solutions", False), ("Dunder Mifflin IT", False),
-    ("Prestige Worldwide", False), ("Sirius Cybernetics", False), ("Massive Dynamic", False), ("Virtucon", False),
+    ("Northwind Digital", True),
+    ("Umbrella Systems", False),
+    ("Hooli Research", True),
+    ("Stark Tooling", False),
+    ("Wayne Data", False),
+    ("Cyberdyne Ops", False),
+    ("Tyrell Apps", False),
+    ("Soylent Cloud", False),
+    ("Vandelay Imports", False),
+    ("Pied Piper", True),
+    ("Aperture QA", False),
+    ("Black Mesa Labs", False),
+    ("Oscorp Mobile", False),
+    ("Gringotts Fintech", False),
+    ("Monarch Solutions", False),
+    ("Dunder Mifflin IT", False),
+    ("Prestige Worldwide", False),
+    ("Sirius Cybernetics", False),
+    ("Massive Dynamic", False),
+    ("Virtucon", False),
 ]
 
 # name, category, tags, summary
 CATALOGUE = [
-    ("Code Reviewer", "code-review", ["review", "python", "typescript"], "Reviews pull requests for bugs, style and risky changes."),
-    ("Security Auditor", "security", ["owasp", "review", "secrets"], "Finds injection, auth and secret-handling flaws in diffs."),
-    ("Test Writer", "testing", ["pytest", "jest", "unit-tests"], "Writes unit tests that pin down the behaviour of a function."),
-    ("Flaky Test Hunter", "testing", ["ci", "flaky", "pytest"], "Reads CI history and isolates tests that fail intermittently."),
-    ("Meeting Summarizer", "product", ["notes", "summaries"], "Turns meeting transcripts into decisions and action items."),
+    (
+        "Code Reviewer",
+        "code-review",
+        ["review", "python", "typescript"],
+        "Reviews pull requests for bugs, style and risky changes.",
+    ),
+    (
+        "Security Auditor",
+        "security",
+        ["owasp", "review", "secrets"],
+        "Finds injection, auth and secret-handling flaws in diffs.",
+    ),
+    (
+        "Test Writer",
+        "testing",
+        ["pytest", "jest", "unit-tests"],
+        "Writes unit tests that pin down the behaviour of a function.",
+    ),
+    (
+        "Flaky Test Hunter",
+        "testing",
+        ["ci", "flaky", "pytest"],
+        "Reads CI history and isolates tests that fail intermittently.",
+    ),
+    (
+        "Meeting Summarizer",
+        "product",
+        ["notes", "summaries"],
+        "Turns meeting transcripts into decisions and action items.",
+    ),
     ("Release Notes Writer", "documentation", ["changelog", "git"], "Drafts release notes from merged pull requests."),
     ("API Doc Generator", "documentation", ["openapi", "docs"], "Writes reference docs from an OpenAPI schema."),
-    ("SQL Optimizer", "data", ["sql", "postgresql", "performance"], "Rewrites slow SQL and suggests indexes from EXPLAIN plans."),
-    ("Data Pipeline Debugger", "data", ["etl", "airflow", "python"], "Explains failing pipeline runs and proposes fixes."),
+    (
+        "SQL Optimizer",
+        "data",
+        ["sql", "postgresql", "performance"],
+        "Rewrites slow SQL and suggests indexes from EXPLAIN plans.",
+    ),
+    (
+        "Data Pipeline Debugger",
+        "data",
+        ["etl", "airflow", "python"],
+        "Explains failing pipeline runs and proposes fixes.",
+    ),
     ("Dockerfile Doctor", "devops", ["docker", "containers"], "Shrinks images and fixes layer caching in Dockerfiles."),
-    ("Kubernetes Troubleshooter", "devops", ["kubernetes", "k8s", "sre"], "Diagnoses crash loops, OOM kills and failing probes."),
-    ("Terraform Planner", "devops", ["terraform", "iac", "aws"], "Explains terraform plans and flags destructive changes."),
-    ("Incident Scribe", "devops", ["incident", "postmortem", "sre"], "Keeps the incident timeline and drafts the postmortem."),
-    ("Refactoring Coach", "coding", ["refactoring", "clean-code"], "Proposes small, safe refactorings with before/after code."),
+    (
+        "Kubernetes Troubleshooter",
+        "devops",
+        ["kubernetes", "k8s", "sre"],
+        "Diagnoses crash loops, OOM kills and failing probes.",
+    ),
+    (
+        "Terraform Planner",
+        "devops",
+        ["terraform", "iac", "aws"],
+        "Explains terraform plans and flags destructive changes.",
+    ),
+    (
+        "Incident Scribe",
+        "devops",
+        ["incident", "postmortem", "sre"],
+        "Keeps the incident timeline and drafts the postmortem.",
+    ),
+    (
+        "Refactoring Coach",
+        "coding",
+        ["refactoring", "clean-code"],
+        "Proposes small, safe refactorings with before/after code.",
+    ),
     ("Type Hint Adder", "coding", ["python", "typing", "mypy"], "Adds precise type hints to untyped Python modules."),
-    ("Regex Explainer", "coding", ["regex", "explain"], "Explains a regular expression and writes test strings for it."),
-    ("Migration Reviewer", "code-review", ["django", "migrations", "postgresql"], "Checks schema migrations for locking and data-loss risks."),
-    ("Accessibility Checker", "design", ["a11y", "wcag", "html"], "Finds WCAG problems in templates and suggests fixes."),
+    (
+        "Regex Explainer",
+        "coding",
+        ["regex", "explain"],
+        "Explains a regular expression and writes test strings for it.",
+    ),
+    (
+        "Migration Reviewer",
+        "code-review",
+        ["django", "migrations", "postgresql"],
+        "Checks schema migrations for locking and data-loss risks.",
+    ),
+    (
+        "Accessibility Checker",
+        "design",
+        ["a11y", "wcag", "html"],
+        "Finds WCAG problems in templates and suggests fixes.",
+    ),
     ("UX Copy Editor", "design", ["copy", "ux"], "Rewrites interface text to be short, clear and consistent."),
     ("Design Token Linter", "design", ["css", "tokens"], "Finds hard-coded colours and spacing that should be tokens."),
     ("User Story Splitter", "product", ["agile", "stories"], "Splits epics into small, testable user stories."),
-    ("PRD Critic", "product", ["requirements", "review"], "Finds gaps and contradictions in product requirement documents."),
+    (
+        "PRD Critic",
+        "product",
+        ["requirements", "review"],
+        "Finds gaps and contradictions in product requirement documents.",
+    ),
     ("Support Triage", "support", ["tickets", "triage"], "Labels incoming tickets and drafts the first reply."),
     ("Bug Report Clarifier", "support", ["bugs", "reproduction"], "Turns vague bug reports into reproducible steps."),
-    ("Dependency Upgrader", "coding", ["dependencies", "npm", "pip"], "Plans dependency upgrades and reads changelogs for breaking changes."),
-    ("License Checker", "security", ["licenses", "compliance"], "Lists dependency licences and flags incompatible ones."),
-    ("Threat Modeler", "security", ["stride", "threat-model"], "Builds a STRIDE threat model from an architecture sketch."),
+    (
+        "Dependency Upgrader",
+        "coding",
+        ["dependencies", "npm", "pip"],
+        "Plans dependency upgrades and reads changelogs for breaking changes.",
+    ),
+    (
+        "License Checker",
+        "security",
+        ["licenses", "compliance"],
+        "Lists dependency licences and flags incompatible ones.",
+    ),
+    (
+        "Threat Modeler",
+        "security",
+        ["stride", "threat-model"],
+        "Builds a STRIDE threat model from an architecture sketch.",
+    ),
     ("Log Analyzer", "devops", ["logs", "observability"], "Clusters error logs and points at the likely root cause."),
     ("Commit Message Writer", "coding", ["git", "commits"], "Writes conventional commit messages from a staged diff."),
-    ("Onboarding Guide", "documentation", ["onboarding", "docs"], "Answers newcomers' questions from the repository's docs."),
-    ("Spreadsheet Analyst", "data", ["csv", "pandas", "analysis"], "Summarises a CSV and charts the interesting columns."),
-    ("Schema Designer", "data", ["postgresql", "modeling"], "Designs normalised tables and constraints from a description."),
+    (
+        "Onboarding Guide",
+        "documentation",
+        ["onboarding", "docs"],
+        "Answers newcomers' questions from the repository's docs.",
+    ),
+    (
+        "Spreadsheet Analyst",
+        "data",
+        ["csv", "pandas", "analysis"],
+        "Summarises a CSV and charts the interesting columns.",
+    ),
+    (
+        "Schema Designer",
+        "data",
+        ["postgresql", "modeling"],
+        "Designs normalised tables and constraints from a description.",
+    ),
     ("Load Test Planner", "testing", ["k6", "performance"], "Writes load test scenarios from traffic patterns."),
     ("E2E Test Author", "testing", ["playwright", "e2e"], "Writes Playwright tests from a user journey."),
-    ("Changelog Linter", "documentation", ["changelog", "semver"], "Checks changelogs against semantic versioning rules."),
+    (
+        "Changelog Linter",
+        "documentation",
+        ["changelog", "semver"],
+        "Checks changelogs against semantic versioning rules.",
+    ),
     ("Prompt Polisher", "other", ["prompts", "llm"], "Tightens prompts and adds examples that fix failure cases."),
     ("Cost Estimator", "other", ["cloud", "finops"], "Estimates the monthly cloud cost of an architecture."),
-    ("Interview Question Writer", "other", ["hiring", "interviews"], "Writes practical interview exercises for a role."),
+    (
+        "Interview Question Writer",
+        "other",
+        ["hiring", "interviews"],
+        "Writes practical interview exercises for a role.",
+    ),
 ]
 PRIVATE = {"Incident Scribe": "acme", "Schema Designer": "globex", "Onboarding Guide": "initech"}
 REVIEWS = {
@@ -88,7 +218,10 @@ REVIEWS = {
 }
 INPUT_SCHEMA = {
     "type": "object",
-    "properties": {"input": {"type": "string", "description": "What the agent works on"}, "context": {"type": "string"}},
+    "properties": {
+        "input": {"type": "string", "description": "What the agent works on"},
+        "context": {"type": "string"},
+    },
     "required": ["input"],
 }
 OUTPUT_SCHEMA = {
@@ -105,7 +238,7 @@ def _description(name: str, summary: str, tags: list[str]) -> str:
         "### What it does\n\n"
         f"- Works on {', '.join(tags)} tasks\n- Returns structured output (see the output schema)\n"
         "- Explains its reasoning briefly, never at length\n\n"
-        "### Example\n\n```\n{\"input\": \"...\"}\n```\n"
+        '### Example\n\n```\n{"input": "..."}\n```\n'
     )
 
 
@@ -119,7 +252,9 @@ def seed(ctx) -> None:
     community = []
     for name, verified in COMMUNITY_TEAMS:
         slug = "c-" + name.lower().replace(" ", "-")
-        team = Team.objects.filter(slug=slug).first() or core_services.team_create(name=name, slug=slug, is_verified=verified)
+        team = Team.objects.filter(slug=slug).first() or core_services.team_create(
+            name=name, slug=slug, is_verified=verified
+        )
         community.append(team)
     new_users = []
     for team in community:
@@ -145,7 +280,9 @@ def seed(ctx) -> None:
     publishers = demo_teams + community[:5]
     installers = demo_teams + community
     team_users = defaultdict(list)
-    for membership in Membership.objects.filter(team__in=installers, role__in=[Role.MEMBER, Role.ADMIN, Role.OWNER]).select_related("user"):
+    for membership in Membership.objects.filter(
+        team__in=installers, role__in=[Role.MEMBER, Role.ADMIN, Role.OWNER]
+    ).select_related("user"):
         team_users[membership.team_id].append(membership.user)
 
     # Agents and versions, through the services (validation, Markdown, search column).
@@ -157,11 +294,19 @@ def seed(ctx) -> None:
             author = owners[0]
             major = rng.choice([0, 1, 1, 1, 2])
             agent = services.agent_create(
-                team=publisher, name=name, summary=summary, description=_description(name, summary, tags), category=category,
-                tags=tags, visibility="private" if name in PRIVATE else "public", version=f"{major}.{rng.randint(0, 3)}.0",
+                team=publisher,
+                name=name,
+                summary=summary,
+                description=_description(name, summary, tags),
+                category=category,
+                tags=tags,
+                visibility="private" if name in PRIVATE else "public",
+                version=f"{major}.{rng.randint(0, 3)}.0",
                 system_prompt=f"You are {name}, an assistant for software teams. {summary} Answer concisely.",
-                input_schema=INPUT_SCHEMA, output_schema=OUTPUT_SCHEMA,
-                model_hints={"model": rng.choice(MODELS), "temperature": rng.choice([0, 0.2, 0.5])}, created_by=author,
+                input_schema=INPUT_SCHEMA,
+                output_schema=OUTPUT_SCHEMA,
+                model_hints={"model": rng.choice(MODELS), "temperature": rng.choice([0, 0.2, 0.5])},
+                created_by=author,
             )
             for step in range(rng.randint(0, 4)):
                 kind = rng.random()
@@ -173,12 +318,23 @@ def seed(ctx) -> None:
                     latest = agent.latest_version
                     version = f"{latest.major + 1}.0.0-beta.1"
                 services.version_publish(
-                    agent=agent, system_prompt=f"You are {name} (revision {step + 2}). {summary} Be precise and brief.",
-                    version=version, changelog=rng.choice(["Fewer hallucinated paths.", "Shorter answers.", "Handles larger inputs.", "New output field: confidence."]),
+                    agent=agent,
+                    system_prompt=f"You are {name} (revision {step + 2}). {summary} Be precise and brief.",
+                    version=version,
+                    changelog=rng.choice(
+                        [
+                            "Fewer hallucinated paths.",
+                            "Shorter answers.",
+                            "Handles larger inputs.",
+                            "New output field: confidence.",
+                        ]
+                    ),
                     published_by=author,
                 )
             if index % 9 == 4 and agent.versions.count() > 1:
-                services.version_yank(version=agent.latest_version, reason="Regression: ignores the output schema on long inputs.")
+                services.version_yank(
+                    version=agent.latest_version, reason="Regression: ignores the output schema on long inputs."
+                )
             agent.refresh_from_db()
             agents.append(agent)
             bar.update(1)
@@ -201,17 +357,32 @@ def seed(ctx) -> None:
                 if rng.random() > popularity:
                     continue
                 age = rng.randint(0, 6) if trending and rng.random() < 0.7 else rng.randint(0, 59)
-                when = timezone.make_aware(datetime.combine(today - timedelta(days=age), time(rng.randint(7, 20), rng.randint(0, 59))))
-                choices = [v for v in versions_by_agent[agent.pk] if not v.is_yanked and v.is_release] or versions_by_agent[agent.pk]
+                when = timezone.make_aware(
+                    datetime.combine(today - timedelta(days=age), time(rng.randint(7, 20), rng.randint(0, 59)))
+                )
+                choices = [
+                    v for v in versions_by_agent[agent.pk] if not v.is_yanked and v.is_release
+                ] or versions_by_agent[agent.pk]
                 version = choices[-1] if rng.random() < 0.7 else rng.choice(choices)
                 uninstalled = when + timedelta(days=rng.randint(1, 20)) if rng.random() < 0.1 else None
                 if uninstalled and uninstalled > now:
                     uninstalled = None
-                installations.append(Installation(team=team, agent=agent, version=version, installed_at=when, updated_at=when, uninstalled_at=uninstalled))
+                installations.append(
+                    Installation(
+                        team=team,
+                        agent=agent,
+                        version=version,
+                        installed_at=when,
+                        updated_at=when,
+                        uninstalled_at=uninstalled,
+                    )
+                )
                 events.append(InstallEvent(agent=agent, team=team, version=version, kind="install", created_at=when))
                 daily[(agent.pk, when.date())]["installs"] += 1
                 if uninstalled:
-                    events.append(InstallEvent(agent=agent, team=team, version=version, kind="uninstall", created_at=uninstalled))
+                    events.append(
+                        InstallEvent(agent=agent, team=team, version=version, kind="uninstall", created_at=uninstalled)
+                    )
                     daily[(agent.pk, uninstalled.date())]["uninstalls"] += 1
                 for offset in sorted(rng.sample(range(0, age + 1), k=min(age + 1, rng.randint(1, 6)))):
                     day = when.date() + timedelta(days=offset)
@@ -220,7 +391,9 @@ def seed(ctx) -> None:
                 for user in team_users.get(team.pk, []):
                     if rng.random() < 0.65 and agent.team_id not in user_teams[user.pk]:
                         stars = max(1, min(5, round(rng.gauss(quality, 0.9))))
-                        ratings.append(Rating(agent=agent, user=user, team=team, stars=stars, review=rng.choice(REVIEWS[stars])))
+                        ratings.append(
+                            Rating(agent=agent, user=user, team=team, stars=stars, review=rng.choice(REVIEWS[stars]))
+                        )
             bar.update(1)
     # auto_now_add stamps "now" on bulk_create; put the historical times back afterwards.
     install_times = [i.installed_at for i in installations]
@@ -246,11 +419,19 @@ def seed(ctx) -> None:
     )
 
     # Counters from the rows just written (one grouped query per table).
-    installs = {row["agent"]: row for row in Installation.objects.filter(agent__in=agents).values("agent").annotate(
-        total=Count("pk"), active=Count("pk", filter=Q(uninstalled_at__isnull=True)))}
+    installs = {
+        row["agent"]: row
+        for row in Installation.objects.filter(agent__in=agents)
+        .values("agent")
+        .annotate(total=Count("pk"), active=Count("pk", filter=Q(uninstalled_at__isnull=True)))
+    }
     download_counts = Counter()
     version_downloads = Counter()
-    for row in Download.objects.filter(version__agent__in=agents).values("version_id", "version__agent_id").annotate(n=Count("pk")):
+    for row in (
+        Download.objects.filter(version__agent__in=agents)
+        .values("version_id", "version__agent_id")
+        .annotate(n=Count("pk"))
+    ):
         download_counts[row["version__agent_id"]] += row["n"]
         version_downloads[row["version_id"]] += row["n"]
     histograms = defaultdict(Counter)
@@ -266,8 +447,19 @@ def seed(ctx) -> None:
         for stars in range(1, 6):
             setattr(agent, f"rating_{stars}", hist[stars])
     Agent.objects.bulk_update(
-        agents, ["install_count", "active_install_count", "download_count", "rating_count", "rating_sum",
-                 "rating_1", "rating_2", "rating_3", "rating_4", "rating_5"],
+        agents,
+        [
+            "install_count",
+            "active_install_count",
+            "download_count",
+            "rating_count",
+            "rating_sum",
+            "rating_1",
+            "rating_2",
+            "rating_3",
+            "rating_4",
+            "rating_5",
+        ],
     )
     versions = AgentVersion.objects.filter(pk__in=list(version_downloads))
     for version in versions:
@@ -278,9 +470,20 @@ def seed(ctx) -> None:
     public = [a for a in agents if a.visibility == "public"]
     reporter = ctx.users.get("bob")
     if public and reporter is not None:
-        services.report_create(agent=public[-1], reporter=reporter, team=ctx.teams["acme"], reason="misleading",
-                               text="The description promises cost figures it never produces.")
+        services.report_create(
+            agent=public[-1],
+            reporter=reporter,
+            team=ctx.teams["acme"],
+            reason="misleading",
+            text="The description promises cost figures it never produces.",
+        )
         some_rating = Rating.objects.filter(agent__in=public, stars__lte=2).exclude(review="").first()
         if some_rating is not None:
-            services.report_create(agent=some_rating.agent, rating=some_rating, reporter=reporter, team=ctx.teams["acme"],
-                                   reason="offensive", text="Rude review.")
+            services.report_create(
+                agent=some_rating.agent,
+                rating=some_rating,
+                reporter=reporter,
+                team=ctx.teams["acme"],
+                reason="offensive",
+                text="Rude review.",
+            )

@@ -20,7 +20,9 @@ class AgentFilterSet(filters.FilterSet):
     tag = filters.CharFilter(method="noop", max_length=40, label="Tag")
     min_rating = filters.NumberFilter(method="noop", min_value=0, max_value=5, label="Minimum rating")
     verified = filters.BooleanFilter(
-        method="noop", label="Verified publisher", widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
+        method="noop",
+        label="Verified publisher",
+        widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")]),
     )
     publisher = filters.CharFilter(method="noop", max_length=60, label="Publisher team (slug)")
     sort = filters.ChoiceFilter(choices=list(selectors.SORTS.items()), method="noop", empty_label="Default")

@@ -11,7 +11,9 @@ JSON_HELP = "A JSON Schema document (optional)."
 class AgentEditForm(forms.Form):
     name = forms.CharField(max_length=100)
     summary = forms.CharField(max_length=300, required=False)
-    description = forms.CharField(widget=forms.Textarea, required=False, max_length=conf.MAX_DESCRIPTION_CHARS, help_text="Markdown.")
+    description = forms.CharField(
+        widget=forms.Textarea, required=False, max_length=conf.MAX_DESCRIPTION_CHARS, help_text="Markdown."
+    )
     category = forms.ChoiceField(choices=Category.choices, initial=Category.OTHER)
     tags = forms.CharField(required=False, max_length=600, help_text="Comma-separated, e.g. python, review")
     visibility = forms.ChoiceField(choices=Visibility.choices, initial=Visibility.PUBLIC)
@@ -25,15 +27,32 @@ class VersionFieldsMixin(forms.Form):
     changelog = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=20_000)
     input_schema = forms.JSONField(required=False, widget=forms.Textarea(attrs={"rows": 5}), help_text=JSON_HELP)
     output_schema = forms.JSONField(required=False, widget=forms.Textarea(attrs={"rows": 5}), help_text=JSON_HELP)
-    model_hints = forms.JSONField(required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text='e.g. {"model": "gpt-4o", "temperature": 0.2}')
+    model_hints = forms.JSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='e.g. {"model": "gpt-4o", "temperature": 0.2}',
+    )
 
 
 class AgentCreateForm(AgentEditForm, VersionFieldsMixin):
     slug = forms.SlugField(max_length=100, required=False, help_text="Default: made from the name.")
     version = forms.CharField(max_length=64, initial="1.0.0", help_text="Semantic version, e.g. 1.0.0")
 
-    field_order = ["name", "slug", "summary", "description", "category", "tags", "visibility", "version", "system_prompt",
-                   "changelog", "input_schema", "output_schema", "model_hints"]
+    field_order = [
+        "name",
+        "slug",
+        "summary",
+        "description",
+        "category",
+        "tags",
+        "visibility",
+        "version",
+        "system_prompt",
+        "changelog",
+        "input_schema",
+        "output_schema",
+        "model_hints",
+    ]
 
 
 class VersionCreateForm(VersionFieldsMixin):

@@ -50,9 +50,13 @@ class Agent(models.Model):
     # cannot call array_to_string (not immutable).
     tags_text = models.CharField(max_length=600, blank=True, editable=False)
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
-    is_listed = models.BooleanField(default=True, help_text="Operators unlist an agent to remove it from the marketplace.")
+    is_listed = models.BooleanField(
+        default=True, help_text="Operators unlist an agent to remove it from the marketplace."
+    )
     unlisted_reason = models.CharField(max_length=300, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     search_vector = models.GeneratedField(
         expression=(
             SearchVector("name", weight="A", config=SEARCH_CONFIG)
@@ -66,7 +70,9 @@ class Agent(models.Model):
     # Counters (exact: moved by the services in the database).
     install_count = models.PositiveIntegerField(default=0, help_text="Distinct teams that ever installed it.")
     active_install_count = models.PositiveIntegerField(default=0, help_text="Teams that have it installed now.")
-    download_count = models.PositiveBigIntegerField(default=0, help_text="Definition fetches, once per team, version and day.")
+    download_count = models.PositiveBigIntegerField(
+        default=0, help_text="Definition fetches, once per team, version and day."
+    )
     rating_count = models.PositiveIntegerField(default=0)
     rating_sum = models.PositiveIntegerField(default=0)
     rating_1 = models.PositiveIntegerField(default=0)
@@ -75,7 +81,11 @@ class Agent(models.Model):
     rating_4 = models.PositiveIntegerField(default=0)
     rating_5 = models.PositiveIntegerField(default=0)
     latest_version = models.ForeignKey(
-        "AgentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "AgentVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="The newest release that is not yanked: what an install picks by default.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -85,10 +95,19 @@ class Agent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["team", "slug"], name="agent_unique_team_slug"),
             models.CheckConstraint(
-                condition=Q(rating_count=models.F("rating_1") + models.F("rating_2") + models.F("rating_3") + models.F("rating_4") + models.F("rating_5")),
+                condition=Q(
+                    rating_count=models.F("rating_1")
+                    + models.F("rating_2")
+                    + models.F("rating_3")
+                    + models.F("rating_4")
+                    + models.F("rating_5")
+                ),
                 name="agent_rating_histogram_matches_count",
             ),
-            models.CheckConstraint(condition=Q(active_install_count__lte=models.F("install_count")), name="agent_active_installs_le_installs"),
+            models.CheckConstraint(
+                condition=Q(active_install_count__lte=models.F("install_count")),
+                name="agent_active_installs_le_installs",
+            ),
         ]
         indexes = [
             GinIndex(fields=["search_vector"], name="agent_search_gin"),
@@ -143,7 +162,8 @@ class AgentVersion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["agent", "version"], name="agentversion_unique_agent_version"),
             models.UniqueConstraint(
-                fields=["agent", "major", "minor", "patch", "prerelease"], name="agentversion_unique_precedence",
+                fields=["agent", "major", "minor", "patch", "prerelease"],
+                name="agentversion_unique_precedence",
                 violation_error_message="This version number is already used by this agent.",
             ),
         ]
@@ -175,14 +195,20 @@ class Installation(models.Model):
     # RESTRICT: a version in use cannot be deleted on its own, only with its agent or team.
     version = models.ForeignKey(AgentVersion, on_delete=models.RESTRICT, related_name="installations")
     pinned = models.BooleanField(default=False, help_text="The team chose this version explicitly.")
-    installed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    installed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     installed_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     uninstalled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "agent"], name="installation_unique_team_agent")]
-        indexes = [models.Index(fields=["agent"], condition=Q(uninstalled_at__isnull=True), name="installation_active_by_agent")]
+        indexes = [
+            models.Index(
+                fields=["agent"], condition=Q(uninstalled_at__isnull=True), name="installation_active_by_agent"
+            )
+        ]
 
     def __str__(self):
         return f"{self.team} → {self.agent} {self.version.version}"
@@ -249,7 +275,9 @@ class Download(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["team", "version", "day"], name="download_unique_team_version_day")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "version", "day"], name="download_unique_team_version_day")
+        ]
 
     def __str__(self):
         return f"{self.team} {self.version} {self.day}"
@@ -258,7 +286,12 @@ class Download(models.Model):
 class Rating(models.Model):
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="ratings")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_ratings")
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", help_text="The installing team the rater belongs to.")
+    team = models.ForeignKey(
+        "crucible.Team",
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The installing team the rater belongs to.",
+    )
     stars = models.PositiveSmallIntegerField()
     review = models.TextField(blank=True)
     is_hidden = models.BooleanField(default=False, help_text="Hidden by a moderator: not shown and not counted.")
@@ -294,13 +327,19 @@ class Report(models.Model):
 
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="reports")
     rating = models.ForeignKey(Rating, null=True, blank=True, on_delete=models.CASCADE, related_name="reports")
-    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    reporter_team = models.ForeignKey("crucible.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reporter_team = models.ForeignKey(
+        "crucible.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reason = models.CharField(max_length=12, choices=Reason.choices)
     text = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     resolution_note = models.CharField(max_length=300, blank=True)
-    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -42,6 +42,7 @@ from marketplace.models import (
 )
 from marketplace.versioning import InvalidVersion, SemVer
 
+
 class DaysBetween(Func):
     """``date_a - date_b`` as a whole number of days (PostgreSQL date arithmetic)."""
 
@@ -66,13 +67,16 @@ SORTS = {
 
 # --- visibility --------------------------------------------------------------------------------
 
+
 def visible_q(team_ids, *, installed: bool = False, prefix: str = "") -> Q:
     """Agents a caller with these teams may see: their own (any visibility, listed or not) and
     public listed agents of everyone else; with ``installed``, also agents one of the teams has
     installed (so an agent unlisted or made private later stays reachable to its users).
     ``prefix`` applies the rule through a relation (``"agent__"`` for versions and ratings)."""
     team_ids = list(team_ids)
-    q = Q(**{f"{prefix}team_id__in": team_ids}) | Q(**{f"{prefix}visibility": Visibility.PUBLIC, f"{prefix}is_listed": True})
+    q = Q(**{f"{prefix}team_id__in": team_ids}) | Q(
+        **{f"{prefix}visibility": Visibility.PUBLIC, f"{prefix}is_listed": True}
+    )
     if installed:
         q |= Q(**{f"{prefix}id__in": Installation.objects.filter(team_id__in=team_ids).values("agent_id")})
     return q
@@ -83,6 +87,7 @@ def agents_visible(*, team_ids, installed: bool = True) -> QuerySet[Agent]:
 
 
 # --- contract ------------------------------------------------------------------------------------
+
 
 def agent_for_team(*, team, ref) -> Agent | None:
     """The agent ``ref`` names for ``team``: an id, a ``slug`` or ``team-slug/slug``. The team's own
@@ -118,7 +123,9 @@ def version_for_agent(*, agent, version) -> AgentVersion | None:
     if isinstance(version, AgentVersion):
         return version if version.agent_id == agent.pk else None
     if version in (None, "", "latest"):
-        return AgentVersion.objects.filter(pk=Subquery(Agent.objects.filter(pk=agent.pk).values("latest_version_id")[:1])).first()
+        return AgentVersion.objects.filter(
+            pk=Subquery(Agent.objects.filter(pk=agent.pk).values("latest_version_id")[:1])
+        ).first()
     try:
         parsed = SemVer.parse(version)
     except InvalidVersion:
@@ -134,6 +141,7 @@ def versions_ordered(*, agent) -> QuerySet[AgentVersion]:
 
 # --- ranking expressions ---------------------------------------------------------------------------
 
+
 def weighted_rating_expression():
     """Bayesian average: (C * m + sum of stars) / (C + number of ratings)."""
     prior_count = float(conf.RATING_PRIOR_COUNT)
@@ -148,7 +156,9 @@ def weighted_rating_expression():
 def rating_average_expression():
     return Case(
         When(rating_count=0, then=Value(None, output_field=FloatField())),
-        default=ExpressionWrapper(Cast("rating_sum", FloatField()) / Cast("rating_count", FloatField()), output_field=FloatField()),
+        default=ExpressionWrapper(
+            Cast("rating_sum", FloatField()) / Cast("rating_count", FloatField()), output_field=FloatField()
+        ),
         output_field=FloatField(),
     )
 
@@ -178,14 +188,15 @@ def trending_expression(window: str):
 def with_listing_annotations(queryset: QuerySet[Agent]) -> QuerySet[Agent]:
     """Publisher, latest version, Bayesian rating and plain average; never the stored search
     vector (only PostgreSQL needs it)."""
-    return queryset.select_related("team", "latest_version").defer(
-        "search_vector", *(f"latest_version__{name}" for name in LATEST_VERSION_WIDE_FIELDS)
-    ).annotate(
-        weighted_rating=weighted_rating_expression(), rating_avg=rating_average_expression()
+    return (
+        queryset.select_related("team", "latest_version")
+        .defer("search_vector", *(f"latest_version__{name}" for name in LATEST_VERSION_WIDE_FIELDS))
+        .annotate(weighted_rating=weighted_rating_expression(), rating_avg=rating_average_expression())
     )
 
 
 # --- search --------------------------------------------------------------------------------------
+
 
 def agent_search(
     *,
@@ -226,12 +237,21 @@ def agent_search(
     if q:
         query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
         qs = qs.annotate(
-            exact=Case(When(Q(name__iexact=q) | Q(slug=q.lower()), then=Value(1)), default=Value(0), output_field=IntegerField()),
+            exact=Case(
+                When(Q(name__iexact=q) | Q(slug=q.lower()), then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
             # Text matches first, ranked by weighted ts_rank; agents found only through a typo in
             # their name follow, ranked by trigram word similarity (computed only for those rows:
             # it is the expensive part).
             rank=Case(
-                When(search_vector=query, then=ExpressionWrapper(SearchRank(F("search_vector"), query) + Value(1.0), output_field=FloatField())),
+                When(
+                    search_vector=query,
+                    then=ExpressionWrapper(
+                        SearchRank(F("search_vector"), query) + Value(1.0), output_field=FloatField()
+                    ),
+                ),
                 default=TrigramWordSimilarity(Value(q), "name"),
                 output_field=FloatField(),
             ),
@@ -250,7 +270,11 @@ def agent_search(
         window = sort.removeprefix("trending_")
         since = timezone.now().date() - timedelta(days=TRENDING_WINDOWS[window] - 1)
         active = AgentDailyStat.objects.filter(day__gte=since, installs__gt=0).values("agent_id")
-        qs = qs.filter(pk__in=active).annotate(trending=trending_expression(window)).order_by("-trending", "-install_count", "pk")
+        qs = (
+            qs.filter(pk__in=active)
+            .annotate(trending=trending_expression(window))
+            .order_by("-trending", "-install_count", "pk")
+        )
     elif sort == "newest":
         qs = qs.order_by("-created_at", "-pk")
     elif sort == "updated":
@@ -260,12 +284,15 @@ def agent_search(
 
 # --- statistics ------------------------------------------------------------------------------------
 
+
 def agent_stats(*, agent: Agent, days: int = 90) -> dict:
     """Popularity of one agent: counters, rating histogram, and installs/downloads per day for the
     last ``days`` days (from the pre-aggregated daily table)."""
     since = timezone.now().date() - timedelta(days=days - 1)
     daily = list(
-        AgentDailyStat.objects.filter(agent=agent, day__gte=since).order_by("day").values("day", "installs", "uninstalls", "downloads")
+        AgentDailyStat.objects.filter(agent=agent, day__gte=since)
+        .order_by("day")
+        .values("day", "installs", "uninstalls", "downloads")
     )
     return {
         "installs": agent.install_count,
@@ -274,8 +301,12 @@ def agent_stats(*, agent: Agent, days: int = 90) -> dict:
         "rating_count": agent.rating_count,
         "rating_average": agent.rating_average,
         "weighted_rating": round(
-            (conf.RATING_PRIOR_COUNT * conf.RATING_PRIOR_MEAN + agent.rating_sum) / (conf.RATING_PRIOR_COUNT + agent.rating_count), 3
-        ) if (conf.RATING_PRIOR_COUNT + agent.rating_count) else None,
+            (conf.RATING_PRIOR_COUNT * conf.RATING_PRIOR_MEAN + agent.rating_sum)
+            / (conf.RATING_PRIOR_COUNT + agent.rating_count),
+            3,
+        )
+        if (conf.RATING_PRIOR_COUNT + agent.rating_count)
+        else None,
         "histogram": {str(stars): count for stars, count in agent.histogram.items()},
         "daily": daily,
     }
@@ -293,8 +324,14 @@ def installs_chart(*, stats: dict, days: int = 90) -> dict:
     return {
         "data": [
             {"type": "bar", "name": "Installs", "x": x, "y": [daily[d]["installs"] if d in daily else 0 for d in span]},
-            {"type": "scatter", "mode": "lines", "name": "Downloads", "x": x,
-             "y": [daily[d]["downloads"] if d in daily else 0 for d in span], "yaxis": "y2"},
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "Downloads",
+                "x": x,
+                "y": [daily[d]["downloads"] if d in daily else 0 for d in span],
+                "yaxis": "y2",
+            },
         ],
         "layout": {
             "xaxis": {"type": "date", "tickformat": "%b %d"},

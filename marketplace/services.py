@@ -38,13 +38,47 @@ from marketplace.versioning import InvalidVersion, SemVer
 
 AGENT_EDITABLE_FIELDS = ("name", "summary", "description", "category", "tags", "visibility")
 MARKDOWN_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h1", "h2", "h3",
-    "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table",
-    "tbody", "td", "th", "thead", "tr", "ul",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "dd",
+    "del",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
 }
 
 
 # --- helpers --------------------------------------------------------------------------------
+
 
 def render_markdown(text: str) -> str:
     """Markdown to HTML, then through nh3 (an allow-list sanitizer): scripts, event handlers and
@@ -53,7 +87,13 @@ def render_markdown(text: str) -> str:
     return nh3.clean(
         html,
         tags=MARKDOWN_TAGS,
-        attributes={"a": {"href", "title"}, "img": {"src", "alt", "title"}, "code": {"class"}, "th": {"align"}, "td": {"align"}},
+        attributes={
+            "a": {"href", "title"},
+            "img": {"src", "alt", "title"},
+            "code": {"class"},
+            "th": {"align"},
+            "td": {"align"},
+        },
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
@@ -139,7 +179,9 @@ def _clean_model_hints(hints):
     if hints is None:
         return {}
     if not isinstance(hints, dict):
-        raise ValidationError({"model_hints": "Model hints are an object, e.g. {\"model\": \"gpt-4o\", \"temperature\": 0.2}."})
+        raise ValidationError(
+            {"model_hints": 'Model hints are an object, e.g. {"model": "gpt-4o", "temperature": 0.2}.'}
+        )
     if len(json.dumps(hints)) > conf.MAX_SCHEMA_BYTES:
         raise ValidationError({"model_hints": "Model hints are too large."})
     return hints
@@ -237,6 +279,7 @@ def refresh_latest_version(agent: Agent) -> AgentVersion | None:
 
 # --- versions (cross-app contract) ----------------------------------------------------------
 
+
 @transaction.atomic
 def version_publish(
     *,
@@ -258,15 +301,20 @@ def version_publish(
     agent = _lock_agent(agent)
     newest = AgentVersion.objects.filter(agent=agent).order_by(*VERSION_ORDER_DESC).first()
     errors = FieldErrors()
-    system_prompt = errors.check(_clean_text, system_prompt, "system_prompt", conf.MAX_SYSTEM_PROMPT_CHARS, required=True)
+    system_prompt = errors.check(
+        _clean_text, system_prompt, "system_prompt", conf.MAX_SYSTEM_PROMPT_CHARS, required=True
+    )
     changelog = errors.check(_clean_text, changelog, "changelog", 20_000)
     if version is None or version == "":
         parsed = SemVer(1, 0, 0) if newest is None else SemVer(newest.major, newest.minor + 1, 0)
     else:
         parsed = errors.check(parse_version, version)
-    if parsed is not None and AgentVersion.objects.filter(
-        agent=agent, major=parsed.major, minor=parsed.minor, patch=parsed.patch, prerelease=parsed.prerelease
-    ).exists():
+    if (
+        parsed is not None
+        and AgentVersion.objects.filter(
+            agent=agent, major=parsed.major, minor=parsed.minor, patch=parsed.patch, prerelease=parsed.prerelease
+        ).exists()
+    ):
         errors.add("version", f"Version {parsed} of this agent already exists; versions are never reused.")
     if input_schema is None and newest is not None:
         input_schema = newest.input_schema
@@ -321,6 +369,7 @@ def version_unyank(*, version: AgentVersion) -> AgentVersion:
 
 # --- agents ---------------------------------------------------------------------------------
 
+
 @transaction.atomic
 def agent_create(
     *,
@@ -343,8 +392,16 @@ def agent_create(
     """Create an agent of ``team`` with its first version. Every bad field is named at once."""
     errors = FieldErrors()
     fields = _agent_fields(
-        {"name": name, "summary": summary, "description": description, "category": category, "tags": tags, "visibility": visibility},
-        partial=False, errors=errors,
+        {
+            "name": name,
+            "summary": summary,
+            "description": description,
+            "category": category,
+            "tags": tags,
+            "visibility": visibility,
+        },
+        partial=False,
+        errors=errors,
     )
     if slug in (None, ""):
         slug = slugify(fields["name"])[:100] if "name" in fields else None
@@ -366,8 +423,13 @@ def agent_create(
         team=team, slug=slug, created_by=created_by if getattr(created_by, "pk", None) else None, **fields
     )
     version_publish(
-        agent=agent, system_prompt=system_prompt, version=version or "1.0.0", changelog=changelog,
-        input_schema=input_schema, output_schema=output_schema, model_hints=model_hints or {},
+        agent=agent,
+        system_prompt=system_prompt,
+        version=version or "1.0.0",
+        changelog=changelog,
+        input_schema=input_schema,
+        output_schema=output_schema,
+        model_hints=model_hints or {},
         published_by=created_by,
     )
     agent.refresh_from_db()
@@ -394,7 +456,9 @@ def agent_set_listed(*, agent: Agent, listed: bool, reason: str = "") -> Agent:
     """Operators unlist an agent (it disappears from the marketplace for other teams and cannot
     be newly installed) or list it again."""
     reason = _clean_text(reason, "reason", 300)
-    Agent.objects.filter(pk=agent.pk).update(is_listed=listed, unlisted_reason="" if listed else reason, updated_at=timezone.now())
+    Agent.objects.filter(pk=agent.pk).update(
+        is_listed=listed, unlisted_reason="" if listed else reason, updated_at=timezone.now()
+    )
     agent.refresh_from_db()
     return agent
 
@@ -404,6 +468,7 @@ def _agent_visible_to(agent: Agent, team) -> bool:
 
 
 # --- installs and downloads -------------------------------------------------------------------
+
 
 def _choose_version(agent: Agent, version) -> tuple[AgentVersion, bool]:
     """(version row, pinned). An explicit version may be yanked (pinning still works)."""
@@ -440,7 +505,9 @@ def agent_install(*, agent: Agent, team, version=None, user=None) -> tuple[Insta
         team=team, agent=agent, defaults={"version": version_row, "pinned": pinned, "installed_by": installer}
     )
     if created:
-        Agent.objects.filter(pk=agent.pk).update(install_count=F("install_count") + 1, active_install_count=F("active_install_count") + 1)
+        Agent.objects.filter(pk=agent.pk).update(
+            install_count=F("install_count") + 1, active_install_count=F("active_install_count") + 1
+        )
         InstallEvent.objects.create(agent=agent, team=team, version=version_row, kind=InstallEvent.Kind.INSTALL)
         _bump_daily(agent.pk, installs=1)
         return installation, "installed"
@@ -463,7 +530,12 @@ def _change_version(installation: Installation, version_row: AgentVersion, *, pi
     installation.version = version_row
     installation.pinned = pinned
     installation.save(update_fields=["version", "pinned", "updated_at"])
-    InstallEvent.objects.create(agent_id=installation.agent_id, team_id=installation.team_id, version=version_row, kind=InstallEvent.Kind.UPGRADE)
+    InstallEvent.objects.create(
+        agent_id=installation.agent_id,
+        team_id=installation.team_id,
+        version=version_row,
+        kind=InstallEvent.Kind.UPGRADE,
+    )
     return installation
 
 
@@ -482,11 +554,15 @@ def installation_upgrade(*, installation: Installation, version=None) -> Install
 @transaction.atomic
 def installation_uninstall(*, installation: Installation) -> Installation:
     """Uninstall (idempotent). The row stays, so a later reinstall is not a new install."""
-    updated = Installation.objects.filter(pk=installation.pk, uninstalled_at__isnull=True).update(uninstalled_at=timezone.now())
+    updated = Installation.objects.filter(pk=installation.pk, uninstalled_at__isnull=True).update(
+        uninstalled_at=timezone.now()
+    )
     if updated:
         Agent.objects.filter(pk=installation.agent_id).update(active_install_count=F("active_install_count") - 1)
         InstallEvent.objects.create(
-            agent_id=installation.agent_id, team_id=installation.team_id, version_id=installation.version_id,
+            agent_id=installation.agent_id,
+            team_id=installation.team_id,
+            version_id=installation.version_id,
             kind=InstallEvent.Kind.UNINSTALL,
         )
         _bump_daily(installation.agent_id, uninstalls=1)
@@ -515,6 +591,7 @@ def version_download(*, version: AgentVersion, team) -> bool:
 
 # --- ratings ----------------------------------------------------------------------------------
 
+
 def _histogram_delta(stars: int, delta: int) -> dict:
     return {f"rating_{stars}": F(f"rating_{stars}") + delta}
 
@@ -538,7 +615,9 @@ def rating_set(*, agent: Agent, user, team, stars, review: str = "") -> tuple[Ra
     if not Installation.objects.filter(team=team, agent=agent).exists():
         if not _agent_visible_to(agent, team):
             raise PermissionDenied("This agent is not available to your team.")
-        raise ValidationError({"non_field_errors": f"Team '{team.slug}' has not installed this agent; install it before rating it."})
+        raise ValidationError(
+            {"non_field_errors": f"Team '{team.slug}' has not installed this agent; install it before rating it."}
+        )
     _lock_agent(agent)
     existing = Rating.objects.filter(agent=agent, user=user).first()
     if existing is None:
@@ -565,7 +644,9 @@ def rating_delete(*, rating: Rating) -> None:
     rating = Rating.objects.select_for_update().get(pk=rating.pk)
     if not rating.is_hidden:
         Agent.objects.filter(pk=rating.agent_id).update(
-            rating_count=F("rating_count") - 1, rating_sum=F("rating_sum") - rating.stars, **_histogram_delta(rating.stars, -1)
+            rating_count=F("rating_count") - 1,
+            rating_sum=F("rating_sum") - rating.stars,
+            **_histogram_delta(rating.stars, -1),
         )
     rating.delete()
 
@@ -579,7 +660,8 @@ def rating_set_hidden(*, rating: Rating, hidden: bool) -> Rating:
         return rating
     delta = -1 if hidden else 1
     Agent.objects.filter(pk=rating.agent_id).update(
-        rating_count=F("rating_count") + delta, rating_sum=F("rating_sum") + delta * rating.stars,
+        rating_count=F("rating_count") + delta,
+        rating_sum=F("rating_sum") + delta * rating.stars,
         **_histogram_delta(rating.stars, delta),
     )
     rating.is_hidden = hidden
@@ -589,16 +671,23 @@ def rating_set_hidden(*, rating: Rating, hidden: bool) -> Rating:
 
 # --- reports and moderation -------------------------------------------------------------------
 
+
 @transaction.atomic
-def report_create(*, agent: Agent, reporter, team=None, reason: str, text: str = "", rating: Rating | None = None) -> Report:
+def report_create(
+    *, agent: Agent, reporter, team=None, reason: str, text: str = "", rating: Rating | None = None
+) -> Report:
     if reason not in Report.Reason.values:
         raise ValidationError({"reason": f"One of: {', '.join(Report.Reason.values)}."})
     text = _clean_text(text, "text", 5000)
     if rating is not None and rating.agent_id != agent.pk:
         raise ValidationError({"rating": "That review belongs to another agent."})
     return Report.objects.create(
-        agent=agent, rating=rating, reporter=reporter if getattr(reporter, "pk", None) else None,
-        reporter_team=team, reason=reason, text=text,
+        agent=agent,
+        rating=rating,
+        reporter=reporter if getattr(reporter, "pk", None) else None,
+        reporter_team=team,
+        reason=reason,
+        text=text,
     )
 
 

@@ -34,7 +34,7 @@ class SemVer:
     build: str = ""
 
     @classmethod
-    def parse(cls, text: str) -> "SemVer":
+    def parse(cls, text: str) -> SemVer:
         if not isinstance(text, str):
             raise InvalidVersion("A version is a string such as '1.2.0'.")
         text = text.strip()
@@ -77,5 +77,5 @@ class SemVer:
     def sort_key(self) -> tuple:
         return (self.major, self.minor, self.patch, self.is_release, self.prerelease_key)
 
-    def next_minor(self) -> "SemVer":
+    def next_minor(self) -> SemVer:
         return SemVer(self.major, self.minor + 1, 0)

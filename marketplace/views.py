@@ -37,19 +37,23 @@ class IndexView(TeamPageMixin, TemplateView):
         queryset = filterset.filter_queryset(filterset.queryset) if filterset.is_valid() else Agent.objects.none()
         page, query = paginate(self.request, queryset, per_page=20)
         installed = dict(
-            Installation.objects.filter(team=self.team, uninstalled_at__isnull=True, agent_id__in=[a.pk for a in page])
-            .values_list("agent_id", "version__version")
+            Installation.objects.filter(
+                team=self.team, uninstalled_at__isnull=True, agent_id__in=[a.pk for a in page]
+            ).values_list("agent_id", "version__version")
         )
         for agent in page:
             agent.installed_version = installed.get(agent.pk)
-        context.update(filterset=filterset, form=filterset.form, page=page, query=query, searching=bool(self.request.GET.get("q")))
+        context.update(
+            filterset=filterset, form=filterset.form, page=page, query=query, searching=bool(self.request.GET.get("q"))
+        )
         return context
 
 
 class AgentMixin(TeamPageMixin):
     def get_agent(self) -> Agent:
         return get_object_or_404(
-            selectors.agents_visible(team_ids=self.readable_team_ids).select_related("team", "latest_version"), pk=self.kwargs["pk"]
+            selectors.agents_visible(team_ids=self.readable_team_ids).select_related("team", "latest_version"),
+            pk=self.kwargs["pk"],
         )
 
     def get_own_agent(self) -> Agent:
@@ -68,7 +72,11 @@ class AgentDetailView(AgentMixin, TemplateView):
         user = self.request.user
         versions = list(selectors.versions_ordered(agent=agent).select_related("published_by"))
         stats = selectors.agent_stats(agent=agent)
-        installation = Installation.objects.filter(team=self.team, agent=agent).select_related("version", "agent__latest_version").first()
+        installation = (
+            Installation.objects.filter(team=self.team, agent=agent)
+            .select_related("version", "agent__latest_version")
+            .first()
+        )
         my_rating = Rating.objects.filter(agent=agent, user=user).first()
         reviews, query = paginate(self.request, selectors.ratings_for_agent(agent=agent), per_page=10)
         is_publisher = agent.team_id in self.readable_team_ids and access.can(self.request, agent.team_id)
@@ -77,7 +85,10 @@ class AgentDetailView(AgentMixin, TemplateView):
             agent=agent,
             versions=versions,
             stats=stats,
-            histogram=[(stars, stats["histogram"][str(stars)], round(100 * stats["histogram"][str(stars)] / histogram_max)) for stars in range(5, 0, -1)],
+            histogram=[
+                (stars, stats["histogram"][str(stars)], round(100 * stats["histogram"][str(stars)] / histogram_max))
+                for stars in range(5, 0, -1)
+            ],
             chart=selectors.installs_chart(stats=stats),
             installation=installation,
             upgrade_available=bool(installation and installation.upgrade_to),
@@ -121,8 +132,14 @@ class AgentEditView(AgentMixin, FormView):
 
     def get_initial(self):
         agent = self.get_own_agent()
-        return {"name": agent.name, "summary": agent.summary, "description": agent.description, "category": agent.category,
-                "tags": ", ".join(agent.tags), "visibility": agent.visibility}
+        return {
+            "name": agent.name,
+            "summary": agent.summary,
+            "description": agent.description,
+            "category": agent.category,
+            "tags": ", ".join(agent.tags),
+            "visibility": agent.visibility,
+        }
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(title=f"Edit {self.get_own_agent().name}", **kwargs)
@@ -196,8 +213,15 @@ class AgentActionView(AgentMixin, View):
 class InstallView(AgentActionView):
     def act(self, agent):
         version = self.request.POST.get("version") or None
-        installation, outcome = services.agent_install(agent=agent, team=self.team, version=version, user=self.request.user)
-        text = {"installed": "Installed", "reinstalled": "Reinstalled", "changed": "Switched to", "unchanged": "Already installed:"}[outcome]
+        installation, outcome = services.agent_install(
+            agent=agent, team=self.team, version=version, user=self.request.user
+        )
+        text = {
+            "installed": "Installed",
+            "reinstalled": "Reinstalled",
+            "changed": "Switched to",
+            "unchanged": "Already installed:",
+        }[outcome]
         messages.success(self.request, f"{text} {agent.name} {installation.version.version}.")
 
 
@@ -234,8 +258,14 @@ class ReportView(AgentActionView):
             rating = Rating.objects.filter(pk=form.cleaned_data["rating"], agent=agent, is_hidden=False).first()
             if rating is None:
                 raise Http404("No such review.")
-        services.report_create(agent=agent, rating=rating, reporter=self.request.user, team=self.team,
-                               reason=form.cleaned_data["reason"], text=form.cleaned_data["text"])
+        services.report_create(
+            agent=agent,
+            rating=rating,
+            reporter=self.request.user,
+            team=self.team,
+            reason=form.cleaned_data["reason"],
+            text=form.cleaned_data["text"],
+        )
         messages.success(self.request, "Thanks, the moderators will look at your report.")
 
 

@@ -8,8 +8,16 @@ from observability.models import DailyRollup, ErrorRollup, Execution, HourlyRoll
 
 @admin.register(ModelPrice)
 class ModelPriceAdmin(admin.ModelAdmin):
-    list_display = ["pattern", "effective_from", "input_per_million", "cached_input_per_million",
-                    "output_per_million", "reasoning_per_million", "notes", "updated_at"]
+    list_display = [
+        "pattern",
+        "effective_from",
+        "input_per_million",
+        "cached_input_per_million",
+        "output_per_million",
+        "reasoning_per_million",
+        "notes",
+        "updated_at",
+    ]
     search_fields = ["pattern", "notes"]
     list_filter = ["effective_from"]
     ordering = ["pattern", "-effective_from"]
@@ -20,8 +28,20 @@ class ExecutionAdmin(admin.ModelAdmin):
     """Raw executions are append-only evidence: viewable and deletable, not editable (an edit would
     not reach the rollups; fix data by re-ingesting and rebuilding rollups)."""
 
-    list_display = ["started_at", "team", "agent_name", "version", "model", "status", "error_type", "duration_ms",
-                    "input_tokens", "output_tokens", "cost", "source"]
+    list_display = [
+        "started_at",
+        "team",
+        "agent_name",
+        "version",
+        "model",
+        "status",
+        "error_type",
+        "duration_ms",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+        "source",
+    ]
     list_filter = ["status", "source", "cost_source", "team"]
     search_fields = ["client_id", "agent_name", "model", "trace_id", "error_type"]
     list_select_related = ["team"]
@@ -36,8 +56,20 @@ class ExecutionAdmin(admin.ModelAdmin):
 
 
 class RollupAdmin(admin.ModelAdmin):
-    list_display = ["bucket", "team", "agent_name", "model", "version", "status", "executions", "duration_sum_ms",
-                    "input_tokens", "output_tokens", "cost", "unpriced"]
+    list_display = [
+        "bucket",
+        "team",
+        "agent_name",
+        "model",
+        "version",
+        "status",
+        "executions",
+        "duration_sum_ms",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+        "unpriced",
+    ]
     list_filter = ["status", "team"]
     search_fields = ["agent_name", "model", "version"]
     list_select_related = ["team"]

@@ -21,9 +21,28 @@ from observability import services
 
 DAYS = 28
 COLUMNS = (
-    "team_id", "client_id", "agent_name", "agent_id", "version", "model", "operation", "source", "trace_id", "span_id",
-    "started_at", "duration_ms", "status", "error_type", "error_message", "input_tokens", "output_tokens",
-    "cached_input_tokens", "reasoning_tokens", "cost", "cost_source", "received_at",
+    "team_id",
+    "client_id",
+    "agent_name",
+    "agent_id",
+    "version",
+    "model",
+    "operation",
+    "source",
+    "trace_id",
+    "span_id",
+    "started_at",
+    "duration_ms",
+    "status",
+    "error_type",
+    "error_message",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "reasoning_tokens",
+    "cost",
+    "cost_source",
+    "received_at",
 )
 
 # slug, runs per day, median ms, sigma, error rate, models, input tokens, output tokens
@@ -93,7 +112,9 @@ def _traffic(hour: int, weekday: int) -> float:
 def _rows(ctx, team, agents, start, now, agent_ids):
     rng = ctx.rng
     hours = int((now - start).total_seconds() // 3600)
-    weights = [_traffic((start + dt.timedelta(hours=h)).hour, (start + dt.timedelta(hours=h)).weekday()) for h in range(hours)]
+    weights = [
+        _traffic((start + dt.timedelta(hours=h)).hour, (start + dt.timedelta(hours=h)).weekday()) for h in range(hours)
+    ]
     mean_weight = sum(weights) / len(weights)
     regression_at = now - dt.timedelta(days=REGRESSION_DAYS_AGO)
     received = now
@@ -111,7 +132,13 @@ def _rows(ctx, team, agents, start, now, agent_ids):
                 version, m_median, m_err, m_inp, m_out = "2.3.0", median, error_rate, inp, out
                 if slug == REGRESSION_AGENT and team.slug == "acme":
                     if started >= regression_at:
-                        version, m_median, m_err, m_inp, m_out = "2.4.0", median * 2.1, 0.09, int(inp * 1.6), int(out * 1.4)
+                        version, m_median, m_err, m_inp, m_out = (
+                            "2.4.0",
+                            median * 2.1,
+                            0.09,
+                            int(inp * 1.6),
+                            int(out * 1.4),
+                        )
                 elif slug == "refactoring-coach":
                     version = "1.2.0"
                 else:
@@ -130,14 +157,26 @@ def _rows(ctx, team, agents, start, now, agent_ids):
                 i_tokens = max(1, int(rng.lognormvariate(math.log(m_inp), 0.35)))
                 o_tokens = 0 if failed and rng.random() < 0.5 else max(1, int(rng.lognormvariate(math.log(m_out), 0.4)))
                 cached = int(i_tokens * rng.uniform(0.0, 0.5)) if rng.random() < 0.6 else 0
-                reasoning = int(o_tokens * rng.uniform(0.3, 0.7)) if model.startswith(("o3", "o4", "deepseek-reasoner")) else 0
+                reasoning = (
+                    int(o_tokens * rng.uniform(0.3, 0.7)) if model.startswith(("o3", "o4", "deepseek-reasoner")) else 0
+                )
                 n += 1
                 yield {
-                    "client_id": f"demo-{team.slug}-{n}", "agent_name": slug, "agent_id": agent_id, "version": version,
-                    "model": model, "started_at": started, "duration_ms": round(duration, 3),
-                    "status": "error" if failed else "success", "error_type": error_type, "error_message": message,
-                    "input_tokens": i_tokens, "output_tokens": o_tokens, "cached_input_tokens": cached,
-                    "reasoning_tokens": reasoning, "received_at": received,
+                    "client_id": f"demo-{team.slug}-{n}",
+                    "agent_name": slug,
+                    "agent_id": agent_id,
+                    "version": version,
+                    "model": model,
+                    "started_at": started,
+                    "duration_ms": round(duration, 3),
+                    "status": "error" if failed else "success",
+                    "error_type": error_type,
+                    "error_message": message,
+                    "input_tokens": i_tokens,
+                    "output_tokens": o_tokens,
+                    "cached_input_tokens": cached,
+                    "reasoning_tokens": reasoning,
+                    "received_at": received,
                 }
 
 
@@ -149,7 +188,11 @@ def seed(ctx) -> None:
     now = timezone.now().replace(microsecond=0)
     start = (now - dt.timedelta(days=DAYS)).replace(minute=0, second=0)
     book = PriceBook.load()
-    plan = [(slug, agents) for slug, agents in (("acme", ACME), ("globex", GLOBEX), ("initech", INITECH)) if slug in ctx.teams]
+    plan = [
+        (slug, agents)
+        for slug, agents in (("acme", ACME), ("globex", GLOBEX), ("initech", INITECH))
+        if slug in ctx.teams
+    ]
     total_agents = sum(len(agents) for _, agents in plan)
     with ctx.progress(total_agents, "Observability executions") as bar:
         for slug, agents in plan:
@@ -161,23 +204,50 @@ def seed(ctx) -> None:
                     agent_ids[spec[0]] = found.pk
             with connection.cursor() as cursor:
                 raw = cursor.connection
-                with raw.cursor() as pg, pg.copy(f"COPY observability_execution ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                with (
+                    raw.cursor() as pg,
+                    pg.copy(f"COPY observability_execution ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+                ):
                     current_agent = None
                     for row in _rows(ctx, team, agents, start, now, agent_ids):
                         if row["agent_name"] != current_agent:
                             if current_agent is not None:
                                 bar.update(1)
                             current_agent = row["agent_name"]
-                        cost = book.cost(model=row["model"], on=row["started_at"].date(), input_tokens=row["input_tokens"],
-                                         output_tokens=row["output_tokens"], cached_input_tokens=row["cached_input_tokens"],
-                                         reasoning_tokens=row["reasoning_tokens"])
+                        cost = book.cost(
+                            model=row["model"],
+                            on=row["started_at"].date(),
+                            input_tokens=row["input_tokens"],
+                            output_tokens=row["output_tokens"],
+                            cached_input_tokens=row["cached_input_tokens"],
+                            reasoning_tokens=row["reasoning_tokens"],
+                        )
                         trace = f"{ctx.rng.getrandbits(128):032x}"
-                        copy.write_row((
-                            team.pk, row["client_id"], row["agent_name"], row["agent_id"], row["version"], row["model"],
-                            "invoke_agent", "demo", trace, trace[:16], row["started_at"], row["duration_ms"], row["status"],
-                            row["error_type"], row["error_message"], row["input_tokens"], row["output_tokens"],
-                            row["cached_input_tokens"], row["reasoning_tokens"], cost, "price" if cost is not None else "none",
-                            row["received_at"],
-                        ))
+                        copy.write_row(
+                            (
+                                team.pk,
+                                row["client_id"],
+                                row["agent_name"],
+                                row["agent_id"],
+                                row["version"],
+                                row["model"],
+                                "invoke_agent",
+                                "demo",
+                                trace,
+                                trace[:16],
+                                row["started_at"],
+                                row["duration_ms"],
+                                row["status"],
+                                row["error_type"],
+                                row["error_message"],
+                                row["input_tokens"],
+                                row["output_tokens"],
+                                row["cached_input_tokens"],
+                                row["reasoning_tokens"],
+                                cost,
+                                "price" if cost is not None else "none",
+                                row["received_at"],
+                            )
+                        )
                     bar.update(1)
     services.rollups_rebuild(start=start, end=now + dt.timedelta(hours=1))

@@ -24,8 +24,23 @@ class ExecutionFilterSet(filters.FilterSet):
 
     class Meta:
         model = Execution
-        fields = ["team", "agent", "model", "version", "status", "source", "error_type", "started_after",
-                  "started_before", "min_duration_ms", "unpriced", "variant", "build", "trace_id", "client_id"]
+        fields = [
+            "team",
+            "agent",
+            "model",
+            "version",
+            "status",
+            "source",
+            "error_type",
+            "started_after",
+            "started_before",
+            "min_duration_ms",
+            "unpriced",
+            "variant",
+            "build",
+            "trace_id",
+            "client_id",
+        ]
 
 
 class ModelPriceFilterSet(filters.FilterSet):

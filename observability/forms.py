@@ -6,8 +6,9 @@ from observability.selectors import RANGE_LABELS
 
 class PeriodForm(forms.Form):
     range = forms.ChoiceField(choices=list(RANGE_LABELS.items()), required=False, initial="24h")
-    start = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-                                help_text="UTC, with range Custom")
+    start = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="UTC, with range Custom"
+    )
     end = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
 

@@ -33,17 +33,25 @@ class Execution(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="executions")
-    client_id = models.CharField(max_length=200, help_text="The client's id of the event; a retry with the same id is stored once.")
+    client_id = models.CharField(
+        max_length=200, help_text="The client's id of the event; a retry with the same id is stored once."
+    )
     agent_name = models.CharField(max_length=200)
-    agent = models.ForeignKey("marketplace.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions")
+    agent = models.ForeignKey(
+        "marketplace.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+    )
     agent_version = models.ForeignKey(
         "marketplace.AgentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
     )
     version = models.CharField(max_length=64, blank=True, help_text="Agent version label as reported.")
     model = models.CharField(max_length=200, blank=True)
     operation = models.CharField(max_length=64, blank=True, help_text="gen_ai.operation.name for OTLP spans.")
-    variant = models.ForeignKey("improvement.Variant", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions")
-    build = models.ForeignKey("teammemory.Build", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions")
+    variant = models.ForeignKey(
+        "improvement.Variant", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+    )
+    build = models.ForeignKey(
+        "teammemory.Build", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+    )
     api_key = models.ForeignKey("crucible.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     source = models.CharField(max_length=10, choices=ExecutionSource.choices, default=ExecutionSource.API)
     trace_id = models.CharField(max_length=32, blank=True)
@@ -57,11 +65,16 @@ class Execution(models.Model):
     output_tokens = models.BigIntegerField(default=0, help_text="All output tokens, reasoning ones included.")
     cached_input_tokens = models.BigIntegerField(default=0)
     reasoning_tokens = models.BigIntegerField(default=0)
-    cost = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True, help_text="USD; null when unpriced.")
-    cost_source = models.CharField(
-        max_length=10, choices=[("client", "Sent by the client"), ("price", "Computed from a model price"), ("none", "Unpriced")]
+    cost = models.DecimalField(
+        max_digits=18, decimal_places=8, null=True, blank=True, help_text="USD; null when unpriced."
     )
-    quality = models.FloatField(null=True, blank=True, help_text="Optional 0..100 quality score (feeds prompt experiments).")
+    cost_source = models.CharField(
+        max_length=10,
+        choices=[("client", "Sent by the client"), ("price", "Computed from a model price"), ("none", "Unpriced")],
+    )
+    quality = models.FloatField(
+        null=True, blank=True, help_text="Optional 0..100 quality score (feeds prompt experiments)."
+    )
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -70,7 +83,9 @@ class Execution(models.Model):
             models.UniqueConstraint(fields=["team", "client_id"], name="execution_unique_team_client_id"),
             models.CheckConstraint(condition=Q(duration_ms__gte=0), name="execution_duration_nonneg"),
             models.CheckConstraint(
-                condition=Q(input_tokens__gte=0, output_tokens__gte=0, cached_input_tokens__gte=0, reasoning_tokens__gte=0),
+                condition=Q(
+                    input_tokens__gte=0, output_tokens__gte=0, cached_input_tokens__gte=0, reasoning_tokens__gte=0
+                ),
                 name="execution_tokens_nonneg",
             ),
             models.CheckConstraint(
@@ -165,7 +180,9 @@ class ErrorRollup(models.Model):
     class Meta:
         ordering = ["-bucket"]
         constraints = [
-            models.UniqueConstraint(fields=["team", "bucket", "agent_name", "error_type"], name="errorrollup_unique_key")
+            models.UniqueConstraint(
+                fields=["team", "bucket", "agent_name", "error_type"], name="errorrollup_unique_key"
+            )
         ]
         indexes = [models.Index(fields=["team", "agent_name", "bucket"], name="errorrollup_team_agent")]
 
@@ -193,8 +210,10 @@ class ModelPrice(models.Model):
             models.UniqueConstraint(fields=["pattern", "effective_from"], name="modelprice_unique_pattern_date"),
             models.CheckConstraint(
                 condition=Q(
-                    input_per_million__gte=0, cached_input_per_million__gte=0,
-                    output_per_million__gte=0, reasoning_per_million__gte=0,
+                    input_per_million__gte=0,
+                    cached_input_per_million__gte=0,
+                    output_per_million__gte=0,
+                    reasoning_per_million__gte=0,
                 ),
                 name="modelprice_nonneg",
                 violation_error_message="Prices cannot be negative.",

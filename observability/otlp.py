@@ -33,10 +33,16 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
 OUTPUT_TOKENS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
-CACHED_TOKENS = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.input_tokens.cached",
-                 "gen_ai.usage.cache_read_input_tokens")
-REASONING_TOKENS = ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.output_tokens.reasoning",
-                    "gen_ai.usage.reasoning_tokens")
+CACHED_TOKENS = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.input_tokens.cached",
+    "gen_ai.usage.cache_read_input_tokens",
+)
+REASONING_TOKENS = (
+    "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.usage.output_tokens.reasoning",
+    "gen_ai.usage.reasoning_tokens",
+)
 
 
 class OtlpError(Exception):
@@ -48,7 +54,9 @@ def _hex_ids_to_base64(data):
     if isinstance(data, dict):
         out = {}
         for key, value in data.items():
-            if key in ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id") and isinstance(value, str):
+            if key in ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id") and isinstance(
+                value, str
+            ):
                 try:
                     value = base64.b64encode(bytes.fromhex(value)).decode()
                 except ValueError:
@@ -137,12 +145,14 @@ def _span_event(span, attrs: dict, resource: dict) -> dict:
     end = span.end_time_unix_nano
     event = {
         "id": f"otlp:{trace_id}:{span_id}",
-        "agent": str(_first(attrs, ("gen_ai.agent.name",)) or resource.get("service.name") or span.name or "unknown")[:200],
+        "agent": str(_first(attrs, ("gen_ai.agent.name",)) or resource.get("service.name") or span.name or "unknown")[
+            :200
+        ],
         "model": _first(attrs, ("gen_ai.response.model", "gen_ai.request.model")) or "",
         "operation": attrs.get("gen_ai.operation.name") or "",
         "trace_id": trace_id,
         "span_id": span_id,
-        "started_at": dt.datetime.fromtimestamp(start / 1e9, tz=dt.timezone.utc).isoformat() if start else None,
+        "started_at": dt.datetime.fromtimestamp(start / 1e9, tz=dt.UTC).isoformat() if start else None,
         "duration_ms": (end - start) / 1e6 if start and end else None,
         "status": "error" if span.status.code == Status.STATUS_CODE_ERROR else "success",
         "input_tokens": _int_or_raw(_first(attrs, INPUT_TOKENS) or 0),

@@ -49,11 +49,15 @@ class PriceBook:
         for row in rows:
             prices.append(
                 Price(
-                    id=row.pk, pattern=row.pattern,
+                    id=row.pk,
+                    pattern=row.pattern,
                     regex=re.compile(fnmatch.translate(row.pattern.lower())),
-                    specificity=specificity(row.pattern), effective_from=row.effective_from,
-                    input=row.input_per_million, cached_input=row.cached_input_per_million,
-                    output=row.output_per_million, reasoning=row.reasoning_per_million,
+                    specificity=specificity(row.pattern),
+                    effective_from=row.effective_from,
+                    input=row.input_per_million,
+                    cached_input=row.cached_input_per_million,
+                    output=row.output_per_million,
+                    reasoning=row.reasoning_per_million,
                 )
             )
         # Most specific first; for the same pattern the latest date first.
@@ -62,7 +66,7 @@ class PriceBook:
         self._cache: dict[tuple[str, dt.date], Price | None] = {}
 
     @classmethod
-    def load(cls) -> "PriceBook":
+    def load(cls) -> PriceBook:
         from observability.models import ModelPrice
 
         return cls(ModelPrice.objects.all())
@@ -80,8 +84,16 @@ class PriceBook:
         self._cache[key] = found
         return found
 
-    def cost(self, *, model: str, on: dt.date, input_tokens: int, output_tokens: int,
-             cached_input_tokens: int = 0, reasoning_tokens: int = 0) -> Decimal | None:
+    def cost(
+        self,
+        *,
+        model: str,
+        on: dt.date,
+        input_tokens: int,
+        output_tokens: int,
+        cached_input_tokens: int = 0,
+        reasoning_tokens: int = 0,
+    ) -> Decimal | None:
         if not model:
             return None
         price = self.find(model, on)
@@ -136,9 +148,15 @@ def seed_default_prices(model=None) -> int:
     created = 0
     for pattern, inp, cached, out, reasoning in DEFAULT_PRICES:
         _, was_created = model.objects.get_or_create(
-            pattern=pattern, effective_from=DEFAULT_EFFECTIVE_FROM,
-            defaults={"input_per_million": inp, "cached_input_per_million": cached, "output_per_million": out,
-                      "reasoning_per_million": reasoning, "notes": "Seeded list price"},
+            pattern=pattern,
+            effective_from=DEFAULT_EFFECTIVE_FROM,
+            defaults={
+                "input_per_million": inp,
+                "cached_input_per_million": cached,
+                "output_per_million": out,
+                "reasoning_per_million": reasoning,
+                "notes": "Seeded list price",
+            },
         )
         created += was_created
     return created

@@ -24,10 +24,16 @@ from observability.services import ROLLUP_FROM_RAW_SQL, ROLLUP_TABLES, whole_day
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 RANGES = {"1h": HOUR, "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
-RANGE_LABELS = {"1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days", "custom": "Custom"}
+RANGE_LABELS = {
+    "1h": "Last hour",
+    "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "custom": "Custom",
+}
 MAX_RANGE = 366 * DAY
-EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc)
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 BUCKET_INTERVALS = {"hour": "1 hour", "6h": "6 hours", "day": "1 day", "week": "7 days"}
 
 
@@ -46,7 +52,7 @@ class TimeRange:
     def length(self) -> dt.timedelta:
         return self.end - self.start
 
-    def previous(self) -> "TimeRange":
+    def previous(self) -> TimeRange:
         return TimeRange(self.key, self.start - self.length, self.start, self.bucket)
 
     def as_dict(self) -> dict:
@@ -54,7 +60,7 @@ class TimeRange:
 
 
 def _floor_hour(when: dt.datetime) -> dt.datetime:
-    return when.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return when.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _ceil_hour(when: dt.datetime) -> dt.datetime:
@@ -72,7 +78,9 @@ def bucket_for(length: dt.timedelta) -> str:
     return "week"
 
 
-def time_range(key: str = "24h", start: dt.datetime | None = None, end: dt.datetime | None = None, now=None) -> TimeRange:
+def time_range(
+    key: str = "24h", start: dt.datetime | None = None, end: dt.datetime | None = None, now=None
+) -> TimeRange:
     """A dashboard period, aligned to whole hours (rollups are hourly). Preset ranges end with the
     current hour included; ``custom`` needs ``start`` and ``end``."""
     now = now or timezone.now()
@@ -84,8 +92,13 @@ def time_range(key: str = "24h", start: dt.datetime | None = None, end: dt.datet
             raise ValidationError({"start": "Timestamps need a time zone."})
         if not EARLIEST <= start < LATEST or not EARLIEST < end <= LATEST:
             # Also keeps the hour rounding and the previous period (regressions) representable.
-            raise ValidationError({"start" if not EARLIEST <= start < LATEST else "end":
-                                   f"Must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}."})
+            raise ValidationError(
+                {
+                    "start"
+                    if not EARLIEST <= start < LATEST
+                    else "end": f"Must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}."
+                }
+            )
         start, end = _floor_hour(start), _ceil_hour(end)
         if end <= start:
             raise ValidationError({"end": "Must be after start."})
@@ -168,19 +181,39 @@ AGGREGATES = (
 def _row(names, record, with_hist):
     n = len(names)
     row = dict(zip(names, record[:n]))
-    (executions, successes, dsum, dmax, inp, out, cached, reasoning, cost, unpriced, first, last) = record[n:n + 12]
+    (executions, successes, dsum, dmax, inp, out, cached, reasoning, cost, unpriced, first, last) = record[n : n + 12]
     row.update(
-        executions=int(executions), successes=int(successes), duration_sum_ms=float(dsum or 0),
-        duration_max_ms=float(dmax or 0), input_tokens=int(inp), output_tokens=int(out),
-        cached_input_tokens=int(cached), reasoning_tokens=int(reasoning), cost=Decimal(cost or 0),
-        unpriced=int(unpriced), first_seen=first, last_seen=last,
+        executions=int(executions),
+        successes=int(successes),
+        duration_sum_ms=float(dsum or 0),
+        duration_max_ms=float(dmax or 0),
+        input_tokens=int(inp),
+        output_tokens=int(out),
+        cached_input_tokens=int(cached),
+        reasoning_tokens=int(reasoning),
+        cost=Decimal(cost or 0),
+        unpriced=int(unpriced),
+        first_seen=first,
+        last_seen=last,
         hist=[int(v) for v in record[n + 12]] if with_hist else None,
     )
     return row
 
 
-def rollup_rows(*, team, start, end, group_by=(), agent=None, model=None, status=None, version=None,
-                with_hist=True, time_bucket=None, agents=None) -> list[dict]:
+def rollup_rows(
+    *,
+    team,
+    start,
+    end,
+    group_by=(),
+    agent=None,
+    model=None,
+    status=None,
+    version=None,
+    with_hist=True,
+    time_bucket=None,
+    agents=None,
+) -> list[dict]:
     """Aggregates of the rollups of ``team`` in [start, end), grouped by any of agent, model,
     version, status and a time bucket. One SQL statement."""
     union, params = _where(team, start, end, agent=agent, model=model, status=status, version=version, agents=agents)
@@ -223,13 +256,32 @@ def rollup_agent_model_and_series(*, team, start, end, time_bucket, agent=None, 
 
 def _merge(rows: list[dict]) -> dict:
     total = {
-        "executions": 0, "successes": 0, "duration_sum_ms": 0.0, "duration_max_ms": 0.0, "input_tokens": 0,
-        "output_tokens": 0, "cached_input_tokens": 0, "reasoning_tokens": 0, "cost": Decimal(0), "unpriced": 0,
-        "first_seen": None, "last_seen": None, "hist": histogram.empty(),
+        "executions": 0,
+        "successes": 0,
+        "duration_sum_ms": 0.0,
+        "duration_max_ms": 0.0,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cached_input_tokens": 0,
+        "reasoning_tokens": 0,
+        "cost": Decimal(0),
+        "unpriced": 0,
+        "first_seen": None,
+        "last_seen": None,
+        "hist": histogram.empty(),
     }
     for row in rows:
-        for name in ("executions", "successes", "duration_sum_ms", "input_tokens", "output_tokens",
-                     "cached_input_tokens", "reasoning_tokens", "cost", "unpriced"):
+        for name in (
+            "executions",
+            "successes",
+            "duration_sum_ms",
+            "input_tokens",
+            "output_tokens",
+            "cached_input_tokens",
+            "reasoning_tokens",
+            "cost",
+            "unpriced",
+        ):
             total[name] += row[name]
         total["duration_max_ms"] = max(total["duration_max_ms"], row["duration_max_ms"])
         if row["first_seen"] is not None and (total["first_seen"] is None or row["first_seen"] < total["first_seen"]):
@@ -276,10 +328,18 @@ def _round(value):
 
 # --- Dashboard ----------------------------------------------------------------------------
 
+
 def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -> dict:
     """Per-agent figures, totals, time series and unpriced models for a period (one query)."""
     by_agent_model, series_rows = rollup_agent_model_and_series(
-        team=team, start=period.start, end=period.end, time_bucket=period.bucket, agent=agent, model=model, status=status)
+        team=team,
+        start=period.start,
+        end=period.end,
+        time_bucket=period.bucket,
+        agent=agent,
+        model=model,
+        status=status,
+    )
     rows_by_agent: dict[str, list] = {}
     for row in by_agent_model:
         rows_by_agent.setdefault(row["agent"], []).append(row)
@@ -297,8 +357,16 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
     series = []
     for row in series_rows:
         m = metrics(row)
-        series.append({"time": row["time"], "executions": m["executions"], "error_rate": m["error_rate"],
-                       "p95_ms": m["p95_ms"], "cost": m["cost"], "unpriced": m["unpriced"]})
+        series.append(
+            {
+                "time": row["time"],
+                "executions": m["executions"],
+                "error_rate": m["error_rate"],
+                "p95_ms": m["p95_ms"],
+                "cost": m["cost"],
+                "unpriced": m["unpriced"],
+            }
+        )
     for a in agents:
         a.pop("_row")
     return {
@@ -309,7 +377,10 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
         "series": series,
         "unpriced": {
             "executions": totals_row["unpriced"],
-            "models": [{"model": m or "(no model)", "executions": n} for m, n in sorted(unpriced_models.items(), key=lambda kv: -kv[1])],
+            "models": [
+                {"model": m or "(no model)", "executions": n}
+                for m, n in sorted(unpriced_models.items(), key=lambda kv: -kv[1])
+            ],
         },
         "histogram_relative_error": round(histogram.RELATIVE_ERROR, 4),
     }
@@ -327,7 +398,9 @@ def errors_by_type(*, team, start, end, agents=None, limit_per_agent=None) -> di
     from django.db.models import Sum
 
     out: dict[str, list[dict]] = {}
-    for row in qs.values("agent_name", "error_type").annotate(n=Sum("executions")).order_by("agent_name", "-n", "error_type"):
+    for row in (
+        qs.values("agent_name", "error_type").annotate(n=Sum("executions")).order_by("agent_name", "-n", "error_type")
+    ):
         items = out.setdefault(row["agent_name"], [])
         if limit_per_agent is None or len(items) < limit_per_agent:
             items.append({"error_type": row["error_type"], "executions": row["n"]})
@@ -338,8 +411,10 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
     overall = rollup_rows(team=team, start=period.start, end=period.end, agent=name)
     if not overall:
         return None
-    series_rows = sorted(rollup_rows(team=team, start=period.start, end=period.end, agent=name,
-                                     time_bucket=period.bucket), key=lambda r: r["time"])
+    series_rows = sorted(
+        rollup_rows(team=team, start=period.start, end=period.end, agent=name, time_bucket=period.bucket),
+        key=lambda r: r["time"],
+    )
     versions = rollup_rows(team=team, start=period.start, end=period.end, agent=name, group_by=("version",))
     versions.sort(key=lambda r: r["first_seen"])
     models = rollup_rows(team=team, start=period.start, end=period.end, agent=name, group_by=("model",))
@@ -348,8 +423,20 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
     slowest = list(
         Execution.objects.filter(team=team, agent_name=name, started_at__gte=recent_start, started_at__lt=period.end)
         .order_by("-duration_ms")[:10]
-        .values("id", "client_id", "started_at", "duration_ms", "status", "model", "version", "error_type",
-                "input_tokens", "output_tokens", "cost", "trace_id")
+        .values(
+            "id",
+            "client_id",
+            "started_at",
+            "duration_ms",
+            "status",
+            "model",
+            "version",
+            "error_type",
+            "input_tokens",
+            "output_tokens",
+            "cost",
+            "trace_id",
+        )
     )
     for item in slowest:
         item["cost"] = None if item["cost"] is None else float(item["cost"])
@@ -357,10 +444,20 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
         "agent": name,
         "period": period.as_dict(),
         "totals": metrics(overall[0]),
-        "series": [{"time": r["time"], **{k: v for k, v in metrics(r).items()
-                                           if k in ("executions", "error_rate", "p50_ms", "p95_ms", "cost", "tokens_per_execution")}}
-                   for r in series_rows],
-        "versions": [{"version": r["version"] or "(unversioned)", "first_seen": r["first_seen"], **metrics(r)} for r in versions],
+        "series": [
+            {
+                "time": r["time"],
+                **{
+                    k: v
+                    for k, v in metrics(r).items()
+                    if k in ("executions", "error_rate", "p50_ms", "p95_ms", "cost", "tokens_per_execution")
+                },
+            }
+            for r in series_rows
+        ],
+        "versions": [
+            {"version": r["version"] or "(unversioned)", "first_seen": r["first_seen"], **metrics(r)} for r in versions
+        ],
         "models": [{"model": r["model"] or "(no model)", **metrics(r)} for r in models],
         "errors_by_type": errors_by_type(team=team, start=period.start, end=period.end, agents=[name]).get(name, []),
         "slowest_recent": slowest,
@@ -369,6 +466,7 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
 
 
 # --- Bottlenecks, regressions, recommendations --------------------------------------------
+
 
 def per_agent(team, start, end):
     """{agent: aggregate row} of [start, end); pass it as ``current`` to bottlenecks, regressions
@@ -386,20 +484,28 @@ def bottlenecks(*, team, period: TimeRange, current=None) -> dict:
     items = []
     for name, row in current.items():
         m = metrics(row)
-        items.append({
-            "agent": name,
-            "executions": m["executions"],
-            "total_duration_ms": m["total_duration_ms"],
-            "time_share": round(row["duration_sum_ms"] / total_time, 4) if total_time else 0.0,
-            "cost": m["cost"],
-            "cost_share": round(float(row["cost"]) / total_cost, 4) if total_cost else 0.0,
-            "p95_ms": m["p95_ms"],
-            "p95_vs_fleet": round(m["p95_ms"] / fleet_m["p95_ms"], 2) if m["p95_ms"] and fleet_m["p95_ms"] else None,
-        })
+        items.append(
+            {
+                "agent": name,
+                "executions": m["executions"],
+                "total_duration_ms": m["total_duration_ms"],
+                "time_share": round(row["duration_sum_ms"] / total_time, 4) if total_time else 0.0,
+                "cost": m["cost"],
+                "cost_share": round(float(row["cost"]) / total_cost, 4) if total_cost else 0.0,
+                "p95_ms": m["p95_ms"],
+                "p95_vs_fleet": round(m["p95_ms"] / fleet_m["p95_ms"], 2)
+                if m["p95_ms"] and fleet_m["p95_ms"]
+                else None,
+            }
+        )
     return {
         "period": period.as_dict(),
-        "fleet": {"executions": fleet_m["executions"], "p95_ms": fleet_m["p95_ms"],
-                  "total_duration_ms": fleet_m["total_duration_ms"], "cost": fleet_m["cost"]},
+        "fleet": {
+            "executions": fleet_m["executions"],
+            "p95_ms": fleet_m["p95_ms"],
+            "total_duration_ms": fleet_m["total_duration_ms"],
+            "cost": fleet_m["cost"],
+        },
         "by_time": sorted(items, key=lambda i: (-i["time_share"], i["agent"]))[:20],
         "by_cost": sorted(items, key=lambda i: (-i["cost_share"], i["agent"]))[:20],
         "by_p95": sorted(items, key=lambda i: (-(i["p95_vs_fleet"] or 0), i["agent"]))[:20],
@@ -411,18 +517,43 @@ def _compare(before: dict, after: dict) -> list[dict]:
     ``after`` (metrics dicts); each change with its numbers and threshold."""
     changes = []
     if before["p95_ms"] and after["p95_ms"] and after["p95_ms"] >= before["p95_ms"] * conf.REGRESSION_P95_RATIO:
-        changes.append({"metric": "p95_ms", "before": before["p95_ms"], "after": after["p95_ms"],
-                        "change": round(after["p95_ms"] / before["p95_ms"], 2), "threshold": conf.REGRESSION_P95_RATIO})
-    if before["error_rate"] is not None and after["error_rate"] is not None and \
-            after["error_rate"] - before["error_rate"] >= conf.REGRESSION_ERROR_DELTA:
-        changes.append({"metric": "error_rate", "before": before["error_rate"], "after": after["error_rate"],
-                        "change": round(after["error_rate"] - before["error_rate"], 4), "threshold": conf.REGRESSION_ERROR_DELTA})
-    if before["tokens_per_execution"] and after["tokens_per_execution"] and \
-            after["tokens_per_execution"] >= before["tokens_per_execution"] * conf.REGRESSION_TOKENS_RATIO:
-        changes.append({"metric": "tokens_per_execution", "before": before["tokens_per_execution"],
-                        "after": after["tokens_per_execution"],
-                        "change": round(after["tokens_per_execution"] / before["tokens_per_execution"], 2),
-                        "threshold": conf.REGRESSION_TOKENS_RATIO})
+        changes.append(
+            {
+                "metric": "p95_ms",
+                "before": before["p95_ms"],
+                "after": after["p95_ms"],
+                "change": round(after["p95_ms"] / before["p95_ms"], 2),
+                "threshold": conf.REGRESSION_P95_RATIO,
+            }
+        )
+    if (
+        before["error_rate"] is not None
+        and after["error_rate"] is not None
+        and after["error_rate"] - before["error_rate"] >= conf.REGRESSION_ERROR_DELTA
+    ):
+        changes.append(
+            {
+                "metric": "error_rate",
+                "before": before["error_rate"],
+                "after": after["error_rate"],
+                "change": round(after["error_rate"] - before["error_rate"], 4),
+                "threshold": conf.REGRESSION_ERROR_DELTA,
+            }
+        )
+    if (
+        before["tokens_per_execution"]
+        and after["tokens_per_execution"]
+        and after["tokens_per_execution"] >= before["tokens_per_execution"] * conf.REGRESSION_TOKENS_RATIO
+    ):
+        changes.append(
+            {
+                "metric": "tokens_per_execution",
+                "before": before["tokens_per_execution"],
+                "after": after["tokens_per_execution"],
+                "change": round(after["tokens_per_execution"] / before["tokens_per_execution"], 2),
+                "threshold": conf.REGRESSION_TOKENS_RATIO,
+            }
+        )
     return changes
 
 
@@ -439,8 +570,16 @@ def regressions(*, team, period: TimeRange, current=None) -> list[dict]:
             continue
         changes = _compare(metrics(before), metrics(row))
         if changes:
-            found.append({"agent": name, "kind": "period", "baseline": "previous period",
-                          "baseline_start": previous.start, "baseline_end": previous.end, "changes": changes})
+            found.append(
+                {
+                    "agent": name,
+                    "kind": "period",
+                    "baseline": "previous period",
+                    "baseline_start": previous.start,
+                    "baseline_end": previous.end,
+                    "changes": changes,
+                }
+            )
     # Versions: compare the newest version seen in the window with the one before it.
     versions = rollup_rows(team=team, start=previous.start, end=period.end, group_by=("agent", "version"))
     by_agent: dict[str, list] = {}
@@ -452,13 +591,25 @@ def regressions(*, team, period: TimeRange, current=None) -> list[dict]:
             continue
         rows.sort(key=lambda r: r["first_seen"])
         old, new = rows[-2], rows[-1]
-        if new["first_seen"] < period.start or old["executions"] < conf.MIN_EXECUTIONS or new["executions"] < conf.MIN_EXECUTIONS:
+        if (
+            new["first_seen"] < period.start
+            or old["executions"] < conf.MIN_EXECUTIONS
+            or new["executions"] < conf.MIN_EXECUTIONS
+        ):
             continue  # the newest version did not appear in this period, or too little data
         changes = _compare(metrics(old), metrics(new))
         if changes:
-            found.append({"agent": name, "kind": "version", "baseline": f"version {old['version']}",
-                          "version_before": old["version"], "version_after": new["version"],
-                          "released_at": new["first_seen"], "changes": changes})
+            found.append(
+                {
+                    "agent": name,
+                    "kind": "version",
+                    "baseline": f"version {old['version']}",
+                    "version_before": old["version"],
+                    "version_after": new["version"],
+                    "released_at": new["first_seen"],
+                    "changes": changes,
+                }
+            )
     return found
 
 
@@ -475,34 +626,63 @@ def recommendations(*, team, period: TimeRange, current=None) -> list[dict]:
     for name, m in judged.items():
         rest = [a - b for a, b in zip(fleet_hist, current[name]["hist"])]
         rest_p95 = _round(histogram.percentile(rest, 0.95))
-        if m["p95_ms"] and rest_p95 and m["p95_ms"] >= conf.SLOW_P95_RATIO * rest_p95 and \
-                m["p95_ms"] >= conf.SLOW_P95_MIN_MS:
-            recs.append(_rec(
-                "slow_agent", name, "high" if m["p95_ms"] >= 2 * conf.SLOW_P95_RATIO * rest_p95 else "medium",
-                f"{name} is slow: p95 {m['p95_ms'] / 1000:.1f} s, {m['p95_ms'] / rest_p95:.1f}x the rest of the fleet",
-                {"p95_ms": m["p95_ms"], "fleet_p95_ms": rest_p95, "p50_ms": m["p50_ms"], "executions": m["executions"],
-                 "threshold_ratio": conf.SLOW_P95_RATIO, "threshold_ms": conf.SLOW_P95_MIN_MS},
-                "Open its slowest executions and look for long tool calls or retries; consider a faster model, "
-                "streaming, caching repeated work, or splitting the task into smaller steps.",
-                impact=m["total_duration_ms"],
-            ))
+        if (
+            m["p95_ms"]
+            and rest_p95
+            and m["p95_ms"] >= conf.SLOW_P95_RATIO * rest_p95
+            and m["p95_ms"] >= conf.SLOW_P95_MIN_MS
+        ):
+            recs.append(
+                _rec(
+                    "slow_agent",
+                    name,
+                    "high" if m["p95_ms"] >= 2 * conf.SLOW_P95_RATIO * rest_p95 else "medium",
+                    f"{name} is slow: p95 {m['p95_ms'] / 1000:.1f} s, {m['p95_ms'] / rest_p95:.1f}x the rest of the fleet",
+                    {
+                        "p95_ms": m["p95_ms"],
+                        "fleet_p95_ms": rest_p95,
+                        "p50_ms": m["p50_ms"],
+                        "executions": m["executions"],
+                        "threshold_ratio": conf.SLOW_P95_RATIO,
+                        "threshold_ms": conf.SLOW_P95_MIN_MS,
+                    },
+                    "Open its slowest executions and look for long tool calls or retries; consider a faster model, "
+                    "streaming, caching repeated work, or splitting the task into smaller steps.",
+                    impact=m["total_duration_ms"],
+                )
+            )
 
     # Failing agents, with their top error types.
-    failing = [name for name, m in judged.items() if m["error_rate"] is not None and m["error_rate"] >= conf.FAILING_ERROR_RATE]
-    top_errors = errors_by_type(team=team, start=period.start, end=period.end, agents=failing, limit_per_agent=3) if failing else {}
+    failing = [
+        name for name, m in judged.items() if m["error_rate"] is not None and m["error_rate"] >= conf.FAILING_ERROR_RATE
+    ]
+    top_errors = (
+        errors_by_type(team=team, start=period.start, end=period.end, agents=failing, limit_per_agent=3)
+        if failing
+        else {}
+    )
     for name in failing:
         m = judged[name]
         errors = top_errors.get(name, [])
         top = ", ".join(f"{e['error_type']} ({e['executions']})" for e in errors) or "unknown"
-        recs.append(_rec(
-            "failing_agent", name, "high" if m["error_rate"] >= 2 * conf.FAILING_ERROR_RATE else "medium",
-            f"{name} fails {m['error_rate'] * 100:.0f}% of its runs",
-            {"error_rate": m["error_rate"], "errors": m["errors"], "executions": m["executions"],
-             "top_error_types": errors, "threshold": conf.FAILING_ERROR_RATE},
-            f"Fix the most common failures first: {top}. Add retries with backoff for transient errors and "
-            "validate inputs before calling the model.",
-            impact=m["errors"],
-        ))
+        recs.append(
+            _rec(
+                "failing_agent",
+                name,
+                "high" if m["error_rate"] >= 2 * conf.FAILING_ERROR_RATE else "medium",
+                f"{name} fails {m['error_rate'] * 100:.0f}% of its runs",
+                {
+                    "error_rate": m["error_rate"],
+                    "errors": m["errors"],
+                    "executions": m["executions"],
+                    "top_error_types": errors,
+                    "threshold": conf.FAILING_ERROR_RATE,
+                },
+                f"Fix the most common failures first: {top}. Add retries with backoff for transient errors and "
+                "validate inputs before calling the model.",
+                impact=m["errors"],
+            )
+        )
 
     # Token-heavy prompts.
     per_exec = [m["input_tokens_per_execution"] for m in judged.values() if m["input_tokens_per_execution"]]
@@ -512,17 +692,26 @@ def recommendations(*, team, period: TimeRange, current=None) -> list[dict]:
             value = m["input_tokens_per_execution"] or 0
             if median and value >= conf.TOKEN_HEAVY_RATIO * median and value >= conf.TOKEN_HEAVY_MIN_INPUT:
                 cached_share = round(m["cached_input_tokens"] / m["input_tokens"], 3) if m["input_tokens"] else 0.0
-                recs.append(_rec(
-                    "token_heavy_prompt", name, "medium",
-                    f"{name} sends {value:,.0f} input tokens per run, {value / median:.1f}x the fleet median",
-                    {"input_tokens_per_execution": value, "fleet_median": round(median, 1),
-                     "cached_share": cached_share, "executions": m["executions"], "cost": m["cost"],
-                     "threshold_ratio": conf.TOKEN_HEAVY_RATIO},
-                    "Trim the system prompt and the context you send (retrieve fewer, shorter documents; summarise "
-                    f"history); put the stable part first so the provider can cache it (only {cached_share * 100:.0f}% "
-                    "of input tokens were cached).",
-                    impact=float(m["cost"]) or value,
-                ))
+                recs.append(
+                    _rec(
+                        "token_heavy_prompt",
+                        name,
+                        "medium",
+                        f"{name} sends {value:,.0f} input tokens per run, {value / median:.1f}x the fleet median",
+                        {
+                            "input_tokens_per_execution": value,
+                            "fleet_median": round(median, 1),
+                            "cached_share": cached_share,
+                            "executions": m["executions"],
+                            "cost": m["cost"],
+                            "threshold_ratio": conf.TOKEN_HEAVY_RATIO,
+                        },
+                        "Trim the system prompt and the context you send (retrieve fewer, shorter documents; summarise "
+                        f"history); put the stable part first so the provider can cache it (only {cached_share * 100:.0f}% "
+                        "of input tokens were cached).",
+                        impact=float(m["cost"]) or value,
+                    )
+                )
 
     # Expensive model where a cheaper model of the same agent has similar success.
     by_model = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
@@ -534,22 +723,34 @@ def recommendations(*, team, period: TimeRange, current=None) -> list[dict]:
     for name, items in sorted(models_of.items()):
         items.sort(key=lambda item: -item[1]["cost_per_execution"])
         for i, (expensive, em) in enumerate(items):
-            for cheap, cm in items[i + 1:]:
-                if cm["cost_per_execution"] <= conf.CHEAPER_COST_RATIO * em["cost_per_execution"] and \
-                        cm["success_rate"] >= em["success_rate"] - conf.SIMILAR_SUCCESS_DELTA:
+            for cheap, cm in items[i + 1 :]:
+                if (
+                    cm["cost_per_execution"] <= conf.CHEAPER_COST_RATIO * em["cost_per_execution"]
+                    and cm["success_rate"] >= em["success_rate"] - conf.SIMILAR_SUCCESS_DELTA
+                ):
                     saving = (em["cost_per_execution"] - cm["cost_per_execution"]) * em["executions"]
-                    recs.append(_rec(
-                        "expensive_model", name, "medium",
-                        f"{name}: {cheap} costs {cm['cost_per_execution'] / em['cost_per_execution'] * 100:.0f}% of "
-                        f"{expensive} per run with similar success",
-                        {"model": expensive, "cheaper_model": cheap,
-                         "cost_per_execution": em["cost_per_execution"], "cheaper_cost_per_execution": cm["cost_per_execution"],
-                         "success_rate": em["success_rate"], "cheaper_success_rate": cm["success_rate"],
-                         "executions": em["executions"], "estimated_saving": round(saving, 4)},
-                        f"Move {name}'s traffic from {expensive} to {cheap} (an A/B test in Improvement first if "
-                        f"quality matters); it would have saved about ${saving:,.2f} in this period.",
-                        impact=saving,
-                    ))
+                    recs.append(
+                        _rec(
+                            "expensive_model",
+                            name,
+                            "medium",
+                            f"{name}: {cheap} costs {cm['cost_per_execution'] / em['cost_per_execution'] * 100:.0f}% of "
+                            f"{expensive} per run with similar success",
+                            {
+                                "model": expensive,
+                                "cheaper_model": cheap,
+                                "cost_per_execution": em["cost_per_execution"],
+                                "cheaper_cost_per_execution": cm["cost_per_execution"],
+                                "success_rate": em["success_rate"],
+                                "cheaper_success_rate": cm["success_rate"],
+                                "executions": em["executions"],
+                                "estimated_saving": round(saving, 4),
+                            },
+                            f"Move {name}'s traffic from {expensive} to {cheap} (an A/B test in Improvement first if "
+                            f"quality matters); it would have saved about ${saving:,.2f} in this period.",
+                            impact=saving,
+                        )
+                    )
                     break
             else:
                 continue
@@ -560,23 +761,38 @@ def recommendations(*, team, period: TimeRange, current=None) -> list[dict]:
         if reg["kind"] != "version":
             continue
         summary = "; ".join(f"{c['metric']} {c['before']} -> {c['after']}" for c in reg["changes"])
-        recs.append(_rec(
-            "version_regression", reg["agent"], "high",
-            f"{reg['agent']} got worse after version {reg['version_after']}",
-            {"version_before": reg["version_before"], "version_after": reg["version_after"],
-             "released_at": reg["released_at"], "changes": reg["changes"]},
-            f"Compare version {reg['version_after']} with {reg['version_before']} ({summary}); roll back or fix the "
-            "prompt change, then confirm with an experiment.",
-            impact=float("inf"),
-        ))
+        recs.append(
+            _rec(
+                "version_regression",
+                reg["agent"],
+                "high",
+                f"{reg['agent']} got worse after version {reg['version_after']}",
+                {
+                    "version_before": reg["version_before"],
+                    "version_after": reg["version_after"],
+                    "released_at": reg["released_at"],
+                    "changes": reg["changes"],
+                },
+                f"Compare version {reg['version_after']} with {reg['version_before']} ({summary}); roll back or fix the "
+                "prompt change, then confirm with an experiment.",
+                impact=float("inf"),
+            )
+        )
     severity_rank = {"high": 0, "medium": 1}
     recs.sort(key=lambda r: (severity_rank[r["severity"]], -r.pop("_impact"), r["agent"], r["kind"]))
     return recs
 
 
 def _rec(kind, agent, severity, title, evidence, action, impact=0.0):
-    return {"kind": kind, "agent": agent, "severity": severity, "title": title, "evidence": evidence,
-            "action": action, "_impact": float(impact or 0)}
+    return {
+        "kind": kind,
+        "agent": agent,
+        "severity": severity,
+        "title": title,
+        "evidence": evidence,
+        "action": action,
+        "_impact": float(impact or 0),
+    }
 
 
 def legacy_dashboard(*, team, period: TimeRange) -> dict:
@@ -587,8 +803,12 @@ def legacy_dashboard(*, team, period: TimeRange) -> dict:
     agents = {}
     for a in data["agents"]:
         agents[a["agent"]] = {
-            "executions": a["executions"], "success_rate": a["success_rate"], "avg_duration_ms": a["avg_duration_ms"],
-            "p95_duration_ms": a["p95_ms"], "total_tokens": a["input_tokens"] + a["output_tokens"], "cost": a["cost"],
+            "executions": a["executions"],
+            "success_rate": a["success_rate"],
+            "avg_duration_ms": a["avg_duration_ms"],
+            "p95_duration_ms": a["p95_ms"],
+            "total_tokens": a["input_tokens"] + a["output_tokens"],
+            "cost": a["cost"],
         }
     return {
         "period": data["period"],
@@ -600,6 +820,7 @@ def legacy_dashboard(*, team, period: TimeRange) -> dict:
 
 
 # --- Verification -------------------------------------------------------------------------
+
 
 def rollups_verify(*, start: dt.datetime, end: dt.datetime, team=None, sample: int = 10) -> dict:
     """Recompute rollups of [start, end) (whole UTC days) from raw executions and compare with the
@@ -629,17 +850,23 @@ def rollups_verify(*, start: dt.datetime, end: dt.datetime, team=None, sample: i
             """
             cursor.execute(sql, [start, end, *extra, start, end, *extra])
             bad = cursor.fetchall()
-            cursor.execute(f"SELECT count(*) FROM {table} WHERE bucket >= %s AND bucket < %s {team_filter}", [start, end, *extra])
+            cursor.execute(
+                f"SELECT count(*) FROM {table} WHERE bucket >= %s AND bucket < %s {team_filter}", [start, end, *extra]
+            )
             report["tables"][table] = {
                 "rows": cursor.fetchone()[0],
                 "mismatches": len(bad),
-                "sample": [dict(zip(("team_id", "bucket", "agent", "model", "version", "status", "raw", "rollup"), r)) for r in bad[:sample]],
+                "sample": [
+                    dict(zip(("team_id", "bucket", "agent", "model", "version", "status", "raw", "rollup"), r))
+                    for r in bad[:sample]
+                ],
             }
     report["ok"] = all(t["mismatches"] == 0 for t in report["tables"].values())
     return report
 
 
 # --- Home page ----------------------------------------------------------------------------
+
 
 def executions_for_build(*, team, build):
     """The executions reported with a team memory build, oldest first (used by the build page)."""
@@ -652,8 +879,13 @@ def home_card(*, team, request) -> dict:
     m = metrics(rows[0]) if rows else None
     url = reverse("observability:index")
     if m is None:
-        return {"title": "Observability", "url": url, "figures": [], "note": "No executions in the last 24 hours.",
-                "links": [{"label": "How to send executions", "url": reverse("api-docs")}]}
+        return {
+            "title": "Observability",
+            "url": url,
+            "figures": [],
+            "note": "No executions in the last 24 hours.",
+            "links": [{"label": "How to send executions", "url": reverse("api-docs")}],
+        }
     figures = [
         {"label": "Executions (24 h)", "value": f"{m['executions']:,}"},
         {"label": "Success rate", "value": f"{m['success_rate'] * 100:.1f}%"},
@@ -661,6 +893,13 @@ def home_card(*, team, request) -> dict:
         {"label": "Cost", "value": f"${m['cost']:,.2f}"},
     ]
     note = f"{m['unpriced']:,} executions have no price for their model." if m["unpriced"] else ""
-    return {"title": "Observability", "url": url, "figures": figures, "note": note,
-            "links": [{"label": "Bottlenecks", "url": reverse("observability:bottlenecks")},
-                      {"label": "Recommendations", "url": reverse("observability:recommendations")}]}
+    return {
+        "title": "Observability",
+        "url": url,
+        "figures": figures,
+        "note": note,
+        "links": [
+            {"label": "Bottlenecks", "url": reverse("observability:bottlenecks")},
+            {"label": "Recommendations", "url": reverse("observability:recommendations")},
+        ],
+    }

@@ -37,9 +37,26 @@ MAX_ERROR_MESSAGE = 10_000
 HEX = set("0123456789abcdefABCDEF")
 
 EVENT_FIELDS = {
-    "id", "agent", "agent_ref", "agent_version", "model", "operation", "variant_id", "trace_id", "span_id",
-    "started_at", "duration_ms", "status", "error_type", "error_message", "input_tokens", "output_tokens",
-    "cached_input_tokens", "reasoning_tokens", "cost", "quality",
+    "id",
+    "agent",
+    "agent_ref",
+    "agent_version",
+    "model",
+    "operation",
+    "variant_id",
+    "trace_id",
+    "span_id",
+    "started_at",
+    "duration_ms",
+    "status",
+    "error_type",
+    "error_message",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "reasoning_tokens",
+    "cost",
+    "quality",
 }
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")
 
@@ -119,7 +136,7 @@ def parse_timestamp(value, field="started_at"):
         raise EventError(field, "Not a valid ISO 8601 timestamp.")
     if when.tzinfo is None:
         raise EventError(field, "The timestamp needs a time zone (e.g. 'Z' or '+00:00').")
-    return when.astimezone(dt.timezone.utc)
+    return when.astimezone(dt.UTC)
 
 
 def _validate_event(event, *, now, oldest, newest):
@@ -132,7 +149,11 @@ def _validate_event(event, *, now, oldest, newest):
     client_id = _text(event, "id", max_length=200, required=True)
     agent_ref = event.get("agent_ref")
     if agent_ref is not None:
-        if isinstance(agent_ref, bool) or not isinstance(agent_ref, (str, int)) or (isinstance(agent_ref, str) and not agent_ref.strip()):
+        if (
+            isinstance(agent_ref, bool)
+            or not isinstance(agent_ref, (str, int))
+            or (isinstance(agent_ref, str) and not agent_ref.strip())
+        ):
             raise EventError("agent_ref", "Must be an agent id, 'slug' or 'team-slug/slug'.")
         agent_ref = str(agent_ref).strip()
     agent = _text(event, "agent", max_length=200, required=agent_ref is None)
@@ -244,7 +265,9 @@ def _resolve_variants(team, rows, errors):
         elif getattr(variant, "is_retired", False):
             errors[index] = EventError("variant_id", f"Prompt variant {row['variant_id']} is retired.")
         elif not getattr(variant.experiment, "accepts_results", True):
-            errors[index] = EventError("variant_id", f"The experiment of variant {row['variant_id']} takes no results now.")
+            errors[index] = EventError(
+                "variant_id", f"The experiment of variant {row['variant_id']} takes no results now."
+            )
         else:
             continue
         del rows[index]
@@ -257,8 +280,11 @@ def _price(rows):
             row["cost_source"] = "client"
             continue
         row["cost"] = book.cost(
-            model=row["model"], on=row["started_at"].date(), input_tokens=row["input_tokens"],
-            output_tokens=row["output_tokens"], cached_input_tokens=row["cached_input_tokens"],
+            model=row["model"],
+            on=row["started_at"].date(),
+            input_tokens=row["input_tokens"],
+            output_tokens=row["output_tokens"],
+            cached_input_tokens=row["cached_input_tokens"],
             reasoning_tokens=row["reasoning_tokens"],
         )
         row["cost_source"] = "price" if row["cost"] is not None else "none"
@@ -279,9 +305,28 @@ ON CONFLICT (team_id, client_id) DO NOTHING
 RETURNING client_id
 """
 INSERT_COLUMNS = [
-    "client_id", "agent_name", "agent_id", "agent_version_id", "version", "model", "operation", "variant_id",
-    "trace_id", "span_id", "started_at", "duration_ms", "status", "error_type", "error_message",
-    "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "cost", "cost_source", "quality",
+    "client_id",
+    "agent_name",
+    "agent_id",
+    "agent_version_id",
+    "version",
+    "model",
+    "operation",
+    "variant_id",
+    "trace_id",
+    "span_id",
+    "started_at",
+    "duration_ms",
+    "status",
+    "error_type",
+    "error_message",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "reasoning_tokens",
+    "cost",
+    "cost_source",
+    "quality",
 ]
 
 ROLLUP_UPSERT_SQL = """
@@ -417,8 +462,10 @@ def _apply_error_rollups(team_id, rows):
     if not counts:
         return
     keys = sorted(counts)
-    _execute(ERROR_UPSERT_SQL,
-             [team_id, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [counts[k] for k in keys]])
+    _execute(
+        ERROR_UPSERT_SQL,
+        [team_id, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [counts[k] for k in keys]],
+    )
 
 
 def rollups_apply(*, team_id: int, rows: list[dict]) -> None:
@@ -488,8 +535,11 @@ def executions_ingest(*, team, events, build=None, api_key=None, source: str | N
         if rows:
             ordered = sorted(rows.values(), key=lambda r: r["client_id"])
             stored_ids = _insert_executions(
-                ordered, team_id=team.pk, build_id=build.pk if build is not None else None,
-                api_key_id=api_key.pk if api_key is not None else None, source=str(source),
+                ordered,
+                team_id=team.pk,
+                build_id=build.pk if build is not None else None,
+                api_key_id=api_key.pk if api_key is not None else None,
+                source=str(source),
             )
             stored_rows = [row for row in ordered if row["client_id"] in stored_ids]
             rollups_apply(team_id=team.pk, rows=stored_rows)
@@ -550,8 +600,8 @@ ROLLUP_TABLES = (("observability_hourlyrollup", "hour"), ("observability_dailyro
 
 def whole_days(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """Widen [start, end) to whole UTC days (daily rollups cannot be rebuilt in part)."""
-    start = start.astimezone(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    end_utc = end.astimezone(dt.timezone.utc)
+    start = start.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    end_utc = end.astimezone(dt.UTC)
     end_day = end_utc.replace(hour=0, minute=0, second=0, microsecond=0)
     if end_day < end_utc:
         end_day += dt.timedelta(days=1)
@@ -568,11 +618,14 @@ def rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -> dict:
     counts = {}
     with connection.cursor() as cursor:
         for table, unit in ROLLUP_TABLES:
-            cursor.execute(f"DELETE FROM {table} WHERE bucket >= %s AND bucket < %s {team_filter}", [start, end, *extra])
+            cursor.execute(
+                f"DELETE FROM {table} WHERE bucket >= %s AND bucket < %s {team_filter}", [start, end, *extra]
+            )
             cursor.execute(REBUILD_SQL.format(table=table, unit=unit, team_filter=team_filter), [start, end, *extra])
             counts[table] = cursor.rowcount
         cursor.execute(
-            f"DELETE FROM observability_errorrollup WHERE bucket >= %s AND bucket < %s {team_filter}", [start, end, *extra]
+            f"DELETE FROM observability_errorrollup WHERE bucket >= %s AND bucket < %s {team_filter}",
+            [start, end, *extra],
         )
         cursor.execute(REBUILD_ERRORS_SQL.format(team_filter=team_filter), [start, end, *extra])
         counts["observability_errorrollup"] = cursor.rowcount

@@ -18,7 +18,7 @@ from observability.models import Execution
 
 def _aware(value):
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
     return value
 
 
@@ -46,14 +46,21 @@ def line_chart(title, points, key, *, name=None, kind="scatter", yaxis_title="",
     trace = {"x": x, "y": y, "name": name or title, "type": kind}
     if kind == "scatter":
         trace["mode"] = "lines+markers"
-    return {"data": [trace], "layout": {"title": {"text": title}, "yaxis": {"title": {"text": yaxis_title}, "rangemode": "tozero"}}}
+    return {
+        "data": [trace],
+        "layout": {"title": {"text": title}, "yaxis": {"title": {"text": yaxis_title}, "rangemode": "tozero"}},
+    }
 
 
 def series_charts(series):
     return {
         "obs-executions": line_chart("Executions", series, "executions", kind="bar"),
-        "obs-error-rate": line_chart("Error rate", [{**p, "error_rate": (p["error_rate"] or 0) * 100} for p in series],
-                                 "error_rate", yaxis_title="%"),
+        "obs-error-rate": line_chart(
+            "Error rate",
+            [{**p, "error_rate": (p["error_rate"] or 0) * 100} for p in series],
+            "error_rate",
+            yaxis_title="%",
+        ),
         "obs-p95": line_chart("p95 duration", series, "p95_ms", yaxis_title="ms"),
         "obs-cost": line_chart("Cost", series, "cost", kind="bar", yaxis_title="USD"),
     }
@@ -69,10 +76,21 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
         choices = selectors.filter_choices(team=self.team, period=period)
         form = DashboardFilterForm(self.request.GET or None, agents=choices["agents"], models=choices["models"])
         filters = form.cleaned_data if form.is_valid() else {}
-        data = selectors.dashboard(team=self.team, period=period, agent=filters.get("agent") or None,
-                                   model=filters.get("model") or None, status=filters.get("status") or None)
-        context.update(form=form, period=period, data=data, charts=series_charts(data["series"]),
-                       period_error=self.period_error, query=self.request.GET.urlencode())
+        data = selectors.dashboard(
+            team=self.team,
+            period=period,
+            agent=filters.get("agent") or None,
+            model=filters.get("model") or None,
+            status=filters.get("status") or None,
+        )
+        context.update(
+            form=form,
+            period=period,
+            data=data,
+            charts=series_charts(data["series"]),
+            period_error=self.period_error,
+            query=self.request.GET.urlencode(),
+        )
         return context
 
 
@@ -88,12 +106,26 @@ class AgentView(PeriodMixin, TeamPageMixin, TemplateView):
             raise Http404("No executions of this agent in this period.")
         charts = series_charts([{**p, "unpriced": 0} for p in data["series"]])
         charts["obs-versions"] = {
-            "data": [{"x": [v["version"] for v in data["versions"]], "y": [v["p95_ms"] for v in data["versions"]],
-                      "type": "bar", "name": "p95 ms"}] if data["versions"] else [],
+            "data": [
+                {
+                    "x": [v["version"] for v in data["versions"]],
+                    "y": [v["p95_ms"] for v in data["versions"]],
+                    "type": "bar",
+                    "name": "p95 ms",
+                }
+            ]
+            if data["versions"]
+            else [],
             "layout": {"title": {"text": "p95 by version"}, "yaxis": {"title": {"text": "ms"}}},
         }
-        context.update(form=form, period=period, data=data, charts=charts, period_error=self.period_error,
-                       query=self.request.GET.urlencode())
+        context.update(
+            form=form,
+            period=period,
+            data=data,
+            charts=charts,
+            period_error=self.period_error,
+            query=self.request.GET.urlencode(),
+        )
         return context
 
 
@@ -108,13 +140,28 @@ class BottlenecksView(PeriodMixin, TeamPageMixin, TemplateView):
         data = selectors.bottlenecks(team=self.team, period=period, current=current)
         top = data["by_time"][:10]
         chart = {
-            "data": [{"y": [i["agent"] for i in reversed(top)], "x": [round(i["time_share"] * 100, 1) for i in reversed(top)],
-                      "type": "bar", "orientation": "h", "name": "share of time %"}] if top else [],
+            "data": [
+                {
+                    "y": [i["agent"] for i in reversed(top)],
+                    "x": [round(i["time_share"] * 100, 1) for i in reversed(top)],
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": "share of time %",
+                }
+            ]
+            if top
+            else [],
             "layout": {"title": {"text": "Share of total agent time (%)"}, "margin": {"l": 160}},
         }
-        context.update(form=form, period=period, data=data, chart=chart, period_error=self.period_error,
-                       regressions=selectors.regressions(team=self.team, period=period, current=current),
-                       query=self.request.GET.urlencode())
+        context.update(
+            form=form,
+            period=period,
+            data=data,
+            chart=chart,
+            period_error=self.period_error,
+            regressions=selectors.regressions(team=self.team, period=period, current=current),
+            query=self.request.GET.urlencode(),
+        )
         return context
 
 
@@ -125,9 +172,13 @@ class RecommendationsView(PeriodMixin, TeamPageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         form = PeriodForm(self.request.GET or None)
         period = self.get_period(form)
-        context.update(form=form, period=period, period_error=self.period_error,
-                       recommendations=selectors.recommendations(team=self.team, period=period),
-                       query=self.request.GET.urlencode())
+        context.update(
+            form=form,
+            period=period,
+            period_error=self.period_error,
+            recommendations=selectors.recommendations(team=self.team, period=period),
+            query=self.request.GET.urlencode(),
+        )
         return context
 
 
@@ -143,12 +194,19 @@ class ExecutionListView(TeamPageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         params = self.request.GET.copy()
         params.pop("page", None)
-        filterset = ExecutionFilterSet(params, queryset=Execution.objects.filter(team=self.team).order_by("-started_at", "-id"))
+        filterset = ExecutionFilterSet(
+            params, queryset=Execution.objects.filter(team=self.team).order_by("-started_at", "-id")
+        )
         try:
             page = min(max(1, int(self.request.GET.get("page", "1"))), self.max_page)
         except ValueError:
             page = 1
-        rows = list(filterset.qs[(page - 1) * self.per_page: page * self.per_page + 1]) if filterset.is_valid() else []
-        context.update(filter=filterset, executions=rows[: self.per_page], page=page,
-                       has_next=len(rows) > self.per_page, query=params.urlencode())
+        rows = list(filterset.qs[(page - 1) * self.per_page : page * self.per_page + 1]) if filterset.is_valid() else []
+        context.update(
+            filter=filterset,
+            executions=rows[: self.per_page],
+            page=page,
+            has_next=len(rows) > self.per_page,
+            query=params.urlencode(),
+        )
         return context

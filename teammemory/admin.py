@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from teammemory.models import Build, BuildAgent, BuildAgentDailyRollup, BuildDailyRollup, BuildError, BuildErrorDailyRollup
+from teammemory.models import (
+    Build,
+    BuildAgent,
+    BuildAgentDailyRollup,
+    BuildDailyRollup,
+    BuildError,
+    BuildErrorDailyRollup,
+)
 
 
 class _ViewOnly:
@@ -29,14 +36,41 @@ class BuildErrorInline(_ViewOnly, admin.TabularInline):
 
 @admin.register(Build)
 class BuildAdmin(admin.ModelAdmin):
-    list_display = ["id", "team", "project_name", "client_build_id", "stack_key", "status", "quality", "duration_ms", "tokens", "cost", "started_at"]
+    list_display = [
+        "id",
+        "team",
+        "project_name",
+        "client_build_id",
+        "stack_key",
+        "status",
+        "quality",
+        "duration_ms",
+        "tokens",
+        "cost",
+        "started_at",
+    ]
     list_filter = ["status", "team", ("started_at", admin.DateFieldListFilter)]
     search_fields = ["client_build_id", "project_name", "stack_key", "requirements"]
     date_hierarchy = "started_at"
     readonly_fields = [
-        "team", "client_build_id", "project_name", "requirements", "stack", "components", "stack_key", "status",
-        "quality", "started_at", "finished_at", "duration_ms", "tokens", "cost", "reported_by", "api_key",
-        "created_at", "requirements_hash",
+        "team",
+        "client_build_id",
+        "project_name",
+        "requirements",
+        "stack",
+        "components",
+        "stack_key",
+        "status",
+        "quality",
+        "started_at",
+        "finished_at",
+        "duration_ms",
+        "tokens",
+        "cost",
+        "reported_by",
+        "api_key",
+        "created_at",
+        "requirements_hash",
     ]
     list_select_related = ["team"]
     inlines = [BuildAgentInline, BuildErrorInline]
@@ -85,7 +119,19 @@ class _RollupAdmin(admin.ModelAdmin):
 
 @admin.register(BuildDailyRollup)
 class BuildDailyRollupAdmin(_RollupAdmin):
-    list_display = ["day", "team", "stack_key", "builds", "succeeded", "failed", "cancelled", "scored", "duration_sum_ms", "tokens", "cost"]
+    list_display = [
+        "day",
+        "team",
+        "stack_key",
+        "builds",
+        "succeeded",
+        "failed",
+        "cancelled",
+        "scored",
+        "duration_sum_ms",
+        "tokens",
+        "cost",
+    ]
     search_fields = ["stack_key"]
 
 

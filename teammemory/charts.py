@@ -10,13 +10,20 @@ def quality_trend_chart(trend: dict) -> dict:
     x = [w["week"] for w in weeks]
     data = [
         {
-            "type": "scatter", "mode": "lines+markers", "name": "Average quality", "x": x,
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": "Average quality",
+            "x": x,
             "y": [None if w["avg_quality"] is None else round(w["avg_quality"], 2) for w in weeks],
             "customdata": [w["builds"] for w in weeks],
             "hovertemplate": "Week of %{x}<br>Quality %{y:.1f}<br>%{customdata} builds<extra></extra>",
         },
         {
-            "type": "scatter", "mode": "lines+markers", "name": "Success rate (%)", "x": x, "yaxis": "y2",
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": "Success rate (%)",
+            "x": x,
+            "yaxis": "y2",
             "y": [None if w["success_rate"] is None else round(w["success_rate"] * 100, 1) for w in weeks],
             "line": {"dash": "dot"},
         },
@@ -25,7 +32,10 @@ def quality_trend_chart(trend: dict) -> dict:
         direction = trend["quality"]["direction"]
         data.append(
             {
-                "type": "scatter", "mode": "lines", "name": f"Quality trend ({direction})", "x": x,
+                "type": "scatter",
+                "mode": "lines",
+                "name": f"Quality trend ({direction})",
+                "x": x,
                 "y": [round(w.get("quality_fit"), 2) if w.get("quality_fit") is not None else None for w in weeks],
                 "line": {"dash": "dash", "width": 2},
                 "hoverinfo": "skip",
@@ -48,8 +58,11 @@ def success_by_stack_chart(by_stack: list[dict]) -> dict:
     return {
         "data": [
             {
-                "type": "bar", "orientation": "h", "name": "Success rate (%)",
-                "x": [round(r["success_rate"] * 100, 1) for r in rows], "y": labels,
+                "type": "bar",
+                "orientation": "h",
+                "name": "Success rate (%)",
+                "x": [round(r["success_rate"] * 100, 1) for r in rows],
+                "y": labels,
                 "customdata": [r["builds"] for r in rows],
                 "hovertemplate": "%{y}<br>%{x:.1f}% succeed<br>%{customdata} builds<extra></extra>",
             }

@@ -28,14 +28,46 @@ STACKS = {
 
 PROJECTS = [
     # name, requirements, stacks that teams pick for it
-    ("invoicing-api", "REST API for invoices and payments with PDF export, Stripe webhooks and email reminders", ["django", "fastapi", "express"]),
-    ("customer-portal", "Customer portal with login, profile pages, order history and a React dashboard", ["next", "django", "rails"]),
-    ("inventory-sync", "Background jobs that sync warehouse inventory from a CSV feed every hour, with retries", ["go", "fastapi", "django"]),
-    ("chat-support", "Realtime support chat with websockets, typing indicators and message history search", ["express", "next", "go"]),
-    ("analytics-etl", "ETL pipeline loading events into a reporting database with daily aggregates and charts", ["fastapi", "go", "django"]),
-    ("marketing-site", "Marketing site with a blog, CMS editing, SEO metadata and a newsletter signup form", ["next", "rails"]),
-    ("auth-service", "Authentication service with OAuth login, two-factor codes, sessions and audit logs", ["go", "django", "express"]),
-    ("mobile-backend", "Backend for a mobile app: push notifications, image uploads and a GraphQL API", ["express", "fastapi", "rails"]),
+    (
+        "invoicing-api",
+        "REST API for invoices and payments with PDF export, Stripe webhooks and email reminders",
+        ["django", "fastapi", "express"],
+    ),
+    (
+        "customer-portal",
+        "Customer portal with login, profile pages, order history and a React dashboard",
+        ["next", "django", "rails"],
+    ),
+    (
+        "inventory-sync",
+        "Background jobs that sync warehouse inventory from a CSV feed every hour, with retries",
+        ["go", "fastapi", "django"],
+    ),
+    (
+        "chat-support",
+        "Realtime support chat with websockets, typing indicators and message history search",
+        ["express", "next", "go"],
+    ),
+    (
+        "analytics-etl",
+        "ETL pipeline loading events into a reporting database with daily aggregates and charts",
+        ["fastapi", "go", "django"],
+    ),
+    (
+        "marketing-site",
+        "Marketing site with a blog, CMS editing, SEO metadata and a newsletter signup form",
+        ["next", "rails"],
+    ),
+    (
+        "auth-service",
+        "Authentication service with OAuth login, two-factor codes, sessions and audit logs",
+        ["go", "django", "express"],
+    ),
+    (
+        "mobile-backend",
+        "Backend for a mobile app: push notifications, image uploads and a GraphQL API",
+        ["express", "fastapi", "rails"],
+    ),
 ]
 
 ERRORS = [
@@ -47,15 +79,31 @@ ERRORS = [
     ("LintError", "{m}: line too long"),
 ]
 EXTRAS = [
-    "add an admin screen", "support CSV export", "add audit logging", "make it multi-tenant", "add rate limiting",
-    "support dark mode", "add a health endpoint", "translate into German", "add role-based access", "add webhooks",
+    "add an admin screen",
+    "support CSV export",
+    "add audit logging",
+    "make it multi-tenant",
+    "add rate limiting",
+    "support dark mode",
+    "add a health endpoint",
+    "translate into German",
+    "add role-based access",
+    "add webhooks",
 ]
 STEP_NAMES = ["build", "test", "deploy", "migrate", "lint", "package"]
 
 # Per team: builds per day, quality at the start and end of the period, success odds per stack.
 PLAN = {
-    "acme": {"per_day": 14, "quality": (62, 84), "stacks": {"django": 0.9, "next": 0.85, "go": 0.8, "rails": 0.45, "fastapi": 0.88}},
-    "globex": {"per_day": 7, "quality": (82, 64), "stacks": {"express": 0.82, "next": 0.8, "fastapi": 0.86, "go": 0.75}},
+    "acme": {
+        "per_day": 14,
+        "quality": (62, 84),
+        "stacks": {"django": 0.9, "next": 0.85, "go": 0.8, "rails": 0.45, "fastapi": 0.88},
+    },
+    "globex": {
+        "per_day": 7,
+        "quality": (82, 64),
+        "stacks": {"express": 0.82, "next": 0.8, "fastapi": 0.86, "go": 0.75},
+    },
     "initech": {"per_day": 3, "quality": (74, 74), "stacks": {"django": 0.85, "rails": 0.8, "express": 0.78}},
 }
 DAYS = 180
@@ -88,25 +136,40 @@ def seed(ctx) -> None:
             q0, q1 = plan["quality"]
             builds, agent_rows, error_rows = [], [], []
             n = 0
+
             def add(project, requirements, stack_name, status, started):
                 nonlocal n
                 n += 1
                 minutes = rng.lognormvariate(2.4, 0.45) * (2.6 if stack_name == "rails" else 1.0)
                 progress = (started - start) / dt.timedelta(days=DAYS)
                 base_quality = q0 + (q1 - q0) * progress
-                quality = None if status == "cancelled" else max(0, min(100, round(
-                    rng.gauss(base_quality - (22 if status == "failed" else 0), 7))))
+                quality = (
+                    None
+                    if status == "cancelled"
+                    else max(0, min(100, round(rng.gauss(base_quality - (22 if status == "failed" else 0), 7))))
+                )
                 tokens = int(rng.lognormvariate(10.8, 0.5))
                 stack = STACKS[stack_name]
                 normalized = normalize_stack(stack)
-                builds.append(Build(
-                    team=team, client_build_id=f"demo-{slug}-{n:06d}", project_name=project,
-                    requirements=requirements, stack=stack, components=stack_components(normalized),
-                    stack_key=stack_key(normalized), status=status, quality=quality, started_at=started,
-                    finished_at=started + dt.timedelta(minutes=minutes), duration_ms=int(minutes * 60_000),
-                    tokens=tokens, cost=(Decimal(tokens) * Decimal("0.000004")).quantize(Decimal("0.000001")),
-                    reported_by=rng.choice(members) if members else None,
-                ))
+                builds.append(
+                    Build(
+                        team=team,
+                        client_build_id=f"demo-{slug}-{n:06d}",
+                        project_name=project,
+                        requirements=requirements,
+                        stack=stack,
+                        components=stack_components(normalized),
+                        stack_key=stack_key(normalized),
+                        status=status,
+                        quality=quality,
+                        started_at=started,
+                        finished_at=started + dt.timedelta(minutes=minutes),
+                        duration_ms=int(minutes * 60_000),
+                        tokens=tokens,
+                        cost=(Decimal(tokens) * Decimal("0.000004")).quantize(Decimal("0.000001")),
+                        reported_by=rng.choice(members) if members else None,
+                    )
+                )
                 bar.update(1)
 
             for day in range(DAYS):
@@ -129,7 +192,11 @@ def seed(ctx) -> None:
                     add(project, requirements, stack_name, status, started)
                     # ... except retries of a failed one, hours later with the same requirements. Go
                     # builds are the flaky ones: their retries pass or fail at random, again and again.
-                    retries = rng.randint(2, 4) if stack_name == "go" and rng.random() < 0.12 else (1 if status == "failed" and rng.random() < 0.3 else 0)
+                    retries = (
+                        rng.randint(2, 4)
+                        if stack_name == "go" and rng.random() < 0.12
+                        else (1 if status == "failed" and rng.random() < 0.3 else 0)
+                    )
                     for attempt in range(retries):
                         started += dt.timedelta(minutes=rng.randrange(30, 240))
                         if started > now:
@@ -152,7 +219,11 @@ def seed(ctx) -> None:
                 if build.status == "failed" or (build.status == "succeeded" and rng.random() < 0.08):
                     weights = [5, 2, 3, 1, 1, 1] if build.stack_key.startswith("ruby") else [5, 3, 2, 1, 1, 2]
                     for error_type, template in rng.choices(ERRORS, weights=weights, k=rng.choice([1, 1, 2])):
-                        error_rows.append(BuildError(build=build, error_type=error_type, message=template.format(m=rng.choice(STEP_NAMES))))
+                        error_rows.append(
+                            BuildError(
+                                build=build, error_type=error_type, message=template.format(m=rng.choice(STEP_NAMES))
+                            )
+                        )
             BuildAgent.objects.bulk_create(agent_rows, batch_size=5000, ignore_conflicts=True)
             BuildError.objects.bulk_create(error_rows, batch_size=5000)
             # Bulk inserts bypass build_record: recompute the team's daily rollups in one go.

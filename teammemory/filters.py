@@ -13,20 +13,39 @@ from teammemory.stacks import normalize_component
 class BuildFilterSet(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=BuildStatus.choices, widget=forms.CheckboxSelectMultiple)
     component = filters.CharFilter(
-        method="filter_component", label="Component", help_text="Builds whose stack has this component (aliases match: postgres = postgresql)."
+        method="filter_component",
+        label="Component",
+        help_text="Builds whose stack has this component (aliases match: postgres = postgresql).",
     )
-    stack = filters.CharFilter(field_name="stack_key", label="Stack", help_text="Exact stack key, e.g. 'python + django + postgresql'.")
+    stack = filters.CharFilter(
+        field_name="stack_key", label="Stack", help_text="Exact stack key, e.g. 'python + django + postgresql'."
+    )
     project = filters.CharFilter(field_name="project_name", lookup_expr="icontains", label="Project")
     since = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="Started at or after")
     until = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")
-    quality_min = filters.NumberFilter(field_name="quality", lookup_expr="gte", label="Quality at least", min_value=0, max_value=100)
-    quality_max = filters.NumberFilter(field_name="quality", lookup_expr="lte", label="Quality at most", min_value=0, max_value=100)
+    quality_min = filters.NumberFilter(
+        field_name="quality", lookup_expr="gte", label="Quality at least", min_value=0, max_value=100
+    )
+    quality_max = filters.NumberFilter(
+        field_name="quality", lookup_expr="lte", label="Quality at most", min_value=0, max_value=100
+    )
     q = filters.CharFilter(method="filter_text", label="Requirements contain", max_length=500)
     client_build_id = filters.CharFilter(label="Client build id")
 
     class Meta:
         model = Build
-        fields = ["status", "component", "stack", "project", "since", "until", "quality_min", "quality_max", "q", "client_build_id"]
+        fields = [
+            "status",
+            "component",
+            "stack",
+            "project",
+            "since",
+            "until",
+            "quality_min",
+            "quality_max",
+            "q",
+            "client_build_id",
+        ]
 
     def filter_component(self, queryset, name, value):
         return queryset.filter(components__contains=[normalize_component(value)]) if value.strip() else queryset

@@ -17,14 +17,22 @@ class RangeForm(forms.Form):
 
 class SuggestionForm(forms.Form):
     requirements = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 6, "placeholder": "A multi-tenant REST API with background jobs and a React dashboard…"}),
+        widget=forms.Textarea(
+            attrs={"rows": 6, "placeholder": "A multi-tenant REST API with background jobs and a React dashboard…"}
+        ),
         max_length=conf.MAX_REQUIREMENTS_CHARS,
         strip=False,
         label="Requirements of the new project",
     )
-    require = forms.CharField(required=False, max_length=500, label="Must use", help_text="Comma-separated components, e.g. postgres, react")
-    exclude = forms.CharField(required=False, max_length=500, label="Must not use", help_text="Comma-separated components")
-    prefer = forms.CharField(required=False, max_length=500, label="Would like", help_text="Comma-separated; counts towards similarity")
+    require = forms.CharField(
+        required=False, max_length=500, label="Must use", help_text="Comma-separated components, e.g. postgres, react"
+    )
+    exclude = forms.CharField(
+        required=False, max_length=500, label="Must not use", help_text="Comma-separated components"
+    )
+    prefer = forms.CharField(
+        required=False, max_length=500, label="Would like", help_text="Comma-separated; counts towards similarity"
+    )
     limit = forms.IntegerField(min_value=1, max_value=10, initial=3, label="Suggestions")
 
     def clean_requirements(self):

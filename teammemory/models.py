@@ -90,8 +90,19 @@ class Build(models.Model):
             # Covering index: insights over a time range read only these columns, so PostgreSQL can
             # answer them with an index-only scan instead of reading the wide rows (requirements text).
             models.Index(
-                fields=["team", "started_at"], name="build_team_started",
-                include=["id", "status", "quality", "duration_ms", "tokens", "cost", "stack_key", "components", "requirements_hash"],
+                fields=["team", "started_at"],
+                name="build_team_started",
+                include=[
+                    "id",
+                    "status",
+                    "quality",
+                    "duration_ms",
+                    "tokens",
+                    "cost",
+                    "stack_key",
+                    "components",
+                    "requirements_hash",
+                ],
             ),
             models.Index(fields=["team", "stack_key", "started_at"], name="build_team_stack_started"),
             GinIndex(fields=["components"], name="build_components_gin"),
@@ -171,7 +182,9 @@ class _OutcomeCounts(models.Model):
 
 class _DurationSums(_OutcomeCounts):
     duration_sum_ms = models.BigIntegerField(default=0)
-    hist = ArrayField(models.BigIntegerField(), default=_empty_hist, help_text="Log-scale duration histogram (teammemory.histogram).")
+    hist = ArrayField(
+        models.BigIntegerField(), default=_empty_hist, help_text="Log-scale duration histogram (teammemory.histogram)."
+    )
     tokens = models.BigIntegerField(default=0)
     cost = models.DecimalField(max_digits=20, decimal_places=6, default=0)
 
@@ -187,13 +200,16 @@ class BuildDailyRollup(_DurationSums):
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
     stack_key = models.CharField(max_length=600, blank=True, default="")
-    components = ArrayField(models.CharField(max_length=80), default=list, blank=True,
-                            help_text="The stack's normalised components.")
+    components = ArrayField(
+        models.CharField(max_length=80), default=list, blank=True, help_text="The stack's normalised components."
+    )
 
     class Meta:
         ordering = ["-day", "stack_key"]
         constraints = [
-            models.UniqueConstraint(fields=["team", "day", "stack_key", "components"], name="builddailyrollup_unique_key")
+            models.UniqueConstraint(
+                fields=["team", "day", "stack_key", "components"], name="builddailyrollup_unique_key"
+            )
         ]
 
     def __str__(self):
@@ -207,14 +223,24 @@ class BuildAgentDailyRollup(_OutcomeCounts):
     day = models.DateField()
     agent = models.ForeignKey("marketplace.Agent", on_delete=models.CASCADE, related_name="+")
     # No database constraint: the figures of a deleted version stay (BuildAgent sets its link to NULL).
-    agent_version = models.ForeignKey("marketplace.AgentVersion", null=True, blank=True, on_delete=models.DO_NOTHING,
-                                      db_constraint=False, db_index=False, related_name="+")
+    agent_version = models.ForeignKey(
+        "marketplace.AgentVersion",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-day"]
         constraints = [
-            models.UniqueConstraint(fields=["team", "day", "agent", "agent_version"], name="buildagentdailyrollup_unique_key",
-                                    nulls_distinct=False)
+            models.UniqueConstraint(
+                fields=["team", "day", "agent", "agent_version"],
+                name="buildagentdailyrollup_unique_key",
+                nulls_distinct=False,
+            )
         ]
 
     def __str__(self):
@@ -234,7 +260,9 @@ class BuildErrorDailyRollup(models.Model):
 
     class Meta:
         ordering = ["-day", "error_type"]
-        constraints = [models.UniqueConstraint(fields=["team", "day", "error_type"], name="builderrordailyrollup_unique_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "day", "error_type"], name="builderrordailyrollup_unique_key")
+        ]
 
     def __str__(self):
         return f"{self.day} {self.error_type}: {self.builds}"

@@ -15,7 +15,7 @@ from django.db import connection
 
 from teammemory import histogram
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DAY = dt.timedelta(days=1)
 
 STACK_TABLE = "teammemory_builddailyrollup"
@@ -57,7 +57,7 @@ _BUILD_PART = """
 
 UPSERT_STACK = f"""
 INSERT INTO {STACK_TABLE} AS r (team_id, day, stack_key, components, {OUTCOME_COLS}, {DURATION_COLS})
-SELECT b.team_id, b.day, %(stack_key)s, %(components)s::varchar[], {OUTCOME_COLS.replace('builds', 'b.builds', 1)},
+SELECT b.team_id, b.day, %(stack_key)s, %(components)s::varchar[], {OUTCOME_COLS.replace("builds", "b.builds", 1)},
        {DURATION_COLS}
 FROM ({_BUILD_PART}) b
 ON CONFLICT (team_id, day, stack_key, components) DO UPDATE SET {_OUTCOME_ADD}, {_DURATION_ADD}
@@ -65,7 +65,7 @@ ON CONFLICT (team_id, day, stack_key, components) DO UPDATE SET {_OUTCOME_ADD}, 
 
 UPSERT_AGENTS = f"""
 INSERT INTO {AGENT_TABLE} AS r (team_id, day, agent_id, agent_version_id, {OUTCOME_COLS})
-SELECT b.team_id, b.day, a.agent_id, a.version_id, {OUTCOME_COLS.replace('builds', 'b.builds', 1)}
+SELECT b.team_id, b.day, a.agent_id, a.version_id, {OUTCOME_COLS.replace("builds", "b.builds", 1)}
 FROM ({_BUILD_PART}) b
 CROSS JOIN unnest(%(agent_ids)s::bigint[], %(version_ids)s::bigint[]) WITH ORDINALITY AS a(agent_id, version_id, n)
 ORDER BY a.n
@@ -91,20 +91,34 @@ def record_build(*, build, agent_uses, build_errors) -> None:
     day = build.started_at.astimezone(UTC).date()
     bucket = histogram.bucket_of(build.duration_ms)
     params = {
-        "team": build.team_id, "day": day, "status": build.status, "quality": build.quality,
-        "duration": build.duration_ms, "hist": histogram.one_hot(build.duration_ms), "bucket1": bucket + 1,
-        "tokens": build.tokens, "cost": build.cost, "stack_key": build.stack_key,
+        "team": build.team_id,
+        "day": day,
+        "status": build.status,
+        "quality": build.quality,
+        "duration": build.duration_ms,
+        "hist": histogram.one_hot(build.duration_ms),
+        "bucket1": bucket + 1,
+        "tokens": build.tokens,
+        "cost": build.cost,
+        "stack_key": build.stack_key,
         "components": list(build.components),
     }
-    agents = sorted({(agent.pk, version.pk if version else None) for agent, version in agent_uses},
-                    key=lambda pair: (pair[0], pair[1] or 0))
+    agents = sorted(
+        {(agent.pk, version.pk if version else None) for agent, version in agent_uses},
+        key=lambda pair: (pair[0], pair[1] or 0),
+    )
     errors = sorted(build_errors)
     with connection.cursor() as cursor:
         cursor.execute(UPSERT_STACK, params)
         if agents:
-            cursor.execute(UPSERT_AGENTS, params | {"agent_ids": [a for a, _ in agents], "version_ids": [v for _, v in agents]})
+            cursor.execute(
+                UPSERT_AGENTS, params | {"agent_ids": [a for a, _ in agents], "version_ids": [v for _, v in agents]}
+            )
         if errors:
-            cursor.execute(UPSERT_ERRORS, params | {"error_types": [t for t, _ in errors], "error_messages": [m for _, m in errors]})
+            cursor.execute(
+                UPSERT_ERRORS,
+                params | {"error_types": [t for t, _ in errors], "error_messages": [m for _, m in errors]},
+            )
 
 
 # --- Recompute from raw builds -----------------------------------------------------------------
@@ -186,7 +200,9 @@ def rebuild(*, team_ids=None, start_day: dt.date, end_day: dt.date) -> dict[str,
             where, params = _stored_filter(team_ids, start_day, end_day)
             cursor.execute(f"DELETE FROM {table} WHERE {where}", params)
             select, select_params = expected_sql(table, team_ids, start, end)
-            cursor.execute(f"INSERT INTO {table} (team_id, day, {KEYS[table]}, {VALUES[table]}) {select}", select_params)
+            cursor.execute(
+                f"INSERT INTO {table} (team_id, day, {KEYS[table]}, {VALUES[table]}) {select}", select_params
+            )
             counts[table] = cursor.rowcount
     return counts
 
@@ -200,7 +216,8 @@ def verify(*, team_ids=None, start_day: dt.date, end_day: dt.date, sample: int =
             cols = f"team_id, day, {KEYS[table]}, {VALUES[table]}"
             where, params = _stored_filter(team_ids, start_day, end_day)
             select, select_params = expected_sql(table, team_ids, start, end)
-            cursor.execute(f"""
+            cursor.execute(
+                f"""
                 WITH stored AS (SELECT {cols} FROM {table} WHERE {where}),
                      expected AS ({select}),
                      diff AS ((SELECT 'stored' AS side, * FROM stored EXCEPT ALL SELECT 'stored', * FROM expected)
@@ -208,7 +225,9 @@ def verify(*, team_ids=None, start_day: dt.date, end_day: dt.date, sample: int =
                               (SELECT 'expected' AS side, * FROM expected EXCEPT ALL SELECT 'expected', * FROM stored))
                 SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM diff),
                        (SELECT coalesce(array_agg(d::text), '{{}}') FROM (SELECT * FROM diff LIMIT %s) d)
-            """, params + select_params + [sample])
+            """,
+                params + select_params + [sample],
+            )
             rows, mismatches, examples = cursor.fetchone()
             out["tables"][table] = {"rows": rows, "mismatches": mismatches, "sample": [e[:300] for e in examples]}
             out["ok"] = out["ok"] and mismatches == 0
@@ -256,8 +275,11 @@ def source(kind: str, team_id: int, since: dt.datetime, until: dt.datetime, *, h
         where = "b.team_id = %s AND (" + " OR ".join("(b.started_at >= %s AND b.started_at < %s)" for _ in parts) + ")"
         raw_params = [team_id] + [v for part in parts for v in part]
         counts = _OUTCOME_AGG  # (its aliases are harmless: the outer column list names the columns)
-        hist_expr = ("teammemory_hist_dense(array_agg(teammemory_hist_bucket(b.duration_ms)), array_agg(1::bigint))"
-                     if hist else "NULL::bigint[]")
+        hist_expr = (
+            "teammemory_hist_dense(array_agg(teammemory_hist_bucket(b.duration_ms)), array_agg(1::bigint))"
+            if hist
+            else "NULL::bigint[]"
+        )
         if kind == "stack":
             selects.append(f"""SELECT {_DAY_EXPR}, b.stack_key, b.components, {counts}, sum(b.duration_ms)::bigint,
                                       {hist_expr}, sum(b.tokens)::bigint, sum(b.cost)

@@ -104,7 +104,7 @@ def _days_before(moment: dt.datetime, days: int) -> dt.datetime:
     try:
         return moment - dt.timedelta(days=days)
     except OverflowError:
-        return dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def stack_figures(*, team, since: dt.datetime, until: dt.datetime, limit: int | None = None) -> dict:
@@ -264,7 +264,11 @@ def agent_outcomes(
     from marketplace.models import Agent, AgentVersion  # names of the few agents in the result
 
     agents = {a.pk: a for a in Agent.objects.filter(pk__in={r["agent_id"] for r in rows}).select_related("team")}
-    versions = dict(AgentVersion.objects.filter(pk__in={r["agent_version_id"] for r in rows if r["agent_version_id"]}).values_list("pk", "version"))
+    versions = dict(
+        AgentVersion.objects.filter(pk__in={r["agent_version_id"] for r in rows if r["agent_version_id"]}).values_list(
+            "pk", "version"
+        )
+    )
     out = []
     for row in rows:
         agent = agents.get(row["agent_id"])
@@ -304,7 +308,6 @@ def team_insights(*, team, since: dt.datetime | None = None, until: dt.datetime 
         "trend": quality_trend(**window),
         "agents": agent_outcomes(**window, team_summary=summary),
     }
-
 
 
 # --- Stack suggestion --------------------------------------------------------------------------
@@ -355,7 +358,9 @@ def _evidence(ids_by_stack: dict[str, list[int]], similarity: dict[int, float] |
     ids = [i for group in ids_by_stack.values() for i in group]
     builds = {
         b["id"]: b
-        for b in Build.objects.filter(pk__in=ids).values("id", "client_build_id", "project_name", "status", "quality", "started_at")
+        for b in Build.objects.filter(pk__in=ids).values(
+            "id", "client_build_id", "project_name", "status", "quality", "started_at"
+        )
     }
     out = {}
     for key, group in ids_by_stack.items():
@@ -483,7 +488,10 @@ def stack_suggest(
     # Fallback: the strongest stacks across the team's history (same constraints and score), from
     # the daily rollups of the lookback period (exact: partial edge days come from raw builds).
     stack_source, stack_params = rollups.source(
-        "stack", team.pk, since or dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc),
+        "stack",
+        team.pk,
+        since or dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(9999, 1, 1, tzinfo=dt.UTC),
         hist=False,
     )
     fallback_sql = f"""
@@ -516,7 +524,12 @@ def stack_suggest(
     suggestions = sorted(
         (_suggestion_row(g, z) for g in stacks), key=lambda s: (-s["score"], -s["builds"], s["stack_key"])
     )[:limit]
-    evidence = _evidence({s["stack_key"]: list(next(g for g in stacks if g["stack_key"] == s["stack_key"])["evidence_ids"] or []) for s in suggestions})
+    evidence = _evidence(
+        {
+            s["stack_key"]: list(next(g for g in stacks if g["stack_key"] == s["stack_key"])["evidence_ids"] or [])
+            for s in suggestions
+        }
+    )
     for s in suggestions:
         s["evidence"] = evidence.get(s["stack_key"], [])
     if suggestions:
@@ -546,7 +559,12 @@ SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 
 def flaky_stacks(
-    *, team, since: dt.datetime, until: dt.datetime, window_hours: int | None = None, min_flips: int | None = None,
+    *,
+    team,
+    since: dt.datetime,
+    until: dt.datetime,
+    window_hours: int | None = None,
+    min_flips: int | None = None,
     min_rate: float | None = None,
 ) -> list[dict]:
     """Stacks where the same requirements (same normalised text) both passed and failed within
@@ -592,8 +610,21 @@ def flaky_stacks(
         ORDER BY flips DESC, p.stack_key
         LIMIT %s
     """
-    rows = _fetch(sql, (team.pk, start, until, SUCCEEDED, FAILED, conf.RECO_FLAKY_MAX_BUILDS, window_hours, min_flips,
-                        min_rate, conf.INSIGHTS_TOP_N))
+    rows = _fetch(
+        sql,
+        (
+            team.pk,
+            start,
+            until,
+            SUCCEEDED,
+            FAILED,
+            conf.RECO_FLAKY_MAX_BUILDS,
+            window_hours,
+            min_flips,
+            min_rate,
+            conf.INSIGHTS_TOP_N,
+        ),
+    )
     for row in rows:
         row["window_start"] = start
     return rows
@@ -638,12 +669,16 @@ def team_recommendations(
 
     min_n = conf.MIN_SAMPLE
     flagged_stacks: list[dict] = []
-    for kind, rows, key in (("failing_stack", insights["by_stack"], "stack_key"), ("failing_component", insights["by_component"], "component")):
+    for kind, rows, key in (
+        ("failing_stack", insights["by_stack"], "stack_key"),
+        ("failing_component", insights["by_component"], "component"),
+    ):
         for row in rows:
             if not row[key] or row["decided"] < min_n or row["failure_rate"] is None:
                 continue
             if kind == "failing_component" and any(
-                row[key] in stack["stack_key"].split(" + ") and stack["builds"] == row["builds"] for stack in flagged_stacks
+                row[key] in stack["stack_key"].split(" + ") and stack["builds"] == row["builds"]
+                for stack in flagged_stacks
             ):
                 continue  # the component only occurs in a stack already flagged: same builds, same finding
             if row["failure_rate"] >= conf.RECO_FAILURE_RATE:
@@ -655,8 +690,13 @@ def team_recommendations(
                     "high" if row["failure_rate"] >= min(1.0, conf.RECO_FAILURE_RATE * 1.5) else "medium",
                     f"{label} '{row[key]}' fails {_fmt_pct(row['failure_rate'])} of its builds.",
                     f"Look at the errors of failed '{row[key]}' builds; consider a better-proven alternative for new projects.",
-                    {key: row[key], "builds": row["builds"], "failed": row["failed"], "failure_rate": row["failure_rate"],
-                     "threshold": conf.RECO_FAILURE_RATE},
+                    {
+                        key: row[key],
+                        "builds": row["builds"],
+                        "failed": row["failed"],
+                        "failure_rate": row["failure_rate"],
+                        "threshold": conf.RECO_FAILURE_RATE,
+                    },
                 )
 
     failed_builds = summary["failed"]
@@ -668,9 +708,16 @@ def team_recommendations(
                 "medium",
                 f"'{row['error_type']}' recurs: {row['builds']} builds ({_fmt_pct(share)}) met it.",
                 "Fix the cause once (a prompt, a template or a tool) rather than retrying builds.",
-                {"error_type": row["error_type"], "builds": row["builds"], "occurrences": row["occurrences"],
-                 "share_of_builds": share, "failed_builds": failed_builds, "example_message": row["example_message"],
-                 "threshold_builds": conf.RECO_ERROR_MIN_BUILDS, "threshold_share": conf.RECO_ERROR_MIN_SHARE},
+                {
+                    "error_type": row["error_type"],
+                    "builds": row["builds"],
+                    "occurrences": row["occurrences"],
+                    "share_of_builds": share,
+                    "failed_builds": failed_builds,
+                    "example_message": row["example_message"],
+                    "threshold_builds": conf.RECO_ERROR_MIN_BUILDS,
+                    "threshold_share": conf.RECO_ERROR_MIN_SHARE,
+                },
             )
 
     p90 = summary["p90_duration_ms"]
@@ -680,26 +727,40 @@ def team_recommendations(
             "medium",
             f"One build in ten takes longer than {p90 / 60000:.0f} minutes.",
             "Find the slow steps of the slowest builds (observability's bottlenecks) and cache or parallelise them.",
-            {"p90_duration_ms": p90, "median_duration_ms": summary["median_duration_ms"],
-             "threshold_seconds": conf.RECO_SLOW_P90_SECONDS},
+            {
+                "p90_duration_ms": p90,
+                "median_duration_ms": summary["median_duration_ms"],
+                "threshold_seconds": conf.RECO_SLOW_P90_SECONDS,
+            },
         )
     team_median = summary["median_duration_ms"]
     if team_median:
         for row in insights["by_stack"]:
-            if row["stack_key"] and row["builds"] >= min_n and row["median_duration_ms"] >= conf.RECO_SLOW_STACK_FACTOR * team_median:
+            if (
+                row["stack_key"]
+                and row["builds"] >= min_n
+                and row["median_duration_ms"] >= conf.RECO_SLOW_STACK_FACTOR * team_median
+            ):
                 add(
                     "slow_builds",
                     "low",
                     f"Stack '{row['stack_key']}' builds take {row['median_duration_ms'] / team_median:.1f}× the team's median.",
                     "Check what this stack does differently (setup, dependencies, test suites).",
-                    {"stack_key": row["stack_key"], "builds": row["builds"], "median_duration_ms": row["median_duration_ms"],
-                     "team_median_duration_ms": team_median, "threshold_factor": conf.RECO_SLOW_STACK_FACTOR},
+                    {
+                        "stack_key": row["stack_key"],
+                        "builds": row["builds"],
+                        "median_duration_ms": row["median_duration_ms"],
+                        "team_median_duration_ms": team_median,
+                        "threshold_factor": conf.RECO_SLOW_STACK_FACTOR,
+                    },
                 )
 
     for row in insights["agents"]:
         if row["version"] is None or row["decided"] < min_n:
             continue
-        worse_success = row["delta_success_rate"] is not None and row["delta_success_rate"] <= -conf.RECO_AGENT_SUCCESS_GAP
+        worse_success = (
+            row["delta_success_rate"] is not None and row["delta_success_rate"] <= -conf.RECO_AGENT_SUCCESS_GAP
+        )
         worse_quality = row["delta_quality"] is not None and row["delta_quality"] <= -conf.RECO_AGENT_QUALITY_GAP
         if worse_success or worse_quality:
             add(
@@ -708,10 +769,17 @@ def team_recommendations(
                 f"Builds with {row['agent']} {row['version']} do worse than the team's "
                 f"({_fmt_pct(row['success_rate'])} succeed, quality {row['avg_quality'] or 0:.0f}).",
                 "Pin the previous version of this agent, or run an experiment on its prompt (improvement).",
-                {"agent": row["agent"], "version": row["version"], "builds": row["builds"],
-                 "success_rate": row["success_rate"], "delta_success_rate": row["delta_success_rate"],
-                 "avg_quality": row["avg_quality"], "delta_quality": row["delta_quality"],
-                 "threshold_success_gap": conf.RECO_AGENT_SUCCESS_GAP, "threshold_quality_gap": conf.RECO_AGENT_QUALITY_GAP},
+                {
+                    "agent": row["agent"],
+                    "version": row["version"],
+                    "builds": row["builds"],
+                    "success_rate": row["success_rate"],
+                    "delta_success_rate": row["delta_success_rate"],
+                    "avg_quality": row["avg_quality"],
+                    "delta_quality": row["delta_quality"],
+                    "threshold_success_gap": conf.RECO_AGENT_SUCCESS_GAP,
+                    "threshold_quality_gap": conf.RECO_AGENT_QUALITY_GAP,
+                },
             )
 
     for row in flaky_stacks(team=team, since=since, until=until):
@@ -721,13 +789,20 @@ def team_recommendations(
             f"Stack '{row['stack_key']}' is flaky: {row['flips']} times a build of the same requirements "
             f"changed outcome within {conf.RECO_FLAKY_WINDOW_HOURS} h of the previous one.",
             "Make these builds deterministic (pin versions, seed randomness, isolate external calls) before trusting their results.",
-            {"stack_key": row["stack_key"], "flips": row["flips"], "repeats_within_window": row["repeats"],
-             "decided_builds": row["builds"], "flips_per_build": row["flips"] / row["builds"],
-             "threshold_rate": conf.RECO_FLAKY_MIN_RATE,
-             "requirement_sets": row["requirement_sets"],
-             "last_flip_at": row["last_flip_at"], "window_hours": conf.RECO_FLAKY_WINDOW_HOURS,
-             "threshold_flips": conf.RECO_FLAKY_MIN_FLIPS, "examined_since": row["window_start"],
-             "lookback_days": conf.RECO_FLAKY_LOOKBACK_DAYS},
+            {
+                "stack_key": row["stack_key"],
+                "flips": row["flips"],
+                "repeats_within_window": row["repeats"],
+                "decided_builds": row["builds"],
+                "flips_per_build": row["flips"] / row["builds"],
+                "threshold_rate": conf.RECO_FLAKY_MIN_RATE,
+                "requirement_sets": row["requirement_sets"],
+                "last_flip_at": row["last_flip_at"],
+                "window_hours": conf.RECO_FLAKY_WINDOW_HOURS,
+                "threshold_flips": conf.RECO_FLAKY_MIN_FLIPS,
+                "examined_since": row["window_start"],
+                "lookback_days": conf.RECO_FLAKY_LOOKBACK_DAYS,
+            },
         )
 
     recs.sort(key=lambda r: SEVERITY_ORDER[r["severity"]])

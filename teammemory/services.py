@@ -28,7 +28,7 @@ def _check_stack(stack, errors: dict) -> dict[str, str]:
     if stack is None:
         return {}
     if not isinstance(stack, dict):
-        _add(errors, "stack", "Send the stack as an object {role: component}, e.g. {\"database\": \"PostgreSQL\"}.")
+        _add(errors, "stack", 'Send the stack as an object {role: component}, e.g. {"database": "PostgreSQL"}.')
         return {}
     if len(stack) > conf.MAX_COMPONENTS:
         _add(errors, "stack", f"A stack has at most {conf.MAX_COMPONENTS} components.")
@@ -60,7 +60,7 @@ def _resolve_agents(team, agents, errors: dict) -> list[tuple]:
     if not agents:
         return []
     if not isinstance(agents, (list, tuple)):
-        _add(errors, "agents", "Send a list of {\"agent\": ref, \"version\": \"1.2.0\"}.")
+        _add(errors, "agents", 'Send a list of {"agent": ref, "version": "1.2.0"}.')
         return []
     if len(agents) > conf.MAX_AGENTS_PER_BUILD:
         _add(errors, "agents", f"At most {conf.MAX_AGENTS_PER_BUILD} agents per build.")
@@ -103,7 +103,7 @@ def _check_errors(build_errors, errors: dict) -> list[tuple[str, str]]:
     if not build_errors:
         return []
     if not isinstance(build_errors, (list, tuple)):
-        _add(errors, "errors", "Send a list of {\"type\": ..., \"message\": ...}.")
+        _add(errors, "errors", 'Send a list of {"type": ..., "message": ...}.')
         return []
     if len(build_errors) > conf.MAX_ERRORS_PER_BUILD:
         _add(errors, "errors", f"At most {conf.MAX_ERRORS_PER_BUILD} errors per build.")
@@ -111,7 +111,7 @@ def _check_errors(build_errors, errors: dict) -> list[tuple[str, str]]:
     out = []
     for index, item in enumerate(build_errors):
         if not isinstance(item, dict):
-            _add(errors, f"errors.{index}", "Send {\"type\": ..., \"message\": ...}.")
+            _add(errors, f"errors.{index}", 'Send {"type": ..., "message": ...}.')
             continue
         error_type, message = item.get("type"), item.get("message", "")
         if not isinstance(error_type, str) or not error_type.strip():
@@ -200,7 +200,9 @@ def build_record(
     cleaned_stack = _check_stack(stack, problems)
     build_errors = _check_errors(errors, problems)
     agent_uses = _resolve_agents(team, agents, problems)
-    if executions is not None and (not isinstance(executions, (list, tuple)) or len(executions) > conf.MAX_EXECUTIONS_PER_BUILD):
+    if executions is not None and (
+        not isinstance(executions, (list, tuple)) or len(executions) > conf.MAX_EXECUTIONS_PER_BUILD
+    ):
         _add(problems, "executions", f"A list of at most {conf.MAX_EXECUTIONS_PER_BUILD} execution events.")
     if problems:
         raise ValidationError(problems)
@@ -270,7 +272,7 @@ def rollups_rebuild_all(*, teams) -> dict[str, int]:
     span = Build.objects.filter(team_id__in=ids).aggregate(lo=Min("started_at"), hi=Max("started_at"))
     if span["lo"] is None:
         return {}
-    start_day = span["lo"].astimezone(dt.timezone.utc).date()
-    end_day = span["hi"].astimezone(dt.timezone.utc).date() + dt.timedelta(days=1)
+    start_day = span["lo"].astimezone(dt.UTC).date()
+    end_day = span["hi"].astimezone(dt.UTC).date() + dt.timedelta(days=1)
     with transaction.atomic():
         return rollups.rebuild(team_ids=ids, start_day=start_day, end_day=end_day)

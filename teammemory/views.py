@@ -83,8 +83,12 @@ class SuggestView(TeamPageMixin, TemplateView):
         if form.is_valid():
             data = form.cleaned_data
             result = selectors.stack_suggest(
-                team=self.team, requirements=data["requirements"], require=data["require"],
-                exclude=data["exclude"], prefer=data["prefer"], limit=data["limit"],
+                team=self.team,
+                requirements=data["requirements"],
+                require=data["require"],
+                exclude=data["exclude"],
+                prefer=data["prefer"],
+                limit=data["limit"],
             )
         status = 200 if form.is_valid() else 400
         return self.render_to_response(self.get_context_data(form=form, result=result), status=status)

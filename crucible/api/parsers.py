@@ -59,5 +59,7 @@ class JSONParser(parsers.JSONParser):
         except ValueError as exc:
             raise exceptions.ParseError(f"Malformed JSON: {exc}")
         if _depth(data, settings.API_MAX_JSON_DEPTH) > settings.API_MAX_JSON_DEPTH:
-            raise exceptions.ParseError(f"The JSON document is nested deeper than {settings.API_MAX_JSON_DEPTH} levels.")
+            raise exceptions.ParseError(
+                f"The JSON document is nested deeper than {settings.API_MAX_JSON_DEPTH} levels."
+            )
         return data

@@ -53,7 +53,18 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiKey
-        fields = ["id", "team", "name", "prefix", "role", "created_by", "created_at", "last_used_at", "revoked_at", "is_active"]
+        fields = [
+            "id",
+            "team",
+            "name",
+            "prefix",
+            "role",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+            "is_active",
+        ]
 
 
 class ApiKeyCreateSerializer(StrictFieldsMixin, serializers.Serializer):

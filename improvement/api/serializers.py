@@ -61,6 +61,7 @@ class Money(serializers.DecimalField):
 
 # --- output --------------------------------------------------------------------------------
 
+
 class VariantSerializer(serializers.ModelSerializer):
     experiment_name = serializers.CharField(source="experiment.name", read_only=True)
     is_retired = serializers.BooleanField(read_only=True)
@@ -72,9 +73,24 @@ class VariantSerializer(serializers.ModelSerializer):
     class Meta:
         model = Variant
         fields = [
-            "id", "experiment", "experiment_name", "name", "prompt", "is_control", "is_retired", "retired_at", "created_at",
-            "results_count", "success_count", "objective_count", "objective_mean", "success_rate", "quality_mean",
-            "duration_mean_ms", "tokens_sum", "cost_sum",
+            "id",
+            "experiment",
+            "experiment_name",
+            "name",
+            "prompt",
+            "is_control",
+            "is_retired",
+            "retired_at",
+            "created_at",
+            "results_count",
+            "success_count",
+            "objective_count",
+            "objective_mean",
+            "success_rate",
+            "quality_mean",
+            "duration_mean_ms",
+            "tokens_sum",
+            "cost_sum",
         ]
         read_only_fields = fields
 
@@ -96,10 +112,30 @@ class ExperimentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Experiment
         fields = [
-            "id", "team", "name", "description", "agent", "agent_name", "status", "strategy", "epsilon",
-            "weight_quality", "weight_success", "weight_speed", "weight_cost", "speed_reference_ms", "cost_reference",
-            "min_results", "winner", "promoted_version", "promoted_version_label", "started_at", "concluded_at",
-            "created_at", "updated_at", "variants",
+            "id",
+            "team",
+            "name",
+            "description",
+            "agent",
+            "agent_name",
+            "status",
+            "strategy",
+            "epsilon",
+            "weight_quality",
+            "weight_success",
+            "weight_speed",
+            "weight_cost",
+            "speed_reference_ms",
+            "cost_reference",
+            "min_results",
+            "winner",
+            "promoted_version",
+            "promoted_version_label",
+            "started_at",
+            "concluded_at",
+            "created_at",
+            "updated_at",
+            "variants",
         ]
         read_only_fields = fields
 
@@ -120,6 +156,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
 
 
 # --- input ---------------------------------------------------------------------------------
+
 
 class VariantSpecSerializer(StrictFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=100)
@@ -144,7 +181,9 @@ class AgentRefField(serializers.Field):
         if agent is None:
             raise serializers.ValidationError("No such agent.")
         if agent.team_id != self.context["team"].pk:
-            raise serializers.ValidationError("Only an agent of your own team can be tuned (promotion publishes a version of it).")
+            raise serializers.ValidationError(
+                "Only an agent of your own team can be tuned (promotion publishes a version of it)."
+            )
         return agent
 
 
@@ -221,14 +260,21 @@ class RecordedSerializer(serializers.Serializer):
 
 
 class ConcludeInputSerializer(StrictFieldsMixin, serializers.Serializer):
-    winner = Int(min_value=1, required=False, allow_null=True,
-                                      help_text="A variant id; default: the winner the report names (if any).")
+    winner = Int(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        help_text="A variant id; default: the winner the report names (if any).",
+    )
     promote = Bool(default=False, help_text="Also publish the winner's prompt as a new agent version.")
 
 
 class PromoteInputSerializer(StrictFieldsMixin, serializers.Serializer):
     version = serializers.RegexField(
-        r"^\d+\.\d+\.\d+$", max_length=64, required=False, allow_null=True,
+        r"^\d+\.\d+\.\d+$",
+        max_length=64,
+        required=False,
+        allow_null=True,
         help_text="Semantic version to publish; default: the next minor after the latest.",
     )
 
@@ -240,6 +286,7 @@ class PromotedSerializer(serializers.Serializer):
 
 
 # --- report ---------------------------------------------------------------------------------
+
 
 class ReportVariantSerializer(serializers.Serializer):
     id = serializers.IntegerField()
@@ -305,6 +352,7 @@ class ReportSerializer(serializers.Serializer):
 
 # --- the earlier implementation -------------------------------------------------------------
 
+
 class LegacyTestVariantSerializer(StrictFieldsMixin, serializers.Serializer):
     agent_name = serializers.CharField(max_length=100, help_text="The prompt (experiment) name.")
     variant_prompt = serializers.CharField(max_length=100_000, trim_whitespace=False)
@@ -324,7 +372,9 @@ class LegacyBestVariantSerializer(serializers.Serializer):
 
 
 class LegacyReportSerializer(serializers.Serializer):
-    message = serializers.CharField(required=False, help_text="Set instead of the other fields when there is no winner yet.")
+    message = serializers.CharField(
+        required=False, help_text="Set instead of the other fields when there is no winner yet."
+    )
     agent_name = serializers.CharField(required=False)
     best_variant = LegacyBestVariantSerializer(required=False)
     variants_tested = serializers.IntegerField(required=False)

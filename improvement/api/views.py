@@ -61,7 +61,9 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
     @extend_schema(request=s.ExperimentUpdateSerializer, responses=s.ExperimentSerializer)
     def partial_update(self, request, pk=None):
         experiment = self._writable()
-        data = s.ExperimentUpdateSerializer(data=request.data, partial=True, context={"request": request, "team": experiment.team})
+        data = s.ExperimentUpdateSerializer(
+            data=request.data, partial=True, context={"request": request, "team": experiment.team}
+        )
         data.is_valid(raise_exception=True)
         experiment = services.experiment_update(experiment=experiment, **data.validated_data)
         return self._respond(experiment)
@@ -93,7 +95,10 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
 
                 raise ValidationError({"winner": "Not a variant of this experiment."})
         experiment = services.experiment_conclude(
-            experiment=experiment, winner=winner, promote=data.validated_data["promote"], user=access.actor_user(request)
+            experiment=experiment,
+            winner=winner,
+            promote=data.validated_data["promote"],
+            user=access.actor_user(request),
         )
         return self._respond(experiment)
 
@@ -136,7 +141,10 @@ def _select_response(request, *, name=None, experiment_id=None) -> Response:
     # Selecting writes an assignment: only experiments of teams where the caller is member or above.
     writable = [team_id for team_id, role in access.roles(request).items() if role_at_least(role, Role.MEMBER)]
     selection = services.experiment_select(
-        team_ids=writable, name=name, experiment_id=experiment_id, prefer_team_id=team.pk if team else None,
+        team_ids=writable,
+        name=name,
+        experiment_id=experiment_id,
+        prefer_team_id=team.pk if team else None,
     )
     if selection is None:
         raise NotFound(f"No experiment named '{name}'." if name is not None else "No such experiment.")
@@ -146,8 +154,10 @@ def _select_response(request, *, name=None, experiment_id=None) -> Response:
         "experiment_id": selection.experiment_id,
         "strategy": selection.strategy,
         "variant": {
-            "id": selection.variant.pk, "name": selection.variant.name,
-            "prompt": selection.variant.prompt, "is_control": selection.variant.is_control,
+            "id": selection.variant.pk,
+            "name": selection.variant.name,
+            "prompt": selection.variant.prompt,
+            "is_control": selection.variant.is_control,
         },
     }
     return Response(body, status=status.HTTP_201_CREATED)
@@ -212,7 +222,9 @@ class VariantViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
         data = s.VariantCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        experiment = Experiment.objects.filter(pk=values.pop("experiment"), team_id__in=access.readable_team_ids(request)).first()
+        experiment = Experiment.objects.filter(
+            pk=values.pop("experiment"), team_id__in=access.readable_team_ids(request)
+        ).first()
         if experiment is None:
             from rest_framework.exceptions import ValidationError
 

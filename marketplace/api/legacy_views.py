@@ -29,8 +29,15 @@ class LegacySearchPagination(PageNumberPagination):
     page_size = 20
 
     def get_paginated_response(self, data):
-        return Response({"success": True, "count": self.page.paginator.count, "next": self.get_next_link(),
-                         "previous": self.get_previous_link(), "agents": data})
+        return Response(
+            {
+                "success": True,
+                "count": self.page.paginator.count,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "agents": data,
+            }
+        )
 
     def get_paginated_response_schema(self, schema):
         return {
@@ -59,17 +66,29 @@ def _listed(agent_id) -> Agent:
 
 
 class LegacyCreateAgentView(APIView):
-    @extend_schema(tags=LEGACY_TAG, request=s.LegacyCreateAgentSerializer, responses={201: s.LegacyCreatedSerializer},
-                   summary="Create an agent (earlier route)")
+    @extend_schema(
+        tags=LEGACY_TAG,
+        request=s.LegacyCreateAgentSerializer,
+        responses={201: s.LegacyCreatedSerializer},
+        summary="Create an agent (earlier route)",
+    )
     def post(self, request):
         data = s.LegacyCreateAgentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         agent = services.agent_create(
-            team=access.active_team(request), name=v["name"], description=v["description"], summary=v["summary"],
-            category=v["category"], tags=v["tags"], visibility=Visibility.PUBLIC if v["is_public"] else Visibility.PRIVATE,
-            version=v["version"], system_prompt=v.get("system_prompt") or v.get("prompt"),
-            input_schema=v["input_schema"], output_schema=v["output_schema"], created_by=actor(request),
+            team=access.active_team(request),
+            name=v["name"],
+            description=v["description"],
+            summary=v["summary"],
+            category=v["category"],
+            tags=v["tags"],
+            visibility=Visibility.PUBLIC if v["is_public"] else Visibility.PRIVATE,
+            version=v["version"],
+            system_prompt=v.get("system_prompt") or v.get("prompt"),
+            input_schema=v["input_schema"],
+            output_schema=v["output_schema"],
+            created_by=actor(request),
         )
         body = {"success": True, "agent_id": agent.pk, "agent": s.LegacyAgentSerializer(_listed(agent.pk)).data}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -79,12 +98,14 @@ class LegacySearchView(APIView):
     pagination_class = LegacySearchPagination
 
     @extend_schema(
-        tags=LEGACY_TAG, summary="Search agents (earlier route)",
+        tags=LEGACY_TAG,
+        summary="Search agents (earlier route)",
         parameters=[
             OpenApiParameter("query", str, description="Words to look for (typo tolerant on names)."),
             OpenApiParameter("category", str, enum=[c for c in s.Category.values]),
             OpenApiParameter("min_rating", float, description="Minimum average stars, 0-5."),
-            OpenApiParameter("page", int), OpenApiParameter("page_size", int),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
         ],
         responses=s.LegacyAgentSerializer(many=True),
     )
@@ -95,8 +116,11 @@ class LegacySearchView(APIView):
         params.is_valid(raise_exception=True)
         v = params.validated_data
         queryset = selectors.agent_search(
-            team_ids=access.readable_team_ids(request), q=v.get("query", ""), category=v.get("category"),
-            min_rating=v.get("min_rating"), with_description=True,
+            team_ids=access.readable_team_ids(request),
+            q=v.get("query", ""),
+            category=v.get("category"),
+            min_rating=v.get("min_rating"),
+            with_description=True,
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
@@ -104,8 +128,12 @@ class LegacySearchView(APIView):
 
 
 class LegacyInstallView(APIView):
-    @extend_schema(tags=LEGACY_TAG, request=s.LegacyInstallSerializer, responses={200: s.LegacyInstallResultSerializer, 201: s.LegacyInstallResultSerializer},
-                   summary="Install an agent for your team (earlier route)")
+    @extend_schema(
+        tags=LEGACY_TAG,
+        request=s.LegacyInstallSerializer,
+        responses={200: s.LegacyInstallResultSerializer, 201: s.LegacyInstallResultSerializer},
+        summary="Install an agent for your team (earlier route)",
+    )
     def post(self, request, ref):
         agent = _agent_or_404(request, ref)
         data = s.LegacyInstallSerializer(data=request_body(request))
@@ -114,22 +142,41 @@ class LegacyInstallView(APIView):
             agent=agent, team=access.active_team(request), version=data.validated_data["version"], user=actor(request)
         )
         agent.refresh_from_db(fields=["install_count"])
-        body = {"success": True, "agent_id": agent.pk, "version": installation.version.version, "outcome": outcome,
-                "installs": agent.install_count}
-        return Response(body, status=status.HTTP_201_CREATED if outcome in ("installed", "reinstalled") else status.HTTP_200_OK)
+        body = {
+            "success": True,
+            "agent_id": agent.pk,
+            "version": installation.version.version,
+            "outcome": outcome,
+            "installs": agent.install_count,
+        }
+        return Response(
+            body, status=status.HTTP_201_CREATED if outcome in ("installed", "reinstalled") else status.HTTP_200_OK
+        )
 
 
 class LegacyRateView(APIView):
-    @extend_schema(tags=LEGACY_TAG, request=s.LegacyRateSerializer, responses={200: s.LegacyRateResultSerializer, 201: s.LegacyRateResultSerializer},
-                   summary="Rate an agent your team installed (earlier route)")
+    @extend_schema(
+        tags=LEGACY_TAG,
+        request=s.LegacyRateSerializer,
+        responses={200: s.LegacyRateResultSerializer, 201: s.LegacyRateResultSerializer},
+        summary="Rate an agent your team installed (earlier route)",
+    )
     def post(self, request, ref):
         agent = _agent_or_404(request, ref)
         data = s.LegacyRateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         _, created = services.rating_set(
-            agent=agent, user=actor(request), team=access.active_team(request),
-            stars=data.validated_data["rating"], review=data.validated_data["review"],
+            agent=agent,
+            user=actor(request),
+            team=access.active_team(request),
+            stars=data.validated_data["rating"],
+            review=data.validated_data["review"],
         )
         agent.refresh_from_db(fields=["rating_sum", "rating_count"])
-        body = {"success": True, "agent_id": agent.pk, "rating": agent.rating_average or 0.0, "rating_count": agent.rating_count}
+        body = {
+            "success": True,
+            "agent_id": agent.pk,
+            "rating": agent.rating_average or 0.0,
+            "rating_count": agent.rating_count,
+        }
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -7,6 +7,7 @@ from crucible.api.serializers import StrictFieldsMixin
 from marketplace import conf
 from marketplace.models import Agent, AgentVersion, Category, Installation, Rating, Report, Visibility
 
+
 class PublisherSerializer(serializers.Serializer):
     slug = serializers.CharField()
     name = serializers.CharField()
@@ -25,9 +26,25 @@ class AgentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Agent
         fields = [
-            "id", "ref", "name", "slug", "summary", "category", "tags", "visibility", "is_listed", "publisher",
-            "latest_version", "install_count", "active_install_count", "download_count", "rating_count",
-            "rating_average", "weighted_rating", "created_at", "updated_at",
+            "id",
+            "ref",
+            "name",
+            "slug",
+            "summary",
+            "category",
+            "tags",
+            "visibility",
+            "is_listed",
+            "publisher",
+            "latest_version",
+            "install_count",
+            "active_install_count",
+            "download_count",
+            "rating_count",
+            "rating_average",
+            "weighted_rating",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -37,14 +54,18 @@ class AgentSerializer(serializers.ModelSerializer):
 
 class AgentDetailSerializer(AgentSerializer):
     histogram = serializers.SerializerMethodField()
-    description_html = serializers.CharField(read_only=True, help_text="The description rendered from Markdown and sanitized.")
+    description_html = serializers.CharField(
+        read_only=True, help_text="The description rendered from Markdown and sanitized."
+    )
     unlisted_reason = serializers.CharField(read_only=True)
 
     class Meta(AgentSerializer.Meta):
         fields = AgentSerializer.Meta.fields + ["description", "description_html", "histogram", "unlisted_reason"]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.DictField(child=serializers.IntegerField(), help_text="Ratings per star, '1' to '5'."))
+    @extend_schema_field(
+        serializers.DictField(child=serializers.IntegerField(), help_text="Ratings per star, '1' to '5'.")
+    )
     def get_histogram(self, agent) -> dict:
         return {str(stars): count for stars, count in agent.histogram.items()}
 
@@ -53,16 +74,26 @@ class AgentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=100)
     slug = serializers.SlugField(max_length=100, required=False, help_text="Default: made from the name.")
     summary = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
-    description = serializers.CharField(max_length=conf.MAX_DESCRIPTION_CHARS, required=False, allow_blank=True, default="", help_text="Markdown.")
+    description = serializers.CharField(
+        max_length=conf.MAX_DESCRIPTION_CHARS, required=False, allow_blank=True, default="", help_text="Markdown."
+    )
     category = serializers.ChoiceField(choices=Category.choices, default=Category.OTHER)
-    tags = serializers.ListField(child=serializers.CharField(max_length=40), required=False, default=list, max_length=conf.MAX_TAGS)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, default=list, max_length=conf.MAX_TAGS
+    )
     visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PUBLIC)
     version = serializers.CharField(max_length=64, default="1.0.0", help_text="Semantic version of the first release.")
     system_prompt = serializers.CharField(max_length=conf.MAX_SYSTEM_PROMPT_CHARS, trim_whitespace=False)
     changelog = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
-    input_schema = serializers.JSONField(required=False, allow_null=True, default=None, help_text="A JSON Schema document.")
-    output_schema = serializers.JSONField(required=False, allow_null=True, default=None, help_text="A JSON Schema document.")
-    model_hints = serializers.DictField(required=False, default=dict, help_text="e.g. {\"model\": \"gpt-4o\", \"temperature\": 0.2}")
+    input_schema = serializers.JSONField(
+        required=False, allow_null=True, default=None, help_text="A JSON Schema document."
+    )
+    output_schema = serializers.JSONField(
+        required=False, allow_null=True, default=None, help_text="A JSON Schema document."
+    )
+    model_hints = serializers.DictField(
+        required=False, default=dict, help_text='e.g. {"model": "gpt-4o", "temperature": 0.2}'
+    )
 
 
 class AgentUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -86,9 +117,25 @@ class AgentVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = AgentVersion
         fields = [
-            "id", "agent", "agent_ref", "version", "major", "minor", "patch", "prerelease", "is_release",
-            "input_schema", "output_schema", "model_hints", "changelog", "is_yanked", "yanked_reason", "yanked_at",
-            "download_count", "published_by", "created_at",
+            "id",
+            "agent",
+            "agent_ref",
+            "version",
+            "major",
+            "minor",
+            "patch",
+            "prerelease",
+            "is_release",
+            "input_schema",
+            "output_schema",
+            "model_hints",
+            "changelog",
+            "is_yanked",
+            "yanked_reason",
+            "yanked_at",
+            "download_count",
+            "published_by",
+            "created_at",
         ]
         read_only_fields = fields
 
@@ -104,12 +151,20 @@ class AgentVersionDefinitionSerializer(AgentVersionSerializer):
 
 class AgentVersionCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     agent = serializers.IntegerField(min_value=1, help_text="Id of an agent of your team.")
-    version = serializers.CharField(max_length=64, required=False, allow_null=True, default=None, help_text="Default: next minor version.")
+    version = serializers.CharField(
+        max_length=64, required=False, allow_null=True, default=None, help_text="Default: next minor version."
+    )
     system_prompt = serializers.CharField(max_length=conf.MAX_SYSTEM_PROMPT_CHARS, trim_whitespace=False)
     changelog = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
-    input_schema = serializers.JSONField(required=False, allow_null=True, default=None, help_text="Default: the latest version's.")
-    output_schema = serializers.JSONField(required=False, allow_null=True, default=None, help_text="Default: the latest version's.")
-    model_hints = serializers.DictField(required=False, allow_null=True, default=None, help_text="Default: the latest version's.")
+    input_schema = serializers.JSONField(
+        required=False, allow_null=True, default=None, help_text="Default: the latest version's."
+    )
+    output_schema = serializers.JSONField(
+        required=False, allow_null=True, default=None, help_text="Default: the latest version's."
+    )
+    model_hints = serializers.DictField(
+        required=False, allow_null=True, default=None, help_text="Default: the latest version's."
+    )
 
 
 class YankSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -135,8 +190,18 @@ class InstallationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Installation
         fields = [
-            "id", "team", "agent", "version", "version_is_yanked", "pinned", "is_active", "upgrade_available",
-            "installed_by", "installed_at", "updated_at", "uninstalled_at",
+            "id",
+            "team",
+            "agent",
+            "version",
+            "version_is_yanked",
+            "pinned",
+            "is_active",
+            "upgrade_available",
+            "installed_by",
+            "installed_at",
+            "updated_at",
+            "uninstalled_at",
         ]
         read_only_fields = fields
 
@@ -144,7 +209,9 @@ class InstallationSerializer(serializers.ModelSerializer):
     def get_agent(self, installation) -> dict:
         agent = installation.agent
         return {
-            "id": agent.pk, "ref": f"{agent.team.slug}/{agent.slug}", "name": agent.name,
+            "id": agent.pk,
+            "ref": f"{agent.team.slug}/{agent.slug}",
+            "name": agent.name,
             "latest_version": agent.latest_version.version if agent.latest_version else None,
         }
 
@@ -153,7 +220,9 @@ class InstallationSerializer(serializers.ModelSerializer):
 
 
 class InstallSerializer(StrictFieldsMixin, serializers.Serializer):
-    version = serializers.CharField(max_length=64, required=False, allow_null=True, default=None, help_text="Default: latest version not yanked.")
+    version = serializers.CharField(
+        max_length=64, required=False, allow_null=True, default=None, help_text="Default: latest version not yanked."
+    )
 
 
 class InstallationCreateSerializer(InstallSerializer):
@@ -218,19 +287,33 @@ class AgentStatsSerializer(serializers.Serializer):
 
 # --- routes of the earlier implementation ----------------------------------------------------
 
+
 class LegacyCreateAgentSerializer(StrictFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=conf.MAX_DESCRIPTION_CHARS)
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=conf.MAX_DESCRIPTION_CHARS
+    )
     summary = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
     category = serializers.ChoiceField(choices=Category.choices, default=Category.OTHER)
-    system_prompt = serializers.CharField(required=False, max_length=conf.MAX_SYSTEM_PROMPT_CHARS, trim_whitespace=False)
-    prompt = serializers.CharField(required=False, max_length=conf.MAX_SYSTEM_PROMPT_CHARS, trim_whitespace=False, help_text="Older name of system_prompt.")
+    system_prompt = serializers.CharField(
+        required=False, max_length=conf.MAX_SYSTEM_PROMPT_CHARS, trim_whitespace=False
+    )
+    prompt = serializers.CharField(
+        required=False,
+        max_length=conf.MAX_SYSTEM_PROMPT_CHARS,
+        trim_whitespace=False,
+        help_text="Older name of system_prompt.",
+    )
     input_schema = serializers.JSONField(required=False, allow_null=True, default=None)
     output_schema = serializers.JSONField(required=False, allow_null=True, default=None)
-    tags = serializers.ListField(child=serializers.CharField(max_length=40), required=False, default=list, max_length=conf.MAX_TAGS)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, default=list, max_length=conf.MAX_TAGS
+    )
     version = serializers.CharField(max_length=64, default="1.0.0")
     is_public = serializers.BooleanField(default=True)
-    author = serializers.CharField(required=False, allow_blank=True, max_length=200, help_text="Ignored: the publisher is the caller's team.")
+    author = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Ignored: the publisher is the caller's team."
+    )
 
     def validate(self, attrs):
         if not attrs.get("system_prompt") and not attrs.get("prompt"):

@@ -35,38 +35,62 @@ def actor(request):
 
 
 def install_response(installation, outcome, request):
-    body = {"outcome": outcome, "installation": s.InstallationSerializer(installation, context={"request": request}).data}
+    body = {
+        "outcome": outcome,
+        "installation": s.InstallationSerializer(installation, context={"request": request}).data,
+    }
     code = status.HTTP_201_CREATED if outcome in ("installed", "reinstalled") else status.HTTP_200_OK
     return Response(body, status=code)
 
 
 def installation_loaded(pk):
-    return Installation.objects.select_related("team", "agent__team", "agent__latest_version", "version", "installed_by").get(pk=pk)
+    return Installation.objects.select_related(
+        "team", "agent__team", "agent__latest_version", "version", "installed_by"
+    ).get(pk=pk)
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Search and browse agents", description=(
-        "Full-text search (`q`, typo tolerant on names), filters and `sort` (relevance, rating, installs, "
-        "trending_day, trending_week, trending_month, newest, updated). Private agents appear only to their team."
-    )),
+    list=extend_schema(
+        summary="Search and browse agents",
+        description=(
+            "Full-text search (`q`, typo tolerant on names), filters and `sort` (relevance, rating, installs, "
+            "trending_day, trending_week, trending_month, newest, updated). Private agents appear only to their team."
+        ),
+    ),
     retrieve=extend_schema(responses=s.AgentDetailSerializer),
     update=extend_schema(request=s.AgentUpdateSerializer, responses=s.AgentDetailSerializer),
     partial_update=extend_schema(request=s.AgentUpdateSerializer, responses=s.AgentDetailSerializer),
 )
-class AgentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                   mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class AgentViewSet(
+    TeamScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
     """Agents: your team's (any visibility) and other teams' public ones."""
 
     serializer_class = s.AgentSerializer
     filterset_class = AgentFilterSet
-    ordering_fields = ["name", "created_at", "updated_at", "install_count", "download_count", "rating_count", "weighted_rating"]
+    ordering_fields = [
+        "name",
+        "created_at",
+        "updated_at",
+        "install_count",
+        "download_count",
+        "rating_count",
+        "weighted_rating",
+    ]
 
     def base_queryset(self):
         return selectors.with_listing_annotations(Agent.objects.all())
 
     def scope_queryset(self, queryset):
         # Search and browse show listed agents; a detail URL also reaches agents your teams installed.
-        return queryset.filter(selectors.visible_q(access.readable_team_ids(self.request), installed=self.action != "list"))
+        return queryset.filter(
+            selectors.visible_q(access.readable_team_ids(self.request), installed=self.action != "list")
+        )
 
     def filter_queryset(self, queryset):
         # Search, filters and ordering apply to the list only; a detail URL names one agent.
@@ -100,14 +124,19 @@ class AgentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         agent = services.agent_update(agent=agent, **data.validated_data)
         return self.detail_response(agent)
 
-    @extend_schema(request=s.InstallSerializer, responses={200: s.InstallResultSerializer, 201: s.InstallResultSerializer},
-                   summary="Install for the active team (idempotent; a version pins it)")
+    @extend_schema(
+        request=s.InstallSerializer,
+        responses={200: s.InstallResultSerializer, 201: s.InstallResultSerializer},
+        summary="Install for the active team (idempotent; a version pins it)",
+    )
     @action(detail=True, methods=["post"])
     def install(self, request, pk=None):
         agent = self.visible_agent()
         data = s.InstallSerializer(data=request_body(request))
         data.is_valid(raise_exception=True)
-        installation, outcome = services.agent_install(agent=agent, team=self.team, version=data.validated_data["version"], user=actor(request))
+        installation, outcome = services.agent_install(
+            agent=agent, team=self.team, version=data.validated_data["version"], user=actor(request)
+        )
         return install_response(installation_loaded(installation.pk), outcome, request)
 
     @extend_schema(request=None, responses=s.InstallationSerializer, summary="Uninstall from the active team")
@@ -116,19 +145,30 @@ class AgentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         agent = self.visible_agent()
         installation = get_object_or_404(Installation, team=self.team, agent=agent)
         services.installation_uninstall(installation=installation)
-        return Response(s.InstallationSerializer(installation_loaded(installation.pk), context={"request": request}).data)
+        return Response(
+            s.InstallationSerializer(installation_loaded(installation.pk), context={"request": request}).data
+        )
 
-    @extend_schema(request=s.RateSerializer, responses={200: s.RatingSerializer, 201: s.RatingSerializer},
-                   summary="Rate (1-5) and review; re-rating replaces your rating")
+    @extend_schema(
+        request=s.RateSerializer,
+        responses={200: s.RatingSerializer, 201: s.RatingSerializer},
+        summary="Rate (1-5) and review; re-rating replaces your rating",
+    )
     @action(detail=True, methods=["post"])
     def rate(self, request, pk=None):
         agent = self.visible_agent()
         data = s.RateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         rating, created = services.rating_set(agent=agent, user=actor(request), team=self.team, **data.validated_data)
-        return Response(s.RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            s.RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
-    @extend_schema(request=s.ReportCreateSerializer, responses={201: s.ReportSerializer}, summary="Report an agent to the moderators")
+    @extend_schema(
+        request=s.ReportCreateSerializer,
+        responses={201: s.ReportSerializer},
+        summary="Report an agent to the moderators",
+    )
     @action(detail=True, methods=["post"])
     def report(self, request, pk=None):
         agent = self.visible_agent()
@@ -137,18 +177,24 @@ class AgentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         report = services.report_create(agent=agent, reporter=actor(request), team=self.team, **data.validated_data)
         return Response(s.ReportSerializer(report).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=s.AgentStatsSerializer, summary="Popularity: installs per day, downloads, rating histogram")
+    @extend_schema(
+        responses=s.AgentStatsSerializer, summary="Popularity: installs per day, downloads, rating histogram"
+    )
     @action(detail=True, methods=["get"])
     def stats(self, request, pk=None):
         return Response(s.AgentStatsSerializer(selectors.agent_stats(agent=self.get_object())).data)
 
 
 @extend_schema_view(
-    create=extend_schema(request=s.AgentVersionCreateSerializer, responses={201: s.AgentVersionSerializer},
-                         summary="Publish a new version of one of your team's agents"),
+    create=extend_schema(
+        request=s.AgentVersionCreateSerializer,
+        responses={201: s.AgentVersionSerializer},
+        summary="Publish a new version of one of your team's agents",
+    ),
 )
-class AgentVersionViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                          viewsets.GenericViewSet):
+class AgentVersionViewSet(
+    TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
     """Immutable versions of the agents you can see, newest first per agent."""
 
     serializer_class = s.AgentVersionSerializer
@@ -159,7 +205,9 @@ class AgentVersionViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.Retriev
         return AgentVersion.objects.select_related("agent__team", "published_by")
 
     def scope_queryset(self, queryset):
-        return queryset.filter(selectors.visible_q(access.readable_team_ids(self.request), installed=True, prefix="agent__"))
+        return queryset.filter(
+            selectors.visible_q(access.readable_team_ids(self.request), installed=True, prefix="agent__")
+        )
 
     def create(self, request, *args, **kwargs):
         data = s.AgentVersionCreateSerializer(data=request.data)
@@ -173,8 +221,11 @@ class AgentVersionViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.Retriev
         version = self.base_queryset().get(pk=version.pk)
         return Response(s.AgentVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.YankSerializer, responses=s.AgentVersionSerializer,
-                   summary="Yank a version: never installed by default again; pinned installs still work")
+    @extend_schema(
+        request=s.YankSerializer,
+        responses=s.AgentVersionSerializer,
+        summary="Yank a version: never installed by default again; pinned installs still work",
+    )
     @action(detail=True, methods=["post"])
     def yank(self, request, pk=None):
         version = self.get_object()
@@ -184,8 +235,10 @@ class AgentVersionViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.Retriev
         version = services.version_yank(version=version, reason=data.validated_data["reason"])
         return Response(s.AgentVersionSerializer(version).data)
 
-    @extend_schema(responses=s.AgentVersionDefinitionSerializer,
-                   summary="The full definition (with system prompt); counts one download per team, version and day")
+    @extend_schema(
+        responses=s.AgentVersionDefinitionSerializer,
+        summary="The full definition (with system prompt); counts one download per team, version and day",
+    )
     @action(detail=True, methods=["get"])
     def definition(self, request, pk=None):
         version = self.get_object()
@@ -197,14 +250,26 @@ class AgentVersionViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.Retriev
 
 
 @extend_schema_view(
-    create=extend_schema(request=s.InstallationCreateSerializer, responses={200: s.InstallResultSerializer, 201: s.InstallResultSerializer},
-                         summary="Install an agent for the active team (idempotent)"),
-    partial_update=extend_schema(request=s.InstallSerializer, responses=s.InstallationSerializer,
-                                 summary="Upgrade (or pin another version); no version: the latest"),
+    create=extend_schema(
+        request=s.InstallationCreateSerializer,
+        responses={200: s.InstallResultSerializer, 201: s.InstallResultSerializer},
+        summary="Install an agent for the active team (idempotent)",
+    ),
+    partial_update=extend_schema(
+        request=s.InstallSerializer,
+        responses=s.InstallationSerializer,
+        summary="Upgrade (or pin another version); no version: the latest",
+    ),
     destroy=extend_schema(responses={204: OpenApiResponse(description="Uninstalled")}, summary="Uninstall"),
 )
-class InstallationViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                          mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class InstallationViewSet(
+    TeamScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
     """Your teams' installations (kept after uninstall, with ``uninstalled_at``)."""
 
     serializer_class = s.InstallationSerializer
@@ -213,7 +278,9 @@ class InstallationViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.Retriev
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def base_queryset(self):
-        return Installation.objects.select_related("team", "agent__team", "agent__latest_version", "version", "installed_by").order_by("-installed_at", "pk")
+        return Installation.objects.select_related(
+            "team", "agent__team", "agent__latest_version", "version", "installed_by"
+        ).order_by("-installed_at", "pk")
 
     def create(self, request, *args, **kwargs):
         data = s.InstallationCreateSerializer(data=request.data)
@@ -221,7 +288,9 @@ class InstallationViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.Retriev
         agent = selectors.agent_for_team(team=self.team, ref=data.validated_data["agent"])
         if agent is None:
             raise ValidationError({"agent": ["No agent with this id is available to your team."]})
-        installation, outcome = services.agent_install(agent=agent, team=self.team, version=data.validated_data["version"], user=actor(request))
+        installation, outcome = services.agent_install(
+            agent=agent, team=self.team, version=data.validated_data["version"], user=actor(request)
+        )
         return install_response(installation_loaded(installation.pk), outcome, request)
 
     def partial_update(self, request, *args, **kwargs):
@@ -229,18 +298,29 @@ class InstallationViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.Retriev
         data = s.InstallSerializer(data=request_body(request))
         data.is_valid(raise_exception=True)
         installation = services.installation_upgrade(installation=installation, version=data.validated_data["version"])
-        return Response(s.InstallationSerializer(installation_loaded(installation.pk), context={"request": request}).data)
+        return Response(
+            s.InstallationSerializer(installation_loaded(installation.pk), context={"request": request}).data
+        )
 
     def perform_destroy(self, instance):
         services.installation_uninstall(installation=instance)
 
 
 @extend_schema_view(
-    create=extend_schema(request=s.RatingCreateSerializer, responses={200: s.RatingSerializer, 201: s.RatingSerializer},
-                         summary="Rate an agent your team installed (re-rating replaces your rating)"),
+    create=extend_schema(
+        request=s.RatingCreateSerializer,
+        responses={200: s.RatingSerializer, 201: s.RatingSerializer},
+        summary="Rate an agent your team installed (re-rating replaces your rating)",
+    ),
 )
-class RatingViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                    mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class RatingViewSet(
+    TeamScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
     """Ratings and reviews of the agents you can see (hidden reviews excluded)."""
 
     serializer_class = s.RatingSerializer
@@ -251,7 +331,9 @@ class RatingViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModel
         return Rating.objects.filter(is_hidden=False).select_related("user", "team").order_by("-updated_at", "pk")
 
     def scope_queryset(self, queryset):
-        return queryset.filter(selectors.visible_q(access.readable_team_ids(self.request), installed=True, prefix="agent__"))
+        return queryset.filter(
+            selectors.visible_q(access.readable_team_ids(self.request), installed=True, prefix="agent__")
+        )
 
     def create(self, request, *args, **kwargs):
         data = s.RatingCreateSerializer(data=request.data)
@@ -261,7 +343,9 @@ class RatingViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModel
         if agent is None:
             raise ValidationError({"agent": ["No agent with this id is available to your team."]})
         rating, created = services.rating_set(agent=agent, user=actor(request), team=self.team, **values)
-        return Response(s.RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            s.RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
     def check_object_permissions(self, request, obj):
         # A rating belongs to its author, not to a team: only the author may delete it.
@@ -272,11 +356,17 @@ class RatingViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModel
     def perform_destroy(self, instance):
         services.rating_delete(rating=instance)
 
-    @extend_schema(request=s.ReportCreateSerializer, responses={201: s.ReportSerializer}, summary="Report a review to the moderators")
+    @extend_schema(
+        request=s.ReportCreateSerializer,
+        responses={201: s.ReportSerializer},
+        summary="Report a review to the moderators",
+    )
     @action(detail=True, methods=["post"])
     def report(self, request, pk=None):
         rating = get_object_or_404(self.get_queryset(), pk=pk)
         data = s.ReportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        report = services.report_create(agent=rating.agent, rating=rating, reporter=actor(request), team=self.team, **data.validated_data)
+        report = services.report_create(
+            agent=rating.agent, rating=rating, reporter=actor(request), team=self.team, **data.validated_data
+        )
         return Response(s.ReportSerializer(report).data, status=status.HTTP_201_CREATED)

@@ -11,33 +11,73 @@ class ExecutionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Execution
         fields = [
-            "id", "team", "client_id", "agent_name", "agent", "agent_version", "version", "model", "operation",
-            "variant", "build", "source", "trace_id", "span_id", "started_at", "duration_ms", "status",
-            "error_type", "error_message", "input_tokens", "output_tokens", "cached_input_tokens",
-            "reasoning_tokens", "cost", "cost_source", "unpriced", "quality", "received_at",
+            "id",
+            "team",
+            "client_id",
+            "agent_name",
+            "agent",
+            "agent_version",
+            "version",
+            "model",
+            "operation",
+            "variant",
+            "build",
+            "source",
+            "trace_id",
+            "span_id",
+            "started_at",
+            "duration_ms",
+            "status",
+            "error_type",
+            "error_message",
+            "input_tokens",
+            "output_tokens",
+            "cached_input_tokens",
+            "reasoning_tokens",
+            "cost",
+            "cost_source",
+            "unpriced",
+            "quality",
+            "received_at",
         ]
 
 
 class ModelPriceSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelPrice
-        fields = ["id", "pattern", "input_per_million", "cached_input_per_million", "output_per_million",
-                  "reasoning_per_million", "effective_from", "notes", "updated_at"]
+        fields = [
+            "id",
+            "pattern",
+            "input_per_million",
+            "cached_input_per_million",
+            "output_per_million",
+            "reasoning_per_million",
+            "effective_from",
+            "notes",
+            "updated_at",
+        ]
 
 
 # --- Ingest -------------------------------------------------------------------------------
+
 
 class EventSerializer(serializers.Serializer):
     """One execution event (documentation of the format; the service validates events itself,
     event by event, so one bad event does not refuse the batch)."""
 
-    id = serializers.CharField(max_length=200, help_text="Your id of this event; a retry with the same id is stored once.")
-    agent = serializers.CharField(max_length=200, required=False, help_text="Agent name (required unless agent_ref is given).")
+    id = serializers.CharField(
+        max_length=200, help_text="Your id of this event; a retry with the same id is stored once."
+    )
+    agent = serializers.CharField(
+        max_length=200, required=False, help_text="Agent name (required unless agent_ref is given)."
+    )
     agent_ref = serializers.CharField(required=False, help_text="Marketplace agent: id, 'slug' or 'team-slug/slug'.")
     agent_version = serializers.CharField(max_length=64, required=False)
     model = serializers.CharField(max_length=200, required=False)
     operation = serializers.CharField(max_length=64, required=False)
-    variant_id = serializers.IntegerField(required=False, help_text="Prompt variant (improvement app) that produced this run.")
+    variant_id = serializers.IntegerField(
+        required=False, help_text="Prompt variant (improvement app) that produced this run."
+    )
     trace_id = serializers.CharField(max_length=32, required=False)
     span_id = serializers.CharField(max_length=16, required=False)
     started_at = serializers.DateTimeField(help_text="ISO 8601 with a time zone; at most 5 minutes in the future.")
@@ -45,14 +85,27 @@ class EventSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False, default="success")
     error_type = serializers.CharField(max_length=200, required=False)
     error_message = serializers.CharField(required=False)
-    input_tokens = serializers.IntegerField(min_value=0, required=False, help_text="All input tokens, cached ones included.")
-    output_tokens = serializers.IntegerField(min_value=0, required=False, help_text="All output tokens, reasoning ones included.")
+    input_tokens = serializers.IntegerField(
+        min_value=0, required=False, help_text="All input tokens, cached ones included."
+    )
+    output_tokens = serializers.IntegerField(
+        min_value=0, required=False, help_text="All output tokens, reasoning ones included."
+    )
     cached_input_tokens = serializers.IntegerField(min_value=0, required=False)
     reasoning_tokens = serializers.IntegerField(min_value=0, required=False)
-    cost = serializers.DecimalField(max_digits=18, decimal_places=8, min_value=0, required=False,
-                                    help_text="USD; computed from model prices when left out.")
-    quality = serializers.FloatField(min_value=0, max_value=100, required=False,
-                                     help_text="Optional 0..100 score; with variant_id it feeds the experiment.")
+    cost = serializers.DecimalField(
+        max_digits=18,
+        decimal_places=8,
+        min_value=0,
+        required=False,
+        help_text="USD; computed from model prices when left out.",
+    )
+    quality = serializers.FloatField(
+        min_value=0,
+        max_value=100,
+        required=False,
+        help_text="Optional 0..100 score; with variant_id it feeds the experiment.",
+    )
 
 
 class IngestRequestDocSerializer(serializers.Serializer):
@@ -61,8 +114,11 @@ class IngestRequestDocSerializer(serializers.Serializer):
 
 INGEST_RESULT_STATUSES = [("stored", "stored"), ("duplicate", "duplicate"), ("error", "error")]
 RECOMMENDATION_KINDS = [
-    ("slow_agent", "slow_agent"), ("failing_agent", "failing_agent"), ("token_heavy_prompt", "token_heavy_prompt"),
-    ("expensive_model", "expensive_model"), ("version_regression", "version_regression"),
+    ("slow_agent", "slow_agent"),
+    ("failing_agent", "failing_agent"),
+    ("token_heavy_prompt", "token_heavy_prompt"),
+    ("expensive_model", "expensive_model"),
+    ("version_regression", "version_regression"),
 ]
 
 
@@ -82,6 +138,7 @@ class IngestResponseSerializer(serializers.Serializer):
 
 
 # --- Dashboards ---------------------------------------------------------------------------
+
 
 class PeriodQuerySerializer(serializers.Serializer):
     range = serializers.ChoiceField(choices=[*RANGES, "custom"], default="24h", required=False)
@@ -163,7 +220,9 @@ class DashboardSerializer(serializers.Serializer):
     agents = AgentMetricsSerializer(many=True)
     series = SeriesPointSerializer(many=True)
     unpriced = UnpricedSerializer()
-    histogram_relative_error = serializers.FloatField(help_text="Largest relative error of p50/p95/p99 (durations 1 ms to 70 min).")
+    histogram_relative_error = serializers.FloatField(
+        help_text="Largest relative error of p50/p95/p99 (durations 1 ms to 70 min)."
+    )
 
 
 class AgentSeriesPointSerializer(serializers.Serializer):

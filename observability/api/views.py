@@ -56,7 +56,12 @@ def ingest_response(results: list[dict]) -> Response:
     counts = {"stored": 0, "duplicate": 0, "error": 0}
     for result in results:
         counts[result["status"]] += 1
-    body = {"stored": counts["stored"], "duplicates": counts["duplicate"], "errors": counts["error"], "results": results}
+    body = {
+        "stored": counts["stored"],
+        "duplicates": counts["duplicate"],
+        "errors": counts["error"],
+        "results": results,
+    }
     return Response(body, status=status.HTTP_207_MULTI_STATUS if counts["error"] else status.HTTP_200_OK)
 
 
@@ -101,7 +106,7 @@ def load_json(raw: bytes):
         item, depth = stack.pop()
         if depth > max_depth:
             raise ParseError(f"The JSON document is nested deeper than {max_depth} levels.")
-        for child in (item.values() if isinstance(item, dict) else item):
+        for child in item.values() if isinstance(item, dict) else item:
             if isinstance(child, (dict, list)):
                 stack.append((child, depth + 1))
             elif depth + 1 > max_depth:
@@ -195,8 +200,13 @@ class OtlpTracesView(APIView):
 
     @extend_schema(
         request={"application/x-protobuf": OpenApiTypes.BINARY, "application/json": OpenApiTypes.OBJECT},
-        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "application/x-protobuf"): OpenApiTypes.BINARY,
-                   400: ERROR, 413: ERROR, 415: ERROR},
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "application/x-protobuf"): OpenApiTypes.BINARY,
+            400: ERROR,
+            413: ERROR,
+            415: ERROR,
+        },
     )
     def post(self, request):
         body = request.data
@@ -220,14 +230,18 @@ class OtlpTracesView(APIView):
         team = _team(request)
         for start in range(0, len(events), conf.MAX_BATCH_EVENTS):
             results = services.executions_ingest(
-                team=team, events=events[start:start + conf.MAX_BATCH_EVENTS],
-                api_key=access.api_key_of(request), source=ExecutionSource.OTLP,
+                team=team,
+                events=events[start : start + conf.MAX_BATCH_EVENTS],
+                api_key=access.api_key_of(request),
+                source=ExecutionSource.OTLP,
             )
             for result in results:
                 if result["status"] == "error":
                     rejected += 1
                     if len(messages) < 5:
-                        messages.append(f"span {events[start + result['index']]['span_id']}: {result['field']}: {result['message']}")
+                        messages.append(
+                            f"span {events[start + result['index']]['span_id']}: {result['field']}: {result['message']}"
+                        )
         body = otlp.response(rejected=rejected, message="; ".join(messages), as_json=as_json)
         if as_json:
             return Response(body)
@@ -254,14 +268,23 @@ class DashboardView(APIView):
     with totals, time series and the models that have no price. Reads rollups only."""
 
     @extend_schema(
-        parameters=[*PERIOD_PARAMS, OpenApiParameter("agent", str), OpenApiParameter("model", str),
-                    OpenApiParameter("status", str, enum=["success", "error"])],
+        parameters=[
+            *PERIOD_PARAMS,
+            OpenApiParameter("agent", str),
+            OpenApiParameter("model", str),
+            OpenApiParameter("status", str, enum=["success", "error"]),
+        ],
         responses={200: s.DashboardSerializer, 400: ERROR},
     )
     def get(self, request):
         period, data = _period(request, s.DashboardQuerySerializer)
-        result = selectors.dashboard(team=_team(request), period=period, agent=data.get("agent"),
-                                     model=data.get("model"), status=data.get("status"))
+        result = selectors.dashboard(
+            team=_team(request),
+            period=period,
+            agent=data.get("agent"),
+            model=data.get("model"),
+            status=data.get("status"),
+        )
         return Response(s.DashboardSerializer(result).data)
 
 
@@ -298,7 +321,9 @@ class RegressionsView(APIView):
     @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.RegressionSerializer(many=True), 400: ERROR})
     def get(self, request):
         period, _ = _period(request)
-        return Response(s.RegressionSerializer(selectors.regressions(team=_team(request), period=period), many=True).data)
+        return Response(
+            s.RegressionSerializer(selectors.regressions(team=_team(request), period=period), many=True).data
+        )
 
 
 class RecommendationsView(APIView):
@@ -318,6 +343,6 @@ class LegacyDashboardView(APIView):
     @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.LegacyDashboardSerializer, 400: ERROR})
     def get(self, request):
         period, _ = _period(request)
-        return Response(s.LegacyDashboardSerializer(selectors.legacy_dashboard(team=_team(request), period=period)).data)
-
-
+        return Response(
+            s.LegacyDashboardSerializer(selectors.legacy_dashboard(team=_team(request), period=period)).data
+        )

@@ -8,5 +8,9 @@ from teammemory.api import views
 urlpatterns = [
     path("team/insights/<str:team_id>", views.LegacyInsightsView.as_view(), name="legacy-team-insights"),
     path("team/suggest-stack/<str:team_id>", views.LegacySuggestStackView.as_view(), name="legacy-team-suggest-stack"),
-    path("team/recommendations/<str:team_id>", views.LegacyRecommendationsView.as_view(), name="legacy-team-recommendations"),
+    path(
+        "team/recommendations/<str:team_id>",
+        views.LegacyRecommendationsView.as_view(),
+        name="legacy-team-recommendations",
+    ),
 ]

@@ -17,7 +17,9 @@ class BuildAgentRefSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class BuildErrorInputSerializer(StrictFieldsMixin, serializers.Serializer):
     type = serializers.CharField(max_length=200, help_text="Error type used for grouping, e.g. 'TimeoutError'.")
-    message = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="", trim_whitespace=False)
+    message = serializers.CharField(
+        max_length=4000, required=False, allow_blank=True, default="", trim_whitespace=False
+    )
 
 
 class BuildReportSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -29,7 +31,9 @@ class BuildReportSerializer(StrictFieldsMixin, serializers.Serializer):
         required=False, allow_blank=True, default="", trim_whitespace=False, max_length=conf.MAX_REQUIREMENTS_CHARS
     )
     stack = serializers.DictField(
-        child=serializers.CharField(max_length=80), required=False, default=dict,
+        child=serializers.CharField(max_length=80),
+        required=False,
+        default=dict,
         help_text='{role: component}, e.g. {"language": "Python", "framework": "Django", "database": "Postgres"}.',
     )
     status = serializers.ChoiceField(choices=BuildStatus.choices)
@@ -41,7 +45,10 @@ class BuildReportSerializer(StrictFieldsMixin, serializers.Serializer):
     agents = BuildAgentRefSerializer(many=True, required=False, default=list, max_length=conf.MAX_AGENTS_PER_BUILD)
     errors = BuildErrorInputSerializer(many=True, required=False, default=list, max_length=conf.MAX_ERRORS_PER_BUILD)
     executions = serializers.ListField(
-        child=serializers.DictField(), required=False, default=None, allow_null=True,
+        child=serializers.DictField(),
+        required=False,
+        default=None,
+        allow_null=True,
         max_length=conf.MAX_EXECUTIONS_PER_BUILD,
         help_text="Agent executions of this build, in observability's ingest event format; stored by observability.",
     )
@@ -78,9 +85,25 @@ class BuildSerializer(serializers.ModelSerializer):
     class Meta:
         model = Build
         fields = [
-            "id", "team", "client_build_id", "project_name", "requirements", "stack", "components", "stack_key",
-            "status", "quality", "started_at", "finished_at", "duration_ms", "tokens", "cost", "agents", "errors",
-            "reported_by", "created_at",
+            "id",
+            "team",
+            "client_build_id",
+            "project_name",
+            "requirements",
+            "stack",
+            "components",
+            "stack_key",
+            "status",
+            "quality",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "tokens",
+            "cost",
+            "agents",
+            "errors",
+            "reported_by",
+            "created_at",
         ]
         read_only_fields = fields
 
@@ -207,20 +230,39 @@ class TeamInsightsSerializer(serializers.Serializer):
 
 class StackSuggestionRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     requirements = serializers.CharField(
-        max_length=conf.MAX_REQUIREMENTS_CHARS, trim_whitespace=False, allow_blank=True,
+        max_length=conf.MAX_REQUIREMENTS_CHARS,
+        trim_whitespace=False,
+        allow_blank=True,
         help_text="What the new project must do.",
     )
-    require = serializers.ListField(child=serializers.CharField(max_length=80), required=False, default=list, max_length=20,
-                                    help_text="Components every suggested stack must have.")
-    exclude = serializers.ListField(child=serializers.CharField(max_length=80), required=False, default=list, max_length=20,
-                                    help_text="Components no suggested stack may have.")
-    prefer = serializers.ListField(child=serializers.CharField(max_length=80), required=False, default=list, max_length=20,
-                                   help_text="Components that count towards similarity.")
+    require = serializers.ListField(
+        child=serializers.CharField(max_length=80),
+        required=False,
+        default=list,
+        max_length=20,
+        help_text="Components every suggested stack must have.",
+    )
+    exclude = serializers.ListField(
+        child=serializers.CharField(max_length=80),
+        required=False,
+        default=list,
+        max_length=20,
+        help_text="Components no suggested stack may have.",
+    )
+    prefer = serializers.ListField(
+        child=serializers.CharField(max_length=80),
+        required=False,
+        default=list,
+        max_length=20,
+        help_text="Components that count towards similarity.",
+    )
     limit = serializers.IntegerField(min_value=1, max_value=10, required=False, default=3)
 
     def validate(self, attrs):
         if not attrs["requirements"].strip() and not (attrs["require"] or attrs["prefer"]):
-            raise serializers.ValidationError({"requirements": "Describe the project (or name components to require or prefer)."})
+            raise serializers.ValidationError(
+                {"requirements": "Describe the project (or name components to require or prefer)."}
+            )
         return attrs
 
 

@@ -19,13 +19,13 @@ from crucible.api.viewsets import TeamScopedMixin
 from crucible.models import Role, Team
 from teammemory import selectors, services
 from teammemory.api.serializers import (
+    BuildRecommendationsSerializer,
     BuildReportSerializer,
     BuildSerializer,
-    TeamInsightsSerializer,
     InsightsRangeQuerySerializer,
-    BuildRecommendationsSerializer,
     StackSuggestionRequestSerializer,
     StackSuggestionResultSerializer,
+    TeamInsightsSerializer,
 )
 from teammemory.filters import BuildFilterSet
 
@@ -34,7 +34,9 @@ class BuildCursorPagination(CursorPagination):
     ordering = "-started_at"
 
 
-class BuildViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+class BuildViewSet(
+    TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
     """Builds of the caller's teams. POST reports a build for the active team: a report whose
     ``client_build_id`` the team already has is not stored again (200 with the stored build)."""
 
@@ -52,7 +54,10 @@ class BuildViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelM
 
     @extend_schema(
         request=BuildReportSerializer,
-        responses={201: BuildSerializer, 200: OpenApiResponse(BuildSerializer, description="Already reported: the stored build.")},
+        responses={
+            201: BuildSerializer,
+            200: OpenApiResponse(BuildSerializer, description="Already reported: the stored build."),
+        },
     )
     def create(self, request, *args, **kwargs):
         data = BuildReportSerializer(data=request.data)
@@ -77,8 +82,12 @@ def _range(request) -> dict:
 
 
 RANGE_PARAMETERS = [
-    OpenApiParameter("since", OpenApiTypes.DATETIME, description="Start of the range (ISO 8601, inclusive); default 90 days ago."),
-    OpenApiParameter("until", OpenApiTypes.DATETIME, description="End of the range (ISO 8601, exclusive); default now."),
+    OpenApiParameter(
+        "since", OpenApiTypes.DATETIME, description="Start of the range (ISO 8601, inclusive); default 90 days ago."
+    ),
+    OpenApiParameter(
+        "until", OpenApiTypes.DATETIME, description="End of the range (ISO 8601, exclusive); default now."
+    ),
 ]
 
 
@@ -121,7 +130,9 @@ class InsightsView(APIView):
 class RecommendationsView(APIView):
     """Findings from the active team's builds, each with evidence and a suggested action."""
 
-    @extend_schema(parameters=RANGE_PARAMETERS, responses=BuildRecommendationsSerializer, operation_id="teammemory_recommendations")
+    @extend_schema(
+        parameters=RANGE_PARAMETERS, responses=BuildRecommendationsSerializer, operation_id="teammemory_recommendations"
+    )
     def get(self, request):
         return _recommendations(request, _active_team_or_404(request))
 
@@ -132,7 +143,11 @@ class SuggestionsView(APIView):
 
     required_write_role = Role.VIEWER  # computing suggestions changes nothing: viewers and read-only keys may POST
 
-    @extend_schema(request=StackSuggestionRequestSerializer, responses=StackSuggestionResultSerializer, operation_id="teammemory_suggestions")
+    @extend_schema(
+        request=StackSuggestionRequestSerializer,
+        responses=StackSuggestionResultSerializer,
+        operation_id="teammemory_suggestions",
+    )
     def post(self, request):
         return _suggestions(request, _active_team_or_404(request))
 
@@ -158,7 +173,11 @@ class LegacyInsightsView(APIView):
     """Earlier implementation's route: the same insights as /api/v1/teammemory/insights/ for the
     team in the path."""
 
-    @extend_schema(parameters=[TEAM_ID_PARAMETER, *RANGE_PARAMETERS], responses=TeamInsightsSerializer, operation_id="legacy_team_insights")
+    @extend_schema(
+        parameters=[TEAM_ID_PARAMETER, *RANGE_PARAMETERS],
+        responses=TeamInsightsSerializer,
+        operation_id="legacy_team_insights",
+    )
     def get(self, request, team_id):
         return _insights(request, team_from_path(request, team_id))
 
@@ -169,7 +188,9 @@ class LegacySuggestStackView(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(
-        parameters=[TEAM_ID_PARAMETER], request=StackSuggestionRequestSerializer, responses=StackSuggestionResultSerializer,
+        parameters=[TEAM_ID_PARAMETER],
+        request=StackSuggestionRequestSerializer,
+        responses=StackSuggestionResultSerializer,
         operation_id="legacy_team_suggest_stack",
     )
     def post(self, request, team_id):
@@ -179,6 +200,10 @@ class LegacySuggestStackView(APIView):
 class LegacyRecommendationsView(APIView):
     """Earlier implementation's route: the same as /api/v1/teammemory/recommendations/ for the team in the path."""
 
-    @extend_schema(parameters=[TEAM_ID_PARAMETER, *RANGE_PARAMETERS], responses=BuildRecommendationsSerializer, operation_id="legacy_team_recommendations")
+    @extend_schema(
+        parameters=[TEAM_ID_PARAMETER, *RANGE_PARAMETERS],
+        responses=BuildRecommendationsSerializer,
+        operation_id="legacy_team_recommendations",
+    )
     def get(self, request, team_id):
         return _recommendations(request, team_from_path(request, team_id))

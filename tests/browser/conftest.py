@@ -14,8 +14,13 @@ import pytest
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -69,7 +74,9 @@ def page(browser, live_server):
     page.console_errors = []
     page.on(
         "console",
-        lambda msg: page.console_errors.append(f"{msg.text} {msg.location.get('url', '')}") if msg.type == "error" else None,
+        lambda msg: (
+            page.console_errors.append(f"{msg.text} {msg.location.get('url', '')}") if msg.type == "error" else None
+        ),
     )
     page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
     yield page

@@ -29,33 +29,67 @@ def scene(make_user, make_team):
     core.membership_set(team=globex, user=user, role=Role.MEMBER)
     publisher = make_user("publisher", team=initech, role=Role.OWNER)
     reviewer = mp.agent_create(
-        team=initech, name="Code Reviewer", system_prompt="Review the diff.", summary="Reviews pull requests",
-        tags=["review"], visibility="public", created_by=publisher,
+        team=initech,
+        name="Code Reviewer",
+        system_prompt="Review the diff.",
+        summary="Reviews pull requests",
+        tags=["review"],
+        visibility="public",
+        created_by=publisher,
     )
     mp.agent_create(
-        team=initech, name="Doc Writer", system_prompt="Write docs.", summary="Writes documentation",
-        tags=["docs"], visibility="public", created_by=publisher,
+        team=initech,
+        name="Doc Writer",
+        system_prompt="Write docs.",
+        summary="Writes documentation",
+        tags=["docs"],
+        visibility="public",
+        created_by=publisher,
     )
     # Globex has executions (for the dashboard) and an experiment with results (for the report).
     rng = random.Random(3)
     now = timezone.now()
-    obs.executions_ingest(team=globex, events=[
-        {"id": f"e2e-{i}", "agent": "code-reviewer", "model": "gpt-4o", "status": "success" if i % 7 else "error",
-         "started_at": (now - dt.timedelta(minutes=5 * i)).isoformat(), "duration_ms": rng.uniform(200, 4000),
-         "input_tokens": rng.randint(100, 2000), "output_tokens": rng.randint(50, 500)}
-        for i in range(60)
-    ])
+    obs.executions_ingest(
+        team=globex,
+        events=[
+            {
+                "id": f"e2e-{i}",
+                "agent": "code-reviewer",
+                "model": "gpt-4o",
+                "status": "success" if i % 7 else "error",
+                "started_at": (now - dt.timedelta(minutes=5 * i)).isoformat(),
+                "duration_ms": rng.uniform(200, 4000),
+                "input_tokens": rng.randint(100, 2000),
+                "output_tokens": rng.randint(50, 500),
+            }
+            for i in range(60)
+        ],
+    )
     experiment = imp.experiment_create(
-        team=globex, name="Terser prompt", created_by=user,
-        variants=[{"name": "control", "prompt": "Review.", "is_control": True}, {"name": "terse", "prompt": "Review briefly."}],
+        team=globex,
+        name="Terser prompt",
+        created_by=user,
+        variants=[
+            {"name": "control", "prompt": "Review.", "is_control": True},
+            {"name": "terse", "prompt": "Review briefly."},
+        ],
         status="running",
     )
     variants = list(experiment.variants.order_by("pk"))
-    imp.results_record_bulk(team=globex, results=[
-        {"variant_id": variants[i % 2].pk, "success": rng.random() < (0.6 if i % 2 else 0.8),
-         "duration_ms": rng.uniform(300, 3000), "quality": rng.uniform(40, 95), "tokens": rng.randint(100, 900), "cost": None}
-        for i in range(80)
-    ])
+    imp.results_record_bulk(
+        team=globex,
+        results=[
+            {
+                "variant_id": variants[i % 2].pk,
+                "success": rng.random() < (0.6 if i % 2 else 0.8),
+                "duration_ms": rng.uniform(300, 3000),
+                "quality": rng.uniform(40, 95),
+                "tokens": rng.randint(100, 900),
+                "cost": None,
+            }
+            for i in range(80)
+        ],
+    )
     return {"acme": acme, "globex": globex, "agent": reviewer, "experiment": experiment}
 
 

@@ -12,17 +12,28 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _feed(variant, n, p, quality, seed):
     rng = random.Random(seed)
-    services.results_record_bulk(team=variant.team, results=[
-        {"variant_id": variant.pk, "success": rng.random() < p, "duration_ms": 800 + rng.random() * 400,
-         "quality": min(100, max(0, rng.gauss(quality, 8))), "tokens": 500, "cost": 0.001}
-        for _ in range(n)
-    ])
+    services.results_record_bulk(
+        team=variant.team,
+        results=[
+            {
+                "variant_id": variant.pk,
+                "success": rng.random() < p,
+                "duration_ms": 800 + rng.random() * 400,
+                "quality": min(100, max(0, rng.gauss(quality, 8))),
+                "tokens": 500,
+                "cost": 0.001,
+            }
+            for _ in range(n)
+        ],
+    )
 
 
 def test_experiment_report_page_draws_its_charts(page, login, make_user, team):
     make_user("experimenter", team=team, role=Role.MEMBER)
     experiment = services.experiment_create(
-        team=team, name="browser-exp", status="running",
+        team=team,
+        name="browser-exp",
+        status="running",
         variants=[{"name": "control", "prompt": "A", "is_control": True}, {"name": "bold", "prompt": "B"}],
     )
     control, bold = experiment.variants.order_by("id")

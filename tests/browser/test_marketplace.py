@@ -11,9 +11,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_search_install_and_rate_an_agent(page, login, make_user, make_team, team):
     publisher = make_team("Northwind", slug="northwind", is_verified=True)
-    services.agent_create(team=publisher, name="Meeting Summarizer", summary="Turns transcripts into action items",
-                          description="## Usage\n\nPaste a transcript.", category="product", tags=["notes"],
-                          system_prompt="Summarize meetings.", input_schema={"type": "object", "title": "Transcript"})
+    services.agent_create(
+        team=publisher,
+        name="Meeting Summarizer",
+        summary="Turns transcripts into action items",
+        description="## Usage\n\nPaste a transcript.",
+        category="product",
+        tags=["notes"],
+        system_prompt="Summarize meetings.",
+        input_schema={"type": "object", "title": "Transcript"},
+    )
     services.agent_create(team=publisher, name="Test Writer", summary="Writes unit tests", system_prompt="Write tests.")
     make_user("shopper", team=team, role=Role.MEMBER)
     login("shopper")

@@ -14,10 +14,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _seed(team):
     now = timezone.now()
     events = [
-        {"id": f"b{i}", "agent": "planner" if i % 3 else "coder", "model": "gpt-4o" if i % 4 else "private-llm",
-         "started_at": (now - dt.timedelta(minutes=7 * i)).isoformat(), "duration_ms": 300.0 + 37 * i,
-         "status": "error" if i % 9 == 0 else "success", "error_type": "Timeout" if i % 9 == 0 else "",
-         "input_tokens": 900 + i, "output_tokens": 100 + i}
+        {
+            "id": f"b{i}",
+            "agent": "planner" if i % 3 else "coder",
+            "model": "gpt-4o" if i % 4 else "private-llm",
+            "started_at": (now - dt.timedelta(minutes=7 * i)).isoformat(),
+            "duration_ms": 300.0 + 37 * i,
+            "status": "error" if i % 9 == 0 else "success",
+            "error_type": "Timeout" if i % 9 == 0 else "",
+            "input_tokens": 900 + i,
+            "output_tokens": 100 + i,
+        }
         for i in range(120)
     ]
     results = executions_ingest(team=team, events=events)

@@ -21,9 +21,15 @@ def seed(team, weeks=6):
             start = now - dt.timedelta(weeks=weeks - 1 - week, hours=2 + k)
             n += 1
             services.build_record(
-                team=team, client_build_id=f"browser-{n}", status="failed" if k == 2 and week < 2 else "succeeded",
-                quality=55 + 6 * week + k, started_at=start, finished_at=start + dt.timedelta(minutes=8 + k),
-                project_name=f"invoices-{n}", requirements="Invoice API with payments and PDF export", stack=STACK,
+                team=team,
+                client_build_id=f"browser-{n}",
+                status="failed" if k == 2 and week < 2 else "succeeded",
+                quality=55 + 6 * week + k,
+                started_at=start,
+                finished_at=start + dt.timedelta(minutes=8 + k),
+                project_name=f"invoices-{n}",
+                requirements="Invoice API with payments and PDF export",
+                stack=STACK,
             )
 
 

@@ -4,13 +4,24 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-READ_PATTERN = re.compile(r"""(?:env_(?:str|bool|int|float|list)|os\.environ\.get|os\.environ\[|os\.getenv)\(\s*["']([A-Z][A-Z0-9_]+)["']""")
+READ_PATTERN = re.compile(
+    r"""(?:env_(?:str|bool|int|float|list)|os\.environ\.get|os\.environ\[|os\.getenv)\(\s*["']([A-Z][A-Z0-9_]+)["']"""
+)
 NOT_CONFIGURATION = {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
 
 
 def variables_read_by_the_code() -> set[str]:
     found = set()
-    for folder in ["crucible", "marketplace", "teammemory", "observability", "improvement", "scripts", "tests", "benchmarks"]:
+    for folder in [
+        "crucible",
+        "marketplace",
+        "teammemory",
+        "observability",
+        "improvement",
+        "scripts",
+        "tests",
+        "benchmarks",
+    ]:
         for path in (ROOT / folder).rglob("*"):
             if path.suffix in {".py", ""} and path.is_file() and "__pycache__" not in path.parts:
                 found |= set(READ_PATTERN.findall(path.read_text(errors="ignore")))

@@ -8,7 +8,14 @@ pytestmark = pytest.mark.django_db
 
 
 def test_pages_need_login(client):
-    for name in ["home", "api-keys", "marketplace:index", "teammemory:index", "observability:index", "improvement:index"]:
+    for name in [
+        "home",
+        "api-keys",
+        "marketplace:index",
+        "teammemory:index",
+        "observability:index",
+        "improvement:index",
+    ]:
         response = client.get(reverse(name))
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("login"))

@@ -44,7 +44,12 @@ def _client_for(world, who: str) -> APIClient:
     if who == "anonymous":
         return client
     if who.endswith("_key"):
-        raw = {"other_team_key": "member_b", "viewer_key": "viewer_a", "revoked_key": "revoked_a", "owner_key": "member_a"}[who]
+        raw = {
+            "other_team_key": "member_b",
+            "viewer_key": "viewer_a",
+            "revoked_key": "revoked_a",
+            "owner_key": "member_a",
+        }[who]
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.keys[raw]}")
         return client
     user = {"other_team_user": world.owner_b, "viewer_user": world.viewer_a, "owner_user": world.owner_a}[who]

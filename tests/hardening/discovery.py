@@ -67,7 +67,11 @@ def all_routes() -> tuple[Route, ...]:
 
 def page_routes() -> list[Route]:
     """Server-rendered pages: everything outside /api/ and the Django admin."""
-    return [r for r in all_routes() if not r.is_api and not r.route.startswith("admin/") and not r.route.startswith("api-auth/")]
+    return [
+        r
+        for r in all_routes()
+        if not r.is_api and not r.route.startswith("admin/") and not r.route.startswith("api-auth/")
+    ]
 
 
 def api_routes() -> list[Route]:

@@ -43,7 +43,12 @@ class _Parser(HTMLParser):
             if attr.get("method", "get").lower() == "post":
                 self.facts.post_forms += 1
                 self._form = [f"<form action={attr.get('action', '')!r}>", False]
-        elif tag == "input" and self._form is not None and attr.get("name") == "csrfmiddlewaretoken" and attr.get("value"):
+        elif (
+            tag == "input"
+            and self._form is not None
+            and attr.get("name") == "csrfmiddlewaretoken"
+            and attr.get("value")
+        ):
             self._form[1] = True
 
     def handle_endtag(self, tag):

@@ -95,9 +95,16 @@ def make_world(make_user=_make_user, hostile: bool = False) -> World:
     viewer_a = make_user(f"viewer{tag}_a", team=team_a, role=Role.VIEWER)
     owner_b = make_user(f"owner{tag}_b", team=team_b, role=Role.OWNER)
     keys = {}
-    _, keys["member_a"] = core.api_key_create(team=team_a, name=(f"key {HOSTILE} {MARKER}" if hostile else f"key {MARKER}"), role=Role.MEMBER, created_by=owner_a)
+    _, keys["member_a"] = core.api_key_create(
+        team=team_a,
+        name=(f"key {HOSTILE} {MARKER}" if hostile else f"key {MARKER}"),
+        role=Role.MEMBER,
+        created_by=owner_a,
+    )
     _, keys["viewer_a"] = core.api_key_create(team=team_a, name=f"ro {MARKER}", role=Role.VIEWER, created_by=owner_a)
-    revoked, keys["revoked_a"] = core.api_key_create(team=team_a, name=f"old {MARKER}", role=Role.MEMBER, created_by=owner_a)
+    revoked, keys["revoked_a"] = core.api_key_create(
+        team=team_a, name=f"old {MARKER}", role=Role.MEMBER, created_by=owner_a
+    )
     core.api_key_revoke(key=revoked)
     _, keys["member_b"] = core.api_key_create(team=team_b, name="globex key", role=Role.MEMBER, created_by=owner_b)
     world = World(team_a, team_b, owner_a, viewer_a, owner_b, keys, hostile=hostile)
@@ -134,15 +141,22 @@ if optional("marketplace.services"):
     def _agent(world):
         # Private: another team must not see it at all (a public agent is visible to every team).
         return mp.agent_create(
-            team=world.team_a, name=world.text("Reviewer"), slug="reviewer", system_prompt=world.text("Review code.", 1000),
-            summary=world.text("Reviews pull requests", 300), description=world.text("Long description", 2000),
-            visibility="private", created_by=world.owner_a,
+            team=world.team_a,
+            name=world.text("Reviewer"),
+            slug="reviewer",
+            system_prompt=world.text("Review code.", 1000),
+            summary=world.text("Reviews pull requests", 300),
+            description=world.text("Long description", 2000),
+            visibility="private",
+            created_by=world.owner_a,
         )
 
     @factory("marketplace.agentversion")
     def _version(world):
         agent = world.get("marketplace.agent")
-        return mp.version_publish(agent=agent, system_prompt=world.text("Review code, v2.", 1000), changelog=world.text("Better", 500))
+        return mp.version_publish(
+            agent=agent, system_prompt=world.text("Review code, v2.", 1000), changelog=world.text("Better", 500)
+        )
 
     @factory("marketplace.installation")
     def _installation(world):
@@ -152,7 +166,11 @@ if optional("marketplace.services"):
     @factory("marketplace.rating")
     def _rating(world):
         rating, _ = mp.rating_set(
-            agent=_third_party_agent(world), user=world.owner_a, team=world.team_a, stars=4, review=world.text("Solid", 2000)
+            agent=_third_party_agent(world),
+            user=world.owner_a,
+            team=world.team_a,
+            stars=4,
+            review=world.text("Solid", 2000),
         )
         return rating
 
@@ -163,7 +181,9 @@ if optional("improvement.services"):
     @factory("improvement.experiment")
     def _experiment(world):
         return imp.experiment_create(
-            team=world.team_a, name=world.text("Shorter prompt"), created_by=world.owner_a,
+            team=world.team_a,
+            name=world.text("Shorter prompt"),
+            created_by=world.owner_a,
             agent=world.get("marketplace.agent"),
             variants=[
                 {"name": world.text("control"), "prompt": "Review code.", "is_control": True},
@@ -191,12 +211,19 @@ if optional("teammemory.services"):
 
     @factory("teammemory.build")
     def _build(world):
-        finished = _dt.datetime(2026, 11, 1, 12, 0, tzinfo=_dt.timezone.utc)
+        finished = _dt.datetime(2026, 11, 1, 12, 0, tzinfo=_dt.UTC)
         build, _ = tm.build_record(
-            team=world.team_a, client_build_id=f"build-{MARKER}", status="succeeded",
-            started_at=finished - _dt.timedelta(minutes=5), finished_at=finished,
-            project_name=world.text("Shop", 200), requirements=world.text("A web shop", 5000),
-            stack={"language": "python", "framework": "django"}, quality=80, tokens=1000, cost=0.01,
+            team=world.team_a,
+            client_build_id=f"build-{MARKER}",
+            status="succeeded",
+            started_at=finished - _dt.timedelta(minutes=5),
+            finished_at=finished,
+            project_name=world.text("Shop", 200),
+            requirements=world.text("A web shop", 5000),
+            stack={"language": "python", "framework": "django"},
+            quality=80,
+            tokens=1000,
+            cost=0.01,
             reported_by=world.owner_a,
         )
         return build
@@ -214,12 +241,21 @@ if optional("observability.services"):
         agent = world.get("marketplace.agent")
         obs.executions_ingest(
             team=world.team_a,
-            events=[{
-                "id": f"exec-{MARKER}", "agent": agent.slug, "agent_ref": agent.slug, "status": "error",
-                "duration_ms": 1200, "input_tokens": 100, "output_tokens": 50, "model": "gpt-4o",
-                "started_at": _tz.now().isoformat(), "error_type": "Timeout",
-                "error_message": world.text("upstream timed out", 2000),
-            }],
+            events=[
+                {
+                    "id": f"exec-{MARKER}",
+                    "agent": agent.slug,
+                    "agent_ref": agent.slug,
+                    "status": "error",
+                    "duration_ms": 1200,
+                    "input_tokens": 100,
+                    "output_tokens": 50,
+                    "model": "gpt-4o",
+                    "started_at": _tz.now().isoformat(),
+                    "error_type": "Timeout",
+                    "error_message": world.text("upstream timed out", 2000),
+                }
+            ],
         )
         return Execution.objects.filter(team=world.team_a).order_by("-pk").first()
 
@@ -229,8 +265,12 @@ if optional("observability.services"):
         from observability.models import ModelPrice
 
         return ModelPrice.objects.order_by("pk").first() or ModelPrice.objects.create(
-            pattern="gpt-test*", input_per_million=1, cached_input_per_million=0.5, output_per_million=2,
-            reasoning_per_million=2, effective_from="2026-01-01",
+            pattern="gpt-test*",
+            input_per_million=1,
+            cached_input_per_million=0.5,
+            output_per_million=2,
+            reasoning_per_million=2,
+            effective_from="2026-01-01",
         )
 
 
@@ -275,7 +315,7 @@ def _value(obj, param: str):
     if param == "version":
         return getattr(obj, "version", obj.pk)
     if param == "name":
-        return getattr(obj, "slug", None) or getattr(obj, "name")
+        return getattr(obj, "slug", None) or obj.name
     if param == "ref":
         return getattr(obj, "slug", obj.pk)
     if "slug" in param or param in ("team",):
@@ -381,7 +421,11 @@ def snapshot(team: Team) -> dict[str, str]:
         if path is None:
             continue
         fields = [f.attname for f in model._meta.concrete_fields if f.name not in VOLATILE]
-        rows = model._default_manager.filter(**{path: team.pk if path == "pk" else team}).order_by("pk").values_list(*fields)
+        rows = (
+            model._default_manager.filter(**{path: team.pk if path == "pk" else team})
+            .order_by("pk")
+            .values_list(*fields)
+        )
         digest = hashlib.sha256(repr(list(rows)).encode()).hexdigest()
         out[model._meta.label_lower] = digest
     return out

@@ -54,8 +54,21 @@ class PrivatePostgres:
             for path in (self.base, self.sock):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         subprocess.run(
-            [str(_pg_bin() / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
-            check=True, capture_output=True, timeout=120, **self.as_user,
+            [
+                str(_pg_bin() / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+            **self.as_user,
         )
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.write("\nmax_connections = 200\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
@@ -63,7 +76,10 @@ class PrivatePostgres:
     def _pg_ctl(self, *args, timeout=60):
         return subprocess.run(
             [str(_pg_bin() / "pg_ctl"), "-D", str(self.data), *args],
-            check=True, capture_output=True, timeout=timeout, **self.as_user,
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+            **self.as_user,
         )
 
     def start(self):
@@ -81,7 +97,9 @@ class PrivatePostgres:
     def create_database(self, dbname: str):
         import psycopg
 
-        with psycopg.connect(host=str(self.sock), port=self.port, user="postgres", dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host=str(self.sock), port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{dbname}"')
 
     def destroy(self):
@@ -133,11 +151,26 @@ class Gunicorn:
         self.logfile = tempfile.NamedTemporaryFile(prefix="crh-gunicorn-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "gunicorn", "crucible.wsgi:application",
-                "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--threads", str(threads),
-                "--timeout", str(timeout), "--graceful-timeout", "5",
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "crucible.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--timeout",
+                str(timeout),
+                "--graceful-timeout",
+                "5",
             ],
-            cwd=ROOT, env=env, stdout=self.logfile, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=env,
+            stdout=self.logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.logfile.close()  # the child has its own copy of the descriptor
 

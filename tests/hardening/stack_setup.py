@@ -29,9 +29,14 @@ def main(n_teams: int) -> dict:
     core.membership_set(team=publisher_team, user=publisher, role=Role.OWNER)
     agents = [
         mp.agent_create(
-            team=publisher_team, name=f"Helper {i}", slug=f"helper-{i}", system_prompt="You help.",
-            summary=f"Helps with task {i}: code review, tests and docs", tags=["review", f"t{i}"],
-            visibility="public", created_by=publisher,
+            team=publisher_team,
+            name=f"Helper {i}",
+            slug=f"helper-{i}",
+            system_prompt="You help.",
+            summary=f"Helps with task {i}: code review, tests and docs",
+            tags=["review", f"t{i}"],
+            visibility="public",
+            created_by=publisher,
         )
         for i in range(5)
     ]
@@ -42,17 +47,24 @@ def main(n_teams: int) -> dict:
         core.membership_set(team=team, user=user, role=Role.OWNER)
         _, key = core.api_key_create(team=team, name="stack", role=Role.MEMBER, created_by=user)
         experiment = imp.experiment_create(
-            team=team, name="prompt-test", created_by=user,
+            team=team,
+            name="prompt-test",
+            created_by=user,
             variants=[
                 {"name": "control", "prompt": "Be helpful.", "is_control": True},
                 {"name": "terse", "prompt": "Be brief."},
             ],
             status="running",
         )
-        teams.append({
-            "slug": team.slug, "key": key, "user": f"user{i}",
-            "experiment": experiment.name, "variants": list(experiment.variants.values_list("pk", flat=True)),
-        })
+        teams.append(
+            {
+                "slug": team.slug,
+                "key": key,
+                "user": f"user{i}",
+                "experiment": experiment.name,
+                "variants": list(experiment.variants.values_list("pk", flat=True)),
+            }
+        )
     return {"agents": [a.pk for a in agents], "agent_slugs": [f"publisher/{a.slug}" for a in agents], "teams": teams}
 
 

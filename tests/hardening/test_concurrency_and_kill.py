@@ -45,7 +45,12 @@ def stack():
         manage("migrate", "--noinput", env=env)
         out = subprocess.run(
             [sys.executable, str(Path(__file__).with_name("stack_setup.py")), str(N_TEAMS)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
         ).stdout
         seed = json.loads(out.strip().splitlines()[-1])
         server = Gunicorn(env, workers=2, threads=4).wait_ready()
@@ -65,7 +70,7 @@ def session_for(key: str) -> requests.Session:
 
 
 def now_iso(offset_s: float = 0) -> str:
-    return (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=offset_s)).isoformat()
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=offset_s)).isoformat()
 
 
 def rows(conn, sql, params=()):
@@ -88,26 +93,43 @@ def test_concurrent_clients_keep_every_counter_exact(stack):
 
     def check(response, *ok):
         if response.status_code not in ok:
-            failures.append(f"{response.request.method} {response.request.url} -> {response.status_code} {response.text[:200]}")
+            failures.append(
+                f"{response.request.method} {response.request.url} -> {response.status_code} {response.text[:200]}"
+            )
 
     def installer(team, rng):
         s = session_for(team["key"])
         for _ in range(8):
             agent = rng.choice(agents)
             check(s.post(f"{base}/api/v1/marketplace/agents/{agent}/install/", json={}, timeout=30), 200, 201)
-            check(s.post(f"{base}/api/v1/marketplace/agents/{agent}/rate/", json={"stars": rng.randint(1, 5)}, timeout=30), 200, 201)
+            check(
+                s.post(
+                    f"{base}/api/v1/marketplace/agents/{agent}/rate/", json={"stars": rng.randint(1, 5)}, timeout=30
+                ),
+                200,
+                201,
+            )
             if rng.random() < 0.4:
-                check(s.post(f"{base}/api/v1/marketplace/agents/{agent}/uninstall/", json={}, timeout=30), 200, 201, 204)
+                check(
+                    s.post(f"{base}/api/v1/marketplace/agents/{agent}/uninstall/", json={}, timeout=30), 200, 201, 204
+                )
 
     def results(team, rng):
         s = session_for(team["key"])
         for _ in range(30):
             variant = rng.choice(team["variants"])
             success, tokens = rng.random() < 0.7, rng.randint(0, 5000)
-            r = s.post(f"{base}/api/v1/improvement/results/", json={
-                "variant_id": variant, "success": success, "duration_ms": rng.uniform(10, 5000), "tokens": tokens,
-                "quality": rng.uniform(0, 100),
-            }, timeout=30)
+            r = s.post(
+                f"{base}/api/v1/improvement/results/",
+                json={
+                    "variant_id": variant,
+                    "success": success,
+                    "duration_ms": rng.uniform(10, 5000),
+                    "tokens": tokens,
+                    "quality": rng.uniform(0, 100),
+                },
+                timeout=30,
+            )
             check(r, 200, 201)
             if r.status_code in (200, 201):
                 with sent_lock:
@@ -116,7 +138,11 @@ def test_concurrent_clients_keep_every_counter_exact(stack):
     def selector(team, rng):
         s = session_for(team["key"])
         for _ in range(20):
-            check(s.post(f"{base}/api/v1/improvement/select/", json={"experiment": team["experiment"]}, timeout=30), 200, 201)
+            check(
+                s.post(f"{base}/api/v1/improvement/select/", json={"experiment": team["experiment"]}, timeout=30),
+                200,
+                201,
+            )
 
     def ingester(team, rng):
         s = session_for(team["key"])
@@ -126,9 +152,14 @@ def test_concurrent_clients_keep_every_counter_exact(stack):
                 variant = rng.choice(team["variants"] + [None])
                 status = "success" if rng.random() < 0.8 else "error"
                 ev = {
-                    "id": f"c-{team['slug']}-{batch}-{i}", "agent": f"bot-{i % 4}", "started_at": now_iso(rng.uniform(0, 3600)),
-                    "duration_ms": rng.uniform(5, 9000), "status": status, "model": "gpt-4o-mini",
-                    "input_tokens": rng.randint(0, 3000), "output_tokens": rng.randint(0, 1000),
+                    "id": f"c-{team['slug']}-{batch}-{i}",
+                    "agent": f"bot-{i % 4}",
+                    "started_at": now_iso(rng.uniform(0, 3600)),
+                    "duration_ms": rng.uniform(5, 9000),
+                    "status": status,
+                    "model": "gpt-4o-mini",
+                    "input_tokens": rng.randint(0, 3000),
+                    "output_tokens": rng.randint(0, 1000),
                 }
                 if variant is not None:
                     ev["variant_id"] = variant
@@ -157,12 +188,28 @@ def test_concurrent_clients_keep_every_counter_exact(stack):
 
     # Marketplace counters against raw rows.
     for agent in agents:
-        (install_count, active, rating_count, rating_sum, *hist) = rows(db, """
+        (install_count, active, rating_count, rating_sum, *hist) = rows(
+            db,
+            """
             SELECT install_count, active_install_count, rating_count, rating_sum, rating_1, rating_2, rating_3, rating_4, rating_5
-            FROM marketplace_agent WHERE id = %s""", [agent])[0]
-        assert install_count == rows(db, "SELECT count(*) FROM marketplace_installation WHERE agent_id = %s", [agent])[0][0]
-        assert active == rows(db, "SELECT count(*) FROM marketplace_installation WHERE agent_id = %s AND uninstalled_at IS NULL", [agent])[0][0]
-        raw = dict(rows(db, "SELECT stars, count(*) FROM marketplace_rating WHERE agent_id = %s GROUP BY stars", [agent]))
+            FROM marketplace_agent WHERE id = %s""",
+            [agent],
+        )[0]
+        assert (
+            install_count
+            == rows(db, "SELECT count(*) FROM marketplace_installation WHERE agent_id = %s", [agent])[0][0]
+        )
+        assert (
+            active
+            == rows(
+                db,
+                "SELECT count(*) FROM marketplace_installation WHERE agent_id = %s AND uninstalled_at IS NULL",
+                [agent],
+            )[0][0]
+        )
+        raw = dict(
+            rows(db, "SELECT stars, count(*) FROM marketplace_rating WHERE agent_id = %s GROUP BY stars", [agent])
+        )
         assert rating_count == sum(raw.values())
         assert rating_sum == sum(stars * n for stars, n in raw.items())
         assert hist == [raw.get(stars, 0) for stars in range(1, 6)]
@@ -174,22 +221,36 @@ def test_concurrent_clients_keep_every_counter_exact(stack):
                 db, "SELECT results_count, success_count, tokens_sum FROM improvement_variant WHERE id = %s", [variant]
             )[0]
             assert (results_count, success_count, tokens_sum) == (
-                sent[variant]["results"], sent[variant]["successes"], sent[variant]["tokens"]
+                sent[variant]["results"],
+                sent[variant]["successes"],
+                sent[variant]["tokens"],
             ), variant
             bucket_results, bucket_successes = rows(
-                db, "SELECT coalesce(sum(results), 0), coalesce(sum(successes), 0) FROM improvement_variantbucket WHERE variant_id = %s", [variant]
+                db,
+                "SELECT coalesce(sum(results), 0), coalesce(sum(successes), 0) FROM improvement_variantbucket WHERE variant_id = %s",
+                [variant],
             )[0]
             assert (bucket_results, bucket_successes) == (results_count, success_count)
-        assignments = rows(db, """
+        assignments = rows(
+            db,
+            """
             SELECT count(*) FROM improvement_assignment a JOIN improvement_experiment e ON e.id = a.experiment_id
-            JOIN crucible_team t ON t.id = e.team_id WHERE t.slug = %s""", [team["slug"]])[0][0]
-        bucket_assignments = rows(db, """
+            JOIN crucible_team t ON t.id = e.team_id WHERE t.slug = %s""",
+            [team["slug"]],
+        )[0][0]
+        bucket_assignments = rows(
+            db,
+            """
             SELECT coalesce(sum(b.assignments), 0) FROM improvement_variantbucket b JOIN improvement_experiment e ON e.id = b.experiment_id
-            JOIN crucible_team t ON t.id = e.team_id WHERE t.slug = %s""", [team["slug"]])[0][0]
+            JOIN crucible_team t ON t.id = e.team_id WHERE t.slug = %s""",
+            [team["slug"]],
+        )[0][0]
         assert assignments == bucket_assignments == 20
 
     # Executions: every event once, rollups equal to a recompute from raw rows.
-    assert rows(db, "SELECT count(*) FROM observability_execution WHERE client_id LIKE 'c-%%'")[0][0] == N_TEAMS * 5 * 60
+    assert (
+        rows(db, "SELECT count(*) FROM observability_execution WHERE client_id LIKE 'c-%%'")[0][0] == N_TEAMS * 5 * 60
+    )
     hourly = rows(db, "SELECT coalesce(sum(executions), 0) FROM observability_hourlyrollup")[0][0]
     assert hourly == rows(db, "SELECT count(*) FROM observability_execution")[0][0]
     assert "Rollups match the raw executions" in verify_rollups(stack["env"])
@@ -210,8 +271,12 @@ def test_killed_workers_leave_no_half_batch_and_retries_store_once(stack):
     lock = threading.Lock()
 
     def count(prefix: str) -> int:
-        with psycopg.connect(host=str(stack["pg"].sock), port=stack["pg"].port, user="postgres", dbname=DB, autocommit=True) as conn:
-            return conn.execute("SELECT count(*) FROM observability_execution WHERE client_id LIKE %s", [prefix + "%"]).fetchone()[0]
+        with psycopg.connect(
+            host=str(stack["pg"].sock), port=stack["pg"].port, user="postgres", dbname=DB, autocommit=True
+        ) as conn:
+            return conn.execute(
+                "SELECT count(*) FROM observability_execution WHERE client_id LIKE %s", [prefix + "%"]
+            ).fetchone()[0]
 
     next_batch = iter(range(max_batches))
     sent_batches: list[int] = []
@@ -231,9 +296,16 @@ def test_killed_workers_leave_no_half_batch_and_retries_store_once(stack):
         while (b := take_batch()) is not None:
             prefix = f"k-{b}-"
             events = [
-                {"id": f"{prefix}{i}", "agent": f"bot-{i % 3}", "started_at": now_iso(rng.uniform(0, 7200)),
-                 "duration_ms": rng.uniform(5, 9000), "status": "success" if i % 5 else "error",
-                 "model": "gpt-4o", "input_tokens": rng.randint(0, 4000), "output_tokens": rng.randint(0, 800)}
+                {
+                    "id": f"{prefix}{i}",
+                    "agent": f"bot-{i % 3}",
+                    "started_at": now_iso(rng.uniform(0, 7200)),
+                    "duration_ms": rng.uniform(5, 9000),
+                    "status": "success" if i % 5 else "error",
+                    "model": "gpt-4o",
+                    "input_tokens": rng.randint(0, 4000),
+                    "output_tokens": rng.randint(0, 800),
+                }
                 for i in range(batch_size)
             ]
             for attempt in range(30):  # bounded retries
@@ -295,16 +367,25 @@ def test_killed_workers_leave_no_half_batch_and_retries_store_once(stack):
     for prefix, stored in observations:
         assert stored in (0, batch_size), f"batch {prefix} half stored after a kill: {stored} of {batch_size}"
     # Every batch stored exactly once, however often it was retried.
-    per_batch = dict(rows(db, """
+    per_batch = dict(
+        rows(
+            db,
+            """
         SELECT split_part(client_id, '-', 2), count(*) FROM observability_execution WHERE client_id LIKE 'k-%%'
-        GROUP BY 1"""))
+        GROUP BY 1""",
+        )
+    )
     assert len(sent_batches) >= n_batches
     assert per_batch == {str(b): batch_size for b in sent_batches}
     dupes = rows(db, "SELECT client_id FROM observability_execution GROUP BY team_id, client_id HAVING count(*) > 1")
     assert dupes == []
-    assert rows(db, "SELECT coalesce(sum(executions), 0) FROM observability_hourlyrollup")[0][0] == rows(
-        db, "SELECT count(*) FROM observability_execution")[0][0]
+    assert (
+        rows(db, "SELECT coalesce(sum(executions), 0) FROM observability_hourlyrollup")[0][0]
+        == rows(db, "SELECT count(*) FROM observability_execution")[0][0]
+    )
     assert "Rollups match the raw executions" in verify_rollups(stack["env"])
     assert server.proc.poll() is None and len(server.worker_pids()) == 2  # the master replaced the workers
-    print(f"\nkill: {len(kills)} workers SIGKILLed, {len(observations)} requests cut, "
-          f"{sum(attempts.values())} attempts for {len(sent_batches)} batches; all stored once, rollups verified")
+    print(
+        f"\nkill: {len(kills)} workers SIGKILLed, {len(observations)} requests cut, "
+        f"{sum(attempts.values())} attempts for {len(sent_batches)} batches; all stored once, rollups verified"
+    )

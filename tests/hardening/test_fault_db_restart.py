@@ -61,8 +61,16 @@ class Load:
             n += 1
             try:
                 r = session.get(self.base_url + path, timeout=15)
-                code = r.json().get("code", "") if r.headers.get("Content-Type", "").startswith("application/json") else ""
-                record = (time.monotonic(), path, r.status_code, r.headers.get("Content-Type", ""), code or r.headers.get("Retry-After", ""))
+                code = (
+                    r.json().get("code", "") if r.headers.get("Content-Type", "").startswith("application/json") else ""
+                )
+                record = (
+                    time.monotonic(),
+                    path,
+                    r.status_code,
+                    r.headers.get("Content-Type", ""),
+                    code or r.headers.get("Retry-After", ""),
+                )
             except requests.RequestException as exc:
                 record = (time.monotonic(), path, -1, type(exc).__name__, "")
             with self.lock:
@@ -119,7 +127,9 @@ def test_database_restart_under_load_gives_503_then_recovers(stack):
         assert code == "service_unavailable", (path, code)
     before = load.between(0, t_stop)
     assert before and all(r[2] == 200 for r in before)
-    assert recovered_at is not None, f"no recovery after the database came back: {Counter(r[2] for r in load.between(t_up, t_up + 20))}"
+    assert recovered_at is not None, (
+        f"no recovery after the database came back: {Counter(r[2] for r in load.between(t_up, t_up + 20))}"
+    )
     assert recovered_at - t_up < 10
     assert server.worker_pids() == workers_before, "gunicorn workers were replaced"
     assert server.proc.poll() is None

@@ -61,6 +61,8 @@ def invalid_body_is_rejected(ctx, response, case):
     if negative == {ParameterLocation.BODY}:
         return negative_data_rejection(ctx, response, case)
     return None
+
+
 # (METHOD, path) -> why an invalid body may get a 2xx there. Keep empty unless justified.
 NEGATIVE_EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/observability/ingest/"): (
@@ -106,7 +108,12 @@ def _fuzz(world, operation, mode, checks):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_fuzz_valid_input(fresh_world, operation):
-    _fuzz(fresh_world, operation, GenerationMode.POSITIVE, [not_a_server_error, response_schema_conformance, content_type_conformance])
+    _fuzz(
+        fresh_world,
+        operation,
+        GenerationMode.POSITIVE,
+        [not_a_server_error, response_schema_conformance, content_type_conformance],
+    )
 
 
 @pytest.mark.django_db(transaction=True)

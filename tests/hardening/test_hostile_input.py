@@ -35,7 +35,19 @@ HOSTILE_TEXTS = [
 UNKNOWN_FIELDS_IGNORED = {
     "/api/v1/observability/otlp/v1/traces": "OTLP/JSON: receivers must ignore unknown fields (protobuf JSON mapping)",
 }
-TRAVERSALS = ["..", "../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e", "a/../../b", "%00", "\x00", "~root", "-1", "1e9999", "\u00b2"]
+TRAVERSALS = [
+    "..",
+    "../../etc/passwd",
+    "..%2F..%2Fetc%2Fpasswd",
+    "%2e%2e",
+    "a/../../b",
+    "%00",
+    "\x00",
+    "~root",
+    "-1",
+    "1e9999",
+    "\u00b2",
+]
 
 
 def _values(world, op):
@@ -103,7 +115,9 @@ def test_malformed_json_is_a_clean_400(world, member, op):
 
 def test_numbers_that_overflow_to_infinity_are_a_parse_error(world, caller):
     client = caller("owner_user")
-    response = client.generic("POST", "/api/v1/api-keys/", b'{"name": "k", "role": 1e999999}', content_type="application/json")
+    response = client.generic(
+        "POST", "/api/v1/api-keys/", b'{"name": "k", "role": 1e999999}', content_type="application/json"
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
     assert "out of range" in response.json()["message"]
@@ -147,8 +161,15 @@ def example_body(schema, components, text: str, depth: int = 0):
         return [example_body(schema.get("items", {}), components, text, depth + 1)] * max(1, schema.get("minItems", 1))
     if kind == "string":
         fmt = schema.get("format")
-        fixed = {"date-time": "2026-01-01T00:00:00Z", "date": "2026-01-01", "uri": "https://example.com/x", "email": "a@example.com",
-                 "uuid": "00000000-0000-4000-8000-000000000000", "decimal": "1.00", "ipv4": "127.0.0.1"}
+        fixed = {
+            "date-time": "2026-01-01T00:00:00Z",
+            "date": "2026-01-01",
+            "uri": "https://example.com/x",
+            "email": "a@example.com",
+            "uuid": "00000000-0000-4000-8000-000000000000",
+            "decimal": "1.00",
+            "ipv4": "127.0.0.1",
+        }
         if fmt in fixed:
             return fixed[fmt]
         if schema.get("pattern"):
@@ -156,7 +177,11 @@ def example_body(schema, components, text: str, depth: int = 0):
         limit = schema.get("maxLength", 10000)
         return text[:limit]
     if kind == "integer":
-        return max(int(schema.get("minimum", 1)), 1) if "maximum" not in schema else int(schema.get("minimum", schema["maximum"]))
+        return (
+            max(int(schema.get("minimum", 1)), 1)
+            if "maximum" not in schema
+            else int(schema.get("minimum", schema["maximum"]))
+        )
     if kind == "number":
         return float(schema.get("minimum", 1))
     if kind == "boolean":

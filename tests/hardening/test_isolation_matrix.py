@@ -118,7 +118,8 @@ def test_every_api_route_is_in_the_schema():
     # Routers' browsable roots and the schema/docs views are not API operations.
     not_operations = {"schema", "api-docs", "api-redoc"}
     missing = [
-        r.route for r in discovery.api_routes()
+        r.route
+        for r in discovery.api_routes()
         if r.name not in covered and r.name not in not_operations and not (r.name or "").endswith("api-root")
     ]
     assert missing == []
@@ -293,4 +294,3 @@ def test_a_list_page_of_team_b_shows_nothing_of_team_a(world, client):
             continue
         response = client.get(reverse(route.name))
         assert MARKER not in response.content.decode(errors="replace"), route.name
-

@@ -48,7 +48,9 @@ def assert_page_is_clean(name, response):
     assert facts.inline_scripts == [], f"{name}: inline <script> (CSP forbids it): {facts.inline_scripts}"
     assert facts.event_handlers == [], f"{name}: inline event handlers: {facts.event_handlers}"
     assert facts.javascript_urls == [], f"{name}: javascript: URLs: {facts.javascript_urls}"
-    assert facts.post_forms_without_csrf == [], f"{name}: POST forms without a CSRF token: {facts.post_forms_without_csrf}"
+    assert facts.post_forms_without_csrf == [], (
+        f"{name}: POST forms without a CSRF token: {facts.post_forms_without_csrf}"
+    )
     policy = response["Content-Security-Policy"]
     script_src = policy.split("script-src")[1].split(";")[0]
     assert "'self'" in script_src and "unsafe-inline" not in script_src and "unsafe-eval" not in script_src, policy
@@ -136,7 +138,9 @@ def _settings_probe(**env):
     full = dict(os.environ, CRUCIBLE_DEBUG="0", CRUCIBLE_TESTING="1", DJANGO_SETTINGS_MODULE="crucible.settings", **env)
     full["CRUCIBLE_DB_NAME"] = os.environ.get("CRUCIBLE_TEST_DB_NAME", "test_hardening")
     full.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=full, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=full, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -165,7 +169,11 @@ def test_check_deploy_refuses_the_development_secret_key():
     env["CRUCIBLE_DB_NAME"] = os.environ.get("CRUCIBLE_TEST_DB_NAME", "test_hardening")
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     assert "crucible.E001" in result.stdout + result.stderr
@@ -191,7 +199,9 @@ def test_throttle_is_per_user_and_address(client, world, settings):
     for _ in range(3):
         client.post("/login/", {"username": world.owner_a.username, "password": "wrong"})
     # Another account from the same address, and the same account from another address, still log in.
-    assert client.post("/login/", {"username": world.viewer_a.username, "password": "pw-for-tests-1"}).status_code == 302
+    assert (
+        client.post("/login/", {"username": world.viewer_a.username, "password": "pw-for-tests-1"}).status_code == 302
+    )
     client.logout()
     other = client.post(
         "/login/", {"username": world.owner_a.username, "password": "pw-for-tests-1"}, REMOTE_ADDR="10.9.9.9"
@@ -199,7 +209,10 @@ def test_throttle_is_per_user_and_address(client, world, settings):
     assert other.status_code == 302
     # Usernames differing only in case share the budget.
     client.logout()
-    assert client.post("/login/", {"username": world.owner_a.username.upper(), "password": "pw-for-tests-1"}).status_code == 429
+    assert (
+        client.post("/login/", {"username": world.owner_a.username.upper(), "password": "pw-for-tests-1"}).status_code
+        == 429
+    )
 
 
 # --- API keys ----------------------------------------------------------------------------------
@@ -225,7 +238,14 @@ def test_api_key_comparison_is_constant_time(world):
 
 @pytest.mark.parametrize(
     "header",
-    ["Bearer crk_", "Bearer crk__", "Bearer crk_\u00e9\u00e9_x", "Bearer " + "crk_" + "a" * 5000, "Basic Zm9vOmJhcg==", "Bearer crk_%00_x"],
+    [
+        "Bearer crk_",
+        "Bearer crk__",
+        "Bearer crk_\u00e9\u00e9_x",
+        "Bearer " + "crk_" + "a" * 5000,
+        "Basic Zm9vOmJhcg==",
+        "Bearer crk_%00_x",
+    ],
 )
 def test_odd_authorization_headers_are_refused_cleanly(api_client, header):
     response = api_client.get("/api/v1/teams/", HTTP_AUTHORIZATION=header)

@@ -13,7 +13,9 @@ from improvement.models import Variant
 @pytest.fixture
 def make_experiment(team):
     def make(name="checkout-prompt", *, variants=("control", "concise"), status="running", team_=None, **fields):
-        specs = [{"name": v, "prompt": f"You are the {v} prompt.", "is_control": i == 0} for i, v in enumerate(variants)]
+        specs = [
+            {"name": v, "prompt": f"You are the {v} prompt.", "is_control": i == 0} for i, v in enumerate(variants)
+        ]
         return services.experiment_create(team=team_ or team, name=name, variants=specs, status=status, **fields)
 
     return make
@@ -33,14 +35,16 @@ def feed():
         rng = random.Random(seed)
         rows = []
         for _ in range(n):
-            rows.append({
-                "variant_id": variant.pk,
-                "success": rng.random() < p,
-                "duration_ms": max(0.0, rng.gauss(1500, 200)),
-                "quality": min(100.0, max(0.0, rng.gauss(quality, spread))),
-                "tokens": rng.randint(100, 900),
-                "cost": 0.002,
-            })
+            rows.append(
+                {
+                    "variant_id": variant.pk,
+                    "success": rng.random() < p,
+                    "duration_ms": max(0.0, rng.gauss(1500, 200)),
+                    "quality": min(100.0, max(0.0, rng.gauss(quality, spread))),
+                    "tokens": rng.randint(100, 900),
+                    "cost": 0.002,
+                }
+            )
         services.results_record_bulk(team=variant.team, results=rows)
         variant.refresh_from_db()
         return variant

@@ -44,7 +44,15 @@ def test_full_flow_create_select_record_report(team_key_client):
     assignment_id = body["assignment_id"]
 
     recorded = team_key_client.post(
-        f"{BASE}/results/", {"assignment_id": assignment_id, "success": True, "quality": 88, "duration_ms": 900, "tokens": 300, "cost": 0.004},
+        f"{BASE}/results/",
+        {
+            "assignment_id": assignment_id,
+            "success": True,
+            "quality": 88,
+            "duration_ms": 900,
+            "tokens": 300,
+            "cost": 0.004,
+        },
         format="json",
     )
     assert recorded.status_code == 201, recorded.json()
@@ -82,7 +90,9 @@ def test_batch_results_all_or_nothing(team_key_client, experiment):
     assert "results.1.quality" in response.json()["fields"]
     control.refresh_from_db()
     assert control.results_count == 0
-    ok = team_key_client.post(f"{BASE}/results/batch/", {"results": [good, good | {"variant_id": other.pk}]}, format="json")
+    ok = team_key_client.post(
+        f"{BASE}/results/batch/", {"results": [good, good | {"variant_id": other.pk}]}, format="json"
+    )
     assert ok.status_code == 201 and ok.json() == {"recorded": 2}
 
 
@@ -100,7 +110,15 @@ def test_batch_results_all_or_nothing(team_key_client, experiment):
         ({"colour": "red"}, "colour"),
         ({"name": 12345}, "name"),
         ({"epsilon": "0.1"}, "epsilon"),
-        ({"variants": [{"name": "a", "prompt": "x", "is_control": True}, {"name": "b", "prompt": "y", "is_control": True}]}, "variants.1.is_control"),
+        (
+            {
+                "variants": [
+                    {"name": "a", "prompt": "x", "is_control": True},
+                    {"name": "b", "prompt": "y", "is_control": True},
+                ]
+            },
+            "variants.1.is_control",
+        ),
     ],
 )
 def test_bad_experiment_input_is_a_400_naming_the_field(team_key_client, override, field):
@@ -171,11 +189,15 @@ def test_viewer_key_reads_but_cannot_select_or_record(key_client, team, experime
     assert viewer.get(f"{BASE}/experiments/").status_code == 200
     assert viewer.post(f"{BASE}/select/", {"experiment": experiment.name}, format="json").status_code == 403
     variant = experiment.variants.first()
-    assert viewer.post(f"{BASE}/results/", {"variant_id": variant.pk, "success": True}, format="json").status_code == 403
+    assert (
+        viewer.post(f"{BASE}/results/", {"variant_id": variant.pk, "success": True}, format="json").status_code == 403
+    )
 
 
 def test_variant_lifecycle_via_api(team_key_client, experiment, feed):
-    response = team_key_client.post(f"{BASE}/variants/", {"experiment": experiment.pk, "name": "bold", "prompt": "Be bold."}, format="json")
+    response = team_key_client.post(
+        f"{BASE}/variants/", {"experiment": experiment.pk, "name": "bold", "prompt": "Be bold."}, format="json"
+    )
     assert response.status_code == 201
     variant_id = response.json()["id"]
     renamed = team_key_client.patch(f"{BASE}/variants/{variant_id}/", {"name": "brave"}, format="json")
@@ -190,7 +212,9 @@ def test_variant_lifecycle_via_api(team_key_client, experiment, feed):
 
 
 def test_objective_is_locked_once_results_exist(team_key_client, experiment, feed):
-    ok = team_key_client.patch(f"{BASE}/experiments/{experiment.pk}/", {"epsilon": 0.3, "description": "x"}, format="json")
+    ok = team_key_client.patch(
+        f"{BASE}/experiments/{experiment.pk}/", {"epsilon": 0.3, "description": "x"}, format="json"
+    )
     assert ok.status_code == 200 and ok.json()["epsilon"] == 0.3
     feed(experiment.variants.first(), 2)
     refused = team_key_client.patch(f"{BASE}/experiments/{experiment.pk}/", {"weight_quality": 0.9}, format="json")
@@ -230,15 +254,21 @@ def test_lists_are_filtered_and_free_of_n_plus_one(team_key_client, make_experim
 
 
 def test_select_uses_few_queries_and_no_lock(team_key_client, experiment, django_assert_num_queries):
-    team_key_client.post(f"{BASE}/select/", {"experiment": experiment.name}, format="json")  # key's last_used_at touched
+    team_key_client.post(
+        f"{BASE}/select/", {"experiment": experiment.name}, format="json"
+    )  # key's last_used_at touched
     # The key, the experiment with its active variants' sums, the assignment + traffic counter.
     with django_assert_num_queries(3) as ctx:
         response = team_key_client.post(f"{BASE}/select/", {"experiment": experiment.name}, format="json")
     assert response.status_code == 201
-    assert not any("FOR UPDATE" in q["sql"].upper() or "FOR NO KEY UPDATE" in q["sql"].upper() for q in ctx.captured_queries)
+    assert not any(
+        "FOR UPDATE" in q["sql"].upper() or "FOR NO KEY UPDATE" in q["sql"].upper() for q in ctx.captured_queries
+    )
 
 
-def test_session_user_selects_in_active_team_and_not_where_viewer(client_for, make_user, team, other_team, make_experiment):
+def test_session_user_selects_in_active_team_and_not_where_viewer(
+    client_for, make_user, team, other_team, make_experiment
+):
     from crucible import services as core
 
     user = make_user("twoteams", team=team, role=Role.MEMBER)

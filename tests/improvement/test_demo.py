@@ -28,4 +28,6 @@ def test_demo_seed_has_every_stage_and_a_clear_winner():
     assert VariantBucket.objects.filter(experiment=clear).values("bucket__date").distinct().count() >= 10
     # Variant statistics agree with the buckets they were simulated into.
     for variant in clear.variants.all():
-        assert variant.results_count == sum(VariantBucket.objects.filter(variant=variant).values_list("results", flat=True))
+        assert variant.results_count == sum(
+            VariantBucket.objects.filter(variant=variant).values_list("results", flat=True)
+        )

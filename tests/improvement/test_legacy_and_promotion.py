@@ -17,7 +17,9 @@ def test_legacy_test_variant_creates_experiment_and_variant_from_query_params(te
     assert (variant.name, variant.prompt, variant.experiment.name) == ("v2", "Improved prompt", "Frontend Generation")
     assert variant.experiment.team == team and variant.experiment.status == Status.RUNNING
     # A second variant for the same prompt name joins the same experiment; unnamed ones get v<n>.
-    second = team_key_client.post("/api/improve/test-variant", {"agent_name": "Frontend Generation", "variant_prompt": "Other"}, format="json")
+    second = team_key_client.post(
+        "/api/improve/test-variant", {"agent_name": "Frontend Generation", "variant_prompt": "Other"}, format="json"
+    )
     assert second.status_code == 200
     assert Experiment.objects.filter(team=team).count() == 1
     assert Variant.objects.get(pk=int(second.json()["variant_id"])).name == "v3"  # v2 is taken
@@ -83,7 +85,9 @@ def test_promotion_publishes_the_winner_as_the_next_version(team_key_client, mak
     control, concise = experiment.variants.order_by("id")
     feed(control, 60, p=0.6, quality=50, seed=1)
     feed(concise, 60, p=0.97, quality=90, seed=2)
-    response = team_key_client.post(f"/api/v1/improvement/experiments/{experiment.pk}/conclude/", {"promote": True}, format="json")
+    response = team_key_client.post(
+        f"/api/v1/improvement/experiments/{experiment.pk}/conclude/", {"promote": True}, format="json"
+    )
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["status"] == "concluded" and body["winner"] == concise.pk
@@ -101,7 +105,9 @@ def test_promote_action_after_conclusion_with_chosen_version(team_key_client, ma
     experiment = make_experiment("pick", agent=agent)
     control, concise = experiment.variants.order_by("id")
     services.experiment_conclude(experiment=experiment, winner=concise)
-    response = team_key_client.post(f"/api/v1/improvement/experiments/{experiment.pk}/promote/", {"version": "2.0.0"}, format="json")
+    response = team_key_client.post(
+        f"/api/v1/improvement/experiments/{experiment.pk}/promote/", {"version": "2.0.0"}, format="json"
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["version"] == "2.0.0"
     assert response.json()["experiment"]["promoted_version_label"] == "2.0.0"

@@ -65,33 +65,68 @@ def test_other_teams_experiment_page_is_404(web, make_experiment, make_team):
 
 
 def test_create_form_creates_a_running_experiment_with_control(web, team):
-    response = web.post(reverse("improvement:experiment-create"), {
-        "name": "from-the-form", "strategy": "thompson", "epsilon": "0.1", "min_results": "20",
-        "weight_quality": "1", "weight_success": "1", "weight_speed": "0", "weight_cost": "0",
-        "speed_reference_ms": "2000", "cost_reference": "0.01",
-        "control_prompt": "Old prompt", "challenger_prompt": "New prompt", "start_now": "on",
-    })
+    response = web.post(
+        reverse("improvement:experiment-create"),
+        {
+            "name": "from-the-form",
+            "strategy": "thompson",
+            "epsilon": "0.1",
+            "min_results": "20",
+            "weight_quality": "1",
+            "weight_success": "1",
+            "weight_speed": "0",
+            "weight_cost": "0",
+            "speed_reference_ms": "2000",
+            "cost_reference": "0.01",
+            "control_prompt": "Old prompt",
+            "challenger_prompt": "New prompt",
+            "start_now": "on",
+        },
+    )
     assert response.status_code == 302
     experiment = Experiment.objects.get(name="from-the-form")
     assert experiment.status == Status.RUNNING and experiment.team == team
-    assert list(experiment.variants.order_by("id").values_list("name", "is_control")) == [("control", True), ("challenger", False)]
+    assert list(experiment.variants.order_by("id").values_list("name", "is_control")) == [
+        ("control", True),
+        ("challenger", False),
+    ]
 
 
 def test_create_form_shows_errors_for_nonsense_weights(web):
-    response = web.post(reverse("improvement:experiment-create"), {
-        "name": "bad", "strategy": "epsilon_greedy", "epsilon": "1.5", "min_results": "20",
-        "weight_quality": "0", "weight_success": "0", "weight_speed": "0", "weight_cost": "0",
-        "speed_reference_ms": "2000", "cost_reference": "0.01",
-    })
+    response = web.post(
+        reverse("improvement:experiment-create"),
+        {
+            "name": "bad",
+            "strategy": "epsilon_greedy",
+            "epsilon": "1.5",
+            "min_results": "20",
+            "weight_quality": "0",
+            "weight_success": "0",
+            "weight_speed": "0",
+            "weight_cost": "0",
+            "speed_reference_ms": "2000",
+            "cost_reference": "0.01",
+        },
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert "errorlist" in html
     assert not Experiment.objects.exists()
-    response = web.post(reverse("improvement:experiment-create"), {
-        "name": "bad", "strategy": "epsilon_greedy", "epsilon": "0.1", "min_results": "20",
-        "weight_quality": "0", "weight_success": "0", "weight_speed": "0", "weight_cost": "0",
-        "speed_reference_ms": "2000", "cost_reference": "0.01",
-    })
+    response = web.post(
+        reverse("improvement:experiment-create"),
+        {
+            "name": "bad",
+            "strategy": "epsilon_greedy",
+            "epsilon": "0.1",
+            "min_results": "20",
+            "weight_quality": "0",
+            "weight_success": "0",
+            "weight_speed": "0",
+            "weight_cost": "0",
+            "speed_reference_ms": "2000",
+            "cost_reference": "0.01",
+        },
+    )
     assert "At least one weight" in response.content.decode()
     assert not Experiment.objects.exists()
 
@@ -100,11 +135,22 @@ def test_edit_form_and_actions(web, make_experiment):
     experiment = make_experiment("editable", status="draft")
     form = web.get(reverse("improvement:experiment-edit", args=[experiment.pk]))
     assert form.status_code == 200
-    response = web.post(reverse("improvement:experiment-edit", args=[experiment.pk]), {
-        "name": "edited", "description": "now with text", "strategy": "ucb1", "epsilon": "0.1", "min_results": "15",
-        "weight_quality": "1", "weight_success": "0", "weight_speed": "0", "weight_cost": "0",
-        "speed_reference_ms": "2000", "cost_reference": "0.01",
-    })
+    response = web.post(
+        reverse("improvement:experiment-edit", args=[experiment.pk]),
+        {
+            "name": "edited",
+            "description": "now with text",
+            "strategy": "ucb1",
+            "epsilon": "0.1",
+            "min_results": "15",
+            "weight_quality": "1",
+            "weight_success": "0",
+            "weight_speed": "0",
+            "weight_cost": "0",
+            "speed_reference_ms": "2000",
+            "cost_reference": "0.01",
+        },
+    )
     assert response.status_code == 302
     experiment.refresh_from_db()
     assert (experiment.name, experiment.strategy, experiment.min_results) == ("edited", "ucb1", 15)
@@ -159,10 +205,22 @@ def test_admin_screens_and_service_rules(client, make_user, team, experiment, fe
     assert client.get("/admin/improvement/experiment/", {"q": "checkout", "status": "running"}).status_code == 200
     feed(experiment.variants.first(), 3)
     form = {
-        "name": experiment.name, "description": "", "agent": "", "strategy": "epsilon_greedy", "epsilon": "0.1",
-        "min_results": "30", "weight_quality": "0.9", "weight_success": "0.3", "weight_speed": "0.2", "weight_cost": "0",
-        "speed_reference_ms": "2000", "cost_reference": "0.01",
-        "variants-TOTAL_FORMS": "0", "variants-INITIAL_FORMS": "0", "variants-MIN_NUM_FORMS": "0", "variants-MAX_NUM_FORMS": "0",
+        "name": experiment.name,
+        "description": "",
+        "agent": "",
+        "strategy": "epsilon_greedy",
+        "epsilon": "0.1",
+        "min_results": "30",
+        "weight_quality": "0.9",
+        "weight_success": "0.3",
+        "weight_speed": "0.2",
+        "weight_cost": "0",
+        "speed_reference_ms": "2000",
+        "cost_reference": "0.01",
+        "variants-TOTAL_FORMS": "0",
+        "variants-INITIAL_FORMS": "0",
+        "variants-MIN_NUM_FORMS": "0",
+        "variants-MAX_NUM_FORMS": "0",
     }
     response = client.post(f"/admin/improvement/experiment/{experiment.pk}/change/", form)
     assert response.status_code == 200 and "objective cannot change" in response.content.decode()

@@ -75,7 +75,9 @@ def test_warm_up_spreads_over_all_variants_below_the_minimum(make_experiment):
 
 @pytest.mark.parametrize("strategy", ["thompson", "ucb1"])
 def test_strategy_converges_on_the_better_variant(make_experiment, strategy):
-    experiment = make_experiment(f"converge-{strategy}", strategy=strategy, weight_quality=0, weight_speed=0, weight_success=1)
+    experiment = make_experiment(
+        f"converge-{strategy}", strategy=strategy, weight_quality=0, weight_speed=0, weight_success=1
+    )
     good, bad = experiment.variants.order_by("id")
     truth = {good.pk: 0.7, bad.pk: 0.35}
     rng = random.Random(21)
@@ -84,8 +86,12 @@ def test_strategy_converges_on_the_better_variant(make_experiment, strategy):
     rounds = 600
     for i in range(rounds):
         variant, assignment_id = services.variant_select(experiment=experiment, rng=rng)
-        services.result_record(team=experiment.team, assignment_id=assignment_id,
-                               success=world.random() < truth[variant.pk], duration_ms=100)
+        services.result_record(
+            team=experiment.team,
+            assignment_id=assignment_id,
+            success=world.random() < truth[variant.pk],
+            duration_ms=100,
+        )
         if i >= rounds - 200:
             late.append(variant.pk)
     # By the end most traffic goes to the better arm.

@@ -17,11 +17,28 @@ pytestmark = pytest.mark.django_db
 
 def test_bulk_record_updates_sums_counts_and_squares(experiment):
     control, concise = experiment.variants.order_by("id")
-    services.results_record_bulk(team=experiment.team, results=[
-        {"variant_id": control.pk, "success": True, "duration_ms": 1000, "quality": 80, "tokens": 100, "cost": 0.01},
-        {"variant_id": control.pk, "success": False, "duration_ms": 3000, "quality": None, "tokens": 50, "cost": 0.02},
-        {"variant_id": concise.pk, "success": True, "duration_ms": 500, "quality": 90, "tokens": 10, "cost": 0},
-    ])
+    services.results_record_bulk(
+        team=experiment.team,
+        results=[
+            {
+                "variant_id": control.pk,
+                "success": True,
+                "duration_ms": 1000,
+                "quality": 80,
+                "tokens": 100,
+                "cost": 0.01,
+            },
+            {
+                "variant_id": control.pk,
+                "success": False,
+                "duration_ms": 3000,
+                "quality": None,
+                "tokens": 50,
+                "cost": 0.02,
+            },
+            {"variant_id": concise.pk, "success": True, "duration_ms": 500, "quality": 90, "tokens": 10, "cost": 0},
+        ],
+    )
     control.refresh_from_db()
     concise.refresh_from_db()
     assert (control.results_count, control.success_count, control.quality_count) == (2, 1, 1)
@@ -87,8 +104,11 @@ def test_retired_variant_other_team_and_other_experiment_are_refused(experiment,
     for variant_id, scope, words in cases:
         with pytest.raises(ValidationError) as exc:
             services.results_record_bulk(
-                team=experiment.team, experiment=scope,
-                results=[{"variant_id": variant_id, "success": True, "duration_ms": 1, "quality": 1, "tokens": 0, "cost": 0}],
+                team=experiment.team,
+                experiment=scope,
+                results=[
+                    {"variant_id": variant_id, "success": True, "duration_ms": 1, "quality": 1, "tokens": 0, "cost": 0}
+                ],
             )
         assert words in exc.value.message_dict["results.0.variant_id"][0]
     assert sum(Variant.objects.values_list("results_count", flat=True)) == 0
@@ -96,7 +116,11 @@ def test_retired_variant_other_team_and_other_experiment_are_refused(experiment,
 
 def test_variants_for_team_only_returns_the_teams_variants(experiment, make_experiment, make_team):
     foreign = make_experiment("foreign", team_=make_team("Initech", slug="initech"))
-    ids = list(experiment.variants.values_list("id", flat=True)) + list(foreign.variants.values_list("id", flat=True)) + [999999]
+    ids = (
+        list(experiment.variants.values_list("id", flat=True))
+        + list(foreign.variants.values_list("id", flat=True))
+        + [999999]
+    )
     found = variants_for_team(team=experiment.team, ids=ids)
     assert set(found) == set(experiment.variants.values_list("id", flat=True))
     assert all(v.experiment.name == experiment.name for v in found.values())
@@ -112,10 +136,27 @@ def test_concurrent_results_are_counted_exactly(make_experiment):
     def worker(seed):
         try:
             for i in range(per_thread):
-                services.results_record_bulk(team=experiment.team, results=[
-                    {"variant_id": control.pk, "success": True, "duration_ms": 100, "quality": 50, "tokens": 3, "cost": 0.001},
-                    {"variant_id": concise.pk, "success": i % 2 == 0, "duration_ms": 200, "quality": None, "tokens": 1, "cost": 0},
-                ])
+                services.results_record_bulk(
+                    team=experiment.team,
+                    results=[
+                        {
+                            "variant_id": control.pk,
+                            "success": True,
+                            "duration_ms": 100,
+                            "quality": 50,
+                            "tokens": 3,
+                            "cost": 0.001,
+                        },
+                        {
+                            "variant_id": concise.pk,
+                            "success": i % 2 == 0,
+                            "duration_ms": 200,
+                            "quality": None,
+                            "tokens": 1,
+                            "cost": 0,
+                        },
+                    ],
+                )
         except Exception as exc:  # surfaced below
             errors.append(exc)
         finally:

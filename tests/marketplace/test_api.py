@@ -13,9 +13,17 @@ SCHEMA = {"type": "object", "properties": {"code": {"type": "string"}}, "require
 
 
 def create_body(**extra):
-    return {"name": "Code Reviewer", "summary": "Reviews diffs", "description": "# Reviews\n\nFinds *bugs*.",
-            "category": "code-review", "tags": ["review", "python"], "system_prompt": "You review code.",
-            "input_schema": SCHEMA, "output_schema": {"type": "object"}, "model_hints": {"model": "gpt-4o"}} | extra
+    return {
+        "name": "Code Reviewer",
+        "summary": "Reviews diffs",
+        "description": "# Reviews\n\nFinds *bugs*.",
+        "category": "code-review",
+        "tags": ["review", "python"],
+        "system_prompt": "You review code.",
+        "input_schema": SCHEMA,
+        "output_schema": {"type": "object"},
+        "model_hints": {"model": "gpt-4o"},
+    } | extra
 
 
 def test_create_agent_with_first_version(team_key_client, team, member):
@@ -71,7 +79,9 @@ def test_viewer_cannot_write(key_client, team):
     assert response.status_code == 403
 
 
-def test_list_shows_public_and_own_private_only(make_agent, team, other_team, member_client, django_assert_max_num_queries):
+def test_list_shows_public_and_own_private_only(
+    make_agent, team, other_team, member_client, django_assert_max_num_queries
+):
     make_agent(team, "Own Private", visibility="private")
     make_agent(other_team, "Their Private", visibility="private")
     for i in range(8):
@@ -119,12 +129,18 @@ def test_only_the_publisher_edits_an_agent(agent, public_agent, member_client):
 
 
 def test_publish_versions_and_yank(agent, public_agent, member_client):
-    response = member_client.post(f"{BASE}/versions/", {"agent": agent.pk, "system_prompt": "v2", "changelog": "faster"}, format="json")
+    response = member_client.post(
+        f"{BASE}/versions/", {"agent": agent.pk, "system_prompt": "v2", "changelog": "faster"}, format="json"
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["version"] == "1.1.0"
-    duplicate = member_client.post(f"{BASE}/versions/", {"agent": agent.pk, "system_prompt": "x", "version": "1.1.0"}, format="json")
+    duplicate = member_client.post(
+        f"{BASE}/versions/", {"agent": agent.pk, "system_prompt": "x", "version": "1.1.0"}, format="json"
+    )
     assert duplicate.status_code == 400 and "version" in duplicate.json()["fields"]
-    bad_schema = member_client.post(f"{BASE}/versions/", {"agent": agent.pk, "system_prompt": "x", "input_schema": {"type": 5}}, format="json")
+    bad_schema = member_client.post(
+        f"{BASE}/versions/", {"agent": agent.pk, "system_prompt": "x", "input_schema": {"type": 5}}, format="json"
+    )
     assert bad_schema.status_code == 400 and "input_schema" in bad_schema.json()["fields"]
     others = member_client.post(f"{BASE}/versions/", {"agent": public_agent.pk, "system_prompt": "x"}, format="json")
     assert others.status_code == 400 and "agent" in others.json()["fields"]
@@ -174,7 +190,9 @@ def test_rating_through_the_api(public_agent, member_client, team_key_client, ke
     member_client.post(f"{BASE}/agents/{public_agent.pk}/install/", format="json")
     out_of_range = member_client.post(f"{BASE}/agents/{public_agent.pk}/rate/", {"stars": 6}, format="json")
     assert out_of_range.status_code == 400 and "stars" in out_of_range.json()["fields"]
-    created = member_client.post(f"{BASE}/agents/{public_agent.pk}/rate/", {"stars": 4, "review": "Solid"}, format="json")
+    created = member_client.post(
+        f"{BASE}/agents/{public_agent.pk}/rate/", {"stars": 4, "review": "Solid"}, format="json"
+    )
     assert created.status_code == 201
     # An API key acts for its creator: re-rating replaces the same user's rating.
     replaced = team_key_client.post(f"{BASE}/ratings/", {"agent": public_agent.pk, "stars": 2}, format="json")
@@ -194,9 +212,13 @@ def test_publisher_cannot_rate_own_agent(agent, member_client):
     assert response.status_code == 403
 
 
-def test_ratings_list_and_delete_own_only(public_agent, member_client, outsider_client, make_user, team, client_for, django_assert_max_num_queries):
+def test_ratings_list_and_delete_own_only(
+    public_agent, member_client, outsider_client, make_user, team, client_for, django_assert_max_num_queries
+):
     member_client.post(f"{BASE}/agents/{public_agent.pk}/install/", format="json")
-    rating_id = member_client.post(f"{BASE}/agents/{public_agent.pk}/rate/", {"stars": 5, "review": "Great"}, format="json").json()["id"]
+    rating_id = member_client.post(
+        f"{BASE}/agents/{public_agent.pk}/rate/", {"stars": 5, "review": "Great"}, format="json"
+    ).json()["id"]
     colleague = client_for(make_user("colleague", team=team))
     colleague.post(f"{BASE}/agents/{public_agent.pk}/rate/", {"stars": 3}, format="json")
     with django_assert_max_num_queries(6):
@@ -209,12 +231,16 @@ def test_ratings_list_and_delete_own_only(public_agent, member_client, outsider_
 
 
 def test_reports(public_agent, member_client):
-    response = member_client.post(f"{BASE}/agents/{public_agent.pk}/report/", {"reason": "malicious", "text": "Exfiltrates keys"}, format="json")
+    response = member_client.post(
+        f"{BASE}/agents/{public_agent.pk}/report/", {"reason": "malicious", "text": "Exfiltrates keys"}, format="json"
+    )
     assert response.status_code == 201 and response.json()["status"] == "open"
     bad = member_client.post(f"{BASE}/agents/{public_agent.pk}/report/", {"reason": "meh"}, format="json")
     assert bad.status_code == 400 and "reason" in bad.json()["fields"]
     member_client.post(f"{BASE}/agents/{public_agent.pk}/install/", format="json")
-    rating_id = member_client.post(f"{BASE}/agents/{public_agent.pk}/rate/", {"stars": 1, "review": "buy my stuff"}, format="json").json()["id"]
+    rating_id = member_client.post(
+        f"{BASE}/agents/{public_agent.pk}/rate/", {"stars": 1, "review": "buy my stuff"}, format="json"
+    ).json()["id"]
     response = member_client.post(f"{BASE}/ratings/{rating_id}/report/", {"reason": "spam"}, format="json")
     assert response.status_code == 201
     assert Report.objects.filter(rating_id=rating_id).count() == 1
@@ -229,7 +255,9 @@ def test_unknown_ids_are_404(member_client):
     assert response.status_code == 400 and "agent" in response.json()["fields"]
 
 
-def test_unlisted_agent_detail_stays_reachable_for_installers_only(public_agent, member_client, make_user, make_team, client_for):
+def test_unlisted_agent_detail_stays_reachable_for_installers_only(
+    public_agent, member_client, make_user, make_team, client_for
+):
     member_client.post(f"{BASE}/agents/{public_agent.pk}/install/", format="json")
     services.agent_set_listed(agent=public_agent, listed=False, reason="under review")
     assert member_client.get(f"{BASE}/agents/").json()["count"] == 0
@@ -249,7 +277,11 @@ def test_agent_filter_does_not_reveal_private_agents_of_other_teams(db, make_tea
 
     owner, caller = make_team(), make_team()
     private = services.agent_create(
-        team=owner, name="Secret Helper", system_prompt="p", visibility="private", category="other",
+        team=owner,
+        name="Secret Helper",
+        system_prompt="p",
+        visibility="private",
+        category="other",
     )
     client = key_client(caller)
     unknown = Agent.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000

@@ -56,7 +56,9 @@ def test_concurrent_installs_count_distinct_teams_exactly(published, make_team):
 def test_concurrent_uninstall_and_reinstall_keep_active_count_exact(published, make_team):
     teams = [make_team() for _ in range(5)]
     installations = [services.agent_install(agent=published, team=t)[0] for t in teams]
-    run_concurrently([lambda i=i: services.installation_uninstall(installation=i) for i in installations for _ in range(2)])
+    run_concurrently(
+        [lambda i=i: services.installation_uninstall(installation=i) for i in installations for _ in range(2)]
+    )
     assert Agent.objects.get(pk=published.pk).active_install_count == 0
     run_concurrently([lambda t=t: services.agent_install(agent=published, team=t) for t in teams for _ in range(2)])
     agent = Agent.objects.get(pk=published.pk)

@@ -13,7 +13,9 @@ SCHEMA = {"type": "object", "properties": {"diff": {"type": "string"}}, "require
 
 def test_version_publish_without_version_takes_next_minor_and_copies_schemas(make_agent, team, member):
     agent = make_agent(team, "Planner", version="1.4.2", input_schema=SCHEMA, model_hints={"model": "m1"})
-    row = services.version_publish(agent=agent, system_prompt="Better prompt", changelog="promoted", published_by=member)
+    row = services.version_publish(
+        agent=agent, system_prompt="Better prompt", changelog="promoted", published_by=member
+    )
     assert row.version == "1.5.0"
     assert row.input_schema == SCHEMA
     assert row.model_hints == {"model": "m1"}

@@ -28,6 +28,8 @@ def test_demo_catalogue_is_realistic_and_consistent():
         ratings = Rating.objects.filter(agent=agent)
         assert agent.rating_count == ratings.count()
         assert agent.rating_sum == (ratings.aggregate(s=Sum("stars"))["s"] or 0)
-        assert (AgentDailyStat.objects.filter(agent=agent).aggregate(s=Sum("installs"))["s"] or 0) == agent.install_count
+        assert (
+            AgentDailyStat.objects.filter(agent=agent).aggregate(s=Sum("installs"))["s"] or 0
+        ) == agent.install_count
     # Private agents are installed by nobody else.
     assert not Installation.objects.filter(agent__visibility="private").exists()

@@ -10,8 +10,14 @@ pytestmark = pytest.mark.django_db
 def test_create_agent_legacy_route(team_key_client, team):
     response = team_key_client.post(
         "/api/marketplace/create-agent",
-        {"name": "SQL Helper", "description": "Writes SQL", "category": "data", "prompt": "You write SQL.",
-         "tags": ["sql"], "author": "someone"},
+        {
+            "name": "SQL Helper",
+            "description": "Writes SQL",
+            "category": "data",
+            "prompt": "You write SQL.",
+            "tags": ["sql"],
+            "author": "someone",
+        },
         format="json",
     )
     assert response.status_code == 201, response.json()
@@ -53,12 +59,20 @@ def test_install_and_rate_legacy_routes(public_agent, member_client, team):
     assert not_installed.status_code == 400
     response = member_client.post(f"/api/marketplace/install/{public_agent.pk}")
     assert response.status_code == 201
-    assert response.json() == {"success": True, "agent_id": public_agent.pk, "version": "1.0.0", "outcome": "installed", "installs": 1}
+    assert response.json() == {
+        "success": True,
+        "agent_id": public_agent.pk,
+        "version": "1.0.0",
+        "outcome": "installed",
+        "installs": 1,
+    }
     # By team-slug/slug as well; the second install is idempotent.
     response = member_client.post("/api/marketplace/install/globex/test-writer", {}, format="json")
     assert response.status_code == 200 and response.json()["installs"] == 1
     assert Installation.objects.get().team == team
-    response = member_client.post(f"/api/marketplace/rate/{public_agent.pk}", {"rating": 4, "review": "good"}, format="json")
+    response = member_client.post(
+        f"/api/marketplace/rate/{public_agent.pk}", {"rating": 4, "review": "good"}, format="json"
+    )
     assert response.status_code == 201
     assert response.json() == {"success": True, "agent_id": public_agent.pk, "rating": 4.0, "rating_count": 1}
     response = member_client.post(f"/api/marketplace/rate/{public_agent.pk}", {"rating": 0}, format="json")
@@ -83,6 +97,11 @@ def test_legacy_routes_need_authentication(api_client):
 
 def test_legacy_routes_are_in_the_schema(member_client):
     schema = member_client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
-    for path in ("/api/marketplace/create-agent", "/api/marketplace/search", "/api/marketplace/install/{ref}", "/api/marketplace/rate/{ref}"):
+    for path in (
+        "/api/marketplace/create-agent",
+        "/api/marketplace/search",
+        "/api/marketplace/install/{ref}",
+        "/api/marketplace/rate/{ref}",
+    ):
         assert path in schema["paths"], path
     assert "/api/v1/marketplace/agents/" in schema["paths"]

@@ -41,7 +41,9 @@ def test_browse_search_filters_and_sort(web, make_agent, other_team, django_asse
 
 
 def test_agent_page_shows_versions_schemas_histogram_and_chart(web, public_agent):
-    services.version_publish(agent=public_agent, system_prompt="v2", input_schema={"type": "object", "title": "Payload"}, changelog="Faster")
+    services.version_publish(
+        agent=public_agent, system_prompt="v2", input_schema={"type": "object", "title": "Payload"}, changelog="Faster"
+    )
     response = web.get(f"/marketplace/agents/{public_agent.pk}/")
     html = response.content.decode()
     assert response.status_code == 200
@@ -52,7 +54,9 @@ def test_agent_page_shows_versions_schemas_histogram_and_chart(web, public_agent
 
 
 def test_description_is_sanitized_on_the_page(web, make_agent, other_team):
-    agent = make_agent(other_team, "Sneaky", description="Hi <script>alert('x')</script><a href=\"javascript:alert(1)\">click</a>")
+    agent = make_agent(
+        other_team, "Sneaky", description="Hi <script>alert('x')</script><a href=\"javascript:alert(1)\">click</a>"
+    )
     html = web.get(f"/marketplace/agents/{agent.pk}/").content.decode()
     assert "alert('x')" not in html.split('<div class="markdown card">')[1].split("</div>")[0]
     assert "javascript:alert" not in html
@@ -89,22 +93,52 @@ def test_install_rate_upgrade_uninstall_from_the_page(web, public_agent, team):
 
 
 def test_create_edit_and_new_version_forms(web, team):
-    response = web.post("/marketplace/agents/new/", {
-        "name": "Form Agent", "summary": "Made in a form", "description": "**hi**", "category": "coding", "tags": "a, b",
-        "visibility": "public", "version": "0.1.0", "system_prompt": "Be brief.", "input_schema": '{"type": "object"}',
-    })
+    response = web.post(
+        "/marketplace/agents/new/",
+        {
+            "name": "Form Agent",
+            "summary": "Made in a form",
+            "description": "**hi**",
+            "category": "coding",
+            "tags": "a, b",
+            "visibility": "public",
+            "version": "0.1.0",
+            "system_prompt": "Be brief.",
+            "input_schema": '{"type": "object"}',
+        },
+    )
     agent = Agent.objects.get(name="Form Agent")
     assert response.status_code == 302 and response["Location"] == f"/marketplace/agents/{agent.pk}/"
     assert agent.tags == ["a", "b"] and agent.latest_version.version == "0.1.0"
-    bad = web.post("/marketplace/agents/new/", {"name": "Bad", "category": "coding", "visibility": "public", "version": "1",
-                                                "system_prompt": "x", "input_schema": '{"type": "nope"}'})
+    bad = web.post(
+        "/marketplace/agents/new/",
+        {
+            "name": "Bad",
+            "category": "coding",
+            "visibility": "public",
+            "version": "1",
+            "system_prompt": "x",
+            "input_schema": '{"type": "nope"}',
+        },
+    )
     assert bad.status_code == 200 and "errorlist" in bad.content.decode()
     assert not Agent.objects.filter(name="Bad").exists()
-    web.post(f"/marketplace/agents/{agent.pk}/edit/", {"name": "Form Agent", "summary": "Edited", "category": "coding",
-                                                       "tags": "a", "visibility": "private", "description": ""})
+    web.post(
+        f"/marketplace/agents/{agent.pk}/edit/",
+        {
+            "name": "Form Agent",
+            "summary": "Edited",
+            "category": "coding",
+            "tags": "a",
+            "visibility": "private",
+            "description": "",
+        },
+    )
     agent.refresh_from_db()
     assert agent.summary == "Edited" and agent.visibility == "private"
-    response = web.post(f"/marketplace/agents/{agent.pk}/versions/new/", {"system_prompt": "Be briefer.", "changelog": "shorter"})
+    response = web.post(
+        f"/marketplace/agents/{agent.pk}/versions/new/", {"system_prompt": "Be briefer.", "changelog": "shorter"}
+    )
     assert response.status_code == 302
     version = AgentVersion.objects.get(agent=agent, version="0.2.0")
     assert version.input_schema == {"type": "object"}  # kept from the previous version
@@ -145,8 +179,14 @@ def test_admin_moderation_actions(admin_client, public_agent, make_team, make_us
     services.agent_install(agent=public_agent, team=team)
     rating, _ = services.rating_set(agent=public_agent, user=user, team=team, stars=1, review="spam")
     report = services.report_create(agent=public_agent, rating=rating, reporter=user, reason="spam")
-    for url in ("/admin/marketplace/agent/", "/admin/marketplace/agentversion/", "/admin/marketplace/rating/",
-                "/admin/marketplace/report/", "/admin/marketplace/installation/", f"/admin/marketplace/agent/{public_agent.pk}/change/"):
+    for url in (
+        "/admin/marketplace/agent/",
+        "/admin/marketplace/agentversion/",
+        "/admin/marketplace/rating/",
+        "/admin/marketplace/report/",
+        "/admin/marketplace/installation/",
+        f"/admin/marketplace/agent/{public_agent.pk}/change/",
+    ):
         assert admin_client.get(url).status_code == 200, url
     admin_client.post("/admin/marketplace/report/", {"action": "take_action", "_selected_action": [report.pk]})
     assert Rating.objects.get(pk=rating.pk).is_hidden
@@ -161,6 +201,7 @@ def test_admin_moderation_actions(admin_client, public_agent, make_team, make_us
 @pytest.mark.parametrize("model", ["installation", "installevent", "download"])
 def test_admin_lists_do_not_query_per_row(admin_client, make_agent, make_team, model):
     """The version column names its agent and team: they come in the list's own query."""
+
     def queries(n_teams):
         for _ in range(n_teams):
             team = make_team()

@@ -51,7 +51,10 @@ def test_private_agents_only_for_their_team(make_agent, team, other_team):
     make_agent(other_team, "Secret Planner", visibility="private")
     make_agent(other_team, "Public Planner")
     assert names(selectors.agent_search(team_ids=[team.pk], q="planner")) == ["Public Planner"]
-    assert set(names(selectors.agent_search(team_ids=[other_team.pk], q="planner"))) == {"Secret Planner", "Public Planner"}
+    assert set(names(selectors.agent_search(team_ids=[other_team.pk], q="planner"))) == {
+        "Secret Planner",
+        "Public Planner",
+    }
 
 
 def test_unlisted_agents_hidden_from_others(make_agent, team, other_team):

@@ -16,7 +16,9 @@ def fresh(agent):
 
 def test_agent_create_renders_markdown_safely_and_cleans_tags(make_agent, team):
     agent = make_agent(
-        team, "Doc Writer", tags=["Python", " python ", "Docs"],
+        team,
+        "Doc Writer",
+        tags=["Python", " python ", "Docs"],
         description="# Hello\n\n<script>alert(1)</script> [x](javascript:alert(1)) **bold** <img src=x onerror=alert(1)>",
     )
     assert agent.tags == ["python", "docs"]
@@ -52,7 +54,11 @@ def test_duplicate_slug_in_team_is_refused(make_agent, team, other_team):
 
 
 def test_schema_with_named_draft_is_checked_against_that_draft(make_agent, team):
-    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "definitions": {"a": {"type": "string"}}}
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "definitions": {"a": {"type": "string"}},
+    }
     agent = make_agent(team, input_schema=schema)
     assert agent.latest_version.input_schema == schema
     with pytest.raises(ValidationError):
@@ -192,8 +198,12 @@ def test_rerating_replaces_and_histogram_stays_exact(installed, other_team, outs
 def test_reports_and_moderation_actions(installed, other_team, outsider, team):
     agent = installed
     rating, _ = services.rating_set(agent=agent, user=outsider, team=other_team, stars=1, review="spam spam")
-    review_report = services.report_create(agent=agent, rating=rating, reporter=outsider, team=other_team, reason="spam", text="ad")
-    agent_report = services.report_create(agent=agent, reporter=outsider, team=other_team, reason="malicious", text="exfiltrates")
+    review_report = services.report_create(
+        agent=agent, rating=rating, reporter=outsider, team=other_team, reason="spam", text="ad"
+    )
+    agent_report = services.report_create(
+        agent=agent, reporter=outsider, team=other_team, reason="malicious", text="exfiltrates"
+    )
     with pytest.raises(ValidationError):
         services.report_create(agent=agent, reporter=outsider, reason="boring")
     services.report_action(report=review_report)
@@ -239,7 +249,9 @@ def test_unlisted_agent_stays_reachable_to_teams_that_installed_it(agent, other_
 
 def test_publish_names_every_bad_field_at_once(agent):
     with pytest.raises(ValidationError) as caught:
-        services.version_publish(agent=agent, system_prompt=" ", version="1.0.0", output_schema={"type": 3}, model_hints=[])
+        services.version_publish(
+            agent=agent, system_prompt=" ", version="1.0.0", output_schema={"type": 3}, model_hints=[]
+        )
     assert set(caught.value.message_dict) == {"system_prompt", "version", "output_schema", "model_hints"}
     assert agent.versions.count() == 1
 

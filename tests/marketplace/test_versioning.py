@@ -3,7 +3,9 @@ import pytest
 from marketplace.versioning import InvalidVersion, SemVer
 
 
-@pytest.mark.parametrize("text", ["1.0", "1", "01.0.0", "1.0.0-", "1.0.0-01", "a.b.c", "1.0.0 beta", "", "1.-1.0", "99999999999.0.0"])
+@pytest.mark.parametrize(
+    "text", ["1.0", "1", "01.0.0", "1.0.0-", "1.0.0-01", "a.b.c", "1.0.0 beta", "", "1.-1.0", "99999999999.0.0"]
+)
 def test_invalid_versions_are_refused(text):
     with pytest.raises(InvalidVersion):
         SemVer.parse(text)
@@ -19,8 +21,18 @@ def test_parse_and_render():
 def test_order_follows_semver_precedence_not_strings():
     # The example list from semver.org rule 11, plus numeric comparisons strings get wrong.
     ordered = [
-        "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2", "1.0.0-beta.11",
-        "1.0.0-rc.1", "1.0.0", "1.2.0", "1.10.0", "2.0.0", "10.0.0",
+        "1.0.0-alpha",
+        "1.0.0-alpha.1",
+        "1.0.0-alpha.beta",
+        "1.0.0-beta",
+        "1.0.0-beta.2",
+        "1.0.0-beta.11",
+        "1.0.0-rc.1",
+        "1.0.0",
+        "1.2.0",
+        "1.10.0",
+        "2.0.0",
+        "10.0.0",
     ]
     shuffled = list(reversed(ordered))
     assert sorted(shuffled, key=lambda t: SemVer.parse(t).sort_key()) == ordered

@@ -10,7 +10,9 @@ def default_prices(request):
     flushes every table, so put them back for tests that use the database."""
     if request.node.get_closest_marker("django_db") is None:
         return
-    request.getfixturevalue("transactional_db" if request.node.get_closest_marker("django_db").kwargs.get("transaction") else "db")
+    request.getfixturevalue(
+        "transactional_db" if request.node.get_closest_marker("django_db").kwargs.get("transaction") else "db"
+    )
     from observability.pricing import seed_default_prices
 
     seed_default_prices()
@@ -55,7 +57,7 @@ def ingest():
     def run(team, events):
         results = []
         for start in range(0, len(events), 1000):
-            results += executions_ingest(team=team, events=events[start:start + 1000])
+            results += executions_ingest(team=team, events=events[start : start + 1000])
         errors = [r for r in results if r["status"] == "error"]
         assert not errors, errors[:3]
         return results

@@ -10,18 +10,36 @@ from observability import conf, selectors
 pytestmark = pytest.mark.django_db
 
 
-def runs(prefix, *, agent, n, when, duration=1000.0, spread=0.1, error_rate=0.0, model="gpt-4o", version="",
-         input_tokens=1000, output_tokens=200, error_type="Timeout", seed=0):
+def runs(
+    prefix,
+    *,
+    agent,
+    n,
+    when,
+    duration=1000.0,
+    spread=0.1,
+    error_rate=0.0,
+    model="gpt-4o",
+    version="",
+    input_tokens=1000,
+    output_tokens=200,
+    error_type="Timeout",
+    seed=0,
+):
     rng = random.Random(f"{prefix}-{seed}")
     events = []
     for i in range(n):
         failed = i < round(n * error_rate)
         event = {
-            "id": f"{prefix}-{i}", "agent": agent, "model": model, "agent_version": version,
+            "id": f"{prefix}-{i}",
+            "agent": agent,
+            "model": model,
+            "agent_version": version,
             "started_at": (when - dt.timedelta(seconds=i * 7)).isoformat(),
             "duration_ms": duration * rng.uniform(1 - spread, 1 + spread),
             "status": "error" if failed else "success",
-            "input_tokens": input_tokens, "output_tokens": output_tokens,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
         }
         if failed:
             event["error_type"] = error_type
@@ -66,8 +84,18 @@ def test_no_regression_with_too_little_data(team, ingest, windows):
 def test_version_regression_is_detected_and_recommended(team, ingest, windows):
     period, current, previous = windows
     ingest(team, runs("v1", agent="coder", n=60, when=current - dt.timedelta(hours=4), version="1.0", duration=1000))
-    ingest(team, runs("v2", agent="coder", n=60, when=current + dt.timedelta(hours=4), version="1.1", duration=2000,
-                      error_rate=0.2))
+    ingest(
+        team,
+        runs(
+            "v2",
+            agent="coder",
+            n=60,
+            when=current + dt.timedelta(hours=4),
+            version="1.1",
+            duration=2000,
+            error_rate=0.2,
+        ),
+    )
     regs = [r for r in selectors.regressions(team=team, period=period) if r["kind"] == "version"]
     assert len(regs) == 1
     assert regs[0]["version_before"] == "1.0" and regs[0]["version_after"] == "1.1"
@@ -102,8 +130,9 @@ def test_failing_agent_rule_names_top_error_types(team, ingest, windows):
     period, current, _ = windows
     fleet(ingest, team, current)
     events = runs("fail-a", agent="flaky", n=30, when=current, error_rate=0.3, error_type="RateLimitError")
-    events += runs("fail-b", agent="flaky", n=10, when=current - dt.timedelta(minutes=30), error_rate=0.2,
-                   error_type="ToolTimeout")
+    events += runs(
+        "fail-b", agent="flaky", n=10, when=current - dt.timedelta(minutes=30), error_rate=0.2, error_type="ToolTimeout"
+    )
     ingest(team, events)
     rec = next(r for r in selectors.recommendations(team=team, period=period) if r["kind"] == "failing_agent")
     assert rec["agent"] == "flaky"
@@ -125,9 +154,22 @@ def test_token_heavy_prompt_rule(team, ingest, windows):
 
 def test_expensive_model_rule(team, ingest, windows):
     period, current, _ = windows
-    ingest(team, runs("big", agent="writer", n=40, when=current, model="gpt-4o", input_tokens=10000, output_tokens=2000))
-    ingest(team, runs("small", agent="writer", n=40, when=current, model="gpt-4o-mini", input_tokens=10000,
-                      output_tokens=2000, error_rate=0.025))
+    ingest(
+        team, runs("big", agent="writer", n=40, when=current, model="gpt-4o", input_tokens=10000, output_tokens=2000)
+    )
+    ingest(
+        team,
+        runs(
+            "small",
+            agent="writer",
+            n=40,
+            when=current,
+            model="gpt-4o-mini",
+            input_tokens=10000,
+            output_tokens=2000,
+            error_rate=0.025,
+        ),
+    )
     rec = next(r for r in selectors.recommendations(team=team, period=period) if r["kind"] == "expensive_model")
     assert rec["evidence"]["model"] == "gpt-4o" and rec["evidence"]["cheaper_model"] == "gpt-4o-mini"
     assert rec["evidence"]["estimated_saving"] > 0
@@ -136,15 +178,18 @@ def test_expensive_model_rule(team, ingest, windows):
 def test_expensive_model_rule_needs_similar_success(team, ingest, windows):
     period, current, _ = windows
     ingest(team, runs("big", agent="writer", n=40, when=current, model="gpt-4o", input_tokens=10000))
-    ingest(team, runs("small", agent="writer", n=40, when=current, model="gpt-4o-mini", input_tokens=10000,
-                      error_rate=0.3))
+    ingest(
+        team, runs("small", agent="writer", n=40, when=current, model="gpt-4o-mini", input_tokens=10000, error_rate=0.3)
+    )
     assert "expensive_model" not in kinds(selectors.recommendations(team=team, period=period), "writer")
 
 
 def test_bottlenecks_rank_by_time_cost_and_p95(team, ingest, windows):
     period, current, _ = windows
     ingest(team, runs("a", agent="busy", n=100, when=current, duration=1000, model="gpt-4o-mini"))
-    ingest(team, runs("b", agent="pricey", n=10, when=current, duration=1000, model="claude-opus-4-1", input_tokens=50000))
+    ingest(
+        team, runs("b", agent="pricey", n=10, when=current, duration=1000, model="claude-opus-4-1", input_tokens=50000)
+    )
     ingest(team, runs("c", agent="laggy", n=10, when=current, duration=9000, model="gpt-4o-mini"))
     data = selectors.bottlenecks(team=team, period=period)
     assert data["by_time"][0]["agent"] == "busy"

@@ -15,9 +15,15 @@ def seeded(team, other_team, ingest, event_factory, now):
     events = []
     for i in range(30):
         events.append(event_factory(agent="planner", duration_ms=100.0 + i, model="gpt-4o"))
-        events.append(event_factory(agent="coder", duration_ms=2000.0 + i * 10, model="claude-sonnet-4-5",
-                                    status="error" if i % 5 == 0 else "success",
-                                    error_type="Timeout" if i % 5 == 0 else None))
+        events.append(
+            event_factory(
+                agent="coder",
+                duration_ms=2000.0 + i * 10,
+                model="claude-sonnet-4-5",
+                status="error" if i % 5 == 0 else "success",
+                error_type="Timeout" if i % 5 == 0 else None,
+            )
+        )
     events.append(event_factory(agent="coder", model="homegrown-llm"))
     ingest(team, [{k: v for k, v in e.items() if v is not None} for e in events])
     ingest(other_team, [event_factory(id="secret", agent="their-agent")])
@@ -47,9 +53,16 @@ def test_dashboard_filters(member_client, seeded):
     assert data["totals"]["executions"] == 30
 
 
-@pytest.mark.parametrize("query,field", [("range=2y", "range"), ("range=custom", "start"),
-                                         ("range=custom&start=2026-01-02T00:00:00Z&end=2026-01-01T00:00:00Z", "end"),
-                                         ("status=weird", "status"), ("range=custom&start=nope&end=nope", "start")])
+@pytest.mark.parametrize(
+    "query,field",
+    [
+        ("range=2y", "range"),
+        ("range=custom", "start"),
+        ("range=custom&start=2026-01-02T00:00:00Z&end=2026-01-01T00:00:00Z", "end"),
+        ("status=weird", "status"),
+        ("range=custom&start=nope&end=nope", "start"),
+    ],
+)
 def test_dashboard_bad_queries(member_client, query, field):
     response = member_client.get(f"{BASE}/dashboard/?{query}")
     assert response.status_code == 400
@@ -57,10 +70,13 @@ def test_dashboard_bad_queries(member_client, query, field):
 
 
 @pytest.mark.parametrize("path", ["dashboard/", "bottlenecks/", "regressions/", "recommendations/"])
-@pytest.mark.parametrize("query,field", [
-    ("start=0001-01-01T00:00:00Z&end=0001-01-02T00:00:00Z", "start"),  # the previous period would be before year 1
-    ("start=9998-12-31T00:00:00Z&end=9999-12-31T23:30:00Z", "end"),  # rounding end up to the hour would overflow
-])
+@pytest.mark.parametrize(
+    "query,field",
+    [
+        ("start=0001-01-01T00:00:00Z&end=0001-01-02T00:00:00Z", "start"),  # the previous period would be before year 1
+        ("start=9998-12-31T00:00:00Z&end=9999-12-31T23:30:00Z", "end"),  # rounding end up to the hour would overflow
+    ],
+)
 def test_custom_range_out_of_datetime_range_is_a_400(member_client, path, query, field):
     response = member_client.get(f"{BASE}/{path}?range=custom&{query}")
     assert response.status_code == 400, response.content

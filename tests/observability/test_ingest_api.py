@@ -72,8 +72,17 @@ def test_partial_batch_answers_207_and_stores_the_valid_events(team_key_client, 
     body = response.json()
     assert body["stored"] == 2 and body["errors"] == 9
     by_id = {r["index"]: r for r in body["results"]}
-    expected_fields = {1: "duration_ms", 2: "input_tokens", 3: "started_at", 4: "cost", 5: "status", 6: "started_at",
-                       7: "colour", 8: "cached_input_tokens", 9: "non_field_errors"}
+    expected_fields = {
+        1: "duration_ms",
+        2: "input_tokens",
+        3: "started_at",
+        4: "cost",
+        5: "status",
+        6: "started_at",
+        7: "colour",
+        8: "cached_input_tokens",
+        9: "non_field_errors",
+    }
     for index, field in expected_fields.items():
         assert by_id[index]["status"] == "error"
         assert by_id[index]["field"] == field, by_id[index]
@@ -84,9 +93,13 @@ def test_partial_batch_answers_207_and_stores_the_valid_events(team_key_client, 
 
 
 def test_malformed_body_stores_nothing(team_key_client, team):
-    for body, content_type in [("{not json", "application/json"), ('{"events": "x"}', "application/json"),
-                               ('[1, 2]', "application/json"), ('{"events": [], "x": 1}', "application/json"),
-                               ('{"events": []}', "application/json")]:
+    for body, content_type in [
+        ("{not json", "application/json"),
+        ('{"events": "x"}', "application/json"),
+        ("[1, 2]", "application/json"),
+        ('{"events": [], "x": 1}', "application/json"),
+        ('{"events": []}', "application/json"),
+    ]:
         response = team_key_client.generic("POST", INGEST_URL, body, content_type=content_type)
         assert response.status_code == 400, body
         assert set(response.json()) == {"code", "message", "fields"}
@@ -114,15 +127,23 @@ def test_anonymous_cannot_ingest(api_client, event_factory):
 
 def test_cost_is_computed_from_prices_and_unpriced_models_are_flagged(team_key_client, team, event_factory):
     events = [
-        event_factory(id="priced", model="gpt-4o-mini-2024-07-18", input_tokens=1_000_000, cached_input_tokens=400_000,
-                      output_tokens=100_000, reasoning_tokens=0),
+        event_factory(
+            id="priced",
+            model="gpt-4o-mini-2024-07-18",
+            input_tokens=1_000_000,
+            cached_input_tokens=400_000,
+            output_tokens=100_000,
+            reasoning_tokens=0,
+        ),
         event_factory(id="unpriced", model="my-private-model"),
         event_factory(id="own-cost", model="my-private-model", cost=0.25),
     ]
     assert team_key_client.post(INGEST_URL, {"events": events}, format="json").status_code == 200
     priced = Execution.objects.get(client_id="priced")
     # gpt-4o-mini*: 0.15 in, 0.075 cached, 0.60 out per million
-    assert priced.cost == Decimal("0.6") * Decimal("0.15") + Decimal("0.4") * Decimal("0.075") + Decimal("0.1") * Decimal("0.60")
+    assert priced.cost == Decimal("0.6") * Decimal("0.15") + Decimal("0.4") * Decimal("0.075") + Decimal(
+        "0.1"
+    ) * Decimal("0.60")
     assert priced.cost_source == "price"
     unpriced = Execution.objects.get(client_id="unpriced")
     assert unpriced.cost is None and unpriced.cost_source == "none"

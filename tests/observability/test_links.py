@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db
 def agent(team):
     from marketplace import services as marketplace_services
 
-    return marketplace_services.agent_create(team=team, name="Code Reviewer", slug="code-reviewer",
-                                             system_prompt="Review the diff.", version="1.0.0")
+    return marketplace_services.agent_create(
+        team=team, name="Code Reviewer", slug="code-reviewer", system_prompt="Review the diff.", version="1.0.0"
+    )
 
 
 @pytest.fixture
@@ -21,18 +22,23 @@ def variants(team):
     from improvement import services as improvement_services
 
     experiment = improvement_services.experiment_create(
-        team=team, name="shorter prompt", status="running",
+        team=team,
+        name="shorter prompt",
+        status="running",
         variants=[{"name": "control", "prompt": "long", "is_control": True}, {"name": "short", "prompt": "short"}],
     )
     return list(experiment.variants.order_by("pk"))
 
 
 def test_agent_ref_and_version_are_resolved(team, agent, event_factory):
-    results = executions_ingest(team=team, events=[
-        event_factory(id="a", agent=None, agent_ref="code-reviewer", agent_version="1.0.0"),
-        event_factory(id="b", agent_ref="nope"),
-        event_factory(id="c", agent_ref="code-reviewer", agent_version="9.9.9"),
-    ])
+    results = executions_ingest(
+        team=team,
+        events=[
+            event_factory(id="a", agent=None, agent_ref="code-reviewer", agent_version="1.0.0"),
+            event_factory(id="b", agent_ref="nope"),
+            event_factory(id="c", agent_ref="code-reviewer", agent_version="9.9.9"),
+        ],
+    )
     assert [r["status"] for r in results] == ["stored", "error", "error"]
     assert results[1]["field"] == "agent_ref" and results[2]["field"] == "agent_version"
     execution = Execution.objects.get(client_id="a")
@@ -74,9 +80,14 @@ def test_build_reports_use_the_same_ingest(team, event_factory):
     from teammemory import services as teammemory_services
 
     now = timezone.now()
-    build, _created = teammemory_services.build_record(team=team, client_build_id="b-1", status="succeeded",
-                                             started_at=now - dt.timedelta(minutes=3), finished_at=now,
-                                             project_name="shop")
+    build, _created = teammemory_services.build_record(
+        team=team,
+        client_build_id="b-1",
+        status="succeeded",
+        started_at=now - dt.timedelta(minutes=3),
+        finished_at=now,
+        project_name="shop",
+    )
     results = executions_ingest(team=team, events=[event_factory(id="bx")], build=build)
     assert results[0]["status"] == "stored"
     execution = Execution.objects.get(client_id="bx")

@@ -7,12 +7,11 @@ import requests
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.trace import Status, StatusCode
 
 from crucible import services as core_services
-from observability.models import ModelPrice, Execution, HourlyRollup
+from observability.models import Execution, HourlyRollup, ModelPrice
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,9 +30,14 @@ def _provider(url, key, exporter_list=None):
 def test_sdk_exports_genai_spans_as_executions(live_server, team):
     # Transactional tests flush the tables between tests, seeded prices included: bring our own.
     ModelPrice.objects.get_or_create(
-        pattern="gpt-4o*", effective_from="2024-01-01",
-        defaults={"input_per_million": "2.5", "cached_input_per_million": "1.25",
-                  "output_per_million": "10", "reasoning_per_million": "10"},
+        pattern="gpt-4o*",
+        effective_from="2024-01-01",
+        defaults={
+            "input_per_million": "2.5",
+            "cached_input_per_million": "1.25",
+            "output_per_million": "10",
+            "reasoning_per_million": "10",
+        },
     )
     _, key = core_services.api_key_create(team=team, name="otel")
     provider = _provider(live_server.url, key)
@@ -84,8 +88,9 @@ def test_gzip_compressed_export(live_server, team):
 
     _, key = core_services.api_key_create(team=team, name="otel")
     provider = TracerProvider(resource=Resource.create({"service.name": "zipped"}))
-    exporter = OTLPSpanExporter(endpoint=live_server.url + PATH, headers={"Authorization": f"Bearer {key}"},
-                                compression=Compression.Gzip)
+    exporter = OTLPSpanExporter(
+        endpoint=live_server.url + PATH, headers={"Authorization": f"Bearer {key}"}, compression=Compression.Gzip
+    )
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     with provider.get_tracer("t").start_as_current_span("chat") as span:
         span.set_attribute("gen_ai.operation.name", "chat")
@@ -141,18 +146,33 @@ def test_otlp_json_with_partial_rejection(live_server, team):
 
     _, key = core_services.api_key_create(team=team, name="otel")
     now_ns = time.time_ns()
-    good = _json_span(**{"gen_ai.request.model": {"stringValue": "gpt-4o"},
-                         "gen_ai.usage.input_tokens": {"intValue": "10"},
-                         "gen_ai.usage.output_tokens": {"intValue": "5"}})
+    good = _json_span(
+        **{
+            "gen_ai.request.model": {"stringValue": "gpt-4o"},
+            "gen_ai.usage.input_tokens": {"intValue": "10"},
+            "gen_ai.usage.output_tokens": {"intValue": "5"},
+        }
+    )
     good["startTimeUnixNano"], good["endTimeUnixNano"] = str(now_ns - 2_000_000_000), str(now_ns)
-    bad = _json_span(**{"gen_ai.request.model": {"stringValue": "gpt-4o"},
-                        "gen_ai.usage.input_tokens": {"intValue": "-3"}})
+    bad = _json_span(
+        **{"gen_ai.request.model": {"stringValue": "gpt-4o"}, "gen_ai.usage.input_tokens": {"intValue": "-3"}}
+    )
     bad["spanId"] = "eee19b7ec3c1b175"
     bad["startTimeUnixNano"], bad["endTimeUnixNano"] = str(now_ns - 1000), str(now_ns)
-    body = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "json-agent"}}]},
-                               "scopeSpans": [{"spans": [good, bad]}]}]}
-    response = requests.post(live_server.url + PATH, data=json.dumps(body), timeout=10,
-                             headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    body = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "json-agent"}}]},
+                "scopeSpans": [{"spans": [good, bad]}],
+            }
+        ]
+    }
+    response = requests.post(
+        live_server.url + PATH,
+        data=json.dumps(body),
+        timeout=10,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["partialSuccess"]["rejectedSpans"] == "1"
     assert "input_tokens" in response.json()["partialSuccess"]["errorMessage"]
@@ -161,16 +181,23 @@ def test_otlp_json_with_partial_rejection(live_server, team):
     assert execution.trace_id == "5b8efff798038103d269b633813fc60c"
 
 
-@pytest.mark.parametrize("content_type,body", [
-    ("application/x-protobuf", b"\xff\xff\xff not a protobuf"),
-    ("application/json", b'{"resourceSpans": "nope"}'),
-    ("application/json", b"{broken"),
-    ("text/plain", b"hello"),
-])
+@pytest.mark.parametrize(
+    "content_type,body",
+    [
+        ("application/x-protobuf", b"\xff\xff\xff not a protobuf"),
+        ("application/json", b'{"resourceSpans": "nope"}'),
+        ("application/json", b"{broken"),
+        ("text/plain", b"hello"),
+    ],
+)
 def test_malformed_otlp_is_a_clear_error(live_server, team, content_type, body):
     _, key = core_services.api_key_create(team=team, name="otel")
-    response = requests.post(live_server.url + PATH, data=body, timeout=10,
-                             headers={"Authorization": f"Bearer {key}", "Content-Type": content_type})
+    response = requests.post(
+        live_server.url + PATH,
+        data=body,
+        timeout=10,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": content_type},
+    )
     assert response.status_code in (400, 415)
     assert response.json()["code"] in ("parse_error", "unsupported_media_type")
     assert Execution.objects.count() == 0
@@ -179,7 +206,15 @@ def test_malformed_otlp_is_a_clear_error(live_server, team, content_type, body):
 def test_bad_gzip_and_unknown_encoding(live_server, team):
     _, key = core_services.api_key_create(team=team, name="otel")
     for encoding, body in [("gzip", b"not gzip at all"), ("br", b"\x00")]:
-        response = requests.post(live_server.url + PATH, data=body, timeout=10, headers={
-            "Authorization": f"Bearer {key}", "Content-Type": "application/x-protobuf", "Content-Encoding": encoding})
+        response = requests.post(
+            live_server.url + PATH,
+            data=body,
+            timeout=10,
+            headers={
+                "Authorization": f"Bearer {key}",
+                "Content-Type": "application/x-protobuf",
+                "Content-Encoding": encoding,
+            },
+        )
         assert response.status_code == 400, encoding
     assert Execution.objects.count() == 0

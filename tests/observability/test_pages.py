@@ -5,8 +5,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def seeded(team, ingest, event_factory):
-    ingest(team, [event_factory(agent="planner", duration_ms=100.0 + i) for i in range(25)]
-           + [event_factory(agent="we/ird <agent>", model="unknown-model", status="error", error_type="Boom")])
+    ingest(
+        team,
+        [event_factory(agent="planner", duration_ms=100.0 + i) for i in range(25)]
+        + [event_factory(agent="we/ird <agent>", model="unknown-model", status="error", error_type="Boom")],
+    )
 
 
 def test_dashboard_page(client, member, seeded):
@@ -17,7 +20,7 @@ def test_dashboard_page(client, member, seeded):
     assert 'data-chart-source="obs-executions"' in html and 'id="obs-p95"' in html
     assert "unpriced-warning" in html and "unknown-model" in html
     assert "we/ird &lt;agent&gt;" in html  # escaped
-    assert "<script>" not in html.replace('<script src=', '')
+    assert "<script>" not in html.replace("<script src=", "")
 
 
 def test_agent_page_with_odd_name(client, member, seeded):
@@ -28,12 +31,20 @@ def test_agent_page_with_odd_name(client, member, seeded):
     assert client.get("/observability/agents/nobody/").status_code == 404
 
 
-@pytest.mark.parametrize("url", ["/observability/bottlenecks/", "/observability/recommendations/",
-                                 "/observability/executions/", "/observability/executions/?status=error&page=1",
-                                 "/observability/?range=7d", "/observability/?range=30d&agent=planner",
-                                 "/observability/?range=custom&start=2026-01-01T00:00&end=2025-01-01T00:00",
-                                 "/observability/executions/?page=99999999999999999999999",
-                                 "/observability/bottlenecks/?range=custom&start=0001-01-01T00:00&end=0001-01-02T00:00"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/observability/bottlenecks/",
+        "/observability/recommendations/",
+        "/observability/executions/",
+        "/observability/executions/?status=error&page=1",
+        "/observability/?range=7d",
+        "/observability/?range=30d&agent=planner",
+        "/observability/?range=custom&start=2026-01-01T00:00&end=2025-01-01T00:00",
+        "/observability/executions/?page=99999999999999999999999",
+        "/observability/bottlenecks/?range=custom&start=0001-01-01T00:00&end=0001-01-02T00:00",
+    ],
+)
 def test_other_pages(client, member, seeded, url):
     client.force_login(member)
     response = client.get(url)
@@ -62,15 +73,29 @@ def test_admin_screens(client, seeded, django_assert_max_num_queries):
 
     admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-tests-1")
     client.force_login(admin)
-    for url in ["/admin/observability/execution/", "/admin/observability/hourlyrollup/",
-                "/admin/observability/dailyrollup/", "/admin/observability/errorrollup/",
-                "/admin/observability/modelprice/", "/admin/observability/execution/?status=error&q=planner"]:
+    for url in [
+        "/admin/observability/execution/",
+        "/admin/observability/hourlyrollup/",
+        "/admin/observability/dailyrollup/",
+        "/admin/observability/errorrollup/",
+        "/admin/observability/modelprice/",
+        "/admin/observability/execution/?status=error&q=planner",
+    ]:
         with django_assert_max_num_queries(15):
             response = client.get(url)
         assert response.status_code == 200, url
-    price_add = client.post("/admin/observability/modelprice/add/", {
-        "pattern": "my-model*", "input_per_million": "1", "cached_input_per_million": "0.5",
-        "output_per_million": "2", "reasoning_per_million": "2", "effective_from": "2025-01-01", "notes": ""})
+    price_add = client.post(
+        "/admin/observability/modelprice/add/",
+        {
+            "pattern": "my-model*",
+            "input_per_million": "1",
+            "cached_input_per_million": "0.5",
+            "output_per_million": "2",
+            "reasoning_per_million": "2",
+            "effective_from": "2025-01-01",
+            "notes": "",
+        },
+    )
     assert price_add.status_code == 302
     from observability.models import DailyRollup, HourlyRollup, ModelPrice
 

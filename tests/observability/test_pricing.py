@@ -11,9 +11,13 @@ pytestmark = pytest.mark.django_db
 
 def price(pattern, inp, out, *, cached=None, reasoning=None, since="2025-01-01"):
     return ModelPrice.objects.create(
-        pattern=pattern, input_per_million=inp, output_per_million=out,
+        pattern=pattern,
+        input_per_million=inp,
+        output_per_million=out,
         cached_input_per_million=cached if cached is not None else inp,
-        reasoning_per_million=reasoning if reasoning is not None else out, effective_from=since)
+        reasoning_per_million=reasoning if reasoning is not None else out,
+        effective_from=since,
+    )
 
 
 def test_most_specific_pattern_wins_and_names_are_case_insensitive():
@@ -42,8 +46,14 @@ def test_effective_dates():
 def test_every_token_kind_is_priced():
     ModelPrice.objects.all().delete()
     price("r1", "2", "8", cached="0.5", reasoning="16")
-    cost = PriceBook.load().cost(model="r1", on=dt.date(2026, 1, 1), input_tokens=1_000_000, cached_input_tokens=200_000,
-                                 output_tokens=500_000, reasoning_tokens=100_000)
+    cost = PriceBook.load().cost(
+        model="r1",
+        on=dt.date(2026, 1, 1),
+        input_tokens=1_000_000,
+        cached_input_tokens=200_000,
+        output_tokens=500_000,
+        reasoning_tokens=100_000,
+    )
     # 0.8M x 2 + 0.2M x 0.5 + 0.4M x 8 + 0.1M x 16
     assert cost == Decimal("1.6") + Decimal("0.1") + Decimal("3.2") + Decimal("1.6")
 

@@ -58,7 +58,8 @@ def test_rollups_match_a_raw_recompute(team, other_team, ingest, now):
     period = selectors.time_range("custom", now - dt.timedelta(days=2), now + dt.timedelta(hours=1))
     totals = selectors.dashboard(team=team, period=period)["totals"]
     raw = Execution.objects.filter(team=team).aggregate(
-        n=Count("id"), inp=Sum("input_tokens"), out=Sum("output_tokens"), cost=Sum("cost"))
+        n=Count("id"), inp=Sum("input_tokens"), out=Sum("output_tokens"), cost=Sum("cost")
+    )
     assert totals["executions"] == raw["n"] == 1500
     assert totals["input_tokens"] == raw["inp"] and totals["output_tokens"] == raw["out"]
     assert Decimal(str(totals["cost"])) == raw["cost"].quantize(Decimal("0.000001"))
@@ -87,8 +88,10 @@ def test_verify_finds_damage_and_rebuild_repairs_it(team, ingest, now):
 def test_percentiles_are_within_the_stated_error(team, ingest, now):
     rng = random.Random(3)
     durations = [rng.lognormvariate(8, 1.0) for _ in range(3000)] + [rng.uniform(5, 50) for _ in range(200)]
-    events = [{"id": f"p{i}", "agent": "a", "started_at": (now - dt.timedelta(minutes=5)).isoformat(),
-               "duration_ms": d} for i, d in enumerate(durations)]
+    events = [
+        {"id": f"p{i}", "agent": "a", "started_at": (now - dt.timedelta(minutes=5)).isoformat(), "duration_ms": d}
+        for i, d in enumerate(durations)
+    ]
     ingest(team, events)
     period = selectors.time_range("24h")
     totals = selectors.dashboard(team=team, period=period)["totals"]
@@ -109,10 +112,12 @@ def test_histogram_buckets_cover_their_bounds():
 @pytest.mark.django_db
 def test_sql_and_python_put_durations_in_the_same_bucket():
     rng = random.Random(4)
-    values = [rng.lognormvariate(6, 3) for _ in range(2000)] + [0.0, 0.999, 1.0, histogram.TOP_MS, histogram.RATIO ** 10]
+    values = [rng.lognormvariate(6, 3) for _ in range(2000)] + [0.0, 0.999, 1.0, histogram.TOP_MS, histogram.RATIO**10]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT observability_hist_bucket(v) FROM unnest(%s::float8[]) WITH ORDINALITY AS t(v, i) ORDER BY i",
-                       [values])
+        cursor.execute(
+            "SELECT observability_hist_bucket(v) FROM unnest(%s::float8[]) WITH ORDINALITY AS t(v, i) ORDER BY i",
+            [values],
+        )
         sql = [r[0] for r in cursor.fetchall()]
     assert sql == [histogram.bucket_of(v) for v in values]
 
@@ -122,7 +127,7 @@ def test_concurrent_ingests_keep_rollups_exact(team, now):
     """Several writers at once on the same agents and hours, with overlapping retries."""
     rng = random.Random(5)
     all_events = random_events(rng, now, 1200, agents=("a", "b"), hours=3)
-    batches = [all_events[i:i + 150] for i in range(0, len(all_events), 150)]
+    batches = [all_events[i : i + 150] for i in range(0, len(all_events), 150)]
     batches += [all_events[100:250], all_events[600:700]]  # retries racing with the originals
     errors = []
 
@@ -150,8 +155,15 @@ def test_concurrent_ingests_keep_rollups_exact(team, now):
 @pytest.mark.django_db
 def test_retention_deletes_old_raw_rows_and_keeps_rollups(team, ingest, now):
     ingest(team, [{"id": "recent", "agent": "a", "started_at": now.isoformat(), "duration_ms": 5}])
-    old = Execution.objects.create(team=team, client_id="old", agent_name="a", started_at=now - dt.timedelta(days=40),
-                                   duration_ms=5, status="success", cost_source="none")
+    old = Execution.objects.create(
+        team=team,
+        client_id="old",
+        agent_name="a",
+        started_at=now - dt.timedelta(days=40),
+        duration_ms=5,
+        status="success",
+        cost_source="none",
+    )
     rollups_before = HourlyRollup.objects.count()
     call_command("observability_retention", "--days", "30")
     assert not Execution.objects.filter(pk=old.pk).exists()

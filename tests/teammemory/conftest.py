@@ -12,7 +12,7 @@ from teammemory import services
 _ids = itertools.count(1)
 
 # A fixed "now" so tests that place builds in weeks are deterministic.
-NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)  # a Monday
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)  # a Monday
 
 PYTHON_STACK = {"language": "Python", "framework": "Django", "database": "Postgres"}
 NODE_STACK = {"language": "TypeScript", "framework": "Express", "database": "MongoDB"}
@@ -27,8 +27,12 @@ def make_build(db, team):
         fields.setdefault("client_build_id", f"b-{next(_ids)}")
         fields.setdefault("stack", PYTHON_STACK)
         build, created = services.build_record(
-            team=team, status=status, quality=quality, started_at=started,
-            finished_at=started + dt.timedelta(minutes=minutes), **fields,
+            team=team,
+            status=status,
+            quality=quality,
+            started_at=started,
+            finished_at=started + dt.timedelta(minutes=minutes),
+            **fields,
         )
         assert created
         return build

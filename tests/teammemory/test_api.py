@@ -41,7 +41,9 @@ class TestReport:
         assert first.status_code == 201, first.json()
         data = first.json()
         assert data["components"] == ["python", "django", "postgresql"]
-        assert data["duration_ms"] == 12 * 60_000 and data["errors"] == [{"type": "FlakyTest", "message": "retry passed"}]
+        assert data["duration_ms"] == 12 * 60_000 and data["errors"] == [
+            {"type": "FlakyTest", "message": "retry passed"}
+        ]
         assert data["reported_by"] == member.username
         again = team_key_client.post(BUILDS, body(quality=10), format="json")
         assert again.status_code == 200 and again.json()["id"] == data["id"] and again.json()["quality"] == 82
@@ -98,7 +100,12 @@ class TestReport:
 class TestList:
     def test_filters_and_scoping(self, team_key_client, make_build, other_team):
         make_build(status="succeeded", quality=90, stack={"language": "Python", "database": "Postgres"}, started=START)
-        make_build(status="failed", quality=30, stack={"language": "Go", "database": "MySQL"}, started=START - dt.timedelta(days=10))
+        make_build(
+            status="failed",
+            quality=30,
+            stack={"language": "Go", "database": "MySQL"},
+            started=START - dt.timedelta(days=10),
+        )
         make_build(team=other_team, status="failed", quality=30, started=START)
         assert len(team_key_client.get(BUILDS).json()["results"]) == 2
         assert [b["quality"] for b in team_key_client.get(BUILDS, {"status": "failed"}).json()["results"]] == [30]
@@ -119,10 +126,15 @@ class TestList:
         build = make_build(team=other_team)
         assert team_key_client.get(f"{BUILDS}{build.pk}/").status_code == 404
 
-    def test_list_query_count_does_not_grow_with_rows(self, team_key_client, make_build, agent, django_assert_max_num_queries):
+    def test_list_query_count_does_not_grow_with_rows(
+        self, team_key_client, make_build, agent, django_assert_max_num_queries
+    ):
         for i in range(15):
-            make_build(started=START - dt.timedelta(hours=i), agents=[{"agent": agent.slug}],
-                       errors=[{"type": "E", "message": str(i)}])
+            make_build(
+                started=START - dt.timedelta(hours=i),
+                agents=[{"agent": agent.slug}],
+                errors=[{"type": "E", "message": str(i)}],
+            )
         with django_assert_max_num_queries(8):
             response = team_key_client.get(BUILDS)
         assert len(response.json()["results"]) == 15
@@ -139,7 +151,9 @@ class TestInsightsAndFriends:
     def test_insights(self, team_key_client, make_build):
         make_build(status="succeeded", quality=80, started=START)
         make_build(status="failed", quality=40, started=START)
-        response = team_key_client.get(INSIGHTS, {"since": (START - dt.timedelta(days=1)).isoformat(), "until": NOW.isoformat()})
+        response = team_key_client.get(
+            INSIGHTS, {"since": (START - dt.timedelta(days=1)).isoformat(), "until": NOW.isoformat()}
+        )
         assert response.status_code == 200
         data = response.json()
         assert data["summary"]["builds"] == 2 and data["summary"]["success_rate"] == 0.5
@@ -155,14 +169,19 @@ class TestInsightsAndFriends:
         assert data["summary"]["builds"] == 1 and data["since"] is not None  # the default 90 days before the end
 
     def test_insights_bad_range(self, team_key_client):
-        response = team_key_client.get(INSIGHTS, {"since": NOW.isoformat(), "until": (NOW - dt.timedelta(days=1)).isoformat()})
+        response = team_key_client.get(
+            INSIGHTS, {"since": NOW.isoformat(), "until": (NOW - dt.timedelta(days=1)).isoformat()}
+        )
         assert response.status_code == 400 and "until" in response.json()["fields"]
         assert team_key_client.get(INSIGHTS, {"since": "yesterday"}).status_code == 400
 
     @pytest.mark.parametrize("url", [INSIGHTS, RECS])
     def test_range_at_the_edge_of_the_calendar(self, team_key_client, make_build, url):
         make_build(started=START)
-        for params in ({"until": "0001-01-02T00:00:00Z"}, {"since": "0001-01-01T00:00:00Z", "until": "0001-01-05T00:00:00Z"}):
+        for params in (
+            {"until": "0001-01-02T00:00:00Z"},
+            {"since": "0001-01-01T00:00:00Z", "until": "0001-01-05T00:00:00Z"},
+        ):
             response = team_key_client.get(url, params)
             assert response.status_code == 200, response.json()
             assert response.json()["until"] == params["until"]
@@ -178,13 +197,23 @@ class TestInsightsAndFriends:
         assert response.json()["suggestions"][0]["stack_key"] == "python + django + postgresql"
 
     def test_suggestions_need_a_team(self, client_for, make_user, api_client):
-        assert client_for(make_user("teamless")).post(SUGGEST, {"requirements": "An invoices API"}, format="json").status_code == 403
+        assert (
+            client_for(make_user("teamless"))
+            .post(SUGGEST, {"requirements": "An invoices API"}, format="json")
+            .status_code
+            == 403
+        )
         assert api_client.post(SUGGEST, {"requirements": "An invoices API"}, format="json").status_code == 401
 
     @pytest.mark.parametrize(
         "payload, field",
-        [({}, "requirements"), ({"requirements": "x" * 20_001}, "requirements"), ({"requirements": "ok", "limit": 0}, "limit"),
-         ({"requirements": "ok", "require": "postgres"}, "require"), ({"requirements": "ok", "colour": "red"}, "colour")],
+        [
+            ({}, "requirements"),
+            ({"requirements": "x" * 20_001}, "requirements"),
+            ({"requirements": "ok", "limit": 0}, "limit"),
+            ({"requirements": "ok", "require": "postgres"}, "require"),
+            ({"requirements": "ok", "colour": "red"}, "colour"),
+        ],
     )
     def test_suggestions_bad_input(self, team_key_client, payload, field):
         response = team_key_client.post(SUGGEST, payload, format="json")
@@ -214,7 +243,12 @@ class TestLegacyRoutes:
             assert client.get(f"/api/team/insights/{other_team.pk}").status_code == 404
             assert client.get(f"/api/team/insights/{other_team.slug}").status_code == 404
             assert client.get(f"/api/team/recommendations/{other_team.slug}").status_code == 404
-            assert client.post(f"/api/team/suggest-stack/{other_team.slug}", {"requirements": "x"}, format="json").status_code == 404
+            assert (
+                client.post(
+                    f"/api/team/suggest-stack/{other_team.slug}", {"requirements": "x"}, format="json"
+                ).status_code
+                == 404
+            )
         assert member_client.get("/api/team/insights/no-such-team").status_code == 404
         # Not ASCII digits, or too big for an id: still just "no such team".
         for odd in ("²", "1²", "99999999999999999999999", "..%2F..%2Fetc"):
@@ -225,6 +259,11 @@ class TestLegacyRoutes:
 
     def test_in_openapi_schema(self, member_client):
         schema = member_client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
-        for path in ("/api/team/insights/{team_id}", "/api/team/suggest-stack/{team_id}", "/api/team/recommendations/{team_id}",
-                     "/api/v1/teammemory/builds/", "/api/v1/teammemory/insights/"):
+        for path in (
+            "/api/team/insights/{team_id}",
+            "/api/team/suggest-stack/{team_id}",
+            "/api/team/recommendations/{team_id}",
+            "/api/v1/teammemory/builds/",
+            "/api/v1/teammemory/insights/",
+        ):
             assert path in schema["paths"], path

@@ -37,11 +37,27 @@ def fixture_builds(make_build, make_team):
     day = NOW - dt.timedelta(days=3)
     make_build(status="succeeded", quality=90, minutes=10, tokens=1000, cost="0.10", stack=PYTHON_STACK, started=day)
     make_build(status="succeeded", quality=70, minutes=20, tokens=3000, cost="0.30", stack=PYTHON_STACK, started=day)
-    make_build(status="failed", quality=40, minutes=30, tokens=2000, cost="0.20", stack=NODE_STACK, started=day,
-               errors=[{"type": "TimeoutError", "message": "step 3"}, {"type": "TimeoutError", "message": "step 4"}])
+    make_build(
+        status="failed",
+        quality=40,
+        minutes=30,
+        tokens=2000,
+        cost="0.20",
+        stack=NODE_STACK,
+        started=day,
+        errors=[{"type": "TimeoutError", "message": "step 3"}, {"type": "TimeoutError", "message": "step 4"}],
+    )
     make_build(status="cancelled", quality=None, minutes=40, tokens=0, cost="0", stack=NODE_STACK, started=day)
-    make_build(status="failed", quality=None, minutes=50, tokens=4000, cost="0.40", stack=PYTHON_STACK, started=day,
-               errors=[{"type": "TimeoutError", "message": "x"}, {"type": "ImportError", "message": "no module"}])
+    make_build(
+        status="failed",
+        quality=None,
+        minutes=50,
+        tokens=4000,
+        cost="0.40",
+        stack=PYTHON_STACK,
+        started=day,
+        errors=[{"type": "TimeoutError", "message": "x"}, {"type": "ImportError", "message": "no module"}],
+    )
     # Outside the range, and another team's build: neither counts.
     make_build(status="failed", quality=1, minutes=500, started=NOW - dt.timedelta(days=200))
     make_build(team=make_team("Else"), status="failed", quality=1, minutes=500, started=day)
@@ -94,7 +110,10 @@ def test_by_component(fixture_builds):
 
 def test_top_errors(fixture_builds):
     rows = insights()["top_errors"]
-    assert [(r["error_type"], r["builds"], r["occurrences"]) for r in rows] == [("TimeoutError", 2, 3), ("ImportError", 1, 1)]
+    assert [(r["error_type"], r["builds"], r["occurrences"]) for r in rows] == [
+        ("TimeoutError", 2, 3),
+        ("ImportError", 1, 1),
+    ]
 
 
 def test_agent_versions_with_counts(make_build, agent):
@@ -106,7 +125,10 @@ def test_agent_versions_with_counts(make_build, agent):
         make_build(quality=quality, started=day, agents=[{"agent": agent.slug, "version": "1.0.0"}])
     make_build(status="failed", quality=30, started=day, agents=[{"agent": agent.slug, "version": v2.version}])
     make_build(quality=70, started=day)  # no agent named
-    rows = {r["version"]: r for r in selectors.team_insights(team=_team(), since=NOW - dt.timedelta(days=30), until=NOW)["agents"]}
+    rows = {
+        r["version"]: r
+        for r in selectors.team_insights(team=_team(), since=NOW - dt.timedelta(days=30), until=NOW)["agents"]
+    }
     team_quality = (90 + 80 + 30 + 70) / 4
     assert rows["1.0.0"]["builds"] == 2 and rows["1.0.0"]["success_rate"] == 1.0
     assert rows["1.0.0"]["delta_quality"] == pytest.approx(85 - team_quality)

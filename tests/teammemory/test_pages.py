@@ -50,8 +50,12 @@ def test_insights_page_period_and_empty_state(client):
 
 
 def test_user_text_is_escaped(client, make_build):
-    build = make_build(project_name="<script>alert(1)</script>", requirements="<img src=x onerror=alert(2)>",
-                       errors=[{"type": "<b>E</b>", "message": "<i>m</i>"}], started=NOW - dt.timedelta(hours=3))
+    build = make_build(
+        project_name="<script>alert(1)</script>",
+        requirements="<img src=x onerror=alert(2)>",
+        errors=[{"type": "<b>E</b>", "message": "<i>m</i>"}],
+        started=NOW - dt.timedelta(hours=3),
+    )
     for url in ("/teammemory/", "/teammemory/builds/", f"/teammemory/builds/{build.pk}/"):
         html = client.get(url).content.decode()
         assert "<script>alert(1)</script>" not in html and "<img src=x" not in html and "<b>E</b>" not in html
@@ -59,8 +63,15 @@ def test_user_text_is_escaped(client, make_build):
 
 
 def test_build_list_filters(client, make_build):
-    make_build(status="failed", project_name="broken-shop", stack={"database": "MySQL"}, started=NOW - dt.timedelta(hours=2))
-    make_build(status="succeeded", project_name="fine-blog", stack={"database": "Postgres"}, started=NOW - dt.timedelta(hours=3))
+    make_build(
+        status="failed", project_name="broken-shop", stack={"database": "MySQL"}, started=NOW - dt.timedelta(hours=2)
+    )
+    make_build(
+        status="succeeded",
+        project_name="fine-blog",
+        stack={"database": "Postgres"},
+        started=NOW - dt.timedelta(hours=3),
+    )
     html = client.get("/teammemory/builds/", {"status": "failed"}).content.decode()
     assert "broken-shop" in html and "fine-blog" not in html
     html = client.get("/teammemory/builds/", {"component": "postgres"}).content.decode()
@@ -70,9 +81,20 @@ def test_build_list_filters(client, make_build):
 
 def test_build_detail_lists_errors_agents_and_executions(client, make_build, agent):
     started = NOW - dt.timedelta(hours=5)
-    event = {"id": "exec-1", "agent": "coder", "started_at": started.isoformat(), "duration_ms": 1234, "status": "success"}
-    build = make_build(project_name="shop", agents=[{"agent": agent.slug, "version": "1.0.0"}],
-                       errors=[{"type": "LintError", "message": "line too long"}], executions=[event], started=started)
+    event = {
+        "id": "exec-1",
+        "agent": "coder",
+        "started_at": started.isoformat(),
+        "duration_ms": 1234,
+        "status": "success",
+    }
+    build = make_build(
+        project_name="shop",
+        agents=[{"agent": agent.slug, "version": "1.0.0"}],
+        errors=[{"type": "LintError", "message": "line too long"}],
+        executions=[event],
+        started=started,
+    )
     html = client.get(f"/teammemory/builds/{build.pk}/").content.decode()
     assert "LintError" in html and "line too long" in html and f"acme/{agent.slug}" in html
     executions = html.split('id="executions"')[1].split("</table>")[0]
@@ -88,7 +110,9 @@ def test_other_teams_build_is_404(client, make_build, other_team):
 def test_suggestion_form(client, make_build):
     for i in range(6):
         make_build(requirements="Invoices API with payments", started=NOW - dt.timedelta(days=2, hours=i))
-    response = client.post("/teammemory/suggest/", {"requirements": "An API for invoices", "limit": 3, "require": "postgres"})
+    response = client.post(
+        "/teammemory/suggest/", {"requirements": "An API for invoices", "limit": 3, "require": "postgres"}
+    )
     html = response.content.decode()
     assert response.status_code == 200
     assert 'data-basis="similar_builds"' in html and "python + django + postgresql" in html
@@ -129,6 +153,11 @@ def test_admin_screens(make_build, make_user):
     admin = core_services.user_create(username="root", password="pw-for-tests-1", is_superuser=True)
     c = Client()
     c.force_login(admin)
-    for url in ("/admin/teammemory/build/", f"/admin/teammemory/build/{build.pk}/change/", "/admin/teammemory/builderror/",
-                "/admin/teammemory/buildagent/", "/admin/teammemory/build/?q=b-&status__exact=succeeded"):
+    for url in (
+        "/admin/teammemory/build/",
+        f"/admin/teammemory/build/{build.pk}/change/",
+        "/admin/teammemory/builderror/",
+        "/admin/teammemory/buildagent/",
+        "/admin/teammemory/build/?q=b-&status__exact=succeeded",
+    ):
         assert c.get(url).status_code == 200, url

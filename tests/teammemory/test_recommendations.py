@@ -15,7 +15,9 @@ DAY = NOW - dt.timedelta(days=5)
 
 
 def recs(team, weeks=12):
-    return selectors.team_recommendations(team=team, since=NOW - dt.timedelta(weeks=weeks), until=NOW + dt.timedelta(days=1))["recommendations"]
+    return selectors.team_recommendations(
+        team=team, since=NOW - dt.timedelta(weeks=weeks), until=NOW + dt.timedelta(days=1)
+    )["recommendations"]
 
 
 def kinds(team, **kw):
@@ -72,8 +74,16 @@ def test_failing_stack_and_component(make_build, team):
 
 def test_failing_component_across_stacks(make_build, team):
     many(make_build, 3, stack={"language": "Ruby", "database": "MySQL"}, status="failed")
-    many(make_build, 3, stack={"language": "Go", "database": "MySQL"}, status="failed", start=DAY + dt.timedelta(days=1))
-    many(make_build, 2, stack={"language": "Go", "database": "MySQL"}, status="succeeded", start=DAY + dt.timedelta(days=2))
+    many(
+        make_build, 3, stack={"language": "Go", "database": "MySQL"}, status="failed", start=DAY + dt.timedelta(days=1)
+    )
+    many(
+        make_build,
+        2,
+        stack={"language": "Go", "database": "MySQL"},
+        status="succeeded",
+        start=DAY + dt.timedelta(days=2),
+    )
     many(make_build, 10, stack=DJANGO, status="succeeded", start=DAY + dt.timedelta(days=3))
     components = {r["evidence"]["component"]: r["evidence"] for r in of_kind(team, "failing_component")}
     # mysql: 6 of 8 fail across two stacks. ruby has too few builds; go only repeats the go + mysql stack.
@@ -138,7 +148,12 @@ def test_flaky_stack(make_build, team):
     for i, status in enumerate(statuses):
         make_build(stack=DJANGO, requirements=text, status=status, started=DAY + dt.timedelta(hours=2 * i))
     # Same requirements text modulo case and spaces counts as the same.
-    make_build(stack=DJANGO, requirements="  export monthly   REPORTS as csv", status="succeeded", started=DAY + dt.timedelta(hours=9))
+    make_build(
+        stack=DJANGO,
+        requirements="  export monthly   REPORTS as csv",
+        status="succeeded",
+        started=DAY + dt.timedelta(hours=9),
+    )
     many(make_build, 10, start=DAY + dt.timedelta(days=1))
     [rec] = of_kind(team, "flaky_stack")
     assert rec["evidence"]["stack_key"] == "python + django + postgresql"

@@ -16,9 +16,17 @@ START = NOW - dt.timedelta(hours=2)
 
 def report(team, **overrides):
     fields = dict(
-        team=team, client_build_id="ci-1", status="succeeded", started_at=START, finished_at=START + dt.timedelta(minutes=5),
-        project_name="shop", requirements="An online shop with payments", stack={"Language": "Python", "DB": "postgres"},
-        quality=88, tokens=1200, cost="0.42",
+        team=team,
+        client_build_id="ci-1",
+        status="succeeded",
+        started_at=START,
+        finished_at=START + dt.timedelta(minutes=5),
+        project_name="shop",
+        requirements="An online shop with payments",
+        stack={"Language": "Python", "DB": "postgres"},
+        quality=88,
+        tokens=1200,
+        cost="0.42",
     )
     fields.update(overrides)
     return services.build_record(**fields)
@@ -75,7 +83,13 @@ class TestBuildRecord:
         assert not Build.objects.exists()
 
     def test_agents_and_versions_resolved_through_marketplace(self, team, agent):
-        build, _ = report(team, agents=[{"agent": agent.slug, "version": "1.0.0"}, {"agent": f"{team.slug}/{agent.slug}", "version": "1.0.0"}])
+        build, _ = report(
+            team,
+            agents=[
+                {"agent": agent.slug, "version": "1.0.0"},
+                {"agent": f"{team.slug}/{agent.slug}", "version": "1.0.0"},
+            ],
+        )
         uses = list(BuildAgent.objects.filter(build=build).select_related("agent_version"))
         assert len(uses) == 1 and uses[0].agent_id == agent.pk and uses[0].agent_version.version == "1.0.0"
 
@@ -88,7 +102,9 @@ class TestBuildRecord:
     def test_private_agent_of_another_team_is_unknown(self, team, other_team):
         from marketplace import services as marketplace_services
 
-        secret = marketplace_services.agent_create(team=other_team, name="Secret", system_prompt="x", visibility="private")
+        secret = marketplace_services.agent_create(
+            team=other_team, name="Secret", system_prompt="x", visibility="private"
+        )
         with pytest.raises(ValidationError) as exc:
             report(team, agents=[{"agent": f"{other_team.slug}/{secret.slug}"}])
         assert "agents.0.agent" in exc.value.message_dict
@@ -97,7 +113,14 @@ class TestBuildRecord:
 @pytest.mark.django_db
 class TestExecutionsThroughObservability:
     def event(self, n, **extra):
-        return {"id": f"ex-{n}", "agent": "coder", "started_at": START.isoformat(), "duration_ms": 1500, "status": "success", **extra}
+        return {
+            "id": f"ex-{n}",
+            "agent": "coder",
+            "started_at": START.isoformat(),
+            "duration_ms": 1500,
+            "status": "success",
+            **extra,
+        }
 
     def test_executions_are_stored_and_linked_to_the_build(self, team):
         from observability.models import Execution
@@ -109,7 +132,13 @@ class TestExecutionsThroughObservability:
         from observability.models import Execution
 
         with pytest.raises(ValidationError) as exc:
-            report(team, executions=[self.event(1), {"id": "ex-2", "agent": "coder", "started_at": START.isoformat(), "duration_ms": -4}])
+            report(
+                team,
+                executions=[
+                    self.event(1),
+                    {"id": "ex-2", "agent": "coder", "started_at": START.isoformat(), "duration_ms": -4},
+                ],
+            )
         assert any(key.startswith("executions.1") for key in exc.value.message_dict)
         assert not Build.objects.exists() and not Execution.objects.exists()
 

@@ -4,7 +4,13 @@ import math
 
 import pytest
 
-from teammemory.stats import regularized_incomplete_beta, slope_test, student_t_cdf, student_t_two_sided_p, wilson_lower_bound
+from teammemory.stats import (
+    regularized_incomplete_beta,
+    slope_test,
+    student_t_cdf,
+    student_t_two_sided_p,
+    wilson_lower_bound,
+)
 
 
 @pytest.mark.parametrize("t", [0.1, 0.5, 1.0, 3.0, 12.7062])

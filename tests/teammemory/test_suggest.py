@@ -21,10 +21,21 @@ GAME = "Mobile game leaderboard with realtime scores"
 def history(make_build):
     day = NOW - dt.timedelta(days=10)
     for i in range(8):
-        make_build(stack=DJANGO, requirements=INVOICES, status="failed" if i == 0 else "succeeded",
-                   quality=50 if i == 0 else 85, started=day + dt.timedelta(hours=i), project_name=f"billing-{i}")
+        make_build(
+            stack=DJANGO,
+            requirements=INVOICES,
+            status="failed" if i == 0 else "succeeded",
+            quality=50 if i == 0 else 85,
+            started=day + dt.timedelta(hours=i),
+            project_name=f"billing-{i}",
+        )
     for i in range(2):
-        make_build(stack=EXPRESS, requirements="Invoices REST API with payments", quality=95, started=day + dt.timedelta(hours=20 + i))
+        make_build(
+            stack=EXPRESS,
+            requirements="Invoices REST API with payments",
+            quality=95,
+            started=day + dt.timedelta(hours=20 + i),
+        )
     for i in range(10):
         make_build(stack=GO, requirements=GAME, quality=90, started=day + dt.timedelta(hours=30 + i))
 

@@ -12,7 +12,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name")
         parser.add_argument("--slug")
-        parser.add_argument("--owner", help="Username of the owner; created if --password is given and it does not exist.")
+        parser.add_argument(
+            "--owner", help="Username of the owner; created if --password is given and it does not exist."
+        )
         parser.add_argument("--password", help="Password for a new owner user.")
         parser.add_argument("--verified", action="store_true", help="Mark as a verified publisher.")
 

@@ -1,12 +1,14 @@
-from django.core.management.base import BaseCommand, CommandError
 from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from observability import conf, services
 
 
 class Command(BaseCommand):
-    help = ("Delete raw executions older than CRUCIBLE_OBS_RETENTION_DAYS (or --days) days. Rollups stay, so "
-            "dashboards keep their history. Run it daily (cron, systemd timer).")
+    help = (
+        "Delete raw executions older than CRUCIBLE_OBS_RETENTION_DAYS (or --days) days. Rollups stay, so "
+        "dashboards keep their history. Run it daily (cron, systemd timer)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--days", type=int, default=None, help=f"Default: {conf.RETENTION_DAYS}.")
@@ -16,5 +18,6 @@ class Command(BaseCommand):
             deleted = services.executions_purge(days=days)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages))
-        self.stdout.write(self.style.SUCCESS(
-            f"Deleted {deleted} raw executions older than {days or conf.RETENTION_DAYS} days."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Deleted {deleted} raw executions older than {days or conf.RETENTION_DAYS} days.")
+        )

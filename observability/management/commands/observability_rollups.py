@@ -12,12 +12,14 @@ def _date(value: str) -> dt.datetime:
         day = dt.date.fromisoformat(value)
     except ValueError:
         raise CommandError(f"'{value}' is not a date (YYYY-MM-DD).")
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 class Command(BaseCommand):
-    help = ("Rebuild the hourly, daily and error rollups of a period (whole UTC days) from raw executions, "
-            "then verify that they match a fresh recompute. --verify-only compares without rebuilding.")
+    help = (
+        "Rebuild the hourly, daily and error rollups of a period (whole UTC days) from raw executions, "
+        "then verify that they match a fresh recompute. --verify-only compares without rebuilding."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--start", help="First day (YYYY-MM-DD, UTC). Default: --days ago.")
@@ -25,11 +27,14 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=7, help="Without --start: this many days back (default 7).")
         parser.add_argument("--team", help="Only this team (slug).")
         parser.add_argument("--verify-only", action="store_true", help="Compare only; change nothing.")
-        parser.add_argument("--force", action="store_true",
-                            help="Allow rebuilding days older than the retention period (their raw rows may be gone).")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Allow rebuilding days older than the retention period (their raw rows may be gone).",
+        )
 
     def handle(self, *args, start, end, days, team, verify_only, force, **options):
-        today = timezone.now().astimezone(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = timezone.now().astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         end_at = _date(end) if end else today + dt.timedelta(days=1)
         start_at = _date(start) if start else end_at - dt.timedelta(days=days + 1)
         if end_at <= start_at:

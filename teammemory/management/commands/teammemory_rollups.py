@@ -15,9 +15,11 @@ def _day(value: str) -> dt.date:
 
 
 class Command(BaseCommand):
-    help = ("Rebuild the daily build rollups (by stack, component, agent version and error type) of a period "
-            "(whole UTC days) from the raw builds, then verify that they match a fresh recompute. "
-            "--verify-only compares without rebuilding.")
+    help = (
+        "Rebuild the daily build rollups (by stack, component, agent version and error type) of a period "
+        "(whole UTC days) from the raw builds, then verify that they match a fresh recompute. "
+        "--verify-only compares without rebuilding."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--start", help="First day (YYYY-MM-DD, UTC). Default: --days ago.")
@@ -33,7 +35,7 @@ class Command(BaseCommand):
             team_obj = Team.objects.filter(slug=team).first()
             if team_obj is None:
                 raise CommandError(f"No team '{team}'.")
-        today = timezone.now().astimezone(dt.timezone.utc).date()
+        today = timezone.now().astimezone(dt.UTC).date()
         if options["all"]:
             from django.db.models import Max, Min
 
@@ -44,8 +46,8 @@ class Command(BaseCommand):
             if span["lo"] is None:
                 self.stdout.write("No builds.")
                 return
-            start_day = span["lo"].astimezone(dt.timezone.utc).date()
-            end_day = span["hi"].astimezone(dt.timezone.utc).date() + dt.timedelta(days=1)
+            start_day = span["lo"].astimezone(dt.UTC).date()
+            end_day = span["hi"].astimezone(dt.UTC).date() + dt.timedelta(days=1)
         else:
             end_day = _day(end) if end else today + dt.timedelta(days=1)
             start_day = _day(start) if start else end_day - dt.timedelta(days=days + 1)
@@ -55,7 +57,9 @@ class Command(BaseCommand):
             counts = services.rollups_rebuild(start_day=start_day, end_day=end_day, team=team_obj)
             written = ", ".join(f"{table.removeprefix('teammemory_')}: {n}" for table, n in counts.items())
             self.stdout.write(f"Rebuilt {start_day} .. {end_day} ({written}).")
-        report = rollups.verify(team_ids=None if team_obj is None else [team_obj.pk], start_day=start_day, end_day=end_day)
+        report = rollups.verify(
+            team_ids=None if team_obj is None else [team_obj.pk], start_day=start_day, end_day=end_day
+        )
         for table, info in report["tables"].items():
             self.stdout.write(f"{table}: {info['rows']} rows, {info['mismatches']} mismatches")
             for sample in info["sample"]:

@@ -1,3 +1,8 @@
+"""The one JSON parser of the API (every app's views use it, directly or through DRF's settings).
+
+``read_body`` and ``json_loads`` are the parser's two halves, for views that must look at the raw
+bytes first (the OTLP endpoint decompresses gzip before parsing)."""
+
 import json
 
 from django.conf import settings
@@ -10,56 +15,64 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
-def _depth(value, limit: int) -> int:
-    """Nesting depth of a decoded JSON value, stopping early once past ``limit``."""
-    stack = [(value, 1)]
-    deepest = 0
+def read_body(stream) -> bytes:
+    """The request body, at most ``CRUCIBLE_API_MAX_BODY_BYTES`` (413 beyond, also when no
+    Content-Length is sent)."""
+    limit = settings.API_MAX_BODY_BYTES
+    raw = stream.read(limit + 1) if stream is not None else b""
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    return raw
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(literal):
+    # 1e999999 would otherwise become inf and reach the fields as a number or the text "inf".
+    value = float(literal)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {literal[:30]} is out of range")
+    return value
+
+
+def _check_depth(data, max_depth: int) -> None:
+    """Refuse nesting deeper than ``max_depth``. Only containers are visited: an ingest body is
+    thousands of scalar fields, and visiting each of them cost more than the rest of the parse."""
+    stack = [(data, 1)] if isinstance(data, (dict, list)) else []
     while stack:
         item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-    return deepest
+        if depth > max_depth:
+            raise exceptions.ParseError(f"The JSON document is nested deeper than {max_depth} levels.")
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+            elif depth + 1 > max_depth:
+                raise exceptions.ParseError(f"The JSON document is nested deeper than {max_depth} levels.")
+
+
+def json_loads(raw: bytes):
+    """Decode a JSON body with the project's rules: not empty, strict UTF-8, no NaN/Infinity (nor
+    numbers that overflow to infinity), nesting depth at most ``CRUCIBLE_API_MAX_JSON_DEPTH``."""
+    if not raw.strip():
+        raise exceptions.ParseError("The request body is empty; send a JSON document.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise exceptions.ParseError(f"The request body is not valid UTF-8 (byte {exc.start}).") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise exceptions.ParseError("The JSON document is nested too deeply.") from None
+    except ValueError as exc:
+        raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
+    _check_depth(data, settings.API_MAX_JSON_DEPTH)
+    return data
 
 
 class JSONParser(parsers.JSONParser):
-    """JSON with limits: body size (``CRUCIBLE_API_MAX_BODY_BYTES``, also enforced when no
-    Content-Length is sent), nesting depth, strict UTF-8, and no NaN/Infinity."""
+    """JSON with limits: body size, nesting depth, strict UTF-8, and no NaN/Infinity."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        limit = settings.API_MAX_BODY_BYTES
-        raw = stream.read(limit + 1) if stream is not None else b""
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-        if not raw.strip():
-            raise exceptions.ParseError("The request body is empty; send a JSON document.")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise exceptions.ParseError(f"The request body is not valid UTF-8 (byte {exc.start}).")
-
-        def reject_constant(name):
-            raise ValueError(f"{name} is not valid JSON")
-
-        def finite_float(literal):
-            # 1e999999 would otherwise become inf and reach the fields as a number or the text "inf".
-            value = float(literal)
-            if value in (float("inf"), float("-inf")):
-                raise ValueError(f"the number {literal[:30]} is out of range")
-            return value
-
-        try:
-            data = json.loads(text, parse_constant=reject_constant, parse_float=finite_float)
-        except RecursionError:
-            raise exceptions.ParseError("The JSON document is nested too deeply.")
-        except ValueError as exc:
-            raise exceptions.ParseError(f"Malformed JSON: {exc}")
-        if _depth(data, settings.API_MAX_JSON_DEPTH) > settings.API_MAX_JSON_DEPTH:
-            raise exceptions.ParseError(
-                f"The JSON document is nested deeper than {settings.API_MAX_JSON_DEPTH} levels."
-            )
-        return data
+        return json_loads(read_body(stream))

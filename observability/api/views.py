@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from crucible import access
 from crucible.api.pagination import CursorPagination
-from crucible.api.parsers import PayloadTooLarge
+from crucible.api.parsers import JSONParser, PayloadTooLarge, json_loads, read_body
 from crucible.api.viewsets import TeamScopedMixin
 from observability import conf, otlp, selectors, services
 from observability.api import serializers as s
@@ -65,62 +65,6 @@ def ingest_response(results: list[dict]) -> Response:
     return Response(body, status=status.HTTP_207_MULTI_STATUS if counts["error"] else status.HTTP_200_OK)
 
 
-def read_limited(stream) -> bytes:
-    from django.conf import settings
-
-    limit = settings.API_MAX_BODY_BYTES
-    raw = stream.read(limit + 1) if stream is not None else b""
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-    return raw
-
-
-def load_json(raw: bytes):
-    """The project's JSON rules (strict UTF-8, no NaN/Infinity, nesting depth at most
-    ``CRUCIBLE_API_MAX_JSON_DEPTH``) with a depth walk that only descends into containers: an
-    ingest body is thousands of scalar fields, and visiting each of them cost more than the rest
-    of the parse."""
-    import json
-
-    from django.conf import settings
-
-    if not raw.strip():
-        raise ParseError("The request body is empty; send a JSON document.")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"The request body is not valid UTF-8 (byte {exc.start}).")
-
-    def reject_constant(name):
-        raise ValueError(f"{name} is not valid JSON")
-
-    try:
-        data = json.loads(text, parse_constant=reject_constant)
-    except RecursionError:
-        raise ParseError("The JSON document is nested too deeply.")
-    except ValueError as exc:
-        raise ParseError(f"Malformed JSON: {exc}")
-    max_depth = settings.API_MAX_JSON_DEPTH
-    stack = [(data, 1)] if isinstance(data, (dict, list)) else []
-    while stack:
-        item, depth = stack.pop()
-        if depth > max_depth:
-            raise ParseError(f"The JSON document is nested deeper than {max_depth} levels.")
-        for child in item.values() if isinstance(item, dict) else item:
-            if isinstance(child, (dict, list)):
-                stack.append((child, depth + 1))
-            elif depth + 1 > max_depth:
-                raise ParseError(f"The JSON document is nested deeper than {max_depth} levels.")
-    return data
-
-
-class IngestJSONParser(parsers.BaseParser):
-    media_type = "application/json"
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        return load_json(read_limited(stream))
-
-
 class IngestView(APIView):
     """Batch ingest of execution events (up to `CRUCIBLE_OBS_MAX_BATCH_EVENTS` per request).
 
@@ -129,7 +73,7 @@ class IngestView(APIView):
     event (`index`, `status` stored/duplicate/error, `field`, `message`). A malformed body stores
     nothing (400); an oversized batch is refused (413)."""
 
-    parser_classes = [IngestJSONParser]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         request=s.IngestRequestDocSerializer,
@@ -165,7 +109,7 @@ class OtlpParser(parsers.BaseParser):
     media_type = "application/x-protobuf"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        body = OtlpBody(read_limited(stream))
+        body = OtlpBody(read_body(stream))
         body.media_type = self.media_type
         return body
 
@@ -220,7 +164,7 @@ class OtlpTracesView(APIView):
         elif encoding not in ("", "identity"):
             raise ParseError(f"Unsupported Content-Encoding '{encoding}'; use gzip or none.")
         try:
-            message = otlp.parse_json(load_json(raw)) if as_json else otlp.parse_protobuf(raw)
+            message = otlp.parse_json(json_loads(raw)) if as_json else otlp.parse_protobuf(raw)
         except otlp.OtlpError as exc:
             raise ParseError(str(exc))
         events, seen = otlp.span_events(message)

@@ -188,3 +188,15 @@ def test_non_utf8_and_nan_are_refused(team_key_client):
     for body in [b'{"events": [{"id": "\\xff"}]}'.replace(b"\\xff", b"\xff"), b'{"events": [{"duration_ms": NaN}]}']:
         response = team_key_client.generic("POST", INGEST_URL, body, content_type="application/json")
         assert response.status_code == 400
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1e400"])
+@pytest.mark.parametrize("url", [INGEST_URL, "/api/v1/observability/otlp/v1/traces"])
+def test_non_finite_numbers_are_refused_like_everywhere_else(team_key_client, url, number):
+    """Ingest and OTLP/JSON use the project's one JSON parser: a number that is not finite
+    (including one that overflows to infinity) is a 400 and stores nothing."""
+    body = b'{"events": [{"id": "x", "duration_ms": %s}]}' % number
+    response = team_key_client.generic("POST", url, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "parse_error"
+    assert Execution.objects.count() == 0

@@ -128,7 +128,7 @@ def _gunzip(raw: bytes) -> bytes:
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         out = inflater.decompress(raw, limit + 1)
     except zlib.error as exc:
-        raise ParseError(f"The gzip body cannot be decompressed: {exc}")
+        raise ParseError(f"The gzip body cannot be decompressed: {exc}") from None
     if len(out) > limit:
         raise PayloadTooLarge(f"The decompressed body is larger than {limit} bytes.")
     return out
@@ -166,7 +166,7 @@ class OtlpTracesView(APIView):
         try:
             message = otlp.parse_json(json_loads(raw)) if as_json else otlp.parse_protobuf(raw)
         except otlp.OtlpError as exc:
-            raise ParseError(str(exc))
+            raise ParseError(str(exc)) from None
         events, seen = otlp.span_events(message)
         if seen > conf.MAX_OTLP_SPANS:
             raise PayloadTooLarge(f"At most {conf.MAX_OTLP_SPANS} spans per export request.")

@@ -6,13 +6,17 @@ A request reaches teams in one of two ways:
   session API calls act for the *active* team, chosen with the team switcher (stored in the
   session) or, for API calls, named by the ``X-Crucible-Team`` header (a team slug).
 
-Every app scopes its querysets with ``readable_team_ids`` and checks writes with
-``require_role``; objects of other teams are simply not in the queryset, so they answer 404.
+Reads are scoped with ``readable_team_ids`` (objects of other teams are simply not in the
+queryset, so they answer 404). Writes go through one mechanism, ``restrict`` / ``object_for`` /
+``acting_team_for`` with an action (READ, WRITE, MANAGE), which the base viewset
+(``crucible.api.viewsets``), the API permission, the page mixin (``crucible.pages``) and the
+input fields (``crucible.api.fields``) apply: views hold no role checks.
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
 
 from crucible.models import ApiKey, Membership, Role, Team, role_at_least
 
@@ -81,22 +85,68 @@ def active_team(request) -> Team | None:
     return team
 
 
-def active_role(request) -> str | None:
-    team = active_team(request)
-    return role_for(request, team.pk) if team else None
+# --- write access: one mechanism, in the spirit of NetBox's RestrictedQuerySet.restrict() -------
+#
+# An action needs a minimum role in the team whose data it changes: READ any role, WRITE member or
+# above, MANAGE (API keys) admin or above. That team is the object's own team for a change to an
+# object named in the URL, and the acting team for what is created (or done) on the team's behalf.
+READ, WRITE, MANAGE = "read", "write", "manage"
+ACTION_ROLES = {READ: Role.VIEWER, WRITE: Role.MEMBER, MANAGE: Role.ADMIN}
 
 
-def can(request, team_id: int, minimum: str = Role.MEMBER) -> bool:
-    return role_at_least(role_for(request, team_id), minimum)
+def team_ids(request, action: str = READ) -> list[int]:
+    """Ids of the teams where the caller may ``action``."""
+    minimum = ACTION_ROLES[action]
+    return [team_id for team_id, role in roles(request).items() if role_at_least(role, minimum)]
 
 
-def require_role(request, team_id: int, minimum: str = Role.MEMBER) -> None:
-    """Raise PermissionDenied unless the caller holds ``minimum`` or better in the team."""
+def restrict(queryset, request, action: str = READ, *, team_field: str = "team"):
+    """The rows of ``queryset`` that belong to a team where the caller may ``action``
+    (``team_field``: the path to the row's team, e.g. ``agent__team`` for a version)."""
+    return queryset.filter(**{f"{team_field}__in": team_ids(request, action)})
+
+
+def team_id_of(obj, team_field: str = "team") -> int:
+    """The id of the team ``obj`` belongs to, following ``team_field`` (``agent__team``)."""
+    *path, last = team_field.split("__")
+    for name in path:
+        obj = getattr(obj, name)
+    return getattr(obj, f"{last}_id")
+
+
+def can(request, team_id: int, action: str = WRITE) -> bool:
+    """Whether the caller may ``action`` in the team (for pages that show or hide a button)."""
+    return role_at_least(role_for(request, team_id), ACTION_ROLES[action])
+
+
+def check(request, team_id: int, action: str = WRITE) -> None:
+    """Raise PermissionDenied (403) unless the caller may ``action`` in the team; the message
+    names the role the action needs and the caller's role."""
     role = role_for(request, team_id)
     if role is None:
         raise PermissionDenied("You are not a member of this team.")
-    if not role_at_least(role, minimum):
-        raise PermissionDenied(f"This needs the '{minimum}' role or above; you are '{role}'.")
+    needed = ACTION_ROLES[action]
+    if not role_at_least(role, needed):
+        raise PermissionDenied(f"This needs the '{needed}' role or above; your role in this team is '{role}'.")
+
+
+def object_for(request, queryset, action: str = WRITE, *, team_field: str = "team", **lookup):
+    """The object of ``queryset`` matching ``lookup``, for ``action``. ``queryset`` is what the
+    caller may read: an object outside it is 404 (another team's object looks like no object);
+    one the caller reads but may not ``action`` in its team is 403."""
+    obj = get_object_or_404(queryset, **lookup)
+    check(request, team_id_of(obj, team_field), action)
+    return obj
+
+
+def acting_team_for(request, action: str = WRITE) -> Team:
+    """The team the caller acts for, when it may ``action`` there (403 otherwise): the team
+    that what is created belongs to."""
+    team = active_team(request)
+    if team is None:
+        raise PermissionDenied("You are not a member of any team.")
+    check(request, team.pk, action)
+    return team
 
 
 def set_active_team(request, team_id: int) -> bool:

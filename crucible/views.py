@@ -7,10 +7,10 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
@@ -62,7 +62,7 @@ def team_switch(request):
     try:
         team_id = int(request.POST.get("team", ""))
     except ValueError:
-        raise Http404("No such team.")
+        raise Http404("No such team.") from None
     if not access.set_active_team(request, team_id):
         raise Http404("No such team.")
     target = request.POST.get("next") or reverse("home")
@@ -78,11 +78,10 @@ def api_keys(request):
     team = access.active_team(request)
     if team is None:
         return render(request, "crucible/no_team.html", status=403)
-    is_admin = access.can(request, team.pk, Role.ADMIN)
+    is_admin = access.can(request, team.pk, access.MANAGE)
     new_key = None
     if request.method == "POST":
-        if not is_admin:
-            raise PermissionDenied("Only team admins and owners manage API keys.")
+        access.acting_team_for(request, access.MANAGE)
         try:
             key, new_key = services.api_key_create(
                 team=team,
@@ -104,9 +103,7 @@ def api_keys(request):
 @login_required
 @require_POST
 def api_key_revoke(request, pk: int):
-    key = get_object_or_404(ApiKey, pk=pk, team_id__in=access.readable_team_ids(request))
-    if not access.can(request, key.team_id, Role.ADMIN):
-        raise PermissionDenied("Only team admins and owners manage API keys.")
+    key = access.object_for(request, access.restrict(ApiKey.objects.all(), request), access.MANAGE, pk=pk)
     services.api_key_revoke(key=key)
     messages.success(request, f"Key '{key.name}' revoked.")
     return redirect("api-keys")

@@ -47,12 +47,13 @@ class IndexView(TeamPageMixin, TemplateView):
 
 
 class ExperimentMixin(TeamPageMixin):
+    """Pages of one experiment of the active team; changing it needs write access to its team."""
+
+    def object_queryset(self):
+        return Experiment.objects.select_related("team", "agent", "winner", "promoted_version").filter(team=self.team)
+
     def get_experiment(self) -> Experiment:
-        return get_object_or_404(
-            Experiment.objects.select_related("team", "agent", "winner", "promoted_version"),
-            pk=self.kwargs["pk"],
-            team=self.team,
-        )
+        return self.get_object()
 
 
 class ExperimentDetailView(ExperimentMixin, TemplateView):
@@ -209,8 +210,11 @@ class VariantAddView(ExperimentMixin, View):
 
 
 class VariantRetireView(TeamPageMixin, View):
+    def object_queryset(self):
+        return Variant.objects.select_related("experiment").filter(team=self.team)
+
     def post(self, request, pk):
-        variant = get_object_or_404(Variant.objects.select_related("experiment"), pk=pk, team=self.team)
+        variant = self.get_object()
         try:
             services.variant_retire(variant=variant)
         except ValidationError as exc:

@@ -50,17 +50,17 @@ class IndexView(TeamPageMixin, TemplateView):
 
 
 class AgentMixin(TeamPageMixin):
+    """Pages of one agent: any agent the caller can see; changing it needs write access to the
+    agent's team (``TeamPageMixin``)."""
+
+    def object_queryset(self):
+        return selectors.agents_visible(team_ids=self.readable_team_ids).select_related("team", "latest_version")
+
     def get_agent(self) -> Agent:
-        return get_object_or_404(
-            selectors.agents_visible(team_ids=self.readable_team_ids).select_related("team", "latest_version"),
-            pk=self.kwargs["pk"],
-        )
+        return self.get_object()
 
     def get_own_agent(self) -> Agent:
-        agent = self.get_agent()
-        if agent.team_id != self.team.pk:
-            raise PermissionDenied("Only the publishing team can change this agent.")
-        return agent
+        return self.get_object(access.WRITE)
 
 
 class AgentDetailView(AgentMixin, TemplateView):
@@ -79,7 +79,7 @@ class AgentDetailView(AgentMixin, TemplateView):
         )
         my_rating = Rating.objects.filter(agent=agent, user=user).first()
         reviews, query = paginate(self.request, selectors.ratings_for_agent(agent=agent), per_page=10)
-        is_publisher = agent.team_id in self.readable_team_ids and access.can(self.request, agent.team_id)
+        is_publisher = access.can(self.request, agent.team_id)
         histogram_max = max(stats["histogram"].values()) or 1
         context.update(
             agent=agent,
@@ -211,6 +211,8 @@ class AgentActionView(AgentMixin, View):
 
 
 class InstallView(AgentActionView):
+    team_action = True
+
     def act(self, agent):
         version = self.request.POST.get("version") or None
         installation, outcome = services.agent_install(
@@ -226,6 +228,8 @@ class InstallView(AgentActionView):
 
 
 class UpgradeView(AgentActionView):
+    team_action = True
+
     def act(self, agent):
         installation = get_object_or_404(Installation, team=self.team, agent=agent)
         installation = services.installation_upgrade(installation=installation, version=None)
@@ -233,6 +237,8 @@ class UpgradeView(AgentActionView):
 
 
 class UninstallView(AgentActionView):
+    team_action = True
+
     def act(self, agent):
         installation = get_object_or_404(Installation, team=self.team, agent=agent)
         services.installation_uninstall(installation=installation)
@@ -240,6 +246,8 @@ class UninstallView(AgentActionView):
 
 
 class RateView(AgentActionView):
+    team_action = True
+
     def act(self, agent):
         form = RateForm(self.request.POST)
         if not form.is_valid():
@@ -249,6 +257,8 @@ class RateView(AgentActionView):
 
 
 class ReportView(AgentActionView):
+    team_action = True
+
     def act(self, agent):
         form = ReportForm(self.request.POST)
         if not form.is_valid():
@@ -270,9 +280,9 @@ class ReportView(AgentActionView):
 
 
 class YankView(AgentActionView):
+    """Yank a version of the agent (its team's write access, checked by ``TeamPageMixin``)."""
+
     def act(self, agent):
-        if agent.team_id != self.team.pk:
-            raise PermissionDenied("Only the publishing team can yank a version.")
         version = get_object_or_404(AgentVersion, agent=agent, pk=self.kwargs["version_pk"])
         form = YankForm(self.request.POST)
         if not form.is_valid():

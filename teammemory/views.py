@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.generic import TemplateView
 
-from crucible.models import Role
+from crucible import access
 from crucible.pages import TeamPageMixin, paginate
 from teammemory import charts, conf, selectors
 from teammemory.filters import BuildFilterSet
@@ -70,7 +70,7 @@ class SuggestView(TeamPageMixin, TemplateView):
     """The stack suggestion form. Computing suggestions writes nothing, so viewers may use it."""
 
     template_name = "teammemory/suggest.html"
-    write_role = Role.VIEWER
+    write_action = access.READ
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -3,11 +3,12 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
 from crucible import access, services
-from crucible.api.permissions import IsTeamAdmin
 from crucible.api.serializers import StrictFieldsMixin
+from crucible.api.viewsets import TeamScopedMixin
 from crucible.models import API_KEY_ROLES, ApiKey, Role, Team
 
 
@@ -87,27 +88,34 @@ class ApiKeyFilterSet(filters.FilterSet):
         fields = ["role", "active"]
 
 
-class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+class ApiKeyViewSet(
+    TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
     """API keys of the active team. Listing needs any role; creating and revoking need admin.
     The key is returned once, on creation; only its hash is stored."""
 
+    write_action = access.MANAGE
     serializer_class = ApiKeySerializer
-    permission_classes = [IsTeamAdmin]
     filterset_class = ApiKeyFilterSet
     ordering_fields = ["created_at", "last_used_at", "name"]
 
-    def get_queryset(self):
-        team = access.active_team(self.request)
-        if access.api_key_of(self.request) is not None or team is None:
-            return ApiKey.objects.none()
-        return ApiKey.objects.filter(team=team).select_related("team", "created_by")
+    def base_queryset(self):
+        return ApiKey.objects.select_related("team", "created_by")
+
+    def scope_queryset(self, queryset):
+        team = self.team
+        if team is None or (access.api_key_of(self.request) is not None and self.request.method in SAFE_METHODS):
+            # Keys never read keys, so a leaked key cannot list its siblings (a write by a key is
+            # refused with 403: no key holds the admin role).
+            return queryset.none()
+        return queryset.filter(team=team)
 
     @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyCreatedSerializer})
     def create(self, request, *args, **kwargs):
         data = ApiKeyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         key, raw = services.api_key_create(
-            team=access.active_team(request), created_by=access.actor_user(request), **data.validated_data
+            team=self.team, created_by=access.actor_user(request), **data.validated_data
         )
         body = ApiKeySerializer(key, context={"request": request}).data | {"key": raw}
         return Response(body, status=status.HTTP_201_CREATED)

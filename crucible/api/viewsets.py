@@ -1,40 +1,53 @@
-"""Base classes every app's viewsets build on."""
+"""The base every team-owned viewset builds on."""
 
 from __future__ import annotations
 
-from rest_framework import viewsets
+from rest_framework import permissions
 
 from crucible import access
+from crucible.api.permissions import changes_url_object
 
 
 class TeamScopedMixin:
-    """Limit ``get_queryset`` to the caller's teams (others' objects answer 404) and hand the
-    active team to writes.
+    """Reads: ``get_queryset`` holds the caller's teams' objects only, so another team's object
+    answers 404 everywhere. Writes: ``crucible.api.permissions.TeamRolePermission`` with
+    ``crucible.access``: a write to the object of the URL needs ``write_action`` (default
+    ``access.WRITE``, member or above) in the object's team, 403 otherwise. The object is loaded
+    and checked before the handler runs, so an action cannot forget the check; handlers get it
+    from ``get_object()``. Any other write needs ``write_action`` in the active team
+    (``self.team``), where what is created lands.
 
-    Subclasses define ``base_queryset()`` (with ``select_related``/``prefetch_related``) and
-    ``team_field`` when the team is not the model's ``team`` field. Public objects of other
-    teams (marketplace agents) are added by overriding ``scope_queryset``.
+    Subclasses define ``base_queryset()`` (with ``select_related``/``prefetch_related``),
+    ``team_field`` when the team is not the model's ``team`` field (``agent__team``), and
+    ``team_actions``: detail actions that only read the object of the URL and write for the active
+    team (installing or rating a public agent). Public objects of other teams (marketplace agents)
+    are added by overriding ``scope_queryset``.
     """
 
+    checks_url_object = True
     team_field = "team"
+    write_action = access.WRITE
+    team_actions: tuple[str, ...] = ()
 
     def base_queryset(self):
         raise NotImplementedError
 
     def scope_queryset(self, queryset):
-        return queryset.filter(**{f"{self.team_field}__in": access.readable_team_ids(self.request)})
+        return access.restrict(queryset, self.request, access.READ, team_field=self.team_field)
 
     def get_queryset(self):
         return self.scope_queryset(self.base_queryset())
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.method not in permissions.SAFE_METHODS and changes_url_object(self):
+            self.get_object()  # 404 outside the read scope, 403 without write access to its team
+
+    def get_object(self):
+        if getattr(self, "_checked_object", None) is None:
+            self._checked_object = super().get_object()
+        return self._checked_object
+
     @property
     def team(self):
         return access.active_team(self.request)
-
-
-class TeamScopedReadOnlyViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
-    pass
-
-
-class TeamScopedModelViewSet(TeamScopedMixin, viewsets.ModelViewSet):
-    pass

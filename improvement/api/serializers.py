@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from crucible.api.fields import TeamObjectField
 from crucible.api.serializers import StrictFieldsMixin
 from improvement import conf
 from improvement.models import Assignment, Experiment, Status, Strategy, Variant
@@ -215,7 +216,9 @@ class ExperimentUpdateSerializer(ExperimentWriteSerializer):
 
 
 class VariantCreateSerializer(VariantSpecSerializer):
-    experiment = Int(min_value=1, help_text="The experiment's id.")
+    experiment = TeamObjectField(
+        queryset=Experiment.objects.all(), help_text="The experiment's id.", not_found="No such experiment."
+    )
 
 
 class VariantUpdateSerializer(StrictFieldsMixin, serializers.Serializer):

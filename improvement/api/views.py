@@ -14,7 +14,6 @@ from rest_framework.response import Response
 from crucible import access
 from crucible.api.pagination import CursorPagination
 from crucible.api.viewsets import TeamScopedMixin
-from crucible.models import Role, role_at_least
 from improvement import selectors, services
 from improvement.api import serializers as s
 from improvement.filters import AssignmentFilterSet, ExperimentFilterSet, VariantFilterSet
@@ -31,6 +30,7 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
     """Prompt experiments of your teams. Create, change, start, pause, conclude and promote;
     ``select`` serves a variant; ``report`` gives the evidence and the verdict."""
 
+    team_actions = ("select",)  # serving a variant writes an assignment for the active team
     serializer_class = s.ExperimentSerializer
     filterset_class = ExperimentFilterSet
     ordering_fields = ["created_at", "name", "status", "updated_at"]
@@ -45,11 +45,6 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         experiment = self.base_queryset().get(pk=experiment.pk)
         return Response(s.ExperimentSerializer(experiment, context=self.get_serializer_context()).data, status=code)
 
-    def _writable(self):
-        experiment = self.get_object()
-        access.require_role(self.request, experiment.team_id)
-        return experiment
-
     @extend_schema(request=s.ExperimentCreateSerializer, responses={201: s.ExperimentSerializer})
     def create(self, request):
         data = s.ExperimentCreateSerializer(data=request.data, context={"request": request, "team": self.team})
@@ -60,7 +55,7 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
 
     @extend_schema(request=s.ExperimentUpdateSerializer, responses=s.ExperimentSerializer)
     def partial_update(self, request, pk=None):
-        experiment = self._writable()
+        experiment = self.get_object()
         data = s.ExperimentUpdateSerializer(
             data=request.data, partial=True, context={"request": request, "team": experiment.team}
         )
@@ -72,19 +67,19 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
         """Start (or resume) serving variants: draft or paused -> running."""
-        return self._respond(services.experiment_start(experiment=self._writable()))
+        return self._respond(services.experiment_start(experiment=self.get_object()))
 
     @extend_schema(request=None, responses=s.ExperimentSerializer)
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
         """Stop serving variants for now (results of calls in flight are still taken)."""
-        return self._respond(services.experiment_pause(experiment=self._writable()))
+        return self._respond(services.experiment_pause(experiment=self.get_object()))
 
     @extend_schema(request=s.ConcludeInputSerializer, responses=s.ExperimentSerializer)
     @action(detail=True, methods=["post"])
     def conclude(self, request, pk=None):
         """Conclude; the winner is the one given, else the one the evidence names (maybe none)."""
-        experiment = self._writable()
+        experiment = self.get_object()
         data = s.ConcludeInputSerializer(data=request.data if request.data else {})
         data.is_valid(raise_exception=True)
         winner = None
@@ -106,7 +101,7 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
     @action(detail=True, methods=["post"])
     def promote(self, request, pk=None):
         """Publish the concluded experiment's winner as a new version of its marketplace agent."""
-        experiment = self._writable()
+        experiment = self.get_object()
         data = s.PromoteInputSerializer(data=request.data if request.data else {})
         data.is_valid(raise_exception=True)
         version = services.experiment_promote(
@@ -137,17 +132,19 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
 
 
 def _select_response(request, *, name=None, experiment_id=None) -> Response:
+    # Select and result both act for the active team (the permission has checked the caller may
+    # write there): the assignment and the result land in one team, whatever other teams the
+    # caller belongs to, so a result for the assignment is always accepted by POST /results/.
     team = access.active_team(request)
-    # Selecting writes an assignment: only experiments of teams where the caller is member or above.
-    writable = [team_id for team_id, role in access.roles(request).items() if role_at_least(role, Role.MEMBER)]
     selection = services.experiment_select(
-        team_ids=writable,
+        team_ids=[team.pk],
         name=name,
         experiment_id=experiment_id,
-        prefer_team_id=team.pk if team else None,
+        prefer_team_id=team.pk,
     )
     if selection is None:
-        raise NotFound(f"No experiment named '{name}'." if name is not None else "No such experiment.")
+        where = f"in team '{team.slug}' (the team you act for)"
+        raise NotFound(f"No experiment named '{name}' {where}." if name is not None else f"No such experiment {where}.")
     body = {
         "assignment_id": selection.assignment_id,
         "experiment": selection.experiment_name,
@@ -219,24 +216,15 @@ class VariantViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
 
     @extend_schema(request=s.VariantCreateSerializer, responses={201: s.VariantSerializer})
     def create(self, request):
-        data = s.VariantCreateSerializer(data=request.data)
+        data = s.VariantCreateSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        experiment = Experiment.objects.filter(
-            pk=values.pop("experiment"), team_id__in=access.readable_team_ids(request)
-        ).first()
-        if experiment is None:
-            from rest_framework.exceptions import ValidationError
-
-            raise ValidationError({"experiment": "No such experiment."})
-        access.require_role(request, experiment.team_id)
-        variant = services.variant_create(experiment=experiment, **values)
+        variant = services.variant_create(experiment=values.pop("experiment"), **values)
         return Response(s.VariantSerializer(variant).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.VariantUpdateSerializer, responses=s.VariantSerializer)
     def partial_update(self, request, pk=None):
         variant = self.get_object()
-        access.require_role(request, variant.team_id)
         data = s.VariantUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         variant = services.variant_update(variant=variant, **data.validated_data)
@@ -247,7 +235,6 @@ class VariantViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
     def retire(self, request, pk=None):
         """Stop serving this variant; it keeps its statistics and takes no more results."""
         variant = self.get_object()
-        access.require_role(request, variant.team_id)
         return Response(s.VariantSerializer(services.variant_retire(variant=variant)).data)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from crucible.api.fields import TeamObjectField
 from crucible.api.serializers import StrictFieldsMixin
 from marketplace import conf
 from marketplace.models import Agent, AgentVersion, Category, Installation, Rating, Report, Visibility
@@ -150,7 +151,11 @@ class AgentVersionDefinitionSerializer(AgentVersionSerializer):
 
 
 class AgentVersionCreateSerializer(StrictFieldsMixin, serializers.Serializer):
-    agent = serializers.IntegerField(min_value=1, help_text="Id of an agent of your team.")
+    agent = TeamObjectField(
+        queryset=Agent.objects.all(),
+        help_text="Id of an agent of your team.",
+        not_found="No agent of your teams has this id.",
+    )
     version = serializers.CharField(
         max_length=64, required=False, allow_null=True, default=None, help_text="Default: next minor version."
     )

@@ -71,6 +71,8 @@ class AgentViewSet(
 ):
     """Agents: your team's (any visibility) and other teams' public ones."""
 
+    # Install, rate and report read any agent you can see and write for the active team.
+    team_actions = ("install", "uninstall", "rate", "report")
     serializer_class = s.AgentSerializer
     filterset_class = AgentFilterSet
     ordering_fields = [
@@ -101,11 +103,6 @@ class AgentViewSet(
             return s.AgentDetailSerializer
         return s.AgentSerializer
 
-    def visible_agent(self) -> Agent:
-        """The agent of the URL for actions any team may take on public agents (install, rate,
-        report): no object-level write check against the agent's own team."""
-        return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
-
     def detail_response(self, agent, code=status.HTTP_200_OK):
         agent = self.get_queryset().get(pk=agent.pk)
         return Response(s.AgentDetailSerializer(agent, context=self.get_serializer_context()).data, status=code)
@@ -131,7 +128,7 @@ class AgentViewSet(
     )
     @action(detail=True, methods=["post"])
     def install(self, request, pk=None):
-        agent = self.visible_agent()
+        agent = self.get_object()
         data = s.InstallSerializer(data=request_body(request))
         data.is_valid(raise_exception=True)
         installation, outcome = services.agent_install(
@@ -142,7 +139,7 @@ class AgentViewSet(
     @extend_schema(request=None, responses=s.InstallationSerializer, summary="Uninstall from the active team")
     @action(detail=True, methods=["post"])
     def uninstall(self, request, pk=None):
-        agent = self.visible_agent()
+        agent = self.get_object()
         installation = get_object_or_404(Installation, team=self.team, agent=agent)
         services.installation_uninstall(installation=installation)
         return Response(
@@ -156,7 +153,7 @@ class AgentViewSet(
     )
     @action(detail=True, methods=["post"])
     def rate(self, request, pk=None):
-        agent = self.visible_agent()
+        agent = self.get_object()
         data = s.RateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         rating, created = services.rating_set(agent=agent, user=actor(request), team=self.team, **data.validated_data)
@@ -171,7 +168,7 @@ class AgentViewSet(
     )
     @action(detail=True, methods=["post"])
     def report(self, request, pk=None):
-        agent = self.visible_agent()
+        agent = self.get_object()
         data = s.ReportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         report = services.report_create(agent=agent, reporter=actor(request), team=self.team, **data.validated_data)
@@ -197,6 +194,7 @@ class AgentVersionViewSet(
 ):
     """Immutable versions of the agents you can see, newest first per agent."""
 
+    team_field = "agent__team"
     serializer_class = s.AgentVersionSerializer
     filterset_class = AgentVersionFilterSet
     ordering_fields = ["created_at", "download_count", "major", "minor", "patch"]
@@ -210,13 +208,10 @@ class AgentVersionViewSet(
         )
 
     def create(self, request, *args, **kwargs):
-        data = s.AgentVersionCreateSerializer(data=request.data)
+        data = s.AgentVersionCreateSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        agent = Agent.objects.filter(pk=values.pop("agent"), team_id__in=access.readable_team_ids(request)).first()
-        if agent is None:
-            raise ValidationError({"agent": ["No agent of your teams has this id."]})
-        access.require_role(request, agent.team_id)
+        agent = values.pop("agent")
         version = services.version_publish(agent=agent, published_by=actor(request), **values)
         version = self.base_queryset().get(pk=version.pk)
         return Response(s.AgentVersionSerializer(version).data, status=status.HTTP_201_CREATED)
@@ -229,7 +224,6 @@ class AgentVersionViewSet(
     @action(detail=True, methods=["post"])
     def yank(self, request, pk=None):
         version = self.get_object()
-        access.require_role(request, version.agent.team_id)
         data = s.YankSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         version = services.version_yank(version=version, reason=data.validated_data["reason"])
@@ -323,6 +317,7 @@ class RatingViewSet(
 ):
     """Ratings and reviews of the agents you can see (hidden reviews excluded)."""
 
+    team_actions = ("report",)  # a review of a public agent is reported for the active team
     serializer_class = s.RatingSerializer
     filterset_class = RatingFilterSet
     ordering_fields = ["created_at", "updated_at", "stars"]
@@ -363,7 +358,7 @@ class RatingViewSet(
     )
     @action(detail=True, methods=["post"])
     def report(self, request, pk=None):
-        rating = get_object_or_404(self.get_queryset(), pk=pk)
+        rating = self.get_object()
         data = s.ReportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         report = services.report_create(

@@ -9,14 +9,14 @@ from django.db.models import Q
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, permissions, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crucible import access
 from crucible.api.pagination import CursorPagination
 from crucible.api.viewsets import TeamScopedMixin
-from crucible.models import Role, Team
+from crucible.models import Team
 from teammemory import selectors, services
 from teammemory.api.serializers import (
     BuildRecommendationsSerializer,
@@ -141,7 +141,7 @@ class SuggestionsView(APIView):
     """Stacks for a new project's requirements, ranked from the team's own successful history,
     with their evidence; a labelled fallback when there is too little similar history."""
 
-    required_write_role = Role.VIEWER  # computing suggestions changes nothing: viewers and read-only keys may POST
+    write_action = access.READ  # computing suggestions changes nothing: viewers and read-only keys may POST
 
     @extend_schema(
         request=StackSuggestionRequestSerializer,
@@ -185,7 +185,7 @@ class LegacyInsightsView(APIView):
 class LegacySuggestStackView(APIView):
     """Earlier implementation's route: the same as POST /api/v1/teammemory/suggestions/ for the team in the path."""
 
-    permission_classes = [permissions.IsAuthenticated]
+    write_action = access.READ
 
     @extend_schema(
         parameters=[TEAM_ID_PARAMETER],

@@ -1,0 +1,37 @@
+"""Input fields that pick an object for a write, through ``crucible.access``."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from crucible import access
+
+
+class TeamObjectField(serializers.IntegerField):
+    """An object by id, for ``action`` on it (default ``access.WRITE``): "an agent of a team where
+    I may write". An id outside what the caller may read is a field error (400, ``not_found``
+    says so, as for an id that does not exist); an object the caller reads but may not ``action``
+    in its team is 403. Needs ``request`` in the serializer's context. The value is the object."""
+
+    def __init__(self, *, queryset, action=access.WRITE, team_field="team", not_found="No such object.", **kwargs):
+        kwargs.setdefault("min_value", 1)
+        super().__init__(**kwargs)
+        self.queryset = queryset
+        self.action = action
+        self.team_field = team_field
+        self.not_found = not_found
+
+    def run_validation(self, data=serializers.empty):
+        pk = super().run_validation(data)  # a whole number within the limits
+        if pk is None:
+            return None
+        request = self.context["request"]
+        readable = access.restrict(self.queryset.all(), request, access.READ, team_field=self.team_field)
+        obj = readable.filter(pk=pk).first()
+        if obj is None:
+            raise serializers.ValidationError(self.not_found)
+        access.check(request, access.team_id_of(obj, self.team_field), self.action)
+        return obj
+
+    def to_representation(self, value):
+        return getattr(value, "pk", value)

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "improvement",
     "teammemory",
     "observability",
+    "legacy",  # routes of the earlier implementation: remove with the legacy/ folder
 ]
 
 MIDDLEWARE = [

@@ -43,7 +43,8 @@ urlpatterns = [
 for app in FEATURE_APPS:
     urlpatterns += [
         path(f"api/v1/{app}/", include((f"{app}.api.urls", f"{app}-api"))),
-        # Routes of the earlier implementation (/api/marketplace/..., /api/team/..., ...).
-        path("api/", include(f"{app}.api.legacy_urls")),
         path(f"{app}/", include((f"{app}.urls", app))),
     ]
+
+# Routes of the earlier implementation (/api/marketplace/..., /api/team/..., ...): the legacy app.
+urlpatterns.append(path("api/", include("legacy.urls")))

@@ -309,35 +309,3 @@ def home_card(*, team, request) -> dict:
             {"label": "New experiment", "url": reverse("improvement:experiment-create")},
         ],
     }
-
-
-def experiment_by_name(*, team, name: str):
-    return Experiment.objects.filter(team=team, name=name).first()
-
-
-def legacy_report(*, experiment: Experiment) -> dict:
-    """The earlier implementation's report shape: the best variant, or a ``message``."""
-    variants = list(Variant.objects.filter(experiment=experiment).order_by("id"))
-    active = [v for v in variants if v.retired_at is None]
-    if not active or all(v.results_count < experiment.min_results for v in active):
-        return {"message": f"Need more data (min {experiment.min_results} results per variant)"}
-    if len(active) == 1:
-        best = active[0]
-    else:
-        report = experiment_report(experiment=experiment, variants=variants)
-        if report["winner"] is None:
-            return {"message": "No clear winner yet"}
-        best = next(v for v in variants if v.pk == report["winner"]["id"])
-    return {
-        "agent_name": experiment.name,
-        "best_variant": {
-            "variant_id": str(best.pk),
-            "executions": best.results_count,
-            "avg_quality": best.quality_mean,
-            "success_rate": (best.success_rate or 0.0) * 100.0,
-            "avg_duration_s": (best.duration_mean or 0.0) / 1000.0,
-        },
-        "variants_tested": len(variants),
-        "total_executions": sum(v.results_count for v in variants),
-        "recommendation": "Deploy best variant to production",
-    }

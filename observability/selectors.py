@@ -795,30 +795,6 @@ def _rec(kind, agent, severity, title, evidence, action, impact=0.0):
     }
 
 
-def legacy_dashboard(*, team, period: TimeRange) -> dict:
-    """The earlier implementation's ``GET /api/dashboard/agents``: per-agent performance,
-    bottlenecks and recommendations, keyed by agent name."""
-    data = dashboard(team=team, period=period)
-    current = per_agent(team, period.start, period.end)
-    agents = {}
-    for a in data["agents"]:
-        agents[a["agent"]] = {
-            "executions": a["executions"],
-            "success_rate": a["success_rate"],
-            "avg_duration_ms": a["avg_duration_ms"],
-            "p95_duration_ms": a["p95_ms"],
-            "total_tokens": a["input_tokens"] + a["output_tokens"],
-            "cost": a["cost"],
-        }
-    return {
-        "period": data["period"],
-        "total_executions": data["totals"]["executions"],
-        "agents": agents,
-        "bottlenecks": bottlenecks(team=team, period=period, current=current)["by_time"][:5],
-        "recommendations": recommendations(team=team, period=period, current=current),
-    }
-
-
 # --- Verification -------------------------------------------------------------------------
 
 

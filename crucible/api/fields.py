@@ -11,7 +11,10 @@ class TeamObjectField(serializers.IntegerField):
     """An object by id, for ``action`` on it (default ``access.WRITE``): "an agent of a team where
     I may write". An id outside what the caller may read is a field error (400, ``not_found``
     says so, as for an id that does not exist); an object the caller reads but may not ``action``
-    in its team is 403. Needs ``request`` in the serializer's context. The value is the object."""
+    in its team is 403. Needs ``request`` in the serializer's context. The value is the object.
+
+    Example: ``agent = TeamObjectField(queryset=Agent.objects.all(), not_found="No agent of your
+    teams has this id.")``; ``team_field="agent__team"`` for a model without its own ``team``."""
 
     def __init__(self, *, queryset, action=access.WRITE, team_field="team", not_found="No such object.", **kwargs):
         kwargs.setdefault("min_value", 1)
@@ -20,6 +23,11 @@ class TeamObjectField(serializers.IntegerField):
         self.action = action
         self.team_field = team_field
         self.not_found = not_found
+
+    def to_internal_value(self, data):
+        if not isinstance(data, int) or isinstance(data, bool):
+            self.fail("invalid")  # a JSON integer only, not "5" or true
+        return super().to_internal_value(data)
 
     def run_validation(self, data=serializers.empty):
         pk = super().run_validation(data)  # a whole number within the limits

@@ -353,33 +353,3 @@ class ReportSerializer(serializers.Serializer):
     timeline = TimelineSerializer()
 
 
-# --- the earlier implementation -------------------------------------------------------------
-
-
-class LegacyTestVariantSerializer(StrictFieldsMixin, serializers.Serializer):
-    agent_name = serializers.CharField(max_length=100, help_text="The prompt (experiment) name.")
-    variant_prompt = serializers.CharField(max_length=100_000, trim_whitespace=False)
-    variant_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-
-
-class LegacyVariantCreatedSerializer(serializers.Serializer):
-    variant_id = serializers.CharField()
-
-
-class LegacyBestVariantSerializer(serializers.Serializer):
-    variant_id = serializers.CharField()
-    executions = serializers.IntegerField()
-    avg_quality = serializers.FloatField(allow_null=True)
-    success_rate = serializers.FloatField(help_text="Percent.")
-    avg_duration_s = serializers.FloatField()
-
-
-class LegacyReportSerializer(serializers.Serializer):
-    message = serializers.CharField(
-        required=False, help_text="Set instead of the other fields when there is no winner yet."
-    )
-    agent_name = serializers.CharField(required=False)
-    best_variant = LegacyBestVariantSerializer(required=False)
-    variants_tested = serializers.IntegerField(required=False)
-    total_executions = serializers.IntegerField(required=False)
-    recommendation = serializers.CharField(required=False)

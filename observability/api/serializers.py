@@ -337,18 +337,3 @@ class RecommendationsSerializer(serializers.Serializer):
     recommendations = RecommendationSerializer(many=True)
 
 
-class LegacyAgentSerializer(serializers.Serializer):
-    executions = serializers.IntegerField()
-    success_rate = serializers.FloatField(allow_null=True)
-    avg_duration_ms = serializers.FloatField(allow_null=True)
-    p95_duration_ms = serializers.FloatField(allow_null=True)
-    total_tokens = serializers.IntegerField()
-    cost = serializers.FloatField()
-
-
-class LegacyDashboardSerializer(serializers.Serializer):
-    period = PeriodSerializer()
-    total_executions = serializers.IntegerField()
-    agents = serializers.DictField(child=LegacyAgentSerializer())
-    bottlenecks = BottleneckItemSerializer(many=True)
-    recommendations = RecommendationSerializer(many=True)

@@ -278,15 +278,3 @@ class RecommendationsView(APIView):
         period, _ = _period(request)
         recs = selectors.recommendations(team=_team(request), period=period)
         return Response(s.RecommendationsSerializer({"period": period.as_dict(), "recommendations": recs}).data)
-
-
-class LegacyDashboardView(APIView):
-    """Earlier implementation's performance data: per agent executions, success rate, average and
-    p95 duration, tokens, cost, plus bottlenecks and recommendations (default: last 24 hours)."""
-
-    @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.LegacyDashboardSerializer, 400: ERROR})
-    def get(self, request):
-        period, _ = _period(request)
-        return Response(
-            s.LegacyDashboardSerializer(selectors.legacy_dashboard(team=_team(request), period=period)).data
-        )

@@ -3,9 +3,6 @@ recommendations for the active team; the legacy /api/team/... routes for a team 
 
 from __future__ import annotations
 
-import re
-
-from django.db.models import Q
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -16,7 +13,6 @@ from rest_framework.views import APIView
 from crucible import access
 from crucible.api.pagination import CursorPagination
 from crucible.api.viewsets import TeamScopedMixin
-from crucible.models import Team
 from teammemory import selectors, services
 from teammemory.api.serializers import (
     BuildRecommendationsSerializer,
@@ -150,60 +146,3 @@ class SuggestionsView(APIView):
     )
     def post(self, request):
         return _suggestions(request, _active_team_or_404(request))
-
-
-# --- Legacy routes (/api/team/...) -------------------------------------------------------------
-
-
-def team_from_path(request, team_id: str) -> Team:
-    """A team named by id or slug in the path, among the caller's teams; any other team is 404."""
-    lookup = Q(slug=team_id)
-    if re.fullmatch(r"[0-9]{1,18}", team_id):  # ASCII digits only ('²'.isdigit() is True), within bigint
-        lookup |= Q(pk=int(team_id))
-    team = Team.objects.filter(lookup, pk__in=access.readable_team_ids(request)).first()
-    if team is None:
-        raise Http404("No such team.")
-    return team
-
-
-TEAM_ID_PARAMETER = OpenApiParameter("team_id", str, OpenApiParameter.PATH, description="The team's id or slug.")
-
-
-class LegacyInsightsView(APIView):
-    """Earlier implementation's route: the same insights as /api/v1/teammemory/insights/ for the
-    team in the path."""
-
-    @extend_schema(
-        parameters=[TEAM_ID_PARAMETER, *RANGE_PARAMETERS],
-        responses=TeamInsightsSerializer,
-        operation_id="legacy_team_insights",
-    )
-    def get(self, request, team_id):
-        return _insights(request, team_from_path(request, team_id))
-
-
-class LegacySuggestStackView(APIView):
-    """Earlier implementation's route: the same as POST /api/v1/teammemory/suggestions/ for the team in the path."""
-
-    write_action = access.READ
-
-    @extend_schema(
-        parameters=[TEAM_ID_PARAMETER],
-        request=StackSuggestionRequestSerializer,
-        responses=StackSuggestionResultSerializer,
-        operation_id="legacy_team_suggest_stack",
-    )
-    def post(self, request, team_id):
-        return _suggestions(request, team_from_path(request, team_id))
-
-
-class LegacyRecommendationsView(APIView):
-    """Earlier implementation's route: the same as /api/v1/teammemory/recommendations/ for the team in the path."""
-
-    @extend_schema(
-        parameters=[TEAM_ID_PARAMETER, *RANGE_PARAMETERS],
-        responses=BuildRecommendationsSerializer,
-        operation_id="legacy_team_recommendations",
-    )
-    def get(self, request, team_id):
-        return _recommendations(request, team_from_path(request, team_id))

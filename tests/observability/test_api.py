@@ -117,23 +117,6 @@ def test_bottlenecks_regressions_recommendations(member_client, seeded, django_a
     assert any(r["kind"] == "failing_agent" and r["agent"] == "coder" for r in recs)
 
 
-def test_legacy_dashboard_route(team_key_client, seeded):
-    response = team_key_client.get("/api/dashboard/agents")
-    assert response.status_code == 200
-    data = response.json()
-    assert data["total_executions"] == 61
-    assert data["agents"]["planner"]["executions"] == 30
-    assert data["agents"]["coder"]["success_rate"] == pytest.approx(25 / 31, abs=1e-3)
-    assert isinstance(data["recommendations"], list) and isinstance(data["bottlenecks"], list)
-
-
-def test_legacy_route_in_schema(member_client):
-    schema = member_client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
-    assert "/api/dashboard/agents" in schema["paths"]
-    assert "/api/v1/observability/ingest/" in schema["paths"]
-    assert "/api/v1/observability/otlp/v1/traces" in schema["paths"]
-
-
 def test_executions_list_is_scoped_filtered_and_cheap(member_client, seeded, django_assert_max_num_queries):
     with django_assert_max_num_queries(8):
         response = member_client.get(f"{BASE}/executions/?page_size=100")

@@ -284,3 +284,34 @@ def test_session_user_selects_in_active_team_and_not_where_viewer(
     assert client.get(f"{BASE}/reports/theirs-only/").status_code == 200
     assert client.post(f"{BASE}/select/", {"experiment": "theirs-only"}, format="json").status_code == 404
     assert Assignment.objects.filter(experiment__team=other_team).count() == 0
+
+
+def test_select_and_result_follow_the_acting_team(client_for, make_user, team, other_team, make_experiment):
+    """Issue 15: a user in two teams could select in one team's experiment while acting for the
+    other, and then got 400 on the result. One rule now: select and result both act for the
+    active team, so an assignment served is always one the result endpoint accepts."""
+    from crucible import services as core
+
+    user = make_user("member-of-both", team=team, role=Role.MEMBER)
+    core.membership_set(team=other_team, user=user, role=Role.MEMBER)
+    theirs = make_experiment("globex-only", team_=other_team)
+    client = client_for(user)
+
+    # Acting for acme: globex's experiment is not served, by name or by id.
+    client.credentials(HTTP_X_CRUCIBLE_TEAM=team.slug)
+    by_name = client.post(f"{BASE}/select/", {"experiment": "globex-only"}, format="json")
+    assert by_name.status_code == 404 and "acme" in by_name.json()["message"]
+    assert client.post(f"{BASE}/experiments/{theirs.pk}/select/").status_code == 404
+    assert Assignment.objects.count() == 0
+
+    # Acting for globex: served, and the result for it is accepted.
+    client.credentials(HTTP_X_CRUCIBLE_TEAM=other_team.slug)
+    picked = client.post(f"{BASE}/select/", {"experiment": "globex-only"}, format="json")
+    assert picked.status_code == 201
+    result = client.post(
+        f"{BASE}/results/",
+        {"assignment_id": picked.json()["assignment_id"], "success": True, "duration_ms": 120},
+        format="json",
+    )
+    assert result.status_code == 201, result.json()
+    assert Assignment.objects.get(pk=picked.json()["assignment_id"]).result_at is not None

@@ -21,7 +21,8 @@ class TeamPageMixin(LoginRequiredMixin):
 
     ``write_action`` is ``access.WRITE`` (member or above) unless the page says otherwise
     (``access.READ`` for a query sent as a form). Handlers get the object from ``get_object()``;
-    ``get_object(access.WRITE)`` also checks a GET (an edit form)."""
+    ``get_object(action)`` also checks a GET (``access.READ``: an edit form opens for the object's
+    team only)."""
 
     write_action = access.WRITE
     team_field = "team"

@@ -60,7 +60,9 @@ class AgentMixin(TeamPageMixin):
         return self.get_object()
 
     def get_own_agent(self) -> Agent:
-        return self.get_object(access.WRITE)
+        # The forms open for the agent's team (any role); saving needs write access, which
+        # TeamPageMixin checks on every POST.
+        return self.get_object(access.READ)
 
 
 class AgentDetailView(AgentMixin, TemplateView):

@@ -114,9 +114,7 @@ class ApiKeyViewSet(
     def create(self, request, *args, **kwargs):
         data = ApiKeyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        key, raw = services.api_key_create(
-            team=self.team, created_by=access.actor_user(request), **data.validated_data
-        )
+        key, raw = services.api_key_create(team=self.team, created_by=access.actor_user(request), **data.validated_data)
         body = ApiKeySerializer(key, context={"request": request}).data | {"key": raw}
         return Response(body, status=status.HTTP_201_CREATED)
 

@@ -351,5 +351,3 @@ class ReportSerializer(serializers.Serializer):
     reasons = serializers.ListField(child=serializers.CharField())
     results_needed = serializers.IntegerField(allow_null=True, help_text="Estimate; null when the leaders look tied.")
     timeline = TimelineSerializer()
-
-

@@ -335,5 +335,3 @@ class RecommendationSerializer(serializers.Serializer):
 class RecommendationsSerializer(serializers.Serializer):
     period = PeriodSerializer()
     recommendations = RecommendationSerializer(many=True)
-
-

@@ -16,7 +16,9 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from crucible.rules import run_rules
 from teammemory import conf, histogram, rollups
+from teammemory import recommendations as tm_recommendations
 from teammemory.models import Build, BuildStatus
 from teammemory.stacks import normalize_component, normalize_components
 from teammemory.stats import slope_test, wilson_lower_bound
@@ -555,8 +557,6 @@ def stack_suggest(
 
 # --- Recommendations ---------------------------------------------------------------------------
 
-SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
-
 
 def flaky_stacks(
     *,
@@ -637,176 +637,21 @@ def _fmt_pct(value: float | None) -> str:
 def team_recommendations(
     *, team, since: dt.datetime | None = None, until: dt.datetime | None = None, insights: dict | None = None
 ) -> dict:
-    """Findings from the data, each with its evidence and a suggested action. Thresholds are the
-    RECO_* settings in ``teammemory.conf``."""
+    """Findings from the data, each with its evidence and a suggested action: the rules of
+    ``teammemory.recommendations`` over the insights of the period."""
     since, until = _complete_range(since, until)
     insights = insights or team_insights(team=team, since=since, until=until)
-    summary = insights["summary"]
-    recs: list[dict] = []
-
-    def add(kind, severity, title, action, evidence):
-        recs.append({"kind": kind, "severity": severity, "title": title, "action": action, "evidence": evidence})
-
-    builds = summary["builds"]
-    if builds < conf.RECO_MIN_BUILDS:
-        add(
-            "too_little_data",
-            "info",
-            f"Only {builds} build{'s' if builds != 1 else ''} in this period: too few to judge trends.",
-            f"Report every build (POST /api/v1/teammemory/builds/); findings firm up from {conf.RECO_MIN_BUILDS} builds.",
-            {"builds": builds, "threshold": conf.RECO_MIN_BUILDS},
-        )
-
-    quality = insights["trend"]["quality"]
-    if quality["direction"] == "falling":
-        add(
-            "falling_quality",
-            "high",
-            f"Quality is falling by {abs(quality['slope_per_week']):.1f} points a week.",
-            "Compare recent failing builds with earlier good ones: agent versions, stacks and errors changed first.",
-            {k: quality[k] for k in ("slope_per_week", "p_value", "weeks", "r2", "alpha")},
-        )
-
-    min_n = conf.MIN_SAMPLE
-    flagged_stacks: list[dict] = []
-    for kind, rows, key in (
-        ("failing_stack", insights["by_stack"], "stack_key"),
-        ("failing_component", insights["by_component"], "component"),
-    ):
-        for row in rows:
-            if not row[key] or row["decided"] < min_n or row["failure_rate"] is None:
-                continue
-            if kind == "failing_component" and any(
-                row[key] in stack["stack_key"].split(" + ") and stack["builds"] == row["builds"]
-                for stack in flagged_stacks
-            ):
-                continue  # the component only occurs in a stack already flagged: same builds, same finding
-            if row["failure_rate"] >= conf.RECO_FAILURE_RATE:
-                if kind == "failing_stack":
-                    flagged_stacks.append(row)
-                label = "Stack" if kind == "failing_stack" else "Component"
-                add(
-                    kind,
-                    "high" if row["failure_rate"] >= min(1.0, conf.RECO_FAILURE_RATE * 1.5) else "medium",
-                    f"{label} '{row[key]}' fails {_fmt_pct(row['failure_rate'])} of its builds.",
-                    f"Look at the errors of failed '{row[key]}' builds; consider a better-proven alternative for new projects.",
-                    {
-                        key: row[key],
-                        "builds": row["builds"],
-                        "failed": row["failed"],
-                        "failure_rate": row["failure_rate"],
-                        "threshold": conf.RECO_FAILURE_RATE,
-                    },
-                )
-
-    failed_builds = summary["failed"]
-    for row in insights["top_errors"]:
-        share = row["builds"] / builds if builds else 0
-        if row["builds"] >= conf.RECO_ERROR_MIN_BUILDS and share >= conf.RECO_ERROR_MIN_SHARE:
-            add(
-                "recurring_error",
-                "medium",
-                f"'{row['error_type']}' recurs: {row['builds']} builds ({_fmt_pct(share)}) met it.",
-                "Fix the cause once (a prompt, a template or a tool) rather than retrying builds.",
-                {
-                    "error_type": row["error_type"],
-                    "builds": row["builds"],
-                    "occurrences": row["occurrences"],
-                    "share_of_builds": share,
-                    "failed_builds": failed_builds,
-                    "example_message": row["example_message"],
-                    "threshold_builds": conf.RECO_ERROR_MIN_BUILDS,
-                    "threshold_share": conf.RECO_ERROR_MIN_SHARE,
-                },
-            )
-
-    p90 = summary["p90_duration_ms"]
-    if p90 is not None and builds >= min_n and p90 / 1000 > conf.RECO_SLOW_P90_SECONDS:
-        add(
-            "slow_builds",
-            "medium",
-            f"One build in ten takes longer than {p90 / 60000:.0f} minutes.",
-            "Find the slow steps of the slowest builds (observability's bottlenecks) and cache or parallelise them.",
-            {
-                "p90_duration_ms": p90,
-                "median_duration_ms": summary["median_duration_ms"],
-                "threshold_seconds": conf.RECO_SLOW_P90_SECONDS,
-            },
-        )
-    team_median = summary["median_duration_ms"]
-    if team_median:
-        for row in insights["by_stack"]:
-            if (
-                row["stack_key"]
-                and row["builds"] >= min_n
-                and row["median_duration_ms"] >= conf.RECO_SLOW_STACK_FACTOR * team_median
-            ):
-                add(
-                    "slow_builds",
-                    "low",
-                    f"Stack '{row['stack_key']}' builds take {row['median_duration_ms'] / team_median:.1f}× the team's median.",
-                    "Check what this stack does differently (setup, dependencies, test suites).",
-                    {
-                        "stack_key": row["stack_key"],
-                        "builds": row["builds"],
-                        "median_duration_ms": row["median_duration_ms"],
-                        "team_median_duration_ms": team_median,
-                        "threshold_factor": conf.RECO_SLOW_STACK_FACTOR,
-                    },
-                )
-
-    for row in insights["agents"]:
-        if row["version"] is None or row["decided"] < min_n:
-            continue
-        worse_success = (
-            row["delta_success_rate"] is not None and row["delta_success_rate"] <= -conf.RECO_AGENT_SUCCESS_GAP
-        )
-        worse_quality = row["delta_quality"] is not None and row["delta_quality"] <= -conf.RECO_AGENT_QUALITY_GAP
-        if worse_success or worse_quality:
-            add(
-                "worse_agent_version",
-                "high" if worse_success and worse_quality else "medium",
-                f"Builds with {row['agent']} {row['version']} do worse than the team's "
-                f"({_fmt_pct(row['success_rate'])} succeed, quality {row['avg_quality'] or 0:.0f}).",
-                "Pin the previous version of this agent, or run an experiment on its prompt (improvement).",
-                {
-                    "agent": row["agent"],
-                    "version": row["version"],
-                    "builds": row["builds"],
-                    "success_rate": row["success_rate"],
-                    "delta_success_rate": row["delta_success_rate"],
-                    "avg_quality": row["avg_quality"],
-                    "delta_quality": row["delta_quality"],
-                    "threshold_success_gap": conf.RECO_AGENT_SUCCESS_GAP,
-                    "threshold_quality_gap": conf.RECO_AGENT_QUALITY_GAP,
-                },
-            )
-
-    for row in flaky_stacks(team=team, since=since, until=until):
-        add(
-            "flaky_stack",
-            "medium",
-            f"Stack '{row['stack_key']}' is flaky: {row['flips']} times a build of the same requirements "
-            f"changed outcome within {conf.RECO_FLAKY_WINDOW_HOURS} h of the previous one.",
-            "Make these builds deterministic (pin versions, seed randomness, isolate external calls) before trusting their results.",
-            {
-                "stack_key": row["stack_key"],
-                "flips": row["flips"],
-                "repeats_within_window": row["repeats"],
-                "decided_builds": row["builds"],
-                "flips_per_build": row["flips"] / row["builds"],
-                "threshold_rate": conf.RECO_FLAKY_MIN_RATE,
-                "requirement_sets": row["requirement_sets"],
-                "last_flip_at": row["last_flip_at"],
-                "window_hours": conf.RECO_FLAKY_WINDOW_HOURS,
-                "threshold_flips": conf.RECO_FLAKY_MIN_FLIPS,
-                "examined_since": row["window_start"],
-                "lookback_days": conf.RECO_FLAKY_LOOKBACK_DAYS,
-            },
-        )
-
-    recs.sort(key=lambda r: SEVERITY_ORDER[r["severity"]])
-    return {"team": team.slug, "since": since, "until": until, "builds": builds, "recommendations": recs}
+    context = tm_recommendations.Context(
+        insights=insights, flaky_stacks=lambda: flaky_stacks(team=team, since=since, until=until)
+    )
+    recs = [rec.as_dict() for rec in run_rules(tm_recommendations.RULES, context)]
+    return {
+        "team": team.slug,
+        "since": since,
+        "until": until,
+        "builds": insights["summary"]["builds"],
+        "recommendations": recs,
+    }
 
 
 # --- Home card ---------------------------------------------------------------------------------

@@ -202,3 +202,31 @@ def test_healthy_fleet_gets_no_recommendations(team, ingest, windows):
     period, current, _ = windows
     fleet(ingest, team, current)
     assert selectors.recommendations(team=team, period=period) == []
+
+
+def test_pages_show_evidence_and_regressions_labelled_and_rounded(client, member, team, ingest, windows):
+    """Evidence and regressions read as labelled, rounded figures, not raw keys and long floats."""
+    period, current, _ = windows
+    ingest(team, runs("v1", agent="coder", n=60, when=current - dt.timedelta(hours=4), version="1.0", duration=98193))
+    ingest(
+        team,
+        runs(
+            "v2",
+            agent="coder",
+            n=60,
+            when=current + dt.timedelta(hours=4),
+            version="1.1",
+            duration=138866,
+            error_rate=0.2,
+        ),
+    )
+    client.force_login(member)
+    html = client.get("/observability/bottlenecks/").content.decode()
+    regressions = html[html.index('id="regressions"') :]
+    assert "p95 duration:" in regressions and " min → " in regressions
+    assert "p95_ms:" not in regressions and "error_rate:" not in regressions
+    html = client.get("/observability/recommendations/").content.decode()
+    evidence = html[html.index("Evidence") :]
+    assert "<th>Version after</th><td>1.1</td>" in evidence
+    assert "version_after" not in evidence.replace('data-key="version_after"', "")
+    assert "p95 duration" in evidence and " min → " in evidence

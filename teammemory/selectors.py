@@ -11,12 +11,12 @@ import json
 import math
 import re
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from crucible.rules import run_rules
+from crucible.sql import fetch_rows
 from teammemory import conf, histogram, rollups
 from teammemory import recommendations as tm_recommendations
 from teammemory.models import Build, BuildStatus
@@ -88,13 +88,6 @@ def _rates(row: dict) -> dict:
     return out
 
 
-def _fetch(sql: str, params) -> list[dict]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        names = [col.name for col in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
 def _complete_range(since, until) -> tuple[dt.datetime, dt.datetime]:
     """A missing end is now; a missing start is INSIGHTS_DEFAULT_DAYS before the end."""
     until = until or timezone.now()
@@ -127,14 +120,14 @@ def stack_figures(*, team, since: dt.datetime, until: dt.datetime, limit: int | 
         SELECT 'summary' AS part, NULL::text AS key, {_METRIC_SUMS} FROM per_stack r
         UNION ALL
         (SELECT 'stack', r.stack_key::text, {_METRIC_SUMS} FROM per_stack r GROUP BY r.stack_key
-         ORDER BY builds DESC, r.stack_key LIMIT %s)
+         ORDER BY builds DESC, r.stack_key LIMIT %(limit)s)
         UNION ALL
         (SELECT 'component', c.component::text, {_METRIC_SUMS}
          FROM per_stack r CROSS JOIN LATERAL unnest(r.components) AS c(component)
-         GROUP BY c.component ORDER BY builds DESC, c.component COLLATE "C" LIMIT %s)
+         GROUP BY c.component ORDER BY builds DESC, c.component COLLATE "C" LIMIT %(limit)s)
     """
     out = {"summary": None, "by_stack": [], "by_component": []}
-    for row in _fetch(sql, params + [limit, limit]):
+    for row in fetch_rows(sql, params | {"limit": limit}):
         part, key = row.pop("part"), row.pop("key")
         if part == "summary":
             out["summary"] = _rates(row)
@@ -147,7 +140,7 @@ def stack_figures(*, team, since: dt.datetime, until: dt.datetime, limit: int | 
 
 def insights_summary(*, team, since: dt.datetime, until: dt.datetime) -> dict:
     src, params = rollups.source("stack", team.pk, since, until)
-    return _rates(_fetch(f"SELECT {_METRIC_SUMS} FROM {src} r", params)[0])
+    return _rates(fetch_rows(f"SELECT {_METRIC_SUMS} FROM {src} r", params)[0])
 
 
 def insights_by_stack(*, team, since: dt.datetime, until: dt.datetime, limit: int | None = None) -> list[dict]:
@@ -166,9 +159,9 @@ def insights_top_errors(*, team, since: dt.datetime, until: dt.datetime, limit: 
                max(r.example_message) AS example_message
         FROM {src} r GROUP BY 1
         ORDER BY builds DESC, occurrences DESC, 1
-        LIMIT %s
+        LIMIT %(limit)s
     """
-    return _fetch(sql, params + [limit or conf.INSIGHTS_TOP_N])
+    return fetch_rows(sql, params | {"limit": limit or conf.INSIGHTS_TOP_N})
 
 
 def quality_trend(*, team, since: dt.datetime, until: dt.datetime) -> dict:
@@ -204,7 +197,7 @@ def quality_trend(*, team, since: dt.datetime, until: dt.datetime) -> dict:
         FROM points CROSS JOIN fit
         ORDER BY points.week
     """
-    rows = _fetch(sql, params)
+    rows = fetch_rows(sql, params)
     weeks = [
         {
             "week": row["week"].date().isoformat(),
@@ -242,7 +235,7 @@ def quality_trend(*, team, since: dt.datetime, until: dt.datetime) -> dict:
     quality = describe("q", "quality points per week")
     success = describe("s", "success rate per week")
     # Fitted line for the chart (PostgreSQL's intercept and slope at each week's x).
-    for week, row in zip(weeks, rows):
+    for week, row in zip(weeks, rows, strict=True):
         if fit.get("q_slope") is not None:
             week["quality_fit"] = row["q_intercept"] + row["q_slope"] * row["x"]
     return {"weeks": weeks, "quality": quality, "success_rate": success}
@@ -260,9 +253,9 @@ def agent_outcomes(
         FROM {src} r
         GROUP BY r.agent_id, r.agent_version_id
         ORDER BY builds DESC, r.agent_id, r.agent_version_id
-        LIMIT %s
+        LIMIT %(limit)s
     """
-    rows = _fetch(sql, params + [limit or conf.INSIGHTS_TOP_N * 3])
+    rows = fetch_rows(sql, params | {"limit": limit or conf.INSIGHTS_TOP_N * 3})
     from marketplace.models import Agent, AgentVersion  # names of the few agents in the result
 
     agents = {a.pk: a for a in Agent.objects.filter(pk__in={r["agent_id"] for r in rows}).select_related("team")}
@@ -315,7 +308,9 @@ def team_insights(*, team, since: dt.datetime | None = None, until: dt.datetime 
 # --- Stack suggestion --------------------------------------------------------------------------
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9.#+\-]*")
-_TSQUERY_OR = r"regexp_replace(plainto_tsquery('english', %s)::text, ' (&|<[0-9-]+>) ', ' | ', 'g')::tsquery"
+_TSQUERY_OR = (
+    r"regexp_replace(plainto_tsquery('english', %(requirements)s)::text, ' (&|<[0-9-]+>) ', ' | ', 'g')::tsquery"
+)
 
 
 def components_mentioned(text: str, limit: int = 5000) -> list[str]:
@@ -407,11 +402,27 @@ def stack_suggest(
     text_weight = conf.SUGGEST_TEXT_WEIGHT
     since = now - dt.timedelta(days=conf.SUGGEST_LOOKBACK_DAYS) if conf.SUGGEST_LOOKBACK_DAYS > 0 else None
     z = conf.WILSON_Z
-    filters_sql = "b.team_id = %s AND b.components @> %s::varchar[] AND NOT (b.components && %s::varchar[])"
-    filter_params: tuple = (team.pk, require, exclude)
+    filters_sql = "b.team_id = %(team)s AND b.components @> %(require)s::varchar[] AND NOT (b.components && %(exclude)s::varchar[])"
     if since is not None:
-        filters_sql += " AND b.started_at >= %s"
-        filter_params += (since,)
+        filters_sql += " AND b.started_at >= %(since)s"
+    # With no text at all, component overlap is all there is to compare.
+    text_weight, component_weight = (text_weight, 1 - text_weight) if requirements.strip() else (0.0, 1.0)
+    params = {
+        "requirements": requirements,
+        "team": team.pk,
+        "require": require,
+        "exclude": exclude,
+        "since": since,
+        "target": target,
+        "candidates": conf.SUGGEST_CANDIDATES,
+        "text_weight": text_weight,
+        "component_weight": component_weight,
+        "min_similarity": conf.SUGGEST_MIN_SIMILARITY,
+        "similar_limit": conf.SUGGEST_SIMILAR_LIMIT,
+        "succeeded": SUCCEEDED,
+        "failed": FAILED,
+        "evidence_builds": conf.SUGGEST_EVIDENCE_BUILDS,
+    }
 
     sql = f"""
         WITH q AS (SELECT {_TSQUERY_OR} AS q),
@@ -420,45 +431,35 @@ def stack_suggest(
             -- component with the request (GIN indexes, or the (team, started_at) index backwards).
             SELECT b.id FROM teammemory_build b, q
             WHERE {filters_sql}
-              AND (b.search @@ q.q OR b.components && %s::varchar[])
+              AND (b.search @@ q.q OR b.components && %(target)s::varchar[])
             ORDER BY b.started_at DESC
-            LIMIT %s
+            LIMIT %(candidates)s
         ),
         cand AS (
             SELECT b.id, b.stack_key, b.components, b.stack, b.status, b.quality, b.started_at,
                    ts_rank(ARRAY[1, 1, 1, 1]::float4[], b.search, q.q, 32) AS text_sim,
-                   (SELECT count(*) FROM unnest(b.components) c WHERE c = ANY(%s::varchar[]))::float
+                   (SELECT count(*) FROM unnest(b.components) c WHERE c = ANY(%(target)s::varchar[]))::float
                        / greatest(cardinality(b.components), 1) AS comp_sim
             FROM recent JOIN teammemory_build b ON b.id = recent.id, q
         ), scored AS (
-            SELECT cand.*, (%s * text_sim + %s * comp_sim) AS similarity FROM cand
+            SELECT cand.*, (%(text_weight)s * text_sim + %(component_weight)s * comp_sim) AS similarity FROM cand
         ), top AS (
-            SELECT * FROM scored WHERE similarity >= %s
-            ORDER BY similarity DESC, started_at DESC, id DESC LIMIT %s
+            SELECT * FROM scored WHERE similarity >= %(min_similarity)s
+            ORDER BY similarity DESC, started_at DESC, id DESC LIMIT %(similar_limit)s
         )
         SELECT stack_key,
                count(*) AS builds,
-               count(*) FILTER (WHERE status = %s) AS succeeded,
-               count(*) FILTER (WHERE status = %s) AS failed,
+               count(*) FILTER (WHERE status = %(succeeded)s) AS succeeded,
+               count(*) FILTER (WHERE status = %(failed)s) AS failed,
                avg(quality) AS avg_quality,
                avg(similarity) AS avg_similarity,
                (array_agg(to_jsonb(components) ORDER BY similarity DESC, id DESC))[1] AS components,
                (array_agg(stack ORDER BY similarity DESC, id DESC))[1] AS stack,
-               (array_agg(id ORDER BY similarity DESC, id DESC))[1:%s] AS evidence_ids,
-               (array_agg(similarity ORDER BY similarity DESC, id DESC))[1:%s] AS evidence_similarity
+               (array_agg(id ORDER BY similarity DESC, id DESC))[1:%(evidence_builds)s] AS evidence_ids,
+               (array_agg(similarity ORDER BY similarity DESC, id DESC))[1:%(evidence_builds)s] AS evidence_similarity
         FROM top GROUP BY stack_key
     """
-    # With no text at all, component overlap is all there is to compare.
-    weights = (text_weight, 1 - text_weight) if requirements.strip() else (0.0, 1.0)
-    params = (
-        (requirements,)
-        + filter_params
-        + (target, conf.SUGGEST_CANDIDATES, target)
-        + weights
-        + (conf.SUGGEST_MIN_SIMILARITY, conf.SUGGEST_SIMILAR_LIMIT, SUCCEEDED, FAILED)
-        + (conf.SUGGEST_EVIDENCE_BUILDS, conf.SUGGEST_EVIDENCE_BUILDS)
-    )
-    groups = _fetch(sql, params)
+    groups = fetch_rows(sql, params)
     similar_count = sum(g["builds"] for g in groups)
     constraints = {"require": require, "exclude": exclude, "prefer": prefer}
 
@@ -472,7 +473,9 @@ def stack_suggest(
             {
                 i: float(v)
                 for s in suggestions
-                for i, v in zip(by_key[s["stack_key"]]["evidence_ids"], by_key[s["stack_key"]]["evidence_similarity"])
+                for i, v in zip(
+                    by_key[s["stack_key"]]["evidence_ids"], by_key[s["stack_key"]]["evidence_similarity"], strict=True
+                )
             },
         )
         for s in suggestions:
@@ -504,7 +507,8 @@ def stack_suggest(
                    sum(r.failed)::bigint AS failed,
                    sum(r.quality_sum)::float / nullif(sum(r.scored), 0) AS avg_quality
             FROM {stack_source} r
-            WHERE r.components @> %s::varchar[] AND NOT (r.components && %s::varchar[]) AND r.stack_key <> ''
+            WHERE r.components @> %(require)s::varchar[] AND NOT (r.components && %(exclude)s::varchar[])
+              AND r.stack_key <> ''
             GROUP BY r.stack_key
         )
         SELECT s.*, latest.components, latest.stack, latest.ids AS evidence_ids
@@ -514,15 +518,12 @@ def stack_suggest(
                    array_agg(x.id) AS ids
             FROM (
                 SELECT b.id, b.components, b.stack FROM teammemory_build b
-                WHERE {filters_sql} AND b.stack_key = s.stack_key AND b.status = %s
-                ORDER BY b.started_at DESC, b.id DESC LIMIT %s
+                WHERE {filters_sql} AND b.stack_key = s.stack_key AND b.status = %(succeeded)s
+                ORDER BY b.started_at DESC, b.id DESC LIMIT %(evidence_builds)s
             ) x
         ) latest
     """
-    stacks = _fetch(
-        fallback_sql,
-        tuple(stack_params) + (require, exclude) + filter_params + (SUCCEEDED, conf.SUGGEST_EVIDENCE_BUILDS),
-    )
+    stacks = fetch_rows(fallback_sql, params | stack_params)
     suggestions = sorted(
         (_suggestion_row(g, z) for g in stacks), key=lambda s: (-s["score"], -s["builds"], s["stack_key"])
     )[:limit]
@@ -583,10 +584,10 @@ def flaky_stacks(
         WITH decided AS (
             SELECT b.id, b.stack_key, b.requirements_hash, b.status, b.started_at
             FROM teammemory_build b
-            WHERE b.team_id = %s AND b.started_at >= %s AND b.started_at < %s
-              AND b.status IN (%s, %s) AND b.stack_key <> ''
+            WHERE b.team_id = %(team)s AND b.started_at >= %(start)s AND b.started_at < %(until)s
+              AND b.status IN (%(succeeded)s, %(failed)s) AND b.stack_key <> ''
             ORDER BY b.started_at DESC
-            LIMIT %s
+            LIMIT %(max_builds)s
         ), per_stack AS (
             SELECT stack_key, count(*) AS builds FROM decided GROUP BY stack_key
         ), pairs AS (
@@ -604,26 +605,26 @@ def flaky_stacks(
                max(p.started_at) FILTER (WHERE p.previous_status <> p.status) AS last_flip_at
         FROM pairs p JOIN per_stack s ON s.stack_key = p.stack_key
         WHERE p.previous_status IS NOT NULL
-          AND p.started_at - p.previous_started_at <= make_interval(hours => %s)
+          AND p.started_at - p.previous_started_at <= make_interval(hours => %(window_hours)s)
         GROUP BY p.stack_key, s.builds
-        HAVING count(*) FILTER (WHERE p.previous_status <> p.status) >= greatest(%s, %s * s.builds)
+        HAVING count(*) FILTER (WHERE p.previous_status <> p.status) >= greatest(%(min_flips)s, %(min_rate)s * s.builds)
         ORDER BY flips DESC, p.stack_key
-        LIMIT %s
+        LIMIT %(limit)s
     """
-    rows = _fetch(
+    rows = fetch_rows(
         sql,
-        (
-            team.pk,
-            start,
-            until,
-            SUCCEEDED,
-            FAILED,
-            conf.RECO_FLAKY_MAX_BUILDS,
-            window_hours,
-            min_flips,
-            min_rate,
-            conf.INSIGHTS_TOP_N,
-        ),
+        {
+            "team": team.pk,
+            "start": start,
+            "until": until,
+            "succeeded": SUCCEEDED,
+            "failed": FAILED,
+            "max_builds": conf.RECO_FLAKY_MAX_BUILDS,
+            "window_hours": window_hours,
+            "min_flips": min_flips,
+            "min_rate": min_rate,
+            "limit": conf.INSIGHTS_TOP_N,
+        },
     )
     for row in rows:
         row["window_start"] = start

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from crucible.sql import fetch_rows
 from improvement import conf, stats, verdict
 from improvement.models import Experiment, Status, Variant, VariantBucket
 
@@ -71,6 +72,7 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
             stats.probability_best(
                 [posteriors[v.pk] for v in active], draws=conf.MC_DRAWS, seed=_seed(experiment, variants)
             ),
+            strict=True,
         )
     )
     control = next((v for v in variants if v.is_control), None)
@@ -152,23 +154,33 @@ def experiment_timeline(*, experiment: Experiment, days: int | None = None) -> d
     granularity = "day" if (last - first) > timedelta(days=3) else "hour"
     table = VariantBucket._meta.db_table
     trunc = "date_trunc('day', bucket)" if granularity == "day" else "date_trunc('hour', bucket)"
-    since_sql, params = "", [experiment.pk]
-    if days:
-        since_sql = " AND bucket >= %s"
-        params.append(first_allowed)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT {trunc} AS t, variant_id, SUM(assignments), SUM(results),
-                       SUM(SUM(results)) OVER (PARTITION BY variant_id ORDER BY {trunc})
-                FROM {table} WHERE experiment_id = %s{since_sql}
-                GROUP BY 1, 2 ORDER BY 1, 2""",
-            params,
-        )
-        rows = [
-            {"t": t, "variant_id": vid, "assignments": int(a), "results": int(r), "cumulative": int(c)}
-            for t, vid, a, r, c in cursor.fetchall()
-        ]
-    return {"granularity": granularity, "points": rows}
+    since_sql = " AND bucket >= %(since)s" if days else ""
+    points = fetch_rows(
+        f"""SELECT {trunc} AS t, variant_id, SUM(assignments) AS assignments, SUM(results) AS results,
+                   SUM(SUM(results)) OVER (PARTITION BY variant_id ORDER BY {trunc}) AS cumulative
+            FROM {table} WHERE experiment_id = %(experiment)s{since_sql}
+            GROUP BY 1, 2 ORDER BY 1, 2""",
+        {"experiment": experiment.pk, "since": first_allowed},
+        _TimelinePoint,
+    )
+    return {"granularity": granularity, "points": [point.as_dict() for point in points]}
+
+
+class _TimelinePoint(NamedTuple):
+    t: datetime
+    variant_id: int
+    assignments: int
+    results: int
+    cumulative: int
+
+    def as_dict(self) -> dict:
+        return {
+            "t": self.t,
+            "variant_id": self.variant_id,
+            "assignments": int(self.assignments),
+            "results": int(self.results),
+            "cumulative": int(self.cumulative),
+        }
 
 
 def report_charts(*, report: dict, timeline: dict) -> dict:

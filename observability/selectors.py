@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crucible.rules import run_rules
+from crucible.sql import fetch_rows
 from observability import conf, histogram
 from observability import recommendations as obs_recommendations
 from observability.models import ErrorRollup, Execution
@@ -148,7 +149,7 @@ def _time_expr(bucket: str) -> str:
 
 
 GROUPS = {
-    "agent": "agent_name",
+    "agent": "agent_name AS agent",
     "model": "model",
     "version": "version",
     "status": "status",
@@ -156,49 +157,54 @@ GROUPS = {
 
 
 def _where(team, start, end, *, agent=None, model=None, status=None, version=None, agents=None):
-    where = ["team_id = %s", "bucket >= %s", "bucket < %s"]
-    filters = []
+    """The rollup rows of [start, end) as a UNION of hourly and daily segments, with its named
+    parameters."""
+    where = ["team_id = %(team)s"]
+    params = {"team": team.pk}
     for column, value in (("agent_name", agent), ("model", model), ("status", status), ("version", version)):
         if value is not None and value != "":
-            where.append(f"{column} = %s")
-            filters.append(value)
+            where.append(f"{column} = %({column})s")
+            params[column] = value
     if agents is not None:
-        where.append("agent_name = ANY(%s)")
-        filters.append(list(agents))
-    union, params = [], []
-    for table, lo, hi in _segments(start, end):
-        union.append(f"SELECT {ROLLUP_COLUMNS} FROM {table} WHERE {' AND '.join(where)}")
-        params += [team.pk, lo, hi, *filters]
+        where.append("agent_name = ANY(%(agents)s)")
+        params["agents"] = list(agents)
+    union = []
+    for i, (table, lo, hi) in enumerate(_segments(start, end)):
+        segment = [*where, f"bucket >= %(lo_{i})s", f"bucket < %(hi_{i})s"]
+        union.append(f"SELECT {ROLLUP_COLUMNS} FROM {table} WHERE {' AND '.join(segment)}")
+        params |= {f"lo_{i}": lo, f"hi_{i}": hi}
     return " UNION ALL ".join(union), params
 
 
 AGGREGATES = (
-    "sum(executions), coalesce(sum(executions) FILTER (WHERE status = 'success'), 0), sum(duration_sum_ms), "
-    "max(duration_max_ms), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), sum(reasoning_tokens), "
-    "sum(cost), sum(unpriced), min(bucket), max(bucket)"
+    "sum(executions) AS executions, coalesce(sum(executions) FILTER (WHERE status = 'success'), 0) AS successes, "
+    "sum(duration_sum_ms) AS duration_sum_ms, max(duration_max_ms) AS duration_max_ms, "
+    "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
+    "sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens, "
+    "sum(cost) AS cost, sum(unpriced) AS unpriced, min(bucket) AS first_seen, max(bucket) AS last_seen"
 )
+HIST_ARRAY = f"ARRAY[{HIST_SUMS}]::bigint[] AS hist"
 
 
-def _row(names, record, with_hist):
-    n = len(names)
-    row = dict(zip(names, record[:n]))
-    (executions, successes, dsum, dmax, inp, out, cached, reasoning, cost, unpriced, first, last) = record[n : n + 12]
-    row.update(
-        executions=int(executions),
-        successes=int(successes),
-        duration_sum_ms=float(dsum or 0),
-        duration_max_ms=float(dmax or 0),
-        input_tokens=int(inp),
-        output_tokens=int(out),
-        cached_input_tokens=int(cached),
-        reasoning_tokens=int(reasoning),
-        cost=Decimal(cost or 0),
-        unpriced=int(unpriced),
-        first_seen=first,
-        last_seen=last,
-        hist=[int(v) for v in record[n + 12]] if with_hist else None,
-    )
-    return row
+def _row(record: dict, *, keys=()) -> dict:
+    """An aggregate row with Python types: the group ``keys`` it names, then the sums."""
+    hist = record.get("hist")
+    return {
+        **{key: record[key] for key in keys},
+        "executions": int(record["executions"]),
+        "successes": int(record["successes"]),
+        "duration_sum_ms": float(record["duration_sum_ms"] or 0),
+        "duration_max_ms": float(record["duration_max_ms"] or 0),
+        "input_tokens": int(record["input_tokens"]),
+        "output_tokens": int(record["output_tokens"]),
+        "cached_input_tokens": int(record["cached_input_tokens"]),
+        "reasoning_tokens": int(record["reasoning_tokens"]),
+        "cost": Decimal(record["cost"] or 0),
+        "unpriced": int(record["unpriced"]),
+        "first_seen": record["first_seen"],
+        "last_seen": record["last_seen"],
+        "hist": None if hist is None else [int(v) for v in hist],
+    }
 
 
 def rollup_rows(
@@ -223,13 +229,11 @@ def rollup_rows(
         keys.append(f"{_time_expr(time_bucket)} AS time")
     select_keys = ", ".join(keys) + ", " if keys else ""
     group_clause = ("GROUP BY " + ", ".join(str(i) for i in range(1, len(keys) + 1))) if keys else ""
-    hist = f", ARRAY[{HIST_SUMS}]::bigint[]" if with_hist else ""
+    hist = f", {HIST_ARRAY}" if with_hist else ""
     sql = f"SELECT {select_keys}{AGGREGATES}{hist} FROM ({union}) r {group_clause}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        raw = cursor.fetchall()
     names = [*group_by, *(["time"] if time_bucket else [])]
-    return [_row(names, record, with_hist) for record in raw if record[len(names)] is not None]
+    # Without GROUP BY an empty range still gives one row, of NULL sums.
+    return [_row(record, keys=names) for record in fetch_rows(sql, params) if record["executions"] is not None]
 
 
 def rollup_agent_model_and_series(*, team, start, end, time_bucket, agent=None, model=None, status=None):
@@ -237,21 +241,17 @@ def rollup_agent_model_and_series(*, team, start, end, time_bucket, agent=None, 
     rollups (GROUPING SETS): the dashboard's two views of the same rows."""
     union, params = _where(team, start, end, agent=agent, model=model, status=status)
     sql = f"""
-        SELECT agent_name, model, time, GROUPING(agent_name, model, time), {AGGREGATES}, ARRAY[{HIST_SUMS}]::bigint[]
+        SELECT agent_name AS agent, model, time, GROUPING(agent_name, model, time) AS grouping, {AGGREGATES},
+               {HIST_ARRAY}
         FROM (SELECT *, {_time_expr(time_bucket)} AS time FROM ({union}) u) r
         GROUP BY GROUPING SETS ((agent_name, model), (time))
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        raw = cursor.fetchall()
     by_agent_model, series = [], []
-    for record in raw:
-        agent_name, model_name, time, grouping = record[:4]
-        row = _row([], record[4:], True)
-        if grouping == 1:  # time not grouped: an (agent, model) row
-            by_agent_model.append({"agent": agent_name, "model": model_name, **row})
+    for record in fetch_rows(sql, params):
+        if record["grouping"] == 1:  # time not grouped: an (agent, model) row
+            by_agent_model.append(_row(record, keys=("agent", "model")))
         else:
-            series.append({"time": time, **row})
+            series.append(_row(record, keys=("time",)))
     return by_agent_model, series
 
 

@@ -142,6 +142,12 @@ def _duration(ms: float) -> str:
     return f"{ms / 3_600_000:,.1f} h"
 
 
+def _number(value: float) -> str:
+    # Two decimals, or three significant digits below 1 (a p-value of 0.0003 stays readable).
+    text = f"{value:.3g}" if 0 < abs(value) < 1 else f"{value:,.2f}"
+    return text.rstrip("0").rstrip(".") if "." in text and "e" not in text else text
+
+
 def _money(value) -> str:
     value = float(value)
     return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:,.4f}"
@@ -161,7 +167,7 @@ def _items(value) -> str:
 
 _FORMATS: dict[str, Callable[[Any], str]] = {
     COUNT: lambda v: f"{int(v):,}",
-    NUMBER: lambda v: f"{v:,}" if isinstance(v, int) else f"{float(v):,.2f}".rstrip("0").rstrip("."),
+    NUMBER: lambda v: f"{v:,}" if isinstance(v, int) else _number(float(v)),
     PERCENT: lambda v: f"{float(v) * 100:.1f}%".replace(".0%", "%"),
     DURATION: lambda v: _duration(float(v)),
     MONEY: _money,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
@@ -62,7 +63,7 @@ def team_switch(request):
     try:
         team_id = int(request.POST.get("team", ""))
     except ValueError:
-        raise Http404("No such team.")
+        raise Http404("No such team.") from None
     if not access.set_active_team(request, team_id):
         raise Http404("No such team.")
     target = request.POST.get("next") or reverse("home")
@@ -70,7 +71,19 @@ def team_switch(request):
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         target = reverse("home")
-    return redirect(target)
+    return redirect(_same_section(target))
+
+
+def _same_section(target: str) -> str:
+    """Where to land after switching team from ``target``: a page of one object (its URL names
+    it: an agent, a build, an experiment) belongs to the team left, so go to its section's index."""
+    try:
+        match = resolve(urlsplit(target).path)
+    except Resolver404:
+        return reverse("home")
+    if match.kwargs and match.namespace in FEATURE_APPS:
+        return reverse(f"{match.namespace}:index")
+    return target
 
 
 @login_required

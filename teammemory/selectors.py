@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from crucible import periods
 from teammemory import conf, histogram, rollups
 from teammemory.models import Build, BuildStatus
 from teammemory.stacks import normalize_component, normalize_components
@@ -91,6 +92,22 @@ def _fetch(sql: str, params) -> list[dict]:
         cursor.execute(sql, params)
         names = [col.name for col in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+# The period of the insights: presets of whole days ending with today (UTC); ``since``/``until``
+# given alone are completed with the default length or now. Any span, back to year 1.
+PERIOD_RULES = periods.PeriodRules(
+    presets=tuple(dict.fromkeys(("30d", "90d", "180d", "365d", f"{conf.INSIGHTS_DEFAULT_DAYS}d"))),
+    default=f"{conf.INSIGHTS_DEFAULT_DAYS}d",
+    start_name="since",
+    end_name="until",
+    earliest=dt.datetime.min.replace(tzinfo=dt.UTC),
+    latest=dt.datetime.max.replace(tzinfo=dt.UTC),
+    max_length=None,
+    custom_unit=None,
+    start_help="Start (inclusive), ISO 8601; UTC if no offset is given.",
+    end_help="End (exclusive). Default: now.",
+)
 
 
 def _complete_range(since, until) -> tuple[dt.datetime, dt.datetime]:

@@ -139,9 +139,11 @@ def test_pagination_with_totals_keeps_filters_and_sort(client, team):
 
 def test_sortable_columns_are_whitelisted(client, team):
     add_builds(team, 3)
-    qualities = lambda html: [
-        int(q) for q in re.findall(r'<td class="num">(\d+)</td>\s*<td class="num">[^<]*</td>\s*<td class="num">', html)
-    ]  # noqa: E731
+
+    def qualities(html):
+        cells = r'<td class="num">(\d+)</td>\s*<td class="num">[^<]*</td>\s*<td class="num">'
+        return [int(q) for q in re.findall(cells, html)]
+
     ascending = qualities(client.get("/teammemory/builds/", {"ordering": "quality"}).content.decode())
     descending = qualities(client.get("/teammemory/builds/", {"ordering": "-quality"}).content.decode())
     assert ascending == sorted(ascending) and descending == sorted(ascending, reverse=True) and len(ascending) == 3

@@ -111,9 +111,10 @@ PERIOD_RULES = periods.PeriodRules(
 
 
 def _complete_range(since, until) -> tuple[dt.datetime, dt.datetime]:
-    """A missing end is now; a missing start is INSIGHTS_DEFAULT_DAYS before the end."""
-    until = until or timezone.now()
-    return since or _days_before(until, conf.INSIGHTS_DEFAULT_DAYS), until
+    """The insights period rule (``PERIOD_RULES``): bounds given are kept, a missing end is now, a
+    missing start is the default length before the end; neither is the default preset."""
+    period = periods.period_resolve(PERIOD_RULES, start=since, end=until)
+    return period.start, period.end
 
 
 def _days_before(moment: dt.datetime, days: int) -> dt.datetime:

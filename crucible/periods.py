@@ -292,6 +292,10 @@ class PeriodForm(forms.Form):
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
                 self.add_error(name if name in self.fields else None, messages)
+            return self.cleaned_data
+        if self.cleaned_data["period"].is_custom and data.get("range") != CUSTOM:
+            self.data = self.data.copy()  # the form shows what is applied: a custom period
+            self.data["range"] = CUSTOM
         return self.cleaned_data
 
     @property

@@ -118,6 +118,7 @@ def test_start_and_end_apply_whatever_the_range(member_client, team, ingest, eve
 
     html = member_client.get("/observability/", query).content.decode()
     assert f"Custom: {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC" in html
+    assert '<option value="custom" selected>' in html  # the form shows the period applied
 
 
 def test_start_alone_runs_to_now(member_client, team, ingest, event_factory, now):

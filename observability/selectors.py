@@ -152,9 +152,11 @@ def rollup_rows(
     with_hist=True,
     time_bucket=None,
     agents=None,
+    hourly=False,
 ) -> list[dict]:
     """Aggregates of the rollups of ``team`` in [start, end), grouped by any of agent, model,
-    version, status and a time bucket. One SQL statement."""
+    version, status and a time bucket. One SQL statement. ``hourly``: never read daily rows, so
+    ``first_seen`` is exact to the hour (which of two versions released the same day is newer)."""
     union, params = _where(
         team,
         start,
@@ -164,7 +166,7 @@ def rollup_rows(
         status=status,
         version=version,
         agents=agents,
-        time_bucket=time_bucket,
+        time_bucket="hour" if hourly and not time_bucket else time_bucket,
     )
     keys = [GROUPS[name] for name in group_by]
     if time_bucket:
@@ -364,7 +366,9 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
     if not overall:
         return None
     series_rows = rollup_rows(team=team, start=period.start, end=period.end, agent=name, time_bucket=period.bucket)
-    versions = rollup_rows(team=team, start=period.start, end=period.end, agent=name, group_by=("version",))
+    versions = rollup_rows(
+        team=team, start=period.start, end=period.end, agent=name, group_by=("version",), hourly=True
+    )
     versions.sort(key=lambda r: r["first_seen"])
     models = rollup_rows(team=team, start=period.start, end=period.end, agent=name, group_by=("model",))
     models.sort(key=lambda r: -r["executions"])
@@ -540,7 +544,7 @@ def regressions(*, team, period: TimeRange, current=None) -> list[dict]:
                 }
             )
     # Versions: compare the newest version seen in the window with the one before it.
-    versions = rollup_rows(team=team, start=previous.start, end=period.end, group_by=("agent", "version"))
+    versions = rollup_rows(team=team, start=previous.start, end=period.end, group_by=("agent", "version"), hourly=True)
     by_agent: dict[str, list] = {}
     for row in versions:
         if row["version"]:

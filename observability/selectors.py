@@ -26,8 +26,6 @@ DAY = dt.timedelta(days=1)
 # 6 hours from hourly rollups; 30d/90d: days), custom bounds widened to whole hours (rollups are
 # hourly), at most 366 days between 1970 and 9999 (the previous period must stay representable).
 PERIOD_RULES = periods.PeriodRules(presets=("1h", "24h", "7d", "30d", "90d"), default="24h")
-RANGES = {key: periods.preset(key).length for key in PERIOD_RULES.presets}
-RANGE_LABELS = dict(PERIOD_RULES.choices)
 TimeRange = periods.Period
 
 

@@ -187,12 +187,15 @@ class FilteredListView(TeamPageMixin, TemplateView):
         queryset = self.get_queryset()
         filterset = self.get_filterset(queryset)
         ordering = self.ordering()
-        results = self.order(filterset.qs, ordering) if filterset.is_valid() else queryset.none()
+        valid = filterset.is_valid()
+        listing = self.paginate(self.order(filterset.qs, ordering) if valid else queryset.none())
+        if not valid:
+            listing.range_text = f"No {self.item_name[1]} listed: correct the filter above"
         context.update(
             filterset=filterset,
             form=filterset.form,
             form_fields=self.shown_fields(filterset.form),
-            listing=self.paginate(results),
+            listing=listing,
             ordering=ordering,
             sort_links=self.sort_links(ordering),
             query=self.filter_params().urlencode(),

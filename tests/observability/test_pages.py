@@ -58,7 +58,9 @@ def test_bad_custom_range_shows_a_message(client, member, seeded):
     html = client.get("/observability/?range=custom").content.decode()
     # The message sits next to the Start field (by its label, not its parameter name).
     assert re.search(
-        r"<label>Start .*?</label>\s*<p class=\"field-error\"[^>]*>A custom period needs a start", html, re.S
+        r"<label>Start .*?</label>\s*(?:<small[^>]*>[^<]*</small>\s*)?<p class=\"field-error\"[^>]*>A custom period needs a start",
+        html,
+        re.S,
     )
     assert "start:" not in html
     assert "showing last 24 hours instead" in html

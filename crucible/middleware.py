@@ -61,3 +61,18 @@ class DatabaseUnavailableMiddleware:
             response = HttpResponse(f"<h1>503 Service unavailable</h1><p>{message}</p>", status=503)
         response["Retry-After"] = "5"
         return response
+
+
+class NulInPathMiddleware:
+    """A NUL byte in the path names nothing (PostgreSQL text cannot even hold one): 404 in the
+    usual shape (JSON on the API, the 404 page elsewhere) before any view looks it up."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path:
+            from crucible.views import json_404
+
+            return json_404(request)
+        return self.get_response(request)

@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "crucible.middleware.NulInPathMiddleware",
 ]
 
 ROOT_URLCONF = "crucible.urls"

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from crucible import views
 
+handler400 = "crucible.views.json_400"
 handler404 = "crucible.views.json_404"
 handler500 = "crucible.views.json_500"
 

@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from crucible import access, services
-from crucible.api.exceptions import error_body
+from crucible.api.exceptions import error_body, suspicious_request_message
 from crucible.models import ApiKey, Role
 
 FEATURE_APPS = ["marketplace", "teammemory", "observability", "improvement"]
@@ -62,7 +62,7 @@ def team_switch(request):
     try:
         team_id = int(request.POST.get("team", ""))
     except ValueError:
-        raise Http404("No such team.")
+        raise Http404("No such team.") from None
     if not access.set_active_team(request, team_id):
         raise Http404("No such team.")
     target = request.POST.get("next") or reverse("home")
@@ -140,6 +140,14 @@ class LoginView(auth_views.LoginView):
         except ValueError:
             cache.set(key, 1, settings.LOGIN_THROTTLE_WINDOW)
         return super().form_invalid(form)
+
+
+def json_400(request, exception=None):
+    """Django's own 400 (e.g. a form body over its field or file limits, read outside a view)."""
+    if request.path.startswith("/api/"):
+        message = suspicious_request_message(exception) if exception is not None else "Bad request."
+        return JsonResponse(error_body("bad_request", message), status=400)
+    return render(request, "400.html", status=400)
 
 
 def json_404(request, exception=None):

@@ -41,7 +41,8 @@ class IndexView(TeamPageMixin, TemplateView):
         filterset = ExperimentFilterSet(
             self.request.GET, queryset=selectors.experiment_list(team_ids=[self.team.pk]).order_by("-created_at")
         )
-        page, query = paginate(self.request, filterset.qs)
+        # An invalid filter lists nothing and the form shows why (as on the other list pages).
+        page, query = paginate(self.request, filterset.qs if filterset.is_valid() else filterset.queryset.none())
         context.update(filterset=filterset, page=page, query=query, can_write=access.can(self.request, self.team.pk))
         return context
 

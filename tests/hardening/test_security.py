@@ -182,7 +182,7 @@ def test_check_deploy_refuses_the_development_secret_key():
 # --- login throttling -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", ["/login/", "/api-auth/login/"])
+@pytest.mark.parametrize("url", ["/login/", "/api-auth/login/", "/admin/login/"])
 def test_every_login_form_is_throttled(client, world, settings, url):
     settings.LOGIN_THROTTLE_ATTEMPTS = 3
     username = world.owner_a.username
@@ -194,25 +194,61 @@ def test_every_login_form_is_throttled(client, world, settings, url):
     assert "_auth_user_id" not in client.session
 
 
-def test_throttle_is_per_user_and_address(client, world, settings):
+def test_admin_login_is_limited(client, make_user):
+    # Issue 15, item 3: 35 wrong passwords, then the right one logged in to /admin/.
+    make_user("root", is_staff=True, is_superuser=True)
+    codes = {
+        client.post("/admin/login/", {"username": "root", "password": f"guess-{i}"}).status_code for i in range(35)
+    }
+    assert codes == {200, 429}
+    response = client.post("/admin/login/", {"username": "root", "password": "pw-for-tests-1"})
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/").status_code == 302  # still sent to the login page
+
+
+def test_throttle_is_per_username_and_per_address(client, world, settings):
+    # Changed by issue 15, item 3: the limit used to be keyed on username *and* address, so
+    # rotating usernames from one address, or one username from many addresses, was unlimited.
     settings.LOGIN_THROTTLE_ATTEMPTS = 2
+    settings.LOGIN_THROTTLE_ADDRESS_ATTEMPTS = 5
     for _ in range(3):
         client.post("/login/", {"username": world.owner_a.username, "password": "wrong"})
-    # Another account from the same address, and the same account from another address, still log in.
+    # Another account from the same address still logs in (the address has 3 of its 5) ...
     assert (
         client.post("/login/", {"username": world.viewer_a.username, "password": "pw-for-tests-1"}).status_code == 302
     )
     client.logout()
-    other = client.post(
-        "/login/", {"username": world.owner_a.username, "password": "pw-for-tests-1"}, REMOTE_ADDR="10.9.9.9"
+    # ... but the guessed username is refused from any address, in any letter case.
+    for name, address in [(world.owner_a.username, "10.9.9.9"), (world.owner_a.username.upper(), "127.0.0.1")]:
+        response = client.post("/login/", {"username": name, "password": "pw-for-tests-1"}, REMOTE_ADDR=address)
+        assert response.status_code == 429
+    # Rotating usernames from one address uses up that address: then nobody logs in from it.
+    for i in range(5):
+        client.post("/login/", {"username": f"nobody-{i}", "password": "wrong"}, REMOTE_ADDR="10.1.1.2")
+    response = client.post(
+        "/login/", {"username": world.viewer_a.username, "password": "pw-for-tests-1"}, REMOTE_ADDR="10.1.1.2"
     )
-    assert other.status_code == 302
-    # Usernames differing only in case share the budget.
-    client.logout()
-    assert (
-        client.post("/login/", {"username": world.owner_a.username.upper(), "password": "pw-for-tests-1"}).status_code
-        == 429
-    )
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_throttled_login_hashes_no_password(client, world, settings):
+    settings.LOGIN_THROTTLE_ATTEMPTS = 1
+    client.post("/login/", {"username": world.owner_a.username, "password": "wrong"})
+    with mock.patch("django.contrib.auth.hashers.check_password") as check:
+        assert client.post("/login/", {"username": world.owner_a.username, "password": "x"}).status_code == 429
+        assert client.post("/admin/login/", {"username": world.owner_a.username, "password": "x"}).status_code == 429
+    check.assert_not_called()
+
+
+def test_the_backend_refuses_a_throttled_username_whatever_the_form(world, settings):
+    from django.contrib.auth import authenticate
+
+    settings.LOGIN_THROTTLE_ATTEMPTS = 2
+    for _ in range(2):
+        assert authenticate(username=world.owner_a.username, password="wrong") is None
+    assert authenticate(username=world.owner_a.username, password="pw-for-tests-1") is None
 
 
 # --- API keys ----------------------------------------------------------------------------------

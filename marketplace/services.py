@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from datetime import date
 
-import markdown as markdown_lib
-import nh3
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import F
@@ -22,6 +20,7 @@ from jsonschema.validators import validator_for
 
 from crucible.models import Membership
 from marketplace import conf
+from marketplace.markdown import markdown_render
 from marketplace.models import (
     VERSION_ORDER_DESC,
     Agent,
@@ -37,66 +36,7 @@ from marketplace.models import (
 from marketplace.versioning import InvalidVersion, SemVer
 
 AGENT_EDITABLE_FIELDS = ("name", "summary", "description", "category", "tags", "visibility")
-MARKDOWN_TAGS = {
-    "a",
-    "abbr",
-    "b",
-    "blockquote",
-    "br",
-    "code",
-    "dd",
-    "del",
-    "div",
-    "dl",
-    "dt",
-    "em",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "i",
-    "img",
-    "li",
-    "ol",
-    "p",
-    "pre",
-    "span",
-    "strong",
-    "sub",
-    "sup",
-    "table",
-    "tbody",
-    "td",
-    "th",
-    "thead",
-    "tr",
-    "ul",
-}
-
-
 # --- helpers --------------------------------------------------------------------------------
-
-
-def render_markdown(text: str) -> str:
-    """Markdown to HTML, then through nh3 (an allow-list sanitizer): scripts, event handlers and
-    javascript: links never survive. Links get rel="noopener noreferrer nofollow"."""
-    html = markdown_lib.markdown(text or "", extensions=["fenced_code", "tables", "sane_lists"], output_format="html")
-    return nh3.clean(
-        html,
-        tags=MARKDOWN_TAGS,
-        attributes={
-            "a": {"href", "title"},
-            "img": {"src", "alt", "title"},
-            "code": {"class"},
-            "th": {"align"},
-            "td": {"align"},
-        },
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer nofollow",
-    )
 
 
 class FieldErrors:
@@ -126,7 +66,7 @@ def parse_version(text, field: str = "version") -> SemVer:
     try:
         return SemVer.parse(text)
     except InvalidVersion as exc:
-        raise ValidationError({field: str(exc)})
+        raise ValidationError({field: str(exc)}) from None
 
 
 def validate_json_schema(schema, field: str):
@@ -150,7 +90,9 @@ def validate_json_schema(schema, field: str):
         validator_cls.check_schema(schema)
     except jsonschema_exceptions.SchemaError as exc:
         where = "/".join(str(part) for part in exc.absolute_path)
-        raise ValidationError({field: f"Not a valid JSON Schema{' at ' + where if where else ''}: {exc.message}"})
+        raise ValidationError(
+            {field: f"Not a valid JSON Schema{' at ' + where if where else ''}: {exc.message}"}
+        ) from None
     return schema
 
 
@@ -237,7 +179,12 @@ def _agent_fields(data: dict, *, partial: bool, errors: FieldErrors | None = Non
         if value is not None:
             out[name] = value
     if "description" in out:
-        out["description_html"] = render_markdown(out["description"])
+        # Rendered once, here, when the text is written; pages and the API show the stored HTML.
+        html = errors.check(markdown_render, out["description"])
+        if html is None:
+            del out["description"]
+        else:
+            out["description_html"] = html
     if "tags" in out:
         out["tags_text"] = " ".join(out["tags"])
     if own_errors:

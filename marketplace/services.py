@@ -10,7 +10,7 @@ import json
 from datetime import date
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
@@ -628,14 +628,24 @@ def report_create(
     text = _clean_text(text, "text", 5000)
     if rating is not None and rating.agent_id != agent.pk:
         raise ValidationError({"rating": "That review belongs to another agent."})
-    return Report.objects.create(
-        agent=agent,
-        rating=rating,
-        reporter=reporter if getattr(reporter, "pk", None) else None,
-        reporter_team=team,
-        reason=reason,
-        text=text,
-    )
+    # The same open report (agent or review, reason) from the same team counts once: a repeat
+    # returns the report already in the queue.
+    same = {"agent": agent, "rating": rating, "reporter_team": team, "reason": reason, "status": Report.Status.OPEN}
+    existing = Report.objects.filter(**same).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Report.objects.create(
+                agent=agent,
+                rating=rating,
+                reporter=reporter if getattr(reporter, "pk", None) else None,
+                reporter_team=team,
+                reason=reason,
+                text=text,
+            )
+    except IntegrityError:  # the same report, sent at the same moment
+        return Report.objects.get(**same)
 
 
 @transaction.atomic

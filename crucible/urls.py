@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from crucible import views
 
@@ -25,7 +25,7 @@ urlpatterns = [
     path("api/v1/", include(("crucible.api.urls", "crucible-api"))),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
-    path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    # No ReDoc: it loads fonts, a logo and a search worker from the internet (issue 15, item 11).
     # The browsable API's login, with the same failed-login throttle as /login/ (DRF's own
     # rest_framework.urls would be an unthrottled way to guess passwords).
     path(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
 
 # Pages that only answer POST (GET is 405) are reached through the forms of other pages.
-EXTRA_PAGES = ["api-docs", "api-redoc"]
+EXTRA_PAGES = ["api-docs"]
 
 
 def page_urls(world):
@@ -90,6 +91,36 @@ def test_browsable_api_keeps_the_csp(world, client):
     assert "text/html" in response["Content-Type"]
     facts = inspect(response.content.decode())
     assert facts.inline_scripts == [], facts.inline_scripts
+
+
+def test_browsable_api_logs_out_without_inline_script(world):
+    # Issue 15, item 11: DRF's "Log out" was a link with an inline onclick, which the CSP blocks.
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.owner_a)
+    html = client.get("/api/v1/teams/", HTTP_ACCEPT="text/html").content.decode()
+    facts = inspect(html)
+    assert facts.event_handlers == [] and facts.javascript_urls == [] and facts.post_forms_without_csrf == []
+    form = re.search(r'<form method="post" action="(/api-auth/logout/[^"]*)"[^>]*>(.*?)</form>', html, re.S)
+    assert form is not None and 'type="submit"' in form.group(2)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.group(2)).group(1)
+    response = client.post(form.group(1).replace("&amp;", "&"), {"csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session
+    assert client.get("/api/v1/teams/").status_code == 401
+
+
+def test_api_docs_load_nothing_from_the_internet(client):
+    # ReDoc fetched fonts, a logo and its search worker from the internet: it is gone.
+    assert client.get("/api/v1/redoc/").status_code == 404
+    response = client.get(reverse("api-docs"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert sources and all(src.startswith("/") and not src.startswith("//") for src in sources), sources
+    script = client.get(reverse("api-docs") + "?script=").content.decode()
+    assert "https://" not in script.replace("https://swagger.io", "")
 
 
 def test_csrf_is_enforced_on_pages_and_session_api(world):

@@ -629,10 +629,13 @@ def report_create(
     if rating is not None and rating.agent_id != agent.pk:
         raise ValidationError({"rating": "That review belongs to another agent."})
     # The same open report (agent or review, reason) from the same team counts once: a repeat
-    # returns the report already in the queue.
+    # returns the report already in the queue, with the newest explanation.
     same = {"agent": agent, "rating": rating, "reporter_team": team, "reason": reason, "status": Report.Status.OPEN}
     existing = Report.objects.filter(**same).first()
     if existing is not None:
+        if text and text != existing.text:
+            existing.text = text
+            existing.save(update_fields=["text"])
         return existing
     try:
         with transaction.atomic():

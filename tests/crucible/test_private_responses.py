@@ -46,14 +46,14 @@ def test_identical_reports_by_one_team_count_once(team_key_client, make_user, te
     agent = mp.agent_create(
         team=other_team, name="Public", system_prompt="x", visibility="public", created_by=publisher
     )
-    ids = {
-        team_key_client.post(
-            f"/api/v1/marketplace/agents/{agent.pk}/report/", {"reason": "spam"}, format="json"
-        ).json()["id"]
-        for _ in range(5)
-    }
+    url = f"/api/v1/marketplace/agents/{agent.pk}/report/"
+    ids = {team_key_client.post(url, {"reason": "spam"}, format="json").json()["id"] for _ in range(5)}
     assert len(ids) == 1
     assert Report.objects.filter(agent=agent, status=Report.Status.OPEN).count() == 1
+    # A repeat with an explanation keeps one report and shows the newest explanation.
+    again = team_key_client.post(url, {"reason": "spam", "text": "Still spam."}, format="json").json()
+    assert again["id"] in ids and again["text"] == "Still spam."
+    assert Report.objects.filter(agent=agent).count() == 1
     # Another reason, or the same reason once the first report is closed, is a new report.
     team_key_client.post(f"/api/v1/marketplace/agents/{agent.pk}/report/", {"reason": "malicious"}, format="json")
     mp.report_resolve(report=Report.objects.get(pk=ids.pop()), status=Report.Status.DISMISSED)

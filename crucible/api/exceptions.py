@@ -8,6 +8,7 @@ the whole object) to its messages; it is ``{}`` when no field is to blame.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -52,8 +53,6 @@ def flatten_fields(detail, prefix: str = "") -> dict[str, list[str]]:
 
 
 def suspicious_request_message(exc: SuspiciousOperation) -> str:
-    from django.conf import settings
-
     if isinstance(exc, TooManyFieldsSent):
         return f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} form fields."
     if isinstance(exc, TooManyFilesSent):

@@ -55,6 +55,8 @@ def rate_hit(*, name: str, seconds: int, amount: int = 1) -> tuple[int, float]:
     window = window_for(name=name, seconds=seconds)
     table = RateCounter._meta.db_table
     with connection.cursor() as cursor:
+        # One statement whatever happens (a request's query count stays fixed); about one hit in
+        # _SWEEP_ONE_IN also deletes the expired windows of every name.
         cursor.execute(
             f"""
             WITH hit AS (
@@ -62,15 +64,21 @@ def rate_hit(*, name: str, seconds: int, amount: int = 1) -> tuple[int, float]:
                 VALUES (%(key)s, %(amount)s, now() + make_interval(secs => %(ttl)s))
                 ON CONFLICT (key) DO UPDATE SET count = {table}.count + EXCLUDED.count
                 RETURNING count
+            ), swept AS (
+                DELETE FROM {table} WHERE %(sweep)s AND expires_at < now()
             )
             SELECT (SELECT count FROM hit),
                    COALESCE((SELECT count FROM {table} WHERE key = %(previous)s), 0)
             """,
-            {"key": window.key, "previous": window.previous_key, "amount": amount, "ttl": seconds * 2 + 1},
+            {
+                "key": window.key,
+                "previous": window.previous_key,
+                "amount": amount,
+                "ttl": seconds * 2 + 1,
+                "sweep": random.randrange(_SWEEP_ONE_IN) == 0,
+            },
         )
         current, previous = cursor.fetchone()
-        if random.randrange(_SWEEP_ONE_IN) == 0:
-            cursor.execute(f"DELETE FROM {table} WHERE expires_at < now()")
     return _estimate(current, previous, window), window.seconds_left
 
 

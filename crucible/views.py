@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import importlib
-from urllib.parse import urlsplit
 import math
+from urllib.parse import urlsplit
 
 from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views

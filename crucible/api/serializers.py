@@ -1,4 +1,14 @@
+from django.core import validators as django_validators
 from rest_framework import serializers
+
+# Validators of limits (sizes and bounds). Services check limits (crucible.limits, with every bad
+# field named at once); an input serializer only shapes input.
+LIMIT_VALIDATORS = (
+    django_validators.MaxLengthValidator,
+    django_validators.MinLengthValidator,
+    django_validators.MaxValueValidator,
+    django_validators.MinValueValidator,
+)
 
 
 class StrictFieldsMixin:
@@ -29,6 +39,19 @@ class StrictFieldsMixin:
                             errors.setdefault(key, value)
                 raise serializers.ValidationError(dict(sorted(errors.items())))
         return super().to_internal_value(data)
+
+
+class ShapeOnlyMixin:
+    """For input serializers in front of a service that checks the values: the limits given to
+    the fields (``max_length``, ``min_value``, ``max_value``) are documented in the OpenAPI schema
+    but not enforced here, so the service (one place, ``crucible.limits``) reports every bad field
+    at once with one message per rule. Types are still shaped here."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            field.validators = [x for x in field.validators if not isinstance(x, LIMIT_VALIDATORS)]
+        return fields
 
 
 class TeamRefField(serializers.SlugRelatedField):

@@ -50,7 +50,9 @@ class ShapeOnlyMixin:
     def get_fields(self):
         fields = super().get_fields()
         for field in fields.values():
-            field.validators = [x for x in field.validators if not isinstance(x, LIMIT_VALIDATORS)]
+            for part in (field, getattr(field, "child", None)):
+                if part is not None and not isinstance(part, serializers.BaseSerializer):
+                    part.validators = [x for x in part.validators if not isinstance(x, LIMIT_VALIDATORS)]
         return fields
 
 

@@ -38,6 +38,7 @@ from marketplace.models import (
 )
 from marketplace.versioning import InvalidVersion, SemVer
 
+MAX_TAG_CHARS = 40
 AGENT_EDITABLE_FIELDS = ("name", "summary", "description", "category", "tags", "visibility")
 MARKDOWN_TAGS = {
     "a",
@@ -146,7 +147,9 @@ def clean_tags(tags) -> list[str]:
     for tag in tags:
         if not isinstance(tag, str):
             raise ValidationError({"tags": "Each tag is a string."})
-        cleaned = slugify(tag.strip())[:40]
+        if len(tag.strip()) > MAX_TAG_CHARS:
+            raise ValidationError({"tags": f"A tag has at most {MAX_TAG_CHARS} characters."})
+        cleaned = slugify(tag.strip())[:MAX_TAG_CHARS]
         if tag.strip() and not cleaned:
             raise ValidationError({"tags": f"'{tag}' has no letters or digits."})
         if cleaned and cleaned not in out:

@@ -31,6 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
+from crucible import limits
 from observability import conf
 from observability.ingest import executions_ingest
 from observability.models import ExecutionSource
@@ -171,7 +172,9 @@ def _span_event(span, attrs: dict, resource: dict) -> dict:
     if event["status"] == "error":
         exception = next((_attrs(e.attributes) for e in span.events if e.name == "exception"), {})
         event["error_type"] = str(attrs.get("error.type") or exception.get("exception.type") or "error")[:200]
-        event["error_message"] = str(span.status.message or exception.get("exception.message") or "")[:10_000]
+        event["error_message"] = str(span.status.message or exception.get("exception.message") or "")[
+            : limits.ERROR_MESSAGE_CHARS
+        ]
     ref = attrs.get("crucible.agent.ref")
     if ref is not None:
         event["agent_ref"] = ref

@@ -104,6 +104,8 @@ class Errors:
     # --- reading ---
 
     def __bool__(self) -> bool:
+        if not self.fields or not self.prefix:
+            return bool(self.fields)
         prefix = self.prefix
         return any(name == prefix.rstrip(".") or name.startswith(prefix) for name in self.fields)
 
@@ -227,7 +229,10 @@ def money(
     if not amount.is_finite():
         raise Invalid("Must be a finite number.")
     _bounds(amount, low, high)
-    return amount.quantize(Decimal(1).scaleb(-places))
+    try:
+        return amount.quantize(Decimal(1).scaleb(-places))
+    except InvalidOperation:  # more digits than a Decimal context holds
+        raise Invalid("Must be a smaller number.") from None
 
 
 def boolean(value, *, required: bool = True, default=None) -> bool:

@@ -121,7 +121,7 @@ def _check_experiment_fields(experiment: Experiment, errors: v.Errors) -> None:
         high=limits.MAX_DURATION_MS,
         message="The speed reference must be at least 1 ms (and at most a week).",
     )
-    errors.check(
+    experiment.cost_reference = errors.check(
         "cost_reference",
         v.money,
         experiment.cost_reference,

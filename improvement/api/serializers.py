@@ -48,7 +48,8 @@ class Bool(serializers.BooleanField):
 
 @extend_schema_field({"type": "number", "minimum": 0})
 class Money(serializers.DecimalField):
-    """A JSON number, kept as a Decimal rounded to the field's decimal places."""
+    """A JSON number, passed on as sent: the service rounds it and checks its bounds
+    (``crucible.validation.money``). The field's places and bounds document the schema."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("rounding", ROUND_HALF_EVEN)
@@ -57,7 +58,7 @@ class Money(serializers.DecimalField):
     def to_internal_value(self, data):
         if not _is_number(data):
             self.fail("invalid")
-        return super().to_internal_value(str(data))
+        return data
 
 
 # --- output --------------------------------------------------------------------------------

@@ -80,65 +80,91 @@ def _status(value):
     return value
 
 
+# (field, check, value when left out or null, rules). Checked in this order; a field that is left
+# out costs no call (most events send few of them, and this runs for each event of a batch).
+REQUIRED = object()
+HEAD_RULES = [
+    ("id", v.text, REQUIRED, {"max_length": limits.LABEL_CHARS, "required": True}),
+    ("agent_ref", _agent_ref, None, {}),
+]
+FIELD_RULES = [
+    ("duration_ms", v.number, REQUIRED, {"low": 0, "high": limits.MAX_DURATION_MS, "required": True}),
+    ("status", _status, "success", {}),
+    *((name, v.whole, 0, {"low": 0, "high": limits.MAX_TOKENS}) for name in TOKEN_FIELDS),
+    ("cost", v.money, None, {"places": COST_PLACES, "high": limits.MAX_COST}),
+    ("variant_id", _variant_id, None, {}),
+    ("error_type", v.text, "", {"max_length": limits.LABEL_CHARS}),
+    ("error_message", v.text, "", {"max_length": limits.ERROR_MESSAGE_CHARS}),
+    ("agent_version", v.text, "", {"max_length": limits.VERSION_CHARS}),
+    ("model", v.text, "", {"max_length": limits.LABEL_CHARS}),
+    ("operation", v.text, "", {"max_length": 64}),
+    ("trace_id", _hex, "", {"length": 32}),
+    ("span_id", _hex, "", {"length": 16}),
+    ("quality", v.number, None, {"low": limits.MIN_QUALITY, "high": limits.MAX_QUALITY}),
+]
+
+
+def _apply(rules, event: dict, clean: dict, errors: v.Errors) -> None:
+    for name, check, default, kwargs in rules:
+        value = event.get(name)
+        if value is None and default is not REQUIRED:
+            clean[name] = default
+            continue
+        try:
+            clean[name] = check(value, **kwargs)
+        except v.Invalid as exc:
+            errors.add(name, exc.message)
+
+
 def event_validate(event, *, oldest, newest, errors: v.Errors) -> dict | None:
     """Clean values of one event, or None with every bad field filed in ``errors``."""
     if not isinstance(event, dict):
         errors.add(None, "Each event must be a JSON object.")
         return None
-    for key in sorted(str(key) for key in event if key not in EVENT_FIELDS):
-        errors.add(key, "Unknown field.")
-    get = event.get
-    check = errors.check
-    client_id = check("id", v.text, get("id"), max_length=limits.LABEL_CHARS, required=True)
-    agent_ref = check("agent_ref", _agent_ref, get("agent_ref"))
-    agent = check(
-        "agent",
-        v.text,
-        get("agent"),
-        max_length=limits.LABEL_CHARS,
-        required="agent_ref" not in event or get("agent_ref") is None,
+    for key in event:
+        if key not in EVENT_FIELDS:
+            errors.add(str(key), "Unknown field.")
+    clean = {}
+    _apply(HEAD_RULES, event, clean, errors)
+    # The agent's name is needed unless a (valid) marketplace reference names the agent.
+    agent_required = clean.get("agent_ref") is None and "agent_ref" not in errors
+    clean["agent"] = errors.check(
+        "agent", v.text, event.get("agent"), max_length=limits.LABEL_CHARS, required=agent_required
     )
-    started_at = check("started_at", _started_at, get("started_at"), oldest=oldest, newest=newest)
-    duration = check("duration_ms", v.number, get("duration_ms"), low=0, high=limits.MAX_DURATION_MS, required=True)
-    status = check("status", _status, get("status", "success"))
-    tokens = {name: check(name, v.whole, get(name), low=0, high=limits.MAX_TOKENS, default=0) for name in TOKEN_FIELDS}
+    try:
+        clean["started_at"] = _started_at(event.get("started_at"), oldest=oldest, newest=newest)
+    except v.Invalid as exc:
+        errors.add("started_at", exc.message)
+    _apply(FIELD_RULES, event, clean, errors)
+    tokens = {name: clean.get(name) for name in TOKEN_FIELDS}
     if tokens["input_tokens"] is not None and tokens["output_tokens"] is not None:
         if tokens["input_tokens"] + tokens["output_tokens"] > limits.MAX_TOKENS:
             errors.add("output_tokens", f"input_tokens + output_tokens is at most {limits.MAX_TOKENS}.")
-    if (tokens["cached_input_tokens"] or 0) > (tokens["input_tokens"] or 0) and tokens["input_tokens"] is not None:
-        errors.add("cached_input_tokens", "Cannot exceed input_tokens (input tokens include cached ones).")
-    if (tokens["reasoning_tokens"] or 0) > (tokens["output_tokens"] or 0) and tokens["output_tokens"] is not None:
-        errors.add("reasoning_tokens", "Cannot exceed output_tokens (output tokens include reasoning ones).")
-    cost = check("cost", v.money, get("cost"), places=COST_PLACES, high=limits.MAX_COST)
-    variant_id = check("variant_id", _variant_id, get("variant_id"))
-    error_type = check("error_type", v.text, get("error_type"), max_length=limits.LABEL_CHARS)
-    error_message = check("error_message", v.text, get("error_message"), max_length=limits.ERROR_MESSAGE_CHARS)
-    version = check("agent_version", v.text, get("agent_version"), max_length=limits.VERSION_CHARS)
-    model = check("model", v.text, get("model"), max_length=limits.LABEL_CHARS)
-    operation = check("operation", v.text, get("operation"), max_length=64)
-    trace_id = check("trace_id", _hex, get("trace_id"), length=32)
-    span_id = check("span_id", _hex, get("span_id"), length=16)
-    quality = check("quality", v.number, get("quality"), low=limits.MIN_QUALITY, high=limits.MAX_QUALITY)
+        if (tokens["cached_input_tokens"] or 0) > tokens["input_tokens"]:
+            errors.add("cached_input_tokens", "Cannot exceed input_tokens (input tokens include cached ones).")
+        if (tokens["reasoning_tokens"] or 0) > tokens["output_tokens"]:
+            errors.add("reasoning_tokens", "Cannot exceed output_tokens (output tokens include reasoning ones).")
     if errors:
         return None
-    if status == "error" and not error_type:
+    error_type = clean["error_type"]
+    if clean["status"] == "error" and not error_type:
         error_type = "error"
     return {
-        "client_id": client_id,
-        "agent_name": agent,
-        "agent_ref": agent_ref,
-        "version": version,
-        "model": model,
-        "operation": operation,
-        "variant_id": variant_id,
-        "trace_id": trace_id,
-        "span_id": span_id,
-        "started_at": started_at,
-        "duration_ms": duration,
-        "status": status,
+        "client_id": clean["id"],
+        "agent_name": clean["agent"],
+        "agent_ref": clean["agent_ref"],
+        "version": clean["agent_version"],
+        "model": clean["model"],
+        "operation": clean["operation"],
+        "variant_id": clean["variant_id"],
+        "trace_id": clean["trace_id"],
+        "span_id": clean["span_id"],
+        "started_at": clean["started_at"],
+        "duration_ms": clean["duration_ms"],
+        "status": clean["status"],
         "error_type": error_type,
-        "error_message": error_message,
+        "error_message": clean["error_message"],
         **tokens,
-        "cost": cost,
-        "quality": quality,
+        "cost": clean["cost"],
+        "quality": clean["quality"],
     }

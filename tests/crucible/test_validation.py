@@ -138,6 +138,10 @@ class TestMoney:
         with pytest.raises(v.Invalid, match=message):
             v.money(value)
 
+    def test_too_many_digits_is_a_refusal_not_a_crash(self):
+        with pytest.raises(v.Invalid, match="smaller number"):
+            v.money(Decimal("1e30"), places=8, high=None)
+
     def test_text_can_be_refused(self):
         with pytest.raises(v.Invalid):
             v.money("1.5", allow_text=False)

@@ -1,6 +1,6 @@
 """Ingest of execution events (batch API, OTLP, build reports): ``executions_ingest``.
 
-Per batch:
+``parse.batch_events`` takes the events out of a request body. Per batch:
 1. ``validate``: every event checked in Python (no query per event); every bad field of an event
    is named in its result;
 2. ``resolve``: the few distinct agent references, improvement's rules for the results of events
@@ -26,28 +26,12 @@ from improvement import services as improvement_services
 from observability import conf
 from observability.ingest import resolve
 from observability.ingest.insert import executions_insert
+from observability.ingest.parse import batch_events
 from observability.ingest.validate import EVENT_FIELDS, TOKEN_FIELDS, event_validate
 from observability.models import ExecutionSource
 from observability.rollups import rollups_apply
 
 __all__ = ["EVENT_FIELDS", "TOKEN_FIELDS", "batch_events", "executions_ingest"]
-
-
-def batch_events(data) -> list:
-    """The events of a batch request body ``{"events": [...]}``; ValidationError naming every
-    problem of the body itself (then nothing is stored)."""
-    if not isinstance(data, dict):
-        raise ValidationError({"non_field_errors": 'The body must be a JSON object: {"events": [...]}.'})
-    errors = v.Errors()
-    for name in sorted(str(key) for key in data if key != "events"):
-        errors.add(name, "Unknown field.")
-    events = data.get("events")
-    if not isinstance(events, list):
-        errors.add("events", "This field is required and must be a list of events.")
-    elif not events:
-        errors.add("events", "Send at least one event.")
-    errors.raise_if_any()
-    return events
 
 
 def _result(index: int, event, *, errors, in_batch_duplicates, rows, stored_ids, late_refusals) -> dict:

@@ -140,9 +140,11 @@ def clean_tags(tags) -> list[str]:
     if tags is None:
         return []
     if isinstance(tags, str):
-        tags = tags.split(",")
+        tags = [tag for tag in tags.split(",") if tag.strip()]
     if not isinstance(tags, (list, tuple)):
         raise ValidationError({"tags": "Tags are a list of short words."})
+    if len(tags) > conf.MAX_TAGS:
+        raise ValidationError({"tags": f"At most {conf.MAX_TAGS} tags."})
     out: list[str] = []
     for tag in tags:
         if not isinstance(tag, str):
@@ -154,8 +156,6 @@ def clean_tags(tags) -> list[str]:
             raise ValidationError({"tags": f"'{tag}' has no letters or digits."})
         if cleaned and cleaned not in out:
             out.append(cleaned)
-    if len(out) > conf.MAX_TAGS:
-        raise ValidationError({"tags": f"At most {conf.MAX_TAGS} tags."})
     return out
 
 

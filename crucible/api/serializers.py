@@ -56,6 +56,24 @@ class ShapeOnlyMixin:
         return fields
 
 
+class MoneyField(serializers.DecimalField):
+    """An amount as sent (a JSON number, or its text with ``allow_text``), passed on unrounded:
+    the service rounds it and checks its bounds (``crucible.validation.money``). ``max_digits``,
+    ``decimal_places`` and the bounds given document the schema."""
+
+    def __init__(self, *, allow_text: bool = False, **kwargs):
+        kwargs.setdefault("max_digits", None)
+        super().__init__(**kwargs)
+        self.allow_text = allow_text
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float, str)):
+            self.fail("invalid")
+        if isinstance(data, str) and (not self.allow_text or len(data) > 100):
+            self.fail("invalid")
+        return data
+
+
 class TeamRefField(serializers.SlugRelatedField):
     """A team by slug, limited to the teams the caller can read."""
 

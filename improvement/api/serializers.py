@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crucible import limits
-from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
+from crucible.api.serializers import MoneyField, ShapeOnlyMixin, StrictFieldsMixin
 from improvement import conf
 from improvement.models import Assignment, Experiment, Status, Strategy, Variant
 
@@ -47,18 +47,8 @@ class Bool(serializers.BooleanField):
 
 
 @extend_schema_field({"type": "number", "minimum": 0})
-class Money(serializers.DecimalField):
-    """A JSON number, passed on as sent: the service rounds it and checks its bounds
-    (``crucible.validation.money``). The field's places and bounds document the schema."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("rounding", ROUND_HALF_EVEN)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        if not _is_number(data):
-            self.fail("invalid")
-        return data
+class Money(MoneyField):
+    """A JSON number (not its text), passed on as sent: the service rounds it and checks it."""
 
 
 # --- output --------------------------------------------------------------------------------

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crucible import limits
-from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
+from crucible.api.serializers import MoneyField, ShapeOnlyMixin, StrictFieldsMixin
 from teammemory import conf, services
 from teammemory.models import Build, BuildStatus
 
@@ -49,10 +47,9 @@ class BuildReportSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Seria
     started_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField()
     tokens = serializers.IntegerField(min_value=0, max_value=limits.MAX_TOKENS, required=False, default=0)
-    cost = serializers.DecimalField(
-        max_digits=None,
+    cost = MoneyField(
+        allow_text=True,
         decimal_places=services.COST_PLACES,
-        rounding=ROUND_HALF_EVEN,
         min_value=0,
         max_value=limits.MAX_COST,
         required=False,

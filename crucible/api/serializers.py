@@ -72,18 +72,3 @@ class MoneyField(serializers.DecimalField):
         if isinstance(data, str) and (not self.allow_text or len(data) > 100):
             self.fail("invalid")
         return data
-
-
-class TeamRefField(serializers.SlugRelatedField):
-    """A team by slug, limited to the teams the caller can read."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("slug_field", "slug")
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        from crucible.access import readable_team_ids
-        from crucible.models import Team
-
-        request = self.context.get("request")
-        return Team.objects.filter(pk__in=readable_team_ids(request)) if request else Team.objects.none()

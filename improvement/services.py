@@ -236,7 +236,7 @@ def _variant_specs_check(specs, errors: v.Errors) -> None:
         name = at.check("name", v.text, spec.get("name"), max_length=limits.NAME_CHARS, required=True)
         at.check("prompt", _prompt, spec.get("prompt"))
         is_control = at.check("is_control", v.boolean, spec.get("is_control"), required=False, default=False)
-        if name in names:
+        if name and name in names:
             at.add("name", f"The experiment already has a variant named '{name}'.")
         names.add(name)
         if is_control and control:
@@ -653,7 +653,12 @@ def results_check(*, team, results: list, experiment: Experiment | None = None) 
 
 @transaction.atomic
 def results_record_bulk(
-    *, team, results: list[dict], experiment: Experiment | None = None, skip_refused: bool = False, prefix="results"
+    *,
+    team,
+    results: list[dict],
+    experiment: Experiment | None = None,
+    skip_refused: bool = False,
+    prefix: str = "results",
 ) -> dict:
     """Record results and move each variant's statistics in the database.
 

@@ -21,13 +21,17 @@ RESULT_TO_EVENT_FIELD = {
 
 
 def agents_resolve(team, rows: dict[int, dict], errors: dict[int, v.Errors]) -> None:
-    """Marketplace agents and versions by reference; an unknown one is an error of its event,
-    which leaves ``rows``."""
+    """Marketplace agents and versions by reference (one query for all the batch's agents, one for
+    their versions); an unknown one is an error of its event, which leaves ``rows``."""
     refs = {row["agent_ref"] for row in rows.values() if row["agent_ref"] is not None}
     if not refs:
         return
-    agents = {ref: marketplace_selectors.agent_for_team(team=team, ref=ref) for ref in refs}
-    versions = {}
+    agents = marketplace_selectors.agents_for_team_bulk(team=team, refs=refs)  # one query for the batch
+    versions = marketplace_selectors.versions_for_agents_bulk(
+        pairs={
+            (agents[r["agent_ref"]], r["version"]) for r in rows.values() if r["agent_ref"] in agents and r["version"]
+        }
+    )
     for index, row in list(rows.items()):
         ref = row["agent_ref"]
         if ref is None:
@@ -43,10 +47,7 @@ def agents_resolve(team, rows: dict[int, dict], errors: dict[int, v.Errors]) -> 
         if not row["agent_name"]:
             row["agent_name"] = agent.slug
         if row["version"]:
-            key = (agent.pk, row["version"])
-            if key not in versions:
-                versions[key] = marketplace_selectors.version_for_agent(agent=agent, version=row["version"])
-            version = versions[key]
+            version = versions.get((agent.pk, row["version"]))
             if version is None:
                 errors.setdefault(index, v.Errors()).add(
                     "agent_version", f"Agent '{ref}' has no version '{row['version']}'."

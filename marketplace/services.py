@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 from datetime import date
 
-import markdown as markdown_lib
-import nh3
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
@@ -24,6 +22,7 @@ from crucible import limits, sql
 from crucible import validation as v
 from crucible.models import Membership
 from marketplace import conf
+from marketplace.markdown import markdown_render
 from marketplace.models import (
     VERSION_ORDER_DESC,
     Agent,
@@ -40,66 +39,7 @@ from marketplace.versioning import InvalidVersion, SemVer
 
 MAX_TAG_CHARS = 40
 AGENT_EDITABLE_FIELDS = ("name", "summary", "description", "category", "tags", "visibility")
-MARKDOWN_TAGS = {
-    "a",
-    "abbr",
-    "b",
-    "blockquote",
-    "br",
-    "code",
-    "dd",
-    "del",
-    "div",
-    "dl",
-    "dt",
-    "em",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "i",
-    "img",
-    "li",
-    "ol",
-    "p",
-    "pre",
-    "span",
-    "strong",
-    "sub",
-    "sup",
-    "table",
-    "tbody",
-    "td",
-    "th",
-    "thead",
-    "tr",
-    "ul",
-}
-
-
 # --- helpers --------------------------------------------------------------------------------
-
-
-def render_markdown(text: str) -> str:
-    """Markdown to HTML, then through nh3 (an allow-list sanitizer): scripts, event handlers and
-    javascript: links never survive. Links get rel="noopener noreferrer nofollow"."""
-    html = markdown_lib.markdown(text or "", extensions=["fenced_code", "tables", "sane_lists"], output_format="html")
-    return nh3.clean(
-        html,
-        tags=MARKDOWN_TAGS,
-        attributes={
-            "a": {"href", "title"},
-            "img": {"src", "alt", "title"},
-            "code": {"class"},
-            "th": {"align"},
-            "td": {"align"},
-        },
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer nofollow",
-    )
 
 
 def parse_version(text, field: str = "version") -> SemVer:
@@ -215,7 +155,12 @@ def _agent_fields(data: dict, *, partial: bool, errors: v.Errors | None = None) 
         if value is not None:
             out[name] = value
     if "description" in out:
-        out["description_html"] = render_markdown(out["description"])
+        # Rendered once, here, when the text is written; pages and the API show the stored HTML.
+        html = errors.check("description", markdown_render, out["description"])
+        if html is None:
+            del out["description"]
+        else:
+            out["description_html"] = html
     if "tags" in out:
         out["tags_text"] = " ".join(out["tags"])
     if own_errors:
@@ -666,14 +611,27 @@ def report_create(
     text = _clean_text(text, "text", limits.REVIEW_CHARS)
     if rating is not None and rating.agent_id != agent.pk:
         raise ValidationError({"rating": "That review belongs to another agent."})
-    return Report.objects.create(
-        agent=agent,
-        rating=rating,
-        reporter=reporter if getattr(reporter, "pk", None) else None,
-        reporter_team=team,
-        reason=reason,
-        text=text,
-    )
+    # The same open report (agent or review, reason) from the same team counts once: a repeat
+    # returns the report already in the queue, with the newest explanation.
+    same = {"agent": agent, "rating": rating, "reporter_team": team, "reason": reason, "status": Report.Status.OPEN}
+    existing = Report.objects.filter(**same).first()
+    if existing is not None:
+        if text and text != existing.text:
+            existing.text = text
+            existing.save(update_fields=["text"])
+        return existing
+    try:
+        with transaction.atomic():
+            return Report.objects.create(
+                agent=agent,
+                rating=rating,
+                reporter=reporter if getattr(reporter, "pk", None) else None,
+                reporter_team=team,
+                reason=reason,
+                text=text,
+            )
+    except IntegrityError:  # the same report, sent at the same moment
+        return Report.objects.get(**same)
 
 
 @transaction.atomic

@@ -6,6 +6,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from crucible import limits
 from crucible.api.serializers import StrictFieldsMixin
 from marketplace import conf as marketplace_conf
 from marketplace.api import serializers as marketplace_serializers
@@ -104,7 +105,7 @@ class MarketplaceLegacyInstallResultSerializer(serializers.Serializer):
 @component("MarketplaceLegacyRate")
 class MarketplaceLegacyRateSerializer(StrictFieldsMixin, serializers.Serializer):
     rating = serializers.IntegerField(min_value=1, max_value=5, help_text="Stars, 1 to 5.")
-    review = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    review = serializers.CharField(required=False, allow_blank=True, default="", max_length=limits.REVIEW_CHARS)
 
 
 @component("MarketplaceLegacyRateResult")

@@ -33,6 +33,8 @@ class TeamObjectField(serializers.IntegerField):
         pk = super().run_validation(data)  # a whole number within the limits
         if pk is None:
             return None
+        if not 1 <= pk < 2**63:  # no row has such an id (and PostgreSQL's bigint ends there)
+            raise serializers.ValidationError(self.not_found)
         request = self.context["request"]
         readable = access.restrict(self.queryset.all(), request, access.READ, team_field=self.team_field)
         obj = readable.filter(pk=pk).first()

@@ -10,6 +10,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from crucible import formatting
 from improvement import conf, stats
 from improvement.models import Experiment, Status, Variant, VariantBucket
 
@@ -220,70 +221,6 @@ def experiment_timeline(*, experiment: Experiment, days: int | None = None) -> d
     return {"granularity": granularity, "points": rows}
 
 
-def report_charts(*, report: dict, timeline: dict) -> dict:
-    """Plotly specs for the experiment page: traffic share (stacked area, %), cumulative results."""
-    names = {row["id"]: row["name"] for row in report["variants"]}
-    times = sorted({p["t"] for p in timeline["points"]})
-    per_time_total = {}
-    for p in timeline["points"]:
-        per_time_total[p["t"]] = per_time_total.get(p["t"], 0) + (p["assignments"] or 0)
-    traffic, cumulative = [], []
-    for vid, name in names.items():
-        points = [p for p in timeline["points"] if p["variant_id"] == vid]
-        if not points:
-            continue
-        by_t = {p["t"]: p for p in points}
-        xs = [t.isoformat() for t in times]
-        share = [
-            round(100.0 * (by_t[t]["assignments"] or 0) / per_time_total[t], 2)
-            if t in by_t and per_time_total[t]
-            else 0
-            for t in times
-        ]
-        traffic.append({"type": "scatter", "mode": "lines", "stackgroup": "traffic", "name": name, "x": xs, "y": share})
-        running, cum = 0, []
-        for t in times:
-            if t in by_t:
-                running = by_t[t]["cumulative"] or 0
-            cum.append(running)
-        cumulative.append({"type": "scatter", "mode": "lines", "name": name, "x": xs, "y": cum})
-    unit = timeline["granularity"]
-    return {
-        "traffic": {
-            "data": traffic,
-            "layout": {"yaxis": {"title": {"text": f"share of assignments per {unit} (%)"}, "range": [0, 100]}},
-        },
-        "cumulative": {"data": cumulative, "layout": {"yaxis": {"title": {"text": "results (cumulative)"}}}},
-        "objective": {
-            "data": [
-                {
-                    "type": "bar",
-                    "x": [row["name"] for row in report["variants"] if row["objective_mean"] is not None],
-                    "y": [row["objective_mean"] for row in report["variants"] if row["objective_mean"] is not None],
-                    "error_y": {
-                        "type": "data",
-                        "symmetric": False,
-                        "array": [
-                            (row["objective_high"] - row["objective_mean"]) if row["objective_high"] is not None else 0
-                            for row in report["variants"]
-                            if row["objective_mean"] is not None
-                        ],
-                        "arrayminus": [
-                            (row["objective_mean"] - row["objective_low"]) if row["objective_low"] is not None else 0
-                            for row in report["variants"]
-                            if row["objective_mean"] is not None
-                        ],
-                    },
-                    "name": "objective mean",
-                }
-            ]
-            if any(row["objective_mean"] is not None for row in report["variants"])
-            else [],
-            "layout": {"yaxis": {"title": {"text": "objective (0-1)"}, "range": [0, 1]}},
-        },
-    }
-
-
 def home_card(*, team, request) -> dict:
     counts = Experiment.objects.filter(team=team).aggregate(
         running=Count("id", filter=Q(status=Status.RUNNING)),
@@ -297,9 +234,9 @@ def home_card(*, team, request) -> dict:
         "title": "Prompt experiments",
         "url": reverse("improvement:index"),
         "figures": [
-            {"label": "Running", "value": counts["running"]},
-            {"label": "Concluded", "value": counts["concluded"]},
-            {"label": "Results in running experiments", "value": results},
+            {"label": "Running", "value": formatting.number(counts["running"])},
+            {"label": "Concluded", "value": formatting.number(counts["concluded"])},
+            {"label": "Results in running experiments", "value": formatting.number(results)},
         ],
         "note": "Bandit selection between prompt variants; promote the winner to the marketplace."
         if counts["total"]

@@ -17,6 +17,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from crucible import formatting
 from observability import conf, histogram
 from observability.models import ErrorRollup, Execution
 from observability.services import ROLLUP_FROM_RAW_SQL, ROLLUP_TABLES, whole_days
@@ -887,12 +888,12 @@ def home_card(*, team, request) -> dict:
             "links": [{"label": "How to send executions", "url": reverse("api-docs")}],
         }
     figures = [
-        {"label": "Executions (24 h)", "value": f"{m['executions']:,}"},
-        {"label": "Success rate", "value": f"{m['success_rate'] * 100:.1f}%"},
-        {"label": "p95", "value": f"{m['p95_ms'] / 1000:.2f} s" if m["p95_ms"] else "-"},
-        {"label": "Cost", "value": f"${m['cost']:,.2f}"},
+        {"label": "Executions (24 h)", "value": formatting.number(m["executions"])},
+        {"label": "Success rate", "value": formatting.percent(m["success_rate"])},
+        {"label": "p95", "value": formatting.duration(m["p95_ms"])},
+        {"label": "Cost", "value": formatting.money(m["cost"])},
     ]
-    note = f"{m['unpriced']:,} executions have no price for their model." if m["unpriced"] else ""
+    note = f"{formatting.number(m['unpriced'])} executions have no price for their model." if m["unpriced"] else ""
     return {
         "title": "Observability",
         "url": url,

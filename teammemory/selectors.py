@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from crucible import formatting
 from teammemory import conf, histogram, rollups
 from teammemory.models import Build, BuildStatus
 from teammemory.stacks import normalize_component, normalize_components
@@ -816,9 +817,9 @@ def home_card(*, team, request) -> dict:
     until = timezone.now()
     summary = insights_summary(team=team, since=until - dt.timedelta(days=30), until=until)
     figures = [
-        {"label": "Builds (30 days)", "value": f"{summary['builds']:,}"},
-        {"label": "Success rate", "value": _fmt_pct(summary["success_rate"])},
-        {"label": "Avg quality", "value": "n/a" if summary["avg_quality"] is None else f"{summary['avg_quality']:.0f}"},
+        {"label": "Builds (30 days)", "value": formatting.number(summary["builds"])},
+        {"label": "Success rate", "value": formatting.percent(summary["success_rate"])},
+        {"label": "Avg quality", "value": formatting.number(summary["avg_quality"])},
     ]
     return {
         "title": "Team memory",

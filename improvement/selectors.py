@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crucible import formatting
+from crucible.money import money_average
 from improvement import conf, stats
 from improvement.models import Experiment, Status, Variant, VariantBucket
 
@@ -108,7 +109,7 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
                 "quality_mean": v.quality_mean,
                 "duration_mean_ms": v.duration_mean,
                 "tokens_mean": (v.tokens_sum / v.results_count) if v.results_count else None,
-                "cost_mean": float(v.cost_sum / v.results_count) if v.results_count else None,
+                "cost_mean": money_average(v.cost_sum, v.results_count),
                 "probability_best": p_best.get(v.pk),
                 "lift_vs_control": lift,
                 "below_minimum": v.retired_at is None and v.results_count < experiment.min_results,

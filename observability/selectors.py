@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crucible import formatting
+from crucible.money import money_average
 from observability import conf, histogram
 from observability.models import ErrorRollup, Execution
 from observability.services import ROLLUP_FROM_RAW_SQL, ROLLUP_TABLES, whole_days
@@ -317,8 +318,8 @@ def metrics(row: dict) -> dict:
         "reasoning_tokens": row["reasoning_tokens"],
         "tokens_per_execution": round((row["input_tokens"] + row["output_tokens"]) / n, 1) if n else None,
         "input_tokens_per_execution": round(row["input_tokens"] / n, 1) if n else None,
-        "cost": round(float(row["cost"]), 6),
-        "cost_per_execution": round(float(row["cost"]) / priced, 6) if priced else None,
+        "cost": row["cost"],  # Decimal: money is exact (crucible.money)
+        "cost_per_execution": money_average(row["cost"], priced),
         "unpriced": row["unpriced"],
     }
 
@@ -439,8 +440,6 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
             "trace_id",
         )
     )
-    for item in slowest:
-        item["cost"] = None if item["cost"] is None else float(item["cost"])
     return {
         "agent": name,
         "period": period.as_dict(),
@@ -726,7 +725,7 @@ def recommendations(*, team, period: TimeRange, current=None) -> list[dict]:
         for i, (expensive, em) in enumerate(items):
             for cheap, cm in items[i + 1 :]:
                 if (
-                    cm["cost_per_execution"] <= conf.CHEAPER_COST_RATIO * em["cost_per_execution"]
+                    float(cm["cost_per_execution"]) <= conf.CHEAPER_COST_RATIO * float(em["cost_per_execution"])
                     and cm["success_rate"] >= em["success_rate"] - conf.SIMILAR_SUCCESS_DELTA
                 ):
                     saving = (em["cost_per_execution"] - cm["cost_per_execution"]) * em["executions"]

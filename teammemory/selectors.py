@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crucible import formatting
+from crucible.money import money, money_average
 from teammemory import conf, histogram, rollups
 from teammemory.models import Build, BuildStatus
 from teammemory.stacks import normalize_component, normalize_components
@@ -79,9 +80,9 @@ def _rates(row: dict) -> dict:
         out["p90_duration_ms"] = histogram.percentile(hist, 0.9)
         builds = out["builds"]
         out["tokens_per_build"] = (out["total_tokens"] or 0) / builds if builds else None
-        out["cost_per_build"] = float(out["total_cost"] or 0) / builds if builds else None
+        out["cost_per_build"] = money_average(out["total_cost"], builds)
         out["total_tokens"] = int(out["total_tokens"] or 0)
-        out["total_cost"] = float(out["total_cost"] or 0)
+        out["total_cost"] = money(out["total_cost"])
     if out.get("avg_quality") is not None:
         out["avg_quality"] = float(out["avg_quality"])
     return out

@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from crucible.api.fields import MoneyField
 from crucible.api.serializers import StrictFieldsMixin
 from improvement import conf
 from improvement.models import Assignment, Experiment, Status, Strategy, Variant
@@ -63,6 +64,8 @@ class Money(serializers.DecimalField):
 
 
 class VariantSerializer(serializers.ModelSerializer):
+    cost_sum = MoneyField(help_text="USD of the variant's results (exact), a decimal string with 8 decimal places.")
+
     experiment_name = serializers.CharField(source="experiment.name", read_only=True)
     is_retired = serializers.BooleanField(read_only=True)
     objective_mean = serializers.FloatField(read_only=True, allow_null=True)
@@ -108,6 +111,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
     agent_name = serializers.SerializerMethodField()
     variants = VariantSerializer(many=True, read_only=True)
     promoted_version_label = serializers.SerializerMethodField()
+    cost_reference = MoneyField(help_text="A result this cheap scores 0.5 on cost (USD, 8 decimal places).")
 
     class Meta:
         model = Experiment
@@ -304,7 +308,7 @@ class ReportVariantSerializer(serializers.Serializer):
     quality_mean = serializers.FloatField(allow_null=True)
     duration_mean_ms = serializers.FloatField(allow_null=True)
     tokens_mean = serializers.FloatField(allow_null=True)
-    cost_mean = serializers.FloatField(allow_null=True)
+    cost_mean = MoneyField(allow_null=True, help_text="cost_sum / results, rounded half-even to 8 places.")
     probability_best = serializers.FloatField(allow_null=True)
     lift_vs_control = serializers.FloatField(allow_null=True, help_text="(mean - control mean) / control mean.")
     below_minimum = serializers.BooleanField()

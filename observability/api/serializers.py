@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from crucible.api.fields import MoneyField
 from observability.models import Execution, ExecutionStatus, ModelPrice
 from observability.selectors import RANGES
 
@@ -7,6 +8,7 @@ from observability.selectors import RANGES
 class ExecutionSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     unpriced = serializers.BooleanField(read_only=True)
+    cost = MoneyField(allow_null=True, help_text="USD, a decimal string with 8 decimal places; null when unpriced.")
 
     class Meta:
         model = Execution
@@ -178,8 +180,10 @@ class MetricsSerializer(serializers.Serializer):
     reasoning_tokens = serializers.IntegerField()
     tokens_per_execution = serializers.FloatField(allow_null=True)
     input_tokens_per_execution = serializers.FloatField(allow_null=True)
-    cost = serializers.FloatField(help_text="USD of priced executions.")
-    cost_per_execution = serializers.FloatField(allow_null=True)
+    cost = MoneyField(help_text="USD of priced executions (exact), a decimal string with 8 decimal places.")
+    cost_per_execution = MoneyField(
+        allow_null=True, help_text="cost / priced executions, rounded half-even to 8 decimal places."
+    )
     unpriced = serializers.IntegerField(help_text="Executions whose model matches no price (not counted as free).")
 
 
@@ -193,7 +197,7 @@ class SeriesPointSerializer(serializers.Serializer):
     executions = serializers.IntegerField()
     error_rate = serializers.FloatField(allow_null=True)
     p95_ms = serializers.FloatField(allow_null=True)
-    cost = serializers.FloatField()
+    cost = MoneyField()
     unpriced = serializers.IntegerField()
 
 
@@ -231,7 +235,7 @@ class AgentSeriesPointSerializer(serializers.Serializer):
     error_rate = serializers.FloatField(allow_null=True)
     p50_ms = serializers.FloatField(allow_null=True)
     p95_ms = serializers.FloatField(allow_null=True)
-    cost = serializers.FloatField()
+    cost = MoneyField()
     tokens_per_execution = serializers.FloatField(allow_null=True)
 
 
@@ -260,7 +264,7 @@ class SlowExecutionSerializer(serializers.Serializer):
     error_type = serializers.CharField()
     input_tokens = serializers.IntegerField()
     output_tokens = serializers.IntegerField()
-    cost = serializers.FloatField(allow_null=True)
+    cost = MoneyField(allow_null=True)
     trace_id = serializers.CharField()
 
 
@@ -281,7 +285,7 @@ class BottleneckItemSerializer(serializers.Serializer):
     executions = serializers.IntegerField()
     total_duration_ms = serializers.FloatField()
     time_share = serializers.FloatField()
-    cost = serializers.FloatField()
+    cost = MoneyField()
     cost_share = serializers.FloatField()
     p95_ms = serializers.FloatField(allow_null=True)
     p95_vs_fleet = serializers.FloatField(allow_null=True)
@@ -291,7 +295,7 @@ class FleetSerializer(serializers.Serializer):
     executions = serializers.IntegerField()
     p95_ms = serializers.FloatField(allow_null=True)
     total_duration_ms = serializers.FloatField()
-    cost = serializers.FloatField()
+    cost = MoneyField()
 
 
 class ChangeSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from crucible.api.fields import MoneyField
 from crucible.api.serializers import StrictFieldsMixin
 from teammemory import conf, services
 from teammemory.models import Build, BuildStatus
@@ -80,7 +81,7 @@ class BuildSerializer(serializers.ModelSerializer):
     reported_by = serializers.SerializerMethodField()
     agents = serializers.SerializerMethodField()
     errors = BuildErrorSerializer(many=True, read_only=True)
-    cost = serializers.DecimalField(max_digits=14, decimal_places=6, coerce_to_string=False, read_only=True)
+    cost = MoneyField()
 
     class Meta:
         model = Build
@@ -156,9 +157,9 @@ class BuildMetricsSerializer(BuildOutcomeSerializer):
     median_duration_ms = serializers.FloatField(allow_null=True)
     p90_duration_ms = serializers.FloatField(allow_null=True)
     total_tokens = serializers.IntegerField()
-    total_cost = serializers.FloatField()
+    total_cost = MoneyField(help_text="USD (exact), a decimal string with 8 decimal places.")
     tokens_per_build = serializers.FloatField(allow_null=True)
-    cost_per_build = serializers.FloatField(allow_null=True)
+    cost_per_build = MoneyField(allow_null=True, help_text="total_cost / builds, rounded half-even to 8 places.")
 
 
 class StackBuildMetricsSerializer(BuildMetricsSerializer):

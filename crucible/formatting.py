@@ -3,8 +3,8 @@
 
 - ``EMPTY`` ("—") stands for every missing figure (None, "", NaN, infinity).
 - ``number``: thousands separators, ``digits`` decimals (0 by default): 12,345 and 1,234.5.
-- ``duration`` (milliseconds): whole ms under 1 s, then seconds, minutes and hours with one
-  decimal: 850 ms, 2.4 s, 3.1 min, 1.5 h.
+- ``duration`` (milliseconds): whole ms under 1 s ("<1 ms" for less than half a millisecond),
+  then seconds, minutes and hours with one decimal: 850 ms, 2.4 s, 3.1 min, 1.5 h.
 - ``money`` (USD): two decimals from $1 up ($1,234.57), four decimals below ($0.0123); an amount
   above zero that rounds to nothing is "<$0.0001".
 - ``percent``: a share or a rate (0.4321) with one decimal: 43.2%.
@@ -78,6 +78,8 @@ _DURATION_UNITS = [  # (unit, milliseconds in one unit, the next unit starts at 
 
 
 def _duration(ms: float) -> str:
+    if 0 < abs(ms) < 0.5:
+        return "<1 ms"  # not "0 ms": something took time
     if round(abs(ms)) < 1000:
         return f"{_fixed(ms, 0)} ms"
     for unit, size, limit in _DURATION_UNITS:

@@ -36,6 +36,8 @@ def test_number_digits_and_signed():
     ("ms", "shown"),
     [
         (0, "0 ms"),
+        (0.3, "<1 ms"),
+        (0.6, "1 ms"),
         (850, "850 ms"),
         (999.4, "999 ms"),
         (999.6, "1.0 s"),  # rounding never shows "1000 ms"

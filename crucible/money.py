@@ -22,6 +22,13 @@ def money(value) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+def money_text(value) -> str | None:
+    """The API's text of an amount: ``"0.01250000"`` (None stays None)."""
+    if value is None:
+        return None
+    return str(money(value).quantize(QUANTUM, rounding=ROUND_HALF_EVEN))
+
+
 def money_average(total, count: int) -> Decimal | None:
     """``total / count`` rounded half-even to 8 places; None when there is nothing to divide by."""
     if not count:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+from crucible import formatting
 from crucible.rules import (
     COUNT,
     DURATION,
@@ -108,7 +109,7 @@ def failing_agent(ctx: Context) -> Iterator[Recommendation]:
             code="failing_agent",
             subject=name,
             severity=HIGH if m["error_rate"] >= 2 * conf.FAILING_ERROR_RATE else MEDIUM,
-            title=f"{name} fails {m['error_rate'] * 100:.0f}% of its runs",
+            title=f"{name} fails {formatting.percent(m['error_rate'], 0)} of its runs",
             message=f"Fix the most common failures first: {top}. Add retries with backoff for transient errors and "
             "validate inputs before calling the model.",
             evidence=(
@@ -182,7 +183,7 @@ def expensive_model(ctx: Context) -> Iterator[Recommendation]:
             title=f"{name}: {cheap} costs {cm['cost_per_execution'] / em['cost_per_execution'] * 100:.0f}% of "
             f"{expensive} per run with similar success",
             message=f"Move {name}'s traffic from {expensive} to {cheap} (an A/B test in Improvement first if "
-            f"quality matters); it would have saved about ${saving:,.2f} in this period.",
+            f"quality matters); it would have saved about {formatting.money(saving)} in this period.",
             evidence=(
                 Figure("model", "Model", expensive, TEXT),
                 Figure("cheaper_model", "Cheaper model", cheap, TEXT),

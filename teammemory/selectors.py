@@ -633,10 +633,6 @@ def flaky_stacks(
     return rows
 
 
-def _fmt_pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.0f}%"
-
-
 def team_recommendations(
     *, team, since: dt.datetime | None = None, until: dt.datetime | None = None, insights: dict | None = None
 ) -> dict:

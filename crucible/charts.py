@@ -74,6 +74,7 @@ class Series:
             trace["type"] = "bar"
         else:
             trace.update(type="scatter", mode="lines" if self.kind in ("area", "dash") else "lines+markers")
+            trace["connectgaps"] = False  # a missing value (None) is a gap, not a line across it
             if self.kind == "area":
                 trace["stackgroup"] = "one"
             if self.kind == "dash":
@@ -108,11 +109,15 @@ def line_chart(
     y2_title: str | None = None,
     y2_range: list | None = None,
     x_type: str = "date",
+    x_range: list | None = None,
     title: str | None = None,
 ) -> dict:
-    """Series over x (dates by default). Gaps (None) stay gaps: lines are not drawn across them."""
+    """Series over x (dates by default). Gaps (None) stay gaps: lines are not drawn across them.
+    ``x_range`` fixes the axis (e.g. a period's first and last bucket, half a bucket either side)."""
     series = [s for s in series if s.x]
     layout = {"xaxis": {"type": x_type, "automargin": True}, "yaxis": _axis(y_title, y_range)}
+    if x_range is not None:
+        layout["xaxis"]["range"] = [_x(v) for v in x_range]
     if title:
         layout["title"] = {"text": label(title)}
     if y2_title is not None:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from tests.hardening.servers import Gunicorn, PrivatePostgres, app_env, manage  # noqa: E402
+from tests.hardening.servers import AppServer, PrivatePostgres, app_env, manage  # noqa: E402
 
 MIX = [("read", 0.40), ("search", 0.20), ("select", 0.15), ("ingest", 0.25)]
 READS = [
@@ -202,7 +202,7 @@ def main(argv=None):
             .stdout.strip()
             .splitlines()[-1]
         )
-        server = Gunicorn(env, workers=args.workers, threads=args.threads).wait_ready()
+        server = AppServer(env, workers=args.workers, threads=args.threads).wait_ready()
         print(f"==> gunicorn on {server.base_url} ({args.workers} workers x {args.threads} threads)", flush=True)
         warm = Runner(server.base_url, seed, args.rate, args.warmup, args.clients, args.batch)
         warm.run()

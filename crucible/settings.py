@@ -62,6 +62,10 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "crucible.urls"
 WSGI_APPLICATION = "crucible.wsgi.application"
+# The server (granian) runs crucible.asgi, which buffers whole requests before a thread sees them:
+# threads per worker process, and the seconds a client may take to send a body (then 408).
+SERVER_THREADS = env_int("CRUCIBLE_THREADS", 4)
+SERVER_BODY_TIMEOUT_SECONDS = env_int("CRUCIBLE_BODY_TIMEOUT_SECONDS", 30)
 
 TEMPLATES = [
     {

@@ -1,14 +1,14 @@
-"""Load test: gunicorn on 127.0.0.1 against a private PostgreSQL, a steady mix of reads,
+"""Load test: the server (granian) on 127.0.0.1 against a private PostgreSQL, a steady mix of reads,
 searches, variant selects and batch ingests for a bounded time.
 
     .venv/bin/python benchmarks/load.py --duration 300 --rate 60
 
 Starts its own PostgreSQL cluster in a temporary folder (the shared embedded server is not
-touched), migrates and seeds it through the apps' services, starts gunicorn on a free loopback
+touched), migrates and seeds it through the apps' services, starts the server on a free loopback
 port, then sends requests at ``--rate`` per second (open loop: a request's start time is fixed by
 the schedule, so a slow server shows up as latency, not as fewer requests) from ``--clients``
 threads for ``--duration`` seconds, and at most ``--rate * --duration`` requests. Prints
-throughput, p50/p95/p99 latency (overall and per kind), error count and the RSS of each gunicorn
+throughput, p50/p95/p99 latency (overall and per kind), error count and the RSS of each server
 worker after warm-up and at the end, then stops everything it started. Exit status 1 when a
 request failed or a worker grew by more than ``--rss-bound-mib``.
 """
@@ -170,8 +170,8 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, default=300, help="seconds of steady load (default 300)")
     parser.add_argument("--rate", type=float, default=60, help="requests per second (default 60)")
     parser.add_argument("--clients", type=int, default=16, help="client threads (default 16)")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
+    parser.add_argument("--workers", type=int, default=3, help="server workers (default 3)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per server worker (default 4)")
     parser.add_argument("--teams", type=int, default=8)
     parser.add_argument("--batch", type=int, default=20, help="events per ingest request (default 20)")
     parser.add_argument("--warmup", type=float, default=10, help="seconds of load before the first RSS reading")
@@ -203,7 +203,7 @@ def main(argv=None):
             .splitlines()[-1]
         )
         server = AppServer(env, workers=args.workers, threads=args.threads).wait_ready()
-        print(f"==> gunicorn on {server.base_url} ({args.workers} workers x {args.threads} threads)", flush=True)
+        print(f"==> server on {server.base_url} ({args.workers} workers x {args.threads} threads)", flush=True)
         warm = Runner(server.base_url, seed, args.rate, args.warmup, args.clients, args.batch)
         warm.run()
         rss_start = server.rss_kib()

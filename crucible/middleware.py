@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpResponse, JsonResponse
 
-from crucible.api.exceptions import error_body
+from crucible.api.exceptions import QUERY_TIMEOUT_MESSAGE, error_body, is_query_timeout
 
 
 def is_api_path(path: str) -> bool:
@@ -41,23 +41,53 @@ class DatabaseUnavailableMiddleware:
     def __call__(self, request):
         try:
             return self.get_response(request)
-        except (OperationalError, InterfaceError):
-            return self._unavailable(request)
+        except (OperationalError, InterfaceError) as exc:
+            return self._unavailable(request, exc)
 
     def process_exception(self, request, exception):
         if isinstance(exception, (OperationalError, InterfaceError)):
-            return self._unavailable(request)
+            return self._unavailable(request, exception)
         return None
 
-    def _unavailable(self, request):
+    def _unavailable(self, request, exception=None):
         from django.db import connections
 
         for conn in connections.all(initialized_only=True):
             conn.close_if_unusable_or_obsolete()
-        message = "The database is not reachable right now; try again shortly."
+        if exception is not None and is_query_timeout(exception):
+            code, message = "query_timeout", QUERY_TIMEOUT_MESSAGE
+        else:
+            code, message = "service_unavailable", "The database is not reachable right now; try again shortly."
         if is_api_path(request.path) or request.path == "/healthz":
-            response = JsonResponse(error_body("service_unavailable", message), status=503)
+            response = JsonResponse(error_body(code, message), status=503)
         else:
             response = HttpResponse(f"<h1>503 Service unavailable</h1><p>{message}</p>", status=503)
-        response["Retry-After"] = "5"
+        if code == "service_unavailable":
+            response["Retry-After"] = "5"
         return response
+
+
+class StatementTimeoutMiddleware:
+    """Bound every request's database time: the request's first statement is preceded by
+    ``SET statement_timeout`` (``CRUCIBLE_DB_STATEMENT_TIMEOUT_MS``), so PostgreSQL cancels any
+    statement of the request that runs longer. Per request, not per connection: migrations and
+    management commands are not bounded, and a request that runs no query pays nothing."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        timeout_ms = int(settings.DB_STATEMENT_TIMEOUT_MS)
+        if timeout_ms <= 0:
+            return self.get_response(request)
+        pending = [True]
+
+        def bounded(execute, sql, params, many, context):
+            if pending:
+                pending.clear()
+                # on the raw connection: the cursor may be a server-side one (QuerySet.iterator())
+                context["connection"].connection.execute(f"SET statement_timeout = {timeout_ms}")
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(bounded):
+            return self.get_response(request)

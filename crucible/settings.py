@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "crucible.middleware.ApiBodyLimitMiddleware",
     "crucible.middleware.DatabaseUnavailableMiddleware",
+    "crucible.middleware.StatementTimeoutMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -99,6 +100,9 @@ else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "CONN_MAX_AGE": 60, **_connection}}
     EMBEDDED_DB = True
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Every statement a request runs is cancelled after this many milliseconds (0: unbounded); the API
+# answers 503 `query_timeout`. Set per request (crucible.middleware), so commands are not bounded.
+DB_STATEMENT_TIMEOUT_MS = env_int("CRUCIBLE_DB_STATEMENT_TIMEOUT_MS", 5000)
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # Concurrent test runs (several developers, several checkouts) can each name their own test db.
@@ -190,10 +194,13 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [
         "crucible.api.throttling.ApiKeyRateThrottle",
         "crucible.api.throttling.UserSessionRateThrottle",
+        "crucible.api.throttling.ExpensiveRequestThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "api_key": os.environ.get("CRUCIBLE_THROTTLE_API_KEY", "6000/min"),
         "session": os.environ.get("CRUCIBLE_THROTTLE_SESSION", "1200/min"),
+        # stack suggestions, searches and dashboards (views with throttle_scope = "expensive")
+        "expensive": os.environ.get("CRUCIBLE_THROTTLE_EXPENSIVE", "60/min"),
     },
     "EXCEPTION_HANDLER": "crucible.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -124,6 +124,10 @@ class BufferedWSGI:
         except Exception:  # Django turns view errors into 500s itself; this is the last resort
             logger.exception("Unhandled error serving %s", environ.get("PATH_INFO"))
             return _error(500, "server_error", "Internal server error.")
+        finally:
+            # Django's request object lives in reference cycles (messages, CSP nonce) until a
+            # garbage collection; the body it read need not live that long.
+            environ["wsgi.input"].close()
         headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in started["headers"]]
         return int(started["status"].split(" ", 1)[0]), headers, b"".join(chunks)
 

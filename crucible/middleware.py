@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpResponse, JsonResponse
@@ -91,3 +93,32 @@ class StatementTimeoutMiddleware:
 
         with connection.execute_wrapper(bounded):
             return self.get_response(request)
+
+
+class ReleaseApiObjectsMiddleware:
+    """Let reference counting free an API request's parsed body and its response data as soon as
+    the response is closed. DRF links the view, its Request and its Response in reference cycles
+    (``request.parser_context["request"]``, ``view.request``, ``view.response``, the response's
+    ``renderer_context["response"]``), so a 1,000-event batch and its 1,000 results outlived the request
+    until the next full garbage collection, which a busy worker rarely runs: a worker grew from
+    86 MB to 287-366 MB under repeated ingests. The links are cut when the server closes the
+    response (``response.data`` itself stays readable, for tests)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if getattr(response, "renderer_context", None) is not None:
+            response._resource_closers.append(partial(_unlink_drf_objects, response))
+        return response
+
+
+def _unlink_drf_objects(response) -> None:
+    context = response.renderer_context or {}
+    view, drf_request = context.get("view"), context.get("request")
+    if drf_request is not None and isinstance(getattr(drf_request, "parser_context", None), dict):
+        drf_request.parser_context.clear()  # held the Request itself, and the view
+    if view is not None:
+        vars(view).clear()  # request, response, args, kwargs, headers: the view is done
+    context.clear()  # view, request, and the response itself (set by the renderer)

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "crucible.middleware.ReleaseApiObjectsMiddleware",
     "crucible.middleware.ApiBodyLimitMiddleware",
     "crucible.middleware.DatabaseUnavailableMiddleware",
     "crucible.middleware.StatementTimeoutMiddleware",

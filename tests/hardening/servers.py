@@ -135,6 +135,7 @@ def app_env(**extra) -> dict:
         CRUCIBLE_LOG_LEVEL="WARNING",
         CRUCIBLE_THROTTLE_API_KEY="1000000/min",
         CRUCIBLE_THROTTLE_SESSION="1000000/min",
+        CRUCIBLE_THROTTLE_EXPENSIVE="1000000/min",
         DJANGO_SETTINGS_MODULE="crucible.settings",
     )
     env.pop("CRUCIBLE_TEST_DB_NAME", None)

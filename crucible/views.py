@@ -62,7 +62,7 @@ def team_switch(request):
     try:
         team_id = int(request.POST.get("team", ""))
     except ValueError:
-        raise Http404("No such team.")
+        raise Http404("No such team.") from None
     if not access.set_active_team(request, team_id):
         raise Http404("No such team.")
     target = request.POST.get("next") or reverse("home")

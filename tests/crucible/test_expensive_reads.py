@@ -18,6 +18,16 @@ SUGGEST = "/api/v1/teammemory/suggestions/"
 INSIGHTS = "/api/v1/teammemory/insights/"
 
 
+@pytest.fixture
+def short_statement_timeout(settings):
+    settings.DB_STATEMENT_TIMEOUT_MS = 200
+    yield
+    # The setting stays on the test's connection after a request; the database flush after a
+    # transactional test must not run under it.
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
+
+
 def _slow_insights(**kwargs):
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_sleep(2)")
@@ -26,9 +36,8 @@ def _slow_insights(**kwargs):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_statement_past_the_timeout_is_a_503_query_timeout_and_the_next_request_works(
-    key_client, team, settings, monkeypatch
+    key_client, team, short_statement_timeout, monkeypatch
 ):
-    settings.DB_STATEMENT_TIMEOUT_MS = 200
     client = key_client(team, role=Role.VIEWER)
     monkeypatch.setattr(teammemory_selectors, "team_insights", _slow_insights)
     start = time.monotonic()
@@ -44,8 +53,7 @@ def test_a_statement_past_the_timeout_is_a_503_query_timeout_and_the_next_reques
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_page_past_the_timeout_says_so_in_a_503(member_client, settings, monkeypatch):
-    settings.DB_STATEMENT_TIMEOUT_MS = 200
+def test_a_page_past_the_timeout_says_so_in_a_503(member_client, short_statement_timeout, monkeypatch):
     monkeypatch.setattr(teammemory_selectors, "team_insights", _slow_insights)
     response = member_client.get("/teammemory/")
     assert response.status_code == 503
@@ -59,6 +67,7 @@ def test_the_timeout_is_set_for_each_request(key_client, team, settings):
     with connection.cursor() as cursor:
         cursor.execute("SHOW statement_timeout")
         assert cursor.fetchone()[0] == "1234ms"
+        cursor.execute("SET statement_timeout = 0")
 
 
 @pytest.fixture

@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 from datetime import date
 
-import markdown as markdown_lib
-import nh3
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
@@ -20,8 +18,11 @@ from jsonschema import Draft202012Validator
 from jsonschema import exceptions as jsonschema_exceptions
 from jsonschema.validators import validator_for
 
+from crucible import limits, sql
+from crucible import validation as v
 from crucible.models import Membership
 from marketplace import conf
+from marketplace.markdown import markdown_render
 from marketplace.models import (
     VERSION_ORDER_DESC,
     Agent,
@@ -36,97 +37,16 @@ from marketplace.models import (
 )
 from marketplace.versioning import InvalidVersion, SemVer
 
+MAX_TAG_CHARS = 40
 AGENT_EDITABLE_FIELDS = ("name", "summary", "description", "category", "tags", "visibility")
-MARKDOWN_TAGS = {
-    "a",
-    "abbr",
-    "b",
-    "blockquote",
-    "br",
-    "code",
-    "dd",
-    "del",
-    "div",
-    "dl",
-    "dt",
-    "em",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "i",
-    "img",
-    "li",
-    "ol",
-    "p",
-    "pre",
-    "span",
-    "strong",
-    "sub",
-    "sup",
-    "table",
-    "tbody",
-    "td",
-    "th",
-    "thead",
-    "tr",
-    "ul",
-}
-
-
 # --- helpers --------------------------------------------------------------------------------
-
-
-def render_markdown(text: str) -> str:
-    """Markdown to HTML, then through nh3 (an allow-list sanitizer): scripts, event handlers and
-    javascript: links never survive. Links get rel="noopener noreferrer nofollow"."""
-    html = markdown_lib.markdown(text or "", extensions=["fenced_code", "tables", "sane_lists"], output_format="html")
-    return nh3.clean(
-        html,
-        tags=MARKDOWN_TAGS,
-        attributes={
-            "a": {"href", "title"},
-            "img": {"src", "alt", "title"},
-            "code": {"class"},
-            "th": {"align"},
-            "td": {"align"},
-        },
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer nofollow",
-    )
-
-
-class FieldErrors:
-    """Collects the field errors of several checks so one 400 names every bad field, not
-    only the first one found: ``value = errors.check(fn, ...)`` (None when ``fn`` raised),
-    then ``errors.raise_if_any()`` before writing anything."""
-
-    def __init__(self):
-        self.errors: dict = {}
-
-    def check(self, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ValidationError as exc:
-            exc.update_error_dict(self.errors)
-            return None
-
-    def add(self, field: str, message: str) -> None:
-        self.errors.setdefault(field, []).append(ValidationError(message))
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            raise ValidationError(self.errors)
 
 
 def parse_version(text, field: str = "version") -> SemVer:
     try:
         return SemVer.parse(text)
     except InvalidVersion as exc:
-        raise ValidationError({field: str(exc)})
+        raise ValidationError({field: str(exc)}) from None
 
 
 def validate_json_schema(schema, field: str):
@@ -150,7 +70,9 @@ def validate_json_schema(schema, field: str):
         validator_cls.check_schema(schema)
     except jsonschema_exceptions.SchemaError as exc:
         where = "/".join(str(part) for part in exc.absolute_path)
-        raise ValidationError({field: f"Not a valid JSON Schema{' at ' + where if where else ''}: {exc.message}"})
+        raise ValidationError(
+            {field: f"Not a valid JSON Schema{' at ' + where if where else ''}: {exc.message}"}
+        ) from None
     return schema
 
 
@@ -158,20 +80,22 @@ def clean_tags(tags) -> list[str]:
     if tags is None:
         return []
     if isinstance(tags, str):
-        tags = tags.split(",")
+        tags = [tag for tag in tags.split(",") if tag.strip()]
     if not isinstance(tags, (list, tuple)):
         raise ValidationError({"tags": "Tags are a list of short words."})
+    if len(tags) > conf.MAX_TAGS:
+        raise ValidationError({"tags": f"At most {conf.MAX_TAGS} tags."})
     out: list[str] = []
     for tag in tags:
         if not isinstance(tag, str):
             raise ValidationError({"tags": "Each tag is a string."})
-        cleaned = slugify(tag.strip())[:40]
+        if len(tag.strip()) > MAX_TAG_CHARS:
+            raise ValidationError({"tags": f"A tag has at most {MAX_TAG_CHARS} characters."})
+        cleaned = slugify(tag.strip())[:MAX_TAG_CHARS]
         if tag.strip() and not cleaned:
             raise ValidationError({"tags": f"'{tag}' has no letters or digits."})
         if cleaned and cleaned not in out:
             out.append(cleaned)
-    if len(out) > conf.MAX_TAGS:
-        raise ValidationError({"tags": f"At most {conf.MAX_TAGS} tags."})
     return out
 
 
@@ -188,18 +112,12 @@ def _clean_model_hints(hints):
 
 
 def _clean_text(value, field: str, max_length: int, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValidationError({field: "This must be text."})
-    if "\x00" in value:
-        raise ValidationError({field: "Text cannot contain NUL characters."})
-    value = value.strip() if max_length <= 300 else value
-    if required and not value.strip():
-        raise ValidationError({field: "This field is required."})
-    if len(value) > max_length:
-        raise ValidationError({field: f"At most {max_length} characters."})
-    return value
+    """``crucible.validation.text`` for one named field (short texts are stripped, long ones such
+    as prompts and Markdown kept as written)."""
+    try:
+        return v.text(value, max_length=max_length, required=required, strip=max_length <= limits.SHORT_TEXT_CHARS)
+    except v.Invalid as exc:
+        raise ValidationError({field: exc.message}) from None
 
 
 def _check_category(value) -> str:
@@ -216,14 +134,14 @@ def _check_visibility(value) -> str:
     return visibility
 
 
-def _agent_fields(data: dict, *, partial: bool, errors: FieldErrors | None = None) -> dict:
+def _agent_fields(data: dict, *, partial: bool, errors: v.Errors | None = None) -> dict:
     """The listing fields of ``data``, cleaned. Every bad field is collected in ``errors``; without
     ``errors`` they are raised together here. A bad field is left out of the result."""
     own_errors = errors is None
-    errors = FieldErrors() if own_errors else errors
+    errors = v.Errors() if own_errors else errors
     checks = {
-        "name": lambda value: _clean_text(value, "name", 100, required=True),
-        "summary": lambda value: _clean_text(value, "summary", 300),
+        "name": lambda value: _clean_text(value, "name", limits.NAME_CHARS, required=True),
+        "summary": lambda value: _clean_text(value, "summary", limits.SHORT_TEXT_CHARS),
         "description": lambda value: _clean_text(value, "description", conf.MAX_DESCRIPTION_CHARS),
         "category": _check_category,
         "tags": clean_tags,
@@ -233,11 +151,16 @@ def _agent_fields(data: dict, *, partial: bool, errors: FieldErrors | None = Non
     for name, check in checks.items():
         if partial and name not in data:
             continue
-        value = errors.check(check, data.get(name))
+        value = errors.check(None, check, data.get(name))
         if value is not None:
             out[name] = value
     if "description" in out:
-        out["description_html"] = render_markdown(out["description"])
+        # Rendered once, here, when the text is written; pages and the API show the stored HTML.
+        html = errors.check("description", markdown_render, out["description"])
+        if html is None:
+            del out["description"]
+        else:
+            out["description_html"] = html
     if "tags" in out:
         out["tags_text"] = " ".join(out["tags"])
     if own_errors:
@@ -250,18 +173,23 @@ def _lock_agent(agent: Agent) -> Agent:
 
 
 def _bump_daily(agent_id: int, *, installs: int = 0, uninstalls: int = 0, downloads: int = 0, day: date | None = None):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO marketplace_agentdailystat (agent_id, day, installs, uninstalls, downloads)
-            VALUES (%s, %s, %s, %s, %s)
-            ON CONFLICT (agent_id, day) DO UPDATE SET
-              installs = marketplace_agentdailystat.installs + EXCLUDED.installs,
-              uninstalls = marketplace_agentdailystat.uninstalls + EXCLUDED.uninstalls,
-              downloads = marketplace_agentdailystat.downloads + EXCLUDED.downloads
-            """,
-            [agent_id, day or timezone.now().date(), installs, uninstalls, downloads],
-        )
+    sql.execute(
+        """
+        INSERT INTO marketplace_agentdailystat (agent_id, day, installs, uninstalls, downloads)
+        VALUES (%(agent)s, %(day)s, %(installs)s, %(uninstalls)s, %(downloads)s)
+        ON CONFLICT (agent_id, day) DO UPDATE SET
+          installs = marketplace_agentdailystat.installs + EXCLUDED.installs,
+          uninstalls = marketplace_agentdailystat.uninstalls + EXCLUDED.uninstalls,
+          downloads = marketplace_agentdailystat.downloads + EXCLUDED.downloads
+        """,
+        {
+            "agent": agent_id,
+            "day": day or timezone.now().date(),
+            "installs": installs,
+            "uninstalls": uninstalls,
+            "downloads": downloads,
+        },
+    )
 
 
 def refresh_latest_version(agent: Agent) -> AgentVersion | None:
@@ -300,15 +228,15 @@ def version_publish(
     caller_agent = agent
     agent = _lock_agent(agent)
     newest = AgentVersion.objects.filter(agent=agent).order_by(*VERSION_ORDER_DESC).first()
-    errors = FieldErrors()
+    errors = v.Errors()
     system_prompt = errors.check(
-        _clean_text, system_prompt, "system_prompt", conf.MAX_SYSTEM_PROMPT_CHARS, required=True
+        None, _clean_text, system_prompt, "system_prompt", conf.MAX_SYSTEM_PROMPT_CHARS, required=True
     )
-    changelog = errors.check(_clean_text, changelog, "changelog", 20_000)
+    changelog = errors.check(None, _clean_text, changelog, "changelog", limits.CHANGELOG_CHARS)
     if version is None or version == "":
         parsed = SemVer(1, 0, 0) if newest is None else SemVer(newest.major, newest.minor + 1, 0)
     else:
-        parsed = errors.check(parse_version, version)
+        parsed = errors.check(None, parse_version, version)
     if (
         parsed is not None
         and AgentVersion.objects.filter(
@@ -322,9 +250,9 @@ def version_publish(
         output_schema = newest.output_schema
     if model_hints is None and newest is not None:
         model_hints = newest.model_hints
-    input_schema = errors.check(validate_json_schema, input_schema, "input_schema")
-    output_schema = errors.check(validate_json_schema, output_schema, "output_schema")
-    model_hints = errors.check(_clean_model_hints, model_hints)
+    input_schema = errors.check(None, validate_json_schema, input_schema, "input_schema")
+    output_schema = errors.check(None, validate_json_schema, output_schema, "output_schema")
+    model_hints = errors.check(None, _clean_model_hints, model_hints)
     errors.raise_if_any()
     row = AgentVersion.objects.create(
         agent=agent,
@@ -350,7 +278,7 @@ def version_publish(
 def version_yank(*, version: AgentVersion, reason: str) -> AgentVersion:
     """Yank a version (as PyPI does): never chosen by default any more, but a team that pins it
     can still install it, and the reason is shown."""
-    reason = _clean_text(reason, "reason", 300, required=True)
+    reason = _clean_text(reason, "reason", limits.SHORT_TEXT_CHARS, required=True)
     _lock_agent(version.agent)
     AgentVersion.objects.filter(pk=version.pk).update(is_yanked=True, yanked_reason=reason, yanked_at=timezone.now())
     version.refresh_from_db()
@@ -390,7 +318,7 @@ def agent_create(
     created_by=None,
 ) -> Agent:
     """Create an agent of ``team`` with its first version. Every bad field is named at once."""
-    errors = FieldErrors()
+    errors = v.Errors()
     fields = _agent_fields(
         {
             "name": name,
@@ -413,11 +341,11 @@ def agent_create(
     if slug and Agent.objects.filter(team=team, slug=slug).exists():
         errors.add("slug", f"Your team already has an agent '{slug}'.")
     # Validate the first version completely before writing anything.
-    errors.check(parse_version, version or "1.0.0")
-    errors.check(_clean_text, system_prompt, "system_prompt", conf.MAX_SYSTEM_PROMPT_CHARS, required=True)
-    errors.check(validate_json_schema, input_schema, "input_schema")
-    errors.check(validate_json_schema, output_schema, "output_schema")
-    errors.check(_clean_model_hints, model_hints)
+    errors.check(None, parse_version, version or "1.0.0")
+    errors.check(None, _clean_text, system_prompt, "system_prompt", conf.MAX_SYSTEM_PROMPT_CHARS, required=True)
+    errors.check(None, validate_json_schema, input_schema, "input_schema")
+    errors.check(None, validate_json_schema, output_schema, "output_schema")
+    errors.check(None, _clean_model_hints, model_hints)
     errors.raise_if_any()
     agent = Agent.objects.create(
         team=team, slug=slug, created_by=created_by if getattr(created_by, "pk", None) else None, **fields
@@ -455,7 +383,7 @@ def agent_update(*, agent: Agent, **data) -> Agent:
 def agent_set_listed(*, agent: Agent, listed: bool, reason: str = "") -> Agent:
     """Operators unlist an agent (it disappears from the marketplace for other teams and cannot
     be newly installed) or list it again."""
-    reason = _clean_text(reason, "reason", 300)
+    reason = _clean_text(reason, "reason", limits.SHORT_TEXT_CHARS)
     Agent.objects.filter(pk=agent.pk).update(
         is_listed=listed, unlisted_reason="" if listed else reason, updated_at=timezone.now()
     )
@@ -575,13 +503,15 @@ def version_download(*, version: AgentVersion, team) -> bool:
     """Record a fetch of ``version``'s definition by ``team``. Counted once per team, version and
     day (repeats, loops and bots do not inflate it). Returns True when this fetch counted."""
     today = timezone.now().date()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Download._meta.db_table} (team_id, version_id, day, created_at) VALUES (%s, %s, %s, %s) "
+    counted = (
+        sql.fetch_one(
+            f"INSERT INTO {Download._meta.db_table} (team_id, version_id, day, created_at) "
+            "VALUES (%(team)s, %(version)s, %(day)s, %(now)s) "
             "ON CONFLICT (team_id, version_id, day) DO NOTHING RETURNING id",
-            [team.pk, version.pk, today, timezone.now()],
+            {"team": team.pk, "version": version.pk, "day": today, "now": timezone.now()},
         )
-        counted = cursor.fetchone() is not None
+        is not None
+    )
     if counted:
         AgentVersion.objects.filter(pk=version.pk).update(download_count=F("download_count") + 1)
         Agent.objects.filter(pk=version.agent_id).update(download_count=F("download_count") + 1)
@@ -607,7 +537,7 @@ def rating_set(*, agent: Agent, user, team, stars, review: str = "") -> tuple[Ra
         raise PermissionDenied("Ratings belong to a person: use a session or an API key created by a user.")
     if isinstance(stars, bool) or not isinstance(stars, int) or not 1 <= stars <= 5:
         raise ValidationError({"stars": "A rating is a whole number of stars from 1 to 5."})
-    review = _clean_text(review, "review", 5000)
+    review = _clean_text(review, "review", limits.REVIEW_CHARS)
     if not Membership.objects.filter(user=user, team=team).exists():
         raise PermissionDenied("You are not a member of this team.")
     if Membership.objects.filter(user=user, team_id=agent.team_id).exists() or team.pk == agent.team_id:
@@ -678,17 +608,30 @@ def report_create(
 ) -> Report:
     if reason not in Report.Reason.values:
         raise ValidationError({"reason": f"One of: {', '.join(Report.Reason.values)}."})
-    text = _clean_text(text, "text", 5000)
+    text = _clean_text(text, "text", limits.REVIEW_CHARS)
     if rating is not None and rating.agent_id != agent.pk:
         raise ValidationError({"rating": "That review belongs to another agent."})
-    return Report.objects.create(
-        agent=agent,
-        rating=rating,
-        reporter=reporter if getattr(reporter, "pk", None) else None,
-        reporter_team=team,
-        reason=reason,
-        text=text,
-    )
+    # The same open report (agent or review, reason) from the same team counts once: a repeat
+    # returns the report already in the queue, with the newest explanation.
+    same = {"agent": agent, "rating": rating, "reporter_team": team, "reason": reason, "status": Report.Status.OPEN}
+    existing = Report.objects.filter(**same).first()
+    if existing is not None:
+        if text and text != existing.text:
+            existing.text = text
+            existing.save(update_fields=["text"])
+        return existing
+    try:
+        with transaction.atomic():
+            return Report.objects.create(
+                agent=agent,
+                rating=rating,
+                reporter=reporter if getattr(reporter, "pk", None) else None,
+                reporter_team=team,
+                reason=reason,
+                text=text,
+            )
+    except IntegrityError:  # the same report, sent at the same moment
+        return Report.objects.get(**same)
 
 
 @transaction.atomic
@@ -696,7 +639,7 @@ def report_resolve(*, report: Report, status: str, by=None, note: str = "") -> R
     if status not in (Report.Status.ACTIONED, Report.Status.DISMISSED):
         raise ValidationError({"status": "Resolve a report as 'actioned' or 'dismissed'."})
     report.status = status
-    report.resolution_note = _clean_text(note, "note", 300)
+    report.resolution_note = _clean_text(note, "note", limits.SHORT_TEXT_CHARS)
     report.resolved_by = by if getattr(by, "pk", None) else None
     report.resolved_at = timezone.now()
     report.save(update_fields=["status", "resolution_note", "resolved_by", "resolved_at"])

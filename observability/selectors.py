@@ -8,108 +8,34 @@ dashboard grows with agents x periods, not with the number of executions.
 from __future__ import annotations
 
 import datetime as dt
-import statistics
-from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models import Count, Sum
 from django.urls import reverse
-from django.utils import timezone
 
+from crucible import periods
+from crucible.rules import run_rules
+from crucible.sql import fetch_rows
 from observability import conf, histogram
+from observability import recommendations as obs_recommendations
 from observability.models import ErrorRollup, Execution
 from observability.services import ROLLUP_FROM_RAW_SQL, ROLLUP_TABLES, whole_days
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
-RANGES = {"1h": HOUR, "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
-RANGE_LABELS = {
-    "1h": "Last hour",
-    "24h": "Last 24 hours",
-    "7d": "Last 7 days",
-    "30d": "Last 30 days",
-    "custom": "Custom",
-}
-MAX_RANGE = 366 * DAY
-EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
-BUCKET_INTERVALS = {"hour": "1 hour", "6h": "6 hours", "day": "1 day", "week": "7 days"}
-
-
-@dataclass(frozen=True)
-class TimeRange:
-    key: str
-    start: dt.datetime
-    end: dt.datetime
-    bucket: str  # hour | 6h | day | week
-
-    @property
-    def label(self) -> str:
-        return RANGE_LABELS.get(self.key, self.key)
-
-    @property
-    def length(self) -> dt.timedelta:
-        return self.end - self.start
-
-    def previous(self) -> TimeRange:
-        return TimeRange(self.key, self.start - self.length, self.start, self.bucket)
-
-    def as_dict(self) -> dict:
-        return {"range": self.key, "label": self.label, "start": self.start, "end": self.end, "bucket": self.bucket}
-
-
-def _floor_hour(when: dt.datetime) -> dt.datetime:
-    return when.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _ceil_hour(when: dt.datetime) -> dt.datetime:
-    floor = _floor_hour(when)
-    return floor if floor == when else floor + HOUR
-
-
-def bucket_for(length: dt.timedelta) -> str:
-    if length <= 2 * DAY:
-        return "hour"
-    if length <= 14 * DAY:
-        return "6h"
-    if length <= 120 * DAY:
-        return "day"
-    return "week"
+# Periods: presets with one bucket size each (1h: 5 minutes from raw executions; 24h: hours; 7d:
+# 6 hours from hourly rollups; 30d/90d: days), custom bounds widened to whole hours (rollups are
+# hourly), at most 366 days between 1970 and 9999 (the previous period must stay representable).
+PERIOD_RULES = periods.PeriodRules(presets=("1h", "24h", "7d", "30d", "90d"), default="24h")
+TimeRange = periods.Period
 
 
 def time_range(
     key: str = "24h", start: dt.datetime | None = None, end: dt.datetime | None = None, now=None
 ) -> TimeRange:
-    """A dashboard period, aligned to whole hours (rollups are hourly). Preset ranges end with the
-    current hour included; ``custom`` needs ``start`` and ``end``."""
-    now = now or timezone.now()
-    key = key or "24h"
-    if key == "custom":
-        if start is None or end is None:
-            raise ValidationError({"start": "A custom range needs both start and end."})
-        if start.tzinfo is None or end.tzinfo is None:
-            raise ValidationError({"start": "Timestamps need a time zone."})
-        if not EARLIEST <= start < LATEST or not EARLIEST < end <= LATEST:
-            # Also keeps the hour rounding and the previous period (regressions) representable.
-            raise ValidationError(
-                {
-                    "start"
-                    if not EARLIEST <= start < LATEST
-                    else "end": f"Must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}."
-                }
-            )
-        start, end = _floor_hour(start), _ceil_hour(end)
-        if end <= start:
-            raise ValidationError({"end": "Must be after start."})
-        if end - start > MAX_RANGE:
-            raise ValidationError({"end": "A range can span at most 366 days."})
-    elif key in RANGES:
-        end = _floor_hour(now) + HOUR
-        start = end - RANGES[key] if key != "1h" else end - 2 * HOUR  # the current and the previous clock hour
-    else:
-        raise ValidationError({"range": f"Must be one of {', '.join([*RANGES, 'custom'])}."})
-    return TimeRange(key, start, end, bucket_for(end - start))
+    """A dashboard period (see ``crucible.periods``): a preset, or ``start``/``end`` when given."""
+    return periods.period_resolve(PERIOD_RULES, range=key, start=start, end=end, now=now)
 
 
 # --- Reading rollups ----------------------------------------------------------------------
@@ -121,14 +47,26 @@ ROLLUP_COLUMNS = (
 HIST_SUMS = ", ".join(f"sum(hist[{i}])" for i in range(1, histogram.BUCKETS + 1))
 
 
-def _segments(start: dt.datetime, end: dt.datetime):
-    """[(table, lo, hi)]: daily rows for whole UTC days inside the range, hourly rows elsewhere."""
-    if end - start < 2 * DAY:
+RAW = "raw"
+# Raw executions shaped like rollup rows, one per minute (only for periods that do not start and
+# end on whole hours: the last hour, read in 5-minute buckets). Named parameters: team, and the
+# segment's bounds (``.format(lo=..., hi=...)`` names them).
+RAW_AS_ROLLUP_SQL = ROLLUP_FROM_RAW_SQL.format(unit="minute", team_filter="AND team_id = %(team)s").replace(
+    "started_at >= %s AND started_at < %s", "started_at >= %({lo})s AND started_at < %({hi})s"
+)
+FINE_BUCKETS = ("5min", "hour", "6h")  # finer than a day: never read from daily rollups
+
+
+def _segments(start: dt.datetime, end: dt.datetime, time_bucket: str | None = None):
+    """[(source, lo, hi)]: raw executions when a bound is not a whole hour; otherwise hourly rows,
+    with daily rows for the whole UTC days of long periods unless the time series is finer than
+    a day (a daily row cannot be split into 6-hour buckets)."""
+    if start != periods.floor(start, "hour") or end != periods.floor(end, "hour"):
+        return [(RAW, start, end)]
+    if end - start < 2 * DAY or time_bucket in FINE_BUCKETS:
         return [("observability_hourlyrollup", start, end)]
-    first_day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    if first_day < start:
-        first_day += DAY
-    last_day = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    first_day = periods.ceil(start, "day")
+    last_day = periods.floor(end, "day")
     parts = []
     if start < first_day:
         parts.append(("observability_hourlyrollup", start, first_day))
@@ -143,61 +81,67 @@ def _time_expr(bucket: str) -> str:
         return "date_trunc('hour', bucket, 'UTC')"
     if bucket == "day":
         return "date_trunc('day', bucket, 'UTC')"
-    return f"date_bin('{BUCKET_INTERVALS[bucket]}', bucket, TIMESTAMPTZ '2000-01-03 00:00:00+00')"
+    return f"date_bin('{periods.BUCKET_SQL_INTERVALS[bucket]}', bucket, TIMESTAMPTZ '2000-01-03 00:00:00+00')"
 
 
 GROUPS = {
-    "agent": "agent_name",
+    "agent": "agent_name AS agent",
     "model": "model",
     "version": "version",
     "status": "status",
 }
 
 
-def _where(team, start, end, *, agent=None, model=None, status=None, version=None, agents=None):
-    where = ["team_id = %s", "bucket >= %s", "bucket < %s"]
-    filters = []
+def _where(team, start, end, *, agent=None, model=None, status=None, version=None, agents=None, time_bucket=None):
+    """The rollup rows of [start, end) as a UNION of raw, hourly and daily segments (``_segments``),
+    with its named parameters."""
+    where = ["team_id = %(team)s"]
+    params = {"team": team.pk}
     for column, value in (("agent_name", agent), ("model", model), ("status", status), ("version", version)):
         if value is not None and value != "":
-            where.append(f"{column} = %s")
-            filters.append(value)
+            where.append(f"{column} = %({column})s")
+            params[column] = value
     if agents is not None:
-        where.append("agent_name = ANY(%s)")
-        filters.append(list(agents))
-    union, params = [], []
-    for table, lo, hi in _segments(start, end):
-        union.append(f"SELECT {ROLLUP_COLUMNS} FROM {table} WHERE {' AND '.join(where)}")
-        params += [team.pk, lo, hi, *filters]
+        where.append("agent_name = ANY(%(agents)s)")
+        params["agents"] = list(agents)
+    union = []
+    for i, (table, lo, hi) in enumerate(_segments(start, end, time_bucket)):
+        segment = [*where, f"bucket >= %(lo_{i})s", f"bucket < %(hi_{i})s"]
+        source = f"({RAW_AS_ROLLUP_SQL.format(lo=f'lo_{i}', hi=f'hi_{i}')}) raw" if table == RAW else table
+        union.append(f"SELECT {ROLLUP_COLUMNS} FROM {source} WHERE {' AND '.join(segment)}")
+        params |= {f"lo_{i}": lo, f"hi_{i}": hi}
     return " UNION ALL ".join(union), params
 
 
 AGGREGATES = (
-    "sum(executions), coalesce(sum(executions) FILTER (WHERE status = 'success'), 0), sum(duration_sum_ms), "
-    "max(duration_max_ms), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), sum(reasoning_tokens), "
-    "sum(cost), sum(unpriced), min(bucket), max(bucket)"
+    "sum(executions) AS executions, coalesce(sum(executions) FILTER (WHERE status = 'success'), 0) AS successes, "
+    "sum(duration_sum_ms) AS duration_sum_ms, max(duration_max_ms) AS duration_max_ms, "
+    "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
+    "sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens, "
+    "sum(cost) AS cost, sum(unpriced) AS unpriced, min(bucket) AS first_seen, max(bucket) AS last_seen"
 )
+HIST_ARRAY = f"ARRAY[{HIST_SUMS}]::bigint[] AS hist"
 
 
-def _row(names, record, with_hist):
-    n = len(names)
-    row = dict(zip(names, record[:n]))
-    (executions, successes, dsum, dmax, inp, out, cached, reasoning, cost, unpriced, first, last) = record[n : n + 12]
-    row.update(
-        executions=int(executions),
-        successes=int(successes),
-        duration_sum_ms=float(dsum or 0),
-        duration_max_ms=float(dmax or 0),
-        input_tokens=int(inp),
-        output_tokens=int(out),
-        cached_input_tokens=int(cached),
-        reasoning_tokens=int(reasoning),
-        cost=Decimal(cost or 0),
-        unpriced=int(unpriced),
-        first_seen=first,
-        last_seen=last,
-        hist=[int(v) for v in record[n + 12]] if with_hist else None,
-    )
-    return row
+def _row(record: dict, *, keys=()) -> dict:
+    """An aggregate row with Python types: the group ``keys`` it names, then the sums."""
+    hist = record.get("hist")
+    return {
+        **{key: record[key] for key in keys},
+        "executions": int(record["executions"]),
+        "successes": int(record["successes"]),
+        "duration_sum_ms": float(record["duration_sum_ms"] or 0),
+        "duration_max_ms": float(record["duration_max_ms"] or 0),
+        "input_tokens": int(record["input_tokens"]),
+        "output_tokens": int(record["output_tokens"]),
+        "cached_input_tokens": int(record["cached_input_tokens"]),
+        "reasoning_tokens": int(record["reasoning_tokens"]),
+        "cost": Decimal(record["cost"] or 0),
+        "unpriced": int(record["unpriced"]),
+        "first_seen": record["first_seen"],
+        "last_seen": record["last_seen"],
+        "hist": None if hist is None else [int(v) for v in hist],
+    }
 
 
 def rollup_rows(
@@ -213,44 +157,50 @@ def rollup_rows(
     with_hist=True,
     time_bucket=None,
     agents=None,
+    hourly=False,
 ) -> list[dict]:
     """Aggregates of the rollups of ``team`` in [start, end), grouped by any of agent, model,
-    version, status and a time bucket. One SQL statement."""
-    union, params = _where(team, start, end, agent=agent, model=model, status=status, version=version, agents=agents)
+    version, status and a time bucket. One SQL statement. ``hourly``: never read daily rows, so
+    ``first_seen`` is exact to the hour (which of two versions released the same day is newer)."""
+    union, params = _where(
+        team,
+        start,
+        end,
+        agent=agent,
+        model=model,
+        status=status,
+        version=version,
+        agents=agents,
+        time_bucket="hour" if hourly and not time_bucket else time_bucket,
+    )
     keys = [GROUPS[name] for name in group_by]
     if time_bucket:
         keys.append(f"{_time_expr(time_bucket)} AS time")
     select_keys = ", ".join(keys) + ", " if keys else ""
     group_clause = ("GROUP BY " + ", ".join(str(i) for i in range(1, len(keys) + 1))) if keys else ""
-    hist = f", ARRAY[{HIST_SUMS}]::bigint[]" if with_hist else ""
+    hist = f", {HIST_ARRAY}" if with_hist else ""
     sql = f"SELECT {select_keys}{AGGREGATES}{hist} FROM ({union}) r {group_clause}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        raw = cursor.fetchall()
     names = [*group_by, *(["time"] if time_bucket else [])]
-    return [_row(names, record, with_hist) for record in raw if record[len(names)] is not None]
+    # Without GROUP BY an empty range still gives one row, of NULL sums.
+    return [_row(record, keys=names) for record in fetch_rows(sql, params) if record["executions"] is not None]
 
 
 def rollup_agent_model_and_series(*, team, start, end, time_bucket, agent=None, model=None, status=None):
     """Per (agent, model) and per time bucket aggregates, with histograms, in ONE scan of the
     rollups (GROUPING SETS): the dashboard's two views of the same rows."""
-    union, params = _where(team, start, end, agent=agent, model=model, status=status)
+    union, params = _where(team, start, end, agent=agent, model=model, status=status, time_bucket=time_bucket)
     sql = f"""
-        SELECT agent_name, model, time, GROUPING(agent_name, model, time), {AGGREGATES}, ARRAY[{HIST_SUMS}]::bigint[]
+        SELECT agent_name AS agent, model, time, GROUPING(agent_name, model, time) AS grouping, {AGGREGATES},
+               {HIST_ARRAY}
         FROM (SELECT *, {_time_expr(time_bucket)} AS time FROM ({union}) u) r
         GROUP BY GROUPING SETS ((agent_name, model), (time))
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        raw = cursor.fetchall()
     by_agent_model, series = [], []
-    for record in raw:
-        agent_name, model_name, time, grouping = record[:4]
-        row = _row([], record[4:], True)
-        if grouping == 1:  # time not grouped: an (agent, model) row
-            by_agent_model.append({"agent": agent_name, "model": model_name, **row})
+    for record in fetch_rows(sql, params):
+        if record["grouping"] == 1:  # time not grouped: an (agent, model) row
+            by_agent_model.append(_row(record, keys=("agent", "model")))
         else:
-            series.append({"time": time, **row})
+            series.append(_row(record, keys=("time",)))
     return by_agent_model, series
 
 
@@ -353,7 +303,6 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
     for row in by_agent_model:
         if row["unpriced"]:
             unpriced_models[row["model"]] = unpriced_models.get(row["model"], 0) + row["unpriced"]
-    series_rows.sort(key=lambda r: r["time"])
     series = []
     for row in series_rows:
         m = metrics(row)
@@ -367,6 +316,8 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
                 "unpriced": m["unpriced"],
             }
         )
+    # One point per bucket of the period: no line is drawn across a bucket without executions.
+    series = period.fill(series, {"executions": 0, "error_rate": None, "p95_ms": None, "cost": 0.0, "unpriced": 0})
     for a in agents:
         a.pop("_row")
     return {
@@ -392,15 +343,17 @@ def filter_choices(*, team, period: TimeRange) -> dict:
 
 
 def errors_by_type(*, team, start, end, agents=None, limit_per_agent=None) -> dict[str, list[dict]]:
-    qs = ErrorRollup.objects.filter(team=team, bucket__gte=start, bucket__lt=end)
+    if _segments(start, end)[0][0] == RAW:  # the error rollups are hourly, like the others
+        qs = Execution.objects.filter(team=team, status="error", started_at__gte=start, started_at__lt=end)
+        counted = Count("id")
+    else:
+        qs = ErrorRollup.objects.filter(team=team, bucket__gte=start, bucket__lt=end)
+        counted = Sum("executions")
     if agents is not None:
         qs = qs.filter(agent_name__in=list(agents))
-    from django.db.models import Sum
 
     out: dict[str, list[dict]] = {}
-    for row in (
-        qs.values("agent_name", "error_type").annotate(n=Sum("executions")).order_by("agent_name", "-n", "error_type")
-    ):
+    for row in qs.values("agent_name", "error_type").annotate(n=counted).order_by("agent_name", "-n", "error_type"):
         items = out.setdefault(row["agent_name"], [])
         if limit_per_agent is None or len(items) < limit_per_agent:
             items.append({"error_type": row["error_type"], "executions": row["n"]})
@@ -411,11 +364,10 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
     overall = rollup_rows(team=team, start=period.start, end=period.end, agent=name)
     if not overall:
         return None
-    series_rows = sorted(
-        rollup_rows(team=team, start=period.start, end=period.end, agent=name, time_bucket=period.bucket),
-        key=lambda r: r["time"],
+    series_rows = rollup_rows(team=team, start=period.start, end=period.end, agent=name, time_bucket=period.bucket)
+    versions = rollup_rows(
+        team=team, start=period.start, end=period.end, agent=name, group_by=("version",), hourly=True
     )
-    versions = rollup_rows(team=team, start=period.start, end=period.end, agent=name, group_by=("version",))
     versions.sort(key=lambda r: r["first_seen"])
     models = rollup_rows(team=team, start=period.start, end=period.end, agent=name, group_by=("model",))
     models.sort(key=lambda r: -r["executions"])
@@ -444,17 +396,27 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
         "agent": name,
         "period": period.as_dict(),
         "totals": metrics(overall[0]),
-        "series": [
+        "series": period.fill(
+            [
+                {
+                    "time": r["time"],
+                    **{
+                        k: v
+                        for k, v in metrics(r).items()
+                        if k in ("executions", "error_rate", "p50_ms", "p95_ms", "cost", "tokens_per_execution")
+                    },
+                }
+                for r in series_rows
+            ],
             {
-                "time": r["time"],
-                **{
-                    k: v
-                    for k, v in metrics(r).items()
-                    if k in ("executions", "error_rate", "p50_ms", "p95_ms", "cost", "tokens_per_execution")
-                },
-            }
-            for r in series_rows
-        ],
+                "executions": 0,
+                "error_rate": None,
+                "p50_ms": None,
+                "p95_ms": None,
+                "cost": 0.0,
+                "tokens_per_execution": None,
+            },
+        ),
         "versions": [
             {"version": r["version"] or "(unversioned)", "first_seen": r["first_seen"], **metrics(r)} for r in versions
         ],
@@ -581,7 +543,7 @@ def regressions(*, team, period: TimeRange, current=None) -> list[dict]:
                 }
             )
     # Versions: compare the newest version seen in the window with the one before it.
-    versions = rollup_rows(team=team, start=previous.start, end=period.end, group_by=("agent", "version"))
+    versions = rollup_rows(team=team, start=previous.start, end=period.end, group_by=("agent", "version"), hourly=True)
     by_agent: dict[str, list] = {}
     for row in versions:
         if row["version"]:
@@ -614,185 +576,26 @@ def regressions(*, team, period: TimeRange, current=None) -> list[dict]:
 
 
 def recommendations(*, team, period: TimeRange, current=None) -> list[dict]:
-    """Suggestions from the data, each with its evidence (the numbers) and a suggested action."""
+    """Suggestions from the data, each with its evidence (the numbers) and a suggested action:
+    the rules of ``observability.recommendations`` over this period's figures."""
     current = current if current is not None else per_agent(team, period.start, period.end)
-    per = {name: metrics(row) for name, row in current.items()}
-    judged = {name: m for name, m in per.items() if m["executions"] >= conf.MIN_EXECUTIONS}
-    recs = []
 
-    # Slow agents: p95 against the rest of the fleet (the agent itself left out, so one slow agent
-    # with much traffic cannot hide behind its own share of the fleet).
-    fleet_hist = _merge(list(current.values()))["hist"]
-    for name, m in judged.items():
-        rest = [a - b for a, b in zip(fleet_hist, current[name]["hist"])]
-        rest_p95 = _round(histogram.percentile(rest, 0.95))
-        if (
-            m["p95_ms"]
-            and rest_p95
-            and m["p95_ms"] >= conf.SLOW_P95_RATIO * rest_p95
-            and m["p95_ms"] >= conf.SLOW_P95_MIN_MS
-        ):
-            recs.append(
-                _rec(
-                    "slow_agent",
-                    name,
-                    "high" if m["p95_ms"] >= 2 * conf.SLOW_P95_RATIO * rest_p95 else "medium",
-                    f"{name} is slow: p95 {m['p95_ms'] / 1000:.1f} s, {m['p95_ms'] / rest_p95:.1f}x the rest of the fleet",
-                    {
-                        "p95_ms": m["p95_ms"],
-                        "fleet_p95_ms": rest_p95,
-                        "p50_ms": m["p50_ms"],
-                        "executions": m["executions"],
-                        "threshold_ratio": conf.SLOW_P95_RATIO,
-                        "threshold_ms": conf.SLOW_P95_MIN_MS,
-                    },
-                    "Open its slowest executions and look for long tool calls or retries; consider a faster model, "
-                    "streaming, caching repeated work, or splitting the task into smaller steps.",
-                    impact=m["total_duration_ms"],
-                )
-            )
+    def model_metrics():
+        rows = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
+        return [(row["agent"], row["model"], metrics(row)) for row in rows]
 
-    # Failing agents, with their top error types.
-    failing = [
-        name for name, m in judged.items() if m["error_rate"] is not None and m["error_rate"] >= conf.FAILING_ERROR_RATE
-    ]
-    top_errors = (
-        errors_by_type(team=team, start=period.start, end=period.end, agents=failing, limit_per_agent=3)
-        if failing
-        else {}
+    context = obs_recommendations.Context(
+        metrics={name: metrics(row) for name, row in current.items()},
+        hists={name: row["hist"] for name, row in current.items()},
+        errors_of=lambda agents: errors_by_type(
+            team=team, start=period.start, end=period.end, agents=agents, limit_per_agent=3
+        ),
+        model_metrics=model_metrics,
+        version_regressions=lambda: [
+            r for r in regressions(team=team, period=period, current=current) if r["kind"] == "version"
+        ],
     )
-    for name in failing:
-        m = judged[name]
-        errors = top_errors.get(name, [])
-        top = ", ".join(f"{e['error_type']} ({e['executions']})" for e in errors) or "unknown"
-        recs.append(
-            _rec(
-                "failing_agent",
-                name,
-                "high" if m["error_rate"] >= 2 * conf.FAILING_ERROR_RATE else "medium",
-                f"{name} fails {m['error_rate'] * 100:.0f}% of its runs",
-                {
-                    "error_rate": m["error_rate"],
-                    "errors": m["errors"],
-                    "executions": m["executions"],
-                    "top_error_types": errors,
-                    "threshold": conf.FAILING_ERROR_RATE,
-                },
-                f"Fix the most common failures first: {top}. Add retries with backoff for transient errors and "
-                "validate inputs before calling the model.",
-                impact=m["errors"],
-            )
-        )
-
-    # Token-heavy prompts.
-    per_exec = [m["input_tokens_per_execution"] for m in judged.values() if m["input_tokens_per_execution"]]
-    if len(per_exec) >= 2:
-        median = statistics.median(per_exec)
-        for name, m in judged.items():
-            value = m["input_tokens_per_execution"] or 0
-            if median and value >= conf.TOKEN_HEAVY_RATIO * median and value >= conf.TOKEN_HEAVY_MIN_INPUT:
-                cached_share = round(m["cached_input_tokens"] / m["input_tokens"], 3) if m["input_tokens"] else 0.0
-                recs.append(
-                    _rec(
-                        "token_heavy_prompt",
-                        name,
-                        "medium",
-                        f"{name} sends {value:,.0f} input tokens per run, {value / median:.1f}x the fleet median",
-                        {
-                            "input_tokens_per_execution": value,
-                            "fleet_median": round(median, 1),
-                            "cached_share": cached_share,
-                            "executions": m["executions"],
-                            "cost": m["cost"],
-                            "threshold_ratio": conf.TOKEN_HEAVY_RATIO,
-                        },
-                        "Trim the system prompt and the context you send (retrieve fewer, shorter documents; summarise "
-                        f"history); put the stable part first so the provider can cache it (only {cached_share * 100:.0f}% "
-                        "of input tokens were cached).",
-                        impact=float(m["cost"]) or value,
-                    )
-                )
-
-    # Expensive model where a cheaper model of the same agent has similar success.
-    by_model = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
-    models_of: dict[str, list] = {}
-    for row in by_model:
-        m = metrics(row)
-        if row["model"] and m["executions"] >= conf.MIN_EXECUTIONS and m["cost_per_execution"]:
-            models_of.setdefault(row["agent"], []).append((row["model"], m))
-    for name, items in sorted(models_of.items()):
-        items.sort(key=lambda item: -item[1]["cost_per_execution"])
-        for i, (expensive, em) in enumerate(items):
-            for cheap, cm in items[i + 1 :]:
-                if (
-                    cm["cost_per_execution"] <= conf.CHEAPER_COST_RATIO * em["cost_per_execution"]
-                    and cm["success_rate"] >= em["success_rate"] - conf.SIMILAR_SUCCESS_DELTA
-                ):
-                    saving = (em["cost_per_execution"] - cm["cost_per_execution"]) * em["executions"]
-                    recs.append(
-                        _rec(
-                            "expensive_model",
-                            name,
-                            "medium",
-                            f"{name}: {cheap} costs {cm['cost_per_execution'] / em['cost_per_execution'] * 100:.0f}% of "
-                            f"{expensive} per run with similar success",
-                            {
-                                "model": expensive,
-                                "cheaper_model": cheap,
-                                "cost_per_execution": em["cost_per_execution"],
-                                "cheaper_cost_per_execution": cm["cost_per_execution"],
-                                "success_rate": em["success_rate"],
-                                "cheaper_success_rate": cm["success_rate"],
-                                "executions": em["executions"],
-                                "estimated_saving": round(saving, 4),
-                            },
-                            f"Move {name}'s traffic from {expensive} to {cheap} (an A/B test in Improvement first if "
-                            f"quality matters); it would have saved about ${saving:,.2f} in this period.",
-                            impact=saving,
-                        )
-                    )
-                    break
-            else:
-                continue
-            break
-
-    # Regression after a version change.
-    for reg in regressions(team=team, period=period, current=current):
-        if reg["kind"] != "version":
-            continue
-        summary = "; ".join(f"{c['metric']} {c['before']} -> {c['after']}" for c in reg["changes"])
-        recs.append(
-            _rec(
-                "version_regression",
-                reg["agent"],
-                "high",
-                f"{reg['agent']} got worse after version {reg['version_after']}",
-                {
-                    "version_before": reg["version_before"],
-                    "version_after": reg["version_after"],
-                    "released_at": reg["released_at"],
-                    "changes": reg["changes"],
-                },
-                f"Compare version {reg['version_after']} with {reg['version_before']} ({summary}); roll back or fix the "
-                "prompt change, then confirm with an experiment.",
-                impact=float("inf"),
-            )
-        )
-    severity_rank = {"high": 0, "medium": 1}
-    recs.sort(key=lambda r: (severity_rank[r["severity"]], -r.pop("_impact"), r["agent"], r["kind"]))
-    return recs
-
-
-def _rec(kind, agent, severity, title, evidence, action, impact=0.0):
-    return {
-        "kind": kind,
-        "agent": agent,
-        "severity": severity,
-        "title": title,
-        "evidence": evidence,
-        "action": action,
-        "_impact": float(impact or 0),
-    }
+    return [rec.as_dict(subject_key="agent") for rec in run_rules(obs_recommendations.RULES, context)]
 
 
 def legacy_dashboard(*, team, period: TimeRange) -> dict:

@@ -96,6 +96,7 @@ class LegacyCreateAgentView(APIView):
 
 class LegacySearchView(APIView):
     pagination_class = LegacySearchPagination
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
 
     @extend_schema(
         tags=LEGACY_TAG,

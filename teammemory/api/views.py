@@ -114,6 +114,8 @@ class InsightsView(APIView):
     median and p90 duration, quality, tokens and cost per build; by stack and component; top
     error types; the weekly quality trend with its slope test; agent versions and outcomes."""
 
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
+
     @extend_schema(parameters=RANGE_PARAMETERS, responses=TeamInsightsSerializer, operation_id="teammemory_insights")
     def get(self, request):
         return _insights(request, _active_team_or_404(request))
@@ -121,6 +123,8 @@ class InsightsView(APIView):
 
 class RecommendationsView(APIView):
     """Findings from the active team's builds, each with evidence and a suggested action."""
+
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
 
     @extend_schema(
         parameters=RANGE_PARAMETERS, responses=BuildRecommendationsSerializer, operation_id="teammemory_recommendations"
@@ -132,6 +136,8 @@ class RecommendationsView(APIView):
 class SuggestionsView(APIView):
     """Stacks for a new project's requirements, ranked from the team's own successful history,
     with their evidence; a labelled fallback when there is too little similar history."""
+
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
 
     required_write_role = Role.VIEWER  # computing suggestions changes nothing: viewers and read-only keys may POST
 
@@ -165,6 +171,8 @@ class LegacyInsightsView(APIView):
     """Earlier implementation's route: the same insights as /api/v1/teammemory/insights/ for the
     team in the path."""
 
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
+
     @extend_schema(
         parameters=[TEAM_ID_PARAMETER, *RANGE_PARAMETERS],
         responses=TeamInsightsSerializer,
@@ -176,6 +184,8 @@ class LegacyInsightsView(APIView):
 
 class LegacySuggestStackView(APIView):
     """Earlier implementation's route: the same as POST /api/v1/teammemory/suggestions/ for the team in the path."""
+
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
 
     permission_classes = [permissions.IsAuthenticated]
 
@@ -191,6 +201,8 @@ class LegacySuggestStackView(APIView):
 
 class LegacyRecommendationsView(APIView):
     """Earlier implementation's route: the same as /api/v1/teammemory/recommendations/ for the team in the path."""
+
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
 
     @extend_schema(
         parameters=[TEAM_ID_PARAMETER, *RANGE_PARAMETERS],

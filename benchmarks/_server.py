@@ -1,4 +1,9 @@
-"""A gunicorn of the project on a free loopback port, for the benchmarks that go over HTTP."""
+"""The project's HTTP server on a free loopback port, for the benchmarks that go over HTTP.
+
+``server="granian"`` is what ``scripts/run`` serves (granian running ``crucible.asgi``, which
+buffers whole requests before a thread sees them); ``server="gunicorn"`` is the earlier server
+(sync gthread workers on the WSGI application), kept for before/after comparisons.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,14 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.hardening.servers import server_command  # noqa: E402
 
 
 def free_port() -> int:
@@ -18,32 +27,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(*, db_name: str, port: int, workers: int, threads: int = 1) -> subprocess.Popen:
-    """Start gunicorn on ``db_name`` (throttling off, quiet logs) and wait for /healthz."""
+def start_server(
+    *, db_name: str, port: int, workers: int, threads: int = 1, server: str = "granian"
+) -> subprocess.Popen:
+    """Start the server on ``db_name`` (throttling off, quiet logs) and wait for /healthz."""
     import requests
 
     env = os.environ | {
         "CRUCIBLE_DB_NAME": db_name,
         "CRUCIBLE_THROTTLE_API_KEY": "100000000/min",
+        "CRUCIBLE_THROTTLE_EXPENSIVE": "100000000/min",
         "CRUCIBLE_LOG_LEVEL": "WARNING",
+        "CRUCIBLE_THREADS": str(threads),
     }
-    proc = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "crucible.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
+    command = server_command(server, port=port, workers=workers, threads=threads, log_level="warning")
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -51,11 +49,11 @@ def start_gunicorn(*, db_name: str, port: int, workers: int, threads: int = 1) -
                 return proc
         except requests.RequestException:
             time.sleep(0.3)
-    stop_gunicorn(proc)
-    raise SystemExit("gunicorn did not come up")
+    stop_server(proc)
+    raise SystemExit(f"{server} did not come up")
 
 
-def stop_gunicorn(proc: subprocess.Popen) -> None:
+def stop_server(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)

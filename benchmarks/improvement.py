@@ -1,12 +1,12 @@
 """Benchmark: throughput of ``POST /api/v1/improvement/select/`` under concurrent load, beside
 the framework's floor (``GET /api/v1/teams/``, the simplest DRF endpoint) measured in the same run
-against the same gunicorn server.
+against the same server.
 
     CRUCIBLE_DB_NAME=bench_improvement .venv/bin/python benchmarks/improvement.py            # small
     CRUCIBLE_DB_NAME=bench_improvement .venv/bin/python benchmarks/improvement.py --full     # docs figure
 
 It migrates its own database, prepares a running experiment (three variants past warm-up, so
-epsilon-greedy exploits and explores as in production), starts gunicorn, then alternates rounds
+epsilon-greedy exploits and explores as in production), starts the server, then alternates rounds
 of the floor and of select with the same number of concurrent clients, and prints requests per
 second and latency percentiles of each, the ratio, and a check that every successful select wrote
 exactly one assignment and one traffic count.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from _server import free_port, start_gunicorn, stop_gunicorn  # noqa: E402  (benchmarks/_server.py)
+from _server import free_port, start_server, stop_server  # noqa: E402  (benchmarks/_server.py)
 
 DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_improvement")
 if not DB_NAME.startswith("bench_"):
@@ -77,8 +77,8 @@ def prepare() -> str:
     return raw
 
 
-def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
-    return start_gunicorn(db_name=DB_NAME, port=port, workers=workers, threads=threads)
+def start_app_server(port: int, workers: int, threads: int) -> subprocess.Popen:
+    return start_server(db_name=DB_NAME, port=port, workers=workers, threads=threads)
 
 
 def load(url: str, method: str, key: str, *, body=None, clients: int, seconds: float) -> dict:
@@ -129,8 +129,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=None, help="length of each round")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--workers", type=int, default=3, help="server workers")
+    parser.add_argument("--threads", type=int, default=4, help="server threads per worker")
     args = parser.parse_args()
     seconds = args.seconds or (20.0 if args.full else 4.0)
     rounds = args.rounds or (3 if args.full else 1)
@@ -138,7 +138,7 @@ def main():
     key = prepare()
     before_assignments = Assignment.objects.filter(experiment__name=EXPERIMENT).count()
     port = free_port()
-    server = start_server(port, args.workers, args.threads)
+    server = start_app_server(port, args.workers, args.threads)
     base = f"http://127.0.0.1:{port}"
     results = {"floor": [], "select": []}
     try:
@@ -158,7 +158,7 @@ def main():
                 )
             )
     finally:
-        stop_gunicorn(server)
+        stop_server(server)
 
     def summary(rows):
         return {
@@ -171,7 +171,7 @@ def main():
 
     floor, select = summary(results["floor"]), summary(results["select"])
     print(
-        f"\nselect throughput vs the DRF floor: {args.clients} concurrent clients, gunicorn {args.workers}x{args.threads}, "
+        f"\nselect throughput vs the DRF floor: {args.clients} concurrent clients, server {args.workers}x{args.threads}, "
         f"{rounds} round(s) of {seconds:g}s, median of rounds"
     )
     print(f"{'endpoint':<42}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}")

@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from _server import free_port, start_gunicorn, stop_gunicorn  # noqa: E402  (benchmarks/_server.py)
+from _server import free_port, start_server, stop_server  # noqa: E402  (benchmarks/_server.py)
 
 DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_observability")
 if not DB_NAME.startswith("bench_"):
@@ -198,11 +198,11 @@ def bench_ingest(n_events: int, batch: int) -> dict:
 
 
 def gunicorn(port: int, workers: int) -> subprocess.Popen:
-    return start_gunicorn(db_name=DB_NAME, port=port, workers=workers)
+    return start_server(db_name=DB_NAME, port=port, workers=workers)
 
 
 def bench_ingest_gunicorn(n_events: int, batch: int, workers: int, clients: int) -> dict:
-    """The same batches over HTTP to a real gunicorn on loopback, ``clients`` at a time."""
+    """The same batches over HTTP to the real server on loopback, ``clients`` at a time."""
     import requests
 
     team = team_named("bench-ingest")
@@ -248,7 +248,7 @@ def bench_ingest_gunicorn(n_events: int, batch: int, workers: int, clients: int)
             t.join()
         seconds = time.perf_counter() - start
     finally:
-        stop_gunicorn(proc)
+        stop_server(proc)
     assert not failures, failures[:5]
     assert Execution.objects.filter(team=team).count() == n_events
     truncate_all()
@@ -367,7 +367,7 @@ def main():
     parser.add_argument("--events", type=int, default=None, help="Events for the ingest part (default 20,000).")
     parser.add_argument("--batch", type=int, default=1000, help="Events per API request (default 1000).")
     parser.add_argument("--repeats", type=int, default=6)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for the HTTP run (0: skip it).")
+    parser.add_argument("--workers", type=int, default=2, help="server workers for the HTTP run (0: skip it).")
     parser.add_argument("--clients", type=int, default=2, help="concurrent HTTP clients.")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--regenerate", action="store_true", help="Generate the dashboard rows even if they exist.")
@@ -388,7 +388,7 @@ def main():
         if args.workers:
             g = bench_ingest_gunicorn(events, args.batch, args.workers, args.clients)
             print(
-                f"  batch API, gunicorn {g['workers']} workers, {g['clients']} clients: {g['api_eps']:>8,.0f} events/s"
+                f"  batch API, server {g['workers']} workers, {g['clients']} clients: {g['api_eps']:>8,.0f} events/s"
                 f"   = {g['api_eps'] / r['copy_eps']:.2f} x COPY"
             )
     if not args.skip_dashboard:

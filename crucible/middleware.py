@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
-from crucible.api.exceptions import error_body
+from crucible.api.exceptions import QUERY_TIMEOUT_MESSAGE, error_body, is_query_timeout
 
 
 def is_api_path(path: str) -> bool:
@@ -42,25 +44,29 @@ class DatabaseUnavailableMiddleware:
     def __call__(self, request):
         try:
             return self.get_response(request)
-        except (OperationalError, InterfaceError):
-            return self._unavailable(request)
+        except (OperationalError, InterfaceError) as exc:
+            return self._unavailable(request, exc)
 
     def process_exception(self, request, exception):
         if isinstance(exception, (OperationalError, InterfaceError)):
-            return self._unavailable(request)
+            return self._unavailable(request, exception)
         return None
 
-    def _unavailable(self, request):
+    def _unavailable(self, request, exception=None):
         from django.db import connections
 
         for conn in connections.all(initialized_only=True):
             conn.close_if_unusable_or_obsolete()
-        message = "The database is not reachable right now; try again shortly."
+        if exception is not None and is_query_timeout(exception):
+            code, message = "query_timeout", QUERY_TIMEOUT_MESSAGE
+        else:
+            code, message = "service_unavailable", "The database is not reachable right now; try again shortly."
         if is_api_path(request.path) or request.path == "/healthz":
-            response = JsonResponse(error_body("service_unavailable", message), status=503)
+            response = JsonResponse(error_body(code, message), status=503)
         else:
             response = HttpResponse(f"<h1>503 Service unavailable</h1><p>{message}</p>", status=503)
-        response["Retry-After"] = "5"
+        if code == "service_unavailable":
+            response["Retry-After"] = "5"
         return response
 
 
@@ -95,3 +101,58 @@ class ApiPrivateResponsesMiddleware:
             patch_cache_control(response, private=True, no_store=True)
             patch_vary_headers(response, ("Cookie", "Authorization"))
         return response
+
+
+class StatementTimeoutMiddleware:
+    """Bound every request's database time: the request's first statement is preceded by
+    ``SET statement_timeout`` (``CRUCIBLE_DB_STATEMENT_TIMEOUT_MS``), so PostgreSQL cancels any
+    statement of the request that runs longer. Per request, not per connection: migrations and
+    management commands are not bounded, and a request that runs no query pays nothing."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        timeout_ms = int(settings.DB_STATEMENT_TIMEOUT_MS)
+        if timeout_ms <= 0:
+            return self.get_response(request)
+        pending = [True]
+
+        def bounded(execute, sql, params, many, context):
+            if pending:
+                pending.clear()
+                # on the raw connection: the cursor may be a server-side one (QuerySet.iterator())
+                context["connection"].connection.execute(f"SET statement_timeout = {timeout_ms}")
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(bounded):
+            return self.get_response(request)
+
+
+class ReleaseApiObjectsMiddleware:
+    """Let reference counting free an API request's parsed body and its response data as soon as
+    the response is closed. DRF links the view, its Request and its Response in reference cycles
+    (``request.parser_context["request"]``, ``view.request``, ``view.response``, the response's
+    ``renderer_context["response"]``), so a 1,000-event batch and its 1,000 results outlived the request
+    until the next full garbage collection, which a busy worker rarely runs: a worker grew from
+    86 MB to 287-366 MB under repeated ingests. The links are cut when the server closes the
+    response (``response.data`` itself stays readable, for tests)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if getattr(response, "renderer_context", None) is not None:
+            response._resource_closers.append(partial(_unlink_drf_objects, response))
+        return response
+
+
+def _unlink_drf_objects(response) -> None:
+    context = response.renderer_context or {}
+    view, drf_request = context.get("view"), context.get("request")
+    if drf_request is not None and isinstance(getattr(drf_request, "parser_context", None), dict):
+        drf_request.parser_context.clear()  # held the Request itself, and the view
+    if view is not None:
+        vars(view).clear()  # request, response, args, kwargs, headers: the view is done
+    context.clear()  # view, request, and the response itself (set by the renderer)

@@ -50,9 +50,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "crucible.middleware.ReleaseApiObjectsMiddleware",
     "crucible.middleware.ApiBodyLimitMiddleware",
     "crucible.middleware.ApiPrivateResponsesMiddleware",
     "crucible.middleware.DatabaseUnavailableMiddleware",
+    "crucible.middleware.StatementTimeoutMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -65,6 +67,10 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "crucible.urls"
 WSGI_APPLICATION = "crucible.wsgi.application"
+# The server (granian) runs crucible.asgi, which buffers whole requests before a thread sees them:
+# threads per worker process, and the seconds a client may take to send a body (then 408).
+SERVER_THREADS = env_int("CRUCIBLE_THREADS", 4)
+SERVER_BODY_TIMEOUT_SECONDS = env_int("CRUCIBLE_BODY_TIMEOUT_SECONDS", 30)
 
 TEMPLATES = [
     {
@@ -98,6 +104,9 @@ else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "CONN_MAX_AGE": 60, **_connection}}
     EMBEDDED_DB = True
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Every statement a request runs is cancelled after this many milliseconds (0: unbounded); the API
+# answers 503 `query_timeout`. Set per request (crucible.middleware), so commands are not bounded.
+DB_STATEMENT_TIMEOUT_MS = env_int("CRUCIBLE_DB_STATEMENT_TIMEOUT_MS", 5000)
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # Concurrent test runs (several developers, several checkouts) can each name their own test db.
@@ -194,10 +203,13 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [
         "crucible.api.throttling.ApiKeyRateThrottle",
         "crucible.api.throttling.UserSessionRateThrottle",
+        "crucible.api.throttling.ExpensiveRequestThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "api_key": os.environ.get("CRUCIBLE_THROTTLE_API_KEY", "6000/min"),
         "session": os.environ.get("CRUCIBLE_THROTTLE_SESSION", "1200/min"),
+        # stack suggestions, searches and dashboards (views with throttle_scope = "expensive")
+        "expensive": os.environ.get("CRUCIBLE_THROTTLE_EXPENSIVE", "60/min"),
     },
     "EXCEPTION_HANDLER": "crucible.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -116,6 +116,7 @@ class LegacyCreateAgentView(APIView):
 
 class LegacySearchView(APIView):
     pagination_class = LegacySearchPagination
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
 
     @extend_schema(
         tags=LEGACY_TAG,
@@ -223,6 +224,8 @@ class LegacyInsightsView(APIView):
     """Earlier implementation's route: the same insights as /api/v1/teammemory/insights/ for the
     team in the path."""
 
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
+
     @extend_schema(
         parameters=[TEAM_ID_PARAMETER, *teammemory_v1.RANGE_PARAMETERS],
         responses=teammemory_serializers.TeamInsightsSerializer,
@@ -234,6 +237,8 @@ class LegacyInsightsView(APIView):
 
 class LegacySuggestStackView(APIView):
     """Earlier implementation's route: the same as POST /api/v1/teammemory/suggestions/ for the team in the path."""
+
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
 
     # The team is the one in the path (any role there; 404 for others), not the acting team.
     permission_classes = [permissions.IsAuthenticated]
@@ -251,6 +256,8 @@ class LegacySuggestStackView(APIView):
 class LegacyRecommendationsView(APIView):
     """Earlier implementation's route: the same as /api/v1/teammemory/recommendations/ for the team in the path."""
 
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
+
     @extend_schema(
         parameters=[TEAM_ID_PARAMETER, *teammemory_v1.RANGE_PARAMETERS],
         responses=teammemory_serializers.BuildRecommendationsSerializer,
@@ -266,6 +273,8 @@ class LegacyRecommendationsView(APIView):
 class LegacyDashboardView(APIView):
     """Earlier implementation's performance data: per agent executions, success rate, average and
     p95 duration, tokens, cost, plus bottlenecks and recommendations (default: last 24 hours)."""
+
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
 
     @extend_schema(
         parameters=observability_v1.PERIOD_PARAMS,

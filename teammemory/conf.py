@@ -38,6 +38,8 @@ SUGGEST_TEXT_WEIGHT = env_float("CRUCIBLE_TEAMMEMORY_SUGGEST_TEXT_WEIGHT", 0.7)
 SUGGEST_LOOKBACK_DAYS = env_int("CRUCIBLE_TEAMMEMORY_SUGGEST_LOOKBACK_DAYS", 365)
 # z of the Wilson lower bound (1.96: 95 % confidence).
 WILSON_Z = env_float("CRUCIBLE_TEAMMEMORY_WILSON_Z", 1.96)
+# Distinct words of the requirements a suggestion reads (its cost grows with them).
+SUGGEST_MAX_TERMS = env_int("CRUCIBLE_TEAMMEMORY_SUGGEST_MAX_TERMS", 64)
 # Evidence builds listed under each suggestion.
 SUGGEST_EVIDENCE_BUILDS = env_int("CRUCIBLE_TEAMMEMORY_SUGGEST_EVIDENCE_BUILDS", 5)
 

@@ -343,6 +343,30 @@ def components_mentioned(text: str, limit: int = 5000) -> list[str]:
     return sorted({normalize_component(g) for g in grams if g})
 
 
+_TERM = re.compile(r"\w[\w.#+\-]{0,31}")  # a word of at most 32 characters (longer ones are cut)
+
+
+def requirements_bounded(text: str, max_terms: int | None = None) -> str:
+    """The part of a requirements text that a suggestion reads: its words up to the
+    ``SUGGEST_MAX_TERMS``-th distinct one (a hyphenated word counts once per part, and at most
+    twice that many in all). A suggestion's cost grows with the terms of its query, so a
+    20,000-character text costs what a paragraph costs."""
+    max_terms = conf.SUGGEST_MAX_TERMS if max_terms is None else max_terms
+    kept: list[str] = []
+    distinct: set[str] = set()
+    cost = 0
+    for term in _TERM.findall(text):
+        folded = term.lower()
+        if folded not in distinct and len(distinct) >= max_terms:
+            break
+        cost += 1 + term.count("-")
+        if cost > 2 * max_terms:
+            break
+        distinct.add(folded)
+        kept.append(term)
+    return " ".join(kept)
+
+
 def _json(value):
     """jsonb from a raw cursor arrives as text (Django leaves decoding to the model field)."""
     return json.loads(value) if isinstance(value, str) else value
@@ -414,6 +438,7 @@ def stack_suggest(
        team's stacks over all its builds instead (``basis = "team_history"``).
     """
     now = now or timezone.now()
+    requirements = requirements_bounded(requirements)
     require = normalize_components(require)
     exclude = normalize_components(exclude)
     prefer = normalize_components(prefer)

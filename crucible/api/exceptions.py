@@ -14,6 +14,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooMa
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, OperationalError
 from django.http import Http404
+from psycopg.errors import QueryCanceled
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -68,7 +69,19 @@ def error_response(status_code: int, message: str, fields: dict | None = None, c
     return Response(error_body(code or CODES.get(status_code, "error"), message, fields), status=status_code)
 
 
+def is_query_timeout(exc) -> bool:
+    """PostgreSQL cancelled a statement (``CRUCIBLE_DB_STATEMENT_TIMEOUT_MS`` ran out)."""
+    return isinstance(exc, OperationalError) and isinstance(exc.__cause__, QueryCanceled)
+
+
+QUERY_TIMEOUT_MESSAGE = (
+    "This request needed more database time than allowed; narrow it down (a shorter text, a smaller range)."
+)
+
+
 def exception_handler(exc, context):
+    if is_query_timeout(exc):
+        return error_response(503, QUERY_TIMEOUT_MESSAGE, code="query_timeout")
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, IntegrityError):

@@ -41,3 +41,27 @@ class UserSessionRateThrottle(SharedRateThrottle):
         if api_key_of(request) is not None or not request.user.is_authenticated:
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class ExpensiveRequestThrottle(SharedRateThrottle):
+    """A second, smaller budget for the reads that cost the most (stack suggestions, searches,
+    dashboards): requests per API key, or per user on a session (``CRUCIBLE_THROTTLE_EXPENSIVE``),
+    shared by every process like the others.
+    A view opts in with ``throttle_scope = "expensive"`` (a property may decide per request)."""
+
+    scope = "expensive"
+
+    def allow_request(self, request, view):
+        if getattr(view, "throttle_scope", None) != self.scope:
+            return True
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
+        key = api_key_of(request)
+        if key is not None:
+            ident = f"key-{key.pk}"
+        elif request.user.is_authenticated:
+            ident = f"user-{request.user.pk}"
+        else:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": ident}

@@ -85,6 +85,12 @@ class AgentViewSet(
         "weighted_rating",
     ]
 
+    @property
+    def throttle_scope(self):
+        # A search (`q`) is an expensive read with its own budget per key (crucible.api.throttling).
+        request = getattr(self, "request", None)
+        return "expensive" if request is not None and request.query_params.get("q") else None
+
     def base_queryset(self):
         return selectors.with_listing_annotations(Agent.objects.all())
 

@@ -182,6 +182,8 @@ class DashboardView(APIView):
     """Per-agent executions, success rate, p50/p95/p99 duration, tokens and cost for a period,
     with totals, time series and the models that have no price. Reads rollups only."""
 
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
+
     @extend_schema(
         parameters=[
             *PERIOD_PARAMS,
@@ -206,6 +208,8 @@ class DashboardView(APIView):
 class AgentDetailView(APIView):
     """One agent: trends, versions compared, models, errors by type, slowest recent executions."""
 
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
+
     @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.AgentDetailSerializer, 404: ERROR})
     def get(self, request, name):
         period, _ = _period(request)
@@ -218,6 +222,8 @@ class AgentDetailView(APIView):
 class BottlenecksView(APIView):
     """Agents ranked by share of total time, share of cost and p95 against the fleet, and the
     regressions of the period."""
+
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
 
     @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.BottlenecksSerializer, 400: ERROR})
     def get(self, request):
@@ -233,6 +239,8 @@ class RegressionsView(APIView):
     """Agents whose p95, error rate or tokens per execution got clearly worse than in the previous
     period of the same length, or after a new version."""
 
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
+
     @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.RegressionSerializer(many=True), 400: ERROR})
     def get(self, request):
         period, _ = _period(request)
@@ -243,6 +251,8 @@ class RegressionsView(APIView):
 
 class RecommendationsView(APIView):
     """Recommendations generated from the data, each with its evidence and a suggested action."""
+
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
 
     @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.RecommendationsSerializer, 400: ERROR})
     def get(self, request):

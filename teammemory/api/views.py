@@ -110,6 +110,8 @@ class InsightsView(APIView):
     median and p90 duration, quality, tokens and cost per build; by stack and component; top
     error types; the weekly quality trend with its slope test; agent versions and outcomes."""
 
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
+
     @extend_schema(parameters=RANGE_PARAMETERS, responses=TeamInsightsSerializer, operation_id="teammemory_insights")
     def get(self, request):
         return _insights(request, _active_team_or_404(request))
@@ -117,6 +119,8 @@ class InsightsView(APIView):
 
 class RecommendationsView(APIView):
     """Findings from the active team's builds, each with evidence and a suggested action."""
+
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
 
     @extend_schema(
         parameters=RANGE_PARAMETERS, responses=BuildRecommendationsSerializer, operation_id="teammemory_recommendations"
@@ -129,6 +133,7 @@ class SuggestionsView(APIView):
     """Stacks for a new project's requirements, ranked from the team's own successful history,
     with their evidence; a labelled fallback when there is too little similar history."""
 
+    throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
     write_action = access.READ  # computing suggestions changes nothing: viewers and read-only keys may POST
 
     @extend_schema(

@@ -1,6 +1,6 @@
 """Processes the fault and load tests start for themselves: a private PostgreSQL (never the shared
-embedded server in .pgdata) and gunicorn on a loopback port. Everything started here is stopped
-by the same object, by process id."""
+embedded server in .pgdata) and the project's server (granian) on a loopback port. Everything
+started here is stopped by the same object, by process id."""
 
 from __future__ import annotations
 
@@ -135,6 +135,7 @@ def app_env(**extra) -> dict:
         CRUCIBLE_LOG_LEVEL="WARNING",
         CRUCIBLE_THROTTLE_API_KEY="1000000/min",
         CRUCIBLE_THROTTLE_SESSION="1000000/min",
+        CRUCIBLE_THROTTLE_EXPENSIVE="1000000/min",
         DJANGO_SETTINGS_MODULE="crucible.settings",
     )
     env.pop("CRUCIBLE_TEST_DB_NAME", None)
@@ -142,32 +143,40 @@ def app_env(**extra) -> dict:
     return env
 
 
-class Gunicorn:
-    """gunicorn serving Crucible on 127.0.0.1 only."""
+def server_command(kind: str, *, port: int, workers: int, threads: int, log_level: str = "warning") -> list[str]:
+    """The command line of the project's server on 127.0.0.1:``port``.
 
-    def __init__(self, env: dict, workers: int = 2, threads: int = 4, timeout: int = 30):
+    ``granian`` is what ``scripts/run`` serves: granian (Rust, async I/O) running ``crucible.asgi``,
+    which buffers each whole request before one of ``CRUCIBLE_THREADS`` threads per worker runs
+    Django, so slow clients hold no thread. ``gunicorn`` is the earlier server (sync gthread
+    workers), kept for before/after comparisons in the benchmarks.
+    """
+    if kind == "gunicorn":
+        return [
+            *(sys.executable, "-m", "gunicorn", "crucible.wsgi:application"),
+            *("--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)),
+            *("--timeout", "30", "--graceful-timeout", "5", "--log-level", log_level),
+        ]
+    return [
+        *(sys.executable, "-m", "granian", "--interface", "asgi", "crucible.asgi:application"),
+        *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-ws"),
+        *("--backlog", "2048", "--log-level", log_level),
+        # a killed worker is replaced (as gunicorn's master did); the socket stays open meanwhile
+        *("--respawn-failed-workers", "--respawn-interval", "0.5", "--workers-kill-timeout", "5"),
+    ]
+
+
+class AppServer:
+    """The project's server (granian running crucible.asgi) serving Crucible on 127.0.0.1 only."""
+
+    def __init__(self, env: dict, workers: int = 2, threads: int = 4, kind: str = "granian"):
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.logfile = tempfile.NamedTemporaryFile(prefix="crh-gunicorn-", suffix=".log", delete=False)
+        self.logfile = tempfile.NamedTemporaryFile(prefix="crh-server-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "crucible.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(workers),
-                "--threads",
-                str(threads),
-                "--timeout",
-                str(timeout),
-                "--graceful-timeout",
-                "5",
-            ],
+            server_command(kind, port=self.port, workers=workers, threads=threads),
             cwd=ROOT,
-            env=env,
+            env=env | {"CRUCIBLE_THREADS": str(threads)},
             stdout=self.logfile,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -178,14 +187,14 @@ class Gunicorn:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.log()}")
+                raise RuntimeError(f"the server exited: {self.log()}")
             try:
                 if requests.get(self.base_url + "/healthz", timeout=2).status_code == 200:
                     return self
             except requests.RequestException:
                 pass
             time.sleep(0.3)
-        raise RuntimeError(f"gunicorn not ready: {self.log()}")
+        raise RuntimeError(f"the server is not ready: {self.log()}")
 
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
@@ -223,3 +232,6 @@ class Gunicorn:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
         Path(self.logfile.name).unlink(missing_ok=True)
+
+
+Gunicorn = AppServer  # the name the fault tests used when the server was gunicorn

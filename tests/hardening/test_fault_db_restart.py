@@ -1,9 +1,10 @@
 """The database restarted under load: while it is down every request gets a clean 503 JSON answer
-(never a 500, never a hung worker), and once it is back the same gunicorn workers serve again,
+(never a 500, never a hung worker), and once it is back the same server workers serve again,
 without a restart of the application.
 
 A private PostgreSQL cluster is started for this test (the shared embedded server is never
-touched), gunicorn runs on 127.0.0.1 against it, and a few client threads keep sending requests.
+touched), the server (granian) runs on 127.0.0.1 against it, and a few client threads keep sending
+requests.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections import Counter
 import pytest
 import requests
 
-from tests.hardening.servers import Gunicorn, PrivatePostgres, app_env, manage
+from tests.hardening.servers import AppServer, PrivatePostgres, app_env, manage
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +34,7 @@ def stack():
         manage("migrate", "--noinput", env=env)
         manage("create_team", "Restart Co", "--owner", "restarter", "--password", "pw-restart-123", env=env)
         key = manage("create_api_key", "restart-co", "--user", "restarter", env=env).strip()
-        server = Gunicorn(env, workers=2, threads=4).wait_ready()
+        server = AppServer(env, workers=2, threads=4).wait_ready()
         yield pg, server, key
     finally:
         if server is not None:
@@ -131,7 +132,7 @@ def test_database_restart_under_load_gives_503_then_recovers(stack):
         f"no recovery after the database came back: {Counter(r[2] for r in load.between(t_up, t_up + 20))}"
     )
     assert recovered_at - t_up < 10
-    assert server.worker_pids() == workers_before, "gunicorn workers were replaced"
+    assert server.worker_pids() == workers_before, "server workers were replaced"
     assert server.proc.poll() is None
     print(
         f"\nrestart: {len(records)} requests, {statuses[503]} answered 503 while down "

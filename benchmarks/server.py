@@ -1,0 +1,131 @@
+"""Benchmark: the HTTP server itself. Requests per second and latency of ``GET /healthz`` and of a
+small authenticated list (``GET /api/v1/teams/``), closed loop from ``--clients`` threads, on
+granian + crucible.asgi (what scripts/run serves) or on gunicorn (the earlier server), with the
+same workers and threads; optionally with ``--slow N`` slow connections held open meanwhile.
+
+    CRUCIBLE_DB_NAME=bench_server .venv/bin/python benchmarks/server.py
+    CRUCIBLE_DB_NAME=bench_server .venv/bin/python benchmarks/server.py --server gunicorn
+    CRUCIBLE_DB_NAME=bench_server .venv/bin/python benchmarks/server.py --slow 500
+
+Loopback only; bounded by ``--seconds`` per round; stops the server it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from _server import free_port, start_server, stop_server  # noqa: E402  (benchmarks/_server.py)
+
+DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_server")
+if not DB_NAME.startswith("bench_"):
+    sys.exit(f"Refusing to run against database '{DB_NAME}': set CRUCIBLE_DB_NAME=bench_server.")
+
+import requests  # noqa: E402
+
+from tests.hardening.test_slow_clients import SlowClients  # noqa: E402
+
+
+def manage(*args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def prepare() -> str:
+    manage("migrate", "--noinput", "-v0")
+    if "bench-server" not in manage(
+        "shell", "-c", "from crucible.models import Team; print(list(Team.objects.values_list('slug', flat=True)))"
+    ):
+        manage("create_team", "Bench server", "--owner", "bench-server", "--password", "pw-bench-server-1")
+    return manage("create_api_key", "bench-server", "--user", "bench-server").strip()
+
+
+def round_(base_url: str, path: str, key: str, clients: int, seconds: float) -> dict:
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def client():
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {key}"
+        mine = []
+        while time.monotonic() < stop_at:
+            start = time.monotonic()
+            try:
+                ok = session.get(base_url + path, timeout=30).status_code == 200
+            except requests.RequestException:
+                ok = False
+            mine.append((time.monotonic() - start) * 1000)
+            if not ok:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    return {
+        "path": path,
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50": statistics.median(latencies),
+        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "errors": errors[0],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--slow", type=int, default=0, help="slow connections held open during the rounds")
+    args = parser.parse_args()
+    key = prepare()
+    port = free_port()
+    proc = start_server(db_name=DB_NAME, port=port, workers=args.workers, threads=args.threads, server=args.server)
+    base_url = f"http://127.0.0.1:{port}"
+    print(f"==> {args.server} ({args.workers} workers x {args.threads} threads), {args.clients} clients", flush=True)
+    try:
+        round_(base_url, "/healthz", key, args.clients, 3)  # warm-up: connections, imports
+        slow = SlowClients(port, args.slow) if args.slow else None
+        if slow:
+            slow.__enter__()
+            print(f"    {slow.open} slow connections open", flush=True)
+        try:
+            for _ in range(args.rounds):
+                for path in ("/healthz", "/api/v1/teams/"):
+                    r = round_(base_url, path, key, args.clients, args.seconds)
+                    print(
+                        f"{r['path']:<16} {r['requests']:>6} requests  {r['rps']:7.1f} req/s  "
+                        f"p50 {r['p50']:6.1f} ms  p99 {r['p99']:7.1f} ms  errors {r['errors']}",
+                        flush=True,
+                    )
+        finally:
+            if slow:
+                slow.__exit__(None, None, None)
+    finally:
+        stop_server(proc)
+
+
+if __name__ == "__main__":
+    main()

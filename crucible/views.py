@@ -13,6 +13,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from crucible import access, services
@@ -20,6 +21,7 @@ from crucible.api.exceptions import error_body
 from crucible.models import ApiKey, Role
 
 FEATURE_APPS = ["marketplace", "teammemory", "observability", "improvement"]
+NEW_KEY_SESSION = "crucible:new-api-key"
 
 
 def healthz(request):
@@ -62,7 +64,7 @@ def team_switch(request):
     try:
         team_id = int(request.POST.get("team", ""))
     except ValueError:
-        raise Http404("No such team.")
+        raise Http404("No such team.") from None
     if not access.set_active_team(request, team_id):
         raise Http404("No such team.")
     target = request.POST.get("next") or reverse("home")
@@ -74,17 +76,17 @@ def team_switch(request):
 
 
 @login_required
+@never_cache
 def api_keys(request):
     team = access.active_team(request)
     if team is None:
         return render(request, "crucible/no_team.html", status=403)
     is_admin = access.can(request, team.pk, Role.ADMIN)
-    new_key = None
     if request.method == "POST":
         if not is_admin:
             raise PermissionDenied("Only team admins and owners manage API keys.")
         try:
-            key, new_key = services.api_key_create(
+            _, raw = services.api_key_create(
                 team=team,
                 name=request.POST.get("name", ""),
                 role=request.POST.get("role", Role.MEMBER),
@@ -93,6 +95,12 @@ def api_keys(request):
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
+        else:
+            # Post/redirect/get: a reload must not create a second key. The raw key waits in the
+            # session until the next page shows it, once.
+            request.session[NEW_KEY_SESSION] = raw
+        return redirect("api-keys")
+    new_key = request.session.pop(NEW_KEY_SESSION, None)
     keys = ApiKey.objects.filter(team=team).select_related("created_by")
     return render(
         request,

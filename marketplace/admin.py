@@ -9,12 +9,16 @@ from marketplace.models import Agent, AgentDailyStat, AgentVersion, Download, In
 
 
 class ReadOnlyAdminMixin:
-    """Immutable or derived rows: viewable, never edited by hand."""
+    """Immutable or derived rows: viewable, never edited or deleted by hand (installs, downloads
+    and their events feed the agents' counters and daily statistics)."""
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -214,6 +218,13 @@ class RatingAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def delete_model(self, request, obj):
+        services.rating_delete(rating=obj)  # moves the agent's count, sum and histogram
+
+    def delete_queryset(self, request, queryset):
+        for rating in queryset.select_related("agent"):
+            services.rating_delete(rating=rating)
 
     @admin.display(description="Review")
     def short_review(self, obj):

@@ -113,15 +113,31 @@ class AgentCreateView(TeamPageMixin, FormView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(title="Publish an agent", **kwargs)
 
-    def form_valid(self, form):
-        data = dict(form.cleaned_data)
+    @staticmethod
+    def service_data(form) -> dict:
+        data = {name: form.cleaned_data.get(name) for name in form.fields}
         data["slug"] = data.get("slug") or None
         data["model_hints"] = data.get("model_hints") or {}
+        return data
+
+    def form_invalid(self, form):
+        # Every error at once: the service's checks of the fields the form could read, too
+        # (a taken slug or an invalid schema must not wait for the next round).
+        try:
+            services.agent_validate(team=self.team, **self.service_data(form))
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                exc = ValidationError({f: e for f, e in exc.error_dict.items() if f not in form.errors})
+                add_service_errors(form, exc)
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        data = self.service_data(form)
         try:
             agent = services.agent_create(team=self.team, created_by=self.request.user, **data)
         except ValidationError as exc:
             add_service_errors(form, exc)
-            return self.form_invalid(form)
+            return super().form_invalid(form)
         messages.success(self.request, f"Published {agent.name} {agent.latest_version.version}.")
         return redirect("marketplace:agent-detail", pk=agent.pk)
 
@@ -158,6 +174,12 @@ class AgentEditView(AgentMixin, FormView):
 class VersionCreateView(AgentMixin, FormView):
     template_name = "marketplace/version_form.html"
     form_class = VersionCreateForm
+
+    def get_initial(self):
+        # The new version starts from the latest one's prompt; empty schema and hint boxes keep
+        # the latest version's (the service copies them).
+        latest = selectors.versions_ordered(agent=self.get_own_agent()).first()
+        return {"system_prompt": latest.system_prompt} if latest is not None else {}
 
     def get_context_data(self, **kwargs):
         agent = self.get_own_agent()

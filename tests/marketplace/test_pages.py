@@ -213,3 +213,44 @@ def test_admin_lists_do_not_query_per_row(admin_client, make_agent, make_team, m
         return len(captured)
 
     assert queries(1) == queries(4)
+
+
+def test_new_version_form_starts_from_the_latest_prompt_with_empty_schema_boxes(web, team, make_agent):
+    agent = make_agent(team, "Prefilled", system_prompt="You review <code> carefully.", input_schema={"type": "object"})
+    response = web.get(f"/marketplace/agents/{agent.pk}/versions/new/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    # The prompt box holds the latest version's prompt (escaped), and is marked required.
+    assert "You review &lt;code&gt; carefully.</textarea>" in html
+    assert 'for="id_system_prompt">System prompt <span class="required">(required)</span>' in html
+    # Empty schema and hint boxes (not the text "null"), as their help says: empty keeps.
+    for name in ("input_schema", "output_schema", "model_hints"):
+        assert f'id="id_{name}">\n</textarea>' in html, name
+    assert "null</textarea>" not in html and "Empty: keep the latest version&#x27;s schema." in html
+    # Submitting the boxes as they are keeps the schema and publishes the next minor version.
+    form = {"system_prompt": "You review carefully.", "input_schema": "", "output_schema": "", "model_hints": ""}
+    assert web.post(f"/marketplace/agents/{agent.pk}/versions/new/", form).status_code == 302
+    version = AgentVersion.objects.get(agent=agent, version="1.1.0")
+    assert version.input_schema == {"type": "object"} and version.system_prompt == "You review carefully."
+
+
+def test_create_form_shows_every_error_at_once(web, team, make_agent):
+    make_agent(team, "Taken Name")
+    response = web.post(
+        "/marketplace/agents/new/",
+        {
+            "name": "Taken Name",  # the slug is taken (a service check)
+            "category": "coding",
+            "visibility": "public",
+            "version": "1",  # not a semantic version (a service check)
+            "system_prompt": "",  # required (a form check)
+            "input_schema": "{not json",  # not JSON (a form check)
+            "output_schema": '{"type": "nope"}',  # not a JSON Schema (a service check)
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert set(errors) == {"slug", "version", "system_prompt", "input_schema", "output_schema"}, errors
+    assert Agent.objects.filter(name="Taken Name").count() == 1
+    html = response.content.decode()
+    assert 'name="input_schema"' in html and "{not json</textarea>" in html  # what was typed stays

@@ -99,7 +99,6 @@ class AgentDetailView(AgentMixin, TemplateView):
             my_rating=my_rating,
             rate_form=RateForm(initial={"stars": my_rating.stars, "review": my_rating.review} if my_rating else None),
             report_form=ReportForm(),
-            yank_form=YankForm(),
             reviews=reviews,
             reviews_query=query,
         )
@@ -291,13 +290,50 @@ class ReportView(AgentActionView):
         messages.success(self.request, "Thanks, the moderators will look at your report.")
 
 
-class YankView(AgentActionView):
-    def act(self, agent):
-        if agent.team_id != self.team.pk:
-            raise PermissionDenied("Only the publishing team can yank a version.")
-        version = get_object_or_404(AgentVersion, agent=agent, pk=self.kwargs["version_pk"])
-        form = YankForm(self.request.POST)
-        if not form.is_valid():
-            raise ValidationError("Give a reason for yanking the version.")
-        services.version_yank(version=version, reason=form.cleaned_data["reason"])
-        messages.success(self.request, f"Version {version.version} yanked.")
+class VersionWriteMixin(AgentMixin):
+    """Yank and un-yank: the one place that decides who may change a version from the pages."""
+
+    def get_writable_version(self) -> AgentVersion:
+        agent = self.get_own_agent()
+        access.require_role(self.request, agent.team_id)
+        return get_object_or_404(
+            AgentVersion.objects.select_related("agent"), agent=agent, pk=self.kwargs["version_pk"]
+        )
+
+
+class YankView(VersionWriteMixin, FormView):
+    """A confirmation page: what yanking changes, and the reason (shown to every team)."""
+
+    template_name = "marketplace/version_yank.html"
+    form_class = YankForm
+
+    def get_context_data(self, **kwargs):
+        version = self.get_writable_version()
+        return super().get_context_data(
+            version=version,
+            agent=version.agent,
+            pinned_installs=Installation.objects.filter(
+                version=version, pinned=True, uninstalled_at__isnull=True
+            ).count(),
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        version = self.get_writable_version()
+        try:
+            services.version_yank(version=version, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Version {version.version} yanked. You can undo it on this page.")
+        return redirect("marketplace:agent-detail", pk=version.agent_id)
+
+
+class UnyankView(VersionWriteMixin, AgentActionView):
+    """Undo a yank (as PyPI allows): the version can be the default again."""
+
+    def post(self, request, *args, **kwargs):
+        version = self.get_writable_version()
+        version = services.version_unyank(version=version)
+        messages.success(request, f"Version {version.version} is no longer yanked.")
+        return self.back(version.agent)

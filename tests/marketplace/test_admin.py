@@ -75,3 +75,17 @@ def test_rows_feeding_counters_cannot_be_deleted_in_the_admin(operator, model, p
     assert model.objects.filter(pk=row.pk).exists()
     public_agent.refresh_from_db()
     assert (public_agent.install_count, public_agent.active_install_count, public_agent.download_count) == (1, 1, 1)
+
+
+def test_deleting_a_person_in_the_admin_takes_their_ratings_out_of_the_counters(operator, rated):
+    rater = Rating.objects.get(agent=rated, stars=5).user
+    response = operator.post(reverse("admin:auth_user_delete", args=[rater.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    rated.refresh_from_db()
+    assert (rated.rating_count, rated.rating_sum, rated.rating_5) == (2, 6, 0)
+    assert _counters_match_rows(rated)
+    others = list(Rating.objects.values_list("user_id", flat=True))
+    url = reverse("admin:auth_user_changelist")
+    operator.post(url, {"action": "delete_selected", "_selected_action": others, "post": "yes"})
+    rated.refresh_from_db()
+    assert not Rating.objects.exists() and (rated.rating_count, rated.rating_sum) == (0, 0)

@@ -115,7 +115,7 @@ class Runner:
         team = self.seed["teams"][index % len(self.seed["teams"])]
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {team['key']}"
-        kinds, weights = zip(*MIX)
+        kinds, weights = zip(*MIX, strict=True)
         while True:
             taken = self.take_slot()
             if taken is None:

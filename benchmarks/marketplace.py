@@ -28,6 +28,7 @@ import random
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -288,8 +289,8 @@ def main() -> None:
     cases = [(q, None, None) for q in QUERIES] + [("reviewer", "code-review", 3.0), ("", "devops", 4.0)]
     for query, category, min_rating in cases:
         db_search(query, team_id, category, min_rating)  # warm the plan and the caches
-        db_times = timed(lambda: db_search(query, team_id, category, min_rating), args.repeat)
-        scan_times = timed(lambda: python_scan(agents, query, team_id, category, min_rating), max(3, args.repeat // 3))
+        db_times = timed(partial(db_search, query, team_id, category, min_rating), args.repeat)
+        scan_times = timed(partial(python_scan, agents, query, team_id, category, min_rating), max(3, args.repeat // 3))
         all_db += db_times
         all_scan += scan_times
         label = (query or "(browse)") + (f" [{category}, >={min_rating}]" if category else "")

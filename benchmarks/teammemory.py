@@ -27,6 +27,7 @@ import os
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -272,17 +273,17 @@ def main():
     rows = []
     for label, since, until in ranges:
         n = scan(team, since, until)[0]
-        ref, _ = timed(lambda: scan(team, since, until), args.repeat)
-        t_ins, _ = timed(lambda: selectors.team_insights(team=team, since=since, until=until), args.repeat)
-        t_rec, _ = timed(lambda: selectors.team_recommendations(team=team, since=since, until=until), args.repeat)
+        ref, _ = timed(partial(scan, team, since, until), args.repeat)
+        t_ins, _ = timed(partial(selectors.team_insights, team=team, since=since, until=until), args.repeat)
+        t_rec, _ = timed(partial(selectors.team_recommendations, team=team, since=since, until=until), args.repeat)
         rows.append((f"insights, {label}", n, t_ins, "plain scan of the same rows", ref))
         rows.append((f"recommendations, {label}", n, t_rec, "plain scan of the same rows", ref))
     if small is not None:
         for label, since, until in ranges:
             n = scan(small, since, until)[0]
-            ref, _ = timed(lambda: scan(small, since, until), args.repeat)
-            t_ins, _ = timed(lambda: selectors.team_insights(team=small, since=since, until=until), args.repeat)
-            t_rec, _ = timed(lambda: selectors.team_recommendations(team=small, since=since, until=until), args.repeat)
+            ref, _ = timed(partial(scan, small, since, until), args.repeat)
+            t_ins, _ = timed(partial(selectors.team_insights, team=small, since=since, until=until), args.repeat)
+            t_rec, _ = timed(partial(selectors.team_recommendations, team=small, since=since, until=until), args.repeat)
             rows.append((f"small team: insights, {label}", n, t_ins, "plain scan of the same rows", ref))
             rows.append((f"small team: recommendations, {label}", n, t_rec, "plain scan of the same rows", ref))
     lookback = now - dt.timedelta(days=conf.SUGGEST_LOOKBACK_DAYS)

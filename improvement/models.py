@@ -9,8 +9,6 @@ each ``select``: which variant a caller was given, so its result can be recorded
 
 from __future__ import annotations
 
-import math
-
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -140,10 +138,6 @@ class Experiment(models.Model):
         }
 
     @property
-    def accepts_selection(self) -> bool:
-        return self.status == Status.RUNNING
-
-    @property
     def accepts_results(self) -> bool:
         # Paused experiments still take results of calls already in flight.
         return self.status in (Status.RUNNING, Status.PAUSED)
@@ -224,11 +218,6 @@ class Variant(models.Model):
         if n < 2:
             return None
         return max(0.0, (total_sq - total * total / n) / (n - 1))
-
-    @property
-    def objective_sd(self) -> float | None:
-        var = self.sample_variance(self.objective_count, self.objective_sum, self.objective_sum_sq)
-        return None if var is None else math.sqrt(var)
 
 
 class Assignment(models.Model):

@@ -130,10 +130,6 @@ class Agent(models.Model):
     def histogram(self) -> dict[int, int]:
         return {stars: getattr(self, f"rating_{stars}") for stars in range(1, 6)}
 
-    @property
-    def is_public(self) -> bool:
-        return self.visibility == Visibility.PUBLIC
-
 
 class AgentVersion(models.Model):
     """One immutable release of an agent. Only ``is_yanked``/``yanked_reason`` ever change."""

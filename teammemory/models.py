@@ -113,10 +113,6 @@ class Build(models.Model):
     def __str__(self):
         return f"{self.project_name or 'build'} {self.client_build_id}"
 
-    @property
-    def duration_seconds(self) -> float:
-        return self.duration_ms / 1000
-
 
 class BuildAgent(models.Model):
     """An agent (and, when known, the exact version) a build used."""

@@ -40,7 +40,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         try:
             raw = header[1].decode("ascii")
         except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("The API key has characters an API key never has.")
+            raise exceptions.AuthenticationFailed("The API key has characters an API key never has.") from None
         key = api_key_authenticate(raw=raw)
         if key is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -93,7 +93,3 @@ def exception_handler(exc, context):
         code = getattr(exc, "default_code", None) or CODES.get(response.status_code, "error")
         response.data = error_body(code, message)
     return response
-
-
-def json_error(request, status_code: int, message: str) -> JsonResponse:
-    return JsonResponse(error_body(CODES.get(status_code, "error"), message), status=status_code)

@@ -40,7 +40,7 @@ class JSONParser(parsers.JSONParser):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise exceptions.ParseError(f"The request body is not valid UTF-8 (byte {exc.start}).")
+            raise exceptions.ParseError(f"The request body is not valid UTF-8 (byte {exc.start}).") from exc
 
         def reject_constant(name):
             raise ValueError(f"{name} is not valid JSON")
@@ -55,9 +55,9 @@ class JSONParser(parsers.JSONParser):
         try:
             data = json.loads(text, parse_constant=reject_constant, parse_float=finite_float)
         except RecursionError:
-            raise exceptions.ParseError("The JSON document is nested too deeply.")
+            raise exceptions.ParseError("The JSON document is nested too deeply.") from None
         except ValueError as exc:
-            raise exceptions.ParseError(f"Malformed JSON: {exc}")
+            raise exceptions.ParseError(f"Malformed JSON: {exc}") from exc
         if _depth(data, settings.API_MAX_JSON_DEPTH) > settings.API_MAX_JSON_DEPTH:
             raise exceptions.ParseError(
                 f"The JSON document is nested deeper than {settings.API_MAX_JSON_DEPTH} levels."

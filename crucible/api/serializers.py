@@ -29,18 +29,3 @@ class StrictFieldsMixin:
                             errors.setdefault(key, value)
                 raise serializers.ValidationError(dict(sorted(errors.items())))
         return super().to_internal_value(data)
-
-
-class TeamRefField(serializers.SlugRelatedField):
-    """A team by slug, limited to the teams the caller can read."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("slug_field", "slug")
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        from crucible.access import readable_team_ids
-        from crucible.models import Team
-
-        request = self.context.get("request")
-        return Team.objects.filter(pk__in=readable_team_ids(request)) if request else Team.objects.none()

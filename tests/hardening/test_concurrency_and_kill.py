@@ -308,7 +308,7 @@ def test_killed_workers_leave_no_half_batch_and_retries_store_once(stack):
                 }
                 for i in range(batch_size)
             ]
-            for attempt in range(30):  # bounded retries
+            for _attempt in range(30):  # bounded retries
                 with lock:
                     attempts[b] += 1
                 try:

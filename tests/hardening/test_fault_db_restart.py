@@ -122,7 +122,7 @@ def test_database_restart_under_load_gives_503_then_recovers(stack):
     assert set(statuses) <= {200, 503}, statuses
     down = load.between(t_down + 0.2, t_up_begin)
     assert down and all(r[2] == 503 for r in down), Counter(r[2] for r in down)
-    for _, path, status, ctype, code in (r for r in records if r[2] == 503):
+    for _, path, _status, ctype, code in (r for r in records if r[2] == 503):
         assert ctype.startswith("application/json"), (path, ctype)
         assert code == "service_unavailable", (path, code)
     before = load.between(0, t_stop)

@@ -8,6 +8,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
 from django.db.models import Avg, Count, Q, Sum
@@ -81,7 +82,7 @@ class TestMaintainedOnReport:
 
     def test_a_rejected_report_leaves_the_rollups_alone(self, make_build, team):
         make_build()
-        with pytest.raises(Exception):
+        with pytest.raises(ValidationError, match="nobody"):
             services.build_record(
                 team=team,
                 client_build_id="bad",

@@ -29,5 +29,5 @@ class Command(BaseCommand):
                 team=team_obj, name=name, role=Role.VIEWER if read_only else Role.MEMBER, created_by=user_obj
             )
         except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages))
+            raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(raw)

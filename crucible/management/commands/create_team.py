@@ -30,7 +30,7 @@ class Command(BaseCommand):
         try:
             team = services.team_create(name=name, slug=slug, owner=owner_user, is_verified=verified)
         except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages))
+            raise CommandError("; ".join(exc.messages)) from exc
         if owner_user is not None:
             services.membership_set(team=team, user=owner_user, role=Role.OWNER)
         self.stdout.write(team.slug)

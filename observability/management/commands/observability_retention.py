@@ -17,7 +17,7 @@ class Command(BaseCommand):
         try:
             deleted = services.executions_purge(days=days)
         except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages))
+            raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(
             self.style.SUCCESS(f"Deleted {deleted} raw executions older than {days or conf.RETENTION_DAYS} days.")
         )

@@ -11,7 +11,7 @@ def _date(value: str) -> dt.datetime:
     try:
         day = dt.date.fromisoformat(value)
     except ValueError:
-        raise CommandError(f"'{value}' is not a date (YYYY-MM-DD).")
+        raise CommandError(f"'{value}' is not a date (YYYY-MM-DD).") from None
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 

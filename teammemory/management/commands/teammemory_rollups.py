@@ -11,7 +11,7 @@ def _day(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise CommandError(f"'{value}' is not a date (YYYY-MM-DD).")
+        raise CommandError(f"'{value}' is not a date (YYYY-MM-DD).") from None
 
 
 class Command(BaseCommand):

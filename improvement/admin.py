@@ -59,8 +59,18 @@ class ExperimentAdminForm(forms.ModelForm):
         return cleaned
 
 
+class _DeletesRecordedRows:
+    """Deleting an experiment or a variant takes its assignments and buckets with it (they cannot
+    be deleted on their own): nothing else counts them."""
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed -= {Assignment._meta.verbose_name, VariantBucket._meta.verbose_name}
+        return deleted, counts, perms_needed, protected
+
+
 @admin.register(Experiment)
-class ExperimentAdmin(admin.ModelAdmin):
+class ExperimentAdmin(_DeletesRecordedRows, admin.ModelAdmin):
     form = ExperimentAdminForm
     list_display = ("name", "team", "status", "strategy", "epsilon", "min_results", "agent", "winner", "created_at")
     list_filter = ("status", "strategy", "team", "created_at")
@@ -113,7 +123,7 @@ class ExperimentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Variant)
-class VariantAdmin(admin.ModelAdmin):
+class VariantAdmin(_DeletesRecordedRows, admin.ModelAdmin):
     list_display = (
         "name",
         "experiment",

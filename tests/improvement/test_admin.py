@@ -49,3 +49,12 @@ def test_assignments_and_buckets_have_no_add_edit_or_delete_in_the_admin(
     assert client.get(f"/admin/improvement/{name}/add/").status_code == 403
     assert client.post(f"/admin/improvement/{name}/{row.pk}/delete/", {"post": "yes"}).status_code == 403
     assert model.objects.filter(pk=row.pk).exists()
+
+
+def test_an_experiment_is_still_deleted_with_its_assignments_and_buckets(client, make_experiment, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
+    experiment = make_experiment("to-delete")
+    services.variant_select(experiment=experiment)
+    response = client.post(f"/admin/improvement/experiment/{experiment.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Assignment.objects.exists() and not VariantBucket.objects.exists()

@@ -291,11 +291,12 @@ class ReportView(AgentActionView):
 
 
 class VersionWriteMixin(AgentMixin):
-    """Yank and un-yank: the one place that decides who may change a version from the pages."""
+    """Yank and un-yank: the one place that decides who may change a version from the pages. A
+    version of the active team's own agent; writing (POST) needs the member role (TeamPageMixin),
+    so a viewer sees the confirmation page without its form."""
 
     def get_writable_version(self) -> AgentVersion:
         agent = self.get_own_agent()
-        access.require_role(self.request, agent.team_id)
         return get_object_or_404(
             AgentVersion.objects.select_related("agent"), agent=agent, pk=self.kwargs["version_pk"]
         )
@@ -312,6 +313,7 @@ class YankView(VersionWriteMixin, FormView):
         return super().get_context_data(
             version=version,
             agent=version.agent,
+            can_write=access.can(self.request, self.team.pk),
             pinned_installs=Installation.objects.filter(
                 version=version, pinned=True, uninstalled_at__isnull=True
             ).count(),

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from improvement import conf, stats
+from crucible.sql import fetch_rows
+from improvement import conf, stats, verdict
 from improvement.models import Experiment, Status, Variant, VariantBucket
 
 _ID = re.compile(r"[0-9]{1,19}")
@@ -54,13 +55,6 @@ def _seed(experiment: Experiment, variants: list[Variant]) -> int:
     return hash((experiment.pk, tuple((v.pk, v.results_count) for v in variants))) & 0x7FFFFFFF
 
 
-def _share(p: float) -> str:
-    # A Monte Carlo estimate is never certainty: 4000 of 4000 draws reads "over 99.9%".
-    if p >= 0.9995:
-        return "over 99.9%"
-    return f"{p:.1%}" if p >= 0.9 else f"{p:.0%}"
-
-
 def experiment_report(*, experiment: Experiment, variants: list[Variant] | None = None) -> dict:
     """Evidence for each variant and the verdict.
 
@@ -78,6 +72,7 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
             stats.probability_best(
                 [posteriors[v.pk] for v in active], draws=conf.MC_DRAWS, seed=_seed(experiment, variants)
             ),
+            strict=True,
         )
     )
     control = next((v for v in variants if v.is_control), None)
@@ -108,62 +103,18 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
                 "duration_mean_ms": v.duration_mean,
                 "tokens_mean": (v.tokens_sum / v.results_count) if v.results_count else None,
                 "cost_mean": float(v.cost_sum / v.results_count) if v.results_count else None,
-                "probability_best": p_best.get(v.pk),
+                # With no scored result a variant's "probability" is only the prior's 1/n.
+                "probability_best": p_best.get(v.pk) if v.objective_count else None,
                 "lift_vs_control": lift,
                 "below_minimum": v.retired_at is None and v.results_count < experiment.min_results,
             }
         )
 
     threshold = conf.WIN_PROBABILITY
-    winner = None
-    reasons = []
-    thin = [v for v in active if v.results_count < experiment.min_results]
-    leader = max(active, key=lambda v: p_best.get(v.pk, 0.0)) if active else None
-    if not active:
-        reasons.append("The experiment has no active variant.")
-    elif len(active) == 1:
-        reasons.append("Only one active variant: there is nothing to compare it with.")
-    if thin:
-        reasons.append(
-            "Not enough results yet: "
-            + ", ".join(f"{v.name} has {v.results_count} of {experiment.min_results}" for v in thin)
-            + "."
-        )
-    if active and len(active) > 1 and not thin:
-        if p_best[leader.pk] >= threshold:
-            winner = leader
-        else:
-            reasons.append(
-                f"No variant is clearly better: the leader, {leader.name}, is best with probability "
-                f"{_share(p_best[leader.pk])}; a winner needs {threshold:.0%}."
-            )
-
-    needed = None
-    if winner is None and len(active) > 1:
-        ranked = sorted(active, key=lambda v: posteriors[v.pk].mean, reverse=True)
-        first, second = ranked[0], ranked[1]
-        more = stats.results_needed(
-            posteriors[first.pk],
-            posteriors[second.pk],
-            leader_n=first.objective_count,
-            runner_n=second.objective_count,
-            leader_var=stats.sample_variance(first.objective_count, first.objective_sum, first.objective_sum_sq),
-            runner_var=stats.sample_variance(second.objective_count, second.objective_sum, second.objective_sum_sq),
-            probability=threshold,
-        )
-        floor = sum(max(0, experiment.min_results - v.results_count) for v in active)
-        needed = None if more is None else max(more, floor)
-        if needed is None and floor:
-            needed = floor
-
-    if winner is not None:
-        verdict = f"{winner.name} is the best variant (probability of being best {_share(p_best[winner.pk])})."
-    else:
-        verdict = "No winner yet. " + " ".join(reasons)
-        if needed is not None:
-            verdict += f" About {needed} more results are needed."
-        elif len(active) > 1 and not thin:
-            verdict += " The leading variants look tied; more results may never separate them."
+    found = verdict.verdict(
+        verdict.Context(experiment=experiment, active=active, p_best=p_best, posteriors=posteriors, threshold=threshold)
+    )
+    winner = found.winner
 
     return {
         "experiment": {
@@ -180,9 +131,11 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
         "winner": None
         if winner is None
         else {"id": winner.pk, "name": winner.name, "probability_best": p_best[winner.pk]},
-        "verdict": verdict,
-        "reasons": reasons,
-        "results_needed": needed,
+        "verdict": found.text,
+        "verdict_headline": found.headline,
+        "verdict_detail": found.detail,
+        "reasons": found.reasons,
+        "results_needed": found.results_needed,
     }
 
 
@@ -201,23 +154,33 @@ def experiment_timeline(*, experiment: Experiment, days: int | None = None) -> d
     granularity = "day" if (last - first) > timedelta(days=3) else "hour"
     table = VariantBucket._meta.db_table
     trunc = "date_trunc('day', bucket)" if granularity == "day" else "date_trunc('hour', bucket)"
-    since_sql, params = "", [experiment.pk]
-    if days:
-        since_sql = " AND bucket >= %s"
-        params.append(first_allowed)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT {trunc} AS t, variant_id, SUM(assignments), SUM(results),
-                       SUM(SUM(results)) OVER (PARTITION BY variant_id ORDER BY {trunc})
-                FROM {table} WHERE experiment_id = %s{since_sql}
-                GROUP BY 1, 2 ORDER BY 1, 2""",
-            params,
-        )
-        rows = [
-            {"t": t, "variant_id": vid, "assignments": int(a), "results": int(r), "cumulative": int(c)}
-            for t, vid, a, r, c in cursor.fetchall()
-        ]
-    return {"granularity": granularity, "points": rows}
+    since_sql = " AND bucket >= %(since)s" if days else ""
+    points = fetch_rows(
+        f"""SELECT {trunc} AS t, variant_id, SUM(assignments) AS assignments, SUM(results) AS results,
+                   SUM(SUM(results)) OVER (PARTITION BY variant_id ORDER BY {trunc}) AS cumulative
+            FROM {table} WHERE experiment_id = %(experiment)s{since_sql}
+            GROUP BY 1, 2 ORDER BY 1, 2""",
+        {"experiment": experiment.pk, "since": first_allowed},
+        _TimelinePoint,
+    )
+    return {"granularity": granularity, "points": [point.as_dict() for point in points]}
+
+
+class _TimelinePoint(NamedTuple):
+    t: datetime
+    variant_id: int
+    assignments: int
+    results: int
+    cumulative: int
+
+    def as_dict(self) -> dict:
+        return {
+            "t": self.t,
+            "variant_id": self.variant_id,
+            "assignments": int(self.assignments),
+            "results": int(self.results),
+            "cumulative": int(self.cumulative),
+        }
 
 
 def report_charts(*, report: dict, timeline: dict) -> dict:

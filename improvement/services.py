@@ -12,12 +12,14 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from crucible import sql
 from improvement import bandits, conf
 from improvement.models import Assignment, Experiment, Status, Strategy, Variant, VariantBucket
 
@@ -399,8 +401,9 @@ def variant_retire(*, variant: Variant) -> Variant:
 # sums (no lock), one write of the assignment plus the hour's traffic counter. Both are plain SQL
 # so the per-request cost stays close to the framework's floor (see benchmarks/improvement.py).
 _STATE_SQL = f"""
-SELECT e.id, e.team_id, e.name, e.status, e.strategy, e.epsilon, e.min_results,
-       v.id, v.name, v.prompt, v.is_control, v.results_count, v.objective_count, v.objective_sum
+SELECT e.id AS experiment_id, e.team_id, e.name AS experiment_name, e.status, e.strategy, e.epsilon, e.min_results,
+       v.id AS variant_id, v.name AS variant_name, v.prompt, v.is_control, v.results_count, v.objective_count,
+       v.objective_sum
 FROM {Experiment._meta.db_table} e
 LEFT JOIN {Variant._meta.db_table} v ON v.experiment_id = e.id AND v.retired_at IS NULL
 WHERE e.team_id = ANY(%(teams)s) AND {{match}}
@@ -408,6 +411,27 @@ ORDER BY (e.team_id = %(prefer)s) DESC, e.id, v.id
 """
 _STATE_BY_NAME = _STATE_SQL.format(match="e.name = %(ref)s")
 _STATE_BY_ID = _STATE_SQL.format(match="e.id = %(ref)s")
+
+
+class _StateRow(NamedTuple):
+    """One row of ``_STATE_SQL``: the experiment, and one of its active variants (None fields when
+    it has none)."""
+
+    experiment_id: int
+    team_id: int
+    experiment_name: str
+    status: str
+    strategy: str
+    epsilon: float
+    min_results: int
+    variant_id: int | None
+    variant_name: str | None
+    prompt: str | None
+    is_control: bool | None
+    results_count: int | None
+    objective_count: int | None
+    objective_sum: float | None
+
 
 _SELECT_SQL = f"""
 WITH a AS (
@@ -455,31 +479,39 @@ def experiment_select(
     odds by one result), chooses with the experiment's strategy in Python, then inserts the
     assignment and bumps the hour's traffic counter in one statement. The experiment row is never
     locked or written, so selection scales with concurrent callers."""
-    sql, ref = (_STATE_BY_ID, experiment_id) if experiment_id is not None else (_STATE_BY_NAME, name)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"teams": list(team_ids), "ref": ref, "prefer": prefer_team_id or 0})
-        rows = cursor.fetchall()
+    state_sql, ref = (_STATE_BY_ID, experiment_id) if experiment_id is not None else (_STATE_BY_NAME, name)
+    rows = sql.fetch_rows(state_sql, {"teams": list(team_ids), "ref": ref, "prefer": prefer_team_id or 0}, _StateRow)
     if not rows:
         return None
-    first = rows[0]
-    exp_id, team_id, exp_name, status, strategy, epsilon, min_results = first[:7]
-    rows = [r for r in rows if r[0] == exp_id and r[7] is not None]
-    if status != Status.RUNNING:
-        raise ValidationError({"status": f"Only a running experiment serves variants; this one is {status}."})
+    exp = rows[0]
+    rows = [r for r in rows if r.experiment_id == exp.experiment_id and r.variant_id is not None]
+    if exp.status != Status.RUNNING:
+        raise ValidationError({"status": f"Only a running experiment serves variants; this one is {exp.status}."})
     if not rows:
         raise ValidationError({"variants": "This experiment has no active variant to serve."})
-    arms = [bandits.Arm(r[7], r[12], r[13], r[11]) for r in rows]
-    chosen = bandits.choose(strategy, arms, epsilon=epsilon, min_results=min_results, rng=rng or _rng)
-    row = next(r for r in rows if r[7] == chosen.id)
+    arms = [bandits.Arm(r.variant_id, r.objective_count, r.objective_sum, r.results_count) for r in rows]
+    chosen = bandits.choose(exp.strategy, arms, epsilon=exp.epsilon, min_results=exp.min_results, rng=rng or _rng)
+    row = next(r for r in rows if r.variant_id == chosen.id)
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _SELECT_SQL,
-            {"team": team_id, "experiment": exp_id, "variant": row[7], "now": now, "bucket": _hour(now)},
-        )
-        assignment_id = cursor.fetchone()[0]
-    variant = Variant(id=row[7], team_id=team_id, experiment_id=exp_id, name=row[8], prompt=row[9], is_control=row[10])
-    return Selection(assignment_id, exp_id, exp_name, strategy, variant)
+    assignment = sql.fetch_one(
+        _SELECT_SQL,
+        {
+            "team": exp.team_id,
+            "experiment": exp.experiment_id,
+            "variant": row.variant_id,
+            "now": now,
+            "bucket": _hour(now),
+        },
+    )
+    variant = Variant(
+        id=row.variant_id,
+        team_id=exp.team_id,
+        experiment_id=exp.experiment_id,
+        name=row.variant_name,
+        prompt=row.prompt,
+        is_control=row.is_control,
+    )
+    return Selection(assignment["id"], exp.experiment_id, exp.experiment_name, exp.strategy, variant)
 
 
 def variant_select(*, experiment: Experiment, rng: random.Random | None = None) -> tuple[Variant, int]:
@@ -667,20 +699,28 @@ def results_record_bulk(*, team, results: list[dict], experiment: Experiment | N
 
 def _buckets_add_results(rows: list[tuple], *, bucket) -> None:
     table = VariantBucket._meta.db_table
-    values = ", ".join(["(%s, %s, %s, 0, %s, %s, %s)"] * len(rows))
-    params = []
-    for experiment_id, variant_id, n, successes, objective in rows:
-        params += [experiment_id, variant_id, bucket, n, successes, objective]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {table} (experiment_id, variant_id, bucket, assignments, results, successes, objective_sum)
-            VALUES {values}
-            ON CONFLICT (variant_id, bucket) DO UPDATE SET
-                results = {table}.results + EXCLUDED.results,
-                successes = {table}.successes + EXCLUDED.successes,
-                objective_sum = {table}.objective_sum + EXCLUDED.objective_sum""",
-            params,
-        )
+    values = ", ".join(
+        f"(%(experiment_{i})s, %(variant_{i})s, %(bucket)s, 0, %(results_{i})s, %(successes_{i})s, %(objective_{i})s)"
+        for i in range(len(rows))
+    )
+    params = {"bucket": bucket}
+    for i, (experiment_id, variant_id, n, successes, objective) in enumerate(rows):
+        params |= {
+            f"experiment_{i}": experiment_id,
+            f"variant_{i}": variant_id,
+            f"results_{i}": n,
+            f"successes_{i}": successes,
+            f"objective_{i}": objective,
+        }
+    sql.execute(
+        f"""INSERT INTO {table} (experiment_id, variant_id, bucket, assignments, results, successes, objective_sum)
+        VALUES {values}
+        ON CONFLICT (variant_id, bucket) DO UPDATE SET
+            results = {table}.results + EXCLUDED.results,
+            successes = {table}.successes + EXCLUDED.successes,
+            objective_sum = {table}.objective_sum + EXCLUDED.objective_sum""",
+        params,
+    )
 
 
 def result_record(*, team, experiment: Experiment | None = None, **result) -> dict:

@@ -5,8 +5,8 @@
 - probability of being best: Monte Carlo over each variant's posterior for its objective mean
   (Normal with the sample mean and standard error; a vague prior before two results), drawn
   with a seeded generator so the same data always gives the same report;
-- results still needed: the per-variant sample size at which the observed gap between the two
-  leading variants would reach the required probability.
+- results still needed: more results in total (both leaders together) for the observed gap between
+  the two leading variants to reach the required probability.
 """
 
 from __future__ import annotations

@@ -89,32 +89,89 @@ def agents_visible(*, team_ids, installed: bool = True) -> QuerySet[Agent]:
 # --- contract ------------------------------------------------------------------------------------
 
 
+def _parse_agent_ref(ref) -> tuple[str, object] | None:
+    """("id", pk), ("path", (team_slug, slug)) or ("slug", slug) for a reference; None for one
+    that can name no agent."""
+    if ref is None or ref == "" or isinstance(ref, bool):
+        return None
+    if isinstance(ref, int):
+        return ("id", ref) if 0 <= ref < 2**63 else None
+    if not isinstance(ref, str):
+        return None
+    ref = ref.strip()
+    if not ref or "\x00" in ref or len(ref) > 200:
+        return None
+    if ref.isascii() and ref.isdigit():
+        return ("id", int(ref)) if int(ref) < 2**63 else None
+    if "/" in ref:
+        team_slug, _, slug = ref.partition("/")
+        return ("path", (team_slug, slug))
+    return ("slug", ref)
+
+
+def _agents_visible_to(team) -> QuerySet[Agent]:
+    return Agent.objects.filter(visible_q([team.pk], installed=True)).select_related("team", "latest_version")
+
+
+def _best_by_slug(agents, team) -> Agent | None:
+    """Among agents sharing a slug: the team's own first, then the most installed, then the oldest."""
+    return min(agents, key=lambda a: (a.team_id != team.pk, -a.install_count, a.pk), default=None)
+
+
 def agent_for_team(*, team, ref) -> Agent | None:
     """The agent ``ref`` names for ``team``: an id, a ``slug`` or ``team-slug/slug``. The team's own
     agents win over public ones with the same slug; private agents of other teams are never found
     (unless the team installed one before it became private). Unlisted agents are found only by
     their own team and by teams that installed them."""
-    if ref is None or ref == "":
+    parsed = _parse_agent_ref(ref)
+    if parsed is None:
         return None
-    base = Agent.objects.filter(visible_q([team.pk], installed=True)).select_related("team", "latest_version")
-    if isinstance(ref, int) and not isinstance(ref, bool):
-        return base.filter(pk=ref).first()
-    if not isinstance(ref, str):
-        return None
-    ref = ref.strip()
-    if "\x00" in ref or len(ref) > 200:
-        return None
-    if ref.isascii() and ref.isdigit():
-        return base.filter(pk=int(ref)).first() if int(ref) < 2**63 else None
-    if "/" in ref:
-        team_slug, _, slug = ref.partition("/")
+    kind, value = parsed
+    base = _agents_visible_to(team)
+    if kind == "id":
+        return base.filter(pk=value).first()
+    if kind == "path":
+        team_slug, slug = value
         return base.filter(team__slug=team_slug, slug=slug).first()
     return (
-        base.filter(slug=ref)
+        base.filter(slug=value)
         .annotate(own=Case(When(team_id=team.pk, then=Value(0)), default=Value(1), output_field=IntegerField()))
         .order_by("own", "-install_count", "pk")
         .first()
     )
+
+
+def agents_for_team_bulk(*, team, refs) -> dict[object, Agent]:
+    """``agent_for_team`` for a whole batch of references in ONE query: {ref: agent} for the refs
+    that name an agent this team may use (the others are missing). Refs as given (ids, slugs,
+    ``team-slug/slug``; ints or strings)."""
+    parsed = {ref: _parse_agent_ref(ref) for ref in set(refs) if isinstance(ref, (int, str))}
+    parsed = {ref: p for ref, p in parsed.items() if p is not None}
+    ids = {v for kind, v in parsed.values() if kind == "id"}
+    slugs = {v for kind, v in parsed.values() if kind == "slug"}
+    paths = {v for kind, v in parsed.values() if kind == "path"}
+    if not parsed:
+        return {}
+    match = Q(pk__in=ids) | Q(slug__in=slugs)
+    for team_slug, slug in paths:
+        match |= Q(team__slug=team_slug, slug=slug)
+    candidates = list(_agents_visible_to(team).filter(match))
+    by_id = {a.pk: a for a in candidates}
+    by_path = {(a.team.slug, a.slug): a for a in candidates}
+    by_slug: dict[str, list[Agent]] = {}
+    for agent in candidates:
+        by_slug.setdefault(agent.slug, []).append(agent)
+    found = {}
+    for ref, (kind, value) in parsed.items():
+        if kind == "id":
+            agent = by_id.get(value)
+        elif kind == "path":
+            agent = by_path.get(value)
+        else:
+            agent = _best_by_slug(by_slug.get(value, ()), team)
+        if agent is not None:
+            found[ref] = agent
+    return found
 
 
 def version_for_agent(*, agent, version) -> AgentVersion | None:
@@ -133,6 +190,34 @@ def version_for_agent(*, agent, version) -> AgentVersion | None:
     return AgentVersion.objects.filter(
         agent=agent, major=parsed.major, minor=parsed.minor, patch=parsed.patch, prerelease=parsed.prerelease
     ).first()
+
+
+def versions_for_agents_bulk(*, pairs) -> dict[tuple[int, object], AgentVersion]:
+    """``version_for_agent`` for a batch of (agent, version) pairs in at most ONE query:
+    {(agent.pk, version as given): AgentVersion} for the pairs that name a version. The default
+    version (None, "", "latest") comes from the agent's ``latest_version`` (select it with the
+    agent, as ``agents_for_team_bulk`` does)."""
+    found: dict[tuple[int, object], AgentVersion] = {}
+    wanted: dict[tuple, list[tuple[int, object]]] = {}
+    for agent, version in pairs:
+        if version in (None, "", "latest"):
+            if agent.latest_version_id is not None:
+                found[(agent.pk, version)] = agent.latest_version
+            continue
+        try:
+            parsed = SemVer.parse(version)
+        except (InvalidVersion, TypeError):
+            continue
+        key = (agent.pk, parsed.major, parsed.minor, parsed.patch, parsed.prerelease)
+        wanted.setdefault(key, []).append((agent.pk, version))
+    if wanted:
+        match = Q()
+        for agent_id, major, minor, patch, prerelease in wanted:
+            match |= Q(agent_id=agent_id, major=major, minor=minor, patch=patch, prerelease=prerelease)
+        for row in AgentVersion.objects.filter(match):
+            for pair in wanted.get((row.agent_id, row.major, row.minor, row.patch, row.prerelease), ()):
+                found[pair] = row
+    return found
 
 
 def versions_ordered(*, agent) -> QuerySet[AgentVersion]:

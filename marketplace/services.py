@@ -12,7 +12,7 @@ from datetime import date
 import markdown as markdown_lib
 import nh3
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 from jsonschema import exceptions as jsonschema_exceptions
 from jsonschema.validators import validator_for
 
+from crucible import sql
 from crucible.models import Membership
 from marketplace import conf
 from marketplace.models import (
@@ -250,18 +251,23 @@ def _lock_agent(agent: Agent) -> Agent:
 
 
 def _bump_daily(agent_id: int, *, installs: int = 0, uninstalls: int = 0, downloads: int = 0, day: date | None = None):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO marketplace_agentdailystat (agent_id, day, installs, uninstalls, downloads)
-            VALUES (%s, %s, %s, %s, %s)
-            ON CONFLICT (agent_id, day) DO UPDATE SET
-              installs = marketplace_agentdailystat.installs + EXCLUDED.installs,
-              uninstalls = marketplace_agentdailystat.uninstalls + EXCLUDED.uninstalls,
-              downloads = marketplace_agentdailystat.downloads + EXCLUDED.downloads
-            """,
-            [agent_id, day or timezone.now().date(), installs, uninstalls, downloads],
-        )
+    sql.execute(
+        """
+        INSERT INTO marketplace_agentdailystat (agent_id, day, installs, uninstalls, downloads)
+        VALUES (%(agent)s, %(day)s, %(installs)s, %(uninstalls)s, %(downloads)s)
+        ON CONFLICT (agent_id, day) DO UPDATE SET
+          installs = marketplace_agentdailystat.installs + EXCLUDED.installs,
+          uninstalls = marketplace_agentdailystat.uninstalls + EXCLUDED.uninstalls,
+          downloads = marketplace_agentdailystat.downloads + EXCLUDED.downloads
+        """,
+        {
+            "agent": agent_id,
+            "day": day or timezone.now().date(),
+            "installs": installs,
+            "uninstalls": uninstalls,
+            "downloads": downloads,
+        },
+    )
 
 
 def refresh_latest_version(agent: Agent) -> AgentVersion | None:
@@ -615,13 +621,15 @@ def version_download(*, version: AgentVersion, team) -> bool:
     """Record a fetch of ``version``'s definition by ``team``. Counted once per team, version and
     day (repeats, loops and bots do not inflate it). Returns True when this fetch counted."""
     today = timezone.now().date()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Download._meta.db_table} (team_id, version_id, day, created_at) VALUES (%s, %s, %s, %s) "
+    counted = (
+        sql.fetch_one(
+            f"INSERT INTO {Download._meta.db_table} (team_id, version_id, day, created_at) "
+            "VALUES (%(team)s, %(version)s, %(day)s, %(now)s) "
             "ON CONFLICT (team_id, version_id, day) DO NOTHING RETURNING id",
-            [team.pk, version.pk, today, timezone.now()],
+            {"team": team.pk, "version": version.pk, "day": today, "now": timezone.now()},
         )
-        counted = cursor.fetchone() is not None
+        is not None
+    )
     if counted:
         AgentVersion.objects.filter(pk=version.pk).update(download_count=F("download_count") + 1)
         Agent.objects.filter(pk=version.agent_id).update(download_count=F("download_count") + 1)

@@ -8,7 +8,6 @@ dashboard grows with agents x periods, not with the number of executions.
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,7 +16,10 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from crucible.rules import run_rules
+from crucible.sql import fetch_rows
 from observability import conf, histogram
+from observability import recommendations as obs_recommendations
 from observability.models import ErrorRollup, Execution
 from observability.services import ROLLUP_FROM_RAW_SQL, ROLLUP_TABLES, whole_days
 
@@ -147,7 +149,7 @@ def _time_expr(bucket: str) -> str:
 
 
 GROUPS = {
-    "agent": "agent_name",
+    "agent": "agent_name AS agent",
     "model": "model",
     "version": "version",
     "status": "status",
@@ -155,49 +157,54 @@ GROUPS = {
 
 
 def _where(team, start, end, *, agent=None, model=None, status=None, version=None, agents=None):
-    where = ["team_id = %s", "bucket >= %s", "bucket < %s"]
-    filters = []
+    """The rollup rows of [start, end) as a UNION of hourly and daily segments, with its named
+    parameters."""
+    where = ["team_id = %(team)s"]
+    params = {"team": team.pk}
     for column, value in (("agent_name", agent), ("model", model), ("status", status), ("version", version)):
         if value is not None and value != "":
-            where.append(f"{column} = %s")
-            filters.append(value)
+            where.append(f"{column} = %({column})s")
+            params[column] = value
     if agents is not None:
-        where.append("agent_name = ANY(%s)")
-        filters.append(list(agents))
-    union, params = [], []
-    for table, lo, hi in _segments(start, end):
-        union.append(f"SELECT {ROLLUP_COLUMNS} FROM {table} WHERE {' AND '.join(where)}")
-        params += [team.pk, lo, hi, *filters]
+        where.append("agent_name = ANY(%(agents)s)")
+        params["agents"] = list(agents)
+    union = []
+    for i, (table, lo, hi) in enumerate(_segments(start, end)):
+        segment = [*where, f"bucket >= %(lo_{i})s", f"bucket < %(hi_{i})s"]
+        union.append(f"SELECT {ROLLUP_COLUMNS} FROM {table} WHERE {' AND '.join(segment)}")
+        params |= {f"lo_{i}": lo, f"hi_{i}": hi}
     return " UNION ALL ".join(union), params
 
 
 AGGREGATES = (
-    "sum(executions), coalesce(sum(executions) FILTER (WHERE status = 'success'), 0), sum(duration_sum_ms), "
-    "max(duration_max_ms), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), sum(reasoning_tokens), "
-    "sum(cost), sum(unpriced), min(bucket), max(bucket)"
+    "sum(executions) AS executions, coalesce(sum(executions) FILTER (WHERE status = 'success'), 0) AS successes, "
+    "sum(duration_sum_ms) AS duration_sum_ms, max(duration_max_ms) AS duration_max_ms, "
+    "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
+    "sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens, "
+    "sum(cost) AS cost, sum(unpriced) AS unpriced, min(bucket) AS first_seen, max(bucket) AS last_seen"
 )
+HIST_ARRAY = f"ARRAY[{HIST_SUMS}]::bigint[] AS hist"
 
 
-def _row(names, record, with_hist):
-    n = len(names)
-    row = dict(zip(names, record[:n]))
-    (executions, successes, dsum, dmax, inp, out, cached, reasoning, cost, unpriced, first, last) = record[n : n + 12]
-    row.update(
-        executions=int(executions),
-        successes=int(successes),
-        duration_sum_ms=float(dsum or 0),
-        duration_max_ms=float(dmax or 0),
-        input_tokens=int(inp),
-        output_tokens=int(out),
-        cached_input_tokens=int(cached),
-        reasoning_tokens=int(reasoning),
-        cost=Decimal(cost or 0),
-        unpriced=int(unpriced),
-        first_seen=first,
-        last_seen=last,
-        hist=[int(v) for v in record[n + 12]] if with_hist else None,
-    )
-    return row
+def _row(record: dict, *, keys=()) -> dict:
+    """An aggregate row with Python types: the group ``keys`` it names, then the sums."""
+    hist = record.get("hist")
+    return {
+        **{key: record[key] for key in keys},
+        "executions": int(record["executions"]),
+        "successes": int(record["successes"]),
+        "duration_sum_ms": float(record["duration_sum_ms"] or 0),
+        "duration_max_ms": float(record["duration_max_ms"] or 0),
+        "input_tokens": int(record["input_tokens"]),
+        "output_tokens": int(record["output_tokens"]),
+        "cached_input_tokens": int(record["cached_input_tokens"]),
+        "reasoning_tokens": int(record["reasoning_tokens"]),
+        "cost": Decimal(record["cost"] or 0),
+        "unpriced": int(record["unpriced"]),
+        "first_seen": record["first_seen"],
+        "last_seen": record["last_seen"],
+        "hist": None if hist is None else [int(v) for v in hist],
+    }
 
 
 def rollup_rows(
@@ -222,13 +229,11 @@ def rollup_rows(
         keys.append(f"{_time_expr(time_bucket)} AS time")
     select_keys = ", ".join(keys) + ", " if keys else ""
     group_clause = ("GROUP BY " + ", ".join(str(i) for i in range(1, len(keys) + 1))) if keys else ""
-    hist = f", ARRAY[{HIST_SUMS}]::bigint[]" if with_hist else ""
+    hist = f", {HIST_ARRAY}" if with_hist else ""
     sql = f"SELECT {select_keys}{AGGREGATES}{hist} FROM ({union}) r {group_clause}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        raw = cursor.fetchall()
     names = [*group_by, *(["time"] if time_bucket else [])]
-    return [_row(names, record, with_hist) for record in raw if record[len(names)] is not None]
+    # Without GROUP BY an empty range still gives one row, of NULL sums.
+    return [_row(record, keys=names) for record in fetch_rows(sql, params) if record["executions"] is not None]
 
 
 def rollup_agent_model_and_series(*, team, start, end, time_bucket, agent=None, model=None, status=None):
@@ -236,21 +241,17 @@ def rollup_agent_model_and_series(*, team, start, end, time_bucket, agent=None, 
     rollups (GROUPING SETS): the dashboard's two views of the same rows."""
     union, params = _where(team, start, end, agent=agent, model=model, status=status)
     sql = f"""
-        SELECT agent_name, model, time, GROUPING(agent_name, model, time), {AGGREGATES}, ARRAY[{HIST_SUMS}]::bigint[]
+        SELECT agent_name AS agent, model, time, GROUPING(agent_name, model, time) AS grouping, {AGGREGATES},
+               {HIST_ARRAY}
         FROM (SELECT *, {_time_expr(time_bucket)} AS time FROM ({union}) u) r
         GROUP BY GROUPING SETS ((agent_name, model), (time))
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        raw = cursor.fetchall()
     by_agent_model, series = [], []
-    for record in raw:
-        agent_name, model_name, time, grouping = record[:4]
-        row = _row([], record[4:], True)
-        if grouping == 1:  # time not grouped: an (agent, model) row
-            by_agent_model.append({"agent": agent_name, "model": model_name, **row})
+    for record in fetch_rows(sql, params):
+        if record["grouping"] == 1:  # time not grouped: an (agent, model) row
+            by_agent_model.append(_row(record, keys=("agent", "model")))
         else:
-            series.append({"time": time, **row})
+            series.append(_row(record, keys=("time",)))
     return by_agent_model, series
 
 
@@ -614,185 +615,26 @@ def regressions(*, team, period: TimeRange, current=None) -> list[dict]:
 
 
 def recommendations(*, team, period: TimeRange, current=None) -> list[dict]:
-    """Suggestions from the data, each with its evidence (the numbers) and a suggested action."""
+    """Suggestions from the data, each with its evidence (the numbers) and a suggested action:
+    the rules of ``observability.recommendations`` over this period's figures."""
     current = current if current is not None else per_agent(team, period.start, period.end)
-    per = {name: metrics(row) for name, row in current.items()}
-    judged = {name: m for name, m in per.items() if m["executions"] >= conf.MIN_EXECUTIONS}
-    recs = []
 
-    # Slow agents: p95 against the rest of the fleet (the agent itself left out, so one slow agent
-    # with much traffic cannot hide behind its own share of the fleet).
-    fleet_hist = _merge(list(current.values()))["hist"]
-    for name, m in judged.items():
-        rest = [a - b for a, b in zip(fleet_hist, current[name]["hist"])]
-        rest_p95 = _round(histogram.percentile(rest, 0.95))
-        if (
-            m["p95_ms"]
-            and rest_p95
-            and m["p95_ms"] >= conf.SLOW_P95_RATIO * rest_p95
-            and m["p95_ms"] >= conf.SLOW_P95_MIN_MS
-        ):
-            recs.append(
-                _rec(
-                    "slow_agent",
-                    name,
-                    "high" if m["p95_ms"] >= 2 * conf.SLOW_P95_RATIO * rest_p95 else "medium",
-                    f"{name} is slow: p95 {m['p95_ms'] / 1000:.1f} s, {m['p95_ms'] / rest_p95:.1f}x the rest of the fleet",
-                    {
-                        "p95_ms": m["p95_ms"],
-                        "fleet_p95_ms": rest_p95,
-                        "p50_ms": m["p50_ms"],
-                        "executions": m["executions"],
-                        "threshold_ratio": conf.SLOW_P95_RATIO,
-                        "threshold_ms": conf.SLOW_P95_MIN_MS,
-                    },
-                    "Open its slowest executions and look for long tool calls or retries; consider a faster model, "
-                    "streaming, caching repeated work, or splitting the task into smaller steps.",
-                    impact=m["total_duration_ms"],
-                )
-            )
+    def model_metrics():
+        rows = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
+        return [(row["agent"], row["model"], metrics(row)) for row in rows]
 
-    # Failing agents, with their top error types.
-    failing = [
-        name for name, m in judged.items() if m["error_rate"] is not None and m["error_rate"] >= conf.FAILING_ERROR_RATE
-    ]
-    top_errors = (
-        errors_by_type(team=team, start=period.start, end=period.end, agents=failing, limit_per_agent=3)
-        if failing
-        else {}
+    context = obs_recommendations.Context(
+        metrics={name: metrics(row) for name, row in current.items()},
+        hists={name: row["hist"] for name, row in current.items()},
+        errors_of=lambda agents: errors_by_type(
+            team=team, start=period.start, end=period.end, agents=agents, limit_per_agent=3
+        ),
+        model_metrics=model_metrics,
+        version_regressions=lambda: [
+            r for r in regressions(team=team, period=period, current=current) if r["kind"] == "version"
+        ],
     )
-    for name in failing:
-        m = judged[name]
-        errors = top_errors.get(name, [])
-        top = ", ".join(f"{e['error_type']} ({e['executions']})" for e in errors) or "unknown"
-        recs.append(
-            _rec(
-                "failing_agent",
-                name,
-                "high" if m["error_rate"] >= 2 * conf.FAILING_ERROR_RATE else "medium",
-                f"{name} fails {m['error_rate'] * 100:.0f}% of its runs",
-                {
-                    "error_rate": m["error_rate"],
-                    "errors": m["errors"],
-                    "executions": m["executions"],
-                    "top_error_types": errors,
-                    "threshold": conf.FAILING_ERROR_RATE,
-                },
-                f"Fix the most common failures first: {top}. Add retries with backoff for transient errors and "
-                "validate inputs before calling the model.",
-                impact=m["errors"],
-            )
-        )
-
-    # Token-heavy prompts.
-    per_exec = [m["input_tokens_per_execution"] for m in judged.values() if m["input_tokens_per_execution"]]
-    if len(per_exec) >= 2:
-        median = statistics.median(per_exec)
-        for name, m in judged.items():
-            value = m["input_tokens_per_execution"] or 0
-            if median and value >= conf.TOKEN_HEAVY_RATIO * median and value >= conf.TOKEN_HEAVY_MIN_INPUT:
-                cached_share = round(m["cached_input_tokens"] / m["input_tokens"], 3) if m["input_tokens"] else 0.0
-                recs.append(
-                    _rec(
-                        "token_heavy_prompt",
-                        name,
-                        "medium",
-                        f"{name} sends {value:,.0f} input tokens per run, {value / median:.1f}x the fleet median",
-                        {
-                            "input_tokens_per_execution": value,
-                            "fleet_median": round(median, 1),
-                            "cached_share": cached_share,
-                            "executions": m["executions"],
-                            "cost": m["cost"],
-                            "threshold_ratio": conf.TOKEN_HEAVY_RATIO,
-                        },
-                        "Trim the system prompt and the context you send (retrieve fewer, shorter documents; summarise "
-                        f"history); put the stable part first so the provider can cache it (only {cached_share * 100:.0f}% "
-                        "of input tokens were cached).",
-                        impact=float(m["cost"]) or value,
-                    )
-                )
-
-    # Expensive model where a cheaper model of the same agent has similar success.
-    by_model = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
-    models_of: dict[str, list] = {}
-    for row in by_model:
-        m = metrics(row)
-        if row["model"] and m["executions"] >= conf.MIN_EXECUTIONS and m["cost_per_execution"]:
-            models_of.setdefault(row["agent"], []).append((row["model"], m))
-    for name, items in sorted(models_of.items()):
-        items.sort(key=lambda item: -item[1]["cost_per_execution"])
-        for i, (expensive, em) in enumerate(items):
-            for cheap, cm in items[i + 1 :]:
-                if (
-                    cm["cost_per_execution"] <= conf.CHEAPER_COST_RATIO * em["cost_per_execution"]
-                    and cm["success_rate"] >= em["success_rate"] - conf.SIMILAR_SUCCESS_DELTA
-                ):
-                    saving = (em["cost_per_execution"] - cm["cost_per_execution"]) * em["executions"]
-                    recs.append(
-                        _rec(
-                            "expensive_model",
-                            name,
-                            "medium",
-                            f"{name}: {cheap} costs {cm['cost_per_execution'] / em['cost_per_execution'] * 100:.0f}% of "
-                            f"{expensive} per run with similar success",
-                            {
-                                "model": expensive,
-                                "cheaper_model": cheap,
-                                "cost_per_execution": em["cost_per_execution"],
-                                "cheaper_cost_per_execution": cm["cost_per_execution"],
-                                "success_rate": em["success_rate"],
-                                "cheaper_success_rate": cm["success_rate"],
-                                "executions": em["executions"],
-                                "estimated_saving": round(saving, 4),
-                            },
-                            f"Move {name}'s traffic from {expensive} to {cheap} (an A/B test in Improvement first if "
-                            f"quality matters); it would have saved about ${saving:,.2f} in this period.",
-                            impact=saving,
-                        )
-                    )
-                    break
-            else:
-                continue
-            break
-
-    # Regression after a version change.
-    for reg in regressions(team=team, period=period, current=current):
-        if reg["kind"] != "version":
-            continue
-        summary = "; ".join(f"{c['metric']} {c['before']} -> {c['after']}" for c in reg["changes"])
-        recs.append(
-            _rec(
-                "version_regression",
-                reg["agent"],
-                "high",
-                f"{reg['agent']} got worse after version {reg['version_after']}",
-                {
-                    "version_before": reg["version_before"],
-                    "version_after": reg["version_after"],
-                    "released_at": reg["released_at"],
-                    "changes": reg["changes"],
-                },
-                f"Compare version {reg['version_after']} with {reg['version_before']} ({summary}); roll back or fix the "
-                "prompt change, then confirm with an experiment.",
-                impact=float("inf"),
-            )
-        )
-    severity_rank = {"high": 0, "medium": 1}
-    recs.sort(key=lambda r: (severity_rank[r["severity"]], -r.pop("_impact"), r["agent"], r["kind"]))
-    return recs
-
-
-def _rec(kind, agent, severity, title, evidence, action, impact=0.0):
-    return {
-        "kind": kind,
-        "agent": agent,
-        "severity": severity,
-        "title": title,
-        "evidence": evidence,
-        "action": action,
-        "_impact": float(impact or 0),
-    }
+    return [rec.as_dict(subject_key="agent") for rec in run_rules(obs_recommendations.RULES, context)]
 
 
 def legacy_dashboard(*, team, period: TimeRange) -> dict:

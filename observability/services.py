@@ -217,14 +217,19 @@ def _validate_event(event, *, now, oldest, newest):
 
 
 def _resolve_agents(team, rows, errors):
-    """Marketplace agents and versions by reference (one lookup per distinct reference)."""
+    """Marketplace agents and versions by reference (one query for all the batch's agents, one for
+    their versions)."""
     refs = {row["agent_ref"] for row in rows.values() if row["agent_ref"] is not None}
     if not refs:
         return
     from marketplace import selectors as marketplace_selectors
 
-    agents = {ref: marketplace_selectors.agent_for_team(team=team, ref=ref) for ref in refs}
-    versions = {}
+    agents = marketplace_selectors.agents_for_team_bulk(team=team, refs=refs)  # one query for the batch
+    versions = marketplace_selectors.versions_for_agents_bulk(
+        pairs={
+            (agents[r["agent_ref"]], r["version"]) for r in rows.values() if r["agent_ref"] in agents and r["version"]
+        }
+    )
     for index, row in list(rows.items()):
         ref = row["agent_ref"]
         if ref is None:
@@ -238,10 +243,7 @@ def _resolve_agents(team, rows, errors):
         if not row["agent_name"]:
             row["agent_name"] = agent.slug
         if row["version"]:
-            key = (agent.pk, row["version"])
-            if key not in versions:
-                versions[key] = marketplace_selectors.version_for_agent(agent=agent, version=row["version"])
-            version = versions[key]
+            version = versions.get((agent.pk, row["version"]))
             if version is None:
                 errors[index] = EventError("agent_version", f"Agent '{ref}' has no version '{row['version']}'.")
                 del rows[index]

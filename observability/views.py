@@ -14,6 +14,7 @@ from observability import selectors
 from observability.filters import ExecutionFilterSet
 from observability.forms import DashboardFilterForm, PeriodForm
 from observability.models import Execution
+from observability.recommendations import with_change_figures
 
 
 def _aware(value):
@@ -159,7 +160,7 @@ class BottlenecksView(PeriodMixin, TeamPageMixin, TemplateView):
             data=data,
             chart=chart,
             period_error=self.period_error,
-            regressions=selectors.regressions(team=self.team, period=period, current=current),
+            regressions=with_change_figures(selectors.regressions(team=self.team, period=period, current=current)),
             query=self.request.GET.urlencode(),
         )
         return context

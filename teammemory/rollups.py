@@ -10,9 +10,9 @@ exact for any range while the raw part stays bounded by two days of builds (inde
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
-from django.db import connection
-
+from crucible import sql
 from teammemory import histogram
 
 UTC = dt.UTC
@@ -108,17 +108,15 @@ def record_build(*, build, agent_uses, build_errors) -> None:
         key=lambda pair: (pair[0], pair[1] or 0),
     )
     errors = sorted(build_errors)
-    with connection.cursor() as cursor:
-        cursor.execute(UPSERT_STACK, params)
-        if agents:
-            cursor.execute(
-                UPSERT_AGENTS, params | {"agent_ids": [a for a, _ in agents], "version_ids": [v for _, v in agents]}
-            )
-        if errors:
-            cursor.execute(
-                UPSERT_ERRORS,
-                params | {"error_types": [t for t, _ in errors], "error_messages": [m for _, m in errors]},
-            )
+    sql.execute(UPSERT_STACK, params)
+    if agents:
+        sql.execute(
+            UPSERT_AGENTS, params | {"agent_ids": [a for a, _ in agents], "version_ids": [v for _, v in agents]}
+        )
+    if errors:
+        sql.execute(
+            UPSERT_ERRORS, params | {"error_types": [t for t, _ in errors], "error_messages": [m for _, m in errors]}
+        )
 
 
 # --- Recompute from raw builds -----------------------------------------------------------------
@@ -131,16 +129,16 @@ _OUTCOME_AGG = """count(*) AS builds, count(*) FILTER (WHERE b.status = 'succeed
 _SUM_OUTCOMES = ", ".join(f"sum({c})::bigint" for c in OUTCOME_COLS.split(", "))
 
 
-def _raw_filter(team_ids, start: dt.datetime, end: dt.datetime) -> tuple[str, list]:
-    where = "b.started_at >= %s AND b.started_at < %s"
-    params: list = [start, end]
+def _raw_filter(team_ids, start: dt.datetime, end: dt.datetime) -> tuple[str, dict]:
+    where = "b.started_at >= %(raw_start)s AND b.started_at < %(raw_end)s"
+    params: dict = {"raw_start": start, "raw_end": end}
     if team_ids is not None:
-        where = "b.team_id = ANY(%s) AND " + where
-        params = [list(team_ids)] + params
+        where = "b.team_id = ANY(%(team_ids)s) AND " + where
+        params["team_ids"] = list(team_ids)
     return where, params
 
 
-def expected_sql(table: str, team_ids, start: dt.datetime, end: dt.datetime) -> tuple[str, list]:
+def expected_sql(table: str, team_ids, start: dt.datetime, end: dt.datetime) -> tuple[str, dict]:
     """SELECT team_id, day, <keys>, <values> recomputed from the raw builds of [start, end)."""
     where, params = _raw_filter(team_ids, start, end)
     if table == STACK_TABLE:
@@ -179,11 +177,12 @@ def day_bounds(start_day: dt.date, end_day: dt.date) -> tuple[dt.datetime, dt.da
     return (dt.datetime.combine(start_day, dt.time(), tzinfo=UTC), dt.datetime.combine(end_day, dt.time(), tzinfo=UTC))
 
 
-def _stored_filter(team_ids, start_day, end_day) -> tuple[str, list]:
-    where, params = "day >= %s AND day < %s", [start_day, end_day]
+def _stored_filter(team_ids, start_day, end_day) -> tuple[str, dict]:
+    where = "day >= %(start_day)s AND day < %(end_day)s"
+    params: dict = {"start_day": start_day, "end_day": end_day}
     if team_ids is not None:
-        where = "team_id = ANY(%s) AND " + where
-        params = [list(team_ids)] + params
+        where = "team_id = ANY(%(team_ids)s) AND " + where
+        params["team_ids"] = list(team_ids)
     return where, params
 
 
@@ -194,43 +193,50 @@ def rebuild(*, team_ids=None, start_day: dt.date, end_day: dt.date) -> dict[str,
     before the recompute (and is in it) or adds itself to the rebuilt rows afterwards."""
     start, end = day_bounds(start_day, end_day)
     counts = {}
-    with connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {', '.join(TABLES)} IN SHARE ROW EXCLUSIVE MODE")
-        for table in TABLES:
-            where, params = _stored_filter(team_ids, start_day, end_day)
-            cursor.execute(f"DELETE FROM {table} WHERE {where}", params)
-            select, select_params = expected_sql(table, team_ids, start, end)
-            cursor.execute(
-                f"INSERT INTO {table} (team_id, day, {KEYS[table]}, {VALUES[table]}) {select}", select_params
-            )
-            counts[table] = cursor.rowcount
+    sql.execute(f"LOCK TABLE {', '.join(TABLES)} IN SHARE ROW EXCLUSIVE MODE")
+    for table in TABLES:
+        where, params = _stored_filter(team_ids, start_day, end_day)
+        sql.execute(f"DELETE FROM {table} WHERE {where}", params)
+        select, select_params = expected_sql(table, team_ids, start, end)
+        counts[table] = sql.execute(
+            f"INSERT INTO {table} (team_id, day, {KEYS[table]}, {VALUES[table]}) {select}", select_params
+        )
     return counts
+
+
+class VerifyRow(NamedTuple):
+    rows: int
+    mismatches: int
+    examples: list[str]
 
 
 def verify(*, team_ids=None, start_day: dt.date, end_day: dt.date, sample: int = 5) -> dict:
     """Compare the stored rollups of [start_day, end_day) with a recompute from raw builds."""
     start, end = day_bounds(start_day, end_day)
     out = {"ok": True, "tables": {}}
-    with connection.cursor() as cursor:
-        for table in TABLES:
-            cols = f"team_id, day, {KEYS[table]}, {VALUES[table]}"
-            where, params = _stored_filter(team_ids, start_day, end_day)
-            select, select_params = expected_sql(table, team_ids, start, end)
-            cursor.execute(
-                f"""
-                WITH stored AS (SELECT {cols} FROM {table} WHERE {where}),
-                     expected AS ({select}),
-                     diff AS ((SELECT 'stored' AS side, * FROM stored EXCEPT ALL SELECT 'stored', * FROM expected)
-                              UNION ALL
-                              (SELECT 'expected' AS side, * FROM expected EXCEPT ALL SELECT 'expected', * FROM stored))
-                SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM diff),
-                       (SELECT coalesce(array_agg(d::text), '{{}}') FROM (SELECT * FROM diff LIMIT %s) d)
+    for table in TABLES:
+        cols = f"team_id, day, {KEYS[table]}, {VALUES[table]}"
+        where, params = _stored_filter(team_ids, start_day, end_day)
+        select, select_params = expected_sql(table, team_ids, start, end)
+        found = sql.fetch_one(
+            f"""
+            WITH stored AS (SELECT {cols} FROM {table} WHERE {where}),
+                 expected AS ({select}),
+                 diff AS ((SELECT 'stored' AS side, * FROM stored EXCEPT ALL SELECT 'stored', * FROM expected)
+                          UNION ALL
+                          (SELECT 'expected' AS side, * FROM expected EXCEPT ALL SELECT 'expected', * FROM stored))
+            SELECT (SELECT count(*) FROM stored) AS rows, (SELECT count(*) FROM diff) AS mismatches,
+                   (SELECT coalesce(array_agg(d::text), '{{}}') FROM (SELECT * FROM diff LIMIT %(sample)s) d) AS examples
             """,
-                params + select_params + [sample],
-            )
-            rows, mismatches, examples = cursor.fetchone()
-            out["tables"][table] = {"rows": rows, "mismatches": mismatches, "sample": [e[:300] for e in examples]}
-            out["ok"] = out["ok"] and mismatches == 0
+            params | select_params | {"sample": sample},
+            VerifyRow,
+        )
+        out["tables"][table] = {
+            "rows": found.rows,
+            "mismatches": found.mismatches,
+            "sample": [e[:300] for e in found.examples],
+        }
+        out["ok"] = out["ok"] and found.mismatches == 0
     return out
 
 
@@ -260,20 +266,30 @@ def split_range(since: dt.datetime, until: dt.datetime):
 HIST_LEN = histogram.BUCKETS
 
 
-def source(kind: str, team_id: int, since: dt.datetime, until: dt.datetime, *, hist: bool = True) -> tuple[str, list]:
+def source(
+    kind: str, team_id: int, since: dt.datetime, until: dt.datetime, *, hist: bool = True, prefix: str = "src"
+) -> tuple[str, dict]:
     """A subquery with rollup-shaped rows of ``kind`` (stack, agent, error) covering exactly the
-    builds started in [since, until). The raw edge builds are grouped like the rollups (one row
-    per day and key); ``hist=False`` leaves their histograms out (NULL) for reads that need none."""
+    builds started in [since, until), and its named parameters (``<prefix>_team`` etc.). The raw
+    edge builds are grouped like the rollups (one row per day and key); ``hist=False`` leaves
+    their histograms out (NULL) for reads that need none."""
     table = {"stack": STACK_TABLE, "agent": AGENT_TABLE, "error": ERROR_TABLE}[kind]
     day_lo, day_hi, parts = split_range(since, until)
-    selects, params = [], []
+    selects, params = [], {f"{prefix}_team": team_id}
     cols = f"day, {KEYS[table]}, {VALUES[table]}"
     if day_lo is not None:
-        selects.append(f"SELECT {cols} FROM {table} WHERE team_id = %s AND day >= %s AND day < %s")
-        params += [team_id, day_lo, day_hi]
+        selects.append(
+            f"SELECT {cols} FROM {table} WHERE team_id = %({prefix}_team)s "
+            f"AND day >= %({prefix}_day_lo)s AND day < %({prefix}_day_hi)s"
+        )
+        params |= {f"{prefix}_day_lo": day_lo, f"{prefix}_day_hi": day_hi}
     if parts:
-        where = "b.team_id = %s AND (" + " OR ".join("(b.started_at >= %s AND b.started_at < %s)" for _ in parts) + ")"
-        raw_params = [team_id] + [v for part in parts for v in part]
+        edges = " OR ".join(
+            f"(b.started_at >= %({prefix}_lo_{i})s AND b.started_at < %({prefix}_hi_{i})s)" for i in range(len(parts))
+        )
+        where = f"b.team_id = %({prefix}_team)s AND ({edges})"
+        for i, (lo, hi) in enumerate(parts):
+            params |= {f"{prefix}_lo_{i}": lo, f"{prefix}_hi_{i}": hi}
         counts = _OUTCOME_AGG  # (its aliases are harmless: the outer column list names the columns)
         hist_expr = (
             "teammemory_hist_dense(array_agg(teammemory_hist_bucket(b.duration_ms)), array_agg(1::bigint))"
@@ -298,7 +314,6 @@ def source(kind: str, team_id: int, since: dt.datetime, until: dt.datetime, *, h
                                                    FROM teammemory_builderror x WHERE x.build_id = b.id
                                                    GROUP BY x.error_type) e
                                WHERE {where}""")
-        params += raw_params
     if not selects:
         selects.append(f"SELECT {cols} FROM {table} WHERE false")
     return f"(SELECT * FROM ({' UNION ALL '.join(selects)}) AS u({cols}))", params

@@ -11,12 +11,14 @@ import json
 import math
 import re
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from crucible.rules import run_rules
+from crucible.sql import fetch_rows
 from teammemory import conf, histogram, rollups
+from teammemory import recommendations as tm_recommendations
 from teammemory.models import Build, BuildStatus
 from teammemory.stacks import normalize_component, normalize_components
 from teammemory.stats import slope_test, wilson_lower_bound
@@ -86,13 +88,6 @@ def _rates(row: dict) -> dict:
     return out
 
 
-def _fetch(sql: str, params) -> list[dict]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        names = [col.name for col in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
 def _complete_range(since, until) -> tuple[dt.datetime, dt.datetime]:
     """A missing end is now; a missing start is INSIGHTS_DEFAULT_DAYS before the end."""
     until = until or timezone.now()
@@ -125,14 +120,14 @@ def stack_figures(*, team, since: dt.datetime, until: dt.datetime, limit: int | 
         SELECT 'summary' AS part, NULL::text AS key, {_METRIC_SUMS} FROM per_stack r
         UNION ALL
         (SELECT 'stack', r.stack_key::text, {_METRIC_SUMS} FROM per_stack r GROUP BY r.stack_key
-         ORDER BY builds DESC, r.stack_key LIMIT %s)
+         ORDER BY builds DESC, r.stack_key LIMIT %(limit)s)
         UNION ALL
         (SELECT 'component', c.component::text, {_METRIC_SUMS}
          FROM per_stack r CROSS JOIN LATERAL unnest(r.components) AS c(component)
-         GROUP BY c.component ORDER BY builds DESC, c.component COLLATE "C" LIMIT %s)
+         GROUP BY c.component ORDER BY builds DESC, c.component COLLATE "C" LIMIT %(limit)s)
     """
     out = {"summary": None, "by_stack": [], "by_component": []}
-    for row in _fetch(sql, params + [limit, limit]):
+    for row in fetch_rows(sql, params | {"limit": limit}):
         part, key = row.pop("part"), row.pop("key")
         if part == "summary":
             out["summary"] = _rates(row)
@@ -145,7 +140,7 @@ def stack_figures(*, team, since: dt.datetime, until: dt.datetime, limit: int | 
 
 def insights_summary(*, team, since: dt.datetime, until: dt.datetime) -> dict:
     src, params = rollups.source("stack", team.pk, since, until)
-    return _rates(_fetch(f"SELECT {_METRIC_SUMS} FROM {src} r", params)[0])
+    return _rates(fetch_rows(f"SELECT {_METRIC_SUMS} FROM {src} r", params)[0])
 
 
 def insights_by_stack(*, team, since: dt.datetime, until: dt.datetime, limit: int | None = None) -> list[dict]:
@@ -164,9 +159,9 @@ def insights_top_errors(*, team, since: dt.datetime, until: dt.datetime, limit: 
                max(r.example_message) AS example_message
         FROM {src} r GROUP BY 1
         ORDER BY builds DESC, occurrences DESC, 1
-        LIMIT %s
+        LIMIT %(limit)s
     """
-    return _fetch(sql, params + [limit or conf.INSIGHTS_TOP_N])
+    return fetch_rows(sql, params | {"limit": limit or conf.INSIGHTS_TOP_N})
 
 
 def quality_trend(*, team, since: dt.datetime, until: dt.datetime) -> dict:
@@ -202,7 +197,7 @@ def quality_trend(*, team, since: dt.datetime, until: dt.datetime) -> dict:
         FROM points CROSS JOIN fit
         ORDER BY points.week
     """
-    rows = _fetch(sql, params)
+    rows = fetch_rows(sql, params)
     weeks = [
         {
             "week": row["week"].date().isoformat(),
@@ -240,7 +235,7 @@ def quality_trend(*, team, since: dt.datetime, until: dt.datetime) -> dict:
     quality = describe("q", "quality points per week")
     success = describe("s", "success rate per week")
     # Fitted line for the chart (PostgreSQL's intercept and slope at each week's x).
-    for week, row in zip(weeks, rows):
+    for week, row in zip(weeks, rows, strict=True):
         if fit.get("q_slope") is not None:
             week["quality_fit"] = row["q_intercept"] + row["q_slope"] * row["x"]
     return {"weeks": weeks, "quality": quality, "success_rate": success}
@@ -258,9 +253,9 @@ def agent_outcomes(
         FROM {src} r
         GROUP BY r.agent_id, r.agent_version_id
         ORDER BY builds DESC, r.agent_id, r.agent_version_id
-        LIMIT %s
+        LIMIT %(limit)s
     """
-    rows = _fetch(sql, params + [limit or conf.INSIGHTS_TOP_N * 3])
+    rows = fetch_rows(sql, params | {"limit": limit or conf.INSIGHTS_TOP_N * 3})
     from marketplace.models import Agent, AgentVersion  # names of the few agents in the result
 
     agents = {a.pk: a for a in Agent.objects.filter(pk__in={r["agent_id"] for r in rows}).select_related("team")}
@@ -313,7 +308,9 @@ def team_insights(*, team, since: dt.datetime | None = None, until: dt.datetime 
 # --- Stack suggestion --------------------------------------------------------------------------
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9.#+\-]*")
-_TSQUERY_OR = r"regexp_replace(plainto_tsquery('english', %s)::text, ' (&|<[0-9-]+>) ', ' | ', 'g')::tsquery"
+_TSQUERY_OR = (
+    r"regexp_replace(plainto_tsquery('english', %(requirements)s)::text, ' (&|<[0-9-]+>) ', ' | ', 'g')::tsquery"
+)
 
 
 def components_mentioned(text: str, limit: int = 5000) -> list[str]:
@@ -405,11 +402,27 @@ def stack_suggest(
     text_weight = conf.SUGGEST_TEXT_WEIGHT
     since = now - dt.timedelta(days=conf.SUGGEST_LOOKBACK_DAYS) if conf.SUGGEST_LOOKBACK_DAYS > 0 else None
     z = conf.WILSON_Z
-    filters_sql = "b.team_id = %s AND b.components @> %s::varchar[] AND NOT (b.components && %s::varchar[])"
-    filter_params: tuple = (team.pk, require, exclude)
+    filters_sql = "b.team_id = %(team)s AND b.components @> %(require)s::varchar[] AND NOT (b.components && %(exclude)s::varchar[])"
     if since is not None:
-        filters_sql += " AND b.started_at >= %s"
-        filter_params += (since,)
+        filters_sql += " AND b.started_at >= %(since)s"
+    # With no text at all, component overlap is all there is to compare.
+    text_weight, component_weight = (text_weight, 1 - text_weight) if requirements.strip() else (0.0, 1.0)
+    params = {
+        "requirements": requirements,
+        "team": team.pk,
+        "require": require,
+        "exclude": exclude,
+        "since": since,
+        "target": target,
+        "candidates": conf.SUGGEST_CANDIDATES,
+        "text_weight": text_weight,
+        "component_weight": component_weight,
+        "min_similarity": conf.SUGGEST_MIN_SIMILARITY,
+        "similar_limit": conf.SUGGEST_SIMILAR_LIMIT,
+        "succeeded": SUCCEEDED,
+        "failed": FAILED,
+        "evidence_builds": conf.SUGGEST_EVIDENCE_BUILDS,
+    }
 
     sql = f"""
         WITH q AS (SELECT {_TSQUERY_OR} AS q),
@@ -418,45 +431,35 @@ def stack_suggest(
             -- component with the request (GIN indexes, or the (team, started_at) index backwards).
             SELECT b.id FROM teammemory_build b, q
             WHERE {filters_sql}
-              AND (b.search @@ q.q OR b.components && %s::varchar[])
+              AND (b.search @@ q.q OR b.components && %(target)s::varchar[])
             ORDER BY b.started_at DESC
-            LIMIT %s
+            LIMIT %(candidates)s
         ),
         cand AS (
             SELECT b.id, b.stack_key, b.components, b.stack, b.status, b.quality, b.started_at,
                    ts_rank(ARRAY[1, 1, 1, 1]::float4[], b.search, q.q, 32) AS text_sim,
-                   (SELECT count(*) FROM unnest(b.components) c WHERE c = ANY(%s::varchar[]))::float
+                   (SELECT count(*) FROM unnest(b.components) c WHERE c = ANY(%(target)s::varchar[]))::float
                        / greatest(cardinality(b.components), 1) AS comp_sim
             FROM recent JOIN teammemory_build b ON b.id = recent.id, q
         ), scored AS (
-            SELECT cand.*, (%s * text_sim + %s * comp_sim) AS similarity FROM cand
+            SELECT cand.*, (%(text_weight)s * text_sim + %(component_weight)s * comp_sim) AS similarity FROM cand
         ), top AS (
-            SELECT * FROM scored WHERE similarity >= %s
-            ORDER BY similarity DESC, started_at DESC, id DESC LIMIT %s
+            SELECT * FROM scored WHERE similarity >= %(min_similarity)s
+            ORDER BY similarity DESC, started_at DESC, id DESC LIMIT %(similar_limit)s
         )
         SELECT stack_key,
                count(*) AS builds,
-               count(*) FILTER (WHERE status = %s) AS succeeded,
-               count(*) FILTER (WHERE status = %s) AS failed,
+               count(*) FILTER (WHERE status = %(succeeded)s) AS succeeded,
+               count(*) FILTER (WHERE status = %(failed)s) AS failed,
                avg(quality) AS avg_quality,
                avg(similarity) AS avg_similarity,
                (array_agg(to_jsonb(components) ORDER BY similarity DESC, id DESC))[1] AS components,
                (array_agg(stack ORDER BY similarity DESC, id DESC))[1] AS stack,
-               (array_agg(id ORDER BY similarity DESC, id DESC))[1:%s] AS evidence_ids,
-               (array_agg(similarity ORDER BY similarity DESC, id DESC))[1:%s] AS evidence_similarity
+               (array_agg(id ORDER BY similarity DESC, id DESC))[1:%(evidence_builds)s] AS evidence_ids,
+               (array_agg(similarity ORDER BY similarity DESC, id DESC))[1:%(evidence_builds)s] AS evidence_similarity
         FROM top GROUP BY stack_key
     """
-    # With no text at all, component overlap is all there is to compare.
-    weights = (text_weight, 1 - text_weight) if requirements.strip() else (0.0, 1.0)
-    params = (
-        (requirements,)
-        + filter_params
-        + (target, conf.SUGGEST_CANDIDATES, target)
-        + weights
-        + (conf.SUGGEST_MIN_SIMILARITY, conf.SUGGEST_SIMILAR_LIMIT, SUCCEEDED, FAILED)
-        + (conf.SUGGEST_EVIDENCE_BUILDS, conf.SUGGEST_EVIDENCE_BUILDS)
-    )
-    groups = _fetch(sql, params)
+    groups = fetch_rows(sql, params)
     similar_count = sum(g["builds"] for g in groups)
     constraints = {"require": require, "exclude": exclude, "prefer": prefer}
 
@@ -470,7 +473,9 @@ def stack_suggest(
             {
                 i: float(v)
                 for s in suggestions
-                for i, v in zip(by_key[s["stack_key"]]["evidence_ids"], by_key[s["stack_key"]]["evidence_similarity"])
+                for i, v in zip(
+                    by_key[s["stack_key"]]["evidence_ids"], by_key[s["stack_key"]]["evidence_similarity"], strict=True
+                )
             },
         )
         for s in suggestions:
@@ -502,7 +507,8 @@ def stack_suggest(
                    sum(r.failed)::bigint AS failed,
                    sum(r.quality_sum)::float / nullif(sum(r.scored), 0) AS avg_quality
             FROM {stack_source} r
-            WHERE r.components @> %s::varchar[] AND NOT (r.components && %s::varchar[]) AND r.stack_key <> ''
+            WHERE r.components @> %(require)s::varchar[] AND NOT (r.components && %(exclude)s::varchar[])
+              AND r.stack_key <> ''
             GROUP BY r.stack_key
         )
         SELECT s.*, latest.components, latest.stack, latest.ids AS evidence_ids
@@ -512,15 +518,12 @@ def stack_suggest(
                    array_agg(x.id) AS ids
             FROM (
                 SELECT b.id, b.components, b.stack FROM teammemory_build b
-                WHERE {filters_sql} AND b.stack_key = s.stack_key AND b.status = %s
-                ORDER BY b.started_at DESC, b.id DESC LIMIT %s
+                WHERE {filters_sql} AND b.stack_key = s.stack_key AND b.status = %(succeeded)s
+                ORDER BY b.started_at DESC, b.id DESC LIMIT %(evidence_builds)s
             ) x
         ) latest
     """
-    stacks = _fetch(
-        fallback_sql,
-        tuple(stack_params) + (require, exclude) + filter_params + (SUCCEEDED, conf.SUGGEST_EVIDENCE_BUILDS),
-    )
+    stacks = fetch_rows(fallback_sql, params | stack_params)
     suggestions = sorted(
         (_suggestion_row(g, z) for g in stacks), key=lambda s: (-s["score"], -s["builds"], s["stack_key"])
     )[:limit]
@@ -555,8 +558,6 @@ def stack_suggest(
 
 # --- Recommendations ---------------------------------------------------------------------------
 
-SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
-
 
 def flaky_stacks(
     *,
@@ -583,10 +584,10 @@ def flaky_stacks(
         WITH decided AS (
             SELECT b.id, b.stack_key, b.requirements_hash, b.status, b.started_at
             FROM teammemory_build b
-            WHERE b.team_id = %s AND b.started_at >= %s AND b.started_at < %s
-              AND b.status IN (%s, %s) AND b.stack_key <> ''
+            WHERE b.team_id = %(team)s AND b.started_at >= %(start)s AND b.started_at < %(until)s
+              AND b.status IN (%(succeeded)s, %(failed)s) AND b.stack_key <> ''
             ORDER BY b.started_at DESC
-            LIMIT %s
+            LIMIT %(max_builds)s
         ), per_stack AS (
             SELECT stack_key, count(*) AS builds FROM decided GROUP BY stack_key
         ), pairs AS (
@@ -604,26 +605,26 @@ def flaky_stacks(
                max(p.started_at) FILTER (WHERE p.previous_status <> p.status) AS last_flip_at
         FROM pairs p JOIN per_stack s ON s.stack_key = p.stack_key
         WHERE p.previous_status IS NOT NULL
-          AND p.started_at - p.previous_started_at <= make_interval(hours => %s)
+          AND p.started_at - p.previous_started_at <= make_interval(hours => %(window_hours)s)
         GROUP BY p.stack_key, s.builds
-        HAVING count(*) FILTER (WHERE p.previous_status <> p.status) >= greatest(%s, %s * s.builds)
+        HAVING count(*) FILTER (WHERE p.previous_status <> p.status) >= greatest(%(min_flips)s, %(min_rate)s * s.builds)
         ORDER BY flips DESC, p.stack_key
-        LIMIT %s
+        LIMIT %(limit)s
     """
-    rows = _fetch(
+    rows = fetch_rows(
         sql,
-        (
-            team.pk,
-            start,
-            until,
-            SUCCEEDED,
-            FAILED,
-            conf.RECO_FLAKY_MAX_BUILDS,
-            window_hours,
-            min_flips,
-            min_rate,
-            conf.INSIGHTS_TOP_N,
-        ),
+        {
+            "team": team.pk,
+            "start": start,
+            "until": until,
+            "succeeded": SUCCEEDED,
+            "failed": FAILED,
+            "max_builds": conf.RECO_FLAKY_MAX_BUILDS,
+            "window_hours": window_hours,
+            "min_flips": min_flips,
+            "min_rate": min_rate,
+            "limit": conf.INSIGHTS_TOP_N,
+        },
     )
     for row in rows:
         row["window_start"] = start
@@ -637,176 +638,21 @@ def _fmt_pct(value: float | None) -> str:
 def team_recommendations(
     *, team, since: dt.datetime | None = None, until: dt.datetime | None = None, insights: dict | None = None
 ) -> dict:
-    """Findings from the data, each with its evidence and a suggested action. Thresholds are the
-    RECO_* settings in ``teammemory.conf``."""
+    """Findings from the data, each with its evidence and a suggested action: the rules of
+    ``teammemory.recommendations`` over the insights of the period."""
     since, until = _complete_range(since, until)
     insights = insights or team_insights(team=team, since=since, until=until)
-    summary = insights["summary"]
-    recs: list[dict] = []
-
-    def add(kind, severity, title, action, evidence):
-        recs.append({"kind": kind, "severity": severity, "title": title, "action": action, "evidence": evidence})
-
-    builds = summary["builds"]
-    if builds < conf.RECO_MIN_BUILDS:
-        add(
-            "too_little_data",
-            "info",
-            f"Only {builds} build{'s' if builds != 1 else ''} in this period: too few to judge trends.",
-            f"Report every build (POST /api/v1/teammemory/builds/); findings firm up from {conf.RECO_MIN_BUILDS} builds.",
-            {"builds": builds, "threshold": conf.RECO_MIN_BUILDS},
-        )
-
-    quality = insights["trend"]["quality"]
-    if quality["direction"] == "falling":
-        add(
-            "falling_quality",
-            "high",
-            f"Quality is falling by {abs(quality['slope_per_week']):.1f} points a week.",
-            "Compare recent failing builds with earlier good ones: agent versions, stacks and errors changed first.",
-            {k: quality[k] for k in ("slope_per_week", "p_value", "weeks", "r2", "alpha")},
-        )
-
-    min_n = conf.MIN_SAMPLE
-    flagged_stacks: list[dict] = []
-    for kind, rows, key in (
-        ("failing_stack", insights["by_stack"], "stack_key"),
-        ("failing_component", insights["by_component"], "component"),
-    ):
-        for row in rows:
-            if not row[key] or row["decided"] < min_n or row["failure_rate"] is None:
-                continue
-            if kind == "failing_component" and any(
-                row[key] in stack["stack_key"].split(" + ") and stack["builds"] == row["builds"]
-                for stack in flagged_stacks
-            ):
-                continue  # the component only occurs in a stack already flagged: same builds, same finding
-            if row["failure_rate"] >= conf.RECO_FAILURE_RATE:
-                if kind == "failing_stack":
-                    flagged_stacks.append(row)
-                label = "Stack" if kind == "failing_stack" else "Component"
-                add(
-                    kind,
-                    "high" if row["failure_rate"] >= min(1.0, conf.RECO_FAILURE_RATE * 1.5) else "medium",
-                    f"{label} '{row[key]}' fails {_fmt_pct(row['failure_rate'])} of its builds.",
-                    f"Look at the errors of failed '{row[key]}' builds; consider a better-proven alternative for new projects.",
-                    {
-                        key: row[key],
-                        "builds": row["builds"],
-                        "failed": row["failed"],
-                        "failure_rate": row["failure_rate"],
-                        "threshold": conf.RECO_FAILURE_RATE,
-                    },
-                )
-
-    failed_builds = summary["failed"]
-    for row in insights["top_errors"]:
-        share = row["builds"] / builds if builds else 0
-        if row["builds"] >= conf.RECO_ERROR_MIN_BUILDS and share >= conf.RECO_ERROR_MIN_SHARE:
-            add(
-                "recurring_error",
-                "medium",
-                f"'{row['error_type']}' recurs: {row['builds']} builds ({_fmt_pct(share)}) met it.",
-                "Fix the cause once (a prompt, a template or a tool) rather than retrying builds.",
-                {
-                    "error_type": row["error_type"],
-                    "builds": row["builds"],
-                    "occurrences": row["occurrences"],
-                    "share_of_builds": share,
-                    "failed_builds": failed_builds,
-                    "example_message": row["example_message"],
-                    "threshold_builds": conf.RECO_ERROR_MIN_BUILDS,
-                    "threshold_share": conf.RECO_ERROR_MIN_SHARE,
-                },
-            )
-
-    p90 = summary["p90_duration_ms"]
-    if p90 is not None and builds >= min_n and p90 / 1000 > conf.RECO_SLOW_P90_SECONDS:
-        add(
-            "slow_builds",
-            "medium",
-            f"One build in ten takes longer than {p90 / 60000:.0f} minutes.",
-            "Find the slow steps of the slowest builds (observability's bottlenecks) and cache or parallelise them.",
-            {
-                "p90_duration_ms": p90,
-                "median_duration_ms": summary["median_duration_ms"],
-                "threshold_seconds": conf.RECO_SLOW_P90_SECONDS,
-            },
-        )
-    team_median = summary["median_duration_ms"]
-    if team_median:
-        for row in insights["by_stack"]:
-            if (
-                row["stack_key"]
-                and row["builds"] >= min_n
-                and row["median_duration_ms"] >= conf.RECO_SLOW_STACK_FACTOR * team_median
-            ):
-                add(
-                    "slow_builds",
-                    "low",
-                    f"Stack '{row['stack_key']}' builds take {row['median_duration_ms'] / team_median:.1f}× the team's median.",
-                    "Check what this stack does differently (setup, dependencies, test suites).",
-                    {
-                        "stack_key": row["stack_key"],
-                        "builds": row["builds"],
-                        "median_duration_ms": row["median_duration_ms"],
-                        "team_median_duration_ms": team_median,
-                        "threshold_factor": conf.RECO_SLOW_STACK_FACTOR,
-                    },
-                )
-
-    for row in insights["agents"]:
-        if row["version"] is None or row["decided"] < min_n:
-            continue
-        worse_success = (
-            row["delta_success_rate"] is not None and row["delta_success_rate"] <= -conf.RECO_AGENT_SUCCESS_GAP
-        )
-        worse_quality = row["delta_quality"] is not None and row["delta_quality"] <= -conf.RECO_AGENT_QUALITY_GAP
-        if worse_success or worse_quality:
-            add(
-                "worse_agent_version",
-                "high" if worse_success and worse_quality else "medium",
-                f"Builds with {row['agent']} {row['version']} do worse than the team's "
-                f"({_fmt_pct(row['success_rate'])} succeed, quality {row['avg_quality'] or 0:.0f}).",
-                "Pin the previous version of this agent, or run an experiment on its prompt (improvement).",
-                {
-                    "agent": row["agent"],
-                    "version": row["version"],
-                    "builds": row["builds"],
-                    "success_rate": row["success_rate"],
-                    "delta_success_rate": row["delta_success_rate"],
-                    "avg_quality": row["avg_quality"],
-                    "delta_quality": row["delta_quality"],
-                    "threshold_success_gap": conf.RECO_AGENT_SUCCESS_GAP,
-                    "threshold_quality_gap": conf.RECO_AGENT_QUALITY_GAP,
-                },
-            )
-
-    for row in flaky_stacks(team=team, since=since, until=until):
-        add(
-            "flaky_stack",
-            "medium",
-            f"Stack '{row['stack_key']}' is flaky: {row['flips']} times a build of the same requirements "
-            f"changed outcome within {conf.RECO_FLAKY_WINDOW_HOURS} h of the previous one.",
-            "Make these builds deterministic (pin versions, seed randomness, isolate external calls) before trusting their results.",
-            {
-                "stack_key": row["stack_key"],
-                "flips": row["flips"],
-                "repeats_within_window": row["repeats"],
-                "decided_builds": row["builds"],
-                "flips_per_build": row["flips"] / row["builds"],
-                "threshold_rate": conf.RECO_FLAKY_MIN_RATE,
-                "requirement_sets": row["requirement_sets"],
-                "last_flip_at": row["last_flip_at"],
-                "window_hours": conf.RECO_FLAKY_WINDOW_HOURS,
-                "threshold_flips": conf.RECO_FLAKY_MIN_FLIPS,
-                "examined_since": row["window_start"],
-                "lookback_days": conf.RECO_FLAKY_LOOKBACK_DAYS,
-            },
-        )
-
-    recs.sort(key=lambda r: SEVERITY_ORDER[r["severity"]])
-    return {"team": team.slug, "since": since, "until": until, "builds": builds, "recommendations": recs}
+    context = tm_recommendations.Context(
+        insights=insights, flaky_stacks=lambda: flaky_stacks(team=team, since=since, until=until)
+    )
+    recs = [rec.as_dict() for rec in run_rules(tm_recommendations.RULES, context)]
+    return {
+        "team": team.slug,
+        "since": since,
+        "until": until,
+        "builds": insights["summary"]["builds"],
+        "recommendations": recs,
+    }
 
 
 # --- Home card ---------------------------------------------------------------------------------

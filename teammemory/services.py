@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from marketplace.selectors import agents_for_team_bulk, versions_for_agents_bulk
 from teammemory import conf, rollups
 from teammemory.models import Build, BuildAgent, BuildError, BuildStatus
 from teammemory.stacks import normalize_role, normalize_stack, stack_components, stack_key
@@ -65,21 +66,24 @@ def _resolve_agents(team, agents, errors: dict) -> list[tuple]:
     if len(agents) > conf.MAX_AGENTS_PER_BUILD:
         _add(errors, "agents", f"At most {conf.MAX_AGENTS_PER_BUILD} agents per build.")
         return []
-    from marketplace.selectors import agent_for_team, version_for_agent
-
-    resolved: list[tuple] = []
-    seen: set[tuple] = set()
+    named = []  # (index, ref, version_ref) of well-formed items
     for index, item in enumerate(agents):
         if isinstance(item, str):
             item = {"agent": item}
-        if not isinstance(item, dict) or "agent" not in item:
-            _add(errors, f"agents.{index}.agent", "Name the agent (its id, slug or team-slug/slug).")
-            continue
-        ref, version_ref = item.get("agent"), item.get("version")
+        ref = item.get("agent") if isinstance(item, dict) else None
         if not isinstance(ref, (str, int)) or isinstance(ref, bool) or str(ref).strip() == "":
             _add(errors, f"agents.{index}.agent", "Name the agent (its id, slug or team-slug/slug).")
             continue
-        agent = agent_for_team(team=team, ref=ref)
+        named.append((index, ref, item.get("version")))
+    # One query for all the agents, one for all the named versions.
+    found = agents_for_team_bulk(team=team, refs=[ref for _, ref, _ in named])
+    versions = versions_for_agents_bulk(
+        pairs=[(found[ref], v) for _, ref, v in named if ref in found and isinstance(v, str) and v]
+    )
+    resolved: list[tuple] = []
+    seen: set[tuple] = set()
+    for index, ref, version_ref in named:
+        agent = found.get(ref)
         if agent is None:
             _add(errors, f"agents.{index}.agent", f"No agent '{ref}' that this team can use.")
             continue
@@ -88,7 +92,7 @@ def _resolve_agents(team, agents, errors: dict) -> list[tuple]:
             if not isinstance(version_ref, str):
                 _add(errors, f"agents.{index}.version", "Give the version as a string such as '1.2.0'.")
                 continue
-            version = version_for_agent(agent=agent, version=version_ref)
+            version = versions.get((agent.pk, version_ref))
             if version is None:
                 _add(errors, f"agents.{index}.version", f"Agent '{ref}' has no version '{version_ref}'.")
                 continue

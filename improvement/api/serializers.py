@@ -346,7 +346,11 @@ class ReportSerializer(serializers.Serializer):
     winner = ReportWinnerSerializer(allow_null=True)
     verdict = serializers.CharField()
     reasons = serializers.ListField(child=serializers.CharField())
-    results_needed = serializers.IntegerField(allow_null=True, help_text="Estimate; null when the leaders look tied.")
+    results_needed = serializers.IntegerField(
+        allow_null=True,
+        help_text="Estimated more results in total, over all active variants (not per variant); null when the "
+        "leaders look tied.",
+    )
     timeline = TimelineSerializer()
 
 

@@ -232,3 +232,11 @@ def test_admin_screens_and_service_rules(client, make_user, team, experiment, fe
     from improvement.models import Experiment
 
     assert Experiment.objects.get(name="from-admin").created_by == admin_user
+
+
+def test_verdict_says_no_winner_once_and_no_probability_without_results(web, experiment):
+    html = web.get(reverse("improvement:experiment-detail", args=[experiment.pk])).content.decode()
+    verdict = html[html.index('id="verdict"') :].split("</div>")[0]
+    assert verdict.count("No winner yet") == 1
+    table = html[html.index('id="variants"') :].split("</table>")[0]
+    assert "50.0%" not in table and "50%" not in table  # the prior's 1/n is not a probability of being best

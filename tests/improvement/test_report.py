@@ -115,3 +115,25 @@ def test_timeline_has_traffic_and_cumulative_results(experiment, feed):
     points = {p["variant_id"]: p for p in timeline["points"]}
     assert sum(p["assignments"] for p in timeline["points"]) == 5
     assert points[control.pk]["cumulative"] == 7 and points[concise.pk]["cumulative"] == 3
+
+
+def test_no_probability_of_being_best_without_results(experiment, feed):
+    report = experiment_report(experiment=experiment)
+    assert [row["probability_best"] for row in report["variants"]] == [None, None]
+    control, _ = experiment.variants.order_by("id")
+    feed(control, 3)
+    rows = experiment_report(experiment=experiment)["variants"]
+    assert rows[0]["probability_best"] is not None and rows[1]["probability_best"] is None
+
+
+def test_results_needed_is_a_total_over_the_variants_as_documented(experiment, feed):
+    from pathlib import Path
+
+    control, concise = experiment.variants.order_by("id")
+    feed(control, 10, p=0.2, quality=20)
+    feed(concise, 10, p=1.0, quality=95)
+    report = experiment_report(experiment=experiment)
+    # The gap is clear, so what remains is the minimum: 20 more for each of the two variants.
+    assert report["results_needed"] == 40
+    docs = " ".join((Path(__file__).parents[2] / "docs" / "improvement.md").read_text().split())
+    assert "(`results_needed`) is a total over the experiment, not a number per variant" in docs

@@ -75,3 +75,40 @@ def test_version_for_agent(make_agent, team):
     services.version_yank(version=v2, reason="broken")
     assert selectors.version_for_agent(agent=agent, version=None).version == "1.0.0"
     assert selectors.version_for_agent(agent=agent, version="2.0.0") == v2
+
+
+def test_agents_for_team_bulk_answers_like_agent_for_team(make_agent, team, other_team):
+    own = make_agent(team, "Shared Name")
+    public = make_agent(other_team, "Shared Name")
+    private = make_agent(other_team, "Secret", visibility="private")
+    refs = [
+        own.pk,
+        str(public.pk),
+        "shared-name",
+        " globex/shared-name ",
+        private.pk,
+        "globex/secret",
+        "nope",
+        "",
+        True,
+    ]
+    found = selectors.agents_for_team_bulk(team=team, refs=refs)
+    assert found == {ref: a for ref in refs if (a := selectors.agent_for_team(team=team, ref=ref)) is not None}
+    assert found == {own.pk: own, str(public.pk): public, "shared-name": own, " globex/shared-name ": public}
+    assert selectors.agents_for_team_bulk(team=other_team, refs=["secret"]) == {"secret": private}
+    assert selectors.agents_for_team_bulk(team=team, refs=[]) == {}
+
+
+@pytest.mark.parametrize("size", [1, 50])
+def test_agents_for_team_bulk_costs_one_query_for_any_batch(
+    make_agent, team, other_team, size, django_assert_num_queries
+):
+    agents = [make_agent(team if i % 2 else other_team, f"Agent {i}") for i in range(size)]
+    refs = [a.pk if i % 3 == 0 else (a.slug if i % 3 == 1 else f"{a.team.slug}/{a.slug}") for i, a in enumerate(agents)]
+    with django_assert_num_queries(1):
+        found = selectors.agents_for_team_bulk(team=team, refs=refs)
+    assert {a.pk for a in found.values()} == {a.pk for a in agents}
+    pairs = [(a, "1.0.0") for a in found.values()] + [(a, None) for a in found.values()]
+    with django_assert_num_queries(1):
+        versions = selectors.versions_for_agents_bulk(pairs=pairs)
+    assert len(versions) == 2 * size and all(v.version == "1.0.0" for v in versions.values())

@@ -202,3 +202,35 @@ def test_healthy_fleet_gets_no_recommendations(team, ingest, windows):
     period, current, _ = windows
     fleet(ingest, team, current)
     assert selectors.recommendations(team=team, period=period) == []
+
+
+def test_pages_show_evidence_and_regressions_labelled_and_rounded(client, member, team, ingest, now):
+    """Evidence and regressions read as labelled, rounded figures, not raw keys and long floats."""
+    # A custom period of fixed hours (version 1.0 seen in a daily rollup, 1.1 in an hourly one), so
+    # the test does not depend on the time of day it runs at.
+    base = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=3)
+    start, end = base + dt.timedelta(hours=5), base + dt.timedelta(hours=29)
+    ingest(team, runs("v1", agent="coder", n=60, when=base + dt.timedelta(hours=3), version="1.0", duration=98193))
+    ingest(
+        team,
+        runs(
+            "v2",
+            agent="coder",
+            n=60,
+            when=base + dt.timedelta(hours=26),
+            version="1.1",
+            duration=138866,
+            error_rate=0.2,
+        ),
+    )
+    query = {"range": "custom", "start": f"{start:%Y-%m-%dT%H:%M}", "end": f"{end:%Y-%m-%dT%H:%M}"}
+    client.force_login(member)
+    html = client.get("/observability/bottlenecks/", query).content.decode()
+    regressions = html[html.index('id="regressions"') :]
+    assert "p95 duration:" in regressions and " min → " in regressions
+    assert "p95_ms:" not in regressions and "error_rate:" not in regressions
+    html = client.get("/observability/recommendations/", query).content.decode()
+    evidence = html[html.index("Evidence") :]
+    assert "<th>Version after</th><td>1.1</td>" in evidence
+    assert "version_after" not in evidence.replace('data-key="version_after"', "")
+    assert "p95 duration" in evidence and " min → " in evidence

@@ -92,3 +92,31 @@ def test_build_reports_use_the_same_ingest(team, event_factory):
     assert results[0]["status"] == "stored"
     execution = Execution.objects.get(client_id="bx")
     assert execution.build_id == build.pk and execution.source == "build"
+
+
+def test_agent_references_of_a_batch_cost_the_same_queries_for_1_and_50(
+    team, other_team, event_factory, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from marketplace import services as marketplace_services
+
+    agents = [
+        marketplace_services.agent_create(
+            team=team if i % 2 else other_team, name=f"Helper {i}", system_prompt="You help.", version="1.0.0"
+        )
+        for i in range(51)
+    ]
+    refs = [f"{a.team.slug}/{a.slug}" for a in agents]
+
+    def batch(chosen, prefix):
+        return [event_factory(id=f"{prefix}-{i}", agent_ref=ref, agent_version="1.0.0") for i, ref in enumerate(chosen)]
+
+    one, fifty = batch(refs[:1], "one"), batch(refs[1:], "fifty")
+    with CaptureQueriesContext(connection) as first:
+        executions_ingest(team=team, events=one)
+    with django_assert_num_queries(len(first.captured_queries)):
+        results = executions_ingest(team=team, events=fifty)
+    assert [r["status"] for r in results] == ["stored"] * 50
+    assert Execution.objects.filter(team=team, agent_version__isnull=False).count() == 51

@@ -106,6 +106,17 @@ def test_recurring_error(make_build, team):
     assert rec["evidence"]["share_of_builds"] == pytest.approx(0.25)
 
 
+def test_recurring_error_counts_the_failed_builds_that_met_it(make_build, team):
+    # 3 failed and 2 succeeded builds met the error; 4 other builds failed without it.
+    many(make_build, 3, status="failed", errors=[{"type": "DependencyConflict"}])
+    many(make_build, 2, errors=[{"type": "DependencyConflict"}], start=DAY + dt.timedelta(days=1))
+    many(make_build, 4, status="failed", start=DAY + dt.timedelta(days=2))
+    many(make_build, 11, start=DAY + dt.timedelta(days=3))
+    [rec] = of_kind(team, "recurring_error")
+    assert rec["evidence"]["builds"] == 5
+    assert rec["evidence"]["failed_builds"] == 3  # not the team's 7 failed builds
+
+
 def test_slow_builds(make_build, team, monkeypatch):
     monkeypatch.setattr(conf, "RECO_SLOW_P90_SECONDS", 1800)
     many(make_build, 8, minutes=10)
@@ -174,3 +185,14 @@ def test_recommendations_are_sorted_by_severity(make_build, team):
     order = ["high", "medium", "low", "info"]
     assert {"high", "info"} <= set(severities)
     assert severities == sorted(severities, key=order.index)
+
+
+def test_evidence_on_the_insights_page_is_labelled_and_rounded(client, member, make_build, team):
+    # 9 of 22 builds meet the error: a share of 0.40909090909090906.
+    many(make_build, 9, status="failed", errors=[{"type": "DependencyConflict"}])
+    many(make_build, 13, start=DAY + dt.timedelta(days=1))
+    client.force_login(member)
+    html = client.get("/teammemory/?days=30").content.decode()
+    recommendations = html[html.index('id="recommendations"') :]
+    assert "<dt>Share of builds</dt><dd>40.9%</dd>" in recommendations
+    assert "0.409" not in recommendations and "share_of_builds</dt>" not in recommendations

@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from teammemory import conf, services
 from teammemory.models import Build, BuildAgent, BuildError
@@ -165,3 +166,26 @@ def test_concurrent_duplicate_reports_store_one_build(team):
     assert errors == []
     assert sorted(results) == [False, False, False, True]
     assert Build.objects.filter(team=team).count() == 1
+
+
+@pytest.fixture
+def fifty_agents(db, team, other_team):
+    from marketplace import services as marketplace_services
+
+    return [
+        marketplace_services.agent_create(
+            team=team if i % 2 else other_team, name=f"Helper {i}", system_prompt="You help.", version="1.0.0"
+        )
+        for i in range(50)
+    ]
+
+
+def test_agent_references_of_a_build_cost_the_same_queries_for_1_and_50(
+    make_build, fifty_agents, django_assert_num_queries
+):
+    refs = [{"agent": f"{a.team.slug}/{a.slug}", "version": "1.0.0"} for a in fifty_agents]
+    with CaptureQueriesContext(connection) as one:
+        make_build(agents=refs[:1])
+    with django_assert_num_queries(len(one.captured_queries)):
+        build = make_build(agents=refs)
+    assert build.agent_uses.count() == 50

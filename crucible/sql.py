@@ -1,0 +1,62 @@
+"""Raw SQL with names: named parameters in, named rows out.
+
+Raw SQL stays where the ORM cannot say it as fast (rollup upserts, GROUPING SETS, window
+functions), but nothing in it is read by position: parameters are ``%(name)s`` and passed as a
+mapping, and each row comes back as a ``row_type`` built from the column names (a ``NamedTuple``
+or dataclass whose fields are the SELECT's column aliases; ``dict`` by default).
+
+    class Point(NamedTuple):
+        t: datetime
+        variant_id: int
+        results: int
+
+    points = fetch_rows(
+        "SELECT date_trunc('hour', bucket) AS t, variant_id, sum(results) AS results "
+        "FROM improvement_variantbucket WHERE experiment_id = %(experiment)s GROUP BY 1, 2",
+        {"experiment": experiment.pk},
+        Point,
+    )
+
+A literal ``%`` in such SQL is written ``%%``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from django.db import connection
+
+T = TypeVar("T")
+
+
+def _named(params: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise TypeError("Raw SQL takes named parameters: pass a mapping for %(name)s placeholders.")
+    return params
+
+
+def fetch_rows(sql: str, params: Mapping[str, Any] | None = None, row_type: Callable[..., T] = dict) -> list[T]:
+    """Every row of ``sql`` as ``row_type(**{column: value})``."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _named(params))
+        names = [col.name for col in cursor.description]
+        return [row_type(**dict(zip(names, record, strict=True))) for record in cursor.fetchall()]
+
+
+def fetch_one(sql: str, params: Mapping[str, Any] | None = None, row_type: Callable[..., T] = dict) -> T | None:
+    """The first row of ``sql`` (see ``fetch_rows``), or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _named(params))
+        names = [col.name for col in cursor.description]
+        record = cursor.fetchone()
+    return None if record is None else row_type(**dict(zip(names, record, strict=True)))
+
+
+def execute(sql: str, params: Mapping[str, Any] | None = None) -> int:
+    """Run a statement with named parameters; the number of rows it touched."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _named(params))
+        return cursor.rowcount

@@ -260,7 +260,8 @@ def _date_versions(agent: Agent, *, story, rng, now) -> None:
         step = (first - LAST_VERSION_DAYS) / max(1, len(versions) - 1)
         days_ago = [first - i * step * rng.uniform(0.7, 1.0) for i in range(len(versions))]
     for version, days in zip(versions, days_ago, strict=True):
-        version.created_at = now - timedelta(days=days, minutes=rng.randint(0, 600))
+        # Story dates are exact (the observability demo's regression starts at that moment).
+        version.created_at = now - timedelta(days=days, minutes=0 if story else rng.randint(0, 600))
     AgentVersion.objects.bulk_update(versions, ["created_at"])
     Agent.objects.filter(pk=agent.pk).update(created_at=versions[0].created_at, updated_at=versions[-1].created_at)
 
@@ -407,6 +408,8 @@ def seed(ctx) -> None:
                 when = timezone.make_aware(
                     datetime.combine(today - timedelta(days=age), time(rng.randint(7, 20), rng.randint(0, 59)))
                 )
+                # Never in the future (early in the UTC day, today's working hours are still ahead).
+                when = min(when, now - timedelta(minutes=rng.randint(5, 120)))
                 published = [v for v in versions_by_agent[agent.pk] if v.created_at <= when]
                 choices = [v for v in published if not v.is_yanked and v.is_release] or published
                 version = choices[-1] if rng.random() < 0.7 else rng.choice(choices)
@@ -437,7 +440,7 @@ def seed(ctx) -> None:
                 for user in team_users.get(team.pk, []):
                     if rng.random() < 0.65 and agent.team_id not in user_teams[user.pk]:
                         stars = max(1, min(5, round(rng.gauss(quality, 0.9))))
-                        rated = min(when + timedelta(days=rng.uniform(1, 25)), now - timedelta(hours=1))
+                        rated = when + min(timedelta(days=25), now - when) * rng.uniform(0.05, 1.0)
                         ratings.append(
                             Rating(
                                 agent=agent,

@@ -41,6 +41,7 @@ def test_demo_catalogue_is_realistic_and_consistent():
     now = timezone.now()
     assert not AgentVersion.objects.filter(created_at__gt=now - dt.timedelta(days=1)).exists()
     assert not Installation.objects.filter(version__created_at__gt=F("installed_at")).exists()
+    assert not Installation.objects.filter(installed_at__gt=now).exists()  # nothing in the future
     assert not AgentVersion.objects.filter(yanked_at__lt=F("created_at")).exists()
     assert AgentVersion.objects.filter(yanked_at__isnull=False).exists()
     first_versions = dict(Agent.objects.annotate(first=Min("versions__created_at")).values_list("pk", "first"))

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from crucible import services
-from crucible.models import ApiKey, Membership, Team
+from crucible.models import ApiKey, Membership, RateCounter, Team
 
 
 class MembershipInline(admin.TabularInline):
@@ -69,3 +69,18 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         updated = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"{updated} key(s) revoked.")
+
+
+@admin.register(RateCounter)
+class RateCounterAdmin(admin.ModelAdmin):
+    """Rate-limit windows (API throttles, failed logins); deleting one lifts that limit now."""
+
+    list_display = ["key", "count", "expires_at"]
+    search_fields = ["key"]
+    readonly_fields = ["key", "count", "expires_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

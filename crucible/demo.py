@@ -47,6 +47,14 @@ class DemoContext:
         return tqdm(total=total, desc=f"{desc:<28}", unit="", disable=self.quiet, leave=True, dynamic_ncols=True)
 
 
+def accounts_with_published_passwords() -> list[str]:
+    """Demo accounts (the README publishes their passwords) whose password still works."""
+    User = get_user_model()
+    published = {username: DEMO_PASSWORD for username, _ in USERS} | {ADMIN_USERNAME: ADMIN_PASSWORD}
+    users = User.objects.filter(username__in=published, is_active=True).order_by("username")
+    return [user.username for user in users if user.check_password(published[user.username])]
+
+
 def is_seeded() -> bool:
     return Team.objects.filter(slug=TEAMS[0][0]).exists()
 

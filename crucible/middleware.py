@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from crucible.api.exceptions import error_body
 
@@ -60,4 +61,37 @@ class DatabaseUnavailableMiddleware:
         else:
             response = HttpResponse(f"<h1>503 Service unavailable</h1><p>{message}</p>", status=503)
         response["Retry-After"] = "5"
+        return response
+
+
+class NulInPathMiddleware:
+    """A NUL byte in the path names nothing (PostgreSQL text cannot even hold one): 404 in the
+    usual shape (JSON on the API, the 404 page elsewhere) before any view looks it up."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path:
+            from crucible.views import json_404
+
+            return json_404(request)
+        return self.get_response(request)
+
+
+class ApiPrivateResponsesMiddleware:
+    """An API response to a request with credentials (an API key or a session cookie) is one
+    caller's data: ``Cache-Control: private, no-store``, and it varies on both credentials, so no
+    shared cache keeps it or hands it to another caller."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if is_api_path(request.path) and (
+            request.META.get("HTTP_AUTHORIZATION") or settings.SESSION_COOKIE_NAME in request.COOKIES
+        ):
+            patch_cache_control(response, private=True, no_store=True)
+            patch_vary_headers(response, ("Cookie", "Authorization"))
         return response

@@ -96,3 +96,16 @@ class ApiKey(models.Model):
     @property
     def display(self) -> str:
         return f"crk_{self.prefix}_…"
+
+
+class RateCounter(models.Model):
+    """One fixed-window counter of the rate limits (API throttles, failed logins), shared by every
+    process and host because it lives in the database. ``key`` names the limit, the caller and the
+    window (``api_key:42:29101234``); ``crucible.ratelimit`` moves it with one upsert."""
+
+    key = models.CharField(max_length=300, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"{self.key} = {self.count}"

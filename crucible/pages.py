@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from crucible import access
@@ -34,12 +33,3 @@ class TeamPageMixin(LoginRequiredMixin):
     @property
     def readable_team_ids(self):
         return access.readable_team_ids(self.request)
-
-
-def paginate(request, queryset, per_page: int = 25):
-    """A page of ``queryset`` from ``?page=``, plus the query string without ``page`` for links."""
-    paginator = Paginator(queryset, per_page)
-    page = paginator.get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    params.pop("page", None)
-    return page, params.urlencode()

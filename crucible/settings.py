@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "crucible.middleware.ApiBodyLimitMiddleware",
+    "crucible.middleware.ApiPrivateResponsesMiddleware",
     "crucible.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -58,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "crucible.middleware.NulInPathMiddleware",
 ]
 
 ROOT_URLCONF = "crucible.urls"
@@ -111,8 +113,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-# Failed logins allowed per username+address in LOGIN_THROTTLE_WINDOW seconds.
+# Failed logins allowed per username (any address) and per address (any username) in
+# LOGIN_THROTTLE_WINDOW seconds, on every login form (crucible.auth).
 LOGIN_THROTTLE_ATTEMPTS = env_int("CRUCIBLE_LOGIN_THROTTLE_ATTEMPTS", 10)
+LOGIN_THROTTLE_ADDRESS_ATTEMPTS = env_int("CRUCIBLE_LOGIN_THROTTLE_ADDRESS_ATTEMPTS", 30)
+AUTHENTICATION_BACKENDS = ["crucible.auth.ThrottledModelBackend"]
 LOGIN_THROTTLE_WINDOW = env_int("CRUCIBLE_LOGIN_THROTTLE_WINDOW", 300)
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -148,8 +153,10 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 
-# --- Cache (throttling, login throttling) -------------------------------------------------
-# Per-process memory by default; CRUCIBLE_CACHE=database shares counts across workers and hosts.
+# --- Cache ---------------------------------------------------------------------------------
+# Nothing that must be shared lives here: the API throttles and the failed-login limits count in
+# the database (crucible.ratelimit). Per-process memory by default; CRUCIBLE_CACHE=database
+# shares it across workers and hosts.
 if os.environ.get("CRUCIBLE_CACHE", "memory") == "database":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "crucible_cache"}}
 else:
@@ -207,7 +214,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
+    # No validator badge: Swagger UI would fetch it from the internet.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     "APPEND_COMPONENTS": {
         "securitySchemes": {"ApiKeyAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "API key"}}

@@ -1,23 +1,24 @@
 from __future__ import annotations
 
 import importlib
+import math
+from urllib.parse import urlsplit
 
-from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from crucible import access, services
-from crucible.api.exceptions import error_body
+from crucible.api.exceptions import error_body, suspicious_request_message
+from crucible.auth import login_throttled
 from crucible.models import ApiKey, Role
 
 FEATURE_APPS = ["marketplace", "teammemory", "observability", "improvement"]
@@ -72,7 +73,19 @@ def team_switch(request):
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         target = reverse("home")
-    return redirect(target)
+    return redirect(_same_section(target))
+
+
+def _same_section(target: str) -> str:
+    """Where to land after switching team from ``target``: a page of one object (its URL names
+    it: an agent, a build, an experiment) belongs to the team left, so go to its section's index."""
+    try:
+        match = resolve(urlsplit(target).path)
+    except Resolver404:
+        return reverse("home")
+    if match.kwargs and match.namespace in FEATURE_APPS:
+        return reverse(f"{match.namespace}:index")
+    return target
 
 
 @login_required
@@ -120,34 +133,43 @@ def api_key_revoke(request, pk: int):
     return redirect("api-keys")
 
 
-class LoginView(auth_views.LoginView):
-    """Django's login with a limit on failed attempts per username and address."""
+def _login_throttled_response(request, seconds_left: float, form=None):
+    response = render(
+        request,
+        "registration/login.html",
+        {"form": form, "throttled": True, "next": request.POST.get("next", "")},
+        status=429,
+    )
+    response["Retry-After"] = str(max(1, math.ceil(seconds_left)))
+    return response
 
-    def _throttle_key(self):
-        username = (self.request.POST.get("username") or "").lower()[:150]
-        address = self.request.META.get("REMOTE_ADDR", "")
-        return f"login-fail:{address}:{username}"
+
+class LoginView(auth_views.LoginView):
+    """Django's login, answering 429 without hashing anything while this address or this username
+    has used up its failed logins (``crucible.auth``; the backend enforces the same limit)."""
 
     def post(self, request, *args, **kwargs):
-        if cache.get(self._throttle_key(), 0) >= settings.LOGIN_THROTTLE_ATTEMPTS:
-            response = render(
-                request,
-                "registration/login.html",
-                {"form": self.get_form(), "throttled": True, "next": request.POST.get("next", "")},
-                status=429,
-            )
-            response["Retry-After"] = str(settings.LOGIN_THROTTLE_WINDOW)
-            return response
+        seconds_left = login_throttled(request=request, username=request.POST.get("username", ""))
+        if seconds_left is not None:
+            return _login_throttled_response(request, seconds_left, self.get_form())
         return super().post(request, *args, **kwargs)
 
-    def form_invalid(self, form):
-        key = self._throttle_key()
-        cache.add(key, 0, settings.LOGIN_THROTTLE_WINDOW)
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, settings.LOGIN_THROTTLE_WINDOW)
-        return super().form_invalid(form)
+
+def admin_login(request):
+    """The admin's login with the same limit (its form alone would just say "wrong password")."""
+    if request.method == "POST":
+        seconds_left = login_throttled(request=request, username=request.POST.get("username", ""))
+        if seconds_left is not None:
+            return _login_throttled_response(request, seconds_left)
+    return admin.site.login(request)
+
+
+def json_400(request, exception=None):
+    """Django's own 400 (e.g. a form body over its field or file limits, read outside a view)."""
+    if request.path.startswith("/api/"):
+        message = suspicious_request_message(exception) if exception is not None else "Bad request."
+        return JsonResponse(error_body("bad_request", message), status=400)
+    return render(request, "400.html", status=400)
 
 
 def json_404(request, exception=None):

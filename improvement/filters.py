@@ -3,18 +3,19 @@
 from django.db.models import Q
 from django_filters import rest_framework as filters
 
+from crucible.filters import IsoDateTimeFilter
 from improvement.models import Assignment, Experiment, Status, Strategy, Variant
 
 
 class ExperimentFilterSet(filters.FilterSet):
-    q = filters.CharFilter(method="filter_q", label="Name or description contains")
+    q = filters.CharFilter(method="filter_q", label="Search", help_text="In the name or the description.")
     name = filters.CharFilter(lookup_expr="icontains")
     status = filters.MultipleChoiceFilter(choices=Status.choices)
     strategy = filters.ChoiceFilter(choices=Strategy.choices, empty_label="any")
-    agent = filters.NumberFilter(field_name="agent_id")
+    agent = filters.NumberFilter(field_name="agent_id", label="Agent id")
     has_winner = filters.BooleanFilter(field_name="winner", lookup_expr="isnull", exclude=True, label="Has a winner")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", label="Created at or after")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", label="Created before")
 
     class Meta:
         model = Experiment
@@ -41,8 +42,8 @@ class AssignmentFilterSet(filters.FilterSet):
     experiment = filters.NumberFilter(field_name="experiment_id")
     variant = filters.NumberFilter(field_name="variant_id")
     has_result = filters.BooleanFilter(field_name="result_at", lookup_expr="isnull", exclude=True)
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Assignment

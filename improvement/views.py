@@ -9,7 +9,8 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from crucible import access
-from crucible.pages import TeamPageMixin, paginate
+from crucible.lists import FilteredListView
+from crucible.pages import TeamPageMixin
 from improvement import selectors, services
 from improvement.filters import ExperimentFilterSet
 from improvement.forms import ConcludeForm, ExperimentCreateForm, ExperimentForm, VariantForm
@@ -31,19 +32,21 @@ def _flash_errors(request, exc: ValidationError) -> None:
         messages.error(request, message)
 
 
-class IndexView(TeamPageMixin, TemplateView):
-    """Experiments of the active team, filterable and paginated."""
+class IndexView(FilteredListView):
+    """Experiments of the active team, filterable (the API's FilterSet), sortable and paginated."""
 
     template_name = "improvement/index.html"
+    filterset_class = ExperimentFilterSet
+    sorts = {"name": ("name",), "results": ("total_results",), "created": ("created_at",)}
+    default_ordering = "-created"
+    item_name = ("experiment", "experiments")
+    form_fields = ("q", "status", "strategy")
+
+    def get_queryset(self):
+        return selectors.experiment_list(team_ids=[self.team.pk])
 
     def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        filterset = ExperimentFilterSet(
-            self.request.GET, queryset=selectors.experiment_list(team_ids=[self.team.pk]).order_by("-created_at")
-        )
-        page, query = paginate(self.request, filterset.qs)
-        context.update(filterset=filterset, page=page, query=query, can_write=access.can(self.request, self.team.pk))
-        return context
+        return super().get_context_data(can_write=access.can(self.request, self.team.pk), **kwargs)
 
 
 class ExperimentMixin(TeamPageMixin):

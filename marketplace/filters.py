@@ -25,7 +25,9 @@ class AgentFilterSet(filters.FilterSet):
         widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")]),
     )
     publisher = filters.CharFilter(method="noop", max_length=60, label="Publisher team (slug)")
-    sort = filters.ChoiceFilter(choices=list(selectors.SORTS.items()), method="noop", empty_label="Default")
+    sort = filters.ChoiceFilter(
+        choices=list(selectors.SORTS.items()), method="noop", empty_label="Default", label="Sort"
+    )
 
     class Meta:
         model = Agent

@@ -342,6 +342,15 @@ class Report(models.Model):
     class Meta:
         indexes = [models.Index(fields=["status", "-created_at"], name="report_status_time")]
         ordering = ["-created_at"]
+        constraints = [
+            # A team reporting the same thing for the same reason again adds nothing to the queue.
+            models.UniqueConstraint(
+                fields=["agent", "rating", "reporter_team", "reason"],
+                condition=models.Q(status="open"),
+                nulls_distinct=False,
+                name="report_open_once_per_team",
+            )
+        ]
 
     def __str__(self):
         target = f"review #{self.rating_id}" if self.rating_id else str(self.agent)

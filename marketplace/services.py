@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 from datetime import date
 
-import markdown as markdown_lib
-import nh3
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
@@ -23,6 +21,7 @@ from jsonschema.validators import validator_for
 from crucible import sql
 from crucible.models import Membership
 from marketplace import conf
+from marketplace.markdown import markdown_render
 from marketplace.models import (
     VERSION_ORDER_DESC,
     Agent,
@@ -38,66 +37,7 @@ from marketplace.models import (
 from marketplace.versioning import InvalidVersion, SemVer
 
 AGENT_EDITABLE_FIELDS = ("name", "summary", "description", "category", "tags", "visibility")
-MARKDOWN_TAGS = {
-    "a",
-    "abbr",
-    "b",
-    "blockquote",
-    "br",
-    "code",
-    "dd",
-    "del",
-    "div",
-    "dl",
-    "dt",
-    "em",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "i",
-    "img",
-    "li",
-    "ol",
-    "p",
-    "pre",
-    "span",
-    "strong",
-    "sub",
-    "sup",
-    "table",
-    "tbody",
-    "td",
-    "th",
-    "thead",
-    "tr",
-    "ul",
-}
-
-
 # --- helpers --------------------------------------------------------------------------------
-
-
-def render_markdown(text: str) -> str:
-    """Markdown to HTML, then through nh3 (an allow-list sanitizer): scripts, event handlers and
-    javascript: links never survive. Links get rel="noopener noreferrer nofollow"."""
-    html = markdown_lib.markdown(text or "", extensions=["fenced_code", "tables", "sane_lists"], output_format="html")
-    return nh3.clean(
-        html,
-        tags=MARKDOWN_TAGS,
-        attributes={
-            "a": {"href", "title"},
-            "img": {"src", "alt", "title"},
-            "code": {"class"},
-            "th": {"align"},
-            "td": {"align"},
-        },
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer nofollow",
-    )
 
 
 class FieldErrors:
@@ -127,7 +67,7 @@ def parse_version(text, field: str = "version") -> SemVer:
     try:
         return SemVer.parse(text)
     except InvalidVersion as exc:
-        raise ValidationError({field: str(exc)})
+        raise ValidationError({field: str(exc)}) from None
 
 
 def validate_json_schema(schema, field: str):
@@ -151,7 +91,9 @@ def validate_json_schema(schema, field: str):
         validator_cls.check_schema(schema)
     except jsonschema_exceptions.SchemaError as exc:
         where = "/".join(str(part) for part in exc.absolute_path)
-        raise ValidationError({field: f"Not a valid JSON Schema{' at ' + where if where else ''}: {exc.message}"})
+        raise ValidationError(
+            {field: f"Not a valid JSON Schema{' at ' + where if where else ''}: {exc.message}"}
+        ) from None
     return schema
 
 
@@ -238,7 +180,12 @@ def _agent_fields(data: dict, *, partial: bool, errors: FieldErrors | None = Non
         if value is not None:
             out[name] = value
     if "description" in out:
-        out["description_html"] = render_markdown(out["description"])
+        # Rendered once, here, when the text is written; pages and the API show the stored HTML.
+        html = errors.check(markdown_render, out["description"])
+        if html is None:
+            del out["description"]
+        else:
+            out["description_html"] = html
     if "tags" in out:
         out["tags_text"] = " ".join(out["tags"])
     if own_errors:
@@ -729,14 +676,27 @@ def report_create(
     text = _clean_text(text, "text", 5000)
     if rating is not None and rating.agent_id != agent.pk:
         raise ValidationError({"rating": "That review belongs to another agent."})
-    return Report.objects.create(
-        agent=agent,
-        rating=rating,
-        reporter=reporter if getattr(reporter, "pk", None) else None,
-        reporter_team=team,
-        reason=reason,
-        text=text,
-    )
+    # The same open report (agent or review, reason) from the same team counts once: a repeat
+    # returns the report already in the queue, with the newest explanation.
+    same = {"agent": agent, "rating": rating, "reporter_team": team, "reason": reason, "status": Report.Status.OPEN}
+    existing = Report.objects.filter(**same).first()
+    if existing is not None:
+        if text and text != existing.text:
+            existing.text = text
+            existing.save(update_fields=["text"])
+        return existing
+    try:
+        with transaction.atomic():
+            return Report.objects.create(
+                agent=agent,
+                rating=rating,
+                reporter=reporter if getattr(reporter, "pk", None) else None,
+                reporter_team=team,
+                reason=reason,
+                text=text,
+            )
+    except IntegrityError:  # the same report, sent at the same moment
+        return Report.objects.get(**same)
 
 
 @transaction.atomic

@@ -11,7 +11,8 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from crucible import access
-from crucible.pages import TeamPageMixin, paginate
+from crucible.lists import FilteredListView, page_of
+from crucible.pages import TeamPageMixin
 from marketplace import selectors, services
 from marketplace.filters import AgentFilterSet
 from marketplace.forms import (
@@ -26,26 +27,28 @@ from marketplace.forms import (
 from marketplace.models import Agent, AgentVersion, Installation, Rating
 
 
-class IndexView(TeamPageMixin, TemplateView):
-    """Browse and search, with the same FilterSet as the API."""
+class IndexView(FilteredListView):
+    """Browse and search, with the same FilterSet as the API (its ``sort`` orders the results)."""
 
     template_name = "marketplace/index.html"
+    filterset_class = AgentFilterSet
+    per_page = 20
+    item_name = ("agent", "agents")
+
+    def get_queryset(self):
+        return Agent.objects.all()
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        filterset = AgentFilterSet(self.request.GET, queryset=Agent.objects.all(), request=self.request)
-        queryset = filterset.filter_queryset(filterset.queryset) if filterset.is_valid() else Agent.objects.none()
-        page, query = paginate(self.request, queryset, per_page=20)
+        listing = context["listing"]
         installed = dict(
             Installation.objects.filter(
-                team=self.team, uninstalled_at__isnull=True, agent_id__in=[a.pk for a in page]
+                team=self.team, uninstalled_at__isnull=True, agent_id__in=[a.pk for a in listing]
             ).values_list("agent_id", "version__version")
         )
-        for agent in page:
+        for agent in listing:
             agent.installed_version = installed.get(agent.pk)
-        context.update(
-            filterset=filterset, form=filterset.form, page=page, query=query, searching=bool(self.request.GET.get("q"))
-        )
+        context["searching"] = bool(self.request.GET.get("q"))
         return context
 
 
@@ -78,7 +81,9 @@ class AgentDetailView(AgentMixin, TemplateView):
             .first()
         )
         my_rating = Rating.objects.filter(agent=agent, user=user).first()
-        reviews, query = paginate(self.request, selectors.ratings_for_agent(agent=agent), per_page=10)
+        reviews = page_of(
+            self.request, selectors.ratings_for_agent(agent=agent), per_page=10, item_name=("review", "reviews")
+        )
         is_publisher = agent.team_id in self.readable_team_ids and access.can(self.request, agent.team_id)
         histogram_max = max(stats["histogram"].values()) or 1
         context.update(
@@ -100,7 +105,6 @@ class AgentDetailView(AgentMixin, TemplateView):
             rate_form=RateForm(initial={"stars": my_rating.stars, "review": my_rating.review} if my_rating else None),
             report_form=ReportForm(),
             reviews=reviews,
-            reviews_query=query,
         )
         return context
 
@@ -206,8 +210,8 @@ class InstalledView(TeamPageMixin, TemplateView):
         show = self.request.GET.get("show", "active")
         if show != "all":
             installations = installations.filter(uninstalled_at__isnull=True)
-        page, query = paginate(self.request, installations, per_page=25)
-        context.update(page=page, query=query, show=show)
+        listing = page_of(self.request, installations, per_page=25, item_name=("installation", "installations"))
+        context.update(listing=listing, show=show)
         return context
 
 

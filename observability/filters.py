@@ -2,6 +2,7 @@
 
 from django_filters import rest_framework as filters
 
+from crucible.filters import IsoDateTimeFilter
 from observability.models import Execution, ExecutionSource, ExecutionStatus, ModelPrice
 
 
@@ -13,12 +14,12 @@ class ExecutionFilterSet(filters.FilterSet):
     status = filters.ChoiceFilter(choices=ExecutionStatus.choices)
     source = filters.ChoiceFilter(choices=ExecutionSource.choices)
     error_type = filters.CharFilter(field_name="error_type")
-    started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
-    min_duration_ms = filters.NumberFilter(field_name="duration_ms", lookup_expr="gte")
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="Started at or after")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")
+    min_duration_ms = filters.NumberFilter(field_name="duration_ms", lookup_expr="gte", label="Duration at least (ms)")
     unpriced = filters.BooleanFilter(field_name="cost", lookup_expr="isnull", label="Unpriced (no cost)")
-    variant = filters.NumberFilter(field_name="variant_id")
-    build = filters.NumberFilter(field_name="build_id")
+    variant = filters.NumberFilter(field_name="variant_id", label="Variant id")
+    build = filters.NumberFilter(field_name="build_id", label="Build id")
     trace_id = filters.CharFilter(field_name="trace_id")
     client_id = filters.CharFilter(field_name="client_id")
 

@@ -1,15 +1,14 @@
 from django import forms
 
+from crucible import periods
 from observability.models import ExecutionStatus
-from observability.selectors import RANGE_LABELS
+from observability.selectors import PERIOD_RULES
 
 
-class PeriodForm(forms.Form):
-    range = forms.ChoiceField(choices=list(RANGE_LABELS.items()), required=False, initial="24h")
-    start = forms.DateTimeField(
-        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="UTC, with range Custom"
-    )
-    end = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+class PeriodForm(periods.PeriodForm):
+    """``range`` or ``start``/``end`` (UTC), as in the API; see ``crucible.periods``."""
+
+    rules = PERIOD_RULES
 
 
 class DashboardFilterForm(PeriodForm):

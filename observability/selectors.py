@@ -8,14 +8,13 @@ dashboard grows with agents x periods, not with the number of executions.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models import Count, Sum
 from django.urls import reverse
-from django.utils import timezone
 
+from crucible import periods
 from crucible.rules import run_rules
 from crucible.sql import fetch_rows
 from observability import conf, histogram
@@ -25,93 +24,18 @@ from observability.services import ROLLUP_FROM_RAW_SQL, ROLLUP_TABLES, whole_day
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
-RANGES = {"1h": HOUR, "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
-RANGE_LABELS = {
-    "1h": "Last hour",
-    "24h": "Last 24 hours",
-    "7d": "Last 7 days",
-    "30d": "Last 30 days",
-    "custom": "Custom",
-}
-MAX_RANGE = 366 * DAY
-EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
-BUCKET_INTERVALS = {"hour": "1 hour", "6h": "6 hours", "day": "1 day", "week": "7 days"}
-
-
-@dataclass(frozen=True)
-class TimeRange:
-    key: str
-    start: dt.datetime
-    end: dt.datetime
-    bucket: str  # hour | 6h | day | week
-
-    @property
-    def label(self) -> str:
-        return RANGE_LABELS.get(self.key, self.key)
-
-    @property
-    def length(self) -> dt.timedelta:
-        return self.end - self.start
-
-    def previous(self) -> TimeRange:
-        return TimeRange(self.key, self.start - self.length, self.start, self.bucket)
-
-    def as_dict(self) -> dict:
-        return {"range": self.key, "label": self.label, "start": self.start, "end": self.end, "bucket": self.bucket}
-
-
-def _floor_hour(when: dt.datetime) -> dt.datetime:
-    return when.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _ceil_hour(when: dt.datetime) -> dt.datetime:
-    floor = _floor_hour(when)
-    return floor if floor == when else floor + HOUR
-
-
-def bucket_for(length: dt.timedelta) -> str:
-    if length <= 2 * DAY:
-        return "hour"
-    if length <= 14 * DAY:
-        return "6h"
-    if length <= 120 * DAY:
-        return "day"
-    return "week"
+# Periods: presets with one bucket size each (1h: 5 minutes from raw executions; 24h: hours; 7d:
+# 6 hours from hourly rollups; 30d/90d: days), custom bounds widened to whole hours (rollups are
+# hourly), at most 366 days between 1970 and 9999 (the previous period must stay representable).
+PERIOD_RULES = periods.PeriodRules(presets=("1h", "24h", "7d", "30d", "90d"), default="24h")
+TimeRange = periods.Period
 
 
 def time_range(
     key: str = "24h", start: dt.datetime | None = None, end: dt.datetime | None = None, now=None
 ) -> TimeRange:
-    """A dashboard period, aligned to whole hours (rollups are hourly). Preset ranges end with the
-    current hour included; ``custom`` needs ``start`` and ``end``."""
-    now = now or timezone.now()
-    key = key or "24h"
-    if key == "custom":
-        if start is None or end is None:
-            raise ValidationError({"start": "A custom range needs both start and end."})
-        if start.tzinfo is None or end.tzinfo is None:
-            raise ValidationError({"start": "Timestamps need a time zone."})
-        if not EARLIEST <= start < LATEST or not EARLIEST < end <= LATEST:
-            # Also keeps the hour rounding and the previous period (regressions) representable.
-            raise ValidationError(
-                {
-                    "start"
-                    if not EARLIEST <= start < LATEST
-                    else "end": f"Must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}."
-                }
-            )
-        start, end = _floor_hour(start), _ceil_hour(end)
-        if end <= start:
-            raise ValidationError({"end": "Must be after start."})
-        if end - start > MAX_RANGE:
-            raise ValidationError({"end": "A range can span at most 366 days."})
-    elif key in RANGES:
-        end = _floor_hour(now) + HOUR
-        start = end - RANGES[key] if key != "1h" else end - 2 * HOUR  # the current and the previous clock hour
-    else:
-        raise ValidationError({"range": f"Must be one of {', '.join([*RANGES, 'custom'])}."})
-    return TimeRange(key, start, end, bucket_for(end - start))
+    """A dashboard period (see ``crucible.periods``): a preset, or ``start``/``end`` when given."""
+    return periods.period_resolve(PERIOD_RULES, range=key, start=start, end=end, now=now)
 
 
 # --- Reading rollups ----------------------------------------------------------------------
@@ -123,14 +47,26 @@ ROLLUP_COLUMNS = (
 HIST_SUMS = ", ".join(f"sum(hist[{i}])" for i in range(1, histogram.BUCKETS + 1))
 
 
-def _segments(start: dt.datetime, end: dt.datetime):
-    """[(table, lo, hi)]: daily rows for whole UTC days inside the range, hourly rows elsewhere."""
-    if end - start < 2 * DAY:
+RAW = "raw"
+# Raw executions shaped like rollup rows, one per minute (only for periods that do not start and
+# end on whole hours: the last hour, read in 5-minute buckets). Named parameters: team, and the
+# segment's bounds (``.format(lo=..., hi=...)`` names them).
+RAW_AS_ROLLUP_SQL = ROLLUP_FROM_RAW_SQL.format(unit="minute", team_filter="AND team_id = %(team)s").replace(
+    "started_at >= %s AND started_at < %s", "started_at >= %({lo})s AND started_at < %({hi})s"
+)
+FINE_BUCKETS = ("5min", "hour", "6h")  # finer than a day: never read from daily rollups
+
+
+def _segments(start: dt.datetime, end: dt.datetime, time_bucket: str | None = None):
+    """[(source, lo, hi)]: raw executions when a bound is not a whole hour; otherwise hourly rows,
+    with daily rows for the whole UTC days of long periods unless the time series is finer than
+    a day (a daily row cannot be split into 6-hour buckets)."""
+    if start != periods.floor(start, "hour") or end != periods.floor(end, "hour"):
+        return [(RAW, start, end)]
+    if end - start < 2 * DAY or time_bucket in FINE_BUCKETS:
         return [("observability_hourlyrollup", start, end)]
-    first_day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    if first_day < start:
-        first_day += DAY
-    last_day = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    first_day = periods.ceil(start, "day")
+    last_day = periods.floor(end, "day")
     parts = []
     if start < first_day:
         parts.append(("observability_hourlyrollup", start, first_day))
@@ -145,7 +81,7 @@ def _time_expr(bucket: str) -> str:
         return "date_trunc('hour', bucket, 'UTC')"
     if bucket == "day":
         return "date_trunc('day', bucket, 'UTC')"
-    return f"date_bin('{BUCKET_INTERVALS[bucket]}', bucket, TIMESTAMPTZ '2000-01-03 00:00:00+00')"
+    return f"date_bin('{periods.BUCKET_SQL_INTERVALS[bucket]}', bucket, TIMESTAMPTZ '2000-01-03 00:00:00+00')"
 
 
 GROUPS = {
@@ -156,9 +92,9 @@ GROUPS = {
 }
 
 
-def _where(team, start, end, *, agent=None, model=None, status=None, version=None, agents=None):
-    """The rollup rows of [start, end) as a UNION of hourly and daily segments, with its named
-    parameters."""
+def _where(team, start, end, *, agent=None, model=None, status=None, version=None, agents=None, time_bucket=None):
+    """The rollup rows of [start, end) as a UNION of raw, hourly and daily segments (``_segments``),
+    with its named parameters."""
     where = ["team_id = %(team)s"]
     params = {"team": team.pk}
     for column, value in (("agent_name", agent), ("model", model), ("status", status), ("version", version)):
@@ -169,9 +105,10 @@ def _where(team, start, end, *, agent=None, model=None, status=None, version=Non
         where.append("agent_name = ANY(%(agents)s)")
         params["agents"] = list(agents)
     union = []
-    for i, (table, lo, hi) in enumerate(_segments(start, end)):
+    for i, (table, lo, hi) in enumerate(_segments(start, end, time_bucket)):
         segment = [*where, f"bucket >= %(lo_{i})s", f"bucket < %(hi_{i})s"]
-        union.append(f"SELECT {ROLLUP_COLUMNS} FROM {table} WHERE {' AND '.join(segment)}")
+        source = f"({RAW_AS_ROLLUP_SQL.format(lo=f'lo_{i}', hi=f'hi_{i}')}) raw" if table == RAW else table
+        union.append(f"SELECT {ROLLUP_COLUMNS} FROM {source} WHERE {' AND '.join(segment)}")
         params |= {f"lo_{i}": lo, f"hi_{i}": hi}
     return " UNION ALL ".join(union), params
 
@@ -220,10 +157,22 @@ def rollup_rows(
     with_hist=True,
     time_bucket=None,
     agents=None,
+    hourly=False,
 ) -> list[dict]:
     """Aggregates of the rollups of ``team`` in [start, end), grouped by any of agent, model,
-    version, status and a time bucket. One SQL statement."""
-    union, params = _where(team, start, end, agent=agent, model=model, status=status, version=version, agents=agents)
+    version, status and a time bucket. One SQL statement. ``hourly``: never read daily rows, so
+    ``first_seen`` is exact to the hour (which of two versions released the same day is newer)."""
+    union, params = _where(
+        team,
+        start,
+        end,
+        agent=agent,
+        model=model,
+        status=status,
+        version=version,
+        agents=agents,
+        time_bucket="hour" if hourly and not time_bucket else time_bucket,
+    )
     keys = [GROUPS[name] for name in group_by]
     if time_bucket:
         keys.append(f"{_time_expr(time_bucket)} AS time")
@@ -239,7 +188,7 @@ def rollup_rows(
 def rollup_agent_model_and_series(*, team, start, end, time_bucket, agent=None, model=None, status=None):
     """Per (agent, model) and per time bucket aggregates, with histograms, in ONE scan of the
     rollups (GROUPING SETS): the dashboard's two views of the same rows."""
-    union, params = _where(team, start, end, agent=agent, model=model, status=status)
+    union, params = _where(team, start, end, agent=agent, model=model, status=status, time_bucket=time_bucket)
     sql = f"""
         SELECT agent_name AS agent, model, time, GROUPING(agent_name, model, time) AS grouping, {AGGREGATES},
                {HIST_ARRAY}
@@ -354,7 +303,6 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
     for row in by_agent_model:
         if row["unpriced"]:
             unpriced_models[row["model"]] = unpriced_models.get(row["model"], 0) + row["unpriced"]
-    series_rows.sort(key=lambda r: r["time"])
     series = []
     for row in series_rows:
         m = metrics(row)
@@ -368,6 +316,8 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
                 "unpriced": m["unpriced"],
             }
         )
+    # One point per bucket of the period: no line is drawn across a bucket without executions.
+    series = period.fill(series, {"executions": 0, "error_rate": None, "p95_ms": None, "cost": 0.0, "unpriced": 0})
     for a in agents:
         a.pop("_row")
     return {
@@ -393,15 +343,17 @@ def filter_choices(*, team, period: TimeRange) -> dict:
 
 
 def errors_by_type(*, team, start, end, agents=None, limit_per_agent=None) -> dict[str, list[dict]]:
-    qs = ErrorRollup.objects.filter(team=team, bucket__gte=start, bucket__lt=end)
+    if _segments(start, end)[0][0] == RAW:  # the error rollups are hourly, like the others
+        qs = Execution.objects.filter(team=team, status="error", started_at__gte=start, started_at__lt=end)
+        counted = Count("id")
+    else:
+        qs = ErrorRollup.objects.filter(team=team, bucket__gte=start, bucket__lt=end)
+        counted = Sum("executions")
     if agents is not None:
         qs = qs.filter(agent_name__in=list(agents))
-    from django.db.models import Sum
 
     out: dict[str, list[dict]] = {}
-    for row in (
-        qs.values("agent_name", "error_type").annotate(n=Sum("executions")).order_by("agent_name", "-n", "error_type")
-    ):
+    for row in qs.values("agent_name", "error_type").annotate(n=counted).order_by("agent_name", "-n", "error_type"):
         items = out.setdefault(row["agent_name"], [])
         if limit_per_agent is None or len(items) < limit_per_agent:
             items.append({"error_type": row["error_type"], "executions": row["n"]})
@@ -412,11 +364,10 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
     overall = rollup_rows(team=team, start=period.start, end=period.end, agent=name)
     if not overall:
         return None
-    series_rows = sorted(
-        rollup_rows(team=team, start=period.start, end=period.end, agent=name, time_bucket=period.bucket),
-        key=lambda r: r["time"],
+    series_rows = rollup_rows(team=team, start=period.start, end=period.end, agent=name, time_bucket=period.bucket)
+    versions = rollup_rows(
+        team=team, start=period.start, end=period.end, agent=name, group_by=("version",), hourly=True
     )
-    versions = rollup_rows(team=team, start=period.start, end=period.end, agent=name, group_by=("version",))
     versions.sort(key=lambda r: r["first_seen"])
     models = rollup_rows(team=team, start=period.start, end=period.end, agent=name, group_by=("model",))
     models.sort(key=lambda r: -r["executions"])
@@ -445,17 +396,27 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
         "agent": name,
         "period": period.as_dict(),
         "totals": metrics(overall[0]),
-        "series": [
+        "series": period.fill(
+            [
+                {
+                    "time": r["time"],
+                    **{
+                        k: v
+                        for k, v in metrics(r).items()
+                        if k in ("executions", "error_rate", "p50_ms", "p95_ms", "cost", "tokens_per_execution")
+                    },
+                }
+                for r in series_rows
+            ],
             {
-                "time": r["time"],
-                **{
-                    k: v
-                    for k, v in metrics(r).items()
-                    if k in ("executions", "error_rate", "p50_ms", "p95_ms", "cost", "tokens_per_execution")
-                },
-            }
-            for r in series_rows
-        ],
+                "executions": 0,
+                "error_rate": None,
+                "p50_ms": None,
+                "p95_ms": None,
+                "cost": 0.0,
+                "tokens_per_execution": None,
+            },
+        ),
         "versions": [
             {"version": r["version"] or "(unversioned)", "first_seen": r["first_seen"], **metrics(r)} for r in versions
         ],
@@ -582,7 +543,7 @@ def regressions(*, team, period: TimeRange, current=None) -> list[dict]:
                 }
             )
     # Versions: compare the newest version seen in the window with the one before it.
-    versions = rollup_rows(team=team, start=previous.start, end=period.end, group_by=("agent", "version"))
+    versions = rollup_rows(team=team, start=previous.start, end=period.end, group_by=("agent", "version"), hourly=True)
     by_agent: dict[str, list] = {}
     for row in versions:
         if row["version"]:

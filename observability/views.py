@@ -3,12 +3,11 @@ executions. Thin: they read selectors and turn results into tables and plotly ch
 
 from __future__ import annotations
 
-import datetime as dt
-
-from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.views.generic import TemplateView
 
+from crucible import periods
+from crucible.lists import FilteredListView
 from crucible.pages import TeamPageMixin
 from observability import selectors
 from observability.filters import ExecutionFilterSet
@@ -17,53 +16,46 @@ from observability.models import Execution
 from observability.recommendations import with_change_figures
 
 
-def _aware(value):
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 class PeriodMixin:
-    """Reads ?range=&start=&end= into ``self.period`` (falls back to the last 24 hours with a
-    message on bad input)."""
+    """Reads ?range=&start=&end= into a period; while the form has errors (shown next to their
+    fields) the page shows the default period and says so."""
 
     form_class = PeriodForm
 
     def get_period(self, form):
-        self.period_error = None
-        data = form.cleaned_data if form.is_valid() else {}
-        try:
-            return selectors.time_range(data.get("range") or "24h", _aware(data.get("start")), _aware(data.get("end")))
-        except ValidationError as exc:
-            self.period_error = "; ".join(exc.messages)
-            return selectors.time_range("24h")
+        self.period_error = bool(form.is_bound and form.errors)
+        return form.period
 
 
-def line_chart(title, points, key, *, name=None, kind="scatter", yaxis_title="", fmt=None):
+def line_chart(title, points, key, *, name=None, kind="scatter", yaxis_title="", fmt=None, period=None):
     x = [p["time"] for p in points]
     y = [p[key] for p in points]
-    if not points:
+    if not points or not any(p.get("executions") for p in points):
         return {"data": [], "layout": {"title": {"text": title}}}
     trace = {"x": x, "y": y, "name": name or title, "type": kind}
     if kind == "scatter":
         trace["mode"] = "lines+markers"
-    return {
-        "data": [trace],
-        "layout": {"title": {"text": title}, "yaxis": {"title": {"text": yaxis_title}, "rangemode": "tozero"}},
-    }
+        trace["connectgaps"] = False  # a bucket without executions is a gap, not a line across it
+    layout = {"title": {"text": title}, "yaxis": {"title": {"text": yaxis_title}, "rangemode": "tozero"}}
+    if period is not None:
+        # The axis spans the period's buckets, so one point does not get an axis of milliseconds.
+        width = periods.BUCKETS[period.bucket]
+        layout["xaxis"] = {"type": "date", "range": [x[0] - width / 2, x[-1] + width / 2]}
+    return {"data": [trace], "layout": layout}
 
 
-def series_charts(series):
+def series_charts(series, period=None):
     return {
-        "obs-executions": line_chart("Executions", series, "executions", kind="bar"),
+        "obs-executions": line_chart("Executions", series, "executions", kind="bar", period=period),
         "obs-error-rate": line_chart(
             "Error rate",
-            [{**p, "error_rate": (p["error_rate"] or 0) * 100} for p in series],
+            [{**p, "error_rate": None if p["error_rate"] is None else p["error_rate"] * 100} for p in series],
             "error_rate",
             yaxis_title="%",
+            period=period,
         ),
-        "obs-p95": line_chart("p95 duration", series, "p95_ms", yaxis_title="ms"),
-        "obs-cost": line_chart("Cost", series, "cost", kind="bar", yaxis_title="USD"),
+        "obs-p95": line_chart("p95 duration", series, "p95_ms", yaxis_title="ms", period=period),
+        "obs-cost": line_chart("Cost", series, "cost", kind="bar", yaxis_title="USD", period=period),
     }
 
 
@@ -72,10 +64,10 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        base = PeriodForm(self.request.GET or None)
+        base = PeriodForm(self.request.GET)
         period = self.get_period(base)
         choices = selectors.filter_choices(team=self.team, period=period)
-        form = DashboardFilterForm(self.request.GET or None, agents=choices["agents"], models=choices["models"])
+        form = DashboardFilterForm(self.request.GET, agents=choices["agents"], models=choices["models"])
         filters = form.cleaned_data if form.is_valid() else {}
         data = selectors.dashboard(
             team=self.team,
@@ -88,7 +80,7 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
             form=form,
             period=period,
             data=data,
-            charts=series_charts(data["series"]),
+            charts=series_charts(data["series"], period),
             period_error=self.period_error,
             query=self.request.GET.urlencode(),
         )
@@ -100,12 +92,12 @@ class AgentView(PeriodMixin, TeamPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        form = PeriodForm(self.request.GET or None)
+        form = PeriodForm(self.request.GET)
         period = self.get_period(form)
         data = selectors.agent_detail(team=self.team, name=self.kwargs["name"], period=period)
         if data is None:
             raise Http404("No executions of this agent in this period.")
-        charts = series_charts([{**p, "unpriced": 0} for p in data["series"]])
+        charts = series_charts([{**p, "unpriced": 0} for p in data["series"]], period)
         charts["obs-versions"] = {
             "data": [
                 {
@@ -135,7 +127,7 @@ class BottlenecksView(PeriodMixin, TeamPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        form = PeriodForm(self.request.GET or None)
+        form = PeriodForm(self.request.GET)
         period = self.get_period(form)
         current = selectors.per_agent(self.team, period.start, period.end)
         data = selectors.bottlenecks(team=self.team, period=period, current=current)
@@ -171,7 +163,7 @@ class RecommendationsView(PeriodMixin, TeamPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        form = PeriodForm(self.request.GET or None)
+        form = PeriodForm(self.request.GET)
         period = self.get_period(form)
         context.update(
             form=form,
@@ -183,31 +175,29 @@ class RecommendationsView(PeriodMixin, TeamPageMixin, TemplateView):
         return context
 
 
-class ExecutionListView(TeamPageMixin, TemplateView):
+class ExecutionListView(FilteredListView):
     """Raw executions of the active team with the same filters as the API (no total count: the
-    table can hold many millions of rows; pages move with 'newer'/'older' links)."""
+    table can hold many millions of rows; pages move with Previous/Next links)."""
 
     template_name = "observability/executions.html"
+    filterset_class = ExecutionFilterSet
     per_page = 50
-    max_page = 100_000  # keeps OFFSET a bigint (a huge ?page= was a 500)
+    with_total = False
+    sorts = {"started": ("started_at",), "duration": ("duration_ms",)}
+    default_ordering = "-started"
+    item_name = ("execution", "executions")
+    form_fields = (
+        "agent",
+        "model",
+        "version",
+        "status",
+        "source",
+        "error_type",
+        "started_after",
+        "started_before",
+        "min_duration_ms",
+        "unpriced",
+    )
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        params = self.request.GET.copy()
-        params.pop("page", None)
-        filterset = ExecutionFilterSet(
-            params, queryset=Execution.objects.filter(team=self.team).order_by("-started_at", "-id")
-        )
-        try:
-            page = min(max(1, int(self.request.GET.get("page", "1"))), self.max_page)
-        except ValueError:
-            page = 1
-        rows = list(filterset.qs[(page - 1) * self.per_page : page * self.per_page + 1]) if filterset.is_valid() else []
-        context.update(
-            filter=filterset,
-            executions=rows[: self.per_page],
-            page=page,
-            has_next=len(rows) > self.per_page,
-            query=params.urlencode(),
-        )
-        return context
+    def get_queryset(self):
+        return Execution.objects.filter(team=self.team)

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.postgres.search import SearchQuery
 from django_filters import rest_framework as filters
 
+from crucible.filters import IsoDateTimeFilter
 from teammemory.models import Build, BuildStatus
 from teammemory.stacks import normalize_component
 
@@ -21,8 +22,8 @@ class BuildFilterSet(filters.FilterSet):
         field_name="stack_key", label="Stack", help_text="Exact stack key, e.g. 'python + django + postgresql'."
     )
     project = filters.CharFilter(field_name="project_name", lookup_expr="icontains", label="Project")
-    since = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="Started at or after")
-    until = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")
+    since = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="Started at or after")
+    until = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")
     quality_min = filters.NumberFilter(
         field_name="quality", lookup_expr="gte", label="Quality at least", min_value=0, max_value=100
     )

@@ -1,18 +1,18 @@
 from django import forms
 
+from crucible import periods
 from teammemory import conf
+from teammemory.selectors import PERIOD_RULES
 
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-class RangeForm(forms.Form):
-    DAYS = [(30, "Last 30 days"), (90, "Last 90 days"), (180, "Last 180 days"), (365, "Last year")]
-    days = forms.TypedChoiceField(choices=DAYS, coerce=int, required=False, label="Period")
+class PeriodForm(periods.PeriodForm):
+    """The insights period: a preset (``?range=90d``) or ``?since=``/``?until=``, as in the API."""
 
-    def clean_days(self):
-        return self.cleaned_data.get("days") or conf.INSIGHTS_DEFAULT_DAYS
+    rules = PERIOD_RULES
 
 
 class SuggestionForm(forms.Form):

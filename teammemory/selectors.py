@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from crucible import periods
 from crucible.rules import run_rules
 from crucible.sql import fetch_rows
 from teammemory import conf, histogram, rollups
@@ -88,10 +89,27 @@ def _rates(row: dict) -> dict:
     return out
 
 
+# The period of the insights: presets of whole days ending with today (UTC); ``since``/``until``
+# given alone are completed with the default length or now. Any span, back to year 1.
+PERIOD_RULES = periods.PeriodRules(
+    presets=tuple(dict.fromkeys(("30d", "90d", "180d", "365d", f"{conf.INSIGHTS_DEFAULT_DAYS}d"))),
+    default=f"{conf.INSIGHTS_DEFAULT_DAYS}d",
+    start_name="since",
+    end_name="until",
+    earliest=dt.datetime.min.replace(tzinfo=dt.UTC),
+    latest=dt.datetime.max.replace(tzinfo=dt.UTC),
+    max_length=None,
+    custom_unit=None,
+    start_help="Start (inclusive), ISO 8601; UTC if no offset is given.",
+    end_help="End (exclusive). Default: now.",
+)
+
+
 def _complete_range(since, until) -> tuple[dt.datetime, dt.datetime]:
-    """A missing end is now; a missing start is INSIGHTS_DEFAULT_DAYS before the end."""
-    until = until or timezone.now()
-    return since or _days_before(until, conf.INSIGHTS_DEFAULT_DAYS), until
+    """The insights period rule (``PERIOD_RULES``): bounds given are kept, a missing end is now, a
+    missing start is the default length before the end; neither is the default preset."""
+    period = periods.period_resolve(PERIOD_RULES, start=since, end=until)
+    return period.start, period.end
 
 
 def _days_before(moment: dt.datetime, days: int) -> dt.datetime:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from urllib.parse import urlencode
 
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.views.generic import TemplateView
 
+from crucible.lists import FilteredListView
 from crucible.models import Role
-from crucible.pages import TeamPageMixin, paginate
-from teammemory import charts, conf, selectors
+from crucible.pages import TeamPageMixin
+from teammemory import charts, selectors
 from teammemory.filters import BuildFilterSet
-from teammemory.forms import RangeForm, SuggestionForm
+from teammemory.forms import PeriodForm, SuggestionForm
 
 
 class IndexView(TeamPageMixin, TemplateView):
@@ -23,15 +23,15 @@ class IndexView(TeamPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        form = RangeForm(self.request.GET or None)
-        days = form.cleaned_data["days"] if form.is_bound and form.is_valid() else conf.INSIGHTS_DEFAULT_DAYS
-        until = timezone.now()
-        since = until - dt.timedelta(days=days)
+        form = PeriodForm(self.request.GET)
+        period = form.period
+        since, until = period.start, period.end
         insights = selectors.team_insights(team=self.team, since=since, until=until)
         recommendations = selectors.team_recommendations(team=self.team, since=since, until=until, insights=insights)
         context.update(
-            form=form if form.is_bound else RangeForm(initial={"days": days}),
-            days=days,
+            form=form,
+            period=period,
+            period_query=urlencode(period.query()),
             insights=insights,
             summary=insights["summary"],
             trend=insights["trend"],
@@ -43,16 +43,15 @@ class IndexView(TeamPageMixin, TemplateView):
         return context
 
 
-class BuildListView(TeamPageMixin, TemplateView):
+class BuildListView(FilteredListView):
     template_name = "teammemory/build_list.html"
+    filterset_class = BuildFilterSet
+    sorts = {"started": ("started_at",), "quality": ("quality",), "duration": ("duration_ms",), "cost": ("cost",)}
+    default_ordering = "-started"
+    item_name = ("build", "builds")
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        filterset = BuildFilterSet(self.request.GET or None, queryset=selectors.build_list(team_ids=[self.team.pk]))
-        queryset = filterset.qs if filterset.is_bound else filterset.queryset
-        page, query = paginate(self.request, queryset.order_by("-started_at", "-id"), per_page=25)
-        context.update(filterset=filterset, page=page, query=query)
-        return context
+    def get_queryset(self):
+        return selectors.build_list(team_ids=[self.team.pk])
 
 
 class BuildDetailView(TeamPageMixin, TemplateView):

@@ -16,7 +16,7 @@ _counter = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    # Throttle and login-failure counters live in the cache; tests must not share them.
+    # Tests must not share cached values (rate counters live in the database, rolled back per test).
     cache.clear()
     yield
     cache.clear()

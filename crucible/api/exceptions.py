@@ -8,7 +8,9 @@ the whole object) to its messages; it is ``{}`` when no field is to blame.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, OperationalError
 from django.http import Http404
@@ -50,6 +52,14 @@ def flatten_fields(detail, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+def suspicious_request_message(exc: SuspiciousOperation) -> str:
+    if isinstance(exc, TooManyFieldsSent):
+        return f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} form fields."
+    if isinstance(exc, TooManyFilesSent):
+        return f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files."
+    return "The request could not be read."
+
+
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"code": code, "message": message, "fields": fields or {}}
 
@@ -71,6 +81,12 @@ def exception_handler(exc, context):
     elif isinstance(exc, DatabaseError):
         # e.g. a value PostgreSQL refuses (numeric overflow, a NUL byte): the caller's input.
         return error_response(400, "The database refused a value in this request.", code="invalid")
+    elif isinstance(exc, RequestDataTooBig):
+        return error_response(413, "The request body is too large.")
+    elif isinstance(exc, SuspiciousOperation):
+        # e.g. a form body with more than DATA_UPLOAD_MAX_NUMBER_FIELDS fields or
+        # DATA_UPLOAD_MAX_NUMBER_FILES files: Django would answer its HTML "Bad Request" page.
+        return error_response(400, suspicious_request_message(exc))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, Http404):

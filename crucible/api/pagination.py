@@ -1,5 +1,13 @@
+import math
+
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
 from rest_framework import pagination
+from rest_framework.exceptions import NotFound
+
+# PostgreSQL bigint; a cursor position outside it is not a position the API ever gave out.
+_BIGINT = 2**63 - 1
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -17,6 +25,38 @@ class CursorPagination(pagination.CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = settings.API_MAX_PAGE_SIZE
     ordering = "-created_at"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        """DRF decodes the cursor but hands its position to the database unchecked: a tampered
+        ``p=abc``, ``p=nan``, ``p=1e308`` or a NUL became a 500. A position that the ordering
+        field cannot hold is an invalid cursor (404, like any other bad cursor)."""
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None and not self._position_is_valid(cursor.position):
+            raise NotFound(self.invalid_cursor_message)
+        return cursor
+
+    def _position_is_valid(self, position: str) -> bool:
+        if "\x00" in position:
+            return False
+        try:
+            field = self._model._meta.get_field(self.ordering[0].lstrip("-"))
+        except (AttributeError, FieldDoesNotExist):
+            return True
+        try:
+            value = field.to_python(position)
+        except (ValidationError, ValueError, TypeError, OverflowError):
+            return False
+        if isinstance(field, (models.IntegerField, models.AutoField)) and value is not None:
+            return -_BIGINT - 1 <= value <= _BIGINT
+        if isinstance(value, float):
+            return math.isfinite(value)
+        if hasattr(value, "is_finite"):  # Decimal
+            return value.is_finite()
+        return True
 
     def get_ordering(self, request, queryset, view):
         ordering = getattr(view, "cursor_ordering", None)

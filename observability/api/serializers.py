@@ -1,7 +1,8 @@
 from rest_framework import serializers
 
+from crucible import periods
 from observability.models import Execution, ExecutionStatus, ModelPrice
-from observability.selectors import RANGES
+from observability.selectors import PERIOD_RULES
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
@@ -140,10 +141,10 @@ class IngestResponseSerializer(serializers.Serializer):
 # --- Dashboards ---------------------------------------------------------------------------
 
 
-class PeriodQuerySerializer(serializers.Serializer):
-    range = serializers.ChoiceField(choices=[*RANGES, "custom"], default="24h", required=False)
-    start = serializers.DateTimeField(required=False)
-    end = serializers.DateTimeField(required=False)
+class PeriodQuerySerializer(periods.PeriodQuerySerializer):
+    """``range`` or ``start``/``end``; ``validated_data["period"]`` (see ``crucible.periods``)."""
+
+    rules = PERIOD_RULES
 
 
 class DashboardQuerySerializer(PeriodQuerySerializer):
@@ -157,7 +158,7 @@ class PeriodSerializer(serializers.Serializer):
     label = serializers.CharField()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    bucket = serializers.CharField()
+    bucket = serializers.CharField(help_text="Width of each point of the time series: 5min, hour, 6h, day or week.")
 
 
 class MetricsSerializer(serializers.Serializer):

@@ -6,7 +6,7 @@ from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crucible import access
+from crucible import access, periods
 from crucible.api.pagination import CursorPagination
 from crucible.api.parsers import PayloadTooLarge
 from crucible.api.viewsets import TeamScopedMixin
@@ -251,16 +251,10 @@ class OtlpTracesView(APIView):
 def _period(request, serializer_class=s.PeriodQuerySerializer):
     query = serializer_class(data=request.query_params)
     query.is_valid(raise_exception=True)
-    data = query.validated_data
-    period = selectors.time_range(data.get("range") or "24h", data.get("start"), data.get("end"))
-    return period, data
+    return query.validated_data["period"], query.validated_data
 
 
-PERIOD_PARAMS = [
-    OpenApiParameter("range", str, enum=["1h", "24h", "7d", "30d", "custom"], description="Default 24h."),
-    OpenApiParameter("start", OpenApiTypes.DATETIME, description="With range=custom."),
-    OpenApiParameter("end", OpenApiTypes.DATETIME, description="With range=custom."),
-]
+PERIOD_PARAMS = periods.period_parameters(selectors.PERIOD_RULES)
 
 
 class DashboardView(APIView):

@@ -3,9 +3,11 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from crucible import periods
 from crucible.api.serializers import StrictFieldsMixin
 from teammemory import conf, services
 from teammemory.models import Build, BuildStatus
+from teammemory.selectors import PERIOD_RULES
 
 # --- Builds ------------------------------------------------------------------------------------
 
@@ -130,14 +132,10 @@ class BuildSerializer(serializers.ModelSerializer):
 # --- Insights ----------------------------------------------------------------------------------
 
 
-class InsightsRangeQuerySerializer(StrictFieldsMixin, serializers.Serializer):
-    since = serializers.DateTimeField(required=False, help_text="Start (inclusive). Default: 90 days ago.")
-    until = serializers.DateTimeField(required=False, help_text="End (exclusive). Default: now.")
+class InsightsRangeQuerySerializer(StrictFieldsMixin, periods.PeriodQuerySerializer):
+    """``range`` (30d, 90d, 180d, 365d) or ``since``/``until``; see ``crucible.periods``."""
 
-    def validate(self, attrs):
-        if attrs.get("since") and attrs.get("until") and attrs["until"] <= attrs["since"]:
-            raise serializers.ValidationError({"until": "The end of the range must be after its start."})
-        return attrs
+    rules = PERIOD_RULES
 
 
 class BuildOutcomeSerializer(serializers.Serializer):

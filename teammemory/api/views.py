@@ -7,13 +7,12 @@ import re
 
 from django.db.models import Q
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crucible import access
+from crucible import access, periods
 from crucible.api.pagination import CursorPagination
 from crucible.api.viewsets import TeamScopedMixin
 from crucible.models import Role, Team
@@ -81,14 +80,7 @@ def _range(request) -> dict:
     return query.validated_data
 
 
-RANGE_PARAMETERS = [
-    OpenApiParameter(
-        "since", OpenApiTypes.DATETIME, description="Start of the range (ISO 8601, inclusive); default 90 days ago."
-    ),
-    OpenApiParameter(
-        "until", OpenApiTypes.DATETIME, description="End of the range (ISO 8601, exclusive); default now."
-    ),
-]
+RANGE_PARAMETERS = periods.period_parameters(selectors.PERIOD_RULES)
 
 
 def _active_team_or_404(request):
@@ -99,14 +91,14 @@ def _active_team_or_404(request):
 
 
 def _insights(request, team):
-    rng = _range(request)
-    data = selectors.team_insights(team=team, since=rng.get("since"), until=rng.get("until"))
+    period = _range(request)["period"]
+    data = selectors.team_insights(team=team, since=period.start, until=period.end)
     return Response(TeamInsightsSerializer(data).data)
 
 
 def _recommendations(request, team):
-    rng = _range(request)
-    data = selectors.team_recommendations(team=team, since=rng.get("since"), until=rng.get("until"))
+    period = _range(request)["period"]
+    data = selectors.team_recommendations(team=team, since=period.start, until=period.end)
     return Response(BuildRecommendationsSerializer(data).data)
 
 

@@ -119,3 +119,28 @@ def test_pages_send_a_strict_content_security_policy(client, member):
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
     assert "<script>" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "page,landing",
+    [
+        ("/marketplace/agents/{pk}/", "/marketplace/"),
+        ("/improvement/experiments/{pk}/", "/improvement/"),
+        ("/teammemory/builds/{pk}/", "/teammemory/"),
+        ("/observability/agents/planner/?range=7d", "/observability/"),
+    ],
+)
+def test_switching_team_on_an_object_page_lands_on_the_section_index(client, member, other_team, page, landing):
+    services.membership_set(team=other_team, user=member, role=Role.MEMBER)
+    client.force_login(member)
+    response = client.post(reverse("team-switch"), {"team": other_team.pk, "next": page.format(pk=7)})
+    assert response.status_code == 302 and response["Location"] == landing
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_switching_team_elsewhere_keeps_the_page(client, member, other_team):
+    services.membership_set(team=other_team, user=member, role=Role.MEMBER)
+    client.force_login(member)
+    for page in ("/teammemory/builds/?status=failed", "/observability/bottlenecks/?range=7d", "/"):
+        response = client.post(reverse("team-switch"), {"team": other_team.pk, "next": page})
+        assert response["Location"] == page

@@ -116,7 +116,7 @@ def test_every_api_route_is_in_the_schema():
         if match is not None:
             covered.add(match.view_name)
     # Routers' browsable roots and the schema/docs views are not API operations.
-    not_operations = {"schema", "api-docs", "api-redoc"}
+    not_operations = {"schema", "api-docs"}
     missing = [
         r.route
         for r in discovery.api_routes()
@@ -127,7 +127,7 @@ def test_every_api_route_is_in_the_schema():
 
 def test_api_roots_need_credentials_and_the_public_docs_hold_no_data(world, caller):
     """The URL-conf API routes that are not schema operations: router roots need credentials;
-    the schema, Swagger UI and ReDoc are public (drf-spectacular's default SERVE_PERMISSIONS):
+    the schema and Swagger UI are public (drf-spectacular's default SERVE_PERMISSIONS):
     they describe the API and must carry no team's data."""
     from django.urls import reverse
 
@@ -138,7 +138,7 @@ def test_api_roots_need_credentials_and_the_public_docs_hold_no_data(world, call
         assert caller("anonymous").get(url).status_code == 401, name
         assert caller("revoked_key").get(url).status_code == 401, name
         assert caller("owner_key").get(url).status_code == 200, name
-    for name in ("schema", "api-docs", "api-redoc"):
+    for name in ("schema", "api-docs"):
         response = caller("anonymous").get(reverse(name))
         assert response.status_code == 200, name
         assert MARKER not in response.content.decode(errors="replace")

@@ -58,7 +58,9 @@ def test_description_is_sanitized_on_the_page(web, make_agent, other_team):
         other_team, "Sneaky", description="Hi <script>alert('x')</script><a href=\"javascript:alert(1)\">click</a>"
     )
     html = web.get(f"/marketplace/agents/{agent.pk}/").content.decode()
-    assert "alert('x')" not in html.split('<div class="markdown card">')[1].split("</div>")[0]
+    # Raw HTML in Markdown is left out (CommonMark, cmark's safe mode); what was inside it is text.
+    card = html.split('<div class="markdown card">')[1].split("</div>")[0]
+    assert "<script" not in card and "<a href" not in card
     assert "javascript:alert" not in html
 
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +56,14 @@ def test_other_pages(client, member, seeded, url):
 def test_bad_custom_range_shows_a_message(client, member, seeded):
     client.force_login(member)
     html = client.get("/observability/?range=custom").content.decode()
-    assert "custom range needs both" in html
+    # The message sits next to the Start field (by its label, not its parameter name).
+    assert re.search(
+        r"<label>Start .*?</label>\s*(?:<small[^>]*>[^<]*</small>\s*)?<p class=\"field-error\"[^>]*>A custom period needs a start",
+        html,
+        re.S,
+    )
+    assert "start:" not in html
+    assert "showing last 24 hours instead" in html
 
 
 def test_pages_need_login(client):

@@ -161,3 +161,30 @@ def test_admin_screens(make_build, make_user):
         "/admin/teammemory/build/?q=b-&status__exact=succeeded",
     ):
         assert c.get(url).status_code == 200, url
+
+
+def test_following_a_stack_from_the_insights_page_keeps_the_period(client, make_build):
+    for days in (1, 20, 40):
+        make_build(started=NOW - dt.timedelta(days=days))
+    make_build(started=NOW - dt.timedelta(days=200))  # same stack, outside the 90 days
+    html = client.get("/teammemory/", {"range": "90d"}).content.decode()
+    stack_row = re.search(
+        r'<td><a href="([^"]*stack=[^"]*)">python \+ django \+ postgresql</a>.*?<td class="num">(\d+)</td>', html, re.S
+    )
+    assert stack_row and stack_row.group(2) == "3"
+    link = stack_row.group(1).replace("&amp;", "&")
+    builds = client.get(link).content.decode()
+    assert "1–3 of 3 builds" in builds  # not the 4 builds of all time
+    assert len(re.findall(r'href="/teammemory/builds/\d+/"', builds)) == 3
+
+
+def test_insights_period_from_the_form(client, make_build):
+    make_build(started=NOW - dt.timedelta(days=20))
+    make_build(started=NOW - dt.timedelta(days=60))
+    html = client.get("/teammemory/", {"range": "30d"}).content.decode()
+    assert re.search(r'id="kpi-builds">1<', html) and "Last 30 days:" in html
+    since = (NOW - dt.timedelta(days=70)).strftime("%Y-%m-%dT%H:%M")
+    html = client.get("/teammemory/", {"since": since}).content.decode()  # a start alone runs to now
+    assert re.search(r'id="kpi-builds">2<', html) and "Custom:" in html
+    html = client.get("/teammemory/", {"range": "custom"}).content.decode()
+    assert "A custom period needs a start" in html and "range:" not in html

@@ -1,0 +1,30 @@
+"""Filters shared by the FilterSets of every app."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django_filters import fields
+from django_filters import rest_framework as filters
+
+
+class UtcIsoDateTimeField(fields.IsoDateTimeField):
+    """An ISO 8601 date and time, converted to UTC. Python accepts offsets up to ±23:59 but
+    PostgreSQL only ±15:59, and ``0001-01-01T00:00+23:59`` is in year 0 once in UTC: such values
+    are a form error (400 on the API, the filter form's message on a page), not a database error."""
+
+    default_error_messages = {"range": "Enter a date and time between the years 1 and 9999 (in UTC)."}
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["range"], code="range") from None
+
+
+class IsoDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField

@@ -1,0 +1,90 @@
+"""Rate limits whose counters every process and host share: one row per name and window in the
+``crucible_ratecounter`` table, moved by one atomic upsert (``INSERT ... ON CONFLICT DO UPDATE``).
+The API throttles (``crucible.api.throttling``) and the failed-login limits (``crucible.auth``) use
+it; a per-process cache let each worker count on its own (issue 15, item 4).
+
+A count is a sliding-window estimate: this window's count plus the previous window's, weighted by
+how much of the previous window still lies within the last ``seconds`` (rounded up), so a burst
+across a window boundary is not counted afresh."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+
+from django.db import connection
+
+from crucible.models import RateCounter
+
+# About one hit in this many also deletes expired windows (no separate cleaning job needed).
+_SWEEP_ONE_IN = 500
+_MAX_KEY = 300
+
+
+@dataclass(frozen=True)
+class Window:
+    key: str
+    previous_key: str
+    previous_weight: float  # share of the previous window still inside the sliding window
+    seconds_left: float  # until this window ends
+
+
+def window_for(*, name: str, seconds: int, now: float | None = None) -> Window:
+    now = time.time() if now is None else now
+    index = int(now // seconds)
+    elapsed = now - index * seconds
+    suffix = f":{index}"
+    base = name[: _MAX_KEY - len(suffix) - 1]
+    return Window(
+        key=f"{base}{suffix}",
+        previous_key=f"{base}:{index - 1}",
+        previous_weight=1 - elapsed / seconds,
+        seconds_left=seconds - elapsed,
+    )
+
+
+def _estimate(current: int, previous: int, window: Window) -> int:
+    return current + math.ceil(previous * window.previous_weight - 1e-9)
+
+
+def rate_hit(*, name: str, seconds: int, amount: int = 1) -> tuple[int, float]:
+    """Count ``amount`` more for ``name``; return the count over the last ``seconds`` (this hit
+    included) and the seconds until the current window ends."""
+    window = window_for(name=name, seconds=seconds)
+    table = RateCounter._meta.db_table
+    with connection.cursor() as cursor:
+        # One statement whatever happens (a request's query count stays fixed); about one hit in
+        # _SWEEP_ONE_IN also deletes the expired windows of every name.
+        cursor.execute(
+            f"""
+            WITH hit AS (
+                INSERT INTO {table} (key, count, expires_at)
+                VALUES (%(key)s, %(amount)s, now() + make_interval(secs => %(ttl)s))
+                ON CONFLICT (key) DO UPDATE SET count = {table}.count + EXCLUDED.count
+                RETURNING count
+            ), swept AS (
+                DELETE FROM {table} WHERE %(sweep)s AND expires_at < now()
+            )
+            SELECT (SELECT count FROM hit),
+                   COALESCE((SELECT count FROM {table} WHERE key = %(previous)s), 0)
+            """,
+            {
+                "key": window.key,
+                "previous": window.previous_key,
+                "amount": amount,
+                "ttl": seconds * 2 + 1,
+                "sweep": random.randrange(_SWEEP_ONE_IN) == 0,
+            },
+        )
+        current, previous = cursor.fetchone()
+    return _estimate(current, previous, window), window.seconds_left
+
+
+def rate_count(*, name: str, seconds: int) -> tuple[int, float]:
+    """The count of ``name`` over the last ``seconds`` (0 when nothing was counted) and the seconds
+    until the current window ends; counts nothing."""
+    window = window_for(name=name, seconds=seconds)
+    rows = dict(RateCounter.objects.filter(key__in=[window.key, window.previous_key]).values_list("key", "count"))
+    return _estimate(rows.get(window.key, 0), rows.get(window.previous_key, 0), window), window.seconds_left

@@ -3,6 +3,7 @@ views copy a service's ValidationError onto the form."""
 
 from django import forms
 
+from crucible import limits
 from improvement.models import Experiment
 
 
@@ -61,7 +62,7 @@ class ExperimentCreateForm(ExperimentForm):
 
 
 class VariantForm(forms.Form):
-    name = forms.CharField(max_length=100)
+    name = forms.CharField(max_length=limits.NAME_CHARS)
     prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
     is_control = forms.BooleanField(required=False, label="Control")
 

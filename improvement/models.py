@@ -14,6 +14,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from crucible.limits import SUM_MONEY_DIGITS
+
 
 class Status(models.TextChoices):
     DRAFT = "draft", "Draft"
@@ -166,7 +168,7 @@ class Variant(models.Model):
     duration_sum = models.FloatField(default=0.0)
     duration_sum_sq = models.FloatField(default=0.0)
     tokens_sum = models.BigIntegerField(default=0)
-    cost_sum = models.DecimalField(max_digits=18, decimal_places=6, default=0)
+    cost_sum = models.DecimalField(max_digits=SUM_MONEY_DIGITS, decimal_places=6, default=0)
 
     class Meta:
         ordering = ["experiment_id", "id"]

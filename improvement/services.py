@@ -7,7 +7,6 @@ and writes one small assignment row (plus a traffic counter for the hour) in one
 
 from __future__ import annotations
 
-import math
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from crucible import sql
+from crucible import limits, sql
+from crucible import validation as v
 from improvement import bandits, conf
 from improvement.models import Assignment, Experiment, Status, Strategy, Variant, VariantBucket
 
@@ -41,9 +41,9 @@ EXPERIMENT_FIELDS = (
     *OBJECTIVE_FIELDS,
 )
 MAX_WEIGHT = 1000.0
-MAX_DURATION_MS = 7 * 24 * 3600 * 1000  # a week
-MAX_TOKENS = 10**12
-MAX_COST = Decimal("1000000")
+MAX_MIN_RESULTS = 1_000_000
+# Decimal places of a result's cost as summed (Variant.cost_sum) and of the cost reference.
+RESULT_COST_PLACES = 6
 
 _rng = random.SystemRandom()
 
@@ -77,49 +77,81 @@ def objective_score(
 # --- validation helpers -------------------------------------------------------------------
 
 
-def _check_experiment_fields(experiment: Experiment) -> None:
-    errors = {}
-    if experiment.strategy not in Strategy.values:
-        errors["strategy"] = f"Choose one of: {', '.join(Strategy.values)}."
-    eps = experiment.epsilon
-    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not math.isfinite(eps) or not 0.0 <= eps <= 1.0:
-        errors["epsilon"] = "Epsilon must be a number between 0 and 1."
+def _weight(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise v.Invalid("A weight must be a finite number.")
+    return v.number(value, low=0, high=MAX_WEIGHT)
+
+
+def _epsilon(value):
+    try:
+        return v.number(value, low=0.0, high=1.0, required=True)
+    except v.Invalid:
+        raise v.Invalid("Epsilon must be a number between 0 and 1.") from None
+
+
+def _whole_at_least_one(value, *, high: int, message: str):
+    try:
+        return v.whole(value, low=1, high=high, required=True)
+    except v.Invalid:
+        raise v.Invalid(message) from None
+
+
+def _check_experiment_fields(experiment: Experiment, errors: v.Errors) -> None:
+    """The settings of ``experiment`` (unsaved values included); every bad one filed in ``errors``."""
+    errors.check("strategy", v.choice, experiment.strategy, Strategy.values)
+    errors.check("epsilon", _epsilon, experiment.epsilon)
     weights = {}
     for field in ("weight_quality", "weight_success", "weight_speed", "weight_cost"):
-        value = getattr(experiment, field)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-            errors[field] = "A weight must be a finite number."
-        elif value < 0:
-            errors[field] = "A weight cannot be negative."
-        elif value > MAX_WEIGHT:
-            errors[field] = f"A weight cannot exceed {MAX_WEIGHT:g}."
-        else:
+        value = errors.check(field, _weight, getattr(experiment, field))
+        if value is not None:
             weights[field] = value
-    if len(weights) == 4 and not any(v > 0 for v in weights.values()):
-        errors["weight_quality"] = "At least one weight (quality, success, speed or cost) must be above zero."
-    if not isinstance(experiment.min_results, int) or experiment.min_results < 1:
-        errors["min_results"] = "The minimum results per variant must be at least 1."
-    if not isinstance(experiment.speed_reference_ms, int) or experiment.speed_reference_ms < 1:
-        errors["speed_reference_ms"] = "The speed reference must be at least 1 ms."
-    try:
-        if Decimal(str(experiment.cost_reference)) <= 0:
-            errors["cost_reference"] = "The cost reference must be above zero."
-    except InvalidOperation:
-        errors["cost_reference"] = "The cost reference must be a number."
+    if len(weights) == 4 and not any(value > 0 for value in weights.values()):
+        errors.add("weight_quality", "At least one weight (quality, success, speed or cost) must be above zero.")
+    errors.check(
+        "min_results",
+        _whole_at_least_one,
+        experiment.min_results,
+        high=MAX_MIN_RESULTS,
+        message=f"The minimum results per variant is a whole number from 1 to {MAX_MIN_RESULTS}.",
+    )
+    errors.check(
+        "speed_reference_ms",
+        _whole_at_least_one,
+        experiment.speed_reference_ms,
+        high=limits.MAX_DURATION_MS,
+        message="The speed reference must be at least 1 ms (and at most a week).",
+    )
+    experiment.cost_reference = errors.check(
+        "cost_reference",
+        v.money,
+        experiment.cost_reference,
+        places=RESULT_COST_PLACES,
+        low=Decimal("0.000001"),
+        high=limits.MAX_COST,
+        required=True,
+    )
     if experiment.agent_id is not None and experiment.agent.team_id != experiment.team_id:
-        errors["agent"] = "The agent must belong to this team (promotion publishes a version of it)."
-    if errors:
-        raise ValidationError(errors)
+        errors.add("agent", "The agent must belong to this team (promotion publishes a version of it).")
 
 
-def _check_name(team, name: str, *, exclude_pk=None) -> None:
-    if not name or not name.strip():
-        raise ValidationError({"name": "A name is required."})
+def _check_name(team, name, errors: v.Errors, *, exclude_pk=None) -> str | None:
+    name = errors.check("name", v.text, name, max_length=limits.NAME_CHARS, required=True)
+    if not name:
+        return name
     clash = Experiment.objects.filter(team=team, name=name)
     if exclude_pk:
         clash = clash.exclude(pk=exclude_pk)
     if clash.exists():
-        raise ValidationError({"name": f"This team already has an experiment named '{name}'."})
+        errors.add("name", f"This team already has an experiment named '{name}'.")
+    return name
+
+
+def _prompt(value) -> str:
+    prompt = v.text(value, max_length=limits.PROMPT_CHARS, strip=False)
+    if not prompt.strip():
+        raise v.Invalid("The prompt cannot be empty.")
+    return prompt
 
 
 # --- experiments ----------------------------------------------------------------------------
@@ -149,9 +181,15 @@ def experiment_validate(*, team, experiment: Experiment | None = None, **fields)
         candidate = current
         for key, value in fields.items():
             setattr(candidate, key, value)
-    candidate.name = (candidate.name or "").strip()
-    _check_name(candidate.team, candidate.name, exclude_pk=candidate.pk)
-    _check_experiment_fields(candidate)
+    errors = v.Errors()
+    name = _check_name(candidate.team, candidate.name, errors, exclude_pk=candidate.pk)
+    if name is not None:
+        candidate.name = name
+    candidate.description = errors.check(
+        "description", v.text, candidate.description, max_length=limits.LONG_TEXT_CHARS, strip=False
+    )
+    _check_experiment_fields(candidate, errors)
+    errors.raise_if_any()
     return candidate
 
 
@@ -159,10 +197,13 @@ def experiment_validate(*, team, experiment: Experiment | None = None, **fields)
 def experiment_create(*, team, name: str, created_by=None, variants: list[dict] | None = None, **fields) -> Experiment:
     """A new experiment (draft unless ``status`` says running) with optional initial variants
     (``[{"name", "prompt", "is_control"}]``)."""
+    errors = v.Errors()
     status = fields.pop("status", Status.DRAFT)
     if status not in (Status.DRAFT, Status.RUNNING):
-        raise ValidationError({"status": "A new experiment starts as draft or running."})
-    experiment = experiment_validate(team=team, name=name, **fields)
+        errors.add("status", "A new experiment starts as draft or running.")
+    experiment = errors.check(None, experiment_validate, team=team, name=name, **fields)
+    _variant_specs_check(variants or [], errors)
+    errors.raise_if_any()
     experiment.created_by = created_by if getattr(created_by, "pk", None) else None
     experiment.save()
     for i, spec in enumerate(variants or []):
@@ -170,10 +211,38 @@ def experiment_create(*, team, name: str, created_by=None, variants: list[dict] 
             variant_create(experiment=experiment, **spec)
         except ValidationError as exc:
             # Name the variant the error is about: a bare "name" would read as the experiment's.
-            raise ValidationError({f"variants.{i}.{field}": errors for field, errors in exc.message_dict.items()})
+            errors.at("variants", i).merge(exc)
+            errors.raise_if_any()
     if status == Status.RUNNING:
         experiment = experiment_start(experiment=experiment)
     return experiment
+
+
+def _variant_specs_check(specs, errors: v.Errors) -> None:
+    """The initial variants of a new experiment, each bad field as ``variants.<i>.<field>``."""
+    if not isinstance(specs, (list, tuple)):
+        errors.add("variants", "Send a list of variants.")
+        return
+    if len(specs) > conf.MAX_VARIANTS:
+        errors.add("variants", f"An experiment has at most {conf.MAX_VARIANTS} active variants.")
+    names: set[str] = set()
+    control = False
+    for i, spec in enumerate(specs):
+        at = errors.at("variants", i)
+        if not isinstance(spec, dict):
+            at.add(None, "Each variant is an object {name, prompt, is_control}.")
+            continue
+        for key in sorted(set(spec) - {"name", "prompt", "is_control"}):
+            at.add(key, "Unknown field.")
+        name = at.check("name", v.text, spec.get("name"), max_length=limits.NAME_CHARS, required=True)
+        at.check("prompt", _prompt, spec.get("prompt"))
+        is_control = at.check("is_control", v.boolean, spec.get("is_control"), required=False, default=False)
+        if name and name in names:
+            at.add("name", f"The experiment already has a variant named '{name}'.")
+        names.add(name)
+        if is_control and control:
+            at.add("is_control", "The experiment already has a control variant.")
+        control = control or bool(is_control)
 
 
 @transaction.atomic
@@ -308,25 +377,20 @@ def variant_create(*, experiment: Experiment, name: str, prompt: str, is_control
     """Add a variant; allowed while the experiment is draft, running or paused."""
     # Lock the experiment so two concurrent adds cannot both pass the variant cap.
     experiment = Experiment.objects.select_for_update(no_key=True).get(pk=experiment.pk)
-    errors = {}
-    name = (name or "").strip()
+    errors = v.Errors()
     if experiment.status == Status.CONCLUDED:
-        errors["experiment"] = "A concluded experiment takes no new variants."
-    if not name:
-        errors["name"] = "A name is required."
-    elif len(name) > 100:
-        errors["name"] = "At most 100 characters."
-    if not prompt or not prompt.strip():
-        errors["prompt"] = "The prompt cannot be empty."
+        errors.add("experiment", "A concluded experiment takes no new variants.")
+    name = errors.check("name", v.text, name, max_length=limits.NAME_CHARS, required=True)
+    prompt = errors.check("prompt", _prompt, prompt)
+    is_control = errors.check("is_control", v.boolean, is_control, required=False, default=False)
     if not errors:
         if Variant.objects.filter(experiment=experiment, name=name).exists():
-            errors["name"] = f"The experiment already has a variant named '{name}'."
+            errors.add("name", f"The experiment already has a variant named '{name}'.")
         if is_control and Variant.objects.filter(experiment=experiment, is_control=True).exists():
-            errors["is_control"] = "The experiment already has a control variant."
+            errors.add("is_control", "The experiment already has a control variant.")
         if Variant.objects.filter(experiment=experiment, retired_at__isnull=True).count() >= conf.MAX_VARIANTS:
-            errors["experiment"] = f"An experiment has at most {conf.MAX_VARIANTS} active variants."
-    if errors:
-        raise ValidationError(errors)
+            errors.add("experiment", f"An experiment has at most {conf.MAX_VARIANTS} active variants.")
+    errors.raise_if_any()
     return Variant.objects.create(
         team_id=experiment.team_id, experiment=experiment, name=name, prompt=prompt, is_control=bool(is_control)
     )
@@ -341,28 +405,29 @@ def variant_update(*, variant: Variant, **fields) -> Variant:
     variant = (
         Variant.objects.select_for_update(no_key=True, of=("self",)).select_related("experiment").get(pk=variant.pk)
     )
-    errors = {}
+    errors = v.Errors()
     if variant.experiment.status == Status.CONCLUDED:
-        errors["experiment"] = "Variants of a concluded experiment cannot change."
-    if "prompt" in fields and fields["prompt"] != variant.prompt:
-        if variant.results_count > 0:
-            errors["prompt"] = "The prompt cannot change once results are recorded; add a new variant instead."
-        elif not (fields["prompt"] or "").strip():
-            errors["prompt"] = "The prompt cannot be empty."
+        errors.add("experiment", "Variants of a concluded experiment cannot change.")
+    if "prompt" in fields:
+        prompt = errors.check("prompt", _prompt, fields["prompt"])
+        if prompt is not None and prompt != variant.prompt and variant.results_count > 0:
+            errors.add("prompt", "The prompt cannot change once results are recorded; add a new variant instead.")
     if "name" in fields:
-        name = (fields["name"] or "").strip()
-        if not name:
-            errors["name"] = "A name is required."
-        elif Variant.objects.filter(experiment_id=variant.experiment_id, name=name).exclude(pk=variant.pk).exists():
-            errors["name"] = f"The experiment already has a variant named '{name}'."
+        name = errors.check("name", v.text, fields["name"], max_length=limits.NAME_CHARS, required=True)
+        if (
+            name
+            and Variant.objects.filter(experiment_id=variant.experiment_id, name=name).exclude(pk=variant.pk).exists()
+        ):
+            errors.add("name", f"The experiment already has a variant named '{name}'.")
         fields["name"] = name
+    if "is_control" in fields:
+        fields["is_control"] = errors.check("is_control", v.boolean, fields["is_control"])
     if (
         fields.get("is_control")
         and Variant.objects.filter(experiment_id=variant.experiment_id, is_control=True).exclude(pk=variant.pk).exists()
     ):
-        errors["is_control"] = "The experiment already has a control variant."
-    if errors:
-        raise ValidationError(errors)
+        errors.add("is_control", "The experiment already has a control variant.")
+    errors.raise_if_any()
     for key, value in fields.items():
         setattr(variant, key, value)
     variant.save()
@@ -525,137 +590,149 @@ def variant_select(*, experiment: Experiment, rng: random.Random | None = None) 
 # --- results --------------------------------------------------------------------------------
 
 
-def _number(value, field, errors, *, low=None, high=None, integer=False, allow_none=False):
+def _positive_id(value):
     if value is None:
-        if allow_none:
-            return None
-        errors[field] = "This field is required."
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-        errors[field] = "Must be a number."
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        errors[field] = "Must be a finite number."
-        return None
-    if integer and not float(value).is_integer():
-        errors[field] = "Must be a whole number."
-        return None
-    if (low is not None and value < low) or (high is not None and value > high):
-        errors[field] = f"Must be between {low} and {high}."
-        return None
-    return int(value) if integer else value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise v.Invalid("Must be a positive integer id.")
+    return value
 
 
-def _clean_result(raw: dict, prefix: str, errors: dict) -> dict | None:
-    local: dict[str, str] = {}
+def _result_clean(raw, errors: v.Errors) -> dict | None:
+    """One result's values (every bad field filed in ``errors``), or None."""
     if not isinstance(raw, dict):
-        errors[prefix.rstrip(".") or "results"] = "Each result must be an object."
+        errors.add(None, "Each result must be an object.")
         return None
-    success = raw.get("success")
-    if not isinstance(success, bool):
-        local["success"] = "Must be true or false."
-    quality = _number(raw.get("quality"), "quality", local, low=0, high=100, allow_none=True)
-    duration = _number(raw.get("duration_ms", 0), "duration_ms", local, low=0, high=MAX_DURATION_MS)
-    tokens = _number(raw.get("tokens", 0) or 0, "tokens", local, low=0, high=MAX_TOKENS, integer=True)
-    cost_raw = raw.get("cost", 0) or 0
-    cost = _number(cost_raw, "cost", local, low=0, high=MAX_COST)
-    variant_id = raw.get("variant_id")
-    assignment_id = raw.get("assignment_id")
-    if variant_id is None and assignment_id is None:
-        local["variant_id"] = "Name the variant (variant_id) or the assignment (assignment_id)."
-    for key, value in (("variant_id", variant_id), ("assignment_id", assignment_id)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            local[key] = "Must be a positive integer id."
-    for key, message in local.items():
-        errors[f"{prefix}{key}"] = message
-    if local:
+    check = errors.check
+    success = check("success", v.boolean, raw.get("success"))
+    quality = check("quality", v.number, raw.get("quality"), low=limits.MIN_QUALITY, high=limits.MAX_QUALITY)
+    duration = check("duration_ms", v.number, raw.get("duration_ms"), low=0, high=limits.MAX_DURATION_MS, default=0.0)
+    tokens = check("tokens", v.whole, raw.get("tokens"), low=0, high=limits.MAX_TOKENS, default=0)
+    cost = check("cost", v.money, raw.get("cost"), places=RESULT_COST_PLACES, high=limits.MAX_COST, default=Decimal(0))
+    variant_id = check("variant_id", _positive_id, raw.get("variant_id"))
+    assignment_id = check("assignment_id", _positive_id, raw.get("assignment_id"))
+    if raw.get("variant_id") is None and raw.get("assignment_id") is None:
+        errors.add("variant_id", "Name the variant (variant_id) or the assignment (assignment_id).")
+    if errors:
         return None
     return {
         "variant_id": variant_id,
         "assignment_id": assignment_id,
         "success": success,
-        "quality": float(quality) if quality is not None else None,
-        "duration_ms": float(duration),
+        "quality": quality,
+        "duration_ms": duration,
         "tokens": tokens,
-        "cost": Decimal(str(cost)).quantize(Decimal("0.000001")),
+        "cost": cost,
     }
 
 
-@transaction.atomic
-def results_record_bulk(*, team, results: list[dict], experiment: Experiment | None = None) -> dict:
-    """Record results and move each variant's statistics in the database.
+def results_check(*, team, results: list, experiment: Experiment | None = None) -> tuple[list, list[v.Errors]]:
+    """Every rule a result must pass, without writing: its values (limits of ``crucible.limits``),
+    its assignment (of this team, without a result yet, used once in the batch), its variant (of
+    this team, active, in an experiment that takes results, in ``experiment`` when given).
 
-    ``results``: ``[{variant_id or assignment_id, success, duration_ms, quality (0-100 or None),
-    tokens, cost}]``. Everything is validated first (team, variant active, experiment taking
-    results, assignment not yet used, ranges); any error raises ``ValidationError`` naming
-    ``results.<index>.<field>`` and nothing is written. Then one ``UPDATE ... SET x = x + n`` per
-    variant (in id order, so concurrent batches cannot deadlock) and one upsert of the hour's
-    buckets. With ``experiment``, every result must belong to it. Returns ``{"recorded": n}``.
-    """
+    Returns (cleaned results, one ``Errors`` per result with the fields as the result names them);
+    a refused result's cleaned value is None. Observability calls it to refuse an event's result
+    before storing the event."""
     from improvement.selectors import variants_for_team
 
-    if not isinstance(results, list):
-        raise ValidationError({"results": "Send a list of results."})
-    if not results:
-        return {"recorded": 0}
-    errors: dict[str, str] = {}
-    cleaned = [_clean_result(raw, f"results.{i}.", errors) for i, raw in enumerate(results)]
-    if errors:
-        raise ValidationError(errors)
+    problems = [v.Errors() for _ in results]
+    cleaned = [_result_clean(raw, errors) for raw, errors in zip(results, problems, strict=True)]
 
-    assignment_ids = [r["assignment_id"] for r in cleaned if r["assignment_id"] is not None]
-    if len(set(assignment_ids)) != len(assignment_ids):
-        raise ValidationError({"results": "The same assignment appears twice; an assignment takes one result."})
+    seen_assignments: set[int] = set()
+    for r, errors in zip(cleaned, problems, strict=True):
+        if r is None or r["assignment_id"] is None:
+            continue
+        if r["assignment_id"] in seen_assignments:
+            errors.add("assignment_id", "The same assignment appears twice; an assignment takes one result.")
+        seen_assignments.add(r["assignment_id"])
     assignments = {
         a["id"]: a
-        for a in Assignment.objects.filter(pk__in=assignment_ids, team=team).values("id", "variant_id", "result_at")
+        for a in Assignment.objects.filter(pk__in=seen_assignments, team=team).values("id", "variant_id", "result_at")
     }
-    for i, r in enumerate(cleaned):
-        if r["assignment_id"] is None:
+    for r, errors in zip(cleaned, problems, strict=True):
+        if r is None or r["assignment_id"] is None or errors:
             continue
         a = assignments.get(r["assignment_id"])
         if a is None:
-            errors[f"results.{i}.assignment_id"] = "Unknown assignment."
+            errors.add("assignment_id", "Unknown assignment.")
         elif a["result_at"] is not None:
-            errors[f"results.{i}.assignment_id"] = "This assignment already has a result."
+            errors.add("assignment_id", "This assignment already has a result.")
         elif r["variant_id"] is not None and r["variant_id"] != a["variant_id"]:
-            errors[f"results.{i}.variant_id"] = "This is not the variant the assignment served."
+            errors.add("variant_id", "This is not the variant the assignment served.")
         else:
             r["variant_id"] = a["variant_id"]
-    if errors:
-        raise ValidationError(errors)
 
-    variants = variants_for_team(team=team, ids={r["variant_id"] for r in cleaned})
-    for i, r in enumerate(cleaned):
-        v = variants.get(r["variant_id"])
-        if v is None:
-            errors[f"results.{i}.variant_id"] = "Unknown variant."
-        elif v.retired_at is not None:
-            errors[f"results.{i}.variant_id"] = "This variant is retired and takes no results."
-        elif not v.experiment.accepts_results:
-            errors[f"results.{i}.variant_id"] = (
-                f"The variant's experiment is {v.experiment.status} and takes no results."
-            )
-        elif experiment is not None and v.experiment_id != experiment.pk:
-            errors[f"results.{i}.variant_id"] = f"This variant belongs to another experiment than '{experiment.name}'."
-    if errors:
-        raise ValidationError(errors)
+    ids = {r["variant_id"] for r, errors in zip(cleaned, problems, strict=True) if r is not None and not errors}
+    variants = variants_for_team(team=team, ids=ids) if ids else {}
+    for r, errors in zip(cleaned, problems, strict=True):
+        if r is None or errors:
+            continue
+        variant = variants.get(r["variant_id"])
+        if variant is None:
+            errors.add("variant_id", "Unknown variant.")
+        elif variant.retired_at is not None:
+            errors.add("variant_id", "This variant is retired and takes no results.")
+        elif not variant.experiment.accepts_results:
+            errors.add("variant_id", f"The variant's experiment is {variant.experiment.status} and takes no results.")
+        elif experiment is not None and variant.experiment_id != experiment.pk:
+            errors.add("variant_id", f"This variant belongs to another experiment than '{experiment.name}'.")
+        else:
+            r["variant"] = variant
+    return [r if not errors else None for r, errors in zip(cleaned, problems, strict=True)], problems
+
+
+@transaction.atomic
+def results_record_bulk(
+    *,
+    team,
+    results: list[dict],
+    experiment: Experiment | None = None,
+    skip_refused: bool = False,
+    prefix: str = "results",
+) -> dict:
+    """Record results and move each variant's statistics in the database.
+
+    ``results``: ``[{variant_id or assignment_id, success, duration_ms, quality (0-100 or None),
+    tokens, cost}]``, checked by ``results_check``. By default any refused result raises one
+    ``ValidationError`` naming every bad field as ``<prefix>.<index>.<field>`` and nothing is
+    written. With ``skip_refused`` the others are recorded and the refusals come back as
+    ``{"refused": {index: Errors}}``. Then one ``UPDATE ... SET x = x + n`` per variant (in id
+    order, so concurrent batches cannot deadlock) and one upsert of the hour's buckets. With
+    ``experiment``, every result must belong to it. Returns ``{"recorded": n}``.
+    """
+    if not isinstance(results, list):
+        raise ValidationError({prefix or "results": "Send a list of results."})
+    if not results:
+        return {"recorded": 0}
+    checked, problems = results_check(team=team, results=results, experiment=experiment)
+    refused = {index: errors for index, errors in enumerate(problems) if errors}
+    if refused and not skip_refused:
+        errors = v.Errors()
+        for index, problem in refused.items():
+            (errors.at(prefix, index) if prefix else errors).merge(problem)
+        errors.raise_if_any()
+    cleaned = [r for r in checked if r is not None]
+    if not cleaned:
+        return {"recorded": 0, "refused": refused}
+    variants = {r["variant"].pk: r["variant"] for r in cleaned}
+    assignment_ids = [r["assignment_id"] for r in cleaned if r["assignment_id"] is not None]
 
     now = timezone.now()
     if assignment_ids:
         marked = Assignment.objects.filter(pk__in=assignment_ids, result_at__isnull=True).update(result_at=now)
         if marked != len(assignment_ids):
             # Another request recorded a result for one of them in the meantime.
-            raise ValidationError({"results": "An assignment in this batch already has a result."})
+            raise ValidationError({prefix or "assignment_id": "An assignment in this batch already has a result."})
 
     totals: dict[int, dict] = defaultdict(lambda: defaultdict(float))
     for r in cleaned:
-        v = variants[r["variant_id"]]
-        t = totals[v.pk]
+        variant = variants[r["variant_id"]]
+        t = totals[variant.pk]
         t["n"] += 1
         t["succ"] += 1 if r["success"] else 0
         score = objective_score(
-            v.experiment, success=r["success"], duration_ms=r["duration_ms"], quality=r["quality"], cost=r["cost"]
+            variant.experiment, success=r["success"], duration_ms=r["duration_ms"], quality=r["quality"], cost=r["cost"]
         )
         if score is not None:
             t["obj_n"] += 1
@@ -694,7 +771,10 @@ def results_record_bulk(*, team, results: list[dict], experiment: Experiment | N
         ],
         bucket=_hour(now),
     )
-    return {"recorded": len(cleaned)}
+    outcome = {"recorded": len(cleaned)}
+    if skip_refused:
+        outcome["refused"] = refused
+    return outcome
 
 
 def _buckets_add_results(rows: list[tuple], *, bucket) -> None:
@@ -724,8 +804,8 @@ def _buckets_add_results(rows: list[tuple], *, bucket) -> None:
 
 
 def result_record(*, team, experiment: Experiment | None = None, **result) -> dict:
-    """One result (see ``results_record_bulk``)."""
-    return results_record_bulk(team=team, results=[result], experiment=experiment)
+    """One result (see ``results_record_bulk``); bad fields are named as sent (``quality``)."""
+    return results_record_bulk(team=team, results=[result], experiment=experiment, prefix="")
 
 
 # --- the earlier implementation's entry point ------------------------------------------------
@@ -760,7 +840,7 @@ def legacy_test_variant(
                 ("variant_prompt" if k == "prompt" else "variant_name" if k == "name" else k): v
                 for k, v in exc.message_dict.items()
             }
-        )
+        ) from None
     if experiment.status == Status.DRAFT:
         experiment_start(experiment=experiment)
     return variant

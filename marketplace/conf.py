@@ -1,5 +1,6 @@
 """Marketplace settings, read from the environment (documented in docs/marketplace.md)."""
 
+from crucible import limits
 from crucible.env import env_float, env_int
 
 # Bayesian (weighted) rating: an agent's score is (PRIOR_COUNT * PRIOR_MEAN + sum of stars) /
@@ -14,8 +15,8 @@ TRENDING_HALF_LIFE_DAYS = env_float("CRUCIBLE_MARKETPLACE_TRENDING_HALF_LIFE_DAY
 SEARCH_MAX_QUERY_LENGTH = env_int("CRUCIBLE_MARKETPLACE_SEARCH_MAX_QUERY_LENGTH", 200)
 
 # Size limits for what publishers send.
-MAX_SYSTEM_PROMPT_CHARS = env_int("CRUCIBLE_MARKETPLACE_MAX_SYSTEM_PROMPT_CHARS", 100_000)
-MAX_DESCRIPTION_CHARS = env_int("CRUCIBLE_MARKETPLACE_MAX_DESCRIPTION_CHARS", 50_000)
+MAX_SYSTEM_PROMPT_CHARS = env_int("CRUCIBLE_MARKETPLACE_MAX_SYSTEM_PROMPT_CHARS", limits.PROMPT_CHARS)
+MAX_DESCRIPTION_CHARS = env_int("CRUCIBLE_MARKETPLACE_MAX_DESCRIPTION_CHARS", limits.LONG_TEXT_CHARS)
 MAX_TAGS = env_int("CRUCIBLE_MARKETPLACE_MAX_TAGS", 12)
 MAX_SCHEMA_BYTES = env_int("CRUCIBLE_MARKETPLACE_MAX_SCHEMA_BYTES", 200_000)
 # Bounds of a rendered description (marketplace.markdown): cells of all its tables, and the size

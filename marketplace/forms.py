@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from crucible import limits
 from marketplace import conf
 from marketplace.models import Category, Report, Visibility
 
@@ -9,8 +10,8 @@ JSON_HELP = "A JSON Schema document (optional)."
 
 
 class AgentEditForm(forms.Form):
-    name = forms.CharField(max_length=100)
-    summary = forms.CharField(max_length=300, required=False)
+    name = forms.CharField(max_length=limits.NAME_CHARS)
+    summary = forms.CharField(max_length=limits.SHORT_TEXT_CHARS, required=False)
     description = forms.CharField(
         widget=forms.Textarea, required=False, max_length=conf.MAX_DESCRIPTION_CHARS, help_text="Markdown."
     )
@@ -43,7 +44,7 @@ class VersionFieldsMixin(forms.Form):
 
 
 class AgentCreateForm(AgentEditForm, VersionFieldsMixin):
-    slug = forms.SlugField(max_length=100, required=False, help_text="Default: made from the name.")
+    slug = forms.SlugField(max_length=limits.NAME_CHARS, required=False, help_text="Default: made from the name.")
     version = forms.CharField(max_length=64, initial="1.0.0", help_text="Semantic version, e.g. 1.0.0")
 
     field_order = [
@@ -86,7 +87,7 @@ class ReportForm(forms.Form):
 
 
 class YankForm(forms.Form):
-    reason = forms.CharField(max_length=300)
+    reason = forms.CharField(max_length=limits.SHORT_TEXT_CHARS)
 
 
 def add_service_errors(form, exc) -> None:

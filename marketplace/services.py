@@ -18,7 +18,8 @@ from jsonschema import Draft202012Validator
 from jsonschema import exceptions as jsonschema_exceptions
 from jsonschema.validators import validator_for
 
-from crucible import sql
+from crucible import limits, sql
+from crucible import validation as v
 from crucible.models import Membership
 from marketplace import conf
 from marketplace.markdown import markdown_render
@@ -36,31 +37,9 @@ from marketplace.models import (
 )
 from marketplace.versioning import InvalidVersion, SemVer
 
+MAX_TAG_CHARS = 40
 AGENT_EDITABLE_FIELDS = ("name", "summary", "description", "category", "tags", "visibility")
 # --- helpers --------------------------------------------------------------------------------
-
-
-class FieldErrors:
-    """Collects the field errors of several checks so one 400 names every bad field, not
-    only the first one found: ``value = errors.check(fn, ...)`` (None when ``fn`` raised),
-    then ``errors.raise_if_any()`` before writing anything."""
-
-    def __init__(self):
-        self.errors: dict = {}
-
-    def check(self, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ValidationError as exc:
-            exc.update_error_dict(self.errors)
-            return None
-
-    def add(self, field: str, message: str) -> None:
-        self.errors.setdefault(field, []).append(ValidationError(message))
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            raise ValidationError(self.errors)
 
 
 def parse_version(text, field: str = "version") -> SemVer:
@@ -101,20 +80,22 @@ def clean_tags(tags) -> list[str]:
     if tags is None:
         return []
     if isinstance(tags, str):
-        tags = tags.split(",")
+        tags = [tag for tag in tags.split(",") if tag.strip()]
     if not isinstance(tags, (list, tuple)):
         raise ValidationError({"tags": "Tags are a list of short words."})
+    if len(tags) > conf.MAX_TAGS:
+        raise ValidationError({"tags": f"At most {conf.MAX_TAGS} tags."})
     out: list[str] = []
     for tag in tags:
         if not isinstance(tag, str):
             raise ValidationError({"tags": "Each tag is a string."})
-        cleaned = slugify(tag.strip())[:40]
+        if len(tag.strip()) > MAX_TAG_CHARS:
+            raise ValidationError({"tags": f"A tag has at most {MAX_TAG_CHARS} characters."})
+        cleaned = slugify(tag.strip())[:MAX_TAG_CHARS]
         if tag.strip() and not cleaned:
             raise ValidationError({"tags": f"'{tag}' has no letters or digits."})
         if cleaned and cleaned not in out:
             out.append(cleaned)
-    if len(out) > conf.MAX_TAGS:
-        raise ValidationError({"tags": f"At most {conf.MAX_TAGS} tags."})
     return out
 
 
@@ -131,18 +112,12 @@ def _clean_model_hints(hints):
 
 
 def _clean_text(value, field: str, max_length: int, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValidationError({field: "This must be text."})
-    if "\x00" in value:
-        raise ValidationError({field: "Text cannot contain NUL characters."})
-    value = value.strip() if max_length <= 300 else value
-    if required and not value.strip():
-        raise ValidationError({field: "This field is required."})
-    if len(value) > max_length:
-        raise ValidationError({field: f"At most {max_length} characters."})
-    return value
+    """``crucible.validation.text`` for one named field (short texts are stripped, long ones such
+    as prompts and Markdown kept as written)."""
+    try:
+        return v.text(value, max_length=max_length, required=required, strip=max_length <= limits.SHORT_TEXT_CHARS)
+    except v.Invalid as exc:
+        raise ValidationError({field: exc.message}) from None
 
 
 def _check_category(value) -> str:
@@ -159,14 +134,14 @@ def _check_visibility(value) -> str:
     return visibility
 
 
-def _agent_fields(data: dict, *, partial: bool, errors: FieldErrors | None = None) -> dict:
+def _agent_fields(data: dict, *, partial: bool, errors: v.Errors | None = None) -> dict:
     """The listing fields of ``data``, cleaned. Every bad field is collected in ``errors``; without
     ``errors`` they are raised together here. A bad field is left out of the result."""
     own_errors = errors is None
-    errors = FieldErrors() if own_errors else errors
+    errors = v.Errors() if own_errors else errors
     checks = {
-        "name": lambda value: _clean_text(value, "name", 100, required=True),
-        "summary": lambda value: _clean_text(value, "summary", 300),
+        "name": lambda value: _clean_text(value, "name", limits.NAME_CHARS, required=True),
+        "summary": lambda value: _clean_text(value, "summary", limits.SHORT_TEXT_CHARS),
         "description": lambda value: _clean_text(value, "description", conf.MAX_DESCRIPTION_CHARS),
         "category": _check_category,
         "tags": clean_tags,
@@ -176,12 +151,12 @@ def _agent_fields(data: dict, *, partial: bool, errors: FieldErrors | None = Non
     for name, check in checks.items():
         if partial and name not in data:
             continue
-        value = errors.check(check, data.get(name))
+        value = errors.check(None, check, data.get(name))
         if value is not None:
             out[name] = value
     if "description" in out:
         # Rendered once, here, when the text is written; pages and the API show the stored HTML.
-        html = errors.check(markdown_render, out["description"])
+        html = errors.check("description", markdown_render, out["description"])
         if html is None:
             del out["description"]
         else:
@@ -253,15 +228,15 @@ def version_publish(
     caller_agent = agent
     agent = _lock_agent(agent)
     newest = AgentVersion.objects.filter(agent=agent).order_by(*VERSION_ORDER_DESC).first()
-    errors = FieldErrors()
+    errors = v.Errors()
     system_prompt = errors.check(
-        _clean_text, system_prompt, "system_prompt", conf.MAX_SYSTEM_PROMPT_CHARS, required=True
+        None, _clean_text, system_prompt, "system_prompt", conf.MAX_SYSTEM_PROMPT_CHARS, required=True
     )
-    changelog = errors.check(_clean_text, changelog, "changelog", 20_000)
+    changelog = errors.check(None, _clean_text, changelog, "changelog", limits.CHANGELOG_CHARS)
     if version is None or version == "":
         parsed = SemVer(1, 0, 0) if newest is None else SemVer(newest.major, newest.minor + 1, 0)
     else:
-        parsed = errors.check(parse_version, version)
+        parsed = errors.check(None, parse_version, version)
     if (
         parsed is not None
         and AgentVersion.objects.filter(
@@ -275,9 +250,9 @@ def version_publish(
         output_schema = newest.output_schema
     if model_hints is None and newest is not None:
         model_hints = newest.model_hints
-    input_schema = errors.check(validate_json_schema, input_schema, "input_schema")
-    output_schema = errors.check(validate_json_schema, output_schema, "output_schema")
-    model_hints = errors.check(_clean_model_hints, model_hints)
+    input_schema = errors.check(None, validate_json_schema, input_schema, "input_schema")
+    output_schema = errors.check(None, validate_json_schema, output_schema, "output_schema")
+    model_hints = errors.check(None, _clean_model_hints, model_hints)
     errors.raise_if_any()
     row = AgentVersion.objects.create(
         agent=agent,
@@ -303,7 +278,7 @@ def version_publish(
 def version_yank(*, version: AgentVersion, reason: str) -> AgentVersion:
     """Yank a version (as PyPI does): never chosen by default any more, but a team that pins it
     can still install it, and the reason is shown."""
-    reason = _clean_text(reason, "reason", 300, required=True)
+    reason = _clean_text(reason, "reason", limits.SHORT_TEXT_CHARS, required=True)
     _lock_agent(version.agent)
     AgentVersion.objects.filter(pk=version.pk).update(is_yanked=True, yanked_reason=reason, yanked_at=timezone.now())
     version.refresh_from_db()
@@ -343,7 +318,7 @@ def agent_validate(
     """Every check of ``agent_create`` (the agent and its first version) without writing anything:
     raises one ``ValidationError`` naming every bad field, or returns (listing fields, slug).
     Forms call it to show all errors at once, next to the fields."""
-    errors = FieldErrors()
+    errors = v.Errors()
     fields = _agent_fields(
         {
             "name": name,
@@ -366,12 +341,12 @@ def agent_validate(
     if slug and Agent.objects.filter(team=team, slug=slug).exists():
         errors.add("slug", f"Your team already has an agent '{slug}'.")
     # Validate the first version completely before writing anything.
-    errors.check(parse_version, version or "1.0.0")
-    errors.check(_clean_text, system_prompt, "system_prompt", conf.MAX_SYSTEM_PROMPT_CHARS, required=True)
-    errors.check(_clean_text, changelog, "changelog", 20_000)
-    errors.check(validate_json_schema, input_schema, "input_schema")
-    errors.check(validate_json_schema, output_schema, "output_schema")
-    errors.check(_clean_model_hints, model_hints)
+    errors.check(None, parse_version, version or "1.0.0")
+    errors.check(None, _clean_text, system_prompt, "system_prompt", conf.MAX_SYSTEM_PROMPT_CHARS, required=True)
+    errors.check(None, _clean_text, changelog, "changelog", limits.CHANGELOG_CHARS)
+    errors.check(None, validate_json_schema, input_schema, "input_schema")
+    errors.check(None, validate_json_schema, output_schema, "output_schema")
+    errors.check(None, _clean_model_hints, model_hints)
     errors.raise_if_any()
     return fields, slug
 
@@ -448,7 +423,7 @@ def agent_update(*, agent: Agent, **data) -> Agent:
 def agent_set_listed(*, agent: Agent, listed: bool, reason: str = "") -> Agent:
     """Operators unlist an agent (it disappears from the marketplace for other teams and cannot
     be newly installed) or list it again."""
-    reason = _clean_text(reason, "reason", 300)
+    reason = _clean_text(reason, "reason", limits.SHORT_TEXT_CHARS)
     Agent.objects.filter(pk=agent.pk).update(
         is_listed=listed, unlisted_reason="" if listed else reason, updated_at=timezone.now()
     )
@@ -602,7 +577,7 @@ def rating_set(*, agent: Agent, user, team, stars, review: str = "") -> tuple[Ra
         raise PermissionDenied("Ratings belong to a person: use a session or an API key created by a user.")
     if isinstance(stars, bool) or not isinstance(stars, int) or not 1 <= stars <= 5:
         raise ValidationError({"stars": "A rating is a whole number of stars from 1 to 5."})
-    review = _clean_text(review, "review", 5000)
+    review = _clean_text(review, "review", limits.REVIEW_CHARS)
     if not Membership.objects.filter(user=user, team=team).exists():
         raise PermissionDenied("You are not a member of this team.")
     if Membership.objects.filter(user=user, team_id=agent.team_id).exists() or team.pk == agent.team_id:
@@ -673,7 +648,7 @@ def report_create(
 ) -> Report:
     if reason not in Report.Reason.values:
         raise ValidationError({"reason": f"One of: {', '.join(Report.Reason.values)}."})
-    text = _clean_text(text, "text", 5000)
+    text = _clean_text(text, "text", limits.REVIEW_CHARS)
     if rating is not None and rating.agent_id != agent.pk:
         raise ValidationError({"rating": "That review belongs to another agent."})
     # The same open report (agent or review, reason) from the same team counts once: a repeat
@@ -704,7 +679,7 @@ def report_resolve(*, report: Report, status: str, by=None, note: str = "") -> R
     if status not in (Report.Status.ACTIONED, Report.Status.DISMISSED):
         raise ValidationError({"status": "Resolve a report as 'actioned' or 'dismissed'."})
     report.status = status
-    report.resolution_note = _clean_text(note, "note", 300)
+    report.resolution_note = _clean_text(note, "note", limits.SHORT_TEXT_CHARS)
     report.resolved_by = by if getattr(by, "pk", None) else None
     report.resolved_at = timezone.now()
     report.save(update_fields=["status", "resolution_note", "resolved_by", "resolved_at"])

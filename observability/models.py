@@ -13,6 +13,7 @@ from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models import F, Q
 
+from crucible.limits import SUM_MONEY_DIGITS
 from observability import histogram
 
 
@@ -134,7 +135,9 @@ class RollupBase(models.Model):
     output_tokens = models.BigIntegerField(default=0)
     cached_input_tokens = models.BigIntegerField(default=0)
     reasoning_tokens = models.BigIntegerField(default=0)
-    cost = models.DecimalField(max_digits=22, decimal_places=8, default=0, help_text="USD, priced executions only.")
+    cost = models.DecimalField(
+        max_digits=SUM_MONEY_DIGITS, decimal_places=8, default=0, help_text="USD, priced executions only."
+    )
     unpriced = models.BigIntegerField(default=0, help_text="Executions with no cost (model matches no price).")
     hist = ArrayField(models.BigIntegerField(), size=histogram.BUCKETS, help_text="Log-scale duration histogram.")
 

@@ -31,6 +31,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
+from crucible import limits
+from observability import conf
+from observability.ingest import executions_ingest
+from observability.models import ExecutionSource
+
 INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
 OUTPUT_TOKENS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
 CACHED_TOKENS = (
@@ -49,6 +54,10 @@ class OtlpError(Exception):
     pass
 
 
+class TooManySpans(OtlpError):
+    pass
+
+
 def _hex_ids_to_base64(data):
     """OTLP/JSON writes trace and span ids as hex; protobuf's JSON mapping expects base64."""
     if isinstance(data, dict):
@@ -60,7 +69,7 @@ def _hex_ids_to_base64(data):
                 try:
                     value = base64.b64encode(bytes.fromhex(value)).decode()
                 except ValueError:
-                    raise OtlpError(f"{key} must be hexadecimal.")
+                    raise OtlpError(f"{key} must be hexadecimal.") from None
             else:
                 value = _hex_ids_to_base64(value)
             out[key] = value
@@ -75,7 +84,7 @@ def parse_protobuf(body: bytes) -> ExportTraceServiceRequest:
     try:
         message.ParseFromString(body)
     except (DecodeError, ValueError, RuntimeError) as exc:
-        raise OtlpError(f"The body is not an OTLP ExportTraceServiceRequest protobuf: {exc}")
+        raise OtlpError(f"The body is not an OTLP ExportTraceServiceRequest protobuf: {exc}") from None
     return message
 
 
@@ -86,7 +95,7 @@ def parse_json(data) -> ExportTraceServiceRequest:
     try:
         json_format.ParseDict(_hex_ids_to_base64(data), message, ignore_unknown_fields=True)
     except json_format.ParseError as exc:
-        raise OtlpError(f"Malformed OTLP JSON: {exc}")
+        raise OtlpError(f"Malformed OTLP JSON: {exc}") from None
     return message
 
 
@@ -163,7 +172,9 @@ def _span_event(span, attrs: dict, resource: dict) -> dict:
     if event["status"] == "error":
         exception = next((_attrs(e.attributes) for e in span.events if e.name == "exception"), {})
         event["error_type"] = str(attrs.get("error.type") or exception.get("exception.type") or "error")[:200]
-        event["error_message"] = str(span.status.message or exception.get("exception.message") or "")[:10_000]
+        event["error_message"] = str(span.status.message or exception.get("exception.message") or "")[
+            : limits.ERROR_MESSAGE_CHARS
+        ]
     ref = attrs.get("crucible.agent.ref")
     if ref is not None:
         event["agent_ref"] = ref
@@ -187,3 +198,29 @@ def response(*, rejected: int, message: str, as_json: bool):
     if as_json:
         return json_format.MessageToDict(reply)
     return reply.SerializeToString()
+
+
+def export_ingest(*, team, request: ExportTraceServiceRequest, api_key=None) -> tuple[int, str]:
+    """Store the GenAI spans of an export request as executions (in batches of at most
+    ``CRUCIBLE_OBS_MAX_BATCH_EVENTS``). Returns (rejected spans, message naming the first few with
+    their bad fields). A span that is refused never fails the others."""
+    events, seen = span_events(request)
+    if seen > conf.MAX_OTLP_SPANS:
+        raise TooManySpans(f"At most {conf.MAX_OTLP_SPANS} spans per export request.")
+    rejected, messages = 0, []
+    for start in range(0, len(events), conf.MAX_BATCH_EVENTS):
+        results = executions_ingest(
+            team=team,
+            events=events[start : start + conf.MAX_BATCH_EVENTS],
+            api_key=api_key,
+            source=ExecutionSource.OTLP,
+        )
+        for result in results:
+            if result["status"] != "error":
+                continue
+            rejected += 1
+            if len(messages) < 5:
+                span_id = events[start + result["index"]]["span_id"]
+                problems = "; ".join(f"{field}: {' '.join(texts)}" for field, texts in result.get("fields", {}).items())
+                messages.append(f"span {span_id}: {problems or result['message']}")
+    return rejected, "; ".join(messages)

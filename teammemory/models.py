@@ -17,6 +17,8 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import F, Func, Q
 
+from crucible.limits import SUM_MONEY_DIGITS
+
 
 class BuildStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
@@ -182,7 +184,7 @@ class _DurationSums(_OutcomeCounts):
         models.BigIntegerField(), default=_empty_hist, help_text="Log-scale duration histogram (teammemory.histogram)."
     )
     tokens = models.BigIntegerField(default=0)
-    cost = models.DecimalField(max_digits=20, decimal_places=6, default=0)
+    cost = models.DecimalField(max_digits=SUM_MONEY_DIGITS, decimal_places=6, default=0)
 
     class Meta:
         abstract = True

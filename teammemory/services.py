@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from crucible import limits
+from crucible import validation as v
 from marketplace.selectors import agents_for_team_bulk, versions_for_agents_bulk
 from teammemory import conf, rollups
 from teammemory.models import Build, BuildAgent, BuildError, BuildStatus
@@ -15,56 +17,50 @@ from teammemory.stacks import normalize_role, normalize_stack, stack_components,
 
 MAX_COMPONENT_CHARS = 80
 MAX_ROLE_CHARS = 40
-MAX_ERROR_TYPE_CHARS = 200
-MAX_ERROR_MESSAGE_CHARS = 4000
-MAX_COST = Decimal("99999999.999999")
-MAX_TOKENS = 10**12  # as observability and improvement; sums of many builds stay within bigint
+# Decimal places of a build's cost (Build.cost).
+COST_PLACES = 6
 
 
-def _add(errors: dict, field: str, message: str) -> None:
-    errors.setdefault(field, []).append(message)
-
-
-def _check_stack(stack, errors: dict) -> dict[str, str]:
+def _check_stack(stack, errors: v.Errors) -> dict[str, str]:
     if stack is None:
         return {}
     if not isinstance(stack, dict):
-        _add(errors, "stack", 'Send the stack as an object {role: component}, e.g. {"database": "PostgreSQL"}.')
+        errors.add("stack", 'Send the stack as an object {role: component}, e.g. {"database": "PostgreSQL"}.')
         return {}
     if len(stack) > conf.MAX_COMPONENTS:
-        _add(errors, "stack", f"A stack has at most {conf.MAX_COMPONENTS} components.")
+        errors.add("stack", f"A stack has at most {conf.MAX_COMPONENTS} components.")
         return {}
     cleaned: dict[str, str] = {}
     seen_roles: dict[str, str] = {}
     for role, name in stack.items():
         field = f"stack.{role}"
         if not isinstance(name, str) or not name.strip():
-            _add(errors, field, "Name the component with a non-empty string.")
+            errors.add(field, "Name the component with a non-empty string.")
             continue
         if len(name.strip()) > MAX_COMPONENT_CHARS or len(str(role).strip()) > MAX_ROLE_CHARS:
-            _add(errors, field, f"Roles have at most {MAX_ROLE_CHARS} characters, components {MAX_COMPONENT_CHARS}.")
+            errors.add(field, f"Roles have at most {MAX_ROLE_CHARS} characters, components {MAX_COMPONENT_CHARS}.")
             continue
         if not str(role).strip():
-            _add(errors, "stack", "Every component needs a role (e.g. 'language').")
+            errors.add("stack", "Every component needs a role (e.g. 'language').")
             continue
         norm_role = normalize_role(role)
         if norm_role in seen_roles:
-            _add(errors, field, f"'{role}' is the same role as '{seen_roles[norm_role]}'.")
+            errors.add(field, f"'{role}' is the same role as '{seen_roles[norm_role]}'.")
             continue
         seen_roles[norm_role] = role
         cleaned[str(role).strip()] = " ".join(name.split())
     return cleaned
 
 
-def _resolve_agents(team, agents, errors: dict) -> list[tuple]:
+def _resolve_agents(team, agents, errors: v.Errors) -> list[tuple]:
     """[(agent, version or None)] through marketplace's selectors; unknown refs are field errors."""
     if not agents:
         return []
     if not isinstance(agents, (list, tuple)):
-        _add(errors, "agents", 'Send a list of {"agent": ref, "version": "1.2.0"}.')
+        errors.add("agents", 'Send a list of {"agent": ref, "version": "1.2.0"}.')
         return []
     if len(agents) > conf.MAX_AGENTS_PER_BUILD:
-        _add(errors, "agents", f"At most {conf.MAX_AGENTS_PER_BUILD} agents per build.")
+        errors.add("agents", f"At most {conf.MAX_AGENTS_PER_BUILD} agents per build.")
         return []
     named = []  # (index, ref, version_ref) of well-formed items
     for index, item in enumerate(agents):
@@ -72,29 +68,29 @@ def _resolve_agents(team, agents, errors: dict) -> list[tuple]:
             item = {"agent": item}
         ref = item.get("agent") if isinstance(item, dict) else None
         if not isinstance(ref, (str, int)) or isinstance(ref, bool) or str(ref).strip() == "":
-            _add(errors, f"agents.{index}.agent", "Name the agent (its id, slug or team-slug/slug).")
+            errors.add(f"agents.{index}.agent", "Name the agent (its id, slug or team-slug/slug).")
             continue
         named.append((index, ref, item.get("version")))
     # One query for all the agents, one for all the named versions.
     found = agents_for_team_bulk(team=team, refs=[ref for _, ref, _ in named])
     versions = versions_for_agents_bulk(
-        pairs=[(found[ref], v) for _, ref, v in named if ref in found and isinstance(v, str) and v]
+        pairs=[(found[ref], ver) for _, ref, ver in named if ref in found and isinstance(ver, str) and ver]
     )
     resolved: list[tuple] = []
     seen: set[tuple] = set()
     for index, ref, version_ref in named:
         agent = found.get(ref)
         if agent is None:
-            _add(errors, f"agents.{index}.agent", f"No agent '{ref}' that this team can use.")
+            errors.add(f"agents.{index}.agent", f"No agent '{ref}' that this team can use.")
             continue
         version = None
         if version_ref not in (None, ""):
             if not isinstance(version_ref, str):
-                _add(errors, f"agents.{index}.version", "Give the version as a string such as '1.2.0'.")
+                errors.add(f"agents.{index}.version", "Give the version as a string such as '1.2.0'.")
                 continue
             version = versions.get((agent.pk, version_ref))
             if version is None:
-                _add(errors, f"agents.{index}.version", f"Agent '{ref}' has no version '{version_ref}'.")
+                errors.add(f"agents.{index}.version", f"Agent '{ref}' has no version '{version_ref}'.")
                 continue
         key = (agent.pk, version.pk if version else None)
         if key not in seen:
@@ -103,47 +99,52 @@ def _resolve_agents(team, agents, errors: dict) -> list[tuple]:
     return resolved
 
 
-def _check_errors(build_errors, errors: dict) -> list[tuple[str, str]]:
+def _check_errors(build_errors, errors: v.Errors) -> list[tuple[str, str]]:
     if not build_errors:
         return []
     if not isinstance(build_errors, (list, tuple)):
-        _add(errors, "errors", 'Send a list of {"type": ..., "message": ...}.')
+        errors.add("errors", 'Send a list of {"type": ..., "message": ...}.')
         return []
     if len(build_errors) > conf.MAX_ERRORS_PER_BUILD:
-        _add(errors, "errors", f"At most {conf.MAX_ERRORS_PER_BUILD} errors per build.")
+        errors.add("errors", f"At most {conf.MAX_ERRORS_PER_BUILD} errors per build.")
         return []
     out = []
     for index, item in enumerate(build_errors):
         if not isinstance(item, dict):
-            _add(errors, f"errors.{index}", 'Send {"type": ..., "message": ...}.')
+            errors.add(f"errors.{index}", 'Send {"type": ..., "message": ...}.')
             continue
         error_type, message = item.get("type"), item.get("message", "")
         if not isinstance(error_type, str) or not error_type.strip():
-            _add(errors, f"errors.{index}.type", "Name the error type (e.g. 'TimeoutError').")
+            errors.add(f"errors.{index}.type", "Name the error type (e.g. 'TimeoutError').")
             continue
-        if len(error_type.strip()) > MAX_ERROR_TYPE_CHARS:
-            _add(errors, f"errors.{index}.type", f"At most {MAX_ERROR_TYPE_CHARS} characters.")
+        if len(error_type.strip()) > limits.LABEL_CHARS:
+            errors.add(f"errors.{index}.type", f"At most {limits.LABEL_CHARS} characters.")
             continue
         if message is None:
             message = ""
-        if not isinstance(message, str) or len(message) > MAX_ERROR_MESSAGE_CHARS:
-            _add(errors, f"errors.{index}.message", f"A string of at most {MAX_ERROR_MESSAGE_CHARS} characters.")
+        if not isinstance(message, str) or len(message) > limits.ERROR_MESSAGE_CHARS:
+            errors.add(f"errors.{index}.message", f"A string of at most {limits.ERROR_MESSAGE_CHARS} characters.")
             continue
         out.append((error_type.strip(), message))
     return out
 
 
-def _execution_failures(results) -> dict[str, list[str]]:
+def _execution_failures(results) -> v.Errors:
     """Per-event results of observability's ingest (``{"index", "id", "status": "stored" |
-    "duplicate" | "error", "field", "message"}``) that are errors, as field errors of the report."""
-    failures: dict[str, list[str]] = {}
+    "duplicate" | "error", "field", "message", "fields"}``) that are errors, as errors of the
+    report: every bad field of an event as ``executions.<index>.<field>``."""
+    failures = v.Errors()
     for position, result in enumerate(results or []):
         if not isinstance(result, dict) or result.get("status") != "error":
             continue
-        index = result.get("index", position)
-        field = result.get("field")
-        name = f"executions.{index}.{field}" if field and field != "non_field_errors" else f"executions.{index}"
-        failures.setdefault(name, []).append(str(result.get("message") or "This execution was rejected."))
+        at = failures.at("executions", result.get("index", position))
+        fields = result.get("fields") or {result.get("field"): [result.get("message")]}
+        for field, messages in fields.items():
+            for message in messages:
+                at.add(
+                    None if field in (None, "", "non_field_errors") else field,
+                    str(message or "This execution was rejected."),
+                )
     return failures
 
 
@@ -170,52 +171,41 @@ def build_record(
     """Store one build report. A report whose ``client_build_id`` the team already has is not
     stored again: the stored build comes back with ``created=False`` (safe to retry, also when two
     copies race). Everything is checked before anything is written; a bad report writes nothing."""
-    if not isinstance(client_build_id, str) or not client_build_id.strip() or len(client_build_id) > 200:
-        raise ValidationError({"client_build_id": "A non-empty id of at most 200 characters, made by the client."})
-    client_build_id = client_build_id.strip()
+    problems = v.Errors()
+    client_build_id = problems.check(
+        "client_build_id", v.text, client_build_id, max_length=limits.LABEL_CHARS, required=True
+    )
+    problems.raise_if_any()  # without an id, the report cannot be matched with a stored one
     existing = Build.objects.filter(team=team, client_build_id=client_build_id).first()
     if existing is not None:
         return existing, False
 
-    problems: dict[str, list[str]] = {}
-    if status not in BuildStatus.values:
-        _add(problems, "status", f"One of {', '.join(BuildStatus.values)}.")
-    if not isinstance(project_name, str) or len(project_name) > 200:
-        _add(problems, "project_name", "At most 200 characters.")
-    if not isinstance(requirements, str):
-        _add(problems, "requirements", "Send the requirements as text.")
-    elif len(requirements) > conf.MAX_REQUIREMENTS_CHARS:
-        _add(problems, "requirements", f"At most {conf.MAX_REQUIREMENTS_CHARS} characters.")
-    if quality is not None and (isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 100):
-        _add(problems, "quality", "Quality is a whole number from 0 to 100.")
-    for name, value in (("started_at", started_at), ("finished_at", finished_at)):
-        if not isinstance(value, dt.datetime) or value.tzinfo is None:
-            _add(problems, name, "A date and time with a time zone (ISO 8601).")
-    if "started_at" not in problems and "finished_at" not in problems and finished_at < started_at:
-        _add(problems, "finished_at", "A build cannot finish before it starts.")
-    if isinstance(tokens, bool) or not isinstance(tokens, int) or not 0 <= tokens <= MAX_TOKENS:
-        _add(problems, "tokens", "A whole number of tokens, 0 or more.")
-    try:
-        cost = Decimal(str(cost))
-        if not cost.is_finite() or cost < 0 or cost > MAX_COST:
-            raise InvalidOperation
-    except (InvalidOperation, ValueError):
-        _add(problems, "cost", f"A cost from 0 to {MAX_COST}.")
+    problems.check("status", v.choice, status, BuildStatus.values)
+    project_name = problems.check("project_name", v.text, project_name, max_length=limits.LABEL_CHARS)
+    requirements = problems.check(
+        "requirements", v.text, requirements, max_length=conf.MAX_REQUIREMENTS_CHARS, strip=False
+    )
+    quality = problems.check("quality", v.whole, quality, low=limits.MIN_QUALITY, high=limits.MAX_QUALITY)
+    started_at = problems.check("started_at", v.timestamp, started_at)
+    finished_at = problems.check("finished_at", v.timestamp, finished_at)
+    if started_at is not None and finished_at is not None and finished_at < started_at:
+        problems.add("finished_at", "A build cannot finish before it starts.")
+    tokens = problems.check("tokens", v.whole, tokens, low=0, high=limits.MAX_TOKENS, default=0)
+    cost = problems.check("cost", v.money, cost, places=COST_PLACES, high=limits.MAX_COST, default=Decimal(0))
     cleaned_stack = _check_stack(stack, problems)
     build_errors = _check_errors(errors, problems)
     agent_uses = _resolve_agents(team, agents, problems)
     if executions is not None and (
         not isinstance(executions, (list, tuple)) or len(executions) > conf.MAX_EXECUTIONS_PER_BUILD
     ):
-        _add(problems, "executions", f"A list of at most {conf.MAX_EXECUTIONS_PER_BUILD} execution events.")
-    if problems:
-        raise ValidationError(problems)
+        problems.add("executions", f"A list of at most {conf.MAX_EXECUTIONS_PER_BUILD} execution events.")
+    problems.raise_if_any()
 
     normalized = normalize_stack(cleaned_stack)
     build = Build(
         team=team,
         client_build_id=client_build_id,
-        project_name=project_name.strip(),
+        project_name=project_name,
         requirements=requirements,
         stack=cleaned_stack,
         components=stack_components(normalized),
@@ -252,10 +242,9 @@ def build_record(
             results = executions_ingest(team=team, events=list(executions), build=build, api_key=api_key)
         except ValidationError as exc:
             messages = exc.message_dict.get("events") if hasattr(exc, "error_dict") else exc.messages
-            raise ValidationError({"executions": messages or exc.messages})
-        failures = _execution_failures(results)
-        if failures:
-            raise ValidationError(failures)  # rolls back the build with the executions
+            raise ValidationError({"executions": messages or exc.messages}) from None
+        # Rolls back the build with the executions (a report is stored whole or not at all).
+        _execution_failures(results).raise_if_any()
     return build, True
 
 

@@ -1,4 +1,14 @@
+from django.core import validators as django_validators
 from rest_framework import serializers
+
+# Validators of limits (sizes and bounds). Services check limits (crucible.limits, with every bad
+# field named at once); an input serializer only shapes input.
+LIMIT_VALIDATORS = (
+    django_validators.MaxLengthValidator,
+    django_validators.MinLengthValidator,
+    django_validators.MaxValueValidator,
+    django_validators.MinValueValidator,
+)
 
 
 class StrictFieldsMixin:
@@ -29,3 +39,36 @@ class StrictFieldsMixin:
                             errors.setdefault(key, value)
                 raise serializers.ValidationError(dict(sorted(errors.items())))
         return super().to_internal_value(data)
+
+
+class ShapeOnlyMixin:
+    """For input serializers in front of a service that checks the values: the limits given to
+    the fields (``max_length``, ``min_value``, ``max_value``) are documented in the OpenAPI schema
+    but not enforced here, so the service (one place, ``crucible.limits``) reports every bad field
+    at once with one message per rule. Types are still shaped here."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            for part in (field, getattr(field, "child", None)):
+                if part is not None and not isinstance(part, serializers.BaseSerializer):
+                    part.validators = [x for x in part.validators if not isinstance(x, LIMIT_VALIDATORS)]
+        return fields
+
+
+class MoneyField(serializers.DecimalField):
+    """An amount as sent (a JSON number, or its text with ``allow_text``), passed on unrounded:
+    the service rounds it and checks its bounds (``crucible.validation.money``). ``max_digits``,
+    ``decimal_places`` and the bounds given document the schema."""
+
+    def __init__(self, *, allow_text: bool = False, **kwargs):
+        kwargs.setdefault("max_digits", None)
+        super().__init__(**kwargs)
+        self.allow_text = allow_text
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float, str)):
+            self.fail("invalid")
+        if isinstance(data, str) and (not self.allow_text or len(data) > 100):
+            self.fail("invalid")
+        return data

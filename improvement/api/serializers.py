@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from crucible.api.serializers import StrictFieldsMixin
+from crucible import limits
+from crucible.api.serializers import MoneyField, ShapeOnlyMixin, StrictFieldsMixin
 from improvement import conf
 from improvement.models import Assignment, Experiment, Status, Strategy, Variant
 
@@ -46,17 +47,8 @@ class Bool(serializers.BooleanField):
 
 
 @extend_schema_field({"type": "number", "minimum": 0})
-class Money(serializers.DecimalField):
-    """A JSON number, kept as a Decimal rounded to the field's decimal places."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("rounding", ROUND_HALF_EVEN)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        if not _is_number(data):
-            self.fail("invalid")
-        return super().to_internal_value(str(data))
+class Money(MoneyField):
+    """A JSON number (not its text), passed on as sent: the service rounds it and checks it."""
 
 
 # --- output --------------------------------------------------------------------------------
@@ -158,9 +150,9 @@ class AssignmentSerializer(serializers.ModelSerializer):
 # --- input ---------------------------------------------------------------------------------
 
 
-class VariantSpecSerializer(StrictFieldsMixin, serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    prompt = serializers.CharField(max_length=100_000, trim_whitespace=False)
+class VariantSpecSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=limits.NAME_CHARS)
+    prompt = serializers.CharField(max_length=limits.PROMPT_CHARS, trim_whitespace=False)
     is_control = Bool(default=False)
 
 
@@ -190,9 +182,11 @@ class AgentRefField(serializers.Field):
 extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}], "nullable": True})(AgentRefField)
 
 
-class ExperimentWriteSerializer(StrictFieldsMixin, serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    description = serializers.CharField(max_length=10_000, allow_blank=True, required=False)
+class ExperimentWriteSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
+    """Shapes input; ``improvement.services.experiment_validate`` checks the values."""
+
+    name = serializers.CharField(max_length=limits.NAME_CHARS)
+    description = serializers.CharField(max_length=limits.LONG_TEXT_CHARS, allow_blank=True, required=False)
     agent = AgentRefField(required=False, allow_null=True)
     strategy = serializers.ChoiceField(choices=Strategy.choices, required=False)
     epsilon = Flt(min_value=0.0, max_value=1.0, required=False)
@@ -200,8 +194,10 @@ class ExperimentWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     weight_success = Flt(required=False, **WEIGHT)
     weight_speed = Flt(required=False, **WEIGHT)
     weight_cost = Flt(required=False, **WEIGHT)
-    speed_reference_ms = Int(min_value=1, max_value=3_600_000, required=False)
-    cost_reference = Money(max_digits=12, decimal_places=6, min_value=Decimal("0.000001"), required=False)
+    speed_reference_ms = Int(min_value=1, max_value=limits.MAX_DURATION_MS, required=False)
+    cost_reference = Money(
+        max_digits=None, decimal_places=6, min_value=Decimal("0.000001"), max_value=limits.MAX_COST, required=False
+    )
     min_results = Int(min_value=1, max_value=1_000_000, required=False)
 
 
@@ -211,16 +207,16 @@ class ExperimentCreateSerializer(ExperimentWriteSerializer):
 
 
 class ExperimentUpdateSerializer(ExperimentWriteSerializer):
-    name = serializers.CharField(max_length=100, required=False)
+    name = serializers.CharField(max_length=limits.NAME_CHARS, required=False)
 
 
 class VariantCreateSerializer(VariantSpecSerializer):
     experiment = Int(min_value=1, help_text="The experiment's id.")
 
 
-class VariantUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False)
-    prompt = serializers.CharField(max_length=100_000, trim_whitespace=False, required=False)
+class VariantUpdateSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=limits.NAME_CHARS, required=False)
+    prompt = serializers.CharField(max_length=limits.PROMPT_CHARS, trim_whitespace=False, required=False)
     is_control = Bool(required=False)
 
 
@@ -236,19 +232,17 @@ class SelectResultSerializer(serializers.Serializer):
     variant = VariantBriefSerializer()
 
 
-class ResultInputSerializer(StrictFieldsMixin, serializers.Serializer):
+class ResultInputSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
+    """Shapes one result; ``improvement.services.results_check`` checks it (the same rules as
+    for the results of observability events)."""
+
     assignment_id = Int(min_value=1, required=False, help_text="From select; preferred.")
     variant_id = Int(min_value=1, required=False, help_text="When the call did not go through select.")
     success = Bool()
-    quality = Flt(min_value=0.0, max_value=100.0, required=False, allow_null=True)
-    duration_ms = Flt(min_value=0.0, max_value=7 * 24 * 3600 * 1000.0, default=0.0)
-    tokens = Int(min_value=0, max_value=10**12, default=0)
-    cost = Money(max_digits=18, decimal_places=6, min_value=0, max_value=1_000_000, default=0)
-
-    def validate(self, attrs):
-        if attrs.get("assignment_id") is None and attrs.get("variant_id") is None:
-            raise serializers.ValidationError({"assignment_id": "Give assignment_id (from select) or variant_id."})
-        return attrs
+    quality = Flt(min_value=limits.MIN_QUALITY, max_value=limits.MAX_QUALITY, required=False, allow_null=True)
+    duration_ms = Flt(min_value=0.0, max_value=limits.MAX_DURATION_MS, default=0.0)
+    tokens = Int(min_value=0, max_value=limits.MAX_TOKENS, default=0)
+    cost = Money(max_digits=None, decimal_places=6, min_value=0, max_value=limits.MAX_COST, default=0)
 
 
 class ResultBatchSerializer(StrictFieldsMixin, serializers.Serializer):

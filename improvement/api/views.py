@@ -194,7 +194,8 @@ class ResultViewSet(viewsets.GenericViewSet):
     def create(self, request):
         data = s.ResultInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(self._record([dict(data.validated_data)]), status=status.HTTP_201_CREATED)
+        team = access.active_team(self.request)
+        return Response(services.result_record(team=team, **data.validated_data), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.ResultBatchSerializer, responses={201: s.RecordedSerializer})
     @action(detail=False, methods=["post"])

@@ -3,7 +3,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from crucible.api.serializers import StrictFieldsMixin
+from crucible import limits
+from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
 from marketplace import conf
 from marketplace.models import Agent, AgentVersion, Category, Installation, Rating, Report, Visibility
 
@@ -70,10 +71,12 @@ class AgentDetailSerializer(AgentSerializer):
         return {str(stars): count for stars, count in agent.histogram.items()}
 
 
-class AgentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    slug = serializers.SlugField(max_length=100, required=False, help_text="Default: made from the name.")
-    summary = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+class AgentCreateSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
+    """Shapes input; ``marketplace.services.agent_create`` checks the values (every bad field at once)."""
+
+    name = serializers.CharField(max_length=limits.NAME_CHARS)
+    slug = serializers.SlugField(max_length=limits.NAME_CHARS, required=False, help_text="Default: made from the name.")
+    summary = serializers.CharField(max_length=limits.SHORT_TEXT_CHARS, required=False, allow_blank=True, default="")
     description = serializers.CharField(
         max_length=conf.MAX_DESCRIPTION_CHARS, required=False, allow_blank=True, default="", help_text="Markdown."
     )
@@ -84,7 +87,7 @@ class AgentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PUBLIC)
     version = serializers.CharField(max_length=64, default="1.0.0", help_text="Semantic version of the first release.")
     system_prompt = serializers.CharField(max_length=conf.MAX_SYSTEM_PROMPT_CHARS, trim_whitespace=False)
-    changelog = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+    changelog = serializers.CharField(required=False, allow_blank=True, default="", max_length=limits.CHANGELOG_CHARS)
     input_schema = serializers.JSONField(
         required=False, allow_null=True, default=None, help_text="A JSON Schema document."
     )
@@ -96,9 +99,9 @@ class AgentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     )
 
 
-class AgentUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False)
-    summary = serializers.CharField(max_length=300, required=False, allow_blank=True)
+class AgentUpdateSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=limits.NAME_CHARS, required=False)
+    summary = serializers.CharField(max_length=limits.SHORT_TEXT_CHARS, required=False, allow_blank=True)
     description = serializers.CharField(max_length=conf.MAX_DESCRIPTION_CHARS, required=False, allow_blank=True)
     category = serializers.ChoiceField(choices=Category.choices, required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=conf.MAX_TAGS)
@@ -155,7 +158,7 @@ class AgentVersionCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         max_length=64, required=False, allow_null=True, default=None, help_text="Default: next minor version."
     )
     system_prompt = serializers.CharField(max_length=conf.MAX_SYSTEM_PROMPT_CHARS, trim_whitespace=False)
-    changelog = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+    changelog = serializers.CharField(required=False, allow_blank=True, default="", max_length=limits.CHANGELOG_CHARS)
     input_schema = serializers.JSONField(
         required=False, allow_null=True, default=None, help_text="Default: the latest version's."
     )
@@ -167,8 +170,8 @@ class AgentVersionCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     )
 
 
-class YankSerializer(StrictFieldsMixin, serializers.Serializer):
-    reason = serializers.CharField(max_length=300)
+class YankSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
+    reason = serializers.CharField(max_length=limits.SHORT_TEXT_CHARS)
 
 
 class InstalledAgentSerializer(serializers.Serializer):
@@ -246,16 +249,16 @@ class RatingSerializer(serializers.ModelSerializer):
 
 class RateSerializer(StrictFieldsMixin, serializers.Serializer):
     stars = serializers.IntegerField(min_value=1, max_value=5)
-    review = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    review = serializers.CharField(required=False, allow_blank=True, default="", max_length=limits.REVIEW_CHARS)
 
 
 class RatingCreateSerializer(RateSerializer):
     agent = serializers.IntegerField(min_value=1)
 
 
-class ReportCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+class ReportCreateSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
     reason = serializers.ChoiceField(choices=Report.Reason.choices)
-    text = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    text = serializers.CharField(required=False, allow_blank=True, default="", max_length=limits.REVIEW_CHARS)
 
 
 class ReportSerializer(serializers.ModelSerializer):
@@ -361,7 +364,7 @@ class LegacyInstallResultSerializer(serializers.Serializer):
 
 class LegacyRateSerializer(StrictFieldsMixin, serializers.Serializer):
     rating = serializers.IntegerField(min_value=1, max_value=5, help_text="Stars, 1 to 5.")
-    review = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    review = serializers.CharField(required=False, allow_blank=True, default="", max_length=limits.REVIEW_CHARS)
 
 
 class LegacyRateResultSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from crucible import periods
+from crucible import limits, periods
 from observability.models import Execution, ExecutionStatus, ModelPrice
 from observability.selectors import PERIOD_RULES
 
@@ -82,22 +82,26 @@ class EventSerializer(serializers.Serializer):
     trace_id = serializers.CharField(max_length=32, required=False)
     span_id = serializers.CharField(max_length=16, required=False)
     started_at = serializers.DateTimeField(help_text="ISO 8601 with a time zone; at most 5 minutes in the future.")
-    duration_ms = serializers.FloatField(min_value=0)
+    duration_ms = serializers.FloatField(min_value=0, max_value=limits.MAX_DURATION_MS)
     status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False, default="success")
     error_type = serializers.CharField(max_length=200, required=False)
-    error_message = serializers.CharField(required=False)
+    error_message = serializers.CharField(max_length=limits.ERROR_MESSAGE_CHARS, required=False)
     input_tokens = serializers.IntegerField(
-        min_value=0, required=False, help_text="All input tokens, cached ones included."
+        min_value=0, max_value=limits.MAX_TOKENS, required=False, help_text="All input tokens, cached ones included."
     )
     output_tokens = serializers.IntegerField(
-        min_value=0, required=False, help_text="All output tokens, reasoning ones included."
+        min_value=0,
+        max_value=limits.MAX_TOKENS,
+        required=False,
+        help_text=f"All output tokens, reasoning ones included; input + output at most {limits.MAX_TOKENS}.",
     )
-    cached_input_tokens = serializers.IntegerField(min_value=0, required=False)
-    reasoning_tokens = serializers.IntegerField(min_value=0, required=False)
+    cached_input_tokens = serializers.IntegerField(min_value=0, max_value=limits.MAX_TOKENS, required=False)
+    reasoning_tokens = serializers.IntegerField(min_value=0, max_value=limits.MAX_TOKENS, required=False)
     cost = serializers.DecimalField(
         max_digits=18,
         decimal_places=8,
         min_value=0,
+        max_value=limits.MAX_COST,
         required=False,
         help_text="USD; computed from model prices when left out.",
     )
@@ -127,8 +131,13 @@ class IngestResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     id = serializers.CharField(allow_null=True)
     status = serializers.ChoiceField(choices=INGEST_RESULT_STATUSES)
-    field = serializers.CharField(required=False)
+    field = serializers.CharField(required=False, help_text="The first bad field of the event.")
     message = serializers.CharField(required=False)
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Every bad field of the event (the names it was sent with) and its messages.",
+    )
 
 
 class IngestResponseSerializer(serializers.Serializer):

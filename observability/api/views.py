@@ -2,7 +2,7 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import parsers, status, viewsets
-from rest_framework.exceptions import NotFound, ParseError, ValidationError
+from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -10,7 +10,7 @@ from crucible import access, periods
 from crucible.api.pagination import CursorPagination
 from crucible.api.parsers import PayloadTooLarge
 from crucible.api.viewsets import TeamScopedMixin
-from observability import conf, otlp, selectors, services
+from observability import conf, ingest, otlp, selectors, services
 from observability.api import serializers as s
 from observability.filters import ExecutionFilterSet, ModelPriceFilterSet
 from observability.models import Execution, ExecutionSource, ModelPrice
@@ -89,7 +89,7 @@ def load_json(raw: bytes):
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ParseError(f"The request body is not valid UTF-8 (byte {exc.start}).")
+        raise ParseError(f"The request body is not valid UTF-8 (byte {exc.start}).") from None
 
     def reject_constant(name):
         raise ValueError(f"{name} is not valid JSON")
@@ -97,9 +97,9 @@ def load_json(raw: bytes):
     try:
         data = json.loads(text, parse_constant=reject_constant)
     except RecursionError:
-        raise ParseError("The JSON document is nested too deeply.")
+        raise ParseError("The JSON document is nested too deeply.") from None
     except ValueError as exc:
-        raise ParseError(f"Malformed JSON: {exc}")
+        raise ParseError(f"Malformed JSON: {exc}") from None
     max_depth = settings.API_MAX_JSON_DEPTH
     stack = [(data, 1)] if isinstance(data, (dict, list)) else []
     while stack:
@@ -136,17 +136,7 @@ class IngestView(APIView):
         responses={200: s.IngestResponseSerializer, 207: s.IngestResponseSerializer, 400: ERROR, 413: ERROR},
     )
     def post(self, request):
-        data = request.data
-        if not isinstance(data, dict):
-            raise ParseError('The body must be a JSON object: {"events": [...]}.')
-        unknown = sorted(str(key) for key in data if key != "events")
-        if unknown:
-            raise ValidationError({name: ["Unknown field."] for name in unknown})
-        events = data.get("events")
-        if not isinstance(events, list):
-            raise ValidationError({"events": ["This field is required and must be a list of events."]})
-        if not events:
-            raise ValidationError({"events": ["Send at least one event."]})
+        events = ingest.batch_events(request.data)
         if len(events) > conf.MAX_BATCH_EVENTS:
             raise PayloadTooLarge(f"At most {conf.MAX_BATCH_EVENTS} events per batch; this one has {len(events)}.")
         results = services.executions_ingest(
@@ -184,7 +174,7 @@ def _gunzip(raw: bytes) -> bytes:
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         out = inflater.decompress(raw, limit + 1)
     except zlib.error as exc:
-        raise ParseError(f"The gzip body cannot be decompressed: {exc}")
+        raise ParseError(f"The gzip body cannot be decompressed: {exc}") from None
     if len(out) > limit:
         raise PayloadTooLarge(f"The decompressed body is larger than {limit} bytes.")
     return out
@@ -222,27 +212,14 @@ class OtlpTracesView(APIView):
         try:
             message = otlp.parse_json(load_json(raw)) if as_json else otlp.parse_protobuf(raw)
         except otlp.OtlpError as exc:
-            raise ParseError(str(exc))
-        events, seen = otlp.span_events(message)
-        if seen > conf.MAX_OTLP_SPANS:
-            raise PayloadTooLarge(f"At most {conf.MAX_OTLP_SPANS} spans per export request.")
-        rejected, messages = 0, []
-        team = _team(request)
-        for start in range(0, len(events), conf.MAX_BATCH_EVENTS):
-            results = services.executions_ingest(
-                team=team,
-                events=events[start : start + conf.MAX_BATCH_EVENTS],
-                api_key=access.api_key_of(request),
-                source=ExecutionSource.OTLP,
+            raise ParseError(str(exc)) from None
+        try:
+            rejected, message_text = otlp.export_ingest(
+                team=_team(request), request=message, api_key=access.api_key_of(request)
             )
-            for result in results:
-                if result["status"] == "error":
-                    rejected += 1
-                    if len(messages) < 5:
-                        messages.append(
-                            f"span {events[start + result['index']]['span_id']}: {result['field']}: {result['message']}"
-                        )
-        body = otlp.response(rejected=rejected, message="; ".join(messages), as_json=as_json)
+        except otlp.TooManySpans as exc:
+            raise PayloadTooLarge(str(exc)) from None
+        body = otlp.response(rejected=rejected, message=message_text, as_json=as_json)
         if as_json:
             return Response(body)
         return HttpResponse(body, content_type="application/x-protobuf")

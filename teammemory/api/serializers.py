@@ -3,8 +3,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from crucible import periods
-from crucible.api.serializers import StrictFieldsMixin
+from crucible import limits, periods
+from crucible.api.serializers import MoneyField, ShapeOnlyMixin, StrictFieldsMixin
 from teammemory import conf, services
 from teammemory.models import Build, BuildStatus
 from teammemory.selectors import PERIOD_RULES
@@ -17,18 +17,21 @@ class BuildAgentRefSerializer(StrictFieldsMixin, serializers.Serializer):
     version = serializers.CharField(max_length=64, required=False, allow_null=True, allow_blank=True)
 
 
-class BuildErrorInputSerializer(StrictFieldsMixin, serializers.Serializer):
-    type = serializers.CharField(max_length=200, help_text="Error type used for grouping, e.g. 'TimeoutError'.")
+class BuildErrorInputSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
+    type = serializers.CharField(
+        max_length=limits.LABEL_CHARS, help_text="Error type used for grouping, e.g. 'TimeoutError'."
+    )
     message = serializers.CharField(
-        max_length=4000, required=False, allow_blank=True, default="", trim_whitespace=False
+        max_length=limits.ERROR_MESSAGE_CHARS, required=False, allow_blank=True, default="", trim_whitespace=False
     )
 
 
-class BuildReportSerializer(StrictFieldsMixin, serializers.Serializer):
-    """A build report. ``client_build_id`` makes it idempotent: a retried report is stored once."""
+class BuildReportSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
+    """A build report. ``client_build_id`` makes it idempotent: a retried report is stored once.
+    Shapes input; ``teammemory.services.build_record`` checks the values (every bad field at once)."""
 
-    client_build_id = serializers.CharField(max_length=200)
-    project_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    client_build_id = serializers.CharField(max_length=limits.LABEL_CHARS)
+    project_name = serializers.CharField(max_length=limits.LABEL_CHARS, required=False, allow_blank=True, default="")
     requirements = serializers.CharField(
         required=False, allow_blank=True, default="", trim_whitespace=False, max_length=conf.MAX_REQUIREMENTS_CHARS
     )
@@ -39,11 +42,20 @@ class BuildReportSerializer(StrictFieldsMixin, serializers.Serializer):
         help_text='{role: component}, e.g. {"language": "Python", "framework": "Django", "database": "Postgres"}.',
     )
     status = serializers.ChoiceField(choices=BuildStatus.choices)
-    quality = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True, default=None)
+    quality = serializers.IntegerField(
+        min_value=limits.MIN_QUALITY, max_value=limits.MAX_QUALITY, required=False, allow_null=True, default=None
+    )
     started_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField()
-    tokens = serializers.IntegerField(min_value=0, max_value=services.MAX_TOKENS, required=False, default=0)
-    cost = serializers.DecimalField(max_digits=14, decimal_places=6, min_value=0, required=False, default=0)
+    tokens = serializers.IntegerField(min_value=0, max_value=limits.MAX_TOKENS, required=False, default=0)
+    cost = MoneyField(
+        allow_text=True,
+        decimal_places=services.COST_PLACES,
+        min_value=0,
+        max_value=limits.MAX_COST,
+        required=False,
+        default=0,
+    )
     agents = BuildAgentRefSerializer(many=True, required=False, default=list, max_length=conf.MAX_AGENTS_PER_BUILD)
     errors = BuildErrorInputSerializer(many=True, required=False, default=list, max_length=conf.MAX_ERRORS_PER_BUILD)
     executions = serializers.ListField(
@@ -54,16 +66,6 @@ class BuildReportSerializer(StrictFieldsMixin, serializers.Serializer):
         max_length=conf.MAX_EXECUTIONS_PER_BUILD,
         help_text="Agent executions of this build, in observability's ingest event format; stored by observability.",
     )
-
-    def validate_stack(self, value):
-        if len(value) > conf.MAX_COMPONENTS:
-            raise serializers.ValidationError(f"A stack has at most {conf.MAX_COMPONENTS} components.")
-        return value
-
-    def validate(self, attrs):
-        if attrs["finished_at"] < attrs["started_at"]:
-            raise serializers.ValidationError({"finished_at": "A build cannot finish before it starts."})
-        return attrs
 
 
 class BuildAgentSerializer(serializers.Serializer):

@@ -162,11 +162,12 @@ def test_ids_stored_by_a_concurrent_batch_fall_back_to_on_conflict(team, event_f
     """When another batch stores an id between the lookup and the COPY, the COPY fails on the
     unique constraint and the batch is stored row by row with ON CONFLICT DO NOTHING."""
     from observability import services
+    from observability.ingest import insert
 
     first = [event_factory(id=f"race-{i}") for i in range(3)]
     services.executions_ingest(team=team, events=first)
     # Simulate the race: the lookup does not see the rows the "other" batch stored.
-    monkeypatch.setattr(services, "EXISTING_SQL", "SELECT NULL::text WHERE %s::bigint IS NULL AND %s::text[] IS NULL")
+    monkeypatch.setattr(insert, "EXISTING_SQL", "SELECT NULL::text WHERE %s::bigint IS NULL AND %s::text[] IS NULL")
     results = services.executions_ingest(team=team, events=first + [event_factory(id="race-new")])
     assert [r["status"] for r in results] == ["duplicate", "duplicate", "duplicate", "stored"]
     assert Execution.objects.filter(team=team).count() == 4

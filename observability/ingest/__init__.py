@@ -1,0 +1,136 @@
+"""Ingest of execution events (batch API, OTLP, build reports): ``executions_ingest``.
+
+``parse.batch_events`` takes the events out of a request body. Per batch:
+1. ``validate``: every event checked in Python (no query per event); every bad field of an event
+   is named in its result;
+2. ``resolve``: the few distinct agent references, improvement's rules for the results of events
+   that name a prompt variant (a result improvement would refuse is an error of that event only),
+   the price of each event from one in-memory price book;
+3. ``insert``: one indexed lookup of the batch's client ids, then ``COPY`` of the new rows (or
+   ``INSERT ... ON CONFLICT DO NOTHING`` when a concurrent batch raced us to an id);
+4. ``observability.rollups.rollups_apply`` adds the rows really inserted to the rollups, and the
+   results of those naming a variant go to ``improvement.services.results_record_bulk``.
+Steps 2-4 run in one transaction: a failure stores nothing. Bad events never fail the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from crucible import validation as v
+from improvement import services as improvement_services
+from observability import conf
+from observability.ingest import resolve
+from observability.ingest.insert import executions_insert
+from observability.ingest.parse import batch_events
+from observability.ingest.validate import EVENT_FIELDS, TOKEN_FIELDS, event_validate
+from observability.models import ExecutionSource
+from observability.rollups import rollups_apply
+
+__all__ = ["EVENT_FIELDS", "TOKEN_FIELDS", "batch_events", "executions_ingest"]
+
+
+def _result(index: int, event, *, errors, in_batch_duplicates, rows, stored_ids, late_refusals) -> dict:
+    client_id = event.get("id") if isinstance(event, dict) else None
+    result = {"index": index, "id": client_id if isinstance(client_id, str) else None}
+    if index in errors:
+        fields = errors[index].as_dict()
+        field, message = errors[index].first()
+        result.update(status="error", field=field, message=message, fields=fields)
+    elif index in in_batch_duplicates:
+        result.update(status="duplicate", message=f"Same id as event {in_batch_duplicates[index]} of this batch.")
+    elif rows[index]["client_id"] in stored_ids:
+        result.update(status="stored")
+        if index in late_refusals:
+            field, message = late_refusals[index].first()
+            result.update(field=field, message=f"Stored, but its experiment result was not counted: {message}")
+    else:
+        result.update(status="duplicate", message="An event with this id was stored before.")
+    return result
+
+
+def executions_ingest(*, team, events, build=None, api_key=None, source: str | None = None) -> list[dict]:
+    """Store a batch of execution events; return one result per event, in order:
+    ``{"index", "id", "status": "stored"|"duplicate"|"error", "field", "message", "fields"}``
+    (``fields``: every bad field of the event with its messages; ``field``/``message``: the first).
+
+    Invalid events are reported and skipped; valid ones are stored (a retried ``id`` is a
+    duplicate). Raises ``ValidationError`` only when ``events`` itself is unusable."""
+    if not isinstance(events, list):
+        raise ValidationError({"events": "Must be a list of events."})
+    if len(events) > conf.MAX_BATCH_EVENTS:
+        raise ValidationError({"events": f"At most {conf.MAX_BATCH_EVENTS} events per batch."})
+    source = source or (ExecutionSource.BUILD if build is not None else ExecutionSource.API)
+    now = timezone.now()
+    oldest = now - dt.timedelta(days=conf.RETENTION_DAYS)
+    newest = now + dt.timedelta(seconds=conf.MAX_FUTURE_SECONDS)
+
+    errors: dict[int, v.Errors] = {}
+    rows: dict[int, dict] = {}
+    first_index: dict[str, int] = {}
+    in_batch_duplicates: dict[int, int] = {}
+    for index, event in enumerate(events):
+        problems = v.Errors()
+        row = event_validate(event, oldest=oldest, newest=newest, errors=problems)
+        if row is None:
+            errors[index] = problems
+            continue
+        if row["client_id"] in first_index:
+            in_batch_duplicates[index] = first_index[row["client_id"]]
+            continue
+        first_index[row["client_id"]] = index
+        row["agent_id"] = None
+        row["agent_version_id"] = None
+        rows[index] = row
+
+    stored_ids: set[str] = set()
+    late_refusals: dict[int, v.Errors] = {}
+    with transaction.atomic():
+        resolve.agents_resolve(team, rows, errors)
+        resolve.price(rows)
+        resolve.variants_check(team, rows, errors)
+        if rows:
+            ordered = sorted(rows.values(), key=lambda r: r["client_id"])
+            stored_ids = executions_insert(
+                ordered,
+                team_id=team.pk,
+                build_id=build.pk if build is not None else None,
+                api_key_id=api_key.pk if api_key is not None else None,
+                source=str(source),
+            )
+            stored_rows = [row for row in ordered if row["client_id"] in stored_ids]
+            rollups_apply(team_id=team.pk, rows=stored_rows)
+            late_refusals = _feed_variants(team, rows, stored_ids)
+
+    return [
+        _result(
+            index,
+            event,
+            errors=errors,
+            in_batch_duplicates=in_batch_duplicates,
+            rows=rows,
+            stored_ids=stored_ids,
+            late_refusals=late_refusals,
+        )
+        for index, event in enumerate(events)
+    ]
+
+
+def _feed_variants(team, rows: dict[int, dict], stored_ids: set[str]) -> dict[int, v.Errors]:
+    """Hand the results of stored executions that name a variant to improvement. They were
+    checked before the insert; one refused now (its experiment concluded in between) is not
+    counted and is reported on its event, the others are recorded."""
+    indexes = [i for i, row in rows.items() if row["variant_id"] is not None and row["client_id"] in stored_ids]
+    if not indexes:
+        return {}
+    outcome = improvement_services.results_record_bulk(
+        team=team, results=[resolve.variant_result(rows[i]) for i in indexes], skip_refused=True
+    )
+    return {
+        indexes[position]: resolve.event_errors_of_result(problem)
+        for position, problem in outcome.get("refused", {}).items()
+    }

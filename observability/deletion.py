@@ -1,7 +1,7 @@
 """Deleting raw executions by hand (the admin) while the rollups stay exact.
 
 Ingest adds each execution to the hourly, daily and error rollups in the database
-(``services.rollups_apply``); ``executions_delete`` is its mirror image: the executions' own
+(``rollups.rollups_apply``); ``executions_delete`` is its mirror image: the executions' own
 contribution is subtracted from the same rows with one ``UPDATE ... FROM unnest(arrays)`` per
 table (counts, sums, cost and the histogram element-wise), a row left with no execution is
 deleted, and the one figure that cannot be subtracted, the longest duration, is recomputed from
@@ -20,7 +20,8 @@ from django.db import transaction
 
 from observability import histogram
 from observability.models import Execution
-from observability.services import _execute, _rollup_deltas
+from observability.rollups import _rollup_deltas
+from observability.sql import execute as _execute
 
 ROLLUP_COLUMNS = (
     "started_at",
@@ -145,7 +146,7 @@ def _error_params(team_id: int, rows: list[dict]) -> dict | None:
 
 def rollups_subtract(*, team_id: int, rows: list[dict]) -> None:
     """Take executions (dicts with ``ROLLUP_COLUMNS``) that are no longer in the raw table out of
-    the hourly, daily and error rollups. The mirror image of ``services.rollups_apply``."""
+    the hourly, daily and error rollups. The mirror image of ``rollups.rollups_apply``."""
     for table, unit, length in ROLLUP_TABLES:
         params = _rollup_params(team_id, rows, unit)
         if params is None:

@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from crucible import formatting
+from crucible.money import money_text
+
 # Severities, most urgent first.
 HIGH, MEDIUM, LOW, INFO = "high", "medium", "low", "info"
 SEVERITIES = (HIGH, MEDIUM, LOW, INFO)
@@ -43,7 +46,7 @@ TIME = "time"  # a datetime
 ITEMS = "items"  # a list of (label, count) dicts shown as "label (n), …"
 KINDS = (COUNT, NUMBER, PERCENT, DURATION, MONEY, RATIO, TEXT, TIME, ITEMS)
 
-EMPTY = "—"
+EMPTY = formatting.EMPTY
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class Recommendation:
     @property
     def evidence_values(self) -> dict[str, Any]:
         """The evidence as the API gives it: ``{key: raw value}``."""
-        return {f.key: f.value for f in self.evidence}
+        return {f.key: money_text(f.value) if f.kind == MONEY else f.value for f in self.evidence}
 
     def as_dict(self, *, subject_key: str | None = None) -> dict:
         """The API shape (``kind``, ``severity``, ``title``, ``action``, ``evidence``) plus the
@@ -131,26 +134,10 @@ def run_rules(rules: Iterable[Rule], context) -> list[Recommendation]:
 # --- Showing a figure --------------------------------------------------------------------------
 
 
-def _duration(ms: float) -> str:
-    # One unit rule: ms below a second, s below a minute, min below an hour, then h.
-    if abs(ms) < 1000:
-        return f"{ms:,.0f} ms"
-    if abs(ms) < 60_000:
-        return f"{ms / 1000:,.1f} s"
-    if abs(ms) < 3_600_000:
-        return f"{ms / 60_000:,.1f} min"
-    return f"{ms / 3_600_000:,.1f} h"
-
-
 def _number(value: float) -> str:
     # Two decimals, or three significant digits below 1 (a p-value of 0.0003 stays readable).
     text = f"{value:.3g}" if 0 < abs(value) < 1 else f"{value:,.2f}"
     return text.rstrip("0").rstrip(".") if "." in text and "e" not in text else text
-
-
-def _money(value) -> str:
-    value = float(value)
-    return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:,.4f}"
 
 
 def _items(value) -> str:
@@ -166,11 +153,12 @@ def _items(value) -> str:
 
 
 _FORMATS: dict[str, Callable[[Any], str]] = {
-    COUNT: lambda v: f"{int(v):,}",
+    # Counts, percentages, durations and money follow the project's one rule (crucible.formatting).
+    COUNT: formatting.number,
     NUMBER: lambda v: f"{v:,}" if isinstance(v, int) else _number(float(v)),
-    PERCENT: lambda v: f"{float(v) * 100:.1f}%".replace(".0%", "%"),
-    DURATION: lambda v: _duration(float(v)),
-    MONEY: _money,
+    PERCENT: formatting.percent,
+    DURATION: formatting.duration,
+    MONEY: formatting.money,
     RATIO: lambda v: f"{float(v):,.2f}".rstrip("0").rstrip(".") + "×",
     TEXT: str,
     TIME: lambda v: v.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if isinstance(v, dt.datetime) else str(v),

@@ -10,6 +10,8 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from crucible import formatting
+from crucible.money import money_average
 from crucible.sql import fetch_rows
 from improvement import conf, stats, verdict
 from improvement.models import Experiment, Status, Variant, VariantBucket
@@ -102,7 +104,7 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
                 "quality_mean": v.quality_mean,
                 "duration_mean_ms": v.duration_mean,
                 "tokens_mean": (v.tokens_sum / v.results_count) if v.results_count else None,
-                "cost_mean": float(v.cost_sum / v.results_count) if v.results_count else None,
+                "cost_mean": money_average(v.cost_sum, v.results_count),
                 # With no scored result a variant's "probability" is only the prior's 1/n.
                 "probability_best": p_best.get(v.pk) if v.objective_count else None,
                 "lift_vs_control": lift,
@@ -183,70 +185,6 @@ class _TimelinePoint(NamedTuple):
         }
 
 
-def report_charts(*, report: dict, timeline: dict) -> dict:
-    """Plotly specs for the experiment page: traffic share (stacked area, %), cumulative results."""
-    names = {row["id"]: row["name"] for row in report["variants"]}
-    times = sorted({p["t"] for p in timeline["points"]})
-    per_time_total = {}
-    for p in timeline["points"]:
-        per_time_total[p["t"]] = per_time_total.get(p["t"], 0) + (p["assignments"] or 0)
-    traffic, cumulative = [], []
-    for vid, name in names.items():
-        points = [p for p in timeline["points"] if p["variant_id"] == vid]
-        if not points:
-            continue
-        by_t = {p["t"]: p for p in points}
-        xs = [t.isoformat() for t in times]
-        share = [
-            round(100.0 * (by_t[t]["assignments"] or 0) / per_time_total[t], 2)
-            if t in by_t and per_time_total[t]
-            else 0
-            for t in times
-        ]
-        traffic.append({"type": "scatter", "mode": "lines", "stackgroup": "traffic", "name": name, "x": xs, "y": share})
-        running, cum = 0, []
-        for t in times:
-            if t in by_t:
-                running = by_t[t]["cumulative"] or 0
-            cum.append(running)
-        cumulative.append({"type": "scatter", "mode": "lines", "name": name, "x": xs, "y": cum})
-    unit = timeline["granularity"]
-    return {
-        "traffic": {
-            "data": traffic,
-            "layout": {"yaxis": {"title": {"text": f"share of assignments per {unit} (%)"}, "range": [0, 100]}},
-        },
-        "cumulative": {"data": cumulative, "layout": {"yaxis": {"title": {"text": "results (cumulative)"}}}},
-        "objective": {
-            "data": [
-                {
-                    "type": "bar",
-                    "x": [row["name"] for row in report["variants"] if row["objective_mean"] is not None],
-                    "y": [row["objective_mean"] for row in report["variants"] if row["objective_mean"] is not None],
-                    "error_y": {
-                        "type": "data",
-                        "symmetric": False,
-                        "array": [
-                            (row["objective_high"] - row["objective_mean"]) if row["objective_high"] is not None else 0
-                            for row in report["variants"]
-                            if row["objective_mean"] is not None
-                        ],
-                        "arrayminus": [
-                            (row["objective_mean"] - row["objective_low"]) if row["objective_low"] is not None else 0
-                            for row in report["variants"]
-                            if row["objective_mean"] is not None
-                        ],
-                    },
-                    "name": "objective mean",
-                }
-            ]
-            if any(row["objective_mean"] is not None for row in report["variants"])
-            else [],
-            "layout": {"yaxis": {"title": {"text": "objective (0-1)"}, "range": [0, 1]}},
-        },
-    }
-
-
 def home_card(*, team, request) -> dict:
     counts = Experiment.objects.filter(team=team).aggregate(
         running=Count("id", filter=Q(status=Status.RUNNING)),
@@ -260,9 +198,9 @@ def home_card(*, team, request) -> dict:
         "title": "Prompt experiments",
         "url": reverse("improvement:index"),
         "figures": [
-            {"label": "Running", "value": counts["running"]},
-            {"label": "Concluded", "value": counts["concluded"]},
-            {"label": "Results in running experiments", "value": results},
+            {"label": "Running", "value": formatting.number(counts["running"])},
+            {"label": "Concluded", "value": formatting.number(counts["concluded"])},
+            {"label": "Results in running experiments", "value": formatting.number(results)},
         ],
         "note": "Bandit selection between prompt variants; promote the winner to the marketplace."
         if counts["total"]

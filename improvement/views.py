@@ -11,7 +11,7 @@ from django.views.generic import TemplateView
 from crucible import access
 from crucible.lists import FilteredListView
 from crucible.pages import TeamPageMixin
-from improvement import selectors, services
+from improvement import charts, selectors, services
 from improvement.filters import ExperimentFilterSet
 from improvement.forms import ConcludeForm, ExperimentCreateForm, ExperimentForm, VariantForm
 from improvement.models import Experiment, Status, Variant
@@ -75,7 +75,7 @@ class ExperimentDetailView(ExperimentMixin, TemplateView):
         context.update(
             experiment=experiment,
             report=report,
-            charts=selectors.report_charts(report=report, timeline=timeline),
+            charts=charts.report_charts(report=report, timeline=timeline),
             can_write=access.can(self.request, self.team.pk),
             variant_form=VariantForm(),
             conclude_form=ConcludeForm(experiment=experiment, variants=variants),

@@ -29,6 +29,7 @@ from django.db.models.functions import Cast, Coalesce, Power
 from django.urls import reverse
 from django.utils import timezone
 
+from crucible import formatting
 from marketplace import conf
 from marketplace.models import (
     SEARCH_CONFIG,
@@ -397,35 +398,6 @@ def agent_stats(*, agent: Agent, days: int = 90) -> dict:
     }
 
 
-def installs_chart(*, stats: dict, days: int = 90) -> dict:
-    """A plotly spec (see static/crucible/charts.js) of installs and downloads per day over the
-    last ``days`` days, days without activity drawn as zero."""
-    daily = {row["day"]: row for row in stats["daily"]}
-    if not daily:
-        return {"data": [], "layout": {}}
-    today = timezone.now().date()
-    span = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
-    x = [day.isoformat() for day in span]
-    return {
-        "data": [
-            {"type": "bar", "name": "Installs", "x": x, "y": [daily[d]["installs"] if d in daily else 0 for d in span]},
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": "Downloads",
-                "x": x,
-                "y": [daily[d]["downloads"] if d in daily else 0 for d in span],
-                "yaxis": "y2",
-            },
-        ],
-        "layout": {
-            "xaxis": {"type": "date", "tickformat": "%b %d"},
-            "yaxis": {"title": {"text": "installs"}, "rangemode": "tozero"},
-            "yaxis2": {"title": {"text": "downloads"}, "overlaying": "y", "side": "right", "rangemode": "tozero"},
-        },
-    }
-
-
 def installations_for_team(*, team) -> QuerySet[Installation]:
     return (
         Installation.objects.filter(team=team)
@@ -447,10 +419,10 @@ def home_card(*, team, request) -> dict:
         "title": "Marketplace",
         "url": reverse("marketplace:index"),
         "figures": [
-            {"label": "Installed agents", "value": installed},
-            {"label": "Published agents", "value": own["agents"]},
-            {"label": "Installs of yours", "value": own["installs"]},
-            {"label": "Ratings received", "value": own["ratings"]},
+            {"label": "Installed agents", "value": formatting.number(installed)},
+            {"label": "Published agents", "value": formatting.number(own["agents"])},
+            {"label": "Installs of yours", "value": formatting.number(own["installs"])},
+            {"label": "Ratings received", "value": formatting.number(own["ratings"])},
         ],
         "note": "Find, install and rate agents shared by other teams.",
         "links": [

@@ -13,7 +13,7 @@ from django.views.generic import FormView, TemplateView
 from crucible import access
 from crucible.lists import FilteredListView, page_of
 from crucible.pages import TeamPageMixin
-from marketplace import selectors, services
+from marketplace import charts, selectors, services
 from marketplace.filters import AgentFilterSet
 from marketplace.forms import (
     AgentCreateForm,
@@ -94,7 +94,7 @@ class AgentDetailView(AgentMixin, TemplateView):
                 (stars, stats["histogram"][str(stars)], round(100 * stats["histogram"][str(stars)] / histogram_max))
                 for stars in range(5, 0, -1)
             ],
-            chart=selectors.installs_chart(stats=stats),
+            chart=charts.installs_chart(stats=stats),
             installation=installation,
             upgrade_available=bool(installation and installation.upgrade_to),
             can_write=access.can(self.request, self.team.pk),

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+from crucible import formatting
 from crucible.rules import (
     COUNT,
     DURATION,
@@ -108,7 +109,7 @@ def failing_agent(ctx: Context) -> Iterator[Recommendation]:
             code="failing_agent",
             subject=name,
             severity=HIGH if m["error_rate"] >= 2 * conf.FAILING_ERROR_RATE else MEDIUM,
-            title=f"{name} fails {m['error_rate'] * 100:.0f}% of its runs",
+            title=f"{name} fails {formatting.percent(m['error_rate'], 0)} of its runs",
             message=f"Fix the most common failures first: {top}. Add retries with backoff for transient errors and "
             "validate inputs before calling the model.",
             evidence=(
@@ -156,7 +157,7 @@ def _cheaper_alternative(items: list[tuple[str, dict]]):
     the cheaper model costs far less with similar success; None when there is none."""
     for i, (expensive, em) in enumerate(items):
         for cheap, cm in items[i + 1 :]:
-            cheaper = cm["cost_per_execution"] <= conf.CHEAPER_COST_RATIO * em["cost_per_execution"]
+            cheaper = float(cm["cost_per_execution"]) <= conf.CHEAPER_COST_RATIO * float(em["cost_per_execution"])
             if cheaper and cm["success_rate"] >= em["success_rate"] - conf.SIMILAR_SUCCESS_DELTA:
                 return expensive, em, cheap, cm
     return None
@@ -182,7 +183,7 @@ def expensive_model(ctx: Context) -> Iterator[Recommendation]:
             title=f"{name}: {cheap} costs {cm['cost_per_execution'] / em['cost_per_execution'] * 100:.0f}% of "
             f"{expensive} per run with similar success",
             message=f"Move {name}'s traffic from {expensive} to {cheap} (an A/B test in Improvement first if "
-            f"quality matters); it would have saved about ${saving:,.2f} in this period.",
+            f"quality matters); it would have saved about {formatting.money(saving)} in this period.",
             evidence=(
                 Figure("model", "Model", expensive, TEXT),
                 Figure("cheaper_model", "Cheaper model", cheap, TEXT),
@@ -191,9 +192,9 @@ def expensive_model(ctx: Context) -> Iterator[Recommendation]:
                 Figure("success_rate", "Success rate", em["success_rate"], PERCENT),
                 Figure("cheaper_success_rate", "Cheaper model's success rate", cm["success_rate"], PERCENT),
                 Figure("executions", "Runs", em["executions"], COUNT),
-                Figure("estimated_saving", "Estimated saving", round(saving, 4), MONEY),
+                Figure("estimated_saving", "Estimated saving", saving, MONEY),
             ),
-            impact=saving,
+            impact=float(saving),
         )
 
 

@@ -14,7 +14,8 @@ from django.db import connection
 from django.db.models import Count, Sum
 from django.urls import reverse
 
-from crucible import periods
+from crucible import formatting, periods
+from crucible.money import money_average
 from crucible.rules import run_rules
 from crucible.sql import fetch_rows
 from observability import conf, histogram
@@ -266,8 +267,8 @@ def metrics(row: dict) -> dict:
         "reasoning_tokens": row["reasoning_tokens"],
         "tokens_per_execution": round((row["input_tokens"] + row["output_tokens"]) / n, 1) if n else None,
         "input_tokens_per_execution": round(row["input_tokens"] / n, 1) if n else None,
-        "cost": round(float(row["cost"]), 6),
-        "cost_per_execution": round(float(row["cost"]) / priced, 6) if priced else None,
+        "cost": row["cost"],  # Decimal: money is exact (crucible.money)
+        "cost_per_execution": money_average(row["cost"], priced),
         "unpriced": row["unpriced"],
     }
 
@@ -390,8 +391,6 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
             "trace_id",
         )
     )
-    for item in slowest:
-        item["cost"] = None if item["cost"] is None else float(item["cost"])
     return {
         "agent": name,
         "period": period.as_dict(),
@@ -690,12 +689,12 @@ def home_card(*, team, request) -> dict:
             "links": [{"label": "How to send executions", "url": reverse("api-docs")}],
         }
     figures = [
-        {"label": "Executions (24 h)", "value": f"{m['executions']:,}"},
-        {"label": "Success rate", "value": f"{m['success_rate'] * 100:.1f}%"},
-        {"label": "p95", "value": f"{m['p95_ms'] / 1000:.2f} s" if m["p95_ms"] else "-"},
-        {"label": "Cost", "value": f"${m['cost']:,.2f}"},
+        {"label": "Executions (24 h)", "value": formatting.number(m["executions"])},
+        {"label": "Success rate", "value": formatting.percent(m["success_rate"])},
+        {"label": "p95", "value": formatting.duration(m["p95_ms"])},
+        {"label": "Cost", "value": formatting.money(m["cost"])},
     ]
-    note = f"{m['unpriced']:,} executions have no price for their model." if m["unpriced"] else ""
+    note = f"{formatting.number(m['unpriced'])} executions have no price for their model." if m["unpriced"] else ""
     return {
         "title": "Observability",
         "url": url,

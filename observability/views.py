@@ -6,10 +6,9 @@ from __future__ import annotations
 from django.http import Http404
 from django.views.generic import TemplateView
 
-from crucible import periods
 from crucible.lists import FilteredListView
 from crucible.pages import TeamPageMixin
-from observability import selectors
+from observability import charts, selectors
 from observability.filters import ExecutionFilterSet
 from observability.forms import DashboardFilterForm, PeriodForm
 from observability.models import Execution
@@ -25,38 +24,6 @@ class PeriodMixin:
     def get_period(self, form):
         self.period_error = bool(form.is_bound and form.errors)
         return form.period
-
-
-def line_chart(title, points, key, *, name=None, kind="scatter", yaxis_title="", fmt=None, period=None):
-    x = [p["time"] for p in points]
-    y = [p[key] for p in points]
-    if not points or not any(p.get("executions") for p in points):
-        return {"data": [], "layout": {"title": {"text": title}}}
-    trace = {"x": x, "y": y, "name": name or title, "type": kind}
-    if kind == "scatter":
-        trace["mode"] = "lines+markers"
-        trace["connectgaps"] = False  # a bucket without executions is a gap, not a line across it
-    layout = {"title": {"text": title}, "yaxis": {"title": {"text": yaxis_title}, "rangemode": "tozero"}}
-    if period is not None:
-        # The axis spans the period's buckets, so one point does not get an axis of milliseconds.
-        width = periods.BUCKETS[period.bucket]
-        layout["xaxis"] = {"type": "date", "range": [x[0] - width / 2, x[-1] + width / 2]}
-    return {"data": [trace], "layout": layout}
-
-
-def series_charts(series, period=None):
-    return {
-        "obs-executions": line_chart("Executions", series, "executions", kind="bar", period=period),
-        "obs-error-rate": line_chart(
-            "Error rate",
-            [{**p, "error_rate": None if p["error_rate"] is None else p["error_rate"] * 100} for p in series],
-            "error_rate",
-            yaxis_title="%",
-            period=period,
-        ),
-        "obs-p95": line_chart("p95 duration", series, "p95_ms", yaxis_title="ms", period=period),
-        "obs-cost": line_chart("Cost", series, "cost", kind="bar", yaxis_title="USD", period=period),
-    }
 
 
 class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
@@ -80,7 +47,7 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
             form=form,
             period=period,
             data=data,
-            charts=series_charts(data["series"], period),
+            charts=charts.series_charts(data["series"], period),
             period_error=self.period_error,
             query=self.request.GET.urlencode(),
         )
@@ -97,25 +64,13 @@ class AgentView(PeriodMixin, TeamPageMixin, TemplateView):
         data = selectors.agent_detail(team=self.team, name=self.kwargs["name"], period=period)
         if data is None:
             raise Http404("No executions of this agent in this period.")
-        charts = series_charts([{**p, "unpriced": 0} for p in data["series"]], period)
-        charts["obs-versions"] = {
-            "data": [
-                {
-                    "x": [v["version"] for v in data["versions"]],
-                    "y": [v["p95_ms"] for v in data["versions"]],
-                    "type": "bar",
-                    "name": "p95 ms",
-                }
-            ]
-            if data["versions"]
-            else [],
-            "layout": {"title": {"text": "p95 by version"}, "yaxis": {"title": {"text": "ms"}}},
-        }
+        agent_charts = charts.series_charts(data["series"], period)
+        agent_charts["obs-versions"] = charts.versions_chart(data["versions"])
         context.update(
             form=form,
             period=period,
             data=data,
-            charts=charts,
+            charts=agent_charts,
             period_error=self.period_error,
             query=self.request.GET.urlencode(),
         )
@@ -131,26 +86,11 @@ class BottlenecksView(PeriodMixin, TeamPageMixin, TemplateView):
         period = self.get_period(form)
         current = selectors.per_agent(self.team, period.start, period.end)
         data = selectors.bottlenecks(team=self.team, period=period, current=current)
-        top = data["by_time"][:10]
-        chart = {
-            "data": [
-                {
-                    "y": [i["agent"] for i in reversed(top)],
-                    "x": [round(i["time_share"] * 100, 1) for i in reversed(top)],
-                    "type": "bar",
-                    "orientation": "h",
-                    "name": "share of time %",
-                }
-            ]
-            if top
-            else [],
-            "layout": {"title": {"text": "Share of total agent time (%)"}, "margin": {"l": 160}},
-        }
         context.update(
             form=form,
             period=period,
             data=data,
-            chart=chart,
+            chart=charts.time_share_chart(data["by_time"]),
             period_error=self.period_error,
             regressions=with_change_figures(selectors.regressions(team=self.team, period=period, current=current)),
             query=self.request.GET.urlencode(),

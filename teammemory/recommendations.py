@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+from crucible import formatting
 from crucible.rules import (
     COUNT,
     DURATION,
@@ -49,7 +50,7 @@ class Context:
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.0f}%"
+    return formatting.percent(value, 0)
 
 
 def _seconds(value: float) -> Figure:

@@ -15,7 +15,8 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from crucible import periods
+from crucible import formatting, periods
+from crucible.money import money, money_average
 from crucible.rules import run_rules
 from crucible.sql import fetch_rows
 from teammemory import conf, histogram, rollups
@@ -81,9 +82,9 @@ def _rates(row: dict) -> dict:
         out["p90_duration_ms"] = histogram.percentile(hist, 0.9)
         builds = out["builds"]
         out["tokens_per_build"] = (out["total_tokens"] or 0) / builds if builds else None
-        out["cost_per_build"] = float(out["total_cost"] or 0) / builds if builds else None
+        out["cost_per_build"] = money_average(out["total_cost"], builds)
         out["total_tokens"] = int(out["total_tokens"] or 0)
-        out["total_cost"] = float(out["total_cost"] or 0)
+        out["total_cost"] = money(out["total_cost"])
     if out.get("avg_quality") is not None:
         out["avg_quality"] = float(out["avg_quality"])
     return out
@@ -649,10 +650,6 @@ def flaky_stacks(
     return rows
 
 
-def _fmt_pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.0f}%"
-
-
 def team_recommendations(
     *, team, since: dt.datetime | None = None, until: dt.datetime | None = None, insights: dict | None = None
 ) -> dict:
@@ -680,9 +677,9 @@ def home_card(*, team, request) -> dict:
     until = timezone.now()
     summary = insights_summary(team=team, since=until - dt.timedelta(days=30), until=until)
     figures = [
-        {"label": "Builds (30 days)", "value": f"{summary['builds']:,}"},
-        {"label": "Success rate", "value": _fmt_pct(summary["success_rate"])},
-        {"label": "Avg quality", "value": "n/a" if summary["avg_quality"] is None else f"{summary['avg_quality']:.0f}"},
+        {"label": "Builds (30 days)", "value": formatting.number(summary["builds"])},
+        {"label": "Success rate", "value": formatting.percent(summary["success_rate"])},
+        {"label": "Avg quality", "value": formatting.number(summary["avg_quality"])},
     ]
     return {
         "title": "Team memory",

@@ -54,21 +54,3 @@ class ShapeOnlyMixin:
                 if part is not None and not isinstance(part, serializers.BaseSerializer):
                     part.validators = [x for x in part.validators if not isinstance(x, LIMIT_VALIDATORS)]
         return fields
-
-
-class MoneyField(serializers.DecimalField):
-    """An amount as sent (a JSON number, or its text with ``allow_text``), passed on unrounded:
-    the service rounds it and checks its bounds (``crucible.validation.money``). ``max_digits``,
-    ``decimal_places`` and the bounds given document the schema."""
-
-    def __init__(self, *, allow_text: bool = False, **kwargs):
-        kwargs.setdefault("max_digits", None)
-        super().__init__(**kwargs)
-        self.allow_text = allow_text
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, (int, float, str)):
-            self.fail("invalid")
-        if isinstance(data, str) and (not self.allow_text or len(data) > 100):
-            self.fail("invalid")
-        return data

@@ -8,7 +8,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crucible import limits
-from crucible.api.serializers import MoneyField, ShapeOnlyMixin, StrictFieldsMixin
+from crucible.api.fields import MoneyField, MoneyInputField
+from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
 from improvement import conf
 from improvement.models import Assignment, Experiment, Status, Strategy, Variant
 
@@ -47,7 +48,7 @@ class Bool(serializers.BooleanField):
 
 
 @extend_schema_field({"type": "number", "minimum": 0})
-class Money(MoneyField):
+class Money(MoneyInputField):
     """A JSON number (not its text), passed on as sent: the service rounds it and checks it."""
 
 
@@ -55,6 +56,8 @@ class Money(MoneyField):
 
 
 class VariantSerializer(serializers.ModelSerializer):
+    cost_sum = MoneyField(help_text="USD of the variant's results (exact), a decimal string with 8 decimal places.")
+
     experiment_name = serializers.CharField(source="experiment.name", read_only=True)
     is_retired = serializers.BooleanField(read_only=True)
     objective_mean = serializers.FloatField(read_only=True, allow_null=True)
@@ -100,6 +103,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
     agent_name = serializers.SerializerMethodField()
     variants = VariantSerializer(many=True, read_only=True)
     promoted_version_label = serializers.SerializerMethodField()
+    cost_reference = MoneyField(help_text="A result this cheap scores 0.5 on cost (USD, 8 decimal places).")
 
     class Meta:
         model = Experiment
@@ -298,7 +302,7 @@ class ReportVariantSerializer(serializers.Serializer):
     quality_mean = serializers.FloatField(allow_null=True)
     duration_mean_ms = serializers.FloatField(allow_null=True)
     tokens_mean = serializers.FloatField(allow_null=True)
-    cost_mean = serializers.FloatField(allow_null=True)
+    cost_mean = MoneyField(allow_null=True, help_text="cost_sum / results, rounded half-even to 8 places.")
     probability_best = serializers.FloatField(allow_null=True)
     lift_vs_control = serializers.FloatField(allow_null=True, help_text="(mean - control mean) / control mean.")
     below_minimum = serializers.BooleanField()

@@ -24,7 +24,7 @@ from improvement.models import Assignment, Experiment, Variant
 def report_payload(experiment: Experiment) -> dict:
     report = selectors.experiment_report(experiment=experiment)
     report["timeline"] = selectors.experiment_timeline(experiment=experiment)
-    return report
+    return s.ReportSerializer(report).data  # the documented shape, money as decimal strings
 
 
 class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

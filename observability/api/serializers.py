@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from crucible import limits, periods
+from crucible.api.fields import MoneyField
 from observability.models import Execution, ExecutionStatus, ModelPrice
 from observability.selectors import PERIOD_RULES
 
@@ -8,6 +9,7 @@ from observability.selectors import PERIOD_RULES
 class ExecutionSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     unpriced = serializers.BooleanField(read_only=True)
+    cost = MoneyField(allow_null=True, help_text="USD, a decimal string with 8 decimal places; null when unpriced.")
 
     class Meta:
         model = Execution
@@ -188,8 +190,10 @@ class MetricsSerializer(serializers.Serializer):
     reasoning_tokens = serializers.IntegerField()
     tokens_per_execution = serializers.FloatField(allow_null=True)
     input_tokens_per_execution = serializers.FloatField(allow_null=True)
-    cost = serializers.FloatField(help_text="USD of priced executions.")
-    cost_per_execution = serializers.FloatField(allow_null=True)
+    cost = MoneyField(help_text="USD of priced executions (exact), a decimal string with 8 decimal places.")
+    cost_per_execution = MoneyField(
+        allow_null=True, help_text="cost / priced executions, rounded half-even to 8 decimal places."
+    )
     unpriced = serializers.IntegerField(help_text="Executions whose model matches no price (not counted as free).")
 
 
@@ -203,7 +207,7 @@ class SeriesPointSerializer(serializers.Serializer):
     executions = serializers.IntegerField()
     error_rate = serializers.FloatField(allow_null=True)
     p95_ms = serializers.FloatField(allow_null=True)
-    cost = serializers.FloatField()
+    cost = MoneyField()
     unpriced = serializers.IntegerField()
 
 
@@ -241,7 +245,7 @@ class AgentSeriesPointSerializer(serializers.Serializer):
     error_rate = serializers.FloatField(allow_null=True)
     p50_ms = serializers.FloatField(allow_null=True)
     p95_ms = serializers.FloatField(allow_null=True)
-    cost = serializers.FloatField()
+    cost = MoneyField()
     tokens_per_execution = serializers.FloatField(allow_null=True)
 
 
@@ -270,7 +274,7 @@ class SlowExecutionSerializer(serializers.Serializer):
     error_type = serializers.CharField()
     input_tokens = serializers.IntegerField()
     output_tokens = serializers.IntegerField()
-    cost = serializers.FloatField(allow_null=True)
+    cost = MoneyField(allow_null=True)
     trace_id = serializers.CharField()
 
 
@@ -291,7 +295,7 @@ class BottleneckItemSerializer(serializers.Serializer):
     executions = serializers.IntegerField()
     total_duration_ms = serializers.FloatField()
     time_share = serializers.FloatField()
-    cost = serializers.FloatField()
+    cost = MoneyField()
     cost_share = serializers.FloatField()
     p95_ms = serializers.FloatField(allow_null=True)
     p95_vs_fleet = serializers.FloatField(allow_null=True)
@@ -301,7 +305,7 @@ class FleetSerializer(serializers.Serializer):
     executions = serializers.IntegerField()
     p95_ms = serializers.FloatField(allow_null=True)
     total_duration_ms = serializers.FloatField()
-    cost = serializers.FloatField()
+    cost = MoneyField()
 
 
 class ChangeSerializer(serializers.Serializer):

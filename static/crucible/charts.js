@@ -1,23 +1,16 @@
 // Draws every <div class="chart" data-chart-source="ID"> from the JSON in
 // <script type="application/json" id="ID"> (made with Django's json_script filter):
 //   {"data": [plotly traces], "layout": {plotly layout}}
+// The specs are complete (style included) and their labels escaped: see crucible/charts.py.
 // plotly.min.js comes from the pip package `plotly`, served from our own static files.
 (function () {
   "use strict";
   if (!window.Plotly) { return; }
-  var baseLayout = {
-    margin: {l: 50, r: 20, t: 30, b: 40},
-    paper_bgcolor: "rgba(0,0,0,0)",
-    plot_bgcolor: "rgba(0,0,0,0)",
-    font: {family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#1f2933"},
-    legend: {orientation: "h", y: -0.2},
-    height: 300
-  };
   document.querySelectorAll(".chart[data-chart-source]").forEach(function (el) {
     var source = document.getElementById(el.getAttribute("data-chart-source"));
     if (!source) { return; }
     var spec = JSON.parse(source.textContent);
-    var layout = Object.assign({}, baseLayout, spec.layout || {});
+    var layout = spec.layout || {};
     if (!spec.data || spec.data.length === 0) {
       el.textContent = el.getAttribute("data-empty") || "No data for this period.";
       el.classList.add("chart-empty");

@@ -4,7 +4,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crucible import limits, periods
-from crucible.api.serializers import MoneyField, ShapeOnlyMixin, StrictFieldsMixin
+from crucible.api.fields import MoneyField, MoneyInputField
+from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
 from teammemory import conf, services
 from teammemory.models import Build, BuildStatus
 from teammemory.selectors import PERIOD_RULES
@@ -48,7 +49,7 @@ class BuildReportSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Seria
     started_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField()
     tokens = serializers.IntegerField(min_value=0, max_value=limits.MAX_TOKENS, required=False, default=0)
-    cost = MoneyField(
+    cost = MoneyInputField(
         allow_text=True,
         decimal_places=services.COST_PLACES,
         min_value=0,
@@ -84,7 +85,7 @@ class BuildSerializer(serializers.ModelSerializer):
     reported_by = serializers.SerializerMethodField()
     agents = serializers.SerializerMethodField()
     errors = BuildErrorSerializer(many=True, read_only=True)
-    cost = serializers.DecimalField(max_digits=14, decimal_places=6, coerce_to_string=False, read_only=True)
+    cost = MoneyField()
 
     class Meta:
         model = Build
@@ -156,9 +157,9 @@ class BuildMetricsSerializer(BuildOutcomeSerializer):
     median_duration_ms = serializers.FloatField(allow_null=True)
     p90_duration_ms = serializers.FloatField(allow_null=True)
     total_tokens = serializers.IntegerField()
-    total_cost = serializers.FloatField()
+    total_cost = MoneyField(help_text="USD (exact), a decimal string with 8 decimal places.")
     tokens_per_build = serializers.FloatField(allow_null=True)
-    cost_per_build = serializers.FloatField(allow_null=True)
+    cost_per_build = MoneyField(allow_null=True, help_text="total_cost / builds, rounded half-even to 8 places.")
 
 
 class StackBuildMetricsSerializer(BuildMetricsSerializer):

@@ -193,7 +193,7 @@ def test_home_card(web, experiment):
     from improvement.selectors import home_card
 
     card = home_card(team=experiment.team, request=None)
-    assert card["figures"][0] == {"label": "Running", "value": 1}
+    assert card["figures"][0] == {"label": "Running", "value": "1"}  # formatted by crucible.formatting
 
 
 def test_admin_screens_and_service_rules(client, make_user, team, experiment, feed):

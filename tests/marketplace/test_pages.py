@@ -297,3 +297,24 @@ def test_viewers_and_other_teams_cannot_yank_or_unyank_in_pages(client, web, vie
     assert "read-only" in page and 'name="reason"' not in page  # no form to submit
     assert client.post(f"/marketplace/agents/{agent.pk}/versions/{ours.pk}/yank/", {"reason": "x"}).status_code == 403
     assert not AgentVersion.objects.get(pk=ours.pk).is_yanked
+
+
+def test_schemas_and_model_hints_are_shown_as_json(web, public_agent):
+    """Issue 10: they were shown as Python repr ({'type': 'object', ...}, True, None)."""
+    services.version_publish(
+        agent=public_agent,
+        system_prompt="v2",
+        input_schema={"type": "object", "properties": {"q": {"type": "string"}}, "additionalProperties": False},
+        output_schema={"type": "object", "title": "Ünïcode"},
+        model_hints={"model": "gpt-4o", "temperature": None},
+    )
+    html = web.get(f"/marketplace/agents/{public_agent.pk}/").content.decode()
+    pre = "<h3>Input schema</h3><pre>"
+    shown = html.split(pre)[1].split("</pre>")[0]
+    assert shown == (
+        "{\n  &quot;type&quot;: &quot;object&quot;,\n  &quot;properties&quot;: {\n    &quot;q&quot;: {\n"
+        "      &quot;type&quot;: &quot;string&quot;\n    }\n  },\n  &quot;additionalProperties&quot;: false\n}"
+    )
+    assert "&quot;title&quot;: &quot;Ünïcode&quot;" in html
+    assert "&quot;temperature&quot;: null" in html
+    assert "&#x27;type&#x27;" not in html and "False" not in html and "None" not in html

@@ -239,7 +239,7 @@ class TestReads:
             s = selectors.insights_summary(team=team, since=since, until=until)
             assert (s["builds"], s["succeeded"], s["failed"]) == (raw["builds"], raw["succeeded"], raw["failed"])
             assert s["total_tokens"] == (raw["tokens"] or 0)
-            assert s["total_cost"] == pytest.approx(float(raw["cost"] or 0))
+            assert s["total_cost"] == (raw["cost"] or 0)  # money is exact (crucible.money)
             assert s["avg_quality"] == (
                 None if raw["avg_quality"] is None else pytest.approx(float(raw["avg_quality"]))
             )

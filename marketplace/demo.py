@@ -209,6 +209,13 @@ CATALOGUE = [
     ),
 ]
 PRIVATE = {"Incident Scribe": "acme", "Schema Designer": "globex", "Onboarding Guide": "initech"}
+# Version histories that other apps' demo stories rely on: (version, published days ago). The
+# observability demo shows Code Reviewer slowing down with 2.4.0, published six days ago.
+STORY_VERSIONS = {"Code Reviewer": [("2.2.0", 260), ("2.3.0", 90), ("2.4.0", 6)]}
+# Other agents: first version 200-320 days ago (before the half year of team memory builds), later
+# versions spread up to a month ago; installs (the last 60 days) pick a version published by then.
+FIRST_VERSION_DAYS = (200, 320)
+LAST_VERSION_DAYS = 30
 REVIEWS = {
     5: ["Saves us hours every week.", "Exactly what we needed.", "Best agent we installed this quarter.", ""],
     4: ["Very good, a few misses on edge cases.", "Solid; the output schema is handy.", ""],
@@ -240,6 +247,80 @@ def _description(name: str, summary: str, tags: list[str]) -> str:
         "- Explains its reasoning briefly, never at length\n\n"
         '### Example\n\n```\n{"input": "..."}\n```\n'
     )
+
+
+def _date_versions(agent: Agent, *, story, rng, now) -> None:
+    """Publication dates in the past, oldest version first (the services stamp "now"); the agent
+    was created with its first version and last changed with its newest."""
+    versions = list(AgentVersion.objects.filter(agent=agent).order_by("created_at", "pk"))
+    if story:
+        days_ago = [days for _, days in story]
+    else:
+        first = rng.uniform(*FIRST_VERSION_DAYS)
+        step = (first - LAST_VERSION_DAYS) / max(1, len(versions) - 1)
+        days_ago = [first - i * step * rng.uniform(0.7, 1.0) for i in range(len(versions))]
+    for version, days in zip(versions, days_ago, strict=True):
+        # Story dates are exact (the observability demo's regression starts at that moment).
+        version.created_at = now - timedelta(days=days, minutes=0 if story else rng.randint(0, 600))
+    AgentVersion.objects.bulk_update(versions, ["created_at"])
+    Agent.objects.filter(pk=agent.pk).update(created_at=versions[0].created_at, updated_at=versions[-1].created_at)
+
+
+def _publish_agent(*, index, name, category, tags, summary, publisher, author, rng, now) -> Agent:
+    """One catalogue agent with its version history (through the services), dated in the past."""
+    major = rng.choice([0, 1, 1, 1, 2])
+    story = STORY_VERSIONS.get(name)
+    agent = services.agent_create(
+        team=publisher,
+        name=name,
+        summary=summary,
+        description=_description(name, summary, tags),
+        category=category,
+        tags=tags,
+        visibility="private" if name in PRIVATE else "public",
+        version=story[0][0] if story else f"{major}.{rng.randint(0, 3)}.0",
+        system_prompt=f"You are {name}, an assistant for software teams. {summary} Answer concisely.",
+        input_schema=INPUT_SCHEMA,
+        output_schema=OUTPUT_SCHEMA,
+        model_hints={"model": rng.choice(MODELS), "temperature": rng.choice([0, 0.2, 0.5])},
+        created_by=author,
+    )
+    for step in range(len(story) - 1 if story else rng.randint(0, 4)):
+        kind = rng.random()
+        latest = agent.latest_version
+        if story:
+            version = story[step + 1][0]
+        elif kind < 0.2:
+            version = f"{latest.major}.{latest.minor}.{latest.patch + 1}"
+        elif kind < 0.3:
+            version = f"{latest.major + 1}.0.0-beta.1"
+        else:
+            version = None  # the next minor version
+        services.version_publish(
+            agent=agent,
+            system_prompt=f"You are {name} (revision {step + 2}). {summary} Be precise and brief.",
+            version=version,
+            changelog=rng.choice(
+                [
+                    "Fewer hallucinated paths.",
+                    "Shorter answers.",
+                    "Handles larger inputs.",
+                    "New output field: confidence.",
+                ]
+            ),
+            published_by=author,
+        )
+    _date_versions(agent, story=story, rng=rng, now=now)
+    if index % 9 == 4 and agent.versions.count() > 1:
+        services.version_yank(
+            version=agent.latest_version, reason="Regression: ignores the output schema on long inputs."
+        )
+        yanked = agent.versions.get(is_yanked=True)
+        yanked_at = yanked.created_at + timedelta(days=2)
+        AgentVersion.objects.filter(pk=yanked.pk).update(yanked_at=yanked_at)
+        Agent.objects.filter(pk=agent.pk).update(updated_at=yanked_at)
+    agent.refresh_from_db()
+    return agent
 
 
 def seed(ctx) -> None:
@@ -292,50 +373,17 @@ def seed(ctx) -> None:
             publisher = ctx.teams[PRIVATE[name]] if name in PRIVATE else publishers[index % len(publishers)]
             owners = team_users.get(publisher.pk) or [None]
             author = owners[0]
-            major = rng.choice([0, 1, 1, 1, 2])
-            agent = services.agent_create(
-                team=publisher,
+            agent = _publish_agent(
+                index=index,
                 name=name,
-                summary=summary,
-                description=_description(name, summary, tags),
                 category=category,
                 tags=tags,
-                visibility="private" if name in PRIVATE else "public",
-                version=f"{major}.{rng.randint(0, 3)}.0",
-                system_prompt=f"You are {name}, an assistant for software teams. {summary} Answer concisely.",
-                input_schema=INPUT_SCHEMA,
-                output_schema=OUTPUT_SCHEMA,
-                model_hints={"model": rng.choice(MODELS), "temperature": rng.choice([0, 0.2, 0.5])},
-                created_by=author,
+                summary=summary,
+                publisher=publisher,
+                author=author,
+                rng=rng,
+                now=now,
             )
-            for step in range(rng.randint(0, 4)):
-                kind = rng.random()
-                version = None
-                if kind < 0.2:
-                    latest = agent.latest_version
-                    version = f"{latest.major}.{latest.minor}.{latest.patch + 1}"
-                elif kind < 0.3:
-                    latest = agent.latest_version
-                    version = f"{latest.major + 1}.0.0-beta.1"
-                services.version_publish(
-                    agent=agent,
-                    system_prompt=f"You are {name} (revision {step + 2}). {summary} Be precise and brief.",
-                    version=version,
-                    changelog=rng.choice(
-                        [
-                            "Fewer hallucinated paths.",
-                            "Shorter answers.",
-                            "Handles larger inputs.",
-                            "New output field: confidence.",
-                        ]
-                    ),
-                    published_by=author,
-                )
-            if index % 9 == 4 and agent.versions.count() > 1:
-                services.version_yank(
-                    version=agent.latest_version, reason="Regression: ignores the output schema on long inputs."
-                )
-            agent.refresh_from_db()
             agents.append(agent)
             bar.update(1)
 
@@ -360,9 +408,10 @@ def seed(ctx) -> None:
                 when = timezone.make_aware(
                     datetime.combine(today - timedelta(days=age), time(rng.randint(7, 20), rng.randint(0, 59)))
                 )
-                choices = [
-                    v for v in versions_by_agent[agent.pk] if not v.is_yanked and v.is_release
-                ] or versions_by_agent[agent.pk]
+                # Never in the future (early in the UTC day, today's working hours are still ahead).
+                when = min(when, now - timedelta(minutes=rng.randint(5, 120)))
+                published = [v for v in versions_by_agent[agent.pk] if v.created_at <= when]
+                choices = [v for v in published if not v.is_yanked and v.is_release] or published
                 version = choices[-1] if rng.random() < 0.7 else rng.choice(choices)
                 uninstalled = when + timedelta(days=rng.randint(1, 20)) if rng.random() < 0.1 else None
                 if uninstalled and uninstalled > now:
@@ -391,8 +440,17 @@ def seed(ctx) -> None:
                 for user in team_users.get(team.pk, []):
                     if rng.random() < 0.65 and agent.team_id not in user_teams[user.pk]:
                         stars = max(1, min(5, round(rng.gauss(quality, 0.9))))
+                        rated = when + min(timedelta(days=25), now - when) * rng.uniform(0.05, 1.0)
                         ratings.append(
-                            Rating(agent=agent, user=user, team=team, stars=stars, review=rng.choice(REVIEWS[stars]))
+                            Rating(
+                                agent=agent,
+                                user=user,
+                                team=team,
+                                stars=stars,
+                                review=rng.choice(REVIEWS[stars]),
+                                created_at=rated,
+                                updated_at=rated,
+                            )
                         )
             bar.update(1)
     # auto_now_add stamps "now" on bulk_create; put the historical times back afterwards.
@@ -400,9 +458,9 @@ def seed(ctx) -> None:
     event_times = [e.created_at for e in events]
     Installation.objects.bulk_create(installations)
     InstallEvent.objects.bulk_create(events)
-    for installation, when in zip(installations, install_times):
+    for installation, when in zip(installations, install_times, strict=True):
         installation.installed_at = installation.updated_at = when
-    for event, when in zip(events, event_times):
+    for event, when in zip(events, event_times, strict=True):
         event.created_at = when
     Installation.objects.bulk_update(installations, ["installed_at", "updated_at"], batch_size=500)
     InstallEvent.objects.bulk_update(events, ["created_at"], batch_size=500)
@@ -412,7 +470,11 @@ def seed(ctx) -> None:
         if (rating.agent_id, rating.user_id) not in seen:
             seen.add((rating.agent_id, rating.user_id))
             unique_ratings.append(rating)
+    rating_times = [r.created_at for r in unique_ratings]
     Rating.objects.bulk_create(unique_ratings)
+    for rating, when in zip(unique_ratings, rating_times, strict=True):
+        rating.created_at = rating.updated_at = when
+    Rating.objects.bulk_update(unique_ratings, ["created_at", "updated_at"], batch_size=500)
     Download.objects.bulk_create(downloads, ignore_conflicts=True)
     AgentDailyStat.objects.bulk_create(
         [AgentDailyStat(agent_id=agent_id, day=day, **counts) for (agent_id, day), counts in daily.items()]

@@ -1,6 +1,6 @@
 """Demo data for Team memory (called by `manage.py seed_demo`): half a year of builds per team across
-several stacks, with a visible trend (Acme improves, Globex slips after a new agent version,
-Initech holds steady), recurring errors, a flaky stack and a slow one.
+several stacks, with a visible trend (Acme improves, Globex slips, Initech holds steady), builds
+that name the agent version published at the time, recurring errors, a flaky stack and a slow one.
 
 Rows go in with bulk_create (the generated search and hash columns are filled by PostgreSQL), then
 the daily rollups are rebuilt from them.
@@ -125,8 +125,9 @@ def seed(ctx) -> None:
     rng = ctx.rng
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
     start = now - dt.timedelta(days=DAYS)
-    total = sum(plan["per_day"] * DAYS for slug, plan in PLAN.items() if slug in ctx.teams)  # about: retries add some
-    with ctx.progress(total, "Team memory builds") as bar:
+    # One step per team and day: the number of builds is only known once they are drawn.
+    total = DAYS * sum(1 for slug in PLAN if slug in ctx.teams)
+    with ctx.progress(total, "Team memory builds (days)") as bar:
         for slug, plan in PLAN.items():
             team = ctx.teams.get(slug)
             if team is None:
@@ -170,7 +171,6 @@ def seed(ctx) -> None:
                         reported_by=rng.choice(members) if members else None,
                     )
                 )
-                bar.update(1)
 
             for day in range(DAYS):
                 progress = day / (DAYS - 1)
@@ -206,15 +206,14 @@ def seed(ctx) -> None:
                         else:
                             retry_status = "succeeded" if rng.random() < 0.35 else "failed"  # most failures are real
                         add(project, requirements, stack_name, retry_status, started)
+                bar.update(1)
             Build.objects.bulk_create(builds, batch_size=2000)
             for build in builds:
                 if agents:
                     agent, versions = agents[build.pk % len(agents)]
-                    version = None
-                    if versions:
-                        # Builds switch to the newest version half-way (at Globex it goes with the decline).
-                        late = build.started_at > start + dt.timedelta(days=DAYS / 2)
-                        version = versions[-1] if late or len(versions) == 1 else versions[0]
+                    # The newest version published when the build started (the first one before it).
+                    published = [v for v in versions if v.created_at <= build.started_at]
+                    version = published[-1] if published else (versions[0] if versions else None)
                     agent_rows.append(BuildAgent(build=build, agent=agent, agent_version=version))
                 if build.status == "failed" or (build.status == "succeeded" and rng.random() < 0.08):
                     weights = [5, 2, 3, 1, 1, 1] if build.stack_key.startswith("ruby") else [5, 3, 2, 1, 1, 2]

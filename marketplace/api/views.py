@@ -234,12 +234,27 @@ class AgentVersionViewSet(
     )
     @action(detail=True, methods=["post"])
     def yank(self, request, pk=None):
-        version = self.get_object()
-        access.require_role(request, version.agent.team_id)
+        version = self.get_writable_version()
         data = s.YankSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         version = services.version_yank(version=version, reason=data.validated_data["reason"])
         return Response(s.AgentVersionSerializer(version).data)
+
+    @extend_schema(
+        request=None,
+        responses=s.AgentVersionSerializer,
+        summary="Undo a yank: the version can be the default again (idempotent)",
+    )
+    @action(detail=True, methods=["post"])
+    def unyank(self, request, pk=None):
+        version = services.version_unyank(version=self.get_writable_version())
+        return Response(s.AgentVersionSerializer(version).data)
+
+    def get_writable_version(self) -> AgentVersion:
+        """Yank and un-yank: a version the caller may see, of an agent of a team where it may write."""
+        version = self.get_object()
+        access.require_role(self.request, version.agent.team_id)
+        return version
 
     @extend_schema(
         responses=s.AgentVersionDefinitionSerializer,

@@ -13,6 +13,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from crucible import access, services
@@ -21,6 +22,7 @@ from crucible.auth import login_throttled
 from crucible.models import ApiKey, Role
 
 FEATURE_APPS = ["marketplace", "teammemory", "observability", "improvement"]
+NEW_KEY_SESSION = "crucible:new-api-key"
 
 
 def healthz(request):
@@ -87,16 +89,16 @@ def _same_section(target: str) -> str:
 
 
 @login_required
+@never_cache
 def api_keys(request):
     team = access.active_team(request)
     if team is None:
         return render(request, "crucible/no_team.html", status=403)
     is_admin = access.can(request, team.pk, access.MANAGE)
-    new_key = None
     if request.method == "POST":
         access.acting_team_for(request, access.MANAGE)
         try:
-            key, new_key = services.api_key_create(
+            _, raw = services.api_key_create(
                 team=team,
                 name=request.POST.get("name", ""),
                 role=request.POST.get("role", Role.MEMBER),
@@ -105,6 +107,12 @@ def api_keys(request):
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
+        else:
+            # Post/redirect/get: a reload must not create a second key. The raw key waits in the
+            # session until the next page shows it, once.
+            request.session[NEW_KEY_SESSION] = raw
+        return redirect("api-keys")
+    new_key = request.session.pop(NEW_KEY_SESSION, None)
     keys = ApiKey.objects.filter(team=team).select_related("created_by")
     return render(
         request,

@@ -59,8 +59,18 @@ class ExperimentAdminForm(forms.ModelForm):
         return cleaned
 
 
+class _DeletesRecordedRows:
+    """Deleting an experiment or a variant takes its assignments and buckets with it (they cannot
+    be deleted on their own): nothing else counts them."""
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed -= {Assignment._meta.verbose_name, VariantBucket._meta.verbose_name}
+        return deleted, counts, perms_needed, protected
+
+
 @admin.register(Experiment)
-class ExperimentAdmin(admin.ModelAdmin):
+class ExperimentAdmin(_DeletesRecordedRows, admin.ModelAdmin):
     form = ExperimentAdminForm
     list_display = ("name", "team", "status", "strategy", "epsilon", "min_results", "agent", "winner", "created_at")
     list_filter = ("status", "strategy", "team", "created_at")
@@ -113,7 +123,7 @@ class ExperimentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Variant)
-class VariantAdmin(admin.ModelAdmin):
+class VariantAdmin(_DeletesRecordedRows, admin.ModelAdmin):
     list_display = (
         "name",
         "experiment",
@@ -140,8 +150,22 @@ class VariantAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{variant}: {'; '.join(exc.messages)}", messages.WARNING)
 
 
+class _RecordedRows:
+    """Assignments and hourly buckets are recorded by selection and results (the report and the
+    bandit read them): viewable, never added, edited or deleted by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(_RecordedRows, admin.ModelAdmin):
     list_display = ("id", "experiment", "variant", "created_at", "result_at")
     list_filter = (("result_at", admin.EmptyFieldListFilter), "created_at")
     search_fields = ("experiment__name", "variant__name")
@@ -149,17 +173,11 @@ class AssignmentAdmin(admin.ModelAdmin):
     raw_id_fields = ("experiment", "variant", "team")
     show_full_result_count = False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(VariantBucket)
-class VariantBucketAdmin(admin.ModelAdmin):
+class VariantBucketAdmin(_RecordedRows, admin.ModelAdmin):
     list_display = ("bucket", "experiment", "variant", "assignments", "results", "successes", "objective_sum")
     list_filter = ("bucket",)
     search_fields = ("experiment__name", "variant__name")
     list_select_related = ("experiment", "variant__experiment")
     date_hierarchy = "bucket"
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -19,6 +19,7 @@ from django.utils import timezone
 from improvement import bandits, services
 from improvement.models import Assignment, Experiment, Status, Variant, VariantBucket
 from improvement.selectors import experiment_report
+from marketplace import selectors as marketplace_selectors
 
 PROMPTS = {
     "control": "You are a senior engineer. Review the change and list problems.",
@@ -30,12 +31,13 @@ PROMPTS = {
     "examples": "Follow the examples below exactly; write tests before code.\n\nExample: ...",
 }
 
-# team, name, agent slug hint, strategy, status, min_results, days, calls, {variant: (success p, quality mean)}
+# team, name, slug of the team's own agent whose prompt it tunes (None: a prompt not published as an
+# agent yet), strategy, status, min_results, days, calls, {variant: (success p, quality mean)}
 PLANS = [
     (
         "acme",
         "code-review-tone",
-        "review",
+        "code-reviewer",
         "epsilon_greedy",
         Status.RUNNING,
         30,
@@ -44,9 +46,9 @@ PLANS = [
         {"control": (0.72, 62), "concise": (0.9, 81), "checklist": (0.78, 66)},
     ),
     (
-        "acme",
+        "initech",
         "test-writer-depth",
-        "test",
+        "test-writer",
         "thompson",
         Status.RUNNING,
         40,
@@ -57,7 +59,7 @@ PLANS = [
     (
         "acme",
         "planner-system-prompt",
-        "plan",
+        "load-test-planner",
         "ucb1",
         Status.DRAFT,
         30,
@@ -68,7 +70,7 @@ PLANS = [
     (
         "acme",
         "commit-message-style",
-        "commit",
+        None,
         "epsilon_greedy",
         Status.CONCLUDED,
         25,
@@ -79,7 +81,7 @@ PLANS = [
     (
         "globex",
         "bugfix-explainer",
-        "bug",
+        None,
         "ucb1",
         Status.PAUSED,
         30,
@@ -88,9 +90,9 @@ PLANS = [
         {"control": (0.8, 70), "socratic": (0.8, 70)},
     ),
     (
-        "globex",
+        "initech",
         "onboarding-guide",
-        "guide",
+        "onboarding-guide",
         "thompson",
         Status.RUNNING,
         20,
@@ -99,9 +101,9 @@ PLANS = [
         {"control": (0.6, 55), "stepwise": (0.66, 61), "examples": (0.85, 77)},
     ),
     (
-        "initech",
+        "acme",
         "incident-summary",
-        "incident",
+        "incident-scribe",
         "epsilon_greedy",
         Status.DRAFT,
         30,
@@ -112,13 +114,11 @@ PLANS = [
 ]
 
 
-def _agent_for(team, hint):
-    try:
-        from marketplace.models import Agent
-    except ImportError:  # pragma: no cover - marketplace is always installed
-        return None
-    agents = Agent.objects.filter(team=team).order_by("id")
-    return agents.filter(slug__icontains=hint).first() or agents.first()
+def _agent_for(team, slug):
+    """The team's own agent ``slug`` (None when the marketplace demo did not publish it): an
+    experiment is never attached to an unrelated agent."""
+    agent = marketplace_selectors.agent_for_team(team=team, ref=slug) if slug else None
+    return agent if agent is not None and agent.team_id == team.pk else None
 
 
 def _simulate(
@@ -183,16 +183,18 @@ def seed(ctx) -> None:
     """Fill the app with realistic data for the demo teams in ``ctx``."""
     rng = ctx.rng
     with ctx.progress(len(PLANS), "Prompt experiments") as bar:
-        for team_slug, name, hint, strategy, status, min_results, days, calls, truth in PLANS:
+        for team_slug, name, agent_slug, strategy, status, min_results, days, calls, truth in PLANS:
             team = ctx.teams[team_slug]
+            agent = _agent_for(team, agent_slug)
+            subject = f"the {agent.name} agent" if agent else f"the {name.replace('-', ' ')} prompt"
             with transaction.atomic():
                 experiment = services.experiment_create(
                     team=team,
                     name=name,
                     strategy=strategy,
                     min_results=min_results,
-                    agent=_agent_for(team, hint),
-                    description=f"Which prompt makes the {hint} agent most useful? Objective: quality, success and speed.",
+                    agent=agent,
+                    description=f"Which prompt makes {subject} most useful? Objective: quality, success and speed.",
                     variants=[{"name": v, "prompt": PROMPTS[v], "is_control": v == "control"} for v in truth],
                     status=Status.RUNNING if status != Status.DRAFT else Status.DRAFT,
                 )

@@ -2,6 +2,8 @@
 Actions call the same services as the API and pages."""
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Count, Q
 
 from marketplace import services
@@ -9,12 +11,16 @@ from marketplace.models import Agent, AgentDailyStat, AgentVersion, Download, In
 
 
 class ReadOnlyAdminMixin:
-    """Immutable or derived rows: viewable, never edited by hand."""
+    """Immutable or derived rows: viewable, never edited or deleted by hand (installs, downloads
+    and their events feed the agents' counters and daily statistics)."""
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -215,6 +221,14 @@ class RatingAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def delete_model(self, request, obj):
+        services.rating_delete(rating=obj)  # moves the agent's count, sum and histogram
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        for rating in queryset.select_related("agent"):
+            services.rating_delete(rating=rating)
+
     @admin.display(description="Review")
     def short_review(self, obj):
         return (obj.review[:80] + "…") if len(obj.review) > 80 else obj.review
@@ -285,3 +299,31 @@ class ReportAdmin(admin.ModelAdmin):
             services.report_resolve(report=report, status=Report.Status.DISMISSED, by=request.user)
             done += 1
         self.message_user(request, f"{done} report(s) dismissed.", messages.SUCCESS)
+
+
+# Deleting a person in the admin would delete their ratings by cascade, behind the agents'
+# counters: Django's user admin, extended to delete them through ``rating_delete`` first.
+User = get_user_model()
+_UserAdmin = type(admin.site._registry[User]) if admin.site.is_registered(User) else admin.ModelAdmin
+
+
+class UserAdmin(_UserAdmin):
+    @staticmethod
+    def _delete_ratings(users) -> None:
+        for rating in Rating.objects.filter(user__in=users).select_related("agent").order_by("pk"):
+            services.rating_delete(rating=rating)
+
+    @transaction.atomic
+    def delete_model(self, request, obj):
+        self._delete_ratings([obj])
+        super().delete_model(request, obj)
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        self._delete_ratings(queryset)
+        super().delete_queryset(request, queryset)
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, UserAdmin)

@@ -209,6 +209,13 @@ CATALOGUE = [
     ),
 ]
 PRIVATE = {"Incident Scribe": "acme", "Schema Designer": "globex", "Onboarding Guide": "initech"}
+# Version histories that other apps' demo stories rely on: (version, published days ago). The
+# observability demo shows Code Reviewer slowing down with 2.4.0, published six days ago.
+STORY_VERSIONS = {"Code Reviewer": [("2.2.0", 260), ("2.3.0", 90), ("2.4.0", 6)]}
+# Other agents: first version 200-320 days ago (before the half year of team memory builds), later
+# versions spread up to a month ago; installs (the last 60 days) pick a version published by then.
+FIRST_VERSION_DAYS = (200, 320)
+LAST_VERSION_DAYS = 30
 REVIEWS = {
     5: ["Saves us hours every week.", "Exactly what we needed.", "Best agent we installed this quarter.", ""],
     4: ["Very good, a few misses on edge cases.", "Solid; the output schema is handy.", ""],
@@ -242,13 +249,115 @@ def _description(name: str, summary: str, tags: list[str]) -> str:
     )
 
 
+def _date_versions(agent: Agent, *, story, rng, now) -> None:
+    """Publication dates in the past, oldest version first (the services stamp "now"); the agent
+    was created with its first version and last changed with its newest."""
+    versions = list(AgentVersion.objects.filter(agent=agent).order_by("created_at", "pk"))
+    if story:
+        days_ago = [days for _, days in story]
+    else:
+        first = rng.uniform(*FIRST_VERSION_DAYS)
+        step = (first - LAST_VERSION_DAYS) / max(1, len(versions) - 1)
+        days_ago = [first - i * step * rng.uniform(0.7, 1.0) for i in range(len(versions))]
+    for version, days in zip(versions, days_ago, strict=True):
+        # Story dates are exact (the observability demo's regression starts at that moment).
+        version.created_at = now - timedelta(days=days, minutes=0 if story else rng.randint(0, 600))
+    AgentVersion.objects.bulk_update(versions, ["created_at"])
+    Agent.objects.filter(pk=agent.pk).update(created_at=versions[0].created_at, updated_at=versions[-1].created_at)
+
+
+def _publish_agent(*, index, name, category, tags, summary, publisher, author, rng, now) -> Agent:
+    """One catalogue agent with its version history (through the services), dated in the past."""
+    major = rng.choice([0, 1, 1, 1, 2])
+    story = STORY_VERSIONS.get(name)
+    agent = services.agent_create(
+        team=publisher,
+        name=name,
+        summary=summary,
+        description=_description(name, summary, tags),
+        category=category,
+        tags=tags,
+        visibility="private" if name in PRIVATE else "public",
+        version=story[0][0] if story else f"{major}.{rng.randint(0, 3)}.0",
+        system_prompt=f"You are {name}, an assistant for software teams. {summary} Answer concisely.",
+        input_schema=INPUT_SCHEMA,
+        output_schema=OUTPUT_SCHEMA,
+        model_hints={"model": rng.choice(MODELS), "temperature": rng.choice([0, 0.2, 0.5])},
+        created_by=author,
+    )
+    for step in range(len(story) - 1 if story else rng.randint(0, 4)):
+        kind = rng.random()
+        latest = agent.latest_version
+        if story:
+            version = story[step + 1][0]
+        elif kind < 0.2:
+            version = f"{latest.major}.{latest.minor}.{latest.patch + 1}"
+        elif kind < 0.3:
+            version = f"{latest.major + 1}.0.0-beta.1"
+        else:
+            version = None  # the next minor version
+        services.version_publish(
+            agent=agent,
+            system_prompt=f"You are {name} (revision {step + 2}). {summary} Be precise and brief.",
+            version=version,
+            changelog=rng.choice(
+                [
+                    "Fewer hallucinated paths.",
+                    "Shorter answers.",
+                    "Handles larger inputs.",
+                    "New output field: confidence.",
+                ]
+            ),
+            published_by=author,
+        )
+    _date_versions(agent, story=story, rng=rng, now=now)
+    if index % 9 == 4 and agent.versions.count() > 1:
+        services.version_yank(
+            version=agent.latest_version, reason="Regression: ignores the output schema on long inputs."
+        )
+        yanked = agent.versions.get(is_yanked=True)
+        yanked_at = yanked.created_at + timedelta(days=2)
+        AgentVersion.objects.filter(pk=yanked.pk).update(yanked_at=yanked_at)
+        Agent.objects.filter(pk=agent.pk).update(updated_at=yanked_at)
+    agent.refresh_from_db()
+    return agent
+
+
 def seed(ctx) -> None:
     rng = ctx.rng
     now = timezone.now()
-    today = now.date()
-    User = get_user_model()
+    community = _community_teams()
+    demo_teams = list(ctx.teams.values())
+    publishers = demo_teams + community[:5]
+    installers = demo_teams + community
+    user_teams = defaultdict(set)
+    for user_id, team_id in Membership.objects.values_list("user_id", "team_id"):
+        user_teams[user_id].add(team_id)
+    team_users = defaultdict(list)
+    for membership in Membership.objects.filter(
+        team__in=installers, role__in=[Role.MEMBER, Role.ADMIN, Role.OWNER]
+    ).select_related("user"):
+        team_users[membership.team_id].append(membership.user)
 
-    # Community teams (publishers and installers) with one user each, created in bulk.
+    agents = _publish_catalogue(ctx, publishers=publishers, team_users=team_users, now=now)
+
+    # Install history over 60 days, ratings and downloads: bulk inserts, counters derived from them.
+    versions_by_agent = defaultdict(list)
+    for version in AgentVersion.objects.filter(agent__in=agents).order_by("created_at"):
+        versions_by_agent[version.agent_id].append(version)
+    history = _History(rng=rng, now=now, team_users=team_users, user_teams=user_teams)
+    with ctx.progress(len(agents), "Marketplace installs") as bar:
+        for agent in agents:
+            history.agent(agent, versions_by_agent[agent.pk], installers)
+            bar.update(1)
+    unique_ratings = history.write()
+    _derive_counters(agents, unique_ratings)
+    _moderation_queue(ctx, agents)
+
+
+def _community_teams() -> list:
+    """Community teams (publishers and installers) with one user each, created in bulk."""
+    User = get_user_model()
     community = []
     for name, verified in COMMUNITY_TEAMS:
         slug = "c-" + name.lower().replace(" ", "-")
@@ -264,161 +373,142 @@ def seed(ctx) -> None:
             user.set_unusable_password()
             new_users.append(user)
     User.objects.bulk_create(new_users)
-    community_users = {}
     memberships = []
     for team in community:
         user = User.objects.get(username=f"{team.slug[2:].split('-')[0]}-dev")
-        community_users[team.pk] = [user]
         if not Membership.objects.filter(user=user, team=team).exists():
             memberships.append(Membership(user=user, team=team, role=Role.MEMBER))
     Membership.objects.bulk_create(memberships)
+    return community
 
-    user_teams = defaultdict(set)
-    for user_id, team_id in Membership.objects.values_list("user_id", "team_id"):
-        user_teams[user_id].add(team_id)
-    demo_teams = list(ctx.teams.values())
-    publishers = demo_teams + community[:5]
-    installers = demo_teams + community
-    team_users = defaultdict(list)
-    for membership in Membership.objects.filter(
-        team__in=installers, role__in=[Role.MEMBER, Role.ADMIN, Role.OWNER]
-    ).select_related("user"):
-        team_users[membership.team_id].append(membership.user)
 
-    # Agents and versions, through the services (validation, Markdown, search column).
+def _publish_catalogue(ctx, *, publishers, team_users, now) -> list:
+    """Agents and versions, through the services (validation, Markdown, search column)."""
     agents = []
     with ctx.progress(len(CATALOGUE), "Marketplace agents") as bar:
         for index, (name, category, tags, summary) in enumerate(CATALOGUE):
             publisher = ctx.teams[PRIVATE[name]] if name in PRIVATE else publishers[index % len(publishers)]
             owners = team_users.get(publisher.pk) or [None]
-            author = owners[0]
-            major = rng.choice([0, 1, 1, 1, 2])
-            agent = services.agent_create(
-                team=publisher,
+            agent = _publish_agent(
+                index=index,
                 name=name,
-                summary=summary,
-                description=_description(name, summary, tags),
                 category=category,
                 tags=tags,
-                visibility="private" if name in PRIVATE else "public",
-                version=f"{major}.{rng.randint(0, 3)}.0",
-                system_prompt=f"You are {name}, an assistant for software teams. {summary} Answer concisely.",
-                input_schema=INPUT_SCHEMA,
-                output_schema=OUTPUT_SCHEMA,
-                model_hints={"model": rng.choice(MODELS), "temperature": rng.choice([0, 0.2, 0.5])},
-                created_by=author,
+                summary=summary,
+                publisher=publisher,
+                author=owners[0],
+                rng=ctx.rng,
+                now=now,
             )
-            for step in range(rng.randint(0, 4)):
-                kind = rng.random()
-                version = None
-                if kind < 0.2:
-                    latest = agent.latest_version
-                    version = f"{latest.major}.{latest.minor}.{latest.patch + 1}"
-                elif kind < 0.3:
-                    latest = agent.latest_version
-                    version = f"{latest.major + 1}.0.0-beta.1"
-                services.version_publish(
-                    agent=agent,
-                    system_prompt=f"You are {name} (revision {step + 2}). {summary} Be precise and brief.",
-                    version=version,
-                    changelog=rng.choice(
-                        [
-                            "Fewer hallucinated paths.",
-                            "Shorter answers.",
-                            "Handles larger inputs.",
-                            "New output field: confidence.",
-                        ]
-                    ),
-                    published_by=author,
-                )
-            if index % 9 == 4 and agent.versions.count() > 1:
-                services.version_yank(
-                    version=agent.latest_version, reason="Regression: ignores the output schema on long inputs."
-                )
-            agent.refresh_from_db()
             agents.append(agent)
             bar.update(1)
+    return agents
 
-    # Install history over 60 days, ratings and downloads: bulk inserts, counters derived from them.
-    versions_by_agent = defaultdict(list)
-    for version in AgentVersion.objects.filter(agent__in=agents).order_by("created_at"):
-        versions_by_agent[version.agent_id].append(version)
-    installations, events, ratings, downloads = [], [], [], []
-    daily = defaultdict(Counter)
-    with ctx.progress(len(agents), "Marketplace installs") as bar:
-        for agent in agents:
-            popularity = rng.betavariate(1.2, 2.5)
-            quality = rng.uniform(2.6, 4.9)
-            trending = rng.random() < 0.2
-            candidates = [t for t in installers if t.pk != agent.team_id]
-            if agent.visibility == "private":
-                candidates = []
-            for team in candidates:
-                if rng.random() > popularity:
-                    continue
-                age = rng.randint(0, 6) if trending and rng.random() < 0.7 else rng.randint(0, 59)
-                when = timezone.make_aware(
-                    datetime.combine(today - timedelta(days=age), time(rng.randint(7, 20), rng.randint(0, 59)))
-                )
-                choices = [
-                    v for v in versions_by_agent[agent.pk] if not v.is_yanked and v.is_release
-                ] or versions_by_agent[agent.pk]
-                version = choices[-1] if rng.random() < 0.7 else rng.choice(choices)
-                uninstalled = when + timedelta(days=rng.randint(1, 20)) if rng.random() < 0.1 else None
-                if uninstalled and uninstalled > now:
-                    uninstalled = None
-                installations.append(
-                    Installation(
-                        team=team,
+
+class _History:
+    """Installs (with uninstalls), downloads and ratings drawn per agent and team, then written
+    in bulk with their historical times."""
+
+    def __init__(self, *, rng, now, team_users, user_teams):
+        self.rng, self.now, self.today = rng, now, now.date()
+        self.team_users, self.user_teams = team_users, user_teams
+        self.installations, self.events, self.ratings, self.downloads = [], [], [], []
+        self.daily = defaultdict(Counter)
+
+    def agent(self, agent, versions, installers) -> None:
+        rng = self.rng
+        popularity = rng.betavariate(1.2, 2.5)
+        quality = rng.uniform(2.6, 4.9)
+        trending = rng.random() < 0.2
+        candidates = [] if agent.visibility == "private" else [t for t in installers if t.pk != agent.team_id]
+        for team in candidates:
+            if rng.random() <= popularity:
+                self.install(agent, versions, team, quality=quality, trending=trending)
+
+    def install(self, agent, versions, team, *, quality, trending) -> None:
+        rng, now = self.rng, self.now
+        age = rng.randint(0, 6) if trending and rng.random() < 0.7 else rng.randint(0, 59)
+        when = timezone.make_aware(
+            datetime.combine(self.today - timedelta(days=age), time(rng.randint(7, 20), rng.randint(0, 59)))
+        )
+        # Never in the future (early in the UTC day, today's working hours are still ahead).
+        when = min(when, now - timedelta(minutes=rng.randint(5, 120)))
+        published = [v for v in versions if v.created_at <= when]
+        choices = [v for v in published if not v.is_yanked and v.is_release] or published
+        version = choices[-1] if rng.random() < 0.7 else rng.choice(choices)
+        uninstalled = when + timedelta(days=rng.randint(1, 20)) if rng.random() < 0.1 else None
+        if uninstalled and uninstalled > now:
+            uninstalled = None
+        self.installations.append(
+            Installation(
+                team=team, agent=agent, version=version, installed_at=when, updated_at=when, uninstalled_at=uninstalled
+            )
+        )
+        self.events.append(InstallEvent(agent=agent, team=team, version=version, kind="install", created_at=when))
+        self.daily[(agent.pk, when.date())]["installs"] += 1
+        if uninstalled:
+            self.events.append(
+                InstallEvent(agent=agent, team=team, version=version, kind="uninstall", created_at=uninstalled)
+            )
+            self.daily[(agent.pk, uninstalled.date())]["uninstalls"] += 1
+        for offset in sorted(rng.sample(range(0, age + 1), k=min(age + 1, rng.randint(1, 6)))):
+            day = when.date() + timedelta(days=offset)
+            self.downloads.append(Download(team=team, version=version, day=day))
+            self.daily[(agent.pk, day)]["downloads"] += 1
+        self.rate(agent, team, when, quality=quality)
+
+    def rate(self, agent, team, when, *, quality) -> None:
+        rng, now = self.rng, self.now
+        for user in self.team_users.get(team.pk, []):
+            if rng.random() < 0.65 and agent.team_id not in self.user_teams[user.pk]:
+                stars = max(1, min(5, round(rng.gauss(quality, 0.9))))
+                rated = when + min(timedelta(days=25), now - when) * rng.uniform(0.05, 1.0)
+                self.ratings.append(
+                    Rating(
                         agent=agent,
-                        version=version,
-                        installed_at=when,
-                        updated_at=when,
-                        uninstalled_at=uninstalled,
+                        user=user,
+                        team=team,
+                        stars=stars,
+                        review=rng.choice(REVIEWS[stars]),
+                        created_at=rated,
+                        updated_at=rated,
                     )
                 )
-                events.append(InstallEvent(agent=agent, team=team, version=version, kind="install", created_at=when))
-                daily[(agent.pk, when.date())]["installs"] += 1
-                if uninstalled:
-                    events.append(
-                        InstallEvent(agent=agent, team=team, version=version, kind="uninstall", created_at=uninstalled)
-                    )
-                    daily[(agent.pk, uninstalled.date())]["uninstalls"] += 1
-                for offset in sorted(rng.sample(range(0, age + 1), k=min(age + 1, rng.randint(1, 6)))):
-                    day = when.date() + timedelta(days=offset)
-                    downloads.append(Download(team=team, version=version, day=day))
-                    daily[(agent.pk, day)]["downloads"] += 1
-                for user in team_users.get(team.pk, []):
-                    if rng.random() < 0.65 and agent.team_id not in user_teams[user.pk]:
-                        stars = max(1, min(5, round(rng.gauss(quality, 0.9))))
-                        ratings.append(
-                            Rating(agent=agent, user=user, team=team, stars=stars, review=rng.choice(REVIEWS[stars]))
-                        )
-            bar.update(1)
-    # auto_now_add stamps "now" on bulk_create; put the historical times back afterwards.
-    install_times = [i.installed_at for i in installations]
-    event_times = [e.created_at for e in events]
-    Installation.objects.bulk_create(installations)
-    InstallEvent.objects.bulk_create(events)
-    for installation, when in zip(installations, install_times):
-        installation.installed_at = installation.updated_at = when
-    for event, when in zip(events, event_times):
-        event.created_at = when
-    Installation.objects.bulk_update(installations, ["installed_at", "updated_at"], batch_size=500)
-    InstallEvent.objects.bulk_update(events, ["created_at"], batch_size=500)
-    seen = set()
-    unique_ratings = []
-    for rating in ratings:
-        if (rating.agent_id, rating.user_id) not in seen:
-            seen.add((rating.agent_id, rating.user_id))
-            unique_ratings.append(rating)
-    Rating.objects.bulk_create(unique_ratings)
-    Download.objects.bulk_create(downloads, ignore_conflicts=True)
-    AgentDailyStat.objects.bulk_create(
-        [AgentDailyStat(agent_id=agent_id, day=day, **counts) for (agent_id, day), counts in daily.items()]
-    )
 
-    # Counters from the rows just written (one grouped query per table).
+    def write(self) -> list:
+        """Bulk inserts; auto_now_add stamps "now" on bulk_create, so the historical times are put
+        back afterwards. Returns the ratings written (one per agent and user)."""
+        installations, events = self.installations, self.events
+        install_times = [i.installed_at for i in installations]
+        event_times = [e.created_at for e in events]
+        Installation.objects.bulk_create(installations)
+        InstallEvent.objects.bulk_create(events)
+        for installation, when in zip(installations, install_times, strict=True):
+            installation.installed_at = installation.updated_at = when
+        for event, when in zip(events, event_times, strict=True):
+            event.created_at = when
+        Installation.objects.bulk_update(installations, ["installed_at", "updated_at"], batch_size=500)
+        InstallEvent.objects.bulk_update(events, ["created_at"], batch_size=500)
+        seen = set()
+        unique_ratings = []
+        for rating in self.ratings:
+            if (rating.agent_id, rating.user_id) not in seen:
+                seen.add((rating.agent_id, rating.user_id))
+                unique_ratings.append(rating)
+        rating_times = [r.created_at for r in unique_ratings]
+        Rating.objects.bulk_create(unique_ratings)
+        for rating, when in zip(unique_ratings, rating_times, strict=True):
+            rating.created_at = rating.updated_at = when
+        Rating.objects.bulk_update(unique_ratings, ["created_at", "updated_at"], batch_size=500)
+        Download.objects.bulk_create(self.downloads, ignore_conflicts=True)
+        AgentDailyStat.objects.bulk_create(
+            [AgentDailyStat(agent_id=agent_id, day=day, **counts) for (agent_id, day), counts in self.daily.items()]
+        )
+        return unique_ratings
+
+
+def _derive_counters(agents, unique_ratings) -> None:
+    """Counters from the rows just written (one grouped query per table)."""
     installs = {
         row["agent"]: row
         for row in Installation.objects.filter(agent__in=agents)
@@ -448,25 +538,17 @@ def seed(ctx) -> None:
             setattr(agent, f"rating_{stars}", hist[stars])
     Agent.objects.bulk_update(
         agents,
-        [
-            "install_count",
-            "active_install_count",
-            "download_count",
-            "rating_count",
-            "rating_sum",
-            "rating_1",
-            "rating_2",
-            "rating_3",
-            "rating_4",
-            "rating_5",
-        ],
+        ["install_count", "active_install_count", "download_count", "rating_count", "rating_sum"]
+        + [f"rating_{stars}" for stars in range(1, 6)],
     )
     versions = AgentVersion.objects.filter(pk__in=list(version_downloads))
     for version in versions:
         version.download_count = version_downloads[version.pk]
     AgentVersion.objects.bulk_update(versions, ["download_count"])
 
-    # A few reports waiting in the moderation queue.
+
+def _moderation_queue(ctx, agents) -> None:
+    """A few reports waiting in the moderation queue."""
     public = [a for a in agents if a.visibility == "public"]
     reporter = ctx.users.get("bob")
     if public and reporter is not None:

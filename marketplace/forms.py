@@ -23,12 +23,20 @@ class AgentEditForm(forms.Form):
         return [tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
 
 
+class OptionalJSONField(forms.JSONField):
+    """A JSON box that is empty when there is no value (Django's JSONField shows the text
+    ``null``); an empty box cleans to None."""
+
+    def prepare_value(self, value):
+        return "" if value is None else super().prepare_value(value)
+
+
 class VersionFieldsMixin(forms.Form):
     system_prompt = forms.CharField(widget=forms.Textarea, max_length=conf.MAX_SYSTEM_PROMPT_CHARS, strip=False)
     changelog = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=20_000)
-    input_schema = forms.JSONField(required=False, widget=forms.Textarea(attrs={"rows": 5}), help_text=JSON_HELP)
-    output_schema = forms.JSONField(required=False, widget=forms.Textarea(attrs={"rows": 5}), help_text=JSON_HELP)
-    model_hints = forms.JSONField(
+    input_schema = OptionalJSONField(required=False, widget=forms.Textarea(attrs={"rows": 5}), help_text=JSON_HELP)
+    output_schema = OptionalJSONField(required=False, widget=forms.Textarea(attrs={"rows": 5}), help_text=JSON_HELP)
+    model_hints = OptionalJSONField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text='e.g. {"model": "gpt-4o", "temperature": 0.2}',
@@ -60,7 +68,7 @@ class VersionCreateForm(VersionFieldsMixin):
     version = forms.CharField(max_length=64, required=False, help_text="Empty: the next minor version.")
     field_order = ["version", "system_prompt", "changelog", "input_schema", "output_schema", "model_hints"]
 
-    def __init__(self, *args, latest=None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["input_schema"].help_text = "Empty: keep the latest version's schema."
         self.fields["output_schema"].help_text = "Empty: keep the latest version's schema."

@@ -431,3 +431,12 @@ def home_card(*, team, request) -> dict:
             {"label": "Publish an agent", "url": reverse("marketplace:agent-create")},
         ],
     }
+
+
+def agents_with_versions(*, team, limit: int) -> list[tuple[Agent, list[AgentVersion]]]:
+    """The team's own first ``limit`` agents, each with its versions oldest first (two queries)."""
+    agents = list(Agent.objects.filter(team=team).order_by("pk")[:limit])
+    versions: dict[int, list[AgentVersion]] = {a.pk: [] for a in agents}
+    for version in AgentVersion.objects.filter(agent__in=agents).order_by("created_at", "pk"):
+        versions[version.agent_id].append(version)
+    return [(a, versions[a.pk]) for a in agents]

@@ -298,8 +298,7 @@ def version_unyank(*, version: AgentVersion) -> AgentVersion:
 # --- agents ---------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def agent_create(
+def agent_validate(
     *,
     team,
     name: str,
@@ -315,9 +314,10 @@ def agent_create(
     input_schema=None,
     output_schema=None,
     model_hints=None,
-    created_by=None,
-) -> Agent:
-    """Create an agent of ``team`` with its first version. Every bad field is named at once."""
+) -> tuple[dict, str]:
+    """Every check of ``agent_create`` (the agent and its first version) without writing anything:
+    raises one ``ValidationError`` naming every bad field, or returns (listing fields, slug).
+    Forms call it to show all errors at once, next to the fields."""
     errors = v.Errors()
     fields = _agent_fields(
         {
@@ -343,10 +343,50 @@ def agent_create(
     # Validate the first version completely before writing anything.
     errors.check(None, parse_version, version or "1.0.0")
     errors.check(None, _clean_text, system_prompt, "system_prompt", conf.MAX_SYSTEM_PROMPT_CHARS, required=True)
+    errors.check(None, _clean_text, changelog, "changelog", limits.CHANGELOG_CHARS)
     errors.check(None, validate_json_schema, input_schema, "input_schema")
     errors.check(None, validate_json_schema, output_schema, "output_schema")
     errors.check(None, _clean_model_hints, model_hints)
     errors.raise_if_any()
+    return fields, slug
+
+
+@transaction.atomic
+def agent_create(
+    *,
+    team,
+    name: str,
+    system_prompt: str,
+    slug: str | None = None,
+    summary: str = "",
+    description: str = "",
+    category: str = Category.OTHER,
+    tags=None,
+    visibility: str = Visibility.PUBLIC,
+    version: str | None = "1.0.0",
+    changelog: str = "",
+    input_schema=None,
+    output_schema=None,
+    model_hints=None,
+    created_by=None,
+) -> Agent:
+    """Create an agent of ``team`` with its first version. Every bad field is named at once."""
+    fields, slug = agent_validate(
+        team=team,
+        name=name,
+        system_prompt=system_prompt,
+        slug=slug,
+        summary=summary,
+        description=description,
+        category=category,
+        tags=tags,
+        visibility=visibility,
+        version=version,
+        changelog=changelog,
+        input_schema=input_schema,
+        output_schema=output_schema,
+        model_hints=model_hints,
+    )
     agent = Agent.objects.create(
         team=team, slug=slug, created_by=created_by if getattr(created_by, "pk", None) else None, **fields
     )

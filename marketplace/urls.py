@@ -10,6 +10,7 @@ urlpatterns = [
     path("agents/<int:pk>/edit/", views.AgentEditView.as_view(), name="agent-edit"),
     path("agents/<int:pk>/versions/new/", views.VersionCreateView.as_view(), name="version-create"),
     path("agents/<int:pk>/versions/<int:version_pk>/yank/", views.YankView.as_view(), name="version-yank"),
+    path("agents/<int:pk>/versions/<int:version_pk>/unyank/", views.UnyankView.as_view(), name="version-unyank"),
     path("agents/<int:pk>/install/", views.InstallView.as_view(), name="agent-install"),
     path("agents/<int:pk>/upgrade/", views.UpgradeView.as_view(), name="agent-upgrade"),
     path("agents/<int:pk>/uninstall/", views.UninstallView.as_view(), name="agent-uninstall"),

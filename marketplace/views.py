@@ -106,7 +106,6 @@ class AgentDetailView(AgentMixin, TemplateView):
             my_rating=my_rating,
             rate_form=RateForm(initial={"stars": my_rating.stars, "review": my_rating.review} if my_rating else None),
             report_form=ReportForm(),
-            yank_form=YankForm(),
             reviews=reviews,
         )
         return context
@@ -119,15 +118,31 @@ class AgentCreateView(TeamPageMixin, FormView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(title="Publish an agent", **kwargs)
 
-    def form_valid(self, form):
-        data = dict(form.cleaned_data)
+    @staticmethod
+    def service_data(form) -> dict:
+        data = {name: form.cleaned_data.get(name) for name in form.fields}
         data["slug"] = data.get("slug") or None
         data["model_hints"] = data.get("model_hints") or {}
+        return data
+
+    def form_invalid(self, form):
+        # Every error at once: the service's checks of the fields the form could read, too
+        # (a taken slug or an invalid schema must not wait for the next round).
+        try:
+            services.agent_validate(team=self.team, **self.service_data(form))
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                exc = ValidationError({f: e for f, e in exc.error_dict.items() if f not in form.errors})
+                add_service_errors(form, exc)
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        data = self.service_data(form)
         try:
             agent = services.agent_create(team=self.team, created_by=self.request.user, **data)
         except ValidationError as exc:
             add_service_errors(form, exc)
-            return self.form_invalid(form)
+            return super().form_invalid(form)
         messages.success(self.request, f"Published {agent.name} {agent.latest_version.version}.")
         return redirect("marketplace:agent-detail", pk=agent.pk)
 
@@ -164,6 +179,12 @@ class AgentEditView(AgentMixin, FormView):
 class VersionCreateView(AgentMixin, FormView):
     template_name = "marketplace/version_form.html"
     form_class = VersionCreateForm
+
+    def get_initial(self):
+        # The new version starts from the latest one's prompt; empty schema and hint boxes keep
+        # the latest version's (the service copies them).
+        latest = selectors.versions_ordered(agent=self.get_own_agent()).first()
+        return {"system_prompt": latest.system_prompt} if latest is not None else {}
 
     def get_context_data(self, **kwargs):
         agent = self.get_own_agent()
@@ -285,13 +306,52 @@ class ReportView(AgentActionView):
         messages.success(self.request, "Thanks, the moderators will look at your report.")
 
 
-class YankView(AgentActionView):
-    """Yank a version of the agent (its team's write access, checked by ``TeamPageMixin``)."""
+class VersionWriteMixin(AgentMixin):
+    """Yank and un-yank: a version of the agent of the page. The page opens for the agent's team
+    (any role); writing (POST) needs write access to the agent's team, checked by TeamPageMixin
+    before the handler runs, so a viewer sees the confirmation page without its form."""
 
-    def act(self, agent):
-        version = get_object_or_404(AgentVersion, agent=agent, pk=self.kwargs["version_pk"])
-        form = YankForm(self.request.POST)
-        if not form.is_valid():
-            raise ValidationError("Give a reason for yanking the version.")
-        services.version_yank(version=version, reason=form.cleaned_data["reason"])
-        messages.success(self.request, f"Version {version.version} yanked.")
+    def get_writable_version(self) -> AgentVersion:
+        agent = self.get_own_agent()
+        return get_object_or_404(
+            AgentVersion.objects.select_related("agent"), agent=agent, pk=self.kwargs["version_pk"]
+        )
+
+
+class YankView(VersionWriteMixin, FormView):
+    """A confirmation page: what yanking changes, and the reason (shown to every team)."""
+
+    template_name = "marketplace/version_yank.html"
+    form_class = YankForm
+
+    def get_context_data(self, **kwargs):
+        version = self.get_writable_version()
+        return super().get_context_data(
+            version=version,
+            agent=version.agent,
+            can_write=access.can(self.request, version.agent.team_id),
+            pinned_installs=Installation.objects.filter(
+                version=version, pinned=True, uninstalled_at__isnull=True
+            ).count(),
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        version = self.get_writable_version()
+        try:
+            services.version_yank(version=version, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Version {version.version} yanked. You can undo it on this page.")
+        return redirect("marketplace:agent-detail", pk=version.agent_id)
+
+
+class UnyankView(VersionWriteMixin, AgentActionView):
+    """Undo a yank (as PyPI allows): the version can be the default again."""
+
+    def post(self, request, *args, **kwargs):
+        version = self.get_writable_version()
+        version = services.version_unyank(version=version)
+        messages.success(request, f"Version {version.version} is no longer yanked.")
+        return self.back(version.agent)

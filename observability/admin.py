@@ -2,7 +2,7 @@ import datetime as dt
 
 from django.contrib import admin
 
-from observability import services
+from observability import deletion, services
 from observability.models import DailyRollup, ErrorRollup, Execution, HourlyRollup, ModelPrice
 
 
@@ -26,7 +26,8 @@ class ModelPriceAdmin(admin.ModelAdmin):
 @admin.register(Execution)
 class ExecutionAdmin(admin.ModelAdmin):
     """Raw executions are append-only evidence: viewable and deletable, not editable (an edit would
-    not reach the rollups; fix data by re-ingesting and rebuilding rollups)."""
+    not reach the rollups; fix data by re-ingesting and rebuilding rollups). Deleting goes through
+    ``deletion.executions_delete``, which takes the executions out of the rollups too."""
 
     list_display = [
         "started_at",
@@ -54,8 +55,28 @@ class ExecutionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def delete_model(self, request, obj):
+        deletion.executions_delete(executions=[obj])
 
-class RollupAdmin(admin.ModelAdmin):
+    def delete_queryset(self, request, queryset):
+        deletion.executions_delete(executions=queryset)
+
+
+class _DerivedRows:
+    """Rollup rows are derived from raw executions: rebuilt, never added, edited or deleted by hand
+    (a deleted row would make the dashboards and ``observability_rollups --verify-only`` disagree)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class RollupAdmin(_DerivedRows, admin.ModelAdmin):
     list_display = [
         "bucket",
         "team",
@@ -76,12 +97,6 @@ class RollupAdmin(admin.ModelAdmin):
     show_full_result_count = False
     actions = ["rebuild_days"]
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
     @admin.action(description="Rebuild the rollups of the selected rows' days from raw executions")
     def rebuild_days(self, request, queryset):
         days = {}
@@ -98,15 +113,9 @@ admin.site.register(DailyRollup, RollupAdmin)
 
 
 @admin.register(ErrorRollup)
-class ErrorRollupAdmin(admin.ModelAdmin):
+class ErrorRollupAdmin(_DerivedRows, admin.ModelAdmin):
     list_display = ["bucket", "team", "agent_name", "error_type", "executions"]
     list_filter = ["team"]
     search_fields = ["agent_name", "error_type"]
     list_select_related = ["team"]
     show_full_result_count = False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False

@@ -6,6 +6,10 @@ models (one without a price, so the dashboard shows the unpriced warning), a tok
 an agent on an expensive model where a cheaper one does as well, and a visible regression:
 ``code-reviewer`` got slower, more error-prone and wordier with version 2.4.0, six days ago.
 
+Executions of an agent the marketplace demo published carry its real versions: each one names the
+newest release published when it started (the marketplace demo dates Code Reviewer 2.4.0 six days
+back). Agents that are not in the marketplace report no version.
+
 Rows go in with one COPY per team, then the rollups are rebuilt once from the raw rows.
 """
 
@@ -25,6 +29,7 @@ COLUMNS = (
     "client_id",
     "agent_name",
     "agent_id",
+    "agent_version_id",
     "version",
     "model",
     "operation",
@@ -109,7 +114,20 @@ def _traffic(hour: int, weekday: int) -> float:
     return day * (0.45 if weekday >= 5 else 1.0)
 
 
-def _rows(ctx, team, agents, start, now, agent_ids):
+def _version_at(history, started):
+    """(label, version id) of the newest release in ``history`` published by ``started`` (the
+    first release when it came later; ("", None) without a history)."""
+    if not history:
+        return "", None
+    current = history[0]
+    for entry in history:
+        if entry[0] > started:
+            break
+        current = entry
+    return current[1], current[2]
+
+
+def _rows(ctx, team, agents, start, now, agent_ids, histories):
     rng = ctx.rng
     hours = int((now - start).total_seconds() // 3600)
     weights = [
@@ -121,6 +139,10 @@ def _rows(ctx, team, agents, start, now, agent_ids):
     n = 0
     for slug, per_day, median, sigma, error_rate, models, inp, out in agents:
         agent_id = agent_ids.get(slug)
+        history = histories.get(slug, [])
+        regressed = slug == REGRESSION_AGENT and team.slug == "acme"
+        if regressed and history and history[-1][0] > start:
+            regression_at = history[-1][0]  # the newest version brought the regression
         for h in range(hours):
             hour_start = start + dt.timedelta(hours=h)
             expected = per_day / 24 * weights[h] / mean_weight
@@ -129,20 +151,10 @@ def _rows(ctx, team, agents, start, now, agent_ids):
                 started = hour_start + dt.timedelta(seconds=rng.random() * 3600)
                 if started >= now:
                     continue
-                version, m_median, m_err, m_inp, m_out = "2.3.0", median, error_rate, inp, out
-                if slug == REGRESSION_AGENT and team.slug == "acme":
-                    if started >= regression_at:
-                        version, m_median, m_err, m_inp, m_out = (
-                            "2.4.0",
-                            median * 2.1,
-                            0.09,
-                            int(inp * 1.6),
-                            int(out * 1.4),
-                        )
-                elif slug == "refactoring-coach":
-                    version = "1.2.0"
-                else:
-                    version = "1.0.0"
+                version, version_id = _version_at(history, started)
+                m_median, m_err, m_inp, m_out = median, error_rate, inp, out
+                if regressed and started >= regression_at:
+                    m_median, m_err, m_inp, m_out = median * 2.1, 0.09, int(inp * 1.6), int(out * 1.4)
                 model = models[0] if len(models) == 1 or rng.random() < 0.5 else models[1]
                 if slug == "refactoring-coach" and model == "gpt-4o-mini":
                     m_median *= 0.7
@@ -165,6 +177,7 @@ def _rows(ctx, team, agents, start, now, agent_ids):
                     "client_id": f"demo-{team.slug}-{n}",
                     "agent_name": slug,
                     "agent_id": agent_id,
+                    "agent_version_id": version_id,
                     "version": version,
                     "model": model,
                     "started_at": started,
@@ -197,11 +210,13 @@ def seed(ctx) -> None:
     with ctx.progress(total_agents, "Observability executions") as bar:
         for slug, agents in plan:
             team = ctx.teams[slug]
-            agent_ids = {}
+            agent_ids, histories = {}, {}
             for spec in agents:
                 found = marketplace_selectors.agent_for_team(team=team, ref=spec[0])
                 if found is not None:
                     agent_ids[spec[0]] = found.pk
+                    releases = marketplace_selectors.versions_ordered(agent=found).filter(is_release=True)
+                    histories[spec[0]] = sorted((v.created_at, v.version, v.pk) for v in releases)
             with connection.cursor() as cursor:
                 raw = cursor.connection
                 with (
@@ -209,7 +224,7 @@ def seed(ctx) -> None:
                     pg.copy(f"COPY observability_execution ({', '.join(COLUMNS)}) FROM STDIN") as copy,
                 ):
                     current_agent = None
-                    for row in _rows(ctx, team, agents, start, now, agent_ids):
+                    for row in _rows(ctx, team, agents, start, now, agent_ids, histories):
                         if row["agent_name"] != current_agent:
                             if current_agent is not None:
                                 bar.update(1)
@@ -229,6 +244,7 @@ def seed(ctx) -> None:
                                 row["client_id"],
                                 row["agent_name"],
                                 row["agent_id"],
+                                row["agent_version_id"],
                                 row["version"],
                                 row["model"],
                                 "invoke_agent",

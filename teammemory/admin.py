@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from teammemory import deletion
 from teammemory.models import (
     Build,
     BuildAgent,
@@ -79,6 +80,18 @@ class BuildAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # builds arrive as reports (API, services.build_record), not typed in
 
+    def delete_model(self, request, obj):
+        deletion.builds_delete(builds=[obj])  # recomputes the rollups of the build's team-day
+
+    def delete_queryset(self, request, queryset):
+        deletion.builds_delete(builds=queryset)
+
+    def get_deleted_objects(self, objs, request):
+        # A build's agents and errors cannot be deleted on their own, but go with their build.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed -= {BuildAgent._meta.verbose_name, BuildError._meta.verbose_name}
+        return deleted, counts, perms_needed, protected
+
 
 @admin.register(BuildError)
 class BuildErrorAdmin(_ViewOnly, admin.ModelAdmin):
@@ -102,19 +115,13 @@ class BuildAgentAdmin(_ViewOnly, admin.ModelAdmin):
     list_select_related = ["build", "agent__team", "agent_version__agent__team"]
 
 
-class _RollupAdmin(admin.ModelAdmin):
+class _RollupAdmin(_ViewOnly, admin.ModelAdmin):
     """Rollups are written by build reports and `manage.py teammemory_rollups`: read-only here."""
 
     list_filter = ["team", ("day", admin.DateFieldListFilter)]
     date_hierarchy = "day"
     list_select_related = ["team"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(BuildDailyRollup)

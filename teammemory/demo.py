@@ -1,6 +1,6 @@
 """Demo data for Team memory (called by `manage.py seed_demo`): half a year of builds per team across
-several stacks, with a visible trend (Acme improves, Globex slips after a new agent version,
-Initech holds steady), recurring errors, a flaky stack and a slow one.
+several stacks, with a visible trend (Acme improves, Globex slips, Initech holds steady), builds
+that name the agent version published at the time, recurring errors, a flaky stack and a slow one.
 
 Rows go in with bulk_create (the generated search and hash columns are filled by PostgreSQL), then
 the daily rollups are rebuilt from them.
@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from marketplace import selectors as marketplace_selectors
 from teammemory import services
 from teammemory.models import Build, BuildAgent, BuildError
 from teammemory.stacks import normalize_stack, stack_components, stack_key
@@ -110,121 +111,130 @@ DAYS = 180
 
 
 def _agents_for(team):
-    """The team's own marketplace agents with their versions, oldest version first (read only)."""
-    from marketplace.models import Agent, AgentVersion
-
-    agents = list(Agent.objects.filter(team=team).order_by("pk")[:4])
-    versions: dict[int, list] = {a.pk: [] for a in agents}
-    for version in AgentVersion.objects.filter(agent__in=agents).order_by("created_at", "pk"):
-        versions[version.agent_id].append(version)
-    return [(a, versions[a.pk]) for a in agents]
+    """The team's own marketplace agents with their versions, oldest version first."""
+    return marketplace_selectors.agents_with_versions(team=team, limit=4)
 
 
 def seed(ctx) -> None:
     """Fill the app with realistic data for the demo teams in ``ctx``."""
-    rng = ctx.rng
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
     start = now - dt.timedelta(days=DAYS)
-    total = sum(plan["per_day"] * DAYS for slug, plan in PLAN.items() if slug in ctx.teams)  # about: retries add some
-    with ctx.progress(total, "Team memory builds") as bar:
+    # One step per team and day: the number of builds is only known once they are drawn.
+    total = DAYS * sum(1 for slug in PLAN if slug in ctx.teams)
+    with ctx.progress(total, "Team memory builds (days)") as bar:
         for slug, plan in PLAN.items():
             team = ctx.teams.get(slug)
-            if team is None:
+            if team is not None:
+                _seed_team(ctx, slug, plan, team, start=start, now=now, bar=bar)
+
+
+class _BuildDrawer:
+    """Draws one team's builds: quality drifts from ``plan['quality'][0]`` to ``[1]`` over the period."""
+
+    def __init__(self, ctx, slug, plan, team, *, start):
+        self.rng, self.slug, self.plan, self.team, self.start = ctx.rng, slug, plan, team, start
+        self.members = [u for u in ctx.users.values() if u.memberships.filter(team=team).exists()]
+        self.builds: list[Build] = []
+
+    def add(self, project, requirements, stack_name, status, started):
+        rng = self.rng
+        q0, q1 = self.plan["quality"]
+        minutes = rng.lognormvariate(2.4, 0.45) * (2.6 if stack_name == "rails" else 1.0)
+        progress = (started - self.start) / dt.timedelta(days=DAYS)
+        base_quality = q0 + (q1 - q0) * progress
+        quality = (
+            None
+            if status == "cancelled"
+            else max(0, min(100, round(rng.gauss(base_quality - (22 if status == "failed" else 0), 7))))
+        )
+        tokens = int(rng.lognormvariate(10.8, 0.5))
+        stack = STACKS[stack_name]
+        normalized = normalize_stack(stack)
+        self.builds.append(
+            Build(
+                team=self.team,
+                client_build_id=f"demo-{self.slug}-{len(self.builds) + 1:06d}",
+                project_name=project,
+                requirements=requirements,
+                stack=stack,
+                components=stack_components(normalized),
+                stack_key=stack_key(normalized),
+                status=status,
+                quality=quality,
+                started_at=started,
+                finished_at=started + dt.timedelta(minutes=minutes),
+                duration_ms=int(minutes * 60_000),
+                tokens=tokens,
+                cost=(Decimal(tokens) * Decimal("0.000004")).quantize(Decimal("0.000001")),
+                reported_by=rng.choice(self.members) if self.members else None,
+            )
+        )
+
+    def day(self, day: int, *, now) -> None:
+        rng, plan, slug = self.rng, self.plan, self.slug
+        progress = day / (DAYS - 1)
+        for _ in range(max(1, round(rng.gauss(plan["per_day"], plan["per_day"] * 0.25)))):
+            project, requirements, choices = rng.choice(PROJECTS)
+            stack_name = rng.choice([c for c in choices if c in plan["stacks"]] or list(plan["stacks"]))
+            odds = plan["stacks"][stack_name]
+            if slug == "globex":
+                odds -= 0.2 * progress  # slipping together with quality
+            if slug == "acme":
+                odds += 0.08 * progress
+            started = self.start + dt.timedelta(days=day, minutes=rng.randrange(0, 24 * 60))
+            if started > now:
                 continue
-            members = [u for u in ctx.users.values() if u.memberships.filter(team=team).exists()]
-            agents = _agents_for(team)
-            q0, q1 = plan["quality"]
-            builds, agent_rows, error_rows = [], [], []
-            n = 0
+            # Each build is a new piece of work (its own ticket) ...
+            requirements = f"{requirements} Ticket {slug.upper()}-{len(self.builds) + 1}: {rng.choice(EXTRAS)}."
+            roll = rng.random()
+            status = "cancelled" if roll < 0.03 else ("succeeded" if roll < 0.03 + odds * 0.97 else "failed")
+            self.add(project, requirements, stack_name, status, started)
+            self.retries(project, requirements, stack_name, status, started, now=now)
 
-            def add(project, requirements, stack_name, status, started):
-                nonlocal n
-                n += 1
-                minutes = rng.lognormvariate(2.4, 0.45) * (2.6 if stack_name == "rails" else 1.0)
-                progress = (started - start) / dt.timedelta(days=DAYS)
-                base_quality = q0 + (q1 - q0) * progress
-                quality = (
-                    None
-                    if status == "cancelled"
-                    else max(0, min(100, round(rng.gauss(base_quality - (22 if status == "failed" else 0), 7))))
-                )
-                tokens = int(rng.lognormvariate(10.8, 0.5))
-                stack = STACKS[stack_name]
-                normalized = normalize_stack(stack)
-                builds.append(
-                    Build(
-                        team=team,
-                        client_build_id=f"demo-{slug}-{n:06d}",
-                        project_name=project,
-                        requirements=requirements,
-                        stack=stack,
-                        components=stack_components(normalized),
-                        stack_key=stack_key(normalized),
-                        status=status,
-                        quality=quality,
-                        started_at=started,
-                        finished_at=started + dt.timedelta(minutes=minutes),
-                        duration_ms=int(minutes * 60_000),
-                        tokens=tokens,
-                        cost=(Decimal(tokens) * Decimal("0.000004")).quantize(Decimal("0.000001")),
-                        reported_by=rng.choice(members) if members else None,
-                    )
-                )
-                bar.update(1)
+    def retries(self, project, requirements, stack_name, status, started, *, now) -> None:
+        """Retries of a failed build, hours later with the same requirements. Go builds are the
+        flaky ones: their retries pass or fail at random, again and again."""
+        rng = self.rng
+        count = (
+            rng.randint(2, 4)
+            if stack_name == "go" and rng.random() < 0.12
+            else (1 if status == "failed" and rng.random() < 0.3 else 0)
+        )
+        for attempt in range(count):
+            started += dt.timedelta(minutes=rng.randrange(30, 240))
+            if started > now:
+                break
+            if stack_name == "go":
+                retry_status = "failed" if attempt % 2 == 0 else "succeeded"
+            else:
+                retry_status = "succeeded" if rng.random() < 0.35 else "failed"  # most failures are real
+            self.add(project, requirements, stack_name, retry_status, started)
 
-            for day in range(DAYS):
-                progress = day / (DAYS - 1)
-                for _ in range(max(1, round(rng.gauss(plan["per_day"], plan["per_day"] * 0.25)))):
-                    project, requirements, choices = rng.choice(PROJECTS)
-                    stack_name = rng.choice([c for c in choices if c in plan["stacks"]] or list(plan["stacks"]))
-                    odds = plan["stacks"][stack_name]
-                    if slug == "globex":
-                        odds -= 0.2 * progress  # slipping together with quality
-                    if slug == "acme":
-                        odds += 0.08 * progress
-                    started = start + dt.timedelta(days=day, minutes=rng.randrange(0, 24 * 60))
-                    if started > now:
-                        continue
-                    # Each build is a new piece of work (its own ticket) ...
-                    requirements = f"{requirements} Ticket {slug.upper()}-{n + 1}: {rng.choice(EXTRAS)}."
-                    roll = rng.random()
-                    status = "cancelled" if roll < 0.03 else ("succeeded" if roll < 0.03 + odds * 0.97 else "failed")
-                    add(project, requirements, stack_name, status, started)
-                    # ... except retries of a failed one, hours later with the same requirements. Go
-                    # builds are the flaky ones: their retries pass or fail at random, again and again.
-                    retries = (
-                        rng.randint(2, 4)
-                        if stack_name == "go" and rng.random() < 0.12
-                        else (1 if status == "failed" and rng.random() < 0.3 else 0)
-                    )
-                    for attempt in range(retries):
-                        started += dt.timedelta(minutes=rng.randrange(30, 240))
-                        if started > now:
-                            break
-                        if stack_name == "go":
-                            retry_status = "failed" if attempt % 2 == 0 else "succeeded"
-                        else:
-                            retry_status = "succeeded" if rng.random() < 0.35 else "failed"  # most failures are real
-                        add(project, requirements, stack_name, retry_status, started)
-            Build.objects.bulk_create(builds, batch_size=2000)
-            for build in builds:
-                if agents:
-                    agent, versions = agents[build.pk % len(agents)]
-                    version = None
-                    if versions:
-                        # Builds switch to the newest version half-way (at Globex it goes with the decline).
-                        late = build.started_at > start + dt.timedelta(days=DAYS / 2)
-                        version = versions[-1] if late or len(versions) == 1 else versions[0]
-                    agent_rows.append(BuildAgent(build=build, agent=agent, agent_version=version))
-                if build.status == "failed" or (build.status == "succeeded" and rng.random() < 0.08):
-                    weights = [5, 2, 3, 1, 1, 1] if build.stack_key.startswith("ruby") else [5, 3, 2, 1, 1, 2]
-                    for error_type, template in rng.choices(ERRORS, weights=weights, k=rng.choice([1, 1, 2])):
-                        error_rows.append(
-                            BuildError(
-                                build=build, error_type=error_type, message=template.format(m=rng.choice(STEP_NAMES))
-                            )
-                        )
-            BuildAgent.objects.bulk_create(agent_rows, batch_size=5000, ignore_conflicts=True)
-            BuildError.objects.bulk_create(error_rows, batch_size=5000)
-            # Bulk inserts bypass build_record: recompute the team's daily rollups in one go.
-            services.rollups_rebuild_all(teams=[team])
+
+def _seed_team(ctx, slug, plan, team, *, start, now, bar) -> None:
+    rng = ctx.rng
+    agents = _agents_for(team)
+    drawer = _BuildDrawer(ctx, slug, plan, team, start=start)
+    for day in range(DAYS):
+        drawer.day(day, now=now)
+        bar.update(1)
+    builds = drawer.builds
+    agent_rows, error_rows = [], []
+    Build.objects.bulk_create(builds, batch_size=2000)
+    for build in builds:
+        if agents:
+            agent, versions = agents[build.pk % len(agents)]
+            # The newest version published when the build started (the first one before it).
+            published = [v for v in versions if v.created_at <= build.started_at]
+            version = published[-1] if published else (versions[0] if versions else None)
+            agent_rows.append(BuildAgent(build=build, agent=agent, agent_version=version))
+        if build.status == "failed" or (build.status == "succeeded" and rng.random() < 0.08):
+            weights = [5, 2, 3, 1, 1, 1] if build.stack_key.startswith("ruby") else [5, 3, 2, 1, 1, 2]
+            for error_type, template in rng.choices(ERRORS, weights=weights, k=rng.choice([1, 1, 2])):
+                error_rows.append(
+                    BuildError(build=build, error_type=error_type, message=template.format(m=rng.choice(STEP_NAMES)))
+                )
+    BuildAgent.objects.bulk_create(agent_rows, batch_size=5000, ignore_conflicts=True)
+    BuildError.objects.bulk_create(error_rows, batch_size=5000)
+    # Bulk inserts bypass build_record: recompute the team's daily rollups in one go.
+    services.rollups_rebuild_all(teams=[team])

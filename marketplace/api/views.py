@@ -236,6 +236,16 @@ class AgentVersionViewSet(
         return Response(s.AgentVersionSerializer(version).data)
 
     @extend_schema(
+        request=None,
+        responses=s.AgentVersionSerializer,
+        summary="Undo a yank: the version can be the default again (idempotent)",
+    )
+    @action(detail=True, methods=["post"])
+    def unyank(self, request, pk=None):
+        version = services.version_unyank(version=self.get_object())
+        return Response(s.AgentVersionSerializer(version).data)
+
+    @extend_schema(
         responses=s.AgentVersionDefinitionSerializer,
         summary="The full definition (with system prompt); counts one download per team, version and day",
     )

@@ -43,3 +43,30 @@ def test_readme_opens_with_the_two_commands():
     first_block = readme.split("```")[1]
     assert "scripts/run" in first_block and "scripts/test" in first_block
     assert "scripts/test" in (ROOT / ".ci" / "run").read_text()
+
+
+def _readme_code_blocks() -> list[str]:
+    return re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+
+
+def test_readme_api_examples_work_on_any_address_and_database():
+    """The curl examples run as written whatever the port (``$BASE``) and whatever ids the
+    database hands out (an assignment id is read from the select answer, not typed in)."""
+    curls = [line for block in _readme_code_blocks() for line in block.splitlines() if "curl" in line or "http" in line]
+    assert len(curls) >= 8
+    commands = "\n".join(_readme_code_blocks())
+    assert "export BASE=" in commands
+    assert not re.search(r"curl[^\n]*https?://(?:127\.0\.0\.1|localhost)", commands), "use $BASE in curl examples"
+    assert not re.search(r"\"assignment_id\":\s*\d", commands), "capture the assignment id from select"
+    assert not re.search(r"\"started_at\":\s*\"\d{4}-", commands), "a fixed date leaves the retention window"
+
+
+def test_readme_says_how_to_get_the_schema_as_json(client):
+    readme = (ROOT / "README.md").read_text()
+    assert "/api/v1/schema/?format=json" in readme and "Accept: application/json" in readme
+    assert client.get("/api/v1/schema/").content.startswith(b"openapi:")  # YAML by default
+    for response in (
+        client.get("/api/v1/schema/", {"format": "json"}),
+        client.get("/api/v1/schema/", HTTP_ACCEPT="application/json"),
+    ):
+        assert response.status_code == 200 and response.json()["openapi"].startswith("3.")

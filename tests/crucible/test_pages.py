@@ -61,13 +61,33 @@ def test_switch_ignores_offsite_next(client, member, team):
 
 def test_api_key_page_shows_a_new_key_once(client, team_admin, team):
     client.force_login(team_admin)
-    response = client.post(reverse("api-keys"), {"name": "deploy bot", "role": "member"})
-    assert response.status_code == 200
+    response = client.post(reverse("api-keys"), {"name": "deploy bot", "role": "member"}, follow=True)
+    assert response.redirect_chain == [(reverse("api-keys"), 302)]
     key = ApiKey.objects.get(team=team)
     html = response.content.decode()
     assert 'id="new-key">crk_' + key.prefix in html
+    assert response["Cache-Control"].startswith("max-age=0") and "no-store" in response["Cache-Control"]
     again = client.get(reverse("api-keys")).content.decode()
     assert "deploy bot" in again and 'id="new-key"' not in again
+
+
+def test_reloading_after_creating_an_api_key_creates_no_second_key(client, team_admin, team):
+    """Post/redirect/get: the browser's reload repeats the GET, not the POST."""
+    client.force_login(team_admin)
+    response = client.post(reverse("api-keys"), {"name": "deploy bot", "role": "member"})
+    assert response.status_code == 302 and response["Location"] == reverse("api-keys")
+    for _ in range(2):  # the page the browser lands on, then a reload of it
+        assert client.get(response["Location"]).status_code == 200
+    assert ApiKey.objects.filter(team=team).count() == 1
+
+
+def test_api_key_page_error_is_shown_after_the_redirect_and_creates_nothing(client, team_admin, team):
+    client.force_login(team_admin)
+    response = client.post(reverse("api-keys"), {"name": " ", "role": "member"}, follow=True)
+    assert response.redirect_chain == [(reverse("api-keys"), 302)]
+    html = response.content.decode()
+    assert "Give the key a name" in html
+    assert 'id="new-key"' not in html and not ApiKey.objects.exists()
 
 
 def test_members_cannot_create_or_revoke_keys_in_pages(client, member, team):

@@ -301,6 +301,7 @@ VIEW_MODELS = {
     "improvement:variant-add": "improvement.experiment",  # pk is the experiment the variant joins
     "marketplace:version-create": "marketplace.agent",  # pk is the agent; version_pk the version
     "marketplace:version-yank": "marketplace.agent",
+    "marketplace:version-unyank": "marketplace.agent",
 }
 
 # Parameters that are not object references: (URL name, parameter) -> value.

@@ -31,3 +31,19 @@ def test_demo_seed_has_every_stage_and_a_clear_winner():
         assert variant.results_count == sum(
             VariantBucket.objects.filter(variant=variant).values_list("results", flat=True)
         )
+
+
+def test_demo_experiments_tune_their_own_related_agents():
+    from marketplace import demo as marketplace_demo
+
+    ctx = seed_core(quiet=True)
+    marketplace_demo.seed(ctx)
+    demo.seed(ctx)
+    attached = Experiment.objects.filter(agent__isnull=False).select_related("agent")
+    assert attached.count() >= 4
+    for experiment in attached:
+        assert experiment.agent.team_id == experiment.team_id
+        # The experiment is about that agent: they share a word ("code-review-tone", "code-reviewer").
+        assert set(experiment.name.split("-")) & set(experiment.agent.slug.split("-")), experiment.name
+    # Nothing was promoted onto an agent the experiment was not about.
+    assert not Experiment.objects.filter(promoted_version__isnull=False, agent__isnull=True).exists()

@@ -290,3 +290,26 @@ def test_agent_filter_does_not_reveal_private_agents_of_other_teams(db, make_tea
             response = client.get(path, {"agent": agent_id})
             assert response.status_code == 200, (path, response.content[:200])
             assert response.json()["results"] == []
+
+
+def test_unyank_restores_the_default_version(agent, member_client, key_client, team):
+    v2 = services.version_publish(agent=agent, system_prompt="v2")
+    assert member_client.post(f"{BASE}/versions/{v2.pk}/yank/", {"reason": "broken"}, format="json").status_code == 200
+    assert member_client.get(f"{BASE}/agents/{agent.pk}/").json()["latest_version"] == "1.0.0"
+    # A read-only key may not undo it.
+    assert key_client(team, "viewer").post(f"{BASE}/versions/{v2.pk}/unyank/").status_code == 403
+    response = member_client.post(f"{BASE}/versions/{v2.pk}/unyank/")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["is_yanked"], body["yanked_reason"], body["yanked_at"]) == (False, "", None)
+    assert member_client.get(f"{BASE}/agents/{agent.pk}/").json()["latest_version"] == "1.1.0"
+    # Idempotent.
+    assert member_client.post(f"{BASE}/versions/{v2.pk}/unyank/").json()["is_yanked"] is False
+
+
+def test_unyank_of_another_teams_version_is_refused(public_agent, member_client, team):
+    version = public_agent.latest_version
+    services.agent_install(agent=public_agent, team=team)  # visible, but not ours to change
+    services.version_yank(version=version, reason="theirs")
+    assert member_client.post(f"{BASE}/versions/{version.pk}/unyank/").status_code == 403
+    assert AgentVersion.objects.get(pk=version.pk).is_yanked

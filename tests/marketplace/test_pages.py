@@ -217,6 +217,88 @@ def test_admin_lists_do_not_query_per_row(admin_client, make_agent, make_team, m
     assert queries(1) == queries(4)
 
 
+def test_new_version_form_starts_from_the_latest_prompt_with_empty_schema_boxes(web, team, make_agent):
+    agent = make_agent(team, "Prefilled", system_prompt="You review <code> carefully.", input_schema={"type": "object"})
+    response = web.get(f"/marketplace/agents/{agent.pk}/versions/new/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    # The prompt box holds the latest version's prompt (escaped), and is marked required.
+    assert "You review &lt;code&gt; carefully.</textarea>" in html
+    assert 'for="id_system_prompt">System prompt <span class="required">(required)</span>' in html
+    # Empty schema and hint boxes (not the text "null"), as their help says: empty keeps.
+    for name in ("input_schema", "output_schema", "model_hints"):
+        assert f'id="id_{name}">\n</textarea>' in html, name
+    assert "null</textarea>" not in html and "Empty: keep the latest version&#x27;s schema." in html
+    # Submitting the boxes as they are keeps the schema and publishes the next minor version.
+    form = {"system_prompt": "You review carefully.", "input_schema": "", "output_schema": "", "model_hints": ""}
+    assert web.post(f"/marketplace/agents/{agent.pk}/versions/new/", form).status_code == 302
+    version = AgentVersion.objects.get(agent=agent, version="1.1.0")
+    assert version.input_schema == {"type": "object"} and version.system_prompt == "You review carefully."
+
+
+def test_create_form_shows_every_error_at_once(web, team, make_agent):
+    make_agent(team, "Taken Name")
+    response = web.post(
+        "/marketplace/agents/new/",
+        {
+            "name": "Taken Name",  # the slug is taken (a service check)
+            "category": "coding",
+            "visibility": "public",
+            "version": "1",  # not a semantic version (a service check)
+            "system_prompt": "",  # required (a form check)
+            "input_schema": "{not json",  # not JSON (a form check)
+            "output_schema": '{"type": "nope"}',  # not a JSON Schema (a service check)
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert set(errors) == {"slug", "version", "system_prompt", "input_schema", "output_schema"}, errors
+    assert Agent.objects.filter(name="Taken Name").count() == 1
+    html = response.content.decode()
+    assert 'name="input_schema"' in html and "{not json</textarea>" in html  # what was typed stays
+
+
+def test_yank_asks_for_confirmation_with_a_reason_and_can_be_undone(web, team, make_agent):
+    agent = make_agent(team, "Yankable")
+    v2 = services.version_publish(agent=agent, system_prompt="v2")
+    detail = web.get(f"/marketplace/agents/{agent.pk}/").content.decode()
+    yank_url = f"/marketplace/agents/{agent.pk}/versions/{v2.pk}/yank/"
+    assert f'href="{yank_url}"' in detail  # a link to the confirmation page, not an inline form
+    page = web.get(yank_url)
+    html = page.content.decode()
+    assert page.status_code == 200 and "Yank 1.1.0" in html and "undo the yank later" in html
+    assert "<script" not in html.split("</footer>")[0]  # no inline script (the CSP forbids them)
+    assert not AgentVersion.objects.get(pk=v2.pk).is_yanked  # looking is not yanking
+    missing = web.post(yank_url, {"reason": " "})
+    assert missing.status_code == 200 and "errorlist" in missing.content.decode()
+    assert not AgentVersion.objects.get(pk=v2.pk).is_yanked
+    done = web.post(yank_url, {"reason": "Regression in tool calls"}, follow=True)
+    assert done.redirect_chain[-1][0] == f"/marketplace/agents/{agent.pk}/"
+    assert AgentVersion.objects.get(pk=v2.pk).yanked_reason == "Regression in tool calls"
+    assert Agent.objects.get(pk=agent.pk).latest_version.version == "1.0.0"
+    html = done.content.decode()
+    unyank_url = f"/marketplace/agents/{agent.pk}/versions/{v2.pk}/unyank/"
+    assert f'action="{unyank_url}"' in html and "data-confirm=" in html
+    web.post(unyank_url)
+    assert not AgentVersion.objects.get(pk=v2.pk).is_yanked
+    assert Agent.objects.get(pk=agent.pk).latest_version.version == "1.1.0"
+
+
+def test_viewers_and_other_teams_cannot_yank_or_unyank_in_pages(client, web, viewer, team, make_agent, public_agent):
+    other = public_agent.latest_version
+    services.version_yank(version=other, reason="theirs")
+    assert web.get(f"/marketplace/agents/{public_agent.pk}/versions/{other.pk}/yank/").status_code == 403
+    assert web.post(f"/marketplace/agents/{public_agent.pk}/versions/{other.pk}/unyank/").status_code == 403
+    assert AgentVersion.objects.get(pk=other.pk).is_yanked
+    agent = make_agent(team, "Ours")
+    ours = agent.latest_version
+    client.force_login(viewer)
+    page = client.get(f"/marketplace/agents/{agent.pk}/versions/{ours.pk}/yank/").content.decode()
+    assert "read-only" in page and 'name="reason"' not in page  # no form to submit
+    assert client.post(f"/marketplace/agents/{agent.pk}/versions/{ours.pk}/yank/", {"reason": "x"}).status_code == 403
+    assert not AgentVersion.objects.get(pk=ours.pk).is_yanked
+
+
 def test_schemas_and_model_hints_are_shown_as_json(web, public_agent):
     """Issue 10: they were shown as Python repr ({'type': 'object', ...}, True, None)."""
     services.version_publish(

@@ -1,8 +1,11 @@
 import datetime as dt
 
 import pytest
+from django.db.models import F
 
 from crucible import demo as core_demo
+from marketplace import demo as marketplace_demo
+from marketplace.models import AgentVersion
 from observability import demo, selectors
 from observability.models import Execution
 
@@ -11,6 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def test_demo_seed_is_realistic_and_consistent():
     ctx = core_demo.seed_core(quiet=True)
+    marketplace_demo.seed(ctx)  # the agents (and their versions) the executions refer to
     demo.seed(ctx)
     acme = ctx.teams["acme"]
     agents = Execution.objects.values("team", "agent_name").distinct().count()
@@ -33,3 +37,12 @@ def test_demo_seed_is_realistic_and_consistent():
     assert ("expensive_model", "refactoring-coach") in kinds
     report = selectors.rollups_verify(start=period.start - dt.timedelta(days=1), end=period.end)
     assert report["ok"]
+    # Version labels are the referenced agents' real versions, the one published at the time.
+    labelled = Execution.objects.filter(agent__isnull=False)
+    assert labelled.exists() and not labelled.filter(agent_version__isnull=True).exists()
+    assert not labelled.exclude(version=F("agent_version__version")).exists()
+    assert not labelled.exclude(agent_version__agent=F("agent")).exists()
+    assert not labelled.filter(agent_version__created_at__gt=F("started_at")).exists()
+    assert not Execution.objects.filter(agent__isnull=True).exclude(version="").exists()
+    reviewer = AgentVersion.objects.get(agent__slug="code-reviewer", version="2.4.0")
+    assert Execution.objects.filter(team=acme, agent_name="code-reviewer", agent_version=reviewer).exists()

@@ -635,7 +635,13 @@ def rollups_verify(*, start: dt.datetime, end: dt.datetime, team=None, sample: i
                 "rows": cursor.fetchone()[0],
                 "mismatches": len(bad),
                 "sample": [
-                    dict(zip(("team_id", "bucket", "agent", "model", "version", "status", "raw", "rollup"), r, strict=True))
+                    dict(
+                        zip(
+                            ("team_id", "bucket", "agent", "model", "version", "status", "raw", "rollup"),
+                            r,
+                            strict=True,
+                        )
+                    )
                     for r in bad[:sample]
                 ],
             }

@@ -5,6 +5,7 @@ from django import forms
 
 from crucible import limits
 from improvement.models import Experiment
+from marketplace import selectors as marketplace_selectors
 
 
 class ExperimentForm(forms.ModelForm):
@@ -34,11 +35,7 @@ class ExperimentForm(forms.ModelForm):
 
     def __init__(self, *args, team=None, **kwargs):
         super().__init__(*args, **kwargs)
-        from marketplace.models import Agent
-
-        self.fields["agent"].queryset = (
-            Agent.objects.filter(team=team).order_by("name") if team else Agent.objects.none()
-        )
+        self.fields["agent"].queryset = marketplace_selectors.agents_owned(team=team)
         self.fields["agent"].required = False
         # Uniqueness of (team, name) is checked by the service with a clear message.
         self.instance.team = team if team is not None else getattr(self.instance, "team", None)

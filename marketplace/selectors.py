@@ -87,6 +87,11 @@ def agents_visible(*, team_ids, installed: bool = True) -> QuerySet[Agent]:
     return Agent.objects.filter(visible_q(team_ids, installed=installed))
 
 
+def agents_owned(*, team) -> QuerySet[Agent]:
+    """The agents ``team`` owns, by name (none when ``team`` is None); e.g. for a choice field."""
+    return Agent.objects.filter(team=team).order_by("name") if team is not None else Agent.objects.none()
+
+
 # --- contract ------------------------------------------------------------------------------------
 
 

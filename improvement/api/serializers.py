@@ -12,6 +12,7 @@ from crucible.api.fields import MoneyField, MoneyInputField, TeamObjectField
 from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
 from improvement import conf
 from improvement.models import Assignment, Experiment, Status, Strategy, Variant
+from marketplace import selectors as marketplace_selectors
 
 WEIGHT = {"min_value": 0.0, "max_value": 1000.0}
 
@@ -171,8 +172,6 @@ class AgentRefField(serializers.Field):
             return None
         if isinstance(data, bool) or not isinstance(data, (int, str)):
             raise serializers.ValidationError("Give the agent's id or slug.")
-        from marketplace import selectors as marketplace_selectors
-
         agent = marketplace_selectors.agent_for_team(team=self.context["team"], ref=data)
         if agent is None:
             raise serializers.ValidationError("No such agent.")

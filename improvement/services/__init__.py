@@ -1,0 +1,51 @@
+"""Writes of the improvement app, one module per topic: experiments, variants, selection,
+results, promotion (conclusion and promotion of the winner).
+
+Counters move only in the database (``F()`` updates and ``INSERT ... ON CONFLICT DO UPDATE``), so
+concurrent results and selections stay exact. Selection reads statistics without locking anything
+and writes one small assignment row (plus a traffic counter for the hour) in one statement.
+
+The names below are re-exported so ``from improvement import services`` keeps working.
+"""
+
+from improvement.services._common import RESULT_COST_PLACES
+from improvement.services.experiments import (
+    EXPERIMENT_FIELDS,
+    MAX_MIN_RESULTS,
+    MAX_WEIGHT,
+    OBJECTIVE_FIELDS,
+    experiment_create,
+    experiment_pause,
+    experiment_start,
+    experiment_update,
+    experiment_validate,
+)
+from improvement.services.promotion import experiment_conclude, experiment_promote
+from improvement.services.results import objective_score, result_record, results_check, results_record_bulk
+from improvement.services.selection import Selection, experiment_select, variant_select
+from improvement.services.variants import variant_create, variant_retire, variant_update
+
+__all__ = [
+    "EXPERIMENT_FIELDS",
+    "MAX_MIN_RESULTS",
+    "MAX_WEIGHT",
+    "OBJECTIVE_FIELDS",
+    "RESULT_COST_PLACES",
+    "Selection",
+    "experiment_conclude",
+    "experiment_create",
+    "experiment_pause",
+    "experiment_promote",
+    "experiment_select",
+    "experiment_start",
+    "experiment_update",
+    "experiment_validate",
+    "objective_score",
+    "result_record",
+    "results_check",
+    "results_record_bulk",
+    "variant_create",
+    "variant_retire",
+    "variant_select",
+    "variant_update",
+]

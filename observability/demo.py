@@ -21,7 +21,9 @@ import math
 from django.db import connection
 from django.utils import timezone
 
+from marketplace import selectors as marketplace_selectors
 from observability import services
+from observability.pricing import PriceBook
 
 DAYS = 28
 COLUMNS = (
@@ -195,9 +197,6 @@ def _rows(ctx, team, agents, start, now, agent_ids, histories):
 
 def seed(ctx) -> None:
     """Fill the app with realistic data for the demo teams in ``ctx``."""
-    from marketplace import selectors as marketplace_selectors
-    from observability.pricing import PriceBook
-
     now = timezone.now().replace(microsecond=0)
     start = (now - dt.timedelta(days=DAYS)).replace(minute=0, second=0)
     book = PriceBook.load()

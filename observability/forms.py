@@ -2,7 +2,7 @@ from django import forms
 
 from crucible import periods
 from observability.models import ExecutionStatus
-from observability.selectors import PERIOD_RULES
+from observability.selectors.rollup_reads import PERIOD_RULES
 
 
 class PeriodForm(periods.PeriodForm):

@@ -1,6 +1,6 @@
 """Observability recommendations: one small rule per finding, over figures the selectors read.
 
-``observability.selectors.recommendations`` builds a ``Context`` (per-agent metrics of the
+``observability.selectors.analysis.recommendations`` builds a ``Context`` (per-agent metrics of the
 period, and callables for the reads only some rules need) and runs ``RULES`` with
 ``crucible.rules.run_rules``. Thresholds are in ``observability.conf``.
 """

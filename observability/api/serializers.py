@@ -3,7 +3,7 @@ from rest_framework import serializers
 from crucible import limits, periods
 from crucible.api.fields import MoneyField
 from observability.models import Execution, ExecutionStatus, ModelPrice
-from observability.selectors import PERIOD_RULES
+from observability.selectors.rollup_reads import PERIOD_RULES
 
 
 class ExecutionSerializer(serializers.ModelSerializer):

@@ -1,0 +1,177 @@
+"""Bottlenecks, regressions and recommendations of a period, from per-agent rollup rows."""
+
+from __future__ import annotations
+
+from crucible.rules import run_rules
+from observability import conf
+from observability import recommendations as obs_recommendations
+from observability.selectors.dashboard import errors_by_type
+from observability.selectors.rollup_reads import TimeRange, _merge, metrics, rollup_rows
+
+
+def per_agent(team, start, end):
+    """{agent: aggregate row} of [start, end); pass it as ``current`` to bottlenecks, regressions
+    and recommendations of the same period so they share one scan of the rollups."""
+    rows = rollup_rows(team=team, start=start, end=end, group_by=("agent",))
+    return {row["agent"]: row for row in rows}
+
+
+def bottlenecks(*, team, period: TimeRange, current=None) -> dict:
+    current = current if current is not None else per_agent(team, period.start, period.end)
+    fleet = _merge(list(current.values()))
+    fleet_m = metrics(fleet)
+    total_time = fleet["duration_sum_ms"] or 0.0
+    total_cost = float(fleet["cost"]) or 0.0
+    items = []
+    for name, row in current.items():
+        m = metrics(row)
+        items.append(
+            {
+                "agent": name,
+                "executions": m["executions"],
+                "total_duration_ms": m["total_duration_ms"],
+                "time_share": round(row["duration_sum_ms"] / total_time, 4) if total_time else 0.0,
+                "cost": m["cost"],
+                "cost_share": round(float(row["cost"]) / total_cost, 4) if total_cost else 0.0,
+                "p95_ms": m["p95_ms"],
+                "p95_vs_fleet": round(m["p95_ms"] / fleet_m["p95_ms"], 2)
+                if m["p95_ms"] and fleet_m["p95_ms"]
+                else None,
+            }
+        )
+    return {
+        "period": period.as_dict(),
+        "fleet": {
+            "executions": fleet_m["executions"],
+            "p95_ms": fleet_m["p95_ms"],
+            "total_duration_ms": fleet_m["total_duration_ms"],
+            "cost": fleet_m["cost"],
+        },
+        "by_time": sorted(items, key=lambda i: (-i["time_share"], i["agent"]))[:20],
+        "by_cost": sorted(items, key=lambda i: (-i["cost_share"], i["agent"]))[:20],
+        "by_p95": sorted(items, key=lambda i: (-(i["p95_vs_fleet"] or 0), i["agent"]))[:20],
+    }
+
+
+def _compare(before: dict, after: dict) -> list[dict]:
+    """Which of p95, error rate and tokens per execution got clearly worse from ``before`` to
+    ``after`` (metrics dicts); each change with its numbers and threshold."""
+    changes = []
+    if before["p95_ms"] and after["p95_ms"] and after["p95_ms"] >= before["p95_ms"] * conf.REGRESSION_P95_RATIO:
+        changes.append(
+            {
+                "metric": "p95_ms",
+                "before": before["p95_ms"],
+                "after": after["p95_ms"],
+                "change": round(after["p95_ms"] / before["p95_ms"], 2),
+                "threshold": conf.REGRESSION_P95_RATIO,
+            }
+        )
+    if (
+        before["error_rate"] is not None
+        and after["error_rate"] is not None
+        and after["error_rate"] - before["error_rate"] >= conf.REGRESSION_ERROR_DELTA
+    ):
+        changes.append(
+            {
+                "metric": "error_rate",
+                "before": before["error_rate"],
+                "after": after["error_rate"],
+                "change": round(after["error_rate"] - before["error_rate"], 4),
+                "threshold": conf.REGRESSION_ERROR_DELTA,
+            }
+        )
+    if (
+        before["tokens_per_execution"]
+        and after["tokens_per_execution"]
+        and after["tokens_per_execution"] >= before["tokens_per_execution"] * conf.REGRESSION_TOKENS_RATIO
+    ):
+        changes.append(
+            {
+                "metric": "tokens_per_execution",
+                "before": before["tokens_per_execution"],
+                "after": after["tokens_per_execution"],
+                "change": round(after["tokens_per_execution"] / before["tokens_per_execution"], 2),
+                "threshold": conf.REGRESSION_TOKENS_RATIO,
+            }
+        )
+    return changes
+
+
+def regressions(*, team, period: TimeRange, current=None) -> list[dict]:
+    """Agents that got clearly worse than in the previous period of the same length, and agents
+    whose newest version is clearly worse than the version before it (within both periods)."""
+    current = current if current is not None else per_agent(team, period.start, period.end)
+    previous = period.previous()
+    before_rows = per_agent(team, previous.start, previous.end)
+    found = []
+    for name, row in sorted(current.items()):
+        before = before_rows.get(name)
+        if before is None or row["executions"] < conf.MIN_EXECUTIONS or before["executions"] < conf.MIN_EXECUTIONS:
+            continue
+        changes = _compare(metrics(before), metrics(row))
+        if changes:
+            found.append(
+                {
+                    "agent": name,
+                    "kind": "period",
+                    "baseline": "previous period",
+                    "baseline_start": previous.start,
+                    "baseline_end": previous.end,
+                    "changes": changes,
+                }
+            )
+    # Versions: compare the newest version seen in the window with the one before it.
+    versions = rollup_rows(team=team, start=previous.start, end=period.end, group_by=("agent", "version"), hourly=True)
+    by_agent: dict[str, list] = {}
+    for row in versions:
+        if row["version"]:
+            by_agent.setdefault(row["agent"], []).append(row)
+    for name, rows in sorted(by_agent.items()):
+        if len(rows) < 2:
+            continue
+        rows.sort(key=lambda r: r["first_seen"])
+        old, new = rows[-2], rows[-1]
+        if (
+            new["first_seen"] < period.start
+            or old["executions"] < conf.MIN_EXECUTIONS
+            or new["executions"] < conf.MIN_EXECUTIONS
+        ):
+            continue  # the newest version did not appear in this period, or too little data
+        changes = _compare(metrics(old), metrics(new))
+        if changes:
+            found.append(
+                {
+                    "agent": name,
+                    "kind": "version",
+                    "baseline": f"version {old['version']}",
+                    "version_before": old["version"],
+                    "version_after": new["version"],
+                    "released_at": new["first_seen"],
+                    "changes": changes,
+                }
+            )
+    return found
+
+
+def recommendations(*, team, period: TimeRange, current=None) -> list[dict]:
+    """Suggestions from the data, each with its evidence (the numbers) and a suggested action:
+    the rules of ``observability.recommendations`` over this period's figures."""
+    current = current if current is not None else per_agent(team, period.start, period.end)
+
+    def model_metrics():
+        rows = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
+        return [(row["agent"], row["model"], metrics(row)) for row in rows]
+
+    context = obs_recommendations.Context(
+        metrics={name: metrics(row) for name, row in current.items()},
+        hists={name: row["hist"] for name, row in current.items()},
+        errors_of=lambda agents: errors_by_type(
+            team=team, start=period.start, end=period.end, agents=agents, limit_per_agent=3
+        ),
+        model_metrics=model_metrics,
+        version_regressions=lambda: [
+            r for r in regressions(team=team, period=period, current=current) if r["kind"] == "version"
+        ],
+    )
+    return [rec.as_dict(subject_key="agent") for rec in run_rules(obs_recommendations.RULES, context)]

@@ -30,7 +30,9 @@ def seeded(team, other_team, ingest, event_factory, now):
 
 
 def test_dashboard_per_agent_and_totals(member_client, seeded, django_assert_max_num_queries):
-    with django_assert_max_num_queries(6):  # session, user, memberships, team, ONE rollup query
+    # session, user, memberships, team, the session's and the 'expensive' rate counters (shared by
+    # all processes), ONE rollup query
+    with django_assert_max_num_queries(7):
         response = member_client.get(f"{BASE}/dashboard/?range=24h")
     assert response.status_code == 200, response.content
     data = response.json()
@@ -106,10 +108,10 @@ def test_agent_detail(member_client, seeded):
 
 
 def test_bottlenecks_regressions_recommendations(member_client, seeded, django_assert_num_queries):
-    # session, user, memberships, team; the session's rate counter (shared by all processes);
-    # this period per agent (shared by bottlenecks and regressions), the previous period per
+    # session, user, memberships, team; the session's and the 'expensive' rate counters (shared by
+    # all processes); this period per agent (shared by bottlenecks and regressions), the previous period per
     # agent, versions of both periods
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         data = member_client.get(f"{BASE}/bottlenecks/").json()
     assert data["by_time"][0]["agent"] == "coder"
     assert data["regressions"] == []

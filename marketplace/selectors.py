@@ -445,3 +445,13 @@ def agents_with_versions(*, team, limit: int) -> list[tuple[Agent, list[AgentVer
     for version in AgentVersion.objects.filter(agent__in=agents).order_by("created_at", "pk"):
         versions[version.agent_id].append(version)
     return [(a, versions[a.pk]) for a in agents]
+
+
+def agents_by_ids(*, ids) -> dict[int, Agent]:
+    """Agents by primary key, with their team (one query); ids that name no agent are missing."""
+    return {a.pk: a for a in Agent.objects.filter(pk__in=ids).select_related("team")}
+
+
+def version_numbers_by_ids(*, ids) -> dict[int, str]:
+    """The version string of each agent version by primary key (one query); unknown ids are missing."""
+    return dict(AgentVersion.objects.filter(pk__in=ids).values_list("pk", "version"))

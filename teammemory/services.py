@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from crucible import limits
 from crucible import validation as v
 from marketplace.selectors import agents_for_team_bulk, versions_for_agents_bulk
+from observability.services import executions_ingest
 from teammemory import conf, rollups
 from teammemory.models import Build, BuildAgent, BuildError, BuildStatus
 from teammemory.stacks import normalize_role, normalize_stack, stack_components, stack_key
@@ -236,8 +237,6 @@ def build_record(
     rollups.record_build(build=build, agent_uses=agent_uses, build_errors=build_errors)
 
     if executions:
-        from observability.services import executions_ingest
-
         try:
             results = executions_ingest(team=team, events=list(executions), build=build, api_key=api_key)
         except ValidationError as exc:

@@ -10,9 +10,13 @@ from django.views.generic import TemplateView
 from crucible import access
 from crucible.lists import FilteredListView
 from crucible.pages import TeamPageMixin
-from teammemory import charts, selectors
+from teammemory import charts
 from teammemory.filters import BuildFilterSet
 from teammemory.forms import PeriodForm, SuggestionForm
+from teammemory.selectors import builds as build_selectors
+from teammemory.selectors import insights as insight_selectors
+from teammemory.selectors import recommendations as recommendation_selectors
+from teammemory.selectors import suggestions as suggestion_selectors
 
 
 class IndexView(TeamPageMixin, TemplateView):
@@ -26,8 +30,10 @@ class IndexView(TeamPageMixin, TemplateView):
         form = PeriodForm(self.request.GET)
         period = form.period
         since, until = period.start, period.end
-        insights = selectors.team_insights(team=self.team, since=since, until=until)
-        recommendations = selectors.team_recommendations(team=self.team, since=since, until=until, insights=insights)
+        insights = insight_selectors.team_insights(team=self.team, since=since, until=until)
+        recommendations = recommendation_selectors.team_recommendations(
+            team=self.team, since=since, until=until, insights=insights
+        )
         context.update(
             form=form,
             period=period,
@@ -38,7 +44,7 @@ class IndexView(TeamPageMixin, TemplateView):
             recommendations=recommendations["recommendations"],
             trend_chart=charts.quality_trend_chart(insights["trend"]),
             stack_chart=charts.success_by_stack_chart(insights["by_stack"]),
-            recent_builds=selectors.build_list(team_ids=[self.team.pk])[:10],
+            recent_builds=build_selectors.build_list(team_ids=[self.team.pk])[:10],
         )
         return context
 
@@ -51,7 +57,7 @@ class BuildListView(FilteredListView):
     item_name = ("build", "builds")
 
     def get_queryset(self):
-        return selectors.build_list(team_ids=[self.team.pk])
+        return build_selectors.build_list(team_ids=[self.team.pk])
 
 
 class BuildDetailView(TeamPageMixin, TemplateView):
@@ -59,8 +65,8 @@ class BuildDetailView(TeamPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        build = get_object_or_404(selectors.build_detail_queryset(team_ids=[self.team.pk]), pk=kwargs["pk"])
-        executions = selectors.build_executions(build=build)
+        build = get_object_or_404(build_selectors.build_detail_queryset(team_ids=[self.team.pk]), pk=kwargs["pk"])
+        executions = build_selectors.build_executions(build=build)
         context.update(build=build, executions=executions)
         return context
 
@@ -81,7 +87,7 @@ class SuggestView(TeamPageMixin, TemplateView):
         result = None
         if form.is_valid():
             data = form.cleaned_data
-            result = selectors.stack_suggest(
+            result = suggestion_selectors.stack_suggest(
                 team=self.team,
                 requirements=data["requirements"],
                 require=data["require"],

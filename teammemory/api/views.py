@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from crucible import access, periods
 from crucible.api.pagination import CursorPagination
 from crucible.api.viewsets import TeamScopedMixin
-from teammemory import selectors, services
+from teammemory import services
 from teammemory.api.serializers import (
     BuildRecommendationsSerializer,
     BuildReportSerializer,
@@ -23,6 +23,11 @@ from teammemory.api.serializers import (
     TeamInsightsSerializer,
 )
 from teammemory.filters import BuildFilterSet
+from teammemory.selectors import PERIOD_RULES
+from teammemory.selectors import builds as build_selectors
+from teammemory.selectors import insights as insight_selectors
+from teammemory.selectors import recommendations as recommendation_selectors
+from teammemory.selectors import suggestions as suggestion_selectors
 
 
 class BuildCursorPagination(CursorPagination):
@@ -42,7 +47,7 @@ class BuildViewSet(
     ordering = ["-started_at"]
 
     def base_queryset(self):
-        return selectors.build_detail_queryset(team_ids=access.readable_team_ids(self.request))
+        return build_selectors.build_detail_queryset(team_ids=access.readable_team_ids(self.request))
 
     def scope_queryset(self, queryset):
         return queryset  # build_detail_queryset is already limited to the caller's teams
@@ -76,7 +81,7 @@ def _range(request) -> dict:
     return query.validated_data
 
 
-RANGE_PARAMETERS = periods.period_parameters(selectors.PERIOD_RULES)
+RANGE_PARAMETERS = periods.period_parameters(PERIOD_RULES)
 
 
 def _active_team_or_404(request):
@@ -88,20 +93,20 @@ def _active_team_or_404(request):
 
 def _insights(request, team):
     period = _range(request)["period"]
-    data = selectors.team_insights(team=team, since=period.start, until=period.end)
+    data = insight_selectors.team_insights(team=team, since=period.start, until=period.end)
     return Response(TeamInsightsSerializer(data).data)
 
 
 def _recommendations(request, team):
     period = _range(request)["period"]
-    data = selectors.team_recommendations(team=team, since=period.start, until=period.end)
+    data = recommendation_selectors.team_recommendations(team=team, since=period.start, until=period.end)
     return Response(BuildRecommendationsSerializer(data).data)
 
 
 def _suggestions(request, team):
     body = StackSuggestionRequestSerializer(data=request.data)
     body.is_valid(raise_exception=True)
-    data = selectors.stack_suggest(team=team, **body.validated_data)
+    data = suggestion_selectors.stack_suggest(team=team, **body.validated_data)
     return Response(StackSuggestionResultSerializer(data).data)
 
 

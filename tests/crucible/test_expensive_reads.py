@@ -12,7 +12,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from crucible.models import Role
-from teammemory import selectors as teammemory_selectors
+from teammemory.selectors import insights as teammemory_insights
 
 SUGGEST = "/api/v1/teammemory/suggestions/"
 INSIGHTS = "/api/v1/teammemory/insights/"
@@ -39,7 +39,7 @@ def test_a_statement_past_the_timeout_is_a_503_query_timeout_and_the_next_reques
     key_client, team, short_statement_timeout, monkeypatch
 ):
     client = key_client(team, role=Role.VIEWER)
-    monkeypatch.setattr(teammemory_selectors, "team_insights", _slow_insights)
+    monkeypatch.setattr(teammemory_insights, "team_insights", _slow_insights)
     start = time.monotonic()
     response = client.get(INSIGHTS)
     elapsed = time.monotonic() - start
@@ -54,7 +54,7 @@ def test_a_statement_past_the_timeout_is_a_503_query_timeout_and_the_next_reques
 
 @pytest.mark.django_db(transaction=True)
 def test_a_page_past_the_timeout_says_so_in_a_503(member_client, short_statement_timeout, monkeypatch):
-    monkeypatch.setattr(teammemory_selectors, "team_insights", _slow_insights)
+    monkeypatch.setattr(teammemory_insights, "team_insights", _slow_insights)
     response = member_client.get("/teammemory/")
     assert response.status_code == 503
     assert b"more database time than allowed" in response.content

@@ -22,6 +22,7 @@ from observability import histogram
 from observability.models import Execution
 from observability.rollups import _rollup_deltas
 from observability.sql import execute as _execute
+from observability.sql import fetch_rows as _fetch_rows
 
 ROLLUP_COLUMNS = (
     "started_at",
@@ -151,12 +152,12 @@ def rollups_subtract(*, team_id: int, rows: list[dict]) -> None:
         params = _rollup_params(team_id, rows, unit)
         if params is None:
             continue
-        _execute(ROLLUP_LOCK_SQL.format(table=table), params, fetch=True)
+        _fetch_rows(ROLLUP_LOCK_SQL.format(table=table), params)
         _execute(ROLLUP_SUBTRACT_SQL.format(table=table), params | {"length": length})
         _execute(ROLLUP_EMPTY_SQL.format(table=table), params)
     params = _error_params(team_id, rows)
     if params is not None:
-        _execute(ERROR_LOCK_SQL, params, fetch=True)
+        _fetch_rows(ERROR_LOCK_SQL, params)
         _execute(ERROR_SUBTRACT_SQL, params)
         _execute(ERROR_EMPTY_SQL, params)
 

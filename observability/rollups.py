@@ -11,21 +11,24 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 
+from crucible import sql  # Django's cursor (client-side binding): the rebuild statements
 from observability import histogram
-from observability.sql import execute
+from observability.sql import execute  # server-side binding: the array upserts
 
 ROLLUP_UPSERT_SQL = """
 INSERT INTO {table} AS r (
     team_id, bucket, agent_name, model, version, status, executions, duration_sum_ms, duration_max_ms,
     input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist)
-SELECT %s, t.bucket, t.agent_name, t.model, t.version, t.status, t.executions, t.duration_sum_ms,
+SELECT %(team)s, t.bucket, t.agent_name, t.model, t.version, t.status, t.executions, t.duration_sum_ms,
        t.duration_max_ms, t.input_tokens, t.output_tokens, t.cached_input_tokens, t.reasoning_tokens,
        t.cost, t.unpriced, t.hist::bigint[]
-FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::float8[],
-            %s::float8[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], %s::bigint[],
-            %s::text[])
+FROM unnest(%(bucket)s::timestamptz[], %(agent_name)s::text[], %(model)s::text[], %(version)s::text[],
+            %(status)s::text[], %(executions)s::bigint[], %(duration_sum_ms)s::float8[],
+            %(duration_max_ms)s::float8[], %(input_tokens)s::bigint[], %(output_tokens)s::bigint[],
+            %(cached_input_tokens)s::bigint[], %(reasoning_tokens)s::bigint[], %(cost)s::numeric[],
+            %(unpriced)s::bigint[], %(hist)s::text[])
      AS t(bucket, agent_name, model, version, status, executions, duration_sum_ms, duration_max_ms,
           input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist)
 ON CONFLICT (team_id, bucket, agent_name, model, version, status) DO UPDATE SET
@@ -43,10 +46,30 @@ ON CONFLICT (team_id, bucket, agent_name, model, version, status) DO UPDATE SET
 
 ERROR_UPSERT_SQL = """
 INSERT INTO observability_errorrollup AS r (team_id, bucket, agent_name, error_type, executions)
-SELECT %s, t.bucket, t.agent_name, t.error_type, t.executions
-FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::bigint[]) AS t(bucket, agent_name, error_type, executions)
+SELECT %(team)s, t.bucket, t.agent_name, t.error_type, t.executions
+FROM unnest(%(bucket)s::timestamptz[], %(agent_name)s::text[], %(error_type)s::text[], %(executions)s::bigint[])
+     AS t(bucket, agent_name, error_type, executions)
 ON CONFLICT (team_id, bucket, agent_name, error_type) DO UPDATE SET executions = r.executions + EXCLUDED.executions
 """
+
+# The arrays of ROLLUP_UPSERT_SQL, in the order of its unnest (each is a named parameter).
+ROLLUP_ARRAYS = (
+    "bucket",
+    "agent_name",
+    "model",
+    "version",
+    "status",
+    "executions",
+    "duration_sum_ms",
+    "duration_max_ms",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "reasoning_tokens",
+    "cost",
+    "unpriced",
+    "hist",
+)
 
 
 def _truncate(when: dt.datetime, unit: str) -> dt.datetime:
@@ -84,16 +107,16 @@ def _apply_rollups(team_id, rows, table, unit):
     if not groups:
         return
     keys = sorted(groups)  # one order for every writer: concurrent batches cannot deadlock
-    columns = [[] for _ in range(15)]
+    columns = {name: [] for name in ROLLUP_ARRAYS}
     for key in keys:
         g = groups[key]
         dense = [0] * histogram.BUCKETS
         for index, count in g[9].items():
             dense[index] = count
         values = (*key, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], "{" + ",".join(map(str, dense)) + "}")
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    execute(ROLLUP_UPSERT_SQL.format(table=table), [team_id, *columns])
+        for name, value in zip(ROLLUP_ARRAYS, values, strict=True):
+            columns[name].append(value)
+    execute(ROLLUP_UPSERT_SQL.format(table=table), {"team": team_id, **columns})
 
 
 def _apply_error_rollups(team_id, rows):
@@ -106,7 +129,13 @@ def _apply_error_rollups(team_id, rows):
     keys = sorted(counts)
     execute(
         ERROR_UPSERT_SQL,
-        [team_id, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [counts[k] for k in keys]],
+        {
+            "team": team_id,
+            "bucket": [k[0] for k in keys],
+            "agent_name": [k[1] for k in keys],
+            "error_type": [k[2] for k in keys],
+            "executions": [counts[k] for k in keys],
+        },
     )
 
 
@@ -119,7 +148,7 @@ def rollups_apply(*, team_id: int, rows: list[dict]) -> None:
 
 # --- Rebuild from raw executions ----------------------------------------------------------
 
-ROLLUP_FROM_RAW_SQL = """
+ROLLUP_FROM_RAW_NAMED_SQL = """
 SELECT team_id, bucket, agent_name, model, version, status, sum(n) AS executions, sum(dsum) AS duration_sum_ms,
        max(dmax) AS duration_max_ms, sum(i) AS input_tokens, sum(o) AS output_tokens,
        sum(c) AS cached_input_tokens, sum(r) AS reasoning_tokens, sum(cost) AS cost, sum(unpriced) AS unpriced,
@@ -131,23 +160,28 @@ FROM (
            sum(cached_input_tokens) AS c, sum(reasoning_tokens) AS r, coalesce(sum(cost), 0) AS cost,
            count(*) FILTER (WHERE cost IS NULL) AS unpriced
     FROM observability_execution
-    WHERE started_at >= %s AND started_at < %s {team_filter}
+    WHERE started_at >= %(start)s AND started_at < %(end)s {team_filter}
     GROUP BY 1, 2, 3, 4, 5, 6, 7
 ) per_bucket
 GROUP BY team_id, bucket, agent_name, model, version, status
 """
+# The same text with positional bounds, for observability.selectors (it rewrites the bounds itself
+# and still binds by position); drop it once selectors reads ROLLUP_FROM_RAW_NAMED_SQL.
+ROLLUP_FROM_RAW_SQL = ROLLUP_FROM_RAW_NAMED_SQL.replace(
+    "started_at >= %(start)s AND started_at < %(end)s", "started_at >= %s AND started_at < %s"
+)
 
 REBUILD_SQL = (
     "INSERT INTO {table} (team_id, bucket, agent_name, model, version, status, executions, duration_sum_ms, "
     "duration_max_ms, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist)"
-    + ROLLUP_FROM_RAW_SQL
+    + ROLLUP_FROM_RAW_NAMED_SQL
 )
 
 REBUILD_ERRORS_SQL = """
 INSERT INTO observability_errorrollup (team_id, bucket, agent_name, error_type, executions)
 SELECT team_id, date_trunc('hour', started_at, 'UTC'), agent_name, error_type, count(*)
 FROM observability_execution
-WHERE status = 'error' AND started_at >= %s AND started_at < %s {team_filter}
+WHERE status = 'error' AND started_at >= %(start)s AND started_at < %(end)s {team_filter}
 GROUP BY 1, 2, 3, 4
 """
 
@@ -169,20 +203,14 @@ def rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -> dict:
     """Recompute the rollups of [start, end) (widened to whole UTC days) from raw executions.
     Rollups of that period are deleted and written again in one transaction."""
     start, end = whole_days(start, end)
-    team_filter = "AND team_id = %s" if team is not None else ""
-    extra = [team.pk] if team is not None else []
+    team_filter = "AND team_id = %(team)s" if team is not None else ""
+    params = {"start": start, "end": end} | ({"team": team.pk} if team is not None else {})
     counts = {}
-    with connection.cursor() as cursor:
-        for table, unit in ROLLUP_TABLES:
-            cursor.execute(
-                f"DELETE FROM {table} WHERE bucket >= %s AND bucket < %s {team_filter}", [start, end, *extra]
-            )
-            cursor.execute(REBUILD_SQL.format(table=table, unit=unit, team_filter=team_filter), [start, end, *extra])
-            counts[table] = cursor.rowcount
-        cursor.execute(
-            f"DELETE FROM observability_errorrollup WHERE bucket >= %s AND bucket < %s {team_filter}",
-            [start, end, *extra],
-        )
-        cursor.execute(REBUILD_ERRORS_SQL.format(team_filter=team_filter), [start, end, *extra])
-        counts["observability_errorrollup"] = cursor.rowcount
+    for table, unit in ROLLUP_TABLES:
+        sql.execute(f"DELETE FROM {table} WHERE bucket >= %(start)s AND bucket < %(end)s {team_filter}", params)
+        counts[table] = sql.execute(REBUILD_SQL.format(table=table, unit=unit, team_filter=team_filter), params)
+    sql.execute(
+        f"DELETE FROM observability_errorrollup WHERE bucket >= %(start)s AND bucket < %(end)s {team_filter}", params
+    )
+    counts["observability_errorrollup"] = sql.execute(REBUILD_ERRORS_SQL.format(team_filter=team_filter), params)
     return {"start": start, "end": end, "rows": counts}

@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from crucible import sql
 from observability import conf
 from observability.ingest import EVENT_FIELDS, TOKEN_FIELDS, executions_ingest
 from observability.rollups import (
@@ -44,13 +45,12 @@ def executions_purge(*, days: int | None = None, batch_size: int = 50_000) -> in
     cutoff = timezone.now() - dt.timedelta(days=days)
     deleted = 0
     while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
+        with transaction.atomic():
+            count = sql.execute(
                 "DELETE FROM observability_execution WHERE id IN ("
-                " SELECT id FROM observability_execution WHERE started_at < %s LIMIT %s)",
-                [cutoff, batch_size],
+                " SELECT id FROM observability_execution WHERE started_at < %(cutoff)s LIMIT %(batch_size)s)",
+                {"cutoff": cutoff, "batch_size": batch_size},
             )
-            count = cursor.rowcount
         deleted += count
         if count < batch_size:
             return deleted

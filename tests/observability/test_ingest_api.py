@@ -167,7 +167,11 @@ def test_ids_stored_by_a_concurrent_batch_fall_back_to_on_conflict(team, event_f
     first = [event_factory(id=f"race-{i}") for i in range(3)]
     services.executions_ingest(team=team, events=first)
     # Simulate the race: the lookup does not see the rows the "other" batch stored.
-    monkeypatch.setattr(insert, "EXISTING_SQL", "SELECT NULL::text WHERE %s::bigint IS NULL AND %s::text[] IS NULL")
+    monkeypatch.setattr(
+        insert,
+        "EXISTING_SQL",
+        "SELECT NULL::text AS client_id WHERE %(team_id)s::bigint IS NULL AND %(ids)s::text[] IS NULL",
+    )
     results = services.executions_ingest(team=team, events=first + [event_factory(id="race-new")])
     assert [r["status"] for r in results] == ["duplicate", "duplicate", "duplicate", "stored"]
     assert Execution.objects.filter(team=team).count() == 4

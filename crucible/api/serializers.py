@@ -11,6 +11,17 @@ LIMIT_VALIDATORS = (
 )
 
 
+def _blank_form_value_for_text(data, field, value) -> bool:
+    return (
+        hasattr(data, "getlist")  # a form body (QueryDict), not JSON
+        and isinstance(field, serializers.CharField)
+        and not field.read_only
+        and not field.allow_blank
+        and not field.allow_null
+        and value == ""
+    )
+
+
 class StrictFieldsMixin:
     """Reject fields the serializer does not know (a typo such as ``qualty`` must not be
     silently ignored), and numbers or booleans where text belongs (DRF's CharField would turn
@@ -29,6 +40,10 @@ class StrictFieldsMixin:
                     and not isinstance(value, str)
                 ):
                     errors[name] = ["Not a valid string."]
+                elif _blank_form_value_for_text(data, field, value):
+                    # A form body sends an empty box as ""; DRF would quietly use the default
+                    # instead, where a JSON body gets "may not be blank": one rule for both.
+                    errors[name] = ["This field may not be blank."]
             if errors:
                 # Report these together with every other field's problem, in one answer.
                 try:

@@ -109,3 +109,19 @@ def test_a_number_where_text_belongs_is_refused(admin_client):
     assert response.status_code == 400
     assert response.json()["fields"] == {"name": ["Not a valid string."]}
     assert not ApiKey.objects.exists()
+
+
+def test_an_empty_form_box_for_text_with_a_default_is_refused_as_in_json(team_key_client):
+    """Found by schemathesis: ``version=`` in a form body created the agent with the default
+    version, while the schema (and a JSON body) say an empty version is invalid."""
+    from marketplace.models import Agent
+
+    url = "/api/v1/marketplace/agents/"
+    body = "name=Form+agent&system_prompt=Help.&version="
+    form = team_key_client.post(url, body, content_type="application/x-www-form-urlencoded")
+    assert form.status_code == 400, form.content[:300]
+    assert form.json()["fields"] == {"version": ["This field may not be blank."]}
+    as_json = team_key_client.post(url, {"name": "Form agent", "system_prompt": "Help.", "version": ""}, format="json")
+    assert as_json.status_code == 400
+    assert "version" in as_json.json()["fields"]
+    assert not Agent.objects.filter(name="Form agent").exists()

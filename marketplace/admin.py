@@ -6,8 +6,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Q
 
-from marketplace import services
 from marketplace.models import Agent, AgentDailyStat, AgentVersion, Download, Installation, InstallEvent, Rating, Report
+from marketplace.services.agents import AGENT_EDITABLE_FIELDS, agent_set_listed, agent_update
+from marketplace.services.ratings import rating_delete, rating_set_hidden
+from marketplace.services.reports import report_action, report_resolve
+from marketplace.services.versions import version_unyank, version_yank
 
 
 class ReadOnlyAdminMixin:
@@ -114,25 +117,25 @@ class AgentAdmin(admin.ModelAdmin):
         return obj.open_report_count
 
     def save_model(self, request, obj, form, change):
-        services.agent_update(
+        agent_update(
             agent=obj,
-            **{name: form.cleaned_data[name] for name in services.AGENT_EDITABLE_FIELDS if name in form.changed_data},
+            **{name: form.cleaned_data[name] for name in AGENT_EDITABLE_FIELDS if name in form.changed_data},
         )
         if "is_listed" in form.changed_data or "unlisted_reason" in form.changed_data:
-            services.agent_set_listed(
+            agent_set_listed(
                 agent=obj, listed=form.cleaned_data["is_listed"], reason=form.cleaned_data.get("unlisted_reason", "")
             )
 
     @admin.action(description="Unlist: remove from the marketplace")
     def unlist(self, request, queryset):
         for agent in queryset:
-            services.agent_set_listed(agent=agent, listed=False, reason=f"Unlisted by {request.user.get_username()}")
+            agent_set_listed(agent=agent, listed=False, reason=f"Unlisted by {request.user.get_username()}")
         self.message_user(request, f"{queryset.count()} agent(s) unlisted.", messages.SUCCESS)
 
     @admin.action(description="List again")
     def relist(self, request, queryset):
         for agent in queryset:
-            services.agent_set_listed(agent=agent, listed=True)
+            agent_set_listed(agent=agent, listed=True)
         self.message_user(request, f"{queryset.count()} agent(s) listed.", messages.SUCCESS)
 
 
@@ -166,13 +169,13 @@ class AgentVersionAdmin(admin.ModelAdmin):
     @admin.action(description="Deprecate (yank): never installed by default")
     def deprecate(self, request, queryset):
         for version in queryset.select_related("agent"):
-            services.version_yank(version=version, reason=f"Deprecated by an operator ({request.user.get_username()})")
+            version_yank(version=version, reason=f"Deprecated by an operator ({request.user.get_username()})")
         self.message_user(request, f"{queryset.count()} version(s) yanked.", messages.SUCCESS)
 
     @admin.action(description="Undo yank")
     def undeprecate(self, request, queryset):
         for version in queryset.select_related("agent"):
-            services.version_unyank(version=version)
+            version_unyank(version=version)
         self.message_user(request, f"{queryset.count()} version(s) restored.", messages.SUCCESS)
 
 
@@ -222,12 +225,12 @@ class RatingAdmin(admin.ModelAdmin):
         return False
 
     def delete_model(self, request, obj):
-        services.rating_delete(rating=obj)  # moves the agent's count, sum and histogram
+        rating_delete(rating=obj)  # moves the agent's count, sum and histogram
 
     @transaction.atomic
     def delete_queryset(self, request, queryset):
         for rating in queryset.select_related("agent"):
-            services.rating_delete(rating=rating)
+            rating_delete(rating=rating)
 
     @admin.display(description="Review")
     def short_review(self, obj):
@@ -236,13 +239,13 @@ class RatingAdmin(admin.ModelAdmin):
     @admin.action(description="Hide review (and leave it out of the rating)")
     def hide(self, request, queryset):
         for rating in queryset:
-            services.rating_set_hidden(rating=rating, hidden=True)
+            rating_set_hidden(rating=rating, hidden=True)
         self.message_user(request, f"{queryset.count()} review(s) hidden.", messages.SUCCESS)
 
     @admin.action(description="Show review again")
     def unhide(self, request, queryset):
         for rating in queryset:
-            services.rating_set_hidden(rating=rating, hidden=False)
+            rating_set_hidden(rating=rating, hidden=False)
         self.message_user(request, f"{queryset.count()} review(s) shown.", messages.SUCCESS)
 
 
@@ -288,7 +291,7 @@ class ReportAdmin(admin.ModelAdmin):
     def take_action(self, request, queryset):
         done = 0
         for report in queryset.filter(status=Report.Status.OPEN).select_related("agent", "rating"):
-            services.report_action(report=report, by=request.user)
+            report_action(report=report, by=request.user)
             done += 1
         self.message_user(request, f"{done} report(s) actioned.", messages.SUCCESS)
 
@@ -296,7 +299,7 @@ class ReportAdmin(admin.ModelAdmin):
     def dismiss(self, request, queryset):
         done = 0
         for report in queryset.filter(status=Report.Status.OPEN):
-            services.report_resolve(report=report, status=Report.Status.DISMISSED, by=request.user)
+            report_resolve(report=report, status=Report.Status.DISMISSED, by=request.user)
             done += 1
         self.message_user(request, f"{done} report(s) dismissed.", messages.SUCCESS)
 
@@ -311,7 +314,7 @@ class UserAdmin(_UserAdmin):
     @staticmethod
     def _delete_ratings(users) -> None:
         for rating in Rating.objects.filter(user__in=users).select_related("agent").order_by("pk"):
-            services.rating_delete(rating=rating)
+            rating_delete(rating=rating)
 
     @transaction.atomic
     def delete_model(self, request, obj):

@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from crucible import services as core_services
 from crucible.models import Membership, Role, Team
-from marketplace import services
 from marketplace.models import (
     Agent,
     AgentDailyStat,
@@ -28,6 +27,9 @@ from marketplace.models import (
     InstallEvent,
     Rating,
 )
+from marketplace.services.agents import agent_create
+from marketplace.services.reports import report_create
+from marketplace.services.versions import version_publish, version_yank
 
 COMMUNITY_TEAMS = [
     ("Northwind Digital", True),
@@ -270,7 +272,7 @@ def _publish_agent(*, index, name, category, tags, summary, publisher, author, r
     """One catalogue agent with its version history (through the services), dated in the past."""
     major = rng.choice([0, 1, 1, 1, 2])
     story = STORY_VERSIONS.get(name)
-    agent = services.agent_create(
+    agent = agent_create(
         team=publisher,
         name=name,
         summary=summary,
@@ -296,7 +298,7 @@ def _publish_agent(*, index, name, category, tags, summary, publisher, author, r
             version = f"{latest.major + 1}.0.0-beta.1"
         else:
             version = None  # the next minor version
-        services.version_publish(
+        version_publish(
             agent=agent,
             system_prompt=f"You are {name} (revision {step + 2}). {summary} Be precise and brief.",
             version=version,
@@ -312,9 +314,7 @@ def _publish_agent(*, index, name, category, tags, summary, publisher, author, r
         )
     _date_versions(agent, story=story, rng=rng, now=now)
     if index % 9 == 4 and agent.versions.count() > 1:
-        services.version_yank(
-            version=agent.latest_version, reason="Regression: ignores the output schema on long inputs."
-        )
+        version_yank(version=agent.latest_version, reason="Regression: ignores the output schema on long inputs.")
         yanked = agent.versions.get(is_yanked=True)
         yanked_at = yanked.created_at + timedelta(days=2)
         AgentVersion.objects.filter(pk=yanked.pk).update(yanked_at=yanked_at)
@@ -552,7 +552,7 @@ def _moderation_queue(ctx, agents) -> None:
     public = [a for a in agents if a.visibility == "public"]
     reporter = ctx.users.get("bob")
     if public and reporter is not None:
-        services.report_create(
+        report_create(
             agent=public[-1],
             reporter=reporter,
             team=ctx.teams["acme"],
@@ -561,7 +561,7 @@ def _moderation_queue(ctx, agents) -> None:
         )
         some_rating = Rating.objects.filter(agent__in=public, stars__lte=2).exclude(review="").first()
         if some_rating is not None:
-            services.report_create(
+            report_create(
                 agent=some_rating.agent,
                 rating=some_rating,
                 reporter=reporter,

@@ -13,7 +13,7 @@ from django.views.generic import FormView, TemplateView
 from crucible import access
 from crucible.lists import FilteredListView, page_of
 from crucible.pages import TeamPageMixin
-from marketplace import charts, selectors, services
+from marketplace import charts, selectors
 from marketplace.filters import AgentFilterSet
 from marketplace.forms import (
     AgentCreateForm,
@@ -25,6 +25,11 @@ from marketplace.forms import (
     add_service_errors,
 )
 from marketplace.models import Agent, AgentVersion, Installation, Rating
+from marketplace.services.agents import agent_create, agent_update, agent_validate
+from marketplace.services.installs import agent_install, installation_uninstall, installation_upgrade
+from marketplace.services.ratings import rating_set
+from marketplace.services.reports import report_create
+from marketplace.services.versions import version_publish, version_unyank, version_yank
 
 
 class IndexView(FilteredListView):
@@ -129,7 +134,7 @@ class AgentCreateView(TeamPageMixin, FormView):
         # Every error at once: the service's checks of the fields the form could read, too
         # (a taken slug or an invalid schema must not wait for the next round).
         try:
-            services.agent_validate(team=self.team, **self.service_data(form))
+            agent_validate(team=self.team, **self.service_data(form))
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
                 exc = ValidationError({f: e for f, e in exc.error_dict.items() if f not in form.errors})
@@ -139,7 +144,7 @@ class AgentCreateView(TeamPageMixin, FormView):
     def form_valid(self, form):
         data = self.service_data(form)
         try:
-            agent = services.agent_create(team=self.team, created_by=self.request.user, **data)
+            agent = agent_create(team=self.team, created_by=self.request.user, **data)
         except ValidationError as exc:
             add_service_errors(form, exc)
             return super().form_invalid(form)
@@ -168,7 +173,7 @@ class AgentEditView(AgentMixin, FormView):
     def form_valid(self, form):
         agent = self.get_own_agent()
         try:
-            services.agent_update(agent=agent, **form.cleaned_data)
+            agent_update(agent=agent, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
             return self.form_invalid(form)
@@ -195,7 +200,7 @@ class VersionCreateView(AgentMixin, FormView):
         data = dict(form.cleaned_data)
         data["version"] = data.get("version") or None
         try:
-            version = services.version_publish(agent=agent, published_by=self.request.user, **data)
+            version = version_publish(agent=agent, published_by=self.request.user, **data)
         except ValidationError as exc:
             add_service_errors(form, exc)
             return self.form_invalid(form)
@@ -242,9 +247,7 @@ class InstallView(AgentActionView):
 
     def act(self, agent):
         version = self.request.POST.get("version") or None
-        installation, outcome = services.agent_install(
-            agent=agent, team=self.team, version=version, user=self.request.user
-        )
+        installation, outcome = agent_install(agent=agent, team=self.team, version=version, user=self.request.user)
         text = {
             "installed": "Installed",
             "reinstalled": "Reinstalled",
@@ -259,7 +262,7 @@ class UpgradeView(AgentActionView):
 
     def act(self, agent):
         installation = get_object_or_404(Installation, team=self.team, agent=agent)
-        installation = services.installation_upgrade(installation=installation, version=None)
+        installation = installation_upgrade(installation=installation, version=None)
         messages.success(self.request, f"Upgraded {agent.name} to {installation.version.version}.")
 
 
@@ -268,7 +271,7 @@ class UninstallView(AgentActionView):
 
     def act(self, agent):
         installation = get_object_or_404(Installation, team=self.team, agent=agent)
-        services.installation_uninstall(installation=installation)
+        installation_uninstall(installation=installation)
         messages.success(self.request, f"Uninstalled {agent.name}.")
 
 
@@ -279,7 +282,7 @@ class RateView(AgentActionView):
         form = RateForm(self.request.POST)
         if not form.is_valid():
             raise ValidationError([f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()])
-        services.rating_set(agent=agent, user=self.request.user, team=self.team, **form.cleaned_data)
+        rating_set(agent=agent, user=self.request.user, team=self.team, **form.cleaned_data)
         messages.success(self.request, "Thanks, your rating is saved.")
 
 
@@ -295,7 +298,7 @@ class ReportView(AgentActionView):
             rating = Rating.objects.filter(pk=form.cleaned_data["rating"], agent=agent, is_hidden=False).first()
             if rating is None:
                 raise Http404("No such review.")
-        services.report_create(
+        report_create(
             agent=agent,
             rating=rating,
             reporter=self.request.user,
@@ -339,7 +342,7 @@ class YankView(VersionWriteMixin, FormView):
     def form_valid(self, form):
         version = self.get_writable_version()
         try:
-            services.version_yank(version=version, reason=form.cleaned_data["reason"])
+            version_yank(version=version, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
             add_service_errors(form, exc)
             return self.form_invalid(form)
@@ -352,6 +355,6 @@ class UnyankView(VersionWriteMixin, AgentActionView):
 
     def post(self, request, *args, **kwargs):
         version = self.get_writable_version()
-        version = services.version_unyank(version=version)
+        version = version_unyank(version=version)
         messages.success(request, f"Version {version.version} is no longer yanked.")
         return self.back(version.agent)

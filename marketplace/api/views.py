@@ -12,10 +12,15 @@ from rest_framework.response import Response
 
 from crucible import access
 from crucible.api.viewsets import TeamScopedMixin
-from marketplace import selectors, services
+from marketplace import selectors
 from marketplace.api import serializers as s
 from marketplace.filters import AgentFilterSet, AgentVersionFilterSet, InstallationFilterSet, RatingFilterSet
 from marketplace.models import Agent, AgentVersion, Installation, Rating
+from marketplace.services.agents import agent_create, agent_update
+from marketplace.services.installs import agent_install, installation_uninstall, installation_upgrade, version_download
+from marketplace.services.ratings import rating_delete, rating_set
+from marketplace.services.reports import report_create
+from marketplace.services.versions import version_publish, version_unyank, version_yank
 
 
 def request_body(request) -> dict:
@@ -117,14 +122,14 @@ class AgentViewSet(
     def create(self, request, *args, **kwargs):
         data = s.AgentCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        agent = services.agent_create(team=self.team, created_by=actor(request), **data.validated_data)
+        agent = agent_create(team=self.team, created_by=actor(request), **data.validated_data)
         return self.detail_response(agent, status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
         agent = self.get_object()
         data = s.AgentUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
         data.is_valid(raise_exception=True)
-        agent = services.agent_update(agent=agent, **data.validated_data)
+        agent = agent_update(agent=agent, **data.validated_data)
         return self.detail_response(agent)
 
     @extend_schema(
@@ -137,7 +142,7 @@ class AgentViewSet(
         agent = self.get_object()
         data = s.InstallSerializer(data=request_body(request))
         data.is_valid(raise_exception=True)
-        installation, outcome = services.agent_install(
+        installation, outcome = agent_install(
             agent=agent, team=self.team, version=data.validated_data["version"], user=actor(request)
         )
         return install_response(installation_loaded(installation.pk), outcome, request)
@@ -147,7 +152,7 @@ class AgentViewSet(
     def uninstall(self, request, pk=None):
         agent = self.get_object()
         installation = get_object_or_404(Installation, team=self.team, agent=agent)
-        services.installation_uninstall(installation=installation)
+        installation_uninstall(installation=installation)
         return Response(
             s.InstallationSerializer(installation_loaded(installation.pk), context={"request": request}).data
         )
@@ -162,7 +167,7 @@ class AgentViewSet(
         agent = self.get_object()
         data = s.RateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        rating, created = services.rating_set(agent=agent, user=actor(request), team=self.team, **data.validated_data)
+        rating, created = rating_set(agent=agent, user=actor(request), team=self.team, **data.validated_data)
         return Response(
             s.RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
@@ -177,7 +182,7 @@ class AgentViewSet(
         agent = self.get_object()
         data = s.ReportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        report = services.report_create(agent=agent, reporter=actor(request), team=self.team, **data.validated_data)
+        report = report_create(agent=agent, reporter=actor(request), team=self.team, **data.validated_data)
         return Response(s.ReportSerializer(report).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -218,7 +223,7 @@ class AgentVersionViewSet(
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         agent = values.pop("agent")
-        version = services.version_publish(agent=agent, published_by=actor(request), **values)
+        version = version_publish(agent=agent, published_by=actor(request), **values)
         version = self.base_queryset().get(pk=version.pk)
         return Response(s.AgentVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
@@ -232,7 +237,7 @@ class AgentVersionViewSet(
         version = self.get_object()
         data = s.YankSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        version = services.version_yank(version=version, reason=data.validated_data["reason"])
+        version = version_yank(version=version, reason=data.validated_data["reason"])
         return Response(s.AgentVersionSerializer(version).data)
 
     @extend_schema(
@@ -242,7 +247,7 @@ class AgentVersionViewSet(
     )
     @action(detail=True, methods=["post"])
     def unyank(self, request, pk=None):
-        version = services.version_unyank(version=self.get_object())
+        version = version_unyank(version=self.get_object())
         return Response(s.AgentVersionSerializer(version).data)
 
     @extend_schema(
@@ -254,7 +259,7 @@ class AgentVersionViewSet(
         version = self.get_object()
         team = access.active_team(request)
         if team is not None:
-            services.version_download(version=version, team=team)
+            version_download(version=version, team=team)
             version.refresh_from_db(fields=["download_count"])
         return Response(s.AgentVersionDefinitionSerializer(version).data)
 
@@ -298,7 +303,7 @@ class InstallationViewSet(
         agent = selectors.agent_for_team(team=self.team, ref=data.validated_data["agent"])
         if agent is None:
             raise ValidationError({"agent": ["No agent with this id is available to your team."]})
-        installation, outcome = services.agent_install(
+        installation, outcome = agent_install(
             agent=agent, team=self.team, version=data.validated_data["version"], user=actor(request)
         )
         return install_response(installation_loaded(installation.pk), outcome, request)
@@ -307,13 +312,13 @@ class InstallationViewSet(
         installation = self.get_object()
         data = s.InstallSerializer(data=request_body(request))
         data.is_valid(raise_exception=True)
-        installation = services.installation_upgrade(installation=installation, version=data.validated_data["version"])
+        installation = installation_upgrade(installation=installation, version=data.validated_data["version"])
         return Response(
             s.InstallationSerializer(installation_loaded(installation.pk), context={"request": request}).data
         )
 
     def perform_destroy(self, instance):
-        services.installation_uninstall(installation=instance)
+        installation_uninstall(installation=instance)
 
 
 @extend_schema_view(
@@ -353,7 +358,7 @@ class RatingViewSet(
         agent = selectors.agent_for_team(team=self.team, ref=values.pop("agent"))
         if agent is None:
             raise ValidationError({"agent": ["No agent with this id is available to your team."]})
-        rating, created = services.rating_set(agent=agent, user=actor(request), team=self.team, **values)
+        rating, created = rating_set(agent=agent, user=actor(request), team=self.team, **values)
         return Response(
             s.RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
@@ -365,7 +370,7 @@ class RatingViewSet(
             raise PermissionDenied("Only the author can delete a rating.")
 
     def perform_destroy(self, instance):
-        services.rating_delete(rating=instance)
+        rating_delete(rating=instance)
 
     @extend_schema(
         request=s.ReportCreateSerializer,
@@ -377,7 +382,7 @@ class RatingViewSet(
         rating = self.get_object()
         data = s.ReportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        report = services.report_create(
+        report = report_create(
             agent=rating.agent, rating=rating, reporter=actor(request), team=self.team, **data.validated_data
         )
         return Response(s.ReportSerializer(report).data, status=status.HTTP_201_CREATED)

@@ -110,7 +110,7 @@ def test_a_text_past_a_bound_is_refused_naming_the_description(text, message, te
 def test_every_entry_point_renders_once_on_write_and_never_on_view(team_key_client, client_for, member):
     web = client_for(member)
     evil = "[" * N
-    with mock.patch("marketplace.services.markdown_render", wraps=markdown_render) as render:
+    with mock.patch("marketplace.services.agents.markdown_render", wraps=markdown_render) as render:
         started = time.monotonic()
         v1 = team_key_client.post(
             "/api/v1/marketplace/agents/", {"name": "V1", "description": evil, "system_prompt": "x"}, format="json"

@@ -109,3 +109,15 @@ class RateCounter(models.Model):
 
     def __str__(self):
         return f"{self.key} = {self.count}"
+
+
+# Notifications live in their own module of this app (the lowest layer: every app may publish).
+from crucible.notifications.models import (  # noqa: E402, F401
+    EmailDelivery,
+    Event,
+    Notification,
+    Subscription,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+)

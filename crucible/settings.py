@@ -15,7 +15,7 @@ import dj_database_url
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-from crucible.env import env_bool, env_int, env_list  # noqa: E402
+from crucible.env import env_bool, env_float, env_int, env_list  # noqa: E402
 
 TESTING = "pytest" in sys.modules or os.environ.get("CRUCIBLE_TESTING") == "1"
 
@@ -261,6 +261,30 @@ PROCRASTINATE_WORKER_DEFAULTS = {
     # on SIGTERM/Ctrl-C, running jobs get this long to finish (then they are retried elsewhere)
     "shutdown_graceful_timeout": env_int("CRUCIBLE_WORKER_SHUTDOWN_SECONDS", 20),
 }
+
+# --- Notifications (crucible/notifications, docs/webhooks.md) -----------------------------------
+# Absolute links in e-mails and webhook bodies start with this address.
+PUBLIC_URL = os.environ.get("CRUCIBLE_PUBLIC_URL", "http://127.0.0.1:8000")
+# Webhook URLs may reach private, loopback and link-local addresses only when this is set.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("CRUCIBLE_WEBHOOKS_ALLOW_PRIVATE", False)
+WEBHOOKS_CONNECT_TIMEOUT = env_float("CRUCIBLE_WEBHOOKS_CONNECT_TIMEOUT", 3.0)
+WEBHOOKS_READ_TIMEOUT = env_float("CRUCIBLE_WEBHOOKS_READ_TIMEOUT", 10.0)
+WEBHOOKS_MAX_RESPONSE_BYTES = env_int("CRUCIBLE_WEBHOOKS_MAX_RESPONSE_BYTES", 64 * 1024)
+# Retries: the first after this many seconds, doubling, until this many hours after the event.
+WEBHOOKS_RETRY_BASE_SECONDS = env_float("CRUCIBLE_WEBHOOKS_RETRY_BASE_SECONDS", 10.0)
+WEBHOOKS_RETRY_HOURS = env_float("CRUCIBLE_WEBHOOKS_RETRY_HOURS", 24.0)
+# A webhook is disabled after this many failed requests in a row (its admins get a notice).
+WEBHOOKS_DISABLE_AFTER_FAILURES = env_int("CRUCIBLE_WEBHOOKS_DISABLE_AFTER_FAILURES", 20)
+# E-mail: Django's SMTP backend with these settings.
+EMAIL_BACKEND = os.environ.get("CRUCIBLE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("CRUCIBLE_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("CRUCIBLE_EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("CRUCIBLE_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("CRUCIBLE_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("CRUCIBLE_EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("CRUCIBLE_EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("CRUCIBLE_EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("CRUCIBLE_EMAIL_FROM", "Crucible <crucible@localhost>")
 
 # --- Security -----------------------------------------------------------------------------
 HTTPS = env_bool("CRUCIBLE_HTTPS", False)

@@ -7,6 +7,7 @@ import logging
 from django.conf import settings
 
 from crucible import worker
+from crucible.notifications.tasks import email_send, webhook_deliver  # noqa: F401  (the notification jobs)
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from crucible.api.exceptions import error_body, suspicious_request_message
 from crucible.auth import login_throttled
 from crucible.models import ApiKey, Role
 
-FEATURE_APPS = ["marketplace", "teammemory", "observability", "improvement"]
+FEATURE_APPS = ["marketplace", "teammemory", "observability", "improvement", "alerts"]
 NEW_KEY_SESSION = "crucible:new-api-key"
 
 

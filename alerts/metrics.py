@@ -1,0 +1,55 @@
+"""The metrics a rule can watch: each reads one figure of a window (``observability.selectors.
+alert_window_figures``) and names its sample size. A new metric is one entry here.
+
+Not yet watchable (their data is not in a form a minute tick can read): build failure rate and
+experiment guardrail breaches (no per-window build or guardrail figures exist), tags (executions
+have none)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from alerts.models import Metric
+from crucible import formatting
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    key: str
+    label: str
+    unit: str  # what the threshold is in, for people
+    show: Callable[[object], str] = formatting.number
+    samples_key: str = "executions"
+
+    @property
+    def needs_quality(self) -> bool:
+        return self.samples_key == "quality_samples"
+
+    def value(self, figures: dict) -> float | None:
+        raw = figures.get(self.key)
+        return None if raw is None else float(raw)
+
+    def samples(self, figures: dict) -> int:
+        return int(figures.get(self.samples_key) or 0)
+
+    def display(self, value) -> str:
+        return self.show(value)
+
+
+_one_decimal = partial(formatting.number, digits=1)
+
+METRICS = {
+    spec.key: spec
+    for spec in (
+        MetricSpec(Metric.ERROR_RATE, "Error rate", "a rate from 0 to 1 (0.05 = 5%)", formatting.percent),
+        MetricSpec(Metric.P95, "p95 duration", "milliseconds", formatting.duration),
+        MetricSpec(Metric.P99, "p99 duration", "milliseconds", formatting.duration),
+        MetricSpec(Metric.EXECUTIONS, "Executions", "executions in the window"),
+        MetricSpec(Metric.COST, "Cost over the window", "USD", formatting.money),
+        MetricSpec(Metric.TOKENS, "Tokens per execution", "tokens (input + output)", _one_decimal),
+        MetricSpec(Metric.UNPRICED, "Unpriced executions", "executions with no price"),
+        MetricSpec(Metric.QUALITY, "Average quality", "0-100", _one_decimal, samples_key="quality_samples"),
+    )
+}

@@ -14,8 +14,6 @@ from crucible.api.viewsets import TeamScopedMixin
 from crucible.notifications import selectors, services
 from crucible.notifications.kinds import KIND_CHOICES
 from crucible.notifications.models import (
-    BodyFormat,
-    Channel,
     DeliveryStatus,
     Notification,
     Subscription,
@@ -143,12 +141,15 @@ class WebhookCreatedSerializer(WebhookSerializer):
 
 
 class WebhookInputSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    url = serializers.CharField(max_length=2000, help_text="http(s) URL; must resolve to a public address.")
+    # Shape only: the service checks the values and names every bad field in one answer.
+    name = serializers.CharField(max_length=100, allow_blank=True)
+    url = serializers.CharField(
+        max_length=2000, allow_blank=True, help_text="http(s) URL; must resolve to a public address."
+    )
     kinds = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="Kinds to send; empty or missing: every kind."
     )
-    body_format = serializers.ChoiceField(choices=BodyFormat.choices, required=False)
+    body_format = serializers.CharField(required=False, help_text="standard (default) or slack.")
     is_active = serializers.BooleanField(required=False)
 
 
@@ -298,7 +299,9 @@ class SubscriptionInputSerializer(StrictFieldsMixin, serializers.Serializer):
         choices=[("user", "The caller's own"), ("team", "The team's default (admins)")], default="user"
     )
     kinds = serializers.ListField(child=serializers.CharField(), required=False, help_text="Empty: every kind.")
-    channels = serializers.ListField(child=serializers.ChoiceField(choices=Channel.choices), required=False)
+    channels = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="in_app and/or email; default: in_app."
+    )
 
 
 class SubscriptionViewSet(TeamScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -74,9 +74,7 @@ def test_direction_below_fires_when_the_value_drops_under(team, tick, ingest, ma
     assert enough.state == "ok"
 
 
-def test_pending_then_firing_then_resolved_with_one_notification_per_change(
-    team, tick, ingest, make_rule, evaluate
-):
+def test_pending_then_firing_then_resolved_with_one_notification_per_change(team, tick, ingest, make_rule, evaluate):
     ingest(team, at=tick - 3 * MIN, n=5, status="error")
     rule = make_rule(team, window_minutes=5, critical_threshold=0.5, pending_minutes=2, no_data="ok")
     evaluate(rule, tick)

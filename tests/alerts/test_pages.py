@@ -49,9 +49,18 @@ def test_create_from_the_form_and_prefilled_links(client, member, team):
     assert form.context["form"].initial == {"metric": "error_rate", "agent_name": "coder", "warning_threshold": "0.1"}
     response = client.post(
         "/alerts/rules/new/",
-        {"name": "coder errors", "metric": "error_rate", "agent_name": "coder", "window_minutes": "15",
-         "direction": "above", "warning_threshold": "0.1", "min_samples": "5", "no_data": "keep",
-         "pending_minutes": "1", "enabled": "on"},  # fmt: skip
+        {
+            "name": "coder errors",
+            "metric": "error_rate",
+            "agent_name": "coder",
+            "window_minutes": "15",
+            "direction": "above",
+            "warning_threshold": "0.1",
+            "min_samples": "5",
+            "no_data": "keep",
+            "pending_minutes": "1",
+            "enabled": "on",
+        },  # fmt: skip
     )
     rule = AlertRule.objects.get(team=team, name="coder errors")
     assert response.status_code == 302 and response["Location"] == f"/alerts/rules/{rule.pk}/"
@@ -62,8 +71,15 @@ def test_form_errors_are_shown_by_field(client, member, team):
     client.force_login(member)
     response = client.post(
         "/alerts/rules/new/",
-        {"name": "no thresholds", "metric": "error_rate", "window_minutes": "15", "direction": "above",
-         "min_samples": "1", "no_data": "keep", "pending_minutes": "1"},  # fmt: skip
+        {
+            "name": "no thresholds",
+            "metric": "error_rate",
+            "window_minutes": "15",
+            "direction": "above",
+            "min_samples": "1",
+            "no_data": "keep",
+            "pending_minutes": "1",
+        },  # fmt: skip
     )
     assert response.status_code == 200
     assert "critical_threshold" in response.context["form"].errors
@@ -100,4 +116,3 @@ def test_history_lists_transitions(client, member, team):
     assert 'id="rule-state">Firing' in html
     assert "No data in the last" not in html  # the reason is the transition's, not the notification body
     assert "threshold crossed" in html
-

@@ -36,8 +36,15 @@ def _lock_rules(team_id: int) -> psycopg.Connection:
 def test_a_killed_worker_loses_no_job_and_the_retry_applies_once(team, worker_processes):
     rule = services.alert_rule_create(
         team=team,
-        data={"name": "no traffic", "metric": "executions", "window_minutes": 5, "critical_threshold": 1,
-              "direction": "below", "no_data": "alerting", "pending_minutes": 0},  # fmt: skip
+        data={
+            "name": "no traffic",
+            "metric": "executions",
+            "window_minutes": 5,
+            "critical_threshold": 1,
+            "direction": "below",
+            "no_data": "alerting",
+            "pending_minutes": 0,
+        },  # fmt: skip
     )
     tick = services.tick_of(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
     holder = _lock_rules(team.pk)

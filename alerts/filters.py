@@ -12,7 +12,7 @@ class AlertRuleFilterSet(filters.FilterSet):
     metric = filters.MultipleChoiceFilter(choices=Metric.choices)
     state = filters.MultipleChoiceFilter(choices=State.choices)
     agent = filters.CharFilter(field_name="agent_name", label="Agent")
-    window_minutes = filters.TypedChoiceFilter(choices=WINDOW_CHOICES, coerce=int, empty_label="any", label="Window")
+    window_minutes = filters.TypedChoiceFilter(choices=WINDOW_CHOICES, coerce=int, label="Window")
     enabled = filters.BooleanFilter()
     muted = filters.BooleanFilter(method="filter_muted", label="Muted now")
 

@@ -204,10 +204,34 @@ def alerts_evaluate_team(*, team, tick: dt.datetime) -> list[AlertTransition]:
                 if transition is not None:
                     transitions.append(transition)
             rule.severity, rule.breach_since = new.severity, new.breach_since
-    AlertRule.objects.bulk_update(
-        rules, ["state", "severity", "state_since", "breach_since", "last_value", "last_samples", "last_tick"]
-    )
+    _save_states(rules, tick)
     return transitions
+
+
+def _save_states(rules: list[AlertRule], tick: dt.datetime) -> None:
+    """One UPDATE for every rule of the tick (a bulk_update's CASE per row and field costs seconds
+    for a thousand rules)."""
+    sql.execute(
+        f"""
+        UPDATE {AlertRule._meta.db_table} r SET state = u.state, severity = u.severity, state_since = u.state_since,
+               breach_since = u.breach_since, last_value = u.last_value, last_samples = u.last_samples,
+               last_tick = %(tick)s
+        FROM unnest(%(ids)s::bigint[], %(states)s::text[], %(severities)s::text[], %(state_since)s::timestamptz[],
+                    %(breach_since)s::timestamptz[], %(last_value)s::float8[], %(last_samples)s::bigint[])
+             AS u(id, state, severity, state_since, breach_since, last_value, last_samples)
+        WHERE r.id = u.id
+        """,
+        {
+            "tick": tick,
+            "ids": [rule.pk for rule in rules],
+            "states": [rule.state for rule in rules],
+            "severities": [rule.severity for rule in rules],
+            "state_since": [rule.state_since for rule in rules],
+            "breach_since": [rule.breach_since for rule in rules],
+            "last_value": [rule.last_value for rule in rules],
+            "last_samples": [rule.last_samples for rule in rules],
+        },
+    )
 
 
 def alerts_evaluate(*, tick: dt.datetime) -> dict:

@@ -298,6 +298,35 @@ if optional("observability.services"):
         )
 
 
+if optional("alerts.services"):
+    from alerts import services as alerts_services
+
+    @factory("alerts.alertrule")
+    def _alert_rule(world):
+        # No data counts as a breach and fires at once: its first evaluation records a transition.
+        return alerts_services.alert_rule_create(
+            team=world.team_a,
+            data={
+                "name": world.text("Slow planner"),
+                "metric": "p95_ms",
+                "agent_name": world.text("planner", 200),
+                "window_minutes": 15,
+                "critical_threshold": 2000,
+                "no_data": "alerting",
+                "pending_minutes": 0,
+            },
+            created_by=world.owner_a,
+        )
+
+    @factory("alerts.alerttransition")
+    def _alert_transition(world):
+        from django.utils import timezone as _tz
+
+        rule = world.get("alerts.alertrule")
+        alerts_services.alerts_evaluate_team(team=world.team_a, tick=_tz.now())
+        return rule.transitions.order_by("-pk").first()
+
+
 # --- path parameter filling ------------------------------------------------------------------
 
 # Parameter names that always mean "the id/slug of this model", whatever the view.
@@ -326,6 +355,13 @@ VIEW_MODELS = {
     "marketplace:version-create": "marketplace.agent",  # pk is the agent; version_pk the version
     "marketplace:version-yank": "marketplace.agent",
     "marketplace:version-unyank": "marketplace.agent",
+    "alerts:rule-detail": "alerts.alertrule",
+    "alerts:rule-edit": "alerts.alertrule",
+    "alerts:rule-mute": "alerts.alertrule",
+    "alerts:rule-delete": "alerts.alertrule",
+    "alerts-api:rule-detail": "alerts.alertrule",
+    "alerts-api:rule-mute": "alerts.alertrule",
+    "alerts-api:transition-detail": "alerts.alerttransition",
 }
 
 # Parameters that are not object references: (URL name, parameter) -> value.
@@ -419,7 +455,7 @@ def values_for_operation(world: World, op) -> dict | None:
 
 # read_at: a person marking their own inbox read (any role may).
 VOLATILE = {"last_used_at", "updated_at", "last_login", "read_at"}
-PROJECT_APPS = {"crucible", "marketplace", "teammemory", "observability", "improvement", "auth"}
+PROJECT_APPS = {"crucible", "marketplace", "teammemory", "observability", "improvement", "alerts", "auth"}
 
 
 def _team_path(model) -> str | None:

@@ -106,3 +106,6 @@ class WorkerAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+from crucible.notifications import admin as notifications_admin  # noqa: E402, F401  (registers its screens)

@@ -10,9 +10,15 @@ def teams(request):
     def my_teams():
         return list(Team.objects.filter(pk__in=access.readable_team_ids(request)).order_by("name"))
 
+    def unread_notifications():
+        from crucible.notifications.views import unread_count
+
+        return unread_count(request)
+
     team = access.active_team(request)
     return {
         "my_teams": my_teams,
+        "unread_notifications": unread_notifications,
         "active_team": team,
         "active_role": access.role_for(request, team.pk) if team else None,
         "can_write": access.can(request, team.pk) if team else False,

@@ -19,6 +19,7 @@ urlpatterns = [
     path("teams/switch/", views.team_switch, name="team-switch"),
     path("settings/api-keys/", views.api_keys, name="api-keys"),
     path("settings/api-keys/<int:pk>/revoke/", views.api_key_revoke, name="api-key-revoke"),
+    path("notifications/", include(("crucible.notifications.urls", "notifications"))),
     path("admin/login/", views.admin_login),  # the admin's own, behind the failed-login limit
     path("admin/", admin.site.urls),
     # API v1: core resources, then one prefix per app.

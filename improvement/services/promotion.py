@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
+from crucible.notifications import notification_publish
 from improvement.models import Experiment, Status, Variant
 from improvement.selectors import experiment_report
 from marketplace import services as marketplace_services
@@ -38,9 +40,23 @@ def experiment_conclude(
     experiment.concluded_at = timezone.now()
     experiment.winner = winner
     experiment.save(update_fields=["status", "concluded_at", "winner", "updated_at"])
+    if winner is not None:
+        _winner_notify(experiment, winner)
     if promote:
         experiment_promote(experiment=experiment, user=user)
     return experiment
+
+
+def _winner_notify(experiment: Experiment, winner: Variant) -> None:
+    notification_publish(
+        team=experiment.team,
+        kind="improvement.winner",
+        title=f"Experiment {experiment.name}: {winner.name} wins",
+        body="The experiment is concluded with this winner.",
+        url=reverse("improvement:experiment-detail", kwargs={"pk": experiment.pk}),
+        payload={"experiment": experiment.pk, "winner": winner.pk, "winner_name": winner.name},
+        dedupe_key=f"experiment-winner:{experiment.pk}",
+    )
 
 
 def _check_promotable(experiment: Experiment, winner: Variant | None) -> None:

@@ -9,6 +9,7 @@ from django.db.models import F
 from crucible import limits
 from crucible.models import Membership
 from marketplace.models import Agent, Installation, Rating
+from marketplace.services import notices
 from marketplace.services._common import _agent_visible_to, _lock_agent
 from marketplace.services.validation import _clean_text
 
@@ -46,6 +47,7 @@ def rating_set(*, agent: Agent, user, team, stars, review: str = "") -> tuple[Ra
         Agent.objects.filter(pk=agent.pk).update(
             rating_count=F("rating_count") + 1, rating_sum=F("rating_sum") + stars, **_histogram_delta(stars, 1)
         )
+        notices.rating_notify(rating=rating)
         return rating, True
     if not existing.is_hidden:
         updates = {"rating_sum": F("rating_sum") + (stars - existing.stars)}

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from crucible import limits
 from marketplace.models import Agent, Rating, Report
+from marketplace.services import notices
 from marketplace.services.agents import agent_set_listed
 from marketplace.services.ratings import rating_set_hidden
 from marketplace.services.validation import _clean_text
@@ -33,7 +34,7 @@ def report_create(
         return existing
     try:
         with transaction.atomic():
-            return Report.objects.create(
+            report = Report.objects.create(
                 agent=agent,
                 rating=rating,
                 reporter=reporter if getattr(reporter, "pk", None) else None,
@@ -43,6 +44,8 @@ def report_create(
             )
     except IntegrityError:  # the same report, sent at the same moment
         return Report.objects.get(**same)
+    notices.report_notify(report=report)
+    return report
 
 
 @transaction.atomic

@@ -9,6 +9,7 @@ from crucible import limits
 from crucible import validation as v
 from marketplace import conf
 from marketplace.models import VERSION_ORDER_DESC, Agent, AgentVersion
+from marketplace.services import notices
 from marketplace.services._common import _lock_agent
 from marketplace.services.validation import _clean_model_hints, _clean_text, parse_version, validate_json_schema
 from marketplace.versioning import SemVer
@@ -90,6 +91,7 @@ def version_publish(
         published_by=published_by if getattr(published_by, "pk", None) else None,
     )
     caller_agent.latest_version = refresh_latest_version(agent)
+    notices.version_published_notify(version=row)
     return row
 
 
@@ -99,9 +101,12 @@ def version_yank(*, version: AgentVersion, reason: str) -> AgentVersion:
     can still install it, and the reason is shown."""
     reason = _clean_text(reason, "reason", limits.SHORT_TEXT_CHARS, required=True)
     _lock_agent(version.agent)
+    was_yanked = version.is_yanked
     AgentVersion.objects.filter(pk=version.pk).update(is_yanked=True, yanked_reason=reason, yanked_at=timezone.now())
     version.refresh_from_db()
     version.agent.latest_version = refresh_latest_version(version.agent)
+    if not was_yanked:
+        notices.version_yanked_notify(version=version)
     return version
 
 

@@ -134,6 +134,30 @@ def _third_party_agent(world: World):
     return world.objects["third"]
 
 
+if optional("crucible.notifications.services"):
+    from crucible.notifications import services as notes
+
+    @factory("crucible.webhook")
+    def _webhook(world):
+        # A public address literal: passes the SSRF check without DNS; nothing is sent in tests.
+        hook, _ = notes.webhook_create(
+            team=world.team_a, name=world.text("Ops hook"), url="http://93.184.215.14/hook", created_by=world.owner_a
+        )
+        return hook
+
+    @factory("crucible.webhookdelivery")
+    def _webhook_delivery(world):
+        hook = world.get("crucible.webhook")
+        event = notes.notification_publish(
+            team=world.team_a,
+            kind="alert.firing",
+            title=world.text("Error rate high", 200),
+            body=world.text("Agent reviewer", 1000),
+            dedupe_key=f"matrix-{MARKER}",
+        )
+        return hook.deliveries.get(event=event)
+
+
 if optional("marketplace.services"):
     from marketplace import services as mp
 
@@ -429,7 +453,8 @@ def values_for_operation(world: World, op) -> dict | None:
 
 # --- snapshot of team A's data -----------------------------------------------------------------
 
-VOLATILE = {"last_used_at", "updated_at", "last_login"}
+# read_at: a person marking their own inbox read (any role may).
+VOLATILE = {"last_used_at", "updated_at", "last_login", "read_at"}
 PROJECT_APPS = {"crucible", "marketplace", "teammemory", "observability", "improvement", "alerts", "auth"}
 
 

@@ -35,6 +35,10 @@ API_PUBLIC: set[tuple[str, str]] = set()
 VIEWER_MAY_POST = {
     ("post", "/api/team/suggest-stack/{team_id}"),  # stack suggestion from past builds
     ("post", "/api/v1/teammemory/suggestions/"),
+    # Marking one's own notifications read changes only the caller's inbox (read_at is volatile
+    # in the snapshot, registry.VOLATILE).
+    ("post", "/api/v1/notifications/read/"),
+    ("post", "/api/v1/notifications/read-all/"),
 }
 
 # Operations on objects another team legitimately sees: reviews of a public agent are public
@@ -58,7 +62,7 @@ KEY_CANNOT_READ = {("get", "/api/v1/api-keys/{id}/")}
 # Pages anyone may open without logging in.
 PUBLIC_PAGES = {"login", "logout", "healthz"}
 # Page POSTs that a viewer may make: they change the viewer's session, or are queries.
-VIEWER_PAGE_POSTS = {"team-switch", "teammemory:suggest"}
+VIEWER_PAGE_POSTS = {"team-switch", "teammemory:suggest", "notifications:read", "notifications:read-all"}
 # Pages that look a name up and show "no data" for any name they do not know (200 for A's name
 # and for a made-up one alike); they must still show nothing of team A.
 PAGES_BY_NAME = {"observability:agent"}

@@ -21,11 +21,12 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, secret: str | None = None, statuses: list[int] | None = None, delay: float = 0.0):
+    def __init__(self, secret: str | None = None, statuses: list[int] | None = None, delay: float = 0.0, port: int = 0):
         self.secret = secret
         self.statuses = list(statuses or [])  # answered in order, then 200
         self.delay = delay
         self.received: list[Received] = []
+        self.arrivals: list[str] = []  # webhook-ids of requests as they arrive (before any delay)
         self.arrived = threading.Condition()
         receiver = self
 
@@ -37,7 +38,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -46,6 +47,7 @@ class Receiver:
         return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
     def on_request(self, handler, body: bytes):
+        self.arrivals.append(handler.headers.get("webhook-id", ""))
         valid = False
         if self.secret:
             try:
@@ -59,10 +61,13 @@ class Receiver:
             status = self.statuses.pop(0) if self.statuses else 200
             self.received.append(Received(handler.headers.get("webhook-id", ""), body, valid, status))
             self.arrived.notify_all()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "text/plain")
-        handler.end_headers()
-        handler.wfile.write(b"ok" if status < 300 else b"not now")
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", "text/plain")
+            handler.end_headers()
+            handler.wfile.write(b"ok" if status < 300 else b"not now")
+        except OSError:
+            pass  # the sender went away (a killed worker)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         with self.arrived:

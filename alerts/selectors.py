@@ -34,7 +34,10 @@ def alert_rule_series(*, rule: AlertRule, points: int = 36, now: dt.datetime | N
     for i in range(points - 1, -1, -1):
         tick = now - i * step
         figures = observability.alert_window_figures(
-            team=rule.team, tick=tick, scopes=[scope], with_quality=spec.needs_quality
+            team=rule.team,
+            tick=tick,
+            scopes=[scope],
+            quality_windows=[rule.window_minutes] if spec.needs_quality else (),
         )[scope]
         series.append({"t": tick, "value": spec.value(figures), "samples": spec.samples(figures)})
     return series

@@ -244,6 +244,8 @@ SPECTACULAR_SETTINGS = {
         "ExecutionSourceEnum": "observability.models.ExecutionSource",
         "IngestResultStatusEnum": "observability.api.serializers.INGEST_RESULT_STATUSES",
         "BuildStatusEnum": "teammemory.models.BuildStatus",
+        "AlertStateEnum": "alerts.models.State",
+        "AlertSeverityEnum": "alerts.models.Severity",
         "DeliveryStatusEnum": "crucible.notifications.models.DeliveryStatus",
         "WebhookBodyFormatEnum": "crucible.notifications.models.BodyFormat",
         "NotificationChannelEnum": "crucible.notifications.models.Channel",

@@ -165,7 +165,7 @@ def _readings(team, rules: list[AlertRule], tick: dt.datetime) -> dict[int, Read
         team=team,
         tick=tick,
         scopes=scopes.values(),
-        with_quality=any(METRICS[rule.metric].needs_quality for rule in rules),
+        quality_windows={rule.window_minutes for rule in rules if METRICS[rule.metric].needs_quality},
     )
     readings = {}
     for rule in rules:

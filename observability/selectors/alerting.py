@@ -39,38 +39,59 @@ def _segments(start: dt.datetime, end: dt.datetime) -> list[tuple[str, dt.dateti
     return parts
 
 
-def _windows_union(windows: list[int], tick: dt.datetime) -> tuple[str, dict]:
-    union, params = [], {}
+def _windows_union(windows: list[int], tick: dt.datetime) -> tuple[str, str, dict]:
+    """(the raw CTE, the union of every window's segments, parameters). Raw executions are read
+    once per distinct range: the recent one (every segment that ends at the tick lies in it) and
+    the start edge of each long window, at minute grain, into a materialized CTE the windows share."""
+    plans = {minutes: _segments(tick - dt.timedelta(minutes=minutes), tick) for minutes in windows}
+    raw_parts = [(lo, hi) for parts in plans.values() for source, lo, hi in parts if source == "raw"]
+    recent_lo = min((lo for lo, hi in raw_parts if hi == tick), default=tick)
+    ranges = sorted(
+        {(lo, hi) for lo, hi in raw_parts if lo < recent_lo} | ({(recent_lo, tick)} if recent_lo < tick else set())
+    )
+    params = {}
+    reads = []
+    for i, (lo, hi) in enumerate(ranges):
+        params |= {f"raw_lo_{i}": lo, f"raw_hi_{i}": hi}
+        reads.append(f"SELECT {ROLLUP_COLUMNS} FROM ({RAW_AS_ROLLUP_SQL.format(lo=f'raw_lo_{i}', hi=f'raw_hi_{i}')}) r")
+    cte = f"WITH raw AS MATERIALIZED ({' UNION ALL '.join(reads)}) " if reads else ""
+    union = []
     n = 0
-    for minutes in windows:
-        for source, lo, hi in _segments(tick - dt.timedelta(minutes=minutes), tick):
+    for minutes, parts in plans.items():
+        for source, lo, hi in parts:
             params |= {f"lo_{n}": lo, f"hi_{n}": hi}
-            if source == "raw":
-                body = f"SELECT {ROLLUP_COLUMNS} FROM ({RAW_AS_ROLLUP_SQL.format(lo=f'lo_{n}', hi=f'hi_{n}')}) raw"
-            else:
-                body = (
-                    f"SELECT {ROLLUP_COLUMNS} FROM observability_hourlyrollup "
-                    f"WHERE team_id = %(team)s AND bucket >= %(lo_{n})s AND bucket < %(hi_{n})s"
-                )
-            union.append(f"SELECT {minutes} AS window_minutes, s.* FROM ({body}) s")
+            table = "raw" if source == "raw" else "observability_hourlyrollup"
+            team_filter = "" if source == "raw" else "team_id = %(team)s AND "
+            union.append(
+                f"SELECT {minutes} AS window_minutes, {ROLLUP_COLUMNS} FROM {table} "
+                f"WHERE {team_filter}bucket >= %(lo_{n})s AND bucket < %(hi_{n})s"
+            )
             n += 1
-    return " UNION ALL ".join(union), params
+    return cte, " UNION ALL ".join(union), params
 
 
 def _quality(team, windows: list[int], tick: dt.datetime) -> dict[tuple, tuple[float, int]]:
-    parts, params = [], {"team": team.pk, "tick": tick}
+    """{(window, agent, model, version): (sum, count)} of quality, in one scan of the longest window."""
+    columns, params = [], {"team": team.pk, "tick": tick, "start": tick - dt.timedelta(minutes=max(windows))}
     for minutes in windows:
         params[f"start_{minutes}"] = tick - dt.timedelta(minutes=minutes)
-        parts.append(
-            f"SELECT {minutes} AS window_minutes, agent_name, model, version, sum(quality) AS total, "
-            "count(quality) AS n FROM observability_execution WHERE team_id = %(team)s "
-            f"AND started_at >= %(start_{minutes})s AND started_at < %(tick)s AND quality IS NOT NULL "
-            "GROUP BY agent_name, model, version"
+        columns.append(
+            f"sum(quality) FILTER (WHERE started_at >= %(start_{minutes})s) AS total_{minutes}, "
+            f"count(*) FILTER (WHERE started_at >= %(start_{minutes})s) AS n_{minutes}"
         )
-    return {
-        (r["window_minutes"], r["agent_name"], r["model"], r["version"]): (float(r["total"]), int(r["n"]))
-        for r in fetch_rows(" UNION ALL ".join(parts), params)
-    }
+    rows = fetch_rows(
+        f"SELECT agent_name, model, version, {', '.join(columns)} FROM observability_execution "
+        "WHERE team_id = %(team)s AND started_at >= %(start)s AND started_at < %(tick)s AND quality IS NOT NULL "
+        "GROUP BY agent_name, model, version",
+        params,
+    )
+    found = {}
+    for r in rows:
+        for minutes in windows:
+            if r[f"n_{minutes}"]:
+                key = (minutes, r["agent_name"], r["model"], r["version"])
+                found[key] = (float(r[f"total_{minutes}"]), int(r[f"n_{minutes}"]))
+    return found
 
 
 def _matches(row_key: tuple, scope: Scope) -> bool:
@@ -83,31 +104,39 @@ def _matches(row_key: tuple, scope: Scope) -> bool:
     )
 
 
-def alert_window_figures(*, team, tick: dt.datetime, scopes: Iterable[Scope], with_quality: bool = False) -> dict:
+def alert_window_figures(
+    *, team, tick: dt.datetime, scopes: Iterable[Scope], quality_windows: Iterable[int] = ()
+) -> dict:
     """{scope: figures} for each (window minutes, agent, model, version) scope of ``team`` in
     [tick - window, tick): ``metrics`` (executions, error_rate, p95_ms, p99_ms, cost,
-    tokens_per_execution, unpriced, ...) plus ``avg_quality`` and ``quality_samples`` when
-    ``with_quality``. Two SQL statements at most, whatever the number of scopes."""
+    tokens_per_execution, unpriced, ...), plus ``avg_quality`` and ``quality_samples`` for the
+    scopes whose window is in ``quality_windows``. Two SQL statements at most, whatever the number
+    of scopes."""
     scopes = list(dict.fromkeys(scopes))
     windows = sorted({scope[0] for scope in scopes})
     if not windows:
         return {}
-    union, params = _windows_union(windows, tick)
+    cte, union, params = _windows_union(windows, tick)
     sql = (
-        f"SELECT window_minutes, agent_name AS agent, model, version, {AGGREGATES}, {HIST_ARRAY} "
+        f"{cte}SELECT window_minutes, agent_name AS agent, model, version, {AGGREGATES}, {HIST_ARRAY} "
         f"FROM ({union}) u GROUP BY window_minutes, agent_name, model, version"
     )
     rows = [
         _row(r, keys=("window_minutes", "agent", "model", "version"))
         for r in fetch_rows(sql, params | {"team": team.pk})
     ]
-    keyed = [((r["window_minutes"], r["agent"], r["model"], r["version"]), r) for r in rows]
-    quality = _quality(team, windows, tick) if with_quality else {}
+    by_window: dict[int, list] = {}
+    for r in rows:
+        by_window.setdefault(r["window_minutes"], []).append(
+            ((r["window_minutes"], r["agent"], r["model"], r["version"]), r)
+        )
+    quality_windows = sorted(set(quality_windows))
+    quality = _quality(team, quality_windows, tick) if quality_windows else {}
     figures = {}
     for scope in scopes:
-        merged = _merge([row for key, row in keyed if _matches(key, scope)])
+        merged = _merge([row for key, row in by_window.get(scope[0], ()) if _matches(key, scope)])
         result = metrics(merged)
-        if with_quality:
+        if scope[0] in quality_windows:
             total, n = 0.0, 0
             for key, (q_total, q_n) in quality.items():
                 if _matches(key, scope):

@@ -18,6 +18,7 @@ def variables_read_by_the_code() -> set[str]:
         "teammemory",
         "observability",
         "improvement",
+        "alerts",
         "scripts",
         "tests",
         "benchmarks",

@@ -199,11 +199,8 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_THROTTLE_CLASSES": [
-        "crucible.api.throttling.ApiKeyRateThrottle",
-        "crucible.api.throttling.UserSessionRateThrottle",
-        "crucible.api.throttling.ExpensiveRequestThrottle",
-    ],
+    # One class moves every shared counter that applies (per key or session, expensive reads).
+    "DEFAULT_THROTTLE_CLASSES": ["crucible.api.throttling.SharedThrottles"],
     "DEFAULT_THROTTLE_RATES": {
         "api_key": os.environ.get("CRUCIBLE_THROTTLE_API_KEY", "6000/min"),
         "session": os.environ.get("CRUCIBLE_THROTTLE_SESSION", "1200/min"),

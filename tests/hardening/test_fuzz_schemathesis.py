@@ -27,7 +27,9 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
+    response_headers_conformance,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from tests.hardening import discovery
@@ -112,14 +114,20 @@ def test_fuzz_valid_input(fresh_world, operation):
         fresh_world,
         operation,
         GenerationMode.POSITIVE,
-        [not_a_server_error, response_schema_conformance, content_type_conformance],
+        [
+            not_a_server_error,
+            status_code_conformance,
+            response_schema_conformance,
+            content_type_conformance,
+            response_headers_conformance,
+        ],
     )
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_fuzz_invalid_input(fresh_world, operation):
-    checks = [not_a_server_error, invalid_body_is_rejected]
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, negative_data_rejection]
     if (operation.method.upper(), operation.path) in NEGATIVE_EXEMPT:
         checks = [not_a_server_error]  # still never a 5xx; see NEGATIVE_EXEMPT for why a 2xx is fine
     _fuzz(fresh_world, operation, GenerationMode.NEGATIVE, checks)

@@ -9,6 +9,7 @@ router.register("prices", views.ModelPriceViewSet, basename="price")
 
 urlpatterns = [
     path("ingest/", views.IngestView.as_view(), name="ingest"),
+    path("spans/", views.SpanIngestView.as_view(), name="spans"),
     path("otlp/v1/traces", views.OtlpTracesView.as_view(), name="otlp-traces"),
     path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
     path("agents/<path:name>/", views.AgentDetailView.as_view(), name="agent-detail"),

@@ -31,6 +31,7 @@ from observability.models import USAGE_KINDS
 from observability.sql import execute, fetch_rows
 
 USAGE_KIND_VALUES = frozenset(str(kind) for kind in USAGE_KINDS)
+UNKNOWN_AGENT = "unknown"  # a span with no agent of its own and none in its trace yet
 
 
 def derived_ids(client_id: str) -> tuple[str, str]:
@@ -177,12 +178,12 @@ def _agents_inherit(rows: dict[int, dict], stored_by_trace) -> None:
         while current and current not in seen and current in tree:
             seen.add(current)
             parent, agent, version, _ = tree[current]
-            if agent:
+            if agent and agent != UNKNOWN_AGENT:
                 found = (agent, version)
                 break
             current = parent
         if found is None:
-            found = next(((a, ver) for _, a, ver, kind in tree.values() if a and kind == "agent"), ("unknown", ""))
+            found = next(((a, ver) for _, a, ver, kind in tree.values() if a and kind == "agent"), (UNKNOWN_AGENT, ""))
         row["agent_name"] = found[0]
         row["version"] = row["version"] or found[1]
 

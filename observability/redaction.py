@@ -17,7 +17,7 @@ from observability.models import RedactionRule
 
 # One pass over each string: the built-ins are alternatives of one pattern, each a named group.
 BUILTIN_PATTERNS = {
-    "api_key": r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{16,}",
+    "api_key": r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{16,}|\bcrk_[0-9a-f]{12}_[A-Za-z0-9_\-]{20,}",
     "bearer": r"(?i:\bbearer\s+)[A-Za-z0-9._~+/\-]{16,}=*",
     "aws_key": r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
     "github_token": r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",
@@ -37,7 +37,6 @@ REPLACEMENTS = {
     "email": "[REDACTED:email]",
     "card": "[REDACTED:card]",
 }
-# Characters a built-in match needs at least one of: strings without any are skipped cheaply.
 _MAX_PATTERN_CHARS = 500
 
 

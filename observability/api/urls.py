@@ -1,11 +1,12 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from observability.api import views
+from observability.api import redaction, views
 
 router = DefaultRouter()
 router.register("executions", views.ExecutionViewSet, basename="execution")
 router.register("prices", views.ModelPriceViewSet, basename="price")
+router.register("redaction-rules", redaction.RedactionRuleViewSet, basename="redaction-rule")
 
 urlpatterns = [
     path("ingest/", views.IngestView.as_view(), name="ingest"),

@@ -231,9 +231,8 @@ def test_bad_spans_are_refused_one_by_one(team_key_client, team, now):
 
 @pytest.mark.django_db
 def test_lone_surrogate_in_raw_json_is_a_per_span_error(team_key_client, team, now):
-    body = '{"events": [{"id": "x1", "agent": "a", "started_at": "%s", "duration_ms": 1, "name": "\\udc00"}]}' % (
-        now.isoformat()
-    )
+    event = '{"id": "x1", "agent": "a", "duration_ms": 1, "name": "\\udc00", "started_at": "' + now.isoformat() + '"}'
+    body = '{"events": [' + event + "]}"
     response = team_key_client.post(INGEST_URL, body, content_type="application/json")
     assert response.status_code == 207
     assert response.json()["results"][0]["field"] == "name"

@@ -333,3 +333,32 @@ def traces_upsert(*, team_id: int, rows: list[dict], uncounted: list[dict]) -> N
     params = {"team_id": team_id} | {name: [t[name] for t in ordered] for name in TRACE_COLUMNS}
     params["tags"] = [pg_text_array(sorted(t["tags"])) for t in ordered]
     execute(TRACE_UPSERT_SQL, params)
+
+
+TRACES_FROM_SPANS_SQL = """
+INSERT INTO observability_trace (
+    team_id, trace_id, root_span_id, name, agent_name, agent_id, started_at, ended_at, duration_ms, status,
+    span_count, error_count, input_tokens, output_tokens, cost, session_id, end_user_id, tags)
+SELECT team_id, trace_id,
+       coalesce((array_agg(span_id ORDER BY started_at, id) FILTER (WHERE parent_span_id = ''))[1], ''),
+       (array_agg(name ORDER BY (parent_span_id <> ''), started_at, id))[1],
+       (array_agg(agent_name ORDER BY (parent_span_id <> ''), started_at, id))[1],
+       (array_agg(agent_id ORDER BY (parent_span_id <> ''), started_at, id))[1],
+       min(started_at), max(started_at + duration_ms * interval '1 millisecond'),
+       extract(epoch FROM max(started_at + duration_ms * interval '1 millisecond') - min(started_at)) * 1000,
+       CASE WHEN bool_or(status = 'error') THEN 'error' ELSE 'success' END,
+       count(*), count(*) FILTER (WHERE status = 'error'),
+       coalesce(sum(input_tokens) FILTER (WHERE counts_usage), 0),
+       coalesce(sum(output_tokens) FILTER (WHERE counts_usage), 0),
+       coalesce(sum(cost) FILTER (WHERE counts_usage), 0),
+       coalesce(min(nullif(session_id, '')), ''), coalesce(min(nullif(end_user_id, '')), ''), '{}'
+FROM observability_execution
+WHERE team_id = %(team_id)s AND trace_id <> ''
+GROUP BY team_id, trace_id
+ON CONFLICT (team_id, trace_id) DO NOTHING
+"""
+
+
+def traces_from_spans(*, team_id: int) -> int:
+    """Trace summaries for the team's spans that have none (rows written by COPY: demo data)."""
+    return execute(TRACES_FROM_SPANS_SQL, {"team_id": team_id})

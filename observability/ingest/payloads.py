@@ -79,6 +79,8 @@ def payload_fit(value, limit: int):
 
 
 def attributes_fit(value: dict, limit: int) -> dict:
+    if not value:
+        return value
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if len(text.encode("utf-8")) <= limit:
         return value

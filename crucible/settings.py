@@ -265,6 +265,9 @@ PROCRASTINATE_WORKER_DEFAULTS = {
     "delete_jobs": "successful",  # finished jobs leave the queue table; failures stay for the admin
     # on SIGTERM/Ctrl-C, running jobs get this long to finish (then they are retried elsewhere)
     "shutdown_graceful_timeout": env_int("CRUCIBLE_WORKER_SHUTDOWN_SECONDS", 20),
+    # New jobs wake a worker at once (LISTEN/NOTIFY); this poll bounds the wait when a notification
+    # is missed (procrastinate clears its wake-up flag after a fetch, which can drop one).
+    "fetch_job_polling_interval": env_float("CRUCIBLE_WORKER_POLL_SECONDS", 0.5),
 }
 
 # --- Notifications (crucible/notifications, docs/webhooks.md) -----------------------------------

@@ -1,4 +1,5 @@
-"""A real procrastinate worker process for the tests that need one, against the test database."""
+"""A real worker (``manage.py run_worker``: a supervised procrastinate worker) for the tests that
+need one, against the test database."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class Worker:
         self.log.parent.mkdir(exist_ok=True)
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "procrastinate", "worker", "-q", "notifications,maintenance", "-p", "0.2"],
+            [sys.executable, "manage.py", "run_worker", "--", "-q", "notifications,maintenance", "-p", "0.2"],
             cwd=ROOT,
             env=self.env,
             stdout=self._log_file,
@@ -51,7 +52,7 @@ class Worker:
 
     def kill(self):
         if self.process and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
+            os.killpg(self.process.pid, signal.SIGKILL)  # the supervisor and the worker it runs
             self.process.wait(10)
         self._close_log()
 

@@ -1,0 +1,88 @@
+"""PostgreSQL stopped for 10 s under a running worker: a delivery that was failing before the
+outage and one published after it both arrive, each with its one webhook-id, and the worker is
+still running (a private cluster; the shared embedded server is never touched)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.hardening.servers import PrivatePostgres, app_env, manage
+from tests.notifications.receiver import Receiver
+from tests.notifications.worker import FAST, Worker
+
+pytestmark = pytest.mark.slow
+
+DB = "notify_restart"
+
+SETUP = """
+import json
+from crucible import services as core
+from crucible.notifications import services as notes
+team = core.team_create(name="Restart", slug="restart")
+core.membership_set(team=team, user=core.user_create(username="r1", password="pw-restart-123"))
+hook, secret = notes.webhook_create(team=team, name="r", url="{url}")
+print(json.dumps({{"secret": secret}}))
+"""
+PUBLISH = """
+from crucible.models import Team
+from crucible.notifications import notification_publish
+from crucible.notifications.models import WebhookDelivery
+event = notification_publish(team=Team.objects.get(slug="restart"), kind="alert.firing", title="{key}", dedupe_key="{key}")
+print(WebhookDelivery.objects.get(event=event).message_id)
+"""
+STATE = """
+import json
+from crucible.notifications.models import Notification, WebhookDelivery
+print(json.dumps({"inbox": list(Notification.objects.values_list("user_id", "event_id")),
+                  "deliveries": list(WebhookDelivery.objects.values_list("status", flat=True))}))
+"""
+
+
+def shell(code: str, env: dict) -> str:
+    """The last line a ``manage.py shell -c`` script printed (Django prints a banner first)."""
+    return manage("shell", "--no-imports", "-c", code, env=env).strip().splitlines()[-1]
+
+
+def wait_until(check, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_postgres_stopped_for_ten_seconds():
+    pg = PrivatePostgres()
+    worker = None
+    try:
+        pg.start()
+        pg.create_database(DB)
+        env = app_env(DATABASE_URL=pg.url(DB), **FAST)
+        manage("migrate", "--noinput", env=env)
+        with Receiver(statuses=[503]) as receiver:
+            secret = json.loads(shell(SETUP.format(url=receiver.url), env))["secret"]
+            receiver.secret = secret
+            worker = Worker(DATABASE_URL=pg.url(DB)).start()
+            before = shell(PUBLISH.format(key="before"), env)
+            assert wait_until(lambda: receiver.received, 20), "the first attempt never came"
+            pg.stop()
+            time.sleep(10)
+            pg.start()
+            after = shell(PUBLISH.format(key="after"), env)
+            assert wait_until(
+                lambda: {before, after} <= {r.webhook_id for r in receiver.received if r.status == 200}, 60
+            )
+            assert worker.process.poll() is None, "the worker died with the database"
+            state = json.loads(shell(STATE, env))
+        assert all(r.valid for r in receiver.received)
+        assert {r.webhook_id for r in receiver.received} == {before, after}
+        assert sorted(state["deliveries"]) == ["succeeded", "succeeded"]
+        assert len(state["inbox"]) == len(set(map(tuple, state["inbox"]))) == 2
+    finally:
+        if worker is not None:
+            worker.stop()
+        pg.destroy()

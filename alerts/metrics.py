@@ -4,7 +4,7 @@ alert_window_figures``) and names its sample size. A new metric is one entry her
 Executions' metrics come from ``observability.selectors.alert_window_figures`` (scoped by agent,
 model, version); the build failure rate from ``teammemory.selectors.build_window_figures`` (builds
 carry no agent scope, so such rules are team-wide). Not watchable yet: experiment guardrail
-breaches (experiments have no guardrail metric) and tags (executions have none)."""
+breaches (experiments have no guardrail metric) and tag scopes (rollups have no tags)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """The metrics a rule can watch: each reads one figure of a window (``observability.selectors.
 alert_window_figures``) and names its sample size. A new metric is one entry here.
 
-Not yet watchable (their data is not in a form a minute tick can read): build failure rate and
-experiment guardrail breaches (no per-window build or guardrail figures exist), tags (executions
-have none)."""
+Executions' metrics come from ``observability.selectors.alert_window_figures`` (scoped by agent,
+model, version); the build failure rate from ``teammemory.selectors.build_window_figures`` (builds
+carry no agent scope, so such rules are team-wide). Not watchable yet: experiment guardrail
+breaches (experiments have no guardrail metric) and tag scopes (rollups have no tags)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class MetricSpec:
     unit: str  # what the threshold is in, for people
     show: Callable[[object], str] = formatting.number
     samples_key: str = "executions"
+    source: str = "executions"  # or "builds": team-wide, no agent/model/version scope
 
     @property
     def needs_quality(self) -> bool:
@@ -51,5 +53,13 @@ METRICS = {
         MetricSpec(Metric.TOKENS, "Tokens per execution", "tokens (input + output)", _one_decimal),
         MetricSpec(Metric.UNPRICED, "Unpriced executions", "executions with no price"),
         MetricSpec(Metric.QUALITY, "Average quality", "0-100", _one_decimal, samples_key="quality_samples"),
+        MetricSpec(
+            Metric.BUILD_FAILURE_RATE,
+            "Build failure rate",
+            "a rate from 0 to 1 (0.2 = 20%)",
+            formatting.percent,
+            samples_key="builds",
+            source="builds",
+        ),
     )
 }

@@ -24,6 +24,7 @@ class Metric(models.TextChoices):
     TOKENS = "tokens_per_execution", "Tokens per execution"
     UNPRICED = "unpriced", "Unpriced executions"
     QUALITY = "avg_quality", "Average quality"
+    BUILD_FAILURE_RATE = "build_failure_rate", "Build failure rate"
 
 
 class Direction(models.TextChoices):

@@ -17,12 +17,13 @@ import datetime as dt
 from typing import NamedTuple
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 from procrastinate.contrib.django import app
 
 from crucible import sql
 
-__all__ = ["app", "stalled_jobs_retry", "worker_status"]
+__all__ = ["app", "stalled_jobs_retry", "worker_status", "worker_status_shown"]
 
 
 class WorkerStatus(NamedTuple):
@@ -61,6 +62,15 @@ def worker_status() -> WorkerStatus:
         {},
         WorkerStatus,
     )
+
+
+def worker_status_shown() -> dict:
+    """``worker_status().as_dict()``, or status "unknown" when the queue tables cannot be read
+    (a database not migrated yet): the web's health does not depend on the worker's."""
+    try:
+        return worker_status().as_dict()
+    except DatabaseError:
+        return {"status": "unknown", "workers": None, "last_heartbeat": None, "age_seconds": None}
 
 
 def stalled_jobs_retry() -> int:

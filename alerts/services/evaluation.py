@@ -24,6 +24,7 @@ from crucible import sql
 from crucible.models import Team
 from crucible.notifications import notification_publish
 from observability import selectors as observability
+from teammemory import selectors as teammemory
 
 logger = logging.getLogger(__name__)
 
@@ -160,17 +161,29 @@ def _publish(rule: AlertRule, transition: AlertTransition, reading: Reading) -> 
 
 
 def _readings(team, rules: list[AlertRule], tick: dt.datetime) -> dict[int, Reading]:
-    scopes = {rule.pk: (rule.window_minutes, rule.agent_name, rule.model, rule.version) for rule in rules}
-    figures = observability.alert_window_figures(
-        team=team,
-        tick=tick,
-        scopes=scopes.values(),
-        quality_windows={rule.window_minutes for rule in rules if METRICS[rule.metric].needs_quality},
-    )
+    """Each rule's value and sample size at ``tick``: one read of the rollups for every rule on
+    executions, one of the builds for the build rules."""
+    on_executions = [rule for rule in rules if METRICS[rule.metric].source == "executions"]
+    scopes = {rule.pk: (rule.window_minutes, rule.agent_name, rule.model, rule.version) for rule in on_executions}
+    figures = {}
+    if on_executions:
+        by_scope = observability.alert_window_figures(
+            team=team,
+            tick=tick,
+            scopes=scopes.values(),
+            quality_windows={r.window_minutes for r in on_executions if METRICS[r.metric].needs_quality},
+        )
+        figures = {pk: by_scope[scope] for pk, scope in scopes.items()}
+    build_windows = {rule.window_minutes for rule in rules if METRICS[rule.metric].source == "builds"}
+    if build_windows:
+        by_window = teammemory.build_window_figures(team=team, tick=tick, windows=build_windows)
+        figures |= {
+            rule.pk: by_window[rule.window_minutes] for rule in rules if METRICS[rule.metric].source == "builds"
+        }
     readings = {}
     for rule in rules:
-        spec, found = METRICS[rule.metric], figures[scopes[rule.pk]]
-        readings[rule.pk] = Reading(spec.value(found), spec.samples(found))
+        spec = METRICS[rule.metric]
+        readings[rule.pk] = Reading(spec.value(figures[rule.pk]), spec.samples(figures[rule.pk]))
     return readings
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.db import transaction
 
+from alerts.metrics import METRICS
 from alerts.models import WINDOW_CHOICES, AlertRule, Direction, Metric, NoData, State
 from crucible import limits
 from crucible import validation as v
@@ -60,7 +61,18 @@ def _clean(data: dict, errors: v.Errors, *, partial: bool, current: AlertRule | 
             ):
                 word = "above" if direction == Direction.ABOVE else "below"
                 errors.add("critical_threshold", f"Must be {word} the warning threshold, or equal to it.")
+    _check_scope(cleaned, errors, current)
     return cleaned
+
+
+def _check_scope(cleaned: dict, errors: v.Errors, current: AlertRule | None) -> None:
+    """Metrics on builds are team-wide: builds have no agent, model or version to scope by."""
+    metric = cleaned.get("metric", current.metric if current else None)
+    if metric not in METRICS or METRICS[metric].source != "builds":
+        return
+    for name in ("agent_name", "model", "version"):
+        if cleaned.get(name, getattr(current, name, "") if current else ""):
+            errors.add(name, f"{METRICS[metric].label} is team-wide: leave this empty.")
 
 
 def _name_taken(team, name: str, exclude_pk=None) -> bool:

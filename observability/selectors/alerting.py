@@ -82,6 +82,7 @@ def _quality(team, windows: list[int], tick: dt.datetime) -> dict[tuple, tuple[f
     rows = fetch_rows(
         f"SELECT agent_name, model, version, {', '.join(columns)} FROM observability_execution "
         "WHERE team_id = %(team)s AND started_at >= %(start)s AND started_at < %(tick)s AND quality IS NOT NULL "
+        "AND counts_execution "
         "GROUP BY agent_name, model, version",
         params,
     )

@@ -7,6 +7,7 @@ text similarity, evidence lists) reads a bounded window with LIMITs.
 One module per topic; this package re-exports the names callers use."""
 
 from teammemory.selectors._common import CANCELLED, FAILED, PERIOD_RULES, SUCCEEDED
+from teammemory.selectors.alerting import build_window_figures
 from teammemory.selectors.builds import build_detail_queryset, build_executions, build_list
 from teammemory.selectors.home import home_card
 from teammemory.selectors.insights import (
@@ -28,6 +29,7 @@ __all__ = [
     "PERIOD_RULES",
     "SUCCEEDED",
     "agent_outcomes",
+    "build_window_figures",
     "build_detail_queryset",
     "build_executions",
     "build_list",

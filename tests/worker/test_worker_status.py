@@ -70,3 +70,16 @@ def test_admin_lists_workers_with_their_heartbeat(admin_client):
     page = admin_client.get("/admin/procrastinate/procrastinateworker/")
     assert page.status_code == 200
     assert "Seconds since heartbeat" in page.content.decode()
+
+
+def test_healthz_is_ok_when_the_queue_tables_are_missing(client, monkeypatch):
+    """A database not migrated yet (the slow-client tests' server) is still a healthy database."""
+    from django.db import DatabaseError
+
+    def missing():
+        raise DatabaseError('relation "procrastinate_workers" does not exist')
+
+    monkeypatch.setattr(worker, "worker_status", missing)
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["worker"]["status"] == "unknown"

@@ -8,7 +8,7 @@ from crucible.checks import is_production
 
 # Order matters: agents first (the others refer to them), executions last (they feed experiments
 # and builds).
-APP_ORDER = ["marketplace", "improvement", "teammemory", "observability"]
+APP_ORDER = ["marketplace", "improvement", "teammemory", "observability", "alerts"]
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from observability import views
+from observability import execution_views, views
 
 urlpatterns = [
     path("", views.IndexView.as_view(), name="index"),
@@ -8,4 +8,7 @@ urlpatterns = [
     path("bottlenecks/", views.BottlenecksView.as_view(), name="bottlenecks"),
     path("recommendations/", views.RecommendationsView.as_view(), name="recommendations"),
     path("executions/", views.ExecutionListView.as_view(), name="executions"),
+    path("executions/export/", execution_views.ExecutionExportView.as_view(), name="executions-export"),
+    path("executions/<int:pk>/", execution_views.ExecutionDetailView.as_view(), name="execution"),
+    path("live/", execution_views.LiveView.as_view(), name="live"),
 ]

@@ -52,7 +52,10 @@ def versions_chart(versions: list[dict], *, agent: str | None = None, period=Non
     """p95 per version; with ``agent`` and ``period`` each bar opens that version's executions."""
     links = None
     if agent is not None and period is not None:
-        links = [drilldown.period_url(period, agent=agent, version=v["version_label"]) for v in versions]
+        links = [
+            drilldown.period_url(period, agent=agent, version=v["version_label"], unversioned=not v["version_label"])
+            for v in versions
+        ]
     return charts.bar_chart(
         labels=[v["version"] for v in versions],
         values=[v["p95_ms"] for v in versions],

@@ -16,7 +16,7 @@ from django.urls import reverse
 from crucible import periods
 
 # Filter names of ExecutionFilterSet that a link may carry, in the order they appear in the URL.
-FILTERS = ("agent", "model", "version", "status", "error_type", "variant", "build", "trace_id")
+FILTERS = ("agent", "model", "version", "unversioned", "status", "error_type", "variant", "build", "trace_id")
 
 
 def executions_url(
@@ -30,7 +30,7 @@ def executions_url(
     unknown = set(filters) - set(FILTERS)
     if unknown:
         raise TypeError(f"Not an execution filter: {', '.join(sorted(unknown))}")
-    query = [(name, filters[name]) for name in FILTERS if filters.get(name) not in (None, "")]
+    query = [(name, _text(filters[name])) for name in FILTERS if filters.get(name) not in (None, "", False)]
     if start is not None:
         query.append(("started_after", periods.iso(start)))
     if end is not None:
@@ -39,6 +39,10 @@ def executions_url(
         query.append(("ordering", ordering))
     base = reverse("observability:executions")
     return f"{base}?{urlencode(query)}" if query else base
+
+
+def _text(value) -> str:
+    return "true" if value is True else str(value)
 
 
 def period_url(period, *, ordering: str = "", **filters) -> str:

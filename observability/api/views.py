@@ -68,7 +68,12 @@ class ExecutionViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
             (400, "application/json"): ERROR,
         },
     )
-    @action(detail=False, methods=["get"], pagination_class=None, renderer_classes=[renderers.JSONRenderer, CsvRenderer, JsonLinesRenderer])
+    @action(
+        detail=False,
+        methods=["get"],
+        pagination_class=None,
+        renderer_classes=[renderers.JSONRenderer, CsvRenderer, JsonLinesRenderer],
+    )
     def export(self, request):
         """Every execution of the filtered list (same filters and `ordering` as the list), streamed
         as CSV or JSON Lines: the file starts at once and the server's memory does not grow with

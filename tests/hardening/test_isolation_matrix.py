@@ -86,7 +86,7 @@ def op_params(op):
 def _request(client, op, path, body=True):
     kwargs = {"format": "json"}
     data = {} if (body and op.has_body) else None
-    return getattr(client, op.method)(path, data, **kwargs)
+    return discovery.read(getattr(client, op.method)(path, data, **kwargs))  # an export streams
 
 
 def _path_for(world, op):

@@ -165,8 +165,12 @@ def test_regression_links_to_the_new_versions_runs(member_client, team, ingest, 
     for i in range(30):
         old = (now - dt.timedelta(hours=20, minutes=i)).isoformat()
         new = (now - dt.timedelta(hours=2, minutes=i)).isoformat()
-        events.append(event_factory(id=f"o{i}", agent="slowpoke", agent_version="1.0", started_at=old, duration_ms=100.0))
-        events.append(event_factory(id=f"n{i}", agent="slowpoke", agent_version="2.0", started_at=new, duration_ms=900.0))
+        events.append(
+            event_factory(id=f"o{i}", agent="slowpoke", agent_version="1.0", started_at=old, duration_ms=100.0)
+        )
+        events.append(
+            event_factory(id=f"n{i}", agent="slowpoke", agent_version="2.0", started_at=new, duration_ms=900.0)
+        )
     ingest(team, events)
     html = member_client.get("/observability/bottlenecks/?range=24h").content.decode()
     links = html_links(html, "regression-rows")
@@ -259,3 +263,28 @@ def test_execution_without_links_says_so_plainly(member_client, team, ingest, ev
     ).content.decode()
     assert 'id="link-trace"' not in html and 'id="link-marketplace-agent"' not in html
     assert 'id="execution-error"' not in html
+
+
+def test_a_7_day_bar_opens_its_six_hours(member_client, team, ingest, event_factory, now):
+    base = (now - dt.timedelta(days=3)).replace(hour=13, minute=0, second=0, microsecond=0)
+    ingest(
+        team,
+        [
+            event_factory(id="six-a", started_at=(base + dt.timedelta(minutes=5)).isoformat()),
+            event_factory(id="six-b", started_at=(base + dt.timedelta(hours=4)).isoformat()),  # 17:00, same slot
+            event_factory(id="six-c", started_at=(base + dt.timedelta(hours=6)).isoformat()),  # 19:00, next slot
+        ],
+    )
+    trace = chart_spec(member_client.get("/observability/?range=7d").content.decode(), "obs-executions")["data"][0]
+    assert len(trace["x"]) == 28
+    by_time = {
+        dt.datetime.fromisoformat(x): (y, url)
+        for x, y, url in zip(trace["x"], trace["y"], trace["customdata"], strict=True)
+    }
+    noon_slot = base.replace(hour=12)
+    count, url = by_time[noon_slot]
+    assert count == 2
+    query = parse_qs(urlsplit(url).query)
+    assert query["started_after"] == [noon_slot.strftime("%Y-%m-%dT%H:%M:%SZ")]
+    assert query["started_before"] == [(noon_slot + dt.timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ")]
+    assert listed_ids(member_client, url) == ids(client_id__in=["six-a", "six-b"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import quote, urlencode
 
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from crucible import periods
 
@@ -65,8 +65,12 @@ def execution_url(pk: int) -> str:
 
 
 def trace_url(trace_id: str) -> str:
-    """The trace page of a trace id (``/observability/traces/<trace_id>/``)."""
-    return f"/observability/traces/{quote(trace_id, safe='')}/"
+    """The trace page of a trace id (``/observability/traces/<trace_id>/``, named
+    ``observability:trace`` once the trace pages are routed)."""
+    try:
+        return reverse("observability:trace", args=[trace_id])
+    except NoReverseMatch:
+        return f"/observability/traces/{quote(trace_id, safe='')}/"
 
 
 # A finding's rows: which filter or order shows what the finding is about (else the agent's runs).

@@ -41,6 +41,8 @@ def _cell(value) -> str:
     value = _plain(value)
     if value is None:
         return ""
+    if isinstance(value, dict | list):  # attributes, request parameters, tags: JSON in one cell
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
     if isinstance(value, str):
         return "'" + value if value.startswith(FORMULA_STARTS) else value
     return str(value)

@@ -25,6 +25,12 @@ EXPORT_FIELDS = (
     "source",
     "trace_id",
     "span_id",
+    "parent_span_id",
+    "kind",
+    "name",
+    "session_id",
+    "end_user_id",
+    "tags",
     "started_at",
     "duration_ms",
     "status",
@@ -37,9 +43,12 @@ EXPORT_FIELDS = (
     "cost",
     "cost_source",
     "quality",
+    "time_to_first_token_ms",
+    "request_params",
+    "attributes",
     "received_at",
 )
-EXPORT_CHUNK_ROWS = 2000  # rows fetched per round trip of the server-side cursor
+EXPORT_CHUNK_ROWS = 1000  # rows fetched per round trip of the server-side cursor
 
 
 def execution_detail_queryset(*, team) -> QuerySet[Execution]:

@@ -9,8 +9,9 @@ connection that thread keeps). This is what a buffering proxy (nginx) in front o
 in-process. A streaming response (``StreamingHttpResponse``: the executions export) is the one
 exception: its chunks go out as the pool thread produces them, at most ``STREAM_QUEUE_CHUNKS``
 ahead of the client, so a large file never sits whole in memory (it holds its thread while it
-streams, as nginx with ``proxy_buffering off`` would). Settings: ``CRUCIBLE_THREADS`` (threads per worker), ``CRUCIBLE_API_MAX_BODY_BYTES``
-(largest body buffered) and ``CRUCIBLE_BODY_TIMEOUT_SECONDS`` (time allowed to send a body).
+streams, as nginx with ``proxy_buffering off`` would). Settings: ``CRUCIBLE_THREADS`` (threads
+per worker), ``CRUCIBLE_API_MAX_BODY_BYTES`` (largest body buffered) and
+``CRUCIBLE_BODY_TIMEOUT_SECONDS`` (time allowed to send a body).
 """
 
 from __future__ import annotations
@@ -90,14 +91,16 @@ class BufferedWSGI:
         work = loop.run_in_executor(self.executor, self._call_app, environ, pipe)
         first = asyncio.ensure_future(pipe.queue.get())
         await asyncio.wait({work, first}, return_when=asyncio.FIRST_COMPLETED)
-        if first.done():  # a streaming response: its start, then chunks until the end mark
-            _, status, headers = first.result()
-            await self._stream(send, status, headers, pipe)
-            await work
+        if not first.done() and work.result() is not None:  # a whole response, buffered
+            first.cancel()
+            status, headers, content = work.result()
+            await self._send(send, status, headers, content)
             return
-        first.cancel()
-        status, headers, content = work.result()
-        await self._send(send, status, headers, content)
+        # A streaming response: its start, then chunks until the end mark (the producer may even
+        # have finished already: a short stream fits in the queue).
+        _, status, headers = await first
+        await self._stream(send, status, headers, pipe)
+        await work
 
     async def _stream(self, send, status, headers, pipe: _Pipe):
         try:

@@ -208,3 +208,70 @@ def test_execution_times_in_the_export_are_utc(member_client, team, ingest, even
     ingest(team, [event_factory(id="tz", started_at=local.isoformat())])
     rows = list(csv.DictReader(io.StringIO(body(member_client.get(PAGE)).decode())))
     assert next(r for r in rows if r["client_id"] == "tz")["started_at"] == utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _serve_stream(app, send_hook=None):
+    import asyncio
+    import threading
+
+    from crucible.asgi import BufferedWSGI
+
+    server = BufferedWSGI(app, threads=2, max_body_bytes=1024, body_timeout=5)
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+        if send_hook:
+            send_hook(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/s", "raw_path": b"/s", "query_string": b"", "headers": []}
+    worker = threading.Thread(target=asyncio.run, args=(server(scope, receive, send),))
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "the server did not finish the request"
+    server.executor.shutdown()
+    return sent
+
+
+def _streaming_app(chunks, closed):
+    from django.http import StreamingHttpResponse
+
+    def app(environ, start_response):
+        def produce():
+            try:
+                yield from chunks
+            finally:
+                closed.append(True)
+
+        response = StreamingHttpResponse(produce(), content_type="text/plain")
+        start_response("200 OK", list(response.items()))
+        return response
+
+    return app
+
+
+def test_asgi_front_sends_a_short_stream_whole():
+    closed = []
+    for _ in range(20):  # the producer often finishes before the event loop reads the start
+        sent = _serve_stream(_streaming_app([b"a", b"b"], closed))
+        assert b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body") == b"ab"
+    assert len(closed) == 20
+
+
+def test_asgi_front_stops_the_producer_when_the_client_goes_away():
+    closed, made = [], []
+
+    def endless():
+        for i in range(10_000):
+            made.append(i)
+            yield b"x" * 1000
+
+    def hang_up(message):
+        if message["type"] == "http.response.body" and len(message.get("body", b"")) and len(made) > 3:
+            raise ConnectionResetError("client went away")
+
+    _serve_stream(_streaming_app(endless(), closed), send_hook=hang_up)
+    assert closed == [True] and len(made) < 100  # stopped early, and the response was closed

@@ -78,7 +78,10 @@ class ExecutionViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
         """Every execution of the filtered list (same filters and `ordering` as the list), streamed
         as CSV or JSON Lines: the file starts at once and the server's memory does not grow with
         the number of rows."""
-        file_format = request.query_params.get(export.FORMAT_PARAMETER) or export.CSV
+        given = request.query_params.getlist(export.FORMAT_PARAMETER)
+        if len(given) > 1:
+            raise ValidationError({export.FORMAT_PARAMETER: ["Give this parameter once."]})
+        file_format = given[0] if given else export.CSV
         if file_format not in export.FORMATS:
             raise ValidationError({export.FORMAT_PARAMETER: [f"Choose one of {', '.join(export.FORMATS)}."]})
         queryset = self.filter_queryset(self.get_queryset())

@@ -65,8 +65,9 @@ def test_json_lines_from_the_api_with_its_ordering(team_key_client, runs):
 
 
 def test_bad_format_or_filter_is_a_400_naming_it(team_key_client, member_client, runs):
-    response = team_key_client.get(API, {"export_format": "xlsx"})
-    assert response.status_code == 400 and "export_format" in response.json()["fields"]
+    for bad in ("xlsx", "", ["csv", "jsonl"]):
+        response = team_key_client.get(API, {"export_format": bad})
+        assert response.status_code == 400 and "export_format" in response.json()["fields"]
     response = team_key_client.get(API, {"started_after": "yesterday"})
     assert response.status_code == 400 and "started_after" in response.json()["fields"]
     assert member_client.get(PAGE, {"started_after": "yesterday"}).status_code == 400

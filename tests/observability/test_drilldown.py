@@ -261,8 +261,11 @@ def test_execution_without_links_says_so_plainly(member_client, team, ingest, ev
     html = member_client.get(
         f"/observability/executions/{Execution.objects.get(client_id='plain').pk}/"
     ).content.decode()
-    assert 'id="link-trace"' not in html and 'id="link-marketplace-agent"' not in html
-    assert 'id="execution-error"' not in html
+    assert 'id="link-marketplace-agent"' not in html and 'id="link-experiment"' not in html
+    assert 'id="link-build"' not in html and 'id="execution-error"' not in html
+    # Every execution is (a span of) a trace: one sent without a trace id gets one of its own.
+    plain = Execution.objects.get(client_id="plain")
+    assert ('id="link-trace"' in html) == bool(plain.trace_id)
 
 
 def test_a_7_day_bar_opens_its_six_hours(member_client, team, ingest, event_factory, now):

@@ -12,3 +12,5 @@ MC_DRAWS = env_int("CRUCIBLE_IMPROVEMENT_MC_DRAWS", 4000)
 MAX_VARIANTS = env_int("CRUCIBLE_IMPROVEMENT_MAX_VARIANTS", 20)
 # Most results in one POST to the results endpoint.
 MAX_RESULTS_PER_REQUEST = env_int("CRUCIBLE_IMPROVEMENT_MAX_RESULTS_PER_REQUEST", 1000)
+# Sample size at which the always-valid confidence sequences are tightest (improvement.sequential).
+SEQUENTIAL_N_OPT = env_int("CRUCIBLE_IMPROVEMENT_SEQUENTIAL_N_OPT", 500)

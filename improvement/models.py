@@ -28,6 +28,7 @@ class Strategy(models.TextChoices):
     EPSILON_GREEDY = "epsilon_greedy", "Epsilon-greedy"
     THOMPSON = "thompson", "Thompson sampling"
     UCB1 = "ucb1", "UCB1"
+    FIXED_SPLIT = "fixed_split", "Fixed split (equal shares)"
 
 
 class Experiment(models.Model):
@@ -69,6 +70,32 @@ class Experiment(models.Model):
         default=30,
         validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
         help_text="Results each variant needs before any variant can count as better.",
+    )
+    # Guardrails (improvement.guardrails): a variant clearly worse than the control by more than the
+    # margin cannot win; None switches a guardrail off.
+    guardrail_error_margin = models.FloatField(
+        null=True,
+        blank=True,
+        default=0.02,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Error rate: how many points (0.02 = 2 points) above the control's a variant may be.",
+    )
+    guardrail_p95_margin = models.FloatField(
+        null=True,
+        blank=True,
+        default=0.2,
+        validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+        help_text="p95 duration: how much slower than the control's (0.2 = 20%) a variant may be.",
+    )
+    guardrail_cost_margin = models.FloatField(
+        null=True,
+        blank=True,
+        default=0.2,
+        validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+        help_text="Cost per run: how much dearer than the control's (0.2 = 20%) a variant may be.",
+    )
+    guardrail_auto_stop = models.BooleanField(
+        default=False, help_text="Retire a variant as soon as it is clearly worse than the control on a guardrail."
     )
     winner = models.ForeignKey(
         "improvement.Variant",
@@ -154,6 +181,7 @@ class Variant(models.Model):
     retired_at = models.DateTimeField(
         null=True, blank=True, help_text="Retired variants get no traffic and no results."
     )
+    retired_reason = models.TextField(blank=True, default="", db_default="", help_text="Why it was retired (a guardrail's evidence).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     # Running statistics (moved only by services with F() expressions).
@@ -169,6 +197,7 @@ class Variant(models.Model):
     duration_sum_sq = models.FloatField(default=0.0)
     tokens_sum = models.BigIntegerField(default=0)
     cost_sum = models.DecimalField(max_digits=SUM_MONEY_DIGITS, decimal_places=6, default=0)
+    cost_sum_sq = models.FloatField(default=0.0, db_default=0.0, help_text="Sum of squared costs (the cost guardrail's spread).")
 
     class Meta:
         ordering = ["experiment_id", "id"]
@@ -249,6 +278,10 @@ class VariantBucket(models.Model):
     results = models.BigIntegerField(default=0)
     successes = models.BigIntegerField(default=0)
     objective_sum = models.FloatField(default=0.0)
+    # Fresh draws by kind, for the sample-ratio check (improvement.srm): uniform draws (a fixed
+    # split, or epsilon-greedy's exploration) and greedy ones (epsilon-greedy's exploitation).
+    uniform_draws = models.BigIntegerField(default=0, db_default=0)
+    greedy_draws = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["bucket", "variant_id"]
@@ -259,3 +292,38 @@ class VariantBucket(models.Model):
 
     def __str__(self):
         return f"{self.variant_id} @ {self.bucket:%Y-%m-%d %H:00}"
+
+
+class UnitAssignment(models.Model):
+    """Sticky assignment: the variant one unit (an end user, a session, a build) keeps for the
+    experiment's life. Written once with ``INSERT ... ON CONFLICT DO NOTHING``."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="unit_assignments")
+    unit_key = models.CharField(max_length=200)
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="unit_assignments")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["experiment_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "unit_key"], name="unitassignment_unique_experiment_unit")
+        ]
+
+    def __str__(self):
+        return f"{self.unit_key} -> {self.variant_id}"
+
+
+class VariantDuration(models.Model):
+    """How many results of a variant fell in one duration bin (log-spaced, improvement.guardrails):
+    the p95 guardrail's histogram. Upserted, never read-modify-written."""
+
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="duration_bins")
+    bin = models.SmallIntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["variant_id", "bin"]
+        constraints = [models.UniqueConstraint(fields=["variant", "bin"], name="variantduration_unique_variant_bin")]
+
+    def __str__(self):
+        return f"{self.variant_id} bin {self.bin}: {self.count}"

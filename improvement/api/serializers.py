@@ -125,6 +125,10 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "speed_reference_ms",
             "cost_reference",
             "min_results",
+            "guardrail_error_margin",
+            "guardrail_p95_margin",
+            "guardrail_cost_margin",
+            "guardrail_auto_stop",
             "winner",
             "promoted_version",
             "promoted_version_label",
@@ -202,6 +206,16 @@ class ExperimentWriteSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.S
         max_digits=None, decimal_places=6, min_value=Decimal("0.000001"), max_value=limits.MAX_COST, required=False
     )
     min_results = Int(min_value=1, max_value=1_000_000, required=False)
+    guardrail_error_margin = Flt(
+        min_value=0.0, max_value=1.0, required=False, allow_null=True, help_text="Points (0.02 = 2); null: off."
+    )
+    guardrail_p95_margin = Flt(
+        min_value=0.0, max_value=100.0, required=False, allow_null=True, help_text="Share (0.2 = 20%); null: off."
+    )
+    guardrail_cost_margin = Flt(
+        min_value=0.0, max_value=100.0, required=False, allow_null=True, help_text="Share (0.2 = 20%); null: off."
+    )
+    guardrail_auto_stop = Bool(required=False, help_text="Retire a variant clearly worse than the control.")
 
 
 class ExperimentCreateSerializer(ExperimentWriteSerializer):
@@ -225,7 +239,17 @@ class VariantUpdateSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Ser
     is_control = Bool(required=False)
 
 
-class SelectInputSerializer(StrictFieldsMixin, serializers.Serializer):
+UNIT_HELP = (
+    "Optional unit key (an end user, a session, a build): the same unit gets the same variant for the "
+    "experiment's life. Without it every call is a fresh draw."
+)
+
+
+class SelectUnitSerializer(StrictFieldsMixin, serializers.Serializer):
+    unit = serializers.CharField(max_length=200, required=False, help_text=UNIT_HELP)
+
+
+class SelectInputSerializer(SelectUnitSerializer):
     experiment = serializers.CharField(max_length=100, help_text="The experiment's name (the key clients use).")
 
 
@@ -235,6 +259,8 @@ class SelectResultSerializer(serializers.Serializer):
     experiment_id = serializers.IntegerField()
     strategy = serializers.ChoiceField(choices=Strategy.choices)
     variant = VariantBriefSerializer()
+    unit = serializers.CharField(allow_null=True, help_text="The unit key sent, if any.")
+    returning_unit = serializers.BooleanField(help_text="True when the unit kept the variant it was given before.")
 
 
 class ResultInputSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
@@ -304,6 +330,7 @@ class ReportVariantSerializer(serializers.Serializer):
     duration_mean_ms = serializers.FloatField(allow_null=True)
     tokens_mean = serializers.FloatField(allow_null=True)
     cost_mean = MoneyField(allow_null=True, help_text="cost_sum / results, rounded half-even to 8 places.")
+    retired_reason = serializers.CharField(help_text="Why it was retired (a guardrail's evidence), or empty.")
     probability_best = serializers.FloatField(allow_null=True)
     lift_vs_control = serializers.FloatField(allow_null=True, help_text="(mean - control mean) / control mean.")
     below_minimum = serializers.BooleanField()
@@ -335,6 +362,50 @@ class TimelineSerializer(serializers.Serializer):
     points = TimelinePointSerializer(many=True)
 
 
+class GuardrailCheckSerializer(serializers.Serializer):
+    metric = serializers.ChoiceField(choices=["error_rate", "p95_duration", "cost_per_run"])
+    label = serializers.CharField()
+    margin = serializers.FloatField()
+    control_value = serializers.FloatField(allow_null=True)
+    variant_value = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True, help_text="Lower bound of the compared difference (always-valid).")
+    high = serializers.FloatField(allow_null=True)
+    breached = serializers.BooleanField(help_text="Clearly worse than the control beyond the margin.")
+    evidence = serializers.CharField()
+
+
+class GuardrailVariantSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    breached = serializers.BooleanField()
+    checks = GuardrailCheckSerializer(many=True)
+
+
+class GuardrailsSerializer(serializers.Serializer):
+    control = serializers.CharField(allow_null=True)
+    variants = GuardrailVariantSerializer(many=True)
+    breached = serializers.ListField(child=serializers.IntegerField(), help_text="Ids of variants that breach.")
+    note = serializers.CharField(required=False)
+
+
+class SrmCheckSerializer(serializers.Serializer):
+    check = serializers.ChoiceField(choices=["uniform_draws", "exploration_share"])
+    status = serializers.ChoiceField(choices=["ok", "warning", "alert", "not_enough_data"])
+    statistic = serializers.FloatField(allow_null=True, help_text="Pearson's chi-square.")
+    df = serializers.IntegerField()
+    p_value = serializers.FloatField(allow_null=True)
+    observed = serializers.DictField(child=serializers.FloatField())
+    expected = serializers.DictField(child=serializers.FloatField())
+    message = serializers.CharField()
+
+
+class SrmSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["ok", "warning", "alert", "not_enough_data"], help_text="Warning at p < 0.01, alert at p < 0.001."
+    )
+    checks = SrmCheckSerializer(many=True)
+
+
 class ReportSerializer(serializers.Serializer):
     experiment = ReportExperimentSerializer()
     min_results = serializers.IntegerField()
@@ -350,4 +421,7 @@ class ReportSerializer(serializers.Serializer):
         help_text="Estimated more results in total, over all active variants (not per variant); null when the "
         "leaders look tied.",
     )
+    interval_method = serializers.CharField(help_text="The intervals are always-valid confidence sequences.")
+    guardrails = GuardrailsSerializer()
+    srm = SrmSerializer(help_text="Sample ratio mismatch checks.")
     timeline = TimelineSerializer()

@@ -115,13 +115,15 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={201: s.SelectResultSerializer})
+    @extend_schema(request=s.SelectUnitSerializer, responses={201: s.SelectResultSerializer})
     @action(detail=True, methods=["post"])
     def select(self, request, pk=None):
         """Serve a variant of this running experiment (same as ``POST /select/``)."""
         if not re.fullmatch(r"[0-9]{1,18}", str(pk)):
             raise NotFound("No such experiment.")
-        return _select_response(request, experiment_id=int(pk))
+        data = s.SelectUnitSerializer(data=request.data if request.data else {})
+        data.is_valid(raise_exception=True)
+        return _select_response(request, experiment_id=int(pk), unit=data.validated_data.get("unit"))
 
     @extend_schema(responses=s.ReportSerializer)
     @action(detail=True, methods=["get"])
@@ -131,7 +133,7 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         return Response(report_payload(self.get_object()))
 
 
-def _select_response(request, *, name=None, experiment_id=None) -> Response:
+def _select_response(request, *, name=None, experiment_id=None, unit=None) -> Response:
     # Select and result both act for the active team (the permission has checked the caller may
     # write there): the assignment and the result land in one team, whatever other teams the
     # caller belongs to, so a result for the assignment is always accepted by POST /results/.
@@ -141,6 +143,7 @@ def _select_response(request, *, name=None, experiment_id=None) -> Response:
         name=name,
         experiment_id=experiment_id,
         prefer_team_id=team.pk,
+        unit=unit,
     )
     if selection is None:
         where = f"in team '{team.slug}' (the team you act for)"
@@ -156,6 +159,8 @@ def _select_response(request, *, name=None, experiment_id=None) -> Response:
             "prompt": selection.variant.prompt,
             "is_control": selection.variant.is_control,
         },
+        "unit": selection.unit,
+        "returning_unit": selection.returning_unit,
     }
     return Response(body, status=status.HTTP_201_CREATED)
 
@@ -172,7 +177,7 @@ class SelectViewSet(viewsets.GenericViewSet):
     def create(self, request):
         data = s.SelectInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return _select_response(request, name=data.validated_data["experiment"])
+        return _select_response(request, name=data.validated_data["experiment"], unit=data.validated_data.get("unit"))
 
 
 class ResultViewSet(viewsets.GenericViewSet):

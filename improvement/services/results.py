@@ -12,8 +12,10 @@ from django.utils import timezone
 
 from crucible import limits, sql
 from crucible import validation as v
-from improvement.models import Assignment, Experiment, Variant, VariantBucket
+from improvement import guardrails
+from improvement.models import Assignment, Experiment, Variant, VariantBucket, VariantDuration
 from improvement.selectors import variants_for_team
+from improvement.services.guardrails import guardrails_enforce
 from improvement.services._common import RESULT_COST_PLACES, _hour
 
 
@@ -174,6 +176,7 @@ def results_record_bulk(
             raise ValidationError({prefix or "assignment_id": "An assignment in this batch already has a result."})
 
     totals: dict[int, dict] = defaultdict(lambda: defaultdict(float))
+    durations: dict[tuple[int, int], int] = defaultdict(int)  # (variant, bin) -> results
     for r in cleaned:
         variant = variants[r["variant_id"]]
         t = totals[variant.pk]
@@ -195,6 +198,8 @@ def results_record_bulk(
         t["tokens"] += r["tokens"]
         t.setdefault("cost", Decimal(0))
         t["cost"] += r["cost"]
+        t["c_sq"] += float(r["cost"]) ** 2
+        durations[(variant.pk, guardrails.duration_bin(r["duration_ms"]))] += 1
 
     for variant_id in sorted(totals):
         t = totals[variant_id]
@@ -211,6 +216,7 @@ def results_record_bulk(
             duration_sum_sq=F("duration_sum_sq") + t["d_sq"],
             tokens_sum=F("tokens_sum") + int(t["tokens"]),
             cost_sum=F("cost_sum") + t.get("cost", Decimal(0)),
+            cost_sum_sq=F("cost_sum_sq") + t["c_sq"],
         )
     _buckets_add_results(
         [
@@ -219,6 +225,12 @@ def results_record_bulk(
         ],
         bucket=_hour(now),
     )
+    _durations_add(durations)
+    for experiment_id in sorted({variant.experiment_id for variant in variants.values()}):
+        experiment = next(v.experiment for v in variants.values() if v.experiment_id == experiment_id)
+        if experiment.guardrail_auto_stop:
+            # Retire a variant the guardrails show clearly worse than the control, in this transaction.
+            guardrails_enforce(experiment=experiment)
     outcome = {"recorded": len(cleaned)}
     if skip_refused:
         outcome["refused"] = refused
@@ -247,6 +259,23 @@ def _buckets_add_results(rows: list[tuple], *, bucket) -> None:
             results = {table}.results + EXCLUDED.results,
             successes = {table}.successes + EXCLUDED.successes,
             objective_sum = {table}.objective_sum + EXCLUDED.objective_sum""",
+        params,
+    )
+
+
+def _durations_add(durations: dict[tuple[int, int], int]) -> None:
+    """Upsert the p95 guardrail's duration histogram (sorted, so concurrent batches cannot deadlock)."""
+    if not durations:
+        return
+    table = VariantDuration._meta.db_table
+    keys = sorted(durations)
+    values = ", ".join(f"(%(variant_{i})s, %(bin_{i})s, %(count_{i})s)" for i in range(len(keys)))
+    params = {}
+    for i, (variant_id, duration_bin) in enumerate(keys):
+        params |= {f"variant_{i}": variant_id, f"bin_{i}": duration_bin, f"count_{i}": durations[(variant_id, duration_bin)]}
+    sql.execute(
+        f"""INSERT INTO {table} (variant_id, bin, count) VALUES {values}
+        ON CONFLICT (variant_id, bin) DO UPDATE SET count = {table}.count + EXCLUDED.count""",
         params,
     )
 

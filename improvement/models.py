@@ -10,6 +10,7 @@ each ``select``: which variant a caller was given, so its result can be recorded
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -327,3 +328,87 @@ class VariantDuration(models.Model):
 
     def __str__(self):
         return f"{self.variant_id} bin {self.bin}: {self.count}"
+
+
+class RolloutStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed (stable moved)"
+    STOPPED = "stopped", "Stopped (candidate yanked)"
+
+
+def default_schedule() -> list[float]:
+    return [0.05, 0.25, 0.5, 1.0]
+
+
+class Rollout(models.Model):
+    """A guarded rollout of a promoted winner: the candidate version gets a growing share of the
+    default channel's runs (``schedule``) while guardrails compare it with stable."""
+
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    experiment = models.ForeignKey(
+        Experiment, null=True, blank=True, on_delete=models.SET_NULL, related_name="rollouts"
+    )
+    agent = models.ForeignKey("marketplace.Agent", on_delete=models.CASCADE, related_name="+")
+    candidate = models.ForeignKey("marketplace.AgentVersion", on_delete=models.CASCADE, related_name="+")
+    stable = models.ForeignKey(
+        "marketplace.AgentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    schedule = ArrayField(models.FloatField(), default=default_schedule, help_text="Candidate shares, step by step.")
+    step = models.PositiveSmallIntegerField(default=0, help_text="Index of the current share in the schedule.")
+    share = models.FloatField(default=0.0)
+    status = models.CharField(max_length=10, choices=RolloutStatus.choices, default=RolloutStatus.RUNNING)
+    min_results = models.PositiveIntegerField(default=30, help_text="Candidate results each step needs to move on.")
+    step_results_start = models.BigIntegerField(default=0, help_text="Candidate results when this step began.")
+    next_step_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, help_text="Why it stopped: the guardrail's evidence.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_step_at"], name="rollout_status_next")]
+
+    def __str__(self):
+        return f"rollout {self.pk} of {self.candidate_id} ({self.status}, {self.share:.0%})"
+
+
+class RolloutStep(models.Model):
+    """One recorded step of a rollout: start, advance, complete or stop, with its evidence."""
+
+    class Action(models.TextChoices):
+        START = "start", "Started"
+        ADVANCE = "advance", "Share raised"
+        COMPLETE = "complete", "Completed: stable moved"
+        STOP = "stop", "Stopped: candidate yanked"
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="steps")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    share = models.FloatField()
+    evidence = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["rollout_id", "id"]
+
+    def __str__(self):
+        return f"{self.rollout_id}: {self.action} at {self.share:.0%}"
+
+
+class RolloutTally(models.Model):
+    """Runs of one side of a rollout (stable or candidate) in one duration bin: results, successes,
+    cost sums. Upserted; the guardrails read the sums and the bins as a histogram."""
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="tallies")
+    arm = models.CharField(max_length=10, choices=[("stable", "Stable"), ("candidate", "Candidate")])
+    bin = models.SmallIntegerField()
+    results = models.BigIntegerField(default=0)
+    successes = models.BigIntegerField(default=0)
+    cost_sum = models.FloatField(default=0.0)
+    cost_sum_sq = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["rollout_id", "arm", "bin"]
+        constraints = [models.UniqueConstraint(fields=["rollout", "arm", "bin"], name="rollouttally_unique")]
+
+    def __str__(self):
+        return f"{self.rollout_id} {self.arm} bin {self.bin}"

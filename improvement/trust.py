@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from improvement import conf, guardrails, srm
-from improvement.models import Experiment, Variant, VariantBucket, VariantDuration
+from improvement.models import Experiment, RolloutTally, Variant, VariantBucket, VariantDuration
 
 
 def duration_bins(*, variant_ids) -> dict[int, dict[int, int]]:
@@ -134,3 +134,36 @@ def experiment_srm(*, experiment: Experiment, variants: list[Variant]) -> dict:
             for r in results
         ],
     }
+
+
+def rollout_figures(*, rollout) -> dict[str, guardrails.Figures]:
+    """Stable's and the candidate's runs in a rollout, as the guardrails read them (one query)."""
+    sums = {arm: {"results": 0, "successes": 0, "cost": 0.0, "cost_sq": 0.0, "bins": {}} for arm in ("stable", "candidate")}
+    for arm, duration_bin, results, successes, cost, cost_sq in RolloutTally.objects.filter(rollout=rollout).values_list(
+        "arm", "bin", "results", "successes", "cost_sum", "cost_sum_sq"
+    ):
+        s = sums[arm]
+        s["results"] += results
+        s["successes"] += successes
+        s["cost"] += cost
+        s["cost_sq"] += cost_sq
+        s["bins"][duration_bin] = results
+    return {
+        arm: guardrails.Figures(0 if arm == "stable" else 1, arm, s["results"], s["successes"], s["cost"], s["cost_sq"], s["bins"])
+        for arm, s in sums.items()
+    }
+
+
+def rollout_checks(*, rollout) -> tuple[dict, list[guardrails.Check]]:
+    """The rollout's figures and its guardrails, candidate against stable."""
+    figures = rollout_figures(rollout=rollout)
+    margins = margins_of(rollout.experiment) if rollout.experiment_id else guardrails.Margins()
+    checks = guardrails.compare(
+        figures["candidate"],
+        figures["stable"],
+        margins,
+        alpha=1.0 - conf.CONFIDENCE,
+        min_results=rollout.min_results,
+        n_opt=conf.SEQUENTIAL_N_OPT,
+    )
+    return figures, checks

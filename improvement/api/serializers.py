@@ -302,12 +302,23 @@ class PromoteInputSerializer(StrictFieldsMixin, serializers.Serializer):
         allow_null=True,
         help_text="Semantic version to publish; default: the next minor after the latest.",
     )
+    guarded = Bool(
+        default=False,
+        help_text="Publish on the candidate channel and roll it out in steps while guardrails compare it with stable.",
+    )
+    schedule = serializers.ListField(
+        child=Flt(min_value=0.0, max_value=1.0),
+        required=False,
+        max_length=10,
+        help_text="Guarded rollout: rising candidate shares ending at 1 (default 0.05, 0.25, 0.5, 1).",
+    )
 
 
 class PromotedSerializer(serializers.Serializer):
     experiment = ExperimentSerializer()
     agent_version_id = serializers.IntegerField()
     version = serializers.CharField()
+    rollout = serializers.IntegerField(allow_null=True, help_text="The guarded rollout's id, when guarded.")
 
 
 # --- report ---------------------------------------------------------------------------------

@@ -105,13 +105,19 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         data = s.PromoteInputSerializer(data=request.data if request.data else {})
         data.is_valid(raise_exception=True)
         version = services.experiment_promote(
-            experiment=experiment, user=access.actor_user(request), version=data.validated_data.get("version")
+            experiment=experiment,
+            user=access.actor_user(request),
+            version=data.validated_data.get("version"),
+            guarded=data.validated_data["guarded"],
+            schedule=data.validated_data.get("schedule"),
         )
         experiment = self.base_queryset().get(pk=experiment.pk)
+        rollout = experiment.rollouts.filter(candidate=version).values_list("pk", flat=True).first()
         body = {
             "experiment": s.ExperimentSerializer(experiment, context=self.get_serializer_context()).data,
             "agent_version_id": version.pk,
             "version": version.version,
+            "rollout": rollout,
         }
         return Response(body, status=status.HTTP_201_CREATED)
 

@@ -39,7 +39,9 @@ def main() -> None:
         cells = "".join(f"{s.regret[c]:>12.1f}" for c in CHECKPOINTS)
         print(f"{strategy:<16}{cells}{s.best_named:>12.0%}{s.wrong_named:>12.0%}")
 
-    print(f"\nA/A false winners, report read after every result (2 identical arms, 2000 results, {runs} runs, alpha 5%)")
+    print(
+        f"\nA/A false winners, report read after every result (2 identical arms, 2000 results, {runs} runs, alpha 5%)"
+    )
     print(f"{'strategy':<16}{'always-valid':>14}{'fixed 95% interval':>20}")
     for strategy in simulation.STRATEGIES:
         p = simulation.aa_peeking(strategy, horizon=2000, runs=runs, seed=args.seed)

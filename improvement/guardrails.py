@@ -113,9 +113,7 @@ class Check:
 def _error_rate(variant: Figures, control: Figures, margin: float, alpha: float, n_opt: int) -> Check:
     a = Sample.of_proportion(variant.results - variant.successes, variant.results)
     b = Sample.of_proportion(control.results - control.successes, control.results)
-    found = difference_sequence(
-        a, b, alpha, n_opt=n_opt, var_a=proportion_variance(a), var_b=proportion_variance(b)
-    )
+    found = difference_sequence(a, b, alpha, n_opt=n_opt, var_a=proportion_variance(a), var_b=proportion_variance(b))
     low, high = (found[1], found[2]) if found else (None, None)
     return Check(ERROR_RATE, margin, b.mean, a.mean, low, high, low is not None and low > margin)
 
@@ -128,9 +126,7 @@ def _p95(variant: Figures, control: Figures, margin: float, alpha: float, n_opt:
     threshold = control_p95 * (1.0 + margin)
     a = Sample.of_proportion(slower_than(variant.bins, threshold), sum(variant.bins.values()))
     b = Sample.of_proportion(slower_than(control.bins, threshold), sum(control.bins.values()))
-    found = difference_sequence(
-        a, b, alpha, n_opt=n_opt, var_a=proportion_variance(a), var_b=proportion_variance(b)
-    )
+    found = difference_sequence(a, b, alpha, n_opt=n_opt, var_a=proportion_variance(a), var_b=proportion_variance(b))
     low, high = (found[1], found[2]) if found else (None, None)
     return Check(P95_DURATION, margin, control_p95, variant_p95, low, high, low is not None and low > 0)
 

@@ -182,7 +182,9 @@ class Variant(models.Model):
     retired_at = models.DateTimeField(
         null=True, blank=True, help_text="Retired variants get no traffic and no results."
     )
-    retired_reason = models.TextField(blank=True, default="", db_default="", help_text="Why it was retired (a guardrail's evidence).")
+    retired_reason = models.TextField(
+        blank=True, default="", db_default="", help_text="Why it was retired (a guardrail's evidence)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     # Running statistics (moved only by services with F() expressions).
@@ -198,7 +200,9 @@ class Variant(models.Model):
     duration_sum_sq = models.FloatField(default=0.0)
     tokens_sum = models.BigIntegerField(default=0)
     cost_sum = models.DecimalField(max_digits=SUM_MONEY_DIGITS, decimal_places=6, default=0)
-    cost_sum_sq = models.FloatField(default=0.0, db_default=0.0, help_text="Sum of squared costs (the cost guardrail's spread).")
+    cost_sum_sq = models.FloatField(
+        default=0.0, db_default=0.0, help_text="Sum of squared costs (the cost guardrail's spread)."
+    )
 
     class Meta:
         ordering = ["experiment_id", "id"]

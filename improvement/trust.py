@@ -138,10 +138,12 @@ def experiment_srm(*, experiment: Experiment, variants: list[Variant]) -> dict:
 
 def rollout_figures(*, rollout) -> dict[str, guardrails.Figures]:
     """Stable's and the candidate's runs in a rollout, as the guardrails read them (one query)."""
-    sums = {arm: {"results": 0, "successes": 0, "cost": 0.0, "cost_sq": 0.0, "bins": {}} for arm in ("stable", "candidate")}
-    for arm, duration_bin, results, successes, cost, cost_sq in RolloutTally.objects.filter(rollout=rollout).values_list(
-        "arm", "bin", "results", "successes", "cost_sum", "cost_sum_sq"
-    ):
+    sums = {
+        arm: {"results": 0, "successes": 0, "cost": 0.0, "cost_sq": 0.0, "bins": {}} for arm in ("stable", "candidate")
+    }
+    for arm, duration_bin, results, successes, cost, cost_sq in RolloutTally.objects.filter(
+        rollout=rollout
+    ).values_list("arm", "bin", "results", "successes", "cost_sum", "cost_sum_sq"):
         s = sums[arm]
         s["results"] += results
         s["successes"] += successes
@@ -149,7 +151,9 @@ def rollout_figures(*, rollout) -> dict[str, guardrails.Figures]:
         s["cost_sq"] += cost_sq
         s["bins"][duration_bin] = results
     return {
-        arm: guardrails.Figures(0 if arm == "stable" else 1, arm, s["results"], s["successes"], s["cost"], s["cost_sq"], s["bins"])
+        arm: guardrails.Figures(
+            0 if arm == "stable" else 1, arm, s["results"], s["successes"], s["cost"], s["cost_sq"], s["bins"]
+        )
         for arm, s in sums.items()
     }
 

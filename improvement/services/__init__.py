@@ -23,13 +23,13 @@ from improvement.services.experiments import (
 )
 from improvement.services.guardrails import guardrails_enforce
 from improvement.services.promotion import experiment_conclude, experiment_promote
+from improvement.services.results import objective_score, result_record, results_check, results_record_bulk
 from improvement.services.rollouts import (
     rollout_check,
     rollout_results_record,
     rollout_start,
     rollouts_advance_due,
 )
-from improvement.services.results import objective_score, result_record, results_check, results_record_bulk
 from improvement.services.selection import Selection, experiment_select, variant_select
 from improvement.services.variants import variant_create, variant_retire, variant_update
 

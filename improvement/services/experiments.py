@@ -95,7 +95,11 @@ def _check_experiment_fields(experiment: Experiment, errors: v.Errors) -> None:
         high=limits.MAX_COST,
         required=True,
     )
-    for field, high in (("guardrail_error_margin", 1.0), ("guardrail_p95_margin", 100.0), ("guardrail_cost_margin", 100.0)):
+    for field, high in (
+        ("guardrail_error_margin", 1.0),
+        ("guardrail_p95_margin", 100.0),
+        ("guardrail_cost_margin", 100.0),
+    ):
         errors.check(field, v.number, getattr(experiment, field), low=0.0, high=high, required=False)
     errors.check("guardrail_auto_stop", v.boolean, experiment.guardrail_auto_stop)
     if experiment.agent_id is not None and experiment.agent.team_id != experiment.team_id:

@@ -15,8 +15,8 @@ from crucible import validation as v
 from improvement import guardrails
 from improvement.models import Assignment, Experiment, Variant, VariantBucket, VariantDuration
 from improvement.selectors import variants_for_team
-from improvement.services.guardrails import guardrails_enforce
 from improvement.services._common import RESULT_COST_PLACES, _hour
+from improvement.services.guardrails import guardrails_enforce
 
 
 def objective_score(
@@ -272,7 +272,11 @@ def _durations_add(durations: dict[tuple[int, int], int]) -> None:
     values = ", ".join(f"(%(variant_{i})s, %(bin_{i})s, %(count_{i})s)" for i in range(len(keys)))
     params = {}
     for i, (variant_id, duration_bin) in enumerate(keys):
-        params |= {f"variant_{i}": variant_id, f"bin_{i}": duration_bin, f"count_{i}": durations[(variant_id, duration_bin)]}
+        params |= {
+            f"variant_{i}": variant_id,
+            f"bin_{i}": duration_bin,
+            f"count_{i}": durations[(variant_id, duration_bin)],
+        }
     sql.execute(
         f"""INSERT INTO {table} (variant_id, bin, count) VALUES {values}
         ON CONFLICT (variant_id, bin) DO UPDATE SET count = {table}.count + EXCLUDED.count""",

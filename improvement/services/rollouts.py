@@ -39,7 +39,7 @@ def _schedule(value) -> list[float]:
     if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_STEPS:
         raise v.Invalid(f"A schedule is a list of 1 to {MAX_STEPS} shares.")
     shares = [v.number(share, low=0.0, high=1.0, required=True) for share in value]
-    if shares[0] <= 0 or shares[-1] != 1.0 or any(b <= a for a, b in zip(shares, shares[1:])):
+    if shares[0] <= 0 or shares[-1] != 1.0 or any(b <= a for a, b in zip(shares[:-1], shares[1:], strict=True)):
         raise v.Invalid("Shares must rise strictly, start above 0 and end at 1 (100%).")
     return shares
 
@@ -49,9 +49,7 @@ def _record(rollout: Rollout, action: str, evidence: str, now) -> None:
 
 
 @transaction.atomic
-def rollout_start(
-    *, experiment: Experiment, user=None, version: str | None = None, schedule=None, now=None
-) -> Rollout:
+def rollout_start(*, experiment: Experiment, user=None, version: str | None = None, schedule=None, now=None) -> Rollout:
     """Publish the concluded experiment's winner as the agent's candidate and start its rollout."""
     experiment = (
         Experiment.objects.select_for_update(no_key=True, of=("self",))
@@ -67,7 +65,9 @@ def rollout_start(
     if experiment.agent_id is None:
         errors.add("agent", "This experiment tunes no marketplace agent; set its agent to promote the winner.")
     elif experiment.agent.latest_version_id is None:
-        errors.add("agent", "A guarded rollout compares with a stable version, and the agent has none; promote directly.")
+        errors.add(
+            "agent", "A guarded rollout compares with a stable version, and the agent has none; promote directly."
+        )
     if experiment.promoted_version_id is not None:
         errors.add("promoted_version", "The winner has already been promoted.")
     errors.raise_if_any()
@@ -145,7 +145,9 @@ def rollout_results_record(*, rollout: Rollout, results: list, now=None) -> dict
     for i, key in enumerate(keys):
         n, ok, cost, cost_sq = tallies[key]
         params |= {f"a{i}": key[0], f"b{i}": key[1], f"n{i}": n, f"s{i}": ok, f"c{i}": cost, f"q{i}": cost_sq}
-    values = ", ".join(f"(%(rollout)s, %(a{i})s, %(b{i})s, %(n{i})s, %(s{i})s, %(c{i})s, %(q{i})s)" for i in range(len(keys)))
+    values = ", ".join(
+        f"(%(rollout)s, %(a{i})s, %(b{i})s, %(n{i})s, %(s{i})s, %(c{i})s, %(q{i})s)" for i in range(len(keys))
+    )
     sql.execute(
         f"""INSERT INTO {table} (rollout_id, arm, bin, results, successes, cost_sum, cost_sum_sq) VALUES {values}
         ON CONFLICT (rollout_id, arm, bin) DO UPDATE SET
@@ -165,7 +167,9 @@ def rollout_check(*, rollout: Rollout, now=None, advance: bool = True) -> Rollou
     the reason). Otherwise, with ``advance``, a step that is due (its time has come and the
     candidate has ``min_results`` runs in it) raises the share; after 100% it completes and the
     candidate becomes stable."""
-    rollout = Rollout.objects.select_for_update(of=("self",)).select_related("candidate", "experiment").get(pk=rollout.pk)
+    rollout = (
+        Rollout.objects.select_for_update(of=("self",)).select_related("candidate", "experiment").get(pk=rollout.pk)
+    )
     if rollout.status != RolloutStatus.RUNNING:
         return rollout
     now = now or timezone.now()
@@ -175,7 +179,9 @@ def rollout_check(*, rollout: Rollout, now=None, advance: bool = True) -> Rollou
         evidence = " ".join(check.evidence(f"candidate {rollout.candidate.version}", "stable") for check in breached)
         rollout.status, rollout.reason, rollout.finished_at = RolloutStatus.STOPPED, evidence, now
         rollout.save(update_fields=["status", "reason", "finished_at"])
-        marketplace_services.candidate_yank(version=rollout.candidate, reason=("Guarded rollout stopped. " + evidence)[:300])
+        marketplace_services.candidate_yank(
+            version=rollout.candidate, reason=("Guarded rollout stopped. " + evidence)[:300]
+        )
         _record(rollout, RolloutStep.Action.STOP, evidence, now)
         return rollout
     candidate_runs = figures["candidate"].results

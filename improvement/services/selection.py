@@ -106,9 +106,7 @@ WITH u AS (
 })
 SELECT id, variant_id FROM a
 """
-_UNIT_READ_SQL = (
-    f"SELECT variant_id FROM {UnitAssignment._meta.db_table} WHERE experiment_id = %(experiment)s AND unit_key = %(unit)s"
-)
+_UNIT_READ_SQL = f"SELECT variant_id FROM {UnitAssignment._meta.db_table} WHERE experiment_id = %(experiment)s AND unit_key = %(unit)s"
 
 
 @dataclass(frozen=True)

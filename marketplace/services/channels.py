@@ -13,7 +13,9 @@ from marketplace.services.versions import refresh_latest_version, version_publis
 
 
 @transaction.atomic
-def candidate_publish(*, agent: Agent, system_prompt: str, version: str | None = None, changelog: str = "", published_by=None):
+def candidate_publish(
+    *, agent: Agent, system_prompt: str, version: str | None = None, changelog: str = "", published_by=None
+):
     """Publish a version on the ``candidate`` channel (one open candidate per agent); it gets no
     runs until ``candidate_share_set`` gives it a share."""
     _lock_agent(agent)

@@ -115,7 +115,9 @@ def test_bad_schedule_and_runs_are_refused(concluded):
     assert "schedule" in exc.value.message_dict
     rollout = services.rollout_start(experiment=concluded, schedule=[0.1, 1.0])
     with pytest.raises(ValidationError) as exc:
-        services.rollout_results_record(rollout=rollout, results=[{"version_id": 999999, "success": True}, {"success": 1}])
+        services.rollout_results_record(
+            rollout=rollout, results=[{"version_id": 999999, "success": True}, {"success": 1}]
+        )
     assert {"results.0.version_id", "results.1.version_id", "results.1.success"} <= set(exc.value.message_dict)
 
 
@@ -125,7 +127,9 @@ def test_guarded_promotion_and_runs_through_the_api(team_key_client, concluded):
     rollout_id = promoted.json()["rollout"]
     detail = team_key_client.get(f"{BASE}/rollouts/{rollout_id}/").json()
     assert detail["status"] == "running" and detail["share"] == 0.05 and detail["steps"][0]["action"] == "start"
-    runs = [{"version_id": detail["candidate"], "success": False}] * 60 + [{"version_id": detail["stable"], "success": True}] * 60
+    runs = [{"version_id": detail["candidate"], "success": False}] * 60 + [
+        {"version_id": detail["stable"], "success": True}
+    ] * 60
     recorded = team_key_client.post(f"{BASE}/rollouts/{rollout_id}/results/", {"results": runs}, format="json")
     assert recorded.status_code == 201, recorded.json()
     assert recorded.json()["status"] == "stopped"

@@ -73,7 +73,11 @@ def test_exploration_share_is_checked_for_epsilon_greedy(make_experiment, feed):
     feed(a, 5, seed=1)
     feed(b, 5, seed=2)
     _serve(experiment, 800, random.Random(3))
-    fair = next(c for c in selectors.experiment_report(experiment=experiment)["srm"]["checks"] if c["check"] == "exploration_share")
+    fair = next(
+        c
+        for c in selectors.experiment_report(experiment=experiment)["srm"]["checks"]
+        if c["check"] == "exploration_share"
+    )
     assert fair["status"] == "ok"
 
     class NeverExplores(random.Random):
@@ -82,7 +86,9 @@ def test_exploration_share_is_checked_for_epsilon_greedy(make_experiment, feed):
 
     _serve(experiment, 800, NeverExplores(4))
     skewed = next(
-        c for c in selectors.experiment_report(experiment=experiment)["srm"]["checks"] if c["check"] == "exploration_share"
+        c
+        for c in selectors.experiment_report(experiment=experiment)["srm"]["checks"]
+        if c["check"] == "exploration_share"
     )
     assert skewed["status"] == "alert"
 

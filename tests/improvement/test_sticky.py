@@ -112,7 +112,9 @@ print(json.dumps(out))
 
 
 def _in_another_process(experiment, units, seed):
-    env = dict(os.environ, CRUCIBLE_DB_NAME=connection.settings_dict["NAME"], DJANGO_SETTINGS_MODULE="crucible.settings")
+    env = dict(
+        os.environ, CRUCIBLE_DB_NAME=connection.settings_dict["NAME"], DJANGO_SETTINGS_MODULE="crucible.settings"
+    )
     env.pop("DATABASE_URL", None)
     out = subprocess.run(
         [sys.executable, "-c", _CHILD, str(experiment.pk), str(experiment.team_id), ",".join(units), str(seed)],

@@ -26,6 +26,7 @@ ALERT_P = 0.001
 MIN_EXPECTED = 5.0
 
 OK, WARNING, ALERT, NOT_ENOUGH = "ok", "warning", "alert", "not_enough_data"
+LABELS = {OK: "Split as designed", WARNING: "Warning", ALERT: "Alert", NOT_ENOUGH: "Not enough draws yet"}
 
 
 def _lower_regularized_gamma_series(a: float, x: float) -> float:

@@ -118,8 +118,10 @@ def experiment_srm(*, experiment: Experiment, variants: list[Variant]) -> dict:
     ]
     if experiment.strategy == "epsilon_greedy":
         results.append(srm.exploration_share(explored, exploited, experiment.epsilon))
+    status = srm.worst(results)
     return {
-        "status": srm.worst(results),
+        "status": status,
+        "status_label": srm.LABELS[status],
         "checks": [
             {
                 "check": r.check,

@@ -414,6 +414,7 @@ class SrmSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=["ok", "warning", "alert", "not_enough_data"], help_text="Warning at p < 0.01, alert at p < 0.001."
     )
+    status_label = serializers.CharField()
     checks = SrmCheckSerializer(many=True)
 
 

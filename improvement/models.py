@@ -264,6 +264,9 @@ class Assignment(models.Model):
     variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="assignments")
     created_at = models.DateTimeField()
     result_at = models.DateTimeField(null=True, blank=True)
+    context = models.CharField(
+        max_length=100, blank=True, default="", db_default="", help_text="The select's context bucket, if any."
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -416,3 +419,22 @@ class RolloutTally(models.Model):
 
     def __str__(self):
         return f"{self.rollout_id} {self.arm} bin {self.bin}"
+
+
+class VariantContext(models.Model):
+    """A variant's objective sums within one context bucket (e.g. the build's stack): Thompson
+    sampling draws from these when a select names its context. Upserted by the results batch."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="+")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="contexts")
+    context = models.CharField(max_length=100)
+    results = models.BigIntegerField(default=0)
+    objective_count = models.BigIntegerField(default=0)
+    objective_sum = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["experiment_id", "context", "variant_id"]
+        constraints = [models.UniqueConstraint(fields=["variant", "context"], name="variantcontext_unique")]
+
+    def __str__(self):
+        return f"{self.variant_id} in {self.context}"

@@ -152,7 +152,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
 class AssignmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Assignment
-        fields = ["id", "experiment", "variant", "created_at", "result_at"]
+        fields = ["id", "experiment", "variant", "context", "created_at", "result_at"]
         read_only_fields = fields
 
 
@@ -247,6 +247,12 @@ UNIT_HELP = (
 
 class SelectUnitSerializer(StrictFieldsMixin, serializers.Serializer):
     unit = serializers.CharField(max_length=200, required=False, help_text=UNIT_HELP)
+    context = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text="Optional context bucket (e.g. the build's stack): a Thompson-sampling experiment chooses "
+        "from the variants' results within it.",
+    )
 
 
 class SelectInputSerializer(SelectUnitSerializer):
@@ -260,6 +266,7 @@ class SelectResultSerializer(serializers.Serializer):
     strategy = serializers.ChoiceField(choices=Strategy.choices)
     variant = VariantBriefSerializer()
     unit = serializers.CharField(allow_null=True, help_text="The unit key sent, if any.")
+    context = serializers.CharField(allow_null=True, help_text="The context bucket sent, if any.")
     returning_unit = serializers.BooleanField(help_text="True when the unit kept the variant it was given before.")
 
 

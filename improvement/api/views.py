@@ -129,7 +129,12 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
             raise NotFound("No such experiment.")
         data = s.SelectUnitSerializer(data=request.data if request.data else {})
         data.is_valid(raise_exception=True)
-        return _select_response(request, experiment_id=int(pk), unit=data.validated_data.get("unit"))
+        return _select_response(
+            request,
+            experiment_id=int(pk),
+            unit=data.validated_data.get("unit"),
+            context=data.validated_data.get("context"),
+        )
 
     @extend_schema(responses=s.ReportSerializer)
     @action(detail=True, methods=["get"])
@@ -139,7 +144,7 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         return Response(report_payload(self.get_object()))
 
 
-def _select_response(request, *, name=None, experiment_id=None, unit=None) -> Response:
+def _select_response(request, *, name=None, experiment_id=None, unit=None, context=None) -> Response:
     # Select and result both act for the active team (the permission has checked the caller may
     # write there): the assignment and the result land in one team, whatever other teams the
     # caller belongs to, so a result for the assignment is always accepted by POST /results/.
@@ -150,6 +155,7 @@ def _select_response(request, *, name=None, experiment_id=None, unit=None) -> Re
         experiment_id=experiment_id,
         prefer_team_id=team.pk,
         unit=unit,
+        context=context,
     )
     if selection is None:
         where = f"in team '{team.slug}' (the team you act for)"
@@ -166,6 +172,7 @@ def _select_response(request, *, name=None, experiment_id=None, unit=None) -> Re
             "is_control": selection.variant.is_control,
         },
         "unit": selection.unit,
+        "context": context,
         "returning_unit": selection.returning_unit,
     }
     return Response(body, status=status.HTTP_201_CREATED)
@@ -183,7 +190,12 @@ class SelectViewSet(viewsets.GenericViewSet):
     def create(self, request):
         data = s.SelectInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return _select_response(request, name=data.validated_data["experiment"], unit=data.validated_data.get("unit"))
+        return _select_response(
+            request,
+            name=data.validated_data["experiment"],
+            unit=data.validated_data.get("unit"),
+            context=data.validated_data.get("context"),
+        )
 
 
 class ResultViewSet(viewsets.GenericViewSet):

@@ -11,11 +11,21 @@ from django.utils import timezone
 
 from crucible import sql
 from improvement import bandits
-from improvement.models import Assignment, Experiment, Status, UnitAssignment, Variant, VariantBucket
+from improvement.models import (
+    Assignment,
+    Experiment,
+    Status,
+    Strategy,
+    UnitAssignment,
+    Variant,
+    VariantBucket,
+    VariantContext,
+)
 from improvement.services._common import _hour
 
 _rng = random.SystemRandom()
 UNIT_KEY_CHARS = 200
+CONTEXT_CHARS = 100
 
 # The hot path is two statements: one read of the experiment and its active variants' running
 # sums (no lock), one write of the assignment plus the hour's traffic counter. Both are plain SQL
@@ -23,9 +33,9 @@ UNIT_KEY_CHARS = 200
 _STATE_SQL = f"""
 SELECT e.id AS experiment_id, e.team_id, e.name AS experiment_name, e.status, e.strategy, e.epsilon, e.min_results,
        v.id AS variant_id, v.name AS variant_name, v.prompt, v.is_control, v.results_count, v.objective_count,
-       v.objective_sum, {{unit}} AS unit_variant_id
+       v.objective_sum, {{unit}} AS unit_variant_id, {{context_cols}}
 FROM {Experiment._meta.db_table} e
-LEFT JOIN {Variant._meta.db_table} v ON v.experiment_id = e.id AND v.retired_at IS NULL
+LEFT JOIN {Variant._meta.db_table} v ON v.experiment_id = e.id AND v.retired_at IS NULL{{context_join}}
 WHERE e.team_id = ANY(%(teams)s) AND {{match}}
 ORDER BY (e.team_id = %(prefer)s) DESC, e.id, v.id
 """
@@ -34,12 +44,23 @@ _UNIT_VARIANT = (
     f"(SELECT u.variant_id FROM {UnitAssignment._meta.db_table} u "
     "WHERE u.experiment_id = e.id AND u.unit_key = %(unit)s)"
 )
+# With a context, the variants' sums within that context bucket come along (Thompson per bucket).
+_CONTEXT_JOIN = f"""
+LEFT JOIN {VariantContext._meta.db_table} c ON c.variant_id = v.id AND c.context = %(context)s"""
 _STATE = {
-    (by_id, with_unit): _STATE_SQL.format(
-        match="e.id = %(ref)s" if by_id else "e.name = %(ref)s", unit=_UNIT_VARIANT if with_unit else "NULL::bigint"
+    (by_id, with_unit, with_context): _STATE_SQL.format(
+        match="e.id = %(ref)s" if by_id else "e.name = %(ref)s",
+        unit=_UNIT_VARIANT if with_unit else "NULL::bigint",
+        context_cols="c.results AS context_results, c.objective_count AS context_objective_count, "
+        "c.objective_sum AS context_objective_sum"
+        if with_context
+        else "NULL::bigint AS context_results, NULL::bigint AS context_objective_count, "
+        "NULL::float AS context_objective_sum",
+        context_join=_CONTEXT_JOIN if with_context else "",
     )
     for by_id in (False, True)
     for with_unit in (False, True)
+    for with_context in (False, True)
 }
 
 
@@ -62,6 +83,9 @@ class _StateRow(NamedTuple):
     objective_count: int | None
     objective_sum: float | None
     unit_variant_id: int | None  # the unit's sticky variant (None without a unit key, or a new unit)
+    context_results: int | None  # the variant's sums within the select's context (None: none yet)
+    context_objective_count: int | None
+    context_objective_sum: float | None
 
 
 _BUCKET_UPSERT = f"""
@@ -75,8 +99,8 @@ _BUCKET_UPSERT = f"""
 """
 _SELECT_SQL = f"""
 WITH a AS (
-    INSERT INTO {Assignment._meta.db_table} (team_id, experiment_id, variant_id, created_at)
-    VALUES (%(team)s, %(experiment)s, %(variant)s, %(now)s)
+    INSERT INTO {Assignment._meta.db_table} (team_id, experiment_id, variant_id, created_at, context)
+    VALUES (%(team)s, %(experiment)s, %(variant)s, %(now)s, %(context)s)
     RETURNING id, variant_id
 ), b AS ({
     _BUCKET_UPSERT.format(
@@ -96,8 +120,8 @@ WITH u AS (
     WHERE t.variant_id = %(stale)s
     RETURNING variant_id
 ), a AS (
-    INSERT INTO {Assignment._meta.db_table} (team_id, experiment_id, variant_id, created_at)
-    SELECT %(team)s, %(experiment)s, variant_id, %(now)s FROM u
+    INSERT INTO {Assignment._meta.db_table} (team_id, experiment_id, variant_id, created_at, context)
+    SELECT %(team)s, %(experiment)s, variant_id, %(now)s, %(context)s FROM u
     RETURNING id, variant_id
 ), b AS ({
     _BUCKET_UPSERT.format(
@@ -127,6 +151,7 @@ def experiment_select(
     experiment_id: int | None = None,
     prefer_team_id: int | None = None,
     unit: str | None = None,
+    context: str | None = None,
     rng: random.Random | None = None,
 ) -> Selection | None:
     """Serve a variant of the running experiment ``name`` (or ``experiment_id``) among ``team_ids``
@@ -145,9 +170,11 @@ def experiment_select(
     locked or written, so selection scales with concurrent callers."""
     if unit is not None and (not isinstance(unit, str) or not unit.strip() or len(unit) > UNIT_KEY_CHARS):
         raise ValidationError({"unit": f"A unit key is a non-empty text of at most {UNIT_KEY_CHARS} characters."})
-    state_sql = _STATE[(experiment_id is not None, unit is not None)]
+    if context is not None and (not isinstance(context, str) or not context.strip() or len(context) > CONTEXT_CHARS):
+        raise ValidationError({"context": f"A context is a non-empty text of at most {CONTEXT_CHARS} characters."})
+    state_sql = _STATE[(experiment_id is not None, unit is not None, context is not None)]
     ref = experiment_id if experiment_id is not None else name
-    params = {"teams": list(team_ids), "ref": ref, "prefer": prefer_team_id or 0, "unit": unit}
+    params = {"teams": list(team_ids), "ref": ref, "prefer": prefer_team_id or 0, "unit": unit, "context": context}
     rows = sql.fetch_rows(state_sql, params, _StateRow)
     if not rows:
         return None
@@ -159,12 +186,27 @@ def experiment_select(
         raise ValidationError({"variants": "This experiment has no active variant to serve."})
     by_id = {r.variant_id: r for r in rows}
     now = timezone.now()
-    values = {"team": exp.team_id, "experiment": exp.experiment_id, "now": now, "bucket": _hour(now), "unit": unit}
+    values = {
+        "team": exp.team_id,
+        "experiment": exp.experiment_id,
+        "now": now,
+        "bucket": _hour(now),
+        "unit": unit,
+        "context": context or "",
+    }
     kept = exp.unit_variant_id if exp.unit_variant_id in by_id else None
     if kept is not None:
         assignment = sql.fetch_one(_SELECT_SQL, values | {"variant": kept, "uniform": 0, "greedy": 0})
     else:
-        arms = [bandits.Arm(r.variant_id, r.objective_count, r.objective_sum, r.results_count) for r in rows]
+        if context is not None and exp.strategy == Strategy.THOMPSON:
+            arms = [
+                bandits.Arm(
+                    r.variant_id, r.context_objective_count or 0, r.context_objective_sum or 0.0, r.context_results or 0
+                )
+                for r in rows
+            ]
+        else:
+            arms = [bandits.Arm(r.variant_id, r.objective_count, r.objective_sum, r.results_count) for r in rows]
         chosen, kind = bandits.choose_with_kind(
             exp.strategy, arms, epsilon=exp.epsilon, min_results=exp.min_results, rng=rng or _rng
         )
@@ -194,10 +236,12 @@ def experiment_select(
 
 
 def variant_select(
-    *, experiment: Experiment, unit: str | None = None, rng: random.Random | None = None
+    *, experiment: Experiment, unit: str | None = None, context: str | None = None, rng: random.Random | None = None
 ) -> tuple[Variant, int]:
     """Serve a variant of ``experiment`` (see ``experiment_select``); returns (variant, assignment id)."""
-    selection = experiment_select(team_ids=[experiment.team_id], experiment_id=experiment.pk, unit=unit, rng=rng)
+    selection = experiment_select(
+        team_ids=[experiment.team_id], experiment_id=experiment.pk, unit=unit, context=context, rng=rng
+    )
     if selection is None:
         raise ValidationError({"experiment": "No such experiment."})
     return selection.variant, selection.assignment_id

@@ -3,7 +3,18 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from improvement import services
-from improvement.models import Assignment, Experiment, Rollout, RolloutStep, UnitAssignment, Variant, VariantBucket
+from improvement.models import (
+    Assignment,
+    Experiment,
+    Rollout,
+    RolloutStep,
+    RolloutTally,
+    UnitAssignment,
+    Variant,
+    VariantBucket,
+    VariantContext,
+    VariantDuration,
+)
 
 STAT_FIELDS = (
     "results_count",
@@ -70,7 +81,11 @@ class _DeletesRecordedRows:
             Assignment._meta.verbose_name,
             VariantBucket._meta.verbose_name,
             UnitAssignment._meta.verbose_name,
+            VariantDuration._meta.verbose_name,
+            VariantContext._meta.verbose_name,
             Rollout._meta.verbose_name,
+            RolloutStep._meta.verbose_name,
+            RolloutTally._meta.verbose_name,
         }
         return deleted, counts, perms_needed, protected
 
@@ -231,3 +246,41 @@ class RolloutAdmin(_RecordedRows, admin.ModelAdmin):
         for rollout in queryset:
             services.rollout_check(rollout=rollout)
         self.message_user(request, f"{queryset.count()} rollout(s) checked.")
+
+
+@admin.register(VariantDuration)
+class VariantDurationAdmin(_RecordedRows, admin.ModelAdmin):
+    """The p95 guardrail's duration histogram (8 bins per doubling), recorded by results."""
+
+    list_display = ("variant", "bin", "count")
+    search_fields = ("variant__name", "variant__experiment__name")
+    list_select_related = ("variant__experiment",)
+    raw_id_fields = ("variant",)
+
+
+@admin.register(VariantContext)
+class VariantContextAdmin(_RecordedRows, admin.ModelAdmin):
+    """Each variant's sums within a context bucket (Thompson sampling per bucket)."""
+
+    list_display = ("experiment", "variant", "context", "results", "objective_count", "objective_sum")
+    search_fields = ("context", "experiment__name", "variant__name")
+    list_select_related = ("experiment", "variant__experiment")
+    raw_id_fields = ("experiment", "variant")
+
+
+@admin.register(RolloutStep)
+class RolloutStepAdmin(_RecordedRows, admin.ModelAdmin):
+    list_display = ("rollout", "action", "share", "created_at")
+    list_filter = ("action",)
+    list_select_related = ("rollout",)
+    raw_id_fields = ("rollout",)
+
+
+@admin.register(RolloutTally)
+class RolloutTallyAdmin(_RecordedRows, admin.ModelAdmin):
+    """Runs of stable and candidate per duration bin, recorded by the rollout's results."""
+
+    list_display = ("rollout", "arm", "bin", "results", "successes", "cost_sum")
+    list_filter = ("arm",)
+    list_select_related = ("rollout",)
+    raw_id_fields = ("rollout",)

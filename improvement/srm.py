@@ -26,6 +26,7 @@ ALERT_P = 0.001
 MIN_EXPECTED = 5.0
 
 OK, WARNING, ALERT, NOT_ENOUGH = "ok", "warning", "alert", "not_enough_data"
+STATUSES = [(OK, "ok"), (WARNING, "warning"), (ALERT, "alert"), (NOT_ENOUGH, "not enough data")]
 LABELS = {OK: "Split as designed", WARNING: "Warning", ALERT: "Alert", NOT_ENOUGH: "Not enough draws yet"}
 
 

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from crucible import limits
 from crucible.api.fields import MoneyField, MoneyInputField, TeamObjectField
 from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
-from improvement import conf
+from improvement import conf, srm
 from improvement.models import Assignment, Experiment, Status, Strategy, Variant
 from marketplace import selectors as marketplace_selectors
 
@@ -408,7 +408,7 @@ class GuardrailsSerializer(serializers.Serializer):
 
 class SrmCheckSerializer(serializers.Serializer):
     check = serializers.ChoiceField(choices=["uniform_draws", "exploration_share"])
-    status = serializers.ChoiceField(choices=["ok", "warning", "alert", "not_enough_data"])
+    status = serializers.ChoiceField(choices=srm.STATUSES)
     statistic = serializers.FloatField(allow_null=True, help_text="Pearson's chi-square.")
     df = serializers.IntegerField()
     p_value = serializers.FloatField(allow_null=True)
@@ -418,9 +418,7 @@ class SrmCheckSerializer(serializers.Serializer):
 
 
 class SrmSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(
-        choices=["ok", "warning", "alert", "not_enough_data"], help_text="Warning at p < 0.01, alert at p < 0.001."
-    )
+    status = serializers.ChoiceField(choices=srm.STATUSES, help_text="Warning at p < 0.01, alert at p < 0.001.")
     status_label = serializers.CharField()
     checks = SrmCheckSerializer(many=True)
 

@@ -222,6 +222,15 @@ class ExperimentCreateSerializer(ExperimentWriteSerializer):
     status = serializers.ChoiceField(choices=Status.choices, default=Status.DRAFT, help_text="draft or running.")
     variants = VariantSpecSerializer(many=True, required=False, max_length=conf.MAX_VARIANTS)
 
+    def to_internal_value(self, data):
+        # A form body's "variants=x" would be silently dropped (DRF reads nested lists from forms
+        # only as variants[0]name): refuse it rather than create an experiment without them.
+        if hasattr(data, "getlist") and data.getlist("variants"):
+            raise serializers.ValidationError(
+                {"variants": ["Send the variants as a JSON list of objects {name, prompt, is_control}."]}
+            )
+        return super().to_internal_value(data)
+
 
 class ExperimentUpdateSerializer(ExperimentWriteSerializer):
     name = serializers.CharField(max_length=limits.NAME_CHARS, required=False)

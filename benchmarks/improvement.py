@@ -9,13 +9,15 @@ It migrates its own database, prepares a running experiment (three variants past
 epsilon-greedy exploits and explores as in production), starts the server, then alternates rounds
 of the floor and of select with the same number of concurrent clients, and prints requests per
 second and latency percentiles of each, the ratio, and a check that every successful select wrote
-exactly one assignment and one traffic count.
+exactly one assignment and one traffic count. A third path measures select with a unit key
+(sticky assignment), drawn from 5,000 units so that new and returning units mix.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -94,7 +96,7 @@ def load(url: str, method: str, key: str, *, body=None, clients: int, seconds: f
         mine, ok, bad = [], 0, 0
         while time.perf_counter() < stop_at:
             t0 = time.perf_counter()
-            response = session.request(method, url, json=body, timeout=30)
+            response = session.request(method, url, json=body() if callable(body) else body, timeout=30)
             mine.append(time.perf_counter() - t0)
             if response.status_code in (200, 201):
                 ok += 1
@@ -140,7 +142,11 @@ def main():
     port = free_port()
     server = start_app_server(port, args.workers, args.threads)
     base = f"http://127.0.0.1:{port}"
-    results = {"floor": [], "select": []}
+    results = {"floor": [], "select": [], "unit": []}
+
+    def with_unit():
+        return {"experiment": EXPERIMENT, "unit": f"user-{random.randrange(5000)}"}
+
     try:
         # Warm both paths (connections, imports) before measuring.
         load(f"{base}/api/v1/teams/", "GET", key, clients=2, seconds=1)
@@ -157,6 +163,16 @@ def main():
                     seconds=seconds,
                 )
             )
+            results["unit"].append(
+                load(
+                    f"{base}/api/v1/improvement/select/",
+                    "POST",
+                    key,
+                    body=with_unit,
+                    clients=args.clients,
+                    seconds=seconds,
+                )
+            )
     finally:
         stop_server(server)
 
@@ -169,7 +185,7 @@ def main():
             "ok": sum(r["ok"] for r in rows),
         }
 
-    floor, select = summary(results["floor"]), summary(results["select"])
+    floor, select, unit = summary(results["floor"]), summary(results["select"]), summary(results["unit"])
     print(
         f"\nselect throughput vs the DRF floor: {args.clients} concurrent clients, server {args.workers}x{args.threads}, "
         f"{rounds} round(s) of {seconds:g}s, median of rounds"
@@ -181,13 +197,20 @@ def main():
     print(
         f"{'POST /api/v1/improvement/select/':<42}{select['rps']:>9.0f}{select['p50']:>9.1f}{select['p95']:>9.1f}{select['errors']:>8}"
     )
+    print(
+        f"{'POST /api/v1/improvement/select/ + unit':<42}{unit['rps']:>9.0f}{unit['p50']:>9.1f}{unit['p95']:>9.1f}{unit['errors']:>8}"
+    )
     print(f"select / floor throughput: {select['rps'] / floor['rps']:.2f}")
+    print(f"select with a unit key / floor throughput: {unit['rps'] / floor['rps']:.2f}")
 
     # Exactness under load: one assignment and one traffic count per successful select.
     made = Assignment.objects.filter(experiment__name=EXPERIMENT).count() - before_assignments
     counted = sum(VariantBucket.objects.filter(experiment__name=EXPERIMENT).values_list("assignments", flat=True))
-    warm_ok = made - select["ok"]
-    print(f"assignments written: {made} (measured {select['ok']} + warm-up {warm_ok}); traffic counters: {counted}")
+    warm_ok = made - select["ok"] - unit["ok"]
+    print(
+        f"assignments written: {made} (measured {select['ok']} + {unit['ok']} with a unit + warm-up {warm_ok}); "
+        f"traffic counters: {counted}"
+    )
     if counted != made:
         raise SystemExit("traffic counters disagree with assignments")
 

@@ -240,6 +240,8 @@ SPECTACULAR_SETTINGS = {
         "TeamRoleEnum": "crucible.models.Role",
         "ApiKeyRoleEnum": "crucible.models.API_KEY_ROLES",
         "ExperimentStatusEnum": "improvement.models.Status",
+        "RolloutStatusEnum": "improvement.models.RolloutStatus",
+        "SrmStatusEnum": "improvement.srm.STATUSES",
         "ExecutionStatusEnum": "observability.models.ExecutionStatus",
         "ExecutionSourceEnum": "observability.models.ExecutionSource",
         "IngestResultStatusEnum": "observability.api.serializers.INGEST_RESULT_STATUSES",

@@ -3,7 +3,18 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from improvement import services
-from improvement.models import Assignment, Experiment, Variant, VariantBucket
+from improvement.models import (
+    Assignment,
+    Experiment,
+    Rollout,
+    RolloutStep,
+    RolloutTally,
+    UnitAssignment,
+    Variant,
+    VariantBucket,
+    VariantContext,
+    VariantDuration,
+)
 
 STAT_FIELDS = (
     "results_count",
@@ -18,6 +29,7 @@ STAT_FIELDS = (
     "duration_sum_sq",
     "tokens_sum",
     "cost_sum",
+    "cost_sum_sq",
 )
 
 
@@ -65,7 +77,16 @@ class _DeletesRecordedRows:
 
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        perms_needed -= {Assignment._meta.verbose_name, VariantBucket._meta.verbose_name}
+        perms_needed -= {
+            Assignment._meta.verbose_name,
+            VariantBucket._meta.verbose_name,
+            UnitAssignment._meta.verbose_name,
+            VariantDuration._meta.verbose_name,
+            VariantContext._meta.verbose_name,
+            Rollout._meta.verbose_name,
+            RolloutStep._meta.verbose_name,
+            RolloutTally._meta.verbose_name,
+        }
         return deleted, counts, perms_needed, protected
 
 
@@ -138,7 +159,7 @@ class VariantAdmin(_DeletesRecordedRows, admin.ModelAdmin):
     search_fields = ("name", "prompt", "experiment__name")
     list_select_related = ("experiment", "team")
     raw_id_fields = ("experiment", "team")
-    readonly_fields = STAT_FIELDS + ("retired_at", "created_at")
+    readonly_fields = STAT_FIELDS + ("retired_at", "retired_reason", "created_at")
     actions = ["retire_selected"]
 
     @admin.action(description="Retire the selected variants")
@@ -181,3 +202,85 @@ class VariantBucketAdmin(_RecordedRows, admin.ModelAdmin):
     search_fields = ("experiment__name", "variant__name")
     list_select_related = ("experiment", "variant__experiment")
     date_hierarchy = "bucket"
+
+
+@admin.register(UnitAssignment)
+class UnitAssignmentAdmin(_RecordedRows, admin.ModelAdmin):
+    """Sticky assignments: which variant each unit keeps for the experiment's life."""
+
+    list_display = ("unit_key", "experiment", "variant", "created_at")
+    search_fields = ("unit_key", "experiment__name")
+    list_select_related = ("experiment", "variant__experiment")
+    raw_id_fields = ("experiment", "variant")
+    show_full_result_count = False
+
+
+class RolloutStepInline(admin.TabularInline):
+    model = RolloutStep
+    fields = ("action", "share", "evidence", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Rollout)
+class RolloutAdmin(_RecordedRows, admin.ModelAdmin):
+    """Guarded rollouts: started by promotion, moved by the services (``manage.py improvement_rollouts``)."""
+
+    list_display = ("id", "agent", "candidate", "stable", "share", "status", "next_step_at", "started_at")
+    list_filter = ("status", "started_at")
+    search_fields = ("agent__name", "experiment__name")
+    list_select_related = ("agent", "candidate__agent", "stable__agent")
+    raw_id_fields = ("experiment", "agent", "candidate", "stable", "team")
+    inlines = [RolloutStepInline]
+    actions = ["check_selected"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None  # the list and its action; a rollout itself changes only through the services
+
+    @admin.action(description="Read the guardrails and advance the selected rollouts when due")
+    def check_selected(self, request, queryset):
+        for rollout in queryset:
+            services.rollout_check(rollout=rollout)
+        self.message_user(request, f"{queryset.count()} rollout(s) checked.")
+
+
+@admin.register(VariantDuration)
+class VariantDurationAdmin(_RecordedRows, admin.ModelAdmin):
+    """The p95 guardrail's duration histogram (8 bins per doubling), recorded by results."""
+
+    list_display = ("variant", "bin", "count")
+    search_fields = ("variant__name", "variant__experiment__name")
+    list_select_related = ("variant__experiment",)
+    raw_id_fields = ("variant",)
+
+
+@admin.register(VariantContext)
+class VariantContextAdmin(_RecordedRows, admin.ModelAdmin):
+    """Each variant's sums within a context bucket (Thompson sampling per bucket)."""
+
+    list_display = ("experiment", "variant", "context", "results", "objective_count", "objective_sum")
+    search_fields = ("context", "experiment__name", "variant__name")
+    list_select_related = ("experiment", "variant__experiment")
+    raw_id_fields = ("experiment", "variant")
+
+
+@admin.register(RolloutStep)
+class RolloutStepAdmin(_RecordedRows, admin.ModelAdmin):
+    list_display = ("rollout", "action", "share", "created_at")
+    list_filter = ("action",)
+    list_select_related = ("rollout",)
+    raw_id_fields = ("rollout",)
+
+
+@admin.register(RolloutTally)
+class RolloutTallyAdmin(_RecordedRows, admin.ModelAdmin):
+    """Runs of stable and candidate per duration bin, recorded by the rollout's results."""
+
+    list_display = ("rollout", "arm", "bin", "results", "successes", "cost_sum")
+    list_filter = ("arm",)
+    list_select_related = ("rollout",)
+    raw_id_fields = ("rollout",)

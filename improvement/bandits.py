@@ -74,14 +74,36 @@ def ucb1(arms: list[Arm], *, min_results: int, rng: random.Random) -> Arm:
     return rng.choice([arm for score, arm in scores if score == top])
 
 
-STRATEGIES = {"epsilon_greedy": epsilon_greedy, "thompson": thompson, "ucb1": ucb1}
+def fixed_split(arms: list[Arm], *, min_results: int, rng: random.Random) -> Arm:
+    """Equal shares: every active variant uniformly at random (a classic A/B/n test)."""
+    return rng.choice(arms)
 
 
-def choose(strategy: str, arms: list[Arm], *, epsilon: float, min_results: int, rng: random.Random) -> Arm:
+STRATEGIES = {"epsilon_greedy": epsilon_greedy, "thompson": thompson, "ucb1": ucb1, "fixed_split": fixed_split}
+
+# What kind of draw served a variant (the sample-ratio check in improvement.srm tests the uniform ones).
+UNIFORM, GREEDY, OTHER = "uniform", "greedy", "other"
+
+
+def choose_with_kind(
+    strategy: str, arms: list[Arm], *, epsilon: float, min_results: int, rng: random.Random
+) -> tuple[Arm, str]:
+    """``choose``, and whether the draw was uniform over all arms (a fixed split, or
+    epsilon-greedy's exploration), greedy (epsilon-greedy's exploitation) or anything else."""
     if not arms:
         raise ValueError("no arms to choose from")
     if len(arms) == 1:
-        return arms[0]
+        return arms[0], OTHER
+    if strategy == "fixed_split":
+        return rng.choice(arms), UNIFORM
     if strategy == "epsilon_greedy":
-        return epsilon_greedy(arms, epsilon=epsilon, min_results=min_results, rng=rng)
-    return STRATEGIES[strategy](arms, min_results=min_results, rng=rng)
+        if _warming_up(arms, min_results):
+            return epsilon_greedy(arms, epsilon=epsilon, min_results=min_results, rng=rng), OTHER
+        if rng.random() < epsilon:
+            return rng.choice(arms), UNIFORM
+        return _best_by_mean(arms, rng), GREEDY
+    return STRATEGIES[strategy](arms, min_results=min_results, rng=rng), OTHER
+
+
+def choose(strategy: str, arms: list[Arm], *, epsilon: float, min_results: int, rng: random.Random) -> Arm:
+    return choose_with_kind(strategy, arms, epsilon=epsilon, min_results=min_results, rng=rng)[0]

@@ -12,3 +12,7 @@ MC_DRAWS = env_int("CRUCIBLE_IMPROVEMENT_MC_DRAWS", 4000)
 MAX_VARIANTS = env_int("CRUCIBLE_IMPROVEMENT_MAX_VARIANTS", 20)
 # Most results in one POST to the results endpoint.
 MAX_RESULTS_PER_REQUEST = env_int("CRUCIBLE_IMPROVEMENT_MAX_RESULTS_PER_REQUEST", 1000)
+# Sample size at which the always-valid confidence sequences are tightest (improvement.sequential).
+SEQUENTIAL_N_OPT = env_int("CRUCIBLE_IMPROVEMENT_SEQUENTIAL_N_OPT", 500)
+# Hours between the steps of a guarded rollout (5% -> 25% -> 50% -> 100%) when guardrails hold.
+ROLLOUT_STEP_HOURS = env_float("CRUCIBLE_IMPROVEMENT_ROLLOUT_STEP_HOURS", 24.0)

@@ -4,7 +4,7 @@ from django.db.models import Q
 from django_filters import rest_framework as filters
 
 from crucible.filters import IsoDateTimeFilter
-from improvement.models import Assignment, Experiment, Status, Strategy, Variant
+from improvement.models import Assignment, Experiment, Rollout, RolloutStatus, Status, Strategy, Variant
 
 
 class ExperimentFilterSet(filters.FilterSet):
@@ -48,3 +48,13 @@ class AssignmentFilterSet(filters.FilterSet):
     class Meta:
         model = Assignment
         fields = ["experiment", "variant", "has_result", "created_after", "created_before"]
+
+
+class RolloutFilterSet(filters.FilterSet):
+    experiment = filters.NumberFilter(field_name="experiment_id")
+    agent = filters.NumberFilter(field_name="agent_id", label="Agent id")
+    status = filters.MultipleChoiceFilter(choices=RolloutStatus.choices)
+
+    class Meta:
+        model = Rollout
+        fields = ["experiment", "agent", "status"]

@@ -24,6 +24,10 @@ class ExperimentForm(forms.ModelForm):
             "weight_cost",
             "speed_reference_ms",
             "cost_reference",
+            "guardrail_error_margin",
+            "guardrail_p95_margin",
+            "guardrail_cost_margin",
+            "guardrail_auto_stop",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         help_texts = {

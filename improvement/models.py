@@ -10,6 +10,7 @@ each ``select``: which variant a caller was given, so its result can be recorded
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -28,6 +29,7 @@ class Strategy(models.TextChoices):
     EPSILON_GREEDY = "epsilon_greedy", "Epsilon-greedy"
     THOMPSON = "thompson", "Thompson sampling"
     UCB1 = "ucb1", "UCB1"
+    FIXED_SPLIT = "fixed_split", "Fixed split (equal shares)"
 
 
 class Experiment(models.Model):
@@ -69,6 +71,32 @@ class Experiment(models.Model):
         default=30,
         validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
         help_text="Results each variant needs before any variant can count as better.",
+    )
+    # Guardrails (improvement.guardrails): a variant clearly worse than the control by more than the
+    # margin cannot win; None switches a guardrail off.
+    guardrail_error_margin = models.FloatField(
+        null=True,
+        blank=True,
+        default=0.02,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Error rate: how many points (0.02 = 2 points) above the control's a variant may be.",
+    )
+    guardrail_p95_margin = models.FloatField(
+        null=True,
+        blank=True,
+        default=0.2,
+        validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+        help_text="p95 duration: how much slower than the control's (0.2 = 20%) a variant may be.",
+    )
+    guardrail_cost_margin = models.FloatField(
+        null=True,
+        blank=True,
+        default=0.2,
+        validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+        help_text="Cost per run: how much dearer than the control's (0.2 = 20%) a variant may be.",
+    )
+    guardrail_auto_stop = models.BooleanField(
+        default=False, help_text="Retire a variant as soon as it is clearly worse than the control on a guardrail."
     )
     winner = models.ForeignKey(
         "improvement.Variant",
@@ -154,6 +182,9 @@ class Variant(models.Model):
     retired_at = models.DateTimeField(
         null=True, blank=True, help_text="Retired variants get no traffic and no results."
     )
+    retired_reason = models.TextField(
+        blank=True, default="", db_default="", help_text="Why it was retired (a guardrail's evidence)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     # Running statistics (moved only by services with F() expressions).
@@ -169,6 +200,9 @@ class Variant(models.Model):
     duration_sum_sq = models.FloatField(default=0.0)
     tokens_sum = models.BigIntegerField(default=0)
     cost_sum = models.DecimalField(max_digits=SUM_MONEY_DIGITS, decimal_places=6, default=0)
+    cost_sum_sq = models.FloatField(
+        default=0.0, db_default=0.0, help_text="Sum of squared costs (the cost guardrail's spread)."
+    )
 
     class Meta:
         ordering = ["experiment_id", "id"]
@@ -230,6 +264,9 @@ class Assignment(models.Model):
     variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="assignments")
     created_at = models.DateTimeField()
     result_at = models.DateTimeField(null=True, blank=True)
+    context = models.CharField(
+        max_length=100, blank=True, default="", db_default="", help_text="The select's context bucket, if any."
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -249,6 +286,10 @@ class VariantBucket(models.Model):
     results = models.BigIntegerField(default=0)
     successes = models.BigIntegerField(default=0)
     objective_sum = models.FloatField(default=0.0)
+    # Fresh draws by kind, for the sample-ratio check (improvement.srm): uniform draws (a fixed
+    # split, or epsilon-greedy's exploration) and greedy ones (epsilon-greedy's exploitation).
+    uniform_draws = models.BigIntegerField(default=0, db_default=0)
+    greedy_draws = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["bucket", "variant_id"]
@@ -259,3 +300,141 @@ class VariantBucket(models.Model):
 
     def __str__(self):
         return f"{self.variant_id} @ {self.bucket:%Y-%m-%d %H:00}"
+
+
+class UnitAssignment(models.Model):
+    """Sticky assignment: the variant one unit (an end user, a session, a build) keeps for the
+    experiment's life. Written once with ``INSERT ... ON CONFLICT DO NOTHING``."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="unit_assignments")
+    unit_key = models.CharField(max_length=200)
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="unit_assignments")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["experiment_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "unit_key"], name="unitassignment_unique_experiment_unit")
+        ]
+
+    def __str__(self):
+        return f"{self.unit_key} -> {self.variant_id}"
+
+
+class VariantDuration(models.Model):
+    """How many results of a variant fell in one duration bin (log-spaced, improvement.guardrails):
+    the p95 guardrail's histogram. Upserted, never read-modify-written."""
+
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="duration_bins")
+    bin = models.SmallIntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["variant_id", "bin"]
+        constraints = [models.UniqueConstraint(fields=["variant", "bin"], name="variantduration_unique_variant_bin")]
+
+    def __str__(self):
+        return f"{self.variant_id} bin {self.bin}: {self.count}"
+
+
+class RolloutStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed (stable moved)"
+    STOPPED = "stopped", "Stopped (candidate yanked)"
+
+
+def default_schedule() -> list[float]:
+    return [0.05, 0.25, 0.5, 1.0]
+
+
+class Rollout(models.Model):
+    """A guarded rollout of a promoted winner: the candidate version gets a growing share of the
+    default channel's runs (``schedule``) while guardrails compare it with stable."""
+
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    experiment = models.ForeignKey(
+        Experiment, null=True, blank=True, on_delete=models.SET_NULL, related_name="rollouts"
+    )
+    agent = models.ForeignKey("marketplace.Agent", on_delete=models.CASCADE, related_name="+")
+    candidate = models.ForeignKey("marketplace.AgentVersion", on_delete=models.CASCADE, related_name="+")
+    stable = models.ForeignKey(
+        "marketplace.AgentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    schedule = ArrayField(models.FloatField(), default=default_schedule, help_text="Candidate shares, step by step.")
+    step = models.PositiveSmallIntegerField(default=0, help_text="Index of the current share in the schedule.")
+    share = models.FloatField(default=0.0)
+    status = models.CharField(max_length=10, choices=RolloutStatus.choices, default=RolloutStatus.RUNNING)
+    min_results = models.PositiveIntegerField(default=30, help_text="Candidate results each step needs to move on.")
+    step_results_start = models.BigIntegerField(default=0, help_text="Candidate results when this step began.")
+    next_step_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, help_text="Why it stopped: the guardrail's evidence.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_step_at"], name="rollout_status_next")]
+
+    def __str__(self):
+        return f"rollout {self.pk} of {self.candidate_id} ({self.status}, {self.share:.0%})"
+
+
+class RolloutStep(models.Model):
+    """One recorded step of a rollout: start, advance, complete or stop, with its evidence."""
+
+    class Action(models.TextChoices):
+        START = "start", "Started"
+        ADVANCE = "advance", "Share raised"
+        COMPLETE = "complete", "Completed: stable moved"
+        STOP = "stop", "Stopped: candidate yanked"
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="steps")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    share = models.FloatField()
+    evidence = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["rollout_id", "id"]
+
+    def __str__(self):
+        return f"{self.rollout_id}: {self.action} at {self.share:.0%}"
+
+
+class RolloutTally(models.Model):
+    """Runs of one side of a rollout (stable or candidate) in one duration bin: results, successes,
+    cost sums. Upserted; the guardrails read the sums and the bins as a histogram."""
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="tallies")
+    arm = models.CharField(max_length=10, choices=[("stable", "Stable"), ("candidate", "Candidate")])
+    bin = models.SmallIntegerField()
+    results = models.BigIntegerField(default=0)
+    successes = models.BigIntegerField(default=0)
+    cost_sum = models.FloatField(default=0.0)
+    cost_sum_sq = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["rollout_id", "arm", "bin"]
+        constraints = [models.UniqueConstraint(fields=["rollout", "arm", "bin"], name="rollouttally_unique")]
+
+    def __str__(self):
+        return f"{self.rollout_id} {self.arm} bin {self.bin}"
+
+
+class VariantContext(models.Model):
+    """A variant's objective sums within one context bucket (e.g. the build's stack): Thompson
+    sampling draws from these when a select names its context. Upserted by the results batch."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="+")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="contexts")
+    context = models.CharField(max_length=100)
+    results = models.BigIntegerField(default=0)
+    objective_count = models.BigIntegerField(default=0)
+    objective_sum = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["experiment_id", "context", "variant_id"]
+        constraints = [models.UniqueConstraint(fields=["variant", "context"], name="variantcontext_unique")]
+
+    def __str__(self):
+        return f"{self.variant_id} in {self.context}"

@@ -13,7 +13,7 @@ from django.utils import timezone
 from crucible import formatting
 from crucible.money import money_average
 from crucible.sql import fetch_rows
-from improvement import conf, stats, verdict
+from improvement import conf, sequential, stats, trust, verdict
 from improvement.models import Experiment, Status, Variant, VariantBucket
 
 _ID = re.compile(r"[0-9]{1,19}")
@@ -79,11 +79,20 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
     )
     control = next((v for v in variants if v.is_control), None)
     control_mean = control.objective_mean if control else None
+    alpha, n_opt = 1.0 - confidence, conf.SEQUENTIAL_N_OPT
 
     rows = []
     for v in variants:
-        mean, low, high = stats.mean_interval(v.objective_count, v.objective_sum, v.objective_sum_sq, confidence)
-        s_low, s_high = stats.wilson_interval(v.success_count, v.results_count, confidence)
+        # Always-valid intervals (confidence sequences): safe to read after every result.
+        mean, low, high = sequential.mean_sequence(
+            sequential.Sample(v.objective_count, v.objective_sum, v.objective_sum_sq), alpha, n_opt=n_opt
+        )
+        successes = sequential.Sample.of_proportion(v.success_count, v.results_count)
+        _, s_low, s_high = sequential.mean_sequence(
+            successes, alpha, n_opt=n_opt, variance=sequential.proportion_variance(successes)
+        )
+        s_low = None if s_low is None else max(0.0, s_low)
+        s_high = None if s_high is None else min(1.0, s_high)
         lift = None
         if control is not None and v.pk != control.pk and mean is not None and control_mean:
             lift = (mean - control_mean) / control_mean
@@ -105,6 +114,7 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
                 "duration_mean_ms": v.duration_mean,
                 "tokens_mean": (v.tokens_sum / v.results_count) if v.results_count else None,
                 "cost_mean": money_average(v.cost_sum, v.results_count),
+                "retired_reason": v.retired_reason,
                 # With no scored result a variant's "probability" is only the prior's 1/n.
                 "probability_best": p_best.get(v.pk) if v.objective_count else None,
                 "lift_vs_control": lift,
@@ -113,8 +123,29 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
         )
 
     threshold = conf.WIN_PROBABILITY
+    guards = trust.experiment_guardrails(experiment=experiment, variants=variants)
+    vetoed = {
+        row["id"]: " ".join(c["evidence"] for c in row["checks"] if c["breached"])
+        for row in guards["variants"]
+        if row["breached"]
+    }
+    leader = max(active, key=lambda v: p_best.get(v.pk, 0.0)) if active else None
+    separated = leader is not None and sequential.separated_leader(
+        {v.pk: sequential.Sample(v.objective_count, v.objective_sum, v.objective_sum_sq) for v in active},
+        leader.pk,
+        alpha,
+        n_opt=n_opt,
+    )
     found = verdict.verdict(
-        verdict.Context(experiment=experiment, active=active, p_best=p_best, posteriors=posteriors, threshold=threshold)
+        verdict.Context(
+            experiment=experiment,
+            active=active,
+            p_best=p_best,
+            posteriors=posteriors,
+            threshold=threshold,
+            separated=separated,
+            vetoed=vetoed,
+        )
     )
     winner = found.winner
 
@@ -138,6 +169,9 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
         "verdict_detail": found.detail,
         "reasons": found.reasons,
         "results_needed": found.results_needed,
+        "interval_method": "always-valid confidence sequence",
+        "guardrails": guards,
+        "srm": trust.experiment_srm(experiment=experiment, variants=variants),
     }
 
 

@@ -1,8 +1,11 @@
 """The experiment verdict as small rules: each returns a ``crucible.rules.Recommendation`` saying
 either which variant won or why none has yet; ``verdict`` runs them and writes the sentence.
 
-A winner is named only when every active variant has ``min_results`` results and one active
-variant's probability of being best reaches ``CRUCIBLE_IMPROVEMENT_WIN_PROBABILITY``.
+A winner is named only when every active variant has ``min_results`` results, one active
+variant's probability of being best reaches ``CRUCIBLE_IMPROVEMENT_WIN_PROBABILITY``, its
+always-valid confidence sequence (improvement.sequential) for the difference with every other
+active variant lies above zero (so reading the report after every result does not inflate false
+winners), and no guardrail shows it clearly worse than the control (improvement.guardrails).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class Context:
     p_best: dict[int, float]  # probability of being best by variant id (active ones)
     posteriors: dict[int, stats.Posterior]
     threshold: float
+    separated: bool = True  # the leader's always-valid sequences exclude a tie with every other variant
+    vetoed: dict | None = None  # variant id -> guardrail evidence, for variants clearly worse than the control
 
     @cached_property
     def thin(self) -> list:
@@ -87,8 +92,41 @@ def not_enough_results(ctx: Context) -> Iterator[Recommendation]:
     )
 
 
+def _probable(ctx: Context) -> bool:
+    return ctx.comparable and ctx.p_best[ctx.leader.pk] >= ctx.threshold
+
+
+def _veto(ctx: Context) -> str | None:
+    return (ctx.vetoed or {}).get(ctx.leader.pk) if ctx.leader is not None else None
+
+
+def guardrail_veto(ctx: Context) -> Iterator[Recommendation]:
+    if _probable(ctx) and _veto(ctx):
+        yield Recommendation(
+            code="guardrail_veto",
+            severity=HIGH,
+            subject=ctx.leader.name,
+            title=f"{ctx.leader.name} leads on the objective but is clearly worse than the control on a guardrail: "
+            + _veto(ctx),
+            message="It cannot be named winner; fix it or retire it.",
+            evidence=(Figure("variant", "Variant", ctx.leader.name, TEXT),),
+        )
+
+
+def not_separated(ctx: Context) -> Iterator[Recommendation]:
+    if _probable(ctx) and not _veto(ctx) and not ctx.separated:
+        yield Recommendation(
+            code="not_separated",
+            severity=LOW,
+            subject=ctx.leader.name,
+            title=f"{ctx.leader.name} leads, but its always-valid interval still overlaps another variant's.",
+            message="Keep the experiment running: the evidence must hold however often the report is read.",
+            evidence=(Figure("variant", "Variant", ctx.leader.name, TEXT),),
+        )
+
+
 def leader_wins(ctx: Context) -> Iterator[Recommendation]:
-    if ctx.comparable and ctx.p_best[ctx.leader.pk] >= ctx.threshold:
+    if _probable(ctx) and ctx.separated and not _veto(ctx):
         p = ctx.p_best[ctx.leader.pk]
         yield Recommendation(
             code=WINNER,
@@ -122,7 +160,15 @@ def no_clear_winner(ctx: Context) -> Iterator[Recommendation]:
         )
 
 
-RULES = (no_active_variant, single_variant, not_enough_results, leader_wins, no_clear_winner)
+RULES = (
+    no_active_variant,
+    single_variant,
+    not_enough_results,
+    guardrail_veto,
+    not_separated,
+    leader_wins,
+    no_clear_winner,
+)
 
 
 def results_needed(ctx: Context) -> int | None:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -35,6 +36,11 @@ class Visibility(models.TextChoices):
 
 
 SEARCH_CONFIG = "english"
+
+
+class Channel(models.TextChoices):
+    STABLE = "stable", "Stable"
+    CANDIDATE = "candidate", "Candidate"
 
 
 class Agent(models.Model):
@@ -88,6 +94,12 @@ class Agent(models.Model):
         related_name="+",
         help_text="The newest release that is not yanked: what an install picks by default.",
     )
+    candidate_share = models.FloatField(
+        default=0.0,
+        db_default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of default-channel runs given the candidate version (a guarded rollout moves it).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -107,6 +119,9 @@ class Agent(models.Model):
             models.CheckConstraint(
                 condition=Q(active_install_count__lte=models.F("install_count")),
                 name="agent_active_installs_le_installs",
+            ),
+            models.CheckConstraint(
+                condition=Q(candidate_share__gte=0) & Q(candidate_share__lte=1), name="agent_candidate_share_0_1"
             ),
         ]
         indexes = [
@@ -147,6 +162,13 @@ class AgentVersion(models.Model):
     output_schema = models.JSONField(null=True, blank=True)
     model_hints = models.JSONField(default=dict, blank=True)
     changelog = models.TextField(blank=True)
+    channel = models.CharField(
+        max_length=10,
+        choices=Channel.choices,
+        default=Channel.STABLE,
+        db_default=Channel.STABLE,
+        help_text="stable: the default channel; candidate: under a guarded rollout, not picked by default.",
+    )
     is_yanked = models.BooleanField(default=False)
     yanked_reason = models.CharField(max_length=300, blank=True)
     yanked_at = models.DateTimeField(null=True, blank=True)

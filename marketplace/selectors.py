@@ -5,6 +5,7 @@ Contract for other apps (docs/architecture.md): ``agent_for_team`` and ``version
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
@@ -455,3 +456,18 @@ def agents_by_ids(*, ids) -> dict[int, Agent]:
 def version_numbers_by_ids(*, ids) -> dict[int, str]:
     """The version string of each agent version by primary key (one query); unknown ids are missing."""
     return dict(AgentVersion.objects.filter(pk__in=ids).values_list("pk", "version"))
+
+
+def version_for_run(*, agent: Agent, run_key: str) -> AgentVersion | None:
+    """The version a run of an install on the default channel uses: the candidate for the
+    agent's ``candidate_share`` of runs (decided by a hash of ``run_key``, so a run retried with
+    the same key gets the same version), else the stable default (``latest_version``)."""
+    agent = Agent.objects.select_related("latest_version").get(pk=agent.pk)
+    if agent.candidate_share > 0:
+        candidate = (
+            AgentVersion.objects.filter(agent=agent, channel="candidate", is_yanked=False).order_by("-pk").first()
+        )
+        digest = hashlib.sha256(f"{agent.pk}:{run_key}".encode()).digest()
+        if candidate is not None and int.from_bytes(digest[:8], "big") / 2**64 < agent.candidate_share:
+            return candidate
+    return agent.latest_version

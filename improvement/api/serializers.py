@@ -10,7 +10,7 @@ from rest_framework import serializers
 from crucible import limits
 from crucible.api.fields import MoneyField, MoneyInputField, TeamObjectField
 from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
-from improvement import conf
+from improvement import conf, srm
 from improvement.models import Assignment, Experiment, Status, Strategy, Variant
 from marketplace import selectors as marketplace_selectors
 
@@ -125,6 +125,10 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "speed_reference_ms",
             "cost_reference",
             "min_results",
+            "guardrail_error_margin",
+            "guardrail_p95_margin",
+            "guardrail_cost_margin",
+            "guardrail_auto_stop",
             "winner",
             "promoted_version",
             "promoted_version_label",
@@ -148,7 +152,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
 class AssignmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Assignment
-        fields = ["id", "experiment", "variant", "created_at", "result_at"]
+        fields = ["id", "experiment", "variant", "context", "created_at", "result_at"]
         read_only_fields = fields
 
 
@@ -202,11 +206,30 @@ class ExperimentWriteSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.S
         max_digits=None, decimal_places=6, min_value=Decimal("0.000001"), max_value=limits.MAX_COST, required=False
     )
     min_results = Int(min_value=1, max_value=1_000_000, required=False)
+    guardrail_error_margin = Flt(
+        min_value=0.0, max_value=1.0, required=False, allow_null=True, help_text="Points (0.02 = 2); null: off."
+    )
+    guardrail_p95_margin = Flt(
+        min_value=0.0, max_value=100.0, required=False, allow_null=True, help_text="Share (0.2 = 20%); null: off."
+    )
+    guardrail_cost_margin = Flt(
+        min_value=0.0, max_value=100.0, required=False, allow_null=True, help_text="Share (0.2 = 20%); null: off."
+    )
+    guardrail_auto_stop = Bool(required=False, help_text="Retire a variant clearly worse than the control.")
 
 
 class ExperimentCreateSerializer(ExperimentWriteSerializer):
     status = serializers.ChoiceField(choices=Status.choices, default=Status.DRAFT, help_text="draft or running.")
     variants = VariantSpecSerializer(many=True, required=False, max_length=conf.MAX_VARIANTS)
+
+    def to_internal_value(self, data):
+        # A form body's "variants=x" would be silently dropped (DRF reads nested lists from forms
+        # only as variants[0]name): refuse it rather than create an experiment without them.
+        if hasattr(data, "getlist") and data.getlist("variants"):
+            raise serializers.ValidationError(
+                {"variants": ["Send the variants as a JSON list of objects {name, prompt, is_control}."]}
+            )
+        return super().to_internal_value(data)
 
 
 class ExperimentUpdateSerializer(ExperimentWriteSerializer):
@@ -225,7 +248,23 @@ class VariantUpdateSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Ser
     is_control = Bool(required=False)
 
 
-class SelectInputSerializer(StrictFieldsMixin, serializers.Serializer):
+UNIT_HELP = (
+    "Optional unit key (an end user, a session, a build): the same unit gets the same variant for the "
+    "experiment's life. Without it every call is a fresh draw."
+)
+
+
+class SelectUnitSerializer(StrictFieldsMixin, serializers.Serializer):
+    unit = serializers.CharField(max_length=200, required=False, help_text=UNIT_HELP)
+    context = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text="Optional context bucket (e.g. the build's stack): a Thompson-sampling experiment chooses "
+        "from the variants' results within it.",
+    )
+
+
+class SelectInputSerializer(SelectUnitSerializer):
     experiment = serializers.CharField(max_length=100, help_text="The experiment's name (the key clients use).")
 
 
@@ -235,6 +274,9 @@ class SelectResultSerializer(serializers.Serializer):
     experiment_id = serializers.IntegerField()
     strategy = serializers.ChoiceField(choices=Strategy.choices)
     variant = VariantBriefSerializer()
+    unit = serializers.CharField(allow_null=True, help_text="The unit key sent, if any.")
+    context = serializers.CharField(allow_null=True, help_text="The context bucket sent, if any.")
+    returning_unit = serializers.BooleanField(help_text="True when the unit kept the variant it was given before.")
 
 
 class ResultInputSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
@@ -276,12 +318,23 @@ class PromoteInputSerializer(StrictFieldsMixin, serializers.Serializer):
         allow_null=True,
         help_text="Semantic version to publish; default: the next minor after the latest.",
     )
+    guarded = Bool(
+        default=False,
+        help_text="Publish on the candidate channel and roll it out in steps while guardrails compare it with stable.",
+    )
+    schedule = serializers.ListField(
+        child=Flt(min_value=0.0, max_value=1.0),
+        required=False,
+        max_length=10,
+        help_text="Guarded rollout: rising candidate shares ending at 1 (default 0.05, 0.25, 0.5, 1).",
+    )
 
 
 class PromotedSerializer(serializers.Serializer):
     experiment = ExperimentSerializer()
     agent_version_id = serializers.IntegerField()
     version = serializers.CharField()
+    rollout = serializers.IntegerField(allow_null=True, help_text="The guarded rollout's id, when guarded.")
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -304,6 +357,7 @@ class ReportVariantSerializer(serializers.Serializer):
     duration_mean_ms = serializers.FloatField(allow_null=True)
     tokens_mean = serializers.FloatField(allow_null=True)
     cost_mean = MoneyField(allow_null=True, help_text="cost_sum / results, rounded half-even to 8 places.")
+    retired_reason = serializers.CharField(help_text="Why it was retired (a guardrail's evidence), or empty.")
     probability_best = serializers.FloatField(allow_null=True)
     lift_vs_control = serializers.FloatField(allow_null=True, help_text="(mean - control mean) / control mean.")
     below_minimum = serializers.BooleanField()
@@ -335,6 +389,49 @@ class TimelineSerializer(serializers.Serializer):
     points = TimelinePointSerializer(many=True)
 
 
+class GuardrailCheckSerializer(serializers.Serializer):
+    metric = serializers.ChoiceField(choices=["error_rate", "p95_duration", "cost_per_run"])
+    label = serializers.CharField()
+    margin = serializers.FloatField()
+    control_value = serializers.FloatField(allow_null=True)
+    variant_value = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True, help_text="Lower bound of the compared difference (always-valid).")
+    high = serializers.FloatField(allow_null=True)
+    breached = serializers.BooleanField(help_text="Clearly worse than the control beyond the margin.")
+    evidence = serializers.CharField()
+
+
+class GuardrailVariantSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    breached = serializers.BooleanField()
+    checks = GuardrailCheckSerializer(many=True)
+
+
+class GuardrailsSerializer(serializers.Serializer):
+    control = serializers.CharField(allow_null=True)
+    variants = GuardrailVariantSerializer(many=True)
+    breached = serializers.ListField(child=serializers.IntegerField(), help_text="Ids of variants that breach.")
+    note = serializers.CharField(required=False)
+
+
+class SrmCheckSerializer(serializers.Serializer):
+    check = serializers.ChoiceField(choices=["uniform_draws", "exploration_share"])
+    status = serializers.ChoiceField(choices=srm.STATUSES)
+    statistic = serializers.FloatField(allow_null=True, help_text="Pearson's chi-square.")
+    df = serializers.IntegerField()
+    p_value = serializers.FloatField(allow_null=True)
+    observed = serializers.DictField(child=serializers.FloatField())
+    expected = serializers.DictField(child=serializers.FloatField())
+    message = serializers.CharField()
+
+
+class SrmSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=srm.STATUSES, help_text="Warning at p < 0.01, alert at p < 0.001.")
+    status_label = serializers.CharField()
+    checks = SrmCheckSerializer(many=True)
+
+
 class ReportSerializer(serializers.Serializer):
     experiment = ReportExperimentSerializer()
     min_results = serializers.IntegerField()
@@ -350,4 +447,7 @@ class ReportSerializer(serializers.Serializer):
         help_text="Estimated more results in total, over all active variants (not per variant); null when the "
         "leaders look tied.",
     )
+    interval_method = serializers.CharField(help_text="The intervals are always-valid confidence sequences.")
+    guardrails = GuardrailsSerializer()
+    srm = SrmSerializer(help_text="Sample ratio mismatch checks.")
     timeline = TimelineSerializer()

@@ -45,7 +45,9 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         experiment = self.base_queryset().get(pk=experiment.pk)
         return Response(s.ExperimentSerializer(experiment, context=self.get_serializer_context()).data, status=code)
 
-    @extend_schema(request=s.ExperimentCreateSerializer, responses={201: s.ExperimentSerializer})
+    # Documented as JSON only: the nested variants list has no form encoding (a form body that
+    # names variants is refused, see ExperimentCreateSerializer).
+    @extend_schema(request={"application/json": s.ExperimentCreateSerializer}, responses={201: s.ExperimentSerializer})
     def create(self, request):
         data = s.ExperimentCreateSerializer(data=request.data, context={"request": request, "team": self.team})
         data.is_valid(raise_exception=True)
@@ -105,23 +107,36 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         data = s.PromoteInputSerializer(data=request.data if request.data else {})
         data.is_valid(raise_exception=True)
         version = services.experiment_promote(
-            experiment=experiment, user=access.actor_user(request), version=data.validated_data.get("version")
+            experiment=experiment,
+            user=access.actor_user(request),
+            version=data.validated_data.get("version"),
+            guarded=data.validated_data["guarded"],
+            schedule=data.validated_data.get("schedule"),
         )
         experiment = self.base_queryset().get(pk=experiment.pk)
+        rollout = experiment.rollouts.filter(candidate=version).values_list("pk", flat=True).first()
         body = {
             "experiment": s.ExperimentSerializer(experiment, context=self.get_serializer_context()).data,
             "agent_version_id": version.pk,
             "version": version.version,
+            "rollout": rollout,
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={201: s.SelectResultSerializer})
+    @extend_schema(request=s.SelectUnitSerializer, responses={201: s.SelectResultSerializer})
     @action(detail=True, methods=["post"])
     def select(self, request, pk=None):
         """Serve a variant of this running experiment (same as ``POST /select/``)."""
         if not re.fullmatch(r"[0-9]{1,18}", str(pk)):
             raise NotFound("No such experiment.")
-        return _select_response(request, experiment_id=int(pk))
+        data = s.SelectUnitSerializer(data=request.data if request.data else {})
+        data.is_valid(raise_exception=True)
+        return _select_response(
+            request,
+            experiment_id=int(pk),
+            unit=data.validated_data.get("unit"),
+            context=data.validated_data.get("context"),
+        )
 
     @extend_schema(responses=s.ReportSerializer)
     @action(detail=True, methods=["get"])
@@ -131,7 +146,7 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         return Response(report_payload(self.get_object()))
 
 
-def _select_response(request, *, name=None, experiment_id=None) -> Response:
+def _select_response(request, *, name=None, experiment_id=None, unit=None, context=None) -> Response:
     # Select and result both act for the active team (the permission has checked the caller may
     # write there): the assignment and the result land in one team, whatever other teams the
     # caller belongs to, so a result for the assignment is always accepted by POST /results/.
@@ -141,6 +156,8 @@ def _select_response(request, *, name=None, experiment_id=None) -> Response:
         name=name,
         experiment_id=experiment_id,
         prefer_team_id=team.pk,
+        unit=unit,
+        context=context,
     )
     if selection is None:
         where = f"in team '{team.slug}' (the team you act for)"
@@ -156,6 +173,9 @@ def _select_response(request, *, name=None, experiment_id=None) -> Response:
             "prompt": selection.variant.prompt,
             "is_control": selection.variant.is_control,
         },
+        "unit": selection.unit,
+        "context": context,
+        "returning_unit": selection.returning_unit,
     }
     return Response(body, status=status.HTTP_201_CREATED)
 
@@ -172,7 +192,12 @@ class SelectViewSet(viewsets.GenericViewSet):
     def create(self, request):
         data = s.SelectInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return _select_response(request, name=data.validated_data["experiment"])
+        return _select_response(
+            request,
+            name=data.validated_data["experiment"],
+            unit=data.validated_data.get("unit"),
+            context=data.validated_data.get("context"),
+        )
 
 
 class ResultViewSet(viewsets.GenericViewSet):

@@ -1,5 +1,6 @@
 """Writes of the improvement app, one module per topic: experiments, variants, selection,
-results, promotion (conclusion and promotion of the winner).
+results, promotion (conclusion and promotion of the winner), guardrails (automatic stop),
+rollouts (guarded rollout of a promoted winner).
 
 Counters move only in the database (``F()`` updates and ``INSERT ... ON CONFLICT DO UPDATE``), so
 concurrent results and selections stay exact. Selection reads statistics without locking anything
@@ -20,8 +21,15 @@ from improvement.services.experiments import (
     experiment_update,
     experiment_validate,
 )
+from improvement.services.guardrails import guardrails_enforce
 from improvement.services.promotion import experiment_conclude, experiment_promote
 from improvement.services.results import objective_score, result_record, results_check, results_record_bulk
+from improvement.services.rollouts import (
+    rollout_check,
+    rollout_results_record,
+    rollout_start,
+    rollouts_advance_due,
+)
 from improvement.services.selection import Selection, experiment_select, variant_select
 from improvement.services.variants import variant_create, variant_retire, variant_update
 
@@ -40,10 +48,15 @@ __all__ = [
     "experiment_start",
     "experiment_update",
     "experiment_validate",
+    "guardrails_enforce",
     "objective_score",
     "result_record",
     "results_check",
     "results_record_bulk",
+    "rollout_check",
+    "rollout_results_record",
+    "rollout_start",
+    "rollouts_advance_due",
     "variant_create",
     "variant_retire",
     "variant_select",

@@ -23,6 +23,7 @@ OBJECTIVE_FIELDS = (
     "speed_reference_ms",
     "cost_reference",
 )
+GUARDRAIL_FIELDS = ("guardrail_error_margin", "guardrail_p95_margin", "guardrail_cost_margin", "guardrail_auto_stop")
 EXPERIMENT_FIELDS = (
     "name",
     "agent",
@@ -30,6 +31,7 @@ EXPERIMENT_FIELDS = (
     "strategy",
     "epsilon",
     "min_results",
+    *GUARDRAIL_FIELDS,
     *OBJECTIVE_FIELDS,
 )
 MAX_WEIGHT = 1000.0
@@ -93,6 +95,13 @@ def _check_experiment_fields(experiment: Experiment, errors: v.Errors) -> None:
         high=limits.MAX_COST,
         required=True,
     )
+    for field, high in (
+        ("guardrail_error_margin", 1.0),
+        ("guardrail_p95_margin", 100.0),
+        ("guardrail_cost_margin", 100.0),
+    ):
+        errors.check(field, v.number, getattr(experiment, field), low=0.0, high=high, required=False)
+    errors.check("guardrail_auto_stop", v.boolean, experiment.guardrail_auto_stop)
     if experiment.agent_id is not None and experiment.agent.team_id != experiment.team_id:
         errors.add("agent", "The agent must belong to this team (promotion publishes a version of it).")
 

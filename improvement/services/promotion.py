@@ -10,6 +10,7 @@ from django.utils import timezone
 from crucible.notifications import notification_publish
 from improvement.models import Experiment, Status, Variant
 from improvement.selectors import experiment_report
+from improvement.services.rollouts import rollout_start
 from marketplace import services as marketplace_services
 
 
@@ -73,8 +74,14 @@ def _check_promotable(experiment: Experiment, winner: Variant | None) -> None:
 
 
 @transaction.atomic
-def experiment_promote(*, experiment: Experiment, user=None, version: str | None = None):
-    """Publish the winner's prompt as the next version of the experiment's agent."""
+def experiment_promote(
+    *, experiment: Experiment, user=None, version: str | None = None, guarded: bool = False, schedule=None
+):
+    """Publish the winner's prompt as the next version of the experiment's agent. With
+    ``guarded``, publish it on the ``candidate`` channel and start a guarded rollout instead
+    (improvement.services.rollouts); the candidate version is returned either way."""
+    if guarded:
+        return rollout_start(experiment=experiment, user=user, version=version, schedule=schedule).candidate
     experiment = (
         Experiment.objects.select_for_update(no_key=True, of=("self",))
         .select_related("agent", "winner")

@@ -12,9 +12,11 @@ from django.utils import timezone
 
 from crucible import limits, sql
 from crucible import validation as v
-from improvement.models import Assignment, Experiment, Variant, VariantBucket
+from improvement import guardrails
+from improvement.models import Assignment, Experiment, Variant, VariantBucket, VariantContext, VariantDuration
 from improvement.selectors import variants_for_team
 from improvement.services._common import RESULT_COST_PLACES, _hour
+from improvement.services.guardrails import guardrails_enforce
 
 
 def objective_score(
@@ -96,7 +98,9 @@ def results_check(*, team, results: list, experiment: Experiment | None = None) 
         seen_assignments.add(r["assignment_id"])
     assignments = {
         a["id"]: a
-        for a in Assignment.objects.filter(pk__in=seen_assignments, team=team).values("id", "variant_id", "result_at")
+        for a in Assignment.objects.filter(pk__in=seen_assignments, team=team).values(
+            "id", "variant_id", "result_at", "context"
+        )
     }
     for r, errors in zip(cleaned, problems, strict=True):
         if r is None or r["assignment_id"] is None or errors:
@@ -110,6 +114,7 @@ def results_check(*, team, results: list, experiment: Experiment | None = None) 
             errors.add("variant_id", "This is not the variant the assignment served.")
         else:
             r["variant_id"] = a["variant_id"]
+            r["context"] = a["context"]
 
     ids = {r["variant_id"] for r, errors in zip(cleaned, problems, strict=True) if r is not None and not errors}
     variants = variants_for_team(team=team, ids=ids) if ids else {}
@@ -173,29 +178,7 @@ def results_record_bulk(
             # Another request recorded a result for one of them in the meantime.
             raise ValidationError({prefix or "assignment_id": "An assignment in this batch already has a result."})
 
-    totals: dict[int, dict] = defaultdict(lambda: defaultdict(float))
-    for r in cleaned:
-        variant = variants[r["variant_id"]]
-        t = totals[variant.pk]
-        t["n"] += 1
-        t["succ"] += 1 if r["success"] else 0
-        score = objective_score(
-            variant.experiment, success=r["success"], duration_ms=r["duration_ms"], quality=r["quality"], cost=r["cost"]
-        )
-        if score is not None:
-            t["obj_n"] += 1
-            t["obj"] += score
-            t["obj_sq"] += score * score
-        if r["quality"] is not None:
-            t["q_n"] += 1
-            t["q"] += r["quality"]
-            t["q_sq"] += r["quality"] ** 2
-        t["d"] += r["duration_ms"]
-        t["d_sq"] += r["duration_ms"] ** 2
-        t["tokens"] += r["tokens"]
-        t.setdefault("cost", Decimal(0))
-        t["cost"] += r["cost"]
-
+    totals, durations, contexts = _sums(cleaned, variants)
     for variant_id in sorted(totals):
         t = totals[variant_id]
         Variant.objects.filter(pk=variant_id).update(
@@ -211,6 +194,7 @@ def results_record_bulk(
             duration_sum_sq=F("duration_sum_sq") + t["d_sq"],
             tokens_sum=F("tokens_sum") + int(t["tokens"]),
             cost_sum=F("cost_sum") + t.get("cost", Decimal(0)),
+            cost_sum_sq=F("cost_sum_sq") + t["c_sq"],
         )
     _buckets_add_results(
         [
@@ -219,6 +203,13 @@ def results_record_bulk(
         ],
         bucket=_hour(now),
     )
+    _durations_add(durations)
+    _contexts_add(contexts, {vid: variant.experiment_id for vid, variant in variants.items()})
+    for experiment_id in sorted({variant.experiment_id for variant in variants.values()}):
+        experiment = next(v.experiment for v in variants.values() if v.experiment_id == experiment_id)
+        if experiment.guardrail_auto_stop:
+            # Retire a variant the guardrails show clearly worse than the control, in this transaction.
+            guardrails_enforce(experiment=experiment)
     outcome = {"recorded": len(cleaned)}
     if skip_refused:
         outcome["refused"] = refused
@@ -246,6 +237,93 @@ def _buckets_add_results(rows: list[tuple], *, bucket) -> None:
         ON CONFLICT (variant_id, bucket) DO UPDATE SET
             results = {table}.results + EXCLUDED.results,
             successes = {table}.successes + EXCLUDED.successes,
+            objective_sum = {table}.objective_sum + EXCLUDED.objective_sum""",
+        params,
+    )
+
+
+def _sums(cleaned: list[dict], variants: dict[int, Variant]) -> tuple[dict, dict, dict]:
+    """What a batch adds: per variant (totals), per (variant, duration bin), per (variant, context)."""
+    totals: dict[int, dict] = defaultdict(lambda: defaultdict(float))
+    durations: dict[tuple[int, int], int] = defaultdict(int)  # (variant, bin) -> results
+    contexts: dict[tuple[int, str], list] = defaultdict(lambda: [0, 0, 0.0])  # (variant, context) -> sums
+    for r in cleaned:
+        variant = variants[r["variant_id"]]
+        t = totals[variant.pk]
+        t["n"] += 1
+        t["succ"] += 1 if r["success"] else 0
+        score = objective_score(
+            variant.experiment, success=r["success"], duration_ms=r["duration_ms"], quality=r["quality"], cost=r["cost"]
+        )
+        if score is not None:
+            t["obj_n"] += 1
+            t["obj"] += score
+            t["obj_sq"] += score * score
+        if r.get("context"):
+            c = contexts[(variant.pk, r["context"])]
+            c[0] += 1
+            c[1] += score is not None
+            c[2] += score or 0.0
+        if r["quality"] is not None:
+            t["q_n"] += 1
+            t["q"] += r["quality"]
+            t["q_sq"] += r["quality"] ** 2
+        t["d"] += r["duration_ms"]
+        t["d_sq"] += r["duration_ms"] ** 2
+        t["tokens"] += r["tokens"]
+        t.setdefault("cost", Decimal(0))
+        t["cost"] += r["cost"]
+        t["c_sq"] += float(r["cost"]) ** 2
+        durations[(variant.pk, guardrails.duration_bin(r["duration_ms"]))] += 1
+
+    return totals, durations, contexts
+
+
+def _durations_add(durations: dict[tuple[int, int], int]) -> None:
+    """Upsert the p95 guardrail's duration histogram (sorted, so concurrent batches cannot deadlock)."""
+    if not durations:
+        return
+    table = VariantDuration._meta.db_table
+    keys = sorted(durations)
+    values = ", ".join(f"(%(variant_{i})s, %(bin_{i})s, %(count_{i})s)" for i in range(len(keys)))
+    params = {}
+    for i, (variant_id, duration_bin) in enumerate(keys):
+        params |= {
+            f"variant_{i}": variant_id,
+            f"bin_{i}": duration_bin,
+            f"count_{i}": durations[(variant_id, duration_bin)],
+        }
+    sql.execute(
+        f"""INSERT INTO {table} (variant_id, bin, count) VALUES {values}
+        ON CONFLICT (variant_id, bin) DO UPDATE SET count = {table}.count + EXCLUDED.count""",
+        params,
+    )
+
+
+def _contexts_add(contexts: dict[tuple[int, str], list], experiments: dict[int, int]) -> None:
+    """Upsert each variant's sums within a context bucket (sorted: no deadlock between batches)."""
+    if not contexts:
+        return
+    table = VariantContext._meta.db_table
+    keys = sorted(contexts)
+    params = {}
+    for i, (variant_id, context) in enumerate(keys):
+        n, scored, total = contexts[(variant_id, context)]
+        params |= {
+            f"e{i}": experiments[variant_id],
+            f"v{i}": variant_id,
+            f"c{i}": context,
+            f"n{i}": n,
+            f"k{i}": scored,
+            f"s{i}": total,
+        }
+    values = ", ".join(f"(%(e{i})s, %(v{i})s, %(c{i})s, %(n{i})s, %(k{i})s, %(s{i})s)" for i in range(len(keys)))
+    sql.execute(
+        f"""INSERT INTO {table} (experiment_id, variant_id, context, results, objective_count, objective_sum)
+        VALUES {values}
+        ON CONFLICT (variant_id, context) DO UPDATE SET
+            results = {table}.results + EXCLUDED.results,
+            objective_count = {table}.objective_count + EXCLUDED.objective_count,
             objective_sum = {table}.objective_sum + EXCLUDED.objective_sum""",
         params,
     )

@@ -11,10 +11,21 @@ from django.utils import timezone
 
 from crucible import sql
 from improvement import bandits
-from improvement.models import Assignment, Experiment, Status, Variant, VariantBucket
+from improvement.models import (
+    Assignment,
+    Experiment,
+    Status,
+    Strategy,
+    UnitAssignment,
+    Variant,
+    VariantBucket,
+    VariantContext,
+)
 from improvement.services._common import _hour
 
 _rng = random.SystemRandom()
+UNIT_KEY_CHARS = 200
+CONTEXT_CHARS = 100
 
 # The hot path is two statements: one read of the experiment and its active variants' running
 # sums (no lock), one write of the assignment plus the hour's traffic counter. Both are plain SQL
@@ -22,14 +33,35 @@ _rng = random.SystemRandom()
 _STATE_SQL = f"""
 SELECT e.id AS experiment_id, e.team_id, e.name AS experiment_name, e.status, e.strategy, e.epsilon, e.min_results,
        v.id AS variant_id, v.name AS variant_name, v.prompt, v.is_control, v.results_count, v.objective_count,
-       v.objective_sum
+       v.objective_sum, {{unit}} AS unit_variant_id, {{context_cols}}
 FROM {Experiment._meta.db_table} e
-LEFT JOIN {Variant._meta.db_table} v ON v.experiment_id = e.id AND v.retired_at IS NULL
+LEFT JOIN {Variant._meta.db_table} v ON v.experiment_id = e.id AND v.retired_at IS NULL{{context_join}}
 WHERE e.team_id = ANY(%(teams)s) AND {{match}}
 ORDER BY (e.team_id = %(prefer)s) DESC, e.id, v.id
 """
-_STATE_BY_NAME = _STATE_SQL.format(match="e.name = %(ref)s")
-_STATE_BY_ID = _STATE_SQL.format(match="e.id = %(ref)s")
+# With a unit key, the same read also fetches the unit's sticky variant (an index lookup).
+_UNIT_VARIANT = (
+    f"(SELECT u.variant_id FROM {UnitAssignment._meta.db_table} u "
+    "WHERE u.experiment_id = e.id AND u.unit_key = %(unit)s)"
+)
+# With a context, the variants' sums within that context bucket come along (Thompson per bucket).
+_CONTEXT_JOIN = f"""
+LEFT JOIN {VariantContext._meta.db_table} c ON c.variant_id = v.id AND c.context = %(context)s"""
+_STATE = {
+    (by_id, with_unit, with_context): _STATE_SQL.format(
+        match="e.id = %(ref)s" if by_id else "e.name = %(ref)s",
+        unit=_UNIT_VARIANT if with_unit else "NULL::bigint",
+        context_cols="c.results AS context_results, c.objective_count AS context_objective_count, "
+        "c.objective_sum AS context_objective_sum"
+        if with_context
+        else "NULL::bigint AS context_results, NULL::bigint AS context_objective_count, "
+        "NULL::float AS context_objective_sum",
+        context_join=_CONTEXT_JOIN if with_context else "",
+    )
+    for by_id in (False, True)
+    for with_unit in (False, True)
+    for with_context in (False, True)
+}
 
 
 class _StateRow(NamedTuple):
@@ -50,22 +82,55 @@ class _StateRow(NamedTuple):
     results_count: int | None
     objective_count: int | None
     objective_sum: float | None
+    unit_variant_id: int | None  # the unit's sticky variant (None without a unit key, or a new unit)
+    context_results: int | None  # the variant's sums within the select's context (None: none yet)
+    context_objective_count: int | None
+    context_objective_sum: float | None
 
 
+_BUCKET_UPSERT = f"""
+    INSERT INTO {VariantBucket._meta.db_table}
+        (experiment_id, variant_id, bucket, assignments, results, successes, objective_sum, uniform_draws, greedy_draws)
+    {{source}}
+    ON CONFLICT (variant_id, bucket)
+    DO UPDATE SET assignments = {VariantBucket._meta.db_table}.assignments + 1,
+        uniform_draws = {VariantBucket._meta.db_table}.uniform_draws + EXCLUDED.uniform_draws,
+        greedy_draws = {VariantBucket._meta.db_table}.greedy_draws + EXCLUDED.greedy_draws
+"""
 _SELECT_SQL = f"""
 WITH a AS (
-    INSERT INTO {Assignment._meta.db_table} (team_id, experiment_id, variant_id, created_at)
-    VALUES (%(team)s, %(experiment)s, %(variant)s, %(now)s)
-    RETURNING id
-), b AS (
-    INSERT INTO {VariantBucket._meta.db_table}
-        (experiment_id, variant_id, bucket, assignments, results, successes, objective_sum)
-    VALUES (%(experiment)s, %(variant)s, %(bucket)s, 1, 0, 0, 0)
-    ON CONFLICT (variant_id, bucket)
-    DO UPDATE SET assignments = {VariantBucket._meta.db_table}.assignments + 1
-)
-SELECT id FROM a
+    INSERT INTO {Assignment._meta.db_table} (team_id, experiment_id, variant_id, created_at, context)
+    VALUES (%(team)s, %(experiment)s, %(variant)s, %(now)s, %(context)s)
+    RETURNING id, variant_id
+), b AS ({
+    _BUCKET_UPSERT.format(
+        source="VALUES (%(experiment)s, %(variant)s, %(bucket)s, 1, 0, 0, 0, %(uniform)s, %(greedy)s)"
+    )
+})
+SELECT id, variant_id FROM a
 """
+# A unit seen for the first time (or whose variant was retired: ``stale``): claim its sticky row
+# and, only if the claim won, write the assignment and the traffic counter, all in one statement.
+# An empty answer means a concurrent request claimed the unit first; its variant is then read.
+_UNIT_SELECT_SQL = f"""
+WITH u AS (
+    INSERT INTO {UnitAssignment._meta.db_table} AS t (experiment_id, unit_key, variant_id, created_at)
+    VALUES (%(experiment)s, %(unit)s, %(variant)s, %(now)s)
+    ON CONFLICT (experiment_id, unit_key) DO UPDATE SET variant_id = EXCLUDED.variant_id
+    WHERE t.variant_id = %(stale)s
+    RETURNING variant_id
+), a AS (
+    INSERT INTO {Assignment._meta.db_table} (team_id, experiment_id, variant_id, created_at, context)
+    SELECT %(team)s, %(experiment)s, variant_id, %(now)s, %(context)s FROM u
+    RETURNING id, variant_id
+), b AS ({
+    _BUCKET_UPSERT.format(
+        source="SELECT %(experiment)s, variant_id, %(bucket)s, 1, 0, 0, 0, %(uniform)s, %(greedy)s FROM u"
+    )
+})
+SELECT id, variant_id FROM a
+"""
+_UNIT_READ_SQL = f"SELECT variant_id FROM {UnitAssignment._meta.db_table} WHERE experiment_id = %(experiment)s AND unit_key = %(unit)s"
 
 
 @dataclass(frozen=True)
@@ -75,6 +140,8 @@ class Selection:
     experiment_name: str
     strategy: str
     variant: Variant  # id, name, prompt, is_control loaded
+    unit: str | None = None  # the unit key, when the caller sent one
+    returning_unit: bool = False  # the unit already had this variant (sticky)
 
 
 def experiment_select(
@@ -83,6 +150,8 @@ def experiment_select(
     name: str | None = None,
     experiment_id: int | None = None,
     prefer_team_id: int | None = None,
+    unit: str | None = None,
+    context: str | None = None,
     rng: random.Random | None = None,
 ) -> Selection | None:
     """Serve a variant of the running experiment ``name`` (or ``experiment_id``) among ``team_ids``
@@ -90,12 +159,23 @@ def experiment_select(
     assignment. None when there is no such experiment; ValidationError when it is not running or
     has no active variant.
 
+    With a ``unit`` key (an end user, a session, a build) the unit keeps the variant it was first
+    given for the experiment's life (across processes and restarts: the choice is a row unique on
+    experiment and unit); the bandit's reweighting only changes what new units get. A unit whose
+    variant was retired is given a new one. Without a key, every call is a fresh draw.
+
     Reads the variants' sums without locking anything (a result landing meanwhile only shifts the
     odds by one result), chooses with the experiment's strategy in Python, then inserts the
     assignment and bumps the hour's traffic counter in one statement. The experiment row is never
     locked or written, so selection scales with concurrent callers."""
-    state_sql, ref = (_STATE_BY_ID, experiment_id) if experiment_id is not None else (_STATE_BY_NAME, name)
-    rows = sql.fetch_rows(state_sql, {"teams": list(team_ids), "ref": ref, "prefer": prefer_team_id or 0}, _StateRow)
+    if unit is not None and (not isinstance(unit, str) or not unit.strip() or len(unit) > UNIT_KEY_CHARS):
+        raise ValidationError({"unit": f"A unit key is a non-empty text of at most {UNIT_KEY_CHARS} characters."})
+    if context is not None and (not isinstance(context, str) or not context.strip() or len(context) > CONTEXT_CHARS):
+        raise ValidationError({"context": f"A context is a non-empty text of at most {CONTEXT_CHARS} characters."})
+    state_sql = _STATE[(experiment_id is not None, unit is not None, context is not None)]
+    ref = experiment_id if experiment_id is not None else name
+    params = {"teams": list(team_ids), "ref": ref, "prefer": prefer_team_id or 0, "unit": unit, "context": context}
+    rows = sql.fetch_rows(state_sql, params, _StateRow)
     if not rows:
         return None
     exp = rows[0]
@@ -104,20 +184,44 @@ def experiment_select(
         raise ValidationError({"status": f"Only a running experiment serves variants; this one is {exp.status}."})
     if not rows:
         raise ValidationError({"variants": "This experiment has no active variant to serve."})
-    arms = [bandits.Arm(r.variant_id, r.objective_count, r.objective_sum, r.results_count) for r in rows]
-    chosen = bandits.choose(exp.strategy, arms, epsilon=exp.epsilon, min_results=exp.min_results, rng=rng or _rng)
-    row = next(r for r in rows if r.variant_id == chosen.id)
+    by_id = {r.variant_id: r for r in rows}
     now = timezone.now()
-    assignment = sql.fetch_one(
-        _SELECT_SQL,
-        {
-            "team": exp.team_id,
-            "experiment": exp.experiment_id,
-            "variant": row.variant_id,
-            "now": now,
-            "bucket": _hour(now),
-        },
-    )
+    values = {
+        "team": exp.team_id,
+        "experiment": exp.experiment_id,
+        "now": now,
+        "bucket": _hour(now),
+        "unit": unit,
+        "context": context or "",
+    }
+    kept = exp.unit_variant_id if exp.unit_variant_id in by_id else None
+    if kept is not None:
+        assignment = sql.fetch_one(_SELECT_SQL, values | {"variant": kept, "uniform": 0, "greedy": 0})
+    else:
+        if context is not None and exp.strategy == Strategy.THOMPSON:
+            arms = [
+                bandits.Arm(
+                    r.variant_id, r.context_objective_count or 0, r.context_objective_sum or 0.0, r.context_results or 0
+                )
+                for r in rows
+            ]
+        else:
+            arms = [bandits.Arm(r.variant_id, r.objective_count, r.objective_sum, r.results_count) for r in rows]
+        chosen, kind = bandits.choose_with_kind(
+            exp.strategy, arms, epsilon=exp.epsilon, min_results=exp.min_results, rng=rng or _rng
+        )
+        draw = values | {
+            "variant": chosen.id,
+            "uniform": int(kind == bandits.UNIFORM),
+            "greedy": int(kind == bandits.GREEDY),
+            "stale": exp.unit_variant_id or 0,
+        }
+        assignment = sql.fetch_one(_UNIT_SELECT_SQL if unit is not None else _SELECT_SQL, draw)
+        if assignment is None:  # a concurrent request claimed this unit first: serve its variant
+            claimed = sql.fetch_one(_UNIT_READ_SQL, values)["variant_id"]
+            kept = claimed if claimed in by_id else chosen.id
+            assignment = sql.fetch_one(_SELECT_SQL, values | {"variant": kept, "uniform": 0, "greedy": 0})
+    row = by_id[assignment["variant_id"]]
     variant = Variant(
         id=row.variant_id,
         team_id=exp.team_id,
@@ -126,12 +230,18 @@ def experiment_select(
         prompt=row.prompt,
         is_control=row.is_control,
     )
-    return Selection(assignment["id"], exp.experiment_id, exp.experiment_name, exp.strategy, variant)
+    return Selection(
+        assignment["id"], exp.experiment_id, exp.experiment_name, exp.strategy, variant, unit, kept is not None
+    )
 
 
-def variant_select(*, experiment: Experiment, rng: random.Random | None = None) -> tuple[Variant, int]:
+def variant_select(
+    *, experiment: Experiment, unit: str | None = None, context: str | None = None, rng: random.Random | None = None
+) -> tuple[Variant, int]:
     """Serve a variant of ``experiment`` (see ``experiment_select``); returns (variant, assignment id)."""
-    selection = experiment_select(team_ids=[experiment.team_id], experiment_id=experiment.pk, rng=rng)
+    selection = experiment_select(
+        team_ids=[experiment.team_id], experiment_id=experiment.pk, unit=unit, context=context, rng=rng
+    )
     if selection is None:
         raise ValidationError({"experiment": "No such experiment."})
     return selection.variant, selection.assignment_id

@@ -15,6 +15,7 @@ from marketplace.services.agents import (
     agent_update,
     agent_validate,
 )
+from marketplace.services.channels import candidate_promote, candidate_publish, candidate_share_set, candidate_yank
 from marketplace.services.installs import (
     agent_install,
     installation_uninstall,
@@ -34,6 +35,10 @@ __all__ = [
     "agent_set_listed",
     "agent_update",
     "agent_validate",
+    "candidate_promote",
+    "candidate_publish",
+    "candidate_share_set",
+    "candidate_yank",
     "clean_tags",
     "installation_uninstall",
     "installation_upgrade",

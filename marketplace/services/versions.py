@@ -8,7 +8,7 @@ from django.utils import timezone
 from crucible import limits
 from crucible import validation as v
 from marketplace import conf
-from marketplace.models import VERSION_ORDER_DESC, Agent, AgentVersion
+from marketplace.models import VERSION_ORDER_DESC, Agent, AgentVersion, Channel
 from marketplace.services import notices
 from marketplace.services._common import _lock_agent
 from marketplace.services.validation import _clean_model_hints, _clean_text, parse_version, validate_json_schema
@@ -17,9 +17,10 @@ from marketplace.versioning import SemVer
 
 def refresh_latest_version(agent: Agent) -> AgentVersion | None:
     """Point ``agent.latest_version`` at the newest release that is not yanked (or, when there is
-    no such release, the newest pre-release that is not yanked)."""
+    no such release, the newest pre-release that is not yanked), on the stable channel: a
+    candidate under a guarded rollout is not the default until the rollout completes."""
     latest = (
-        AgentVersion.objects.filter(agent_id=agent.pk, is_yanked=False)
+        AgentVersion.objects.filter(agent_id=agent.pk, is_yanked=False, channel=Channel.STABLE)
         .order_by("-is_release", *[f for f in VERSION_ORDER_DESC if f != "-is_release"])
         .first()
     )
@@ -88,12 +89,15 @@ def version_publish(
     output_schema=None,
     model_hints=None,
     published_by=None,
+    channel: str = Channel.STABLE,
 ) -> AgentVersion:
     """Publish a new immutable version of ``agent``.
 
     ``version`` None: the next minor version after the latest one (1.4.2 -> 1.5.0; 1.0.0 when the
     agent has none). ``input_schema``/``output_schema``/``model_hints`` None: copied from the
-    latest version. A version number is never reused (400 naming ``version``)."""
+    latest version. A version number is never reused (400 naming ``version``). ``channel``
+    "candidate" publishes beside ``stable`` (marketplace.services.channels) without becoming the
+    default."""
     caller_agent = agent
     agent = _lock_agent(agent)
     clean = version_validate(
@@ -121,6 +125,7 @@ def version_publish(
         model_hints=clean["model_hints"],
         changelog=clean["changelog"],
         published_by=published_by if getattr(published_by, "pk", None) else None,
+        channel=channel,
     )
     caller_agent.latest_version = refresh_latest_version(agent)
     notices.version_published_notify(version=row)

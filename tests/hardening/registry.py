@@ -227,6 +227,19 @@ if optional("improvement.services"):
 
         return Assignment.objects.filter(team=world.team_a).order_by("-pk").first()
 
+    @factory("improvement.rollout")
+    def _rollout(world):
+        experiment = imp.experiment_create(
+            team=world.team_a,
+            name=world.text("Rolled out"),
+            agent=world.get("marketplace.agent"),
+            variants=[{"name": world.text("winner"), "prompt": "Review code kindly.", "is_control": True}],
+            status="running",
+        )
+        winner = experiment.variants.order_by("pk").first()
+        imp.experiment_conclude(experiment=experiment, winner=winner)
+        return imp.rollout_start(experiment=experiment)
+
 
 if optional("teammemory.services"):
     import datetime as _dt

@@ -316,3 +316,10 @@ def test_select_and_result_follow_the_acting_team(client_for, make_user, team, o
     )
     assert result.status_code == 201, result.json()
     assert Assignment.objects.get(pk=picked.json()["assignment_id"]).result_at is not None
+
+
+def test_variants_in_a_form_body_are_refused_not_dropped(team_key_client):
+    response = team_key_client.post(
+        "/api/v1/improvement/experiments/", {"name": "form-made", "variants": ["a", "b"]}, format="multipart"
+    )
+    assert response.status_code == 400 and "variants" in response.json()["fields"]

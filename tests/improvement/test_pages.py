@@ -37,7 +37,8 @@ def test_detail_shows_intervals_probability_winner_and_chart_data(web, experimen
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="winner-badge"' in html and "winner: concise" in html
-    assert "P(best)" in html and "Wilson" in html
+    assert "P(best)" in html and "always-valid" in html
+    assert 'id="srm"' in html and 'id="guardrails"' in html
     for chart in ("chart-objective", "chart-traffic", "chart-cumulative"):
         assert f'id="{chart}"' in html
     spec = json.loads(html.split('id="chart-cumulative" type="application/json">')[1].split("</script>")[0])
@@ -240,6 +241,17 @@ def test_verdict_says_no_winner_once_and_no_probability_without_results(web, exp
     assert verdict.count("No winner yet") == 1
     table = html[html.index('id="variants"') :].split("</table>")[0]
     assert "50.0%" not in table and "50%" not in table  # the prior's 1/n is not a probability of being best
+
+
+def test_detail_shows_the_split_check_and_guardrail_evidence(web, make_experiment, feed):
+    experiment = make_experiment("guarded-page", variants=("control", "flaky"))
+    control, flaky = experiment.variants.order_by("id")
+    feed(control, 120, p=0.98, quality=60, seed=1)
+    feed(flaky, 120, p=0.4, quality=60, seed=2)
+    html = web.get(reverse("improvement:experiment-detail", args=[experiment.pk])).content.decode()
+    guardrails = html.split('id="guardrails"')[1].split("</section>")[0]
+    assert "clearly worse" in guardrails and "Error rate: flaky" in guardrails
+    assert "Traffic split check" in html
 
 
 def test_experiment_links_to_its_agent_its_variants_executions_and_the_promoted_version(

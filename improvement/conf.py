@@ -12,3 +12,6 @@ MC_DRAWS = env_int("CRUCIBLE_IMPROVEMENT_MC_DRAWS", 4000)
 MAX_VARIANTS = env_int("CRUCIBLE_IMPROVEMENT_MAX_VARIANTS", 20)
 # Most results in one POST to the results endpoint.
 MAX_RESULTS_PER_REQUEST = env_int("CRUCIBLE_IMPROVEMENT_MAX_RESULTS_PER_REQUEST", 1000)
+# Guardrail of the experiments the upgrade advisor and findings start: a variant whose error rate
+# exceeds the control's by more than this (0-1) cannot be promoted.
+GUARDRAIL_ERROR_RATE_INCREASE = env_float("CRUCIBLE_IMPROVEMENT_GUARDRAIL_ERROR_RATE_INCREASE", 0.05)

@@ -88,6 +88,14 @@ class Agent(models.Model):
         related_name="+",
         help_text="The newest release that is not yanked: what an install picks by default.",
     )
+    # Forks: the agent and version this one was copied from (kept when the original goes away).
+    forked_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks"
+    )
+    forked_from_version = models.ForeignKey(
+        "AgentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    fork_count = models.PositiveIntegerField(default=0, help_text="Agents forked from this one.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

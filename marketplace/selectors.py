@@ -455,3 +455,17 @@ def agents_by_ids(*, ids) -> dict[int, Agent]:
 def version_numbers_by_ids(*, ids) -> dict[int, str]:
     """The version string of each agent version by primary key (one query); unknown ids are missing."""
     return dict(AgentVersion.objects.filter(pk__in=ids).values_list("pk", "version"))
+
+
+def installation_for_team(*, team, agent) -> Installation | None:
+    """``team``'s active installation of ``agent`` (its version and the agent's latest selected)."""
+    return (
+        Installation.objects.filter(team=team, agent=agent, uninstalled_at__isnull=True)
+        .select_related("version", "agent__latest_version")
+        .first()
+    )
+
+
+def forks_of(*, agent, team_ids) -> QuerySet[Agent]:
+    """The forks of ``agent`` a caller with ``team_ids`` may see, newest first."""
+    return agent.forks.filter(visible_q(team_ids)).select_related("team").order_by("-created_at", "-id")

@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 
 from crucible import access
@@ -18,6 +19,7 @@ from improvement import selectors, services
 from improvement.api import serializers as s
 from improvement.filters import AssignmentFilterSet, ExperimentFilterSet, VariantFilterSet
 from improvement.models import Assignment, Experiment, Variant
+from marketplace import selectors as marketplace_selectors
 
 
 def report_payload(experiment: Experiment) -> dict:
@@ -131,6 +133,19 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         return Response(report_payload(self.get_object()))
 
 
+def variant_version(variant: Variant) -> dict | None:
+    """What the caller needs to run a version variant besides its prompt; None for prompt-only."""
+    if variant.agent_version_id is None and not variant.model_hints:
+        return None
+    return {
+        "id": variant.agent_version_id,
+        "version": variant.version_label or None,
+        "model_hints": variant.model_hints or {},
+        "input_schema": variant.input_schema,
+        "output_schema": variant.output_schema,
+    }
+
+
 def _select_response(request, *, name=None, experiment_id=None) -> Response:
     # Select and result both act for the active team (the permission has checked the caller may
     # write there): the assignment and the result land in one team, whatever other teams the
@@ -155,6 +170,7 @@ def _select_response(request, *, name=None, experiment_id=None) -> Response:
             "name": selection.variant.name,
             "prompt": selection.variant.prompt,
             "is_control": selection.variant.is_control,
+            "agent_version": variant_version(selection.variant),
         },
     }
     return Response(body, status=status.HTTP_201_CREATED)
@@ -203,6 +219,15 @@ class ResultViewSet(viewsets.GenericViewSet):
         return Response(self._record([dict(r) for r in data.validated_data["results"]]), status=status.HTTP_201_CREATED)
 
 
+def _experiment_version(experiment: Experiment, label: str):
+    if experiment.agent_id is None:
+        raise DRFValidationError({"agent_version": ["Set the experiment's agent before adding one of its versions."]})
+    version = marketplace_selectors.version_for_agent(agent=experiment.agent, version=label)
+    if version is None:
+        raise DRFValidationError({"agent_version": [f"The agent has no version '{label}'."]})
+    return version
+
+
 class VariantViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Variants (prompts) with their running statistics. Add to a draft, running or paused
     experiment; rename; change the prompt until results exist; retire."""
@@ -220,7 +245,10 @@ class VariantViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
         data = s.VariantCreateSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        variant = services.variant_create(experiment=values.pop("experiment"), **values)
+        experiment = values.pop("experiment")
+        if "agent_version" in values:
+            values["agent_version"] = _experiment_version(experiment, values["agent_version"])
+        variant = services.variant_create(experiment=experiment, **values)
         return Response(s.VariantSerializer(variant).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.VariantUpdateSerializer, responses=s.VariantSerializer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -22,7 +23,7 @@ _rng = random.SystemRandom()
 _STATE_SQL = f"""
 SELECT e.id AS experiment_id, e.team_id, e.name AS experiment_name, e.status, e.strategy, e.epsilon, e.min_results,
        v.id AS variant_id, v.name AS variant_name, v.prompt, v.is_control, v.results_count, v.objective_count,
-       v.objective_sum
+       v.objective_sum, v.agent_version_id, v.version_label, v.model_hints, v.input_schema, v.output_schema
 FROM {Experiment._meta.db_table} e
 LEFT JOIN {Variant._meta.db_table} v ON v.experiment_id = e.id AND v.retired_at IS NULL
 WHERE e.team_id = ANY(%(teams)s) AND {{match}}
@@ -50,6 +51,11 @@ class _StateRow(NamedTuple):
     results_count: int | None
     objective_count: int | None
     objective_sum: float | None
+    agent_version_id: int | None
+    version_label: str | None
+    model_hints: dict | None
+    input_schema: dict | None
+    output_schema: dict | None
 
 
 _SELECT_SQL = f"""
@@ -68,13 +74,18 @@ SELECT id FROM a
 """
 
 
+def _json(value):
+    # Django reads jsonb columns as text (JSONField decodes them); raw rows do the same here.
+    return json.loads(value) if isinstance(value, str) else value
+
+
 @dataclass(frozen=True)
 class Selection:
     assignment_id: int
     experiment_id: int
     experiment_name: str
     strategy: str
-    variant: Variant  # id, name, prompt, is_control loaded
+    variant: Variant  # id, name, prompt, is_control and the version parts loaded
 
 
 def experiment_select(
@@ -125,6 +136,11 @@ def experiment_select(
         name=row.variant_name,
         prompt=row.prompt,
         is_control=row.is_control,
+        agent_version_id=row.agent_version_id,
+        version_label=row.version_label,
+        model_hints=_json(row.model_hints),
+        input_schema=_json(row.input_schema),
+        output_schema=_json(row.output_schema),
     )
     return Selection(assignment["id"], exp.experiment_id, exp.experiment_name, exp.strategy, variant)
 

@@ -45,7 +45,9 @@ def field_diff(old, new, *, old_label: str, new_label: str) -> dict:
     """One field's unified diff: ``changed``, ``lines`` (DiffLine list without the file headers),
     ``unified`` (the text, headers included), ``added`` and ``removed`` line counts."""
     raw = list(
-        difflib.unified_diff(_lines(old), _lines(new), fromfile=old_label, tofile=new_label, n=CONTEXT_LINES, lineterm="")
+        difflib.unified_diff(
+            _lines(old), _lines(new), fromfile=old_label, tofile=new_label, n=CONTEXT_LINES, lineterm=""
+        )
     )
     body = [DiffLine(_kind(line), line) for line in raw[2:]]
     return {

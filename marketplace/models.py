@@ -89,9 +89,7 @@ class Agent(models.Model):
         help_text="The newest release that is not yanked: what an install picks by default.",
     )
     # Forks: the agent and version this one was copied from (kept when the original goes away).
-    forked_from = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks"
-    )
+    forked_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks")
     forked_from_version = models.ForeignKey(
         "AgentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

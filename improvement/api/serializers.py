@@ -228,6 +228,10 @@ class ExperimentWriteSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.S
     )
 
 
+class TryVersionSerializer(StrictFieldsMixin, serializers.Serializer):
+    agent = AgentRefField(help_text="An agent your team installed: id, slug or team-slug/slug.")
+
+
 class ExperimentCreateSerializer(ExperimentWriteSerializer):
     status = serializers.ChoiceField(choices=Status.choices, default=Status.DRAFT, help_text="draft or running.")
     variants = VariantSpecSerializer(many=True, required=False, max_length=conf.MAX_VARIANTS)

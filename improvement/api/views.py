@@ -117,6 +117,23 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        request=s.TryVersionSerializer,
+        responses={200: s.ExperimentSerializer, 201: s.ExperimentSerializer},
+        summary="Upgrade advisor: run your installed version against the agent's newest one (idempotent)",
+    )
+    @action(detail=False, methods=["post"], url_path="try-version")
+    def try_version(self, request):
+        """Start the "current against new" experiment for an agent the active team installed: the
+        two versions as variants (the installed one is the control), with the error-rate guardrail.
+        An open experiment for the same pair is answered again (200)."""
+        data = s.TryVersionSerializer(data=request.data, context={"request": request, "team": self.team})
+        data.is_valid(raise_exception=True)
+        experiment, created = services.experiment_upgrade_start(
+            team=self.team, agent=data.validated_data["agent"], created_by=access.actor_user(request)
+        )
+        return self._respond(experiment, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
     @extend_schema(request=None, responses={201: s.SelectResultSerializer})
     @action(detail=True, methods=["post"])
     def select(self, request, pk=None):

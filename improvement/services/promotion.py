@@ -80,7 +80,9 @@ def experiment_promote(*, experiment: Experiment, user=None, version: str | None
     winner = experiment.winner
     _check_promotable(experiment, winner)
     if experiment.agent.team_id != experiment.team_id:
-        marketplace_services.installation_pin(team=experiment.team, agent=experiment.agent, version=winner.agent_version)
+        marketplace_services.installation_pin(
+            team=experiment.team, agent=experiment.agent, version=winner.agent_version
+        )
         return _promoted(experiment, winner.agent_version, "pinned")
     changelog = (
         f"Prompt from variant '{winner.name}', winner of the experiment '{experiment.name}' "

@@ -105,7 +105,7 @@ def experiment_versions_start(
 def experiment_upgrade_start(*, team, agent, created_by=None) -> tuple[Experiment, bool]:
     """The upgrade advisor's one click: the team's installed version (control) against the agent's
     newest version, on the team's own traffic, with the error-rate guardrail."""
-    installation = marketplace_selectors.installation_for_team(team=team, agent=agent)
+    installation = marketplace_selectors.installation_for_team(team=team, agent=agent) if agent else None
     if installation is None:
         raise ValidationError({"agent": "Your team has not installed this agent."})
     current, newest = installation.version, agent.latest_version

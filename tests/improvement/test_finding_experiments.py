@@ -120,3 +120,38 @@ def test_team_memory_worse_version_runs_it_against_the_alternative(team, own_age
     assert experiment.guardrail_max_error_rate_increase is not None
     listed = tm_experiments.with_experiments(team=team, recommendations=recs)
     assert listed[0]["experiment"].pk == experiment.pk
+
+
+def test_recommendation_experiment_api(team, own_agent, monkeypatch, team_key_client, key_client):
+    recs = [_rec("version_regression", own_agent.slug, version_before="1.0.0", version_after="1.1.0")]
+    monkeypatch.setattr("observability.api.views.selectors.recommendations", lambda **kwargs: recs)
+    url = "/api/v1/observability/recommendations/experiment/"
+    body = {"kind": "version_regression", "agent": own_agent.slug}
+    response = team_key_client.post(url, body, format="json")
+    assert response.status_code == 201, response.json()
+    first = response.json()
+    assert first["created"] and first["status"] == "running"
+    again = team_key_client.post(url, body, format="json")
+    assert again.status_code == 200 and again.json()["experiment_id"] == first["experiment_id"]
+    missing = team_key_client.post(url, {"kind": "expensive_model", "agent": own_agent.slug}, format="json")
+    assert missing.status_code == 400 and "kind" in missing.json()["fields"]
+    unknown = team_key_client.post(url, {"kind": "slow_agent", "agent": own_agent.slug}, format="json")
+    assert unknown.status_code == 400 and "kind" in unknown.json()["fields"]
+    viewer = key_client(team, role="viewer")
+    assert viewer.post(url, body, format="json").status_code == 403
+
+
+def test_team_memory_recommendation_experiment_api(team, own_agent, monkeypatch, team_key_client):
+    ref = f"{team.slug}/{own_agent.slug}"
+    recs = [{"kind": "worse_agent_version", "title": "worse", "evidence": {"agent": ref, "version": "1.0.0"}}]
+    monkeypatch.setattr(
+        "teammemory.api.views.recommendation_selectors.team_recommendations",
+        lambda **kwargs: {"recommendations": recs},
+    )
+    url = "/api/v1/teammemory/recommendations/experiment/"
+    response = team_key_client.post(url, {"kind": "worse_agent_version", "agent": f"{ref} 1.0.0"}, format="json")
+    assert response.status_code == 201, response.json()
+    experiment = Experiment.objects.get(pk=response.json()["experiment_id"])
+    assert experiment.source_kind == SourceKind.TEAMMEMORY
+    wrong = team_key_client.post(url, {"kind": "worse_agent_version", "agent": f"{ref} 9.9.9"}, format="json")
+    assert wrong.status_code == 400 and "kind" in wrong.json()["fields"]

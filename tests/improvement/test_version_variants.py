@@ -143,3 +143,20 @@ def test_an_installed_agent_cannot_be_tuned_by_a_team_that_did_not_install_it(te
     with pytest.raises(ValidationError) as exc:
         services.experiment_create(team=team, name="x", agent=published)
     assert "agent" in exc.value.message_dict
+
+
+def test_variant_api_adds_a_version_of_the_experiments_agent(team, published, team_key_client):
+    agent = _install_then_upgrade_available(published, team)
+    experiment, _ = services.experiment_upgrade_start(team=team, agent=agent)
+    url = "/api/v1/improvement/variants/"
+    response = team_key_client.post(
+        url,
+        {"experiment": experiment.pk, "name": "old on small", "agent_version": "1.0.0", "model_hints": HINTS_V2},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["version_label"] == "1.0.0" and body["model_hints"] == HINTS_V2
+    assert body["prompt"] == "Review the change."
+    bad = team_key_client.post(url, {"experiment": experiment.pk, "name": "x", "agent_version": "4.0.0"}, format="json")
+    assert bad.status_code == 400 and "agent_version" in bad.json()["fields"]

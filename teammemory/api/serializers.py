@@ -334,14 +334,14 @@ class BuildRecommendationsSerializer(serializers.Serializer):
     recommendations = BuildRecommendationSerializer(many=True)
 
 
-class RecommendationExperimentInputSerializer(StrictFieldsMixin, serializers.Serializer):
+class BuildRecommendationExperimentInputSerializer(StrictFieldsMixin, serializers.Serializer):
     kind = serializers.ChoiceField(choices=["worse_agent_version"], help_text="The finding's kind.")
     agent = serializers.CharField(
         max_length=300, help_text="The finding's agent and version: 'team-slug/agent-slug 1.2.0'."
     )
 
 
-class RecommendationExperimentSerializer(serializers.Serializer):
+class BuildRecommendationExperimentSerializer(serializers.Serializer):
     experiment_id = serializers.IntegerField()
     experiment = serializers.CharField(help_text="The experiment's name.")
     status = serializers.CharField()

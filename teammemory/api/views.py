@@ -14,12 +14,12 @@ from crucible.api.pagination import CursorPagination
 from crucible.api.viewsets import TeamScopedMixin
 from teammemory import services
 from teammemory.api.serializers import (
+    BuildRecommendationExperimentInputSerializer,
+    BuildRecommendationExperimentSerializer,
     BuildRecommendationsSerializer,
     BuildReportSerializer,
     BuildSerializer,
     InsightsRangeQuerySerializer,
-    RecommendationExperimentInputSerializer,
-    RecommendationExperimentSerializer,
     StackSuggestionRequestSerializer,
     StackSuggestionResultSerializer,
     TeamInsightsSerializer,
@@ -165,13 +165,13 @@ class RecommendationExperimentView(APIView):
 
     @extend_schema(
         parameters=RANGE_PARAMETERS,
-        request=RecommendationExperimentInputSerializer,
-        responses={200: RecommendationExperimentSerializer, 201: RecommendationExperimentSerializer},
+        request=BuildRecommendationExperimentInputSerializer,
+        responses={200: BuildRecommendationExperimentSerializer, 201: BuildRecommendationExperimentSerializer},
         operation_id="teammemory_recommendation_experiment",
     )
     def post(self, request):
         period = _range(request)["period"]
-        data = RecommendationExperimentInputSerializer(data=request.data)
+        data = BuildRecommendationExperimentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         team = _active_team_or_404(request)
         recommendations = recommendation_selectors.team_recommendations(
@@ -187,6 +187,6 @@ class RecommendationExperimentView(APIView):
             "created": created,
         }
         return Response(
-            RecommendationExperimentSerializer(body).data,
+            BuildRecommendationExperimentSerializer(body).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )

@@ -122,6 +122,12 @@ class ExperimentSerializer(serializers.ModelSerializer):
     variants = VariantSerializer(many=True, read_only=True)
     promoted_version_label = serializers.SerializerMethodField()
     cost_reference = MoneyField(help_text="A result this cheap scores 0.5 on cost (USD, 8 decimal places).")
+    promoted_as = serializers.CharField(
+        read_only=True, help_text="'published' (new version of your agent), 'pinned' (your installation) or ''."
+    )
+    source_kind = serializers.CharField(
+        read_only=True, help_text="Where it came from: 'upgrade', 'observability', 'teammemory' or '' (by hand)."
+    )
 
     class Meta:
         model = Experiment

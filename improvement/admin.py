@@ -36,7 +36,16 @@ STAT_FIELDS = (
 class VariantInline(admin.TabularInline):
     model = Variant
     extra = 0
-    fields = ("name", "is_control", "retired_at", "results_count", "success_count", "objective_count", "objective_sum")
+    fields = (
+        "name",
+        "is_control",
+        "version_label",
+        "retired_at",
+        "results_count",
+        "success_count",
+        "objective_count",
+        "objective_sum",
+    )
     readonly_fields = fields
     can_delete = False
     show_change_link = True
@@ -104,6 +113,9 @@ class ExperimentAdmin(_DeletesRecordedRows, admin.ModelAdmin):
         "concluded_at",
         "winner",
         "promoted_version",
+        "promoted_as",
+        "source_kind",
+        "source_key",
         "created_by",
         "created_at",
         "updated_at",
@@ -159,7 +171,16 @@ class VariantAdmin(_DeletesRecordedRows, admin.ModelAdmin):
     search_fields = ("name", "prompt", "experiment__name")
     list_select_related = ("experiment", "team")
     raw_id_fields = ("experiment", "team")
-    readonly_fields = STAT_FIELDS + ("retired_at", "retired_reason", "created_at")
+    readonly_fields = STAT_FIELDS + (
+        "agent_version",
+        "version_label",
+        "model_hints",
+        "input_schema",
+        "output_schema",
+        "retired_at",
+        "retired_reason",
+        "created_at",
+    )
     actions = ["retire_selected"]
 
     @admin.action(description="Retire the selected variants")

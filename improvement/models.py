@@ -32,6 +32,12 @@ class Strategy(models.TextChoices):
     FIXED_SPLIT = "fixed_split", "Fixed split (equal shares)"
 
 
+class SourceKind(models.TextChoices):
+    UPGRADE = "upgrade", "Upgrade advisor"
+    OBSERVABILITY = "observability", "Observability recommendation"
+    TEAMMEMORY = "teammemory", "Team memory recommendation"
+
+
 class Experiment(models.Model):
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="experiments")
     name = models.CharField(max_length=100, help_text="The key clients use (unique within the team).")
@@ -112,6 +118,22 @@ class Experiment(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    promoted_as = models.CharField(
+        max_length=10,
+        choices=[("published", "Published as a new version"), ("pinned", "Pinned as the team's version")],
+        blank=True,
+    )
+    # Guardrail of version experiments: a variant whose error rate exceeds the control's by more
+    # than this (absolute, 0-1) cannot be promoted. None: no guardrail.
+    guardrail_max_error_rate_increase = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Most a variant's error rate may exceed the control's (0-1) and still be promoted.",
+    )
+    # Where the experiment came from: the upgrade advisor or a finding (app, then rule code and subject).
+    source_kind = models.CharField(max_length=20, choices=SourceKind.choices, blank=True)
+    source_key = models.CharField(max_length=300, blank=True, help_text="The finding: rule code and subject.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -153,7 +175,14 @@ class Experiment(models.Model):
             models.CheckConstraint(condition=Q(speed_reference_ms__gte=1), name="experiment_speed_reference_positive"),
             models.CheckConstraint(condition=Q(cost_reference__gt=0), name="experiment_cost_reference_positive"),
         ]
-        indexes = [models.Index(fields=["team", "status"], name="experiment_team_status")]
+        indexes = [
+            models.Index(fields=["team", "status"], name="experiment_team_status"),
+            models.Index(
+                fields=["team", "source_kind", "source_key"],
+                condition=~Q(source_kind=""),
+                name="experiment_team_source",
+            ),
+        ]
 
     def __str__(self):
         return self.name
@@ -179,6 +208,15 @@ class Variant(models.Model):
     name = models.CharField(max_length=100)
     prompt = models.TextField()
     is_control = models.BooleanField(default=False)
+    # A variant may be a whole marketplace version: its prompt (above), model hints and schemas are
+    # copied here when it is added (versions are immutable), so select reads one table.
+    agent_version = models.ForeignKey(
+        "marketplace.AgentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    version_label = models.CharField(max_length=64, blank=True)
+    model_hints = models.JSONField(default=dict, blank=True)
+    input_schema = models.JSONField(null=True, blank=True)
+    output_schema = models.JSONField(null=True, blank=True)
     retired_at = models.DateTimeField(
         null=True, blank=True, help_text="Retired variants get no traffic and no results."
     )

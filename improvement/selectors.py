@@ -52,6 +52,18 @@ def experiment_by_ref(*, team_ids, ref):
     return qs.filter(name=str(ref)).order_by("pk").first() if isinstance(ref, str) else None
 
 
+def experiments_by_source(*, team, source_kind: str, keys) -> dict[str, Experiment]:
+    """{source key: the newest experiment the finding started} for the findings ``keys`` of one
+    app (one query): a finding page links each finding to its experiment."""
+    found: dict[str, Experiment] = {}
+    rows = Experiment.objects.filter(team=team, source_kind=source_kind, source_key__in=list(keys)).order_by(
+        "created_at"
+    )
+    for experiment in rows:
+        found[experiment.source_key] = experiment
+    return found
+
+
 def _seed(experiment: Experiment, variants: list[Variant]) -> int:
     # Same data, same seed: a report does not flicker between reloads.
     return hash((experiment.pk, tuple((v.pk, v.results_count) for v in variants))) & 0x7FFFFFFF

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -14,7 +16,9 @@ from crucible.pages import TeamPageMixin
 from improvement import charts, selectors, services
 from improvement.filters import ExperimentFilterSet
 from improvement.forms import ConcludeForm, ExperimentCreateForm, ExperimentForm, VariantForm
+from improvement.guardrail import guardrail_status
 from improvement.models import Experiment, Status, Variant
+from marketplace import selectors as marketplace_selectors
 
 EXPERIMENT_FIELDS = ExperimentForm.Meta.fields
 
@@ -71,8 +75,12 @@ class ExperimentDetailView(ExperimentMixin, TemplateView):
         report = selectors.experiment_report(experiment=experiment, variants=variants)
         timeline = selectors.experiment_timeline(experiment=experiment)
         prompts = {v.pk: v for v in variants}
+        guardrail = guardrail_status(experiment=experiment, variants=variants)
         for row in report["variants"]:
+            row["guardrail"] = guardrail.get(row["id"])
             row["prompt"] = prompts[row["id"]].prompt
+            row["version_label"] = prompts[row["id"]].version_label
+            row["model_hints"] = prompts[row["id"]].model_hints
         context.update(
             experiment=experiment,
             report=report,
@@ -80,6 +88,7 @@ class ExperimentDetailView(ExperimentMixin, TemplateView):
             can_write=access.can(self.request, self.team.pk),
             variant_form=VariantForm(),
             conclude_form=ConcludeForm(experiment=experiment, variants=variants),
+            source_link=source_link(experiment),
             can_promote=(
                 experiment.status == Status.CONCLUDED
                 and experiment.winner_id
@@ -225,3 +234,45 @@ class VariantRetireView(TeamPageMixin, View):
         else:
             messages.success(request, f"Variant '{variant.name}' retired.")
         return redirect("improvement:experiment-detail", pk=variant.experiment_id)
+
+
+class TryVersionView(TeamPageMixin, View):
+    """The upgrade advisor's button: run the installed version against the newest one."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        agent = marketplace_selectors.agent_for_team(team=self.team, ref=request.POST.get("agent", ""))
+        if agent is None:
+            raise Http404("No such agent.")
+        try:
+            experiment, created = services.experiment_upgrade_start(
+                team=self.team, agent=agent, created_by=request.user
+            )
+        except ValidationError as exc:
+            _flash_errors(request, exc)
+            return redirect("marketplace:agent-detail", pk=agent.pk)
+        if created:
+            messages.success(request, f"Experiment '{experiment.name}' started on your traffic.")
+        else:
+            messages.info(request, f"Experiment '{experiment.name}' is already comparing these versions.")
+        return redirect("improvement:experiment-detail", pk=experiment.pk)
+
+
+SOURCE_PAGES = {
+    "upgrade": ("marketplace:agent-detail", True, "the upgrade advisor of {agent}"),
+    "observability": ("observability:recommendations", False, "an observability recommendation"),
+    "teammemory": ("teammemory:index", False, "a team memory recommendation"),
+}
+
+
+def source_link(experiment: Experiment) -> dict | None:
+    """Where the experiment came from (the finding or the advisor), as {label, url}; None if made by hand."""
+    page = SOURCE_PAGES.get(experiment.source_kind)
+    if page is None:
+        return None
+    name, by_agent, label = page
+    if by_agent and not experiment.agent_id:
+        return None
+    url = reverse(name, args=[experiment.agent_id]) if by_agent else reverse(name)
+    return {"label": label.format(agent=experiment.agent.name if experiment.agent_id else ""), "url": url}

@@ -55,6 +55,7 @@ class AgentAdmin(admin.ModelAdmin):
         "rating_count",
         "average",
         "open_reports",
+        "fork_count",
         "updated_at",
     ]
     list_filter = ["is_listed", "visibility", "category", "team__is_verified", "team"]
@@ -75,6 +76,9 @@ class AgentAdmin(admin.ModelAdmin):
         "rating_3",
         "rating_4",
         "rating_5",
+        "forked_from",
+        "forked_from_version",
+        "fork_count",
         "created_at",
         "updated_at",
     ]

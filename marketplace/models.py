@@ -100,6 +100,12 @@ class Agent(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Share of default-channel runs given the candidate version (a guarded rollout moves it).",
     )
+    # Forks: the agent and version this one was copied from (kept when the original goes away).
+    forked_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks")
+    forked_from_version = models.ForeignKey(
+        "AgentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    fork_count = models.PositiveIntegerField(default=0, help_text="Agents forked from this one.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -9,6 +9,7 @@ import hashlib
 from datetime import timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.core.exceptions import ValidationError
 from django.db.models import (
     Case,
     Count,
@@ -471,3 +472,42 @@ def version_for_run(*, agent: Agent, run_key: str) -> AgentVersion | None:
         if candidate is not None and int.from_bytes(digest[:8], "big") / 2**64 < agent.candidate_share:
             return candidate
     return agent.latest_version
+
+
+def installation_for_team(*, team, agent) -> Installation | None:
+    """``team``'s active installation of ``agent`` (its version and the agent's latest selected)."""
+    return (
+        Installation.objects.filter(team=team, agent=agent, uninstalled_at__isnull=True)
+        .select_related("version", "agent__latest_version")
+        .first()
+    )
+
+
+def forks_of(*, agent, team_ids) -> QuerySet[Agent]:
+    """The forks of ``agent`` a caller with ``team_ids`` may see, newest first."""
+    return agent.forks.filter(visible_q(team_ids)).select_related("team").order_by("-created_at", "-id")
+
+
+def versions_to_compare(*, agent, team, left=None, right=None) -> tuple[AgentVersion, AgentVersion]:
+    """(left, right) versions of ``agent`` to diff. Right defaults to the latest version; left to
+    ``team``'s installed version when it differs, else the version before the right one.
+    ValidationError naming ``from``/``to`` for a version the agent does not have."""
+    errors = {}
+    new = version_for_agent(agent=agent, version=right or None)
+    if new is None:
+        errors["to"] = f"This agent has no version '{right}'." if right else "This agent has no version to compare."
+    if left:
+        old = version_for_agent(agent=agent, version=left)
+        if old is None:
+            errors["from"] = f"This agent has no version '{left}'."
+    elif new is not None:
+        installation = installation_for_team(team=team, agent=agent) if team is not None else None
+        if installation is not None and installation.version_id != new.pk:
+            old = installation.version
+        else:
+            numbers = versions_ordered(agent=agent).only("major", "minor", "patch", "is_release", "prerelease_key")
+            older = next((v.pk for v in numbers if v.sort_tuple < new.sort_tuple), None)
+            old = AgentVersion.objects.get(pk=older) if older else new
+    if errors:
+        raise ValidationError(errors)
+    return old, new

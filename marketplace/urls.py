@@ -14,6 +14,8 @@ urlpatterns = [
     path("agents/<int:pk>/install/", views.InstallView.as_view(), name="agent-install"),
     path("agents/<int:pk>/upgrade/", views.UpgradeView.as_view(), name="agent-upgrade"),
     path("agents/<int:pk>/uninstall/", views.UninstallView.as_view(), name="agent-uninstall"),
+    path("agents/<int:pk>/fork/", views.ForkView.as_view(), name="agent-fork"),
+    path("agents/<int:pk>/diff/", views.VersionDiffView.as_view(), name="version-diff"),
     path("agents/<int:pk>/rate/", views.RateView.as_view(), name="agent-rate"),
     path("agents/<int:pk>/report/", views.ReportView.as_view(), name="agent-report"),
 ]

@@ -14,6 +14,7 @@ from crucible import access
 from crucible.lists import FilteredListView, page_of
 from crucible.pages import TeamPageMixin
 from marketplace import charts, selectors
+from marketplace.diff import version_diff
 from marketplace.filters import AgentFilterSet
 from marketplace.forms import (
     AgentCreateForm,
@@ -26,6 +27,7 @@ from marketplace.forms import (
 )
 from marketplace.models import Agent, AgentVersion, Installation, Rating
 from marketplace.services.agents import agent_create, agent_update, agent_validate
+from marketplace.services.forks import agent_fork
 from marketplace.services.installs import agent_install, installation_uninstall, installation_upgrade
 from marketplace.services.ratings import rating_set
 from marketplace.services.reports import report_create
@@ -104,6 +106,7 @@ class AgentDetailView(AgentMixin, TemplateView):
             chart=charts.installs_chart(stats=stats),
             installation=installation,
             upgrade_available=bool(installation and installation.upgrade_to),
+            forks=selectors.forks_of(agent=agent, team_ids=self.readable_team_ids)[:10],
             can_write=access.can(self.request, self.team.pk),
             is_own=agent.team_id == self.team.pk,
             is_publisher=is_publisher,
@@ -374,3 +377,41 @@ class UnyankView(VersionWriteMixin, AgentActionView):
         version = version_unyank(version=version)
         messages.success(request, f"Version {version.version} is no longer yanked.")
         return self.back(version.agent)
+
+
+class ForkView(AgentActionView):
+    """Fork into the active team (private; the publisher of the fork can change that)."""
+
+    team_action = True
+
+    def act(self, agent):
+        self.fork = agent_fork(agent=agent, team=self.team, created_by=self.request.user)
+        messages.success(self.request, f"Forked {agent.name} into {self.team.name}.")
+
+    def back(self, agent):
+        fork = getattr(self, "fork", None)
+        return super().back(fork or agent)
+
+
+class VersionDiffView(AgentMixin, TemplateView):
+    """Two versions side by side: what changed in the prompt, the schemas and the model hints."""
+
+    template_name = "marketplace/version_diff.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        agent = self.get_agent()
+        left, right = self.request.GET.get("from"), self.request.GET.get("to")
+        try:
+            old, new = selectors.versions_to_compare(agent=agent, team=self.team, left=left, right=right)
+        except ValidationError as exc:
+            raise Http404(" ".join(exc.messages)) from None
+        context.update(
+            agent=agent,
+            old=old,
+            new=new,
+            diff=version_diff(old=old, new=new),
+            versions=selectors.versions_ordered(agent=agent).only("id", "version", "is_yanked"),
+            installation=selectors.installation_for_team(team=self.team, agent=agent),
+        )
+        return context

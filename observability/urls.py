@@ -7,6 +7,11 @@ urlpatterns = [
     path("agents/<path:name>/", views.AgentView.as_view(), name="agent"),
     path("bottlenecks/", views.BottlenecksView.as_view(), name="bottlenecks"),
     path("recommendations/", views.RecommendationsView.as_view(), name="recommendations"),
+    path(
+        "recommendations/experiment/",
+        views.RecommendationExperimentView.as_view(),
+        name="recommendation-experiment",
+    ),
     path("executions/", views.ExecutionListView.as_view(), name="executions"),
     path("executions/export/", execution_views.ExecutionExportView.as_view(), name="executions-export"),
     path("executions/<int:pk>/", execution_views.ExecutionDetailView.as_view(), name="execution"),

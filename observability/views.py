@@ -3,12 +3,18 @@ executions. Thin: they read selectors and turn results into tables and plotly ch
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, QueryDict
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views import View
 from django.views.generic import TemplateView
 
 from crucible.lists import FilteredListView
 from crucible.pages import TeamPageMixin
 from observability import charts, selectors
+from observability.experiments import recommendation_experiment_start, with_experiments
 from observability.filters import ExecutionFilterSet
 from observability.forms import DashboardFilterForm, PeriodForm
 from observability.models import Execution
@@ -111,10 +117,37 @@ class RecommendationsView(PeriodMixin, TeamPageMixin, TemplateView):
             form=form,
             period=period,
             period_error=self.period_error,
-            recommendations=selectors.recommendations(team=self.team, period=period),
+            recommendations=with_experiments(
+                team=self.team, recommendations=selectors.recommendations(team=self.team, period=period)
+            ),
             query=self.request.GET.urlencode(),
         )
         return context
+
+
+class RecommendationExperimentView(TeamPageMixin, View):
+    """ "Start an experiment" on a recommendation: recomputed for the period of the page, then
+    handed to improvement with the variants the finding suggests."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        query = request.POST.get("query", "")
+        period = PeriodForm(QueryDict(query)).period
+        try:
+            experiment, created = recommendation_experiment_start(
+                team=self.team,
+                recommendations=selectors.recommendations(team=self.team, period=period),
+                kind=request.POST.get("kind", ""),
+                agent=request.POST.get("agent", ""),
+                user=request.user,
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+            return redirect(f"{reverse('observability:recommendations')}?{query}")
+        messages.success(request, f"Experiment '{experiment.name}' {'created' if created else 'already open'}.")
+        return redirect("improvement:experiment-detail", pk=experiment.pk)
 
 
 class ExecutionListView(FilteredListView):

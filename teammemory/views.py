@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.shortcuts import get_object_or_404
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views import View
 from django.views.generic import TemplateView
 
 from crucible import access
 from crucible.lists import FilteredListView
 from crucible.pages import TeamPageMixin
 from teammemory import charts
+from teammemory.experiments import recommendation_experiment_start, with_experiments
 from teammemory.filters import BuildFilterSet
 from teammemory.forms import PeriodForm, SuggestionForm
 from teammemory.selectors import builds as build_selectors
@@ -41,12 +47,39 @@ class IndexView(TeamPageMixin, TemplateView):
             insights=insights,
             summary=insights["summary"],
             trend=insights["trend"],
-            recommendations=recommendations["recommendations"],
+            recommendations=with_experiments(team=self.team, recommendations=recommendations["recommendations"]),
             trend_chart=charts.quality_trend_chart(insights["trend"]),
             stack_chart=charts.success_by_stack_chart(insights["by_stack"]),
             recent_builds=build_selectors.build_list(team_ids=[self.team.pk])[:10],
         )
         return context
+
+
+class RecommendationExperimentView(TeamPageMixin, View):
+    """ "Start an experiment" on a recommendation, recomputed for the page's period."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        query = request.POST.get("query", "")
+        period = PeriodForm(QueryDict(query)).period
+        recommendations = recommendation_selectors.team_recommendations(
+            team=self.team, since=period.start, until=period.end
+        )["recommendations"]
+        try:
+            experiment, created = recommendation_experiment_start(
+                team=self.team,
+                recommendations=recommendations,
+                kind=request.POST.get("kind", ""),
+                agent=request.POST.get("agent", ""),
+                user=request.user,
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+            return redirect(f"{reverse('teammemory:index')}?{query}")
+        messages.success(request, f"Experiment '{experiment.name}' {'created' if created else 'already open'}.")
+        return redirect("improvement:experiment-detail", pk=experiment.pk)
 
 
 class BuildListView(FilteredListView):

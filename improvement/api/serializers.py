@@ -87,14 +87,31 @@ class VariantSerializer(serializers.ModelSerializer):
             "duration_mean_ms",
             "tokens_sum",
             "cost_sum",
+            "agent_version",
+            "version_label",
+            "model_hints",
+            "input_schema",
+            "output_schema",
         ]
         read_only_fields = fields
 
 
+class VariantVersionSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True, help_text="The marketplace version's id (None: model hints only).")
+    version = serializers.CharField(allow_null=True)
+    model_hints = serializers.DictField()
+    input_schema = serializers.JSONField(allow_null=True)
+    output_schema = serializers.JSONField(allow_null=True)
+
+
 class VariantBriefSerializer(serializers.ModelSerializer):
+    agent_version = VariantVersionSerializer(
+        allow_null=True, help_text="For a variant that is a marketplace version: what to run besides the prompt."
+    )
+
     class Meta:
         model = Variant
-        fields = ["id", "name", "prompt", "is_control"]
+        fields = ["id", "name", "prompt", "is_control", "agent_version"]
         read_only_fields = fields
 
 
@@ -105,6 +122,12 @@ class ExperimentSerializer(serializers.ModelSerializer):
     variants = VariantSerializer(many=True, read_only=True)
     promoted_version_label = serializers.SerializerMethodField()
     cost_reference = MoneyField(help_text="A result this cheap scores 0.5 on cost (USD, 8 decimal places).")
+    promoted_as = serializers.CharField(
+        read_only=True, help_text="'published' (new version of your agent), 'pinned' (your installation) or ''."
+    )
+    source_kind = serializers.CharField(
+        read_only=True, help_text="Where it came from: 'upgrade', 'observability', 'teammemory' or '' (by hand)."
+    )
 
     class Meta:
         model = Experiment
@@ -132,6 +155,10 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "winner",
             "promoted_version",
             "promoted_version_label",
+            "promoted_as",
+            "guardrail_max_error_rate_increase",
+            "source_kind",
+            "source_key",
             "started_at",
             "concluded_at",
             "created_at",
@@ -179,11 +206,7 @@ class AgentRefField(serializers.Field):
         agent = marketplace_selectors.agent_for_team(team=self.context["team"], ref=data)
         if agent is None:
             raise serializers.ValidationError("No such agent.")
-        if agent.team_id != self.context["team"].pk:
-            raise serializers.ValidationError(
-                "Only an agent of your own team can be tuned (promotion publishes a version of it)."
-            )
-        return agent
+        return agent  # the service checks it is the team's own or installed
 
 
 extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}], "nullable": True})(AgentRefField)
@@ -216,6 +239,17 @@ class ExperimentWriteSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.S
         min_value=0.0, max_value=100.0, required=False, allow_null=True, help_text="Share (0.2 = 20%); null: off."
     )
     guardrail_auto_stop = Bool(required=False, help_text="Retire a variant clearly worse than the control.")
+    guardrail_max_error_rate_increase = Flt(
+        min_value=0.0,
+        max_value=1.0,
+        required=False,
+        allow_null=True,
+        help_text="A variant whose error rate exceeds the control's by more than this cannot be promoted.",
+    )
+
+
+class TryVersionSerializer(StrictFieldsMixin, serializers.Serializer):
+    agent = AgentRefField(help_text="An agent your team installed: id, slug or team-slug/slug.")
 
 
 class ExperimentCreateSerializer(ExperimentWriteSerializer):
@@ -240,6 +274,15 @@ class VariantCreateSerializer(VariantSpecSerializer):
     experiment = TeamObjectField(
         queryset=Experiment.objects.all(), help_text="The experiment's id.", not_found="No such experiment."
     )
+    prompt = serializers.CharField(
+        max_length=limits.PROMPT_CHARS, trim_whitespace=False, required=False, help_text="Default: the version's."
+    )
+    agent_version = serializers.CharField(
+        max_length=64,
+        required=False,
+        help_text="A version of the experiment's agent ('1.2.0'): the variant runs that whole version.",
+    )
+    model_hints = serializers.DictField(required=False, help_text="Model hints (default: the version's).")
 
 
 class VariantUpdateSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):

@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 
 from crucible import access
@@ -18,6 +19,7 @@ from improvement import selectors, services
 from improvement.api import serializers as s
 from improvement.filters import AssignmentFilterSet, ExperimentFilterSet, VariantFilterSet
 from improvement.models import Assignment, Experiment, Variant
+from marketplace import selectors as marketplace_selectors
 
 
 def report_payload(experiment: Experiment) -> dict:
@@ -123,6 +125,23 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        request=s.TryVersionSerializer,
+        responses={200: s.ExperimentSerializer, 201: s.ExperimentSerializer},
+        summary="Upgrade advisor: run your installed version against the agent's newest one (idempotent)",
+    )
+    @action(detail=False, methods=["post"], url_path="try-version")
+    def try_version(self, request):
+        """Start the "current against new" experiment for an agent the active team installed: the
+        two versions as variants (the installed one is the control), with the error-rate guardrail.
+        An open experiment for the same pair is answered again (200)."""
+        data = s.TryVersionSerializer(data=request.data, context={"request": request, "team": self.team})
+        data.is_valid(raise_exception=True)
+        experiment, created = services.experiment_upgrade_start(
+            team=self.team, agent=data.validated_data["agent"], created_by=access.actor_user(request)
+        )
+        return self._respond(experiment, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
     @extend_schema(request=s.SelectUnitSerializer, responses={201: s.SelectResultSerializer})
     @action(detail=True, methods=["post"])
     def select(self, request, pk=None):
@@ -144,6 +163,19 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         """Per-variant evidence (objective mean and interval, Wilson success interval, probability
         of being best, lift against the control), the verdict, results still needed, timeline."""
         return Response(report_payload(self.get_object()))
+
+
+def variant_version(variant: Variant) -> dict | None:
+    """What the caller needs to run a version variant besides its prompt; None for prompt-only."""
+    if variant.agent_version_id is None and not variant.model_hints:
+        return None
+    return {
+        "id": variant.agent_version_id,
+        "version": variant.version_label or None,
+        "model_hints": variant.model_hints or {},
+        "input_schema": variant.input_schema,
+        "output_schema": variant.output_schema,
+    }
 
 
 def _select_response(request, *, name=None, experiment_id=None, unit=None, context=None) -> Response:
@@ -172,6 +204,7 @@ def _select_response(request, *, name=None, experiment_id=None, unit=None, conte
             "name": selection.variant.name,
             "prompt": selection.variant.prompt,
             "is_control": selection.variant.is_control,
+            "agent_version": variant_version(selection.variant),
         },
         "unit": selection.unit,
         "context": context,
@@ -228,6 +261,15 @@ class ResultViewSet(viewsets.GenericViewSet):
         return Response(self._record([dict(r) for r in data.validated_data["results"]]), status=status.HTTP_201_CREATED)
 
 
+def _experiment_version(experiment: Experiment, label: str):
+    if experiment.agent_id is None:
+        raise DRFValidationError({"agent_version": ["Set the experiment's agent before adding one of its versions."]})
+    version = marketplace_selectors.version_for_agent(agent=experiment.agent, version=label)
+    if version is None:
+        raise DRFValidationError({"agent_version": [f"The agent has no version '{label}'."]})
+    return version
+
+
 class VariantViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Variants (prompts) with their running statistics. Add to a draft, running or paused
     experiment; rename; change the prompt until results exist; retire."""
@@ -245,7 +287,10 @@ class VariantViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveMode
         data = s.VariantCreateSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        variant = services.variant_create(experiment=values.pop("experiment"), **values)
+        experiment = values.pop("experiment")
+        if "agent_version" in values:
+            values["agent_version"] = _experiment_version(experiment, values["agent_version"])
+        variant = services.variant_create(experiment=experiment, **values)
         return Response(s.VariantSerializer(variant).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.VariantUpdateSerializer, responses=s.VariantSerializer)

@@ -32,6 +32,12 @@ from improvement.services.rollouts import (
 )
 from improvement.services.selection import Selection, experiment_select, variant_select
 from improvement.services.variants import variant_create, variant_retire, variant_update
+from improvement.services.versions import (
+    VersionVariant,
+    experiment_for_source,
+    experiment_upgrade_start,
+    experiment_versions_start,
+)
 
 __all__ = [
     "EXPERIMENT_FIELDS",
@@ -40,15 +46,19 @@ __all__ = [
     "OBJECTIVE_FIELDS",
     "RESULT_COST_PLACES",
     "Selection",
+    "VersionVariant",
     "experiment_conclude",
     "experiment_create",
+    "experiment_for_source",
     "experiment_pause",
     "experiment_promote",
     "experiment_select",
     "experiment_start",
     "experiment_update",
+    "experiment_upgrade_start",
     "experiment_validate",
     "guardrails_enforce",
+    "experiment_versions_start",
     "objective_score",
     "result_record",
     "results_check",

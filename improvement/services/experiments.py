@@ -14,6 +14,7 @@ from improvement import conf
 from improvement.models import Experiment, Status, Strategy, Variant
 from improvement.services._common import RESULT_COST_PLACES, _prompt
 from improvement.services.variants import variant_create
+from marketplace import selectors as marketplace_selectors
 
 OBJECTIVE_FIELDS = (
     "weight_quality",
@@ -32,6 +33,7 @@ EXPERIMENT_FIELDS = (
     "epsilon",
     "min_results",
     *GUARDRAIL_FIELDS,
+    "guardrail_max_error_rate_increase",
     *OBJECTIVE_FIELDS,
 )
 MAX_WEIGHT = 1000.0
@@ -52,6 +54,15 @@ def _epsilon(value):
         return v.number(value, low=0.0, high=1.0, required=True)
     except v.Invalid:
         raise v.Invalid("Epsilon must be a number between 0 and 1.") from None
+
+
+def _guardrail(value):
+    if value is None:
+        return None
+    try:
+        return v.number(value, low=0.0, high=1.0, required=True)
+    except v.Invalid:
+        raise v.Invalid("The guardrail is an error-rate increase between 0 and 1 (0.05: five points).") from None
 
 
 def _whole_at_least_one(value, *, high: int, message: str):
@@ -102,8 +113,17 @@ def _check_experiment_fields(experiment: Experiment, errors: v.Errors) -> None:
     ):
         errors.check(field, v.number, getattr(experiment, field), low=0.0, high=high, required=False)
     errors.check("guardrail_auto_stop", v.boolean, experiment.guardrail_auto_stop)
-    if experiment.agent_id is not None and experiment.agent.team_id != experiment.team_id:
-        errors.add("agent", "The agent must belong to this team (promotion publishes a version of it).")
+    if (
+        experiment.agent_id is not None
+        and experiment.agent.team_id != experiment.team_id
+        and marketplace_selectors.installation_for_team(team=experiment.team, agent=experiment.agent) is None
+    ):
+        errors.add(
+            "agent",
+            "The agent must belong to this team (promotion publishes a version of it) or be installed by it "
+            "(promotion pins the winning version).",
+        )
+    errors.check("guardrail_max_error_rate_increase", _guardrail, experiment.guardrail_max_error_rate_increase)
 
 
 def _check_name(team, name, errors: v.Errors, *, exclude_pk=None) -> str | None:

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crucible.notifications import notification_publish
+from improvement.guardrail import guardrail_breached
 from improvement.models import Experiment, Status, Variant
 from improvement.selectors import experiment_report
 from improvement.services.rollouts import rollout_start
@@ -71,15 +72,25 @@ def _check_promotable(experiment: Experiment, winner: Variant | None) -> None:
         )
     if experiment.promoted_version_id is not None:
         raise ValidationError({"promoted_version": "The winner has already been promoted."})
+    if guardrail_breached(experiment=experiment, variant=winner):
+        raise ValidationError(
+            {"winner": "This variant's error rate breaks the experiment's guardrail; it cannot be promoted."}
+        )
+    if experiment.agent.team_id != experiment.team_id and winner.agent_version_id is None:
+        raise ValidationError(
+            {"winner": "For an agent your team installed, the winner must be a version of it (it becomes your pin)."}
+        )
 
 
 @transaction.atomic
 def experiment_promote(
     *, experiment: Experiment, user=None, version: str | None = None, guarded: bool = False, schedule=None
 ):
-    """Publish the winner's prompt as the next version of the experiment's agent. With
-    ``guarded``, publish it on the ``candidate`` channel and start a guarded rollout instead
-    (improvement.services.rollouts); the candidate version is returned either way."""
+    """Promote the winner. For the team's own agent: publish the winner's prompt (with its model
+    hints and schemas when it is a version) as the next version; with ``guarded``, publish it on
+    the ``candidate`` channel and start a guarded rollout instead (improvement.services.rollouts).
+    For an agent the team installed: pin the team's installation to the winning version. Returns
+    the version published or pinned (the candidate for a guarded rollout)."""
     if guarded:
         return rollout_start(experiment=experiment, user=user, version=version, schedule=schedule).candidate
     experiment = (
@@ -91,6 +102,11 @@ def experiment_promote(
         raise ValidationError({"status": "Conclude the experiment before promoting its winner."})
     winner = experiment.winner
     _check_promotable(experiment, winner)
+    if experiment.agent.team_id != experiment.team_id:
+        marketplace_services.installation_pin(
+            team=experiment.team, agent=experiment.agent, version=winner.agent_version
+        )
+        return _promoted(experiment, winner.agent_version, "pinned")
     changelog = (
         f"Prompt from variant '{winner.name}', winner of the experiment '{experiment.name}' "
         f"({winner.results_count} results"
@@ -103,7 +119,24 @@ def experiment_promote(
         version=version,
         changelog=changelog,
         published_by=user if getattr(user, "pk", None) else None,
+        **_version_parts(winner),
     )
+    return _promoted(experiment, agent_version, "published")
+
+
+def _version_parts(winner: Variant) -> dict:
+    """What a version variant adds to its prompt: model hints and schemas (else: the latest's)."""
+    if winner.agent_version_id is None:
+        return {"model_hints": winner.model_hints} if winner.model_hints else {}
+    return {
+        "model_hints": winner.model_hints,
+        "input_schema": winner.input_schema,
+        "output_schema": winner.output_schema,
+    }
+
+
+def _promoted(experiment: Experiment, agent_version, how: str):
     experiment.promoted_version = agent_version
-    experiment.save(update_fields=["promoted_version", "updated_at"])
+    experiment.promoted_as = how
+    experiment.save(update_fields=["promoted_version", "promoted_as", "updated_at"])
     return agent_version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -33,7 +34,8 @@ CONTEXT_CHARS = 100
 _STATE_SQL = f"""
 SELECT e.id AS experiment_id, e.team_id, e.name AS experiment_name, e.status, e.strategy, e.epsilon, e.min_results,
        v.id AS variant_id, v.name AS variant_name, v.prompt, v.is_control, v.results_count, v.objective_count,
-       v.objective_sum, {{unit}} AS unit_variant_id, {{context_cols}}
+       v.objective_sum, v.agent_version_id, v.version_label, v.model_hints, v.input_schema, v.output_schema,
+       {{unit}} AS unit_variant_id, {{context_cols}}
 FROM {Experiment._meta.db_table} e
 LEFT JOIN {Variant._meta.db_table} v ON v.experiment_id = e.id AND v.retired_at IS NULL{{context_join}}
 WHERE e.team_id = ANY(%(teams)s) AND {{match}}
@@ -82,6 +84,11 @@ class _StateRow(NamedTuple):
     results_count: int | None
     objective_count: int | None
     objective_sum: float | None
+    agent_version_id: int | None
+    version_label: str | None
+    model_hints: dict | None
+    input_schema: dict | None
+    output_schema: dict | None
     unit_variant_id: int | None  # the unit's sticky variant (None without a unit key, or a new unit)
     context_results: int | None  # the variant's sums within the select's context (None: none yet)
     context_objective_count: int | None
@@ -133,13 +140,18 @@ SELECT id, variant_id FROM a
 _UNIT_READ_SQL = f"SELECT variant_id FROM {UnitAssignment._meta.db_table} WHERE experiment_id = %(experiment)s AND unit_key = %(unit)s"
 
 
+def _json(value):
+    # Django reads jsonb columns as text (JSONField decodes them); raw rows do the same here.
+    return json.loads(value) if isinstance(value, str) else value
+
+
 @dataclass(frozen=True)
 class Selection:
     assignment_id: int
     experiment_id: int
     experiment_name: str
     strategy: str
-    variant: Variant  # id, name, prompt, is_control loaded
+    variant: Variant  # id, name, prompt, is_control and the version parts loaded
     unit: str | None = None  # the unit key, when the caller sent one
     returning_unit: bool = False  # the unit already had this variant (sticky)
 
@@ -229,6 +241,11 @@ def experiment_select(
         name=row.variant_name,
         prompt=row.prompt,
         is_control=row.is_control,
+        agent_version_id=row.agent_version_id,
+        version_label=row.version_label,
+        model_hints=_json(row.model_hints),
+        input_schema=_json(row.input_schema),
+        output_schema=_json(row.output_schema),
     )
     return Selection(
         assignment["id"], exp.experiment_id, exp.experiment_name, exp.strategy, variant, unit, kept is not None

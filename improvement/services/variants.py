@@ -14,11 +14,37 @@ from improvement.services._common import _prompt
 
 
 @transaction.atomic
-def variant_create(*, experiment: Experiment, name: str, prompt: str, is_control: bool = False) -> Variant:
-    """Add a variant; allowed while the experiment is draft, running or paused."""
+def variant_create(
+    *,
+    experiment: Experiment,
+    name: str,
+    prompt: str | None = None,
+    is_control: bool = False,
+    agent_version=None,
+    model_hints: dict | None = None,
+) -> Variant:
+    """Add a variant; allowed while the experiment is draft, running or paused. With
+    ``agent_version`` (a marketplace version of the experiment's agent) the variant is that whole
+    version: its prompt, model hints and schemas (``prompt``/``model_hints`` override them)."""
     # Lock the experiment so two concurrent adds cannot both pass the variant cap.
     experiment = Experiment.objects.select_for_update(no_key=True).get(pk=experiment.pk)
     errors = v.Errors()
+    version_fields = {}
+    if agent_version is not None:
+        if experiment.agent_id is not None and agent_version.agent_id != experiment.agent_id:
+            errors.add("agent_version", "The version must be a version of the experiment's agent.")
+        prompt = agent_version.system_prompt if prompt is None else prompt
+        version_fields = {
+            "agent_version": agent_version,
+            "version_label": agent_version.version,
+            "model_hints": agent_version.model_hints if model_hints is None else model_hints,
+            "input_schema": agent_version.input_schema,
+            "output_schema": agent_version.output_schema,
+        }
+    elif model_hints is not None:
+        version_fields = {"model_hints": model_hints}
+    if not isinstance(version_fields.get("model_hints", {}), dict):
+        errors.add("model_hints", "Model hints are a JSON object.")
     if experiment.status == Status.CONCLUDED:
         errors.add("experiment", "A concluded experiment takes no new variants.")
     name = errors.check("name", v.text, name, max_length=limits.NAME_CHARS, required=True)
@@ -33,7 +59,12 @@ def variant_create(*, experiment: Experiment, name: str, prompt: str, is_control
             errors.add("experiment", f"An experiment has at most {conf.MAX_VARIANTS} active variants.")
     errors.raise_if_any()
     return Variant.objects.create(
-        team_id=experiment.team_id, experiment=experiment, name=name, prompt=prompt, is_control=bool(is_control)
+        team_id=experiment.team_id,
+        experiment=experiment,
+        name=name,
+        prompt=prompt,
+        is_control=bool(is_control),
+        **version_fields,
     )
 
 

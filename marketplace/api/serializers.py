@@ -54,16 +54,42 @@ class AgentSerializer(serializers.ModelSerializer):
         return f"{agent.team.slug}/{agent.slug}"
 
 
+class ForkOriginSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    ref = serializers.CharField(help_text="'team-slug/agent-slug' of the original.")
+    version = serializers.CharField(allow_null=True, help_text="The version the fork copied.")
+
+
 class AgentDetailSerializer(AgentSerializer):
     histogram = serializers.SerializerMethodField()
+    forked_from = serializers.SerializerMethodField()
     description_html = serializers.CharField(
         read_only=True, help_text="The description rendered from Markdown and sanitized."
     )
     unlisted_reason = serializers.CharField(read_only=True)
 
     class Meta(AgentSerializer.Meta):
-        fields = AgentSerializer.Meta.fields + ["description", "description_html", "histogram", "unlisted_reason"]
+        fields = AgentSerializer.Meta.fields + [
+            "description",
+            "description_html",
+            "histogram",
+            "unlisted_reason",
+            "forked_from",
+            "fork_count",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(ForkOriginSerializer(allow_null=True))
+    def get_forked_from(self, agent) -> dict | None:
+        origin = agent.forked_from
+        if origin is None:
+            return None
+        version = agent.forked_from_version
+        return {
+            "id": origin.pk,
+            "ref": f"{origin.team.slug}/{origin.slug}",
+            "version": version.version if version else None,
+        }
 
     @extend_schema_field(
         serializers.DictField(child=serializers.IntegerField(), help_text="Ratings per star, '1' to '5'.")
@@ -298,3 +324,32 @@ class AgentStatsSerializer(serializers.Serializer):
 for _name, _cls in list(globals().items()):
     if isinstance(_cls, type) and issubclass(_cls, serializers.BaseSerializer) and _cls.__module__ == __name__:
         extend_schema_serializer(component_name="Marketplace" + _name.removesuffix("Serializer"))(_cls)
+
+
+class ForkSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
+    version = serializers.CharField(max_length=64, required=False, help_text="The version to copy (default: latest).")
+    name = serializers.CharField(max_length=limits.NAME_CHARS, required=False, help_text="Default: the original's.")
+    slug = serializers.SlugField(max_length=limits.NAME_CHARS, required=False, help_text="Default: the original's.")
+    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PRIVATE)
+
+
+class DiffLineSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["hunk", "add", "remove", "same"])
+    text = serializers.CharField()
+
+
+class FieldDiffSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    label = serializers.CharField()
+    changed = serializers.BooleanField()
+    added = serializers.IntegerField()
+    removed = serializers.IntegerField()
+    unified = serializers.CharField(help_text="The unified diff as text (empty when unchanged).")
+    lines = DiffLineSerializer(many=True)
+
+
+class VersionDiffSerializer(serializers.Serializer):
+    from_version = serializers.CharField()
+    to_version = serializers.CharField()
+    changed = serializers.BooleanField()
+    fields = FieldDiffSerializer(many=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError, ValidationError
@@ -14,9 +15,11 @@ from crucible import access
 from crucible.api.viewsets import TeamScopedMixin
 from marketplace import selectors
 from marketplace.api import serializers as s
+from marketplace.diff import version_diff
 from marketplace.filters import AgentFilterSet, AgentVersionFilterSet, InstallationFilterSet, RatingFilterSet
 from marketplace.models import Agent, AgentVersion, Installation, Rating
 from marketplace.services.agents import agent_create, agent_update
+from marketplace.services.forks import agent_fork
 from marketplace.services.installs import agent_install, installation_uninstall, installation_upgrade, version_download
 from marketplace.services.ratings import rating_delete, rating_set
 from marketplace.services.reports import report_create
@@ -77,7 +80,7 @@ class AgentViewSet(
     """Agents: your team's (any visibility) and other teams' public ones."""
 
     # Install, rate and report read any agent you can see and write for the active team.
-    team_actions = ("install", "uninstall", "rate", "report")
+    team_actions = ("install", "uninstall", "rate", "report", "fork")
     serializer_class = s.AgentSerializer
     filterset_class = AgentFilterSet
     ordering_fields = [
@@ -184,6 +187,46 @@ class AgentViewSet(
         data.is_valid(raise_exception=True)
         report = report_create(agent=agent, reporter=actor(request), team=self.team, **data.validated_data)
         return Response(s.ReportSerializer(report).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.ForkSerializer,
+        responses={201: s.AgentDetailSerializer},
+        summary="Fork into the active team: a new agent (private by default) that links to this one and version",
+    )
+    @action(detail=True, methods=["post"])
+    def fork(self, request, pk=None):
+        agent = self.get_object()
+        data = s.ForkSerializer(data=request_body(request))
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        if "version" in values:
+            values["version"] = selectors.version_for_agent(agent=agent, version=values["version"])
+            if values["version"] is None:
+                raise ValidationError({"version": ["This agent has no such version."]})
+        fork = agent_fork(agent=agent, team=self.team, created_by=actor(request), **values)
+        return self.detail_response(fork, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", str, description="Left version (default: your installed one, else the previous)."),
+            OpenApiParameter("to", str, description="Right version (default: the latest)."),
+        ],
+        responses={200: s.VersionDiffSerializer, 400: OpenApiResponse(description="Unknown version")},
+        summary="Diff two versions: system prompt, input and output schemas, model hints",
+    )
+    @action(detail=True, methods=["get"])
+    def diff(self, request, pk=None):
+        agent = self.get_object()
+        try:
+            old, new = selectors.versions_to_compare(
+                agent=agent,
+                team=access.active_team(request),
+                left=request.query_params.get("from"),
+                right=request.query_params.get("to"),
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response(s.VersionDiffSerializer(version_diff(old=old, new=new)).data)
 
     @extend_schema(
         responses=s.AgentStatsSerializer, summary="Popularity: installs per day, downloads, rating histogram"

@@ -5,7 +5,7 @@ One module per topic: ``agents``, ``versions``, ``installs``, ``ratings``, ``rep
 shared checks in ``validation``. Every public name is re-exported here, so
 ``from marketplace import services`` keeps working.
 
-Contract for other apps (docs/architecture.md): ``version_publish``.
+Contract for other apps (docs/architecture.md): ``version_publish``, ``installation_pin``.
 """
 
 from marketplace.services.agents import (
@@ -16,8 +16,10 @@ from marketplace.services.agents import (
     agent_validate,
 )
 from marketplace.services.channels import candidate_promote, candidate_publish, candidate_share_set, candidate_yank
+from marketplace.services.forks import agent_fork
 from marketplace.services.installs import (
     agent_install,
+    installation_pin,
     installation_uninstall,
     installation_upgrade,
     version_download,
@@ -31,6 +33,7 @@ __all__ = [
     "AGENT_EDITABLE_FIELDS",
     "MAX_TAG_CHARS",
     "agent_create",
+    "agent_fork",
     "agent_install",
     "agent_set_listed",
     "agent_update",
@@ -40,6 +43,7 @@ __all__ = [
     "candidate_share_set",
     "candidate_yank",
     "clean_tags",
+    "installation_pin",
     "installation_uninstall",
     "installation_upgrade",
     "parse_version",

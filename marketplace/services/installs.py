@@ -154,3 +154,12 @@ def version_download(*, version: AgentVersion, team) -> bool:
         Agent.objects.filter(pk=version.agent_id).update(download_count=F("download_count") + 1)
         _bump_daily(version.agent_id, downloads=1, day=today)
     return counted
+
+
+@transaction.atomic
+def installation_pin(*, team, agent: Agent, version: AgentVersion) -> Installation:
+    """Pin ``team``'s active installation of ``agent`` to ``version`` (an experiment's winner)."""
+    installation = Installation.objects.filter(team=team, agent=agent, uninstalled_at__isnull=True).first()
+    if installation is None:
+        raise ValidationError({"agent": "Your team has not installed this agent; install it first."})
+    return installation_upgrade(installation=installation, version=version)

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from crucible import limits, periods
 from crucible.api.fields import MoneyField
+from crucible.api.serializers import StrictFieldsMixin
 from observability.models import Execution, ExecutionStatus, ModelPrice, SpanKind
 from observability.selectors.rollup_reads import PERIOD_RULES
 
@@ -368,3 +369,17 @@ class RecommendationSerializer(serializers.Serializer):
 class RecommendationsSerializer(serializers.Serializer):
     period = PeriodSerializer()
     recommendations = RecommendationSerializer(many=True)
+
+
+class RecommendationExperimentInputSerializer(StrictFieldsMixin, serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=["expensive_model", "token_heavy_prompt", "version_regression"], help_text="The finding's kind."
+    )
+    agent = serializers.CharField(max_length=200, help_text="The finding's agent, as the recommendations list it.")
+
+
+class RecommendationExperimentSerializer(serializers.Serializer):
+    experiment_id = serializers.IntegerField()
+    experiment = serializers.CharField(help_text="The experiment's name.")
+    status = serializers.CharField()
+    created = serializers.BooleanField(help_text="False: the finding's open experiment, started before.")

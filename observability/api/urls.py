@@ -17,5 +17,10 @@ urlpatterns = [
     path("bottlenecks/", views.BottlenecksView.as_view(), name="bottlenecks"),
     path("regressions/", views.RegressionsView.as_view(), name="regressions"),
     path("recommendations/", views.RecommendationsView.as_view(), name="recommendations"),
+    path(
+        "recommendations/experiment/",
+        views.RecommendationExperimentView.as_view(),
+        name="recommendation-experiment",
+    ),
     *router.urls,
 ]

@@ -13,6 +13,7 @@ from crucible.api.parsers import JSONParser, PayloadTooLarge, json_loads, read_b
 from crucible.api.viewsets import TeamScopedMixin
 from observability import conf, export, ingest, otlp, selectors, services
 from observability.api import serializers as s
+from observability.experiments import recommendation_experiment_start
 from observability.filters import ExecutionFilterSet, ModelPriceFilterSet
 from observability.models import Execution, ExecutionSource, ModelPrice
 from observability.selectors.executions import executions_export_rows
@@ -314,6 +315,40 @@ class RegressionsView(APIView):
         period, _ = _period(request)
         return Response(
             s.RegressionSerializer(selectors.regressions(team=_team(request), period=period), many=True).data
+        )
+
+
+class RecommendationExperimentView(APIView):
+    """Start the experiment a recommendation suggests (see docs/improvement.md › Versions as
+    variants): the findings of the period are recomputed and the one named is handed to improvement."""
+
+    throttle_scope = "expensive"
+
+    @extend_schema(
+        parameters=PERIOD_PARAMS,
+        request=s.RecommendationExperimentInputSerializer,
+        responses={200: s.RecommendationExperimentSerializer, 201: s.RecommendationExperimentSerializer, 400: ERROR},
+    )
+    def post(self, request):
+        period, _ = _period(request)
+        data = s.RecommendationExperimentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        team = _team(request)
+        experiment, created = recommendation_experiment_start(
+            team=team,
+            recommendations=selectors.recommendations(team=team, period=period),
+            user=access.actor_user(request),
+            **data.validated_data,
+        )
+        body = {
+            "experiment_id": experiment.pk,
+            "experiment": experiment.name,
+            "status": experiment.status,
+            "created": created,
+        }
+        return Response(
+            s.RecommendationExperimentSerializer(body).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
 

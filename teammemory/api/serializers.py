@@ -332,3 +332,17 @@ class BuildRecommendationsSerializer(serializers.Serializer):
     until = serializers.DateTimeField()
     builds = serializers.IntegerField()
     recommendations = BuildRecommendationSerializer(many=True)
+
+
+class BuildRecommendationExperimentInputSerializer(StrictFieldsMixin, serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["worse_agent_version"], help_text="The finding's kind.")
+    agent = serializers.CharField(
+        max_length=300, help_text="The finding's agent and version: 'team-slug/agent-slug 1.2.0'."
+    )
+
+
+class BuildRecommendationExperimentSerializer(serializers.Serializer):
+    experiment_id = serializers.IntegerField()
+    experiment = serializers.CharField(help_text="The experiment's name.")
+    status = serializers.CharField()
+    created = serializers.BooleanField(help_text="False: the finding's open experiment, started before.")

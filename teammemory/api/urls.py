@@ -10,4 +10,9 @@ urlpatterns = router.urls + [
     path("insights/", views.InsightsView.as_view(), name="insights"),
     path("suggestions/", views.SuggestionsView.as_view(), name="suggestions"),
     path("recommendations/", views.RecommendationsView.as_view(), name="recommendations"),
+    path(
+        "recommendations/experiment/",
+        views.RecommendationExperimentView.as_view(),
+        name="recommendation-experiment",
+    ),
 ]

@@ -14,6 +14,8 @@ from crucible.api.pagination import CursorPagination
 from crucible.api.viewsets import TeamScopedMixin
 from teammemory import services
 from teammemory.api.serializers import (
+    BuildRecommendationExperimentInputSerializer,
+    BuildRecommendationExperimentSerializer,
     BuildRecommendationsSerializer,
     BuildReportSerializer,
     BuildSerializer,
@@ -22,6 +24,7 @@ from teammemory.api.serializers import (
     StackSuggestionResultSerializer,
     TeamInsightsSerializer,
 )
+from teammemory.experiments import recommendation_experiment_start
 from teammemory.filters import BuildFilterSet
 from teammemory.selectors import PERIOD_RULES
 from teammemory.selectors import builds as build_selectors
@@ -152,3 +155,38 @@ class SuggestionsView(APIView):
     )
     def post(self, request):
         return suggestions_response(request, _active_team_or_404(request))
+
+
+class RecommendationExperimentView(APIView):
+    """Start the experiment a recommendation suggests (a worse agent version against the team's
+    alternative); the findings of the range are recomputed and the one named is used."""
+
+    throttle_scope = "expensive"
+
+    @extend_schema(
+        parameters=RANGE_PARAMETERS,
+        request=BuildRecommendationExperimentInputSerializer,
+        responses={200: BuildRecommendationExperimentSerializer, 201: BuildRecommendationExperimentSerializer},
+        operation_id="teammemory_recommendation_experiment",
+    )
+    def post(self, request):
+        period = _range(request)["period"]
+        data = BuildRecommendationExperimentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        team = _active_team_or_404(request)
+        recommendations = recommendation_selectors.team_recommendations(
+            team=team, since=period.start, until=period.end
+        )["recommendations"]
+        experiment, created = recommendation_experiment_start(
+            team=team, recommendations=recommendations, user=access.actor_user(request), **data.validated_data
+        )
+        body = {
+            "experiment_id": experiment.pk,
+            "experiment": experiment.name,
+            "status": experiment.status,
+            "created": created,
+        }
+        return Response(
+            BuildRecommendationExperimentSerializer(body).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )

@@ -380,6 +380,7 @@ VIEW_MODELS = {
     "alerts-api:rule-detail": "alerts.alertrule",
     "alerts-api:rule-mute": "alerts.alertrule",
     "alerts-api:transition-detail": "alerts.alerttransition",
+    "marketplace:version-diff": "marketplace.agent",  # pk is the agent whose versions are compared
 }
 
 # Parameters that are not object references: (URL name, parameter) -> value.

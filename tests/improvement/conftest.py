@@ -50,3 +50,14 @@ def feed():
         return variant
 
     return do
+
+
+@pytest.fixture
+def make_agent_for_team(db):
+    from marketplace import services as marketplace_services
+
+    def make(team, name="Helper", **kwargs):
+        kwargs.setdefault("system_prompt", f"You are {name}.")
+        return marketplace_services.agent_create(team=team, name=name, **kwargs)
+
+    return make

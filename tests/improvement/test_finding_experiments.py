@@ -1,0 +1,157 @@
+"""From finding to experiment: observability and team memory recommendations start experiments
+with the right variants and a guardrail, and the two link to each other."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
+
+from improvement.models import Experiment, SourceKind, Status
+from marketplace import services as marketplace_services
+from observability import experiments as obs_experiments
+from teammemory import experiments as tm_experiments
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def web(member):
+    """A browser session (form posts, not JSON)."""
+    client = Client()
+    client.force_login(member)
+    return client
+
+
+@pytest.fixture
+def own_agent(team, member):
+    agent = marketplace_services.agent_create(
+        team=team, name="Summarizer", system_prompt="Summarize.", model_hints={"model": "big", "temperature": 0}
+    )
+    marketplace_services.version_publish(agent=agent, system_prompt="Summarize in bullets.")
+    agent.refresh_from_db()
+    return agent
+
+
+def _rec(kind, agent, **evidence):
+    return {"kind": kind, "agent": agent, "title": f"{kind} finding", "evidence": evidence}
+
+
+def test_expensive_model_runs_the_same_version_on_the_cheaper_model(team, own_agent):
+    recs = [_rec("expensive_model", own_agent.slug, model="big", cheaper_model="small")]
+    experiment, created = obs_experiments.recommendation_experiment_start(
+        team=team, recommendations=recs, kind="expensive_model", agent=own_agent.slug
+    )
+    assert created and experiment.status == Status.RUNNING
+    assert experiment.source_kind == SourceKind.OBSERVABILITY
+    assert experiment.source_key == f"expensive_model:{own_agent.slug}"
+    assert experiment.guardrail_max_error_rate_increase is not None
+    control = experiment.variants.get(is_control=True)
+    cheaper = experiment.variants.get(is_control=False)
+    assert control.version_label == cheaper.version_label == "1.1.0"
+    assert control.model_hints["model"] == "big" and cheaper.model_hints["model"] == "small"
+    assert cheaper.model_hints["temperature"] == 0
+
+
+def test_version_regression_runs_current_against_the_version_before(team, own_agent):
+    recs = [_rec("version_regression", own_agent.slug, version_before="1.0.0", version_after="1.1.0")]
+    experiment, _ = obs_experiments.recommendation_experiment_start(
+        team=team, recommendations=recs, kind="version_regression", agent=own_agent.slug
+    )
+    assert experiment.variants.get(is_control=True).version_label == "1.1.0"
+    assert experiment.variants.get(is_control=False).version_label == "1.0.0"
+
+
+def test_token_heavy_prompt_opens_a_draft_to_trim(team, own_agent):
+    recs = [_rec("token_heavy_prompt", own_agent.slug)]
+    experiment, _ = obs_experiments.recommendation_experiment_start(
+        team=team, recommendations=recs, kind="token_heavy_prompt", agent=own_agent.slug
+    )
+    assert experiment.status == Status.DRAFT
+    assert {v.name for v in experiment.variants.all()} == {"current 1.1.0", "trimmed prompt"}
+
+
+def test_a_finding_that_is_not_there_or_names_no_usable_agent_is_refused(team, own_agent, other_team):
+    public_agent = marketplace_services.agent_create(team=other_team, name="Public", system_prompt="Hi.")
+    with pytest.raises(ValidationError):
+        obs_experiments.recommendation_experiment_start(
+            team=team, recommendations=[], kind="expensive_model", agent=own_agent.slug
+        )
+    recs = [_rec("expensive_model", "not-in-the-marketplace", model="a", cheaper_model="b")]
+    with pytest.raises(ValidationError):
+        obs_experiments.recommendation_experiment_start(
+            team=team, recommendations=recs, kind="expensive_model", agent="not-in-the-marketplace"
+        )
+    ref = f"{public_agent.team.slug}/{public_agent.slug}"  # public but not installed by the team
+    recs = [_rec("expensive_model", ref, model="a", cheaper_model="b")]
+    with pytest.raises(ValidationError):
+        obs_experiments.recommendation_experiment_start(
+            team=team, recommendations=recs, kind="expensive_model", agent=ref
+        )
+    assert not Experiment.objects.filter(team=team).exists()
+
+
+def test_finding_and_experiment_link_to_each_other(team, own_agent, monkeypatch, web):
+    recs = [_rec("expensive_model", own_agent.slug, model="big", cheaper_model="small")]
+    recs[0].update(severity="medium", action="Move traffic.", figures=[], links=[])
+    monkeypatch.setattr("observability.views.selectors.recommendations", lambda **kwargs: [dict(r) for r in recs])
+    page = web.get("/observability/recommendations/").content.decode()
+    assert "Start an experiment" in page
+    response = web.post(
+        "/observability/recommendations/experiment/", {"kind": "expensive_model", "agent": own_agent.slug}
+    )
+    experiment = Experiment.objects.get(team=team, source_kind="observability")
+    assert response["Location"] == f"/improvement/experiments/{experiment.pk}/"
+    page = web.get("/observability/recommendations/").content.decode()
+    assert f"/improvement/experiments/{experiment.pk}/" in page and "Start an experiment" not in page
+    detail = web.get(f"/improvement/experiments/{experiment.pk}/").content.decode()
+    assert "/observability/recommendations/" in detail
+
+
+def test_team_memory_worse_version_runs_it_against_the_alternative(team, own_agent):
+    ref = f"{team.slug}/{own_agent.slug}"
+    recs = [{"kind": "worse_agent_version", "title": "worse", "evidence": {"agent": ref, "version": "1.0.0"}}]
+    listed = tm_experiments.with_experiments(team=team, recommendations=recs)
+    assert listed[0]["experiment_possible"] and listed[0]["experiment"] is None
+    experiment, created = tm_experiments.recommendation_experiment_start(
+        team=team, recommendations=recs, kind="worse_agent_version", agent=f"{ref} 1.0.0"
+    )
+    assert created and experiment.source_kind == SourceKind.TEAMMEMORY
+    assert experiment.variants.get(is_control=True).version_label == "1.0.0"
+    assert experiment.variants.get(is_control=False).version_label == "1.1.0"
+    assert experiment.guardrail_max_error_rate_increase is not None
+    listed = tm_experiments.with_experiments(team=team, recommendations=recs)
+    assert listed[0]["experiment"].pk == experiment.pk
+
+
+def test_recommendation_experiment_api(team, own_agent, monkeypatch, team_key_client, key_client):
+    recs = [_rec("version_regression", own_agent.slug, version_before="1.0.0", version_after="1.1.0")]
+    monkeypatch.setattr("observability.api.views.selectors.recommendations", lambda **kwargs: recs)
+    url = "/api/v1/observability/recommendations/experiment/"
+    body = {"kind": "version_regression", "agent": own_agent.slug}
+    response = team_key_client.post(url, body, format="json")
+    assert response.status_code == 201, response.json()
+    first = response.json()
+    assert first["created"] and first["status"] == "running"
+    again = team_key_client.post(url, body, format="json")
+    assert again.status_code == 200 and again.json()["experiment_id"] == first["experiment_id"]
+    missing = team_key_client.post(url, {"kind": "expensive_model", "agent": own_agent.slug}, format="json")
+    assert missing.status_code == 400 and "kind" in missing.json()["fields"]
+    unknown = team_key_client.post(url, {"kind": "slow_agent", "agent": own_agent.slug}, format="json")
+    assert unknown.status_code == 400 and "kind" in unknown.json()["fields"]
+    viewer = key_client(team, role="viewer")
+    assert viewer.post(url, body, format="json").status_code == 403
+
+
+def test_team_memory_recommendation_experiment_api(team, own_agent, monkeypatch, team_key_client):
+    ref = f"{team.slug}/{own_agent.slug}"
+    recs = [{"kind": "worse_agent_version", "title": "worse", "evidence": {"agent": ref, "version": "1.0.0"}}]
+    monkeypatch.setattr(
+        "teammemory.api.views.recommendation_selectors.team_recommendations",
+        lambda **kwargs: {"recommendations": recs},
+    )
+    url = "/api/v1/teammemory/recommendations/experiment/"
+    response = team_key_client.post(url, {"kind": "worse_agent_version", "agent": f"{ref} 1.0.0"}, format="json")
+    assert response.status_code == 201, response.json()
+    experiment = Experiment.objects.get(pk=response.json()["experiment_id"])
+    assert experiment.source_kind == SourceKind.TEAMMEMORY
+    wrong = team_key_client.post(url, {"kind": "worse_agent_version", "agent": f"{ref} 9.9.9"}, format="json")
+    assert wrong.status_code == 400 and "kind" in wrong.json()["fields"]

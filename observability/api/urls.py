@@ -1,11 +1,15 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from observability.api import views
+from observability.api import traces, views
 
 router = DefaultRouter()
 router.register("executions", views.ExecutionViewSet, basename="execution")
 router.register("prices", views.ModelPriceViewSet, basename="price")
+router.register("traces", traces.TraceViewSet, basename="trace")
+router.register("spans", traces.SpanViewSet, basename="span")
+router.register("sessions", traces.SessionViewSet, basename="session")
+router.register("users", traces.EndUserViewSet, basename="end-user")
 
 urlpatterns = [
     path("ingest/", views.IngestView.as_view(), name="ingest"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from observability import views
+from observability import trace_views, views
 
 urlpatterns = [
     path("", views.IndexView.as_view(), name="index"),
@@ -8,4 +8,9 @@ urlpatterns = [
     path("bottlenecks/", views.BottlenecksView.as_view(), name="bottlenecks"),
     path("recommendations/", views.RecommendationsView.as_view(), name="recommendations"),
     path("executions/", views.ExecutionListView.as_view(), name="executions"),
+    path("traces/", trace_views.TraceListView.as_view(), name="traces"),
+    path("traces/<str:trace_id>/", trace_views.TraceView.as_view(), name="trace"),
+    path("sessions/", trace_views.SessionListView.as_view(), name="sessions"),
+    path("sessions/<str:session_id>/", trace_views.SessionView.as_view(), name="session"),
+    path("users/", trace_views.EndUserListView.as_view(), name="end-users"),
 ]

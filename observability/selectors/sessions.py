@@ -46,7 +46,11 @@ def end_users_group(traces: QuerySet[Trace]) -> QuerySet:
 
 def session_get(*, team_ids, session_id: str) -> dict | None:
     """A session's figures, or None when no trace of these teams has this session id."""
-    return sessions_group(Trace.objects.filter(team_id__in=list(team_ids), session_id=session_id)).order_by("team_id").first()
+    return (
+        sessions_group(Trace.objects.filter(team_id__in=list(team_ids), session_id=session_id))
+        .order_by("team_id")
+        .first()
+    )
 
 
 def session_traces(*, team_id: int, session_id: str) -> list[Trace]:

@@ -240,6 +240,7 @@ SPECTACULAR_SETTINGS = {
         "ExperimentStatusEnum": "improvement.models.Status",
         "ExecutionStatusEnum": "observability.models.ExecutionStatus",
         "ExecutionSourceEnum": "observability.models.ExecutionSource",
+        "SpanKindEnum": "observability.models.SpanKind",
         "IngestResultStatusEnum": "observability.api.serializers.INGEST_RESULT_STATUSES",
         "BuildStatusEnum": "teammemory.models.BuildStatus",
     },

@@ -259,6 +259,23 @@ if optional("observability.services"):
         )
         return Execution.objects.filter(team=world.team_a).order_by("-pk").first()
 
+    @factory("observability.trace")
+    def _trace(world):
+        # Written to the tables until the span ingest lands (tests/observability/trace_factory.py).
+        from tests.observability.trace_factory import make_trace
+
+        tag = "h" if world.hostile else ""
+        return make_trace(
+            world.team_a,
+            trace_id=f"{tag}trace{MARKER}"[:32],
+            spans=4,
+            agent_name=world.text("Support bot", 200),
+            session_id=f"session-{tag}{MARKER}",
+            end_user_id=f"user-{tag}{MARKER}",
+            payload_text=world.text("Where is my order?", 500),
+            error_at=2,
+        )
+
     @factory("observability.modelprice")
     def _price(world):
         # Global reference data (not a team's): the seeded table, or one row.
@@ -282,6 +299,8 @@ PARAM_MODELS = {
     "team_slug": "crucible.team",
     "team_id": "crucible.team",
     "version_pk": "marketplace.agentversion",
+    "trace_id": "observability.trace",
+    "session_id": "observability.trace",  # a session is its traces' session id
 }
 
 # Views whose model cannot be read from the view class (function views, TemplateViews that look
@@ -311,6 +330,8 @@ CONSTANT_PARAMS = {
 
 
 def _value(obj, param: str):
+    if param in ("trace_id", "session_id") and hasattr(obj, param):
+        return getattr(obj, param)  # text ids, not primary keys
     if param in ("pk", "id") or param.endswith("_pk") or param.endswith("_id"):
         return obj.pk
     if param == "version":

@@ -118,6 +118,12 @@ def _grow(world: World, n: int) -> None:
             }
         )
     obs.executions_ingest(team=world.team_a, events=events)
+    from tests.observability.trace_factory import make_trace  # until span ingest fills traces
+
+    for i in range(n):
+        make_trace(
+            world.team_a, trace_id=f"budget-trace-{i}", spans=3, session_id=f"budget-s-{i}", end_user_id=f"budget-u-{i}"
+        )
 
 
 @pytest.fixture

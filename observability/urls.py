@@ -1,6 +1,6 @@
 from django.urls import path
 
-from observability import trace_views, views
+from observability import redaction_views, trace_views, views
 
 urlpatterns = [
     path("", views.IndexView.as_view(), name="index"),
@@ -13,4 +13,6 @@ urlpatterns = [
     path("sessions/", trace_views.SessionListView.as_view(), name="sessions"),
     path("sessions/<str:session_id>/", trace_views.SessionView.as_view(), name="session"),
     path("users/", trace_views.EndUserListView.as_view(), name="end-users"),
+    path("redaction/", redaction_views.RedactionRulesView.as_view(), name="redaction-rules"),
+    path("redaction/<int:pk>/", redaction_views.RedactionRuleChangeView.as_view(), name="redaction-rule-change"),
 ]

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from observability.api import traces, views
+from observability.api import redaction, traces, views
 
 router = DefaultRouter()
 router.register("executions", views.ExecutionViewSet, basename="execution")
@@ -10,9 +10,11 @@ router.register("traces", traces.TraceViewSet, basename="trace")
 router.register("spans", traces.SpanViewSet, basename="span")
 router.register("sessions", traces.SessionViewSet, basename="session")
 router.register("users", traces.EndUserViewSet, basename="end-user")
+router.register("redaction-rules", redaction.RedactionRuleViewSet, basename="redaction-rule")
 
 urlpatterns = [
     path("ingest/", views.IngestView.as_view(), name="ingest"),
+    path("spans/", views.SpanIngestView.as_view(), name="spans"),
     path("otlp/v1/traces", views.OtlpTracesView.as_view(), name="otlp-traces"),
     path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
     path("agents/<path:name>/", views.AgentDetailView.as_view(), name="agent-detail"),

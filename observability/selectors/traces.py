@@ -55,7 +55,7 @@ SPAN_DETAIL_FIELDS = (
 )
 
 # The text that full-text search reads: every string value in a payload's input and output. The
-# same expression is indexed (GIN, migration 0007 ``spanpayload_text_search``): keep them equal.
+# same expression is indexed (GIN, migration 0008 ``spanpayload_text_search``): keep them equal.
 SEARCH_DOCUMENT = (
     "(jsonb_to_tsvector('simple'::regconfig, COALESCE(input, 'null'::jsonb), '[\"string\"]'::jsonb)"
     " || jsonb_to_tsvector('simple'::regconfig, COALESCE(output, 'null'::jsonb), '[\"string\"]'::jsonb))"

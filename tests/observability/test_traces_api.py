@@ -210,3 +210,33 @@ def test_end_users_with_counts_errors_and_cost(team, other_team, team_key_client
     assert set(rows) == {"ana", "bo"}
     assert rows["ana"]["traces"] == 2 and rows["ana"]["sessions"] == 2 and rows["ana"]["errors"] == 1
     assert rows["bo"]["sessions"] == 0 and rows["bo"]["cost"] == "0.00100000"
+
+
+def test_spans_ingested_out_of_order_read_as_one_tree(team, team_key_client, now):
+    from observability.services import executions_ingest
+
+    trace = "4bf92f3577b34da6a3ce929d0e0e4737"
+    start = now - dt.timedelta(minutes=5)
+
+    def span(span_id, parent="", offset_ms=0, **extra):
+        event = {"trace_id": trace, "span_id": span_id, "name": f"step {span_id}", "duration_ms": 100.0}
+        event["started_at"] = (start + dt.timedelta(milliseconds=offset_ms)).isoformat()
+        if parent:
+            event["parent_span_id"] = parent
+        else:
+            event.update(agent="support-bot", kind="agent")
+        return {**event, **extra}
+
+    child = span("c000000000000001", "b000000000000001", 20, kind="llm", input=[{"role": "user", "content": "ship it"}])
+    results = executions_ingest(team=team, events=[span("a000000000000001", duration_ms=500), child])
+    assert [r["status"] for r in results] == ["stored", "stored"], results
+    body = team_key_client.get(f"{API}/traces/{trace}/").json()
+    assert body["orphans"] == 1 and body["spans"][1]["orphan"] is True  # its parent has not arrived
+
+    executions_ingest(team=team, events=[span("b000000000000001", "a000000000000001", 10, kind="chain")])
+    body = team_key_client.get(f"{API}/traces/{trace}/?payloads=true").json()
+    assert body["orphans"] == 0
+    assert [(s["span_id"][0], s["depth"]) for s in body["spans"]] == [("a", 0), ("b", 1), ("c", 2)]
+    assert body["spans"][2]["payload"]["input"] == [{"role": "user", "content": "ship it"}]
+    found = team_key_client.get(f"{API}/traces/?q=ship").json()["results"]
+    assert [t["trace_id"] for t in found] == [trace]

@@ -10,7 +10,7 @@ DOCUMENT = (
 
 
 class Migration(migrations.Migration):
-    dependencies = [("observability", "0006_spans_payloads_traces")]
+    dependencies = [("observability", "0007_span_ingest")]
 
     operations = [
         migrations.RunSQL(

@@ -261,20 +261,55 @@ if optional("observability.services"):
 
     @factory("observability.trace")
     def _trace(world):
-        # Written to the tables until the span ingest lands (tests/observability/trace_factory.py).
-        from tests.observability.trace_factory import make_trace
+        """A trace of three spans sent through the span ingest (the agent, an LLM call, a failing tool)."""
+        from django.utils import timezone as _tz
+
+        from observability.models import Trace
 
         tag = "h" if world.hostile else ""
-        return make_trace(
-            world.team_a,
-            trace_id=f"{tag}trace{MARKER}"[:32],
-            spans=4,
-            agent_name=world.text("Support bot", 200),
-            session_id=f"session-{tag}{MARKER}",
-            end_user_id=f"user-{tag}{MARKER}",
-            payload_text=world.text("Where is my order?", 500),
-            error_at=2,
-        )
+        trace_id = ("ab" if world.hostile else "aa") * 16  # trace ids are hexadecimal
+        start = _tz.now() - _dt.timedelta(minutes=3)
+        common = {"trace_id": trace_id, "session_id": f"session-{tag}{MARKER}", "user_id": f"user-{tag}{MARKER}"}
+        events = [
+            {
+                **common,
+                "span_id": "a0000000000000a1",
+                "kind": "agent",
+                "agent": world.text("Support bot"),
+                "name": world.text("answer"),
+                "started_at": start.isoformat(),
+                "duration_ms": 900,
+                "input": [{"role": "user", "content": world.text("Where is my order?", 500)}],
+                "output": world.text("On its way.", 500),
+            },
+            {
+                **common,
+                "span_id": "a0000000000000a2",
+                "parent_span_id": "a0000000000000a1",
+                "kind": "llm",
+                "model": "gpt-4o",
+                "name": world.text("chat"),
+                "started_at": (start + _dt.timedelta(milliseconds=10)).isoformat(),
+                "duration_ms": 300,
+                "input_tokens": 100,
+                "output_tokens": 20,
+            },
+            {
+                **common,
+                "span_id": "a0000000000000a3",
+                "parent_span_id": "a0000000000000a1",
+                "kind": "tool",
+                "name": world.text("lookup"),
+                "status": "error",
+                "error_type": "ToolError",
+                "error_message": world.text("Traceback: boom", 2000),
+                "started_at": (start + _dt.timedelta(milliseconds=400)).isoformat(),
+                "duration_ms": 50,
+            },
+        ]
+        results = obs.executions_ingest(team=world.team_a, events=events)
+        assert all(r["status"] == "stored" for r in results), results
+        return Trace.objects.get(team=world.team_a, trace_id=trace_id)
 
     @factory("observability.modelprice")
     def _price(world):

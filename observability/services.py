@@ -45,7 +45,8 @@ __all__ = [
 
 def executions_purge(*, days: int | None = None, batch_size: int = 50_000) -> int:
     """Delete raw executions that started more than ``days`` (default RETENTION_DAYS) ago, in
-    batches (short transactions). Rollups are kept. Returns the number deleted."""
+    batches (short transactions), and the summaries of traces that ended before then. Rollups are
+    kept. Returns the number of executions deleted."""
     days = conf.RETENTION_DAYS if days is None else days
     if days < 1:
         raise ValidationError({"days": "Must be at least 1."})
@@ -60,7 +61,10 @@ def executions_purge(*, days: int | None = None, batch_size: int = 50_000) -> in
             )
         deleted += count
         if count < batch_size:
-            return deleted
+            break
+    # Trace summaries go with their spans (a trace that ended before the cutoff has none left).
+    sql.execute("DELETE FROM observability_trace WHERE ended_at < %(cutoff)s", {"cutoff": cutoff})
+    return deleted
 
 
 def payloads_purge(*, days: int | None = None, batch_size: int = 50_000) -> int:

@@ -98,7 +98,8 @@ def executions_ingest(*, team, events, build=None, api_key=None, source: str | N
         first_index[row["client_id"]] = index
         row["agent_id"] = None
         row["agent_version_id"] = None
-        row["content_hash"] = content_hash(event)
+        # Only a span sent with its own span id is checked for "same id, other content".
+        row["content_hash"] = content_hash(event) if row["span_named"] else ""
         rows[index] = row
 
     stored_ids: set[str] = set()
@@ -124,7 +125,7 @@ def executions_ingest(*, team, events, build=None, api_key=None, source: str | N
             stored_rows = [row for row in ordered if row["client_id"] in stored_ids]
             payloads_insert(stored_rows, team_id=team.pk)
             rollups_apply(team_id=team.pk, rows=stored_rows, uncounted_usage=uncounted)
-            spans.traces_upsert(team_id=team.pk, rows=stored_rows, uncounted=uncounted)
+            spans.traces_upsert(team_id=team.pk, rows=stored_rows, uncounted=uncounted, known=set(stored_by_trace))
             late_refusals = _feed_variants(team, rows, stored_ids)
 
     return [

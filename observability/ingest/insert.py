@@ -12,6 +12,11 @@ from django.utils import timezone
 from observability.sql import fetch_rows
 
 
+def pg_text_array(values) -> str:
+    """A PostgreSQL array literal of text values (each quoted)."""
+    return "{" + ",".join('"' + x.replace("\\", "\\\\").replace('"', '\\"') + '"' for x in values) + "}"
+
+
 class _Stored(NamedTuple):
     client_id: str
 
@@ -82,7 +87,9 @@ def _json(value) -> str:
 def _value(row: dict, name: str):
     value = row[name]
     if name in ("attributes", "request_params"):
-        return _json(value)
+        return _json(value) if value else "{}"
+    if name == "tags":  # an array literal: psycopg's list dumper costs more than the COPY itself
+        return pg_text_array(value) if value else "{}"
     return value
 
 
@@ -114,11 +121,8 @@ def executions_insert(rows, *, team_id, build_id, api_key_id, source, existing: 
                         copy.write_row((*head, *[_value(row, name) for name in INSERT_COLUMNS]))
         return {row["client_id"] for row in fresh}
     except psycopg.errors.UniqueViolation:
-        from observability.ingest.spans import pg_text_array
-
         params = {"team_id": team_id, "build_id": build_id, "api_key_id": api_key_id, "source": source}
         params |= {name: [_value(row, name) for row in fresh] for name in INSERT_COLUMNS}
-        params["tags"] = [pg_text_array(row["tags"]) for row in fresh]
         return {row.client_id for row in fetch_rows(INSERT_SQL, params, _Stored)}
 
 
@@ -137,8 +141,8 @@ def payloads_insert(rows, *, team_id) -> int:
                         row["id"],
                         team_id,
                         row["started_at"],
-                        None if row["input"] is None else _json(row["input"]),
-                        None if row["output"] is None else _json(row["output"]),
+                        row["input_json"],
+                        row["output_json"],
                         row["input_truncated"],
                         row["output_truncated"],
                         row["redacted"],

@@ -35,32 +35,52 @@ def _clean(value, redactor: Redactor, flags: list):
         if changed:
             flags[0] = True
         return out
-    if isinstance(value, dict):
-        return {_clean(str(k), redactor, flags): _clean(v, redactor, flags) for k, v in value.items()}
+    if isinstance(value, dict):  # keys are names (checked, not redacted)
+        return {_key(k): _clean(v, redactor, flags) for k, v in value.items()}
     if isinstance(value, list):
         return [_clean(item, redactor, flags) for item in value]
     return value
+
+
+def _key(key) -> str:
+    key = str(key)
+    if "\x00" in key:
+        raise BadText("Text cannot contain NUL characters.")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadText("Is not valid UTF-8 (a lone surrogate).") from None
+    return key
 
 
 def _cut(text: str, limit: int) -> str:
     return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
 
 
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def payload_fit(value, limit: int):
-    """(value, truncated): ``value`` if its JSON is within ``limit`` bytes, else a cut string."""
+    """(value, truncated, JSON text): ``value`` if its JSON is within ``limit`` bytes, else a cut
+    string (the text is what is stored: it is made once, here)."""
     if value is None:
-        return None, False
+        return None, False, None
     if isinstance(value, str):
-        if len(value) * 4 <= limit or len(value.encode("utf-8")) <= limit:
-            return value, False
-        return _cut(value, limit), True
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    if len(text.encode("utf-8")) <= limit:
-        return value, False
-    return _cut(text, limit), True
+        if len(value) * 4 > limit and len(value.encode("utf-8")) > limit:
+            value = _cut(value, limit)
+            return value, True, _dumps(value)
+        return value, False, _dumps(value)
+    text = _dumps(value)
+    if len(text) * 4 <= limit or len(text.encode("utf-8")) <= limit:
+        return value, False, text
+    cut = _cut(text, limit)
+    return cut, True, _dumps(cut)
 
 
 def attributes_fit(value: dict, limit: int) -> dict:
+    if not value:
+        return value
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if len(text.encode("utf-8")) <= limit:
         return value
@@ -87,8 +107,8 @@ def payloads_prepare(row: dict, redactor: Redactor) -> dict[str, str]:
             problems[name] = str(exc)
     if problems:
         return problems
-    row["input"], row["input_truncated"] = payload_fit(row["input"], limit)
-    row["output"], row["output_truncated"] = payload_fit(row["output"], limit)
+    row["input"], row["input_truncated"], row["input_json"] = payload_fit(row["input"], limit)
+    row["output"], row["output_truncated"], row["output_json"] = payload_fit(row["output"], limit)
     row["attributes"] = attributes_fit(row["attributes"], limit)
     row["request_params"] = attributes_fit(row["request_params"], limit)
     if row["error_message"]:  # stack traces carry e-mail addresses and keys too

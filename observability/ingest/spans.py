@@ -27,6 +27,7 @@ from collections import defaultdict
 from typing import NamedTuple
 
 from crucible import validation as v
+from observability.ingest.insert import pg_text_array
 from observability.models import USAGE_KINDS
 from observability.sql import execute, fetch_rows
 
@@ -277,12 +278,13 @@ TRACE_COLUMNS = (
 )
 
 
-def pg_text_array(values) -> str:
-    return "{" + ",".join('"' + x.replace("\\", "\\\\").replace('"', '\\"') + '"' for x in values) + "}"
+def traces_upsert(*, team_id: int, rows: list[dict], uncounted: list[dict], known: set[str] = frozenset()) -> None:
+    """Add the stored spans (and take away the usage that stopped counting) to their traces.
 
-
-def traces_upsert(*, team_id: int, rows: list[dict], uncounted: list[dict]) -> None:
-    """Add the stored spans (and take away the usage that stopped counting) to their traces."""
+    Traces with no stored span before this batch (``known`` lists the others) are new: they are
+    written with COPY (their lock is held, or their ids derive from a client id stored once), and
+    the rest with the upsert; should a summary exist anyway (its spans purged), the upsert runs
+    for all."""
     import datetime as dt
     from decimal import Decimal
 
@@ -330,6 +332,57 @@ def traces_upsert(*, team_id: int, rows: list[dict], uncounted: list[dict]) -> N
     if not traces:
         return
     ordered = [traces[key] for key in sorted(traces)]
-    params = {"team_id": team_id} | {name: [t[name] for t in ordered] for name in TRACE_COLUMNS}
-    params["tags"] = [pg_text_array(sorted(t["tags"])) for t in ordered]
-    execute(TRACE_UPSERT_SQL, params)
+    for t in ordered:
+        t["tags"] = pg_text_array(sorted(t["tags"]))
+    fresh = [t for t in ordered if t["trace_id"] not in known]
+    if fresh and _traces_copy(team_id, fresh):
+        ordered = [t for t in ordered if t["trace_id"] in known]
+    if ordered:
+        params = {"team_id": team_id} | {name: [t[name] for t in ordered] for name in TRACE_COLUMNS}
+        execute(TRACE_UPSERT_SQL, params)
+
+
+def _traces_copy(team_id: int, traces: list[dict]) -> bool:
+    import psycopg
+    from django.db import connection, transaction
+
+    columns = ", ".join(TRACE_COLUMNS)
+    try:
+        with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
+            with cursor.copy(f"COPY observability_trace (team_id, {columns}, duration_ms, status) FROM STDIN") as copy:
+                for t in traces:
+                    duration = (t["ended_at"] - t["started_at"]).total_seconds() * 1000
+                    status = "error" if t["error_count"] else "success"
+                    copy.write_row((team_id, *[t[name] for name in TRACE_COLUMNS], duration, status))
+    except psycopg.errors.UniqueViolation:
+        return False
+    return True
+
+
+TRACES_FROM_SPANS_SQL = """
+INSERT INTO observability_trace (
+    team_id, trace_id, root_span_id, name, agent_name, agent_id, started_at, ended_at, duration_ms, status,
+    span_count, error_count, input_tokens, output_tokens, cost, session_id, end_user_id, tags)
+SELECT team_id, trace_id,
+       coalesce((array_agg(span_id ORDER BY started_at, id) FILTER (WHERE parent_span_id = ''))[1], ''),
+       (array_agg(name ORDER BY (parent_span_id <> ''), started_at, id))[1],
+       (array_agg(agent_name ORDER BY (parent_span_id <> ''), started_at, id))[1],
+       (array_agg(agent_id ORDER BY (parent_span_id <> ''), started_at, id))[1],
+       min(started_at), max(started_at + duration_ms * interval '1 millisecond'),
+       extract(epoch FROM max(started_at + duration_ms * interval '1 millisecond') - min(started_at)) * 1000,
+       CASE WHEN bool_or(status = 'error') THEN 'error' ELSE 'success' END,
+       count(*), count(*) FILTER (WHERE status = 'error'),
+       coalesce(sum(input_tokens) FILTER (WHERE counts_usage), 0),
+       coalesce(sum(output_tokens) FILTER (WHERE counts_usage), 0),
+       coalesce(sum(cost) FILTER (WHERE counts_usage), 0),
+       coalesce(min(nullif(session_id, '')), ''), coalesce(min(nullif(end_user_id, '')), ''), '{}'
+FROM observability_execution
+WHERE team_id = %(team_id)s AND trace_id <> ''
+GROUP BY team_id, trace_id
+ON CONFLICT (team_id, trace_id) DO NOTHING
+"""
+
+
+def traces_from_spans(*, team_id: int) -> int:
+    """Trace summaries for the team's spans that have none (rows written by COPY: demo data)."""
+    return execute(TRACES_FROM_SPANS_SQL, {"team_id": team_id})

@@ -311,6 +311,10 @@ if optional("observability.services"):
         assert all(r["status"] == "stored" for r in results), results
         return Trace.objects.get(team=world.team_a, trace_id=trace_id)
 
+    @factory("observability.redactionrule")
+    def _redaction_rule(world):
+        return obs.redaction_rule_create(team=world.team_a, name=world.text("rule", 200), pattern=r"ACME-\d+")
+
     @factory("observability.modelprice")
     def _price(world):
         # Global reference data (not a team's): the seeded table, or one row.
@@ -352,6 +356,7 @@ VIEW_MODELS = {
     "marketplace-legacy-rate": "marketplace.agent",
     "observability-api:agent-detail": "marketplace.agent",
     "observability:agent": "marketplace.agent",
+    "observability:redaction-rule-change": "observability.redactionrule",
     "improvement:variant-add": "improvement.experiment",  # pk is the experiment the variant joins
     "marketplace:version-create": "marketplace.agent",  # pk is the agent; version_pk the version
     "marketplace:version-yank": "marketplace.agent",

@@ -297,3 +297,29 @@ def test_migration_gives_existing_executions_the_same_ids_and_a_trace(team, now)
     assert execution.name == "a"
     trace = Trace.objects.get(team=team, trace_id=execution.trace_id)
     assert (trace.status, trace.span_count, trace.error_count, trace.input_tokens) == ("error", 1, 1, 7)
+
+
+@pytest.mark.django_db
+def test_deleting_spans_keeps_rollups_exact(team_key_client, team, now):
+    from observability import deletion
+
+    team_key_client.post(SPANS_URL, {"events": agent_trace(now)}, format="json")
+    deletion.executions_delete(executions=Execution.objects.filter(team=team, span_id="c000000000000001"))
+    assert rollup_totals(team) == {"executions": 1, "input_tokens": 250, "output_tokens": 50}
+    verify(team, now)
+    deletion.executions_delete(executions=Execution.objects.filter(team=team, kind="agent"))
+    assert rollup_totals(team) == {"executions": 0, "input_tokens": 250, "output_tokens": 50}  # the LLM call stays
+    verify(team, now)
+
+
+@pytest.mark.django_db
+def test_spans_of_kind_other_below_an_agent_are_not_executions(team_key_client, team, now):
+    events = [
+        span(now, "a000000000000001", kind="agent"),
+        span(now, "b000000000000001", parent="a000000000000001", kind="other", name="GET /orders"),
+        span(now, "b000000000000002", parent="a000000000000001", kind="tool", status="error", error_type="Boom"),
+    ]
+    team_key_client.post(SPANS_URL, {"events": events}, format="json")
+    assert rollup_totals(team)["executions"] == 1
+    assert Trace.objects.get(team=team).error_count == 1
+    verify(team, now)

@@ -5,7 +5,15 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from observability import deletion, services
-from observability.models import DailyRollup, ErrorRollup, Execution, HourlyRollup, ModelPrice, RedactionRule
+from observability.models import (
+    DailyRollup,
+    ErrorRollup,
+    Execution,
+    HourlyRollup,
+    ModelPrice,
+    RedactionRule,
+    Trace,
+)
 from observability.redaction import pattern_check
 
 
@@ -120,6 +128,30 @@ class ErrorRollupAdmin(_DerivedRows, admin.ModelAdmin):
     list_display = ["bucket", "team", "agent_name", "error_type", "executions"]
     list_filter = ["team"]
     search_fields = ["agent_name", "error_type"]
+    list_select_related = ["team"]
+    show_full_result_count = False
+
+
+@admin.register(Trace)
+class TraceAdmin(_DerivedRows, admin.ModelAdmin):
+    """Trace summaries are kept by the span ingest (deleting spans updates them): read-only here."""
+
+    list_display = [
+        "started_at",
+        "team",
+        "trace_id",
+        "name",
+        "agent_name",
+        "status",
+        "span_count",
+        "error_count",
+        "duration_ms",
+        "cost",
+        "session_id",
+        "end_user_id",
+    ]
+    list_filter = ["status", "team"]
+    search_fields = ["=trace_id", "=session_id", "=end_user_id", "agent_name"]
     list_select_related = ["team"]
     show_full_result_count = False
 

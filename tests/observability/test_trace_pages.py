@@ -100,3 +100,13 @@ def test_end_users_page(team, logged_in):
     html = logged_in.get("/observability/users/").content.decode()
     assert "/observability/traces/?user=ana" in html and "/observability/sessions/?user=ana" in html
     assert 'badge badge-bad">1<' in html
+
+
+def test_trace_summaries_are_listed_read_only_in_the_admin(client, team):
+    from crucible import services as core_services
+
+    make_trace(team, session_id="in-admin")
+    client.force_login(core_services.user_create(username="operator", password="pw-operator-1", is_superuser=True))
+    listing = client.get("/admin/observability/trace/?q=in-admin")
+    assert listing.status_code == 200 and "a" * 32 in listing.content.decode()
+    assert client.get("/admin/observability/trace/add/").status_code == 403

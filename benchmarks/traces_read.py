@@ -11,7 +11,9 @@ sessions of 5 traces), plus one trace of 100 spans and one of 1,000:
 3. a text search over 7 days (``/traces/?q=<word>``, a word in about 1% of payloads), against the
    plain SELECT of the matching payload rows by the GIN index ``spanpayload_text_search``.
 
-Requests go through Django's test client in-process (middleware, auth, serialisation included).
+Requests go through Django's test client in-process (middleware, auth, throttles, serialisation
+included); the floor of a request in the same run is printed first (the simplest API list,
+``GET /api/v1/teams/``, and an empty sessions page).
 
     CRUCIBLE_DB_NAME=bench_traces .venv/bin/python benchmarks/traces_read.py                  # 1,000,000 spans
     CRUCIBLE_DB_NAME=bench_traces .venv/bin/python benchmarks/traces_read.py --spans 10000000  # the size
@@ -41,9 +43,9 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
 from crucible import services as core  # noqa: E402
@@ -186,6 +188,10 @@ def main():
         f"database {DB_NAME}; {stored:,} spans stored; p95 of {args.repeats} requests (ms); PostgreSQL, 2 cores shared"
     )
 
+    # The floor of any request in this run: the simplest API list and a small page.
+    api_floor = timed(http_run(api, "/api/v1/teams/", **key), args.repeats)
+    page_floor = timed(http_run(page, "/observability/sessions/?user=nobody"), args.repeats)
+    print(f"  floor: GET /api/v1/teams/ p95 {api_floor:.1f} ms; an empty sessions page p95 {page_floor:.1f} ms")
     span_rows = "SELECT * FROM observability_execution WHERE team_id = %(team)s AND trace_id = %(trace)s"
     rows = []
     for label, trace in (("100-span trace", "c" + "0" * 24), ("1,000-span trace", "d" + "0" * 24)):

@@ -32,6 +32,8 @@ def test_a_thousand_span_trace_selects_spans(page, login, make_user, team):
     with page.expect_navigation():
         page.click(f"#span-{llm.pk} a[data-span]")
     assert page.locator(f"#span-{llm.pk}.span-selected").count() == 1
+    tree, row = page.locator(".trace-tree").bounding_box(), page.locator(f"#span-{llm.pk}").bounding_box()
+    assert tree["y"] <= row["y"] <= tree["y"] + tree["height"]  # the last span's row is scrolled into view
     assert f"refund the kettle call {span_hex(999)}" in page.locator("#span-input").inner_text()
     assert "finish_reason" in page.locator("#span-output pre").inner_text()  # JSON, pretty-printed
     page.click("#span-output details summary")  # and foldable

@@ -12,6 +12,7 @@ from observability.models import (
     HourlyRollup,
     ModelPrice,
     RedactionRule,
+    SpanPayload,
     Trace,
 )
 from observability.redaction import pattern_check
@@ -153,6 +154,17 @@ class TraceAdmin(_DerivedRows, admin.ModelAdmin):
     list_filter = ["status", "team"]
     search_fields = ["=trace_id", "=session_id", "=end_user_id", "agent_name"]
     list_select_related = ["team"]
+    show_full_result_count = False
+
+
+@admin.register(SpanPayload)
+class SpanPayloadAdmin(_DerivedRows, admin.ModelAdmin):
+    """Span inputs and outputs as stored (after redaction and truncation): read-only; they go with
+    their span (deleted with it, or by payload retention)."""
+
+    list_display = ["execution", "team", "started_at", "input_truncated", "output_truncated", "redacted"]
+    list_filter = ["redacted", "team"]
+    list_select_related = ["team", "execution"]
     show_full_result_count = False
 
 

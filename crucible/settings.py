@@ -244,6 +244,7 @@ SPECTACULAR_SETTINGS = {
         "SrmStatusEnum": "improvement.srm.STATUSES",
         "ExecutionStatusEnum": "observability.models.ExecutionStatus",
         "ExecutionSourceEnum": "observability.models.ExecutionSource",
+        "SpanKindEnum": "observability.models.SpanKind",
         "IngestResultStatusEnum": "observability.api.serializers.INGEST_RESULT_STATUSES",
         "BuildStatusEnum": "teammemory.models.BuildStatus",
         "AlertStateEnum": "alerts.models.State",

@@ -133,6 +133,41 @@ class ErrorRollupAdmin(_DerivedRows, admin.ModelAdmin):
     show_full_result_count = False
 
 
+@admin.register(Trace)
+class TraceAdmin(_DerivedRows, admin.ModelAdmin):
+    """Trace summaries are kept by the span ingest (deleting spans updates them): read-only here."""
+
+    list_display = [
+        "started_at",
+        "team",
+        "trace_id",
+        "name",
+        "agent_name",
+        "status",
+        "span_count",
+        "error_count",
+        "duration_ms",
+        "cost",
+        "session_id",
+        "end_user_id",
+    ]
+    list_filter = ["status", "team"]
+    search_fields = ["=trace_id", "=session_id", "=end_user_id", "agent_name"]
+    list_select_related = ["team"]
+    show_full_result_count = False
+
+
+@admin.register(SpanPayload)
+class SpanPayloadAdmin(_DerivedRows, admin.ModelAdmin):
+    """Span inputs and outputs as stored (after redaction and truncation): read-only; they go with
+    their span (deleted with it, or by payload retention)."""
+
+    list_display = ["execution", "team", "started_at", "input_truncated", "output_truncated", "redacted"]
+    list_filter = ["redacted", "team"]
+    list_select_related = ["team", "execution"]
+    show_full_result_count = False
+
+
 class RedactionRuleForm(forms.ModelForm):
     class Meta:
         model = RedactionRule

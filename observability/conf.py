@@ -49,6 +49,14 @@ REGRESSION_ERROR_DELTA = env_float("CRUCIBLE_OBS_REGRESSION_ERROR_DELTA", 0.05)
 # ... or tokens per execution grew by this factor.
 REGRESSION_TOKENS_RATIO = env_float("CRUCIBLE_OBS_REGRESSION_TOKENS_RATIO", 1.3)
 
+# --- Trace reads --------------------------------------------------------------------------
+# Full-text search in span inputs and outputs needs a time window: this many days when none is
+# given, and at most this many days.
+SEARCH_DEFAULT_DAYS = env_int("CRUCIBLE_OBS_SEARCH_DEFAULT_DAYS", 7)
+SEARCH_MAX_DAYS = env_int("CRUCIBLE_OBS_SEARCH_MAX_DAYS", 31)
+# Spans of one trace shown by the trace API and page (a larger trace is cut, and says so).
+TRACE_MAX_SPANS = env_int("CRUCIBLE_OBS_TRACE_MAX_SPANS", 10000)
+
 # --- Pages --------------------------------------------------------------------------------
 # The live view (/observability/live/) fetches its figures again every this many seconds.
 LIVE_REFRESH_SECONDS = env_int("CRUCIBLE_OBS_LIVE_REFRESH_SECONDS", 15)

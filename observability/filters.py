@@ -1,9 +1,13 @@
 """FilterSets shared by the API lists and the pages."""
 
+from django import forms
+from django.utils import timezone
 from django_filters import rest_framework as filters
 
+from crucible import access
 from crucible.filters import IsoDateTimeFilter
-from observability.models import Execution, ExecutionSource, ExecutionStatus, ModelPrice
+from observability.models import Execution, ExecutionSource, ExecutionStatus, ModelPrice, Trace
+from observability.selectors import sessions, traces
 
 
 class ExecutionFilterSet(filters.FilterSet):
@@ -57,3 +61,99 @@ class ModelPriceFilterSet(filters.FilterSet):
     class Meta:
         model = ModelPrice
         fields = ["pattern", "effective_after"]
+
+
+class TraceFilterForm(forms.Form):
+    """A text search reads a bounded window: the started_after/started_before given, else the
+    last ``SEARCH_DEFAULT_DAYS``; a window longer than ``SEARCH_MAX_DAYS`` is an error of ``q``."""
+
+    def clean(self):
+        data = super().clean()
+        if data.get("q"):
+            try:
+                self.search_window = traces.search_window(
+                    start=data.get("started_after"), end=data.get("started_before"), now=timezone.now()
+                )
+            except ValueError as exc:
+                self.add_error("q", str(exc))
+        return data
+
+
+class TraceFilterSet(filters.FilterSet):
+    """Traces (one summary row each) for the traces API and page; ``q`` searches span inputs and
+    outputs (PostgreSQL full-text search) within the time window."""
+
+    agent = filters.CharFilter(field_name="agent_name", label="Agent name")
+    agent_id = filters.NumberFilter(field_name="agent_id", label="Marketplace agent id")
+    status = filters.ChoiceFilter(choices=ExecutionStatus.choices)
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="Started at or after")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")
+    session = filters.CharFilter(field_name="session_id", label="Session id")
+    user = filters.CharFilter(field_name="end_user_id", label="End user id")
+    tag = filters.CharFilter(method="with_tag", label="Tag")
+    min_duration_ms = filters.NumberFilter(field_name="duration_ms", lookup_expr="gte", label="Duration at least (ms)")
+    max_duration_ms = filters.NumberFilter(field_name="duration_ms", lookup_expr="lte", label="Duration at most (ms)")
+    min_cost = filters.NumberFilter(field_name="cost", lookup_expr="gte", label="Cost at least (USD)")
+    max_cost = filters.NumberFilter(field_name="cost", lookup_expr="lte", label="Cost at most (USD)")
+    q = filters.CharFilter(method="search", max_length=200, label="Text in inputs or outputs")
+
+    class Meta:
+        model = Trace
+        form = TraceFilterForm
+        fields = [
+            "agent",
+            "agent_id",
+            "status",
+            "started_after",
+            "started_before",
+            "session",
+            "user",
+            "tag",
+            "min_duration_ms",
+            "max_duration_ms",
+            "min_cost",
+            "max_cost",
+            "q",
+        ]
+
+    def with_tag(self, queryset, name, value):
+        return queryset.filter(tags__contains=[value])
+
+    def search(self, queryset, name, value):
+        start, end = self.form.search_window
+        return traces.traces_matching(
+            queryset, team_ids=access.readable_team_ids(self.request), text=value, start=start, end=end
+        )
+
+
+class TraceGroupFilterSet(filters.FilterSet):
+    """Filters the traces, then groups them (sessions, end users): the figures count the traces
+    that match (started in the window, of the agent, ...)."""
+
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="Started at or after")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")
+    agent = filters.CharFilter(field_name="agent_name", label="Agent name")
+    status = filters.ChoiceFilter(choices=ExecutionStatus.choices, label="Trace status")
+
+    group = None  # sessions.sessions_group or sessions.end_users_group
+
+    def filter_queryset(self, queryset):
+        return type(self).group(super().filter_queryset(queryset))
+
+
+class SessionFilterSet(TraceGroupFilterSet):
+    user = filters.CharFilter(field_name="end_user_id", label="End user id")
+    group = staticmethod(sessions.sessions_group)
+
+    class Meta:
+        model = Trace
+        fields = ["started_after", "started_before", "agent", "status", "user"]
+
+
+class EndUserFilterSet(TraceGroupFilterSet):
+    user = filters.CharFilter(field_name="end_user_id", lookup_expr="startswith", label="End user id starts with")
+    group = staticmethod(sessions.end_users_group)
+
+    class Meta:
+        model = Trace
+        fields = ["started_after", "started_before", "agent", "status", "user"]

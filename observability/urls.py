@@ -1,6 +1,6 @@
 from django.urls import path
 
-from observability import execution_views, redaction_views, views
+from observability import execution_views, redaction_views, trace_views, views
 
 urlpatterns = [
     path("", views.IndexView.as_view(), name="index"),
@@ -13,6 +13,11 @@ urlpatterns = [
         name="recommendation-experiment",
     ),
     path("executions/", views.ExecutionListView.as_view(), name="executions"),
+    path("traces/", trace_views.TraceListView.as_view(), name="traces"),
+    path("traces/<str:trace_id>/", trace_views.TraceView.as_view(), name="trace"),
+    path("sessions/", trace_views.SessionListView.as_view(), name="sessions"),
+    path("sessions/<str:session_id>/", trace_views.SessionView.as_view(), name="session"),
+    path("users/", trace_views.EndUserListView.as_view(), name="end-users"),
     path("executions/export/", execution_views.ExecutionExportView.as_view(), name="executions-export"),
     path("executions/<int:pk>/", execution_views.ExecutionDetailView.as_view(), name="execution"),
     path("live/", execution_views.LiveView.as_view(), name="live"),

@@ -44,6 +44,17 @@ class PageNumberPagination(StrictPageSizeMixin, pagination.PageNumberPagination)
     page_size_query_param = "page_size"
     max_page_size = settings.API_MAX_PAGE_SIZE
 
+    def get_page_number(self, request, paginator):
+        """``page`` given empty or twice is a 400 (DRF read an empty one as the first page)."""
+        values = request.query_params.getlist(self.page_query_param)
+        if len(values) > 1:
+            raise ApiValidationError({self.page_query_param: ["Give this parameter once."]})
+        if values and values[0] == "":
+            raise ApiValidationError(
+                {self.page_query_param: ["This parameter may not be empty; leave it out for the first page."]}
+            )
+        return super().get_page_number(request, paginator)
+
 
 class CursorPagination(StrictPageSizeMixin, pagination.CursorPagination):
     """Cursor pagination for large, append-mostly lists (executions, builds): stable under inserts

@@ -1,11 +1,15 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from observability.api import redaction, views
+from observability.api import redaction, traces, views
 
 router = DefaultRouter()
 router.register("executions", views.ExecutionViewSet, basename="execution")
 router.register("prices", views.ModelPriceViewSet, basename="price")
+router.register("traces", traces.TraceViewSet, basename="trace")
+router.register("spans", traces.SpanViewSet, basename="span")
+router.register("sessions", traces.SessionViewSet, basename="session")
+router.register("users", traces.EndUserViewSet, basename="end-user")
 router.register("redaction-rules", redaction.RedactionRuleViewSet, basename="redaction-rule")
 
 urlpatterns = [

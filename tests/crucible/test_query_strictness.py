@@ -17,6 +17,8 @@ pytestmark = pytest.mark.django_db
         ("page_size=0", "page_size"),
         ("page_size=ten", "page_size"),
         ("page_size=5&page_size=6", "page_size"),
+        ("page=", "page"),  # DRF read an empty page number as the first page
+        ("page=1&page=2", "page"),
     ],
 )
 def test_invalid_query_parameters_are_refused_by_name(team_key_client, query, field):

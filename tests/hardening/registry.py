@@ -296,6 +296,58 @@ if optional("observability.services"):
         )
         return Execution.objects.filter(team=world.team_a).order_by("-pk").first()
 
+    @factory("observability.trace")
+    def _trace(world):
+        """A trace of three spans sent through the span ingest (the agent, an LLM call, a failing tool)."""
+        from django.utils import timezone as _tz
+
+        from observability.models import Trace
+
+        tag = "h" if world.hostile else ""
+        trace_id = ("ab" if world.hostile else "aa") * 16  # trace ids are hexadecimal
+        start = _tz.now() - _dt.timedelta(minutes=3)
+        common = {"trace_id": trace_id, "session_id": f"session-{tag}{MARKER}", "user_id": f"user-{tag}{MARKER}"}
+        events = [
+            {
+                **common,
+                "span_id": "a0000000000000a1",
+                "kind": "agent",
+                "agent": world.text("Support bot"),
+                "name": world.text("answer"),
+                "started_at": start.isoformat(),
+                "duration_ms": 900,
+                "input": [{"role": "user", "content": world.text("Where is my order?", 500)}],
+                "output": world.text("On its way.", 500),
+            },
+            {
+                **common,
+                "span_id": "a0000000000000a2",
+                "parent_span_id": "a0000000000000a1",
+                "kind": "llm",
+                "model": "gpt-4o",
+                "name": world.text("chat"),
+                "started_at": (start + _dt.timedelta(milliseconds=10)).isoformat(),
+                "duration_ms": 300,
+                "input_tokens": 100,
+                "output_tokens": 20,
+            },
+            {
+                **common,
+                "span_id": "a0000000000000a3",
+                "parent_span_id": "a0000000000000a1",
+                "kind": "tool",
+                "name": world.text("lookup"),
+                "status": "error",
+                "error_type": "ToolError",
+                "error_message": world.text("Traceback: boom", 2000),
+                "started_at": (start + _dt.timedelta(milliseconds=400)).isoformat(),
+                "duration_ms": 50,
+            },
+        ]
+        results = obs.executions_ingest(team=world.team_a, events=events)
+        assert all(r["status"] == "stored" for r in results), results
+        return Trace.objects.get(team=world.team_a, trace_id=trace_id)
+
     @factory("observability.redactionrule")
     def _redaction_rule(world):
         return obs.redaction_rule_create(team=world.team_a, name=world.text("rule", 200), pattern=r"ACME-\d+")
@@ -352,6 +404,8 @@ PARAM_MODELS = {
     "team_slug": "crucible.team",
     "team_id": "crucible.team",
     "version_pk": "marketplace.agentversion",
+    "trace_id": "observability.trace",
+    "session_id": "observability.trace",  # a session is its traces' session id
 }
 
 # Views whose model cannot be read from the view class (function views, TemplateViews that look
@@ -390,6 +444,8 @@ CONSTANT_PARAMS = {
 
 
 def _value(obj, param: str):
+    if param in ("trace_id", "session_id") and hasattr(obj, param):
+        return getattr(obj, param)  # text ids, not primary keys
     if param in ("pk", "id") or param.endswith("_pk") or param.endswith("_id"):
         return obj.pk
     if param == "version":

@@ -118,6 +118,24 @@ def _grow(world: World, n: int) -> None:
             }
         )
     obs.executions_ingest(team=world.team_a, events=events)
+    spans = []
+    for i in range(n):  # traces of two spans, each in its own session and of its own end user
+        ids = {"trace_id": f"bb{i:030x}", "session_id": f"budget-s-{i}", "user_id": f"budget-u-{i}"}
+        start = (timezone.now() - dt.timedelta(hours=i)).isoformat()
+        spans.append(
+            {**ids, "span_id": "00000000000000b1", "agent": f"budget-agent-{i}", "started_at": start, "duration_ms": 50}
+        )
+        spans.append(
+            {
+                **ids,
+                "span_id": "00000000000000b2",
+                "parent_span_id": "00000000000000b1",
+                "kind": "llm",
+                "started_at": start,
+                "duration_ms": 9,
+            }
+        )
+    assert all(r["status"] == "stored" for r in obs.executions_ingest(team=world.team_a, events=spans))
 
 
 @pytest.fixture

@@ -1,0 +1,215 @@
+"""Trace pages: the traces list (filters, text search), one trace (span tree, waterfall, the
+selected span's input and output), sessions, a session as a conversation, end users."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+
+from django.http import Http404
+from django.utils.safestring import mark_safe
+from django.views.generic import TemplateView
+
+from crucible import formatting
+from crucible.lists import FilteredListView
+from crucible.pages import TeamPageMixin
+from observability.filters import EndUserFilterSet, SessionFilterSet, TraceFilterSet
+from observability.selectors import sessions, traces
+
+# Deeper spans are indented as much as this depth (the depth is still shown).
+MAX_INDENT = 16
+# Text longer than this is folded (<details>) on the trace and session pages.
+FOLD_CHARS = 600
+WATERFALL_WIDTH = 1000  # the SVG viewBox width of a waterfall bar
+
+
+def _folded(text: str) -> dict:
+    return {"text": text, "long": len(text) > FOLD_CHARS, "preview": text[:FOLD_CHARS]}
+
+
+def content_view(content) -> dict:
+    """How a message's content or a payload value is shown: text (folded when long) or JSON."""
+    if isinstance(content, str):
+        return {"kind": "text", **_folded(content)}
+    text = json.dumps(content, indent=2, ensure_ascii=False, sort_keys=False)
+    return {"kind": "json", **_folded(text)}
+
+
+def payload_view(value, default_role: str) -> dict | None:
+    """A payload's input or output: a conversation (role + content) when it holds chat messages,
+    else its text or pretty-printed JSON; None when nothing was stored."""
+    if value is None:
+        return None
+    messages = sessions.chat_messages(value, default_role) if not isinstance(value, str) else None
+    if messages:
+        return {"messages": [{"role": m["role"], "content": content_view(m["content"])} for m in messages]}
+    return {"value": content_view(value)}
+
+
+SPAN_ROW = (
+    '<tr id="span-{id}" class="span-row{classes}"><td class="span-name indent-{indent}">'
+    '<a href="?span={id}#span-detail" data-span="{id}">{name}</a> <span class="kind kind-{kind}">{kind}</span>{flags}</td>'
+    '<td class="waterfall"><svg viewBox="0 0 1000 12" preserveAspectRatio="none" role="img" aria-label="{label}">'
+    '<rect x="{x}" y="1" width="{w}" height="10" class="bar bar-{kind}{bar_error}"/></svg></td>'
+    '<td class="num">{duration}</td><td class="num">{tokens}</td><td class="num">{cost}</td></tr>'
+)
+ORPHAN_FLAG = ' <span class="badge badge-warn" title="Its parent has not arrived">orphan</span>'
+ERROR_FLAG = ' <span class="badge badge-bad" title="{title}">{label}</span>'
+
+
+def span_rows_html(spans: list[dict], *, selected_id: int | None, scale: float) -> str:
+    """The tree's rows, built here rather than in a template loop so that a 1,000-span trace
+    renders in milliseconds. Every text that comes from a span is escaped with ``html.escape``;
+    the other values are numbers and choices."""
+    rows = []
+    for span in spans:
+        error = span["status"] == "error"
+        flags = ORPHAN_FLAG if span["orphan"] else ""
+        if error:
+            flags += ERROR_FLAG.format(
+                title=escape(span["error_message"][:200]), label=escape(span["error_type"] or "error")
+            )
+        kind = escape(span["kind"])
+        tokens = span["input_tokens"] or span["output_tokens"]
+        rows.append(
+            SPAN_ROW.format(
+                id=int(span["id"]),
+                classes=(" span-error" if error else "") + (" span-selected" if span["id"] == selected_id else ""),
+                indent=min(span["depth"], MAX_INDENT),
+                name=escape(span["name"] or span["kind"]),
+                kind=kind,
+                flags=flags,
+                label=escape(
+                    f"from {formatting.duration(span['offset_ms'])}, {formatting.duration(span['duration_ms'])}"
+                ),
+                x=round(span["offset_ms"] * scale, 1),
+                w=max(round(span["duration_ms"] * scale, 1), 2),
+                bar_error=" bar-error" if error else "",
+                duration=escape(formatting.duration(span["duration_ms"])),
+                tokens=escape(f"{formatting.number(span['input_tokens'])} / {formatting.number(span['output_tokens'])}")
+                if tokens
+                else "",
+                cost=escape(formatting.money(span["cost"])) if span["cost"] is not None else "",
+            )
+        )
+    return mark_safe("".join(rows))  # noqa: S308 (every span text escaped above)
+
+
+class TraceListView(FilteredListView):
+    """Traces of the active team; ``q`` searches inputs and outputs within the time window."""
+
+    template_name = "observability/traces.html"
+    filterset_class = TraceFilterSet
+    per_page = 50
+    with_total = False  # traces can number millions: Previous/Next links
+    sorts = {
+        "started": ("started_at",),
+        "duration": ("duration_ms",),
+        "cost": ("cost",),
+        "spans": ("span_count",),
+        "errors": ("error_count",),
+    }
+    default_ordering = "-started"
+    item_name = ("trace", "traces")
+    form_fields = ("q", "agent", "status", "started_after", "started_before", "session", "user", "tag")
+
+    def get_queryset(self):
+        return traces.trace_list(team_ids=[self.team.pk])
+
+
+class TraceView(TeamPageMixin, TemplateView):
+    """One trace: its span tree with a waterfall; ``?span=<id>`` selects a span (the root when none)."""
+
+    template_name = "observability/trace.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        trace = traces.trace_get(team_ids=[self.team.pk], trace_id=self.kwargs["trace_id"])
+        if trace is None:
+            raise Http404("No trace of this team has this id.")
+        tree = traces.trace_tree(trace=trace, detail=False)
+        scale = WATERFALL_WIDTH / tree.total_ms if tree.total_ms > 0 else 0
+        selected = self._selected(tree)
+        rows = span_rows_html(tree.spans, selected_id=selected["tree"]["id"] if selected else None, scale=scale)
+        context.update(trace=trace, tree=tree, spans=tree.spans, span_rows=rows, selected=selected)
+        return context
+
+    def _selected(self, tree):
+        try:
+            wanted = int(self.request.GET.get("span", ""))
+        except ValueError:
+            wanted = None
+        if wanted not in tree.by_id:
+            wanted = tree.spans[0]["id"] if tree.spans else None
+        if wanted is None:
+            return None
+        span = traces.span_get(team_ids=[self.team.pk], span_pk=wanted)
+        payload = getattr(span, "payload", None)
+        return {
+            "span": span,
+            "tree": tree.by_id[wanted],
+            "links": traces.span_links(span=span),
+            "payload": payload,
+            "input": payload_view(payload.input, "user") if payload else None,
+            "output": payload_view(payload.output, "assistant") if payload else None,
+            "attributes": json.dumps(span.attributes, indent=2, ensure_ascii=False) if span.attributes else "",
+            "request_params": json.dumps(span.request_params, indent=2, ensure_ascii=False)
+            if span.request_params
+            else "",
+        }
+
+
+class SessionListView(FilteredListView):
+    template_name = "observability/sessions.html"
+    filterset_class = SessionFilterSet
+    sorts = {
+        "last": ("last_seen",),
+        "first": ("first_seen",),
+        "traces": ("traces",),
+        "errors": ("errors",),
+        "cost": ("cost",),
+    }
+    default_ordering = "-last"
+    tiebreak = ("session_id",)
+    item_name = ("session", "sessions")
+
+    def get_queryset(self):
+        return traces.trace_list(team_ids=[self.team.pk])
+
+
+class SessionView(TeamPageMixin, TemplateView):
+    """A session's traces in order, as a conversation."""
+
+    template_name = "observability/session.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        session_id = self.kwargs["session_id"]
+        summary = sessions.session_get(team_ids=[self.team.pk], session_id=session_id)
+        if summary is None:
+            raise Http404("No session of this team has this id.")
+        turns = sessions.session_conversation(
+            traces=sessions.session_traces(team_id=self.team.pk, session_id=session_id)
+        )
+        for turn in turns:
+            turn["shown"] = [{"role": m["role"], "content": content_view(m["content"])} for m in turn["messages"]]
+        context.update(session=summary, turns=turns)
+        return context
+
+
+class EndUserListView(FilteredListView):
+    template_name = "observability/end_users.html"
+    filterset_class = EndUserFilterSet
+    sorts = {
+        "last": ("last_seen",),
+        "traces": ("traces",),
+        "sessions": ("sessions",),
+        "errors": ("errors",),
+        "cost": ("cost",),
+    }
+    default_ordering = "-last"
+    tiebreak = ("end_user_id",)
+    item_name = ("end user", "end users")
+
+    def get_queryset(self):
+        return traces.trace_list(team_ids=[self.team.pk])

@@ -13,7 +13,8 @@ from django.views.generic import FormView, TemplateView
 from crucible import access
 from crucible.lists import FilteredListView, page_of
 from crucible.pages import TeamPageMixin
-from marketplace import charts, selectors
+from marketplace import charts, conf, selectors
+from marketplace.evidence import agent_search_evidence
 from marketplace.filters import AgentFilterSet
 from marketplace.forms import (
     AgentCreateForm,
@@ -30,6 +31,7 @@ from marketplace.services.installs import agent_install, installation_uninstall,
 from marketplace.services.ratings import rating_set
 from marketplace.services.reports import report_create
 from marketplace.services.versions import version_publish, version_unyank, version_yank
+from marketplace.views_evidence import evidence_context
 
 
 class IndexView(FilteredListView):
@@ -53,6 +55,8 @@ class IndexView(FilteredListView):
         )
         for agent in listing:
             agent.installed_version = installed.get(agent.pk)
+            agent.search_evidence = agent_search_evidence(agent)
+        context["evidence_search_days"] = conf.EVIDENCE_SEARCH_DAYS
         context["searching"] = bool(self.request.GET.get("q"))
         return context
 
@@ -112,6 +116,7 @@ class AgentDetailView(AgentMixin, TemplateView):
             rate_form=RateForm(initial={"stars": my_rating.stars, "review": my_rating.review} if my_rating else None),
             report_form=ReportForm(),
             reviews=reviews,
+            **evidence_context(self.request, version=agent.latest_version, team=self.team),
         )
         return context
 

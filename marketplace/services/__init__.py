@@ -5,7 +5,8 @@ One module per topic: ``agents``, ``versions``, ``installs``, ``ratings``, ``rep
 shared checks in ``validation``. Every public name is re-exported here, so
 ``from marketplace import services`` keeps working.
 
-Contract for other apps (docs/architecture.md): ``version_publish``.
+Contract for other apps (docs/architecture.md): ``version_publish``; the evidence feeds
+``version_evidence_record``, ``version_evidence_build_record``, ``version_experiment_record``.
 """
 
 from marketplace.services.agents import (
@@ -14,6 +15,13 @@ from marketplace.services.agents import (
     agent_set_listed,
     agent_update,
     agent_validate,
+)
+from marketplace.services.evidence import (
+    evidence_agents_refresh,
+    evidence_sharing_set,
+    version_evidence_build_record,
+    version_evidence_record,
+    version_experiment_record,
 )
 from marketplace.services.installs import (
     agent_install,
@@ -35,6 +43,8 @@ __all__ = [
     "agent_update",
     "agent_validate",
     "clean_tags",
+    "evidence_agents_refresh",
+    "evidence_sharing_set",
     "installation_uninstall",
     "installation_upgrade",
     "parse_version",
@@ -47,6 +57,9 @@ __all__ = [
     "report_resolve",
     "validate_json_schema",
     "version_download",
+    "version_evidence_build_record",
+    "version_evidence_record",
+    "version_experiment_record",
     "version_publish",
     "version_unyank",
     "version_yank",

@@ -8,8 +8,9 @@
    the price of each event from one in-memory price book;
 3. ``insert``: one indexed lookup of the batch's client ids, then ``COPY`` of the new rows (or
    ``INSERT ... ON CONFLICT DO NOTHING`` when a concurrent batch raced us to an id);
-4. ``observability.rollups.rollups_apply`` adds the rows really inserted to the rollups, and the
-   results of those naming a variant go to ``improvement.services.results_record_bulk``.
+4. ``observability.rollups.rollups_apply`` adds the rows really inserted to the rollups,
+   ``observability.evidence_feed`` adds those naming an agent version to the marketplace's version
+   evidence, and the results of those naming a variant go to ``improvement.services.results_record_bulk``.
 Steps 2-4 run in one transaction: a failure stores nothing. Bad events never fail the others.
 """
 
@@ -24,6 +25,7 @@ from django.utils import timezone
 from crucible import validation as v
 from improvement import services as improvement_services
 from observability import conf
+from observability.evidence_feed import evidence_feed
 from observability.ingest import resolve
 from observability.ingest.insert import executions_insert
 from observability.ingest.parse import batch_events
@@ -104,6 +106,7 @@ def executions_ingest(*, team, events, build=None, api_key=None, source: str | N
             )
             stored_rows = [row for row in ordered if row["client_id"] in stored_ids]
             rollups_apply(team_id=team.pk, rows=stored_rows)
+            evidence_feed(team_id=team.pk, rows=stored_rows)
             late_refusals = _feed_variants(team, rows, stored_ids)
 
     return [

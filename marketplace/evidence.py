@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from crucible import formatting, sql
 from marketplace import conf
-from marketplace.evidence_stats import mean_interval, percentile_interval, spread, wilson
+from marketplace.evidence_stats import DURATION_HISTOGRAM, mean_interval, percentile_interval, spread, wilson
 from marketplace.models import Agent, AgentVersion, EvidenceSharing, VersionExperimentOutcome
 
 PERIODS = {7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days"}
@@ -32,7 +32,8 @@ class TeamEvidence(NamedTuple):
     executions: int
     successes: int
     duration_sum_ms: float
-    hist: list | None
+    hist_buckets: list | None
+    hist_counts: list | None
     tokens: int
     tokens_sq: float
     cost: Decimal
@@ -72,8 +73,8 @@ sums AS (
     FROM days GROUP BY team_id
 ),
 hists AS (
-    SELECT team_id, array_agg(c ORDER BY i) AS hist
-    FROM (SELECT d.team_id, h.i, sum(h.c)::bigint AS c
+    SELECT team_id, array_agg(b ORDER BY b) AS hist_buckets, array_agg(c ORDER BY b) AS hist_counts
+    FROM (SELECT d.team_id, d.hist_offset + h.i - 1 AS b, sum(h.c)::bigint AS c
           FROM days d CROSS JOIN LATERAL unnest(d.hist) WITH ORDINALITY AS h(c, i) GROUP BY 1, 2) per_bucket
     GROUP BY team_id
 ),
@@ -85,7 +86,7 @@ team_builds AS (
     WHERE day >= %(since)s AND team_id IN (SELECT team_id FROM sums) GROUP BY team_id
 )
 SELECT s.team_id, coalesce(sh.share_evidence, false) AS shares, s.executions, s.successes, s.duration_sum_ms,
-       h.hist, s.tokens, s.tokens_sq, s.cost, s.cost_sq, s.priced, s.quality_sum, s.quality_sq, s.quality_count,
+       h.hist_buckets, h.hist_counts, s.tokens, s.tokens_sq, s.cost, s.cost_sq, s.priced, s.quality_sum, s.quality_sq, s.quality_count,
        s.builds, s.build_successes, s.build_quality_sum, s.build_quality_sq, s.build_quality_count,
        coalesce(b.all_builds, 0) AS all_builds, coalesce(b.all_build_successes, 0) AS all_build_successes,
        coalesce(b.all_build_quality_sum, 0) AS all_build_quality_sum,
@@ -150,13 +151,21 @@ class Figure:
         return formatting.number(self.others["teams"]) if self.others else formatting.EMPTY
 
 
+def _dense(buckets, counts) -> list[int]:
+    hist = DURATION_HISTOGRAM.empty()
+    for bucket, count in zip(buckets or (), counts or (), strict=True):
+        hist[bucket] = count
+    return hist
+
+
 def _own_figures(t: TeamEvidence) -> dict[str, dict | None]:
     other_builds = t.all_builds - t.builds
+    hist = _dense(t.hist_buckets, t.hist_counts)
     return {
         "executions": {"value": t.executions, "low": None, "high": None, "n": t.executions} if t.executions else None,
         "success_rate": wilson(t.successes, t.executions),
-        "p50_ms": percentile_interval(t.hist, 0.5),
-        "p95_ms": percentile_interval(t.hist, 0.95),
+        "p50_ms": percentile_interval(hist, 0.5),
+        "p95_ms": percentile_interval(hist, 0.95),
         "tokens_per_run": mean_interval(t.tokens, t.tokens_sq, t.executions),
         "cost_per_run": mean_interval(float(t.cost), t.cost_sq, t.priced),
         "quality": mean_interval(t.quality_sum, t.quality_sq, t.quality_count),

@@ -47,7 +47,9 @@ class VersionEvidenceDaily(models.Model):
     executions = models.BigIntegerField(db_default=0, default=0)
     successes = models.BigIntegerField(db_default=0, default=0)
     duration_sum_ms = models.FloatField(db_default=0.0, default=0.0)
-    # Bucket counts of the log-scale duration histogram observability keeps (same rule, passed in).
+    # Bucket counts of the log-scale duration histogram observability keeps (same rule, passed in),
+    # trimmed to the buckets in use: ``hist[0]`` counts bucket ``hist_offset``.
+    hist_offset = models.PositiveSmallIntegerField(db_default=0, default=0)
     hist = ArrayField(models.BigIntegerField(), db_default=models.Value([]), default=list)
     tokens = models.BigIntegerField(db_default=0, default=0, help_text="Input plus output tokens.")
     tokens_sq = models.FloatField(db_default=0.0, default=0.0)

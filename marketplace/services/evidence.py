@@ -39,15 +39,16 @@ EXECUTION_COLUMNS = (
 
 EXECUTIONS_UPSERT_SQL = """
 INSERT INTO marketplace_versionevidencedaily AS r (
-    team_id, version_id, agent_id, day, executions, successes, duration_sum_ms, hist, tokens, tokens_sq,
-    cost, cost_sq, priced, quality_sum, quality_sq, quality_count)
-SELECT %(team)s, t.version_id, v.agent_id, t.day, t.executions, t.successes, t.duration_sum_ms, t.hist::bigint[],
+    team_id, version_id, agent_id, day, executions, successes, duration_sum_ms, hist_offset, hist, tokens,
+    tokens_sq, cost, cost_sq, priced, quality_sum, quality_sq, quality_count)
+SELECT %(team)s, t.version_id, v.agent_id, t.day, t.executions, t.successes, t.duration_sum_ms, t.hist_offset,
+       t.hist::bigint[],
        t.tokens, t.tokens_sq, t.cost, t.cost_sq, t.priced, t.quality_sum, t.quality_sq, t.quality_count
 FROM unnest(%(version_id)s::bigint[], %(day)s::date[], %(executions)s::bigint[], %(successes)s::bigint[],
-            %(duration_sum_ms)s::float8[], %(hist)s::text[], %(tokens)s::bigint[], %(tokens_sq)s::float8[],
+            %(duration_sum_ms)s::float8[], %(hist_offset)s::int[], %(hist)s::text[], %(tokens)s::bigint[], %(tokens_sq)s::float8[],
             %(cost)s::numeric[], %(cost_sq)s::float8[], %(priced)s::bigint[], %(quality_sum)s::float8[],
             %(quality_sq)s::float8[], %(quality_count)s::bigint[])
-     AS t(version_id, day, executions, successes, duration_sum_ms, hist, tokens, tokens_sq, cost, cost_sq, priced,
+     AS t(version_id, day, executions, successes, duration_sum_ms, hist_offset, hist, tokens, tokens_sq, cost, cost_sq, priced,
           quality_sum, quality_sq, quality_count)
 JOIN marketplace_agentversion v ON v.id = t.version_id
 ORDER BY t.version_id, t.day
@@ -55,8 +56,15 @@ ON CONFLICT (team_id, version_id, day) DO UPDATE SET
     executions = r.executions + EXCLUDED.executions,
     successes = r.successes + EXCLUDED.successes,
     duration_sum_ms = r.duration_sum_ms + EXCLUDED.duration_sum_ms,
-    hist = ARRAY(SELECT coalesce(h.a, 0) + coalesce(h.b, 0)
-                 FROM unnest(r.hist, EXCLUDED.hist) WITH ORDINALITY AS h(a, b, i) ORDER BY h.i),
+    -- Both histograms cover [offset, offset + length); the sum covers their union.
+    hist_offset = CASE WHEN cardinality(r.hist) = 0 THEN EXCLUDED.hist_offset
+                       ELSE least(r.hist_offset, EXCLUDED.hist_offset) END,
+    hist = ARRAY(SELECT coalesce(r.hist[b - r.hist_offset + 1], 0) + coalesce(EXCLUDED.hist[b - EXCLUDED.hist_offset + 1], 0)
+                 FROM generate_series(
+                     CASE WHEN cardinality(r.hist) = 0 THEN EXCLUDED.hist_offset
+                          ELSE least(r.hist_offset, EXCLUDED.hist_offset) END,
+                     greatest(r.hist_offset + cardinality(r.hist), EXCLUDED.hist_offset + cardinality(EXCLUDED.hist)) - 1
+                 ) AS b ORDER BY b),
     tokens = r.tokens + EXCLUDED.tokens,
     tokens_sq = r.tokens_sq + EXCLUDED.tokens_sq,
     cost = r.cost + EXCLUDED.cost,
@@ -66,6 +74,15 @@ ON CONFLICT (team_id, version_id, day) DO UPDATE SET
     quality_sq = r.quality_sq + EXCLUDED.quality_sq,
     quality_count = r.quality_count + EXCLUDED.quality_count
 """
+
+
+def hist_trim(hist) -> tuple[int, list[int]]:
+    """(offset, counts) of the buckets in use: the stored rows keep only those (a version's
+    durations fill a few dozen of the 134 buckets), so reads sum far fewer elements."""
+    used = [i for i, count in enumerate(hist) if count]
+    if not used:
+        return 0, []
+    return used[0], [int(c) for c in hist[used[0] : used[-1] + 1]]
 
 
 def version_evidence_record(*, team_id: int, rows: list[dict]) -> int:
@@ -80,7 +97,9 @@ def version_evidence_record(*, team_id: int, rows: list[dict]) -> int:
             raise ValueError(f"hist must have {DURATION_HISTOGRAM.buckets} bucket counts.")
     ordered = sorted(rows, key=lambda r: (r["version_id"], r["day"]))  # one lock order for every writer
     params = {name: [row[name] for row in ordered] for name in EXECUTION_COLUMNS}
-    params["hist"] = ["{" + ",".join(str(int(c)) for c in row["hist"]) + "}" for row in ordered]
+    trimmed = [hist_trim(row["hist"]) for row in ordered]
+    params["hist_offset"] = [offset for offset, _ in trimmed]
+    params["hist"] = ["{" + ",".join(str(int(c)) for c in counts) + "}" for _, counts in trimmed]
     params["cost"] = [Decimal(row["cost"]) for row in ordered]
     return sql.execute(EXECUTIONS_UPSERT_SQL, {"team": team_id, **params})
 

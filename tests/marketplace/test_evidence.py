@@ -93,8 +93,25 @@ def test_ingest_adds_executions_to_the_version_rollup(published, users):
     row = VersionEvidenceDaily.objects.get(team=users[0], version=version)
     assert (row.executions, row.successes, row.priced, row.quality_count) == (8, 7, 8, 5)
     assert row.tokens == 8 * 150 and float(row.cost) == pytest.approx(0.11)
-    assert sum(row.hist) == 8 and len(row.hist) == DURATION_HISTOGRAM.buckets
+    # Two durations: the stored histogram keeps the buckets from the first to the last in use.
+    assert sum(row.hist) == 8 and row.hist_offset == DURATION_HISTOGRAM.bucket_of(200)
+    assert row.hist[0] == 5 and row.hist[-1] == 3
+    assert row.hist_offset + len(row.hist) - 1 == DURATION_HISTOGRAM.bucket_of(400)
     assert row.agent_id == published.pk
+
+
+def test_a_build_first_then_executions_merge_into_one_row(published, users):
+    version = published.latest_version
+    services.version_evidence_build_record(
+        team_id=users[0].pk, day=timezone.now().date(), succeeded=True, quality=None, version_ids=[version.pk]
+    )
+    run_version(users[0], version, runs=2, duration_ms=50)
+    run_version(users[0], version, runs=1, duration_ms=5)
+    row = VersionEvidenceDaily.objects.get(team=users[0], version=version)
+    assert (row.builds, row.executions) == (1, 3)
+    assert row.hist_offset == DURATION_HISTOGRAM.bucket_of(5) and (row.hist[0], row.hist[-1]) == (1, 2)
+    p50 = {f.key: f for f in version_evidence(version=version, team=users[0]).figures}["p50_ms"].own
+    assert p50["n"] == 3 and abs(p50["value"] - 50) / 50 < 0.07
 
 
 def test_builds_using_a_version_are_compared_with_the_team_s_other_builds(published, users):
@@ -102,7 +119,9 @@ def test_builds_using_a_version_are_compared_with_the_team_s_other_builds(publis
 
     version = published.latest_version
     finished = timezone.now() - dt.timedelta(hours=1)
-    for i, (status, uses) in enumerate([("succeeded", True), ("succeeded", True), ("failed", False), ("failed", False)]):
+    for i, (status, uses) in enumerate(
+        [("succeeded", True), ("succeeded", True), ("failed", False), ("failed", False)]
+    ):
         build_record(
             team=users[0],
             client_build_id=f"b{i}",

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import NamedTuple
 
+from crucible import sql
 from marketplace import services as marketplace_services
 from observability import histogram
 from observability.models import ExecutionStatus
@@ -69,3 +71,61 @@ def evidence_feed(*, team_id: int, rows: list[dict]) -> int:
     if not groups:
         return 0
     return marketplace_services.version_evidence_record(team_id=team_id, rows=list(groups.values()))
+
+
+class _Group(NamedTuple):
+    team_id: int
+    version_id: int
+    day: dt.date
+    bucket: int
+    executions: int
+    successes: int
+    duration_sum_ms: float
+    tokens: int
+    tokens_sq: float
+    cost: Decimal
+    cost_sq: float
+    priced: int
+    quality_sum: float
+    quality_sq: float
+    quality_count: int
+
+
+EVIDENCE_FROM_RAW_SQL = """
+SELECT team_id, agent_version_id AS version_id, (started_at AT TIME ZONE 'UTC')::date AS day,
+       observability_hist_bucket(duration_ms) AS bucket, count(*) AS executions,
+       count(*) FILTER (WHERE status = 'success') AS successes, sum(duration_ms) AS duration_sum_ms,
+       sum(input_tokens + output_tokens)::bigint AS tokens,
+       coalesce(sum(((input_tokens + output_tokens)::float8) ^ 2), 0) AS tokens_sq,
+       coalesce(sum(cost), 0) AS cost, coalesce(sum((cost::float8) ^ 2), 0) AS cost_sq, count(cost) AS priced,
+       coalesce(sum(quality), 0) AS quality_sum, coalesce(sum(quality ^ 2), 0) AS quality_sq,
+       count(quality) AS quality_count
+FROM observability_execution
+WHERE agent_version_id IS NOT NULL AND started_at >= %(start)s AND started_at < %(end)s {team_filter}
+GROUP BY 1, 2, 3, 4
+"""
+
+SUMMED = ("executions", "successes", "duration_sum_ms", "tokens", "tokens_sq", "cost", "cost_sq", "priced",
+          "quality_sum", "quality_sq", "quality_count")  # fmt: skip
+
+
+def evidence_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -> int:
+    """Recompute the version evidence of the whole UTC days [start, end) from the raw executions
+    (the rollup rebuild calls it: demo data, repairs)."""
+    team_filter = "AND team_id = %(team)s" if team is not None else ""
+    params = {"start": start, "end": end} | ({"team": team.pk} if team is not None else {})
+    by_team: dict[int, dict[tuple, dict]] = {}
+    for g in sql.fetch_rows(EVIDENCE_FROM_RAW_SQL.format(team_filter=team_filter), params, _Group):
+        groups = by_team.setdefault(g.team_id, {})
+        group = groups.get((g.version_id, g.day))
+        if group is None:
+            group = groups[(g.version_id, g.day)] = _empty(g.version_id, g.day)
+        for name in SUMMED:
+            group[name] += getattr(g, name)
+        group["hist"][g.bucket] += g.executions
+    return marketplace_services.version_evidence_rebuild(
+        start_day=start.astimezone(dt.UTC).date(),
+        end_day=end.astimezone(dt.UTC).date(),
+        rows_by_team={team_id: list(groups.values()) for team_id, groups in by_team.items()},
+        team_id=team.pk if team is not None else None,
+    )

@@ -20,6 +20,7 @@ from marketplace.services.evidence import (
     evidence_agents_refresh,
     evidence_sharing_set,
     version_evidence_build_record,
+    version_evidence_rebuild,
     version_evidence_record,
     version_experiment_record,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "validate_json_schema",
     "version_download",
     "version_evidence_build_record",
+    "version_evidence_rebuild",
     "version_evidence_record",
     "version_experiment_record",
     "version_publish",

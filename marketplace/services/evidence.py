@@ -104,6 +104,26 @@ def version_evidence_record(*, team_id: int, rows: list[dict]) -> int:
     return sql.execute(EXECUTIONS_UPSERT_SQL, {"team": team_id, **params})
 
 
+EXECUTIONS_RESET_SQL = """
+UPDATE marketplace_versionevidencedaily
+SET executions = 0, successes = 0, duration_sum_ms = 0, hist_offset = 0, hist = '{{}}', tokens = 0, tokens_sq = 0,
+    cost = 0, cost_sq = 0, priced = 0, quality_sum = 0, quality_sq = 0, quality_count = 0
+WHERE day >= %(start)s AND day < %(end)s {team_filter}
+"""
+
+
+@transaction.atomic
+def version_evidence_rebuild(*, start_day: dt.date, end_day: dt.date, rows_by_team: dict, team_id=None) -> int:
+    """Replace the execution figures of the UTC days [start_day, end_day) (of one team, or all)
+    with ``rows_by_team`` ({team_id: rows as for ``version_evidence_record``}), computed again from
+    the raw executions by observability's rollup rebuild. Build figures are kept."""
+    team_filter = "" if team_id is None else "AND team_id = %(team)s"
+    sql.execute(
+        EXECUTIONS_RESET_SQL.format(team_filter=team_filter), {"start": start_day, "end": end_day, "team": team_id}
+    )
+    return sum(version_evidence_record(team_id=team, rows=rows) for team, rows in sorted(rows_by_team.items()))
+
+
 BUILD_UPSERT_SQL = """
 WITH team_day AS (
     INSERT INTO marketplace_teambuilddaily AS r (

@@ -114,6 +114,21 @@ def test_a_build_first_then_executions_merge_into_one_row(published, users):
     assert p50["n"] == 3 and abs(p50["value"] - 50) / 50 < 0.07
 
 
+def test_the_rollup_rebuild_recomputes_the_evidence_from_raw_executions(published, users):
+    from observability.services import rollups_rebuild
+
+    version = published.latest_version
+    services.version_evidence_build_record(
+        team_id=users[0].pk, day=timezone.now().date(), succeeded=True, quality=None, version_ids=[version.pk]
+    )
+    run_version(users[0], version, runs=6, failures=2, duration_ms=300, cost="0.01", quality=60)
+    before = VersionEvidenceDaily.objects.values().get(team=users[0], version=version)
+    VersionEvidenceDaily.objects.filter(pk=before["id"]).update(executions=999, hist=[])  # damaged
+    rollups_rebuild(start=timezone.now() - dt.timedelta(days=1), end=timezone.now())
+    after = VersionEvidenceDaily.objects.values().get(team=users[0], version=version)
+    assert after == before  # build figures kept, execution figures recomputed exactly
+
+
 def test_builds_using_a_version_are_compared_with_the_team_s_other_builds(published, users):
     from teammemory.services import build_record
 

@@ -302,6 +302,7 @@ VIEW_MODELS = {
     "marketplace:version-create": "marketplace.agent",  # pk is the agent; version_pk the version
     "marketplace:version-yank": "marketplace.agent",
     "marketplace:version-unyank": "marketplace.agent",
+    "marketplace:version-detail": "marketplace.agent",
 }
 
 # Parameters that are not object references: (URL name, parameter) -> value.

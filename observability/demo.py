@@ -22,6 +22,7 @@ from django.db import connection
 from django.utils import timezone
 
 from marketplace import selectors as marketplace_selectors
+from marketplace import services as marketplace_services
 from observability import services
 from observability.pricing import PriceBook
 
@@ -265,4 +266,5 @@ def seed(ctx) -> None:
                             )
                         )
                     bar.update(1)
-    services.rollups_rebuild(start=start, end=now + dt.timedelta(hours=1))
+    services.rollups_rebuild(start=start, end=now + dt.timedelta(hours=1))  # version evidence included
+    marketplace_services.evidence_agents_refresh()

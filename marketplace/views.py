@@ -84,7 +84,16 @@ class AgentDetailView(AgentMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         agent = self.get_agent()
         user = self.request.user
-        versions = list(selectors.versions_ordered(agent=agent).select_related("published_by"))
+        # The install form names every version; the table shows them 20 at a time (an agent may
+        # have a thousand: the page must stay fast).
+        versions = list(selectors.versions_ordered(agent=agent).only("pk", "version", "is_yanked"))
+        versions_listing = page_of(
+            self.request,
+            selectors.versions_ordered(agent=agent).select_related("published_by"),
+            per_page=20,
+            item_name=("version", "versions"),
+            parameter="versions_page",
+        )
         stats = selectors.agent_stats(agent=agent)
         installation = (
             Installation.objects.filter(team=self.team, agent=agent)
@@ -100,6 +109,7 @@ class AgentDetailView(AgentMixin, TemplateView):
         context.update(
             agent=agent,
             versions=versions,
+            versions_listing=versions_listing,
             stats=stats,
             histogram=[
                 (stars, stats["histogram"][str(stars)], round(100 * stats["histogram"][str(stars)] / histogram_max))

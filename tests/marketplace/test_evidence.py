@@ -4,6 +4,7 @@ on every path (selector, API, pages, search sort and filters)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.core.management import call_command
@@ -372,3 +373,17 @@ def test_sharing_page_lets_admins_switch_and_shows_others_the_state(client, make
     assert "Sharing is <strong>on</strong>" in client.get(url).content.decode()
     client.post(url, {})
     assert not EvidenceSharing.objects.get(team=users[0]).share_evidence
+
+
+def test_agent_page_lists_versions_twenty_at_a_time(client, make_user, make_agent, users):
+    agent = make_agent(users[0], "Prolific")
+    for _ in range(24):
+        services.version_publish(agent=agent, system_prompt="Again.")
+    client.force_login(make_user("u0", team=users[0]))
+    url = reverse("marketplace:agent-detail", args=[agent.pk])
+    first = client.get(url).content.decode()
+    assert len(re.findall(rf'href="/marketplace/agents/{agent.pk}/versions/\d+/"', first)) == 20
+    assert "versions_page=2" in first and "1.24.0" in first and "1.0.0<" not in first.split('id="versions"')[1]
+    second = client.get(url, {"versions_page": 2}).content.decode().split('id="versions"')[1]
+    assert "1.0.0" in second and "1.24.0<" not in second
+    assert 'value="1.0.0"' in first  # the install form still names every version

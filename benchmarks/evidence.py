@@ -17,7 +17,8 @@ Then it times (median / p95 in ms):
 - "evidence (90 days)": ``marketplace.evidence.version_evidence`` for the latest version, what the
   agent and version pages and the API read; reference: a plain indexed SELECT of the same
   rollup rows (fetched, not aggregated);
-- "agent page": the whole server-rendered agent page (Django test client, logged in);
+- "agent page": the whole server-rendered agent page (Django test client, logged in); reference:
+  the same page of an agent with one version and no evidence;
 - "search by measured success": ``selectors.agent_search(sort="success")``, first page of 20 plus
   the count, as ``GET /api/v1/marketplace/agents/?sort=success`` runs it; reference: a plain
   indexed ``SELECT ... ORDER BY evidence_success_rate DESC NULLS LAST LIMIT 20``.
@@ -246,7 +247,13 @@ def main() -> None:
     client.force_login(user)
     url = f"/marketplace/agents/{agent.pk}/?days=90"
     assert client.get(url).status_code == 200
-    show("agent page (whole, 1,000 versions)", timed(lambda: client.get(url), max(5, args.repeat // 3)))
+    services.agent_create(team=viewer, name="Plain", slug=f"plain-{time.time_ns()}", system_prompt="v1")
+    plain = Agent.objects.filter(team=viewer, name="Plain").order_by("-pk").first()
+    show(
+        "agent page (whole, with evidence)",
+        timed(lambda: client.get(url), args.repeat),
+        timed(lambda: client.get(f"/marketplace/agents/{plain.pk}/"), args.repeat),
+    )
 
     def search():
         qs = selectors.agent_search(team_ids=[viewer.pk], sort="success")

@@ -28,9 +28,11 @@ def free_port() -> int:
 
 
 def start_server(
-    *, db_name: str, port: int, workers: int, threads: int = 1, server: str = "granian"
+    *, db_name: str, port: int, workers: int, threads: int = 1, server: str = "granian", reference: bool = False
 ) -> subprocess.Popen:
-    """Start the server on ``db_name`` (throttling off, quiet logs) and wait for /healthz."""
+    """Start the server on ``db_name`` (throttling off, quiet logs) and wait for /healthz.
+    ``reference``: serve the minimal DRF application of ``benchmarks/reference_app.py`` instead,
+    the same way (its floor for comparisons), and wait for its /ping/."""
     import requests
 
     env = os.environ | {
@@ -40,12 +42,16 @@ def start_server(
         "CRUCIBLE_LOG_LEVEL": "WARNING",
         "CRUCIBLE_THREADS": str(threads),
     }
+    if reference:
+        env["DJANGO_SETTINGS_MODULE"] = "benchmarks.reference_app"
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     command = server_command(server, port=port, workers=workers, threads=threads, log_level="warning")
     proc = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    ready = "/ping/" if reference else "/healthz"
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+            if requests.get(f"http://127.0.0.1:{port}{ready}", timeout=2).status_code == 200:
                 return proc
         except requests.RequestException:
             time.sleep(0.3)

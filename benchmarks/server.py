@@ -3,6 +3,10 @@ small authenticated list (``GET /api/v1/teams/``), closed loop from ``--clients`
 granian + crucible.asgi (what scripts/run serves) or on gunicorn (the earlier server), with the
 same workers and threads; optionally with ``--slow N`` slow connections held open meanwhile.
 
+The floor, measured in the same run and interleaved round by round: ``GET /ping/`` of a minimal
+Django + DRF application (``benchmarks/reference_app.py``: one APIView, no database, no
+middleware) served the same way. Each line gives the median of the rounds and its ratio to it.
+
     CRUCIBLE_DB_NAME=bench_server .venv/bin/python benchmarks/server.py
     CRUCIBLE_DB_NAME=bench_server .venv/bin/python benchmarks/server.py --server gunicorn
     CRUCIBLE_DB_NAME=bench_server .venv/bin/python benchmarks/server.py --slow 500
@@ -97,26 +101,41 @@ def main():
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--slow", type=int, default=0, help="slow connections held open during the rounds")
     args = parser.parse_args()
     key = prepare()
-    port = free_port()
+    port, reference_port = free_port(), free_port()
     proc = start_server(db_name=DB_NAME, port=port, workers=args.workers, threads=args.threads, server=args.server)
-    base_url = f"http://127.0.0.1:{port}"
+    reference = start_server(
+        db_name=DB_NAME,
+        port=reference_port,
+        workers=args.workers,
+        threads=args.threads,
+        server=args.server,
+        reference=True,
+    )
+    targets = [
+        ("reference /ping/", f"http://127.0.0.1:{reference_port}", "/ping/"),
+        ("/healthz", f"http://127.0.0.1:{port}", "/healthz"),
+        ("/api/v1/teams/", f"http://127.0.0.1:{port}", "/api/v1/teams/"),
+    ]
     print(f"==> {args.server} ({args.workers} workers x {args.threads} threads), {args.clients} clients", flush=True)
+    results: dict[str, list[dict]] = {name: [] for name, _, _ in targets}
     try:
-        round_(base_url, "/healthz", key, args.clients, 3)  # warm-up: connections, imports
+        for _, base_url, path in targets:
+            round_(base_url, path, key, args.clients, 3)  # warm-up: connections, imports
         slow = SlowClients(port, args.slow) if args.slow else None
         if slow:
             slow.__enter__()
             print(f"    {slow.open} slow connections open", flush=True)
         try:
             for _ in range(args.rounds):
-                for path in ("/healthz", "/api/v1/teams/"):
+                for name, base_url, path in targets:
                     r = round_(base_url, path, key, args.clients, args.seconds)
+                    results[name].append(r)
                     print(
-                        f"{r['path']:<16} {r['requests']:>6} requests  {r['rps']:7.1f} req/s  "
+                        f"{name:<18} {r['requests']:>6} requests  {r['rps']:7.1f} req/s  "
                         f"p50 {r['p50']:6.1f} ms  p99 {r['p99']:7.1f} ms  errors {r['errors']}",
                         flush=True,
                     )
@@ -125,6 +144,13 @@ def main():
                 slow.__exit__(None, None, None)
     finally:
         stop_server(proc)
+        stop_server(reference)
+    floor = statistics.median(r["rps"] for r in results["reference /ping/"])
+    print(f"\nmedians of {args.rounds} interleaved rounds (ratio to the minimal DRF endpoint):")
+    for name, rounds in results.items():
+        rps = statistics.median(r["rps"] for r in rounds)
+        p50 = statistics.median(r["p50"] for r in rounds)
+        print(f"{name:<18} {rps:8.1f} req/s  p50 {p50:6.1f} ms  {rps / floor:5.2f}x")
 
 
 if __name__ == "__main__":

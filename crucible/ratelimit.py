@@ -52,34 +52,49 @@ def _estimate(current: int, previous: int, window: Window) -> int:
 def rate_hit(*, name: str, seconds: int, amount: int = 1) -> tuple[int, float]:
     """Count ``amount`` more for ``name``; return the count over the last ``seconds`` (this hit
     included) and the seconds until the current window ends."""
-    window = window_for(name=name, seconds=seconds)
+    return rate_hit_many(hits=[(name, seconds)], amount=amount)[0]
+
+
+def rate_hit_many(*, hits: list[tuple[str, int]], amount: int = 1) -> list[tuple[int, float]]:
+    """``rate_hit`` for several (name, seconds) limits in one statement (a request checks its key's
+    budget and its expensive-read budget with one round trip). Rows are locked in key order, so
+    concurrent requests that share limits never deadlock. Returns one (count, seconds left) per hit,
+    in the order given; the names must differ."""
+    windows = [window_for(name=name, seconds=seconds) for name, seconds in hits]
     table = RateCounter._meta.db_table
     with connection.cursor() as cursor:
         # One statement whatever happens (a request's query count stays fixed); about one hit in
         # _SWEEP_ONE_IN also deletes the expired windows of every name.
         cursor.execute(
             f"""
-            WITH hit AS (
+            WITH wanted AS (
+                SELECT * FROM unnest(%(keys)s::text[], %(previous)s::text[], %(ttls)s::int[]) AS w(key, previous, ttl)
+            ), hit AS (
                 INSERT INTO {table} (key, count, expires_at)
-                VALUES (%(key)s, %(amount)s, now() + make_interval(secs => %(ttl)s))
+                SELECT key, %(amount)s, now() + make_interval(secs => ttl) FROM wanted ORDER BY key
                 ON CONFLICT (key) DO UPDATE SET count = {table}.count + EXCLUDED.count
-                RETURNING count
+                RETURNING key, count
             ), swept AS (
                 DELETE FROM {table} WHERE %(sweep)s AND expires_at < now()
             )
-            SELECT (SELECT count FROM hit),
-                   COALESCE((SELECT count FROM {table} WHERE key = %(previous)s), 0)
+            SELECT hit.count, COALESCE(old.count, 0)
+            FROM wanted JOIN hit ON hit.key = wanted.key
+            LEFT JOIN {table} old ON old.key = wanted.previous
+            ORDER BY array_position(%(keys)s::text[], wanted.key)
             """,
             {
-                "key": window.key,
-                "previous": window.previous_key,
+                "keys": [w.key for w in windows],
+                "previous": [w.previous_key for w in windows],
+                "ttls": [seconds * 2 + 1 for _, seconds in hits],
                 "amount": amount,
-                "ttl": seconds * 2 + 1,
                 "sweep": random.randrange(_SWEEP_ONE_IN) == 0,
             },
         )
-        current, previous = cursor.fetchone()
-    return _estimate(current, previous, window), window.seconds_left
+        rows = cursor.fetchall()
+    return [
+        (_estimate(current, previous, window), window.seconds_left)
+        for (current, previous), window in zip(rows, windows, strict=True)
+    ]
 
 
 def rate_count(*, name: str, seconds: int) -> tuple[int, float]:

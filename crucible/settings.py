@@ -33,7 +33,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "django.contrib.humanize",
     "django.contrib.postgres",
     "rest_framework",
     "django_filters",
@@ -188,7 +187,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "crucible.api.pagination.PageNumberPagination",
     "PAGE_SIZE": API_PAGE_SIZE,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "crucible.api.query.StrictFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PARSER_CLASSES": [
@@ -200,11 +199,8 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_THROTTLE_CLASSES": [
-        "crucible.api.throttling.ApiKeyRateThrottle",
-        "crucible.api.throttling.UserSessionRateThrottle",
-        "crucible.api.throttling.ExpensiveRequestThrottle",
-    ],
+    # One class moves every shared counter that applies (per key or session, expensive reads).
+    "DEFAULT_THROTTLE_CLASSES": ["crucible.api.throttling.SharedThrottles"],
     "DEFAULT_THROTTLE_RATES": {
         "api_key": os.environ.get("CRUCIBLE_THROTTLE_API_KEY", "6000/min"),
         "session": os.environ.get("CRUCIBLE_THROTTLE_SESSION", "1200/min"),
@@ -234,6 +230,10 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"ApiKeyAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "API key"}}
     },
     "SECURITY": [{"ApiKeyAuth": []}, {"cookieAuth": []}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crucible.api.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "TeamRoleEnum": "crucible.models.Role",
         "ApiKeyRoleEnum": "crucible.models.API_KEY_ROLES",

@@ -232,7 +232,7 @@ class LegacyInsightsView(APIView):
         operation_id="legacy_team_insights",
     )
     def get(self, request, team_id):
-        return teammemory_v1._insights(request, team_from_path(request, team_id))
+        return teammemory_v1.insights_response(request, team_from_path(request, team_id))
 
 
 class LegacySuggestStackView(APIView):
@@ -250,7 +250,7 @@ class LegacySuggestStackView(APIView):
         operation_id="legacy_team_suggest_stack",
     )
     def post(self, request, team_id):
-        return teammemory_v1._suggestions(request, team_from_path(request, team_id))
+        return teammemory_v1.suggestions_response(request, team_from_path(request, team_id))
 
 
 class LegacyRecommendationsView(APIView):
@@ -264,7 +264,7 @@ class LegacyRecommendationsView(APIView):
         operation_id="legacy_team_recommendations",
     )
     def get(self, request, team_id):
-        return teammemory_v1._recommendations(request, team_from_path(request, team_id))
+        return teammemory_v1.recommendations_response(request, team_from_path(request, team_id))
 
 
 # --- observability ---------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from marketplace.services.agents import agent_create, agent_update, agent_valida
 from marketplace.services.installs import agent_install, installation_uninstall, installation_upgrade
 from marketplace.services.ratings import rating_set
 from marketplace.services.reports import report_create
-from marketplace.services.versions import version_publish, version_unyank, version_yank
+from marketplace.services.versions import version_publish, version_unyank, version_validate, version_yank
 from marketplace.views_evidence import evidence_context
 
 
@@ -210,10 +210,26 @@ class VersionCreateView(AgentMixin, FormView):
         agent = self.get_own_agent()
         return super().get_context_data(agent=agent, latest=selectors.versions_ordered(agent=agent).first(), **kwargs)
 
+    @staticmethod
+    def service_data(form) -> dict:
+        data = {name: form.cleaned_data.get(name) for name in form.fields}
+        data["version"] = data.get("version") or None
+        return data
+
+    def form_invalid(self, form):
+        # Every error at once: the service's checks of the fields the form could read, too
+        # (a reused version number must not wait for the next round).
+        try:
+            version_validate(agent=self.get_own_agent(), **self.service_data(form))
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                exc = ValidationError({f: e for f, e in exc.error_dict.items() if f not in form.errors})
+                add_service_errors(form, exc)
+        return super().form_invalid(form)
+
     def form_valid(self, form):
         agent = self.get_own_agent()
-        data = dict(form.cleaned_data)
-        data["version"] = data.get("version") or None
+        data = self.service_data(form)
         try:
             version = version_publish(agent=agent, published_by=self.request.user, **data)
         except ValidationError as exc:

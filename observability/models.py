@@ -11,7 +11,8 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.expressions import RawSQL
 
 from crucible.limits import SUM_MONEY_DIGITS
 from observability import histogram
@@ -22,6 +23,23 @@ class ExecutionStatus(models.TextChoices):
     ERROR = "error", "Error"
 
 
+class SpanKind(models.TextChoices):
+    AGENT = "agent", "Agent"
+    LLM = "llm", "LLM call"
+    TOOL = "tool", "Tool"
+    RETRIEVAL = "retrieval", "Retrieval"
+    CHAIN = "chain", "Chain"
+    EMBEDDING = "embedding", "Embedding"
+    GUARDRAIL = "guardrail", "Guardrail"
+    EVALUATOR = "evaluator", "Evaluator"
+    EVENT = "event", "Event"
+    OTHER = "other", "Other"
+
+
+# Spans of these kinds own the tokens and cost they report (see docs/observability.md, "Counting once").
+USAGE_KINDS = (SpanKind.LLM, SpanKind.EMBEDDING)
+
+
 class ExecutionSource(models.TextChoices):
     API = "api", "Batch API"
     OTLP = "otlp", "OpenTelemetry"
@@ -30,7 +48,13 @@ class ExecutionSource(models.TextChoices):
 
 
 class Execution(models.Model):
-    """One run of an agent (or one GenAI span), as reported by a client."""
+    """One span of a trace. An agent execution as it always was is a span of kind ``agent``.
+
+    ``trace_id``/``span_id``/``parent_span_id`` build the tree (spans may arrive in any order);
+    the input and output live in ``SpanPayload`` (kept for a shorter time, compressed); ``Trace``
+    is the per-trace summary that lists and sessions read. ``counts_execution`` and
+    ``counts_usage`` say what this span adds to the rollups, so a trace is counted once.
+    """
 
     id = models.BigAutoField(primary_key=True)
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="executions")
@@ -57,6 +81,30 @@ class Execution(models.Model):
     source = models.CharField(max_length=10, choices=ExecutionSource.choices, default=ExecutionSource.API)
     trace_id = models.CharField(max_length=32, blank=True)
     span_id = models.CharField(max_length=16, blank=True)
+    parent_span_id = models.CharField(max_length=16, blank=True, db_default="", help_text="Empty for a root span.")
+    kind = models.CharField(max_length=10, choices=SpanKind.choices, default=SpanKind.AGENT, db_default="agent")
+    name = models.CharField(
+        max_length=200, blank=True, db_default="", help_text="The span's name (operation and target)."
+    )
+    attributes = models.JSONField(default=dict, blank=True, db_default=Value({}, output_field=models.JSONField()))
+    request_params = models.JSONField(
+        default=dict,
+        blank=True,
+        db_default=Value({}, output_field=models.JSONField()),
+        help_text="Model request parameters (temperature, max_tokens, ...).",
+    )
+    time_to_first_token_ms = models.FloatField(null=True, blank=True)
+    session_id = models.CharField(max_length=200, blank=True, db_default="")
+    end_user_id = models.CharField(max_length=200, blank=True, db_default="")
+    tags = ArrayField(
+        models.CharField(max_length=64), default=list, blank=True, db_default=RawSQL("'{}'::varchar[]", [])
+    )
+    counts_execution = models.BooleanField(
+        default=True, db_default=True, help_text="Counted as an execution in rollups (agent spans and root spans)."
+    )
+    counts_usage = models.BooleanField(
+        default=True, db_default=True, help_text="Its tokens and cost are counted in rollups (see Counting once)."
+    )
     started_at = models.DateTimeField()
     duration_ms = models.FloatField()
     status = models.CharField(max_length=10, choices=ExecutionStatus.choices)
@@ -104,6 +152,7 @@ class Execution(models.Model):
             models.Index(fields=["team", "agent_name", "started_at"], name="execution_team_agent_started"),
             # Retention deletes by age across teams: a BRIN index is tiny and nearly free to keep.
             BrinIndex(fields=["started_at"], name="execution_started_brin"),
+            models.Index(fields=["team", "trace_id"], name="execution_team_trace", condition=~Q(trace_id="")),
         ]
 
     def __str__(self) -> str:
@@ -116,6 +165,70 @@ class Execution(models.Model):
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+class SpanPayload(models.Model):
+    """A span's input and output, after redaction and truncation; stored compressed (TOAST) and
+    kept ``PAYLOAD_RETENTION_DAYS``, which may be shorter than the span's own retention."""
+
+    execution = models.OneToOneField(Execution, primary_key=True, on_delete=models.CASCADE, related_name="payload")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField(help_text="The span's start, copied for retention and search windows.")
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    input_truncated = models.BooleanField(default=False)
+    output_truncated = models.BooleanField(default=False)
+    redacted = models.BooleanField(default=False, help_text="A redaction rule replaced part of the payload.")
+
+    class Meta:
+        indexes = [models.Index(fields=["team", "started_at"], name="spanpayload_team_started")]
+
+    def __str__(self) -> str:
+        return f"payload of span {self.execution_id}"
+
+
+class Trace(models.Model):
+    """One trace's summary, upserted as its spans arrive (in any order, in any request)."""
+
+    id = models.BigAutoField(primary_key=True)
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    trace_id = models.CharField(max_length=32)
+    root_span_id = models.CharField(max_length=16, blank=True, help_text="Empty until the root span arrives.")
+    name = models.CharField(max_length=200, blank=True, help_text="The root span's name.")
+    agent_name = models.CharField(max_length=200, blank=True)
+    agent_id = models.BigIntegerField(null=True, blank=True, help_text="marketplace Agent id, if linked.")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    duration_ms = models.FloatField(default=0, help_text="ended_at - started_at, kept by the upsert.")
+    status = models.CharField(max_length=10, choices=ExecutionStatus.choices, default=ExecutionStatus.SUCCESS)
+    span_count = models.IntegerField(default=0)
+    error_count = models.IntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=SUM_MONEY_DIGITS, decimal_places=8, default=0)
+    session_id = models.CharField(max_length=200, blank=True)
+    end_user_id = models.CharField(max_length=200, blank=True)
+    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [models.UniqueConstraint(fields=["team", "trace_id"], name="trace_unique_team_trace")]
+        indexes = [
+            models.Index(fields=["team", "started_at"], name="trace_team_started"),
+            models.Index(
+                fields=["team", "session_id", "started_at"],
+                name="trace_team_session",
+                condition=~Q(session_id=""),
+            ),
+            models.Index(
+                fields=["team", "end_user_id", "started_at"],
+                name="trace_team_user",
+                condition=~Q(end_user_id=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"trace {self.trace_id}"
 
 
 class RollupBase(models.Model):

@@ -5,19 +5,47 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ValidationError as ApiValidationError
 
 # PostgreSQL bigint; a cursor position outside it is not a position the API ever gave out.
 _BIGINT = 2**63 - 1
 
 
-class PageNumberPagination(pagination.PageNumberPagination):
+class StrictPageSizeMixin:
+    """``page_size`` is a whole number of at least 1, given once (the schema says so); a larger one
+    than the maximum is cut to it, as DRF does. DRF would silently use the default for ``-3``."""
+
+    def get_page_size(self, request):
+        name = self.page_size_query_param
+        values = request.query_params.getlist(name)
+        if not values:
+            return self.page_size
+        if len(values) > 1:
+            raise ApiValidationError({name: ["Give this parameter once."]})
+        value = values[0]
+        if not (value.isascii() and value.isdigit()) or int(value) < 1:
+            raise ApiValidationError({name: [f"A whole number of at least 1 (at most {self.max_page_size} are used)."]})
+        return min(int(value), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {**parameter["schema"], "minimum": 1}
+                parameter["description"] = f"Results per page (default {self.page_size}, at most {self.max_page_size})."
+            elif parameter["name"] == getattr(self, "page_query_param", None):
+                parameter["schema"] = {**parameter["schema"], "minimum": 1}
+        return parameters
+
+
+class PageNumberPagination(StrictPageSizeMixin, pagination.PageNumberPagination):
     """``?page=N&page_size=M`` (at most ``CRUCIBLE_API_MAX_PAGE_SIZE``). For small and medium lists."""
 
     page_size_query_param = "page_size"
     max_page_size = settings.API_MAX_PAGE_SIZE
 
 
-class CursorPagination(pagination.CursorPagination):
+class CursorPagination(StrictPageSizeMixin, pagination.CursorPagination):
     """Cursor pagination for large, append-mostly lists (executions, builds): stable under inserts
     and constant cost per page, however deep. Ordering comes from ``?ordering=`` when the view
     allows it, else the view's ``cursor_ordering``."""

@@ -1,25 +1,21 @@
-from rest_framework.throttling import SimpleRateThrottle
+"""API throttles whose counters every worker process and host share (``crucible.ratelimit``).
+
+Three limits, each a small DRF ``SimpleRateThrottle`` that only says which counter a request
+moves (``get_cache_key``) and how many it may: requests per API key, per logged-in user on a
+session, and a smaller budget for expensive reads. DRF runs one class, ``SharedThrottles``, which
+moves every counter that applies to a request in one database statement."""
+
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from crucible.access import api_key_of
-from crucible.ratelimit import rate_hit
+from crucible.ratelimit import rate_hit_many
 
 
 class SharedRateThrottle(SimpleRateThrottle):
-    """DRF's rate throttle, counted in the database (``crucible.ratelimit``) so that every worker
-    process and host shares one budget. DRF's own keeps a list of timestamps in the cache, per
-    process with the local-memory cache."""
+    """One limit: its scope's rate from ``DEFAULT_THROTTLE_RATES`` and the counter a request moves."""
 
-    def allow_request(self, request, view):
-        if self.rate is None:
-            return True
-        self.key = self.get_cache_key(request, view)
-        if self.key is None:
-            return True
-        count, self._seconds_left = rate_hit(name=self.key, seconds=self.duration)
-        return count <= self.num_requests
-
-    def wait(self):
-        return max(1.0, self._seconds_left)
+    def applies(self, request, view) -> bool:
+        return self.rate is not None
 
 
 class ApiKeyRateThrottle(SharedRateThrottle):
@@ -45,16 +41,13 @@ class UserSessionRateThrottle(SharedRateThrottle):
 
 class ExpensiveRequestThrottle(SharedRateThrottle):
     """A second, smaller budget for the reads that cost the most (stack suggestions, searches,
-    dashboards): requests per API key, or per user on a session (``CRUCIBLE_THROTTLE_EXPENSIVE``),
-    shared by every process like the others.
+    dashboards): requests per API key, or per user on a session (``CRUCIBLE_THROTTLE_EXPENSIVE``).
     A view opts in with ``throttle_scope = "expensive"`` (a property may decide per request)."""
 
     scope = "expensive"
 
-    def allow_request(self, request, view):
-        if getattr(view, "throttle_scope", None) != self.scope:
-            return True
-        return super().allow_request(request, view)
+    def applies(self, request, view) -> bool:
+        return super().applies(request, view) and getattr(view, "throttle_scope", None) == self.scope
 
     def get_cache_key(self, request, view):
         key = api_key_of(request)
@@ -65,3 +58,30 @@ class ExpensiveRequestThrottle(SharedRateThrottle):
         else:
             return None
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class SharedThrottles(BaseThrottle):
+    """Every limit above that applies to a request, counted with one statement; the request is
+    refused (429) when any is over, and told to wait for the longest of those windows."""
+
+    limits = (ApiKeyRateThrottle, UserSessionRateThrottle, ExpensiveRequestThrottle)
+
+    def __init__(self):
+        self._wait = None
+
+    def allow_request(self, request, view):
+        wanted = []
+        for limit_class in self.limits:
+            limit = limit_class()
+            key = limit.get_cache_key(request, view) if limit.applies(request, view) else None
+            if key is not None:
+                wanted.append((limit, key))
+        if not wanted:
+            return True
+        counts = rate_hit_many(hits=[(key, limit.duration) for limit, key in wanted])
+        over = [left for (limit, _), (count, left) in zip(wanted, counts, strict=True) if count > limit.num_requests]
+        self._wait = max(over, default=None)
+        return not over
+
+    def wait(self):
+        return None if self._wait is None else max(1.0, self._wait)

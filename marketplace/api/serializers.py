@@ -171,7 +171,7 @@ class AgentVersionDefinitionSerializer(AgentVersionSerializer):
         read_only_fields = fields
 
 
-class AgentVersionCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+class AgentVersionCreateSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
     agent = TeamObjectField(
         queryset=Agent.objects.all(),
         help_text="Id of an agent of your team.",
@@ -270,7 +270,7 @@ class RatingSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RateSerializer(StrictFieldsMixin, serializers.Serializer):
+class RateSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Serializer):
     stars = serializers.IntegerField(min_value=1, max_value=5)
     review = serializers.CharField(required=False, allow_blank=True, default="", max_length=limits.REVIEW_CHARS)
 

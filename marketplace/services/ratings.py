@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import F
 
 from crucible import limits
+from crucible import validation as v
 from crucible.models import Membership
 from marketplace.models import Agent, Installation, Rating
 from marketplace.services._common import _agent_visible_to, _lock_agent
@@ -26,9 +27,11 @@ def rating_set(*, agent: Agent, user, team, stars, review: str = "") -> tuple[Ra
     lock on the agent row, so concurrent ratings stay exact."""
     if user is None or not getattr(user, "pk", None):
         raise PermissionDenied("Ratings belong to a person: use a session or an API key created by a user.")
+    errors = v.Errors()
     if isinstance(stars, bool) or not isinstance(stars, int) or not 1 <= stars <= 5:
-        raise ValidationError({"stars": "A rating is a whole number of stars from 1 to 5."})
-    review = _clean_text(review, "review", limits.REVIEW_CHARS)
+        errors.add("stars", "A rating is a whole number of stars from 1 to 5.")
+    review = errors.check(None, _clean_text, review, "review", limits.REVIEW_CHARS)
+    errors.raise_if_any()
     if not Membership.objects.filter(user=user, team=team).exists():
         raise PermissionDenied("You are not a member of this team.")
     if Membership.objects.filter(user=user, team_id=agent.team_id).exists() or team.pk == agent.team_id:

@@ -27,8 +27,7 @@ def refresh_latest_version(agent: Agent) -> AgentVersion | None:
     return latest
 
 
-@transaction.atomic
-def version_publish(
+def version_validate(
     *,
     agent: Agent,
     system_prompt: str,
@@ -37,15 +36,9 @@ def version_publish(
     input_schema=None,
     output_schema=None,
     model_hints=None,
-    published_by=None,
-) -> AgentVersion:
-    """Publish a new immutable version of ``agent``.
-
-    ``version`` None: the next minor version after the latest one (1.4.2 -> 1.5.0; 1.0.0 when the
-    agent has none). ``input_schema``/``output_schema``/``model_hints`` None: copied from the
-    latest version. A version number is never reused (400 naming ``version``)."""
-    caller_agent = agent
-    agent = _lock_agent(agent)
+) -> dict:
+    """Every check of ``version_publish`` without writing anything: raises one ``ValidationError``
+    naming every bad field, or returns the clean fields. Forms call it to show all errors at once."""
     newest = AgentVersion.objects.filter(agent=agent).order_by(*VERSION_ORDER_DESC).first()
     errors = v.Errors()
     system_prompt = errors.check(
@@ -73,6 +66,45 @@ def version_publish(
     output_schema = errors.check(None, validate_json_schema, output_schema, "output_schema")
     model_hints = errors.check(None, _clean_model_hints, model_hints)
     errors.raise_if_any()
+    return {
+        "parsed": parsed,
+        "system_prompt": system_prompt,
+        "changelog": changelog,
+        "input_schema": input_schema,
+        "output_schema": output_schema,
+        "model_hints": model_hints,
+    }
+
+
+@transaction.atomic
+def version_publish(
+    *,
+    agent: Agent,
+    system_prompt: str,
+    version: str | None = None,
+    changelog: str = "",
+    input_schema=None,
+    output_schema=None,
+    model_hints=None,
+    published_by=None,
+) -> AgentVersion:
+    """Publish a new immutable version of ``agent``.
+
+    ``version`` None: the next minor version after the latest one (1.4.2 -> 1.5.0; 1.0.0 when the
+    agent has none). ``input_schema``/``output_schema``/``model_hints`` None: copied from the
+    latest version. A version number is never reused (400 naming ``version``)."""
+    caller_agent = agent
+    agent = _lock_agent(agent)
+    clean = version_validate(
+        agent=agent,
+        system_prompt=system_prompt,
+        version=version,
+        changelog=changelog,
+        input_schema=input_schema,
+        output_schema=output_schema,
+        model_hints=model_hints,
+    )
+    parsed = clean["parsed"]
     row = AgentVersion.objects.create(
         agent=agent,
         version=str(parsed),
@@ -82,11 +114,11 @@ def version_publish(
         prerelease=parsed.prerelease,
         is_release=parsed.is_release,
         prerelease_key=parsed.prerelease_key,
-        system_prompt=system_prompt,
-        input_schema=input_schema,
-        output_schema=output_schema,
-        model_hints=model_hints,
-        changelog=changelog,
+        system_prompt=clean["system_prompt"],
+        input_schema=clean["input_schema"],
+        output_schema=clean["output_schema"],
+        model_hints=clean["model_hints"],
+        changelog=clean["changelog"],
         published_by=published_by if getattr(published_by, "pk", None) else None,
     )
     caller_agent.latest_version = refresh_latest_version(agent)

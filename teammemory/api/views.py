@@ -91,19 +91,23 @@ def _active_team_or_404(request):
     return team
 
 
-def _insights(request, team):
+# The three responses below are shared with the earlier implementation's routes (legacy/views.py),
+# which name the team in the path instead of acting for the active team.
+
+
+def insights_response(request, team):
     period = _range(request)["period"]
     data = insight_selectors.team_insights(team=team, since=period.start, until=period.end)
     return Response(TeamInsightsSerializer(data).data)
 
 
-def _recommendations(request, team):
+def recommendations_response(request, team):
     period = _range(request)["period"]
     data = recommendation_selectors.team_recommendations(team=team, since=period.start, until=period.end)
     return Response(BuildRecommendationsSerializer(data).data)
 
 
-def _suggestions(request, team):
+def suggestions_response(request, team):
     body = StackSuggestionRequestSerializer(data=request.data)
     body.is_valid(raise_exception=True)
     data = suggestion_selectors.stack_suggest(team=team, **body.validated_data)
@@ -119,7 +123,7 @@ class InsightsView(APIView):
 
     @extend_schema(parameters=RANGE_PARAMETERS, responses=TeamInsightsSerializer, operation_id="teammemory_insights")
     def get(self, request):
-        return _insights(request, _active_team_or_404(request))
+        return insights_response(request, _active_team_or_404(request))
 
 
 class RecommendationsView(APIView):
@@ -131,7 +135,7 @@ class RecommendationsView(APIView):
         parameters=RANGE_PARAMETERS, responses=BuildRecommendationsSerializer, operation_id="teammemory_recommendations"
     )
     def get(self, request):
-        return _recommendations(request, _active_team_or_404(request))
+        return recommendations_response(request, _active_team_or_404(request))
 
 
 class SuggestionsView(APIView):
@@ -147,4 +151,4 @@ class SuggestionsView(APIView):
         operation_id="teammemory_suggestions",
     )
     def post(self, request):
-        return _suggestions(request, _active_team_or_404(request))
+        return suggestions_response(request, _active_team_or_404(request))

@@ -62,3 +62,16 @@ def test_agent_create_names_every_bad_field(team_key_client):
     assert response.status_code == 400
     assert set(response.json()["fields"]) == {"name", "summary", "input_schema", "tags"}
     assert not Agent.objects.exists()
+
+
+def test_version_publish_names_every_bad_field(team_key_client, team):
+    agent = team_key_client.post(
+        "/api/v1/marketplace/agents/",
+        {"name": "Reviewer", "summary": "Reviews", "system_prompt": "You review."},
+        format="json",
+    ).json()
+    body = {"agent": agent["id"], "system_prompt": "p" * 200_001, "version": "not-semver", "changelog": "c" * 20_001}
+    response = team_key_client.post("/api/v1/marketplace/versions/", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"system_prompt", "version", "changelog"}
+    assert Agent.objects.get(pk=agent["id"]).versions.count() == 1

@@ -38,3 +38,22 @@ def test_the_previous_window_still_counts_just_after_a_boundary():
         assert ratelimit.rate_hit(name="login", seconds=seconds)[0] == 5
     with mock.patch.object(ratelimit.time, "time", return_value=start + seconds - 1):
         assert ratelimit.rate_count(name="login", seconds=seconds)[0] == 2  # 1 + ceil(4 * 1/300)
+
+
+def test_several_limits_move_in_one_statement_in_the_order_given():
+    ratelimit.rate_hit(name="b", seconds=60)
+    with CaptureQueriesContext(connection) as queries:
+        counts = ratelimit.rate_hit_many(hits=[("b", 60), ("a", 3600)])
+    assert len(queries) == 1
+    assert [count for count, _ in counts] == [2, 1]
+    assert counts[1][1] > 60  # seconds left in the hour's window, not the minute's
+
+
+def test_an_expensive_api_read_checks_both_of_its_budgets_with_one_statement(key_client, team):
+    client = key_client(team)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/observability/dashboard/").status_code == 200
+    counter_statements = [q for q in queries.captured_queries if RateCounter._meta.db_table in q["sql"]]
+    assert len(counter_statements) == 1
+    scopes = sorted(key.split("_")[1] for key in RateCounter.objects.values_list("key", flat=True))
+    assert scopes == ["api", "expensive"]  # throttle_api_key_<id>:<window>, throttle_expensive_key-<id>:<window>

@@ -313,3 +313,11 @@ def test_unyank_of_another_teams_version_is_refused(public_agent, member_client,
     services.version_yank(version=version, reason="theirs")
     assert member_client.post(f"{BASE}/versions/{version.pk}/unyank/").status_code == 403
     assert AgentVersion.objects.get(pk=version.pk).is_yanked
+
+
+def test_rating_names_stars_and_review_together(public_agent, member_client):
+    member_client.post(f"{BASE}/agents/{public_agent.pk}/install/", format="json")
+    body = {"stars": 6, "review": "r" * 20_001}
+    response = member_client.post(f"{BASE}/agents/{public_agent.pk}/rate/", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"stars", "review"}

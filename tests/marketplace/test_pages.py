@@ -146,6 +146,12 @@ def test_create_edit_and_new_version_forms(web, team):
     assert version.input_schema == {"type": "object"}  # kept from the previous version
     duplicate = web.post(f"/marketplace/agents/{agent.pk}/versions/new/", {"system_prompt": "x", "version": "0.2.0"})
     assert duplicate.status_code == 200 and "never reused" in duplicate.content.decode()
+    # A form error (bad JSON) and a service error (a reused number) come back in one round.
+    both = web.post(
+        f"/marketplace/agents/{agent.pk}/versions/new/",
+        {"system_prompt": "x", "version": "0.2.0", "input_schema": "{not json"},
+    )
+    assert set(both.context["form"].errors) == {"version", "input_schema"}
     web.post(f"/marketplace/agents/{agent.pk}/versions/{version.pk}/yank/", {"reason": "typo in prompt"})
     assert AgentVersion.objects.get(pk=version.pk).is_yanked
 

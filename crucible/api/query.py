@@ -1,0 +1,47 @@
+"""Query strings are held to the schema like bodies are: a filter or pagination parameter that
+the OpenAPI schema calls invalid is refused with a 400 naming it, instead of being quietly
+ignored (django-filter skips an empty ``?retired=`` and an unknown boolean such as ``null``; DRF
+falls back to the default page size for ``page_size=-3``), so a client learns of its typo."""
+
+from __future__ import annotations
+
+from django_filters import rest_framework as filters
+from rest_framework.exceptions import ValidationError
+
+BOOLEAN_VALUES = {"true", "false", "1", "0"}
+MULTI_VALUED = (filters.MultipleChoiceFilter, filters.ModelMultipleChoiceFilter)
+
+
+def single_values(query_params, names) -> dict[str, list[str]]:
+    """{name: [message]} for each of ``names`` given more than once (the last would silently win)."""
+    return {name: ["Give this parameter once."] for name in names if len(query_params.getlist(name)) > 1}
+
+
+def filter_problems(filterset_class, query_params) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for name, declared in filterset_class.base_filters.items():
+        if name not in query_params:
+            continue
+        values = query_params.getlist(name)
+        if not isinstance(declared, MULTI_VALUED) and len(values) > 1:
+            errors[name] = ["Give this parameter once."]
+            continue
+        for value in values:
+            if value == "" and not isinstance(declared, filters.CharFilter):
+                errors[name] = ["This parameter may not be empty; leave it out to not filter on it."]
+            elif isinstance(declared, filters.BooleanFilter) and value.lower() not in BOOLEAN_VALUES:
+                errors[name] = ["Must be true or false."]
+    return errors
+
+
+class StrictFilterBackend(filters.DjangoFilterBackend):
+    """django-filter's backend, refusing empty, repeated and non-boolean values that its forms
+    would skip (the form's own errors are a 400 already)."""
+
+    def get_filterset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None:
+            errors = filter_problems(filterset_class, request.query_params)
+            if errors:
+                raise ValidationError(errors)
+        return super().get_filterset(request, queryset, view)

@@ -1,0 +1,67 @@
+"""OpenAPI schema additions shared by every operation (a drf-spectacular postprocessing hook).
+
+Every operation documents the error answers it can give, in the one error shape
+(``crucible.api.exceptions``), so a client generated from the schema knows them and schema
+conformance checks (schemathesis) hold: 400 when it takes input, 401/403 for credentials and
+roles, 404 for objects, pages and cursors that are not there (another team's objects answer 404
+too), 413/415 when it
+takes a body, 429 for the shared throttles and 503 while the database is unreachable.
+"""
+
+from __future__ import annotations
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "The one error shape: a code, a message, and the messages of each offending field.",
+    "properties": {
+        "code": {"type": "string", "example": "invalid"},
+        "message": {"type": "string"},
+        "fields": {
+            "type": "object",
+            "description": "Dotted field name -> messages; empty when no field is to blame.",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "required": ["code", "message", "fields"],
+}
+
+DESCRIPTIONS = {
+    "400": "Invalid input: every bad field is named in `fields`.",
+    "401": "No credentials, or an invalid or revoked API key.",
+    "403": "The caller's role does not allow this.",
+    "404": (
+        "No such object among the caller's teams' objects (another team's answers 404 too), a page or "
+        "cursor past the list, or no team to act for."
+    ),
+    "413": "The request body is larger than the limit.",
+    "415": "The request body's content type is not JSON (or a form, where accepted).",
+    "429": "Over a rate limit; `Retry-After` says when to retry.",
+    "503": "The database is unavailable or the request ran past its time limit; retry later.",
+}
+WRITE_METHODS = {"post", "put", "patch"}
+METHODS = WRITE_METHODS | {"get", "delete"}
+
+
+def _codes(method: str, operation: dict) -> list[str]:
+    codes = ["401", "403", "404", "429", "503"]
+    if operation.get("parameters") or method in WRITE_METHODS:
+        codes.append("400")
+    if method in WRITE_METHODS:
+        codes += ["413", "415"]
+    return codes
+
+
+def add_error_responses(result, generator, request, public):
+    """Add the error responses (and the ``Error`` component) that an operation can give and does
+    not document yet; an operation's own description of a code is kept, given the error schema."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for item in result.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            for code in _codes(method, operation):
+                documented = responses.setdefault(code, {"description": DESCRIPTIONS[code]})
+                documented.setdefault("content", content)
+    return result

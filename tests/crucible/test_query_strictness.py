@@ -1,0 +1,55 @@
+"""Query strings are held to the schema (issue 15, item 12): what the OpenAPI schema calls invalid
+is refused with a 400 naming the parameter, and every operation documents the error answers it
+can give in the one error shape."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("retired=", "retired"),  # django-filter skipped an empty boolean
+        ("retired=null", "retired"),  # ... and one it could not read
+        ("retired=true&retired=false", "retired"),  # the last one silently won
+        ("page_size=-3", "page_size"),  # DRF used the default page size
+        ("page_size=0", "page_size"),
+        ("page_size=ten", "page_size"),
+        ("page_size=5&page_size=6", "page_size"),
+    ],
+)
+def test_invalid_query_parameters_are_refused_by_name(team_key_client, query, field):
+    response = team_key_client.get(f"/api/v1/improvement/variants/?{query}")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == [field]
+
+
+def test_valid_query_parameters_still_work(team_key_client):
+    assert team_key_client.get("/api/v1/improvement/variants/?retired=false&page_size=5").status_code == 200
+    # A larger page than the maximum is cut to it, as before.
+    assert team_key_client.get("/api/v1/teams/?page_size=100000").status_code == 200
+    # A text filter may be empty (the schema allows an empty string).
+    assert team_key_client.get("/api/v1/marketplace/agents/?q=").status_code == 200
+
+
+def test_every_operation_documents_its_error_answers(member_client):
+    schema = member_client.get("/api/v1/schema/?format=json").json()
+    assert "Error" in schema["components"]["schemas"]
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            codes = set(operation["responses"])
+            assert {"401", "403", "404", "429", "503"} <= codes, (method, path)
+            if method in {"post", "put", "patch"}:
+                assert {"400", "413", "415"} <= codes, (method, path)
+            error = operation["responses"]["404"]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/Error"}
+
+
+def test_page_size_is_documented_as_at_least_one(member_client):
+    schema = member_client.get("/api/v1/schema/?format=json").json()
+    parameters = schema["paths"]["/api/v1/teams/"]["get"]["parameters"]
+    page_size = next(p for p in parameters if p["name"] == "page_size")
+    assert page_size["schema"]["minimum"] == 1

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crucible import access
+from crucible.api.query import single_values
 from crucible.api.serializers import StrictFieldsMixin
 from marketplace import evidence
 from marketplace.models import EvidenceSharing
@@ -94,6 +95,9 @@ EVIDENCE_SCHEMA = extend_schema(
 
 
 def evidence_response(request, version) -> Response:
+    repeated = single_values(request.query_params, ["days"])
+    if repeated:
+        raise serializers.ValidationError(repeated)
     query = EvidenceQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     team = access.acting_team_for(request, access.READ)

@@ -252,6 +252,8 @@ def test_evidence_api_refuses_a_bad_period_and_another_team_s_private_version(
     client = client_for(make_user("u0", team=users[0]))
     response = client.get(evidence_url(published.latest_version, 5))
     assert response.status_code == 400 and "days" in response.json()["fields"]
+    response = client.get(evidence_url(published.latest_version) + "?days=7&days=30")
+    assert response.status_code == 400 and "days" in response.json()["fields"]
     private = make_agent(users[1], "Secret", visibility="private")
     assert client.get(evidence_url(private.latest_version)).status_code == 404
 

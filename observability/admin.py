@@ -1,9 +1,12 @@
 import datetime as dt
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from observability import deletion, services
-from observability.models import DailyRollup, ErrorRollup, Execution, HourlyRollup, ModelPrice
+from observability.models import DailyRollup, ErrorRollup, Execution, HourlyRollup, ModelPrice, RedactionRule
+from observability.redaction import pattern_check
 
 
 @admin.register(ModelPrice)
@@ -119,3 +122,26 @@ class ErrorRollupAdmin(_DerivedRows, admin.ModelAdmin):
     search_fields = ["agent_name", "error_type"]
     list_select_related = ["team"]
     show_full_result_count = False
+
+
+class RedactionRuleForm(forms.ModelForm):
+    class Meta:
+        model = RedactionRule
+        fields = ["team", "name", "pattern", "replacement", "enabled"]
+
+    def clean_pattern(self):
+        try:
+            pattern_check(self.cleaned_data["pattern"])  # the rule the API and the page apply
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["pattern"]) from None
+        return self.cleaned_data["pattern"]
+
+
+@admin.register(RedactionRule)
+class RedactionRuleAdmin(admin.ModelAdmin):
+    """A team's redaction rules (applied at ingest, before storage, after the built-in rules)."""
+
+    form = RedactionRuleForm
+    list_display = ["name", "team", "pattern", "replacement", "enabled", "created_at"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "pattern", "team__slug"]

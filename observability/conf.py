@@ -14,11 +14,16 @@ MAX_FUTURE_SECONDS = env_int("CRUCIBLE_OBS_MAX_FUTURE_SECONDS", 300)
 # Spans accepted in one OTLP export request.
 MAX_OTLP_SPANS = env_int("CRUCIBLE_OBS_MAX_OTLP_SPANS", 5000)
 
+# A span's input, output and attributes are each cut to this many bytes of JSON (with a flag).
+TRACE_PAYLOAD_MAX_BYTES = env_int("CRUCIBLE_TRACE_PAYLOAD_MAX_BYTES", 65536)
+
 # --- Retention ----------------------------------------------------------------------------
 # Raw executions older than this many days are deleted by `manage.py observability_retention`;
 # rollups stay. Events older than this are refused at ingest (their raw row would be deleted at
 # once, and a retry could no longer be recognised as a duplicate).
 RETENTION_DAYS = env_int("CRUCIBLE_OBS_RETENTION_DAYS", 90)
+# Span inputs and outputs (SpanPayload) are deleted after this many days, the span itself stays.
+TRACE_PAYLOAD_RETENTION_DAYS = env_int("CRUCIBLE_TRACE_PAYLOAD_RETENTION_DAYS", 30)
 
 # --- Analysis thresholds ------------------------------------------------------------------
 # An agent needs this many executions in the period before any rule judges it.

@@ -37,6 +37,8 @@ ROLLUP_COLUMNS = (
     "cached_input_tokens",
     "reasoning_tokens",
     "cost",
+    "counts_execution",
+    "counts_usage",
 )
 
 _KEY_MATCH = (
@@ -70,12 +72,16 @@ UPDATE {{table}} r SET
         SELECT max(e.duration_ms) FROM observability_execution e
         WHERE e.team_id = r.team_id AND e.agent_name = r.agent_name AND e.started_at >= r.bucket
           AND e.started_at < r.bucket + %(length)s::interval AND e.model = r.model AND e.version = r.version
-          AND e.status = r.status), 0) END
+          AND e.status = r.status AND e.counts_execution), 0) END
 FROM {_DELTAS}
 WHERE {_KEY_MATCH}
 """
 
-ROLLUP_EMPTY_SQL = f"DELETE FROM {{table}} r USING {_DELTAS} WHERE {_KEY_MATCH} AND r.executions <= 0"
+# A row left with no execution and no usage (an agent's LLM calls keep tokens on a row of 0 executions).
+ROLLUP_EMPTY_SQL = (
+    f"DELETE FROM {{table}} r USING {_DELTAS} WHERE {_KEY_MATCH} AND r.executions <= 0"
+    " AND r.input_tokens = 0 AND r.output_tokens = 0 AND r.cost = 0 AND r.unpriced = 0"
+)
 
 _ERROR_DELTAS = """unnest(%(bucket)s::timestamptz[], %(agent_name)s::text[], %(error_type)s::text[],
                           %(executions)s::bigint[]) WITH ORDINALITY AS d(bucket, agent_name, error_type, executions, n)"""
@@ -130,7 +136,7 @@ def _rollup_params(team_id: int, rows: list[dict], unit: str) -> dict | None:
 def _error_params(team_id: int, rows: list[dict]) -> dict | None:
     counts: dict[tuple, int] = defaultdict(int)
     for row in rows:
-        if row["status"] == "error":
+        if row["status"] == "error" and row["counts_execution"]:
             bucket = row["started_at"].replace(minute=0, second=0, microsecond=0)
             counts[(bucket, row["agent_name"], row["error_type"])] += 1
     if not counts:

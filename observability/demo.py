@@ -10,7 +10,9 @@ Executions of an agent the marketplace demo published carry its real versions: e
 newest release published when it started (the marketplace demo dates Code Reviewer 2.4.0 six days
 back). Agents that are not in the marketplace report no version.
 
-Rows go in with one COPY per team, then the rollups are rebuilt once from the raw rows.
+Rows go in with one COPY per team (each an agent span alone in its trace, with its trace summary),
+then the rollups are rebuilt once from the raw rows. Acme also gets traces with messages, tool
+calls, sessions, end users, errors with stack traces and one 1,000-span trace (``demo_traces``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from django.utils import timezone
 
 from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
-from observability import services
+from observability import demo_traces, services
+from observability.ingest import spans
 from observability.pricing import PriceBook
 
 DAYS = 28
@@ -39,6 +42,7 @@ COLUMNS = (
     "source",
     "trace_id",
     "span_id",
+    "name",
     "started_at",
     "duration_ms",
     "status",
@@ -251,6 +255,7 @@ def seed(ctx) -> None:
                                 "demo",
                                 trace,
                                 trace[:16],
+                                f"invoke_agent {row['agent_name']}",
                                 row["started_at"],
                                 row["duration_ms"],
                                 row["status"],
@@ -266,5 +271,8 @@ def seed(ctx) -> None:
                             )
                         )
                     bar.update(1)
+            if slug == "acme":
+                demo_traces.seed(ctx, team, now)  # through ingest: traces with messages and tool calls
+            spans.traces_from_spans(team_id=team.pk)  # the summaries of the COPYed executions
     services.rollups_rebuild(start=start, end=now + dt.timedelta(hours=1))  # version evidence included
     marketplace_services.evidence_agents_refresh()

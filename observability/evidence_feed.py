@@ -37,37 +37,43 @@ def _empty(version_id, day) -> dict:
     }
 
 
-def _add(group: dict, row: dict) -> None:
-    group["executions"] += 1
-    group["successes"] += row["status"] == ExecutionStatus.SUCCESS
-    group["duration_sum_ms"] += row["duration_ms"]
-    group["hist"][histogram.bucket_of(row["duration_ms"])] += 1
-    tokens = int(row["input_tokens"]) + int(row["output_tokens"])
-    group["tokens"] += tokens
-    group["tokens_sq"] += float(tokens) ** 2
-    if row["cost"] is not None:
-        group["cost"] += row["cost"]
-        group["cost_sq"] += float(row["cost"]) ** 2
-        group["priced"] += 1
-    if row.get("quality") is not None:
-        group["quality_sum"] += row["quality"]
-        group["quality_sq"] += float(row["quality"]) ** 2
-        group["quality_count"] += 1
+def _add(group: dict, row: dict, sign: int = 1) -> None:
+    """What one stored row adds (``sign=-1``: usage that stopped counting, taken away): the run
+    when it ``counts_execution``, its tokens and cost when it ``counts_usage`` (the rollups' rule,
+    docs/observability.md "Counting once"; a row without the flags counts both)."""
+    if row.get("counts_execution", True) and sign > 0:
+        group["executions"] += 1
+        group["successes"] += row["status"] == ExecutionStatus.SUCCESS
+        group["duration_sum_ms"] += row["duration_ms"]
+        group["hist"][histogram.bucket_of(row["duration_ms"])] += 1
+        if row.get("quality") is not None:
+            group["quality_sum"] += row["quality"]
+            group["quality_sq"] += float(row["quality"]) ** 2
+            group["quality_count"] += 1
+    if row.get("counts_usage", True) or sign < 0:
+        tokens = int(row["input_tokens"]) + int(row["output_tokens"])
+        group["tokens"] += sign * tokens
+        group["tokens_sq"] += sign * float(tokens) ** 2
+        if row["cost"] is not None:
+            group["cost"] += sign * row["cost"]
+            group["cost_sq"] += sign * float(row["cost"]) ** 2
+            group["priced"] += sign
 
 
-def evidence_feed(*, team_id: int, rows: list[dict]) -> int:
-    """Add the stored executions that name an agent version to the version evidence."""
+def evidence_feed(*, team_id: int, rows: list[dict], uncounted_usage=()) -> int:
+    """Add the stored executions that name an agent version to the version evidence (and take
+    away the usage of earlier rows that stopped counting, as the rollups do)."""
     groups: dict[tuple, dict] = {}
-    for row in rows:
-        version_id = row.get("agent_version_id")
-        if version_id is None:
-            continue
-        day = row["started_at"].astimezone(dt.UTC).date()
-        key = (version_id, day)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = _empty(version_id, day)
-        _add(group, row)
+    for sign, batch in ((1, rows), (-1, uncounted_usage)):
+        for row in batch:
+            version_id = row.get("agent_version_id")
+            if version_id is None:
+                continue
+            day = row["started_at"].astimezone(dt.UTC).date()
+            group = groups.get((version_id, day))
+            if group is None:
+                group = groups[(version_id, day)] = _empty(version_id, day)
+            _add(group, row, sign)
     if not groups:
         return 0
     return marketplace_services.version_evidence_record(team_id=team_id, rows=list(groups.values()))
@@ -93,15 +99,20 @@ class _Group(NamedTuple):
 
 EVIDENCE_FROM_RAW_SQL = """
 SELECT team_id, agent_version_id AS version_id, (started_at AT TIME ZONE 'UTC')::date AS day,
-       observability_hist_bucket(duration_ms) AS bucket, count(*) AS executions,
-       count(*) FILTER (WHERE status = 'success') AS successes, sum(duration_ms) AS duration_sum_ms,
-       sum(input_tokens + output_tokens)::bigint AS tokens,
-       coalesce(sum(((input_tokens + output_tokens)::float8) ^ 2), 0) AS tokens_sq,
-       coalesce(sum(cost), 0) AS cost, coalesce(sum((cost::float8) ^ 2), 0) AS cost_sq, count(cost) AS priced,
-       coalesce(sum(quality), 0) AS quality_sum, coalesce(sum(quality ^ 2), 0) AS quality_sq,
-       count(quality) AS quality_count
+       observability_hist_bucket(duration_ms) AS bucket, count(*) FILTER (WHERE counts_execution) AS executions,
+       count(*) FILTER (WHERE counts_execution AND status = 'success') AS successes,
+       coalesce(sum(duration_ms) FILTER (WHERE counts_execution), 0) AS duration_sum_ms,
+       coalesce(sum(input_tokens + output_tokens) FILTER (WHERE counts_usage), 0)::bigint AS tokens,
+       coalesce(sum(((input_tokens + output_tokens)::float8) ^ 2) FILTER (WHERE counts_usage), 0) AS tokens_sq,
+       coalesce(sum(cost) FILTER (WHERE counts_usage), 0) AS cost,
+       coalesce(sum((cost::float8) ^ 2) FILTER (WHERE counts_usage), 0) AS cost_sq,
+       count(cost) FILTER (WHERE counts_usage) AS priced,
+       coalesce(sum(quality) FILTER (WHERE counts_execution), 0) AS quality_sum,
+       coalesce(sum(quality ^ 2) FILTER (WHERE counts_execution), 0) AS quality_sq,
+       count(quality) FILTER (WHERE counts_execution) AS quality_count
 FROM observability_execution
-WHERE agent_version_id IS NOT NULL AND started_at >= %(start)s AND started_at < %(end)s {team_filter}
+WHERE agent_version_id IS NOT NULL AND (counts_execution OR counts_usage)
+  AND started_at >= %(start)s AND started_at < %(end)s {team_filter}
 GROUP BY 1, 2, 3, 4
 """
 

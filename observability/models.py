@@ -124,6 +124,12 @@ class Execution(models.Model):
     quality = models.FloatField(
         null=True, blank=True, help_text="Optional 0..100 quality score (feeds prompt experiments)."
     )
+    content_hash = models.CharField(
+        max_length=32,
+        blank=True,
+        db_default="",
+        help_text="Digest of what a span sent (ids excluded): a resent span id with other content is refused.",
+    )
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -229,6 +235,27 @@ class Trace(models.Model):
 
     def __str__(self) -> str:
         return f"trace {self.trace_id}"
+
+
+class RedactionRule(models.Model):
+    """A team's own redaction rule: matches of ``pattern`` (a regular expression) in span inputs,
+    outputs and attributes are replaced by ``replacement`` at ingest, before anything is stored.
+    The built-in rules (API keys and tokens, e-mail addresses, card numbers) always apply."""
+
+    id = models.BigAutoField(primary_key=True)
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    pattern = models.CharField(max_length=500, help_text="A Python regular expression.")
+    replacement = models.CharField(max_length=200, default="[REDACTED]")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="redactionrule_unique_team_name")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class RollupBase(models.Model):

@@ -1,7 +1,13 @@
-"""OTLP/HTTP traces -> execution events, following the OpenTelemetry GenAI semantic conventions.
+"""OTLP/HTTP traces -> spans, following the OpenTelemetry GenAI semantic conventions and
+OpenInference (kinds, messages and tool calls: ``observability.otlp_genai``).
 
-A span becomes an execution when it carries any ``gen_ai.*`` attribute; other spans (HTTP
-handlers, database calls) are accepted and ignored. Mapping:
+A GenAI span carries ``gen_ai.*``, ``llm.*``, ``openinference.*``, ``input.value`` or
+``output.value`` attributes. Other spans (HTTP handlers, database calls) are kept, as spans of
+kind ``other``, when they sit below a GenAI span of the same export request (an HTTP call made
+by a tool is part of the agent's tree); the others are accepted and ignored. A GenAI span whose
+parent is such an ignored span (the web request around an agent) is the root of its tree: its
+original parent id stays in the attribute ``crucible.otel_parent_span_id``. A span of kind
+``other`` is never an execution. Mapping:
 
 - id: ``otlp:<trace id>:<span id>`` (so an exporter's retry is stored once)
 - agent: ``gen_ai.agent.name``, else the resource's ``service.name``, else the span name
@@ -35,13 +41,15 @@ from crucible import limits
 from observability import conf
 from observability.ingest import executions_ingest
 from observability.models import ExecutionSource
+from observability.otlp_genai import is_genai, span_fields
 
-INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
-OUTPUT_TOKENS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
+INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
+OUTPUT_TOKENS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion")
 CACHED_TOKENS = (
     "gen_ai.usage.cache_read.input_tokens",
     "gen_ai.usage.input_tokens.cached",
     "gen_ai.usage.cache_read_input_tokens",
+    "llm.token_count.prompt_details.cache_read",
 )
 REASONING_TOKENS = (
     "gen_ai.usage.reasoning.output_tokens",
@@ -132,32 +140,53 @@ def _int_or_raw(value):
 
 
 def span_events(request: ExportTraceServiceRequest) -> tuple[list[dict], int]:
-    """(execution events, spans seen) from an export request."""
-    events = []
-    seen = 0
+    """(span events, spans seen) from an export request (see the module docstring)."""
+    spans = []  # (span, attrs, resource, genai)
     for resource_spans in request.resource_spans:
         resource = _attrs(resource_spans.resource.attributes)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                seen += 1
                 attrs = _attrs(span.attributes)
-                if not any(key.startswith("gen_ai.") for key in attrs):
-                    continue
-                events.append(_span_event(span, attrs, resource))
-    return events, seen
+                spans.append((span, attrs, resource, is_genai(attrs)))
+    by_id = {(item[0].trace_id, item[0].span_id): item for item in spans}
+
+    def below_genai(span) -> bool:
+        seen, key = set(), (span.trace_id, span.parent_span_id)
+        while key[1] and key in by_id and key not in seen:
+            seen.add(key)
+            parent, _, _, genai = by_id[key]
+            if genai:
+                return True
+            key = (parent.trace_id, parent.parent_span_id)
+        return False
+
+    kept = {(span.trace_id, span.span_id) for span, _, _, genai in spans if genai or below_genai(span)}
+    events = []
+    for span, attrs, resource, genai in spans:
+        if (span.trace_id, span.span_id) not in kept:
+            continue
+        parent_key = (span.trace_id, span.parent_span_id)
+        event = _span_event(span, attrs, resource, genai=genai, parent_in_request=parent_key in kept)
+        if span.parent_span_id and parent_key in by_id and parent_key not in kept:
+            event.pop("parent_span_id", None)  # below an ignored span: the root of its tree
+            event["attributes"]["crucible.otel_parent_span_id"] = span.parent_span_id.hex()
+            event["agent"] = event.get("agent") or _agent_of(attrs, resource, span)
+        events.append(event)
+    return events, len(spans)
 
 
-def _span_event(span, attrs: dict, resource: dict) -> dict:
+def _agent_of(attrs: dict, resource: dict, span) -> str:
+    return str(_first(attrs, ("gen_ai.agent.name",)) or resource.get("service.name") or span.name or "unknown")[:200]
+
+
+def _span_event(span, attrs: dict, resource: dict, *, genai: bool, parent_in_request: bool) -> dict:
     trace_id = span.trace_id.hex()
     span_id = span.span_id.hex()
     start = span.start_time_unix_nano
     end = span.end_time_unix_nano
     event = {
         "id": f"otlp:{trace_id}:{span_id}",
-        "agent": str(_first(attrs, ("gen_ai.agent.name",)) or resource.get("service.name") or span.name or "unknown")[
-            :200
-        ],
-        "model": _first(attrs, ("gen_ai.response.model", "gen_ai.request.model")) or "",
+        "model": _first(attrs, ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")) or "",
         "operation": attrs.get("gen_ai.operation.name") or "",
         "trace_id": trace_id,
         "span_id": span_id,
@@ -169,6 +198,17 @@ def _span_event(span, attrs: dict, resource: dict) -> dict:
         "cached_input_tokens": _int_or_raw(_first(attrs, CACHED_TOKENS) or 0),
         "reasoning_tokens": _int_or_raw(_first(attrs, REASONING_TOKENS) or 0),
     }
+    if genai:
+        event.update(span_fields(span, attrs, _attrs))
+    else:
+        event.update(kind="other", name=(span.name or "")[:200], attributes=attrs)
+    if span.parent_span_id:
+        event["parent_span_id"] = span.parent_span_id.hex()
+    # A child's agent is its ancestors' (ingest.spans) unless it names its own.
+    if not (parent_in_request and not attrs.get("gen_ai.agent.name")):
+        event["agent"] = _agent_of(attrs, resource, span)
+    if attrs.get("crucible.time_to_first_token_ms") is not None:
+        event["time_to_first_token_ms"] = attrs["crucible.time_to_first_token_ms"]
     if event["status"] == "error":
         exception = next((_attrs(e.attributes) for e in span.events if e.name == "exception"), {})
         event["error_type"] = str(attrs.get("error.type") or exception.get("exception.type") or "error")[:200]

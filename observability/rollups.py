@@ -45,6 +45,11 @@ ON CONFLICT (team_id, bucket, agent_name, model, version, status) DO UPDATE SET
     hist = ARRAY(SELECT h.a + h.b FROM unnest(r.hist, EXCLUDED.hist) WITH ORDINALITY AS h(a, b, i) ORDER BY h.i)
 """
 
+EMPTY_ROWS_SQL = """
+DELETE FROM {table} WHERE team_id = %(team)s AND bucket = ANY(%(bucket)s::timestamptz[]) AND executions = 0
+  AND input_tokens = 0 AND output_tokens = 0 AND cost = 0 AND unpriced = 0
+"""
+
 ERROR_UPSERT_SQL = """
 INSERT INTO observability_errorrollup AS r (team_id, bucket, agent_name, error_type, executions)
 SELECT %(team)s, t.bucket, t.agent_name, t.error_type, t.executions
@@ -79,32 +84,64 @@ def _truncate(when: dt.datetime, unit: str) -> dt.datetime:
     return when.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _rollup_deltas(rows, unit):
+def _reports_usage(row) -> bool:
+    return row["input_tokens"] + row["output_tokens"] > 0 or (row["cost"] is not None and row["cost"] > 0)
+
+
+def _counts_unpriced(row) -> bool:
+    """An unpriced item: usage counted here with no price; a span that is not an execution and
+    reports no tokens has nothing to price."""
+    if not row.get("counts_usage", True) or row["cost"] is not None:
+        return False
+    return row.get("counts_execution", True) or row["input_tokens"] + row["output_tokens"] > 0
+
+
+def _rollup_deltas(rows, unit, sign=1):
+    """Per rollup key, what ``rows`` add (``sign=-1``: take away). A span adds an execution (its
+    duration and histogram) when ``counts_execution``, its tokens and cost when ``counts_usage``
+    (see docs/observability.md, "Counting once"); a row without the flags counts both."""
     groups = {}
     for row in rows:
+        counts_execution = row.get("counts_execution", True)
+        counts_usage = row.get("counts_usage", True)
+        if not counts_execution and not (counts_usage and _reports_usage(row)):
+            continue  # adds nothing: no rollup row for it (the rebuild's WHERE says the same)
         key = (_truncate(row["started_at"], unit), row["agent_name"], row["model"], row["version"], row["status"])
         group = groups.get(key)
         if group is None:
             group = groups[key] = [0, 0.0, 0.0, 0, 0, 0, 0, Decimal(0), 0, defaultdict(int)]
-        duration = row["duration_ms"]
-        group[0] += 1
-        group[1] += duration
-        if duration > group[2]:
-            group[2] = duration
-        group[3] += row["input_tokens"]
-        group[4] += row["output_tokens"]
-        group[5] += row["cached_input_tokens"]
-        group[6] += row["reasoning_tokens"]
-        if row["cost"] is None:
-            group[8] += 1
-        else:
-            group[7] += row["cost"]
-        group[9][histogram.bucket_of(duration)] += 1
+        if counts_execution:
+            duration = row["duration_ms"]
+            group[0] += sign
+            group[1] += sign * duration
+            if duration > group[2]:
+                group[2] = duration
+            group[9][histogram.bucket_of(duration)] += sign
+        if counts_usage:
+            group[3] += sign * row["input_tokens"]
+            group[4] += sign * row["output_tokens"]
+            group[5] += sign * row["cached_input_tokens"]
+            group[6] += sign * row["reasoning_tokens"]
+            if row["cost"] is not None:
+                group[7] += sign * row["cost"]
+        if _counts_unpriced(row):
+            group[8] += sign
     return groups
 
 
-def _apply_rollups(team_id, rows, table, unit):
+def _apply_rollups(team_id, rows, table, unit, uncounted_usage=()):
     groups = _rollup_deltas(rows, unit)
+    for row in uncounted_usage:  # usage that stops counting: tokens, cost and unpriced taken away
+        if not _reports_usage(row) and not _counts_unpriced(row):
+            continue
+        key = (_truncate(row["started_at"], unit), row["agent_name"], row["model"], row["version"], row["status"])
+        group = groups.setdefault(key, [0, 0.0, 0.0, 0, 0, 0, 0, Decimal(0), 0, defaultdict(int)])
+        group[3] -= row["input_tokens"]
+        group[4] -= row["output_tokens"]
+        group[5] -= row["cached_input_tokens"]
+        group[6] -= row["reasoning_tokens"]
+        group[7] -= row["cost"] or 0
+        group[8] -= 1 if _counts_unpriced(row) else 0
     if not groups:
         return
     keys = sorted(groups)  # one order for every writer: concurrent batches cannot deadlock
@@ -118,12 +155,14 @@ def _apply_rollups(team_id, rows, table, unit):
         for name, value in zip(ROLLUP_ARRAYS, values, strict=True):
             columns[name].append(value)
     execute(ROLLUP_UPSERT_SQL.format(table=table), {"team": team_id, **columns})
+    if uncounted_usage:  # a row left with nothing in it is no row (as a rebuild would leave it)
+        execute(EMPTY_ROWS_SQL.format(table=table), {"team": team_id, "bucket": sorted({k[0] for k in keys})})
 
 
 def _apply_error_rollups(team_id, rows):
     counts = defaultdict(int)
     for row in rows:
-        if row["status"] == "error":
+        if row["status"] == "error" and row.get("counts_execution", True):
             counts[(_truncate(row["started_at"], "hour"), row["agent_name"], row["error_type"])] += 1
     if not counts:
         return
@@ -140,10 +179,12 @@ def _apply_error_rollups(team_id, rows):
     )
 
 
-def rollups_apply(*, team_id: int, rows: list[dict]) -> None:
-    """Add executions (dicts with the Execution columns) to the hourly, daily and error rollups."""
-    _apply_rollups(team_id, rows, "observability_hourlyrollup", "hour")
-    _apply_rollups(team_id, rows, "observability_dailyrollup", "day")
+def rollups_apply(*, team_id: int, rows: list[dict], uncounted_usage: list[dict] = ()) -> None:
+    """Add executions (dicts with the Execution columns) to the hourly, daily and error rollups.
+    ``uncounted_usage``: stored spans whose tokens and cost stop counting (a trace's first LLM
+    span arrived): their usage is taken away in the same statements (negative deltas)."""
+    for table, unit in (("observability_hourlyrollup", "hour"), ("observability_dailyrollup", "day")):
+        _apply_rollups(team_id, rows, table, unit, uncounted_usage)
     _apply_error_rollups(team_id, rows)
 
 
@@ -156,12 +197,19 @@ SELECT team_id, bucket, agent_name, model, version, status, sum(n) AS executions
        observability_hist_dense(array_agg(b), array_agg(n)) AS hist
 FROM (
     SELECT team_id, date_trunc('{unit}', started_at, 'UTC') AS bucket, agent_name, model, version, status,
-           observability_hist_bucket(duration_ms) AS b, count(*) AS n, sum(duration_ms) AS dsum,
-           max(duration_ms) AS dmax, sum(input_tokens) AS i, sum(output_tokens) AS o,
-           sum(cached_input_tokens) AS c, sum(reasoning_tokens) AS r, coalesce(sum(cost), 0) AS cost,
-           count(*) FILTER (WHERE cost IS NULL) AS unpriced
+           observability_hist_bucket(duration_ms) AS b, count(*) FILTER (WHERE counts_execution) AS n,
+           coalesce(sum(duration_ms) FILTER (WHERE counts_execution), 0) AS dsum,
+           coalesce(max(duration_ms) FILTER (WHERE counts_execution), 0) AS dmax,
+           coalesce(sum(input_tokens) FILTER (WHERE counts_usage), 0) AS i,
+           coalesce(sum(output_tokens) FILTER (WHERE counts_usage), 0) AS o,
+           coalesce(sum(cached_input_tokens) FILTER (WHERE counts_usage), 0) AS c,
+           coalesce(sum(reasoning_tokens) FILTER (WHERE counts_usage), 0) AS r,
+           coalesce(sum(cost) FILTER (WHERE counts_usage), 0) AS cost,
+           count(*) FILTER (WHERE counts_usage AND cost IS NULL
+                            AND (counts_execution OR input_tokens + output_tokens > 0)) AS unpriced
     FROM observability_execution
     WHERE started_at >= %(start)s AND started_at < %(end)s {team_filter}
+      AND (counts_execution OR (counts_usage AND (input_tokens + output_tokens > 0 OR coalesce(cost, 0) > 0)))
     GROUP BY 1, 2, 3, 4, 5, 6, 7
 ) per_bucket
 GROUP BY team_id, bucket, agent_name, model, version, status
@@ -182,7 +230,7 @@ REBUILD_ERRORS_SQL = """
 INSERT INTO observability_errorrollup (team_id, bucket, agent_name, error_type, executions)
 SELECT team_id, date_trunc('hour', started_at, 'UTC'), agent_name, error_type, count(*)
 FROM observability_execution
-WHERE status = 'error' AND started_at >= %(start)s AND started_at < %(end)s {team_filter}
+WHERE status = 'error' AND counts_execution AND started_at >= %(start)s AND started_at < %(end)s {team_filter}
 GROUP BY 1, 2, 3, 4
 """
 

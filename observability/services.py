@@ -12,9 +12,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from crucible import sql
+from crucible import limits, sql
+from crucible import validation as v
 from observability import conf
 from observability.ingest import EVENT_FIELDS, TOKEN_FIELDS, executions_ingest
+from observability.models import RedactionRule
+from observability.redaction import pattern_check
 from observability.rollups import (
     ROLLUP_FROM_RAW_SQL,
     ROLLUP_TABLES,
@@ -30,6 +33,10 @@ __all__ = [
     "TOKEN_FIELDS",
     "executions_ingest",
     "executions_purge",
+    "payloads_purge",
+    "redaction_rule_create",
+    "redaction_rule_delete",
+    "redaction_rule_update",
     "rollups_apply",
     "rollups_rebuild",
     "whole_days",
@@ -38,7 +45,8 @@ __all__ = [
 
 def executions_purge(*, days: int | None = None, batch_size: int = 50_000) -> int:
     """Delete raw executions that started more than ``days`` (default RETENTION_DAYS) ago, in
-    batches (short transactions). Rollups are kept. Returns the number deleted."""
+    batches (short transactions), and the summaries of traces that ended before then. Rollups are
+    kept. Returns the number of executions deleted."""
     days = conf.RETENTION_DAYS if days is None else days
     if days < 1:
         raise ValidationError({"days": "Must be at least 1."})
@@ -53,4 +61,71 @@ def executions_purge(*, days: int | None = None, batch_size: int = 50_000) -> in
             )
         deleted += count
         if count < batch_size:
+            break
+    # Trace summaries go with their spans (a trace that ended before the cutoff has none left).
+    sql.execute("DELETE FROM observability_trace WHERE ended_at < %(cutoff)s", {"cutoff": cutoff})
+    return deleted
+
+
+def payloads_purge(*, days: int | None = None, batch_size: int = 50_000) -> int:
+    """Delete span inputs and outputs (SpanPayload) of spans that started more than ``days``
+    (default CRUCIBLE_TRACE_PAYLOAD_RETENTION_DAYS) ago; the spans stay. Returns the number deleted."""
+    days = conf.TRACE_PAYLOAD_RETENTION_DAYS if days is None else days
+    if days < 1:
+        raise ValidationError({"days": "Must be at least 1."})
+    cutoff = timezone.now() - dt.timedelta(days=days)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            count = sql.execute(
+                "DELETE FROM observability_spanpayload WHERE execution_id IN ("
+                " SELECT execution_id FROM observability_spanpayload WHERE started_at < %(cutoff)s"
+                " LIMIT %(batch_size)s)",
+                {"cutoff": cutoff, "batch_size": batch_size},
+            )
+        deleted += count
+        if count < batch_size:
             return deleted
+
+
+def _rule_values(*, name, pattern, replacement, errors: v.Errors) -> dict:
+    values = {
+        "name": errors.check("name", v.text, name, max_length=limits.LABEL_CHARS, required=True),
+        "replacement": errors.check("replacement", v.text, replacement, max_length=200, strip=False),
+        "pattern": errors.check("pattern", v.text, pattern, max_length=500, required=True, strip=False),
+    }
+    if values["pattern"]:
+        errors.check("pattern", pattern_check, values["pattern"])
+    return values
+
+
+@transaction.atomic
+def redaction_rule_create(*, team, name: str, pattern: str, replacement: str = "[REDACTED]", enabled: bool = True):
+    """A team's redaction rule (a regular expression, checked here); applies to the next ingest."""
+    errors = v.Errors()
+    values = _rule_values(name=name, pattern=pattern, replacement=replacement, errors=errors)
+    if values["name"] and RedactionRule.objects.filter(team=team, name=values["name"]).exists():
+        errors.add("name", "This team has a rule with this name.")
+    errors.raise_if_any()
+    return RedactionRule.objects.create(team=team, enabled=bool(enabled), **values)
+
+
+@transaction.atomic
+def redaction_rule_update(*, rule: RedactionRule, **changes) -> RedactionRule:
+    errors = v.Errors()
+    current = {"name": rule.name, "pattern": rule.pattern, "replacement": rule.replacement}
+    values = _rule_values(**(current | {k: changes[k] for k in current if k in changes}), errors=errors)
+    duplicate = RedactionRule.objects.filter(team_id=rule.team_id, name=values["name"]).exclude(pk=rule.pk)
+    if values["name"] and duplicate.exists():
+        errors.add("name", "This team has a rule with this name.")
+    errors.raise_if_any()
+    for key, value in values.items():
+        setattr(rule, key, value)
+    if "enabled" in changes:
+        rule.enabled = bool(changes["enabled"])
+    rule.save()
+    return rule
+
+
+def redaction_rule_delete(*, rule: RedactionRule) -> None:
+    rule.delete()

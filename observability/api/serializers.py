@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from crucible import limits, periods
 from crucible.api.fields import MoneyField
-from observability.models import Execution, ExecutionStatus, ModelPrice
+from observability.models import Execution, ExecutionStatus, ModelPrice, SpanKind
 from observability.selectors.rollup_reads import PERIOD_RULES
 
 
@@ -69,7 +69,10 @@ class EventSerializer(serializers.Serializer):
     event by event, so one bad event does not refuse the batch)."""
 
     id = serializers.CharField(
-        max_length=200, help_text="Your id of this event; a retry with the same id is stored once."
+        max_length=200,
+        required=False,
+        help_text="Your id of this event; a retry with the same id is stored once. "
+        "May be left out for a span sent with trace_id and span_id.",
     )
     agent = serializers.CharField(
         max_length=200, required=False, help_text="Agent name (required unless agent_ref is given)."
@@ -81,10 +84,26 @@ class EventSerializer(serializers.Serializer):
     variant_id = serializers.IntegerField(
         required=False, help_text="Prompt variant (improvement app) that produced this run."
     )
-    trace_id = serializers.CharField(max_length=32, required=False)
-    span_id = serializers.CharField(max_length=16, required=False)
+    trace_id = serializers.CharField(max_length=32, required=False, help_text="32 hex digits.")
+    span_id = serializers.CharField(max_length=16, required=False, help_text="16 hex digits.")
+    parent_span_id = serializers.CharField(
+        max_length=16, required=False, help_text="The parent span (same trace); left out for a root span."
+    )
+    kind = serializers.ChoiceField(choices=SpanKind.choices, required=False, default="agent")
+    name = serializers.CharField(max_length=200, required=False)
+    input = serializers.JSONField(required=False, help_text="Any JSON: chat messages, tool arguments, text.")
+    output = serializers.JSONField(required=False)
+    attributes = serializers.DictField(required=False)
+    request_params = serializers.DictField(required=False, help_text="temperature, max_tokens, ...")
+    time_to_first_token_ms = serializers.FloatField(min_value=0, required=False)
+    session_id = serializers.CharField(max_length=200, required=False)
+    user_id = serializers.CharField(max_length=200, required=False, help_text="Your end user's id.")
+    tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=50)
     started_at = serializers.DateTimeField(help_text="ISO 8601 with a time zone; at most 5 minutes in the future.")
-    duration_ms = serializers.FloatField(min_value=0, max_value=limits.MAX_DURATION_MS)
+    duration_ms = serializers.FloatField(
+        min_value=0, max_value=limits.MAX_DURATION_MS, required=False, help_text="Required unless ended_at is sent."
+    )
+    ended_at = serializers.DateTimeField(required=False, help_text="A span's end, instead of duration_ms.")
     status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False, default="success")
     error_type = serializers.CharField(max_length=200, required=False)
     error_message = serializers.CharField(max_length=limits.ERROR_MESSAGE_CHARS, required=False)

@@ -89,6 +89,18 @@ class IngestView(APIView):
         return ingest_response(results)
 
 
+class SpanIngestView(IngestView):
+    """Batch ingest of spans (the ingest endpoint under the name that reads better for traces).
+
+    A span carries `trace_id`, `span_id` and `parent_span_id` (hex), `kind`, `name`, `input`,
+    `output`, `attributes`, `request_params`, `time_to_first_token_ms`, `session_id`, `user_id`
+    and `tags`, beside the execution fields; `id` may be left out (the trace and span ids identify
+    it). Spans may arrive in any order and in different requests. The same span sent again is a
+    `duplicate`; the same span id with other content, a cycle, a parent in another trace, an end
+    before the start or text that is not UTF-8 is an error of that span. Inputs and outputs over
+    `CRUCIBLE_TRACE_PAYLOAD_MAX_BYTES` are truncated (flagged), and redacted before storage."""
+
+
 class OtlpBody(bytes):
     """The raw OTLP request body and its media type (parsed in the view, after any gzip)."""
 

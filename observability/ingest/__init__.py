@@ -3,14 +3,18 @@
 ``parse.batch_events`` takes the events out of a request body. Per batch:
 1. ``validate``: every event checked in Python (no query per event); every bad field of an event
    is named in its result;
+   ``payloads``: inputs, outputs and attributes checked, redacted and capped (no query but the
+   team's redaction rules, once per batch);
 2. ``resolve``: the few distinct agent references, improvement's rules for the results of events
    that name a prompt variant (a result improvement would refuse is an error of that event only),
    the price of each event from one in-memory price book;
-3. ``insert``: one indexed lookup of the batch's client ids, then ``COPY`` of the new rows (or
-   ``INSERT ... ON CONFLICT DO NOTHING`` when a concurrent batch raced us to an id);
-4. ``observability.rollups.rollups_apply`` adds the rows really inserted to the rollups,
-   ``observability.evidence_feed`` adds those naming an agent version to the marketplace's version
-   evidence, and the results of those naming a variant go to ``improvement.services.results_record_bulk``.
+   ``spans``: the batch's traces locked, duplicates and tree errors settled, counting once;
+3. ``insert``: ``COPY`` of the new rows (or ``INSERT ... ON CONFLICT DO NOTHING`` when a
+   concurrent batch raced us to an id), then of their payloads;
+4. ``observability.rollups.rollups_apply`` adds the rows really inserted to the rollups (and takes
+   away usage that stopped counting), ``observability.evidence_feed`` those naming an agent version
+   to the marketplace's version evidence (the same counting), ``spans.traces_upsert`` to the trace
+   summaries, and the results of those naming a variant go to ``improvement.services.results_record_bulk``.
 Steps 2-4 run in one transaction: a failure stores nothing. Bad events never fail the others.
 """
 
@@ -26,11 +30,13 @@ from crucible import validation as v
 from improvement import services as improvement_services
 from observability import conf
 from observability.evidence_feed import evidence_feed
-from observability.ingest import resolve
-from observability.ingest.insert import executions_insert
+from observability.ingest import resolve, spans
+from observability.ingest.insert import executions_insert, payloads_insert
 from observability.ingest.parse import batch_events
+from observability.ingest.payloads import content_hash, payloads_prepare
 from observability.ingest.validate import EVENT_FIELDS, TOKEN_FIELDS, event_validate
 from observability.models import ExecutionSource
+from observability.redaction import Redactor
 from observability.rollups import rollups_apply
 
 __all__ = ["EVENT_FIELDS", "TOKEN_FIELDS", "batch_events", "executions_ingest"]
@@ -44,7 +50,10 @@ def _result(index: int, event, *, errors, in_batch_duplicates, rows, stored_ids,
         field, message = errors[index].first()
         result.update(status="error", field=field, message=message, fields=fields)
     elif index in in_batch_duplicates:
-        result.update(status="duplicate", message=f"Same id as event {in_batch_duplicates[index]} of this batch.")
+        message = in_batch_duplicates[index]
+        if isinstance(message, int):
+            message = f"Same id as event {message} of this batch."
+        result.update(status="duplicate", message=message)
     elif rows[index]["client_id"] in stored_ids:
         result.update(status="stored")
         if index in late_refusals:
@@ -74,11 +83,15 @@ def executions_ingest(*, team, events, build=None, api_key=None, source: str | N
     errors: dict[int, v.Errors] = {}
     rows: dict[int, dict] = {}
     first_index: dict[str, int] = {}
-    in_batch_duplicates: dict[int, int] = {}
+    in_batch_duplicates: dict[int, int | str] = {}
+    redactor = Redactor.for_team(team.pk)
     for index, event in enumerate(events):
         problems = v.Errors()
         row = event_validate(event, oldest=oldest, newest=newest, errors=problems)
-        if row is None:
+        if row is not None:
+            for field, message in payloads_prepare(row, redactor).items():
+                problems.add(field, message)
+        if problems:
             errors[index] = problems
             continue
         if row["client_id"] in first_index:
@@ -87,6 +100,8 @@ def executions_ingest(*, team, events, build=None, api_key=None, source: str | N
         first_index[row["client_id"]] = index
         row["agent_id"] = None
         row["agent_version_id"] = None
+        # Only a span sent with its own span id is checked for "same id, other content".
+        row["content_hash"] = content_hash(event) if row["span_named"] else ""
         rows[index] = row
 
     stored_ids: set[str] = set()
@@ -94,19 +109,26 @@ def executions_ingest(*, team, events, build=None, api_key=None, source: str | N
     with transaction.atomic():
         resolve.agents_resolve(team, rows, errors)
         resolve.price(rows)
+        stored_by_trace = (
+            spans.spans_check(team_id=team.pk, rows=rows, errors=errors, duplicates=in_batch_duplicates) if rows else {}
+        )
         resolve.variants_check(team, rows, errors)
         if rows:
             ordered = sorted(rows.values(), key=lambda r: r["client_id"])
+            uncounted = spans.counting_once(team_id=team.pk, rows=ordered, stored_by_trace=stored_by_trace)
             stored_ids = executions_insert(
                 ordered,
                 team_id=team.pk,
                 build_id=build.pk if build is not None else None,
                 api_key_id=api_key.pk if api_key is not None else None,
                 source=str(source),
+                existing=set(),  # spans_check took the stored ones out
             )
             stored_rows = [row for row in ordered if row["client_id"] in stored_ids]
-            rollups_apply(team_id=team.pk, rows=stored_rows)
-            evidence_feed(team_id=team.pk, rows=stored_rows)
+            payloads_insert(stored_rows, team_id=team.pk)
+            rollups_apply(team_id=team.pk, rows=stored_rows, uncounted_usage=uncounted)
+            evidence_feed(team_id=team.pk, rows=stored_rows, uncounted_usage=uncounted)
+            spans.traces_upsert(team_id=team.pk, rows=stored_rows, uncounted=uncounted, known=set(stored_by_trace))
             late_refusals = _feed_variants(team, rows, stored_ids)
 
     return [

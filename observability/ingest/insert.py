@@ -1,8 +1,9 @@
 """Ingest, step 3: store the clean rows of a batch (COPY, or INSERT ... ON CONFLICT when a
-concurrent batch raced us to one of the same ids)."""
+concurrent batch raced us to one of the same ids), then their payloads (COPY)."""
 
 from __future__ import annotations
 
+import json
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -11,72 +12,105 @@ from django.utils import timezone
 from observability.sql import fetch_rows
 
 
+def pg_text_array(values) -> str:
+    """A PostgreSQL array literal of text values (each quoted)."""
+    return "{" + ",".join('"' + x.replace("\\", "\\\\").replace('"', '\\"') + '"' for x in values) + "}"
+
+
 class _Stored(NamedTuple):
     client_id: str
 
 
-INSERT_SQL = """
-INSERT INTO observability_execution (
-    team_id, build_id, api_key_id, source, received_at,
-    client_id, agent_name, agent_id, agent_version_id, version, model, operation, variant_id,
-    trace_id, span_id, started_at, duration_ms, status, error_type, error_message,
-    input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, cost_source, quality)
-SELECT %(team_id)s, %(build_id)s, %(api_key_id)s, %(source)s, now(), t.* FROM unnest(
-    %(client_id)s::text[], %(agent_name)s::text[], %(agent_id)s::bigint[], %(agent_version_id)s::bigint[],
-    %(version)s::text[], %(model)s::text[], %(operation)s::text[], %(variant_id)s::bigint[],
-    %(trace_id)s::text[], %(span_id)s::text[], %(started_at)s::timestamptz[], %(duration_ms)s::float8[],
-    %(status)s::text[], %(error_type)s::text[], %(error_message)s::text[],
-    %(input_tokens)s::bigint[], %(output_tokens)s::bigint[], %(cached_input_tokens)s::bigint[],
-    %(reasoning_tokens)s::bigint[], %(cost)s::numeric[], %(cost_source)s::text[], %(quality)s::float8[]
-) AS t
+# Column -> the PostgreSQL array type its values travel as (JSON as text, tags as array literals).
+COLUMN_TYPES = {
+    "id": "bigint",
+    "client_id": "text",
+    "agent_name": "text",
+    "agent_id": "bigint",
+    "agent_version_id": "bigint",
+    "version": "text",
+    "model": "text",
+    "operation": "text",
+    "variant_id": "bigint",
+    "trace_id": "text",
+    "span_id": "text",
+    "parent_span_id": "text",
+    "kind": "text",
+    "name": "text",
+    "attributes": "text",
+    "request_params": "text",
+    "time_to_first_token_ms": "float8",
+    "session_id": "text",
+    "end_user_id": "text",
+    "tags": "text",
+    "counts_execution": "boolean",
+    "counts_usage": "boolean",
+    "content_hash": "text",
+    "started_at": "timestamptz",
+    "duration_ms": "float8",
+    "status": "text",
+    "error_type": "text",
+    "error_message": "text",
+    "input_tokens": "bigint",
+    "output_tokens": "bigint",
+    "cached_input_tokens": "bigint",
+    "reasoning_tokens": "bigint",
+    "cost": "numeric",
+    "cost_source": "text",
+    "quality": "float8",
+}
+INSERT_COLUMNS = list(COLUMN_TYPES)
+_CASTS = {"attributes": "::jsonb", "request_params": "::jsonb", "tags": "::varchar[]"}
+
+INSERT_SQL = f"""
+INSERT INTO observability_execution (team_id, build_id, api_key_id, source, received_at, {", ".join(INSERT_COLUMNS)})
+SELECT %(team_id)s, %(build_id)s, %(api_key_id)s, %(source)s, now(),
+       {", ".join(f"t.{name}{_CASTS.get(name, '')}" for name in INSERT_COLUMNS)}
+FROM unnest({", ".join(f"%({name})s::{kind}[]" for name, kind in COLUMN_TYPES.items())})
+     AS t({", ".join(INSERT_COLUMNS)})
 ON CONFLICT (team_id, client_id) DO NOTHING
 RETURNING client_id
 """
-INSERT_COLUMNS = [
-    "client_id",
-    "agent_name",
-    "agent_id",
-    "agent_version_id",
-    "version",
-    "model",
-    "operation",
-    "variant_id",
-    "trace_id",
-    "span_id",
-    "started_at",
-    "duration_ms",
-    "status",
-    "error_type",
-    "error_message",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "reasoning_tokens",
-    "cost",
-    "cost_source",
-    "quality",
-]
 
 EXISTING_SQL = (
     "SELECT client_id FROM observability_execution WHERE team_id = %(team_id)s AND client_id = ANY(%(ids)s::text[])"
 )
 COPY_COLUMNS = ["team_id", "build_id", "api_key_id", "source", "received_at", *INSERT_COLUMNS]
+IDS_SQL = "SELECT nextval(pg_get_serial_sequence('observability_execution', 'id')) AS id FROM generate_series(1, %(n)s)"
+PAYLOAD_COLUMNS = ["execution_id", "team_id", "started_at", "input", "output", "input_truncated", "output_truncated"]
 
 
-def executions_insert(rows, *, team_id, build_id, api_key_id, source) -> set[str]:
-    """Store the rows whose client id the team does not have yet; return the ids stored.
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
-    Fast path: look the ids up (one index probe per id), then COPY the new rows straight into the
-    table. If a concurrent batch stored one of the same ids in between, the COPY hits the unique
-    constraint; the savepoint is rolled back and the slow path, INSERT ... ON CONFLICT DO NOTHING
-    RETURNING, decides row by row."""
+
+def _value(row: dict, name: str):
+    value = row[name]
+    if name in ("attributes", "request_params"):
+        return _json(value) if value else "{}"
+    if name == "tags":  # an array literal: psycopg's list dumper costs more than the COPY itself
+        return pg_text_array(value) if value else "{}"
+    return value
+
+
+def executions_insert(rows, *, team_id, build_id, api_key_id, source, existing: set[str] | None = None) -> set[str]:
+    """Store the rows whose client id the team does not have yet; return the ids stored. Each
+    row gets its ``id`` (taken from the table's sequence first, so payloads can follow).
+
+    Fast path: look the ids up (one index probe per id; skipped when the caller did), then COPY
+    the new rows straight into the table. If a concurrent batch stored one of the same ids in
+    between, the COPY hits the unique constraint; the savepoint is rolled back and the slow path,
+    INSERT ... ON CONFLICT DO NOTHING RETURNING, decides row by row."""
     import psycopg
 
-    ids = [row["client_id"] for row in rows]
-    existing = {row.client_id for row in fetch_rows(EXISTING_SQL, {"team_id": team_id, "ids": ids}, _Stored)}
+    if existing is None:
+        ids = [row["client_id"] for row in rows]
+        existing = {row.client_id for row in fetch_rows(EXISTING_SQL, {"team_id": team_id, "ids": ids}, _Stored)}
     fresh = [row for row in rows if row["client_id"] not in existing]
     if not fresh:
         return set()
+    for row, new in zip(fresh, fetch_rows(IDS_SQL, {"n": len(fresh)}), strict=True):
+        row["id"] = new["id"]
     received_at = timezone.now()
     head = (team_id, build_id, api_key_id, source, received_at)
     try:
@@ -84,9 +118,34 @@ def executions_insert(rows, *, team_id, build_id, api_key_id, source) -> set[str
             with psycopg.Cursor(connection.connection) as cursor:
                 with cursor.copy(f"COPY observability_execution ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
                     for row in fresh:
-                        copy.write_row((*head, *[row[name] for name in INSERT_COLUMNS]))
+                        copy.write_row((*head, *[_value(row, name) for name in INSERT_COLUMNS]))
         return {row["client_id"] for row in fresh}
     except psycopg.errors.UniqueViolation:
         params = {"team_id": team_id, "build_id": build_id, "api_key_id": api_key_id, "source": source}
-        params |= {name: [row[name] for row in fresh] for name in INSERT_COLUMNS}
+        params |= {name: [_value(row, name) for row in fresh] for name in INSERT_COLUMNS}
         return {row.client_id for row in fetch_rows(INSERT_SQL, params, _Stored)}
+
+
+def payloads_insert(rows, *, team_id) -> int:
+    """COPY the inputs and outputs of stored spans (rows with an ``id``) into SpanPayload."""
+    import psycopg
+
+    with_payload = [row for row in rows if row["input"] is not None or row["output"] is not None]
+    if not with_payload:
+        return 0
+    with psycopg.Cursor(connection.connection) as cursor:
+        with cursor.copy(f"COPY observability_spanpayload ({', '.join(PAYLOAD_COLUMNS)}, redacted) FROM STDIN") as copy:
+            for row in with_payload:
+                copy.write_row(
+                    (
+                        row["id"],
+                        team_id,
+                        row["started_at"],
+                        row["input_json"],
+                        row["output_json"],
+                        row["input_truncated"],
+                        row["output_truncated"],
+                        row["redacted"],
+                    )
+                )
+    return len(with_payload)

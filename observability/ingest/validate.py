@@ -9,6 +9,7 @@ from __future__ import annotations
 from crucible import limits
 from crucible import validation as v
 from observability import conf
+from observability.models import SpanKind
 
 HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -34,8 +35,23 @@ EVENT_FIELDS = frozenset(
         "reasoning_tokens",
         "cost",
         "quality",
+        # Spans (see docs/observability.md, "Traces and spans")
+        "parent_span_id",
+        "kind",
+        "name",
+        "ended_at",
+        "input",
+        "output",
+        "attributes",
+        "request_params",
+        "time_to_first_token_ms",
+        "session_id",
+        "user_id",
+        "tags",
     }
 )
+SPAN_KINDS = tuple(SpanKind.values)
+MAX_TAGS = 50
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")
 STATUSES = ("success", "error")
 # Cost of one execution as stored (numeric(18, 8)).
@@ -66,6 +82,29 @@ def _started_at(value, *, oldest, newest):
     return when
 
 
+def _kind(value):
+    if value not in SPAN_KINDS:
+        raise v.Invalid(f"Must be one of: {', '.join(SPAN_KINDS)}.")
+    return value
+
+
+def _tags(value):
+    if not isinstance(value, list) or len(value) > MAX_TAGS:
+        raise v.Invalid(f"Must be a list of at most {MAX_TAGS} tags.")
+    tags = [v.text(tag, max_length=64, required=True) for tag in value]
+    return sorted(set(tags))
+
+
+def _json_object(value):
+    if not isinstance(value, dict):
+        raise v.Invalid("Must be a JSON object.")
+    return value
+
+
+def _any_json(value):
+    return value
+
+
 def _variant_id(value):
     if value is None:
         return None
@@ -84,11 +123,9 @@ def _status(value):
 # out costs no call (most events send few of them, and this runs for each event of a batch).
 REQUIRED = object()
 HEAD_RULES = [
-    ("id", v.text, REQUIRED, {"max_length": limits.LABEL_CHARS, "required": True}),
     ("agent_ref", _agent_ref, None, {}),
 ]
 FIELD_RULES = [
-    ("duration_ms", v.number, REQUIRED, {"low": 0, "high": limits.MAX_DURATION_MS, "required": True}),
     ("status", _status, "success", {}),
     *((name, v.whole, 0, {"low": 0, "high": limits.MAX_TOKENS}) for name in TOKEN_FIELDS),
     ("cost", v.money, None, {"places": COST_PLACES, "high": limits.MAX_COST}),
@@ -102,6 +139,20 @@ FIELD_RULES = [
     ("span_id", _hex, "", {"length": 16}),
     ("quality", v.number, None, {"low": limits.MIN_QUALITY, "high": limits.MAX_QUALITY}),
 ]
+SPAN_RULES = [
+    ("parent_span_id", _hex, "", {"length": 16}),
+    ("kind", _kind, SpanKind.AGENT.value, {}),
+    ("name", v.text, "", {"max_length": limits.LABEL_CHARS}),
+    ("time_to_first_token_ms", v.number, None, {"low": 0, "high": limits.MAX_DURATION_MS}),
+    ("session_id", v.text, "", {"max_length": limits.LABEL_CHARS}),
+    ("user_id", v.text, "", {"max_length": limits.LABEL_CHARS}),
+    ("tags", _tags, [], {}),
+    ("attributes", _json_object, {}, {}),
+    ("request_params", _json_object, {}, {}),
+    ("input", _any_json, None, {}),
+    ("output", _any_json, None, {}),
+]
+SPAN_FIELDS = frozenset(name for name, *_ in SPAN_RULES)
 
 
 def _apply(rules, event: dict, clean: dict, errors: v.Errors) -> None:
@@ -125,9 +176,17 @@ def event_validate(event, *, oldest, newest, errors: v.Errors) -> dict | None:
         if key not in EVENT_FIELDS:
             errors.add(str(key), "Unknown field.")
     clean = {}
+    for key, value in event.items():
+        if isinstance(value, str) and not _encodable(value):
+            errors.add(str(key), "Is not valid UTF-8 (a lone surrogate).")
+    # A span sent with its trace and span ids may leave out its own id (they identify it).
+    spanned = bool(event.get("trace_id")) and bool(event.get("span_id"))
+    clean["id"] = errors.check("id", v.text, event.get("id"), max_length=limits.LABEL_CHARS, required=not spanned)
     _apply(HEAD_RULES, event, clean, errors)
-    # The agent's name is needed unless a (valid) marketplace reference names the agent.
-    agent_required = clean.get("agent_ref") is None and "agent_ref" not in errors
+    _apply(SPAN_RULES, event, clean, errors)
+    # The agent's name is needed unless a (valid) marketplace reference names the agent, or the
+    # span has a parent (it is then the agent of its ancestors, see ingest.spans).
+    agent_required = clean.get("agent_ref") is None and "agent_ref" not in errors and not event.get("parent_span_id")
     clean["agent"] = errors.check(
         "agent", v.text, event.get("agent"), max_length=limits.LABEL_CHARS, required=agent_required
     )
@@ -136,6 +195,11 @@ def event_validate(event, *, oldest, newest, errors: v.Errors) -> dict | None:
     except v.Invalid as exc:
         errors.add("started_at", exc.message)
     _apply(FIELD_RULES, event, clean, errors)
+    _duration(event, clean, errors)
+    if clean.get("parent_span_id") and not event.get("trace_id"):
+        errors.add("parent_span_id", "A span with a parent needs its trace_id.")
+    elif clean.get("parent_span_id") and clean["parent_span_id"] == clean.get("span_id"):
+        errors.add("parent_span_id", "A span cannot be its own parent (a cycle).")
     tokens = {name: clean.get(name) for name in TOKEN_FIELDS}
     if tokens["input_tokens"] is not None and tokens["output_tokens"] is not None:
         if tokens["input_tokens"] + tokens["output_tokens"] > limits.MAX_TOKENS:
@@ -149,8 +213,9 @@ def event_validate(event, *, oldest, newest, errors: v.Errors) -> dict | None:
     error_type = clean["error_type"]
     if clean["status"] == "error" and not error_type:
         error_type = "error"
+    client_id = clean["id"] or f"span:{clean['trace_id']}:{clean['span_id']}"
     return {
-        "client_id": clean["id"],
+        "client_id": client_id,
         "agent_name": clean["agent"],
         "agent_ref": clean["agent_ref"],
         "version": clean["agent_version"],
@@ -167,4 +232,53 @@ def event_validate(event, *, oldest, newest, errors: v.Errors) -> dict | None:
         **tokens,
         "cost": clean["cost"],
         "quality": clean["quality"],
+        "parent_span_id": clean["parent_span_id"],
+        "kind": clean["kind"],
+        "name": clean["name"],
+        "time_to_first_token_ms": clean["time_to_first_token_ms"],
+        "session_id": clean["session_id"],
+        "end_user_id": clean["user_id"],
+        "tags": clean["tags"],
+        "attributes": clean["attributes"],
+        "request_params": clean["request_params"],
+        "input": clean["input"],
+        "output": clean["output"],
+        # Whether the client named the trace and the span (else both are derived from the id).
+        "trace_named": bool(clean["trace_id"]),
+        "span_named": bool(clean["span_id"]),
     }
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _duration(event: dict, clean: dict, errors: v.Errors) -> None:
+    """``duration_ms``, or ``ended_at`` (a span's end; before its start is an error)."""
+    if event.get("duration_ms") is None and event.get("ended_at") is not None:
+        try:
+            ended = v.timestamp(event["ended_at"], required=True)
+        except v.Invalid as exc:
+            errors.add("ended_at", exc.message)
+            return
+        started = clean.get("started_at")
+        if started is None:
+            return
+        if ended < started:
+            errors.add("ended_at", "Is before started_at (a span cannot end before it starts).")
+            return
+        duration = (ended - started).total_seconds() * 1000
+        if duration > limits.MAX_DURATION_MS:
+            errors.add("ended_at", f"The span lasts more than {limits.MAX_DURATION_MS} ms.")
+            return
+        clean["duration_ms"] = duration
+        return
+    if event.get("ended_at") is not None:
+        errors.add("ended_at", "Send duration_ms or ended_at, not both.")
+    clean["duration_ms"] = errors.check(
+        "duration_ms", v.number, event.get("duration_ms"), low=0, high=limits.MAX_DURATION_MS, required=True
+    )

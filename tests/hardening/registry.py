@@ -259,6 +259,10 @@ if optional("observability.services"):
         )
         return Execution.objects.filter(team=world.team_a).order_by("-pk").first()
 
+    @factory("observability.redactionrule")
+    def _redaction_rule(world):
+        return obs.redaction_rule_create(team=world.team_a, name=world.text("rule", 200), pattern=r"ACME-\d+")
+
     @factory("observability.modelprice")
     def _price(world):
         # Global reference data (not a team's): the seeded table, or one row.
@@ -298,6 +302,7 @@ VIEW_MODELS = {
     "marketplace-legacy-rate": "marketplace.agent",
     "observability-api:agent-detail": "marketplace.agent",
     "observability:agent": "marketplace.agent",
+    "observability:redaction-rule-change": "observability.redactionrule",
     "improvement:variant-add": "improvement.experiment",  # pk is the experiment the variant joins
     "marketplace:version-create": "marketplace.agent",  # pk is the agent; version_pk the version
     "marketplace:version-yank": "marketplace.agent",

@@ -1,0 +1,334 @@
+"""Benchmark: trace ingest, spans per second, beside a raw COPY of the same rows in the same run.
+
+Traces of 10 spans (invoke_agent -> 4 chat calls with about 2 KB of messages each, 3 tool calls,
+a retrieval and an embedding), sent
+1. through the batch API (``POST /api/v1/observability/spans/``, Django's test client, 1,000 spans
+   per request: JSON parsing, auth, validation, redaction, caps, pricing, trace locks, counting
+   once, insert, payloads, rollups and trace summaries);
+2. through OTLP/HTTP protobuf (``POST /api/v1/observability/otlp/v1/traces``, the same spans as an
+   ``ExportTraceServiceRequest`` with GenAI attributes and messages);
+3. reference: a raw ``COPY`` of the same span rows, payload rows and trace rows into the same
+   tables (with their indexes): no validation, no redaction, no rollups.
+
+    CRUCIBLE_DB_NAME=bench_traces .venv/bin/python benchmarks/traces.py               # 20,000 spans
+    CRUCIBLE_DB_NAME=bench_traces .venv/bin/python benchmarks/traces.py --spans 100000
+
+Drop the database afterwards (``DROP DATABASE bench_traces``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_traces")
+if not DB_NAME.startswith("bench_"):
+    sys.exit(f"Refusing to run against database '{DB_NAME}': set CRUCIBLE_DB_NAME=bench_traces.")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crucible.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue  # noqa: E402
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span  # noqa: E402
+
+from crucible import services as core  # noqa: E402
+from crucible.models import Team  # noqa: E402
+from observability.models import Execution  # noqa: E402
+
+TABLES = (
+    "observability_spanpayload",
+    "observability_execution",
+    "observability_trace",
+    "observability_hourlyrollup",
+    "observability_dailyrollup",
+    "observability_errorrollup",
+)
+WORDS = "the order shipped from our warehouse in Rotterdam and should arrive on Thursday with DHL".split()
+SHAPE = [("agent", None)] + [("llm", 0), ("tool", 1), ("llm", 2), ("tool", 3), ("retrieval", 4)]
+SHAPE += [("llm", 5), ("tool", 6), ("embedding", 7), ("llm", 8)]  # 10 spans
+
+
+def team_named(slug: str) -> Team:
+    return Team.objects.filter(slug=slug).first() or core.team_create(name=slug, slug=slug)
+
+
+def _text(rng, size: int) -> str:
+    words = []
+    while sum(len(w) + 1 for w in words) < size:
+        words.append(rng.choice(WORDS))
+    return " ".join(words)
+
+
+def make_spans(n_traces: int, rng: random.Random, now: dt.datetime) -> list[dict]:
+    spans = []
+    for t in range(n_traces):
+        trace_id = f"{rng.getrandbits(128):032x}"
+        ids = [f"{rng.getrandbits(64):016x}" for _ in SHAPE]
+        start = now - dt.timedelta(seconds=rng.randint(0, 600))
+        for i, (kind, parent) in enumerate(SHAPE):
+            span = {
+                "trace_id": trace_id,
+                "span_id": ids[i],
+                "kind": kind,
+                "name": f"{kind} {i}",
+                "started_at": (start + dt.timedelta(milliseconds=50 * i)).isoformat(),
+                "duration_ms": 40.0 if i else 600.0,
+            }
+            if parent is None:
+                span.update(agent=f"agent-{t % 50:02d}", session_id=f"s-{t // 4}", user_id=f"u-{t % 97}")
+            else:
+                span["parent_span_id"] = ids[0]
+            if kind == "llm":
+                span.update(
+                    model="gpt-4o-mini",
+                    input_tokens=rng.randint(300, 900),
+                    output_tokens=rng.randint(30, 200),
+                    input=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": _text(rng, 1500)}],
+                    output=[{"role": "assistant", "content": _text(rng, 450)}],
+                )
+            elif kind == "tool":
+                span.update(input={"order": t}, output={"status": "shipped"})
+            spans.append(span)
+    return spans
+
+
+def _kv(key, value) -> KeyValue:
+    if isinstance(value, bool):
+        return KeyValue(key=key, value=AnyValue(bool_value=value))
+    if isinstance(value, int):
+        return KeyValue(key=key, value=AnyValue(int_value=value))
+    return KeyValue(key=key, value=AnyValue(string_value=str(value)))
+
+
+OPERATIONS = {"agent": "invoke_agent", "llm": "chat", "tool": "execute_tool", "embedding": "embeddings"}
+
+
+def otlp_bodies(spans: list[dict], per_request: int) -> list[bytes]:
+    bodies = []
+    for start in range(0, len(spans), per_request):
+        request = ExportTraceServiceRequest()
+        resource = ResourceSpans()
+        resource.resource.attributes.append(_kv("service.name", "bench-agents"))
+        scope = ScopeSpans()
+        for s in spans[start : start + per_request]:
+            begin = int(dt.datetime.fromisoformat(s["started_at"]).timestamp() * 1e9)
+            span = Span(
+                trace_id=bytes.fromhex(s["trace_id"]),
+                span_id=bytes.fromhex(s["span_id"]),
+                parent_span_id=bytes.fromhex(s.get("parent_span_id", "")),
+                name=s["name"],
+                start_time_unix_nano=begin,
+                end_time_unix_nano=begin + int(s["duration_ms"] * 1e6),
+            )
+            attrs = [_kv("gen_ai.operation.name", OPERATIONS.get(s["kind"], "retrieve"))]
+            if s["kind"] == "retrieval":
+                attrs = [_kv("openinference.span.kind", "RETRIEVER")]
+            if "agent" in s:
+                attrs += [_kv("gen_ai.agent.name", s["agent"]), _kv("session.id", s["session_id"])]
+            if s["kind"] == "llm":
+                attrs += [
+                    _kv("gen_ai.request.model", s["model"]),
+                    _kv("gen_ai.usage.input_tokens", s["input_tokens"]),
+                    _kv("gen_ai.usage.output_tokens", s["output_tokens"]),
+                    _kv("gen_ai.input.messages", json.dumps(s["input"])),
+                    _kv("gen_ai.output.messages", json.dumps(s["output"])),
+                ]
+            elif s["kind"] == "tool":
+                attrs += [
+                    _kv("gen_ai.tool.name", "lookup_order"),
+                    _kv("gen_ai.tool.call.arguments", json.dumps(s["input"])),
+                    _kv("gen_ai.tool.call.result", json.dumps(s["output"])),
+                ]
+            span.attributes.extend(attrs)
+            scope.spans.append(span)
+        resource.scope_spans.append(scope)
+        request.resource_spans.append(resource)
+        bodies.append(request.SerializeToString())
+    return bodies
+
+
+def clear(team: Team) -> None:
+    with connection.cursor() as cursor:
+        for table in TABLES:
+            cursor.execute(f"DELETE FROM {table} WHERE team_id = %s", [team.pk])
+        for table in TABLES:
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+def copy_reference(team: Team, spans: list[dict], now) -> float:
+    """Seconds to COPY the spans, their payloads and their traces' rows, as they are stored."""
+    cols = (
+        "id, team_id, client_id, agent_name, model, source, trace_id, span_id, parent_span_id, kind, name, "
+        "session_id, end_user_id, started_at, duration_ms, status, input_tokens, output_tokens, cost_source, "
+        "content_hash, received_at, version, operation, error_type, error_message, cached_input_tokens, "
+        "reasoning_tokens"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('observability_execution', 'id')) FROM generate_series(1, %s)",
+            [len(spans)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    connection.ensure_connection()
+    start = time.perf_counter()
+    with connection.cursor() as cursor, cursor.connection.cursor() as pg:
+        with pg.copy(f"COPY observability_execution ({cols}) FROM STDIN") as copy:
+            for pk, s in zip(ids, spans, strict=True):
+                copy.write_row(
+                    (
+                        pk,
+                        team.pk,
+                        f"span:{s['trace_id']}:{s['span_id']}",
+                        s.get("agent", "agent"),
+                        s.get("model", ""),
+                        "api",
+                        s["trace_id"],
+                        s["span_id"],
+                        s.get("parent_span_id", ""),
+                        s["kind"],
+                        s["name"],
+                        s.get("session_id", ""),
+                        s.get("user_id", ""),
+                        s["started_at"],
+                        s["duration_ms"],
+                        "success",
+                        s.get("input_tokens", 0),
+                        s.get("output_tokens", 0),
+                        "none",
+                        "0" * 32,
+                        now,
+                        "",
+                        "",
+                        "",
+                        "",
+                        0,
+                        0,
+                    )
+                )
+        with pg.copy(
+            "COPY observability_spanpayload (execution_id, team_id, started_at, input, output, input_truncated,"
+            " output_truncated, redacted) FROM STDIN"
+        ) as copy:
+            for pk, s in zip(ids, spans, strict=True):
+                if "input" in s:
+                    copy.write_row(
+                        (
+                            pk,
+                            team.pk,
+                            s["started_at"],
+                            json.dumps(s["input"]),
+                            json.dumps(s["output"]),
+                            False,
+                            False,
+                            False,
+                        )
+                    )
+        with pg.copy(
+            "COPY observability_trace (team_id, trace_id, root_span_id, name, agent_name, started_at, ended_at,"
+            " duration_ms, status, span_count, error_count, input_tokens, output_tokens, cost, session_id,"
+            " end_user_id, tags) FROM STDIN"
+        ) as copy:
+            for s in spans:
+                if "agent" in s:
+                    copy.write_row(
+                        (
+                            team.pk,
+                            s["trace_id"],
+                            s["span_id"],
+                            s["name"],
+                            s["agent"],
+                            s["started_at"],
+                            s["started_at"],
+                            600.0,
+                            "success",
+                            10,
+                            0,
+                            0,
+                            0,
+                            0,
+                            s["session_id"],
+                            s["user_id"],
+                            "{}",
+                        )
+                    )
+    return time.perf_counter() - start
+
+
+def bench(n_spans: int, batch: int) -> dict:
+    team = team_named("bench-traces")
+    _, raw_key = core.api_key_create(team=team, name="bench")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"}
+    now = timezone.now()
+    n_traces = n_spans // len(SHAPE)
+    client = Client()
+
+    clear(team)
+    copy_s = copy_reference(team, make_spans(n_traces, random.Random(1), now), now)
+    assert Execution.objects.filter(team=team).count() == n_traces * len(SHAPE)
+
+    clear(team)
+    bodies = [json.dumps({"events": chunk}) for chunk in _chunks(make_spans(n_traces, random.Random(2), now), batch)]
+    start = time.perf_counter()
+    for body in bodies:
+        response = client.post("/api/v1/observability/spans/", body, content_type="application/json", **headers)
+        assert response.status_code == 200, response.content[:500]
+    api_s = time.perf_counter() - start
+    assert Execution.objects.filter(team=team).count() == n_traces * len(SHAPE)
+
+    clear(team)
+    bodies = otlp_bodies(make_spans(n_traces, random.Random(3), now), batch)
+    start = time.perf_counter()
+    for body in bodies:
+        response = client.post(
+            "/api/v1/observability/otlp/v1/traces", body, content_type="application/x-protobuf", **headers
+        )
+        assert response.status_code == 200, response.content[:500]
+    otlp_s = time.perf_counter() - start
+    stored = Execution.objects.filter(team=team).count()
+    assert stored == n_traces * len(SHAPE), stored
+    clear(team)
+    spans = n_traces * len(SHAPE)
+    return {"spans": spans, "copy": spans / copy_s, "api": spans / api_s, "otlp": spans / otlp_s}
+
+
+def _chunks(items, size):
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spans", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=1000, help="Spans per request (default 1000).")
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    print(f"database {DB_NAME}; PostgreSQL, 2 cores shared")
+    print(
+        f"Trace ingest: {args.spans:,} spans (traces of 10, ~2 KB of messages per LLM span), {args.batch} per request"
+    )
+    r = bench(args.spans, args.batch)
+    print(f"  raw COPY (spans, payloads, traces)  : {r['copy']:>10,.0f} spans/s")
+    print(f"  batch API /spans/, test client       : {r['api']:>10,.0f} spans/s   = {r['api'] / r['copy']:.2f} x COPY")
+    print(
+        f"  OTLP protobuf, test client           : {r['otlp']:>10,.0f} spans/s   = {r['otlp'] / r['copy']:.2f} x COPY"
+    )
+    print("  (target >= 0.30 x COPY)")
+
+
+if __name__ == "__main__":
+    main()

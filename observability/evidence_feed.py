@@ -37,20 +37,19 @@ def _empty(version_id, day) -> dict:
     }
 
 
-def _add(group: dict, row: dict, sign: int = 1) -> None:
-    """What one stored row adds (``sign=-1``: usage that stopped counting, taken away): the run
-    when it ``counts_execution``, its tokens and cost when it ``counts_usage`` (the rollups' rule,
-    docs/observability.md "Counting once"; a row without the flags counts both)."""
-    if row.get("counts_execution", True) and sign > 0:
-        group["executions"] += 1
-        group["successes"] += row["status"] == ExecutionStatus.SUCCESS
-        group["duration_sum_ms"] += row["duration_ms"]
-        group["hist"][histogram.bucket_of(row["duration_ms"])] += 1
+def _add(group: dict, row: dict, sign: int = 1, *, execution: bool, usage: bool) -> None:
+    """What one row adds (``sign=-1``: takes away): the run when ``execution``, its tokens and
+    cost when ``usage`` (the rollups' rule, docs/observability.md "Counting once")."""
+    if execution:
+        group["executions"] += sign
+        group["successes"] += sign * (row["status"] == ExecutionStatus.SUCCESS)
+        group["duration_sum_ms"] += sign * row["duration_ms"]
+        group["hist"][histogram.bucket_of(row["duration_ms"])] += sign
         if row.get("quality") is not None:
-            group["quality_sum"] += row["quality"]
-            group["quality_sq"] += float(row["quality"]) ** 2
-            group["quality_count"] += 1
-    if row.get("counts_usage", True) or sign < 0:
+            group["quality_sum"] += sign * row["quality"]
+            group["quality_sq"] += sign * float(row["quality"]) ** 2
+            group["quality_count"] += sign
+    if usage:
         tokens = int(row["input_tokens"]) + int(row["output_tokens"])
         group["tokens"] += sign * tokens
         group["tokens_sq"] += sign * float(tokens) ** 2
@@ -60,23 +59,38 @@ def _add(group: dict, row: dict, sign: int = 1) -> None:
             group["priced"] += sign
 
 
-def evidence_feed(*, team_id: int, rows: list[dict], uncounted_usage=()) -> int:
-    """Add the stored executions that name an agent version to the version evidence (and take
-    away the usage of earlier rows that stopped counting, as the rollups do)."""
+def _record(team_id: int, changes) -> int:
+    """``changes``: (sign, row, execution, usage); rows without an agent version are skipped."""
     groups: dict[tuple, dict] = {}
-    for sign, batch in ((1, rows), (-1, uncounted_usage)):
-        for row in batch:
-            version_id = row.get("agent_version_id")
-            if version_id is None:
-                continue
-            day = row["started_at"].astimezone(dt.UTC).date()
-            group = groups.get((version_id, day))
-            if group is None:
-                group = groups[(version_id, day)] = _empty(version_id, day)
-            _add(group, row, sign)
+    for sign, row, execution, usage in changes:
+        version_id = row.get("agent_version_id")
+        if version_id is None:
+            continue
+        day = row["started_at"].astimezone(dt.UTC).date()
+        group = groups.get((version_id, day))
+        if group is None:
+            group = groups[(version_id, day)] = _empty(version_id, day)
+        _add(group, row, sign, execution=execution, usage=usage)
     if not groups:
         return 0
     return marketplace_services.version_evidence_record(team_id=team_id, rows=list(groups.values()))
+
+
+def _flags(row) -> tuple[bool, bool]:
+    return row.get("counts_execution", True), row.get("counts_usage", True)
+
+
+def evidence_feed(*, team_id: int, rows: list[dict], uncounted_usage=()) -> int:
+    """Add the stored executions that name an agent version to the version evidence, and take
+    away the usage of earlier rows that stopped counting (as the rollups do)."""
+    changes = [(1, row, *_flags(row)) for row in rows]
+    changes += [(-1, row, False, True) for row in uncounted_usage]
+    return _record(team_id, changes)
+
+
+def evidence_subtract(*, team_id: int, rows: list[dict]) -> int:
+    """Take deleted executions out of the version evidence (the mirror image of ``evidence_feed``)."""
+    return _record(team_id, [(-1, row, *_flags(row)) for row in rows])
 
 
 class _Group(NamedTuple):

@@ -130,6 +130,18 @@ def test_the_rollup_rebuild_recomputes_the_evidence_from_raw_executions(publishe
     assert after == before  # build figures kept, execution figures recomputed exactly
 
 
+def test_deleting_executions_takes_them_out_of_the_evidence(published, users):
+    from observability import deletion
+    from observability.models import Execution
+
+    version = published.latest_version
+    run_version(users[0], version, runs=4, failures=1, duration_ms=300, cost="0.01", quality=60)
+    deletion.executions_delete(executions=Execution.objects.filter(team=users[0], status="error"))
+    row = VersionEvidenceDaily.objects.get(team=users[0], version=version)
+    assert (row.executions, row.successes, row.priced, row.quality_count, sum(row.hist)) == (3, 3, 3, 3, 3)
+    assert float(row.cost) == pytest.approx(0.03) and row.tokens == 3 * 150
+
+
 def test_builds_using_a_version_are_compared_with_the_team_s_other_builds(published, users):
     from teammemory.services import build_record
 

@@ -6,8 +6,12 @@ handler. The response is collected in that thread and written back by the event 
 that trickles its headers or its body, idles on a keep-alive connection or reads its answer
 slowly holds a socket and a little memory, never an application thread (nor the database
 connection that thread keeps). This is what a buffering proxy (nginx) in front of gunicorn does,
-in-process. Settings: ``CRUCIBLE_THREADS`` (threads per worker), ``CRUCIBLE_API_MAX_BODY_BYTES``
-(largest body buffered) and ``CRUCIBLE_BODY_TIMEOUT_SECONDS`` (time allowed to send a body).
+in-process. A streaming response (``StreamingHttpResponse``: the executions export) is the one
+exception: its chunks go out as the pool thread produces them, at most ``STREAM_QUEUE_CHUNKS``
+ahead of the client, so a large file never sits whole in memory (it holds its thread while it
+streams, as nginx with ``proxy_buffering off`` would). Settings: ``CRUCIBLE_THREADS`` (threads
+per worker), ``CRUCIBLE_API_MAX_BODY_BYTES`` (largest body buffered) and
+``CRUCIBLE_BODY_TIMEOUT_SECONDS`` (time allowed to send a body).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from django.conf import settings
 from crucible.wsgi import application as wsgi_application
 
 logger = logging.getLogger(__name__)
+STREAM_QUEUE_CHUNKS = 8  # chunks of a streaming response waiting for the client, at most
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -82,8 +87,31 @@ class BufferedWSGI:
                 return
         environ = _environ(scope, body, declared)
         loop = asyncio.get_running_loop()
-        status, headers, content = await loop.run_in_executor(self.executor, self._call_app, environ)
-        await self._send(send, status, headers, content)
+        pipe = _Pipe(loop)
+        work = loop.run_in_executor(self.executor, self._call_app, environ, pipe)
+        first = asyncio.ensure_future(pipe.queue.get())
+        await asyncio.wait({work, first}, return_when=asyncio.FIRST_COMPLETED)
+        if not first.done() and work.result() is not None:  # a whole response, buffered
+            first.cancel()
+            status, headers, content = work.result()
+            await self._send(send, status, headers, content)
+            return
+        # A streaming response: its start, then chunks until the end mark (the producer may even
+        # have finished already: a short stream fits in the queue).
+        _, status, headers = await first
+        await self._stream(send, status, headers, pipe)
+        await work
+
+    async def _stream(self, send, status, headers, pipe: _Pipe):
+        try:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            while (chunk := await pipe.queue.get()) is not _END:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        except Exception:  # the client went away: stop the producer, let it finish its chunk
+            pipe.cancelled = True
+            while await pipe.queue.get() is not _END:
+                pass
 
     async def _read_body(self, receive) -> bytes:
         chunks, size = [], 0
@@ -99,9 +127,11 @@ class BufferedWSGI:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    def _call_app(self, environ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    def _call_app(self, environ, pipe: _Pipe | None = None) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
         """Run Django in this pool thread and collect the whole response (closing it here fires
-        request_finished, which returns the thread's database connection to a clean state)."""
+        request_finished, which returns the thread's database connection to a clean state). A
+        streaming response is handed to ``pipe`` chunk by chunk instead, from this same thread (its
+        database cursor belongs to this thread's connection); then this returns None."""
         started: dict = {}
         chunks: list[bytes] = []
 
@@ -114,6 +144,9 @@ class BufferedWSGI:
         try:
             iterable = self.wsgi_app(environ, start_response)
             try:
+                if pipe is not None and getattr(iterable, "streaming", False):
+                    self._pump(iterable, started, pipe)
+                    return None
                 for chunk in iterable:
                     if chunk:
                         chunks.append(chunk)
@@ -128,13 +161,51 @@ class BufferedWSGI:
             # Django's request object lives in reference cycles (messages, CSP nonce) until a
             # garbage collection; the body it read need not live that long.
             environ["wsgi.input"].close()
-        headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in started["headers"]]
-        return int(started["status"].split(" ", 1)[0]), headers, b"".join(chunks)
+        return _status(started), _headers(started), b"".join(chunks)
+
+    @staticmethod
+    def _pump(iterable, started: dict, pipe: _Pipe) -> None:
+        pipe.put(("start", _status(started), _headers(started)))
+        try:
+            for chunk in iterable:
+                if pipe.cancelled:
+                    break
+                if chunk:
+                    pipe.put(bytes(chunk))
+        except Exception:  # the headers are gone: the body ends early, and the log says why
+            logger.exception("Error while streaming %s", started.get("status"))
+        finally:
+            pipe.put(_END)
 
     @staticmethod
     async def _send(send, status, headers, body):
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _status(started: dict) -> int:
+    return int(started["status"].split(" ", 1)[0])
+
+
+def _headers(started: dict) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in started["headers"]]
+
+
+_END = object()  # the end of a streamed body
+
+
+class _Pipe:
+    """From a pool thread to the event loop: a streaming response's start and chunks. ``put``
+    waits while ``STREAM_QUEUE_CHUNKS`` chunks are queued (the client reads slowly: the producer
+    waits, memory does not grow); ``cancelled`` tells the producer the client went away."""
+
+    def __init__(self, loop):
+        self.loop = loop
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=STREAM_QUEUE_CHUNKS)
+        self.cancelled = False
+
+    def put(self, item) -> None:
+        asyncio.run_coroutine_threadsafe(self.queue.put(item), self.loop).result()
 
 
 class _Disconnected(Exception):

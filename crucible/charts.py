@@ -9,6 +9,8 @@ agent, variant, version and stack names come from users. ``label()`` escapes ``&
 - ``bar_chart``: categories (user labels) against values, vertical or horizontal, with optional
   error bars.
 - ``line_chart``: series over time (or any x) with one or two y axes.
+Drill-down: ``links`` (a URL per point or bar) go into the trace's ``customdata``; charts.js opens
+a point's URL when it is clicked (``drill_down``), so a bar leads to the rows behind it.
 An empty chart is ``{"data": [], "layout": {...}}``; charts.js then shows the div's
 ``data-empty`` text.
 """
@@ -67,6 +69,7 @@ class Series:
     kind: str = "line"  # "line", "bar", "area" (stacked) or "dash" (a dashed line, e.g. a fitted trend)
     secondary_axis: bool = False
     hover: list[str] | None = None  # extra text per point, shown under the value (escaped)
+    links: list[str] | None = None  # the URL of the rows behind each point (drill-down)
 
     def trace(self) -> dict:
         trace = {"name": label(self.name), "x": [_x(v) for v in self.x], "y": [_value(v) for v in self.y]}
@@ -84,6 +87,8 @@ class Series:
         if self.hover is not None:
             trace["text"] = [label(t) for t in self.hover]
             trace["hovertemplate"] = "%{x}<br>%{y}<br>%{text}<extra>%{fullData.name}</extra>"
+        if self.links is not None:
+            trace["customdata"] = list(self.links)
         return trace
 
 
@@ -97,8 +102,12 @@ def _axis(title: str, value_range: list | None = None) -> dict:
 
 
 def chart(traces: list[dict], **layout) -> dict:
-    """The spec of any chart: the shared style, then this chart's layout."""
-    return {"data": traces, "layout": {**STYLE, **layout}}
+    """The spec of any chart: the shared style, then this chart's layout. A chart whose points
+    carry links says so (``drill_down``): charts.js then opens a clicked point's URL."""
+    spec = {"data": traces, "layout": {**STYLE, **layout}}
+    if any(trace.get("customdata") for trace in traces):
+        spec["drill_down"] = True
+    return spec
 
 
 def line_chart(
@@ -139,9 +148,11 @@ def bar_chart(
     errors: tuple[list, list] | None = None,
     hover: list[str] | None = None,
     title: str | None = None,
+    links: list[str] | None = None,
 ) -> dict:
     """One bar per label (agent, variant, version or stack names: escaped). ``errors`` is
-    (above, below) per bar; horizontal bars are drawn top-down in the given order."""
+    (above, below) per bar; horizontal bars are drawn top-down in the given order; ``links`` is
+    the URL of the rows behind each bar (drill-down)."""
     if not labels:
         return chart([], **({"title": {"text": label(title)}} if title else {}))
     categories = [label(v) for v in labels]
@@ -162,6 +173,8 @@ def bar_chart(
         trace["text"] = texts[::-1] if horizontal else texts
         trace["textposition"] = "none"
         trace["hovertemplate"] = "%{" + ("y" if horizontal else "x") + "}<br>%{text}<extra></extra>"
+    if links is not None:
+        trace["customdata"] = list(links)[::-1] if horizontal else list(links)
     category_axis = {"type": "category", "automargin": True}
     value_axis = _axis(value_title, value_range)
     layout = {

@@ -31,9 +31,23 @@ CUSTOM = "custom"
 # Buckets are counted from a Monday at 00:00 UTC: 6-hour slots start at 00, 06, 12 and 18 UTC,
 # weeks on Mondays. SQL uses the same origin (``date_bin(width, t, ORIGIN)``).
 ORIGIN = dt.datetime(2000, 1, 3, tzinfo=UTC)
-BUCKETS = {"5min": 5 * MINUTE, "hour": HOUR, "6h": 6 * HOUR, "day": DAY, "week": 7 * DAY}
-BUCKET_SQL_INTERVALS = {"5min": "5 minutes", "hour": "1 hour", "6h": "6 hours", "day": "1 day", "week": "7 days"}
-BUCKET_LABELS = {"5min": "5-minute", "hour": "hourly", "6h": "6-hour", "day": "daily", "week": "weekly"}
+BUCKETS = {"minute": MINUTE, "5min": 5 * MINUTE, "hour": HOUR, "6h": 6 * HOUR, "day": DAY, "week": 7 * DAY}
+BUCKET_SQL_INTERVALS = {
+    "minute": "1 minute",
+    "5min": "5 minutes",
+    "hour": "1 hour",
+    "6h": "6 hours",
+    "day": "1 day",
+    "week": "7 days",
+}
+BUCKET_LABELS = {
+    "minute": "one-minute",
+    "5min": "5-minute",
+    "hour": "hourly",
+    "6h": "6-hour",
+    "day": "daily",
+    "week": "weekly",
+}
 
 
 @dataclass(frozen=True)
@@ -44,11 +58,14 @@ class Preset:
     bucket: str
 
 
-# One bucket rule per preset: the series of a preset never mixes granularities.
+# One bucket rule per preset: the series of a preset never mixes granularities. The short presets
+# (15m, 1h) are minutes read from raw executions: the last hour is sixty one-minute buckets ending
+# with the minute that holds "now", not two clock hours.
 PRESETS = {
     p.key: p
     for p in (
-        Preset("1h", "Last hour", HOUR, "5min"),
+        Preset("15m", "Last 15 minutes", 15 * MINUTE, "minute"),
+        Preset("1h", "Last hour", HOUR, "minute"),
         Preset("24h", "Last 24 hours", DAY, "hour"),
         Preset("7d", "Last 7 days", 7 * DAY, "6h"),
         Preset("30d", "Last 30 days", 30 * DAY, "day"),
@@ -141,8 +158,12 @@ class Period:
         return {start_name: _iso(self.start), end_name: _iso(self.end)}
 
 
-def _iso(moment: dt.datetime) -> str:
+def iso(moment: dt.datetime) -> str:
+    """A moment as ISO 8601 text in UTC (``2026-03-01T12:00:00Z``), as links and the API carry it."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+_iso = iso
 
 
 @dataclass(frozen=True)

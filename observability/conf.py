@@ -48,3 +48,7 @@ REGRESSION_P95_RATIO = env_float("CRUCIBLE_OBS_REGRESSION_P95_RATIO", 1.3)
 REGRESSION_ERROR_DELTA = env_float("CRUCIBLE_OBS_REGRESSION_ERROR_DELTA", 0.05)
 # ... or tokens per execution grew by this factor.
 REGRESSION_TOKENS_RATIO = env_float("CRUCIBLE_OBS_REGRESSION_TOKENS_RATIO", 1.3)
+
+# --- Pages --------------------------------------------------------------------------------
+# The live view (/observability/live/) fetches its figures again every this many seconds.
+LIVE_REFRESH_SECONDS = env_int("CRUCIBLE_OBS_LIVE_REFRESH_SECONDS", 15)

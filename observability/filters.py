@@ -11,6 +11,7 @@ class ExecutionFilterSet(filters.FilterSet):
     agent = filters.CharFilter(field_name="agent_name", label="Agent name")
     model = filters.CharFilter(field_name="model")
     version = filters.CharFilter(field_name="version")
+    unversioned = filters.BooleanFilter(method="filter_unversioned", label="Without a version")
     status = filters.ChoiceFilter(choices=ExecutionStatus.choices)
     source = filters.ChoiceFilter(choices=ExecutionSource.choices)
     error_type = filters.CharFilter(field_name="error_type")
@@ -23,6 +24,10 @@ class ExecutionFilterSet(filters.FilterSet):
     trace_id = filters.CharFilter(field_name="trace_id")
     client_id = filters.CharFilter(field_name="client_id")
 
+    def filter_unversioned(self, queryset, name, value):
+        # "(unversioned)" on a chart: the runs reported without a version label
+        return queryset.filter(version="") if value else queryset.exclude(version="")
+
     class Meta:
         model = Execution
         fields = [
@@ -30,6 +35,7 @@ class ExecutionFilterSet(filters.FilterSet):
             "agent",
             "model",
             "version",
+            "unversioned",
             "status",
             "source",
             "error_type",

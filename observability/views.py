@@ -13,6 +13,7 @@ from observability.filters import ExecutionFilterSet
 from observability.forms import DashboardFilterForm, PeriodForm
 from observability.models import Execution
 from observability.recommendations import with_change_figures
+from observability.selectors.executions import marketplace_agent_id
 
 
 class PeriodMixin:
@@ -47,7 +48,7 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
             form=form,
             period=period,
             data=data,
-            charts=charts.series_charts(data["series"], period),
+            charts=charts.series_charts(data["series"], period, filters=data["filters"]),
             period_error=self.period_error,
             query=self.request.GET.urlencode(),
         )
@@ -64,8 +65,9 @@ class AgentView(PeriodMixin, TeamPageMixin, TemplateView):
         data = selectors.agent_detail(team=self.team, name=self.kwargs["name"], period=period)
         if data is None:
             raise Http404("No executions of this agent in this period.")
-        agent_charts = charts.series_charts(data["series"], period)
-        agent_charts["obs-versions"] = charts.versions_chart(data["versions"])
+        context["marketplace_agent_id"] = marketplace_agent_id(team=self.team, agent_name=data["agent"])
+        agent_charts = charts.series_charts(data["series"], period, filters={"agent": data["agent"]})
+        agent_charts["obs-versions"] = charts.versions_chart(data["versions"], agent=data["agent"], period=period)
         context.update(
             form=form,
             period=period,
@@ -90,7 +92,7 @@ class BottlenecksView(PeriodMixin, TeamPageMixin, TemplateView):
             form=form,
             period=period,
             data=data,
-            chart=charts.time_share_chart(data["by_time"]),
+            chart=charts.time_share_chart(data["by_time"], period=period),
             period_error=self.period_error,
             regressions=with_change_figures(selectors.regressions(team=self.team, period=period, current=current)),
             query=self.request.GET.urlencode(),
@@ -123,7 +125,7 @@ class ExecutionListView(FilteredListView):
     filterset_class = ExecutionFilterSet
     per_page = 50
     with_total = False
-    sorts = {"started": ("started_at",), "duration": ("duration_ms",)}
+    sorts = {"started": ("started_at",), "duration": ("duration_ms",), "cost": ("cost",)}
     default_ordering = "-started"
     item_name = ("execution", "executions")
     form_fields = (

@@ -1,8 +1,9 @@
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import parsers, status, viewsets
-from rest_framework.exceptions import NotFound, ParseError
+from rest_framework import parsers, renderers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -10,12 +11,33 @@ from crucible import access, periods
 from crucible.api.pagination import CursorPagination
 from crucible.api.parsers import JSONParser, PayloadTooLarge, json_loads, read_body
 from crucible.api.viewsets import TeamScopedMixin
-from observability import conf, ingest, otlp, selectors, services
+from observability import conf, export, ingest, otlp, selectors, services
 from observability.api import serializers as s
 from observability.filters import ExecutionFilterSet, ModelPriceFilterSet
 from observability.models import Execution, ExecutionSource, ModelPrice
+from observability.selectors.executions import executions_export_rows
 
 ERROR = OpenApiResponse(description="Error in the project's error shape {code, message, fields}.")
+
+
+class _ExportRenderer(renderers.BaseRenderer):
+    """Lets a client ask for an export by its media type (``Accept: text/csv``); the file itself is
+    a streamed response, and an error still answers in the JSON error shape."""
+
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes) else renderers.JSONRenderer().render(data)
+
+
+class CsvRenderer(_ExportRenderer):
+    media_type = "text/csv"
+    format = "csv"
+
+
+class JsonLinesRenderer(_ExportRenderer):
+    media_type = "application/x-ndjson"
+    format = "jsonl"
 
 
 class ExecutionViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
@@ -30,6 +52,40 @@ class ExecutionViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
 
     def base_queryset(self):
         return Execution.objects.select_related("team")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                export.FORMAT_PARAMETER,
+                str,
+                enum=list(export.FORMATS),
+                description="csv (a header row, then one row per execution) or jsonl (one JSON object a line).",
+            )
+        ],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            (400, "application/json"): ERROR,
+        },
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        pagination_class=None,
+        renderer_classes=[renderers.JSONRenderer, CsvRenderer, JsonLinesRenderer],
+    )
+    def export(self, request):
+        """Every execution of the filtered list (same filters and `ordering` as the list), streamed
+        as CSV or JSON Lines: the file starts at once and the server's memory does not grow with
+        the number of rows."""
+        given = request.query_params.getlist(export.FORMAT_PARAMETER)
+        if len(given) > 1:
+            raise ValidationError({export.FORMAT_PARAMETER: ["Give this parameter once."]})
+        file_format = given[0] if given else export.CSV
+        if file_format not in export.FORMATS:
+            raise ValidationError({export.FORMAT_PARAMETER: [f"Choose one of {', '.join(export.FORMATS)}."]})
+        queryset = self.filter_queryset(self.get_queryset())
+        return export.export_response(executions_export_rows(queryset), file_format=file_format)
 
 
 class ModelPriceViewSet(viewsets.ReadOnlyModelViewSet):

@@ -155,9 +155,15 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
             },
         ),
         "versions": [
-            {"version": r["version"] or "(unversioned)", "first_seen": r["first_seen"], **metrics(r)} for r in versions
+            {
+                "version": r["version"] or "(unversioned)",
+                "version_label": r["version"],  # as reported ("" when none): the drill-down filter
+                "first_seen": r["first_seen"],
+                **metrics(r),
+            }
+            for r in versions
         ],
-        "models": [{"model": r["model"] or "(no model)", **metrics(r)} for r in models],
+        "models": [{"model": r["model"] or "(no model)", "model_label": r["model"], **metrics(r)} for r in models],
         "errors_by_type": errors_by_type(team=team, start=period.start, end=period.end, agents=[name]).get(name, []),
         "slowest_recent": slowest,
         "slowest_since": recent_start,

@@ -18,10 +18,10 @@ from observability.services import ROLLUP_FROM_RAW_SQL
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
-# Periods: presets with one bucket size each (1h: 5 minutes from raw executions; 24h: hours; 7d:
-# 6 hours from hourly rollups; 30d/90d: days), custom bounds widened to whole hours (rollups are
+# Periods: presets with one bucket size each (15m and 1h: minutes from raw executions; 24h: hours;
+# 7d: 6 hours from hourly rollups; 30d/90d: days), custom bounds widened to whole hours (rollups are
 # hourly), at most 366 days between 1970 and 9999 (the previous period must stay representable).
-PERIOD_RULES = periods.PeriodRules(presets=("1h", "24h", "7d", "30d", "90d"), default="24h")
+PERIOD_RULES = periods.PeriodRules(presets=("15m", "1h", "24h", "7d", "30d", "90d"), default="24h")
 TimeRange = periods.Period
 
 
@@ -42,20 +42,22 @@ HIST_SUMS = ", ".join(f"sum(hist[{i}])" for i in range(1, histogram.BUCKETS + 1)
 
 
 RAW = "raw"
-# Raw executions shaped like rollup rows, one per minute (only for periods that do not start and
-# end on whole hours: the last hour, read in 5-minute buckets). Named parameters: team, and the
+# Raw executions shaped like rollup rows, one per minute (for periods that do not start and end on
+# whole hours, and for series finer than an hour: the live minutes). Named parameters: team, and the
 # segment's bounds (``.format(lo=..., hi=...)`` names them).
 RAW_AS_ROLLUP_SQL = ROLLUP_FROM_RAW_SQL.format(unit="minute", team_filter="AND team_id = %(team)s").replace(
     "started_at >= %s AND started_at < %s", "started_at >= %({lo})s AND started_at < %({hi})s"
 )
-FINE_BUCKETS = ("5min", "hour", "6h")  # finer than a day: never read from daily rollups
+FINE_BUCKETS = ("minute", "5min", "hour", "6h")  # finer than a day: never read from daily rollups
+MINUTE_BUCKETS = ("minute", "5min")  # finer than an hour: only raw executions can be split so
 
 
 def _segments(start: dt.datetime, end: dt.datetime, time_bucket: str | None = None):
-    """[(source, lo, hi)]: raw executions when a bound is not a whole hour; otherwise hourly rows,
-    with daily rows for the whole UTC days of long periods unless the time series is finer than
-    a day (a daily row cannot be split into 6-hour buckets)."""
-    if start != periods.floor(start, "hour") or end != periods.floor(end, "hour"):
+    """[(source, lo, hi)]: raw executions when a bound is not a whole hour or the series is finer
+    than an hour (the last hour can end on a whole hour: its minutes are still minutes);
+    otherwise hourly rows, with daily rows for the whole UTC days of long periods unless the time
+    series is finer than a day (a daily row cannot be split into 6-hour buckets)."""
+    if start != periods.floor(start, "hour") or end != periods.floor(end, "hour") or time_bucket in MINUTE_BUCKETS:
         return [(RAW, start, end)]
     if end - start < 2 * DAY or time_bucket in FINE_BUCKETS:
         return [("observability_hourlyrollup", start, end)]

@@ -60,3 +60,46 @@ def test_empty_dashboard_says_so(page, login, make_user, team):
     page.wait_for_selector('#chart-obs-executions[data-drawn="empty"]', timeout=15000)
     assert "No executions in this period" in page.locator("#chart-obs-executions").inner_text()
     assert page.console_errors == []
+
+
+def test_clicking_a_chart_bar_opens_the_executions_behind_it(page, login, make_user, team):
+    make_user("digger", team=team, role=Role.MEMBER)
+    _seed(team)
+    login("digger")
+    page.goto("/observability/?range=24h&agent=coder")
+    page.wait_for_selector('#chart-obs-executions[data-drawn="1"][data-drill-down="1"]', timeout=15000)
+    bars = page.locator("#chart-obs-executions .bars .point path")
+    heights = [bars.nth(i).bounding_box() for i in range(bars.count())]
+    tallest = max(range(len(heights)), key=lambda i: (heights[i] or {}).get("height", 0))
+    with page.expect_navigation():
+        bars.nth(tallest).click(force=True)
+    assert "/observability/executions/?" in page.url and "agent=coder" in page.url
+    assert "started_after=" in page.url and "started_before=" in page.url
+    rows = page.locator("#executions-table tbody tr")
+    assert rows.count() >= 1
+    agents = {rows.nth(i).locator("td").nth(1).inner_text() for i in range(rows.count())}
+    assert agents == {"coder"}
+    # A row opens its execution's page.
+    with page.expect_navigation():
+        rows.first.locator("td a").first.click()
+    assert page.locator("#execution-fields").count() == 1
+    assert page.console_errors == []
+
+
+def test_live_view_refreshes_itself_under_the_csp(page, login, make_user, team):
+    from observability import conf
+
+    make_user("livewatcher", team=team, role=Role.VIEWER)
+    _seed(team)
+    login("livewatcher")
+    before = conf.LIVE_REFRESH_SECONDS
+    conf.LIVE_REFRESH_SECONDS = 1
+    try:
+        page.goto("/observability/live/?range=1h")
+        page.wait_for_selector('#chart-obs-executions[data-drawn="1"]', timeout=15000)
+        page.wait_for_selector("#live-fragment[data-refreshed]", timeout=15000)
+        page.wait_for_selector('#live-fragment #chart-obs-executions[data-drawn="1"]', timeout=15000)
+    finally:
+        conf.LIVE_REFRESH_SECONDS = before
+    assert page.locator("#live-fragment[data-refresh-failed]").count() == 0
+    assert page.console_errors == []

@@ -18,7 +18,8 @@ NOW = dt.datetime(2026, 11, 26, 19, 59, 59, 999600, tzinfo=dt.UTC)  # a Thursday
 @pytest.mark.parametrize(
     "key,bucket,count,end",
     [
-        ("1h", "5min", 12, dt.datetime(2026, 11, 26, 20, 0, tzinfo=dt.UTC)),
+        ("15m", "minute", 15, dt.datetime(2026, 11, 26, 20, 0, tzinfo=dt.UTC)),
+        ("1h", "minute", 60, dt.datetime(2026, 11, 26, 20, 0, tzinfo=dt.UTC)),
         ("24h", "hour", 24, dt.datetime(2026, 11, 26, 20, 0, tzinfo=dt.UTC)),
         ("7d", "6h", 28, dt.datetime(2026, 11, 27, 0, 0, tzinfo=dt.UTC)),
         ("30d", "day", 30, dt.datetime(2026, 11, 27, 0, 0, tzinfo=dt.UTC)),

@@ -166,3 +166,28 @@ def model_for_view(view_class):
     except Exception:  # noqa: BLE001
         return None
     return None
+
+
+class ReadResponse:
+    """A streamed response (an export file) read whole, so the suites check its body like any
+    other's: ``content``, ``json()`` and the rest of the response's attributes."""
+
+    def __init__(self, response):
+        self._response = response
+        self.content = b"".join(response.streaming_content)
+
+    def __getattr__(self, name):
+        return getattr(self._response, name)
+
+    def __getitem__(self, header):
+        return self._response[header]
+
+    def json(self):
+        import json
+
+        return json.loads(self.content)
+
+
+def read(response):
+    """``response``, or a ``ReadResponse`` of it when it streams."""
+    return ReadResponse(response) if getattr(response, "streaming", False) else response

@@ -240,3 +240,39 @@ def test_verdict_says_no_winner_once_and_no_probability_without_results(web, exp
     assert verdict.count("No winner yet") == 1
     table = html[html.index('id="variants"') :].split("</table>")[0]
     assert "50.0%" not in table and "50%" not in table  # the prior's 1/n is not a probability of being best
+
+
+def test_experiment_links_to_its_agent_its_variants_executions_and_the_promoted_version(
+    web, make_experiment, team, member
+):
+    from marketplace import services as marketplace_services
+    from observability.services import executions_ingest
+
+    agent = marketplace_services.agent_create(team=team, name="Linker", system_prompt="Link.", created_by=member)
+    experiment = make_experiment("linked", agent=agent)
+    control, concise = experiment.variants.order_by("id")
+    from django.utils import timezone
+
+    started = (timezone.now() - timezone.timedelta(hours=1)).isoformat()
+    event = {"agent": "linker", "started_at": started, "duration_ms": 10.0, "status": "success"}
+    executions_ingest(
+        team=team,
+        events=[{**event, "id": "v-a", "variant_id": concise.pk}, {**event, "id": "v-b", "variant_id": control.pk}],
+    )
+    services.experiment_conclude(experiment=experiment, winner=concise)
+    web.post(reverse("improvement:experiment-action", args=[experiment.pk, "promote"]))
+    experiment.refresh_from_db()
+    html = web.get(reverse("improvement:experiment-detail", args=[experiment.pk])).content.decode()
+    agent_url = reverse("marketplace:agent-detail", args=[agent.pk])
+    assert f'href="{agent_url}" id="experiment-agent"' in html
+    assert f'href="{agent_url}#version-{experiment.promoted_version_id}" id="promoted-version"' in html
+    version_page = web.get(agent_url).content.decode()
+    assert f'id="version-{experiment.promoted_version_id}"' in version_page
+    rows_url = f"{reverse('observability:executions')}?variant={concise.pk}"
+    assert f'href="{rows_url}"' in html
+    rows = web.get(rows_url).content.decode()
+    from observability.models import Execution
+
+    only = Execution.objects.get(client_id="v-a")
+    assert f"/observability/executions/{only.pk}/" in rows
+    assert f"/observability/executions/{Execution.objects.get(client_id='v-b').pk}/" not in rows

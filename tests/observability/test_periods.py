@@ -63,27 +63,62 @@ def test_last_7_days_agent_api_and_pages(member_client, three_days_ago_afternoon
         assert p95["connectgaps"] is False and None in p95["y"]  # no line drawn across empty buckets
 
 
-def test_last_hour_is_sixty_minutes_in_5_minute_buckets(member_client, team, ingest, event_factory, now):
+def test_last_hour_is_sixty_one_minute_buckets(member_client, team, ingest, event_factory, now):
     ingest(
         team,
         [
             event_factory(agent="planner", started_at=(now - dt.timedelta(minutes=2)).isoformat()),
+            event_factory(agent="planner", started_at=(now - dt.timedelta(minutes=2)).isoformat()),
+            event_factory(agent="planner", started_at=(now - dt.timedelta(minutes=41)).isoformat()),
             event_factory(agent="planner", started_at=(now - dt.timedelta(minutes=80)).isoformat()),
         ],
     )
     data = member_client.get(f"{BASE}/dashboard/?range=1h").json()
     start, end = parse(data["period"]["start"]), parse(data["period"]["end"])
-    assert end - start == dt.timedelta(hours=1) and start <= now - dt.timedelta(minutes=55) and end > now
-    assert data["period"]["bucket"] == "5min" and len(data["series"]) == 12
-    assert data["totals"]["executions"] == 1  # 80 minutes ago is not in the last hour
-    assert sum(p["executions"] for p in data["series"]) == 1
+    assert end - start == dt.timedelta(hours=1) and start <= now - dt.timedelta(minutes=59) and end > now
+    assert data["period"]["bucket"] == "minute" and len(data["series"]) == 60
+    assert data["totals"]["executions"] == 3  # 80 minutes ago is not in the last hour
+    by_minute = {parse(p["time"]): p["executions"] for p in data["series"] if p["executions"]}
+    minute = (now - dt.timedelta(minutes=2)).replace(second=0, microsecond=0)
+    assert by_minute == {minute: 2, minute - dt.timedelta(minutes=39): 1}
 
     html = member_client.get("/observability/?range=1h").content.decode()
     spec = chart_spec(html, "obs-executions")
-    assert len(spec["data"][0]["x"]) == 12
+    assert len(spec["data"][0]["x"]) == 60
     low, high = (parse(t) for t in spec["layout"]["xaxis"]["range"])
     assert high - low == dt.timedelta(hours=1)  # the axis spans the hour, not a few milliseconds
-    assert "5-minute buckets" in html
+    assert "one-minute buckets" in html
+
+
+def test_last_hour_ending_on_a_whole_hour_keeps_its_minutes(team, ingest, event_factory, now):
+    # At 12:59:30 the last hour is 12:00-13:00: whole hours, yet still sixty minutes (not one
+    # hourly rollup row drawn as a single bucket).
+    from observability import selectors
+
+    moment = (now - dt.timedelta(hours=3)).replace(minute=59, second=30, microsecond=0)
+    ingest(
+        team,
+        [event_factory(agent="planner", started_at=(moment - dt.timedelta(minutes=m)).isoformat()) for m in (1, 1, 30)],
+    )
+    period = selectors.time_range("1h", now=moment)
+    assert period.start == moment.replace(minute=0, second=0) and period.length == dt.timedelta(hours=1)
+    series = selectors.dashboard(team=team, period=period)["series"]
+    assert len(series) == 60
+    counts = {p["time"].minute: p["executions"] for p in series if p["executions"]}
+    assert counts == {58: 2, 29: 1}
+
+
+def test_last_15_minutes(member_client, team, ingest, event_factory, now):
+    ingest(
+        team,
+        [
+            event_factory(agent="planner", started_at=(now - dt.timedelta(minutes=5)).isoformat()),
+            event_factory(agent="planner", started_at=(now - dt.timedelta(minutes=20)).isoformat()),
+        ],
+    )
+    data = member_client.get(f"{BASE}/dashboard/?range=15m").json()
+    assert data["period"]["bucket"] == "minute" and len(data["series"]) == 15
+    assert data["totals"]["executions"] == 1
 
 
 def test_last_hour_errors_and_agent_page(member_client, team, ingest, event_factory, now):

@@ -1,0 +1,98 @@
+"""Drill-down: the URL of the rows behind a figure.
+
+Every chart point, table row and finding of the observability pages leads to the executions list
+(``/observability/executions/``) filtered to what the figure counted: its time bucket or the
+page's period, and the page's filters (agent, model, status, version, error type). One function
+builds those links, so the list's filter names are written once (``ExecutionFilterSet``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import quote, urlencode
+
+from django.urls import NoReverseMatch, reverse
+
+from crucible import periods
+
+# Filter names of ExecutionFilterSet that a link may carry, in the order they appear in the URL.
+FILTERS = ("agent", "model", "version", "unversioned", "status", "error_type", "variant", "build", "trace_id")
+
+
+def executions_url(
+    *,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    ordering: str = "",
+    **filters,
+) -> str:
+    """The executions page filtered to [start, end) and ``filters`` (empty ones left out)."""
+    unknown = set(filters) - set(FILTERS)
+    if unknown:
+        raise TypeError(f"Not an execution filter: {', '.join(sorted(unknown))}")
+    query = [(name, _text(filters[name])) for name in FILTERS if filters.get(name) not in (None, "", False)]
+    if start is not None:
+        query.append(("started_after", periods.iso(start)))
+    if end is not None:
+        query.append(("started_before", periods.iso(end)))
+    if ordering:
+        query.append(("ordering", ordering))
+    base = reverse("observability:executions")
+    return f"{base}?{urlencode(query)}" if query else base
+
+
+def _text(value) -> str:
+    return "true" if value is True else str(value)
+
+
+def period_url(period, *, ordering: str = "", **filters) -> str:
+    """The executions of a whole period (a table row: an agent, an error type, a version)."""
+    return executions_url(start=period.start, end=period.end, ordering=ordering, **filters)
+
+
+def bucket_urls(series: list[dict], period, **filters) -> list[str]:
+    """One URL per point of a time series (``point["time"]`` is its bucket start): the executions
+    of that bucket, within the period, with the page's filters."""
+    width = periods.BUCKETS[period.bucket]
+    return [
+        executions_url(start=max(p["time"], period.start), end=min(p["time"] + width, period.end), **filters)
+        for p in series
+    ]
+
+
+def execution_url(pk: int) -> str:
+    return reverse("observability:execution", args=[pk])
+
+
+def trace_url(trace_id: str) -> str:
+    """The trace page of a trace id (``/observability/traces/<trace_id>/``, named
+    ``observability:trace`` once the trace pages are routed)."""
+    try:
+        return reverse("observability:trace", args=[trace_id])
+    except NoReverseMatch:
+        return f"/observability/traces/{quote(trace_id, safe='')}/"
+
+
+# A finding's rows: which filter or order shows what the finding is about (else the agent's runs).
+FINDING_ROWS = {
+    "failing_agent": {"status": "error"},
+    "slow_agent": {"ordering": "-duration"},
+    "version_regression": {"ordering": "-duration"},
+    "token_heavy_prompt": {"ordering": "-cost"},
+}
+
+
+def finding_url(finding: dict, period) -> str:
+    """The rows behind a recommendation (``as_dict`` with ``agent``) in its period; an expensive
+    model's finding opens that model's runs."""
+    extra = dict(FINDING_ROWS.get(finding.get("kind", ""), {}))
+    if finding.get("kind") == "expensive_model":
+        extra["model"] = finding.get("evidence", {}).get("model", "")
+    return period_url(period, agent=finding.get("agent", ""), **extra)
+
+
+def regression_url(regression: dict, period) -> str:
+    """The rows behind a regression: the new version's runs, or the agent's runs of the period,
+    slowest first."""
+    version = regression.get("version_after") if regression.get("kind") == "version" else None
+    return period_url(period, agent=regression["agent"], version=version, ordering="-duration")

@@ -248,6 +248,8 @@ SPECTACULAR_SETTINGS = {
         "IngestResultStatusEnum": "observability.api.serializers.INGEST_RESULT_STATUSES",
         "BuildStatusEnum": "teammemory.models.BuildStatus",
         "AlertStateEnum": "alerts.models.State",
+        "AlertMetricEnum": "alerts.models.Metric",
+        "GuardrailMetricEnum": ["error_rate", "p95_duration", "cost_per_run"],
         "AlertSeverityEnum": "alerts.models.Severity",
         "DeliveryStatusEnum": "crucible.notifications.models.DeliveryStatus",
         "WebhookBodyFormatEnum": "crucible.notifications.models.BodyFormat",

@@ -23,3 +23,9 @@ MAX_SCHEMA_BYTES = env_int("CRUCIBLE_MARKETPLACE_MAX_SCHEMA_BYTES", 200_000)
 # of its HTML. A text past them is refused with a message naming the description.
 MAX_DESCRIPTION_TABLE_CELLS = env_int("CRUCIBLE_MARKETPLACE_MAX_DESCRIPTION_TABLE_CELLS", 20_000)
 MAX_DESCRIPTION_HTML_CHARS = env_int("CRUCIBLE_MARKETPLACE_MAX_DESCRIPTION_HTML_CHARS", 1_000_000)
+
+# Measured evidence (marketplace.evidence): other teams' figures are shown only when at least this
+# many opted-in teams contributed to a figure, and only as a spread across them.
+EVIDENCE_MIN_TEAMS = max(1, env_int("CRUCIBLE_EVIDENCE_MIN_TEAMS", 3))
+# Period (days) of the figures denormalised onto the agent row for search and the warning.
+EVIDENCE_SEARCH_DAYS = env_int("CRUCIBLE_EVIDENCE_SEARCH_DAYS", 30)

@@ -23,6 +23,7 @@ from marketplace.models import (
     AgentDailyStat,
     AgentVersion,
     Download,
+    EvidenceSharing,
     Installation,
     InstallEvent,
     Rating,
@@ -353,6 +354,10 @@ def seed(ctx) -> None:
     unique_ratings = history.write()
     _derive_counters(agents, unique_ratings)
     _moderation_queue(ctx, agents)
+    # The demo teams share their measured evidence (observability's demo executions feed it).
+    EvidenceSharing.objects.bulk_create(
+        [EvidenceSharing(team=team, share_evidence=True) for team in demo_teams], ignore_conflicts=True
+    )
 
 
 def _community_teams() -> list:

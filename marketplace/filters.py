@@ -12,7 +12,8 @@ from marketplace.models import Agent, AgentVersion, Category, Installation, Rati
 
 class AgentFilterSet(filters.FilterSet):
     """Search and browse. ``q`` is full text (with typo tolerance on names); ``sort`` is one of
-    relevance, rating (Bayesian weighted), installs, trending_day/week/month, newest, updated.
+    relevance, rating (Bayesian weighted), installs, trending_day/week/month, newest, updated,
+    success and cost_per_run (measured evidence: the opted-in teams' medians, K teams or more).
     Visibility is applied by the caller's queryset and again by the search selector."""
 
     q = filters.CharFilter(method="noop", max_length=conf.SEARCH_MAX_QUERY_LENGTH, label="Search")
@@ -25,13 +26,29 @@ class AgentFilterSet(filters.FilterSet):
         widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")]),
     )
     publisher = filters.CharFilter(method="noop", max_length=60, label="Publisher team (slug)")
+    min_success_rate = filters.NumberFilter(
+        method="noop", min_value=0, max_value=100, label="Measured success at least (%)"
+    )
+    max_cost_per_run = filters.NumberFilter(
+        method="noop", min_value=0, max_value=10_000, label="Measured cost per run at most (USD)"
+    )
     sort = filters.ChoiceFilter(
         choices=list(selectors.SORTS.items()), method="noop", empty_label="Default", label="Sort"
     )
 
     class Meta:
         model = Agent
-        fields = ["q", "category", "tag", "min_rating", "verified", "publisher", "sort"]
+        fields = [
+            "q",
+            "category",
+            "tag",
+            "min_rating",
+            "verified",
+            "publisher",
+            "min_success_rate",
+            "max_cost_per_run",
+            "sort",
+        ]
 
     def noop(self, queryset, name, value):
         return queryset
@@ -48,6 +65,8 @@ class AgentFilterSet(filters.FilterSet):
             min_rating=data.get("min_rating"),
             verified=data.get("verified"),
             publisher=data.get("publisher") or None,
+            min_success_rate=data.get("min_success_rate"),
+            max_cost_per_run=data.get("max_cost_per_run"),
             sort=data.get("sort") or None,
         )
 

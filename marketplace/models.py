@@ -106,6 +106,13 @@ class Agent(models.Model):
         "AgentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     fork_count = models.PositiveIntegerField(default=0, help_text="Agents forked from this one.")
+    # Measured evidence of the latest version, denormalised for search (marketplace.evidence):
+    # the median across opted-in teams, NULL below the K-team threshold; refreshed by a job.
+    evidence_success_rate = models.FloatField(null=True, blank=True, editable=False)
+    evidence_cost_per_run = models.FloatField(null=True, blank=True, editable=False)
+    evidence_teams = models.PositiveIntegerField(default=0, editable=False)
+    evidence_failure_warning = models.BooleanField(default=False, editable=False)
+    evidence_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -138,6 +145,10 @@ class Agent(models.Model):
             models.Index(fields=["-install_count"], name="agent_installs_desc"),
             models.Index(fields=["-created_at", "-id"], name="agent_created_desc"),
             models.Index(fields=["-updated_at", "-id"], name="agent_updated_desc"),
+            models.Index(
+                models.F("evidence_success_rate").desc(nulls_last=True), "id", name="agent_evidence_success_desc"
+            ),
+            models.Index(models.F("evidence_cost_per_run").asc(nulls_last=True), "id", name="agent_evidence_cost_asc"),
         ]
 
     def __str__(self):
@@ -383,3 +394,12 @@ class Report(models.Model):
     def __str__(self):
         target = f"review #{self.rating_id}" if self.rating_id else str(self.agent)
         return f"{self.get_reason_display()} report on {target}"
+
+
+# The evidence tables live in their own module; Django finds them through this import.
+from marketplace.models_evidence import (  # noqa: E402, F401
+    EvidenceSharing,
+    TeamBuildDaily,
+    VersionEvidenceDaily,
+    VersionExperimentOutcome,
+)

@@ -65,6 +65,8 @@ SORTS = {
     "trending_month": "Trending this month",
     "newest": "Newest",
     "updated": "Recently updated",
+    "success": "Measured success rate",
+    "cost_per_run": "Measured cost per run",
 }
 
 
@@ -300,6 +302,8 @@ def agent_search(
     min_rating: float | None = None,
     verified: bool | None = None,
     publisher: str | None = None,
+    min_success_rate: float | None = None,
+    max_cost_per_run: float | None = None,
     sort: str | None = None,
     queryset: QuerySet[Agent] | None = None,
     with_description: bool = False,
@@ -326,6 +330,7 @@ def agent_search(
         qs = qs.filter(team__is_verified=verified)
     if publisher:
         qs = qs.filter(team__slug=publisher)
+    qs = _evidence_filters(qs, min_success_rate=min_success_rate, max_cost_per_run=max_cost_per_run, sort=sort)
     q = (q or "").strip()[: conf.SEARCH_MAX_QUERY_LENGTH]
     if q:
         query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
@@ -352,26 +357,48 @@ def agent_search(
     sort = sort or ("relevance" if q else "rating")
     if sort == "relevance" and not q:
         sort = "rating"
-    if sort == "relevance":
-        qs = qs.order_by("-exact", "-rank", "-weighted_rating", "pk")
-    elif sort == "rating":
-        qs = qs.order_by("-weighted_rating", "-rating_count", "pk")
-    elif sort == "installs":
-        qs = qs.order_by("-install_count", "pk")
-    elif sort.startswith("trending_"):
+    return _ordered(qs, sort)
+
+
+ORDERINGS = {
+    "relevance": ("-exact", "-rank", "-weighted_rating", "pk"),
+    "rating": ("-weighted_rating", "-rating_count", "pk"),
+    "installs": ("-install_count", "pk"),
+    "newest": ("-created_at", "-pk"),
+    "updated": ("-updated_at", "-pk"),
+    "success": (F("evidence_success_rate").desc(nulls_last=True), "id"),
+    "cost_per_run": (F("evidence_cost_per_run").asc(nulls_last=True), "id"),
+}
+
+
+def _ordered(qs, sort: str):
+    if sort.startswith("trending_"):
         # Trending lists the agents installed within the window, hottest first.
         window = sort.removeprefix("trending_")
         since = timezone.now().date() - timedelta(days=TRENDING_WINDOWS[window] - 1)
         active = AgentDailyStat.objects.filter(day__gte=since, installs__gt=0).values("agent_id")
-        qs = (
+        return (
             qs.filter(pk__in=active)
             .annotate(trending=trending_expression(window))
             .order_by("-trending", "-install_count", "pk")
         )
-    elif sort == "newest":
-        qs = qs.order_by("-created_at", "-pk")
-    elif sort == "updated":
-        qs = qs.order_by("-updated_at", "-pk")
+    return qs.order_by(*ORDERINGS.get(sort, ORDERINGS["rating"]))
+
+
+def _evidence_filters(qs, *, min_success_rate, max_cost_per_run, sort):
+    """Measured evidence in search: only the opted-in teams' medians stored on the agent row
+    (NULL below the K-team threshold when refreshed). A row refreshed under a lower threshold
+    than today's takes no part in filters or evidence sorts until the next refresh."""
+    min_teams = conf.EVIDENCE_MIN_TEAMS
+    stale = Q(evidence_teams__lt=min_teams) & (
+        Q(evidence_success_rate__isnull=False) | Q(evidence_cost_per_run__isnull=False)
+    )
+    if sort in ("success", "cost_per_run"):
+        qs = qs.exclude(stale)
+    if min_success_rate is not None:
+        qs = qs.filter(evidence_teams__gte=min_teams, evidence_success_rate__gte=float(min_success_rate) / 100)
+    if max_cost_per_run is not None:
+        qs = qs.filter(evidence_teams__gte=min_teams, evidence_cost_per_run__lte=float(max_cost_per_run))
     return qs
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from marketplace import views
+from marketplace import views, views_evidence
 
 urlpatterns = [
     path("", views.IndexView.as_view(), name="index"),
@@ -9,6 +9,10 @@ urlpatterns = [
     path("agents/<int:pk>/", views.AgentDetailView.as_view(), name="agent-detail"),
     path("agents/<int:pk>/edit/", views.AgentEditView.as_view(), name="agent-edit"),
     path("agents/<int:pk>/versions/new/", views.VersionCreateView.as_view(), name="version-create"),
+    path(
+        "agents/<int:pk>/versions/<int:version_pk>/", views_evidence.VersionDetailView.as_view(), name="version-detail"
+    ),
+    path("evidence-sharing/", views_evidence.EvidenceSharingView.as_view(), name="evidence-sharing"),
     path("agents/<int:pk>/versions/<int:version_pk>/yank/", views.YankView.as_view(), name="version-yank"),
     path("agents/<int:pk>/versions/<int:version_pk>/unyank/", views.UnyankView.as_view(), name="version-unyank"),
     path("agents/<int:pk>/install/", views.InstallView.as_view(), name="agent-install"),

@@ -13,8 +13,9 @@ from django.views.generic import FormView, TemplateView
 from crucible import access
 from crucible.lists import FilteredListView, page_of
 from crucible.pages import TeamPageMixin
-from marketplace import charts, selectors
+from marketplace import charts, conf, selectors
 from marketplace.diff import version_diff
+from marketplace.evidence import agent_search_evidence
 from marketplace.filters import AgentFilterSet
 from marketplace.forms import (
     AgentCreateForm,
@@ -32,6 +33,7 @@ from marketplace.services.installs import agent_install, installation_uninstall,
 from marketplace.services.ratings import rating_set
 from marketplace.services.reports import report_create
 from marketplace.services.versions import version_publish, version_unyank, version_validate, version_yank
+from marketplace.views_evidence import evidence_context
 
 
 class IndexView(FilteredListView):
@@ -55,6 +57,8 @@ class IndexView(FilteredListView):
         )
         for agent in listing:
             agent.installed_version = installed.get(agent.pk)
+            agent.search_evidence = agent_search_evidence(agent)
+        context["evidence_search_days"] = conf.EVIDENCE_SEARCH_DAYS
         context["searching"] = bool(self.request.GET.get("q"))
         return context
 
@@ -82,7 +86,16 @@ class AgentDetailView(AgentMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         agent = self.get_agent()
         user = self.request.user
-        versions = list(selectors.versions_ordered(agent=agent).select_related("published_by"))
+        # The install form names every version; the table shows them 20 at a time (an agent may
+        # have a thousand: the page must stay fast).
+        versions = list(selectors.versions_ordered(agent=agent).only("pk", "version", "is_yanked"))
+        versions_listing = page_of(
+            self.request,
+            selectors.versions_ordered(agent=agent).select_related("published_by"),
+            per_page=20,
+            item_name=("version", "versions"),
+            parameter="versions_page",
+        )
         stats = selectors.agent_stats(agent=agent)
         installation = (
             Installation.objects.filter(team=self.team, agent=agent)
@@ -98,6 +111,7 @@ class AgentDetailView(AgentMixin, TemplateView):
         context.update(
             agent=agent,
             versions=versions,
+            versions_listing=versions_listing,
             stats=stats,
             histogram=[
                 (stars, stats["histogram"][str(stars)], round(100 * stats["histogram"][str(stars)] / histogram_max))
@@ -115,6 +129,7 @@ class AgentDetailView(AgentMixin, TemplateView):
             rate_form=RateForm(initial={"stars": my_rating.stars, "review": my_rating.review} if my_rating else None),
             report_form=ReportForm(),
             reviews=reviews,
+            **evidence_context(self.request, version=agent.latest_version, team=self.team),
         )
         return context
 

@@ -189,31 +189,3 @@ class RedactionRuleAdmin(admin.ModelAdmin):
     list_display = ["name", "team", "pattern", "replacement", "enabled", "created_at"]
     list_filter = ["enabled"]
     search_fields = ["name", "pattern", "team__slug"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Kept by ingest (summaries, payloads after redaction): viewable, never edited by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Trace)
-class TraceAdmin(ReadOnlyAdmin):
-    list_display = ["trace_id", "team", "name", "agent_name", "started_at", "duration_ms", "status", "span_count"]
-    list_filter = ["status"]
-    search_fields = ["trace_id", "agent_name", "session_id", "end_user_id", "team__slug"]
-    list_select_related = ["team"]
-    ordering = ["-started_at"]
-
-
-@admin.register(SpanPayload)
-class SpanPayloadAdmin(ReadOnlyAdmin):
-    list_display = ["execution_id", "team", "started_at", "input_truncated", "output_truncated", "redacted"]
-    list_filter = ["redacted", "input_truncated", "output_truncated"]
-    list_select_related = ["team"]
-    raw_id_fields = ["execution"]
-    ordering = ["-started_at"]

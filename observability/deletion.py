@@ -19,6 +19,7 @@ from collections import defaultdict
 from django.db import transaction
 
 from observability import histogram
+from observability.evidence_feed import evidence_subtract
 from observability.models import Execution
 from observability.rollups import _rollup_deltas
 from observability.sql import execute as _execute
@@ -178,7 +179,7 @@ def executions_delete(*, executions) -> int:
         Execution.objects.filter(pk__in=queryset.values("pk"))
         .order_by("pk")
         .select_for_update()
-        .values("pk", "team_id", *ROLLUP_COLUMNS)
+        .values("pk", "team_id", "agent_version_id", "quality", *ROLLUP_COLUMNS)
     )
     if not rows:
         return 0
@@ -188,4 +189,5 @@ def executions_delete(*, executions) -> int:
         by_team[row["team_id"]].append(row)
     for team_id in sorted(by_team):
         rollups_subtract(team_id=team_id, rows=by_team[team_id])
+        evidence_subtract(team_id=team_id, rows=by_team[team_id])  # the marketplace's version evidence
     return len(rows)

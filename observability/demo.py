@@ -24,6 +24,7 @@ from django.db import connection
 from django.utils import timezone
 
 from marketplace import selectors as marketplace_selectors
+from marketplace import services as marketplace_services
 from observability import demo_traces, services
 from observability.ingest import spans
 from observability.pricing import PriceBook
@@ -273,4 +274,5 @@ def seed(ctx) -> None:
             if slug == "acme":
                 demo_traces.seed(ctx, team, now)  # through ingest: traces with messages and tool calls
             spans.traces_from_spans(team_id=team.pk)  # the summaries of the COPYed executions
-    services.rollups_rebuild(start=start, end=now + dt.timedelta(hours=1))
+    services.rollups_rebuild(start=start, end=now + dt.timedelta(hours=1))  # version evidence included
+    marketplace_services.evidence_agents_refresh()

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from crucible import sql  # Django's cursor (client-side binding): the rebuild statements
 from observability import histogram
+from observability.evidence_feed import evidence_rebuild
 from observability.sql import execute  # server-side binding: the array upserts
 
 ROLLUP_UPSERT_SQL = """
@@ -261,4 +262,6 @@ def rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -> dict:
         f"DELETE FROM observability_errorrollup WHERE bucket >= %(start)s AND bucket < %(end)s {team_filter}", params
     )
     counts["observability_errorrollup"] = sql.execute(REBUILD_ERRORS_SQL.format(team_filter=team_filter), params)
+    # The marketplace's version evidence is a rollup of the same rows.
+    counts["marketplace_versionevidencedaily"] = evidence_rebuild(start=start, end=end, team=team)
     return {"start": start, "end": end, "rows": counts}

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from crucible import limits
 from crucible import validation as v
+from marketplace import services as marketplace_services
 from marketplace.selectors import agents_for_team_bulk, versions_for_agents_bulk
 from observability.services import executions_ingest
 from teammemory import conf, rollups
@@ -235,6 +236,14 @@ def build_record(
     BuildError.objects.bulk_create([BuildError(build=build, error_type=t, message=m) for t, m in build_errors])
     # The daily rollups the insights read: added in the database, in this transaction.
     rollups.record_build(build=build, agent_uses=agent_uses, build_errors=build_errors)
+    # The marketplace's version evidence: this build beside the team's other builds.
+    marketplace_services.version_evidence_build_record(
+        team_id=team.pk,
+        day=started_at.astimezone(dt.UTC).date(),
+        succeeded=status == BuildStatus.SUCCEEDED,
+        quality=quality,
+        version_ids=[version.pk for _, version in agent_uses if version is not None],
+    )
 
     if executions:
         try:

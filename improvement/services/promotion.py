@@ -44,6 +44,7 @@ def experiment_conclude(
     experiment.save(update_fields=["status", "concluded_at", "winner", "updated_at"])
     if winner is not None:
         _winner_notify(experiment, winner)
+    _record_version_outcomes(experiment)
     if promote:
         experiment_promote(experiment=experiment, user=user)
     return experiment
@@ -59,6 +60,35 @@ def _winner_notify(experiment: Experiment, winner: Variant) -> None:
         payload={"experiment": experiment.pk, "winner": winner.pk, "winner_name": winner.name},
         dedupe_key=f"experiment-winner:{experiment.pk}",
     )
+
+
+def _record_version_outcomes(experiment: Experiment) -> None:
+    """Tell the marketplace's version evidence how each variant that runs a marketplace version
+    (its ``agent_version``, where variants carry one) fared: won, lost, or no clear winner."""
+    outcomes = []
+    for variant in Variant.objects.filter(experiment=experiment):
+        version_id = getattr(variant, "agent_version_id", None)
+        if version_id is None:
+            continue
+        if experiment.winner_id is None:
+            outcome = "no_winner"
+        else:
+            outcome = "won" if variant.pk == experiment.winner_id else "lost"
+        outcomes.append(
+            {
+                "version_id": version_id,
+                "outcome": outcome,
+                "samples": variant.results_count,
+                "successes": variant.success_count,
+            }
+        )
+    if outcomes:
+        marketplace_services.version_experiment_record(
+            team_id=experiment.team_id,
+            experiment_id=experiment.pk,
+            concluded_at=experiment.concluded_at,
+            outcomes=outcomes,
+        )
 
 
 def _check_promotable(experiment: Experiment, winner: Variant | None) -> None:

@@ -7,6 +7,7 @@ from crucible import limits
 from crucible.api.fields import TeamObjectField
 from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
 from marketplace import conf
+from marketplace.evidence import agent_search_evidence
 from marketplace.models import Agent, AgentVersion, Category, Installation, Rating, Report, Visibility
 
 
@@ -14,6 +15,15 @@ class PublisherSerializer(serializers.Serializer):
     slug = serializers.CharField()
     name = serializers.CharField()
     is_verified = serializers.BooleanField()
+
+
+class AgentSearchEvidenceSerializer(serializers.Serializer):
+    teams = serializers.IntegerField(help_text="Opted-in teams that measured the latest version.")
+    success_rate_median = serializers.FloatField(allow_null=True, help_text="Median of the per-team success rates.")
+    cost_per_run_median = serializers.FloatField(
+        allow_null=True, help_text="Median of the per-team costs per run (USD)."
+    )
+    failure_rose = serializers.BooleanField(help_text="The latest version fails clearly more than the previous one.")
 
 
 class AgentSerializer(serializers.ModelSerializer):
@@ -24,6 +34,9 @@ class AgentSerializer(serializers.ModelSerializer):
     latest_version = serializers.SlugRelatedField(slug_field="version", read_only=True, allow_null=True)
     rating_average = serializers.FloatField(source="rating_avg", read_only=True, allow_null=True)
     weighted_rating = serializers.FloatField(read_only=True, help_text="Bayesian average used for ranking.")
+    evidence = serializers.SerializerMethodField(
+        help_text="Measured evidence of the latest version across opted-in teams; null below the team threshold."
+    )
 
     class Meta:
         model = Agent
@@ -45,6 +58,7 @@ class AgentSerializer(serializers.ModelSerializer):
             "rating_count",
             "rating_average",
             "weighted_rating",
+            "evidence",
             "created_at",
             "updated_at",
         ]
@@ -52,6 +66,10 @@ class AgentSerializer(serializers.ModelSerializer):
 
     def get_ref(self, agent) -> str:
         return f"{agent.team.slug}/{agent.slug}"
+
+    @extend_schema_field(AgentSearchEvidenceSerializer(allow_null=True))
+    def get_evidence(self, agent) -> dict | None:
+        return agent_search_evidence(agent)
 
 
 class ForkOriginSerializer(serializers.Serializer):

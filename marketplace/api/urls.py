@@ -1,6 +1,8 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from marketplace.api import views
+from marketplace.api.evidence import EvidenceSharingView
 
 router = DefaultRouter()
 router.register("agents", views.AgentViewSet, basename="agent")
@@ -8,4 +10,7 @@ router.register("versions", views.AgentVersionViewSet, basename="version")
 router.register("installs", views.InstallationViewSet, basename="installation")
 router.register("ratings", views.RatingViewSet, basename="rating")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("evidence-sharing/", EvidenceSharingView.as_view(), name="evidence-sharing"),
+    *router.urls,
+]

@@ -15,6 +15,7 @@ from crucible import access
 from crucible.api.viewsets import TeamScopedMixin
 from marketplace import selectors
 from marketplace.api import serializers as s
+from marketplace.api.evidence import EVIDENCE_SCHEMA, evidence_response
 from marketplace.diff import version_diff
 from marketplace.filters import AgentFilterSet, AgentVersionFilterSet, InstallationFilterSet, RatingFilterSet
 from marketplace.models import Agent, AgentVersion, Installation, Rating
@@ -305,6 +306,11 @@ class AgentVersionViewSet(
             version_download(version=version, team=team)
             version.refresh_from_db(fields=["download_count"])
         return Response(s.AgentVersionDefinitionSerializer(version).data)
+
+    @EVIDENCE_SCHEMA
+    @action(detail=True, methods=["get"])
+    def evidence(self, request, pk=None):
+        return evidence_response(request, self.get_object())
 
 
 @extend_schema_view(

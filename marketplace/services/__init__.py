@@ -5,7 +5,8 @@ One module per topic: ``agents``, ``versions``, ``installs``, ``ratings``, ``rep
 shared checks in ``validation``. Every public name is re-exported here, so
 ``from marketplace import services`` keeps working.
 
-Contract for other apps (docs/architecture.md): ``version_publish``, ``installation_pin``.
+Contract for other apps (docs/architecture.md): ``version_publish``, ``installation_pin``; the evidence feeds
+``version_evidence_record``, ``version_evidence_build_record``, ``version_experiment_record``.
 """
 
 from marketplace.services.agents import (
@@ -16,6 +17,14 @@ from marketplace.services.agents import (
     agent_validate,
 )
 from marketplace.services.channels import candidate_promote, candidate_publish, candidate_share_set, candidate_yank
+from marketplace.services.evidence import (
+    evidence_agents_refresh,
+    evidence_sharing_set,
+    version_evidence_build_record,
+    version_evidence_rebuild,
+    version_evidence_record,
+    version_experiment_record,
+)
 from marketplace.services.forks import agent_fork
 from marketplace.services.installs import (
     agent_install,
@@ -44,6 +53,8 @@ __all__ = [
     "candidate_yank",
     "clean_tags",
     "installation_pin",
+    "evidence_agents_refresh",
+    "evidence_sharing_set",
     "installation_uninstall",
     "installation_upgrade",
     "parse_version",
@@ -56,6 +67,10 @@ __all__ = [
     "report_resolve",
     "validate_json_schema",
     "version_download",
+    "version_evidence_build_record",
+    "version_evidence_rebuild",
+    "version_evidence_record",
+    "version_experiment_record",
     "version_publish",
     "version_unyank",
     "version_yank",

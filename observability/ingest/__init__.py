@@ -12,8 +12,9 @@
 3. ``insert``: ``COPY`` of the new rows (or ``INSERT ... ON CONFLICT DO NOTHING`` when a
    concurrent batch raced us to an id), then of their payloads;
 4. ``observability.rollups.rollups_apply`` adds the rows really inserted to the rollups (and takes
-   away usage that stopped counting), ``spans.traces_upsert`` to the trace summaries, and the
-   results of those naming a variant go to ``improvement.services.results_record_bulk``.
+   away usage that stopped counting), ``observability.evidence_feed`` those naming an agent version
+   to the marketplace's version evidence (the same counting), ``spans.traces_upsert`` to the trace
+   summaries, and the results of those naming a variant go to ``improvement.services.results_record_bulk``.
 Steps 2-4 run in one transaction: a failure stores nothing. Bad events never fail the others.
 """
 
@@ -28,6 +29,7 @@ from django.utils import timezone
 from crucible import validation as v
 from improvement import services as improvement_services
 from observability import conf
+from observability.evidence_feed import evidence_feed
 from observability.ingest import resolve, spans
 from observability.ingest.insert import executions_insert, payloads_insert
 from observability.ingest.parse import batch_events
@@ -125,6 +127,7 @@ def executions_ingest(*, team, events, build=None, api_key=None, source: str | N
             stored_rows = [row for row in ordered if row["client_id"] in stored_ids]
             payloads_insert(stored_rows, team_id=team.pk)
             rollups_apply(team_id=team.pk, rows=stored_rows, uncounted_usage=uncounted)
+            evidence_feed(team_id=team.pk, rows=stored_rows, uncounted_usage=uncounted)
             spans.traces_upsert(team_id=team.pk, rows=stored_rows, uncounted=uncounted, known=set(stored_by_trace))
             late_refusals = _feed_variants(team, rows, stored_ids)
 

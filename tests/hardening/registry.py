@@ -435,6 +435,7 @@ VIEW_MODELS = {
     "alerts-api:rule-mute": "alerts.alertrule",
     "alerts-api:transition-detail": "alerts.alerttransition",
     "marketplace:version-diff": "marketplace.agent",  # pk is the agent whose versions are compared
+    "marketplace:version-detail": "marketplace.agent",
 }
 
 # Parameters that are not object references: (URL name, parameter) -> value.

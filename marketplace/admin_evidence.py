@@ -1,0 +1,46 @@
+"""Admin screens of measured evidence (imported by ``marketplace.admin``)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from marketplace.admin import ReadOnlyAdminMixin
+from marketplace.models import EvidenceSharing, TeamBuildDaily, VersionEvidenceDaily, VersionExperimentOutcome
+from marketplace.services.evidence import evidence_sharing_set
+
+
+@admin.register(EvidenceSharing)
+class EvidenceSharingAdmin(admin.ModelAdmin):
+    list_display = ["team", "share_evidence", "updated_by", "updated_at"]
+    list_filter = ["share_evidence"]
+    search_fields = ["team__slug", "team__name"]
+    fields = ["team", "share_evidence", "updated_by", "updated_at"]
+    readonly_fields = ["updated_by", "updated_at"]
+    autocomplete_fields = ["team"]
+
+    def save_model(self, request, obj, form, change):
+        # The same service as the page and the API (the search figures are refreshed with it).
+        evidence_sharing_set(team=obj.team, share_evidence=obj.share_evidence, user=request.user)
+
+
+@admin.register(VersionEvidenceDaily)
+class VersionEvidenceDailyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["day", "version", "team", "executions", "successes", "priced", "builds", "build_successes"]
+    list_filter = ["day"]
+    list_select_related = ["version__agent__team", "team"]
+    raw_id_fields = ["version", "agent", "team"]
+    show_full_result_count = False
+
+
+@admin.register(TeamBuildDaily)
+class TeamBuildDailyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["day", "team", "builds", "build_successes", "build_quality_count"]
+    list_filter = ["day"]
+    list_select_related = ["team"]
+
+
+@admin.register(VersionExperimentOutcome)
+class VersionExperimentOutcomeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["concluded_at", "version", "team", "experiment_id", "outcome", "samples", "low", "high"]
+    list_filter = ["outcome"]
+    list_select_related = ["version__agent__team", "team"]

@@ -1,0 +1,132 @@
+"""Measured evidence of marketplace versions: rollups per team, version and UTC day.
+
+Higher apps feed these tables through ``marketplace.services.evidence`` (observability ingest,
+team memory build reports, improvement experiment conclusions); every counter moves in one
+``INSERT ... ON CONFLICT DO UPDATE`` statement, so concurrent writers stay exact. Pages read the
+rollups, never the raw executions. Imported by ``marketplace.models``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from crucible.limits import SUM_MONEY_DIGITS
+
+
+class EvidenceSharing(models.Model):
+    """A team's choice to let its measured figures count in other teams' view of a version
+    (as an anonymous part of a spread across at least K teams). Off when there is no row."""
+
+    team = models.OneToOneField(
+        "crucible.Team", primary_key=True, on_delete=models.CASCADE, related_name="evidence_sharing"
+    )
+    share_evidence = models.BooleanField(default=False)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["team"], condition=models.Q(share_evidence=True), name="evidencesharing_on")]
+
+    def __str__(self):
+        return f"{self.team_id}: {'shares' if self.share_evidence else 'keeps'} evidence"
+
+
+class VersionEvidenceDaily(models.Model):
+    """What one team measured of one version on one UTC day: executions (observability ingest)
+    and builds that used the version (team memory). Sums of squares give the intervals."""
+
+    id = models.BigAutoField(primary_key=True)
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey("marketplace.AgentVersion", on_delete=models.CASCADE, related_name="evidence_days")
+    agent = models.ForeignKey("marketplace.Agent", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    executions = models.BigIntegerField(db_default=0, default=0)
+    successes = models.BigIntegerField(db_default=0, default=0)
+    duration_sum_ms = models.FloatField(db_default=0.0, default=0.0)
+    # Bucket counts of the log-scale duration histogram observability keeps (same rule, passed in),
+    # trimmed to the buckets in use: ``hist[0]`` counts bucket ``hist_offset``.
+    hist_offset = models.PositiveSmallIntegerField(db_default=0, default=0)
+    hist = ArrayField(models.BigIntegerField(), db_default=models.Value([]), default=list)
+    tokens = models.BigIntegerField(db_default=0, default=0, help_text="Input plus output tokens.")
+    tokens_sq = models.FloatField(db_default=0.0, default=0.0)
+    cost = models.DecimalField(max_digits=SUM_MONEY_DIGITS, decimal_places=8, db_default=0, default=0)
+    cost_sq = models.FloatField(db_default=0.0, default=0.0)
+    priced = models.BigIntegerField(db_default=0, default=0, help_text="Executions with a known cost.")
+    quality_sum = models.FloatField(db_default=0.0, default=0.0)
+    quality_sq = models.FloatField(db_default=0.0, default=0.0)
+    quality_count = models.BigIntegerField(db_default=0, default=0)
+    builds = models.BigIntegerField(db_default=0, default=0, help_text="Builds of the team that used the version.")
+    build_successes = models.BigIntegerField(db_default=0, default=0)
+    build_quality_sum = models.FloatField(db_default=0.0, default=0.0)
+    build_quality_sq = models.FloatField(db_default=0.0, default=0.0)
+    build_quality_count = models.BigIntegerField(db_default=0, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "version", "day"], name="versionevidence_unique_team_version_day")
+        ]
+        indexes = [
+            models.Index(fields=["version", "day"], name="versionevidence_version_day"),
+            models.Index(fields=["agent", "day"], name="versionevidence_agent_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.version_id} {self.day} team {self.team_id}"
+
+
+class TeamBuildDaily(models.Model):
+    """Every build a team reported on one UTC day: the "same team's other builds" a version's
+    builds are compared with (other = all − with the version)."""
+
+    id = models.BigAutoField(primary_key=True)
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    builds = models.BigIntegerField(db_default=0, default=0)
+    build_successes = models.BigIntegerField(db_default=0, default=0)
+    build_quality_sum = models.FloatField(db_default=0.0, default=0.0)
+    build_quality_sq = models.FloatField(db_default=0.0, default=0.0)
+    build_quality_count = models.BigIntegerField(db_default=0, default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "day"], name="teambuilddaily_unique_team_day")]
+
+    def __str__(self):
+        return f"team {self.team_id} {self.day}: {self.builds} builds"
+
+
+class VersionExperimentOutcome(models.Model):
+    """A concluded experiment in which a variant ran this version: won or lost, with its sample
+    size and the interval of its success rate."""
+
+    class Outcome(models.TextChoices):
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+        NO_WINNER = "no_winner", "No clear winner"
+
+    id = models.BigAutoField(primary_key=True)
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(
+        "marketplace.AgentVersion", on_delete=models.CASCADE, related_name="experiment_outcomes"
+    )
+    experiment_id = models.BigIntegerField(help_text="improvement.Experiment id (kept without a link: lower layer).")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    samples = models.BigIntegerField(default=0)
+    successes = models.BigIntegerField(default=0)
+    low = models.FloatField(null=True, blank=True, help_text="Wilson 95 % interval of the success rate.")
+    high = models.FloatField(null=True, blank=True)
+    concluded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "experiment_id"], name="versionexperimentoutcome_unique_version_experiment"
+            )
+        ]
+        indexes = [models.Index(fields=["version", "concluded_at"], name="versionoutcome_version_time")]
+
+    def __str__(self):
+        return f"{self.version_id} {self.outcome} experiment {self.experiment_id}"

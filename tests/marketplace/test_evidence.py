@@ -401,3 +401,20 @@ def test_agent_page_lists_versions_twenty_at_a_time(client, make_user, make_agen
     second = client.get(url, {"versions_page": 2}).content.decode().split('id="versions"')[1]
     assert "1.0.0" in second and "1.24.0<" not in second
     assert 'value="1.0.0"' in first  # the install form still names every version
+
+
+def test_the_worker_refreshes_search_figures_every_hour(make_agent, make_team, users, three_k):
+    from procrastinate.contrib.django import app
+
+    from marketplace.models import Agent
+    from marketplace.tasks import evidence_refresh
+
+    scheduled = {p.task.name: p.cron for p in app.periodic_registry.periodic_tasks.values()}
+    assert scheduled["marketplace.evidence_refresh"] == "7 * * * *"
+    agent = make_agent(make_team("Publisher", slug="pub"), "Hourly", slug="hourly")
+    for team in users[:3]:
+        share(team)
+        run_version(team, agent.latest_version, runs=10, failures=1)
+    assert Agent.objects.get(pk=agent.pk).evidence_success_rate is None  # not refreshed yet
+    assert evidence_refresh(0) >= 1
+    assert Agent.objects.get(pk=agent.pk).evidence_success_rate == pytest.approx(0.9)

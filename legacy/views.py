@@ -281,10 +281,10 @@ class LegacyDashboardView(APIView):
         responses={200: s.ObservabilityLegacyDashboardSerializer, 400: observability_v1.ERROR},
     )
     def get(self, request):
-        period, _ = observability_v1._period(request)
+        period, _ = observability_v1.period_query(request)
         return Response(
             s.ObservabilityLegacyDashboardSerializer(
-                selectors.dashboard_agents(team=observability_v1._team(request), period=period)
+                selectors.dashboard_agents(team=observability_v1.active_team_or_404(request), period=period)
             ).data
         )
 

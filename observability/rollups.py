@@ -190,7 +190,7 @@ def rollups_apply(*, team_id: int, rows: list[dict], uncounted_usage: list[dict]
 
 # --- Rebuild from raw executions ----------------------------------------------------------
 
-ROLLUP_FROM_RAW_NAMED_SQL = """
+ROLLUP_FROM_RAW_SQL = """
 SELECT team_id, bucket, agent_name, model, version, status, sum(n) AS executions, sum(dsum) AS duration_sum_ms,
        max(dmax) AS duration_max_ms, sum(i) AS input_tokens, sum(o) AS output_tokens,
        sum(c) AS cached_input_tokens, sum(r) AS reasoning_tokens, sum(cost) AS cost, sum(unpriced) AS unpriced,
@@ -214,16 +214,10 @@ FROM (
 ) per_bucket
 GROUP BY team_id, bucket, agent_name, model, version, status
 """
-# The same text with positional bounds, for observability.selectors (it rewrites the bounds itself
-# and still binds by position); drop it once selectors reads ROLLUP_FROM_RAW_NAMED_SQL.
-ROLLUP_FROM_RAW_SQL = ROLLUP_FROM_RAW_NAMED_SQL.replace(
-    "started_at >= %(start)s AND started_at < %(end)s", "started_at >= %s AND started_at < %s"
-)
-
 REBUILD_SQL = (
     "INSERT INTO {table} (team_id, bucket, agent_name, model, version, status, executions, duration_sum_ms, "
     "duration_max_ms, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist)"
-    + ROLLUP_FROM_RAW_NAMED_SQL
+    + ROLLUP_FROM_RAW_SQL
 )
 
 REBUILD_ERRORS_SQL = """

@@ -102,7 +102,7 @@ class ModelPriceViewSet(viewsets.ReadOnlyModelViewSet):
         return ModelPrice.objects.all()
 
 
-def _team(request):
+def active_team_or_404(request):
     team = access.active_team(request)
     if team is None:
         raise NotFound("You are not a member of any team.")
@@ -141,7 +141,10 @@ class IngestView(APIView):
         if len(events) > conf.MAX_BATCH_EVENTS:
             raise PayloadTooLarge(f"At most {conf.MAX_BATCH_EVENTS} events per batch; this one has {len(events)}.")
         results = services.executions_ingest(
-            team=_team(request), events=events, api_key=access.api_key_of(request), source=ExecutionSource.API
+            team=active_team_or_404(request),
+            events=events,
+            api_key=access.api_key_of(request),
+            source=ExecutionSource.API,
         )
         return ingest_response(results)
 
@@ -228,7 +231,7 @@ class OtlpTracesView(APIView):
             raise ParseError(str(exc)) from None
         try:
             rejected, message_text = otlp.export_ingest(
-                team=_team(request), request=message, api_key=access.api_key_of(request)
+                team=active_team_or_404(request), request=message, api_key=access.api_key_of(request)
             )
         except otlp.TooManySpans as exc:
             raise PayloadTooLarge(str(exc)) from None
@@ -238,7 +241,7 @@ class OtlpTracesView(APIView):
         return HttpResponse(body, content_type="application/x-protobuf")
 
 
-def _period(request, serializer_class=s.PeriodQuerySerializer):
+def period_query(request, serializer_class=s.PeriodQuerySerializer):
     query = serializer_class(data=request.query_params)
     query.is_valid(raise_exception=True)
     return query.validated_data["period"], query.validated_data
@@ -263,9 +266,9 @@ class DashboardView(APIView):
         responses={200: s.DashboardSerializer, 400: ERROR},
     )
     def get(self, request):
-        period, data = _period(request, s.DashboardQuerySerializer)
+        period, data = period_query(request, s.DashboardQuerySerializer)
         result = selectors.dashboard(
-            team=_team(request),
+            team=active_team_or_404(request),
             period=period,
             agent=data.get("agent"),
             model=data.get("model"),
@@ -281,8 +284,8 @@ class AgentDetailView(APIView):
 
     @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.AgentDetailSerializer, 404: ERROR})
     def get(self, request, name):
-        period, _ = _period(request)
-        result = selectors.agent_detail(team=_team(request), name=name, period=period)
+        period, _ = period_query(request)
+        result = selectors.agent_detail(team=active_team_or_404(request), name=name, period=period)
         if result is None:
             raise NotFound(f"No executions of agent '{name}' in this period.")
         return Response(s.AgentDetailSerializer(result).data)
@@ -296,8 +299,8 @@ class BottlenecksView(APIView):
 
     @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.BottlenecksSerializer, 400: ERROR})
     def get(self, request):
-        period, _ = _period(request)
-        team = _team(request)
+        period, _ = period_query(request)
+        team = active_team_or_404(request)
         current = selectors.per_agent(team, period.start, period.end)
         result = selectors.bottlenecks(team=team, period=period, current=current)
         result["regressions"] = selectors.regressions(team=team, period=period, current=current)
@@ -312,9 +315,11 @@ class RegressionsView(APIView):
 
     @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.RegressionSerializer(many=True), 400: ERROR})
     def get(self, request):
-        period, _ = _period(request)
+        period, _ = period_query(request)
         return Response(
-            s.RegressionSerializer(selectors.regressions(team=_team(request), period=period), many=True).data
+            s.RegressionSerializer(
+                selectors.regressions(team=active_team_or_404(request), period=period), many=True
+            ).data
         )
 
 
@@ -330,10 +335,10 @@ class RecommendationExperimentView(APIView):
         responses={200: s.RecommendationExperimentSerializer, 201: s.RecommendationExperimentSerializer, 400: ERROR},
     )
     def post(self, request):
-        period, _ = _period(request)
+        period, _ = period_query(request)
         data = s.RecommendationExperimentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        team = _team(request)
+        team = active_team_or_404(request)
         experiment, created = recommendation_experiment_start(
             team=team,
             recommendations=selectors.recommendations(team=team, period=period),
@@ -359,6 +364,6 @@ class RecommendationsView(APIView):
 
     @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.RecommendationsSerializer, 400: ERROR})
     def get(self, request):
-        period, _ = _period(request)
-        recs = selectors.recommendations(team=_team(request), period=period)
+        period, _ = period_query(request)
+        recs = selectors.recommendations(team=active_team_or_404(request), period=period)
         return Response(s.RecommendationsSerializer({"period": period.as_dict(), "recommendations": recs}).data)

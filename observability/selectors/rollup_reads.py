@@ -46,7 +46,7 @@ RAW = "raw"
 # whole hours, and for series finer than an hour: the live minutes). Named parameters: team, and the
 # segment's bounds (``.format(lo=..., hi=...)`` names them).
 RAW_AS_ROLLUP_SQL = ROLLUP_FROM_RAW_SQL.format(unit="minute", team_filter="AND team_id = %(team)s").replace(
-    "started_at >= %s AND started_at < %s", "started_at >= %({lo})s AND started_at < %({hi})s"
+    "started_at >= %(start)s AND started_at < %(end)s", "started_at >= %({lo})s AND started_at < %({hi})s"
 )
 FINE_BUCKETS = ("minute", "5min", "hour", "6h")  # finer than a day: never read from daily rollups
 MINUTE_BUCKETS = ("minute", "5min")  # finer than an hour: only raw executions can be split so

@@ -13,15 +13,15 @@ def rollups_verify(*, start: dt.datetime, end: dt.datetime, team=None, sample: i
     """Recompute rollups of [start, end) (whole UTC days) from raw executions and compare with the
     stored ones: counts, tokens, cost, unpriced and histograms exactly; duration sums to 1e-6."""
     start, end = whole_days(start, end)
-    team_filter = "AND team_id = %s" if team is not None else ""
-    extra = [team.pk] if team is not None else []
+    team_filter = "AND team_id = %(team)s" if team is not None else ""
+    params = {"start": start, "end": end, "team": team.pk if team is not None else None}
     report = {"start": start, "end": end, "tables": {}}
     with connection.cursor() as cursor:
         for table, unit in ROLLUP_TABLES:
             fresh = ROLLUP_FROM_RAW_SQL.format(unit=unit, team_filter=team_filter)
             sql = f"""
                 WITH fresh AS ({fresh}),
-                     cur AS (SELECT * FROM {table} WHERE bucket >= %s AND bucket < %s {team_filter})
+                     cur AS (SELECT * FROM {table} WHERE bucket >= %(start)s AND bucket < %(end)s {team_filter})
                 SELECT coalesce(f.team_id, c.team_id), coalesce(f.bucket, c.bucket), coalesce(f.agent_name, c.agent_name),
                        coalesce(f.model, c.model), coalesce(f.version, c.version), coalesce(f.status, c.status),
                        f.executions, c.executions
@@ -35,10 +35,10 @@ def rollups_verify(*, start: dt.datetime, end: dt.datetime, team=None, sample: i
                    OR f.output_tokens <> c.output_tokens OR f.cached_input_tokens <> c.cached_input_tokens
                    OR f.reasoning_tokens <> c.reasoning_tokens OR f.cost <> c.cost OR f.unpriced <> c.unpriced
             """
-            cursor.execute(sql, [start, end, *extra, start, end, *extra])
+            cursor.execute(sql, params)
             bad = cursor.fetchall()
             cursor.execute(
-                f"SELECT count(*) FROM {table} WHERE bucket >= %s AND bucket < %s {team_filter}", [start, end, *extra]
+                f"SELECT count(*) FROM {table} WHERE bucket >= %(start)s AND bucket < %(end)s {team_filter}", params
             )
             report["tables"][table] = {
                 "rows": cursor.fetchone()[0],

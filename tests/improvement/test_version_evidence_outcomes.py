@@ -21,16 +21,18 @@ def _experiment(team, member):
     )
 
 
-def test_concluding_records_won_and_lost_for_versions(team, member, monkeypatch):
+def test_concluding_records_won_and_lost_for_versions(team, member):
     agent = mp.agent_create(team=team, name="Duelled", system_prompt="A.")
-    version = agent.latest_version
-    # Stand-in for the variant -> version link: every variant runs this version.
-    monkeypatch.setattr(Variant, "agent_version_id", version.pk, raising=False)
+    old = agent.latest_version
+    new = mp.version_publish(agent=agent, system_prompt="B.")
     experiment = _experiment(team, member)
+    Variant.objects.filter(experiment=experiment, name="control").update(agent_version=old)
+    Variant.objects.filter(experiment=experiment, name="new").update(agent_version=new)
     winner = experiment.variants.get(name="new")
     imp.experiment_conclude(experiment=experiment, winner=winner, use_report_winner=False)
-    outcome = VersionExperimentOutcome.objects.get(version=version, experiment_id=experiment.pk)
-    assert outcome.team_id == team.pk and outcome.outcome in ("won", "lost")
+    outcomes = {o.version_id: o for o in VersionExperimentOutcome.objects.filter(experiment_id=experiment.pk)}
+    assert {v: o.outcome for v, o in outcomes.items()} == {new.pk: "won", old.pk: "lost"}
+    assert all(o.team_id == team.pk for o in outcomes.values())
 
 
 def test_variants_without_a_version_record_nothing(team, member):

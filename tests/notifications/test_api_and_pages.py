@@ -98,6 +98,8 @@ def test_the_bell_shows_the_unread_count_and_the_inbox_page_marks_read(client, m
     publish(team, "b")
     home = client.get(reverse("notifications:index")).content.decode()
     assert 'id="notification-bell"' in home and '<span class="bell-count">2</span>' in home
+    # The icon is drawn (SVG), not a font's emoji: headless Chromium's fonts drew a missing-glyph box.
+    assert '<svg class="bell-icon"' in home and "\N{BELL}" not in home
     assert "Title a" in home
     client.post(reverse("notifications:read"), {"id": [Notification.objects.filter(user=member).first().pk]})
     assert Notification.objects.filter(user=member, read_at__isnull=True).count() == 1

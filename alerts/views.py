@@ -18,15 +18,7 @@ from alerts.metrics import METRICS
 from alerts.models import AlertRule
 from crucible import access
 from crucible.lists import FilteredListView, page_of
-from crucible.pages import TeamPageMixin
-
-
-def _form_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
+from crucible.pages import TeamPageMixin, form_add_service_errors
 
 
 class IndexView(FilteredListView):
@@ -95,7 +87,7 @@ class RuleCreateView(TeamPageMixin, TemplateView):
             try:
                 rule = services.alert_rule_create(team=self.team, data=form.rule_data(), created_by=request.user)
             except ValidationError as exc:
-                _form_errors(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, f"Alert rule '{rule.name}' created.")
                 return redirect("alerts:rule-detail", pk=rule.pk)
@@ -119,7 +111,7 @@ class RuleEditView(RuleMixin, TemplateView):
             try:
                 services.alert_rule_update(rule=rule, data=form.rule_data())
             except ValidationError as exc:
-                _form_errors(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, "Alert rule saved.")
                 return redirect("alerts:rule-detail", pk=rule.pk)

@@ -62,3 +62,13 @@ class TeamPageMixin(LoginRequiredMixin):
     @property
     def readable_team_ids(self):
         return access.readable_team_ids(self.request)
+
+
+def form_add_service_errors(form, exc) -> None:
+    """Put a service's ValidationError messages on the form fields they name (the rest on the
+    form as a whole): every page form shows a service's errors this one way."""
+    if hasattr(exc, "error_dict"):
+        for field, messages in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+    else:
+        form.add_error(None, exc.messages)

@@ -12,7 +12,7 @@ from django.views.generic import TemplateView
 
 from crucible import access
 from crucible.lists import FilteredListView
-from crucible.pages import TeamPageMixin
+from crucible.pages import TeamPageMixin, form_add_service_errors
 from improvement import charts, selectors, services
 from improvement.filters import ExperimentFilterSet
 from improvement.forms import ConcludeForm, ExperimentCreateForm, ExperimentForm, VariantForm
@@ -21,14 +21,6 @@ from improvement.models import Experiment, Status, Variant
 from marketplace import selectors as marketplace_selectors
 
 EXPERIMENT_FIELDS = ExperimentForm.Meta.fields
-
-
-def _form_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _flash_errors(request, exc: ValidationError) -> None:
@@ -126,7 +118,7 @@ class ExperimentCreateView(TeamPageMixin, TemplateView):
                     **{k: data[k] for k in EXPERIMENT_FIELDS},
                 )
             except ValidationError as exc:
-                _form_errors(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, f"Experiment '{experiment.name}' created.")
                 return redirect("improvement:experiment-detail", pk=experiment.pk)
@@ -151,7 +143,7 @@ class ExperimentEditView(ExperimentMixin, TemplateView):
                 changes = {k: form.cleaned_data[k] for k in EXPERIMENT_FIELDS}
                 services.experiment_update(experiment=experiment, **changes)
             except ValidationError as exc:
-                _form_errors(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, "Experiment saved.")
                 return redirect("improvement:experiment-detail", pk=experiment.pk)

@@ -88,14 +88,3 @@ class ReportForm(forms.Form):
 
 class YankForm(forms.Form):
     reason = forms.CharField(max_length=limits.SHORT_TEXT_CHARS)
-
-
-def add_service_errors(form, exc) -> None:
-    """Put a service's ValidationError messages on the form fields they name."""
-    if hasattr(exc, "message_dict"):
-        for field, messages in exc.message_dict.items():
-            for message in messages:
-                form.add_error(field if field in form.fields else None, message)
-    else:
-        for message in exc.messages:
-            form.add_error(None, message)

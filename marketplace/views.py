@@ -12,7 +12,7 @@ from django.views.generic import FormView, TemplateView
 
 from crucible import access
 from crucible.lists import FilteredListView, page_of
-from crucible.pages import TeamPageMixin
+from crucible.pages import TeamPageMixin, form_add_service_errors
 from marketplace import charts, conf, selectors
 from marketplace.diff import version_diff
 from marketplace.evidence import agent_search_evidence
@@ -24,7 +24,6 @@ from marketplace.forms import (
     ReportForm,
     VersionCreateForm,
     YankForm,
-    add_service_errors,
 )
 from marketplace.models import Agent, AgentVersion, Installation, Rating
 from marketplace.services.agents import agent_create, agent_update, agent_validate
@@ -156,7 +155,7 @@ class AgentCreateView(TeamPageMixin, FormView):
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
                 exc = ValidationError({f: e for f, e in exc.error_dict.items() if f not in form.errors})
-                add_service_errors(form, exc)
+                form_add_service_errors(form, exc)
         return super().form_invalid(form)
 
     def form_valid(self, form):
@@ -164,7 +163,7 @@ class AgentCreateView(TeamPageMixin, FormView):
         try:
             agent = agent_create(team=self.team, created_by=self.request.user, **data)
         except ValidationError as exc:
-            add_service_errors(form, exc)
+            form_add_service_errors(form, exc)
             return super().form_invalid(form)
         messages.success(self.request, f"Published {agent.name} {agent.latest_version.version}.")
         return redirect("marketplace:agent-detail", pk=agent.pk)
@@ -193,7 +192,7 @@ class AgentEditView(AgentMixin, FormView):
         try:
             agent_update(agent=agent, **form.cleaned_data)
         except ValidationError as exc:
-            add_service_errors(form, exc)
+            form_add_service_errors(form, exc)
             return self.form_invalid(form)
         messages.success(self.request, "Saved.")
         return redirect("marketplace:agent-detail", pk=agent.pk)
@@ -227,7 +226,7 @@ class VersionCreateView(AgentMixin, FormView):
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
                 exc = ValidationError({f: e for f, e in exc.error_dict.items() if f not in form.errors})
-                add_service_errors(form, exc)
+                form_add_service_errors(form, exc)
         return super().form_invalid(form)
 
     def form_valid(self, form):
@@ -236,7 +235,7 @@ class VersionCreateView(AgentMixin, FormView):
         try:
             version = version_publish(agent=agent, published_by=self.request.user, **data)
         except ValidationError as exc:
-            add_service_errors(form, exc)
+            form_add_service_errors(form, exc)
             return self.form_invalid(form)
         messages.success(self.request, f"Published version {version.version}.")
         return redirect("marketplace:agent-detail", pk=agent.pk)
@@ -378,7 +377,7 @@ class YankView(VersionWriteMixin, FormView):
         try:
             version_yank(version=version, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
-            add_service_errors(form, exc)
+            form_add_service_errors(form, exc)
             return self.form_invalid(form)
         messages.success(self.request, f"Version {version.version} yanked. You can undo it on this page.")
         return redirect("marketplace:agent-detail", pk=version.agent_id)

@@ -1,6 +1,7 @@
 """Benchmark: throughput of ``POST /api/v1/improvement/select/`` under concurrent load, beside
-the framework's floor (``GET /api/v1/teams/``, the simplest DRF endpoint) measured in the same run
-against the same server.
+the framework's floor measured in the same run: ``GET /ping/`` of a minimal Django + DRF
+application (``benchmarks/reference_app.py``: one APIView, no database, no middleware) served the
+same way (granian, the same workers and threads, the same buffering front).
 
     CRUCIBLE_DB_NAME=bench_improvement .venv/bin/python benchmarks/improvement.py            # small
     CRUCIBLE_DB_NAME=bench_improvement .venv/bin/python benchmarks/improvement.py --full     # docs figure
@@ -139,9 +140,13 @@ def main():
 
     key = prepare()
     before_assignments = Assignment.objects.filter(experiment__name=EXPERIMENT).count()
-    port = free_port()
+    port, reference_port = free_port(), free_port()
     server = start_app_server(port, args.workers, args.threads)
+    reference = start_server(
+        db_name=DB_NAME, port=reference_port, workers=args.workers, threads=args.threads, reference=True
+    )
     base = f"http://127.0.0.1:{port}"
+    floor_url = f"http://127.0.0.1:{reference_port}/ping/"
     results = {"floor": [], "select": [], "unit": []}
 
     def with_unit():
@@ -149,10 +154,10 @@ def main():
 
     try:
         # Warm both paths (connections, imports) before measuring.
-        load(f"{base}/api/v1/teams/", "GET", key, clients=2, seconds=1)
+        load(floor_url, "GET", key, clients=2, seconds=1)
         load(f"{base}/api/v1/improvement/select/", "POST", key, body={"experiment": EXPERIMENT}, clients=2, seconds=1)
         for _ in range(rounds):
-            results["floor"].append(load(f"{base}/api/v1/teams/", "GET", key, clients=args.clients, seconds=seconds))
+            results["floor"].append(load(floor_url, "GET", key, clients=args.clients, seconds=seconds))
             results["select"].append(
                 load(
                     f"{base}/api/v1/improvement/select/",
@@ -175,6 +180,7 @@ def main():
             )
     finally:
         stop_server(server)
+        stop_server(reference)
 
     def summary(rows):
         return {
@@ -192,7 +198,7 @@ def main():
     )
     print(f"{'endpoint':<42}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}")
     print(
-        f"{'GET /api/v1/teams/ (floor)':<42}{floor['rps']:>9.0f}{floor['p50']:>9.1f}{floor['p95']:>9.1f}{floor['errors']:>8}"
+        f"{'GET /ping/ (minimal DRF, floor)':<42}{floor['rps']:>9.0f}{floor['p50']:>9.1f}{floor['p95']:>9.1f}{floor['errors']:>8}"
     )
     print(
         f"{'POST /api/v1/improvement/select/':<42}{select['rps']:>9.0f}{select['p50']:>9.1f}{select['p95']:>9.1f}{select['errors']:>8}"

@@ -57,27 +57,50 @@ class Execution(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="executions")
+    # Indexes on team_id lead with it (below); foreign keys get no index of their own.
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="executions", db_index=False)
     client_id = models.CharField(
         max_length=200, help_text="The client's id of the event; a retry with the same id is stored once."
     )
     agent_name = models.CharField(max_length=200)
     agent = models.ForeignKey(
-        "marketplace.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+        "marketplace.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="executions",
+        db_index=False,  # partial index in Meta
     )
     agent_version = models.ForeignKey(
-        "marketplace.AgentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+        "marketplace.AgentVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="executions",
+        db_index=False,
     )
     version = models.CharField(max_length=64, blank=True, help_text="Agent version label as reported.")
     model = models.CharField(max_length=200, blank=True)
     operation = models.CharField(max_length=64, blank=True, help_text="gen_ai.operation.name for OTLP spans.")
     variant = models.ForeignKey(
-        "improvement.Variant", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+        "improvement.Variant",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="executions",
+        db_index=False,
     )
     build = models.ForeignKey(
-        "teammemory.Build", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+        "teammemory.Build",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="executions",
+        db_index=False,
     )
-    api_key = models.ForeignKey("crucible.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    api_key = models.ForeignKey(
+        "crucible.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     source = models.CharField(max_length=10, choices=ExecutionSource.choices, default=ExecutionSource.API)
     trace_id = models.CharField(max_length=32, blank=True)
     span_id = models.CharField(max_length=16, blank=True)
@@ -135,7 +158,11 @@ class Execution(models.Model):
     class Meta:
         ordering = ["-started_at"]
         constraints = [
-            models.UniqueConstraint(fields=["team", "client_id"], name="execution_unique_team_client_id"),
+            # Partitioned by month on started_at: a unique key must include it. A retry carries the
+            # same start; ingest reads stored ids first (docs/architecture.md, "Partitions").
+            models.UniqueConstraint(
+                fields=["team", "client_id", "started_at"], name="execution_unique_team_client_started"
+            ),
             models.CheckConstraint(condition=Q(duration_ms__gte=0), name="execution_duration_nonneg"),
             models.CheckConstraint(
                 condition=Q(
@@ -159,6 +186,12 @@ class Execution(models.Model):
             # Retention deletes by age across teams: a BRIN index is tiny and nearly free to keep.
             BrinIndex(fields=["started_at"], name="execution_started_brin"),
             models.Index(fields=["team", "trace_id"], name="execution_team_trace", condition=~Q(trace_id="")),
+            # Mostly-null links: partial indexes cost nothing to a row without them and still serve
+            # the ON DELETE SET NULL of an agent, version, variant, build or API key.
+            *[
+                models.Index(fields=[name], name=f"execution_{name}", condition=Q(**{f"{name}__isnull": False}))
+                for name in ("agent", "agent_version", "variant", "build", "api_key")
+            ],
         ]
 
     def __str__(self) -> str:
@@ -178,7 +211,7 @@ class SpanPayload(models.Model):
     kept ``PAYLOAD_RETENTION_DAYS``, which may be shorter than the span's own retention."""
 
     execution = models.OneToOneField(Execution, primary_key=True, on_delete=models.CASCADE, related_name="payload")
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
     started_at = models.DateTimeField(help_text="The span's start, copied for retention and search windows.")
     input = models.JSONField(null=True, blank=True)
     output = models.JSONField(null=True, blank=True)
@@ -197,7 +230,7 @@ class Trace(models.Model):
     """One trace's summary, upserted as its spans arrive (in any order, in any request)."""
 
     id = models.BigAutoField(primary_key=True)
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
     trace_id = models.CharField(max_length=32)
     root_span_id = models.CharField(max_length=16, blank=True, help_text="Empty until the root span arrives.")
     name = models.CharField(max_length=200, blank=True, help_text="The root span's name.")
@@ -262,7 +295,7 @@ class RollupBase(models.Model):
     """Aggregates of executions per (team, period, agent, model, version, status)."""
 
     id = models.BigAutoField(primary_key=True)
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
     bucket = models.DateTimeField(help_text="Start of the period (UTC).")
     agent_name = models.CharField(max_length=200)
     model = models.CharField(max_length=200, blank=True)
@@ -314,7 +347,7 @@ class ErrorRollup(models.Model):
     """Failed executions per (team, hour, agent, error type): errors by type without raw rows."""
 
     id = models.BigAutoField(primary_key=True)
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
     bucket = models.DateTimeField()
     agent_name = models.CharField(max_length=200)
     error_type = models.CharField(max_length=200)

@@ -68,7 +68,7 @@ SELECT %(team_id)s, %(build_id)s, %(api_key_id)s, %(source)s, now(),
        {", ".join(f"t.{name}{_CASTS.get(name, '')}" for name in INSERT_COLUMNS)}
 FROM unnest({", ".join(f"%({name})s::{kind}[]" for name, kind in COLUMN_TYPES.items())})
      AS t({", ".join(INSERT_COLUMNS)})
-ON CONFLICT (team_id, client_id) DO NOTHING
+ON CONFLICT (team_id, client_id, started_at) DO NOTHING
 RETURNING client_id
 """
 

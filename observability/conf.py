@@ -24,6 +24,9 @@ TRACE_PAYLOAD_MAX_BYTES = env_int("CRUCIBLE_TRACE_PAYLOAD_MAX_BYTES", 65536)
 RETENTION_DAYS = env_int("CRUCIBLE_OBS_RETENTION_DAYS", 90)
 # Span inputs and outputs (SpanPayload) are deleted after this many days, the span itself stays.
 TRACE_PAYLOAD_RETENTION_DAYS = env_int("CRUCIBLE_TRACE_PAYLOAD_RETENTION_DAYS", 30)
+# Executions, payloads and rollups are partitioned by month: the worker creates the partitions
+# this many months ahead (daily, observability.partitions_ensure); a default partition catches the rest.
+PARTITION_MONTHS_AHEAD = env_int("CRUCIBLE_OBS_PARTITION_MONTHS_AHEAD", 3)
 
 # --- Analysis thresholds ------------------------------------------------------------------
 # An agent needs this many executions in the period before any rule judges it.

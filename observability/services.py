@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from crucible import limits, sql
 from crucible import validation as v
-from observability import conf
+from observability import conf, partitions
 from observability.ingest import EVENT_FIELDS, TOKEN_FIELDS, executions_ingest
 from observability.models import RedactionRule
 from observability.redaction import pattern_check
@@ -44,48 +44,32 @@ __all__ = [
 
 
 def executions_purge(*, days: int | None = None, batch_size: int = 50_000) -> int:
-    """Delete raw executions that started more than ``days`` (default RETENTION_DAYS) ago, in
-    batches (short transactions), and the summaries of traces that ended before then. Rollups are
-    kept. Returns the number of executions deleted."""
+    """Delete raw executions that started more than ``days`` (default RETENTION_DAYS) ago, and
+    their payloads, and the summaries of traces that ended before then. Rollups are kept.
+    Whole monthly partitions are dropped; rows are deleted (in batches, short transactions) only
+    in the month that straddles the cutoff. Returns the number of executions deleted (a dropped
+    partition counts its rows as PostgreSQL estimates them)."""
     days = conf.RETENTION_DAYS if days is None else days
     if days < 1:
         raise ValidationError({"days": "Must be at least 1."})
     cutoff = timezone.now() - dt.timedelta(days=days)
-    deleted = 0
-    while True:
-        with transaction.atomic():
-            count = sql.execute(
-                "DELETE FROM observability_execution WHERE id IN ("
-                " SELECT id FROM observability_execution WHERE started_at < %(cutoff)s LIMIT %(batch_size)s)",
-                {"cutoff": cutoff, "batch_size": batch_size},
-            )
-        deleted += count
-        if count < batch_size:
-            break
+    partitions.partitions_ensure()
+    partitions.partitions_drop_before(partitions.PAYLOADS, cutoff=cutoff, batch_size=batch_size)
+    deleted = partitions.partitions_drop_before(partitions.EXECUTIONS, cutoff=cutoff, batch_size=batch_size)
     # Trace summaries go with their spans (a trace that ended before the cutoff has none left).
     sql.execute("DELETE FROM observability_trace WHERE ended_at < %(cutoff)s", {"cutoff": cutoff})
-    return deleted
+    return deleted.rows
 
 
 def payloads_purge(*, days: int | None = None, batch_size: int = 50_000) -> int:
     """Delete span inputs and outputs (SpanPayload) of spans that started more than ``days``
-    (default CRUCIBLE_TRACE_PAYLOAD_RETENTION_DAYS) ago; the spans stay. Returns the number deleted."""
+    (default CRUCIBLE_TRACE_PAYLOAD_RETENTION_DAYS) ago; the spans stay. Whole monthly partitions
+    are dropped, the straddling month deleted row-wise. Returns the number deleted."""
     days = conf.TRACE_PAYLOAD_RETENTION_DAYS if days is None else days
     if days < 1:
         raise ValidationError({"days": "Must be at least 1."})
     cutoff = timezone.now() - dt.timedelta(days=days)
-    deleted = 0
-    while True:
-        with transaction.atomic():
-            count = sql.execute(
-                "DELETE FROM observability_spanpayload WHERE execution_id IN ("
-                " SELECT execution_id FROM observability_spanpayload WHERE started_at < %(cutoff)s"
-                " LIMIT %(batch_size)s)",
-                {"cutoff": cutoff, "batch_size": batch_size},
-            )
-        deleted += count
-        if count < batch_size:
-            return deleted
+    return partitions.partitions_drop_before(partitions.PAYLOADS, cutoff=cutoff, batch_size=batch_size).rows
 
 
 def _rule_values(*, name, pattern, replacement, errors: v.Errors) -> dict:

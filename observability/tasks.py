@@ -6,7 +6,7 @@ import logging
 
 from procrastinate.contrib.django import app
 
-from observability import services
+from observability import partitions, services
 
 logger = logging.getLogger(__name__)
 
@@ -21,3 +21,14 @@ def executions_purge(timestamp: int) -> int:
     payloads = services.payloads_purge()
     logger.info("Retention: deleted %s raw executions and %s span payloads.", deleted, payloads)
     return deleted
+
+
+# Monthly partitions of executions, payloads and rollups, created months ahead (daily, 02:47 UTC;
+# idempotent: a partition that exists is left alone). See observability/partitions.py.
+@app.periodic(cron="47 2 * * *")
+@app.task(queue="maintenance", name="observability.partitions_ensure")
+def partitions_ensure(timestamp: int) -> int:
+    created = partitions.partitions_ensure()
+    if created:
+        logger.info("Partitions: created %s.", ", ".join(created))
+    return len(created)

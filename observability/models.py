@@ -57,8 +57,11 @@ class Execution(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    # Indexes on team_id lead with it (below); foreign keys get no index of their own.
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="executions", db_index=False)
+    # Spans are the one table written per event: no foreign-key constraint (each costs a lookup
+    # and a lock on the referenced row per span); Django applies on_delete. team_id leads the indexes.
+    team = models.ForeignKey(
+        "crucible.Team", on_delete=models.CASCADE, related_name="executions", db_index=False, db_constraint=False
+    )
     client_id = models.CharField(
         max_length=200, help_text="The client's id of the event; a retry with the same id is stored once."
     )
@@ -70,6 +73,7 @@ class Execution(models.Model):
         on_delete=models.SET_NULL,
         related_name="executions",
         db_index=False,  # partial index in Meta
+        db_constraint=False,
     )
     agent_version = models.ForeignKey(
         "marketplace.AgentVersion",
@@ -78,6 +82,7 @@ class Execution(models.Model):
         on_delete=models.SET_NULL,
         related_name="executions",
         db_index=False,
+        db_constraint=False,
     )
     version = models.CharField(max_length=64, blank=True, help_text="Agent version label as reported.")
     model = models.CharField(max_length=200, blank=True)
@@ -89,6 +94,7 @@ class Execution(models.Model):
         on_delete=models.SET_NULL,
         related_name="executions",
         db_index=False,
+        db_constraint=False,
     )
     build = models.ForeignKey(
         "teammemory.Build",
@@ -97,9 +103,16 @@ class Execution(models.Model):
         on_delete=models.SET_NULL,
         related_name="executions",
         db_index=False,
+        db_constraint=False,
     )
     api_key = models.ForeignKey(
-        "crucible.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        "crucible.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     source = models.CharField(max_length=10, choices=ExecutionSource.choices, default=ExecutionSource.API)
     trace_id = models.CharField(max_length=32, blank=True)

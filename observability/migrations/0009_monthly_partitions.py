@@ -16,7 +16,9 @@ the stored ids before inserting, see observability/ingest/insert.py). SpanPayloa
 Index cost: the foreign-key columns of executions (agent, agent version, variant, build, API key)
 are mostly null: their full btrees become partial ones (``WHERE col IS NOT NULL``), which a COPY of
 rows without them never touches and which still serve ON DELETE SET NULL. The single-column team_id
-indexes Django adds to foreign keys are dropped: an index leading with team_id covers each.
+indexes Django adds to foreign keys are dropped: an index leading with team_id covers each. The
+executions table keeps no foreign-key constraint (each cost a lookup and a lock on the team row per
+inserted span); Django still applies on_delete (CASCADE, SET NULL) to them.
 
 ``observability_month_partition(parent, month)`` creates one month's partition (moving the rows the
 default partition caught for that month); the worker calls it ahead of time
@@ -122,24 +124,13 @@ def _team_fk(table: str) -> str:
     )
 
 
-def _fk(table: str, column: str, target: str) -> str:
-    return (
-        f"ALTER TABLE {table} ADD CONSTRAINT {table.removeprefix('observability_')}_{column}_fk "
-        f"FOREIGN KEY ({column}) REFERENCES {target} (id) DEFERRABLE INITIALLY DEFERRED"
-    )
-
-
 SEARCH_DOCUMENT = (
     "(jsonb_to_tsvector('simple'::regconfig, COALESCE(input, 'null'::jsonb), '[\"string\"]'::jsonb)"
     " || jsonb_to_tsvector('simple'::regconfig, COALESCE(output, 'null'::jsonb), '[\"string\"]'::jsonb))"
 )
-EXECUTION_FKS = {
-    "agent_id": "marketplace_agent",
-    "agent_version_id": "marketplace_agentversion",
-    "variant_id": "improvement_variant",
-    "build_id": "teammemory_build",
-    "api_key_id": "crucible_apikey",
-}
+# Executions keep no foreign-key constraint: each costs a lookup (and a row lock on the team) per
+# inserted span. The ORM still emulates on_delete (CASCADE, SET NULL) for these columns.
+EXECUTION_FKS = ("agent_id", "agent_version_id", "variant_id", "build_id", "api_key_id")
 
 EXECUTION_SQL = [
     *_convert("observability_execution", "started_at", identity=True),
@@ -162,8 +153,6 @@ EXECUTION_SQL = [
         f"WHERE {column} IS NOT NULL"
         for column in EXECUTION_FKS
     ],
-    _team_fk("observability_execution"),
-    *[_fk("observability_execution", column, target) for column, target in EXECUTION_FKS.items()],
     "ALTER TABLE observability_spanpayload ADD CONSTRAINT observability_spanpayload_pkey "
     "PRIMARY KEY (execution_id, team_id, started_at)",
     "CREATE INDEX spanpayload_team_started ON observability_spanpayload (team_id, started_at)",
@@ -206,7 +195,13 @@ TEAM_NO_INDEX = models.ForeignKey(
 
 def _fk_field(to: str, related_name: str = "executions") -> models.ForeignKey:
     return models.ForeignKey(
-        blank=True, null=True, on_delete=models.SET_NULL, related_name=related_name, to=to, db_index=False
+        blank=True,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name=related_name,
+        to=to,
+        db_index=False,
+        db_constraint=False,
     )
 
 
@@ -222,7 +217,7 @@ STATE_OPERATIONS = [
         model_name="execution",
         name="team",
         field=models.ForeignKey(
-            on_delete=models.CASCADE, related_name="executions", to="crucible.team", db_index=False
+            on_delete=models.CASCADE, related_name="executions", to="crucible.team", db_index=False, db_constraint=False
         ),
     ),
     migrations.AlterField(model_name="execution", name="agent", field=_fk_field("marketplace.agent")),

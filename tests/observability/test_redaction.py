@@ -125,6 +125,8 @@ def test_rules_page(client, team_admin, member, team):
 def test_payloads_are_purged_before_their_spans(team_key_client, team, now):
     team_key_client.post(SPANS_URL, {"events": [event(now, input="hi")]}, format="json")
     execution = Execution.objects.get(team=team)
+    # A payload is keyed with its span's start (one foreign key, one partition month): move both.
+    Execution.objects.filter(pk=execution.pk).update(started_at=now - dt.timedelta(days=40))
     SpanPayload.objects.filter(execution=execution).update(started_at=now - dt.timedelta(days=40))
     call_command("observability_retention", "--payload-days", "30")
     assert Execution.objects.filter(pk=execution.pk).exists()

@@ -137,3 +137,13 @@ def test_orm_lookups_and_deletes_by_id_work_on_the_partitioned_table(team):
     assert Execution.objects.select_related("payload").get(pk=span.pk).payload.output == {"a": 1}
     span.delete()  # the ORM's cascade deletes the payload first
     assert not SpanPayload.objects.exists() and not Execution.objects.exists()
+
+
+def test_worker_job_creates_partitions_further_ahead_when_configured(monkeypatch):
+    from observability import conf
+    from observability.tasks import partitions_ensure
+
+    monkeypatch.setattr(conf, "PARTITION_MONTHS_AHEAD", conf.PARTITION_MONTHS_AHEAD + 2)
+    # The migration created three months ahead; two more months for each of the five tables.
+    assert partitions_ensure(int(timezone.now().timestamp())) == 2 * len(partitions.PARTITION_KEYS)
+    assert partitions_ensure(int(timezone.now().timestamp())) == 0

@@ -223,7 +223,11 @@ class SpanPayload(models.Model):
     """A span's input and output, after redaction and truncation; stored compressed (TOAST) and
     kept ``PAYLOAD_RETENTION_DAYS``, which may be shorter than the span's own retention."""
 
-    execution = models.OneToOneField(Execution, primary_key=True, on_delete=models.CASCADE, related_name="payload")
+    # Database key (execution_id, team_id, started_at), its span's; no foreign-key constraint (a
+    # span partition could not be dropped without checking every payload against it).
+    execution = models.OneToOneField(
+        Execution, primary_key=True, on_delete=models.CASCADE, related_name="payload", db_constraint=False
+    )
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
     started_at = models.DateTimeField(help_text="The span's start, copied for retention and search windows.")
     input = models.JSONField(null=True, blank=True)

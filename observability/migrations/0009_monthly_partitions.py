@@ -11,7 +11,7 @@ primary keys are composite, ``(id, team_id, started_at)`` (the ORM still reads `
 ``id`` leads so lookups by id alone, the admin's and deletion cascades', use it), and the idempotency
 key of spans is ``(team_id, client_id, started_at)`` (a retry carries the same start; ingest reads
 the stored ids before inserting, see observability/ingest/insert.py). SpanPayload is keyed
-``(execution_id, team_id, started_at)`` with a composite foreign key to its span.
+``(execution_id, team_id, started_at)``, the key of its span (no foreign-key constraint: see below).
 
 Index cost: the foreign-key columns of executions (agent, agent version, variant, build, API key)
 are mostly null: their full btrees become partial ones (``WHERE col IS NOT NULL``), which a COPY of
@@ -158,9 +158,9 @@ EXECUTION_SQL = [
     "CREATE INDEX spanpayload_team_started ON observability_spanpayload (team_id, started_at)",
     f"CREATE INDEX spanpayload_text_search ON observability_spanpayload USING gin ({SEARCH_DOCUMENT})",
     _team_fk("observability_spanpayload"),
-    "ALTER TABLE observability_spanpayload ADD CONSTRAINT spanpayload_execution_fk "
-    "FOREIGN KEY (execution_id, team_id, started_at) REFERENCES observability_execution (id, team_id, started_at) "
-    "DEFERRABLE INITIALLY DEFERRED",
+    # No foreign key from a payload to its span: detaching a span partition would check every
+    # payload against it (seconds per million spans), and a payload is written only by ingest, in
+    # its span's transaction, with its span's key; the ORM deletes it with its span.
 ]
 
 ROLLUP_KEYS = {
@@ -233,6 +233,18 @@ STATE_OPERATIONS = [
         for name in ("agent", "agent_version", "variant", "build", "api_key")
     ],
     migrations.AlterField(model_name="spanpayload", name="team", field=TEAM_NO_INDEX),
+    migrations.AlterField(
+        model_name="spanpayload",
+        name="execution",
+        field=models.OneToOneField(
+            on_delete=models.CASCADE,
+            primary_key=True,
+            related_name="payload",
+            serialize=False,
+            to="observability.execution",
+            db_constraint=False,
+        ),
+    ),
     migrations.AlterField(model_name="trace", name="team", field=TEAM_NO_INDEX),
     migrations.AlterField(model_name="hourlyrollup", name="team", field=TEAM_NO_INDEX),
     migrations.AlterField(model_name="dailyrollup", name="team", field=TEAM_NO_INDEX),

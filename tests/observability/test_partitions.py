@@ -147,3 +147,13 @@ def test_worker_job_creates_partitions_further_ahead_when_configured(monkeypatch
     # The migration created three months ahead; two more months for each of the five tables.
     assert partitions_ensure(int(timezone.now().timestamp())) == 2 * len(partitions.PARTITION_KEYS)
     assert partitions_ensure(int(timezone.now().timestamp())) == 0
+
+
+def test_a_resent_id_with_another_start_in_another_month_is_still_a_duplicate(team, ingest, event_factory, now):
+    """The unique key includes the start (partitioned table); ingest's read of stored ids does not."""
+    first = event_factory(id="resent")
+    ingest(team, [first])
+    other_month = now - dt.timedelta(days=40)
+    results = ingest(team, [dict(first, started_at=other_month.isoformat())])
+    assert results[0]["status"] == "duplicate"
+    assert Execution.objects.filter(team=team, client_id="resent").count() == 1

@@ -118,7 +118,8 @@ def partitions_drop_before(table: str, *, cutoff: dt.datetime, batch_size: int =
     while True:
         with transaction.atomic():
             count = execute(
-                f"DELETE FROM {table} WHERE ({pk}, {key}) IN ("
+                # The outer condition on the key prunes the DELETE to the straddling partitions too.
+                f"DELETE FROM {table} WHERE {key} < %(cutoff)s AND ({pk}, {key}) IN ("
                 f" SELECT {pk}, {key} FROM {table} WHERE {key} < %(cutoff)s LIMIT %(batch_size)s)",
                 {"cutoff": cutoff, "batch_size": batch_size},
             )

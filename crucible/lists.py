@@ -112,6 +112,7 @@ class FilteredListView(TeamPageMixin, TemplateView):
     (iterable), ``sort_links`` ({column: {url, arrow, aria_sort}}) and ``query`` (the filters)."""
 
     filterset_class = None
+    replica_reads = True  # GET reads may come from the read replica (crucible.db_router)
     per_page = 25
     max_page = 100_000  # keeps OFFSET within a bigint for lists without a total
     with_total = True  # False for tables too large to count on every page view

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from contextlib import ExitStack
 from functools import partial
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection, connections
 from django.http import HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
@@ -116,17 +117,20 @@ class StatementTimeoutMiddleware:
         timeout_ms = int(settings.DB_STATEMENT_TIMEOUT_MS)
         if timeout_ms <= 0:
             return self.get_response(request)
-        pending = [True]
-
-        def bounded(execute, sql, params, many, context):
-            if pending:
-                pending.clear()
-                # on the raw connection: the cursor may be a server-side one (QuerySet.iterator())
-                context["connection"].connection.execute(f"SET statement_timeout = {timeout_ms}")
-            return execute(sql, params, many, context)
-
-        with connection.execute_wrapper(bounded):
+        with ExitStack() as stack:
+            # the read replica's statements are bounded the same way (crucible.db_router)
+            for conn in [connection] + ([connections["replica"]] if "replica" in connections.settings else []):
+                stack.enter_context(conn.execute_wrapper(partial(_bounded, [True], timeout_ms)))
             return self.get_response(request)
+
+
+def _bounded(pending, timeout_ms, execute, sql, params, many, context):
+    if pending:
+        pending.clear()
+        # on the raw connection: the cursor may be a server-side one (QuerySet.iterator())
+        with context["connection"].wrap_database_errors:
+            context["connection"].connection.execute(f"SET statement_timeout = {timeout_ms}")
+    return execute(sql, params, many, context)
 
 
 class ReleaseApiObjectsMiddleware:

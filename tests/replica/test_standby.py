@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import dataclass
 
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -19,24 +20,31 @@ from rest_framework.test import APIClient
 from crucible import db_router, replica, services
 from crucible.models import Role
 from crucible.replica import REPLICA
+from tests.hardening.servers import PrivatePostgres
 from tests.replica import standby as standby_servers
 
 RULES = "/api/v1/alerts/rules/"
 _names = itertools.count(1)
 
 
+@dataclass
+class Pair:
+    primary: PrivatePostgres
+    standby: PrivatePostgres
+
+
 @pytest.fixture(scope="module")
 def pair(django_db_setup, django_db_blocker):
-    reason = standby_servers.available()
+    reason = standby_servers.missing_tool()
     if reason:
         pytest.skip(reason)
     with django_db_blocker.unblock():
         default = connections[DEFAULT_DB_ALIAS]
         saved = default.settings_dict
-        servers = standby_servers.start_pair(saved)
+        servers = Pair(*standby_servers.start_pair(saved))
         default.close()
-        default.settings_dict = servers.primary.settings(saved)
-        connections.settings[REPLICA] = servers.standby.settings(saved)
+        default.settings_dict = standby_servers.settings_of(servers.primary, saved)
+        connections.settings[REPLICA] = standby_servers.settings_of(servers.standby, saved)
         replica.reset()
         try:
             yield servers
@@ -47,7 +55,8 @@ def pair(django_db_setup, django_db_blocker):
             del connections.settings[REPLICA]
             default.settings_dict = saved
             replica.reset()
-            servers.stop()
+            servers.standby.destroy()
+            servers.primary.destroy()
 
 
 @pytest.fixture(scope="module")
@@ -103,18 +112,18 @@ def _names_listed(response) -> set[str]:
 
 
 def _on_standby(pair, name: str) -> bool:
-    return pair.standby.sql(f"SELECT count(*) FROM alerts_alertrule WHERE name = '{name}'") == "1"
+    return standby_servers.sql(pair.standby, f"SELECT count(*) FROM alerts_alertrule WHERE name = '{name}'") == 1
 
 
 def _replay(pair, run: bool) -> None:
-    pair.standby.sql("SELECT pg_wal_replay_resume()" if run else "SELECT pg_wal_replay_pause()")
+    standby_servers.sql(pair.standby, "SELECT pg_wal_replay_resume()" if run else "SELECT pg_wal_replay_pause()")
 
 
 def test_a_list_read_goes_to_the_replica_and_sees_what_the_primary_wrote(pair, team):
     writer, reader = _key_client(team), _key_client(team)
     rule = _rule(writer)
     standby_servers.wait_until(lambda: _on_standby(pair, rule["name"]), "the standby to replay the rule")
-    assert pair.standby.sql("SELECT pg_is_in_recovery()") == "t"  # a real standby, read-only
+    assert standby_servers.sql(pair.standby, "SELECT pg_is_in_recovery()") is True  # a real standby
 
     response, touched = _get(reader, RULES)
 
@@ -196,7 +205,7 @@ def test_a_stopped_replica_sends_reads_to_the_primary_and_pages_still_answer(pai
     page, touched = _get(browser, "/alerts/")
     assert page.status_code == 200 and touched == {REPLICA}
 
-    pair.standby.stop()
+    pair.standby.stop("immediate")
     # The replica dies between the request's check of its connection and its first statement:
     # the statement fails on the replica and the GET runs again on the primary.
     with monkeypatch.context() as patch:

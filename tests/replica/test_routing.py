@@ -28,6 +28,9 @@ from crucible.sql import is_plain_read
         ("/observability/", "GET", True),  # the dashboard
         ("/api/v1/observability/dashboard/", "GET", True),
         ("/teammemory/", "GET", True),
+        ("/api/v1/teammemory/insights/", "GET", True),
+        ("/observability/agents/planner/", "GET", True),
+        ("/api/v1/observability/agents/planner/", "GET", True),
         ("/healthz", "GET", False),  # not declared: the primary
         ("/settings/api-keys/", "GET", False),
     ],

@@ -37,7 +37,10 @@ MARKER_MIN_SECONDS = 60
 ALWAYS_PRIMARY_APPS = frozenset({"sessions", "auth", "admin", "contenttypes", "procrastinate"})
 ALWAYS_PRIMARY_MODELS = frozenset({"crucible.apikey", "crucible.membership", "crucible.ratecounter"})
 
-MARKER_READ_SQL = "SELECT lsn FROM crucible_readmarker WHERE client = %(client)s AND written_at > now() - %(seconds)s * interval '1 second'"
+MARKER_READ_SQL = """
+SELECT lsn FROM crucible_readmarker
+WHERE client = %(client)s AND written_at > now() - %(seconds)s * interval '1 second'
+"""
 MARKER_WRITE_SQL = """
 INSERT INTO crucible_readmarker AS m (client, lsn, written_at)
 VALUES (%(client)s, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, now())

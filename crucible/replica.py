@@ -118,14 +118,15 @@ def check() -> ReplicaState:
 
 
 def current() -> ReplicaState:
-    """The state as last checked, checked again when older than the check interval."""
+    """The state as last checked, checked again when older than the check interval (by one
+    thread; the others go on with the last answer rather than wait for a slow replica)."""
     state = _state
-    if not _stale(state, time.monotonic()):
-        return state
-    with _lock:
-        if _stale(_state, time.monotonic()):
-            return check()
-        return _state
+    if not _stale(state, time.monotonic()) or not _lock.acquire(blocking=False):
+        return state  # fresh, or another thread is checking: its answer comes soon
+    try:
+        return check() if _stale(_state, time.monotonic()) else _state
+    finally:
+        _lock.release()
 
 
 def replayed_past(lsn: int) -> bool:

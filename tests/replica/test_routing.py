@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.urls import resolve
 
 from crucible import db_router, replica
@@ -89,3 +90,22 @@ def test_without_a_replica_nothing_changes(client, member_client):
     assert response.status_code == 201
     assert db_router.MARKER_COOKIE not in response.cookies
     assert read_alias() == "default"
+
+
+def test_a_replica_alias_that_is_not_a_standby_is_never_read(django_db_setup, django_db_blocker, client):
+    """A second alias of the primary itself (a mistaken DATABASE_REPLICA_URL, or a promoted
+    former replica) is found out by the check and serves no reads."""
+    with django_db_blocker.unblock():
+        connections.settings[replica.REPLICA] = dict(connections[DEFAULT_DB_ALIAS].settings_dict)
+        replica.reset()
+        token = db_router._plan.set(ReadPlan(eligible=True))
+        try:
+            assert replica.check().status == replica.NOT_STANDBY
+            assert read_alias(Team) == DEFAULT_DB_ALIAS
+            assert client.get("/healthz").json()["replica"]["status"] == "not_standby"
+        finally:
+            db_router._plan.reset(token)
+            connections[replica.REPLICA].close()
+            del connections[replica.REPLICA]
+            del connections.settings[replica.REPLICA]
+            replica.reset()

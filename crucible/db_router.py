@@ -6,7 +6,8 @@
   (``replica_reads = True`` on a page, or the viewset actions named in ``replica_reads``, e.g.
   ``("list", "retrieve")``): lists, dashboards, detail reads. Everything else reads the primary.
 - Read-your-writes: after a client's write (a POST, PUT, PATCH or DELETE answered below 400) its
-  marker holds the primary's WAL position (``pg_current_wal_lsn()``). A later read of that client
+  marker holds the primary's WAL insert position (``pg_current_wal_insert_lsn()``, past the
+  request's commit records even with ``synchronous_commit = off``). A later read of that client
   goes to the replica only once the replica has replayed that far (``pg_last_wal_replay_lsn()``).
   Browsers carry the marker in a signed cookie; API keys in the unlogged table
   ``crucible_readmarker`` on the primary, keyed by a hash of the key.
@@ -43,10 +44,10 @@ WHERE client = %(client)s AND written_at > now() - %(seconds)s * interval '1 sec
 """
 MARKER_WRITE_SQL = """
 INSERT INTO crucible_readmarker AS m (client, lsn, written_at)
-VALUES (%(client)s, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, now())
+VALUES (%(client)s, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint, now())
 ON CONFLICT (client) DO UPDATE SET lsn = greatest(m.lsn, EXCLUDED.lsn), written_at = EXCLUDED.written_at
 """
-CURRENT_LSN_SQL = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS lsn"
+CURRENT_LSN_SQL = "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint AS lsn"
 
 
 @dataclass

@@ -24,7 +24,7 @@ REPLICA = "replica"
 OK, LAGGING, DOWN, NOT_STANDBY, OFF = "ok", "lagging", "down", "not_standby", "off"
 
 # An LSN as a number (bytes since 0/0), so Python compares them.
-PRIMARY_LSN_SQL = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS lsn"
+PRIMARY_LSN_SQL = "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint AS lsn"
 REPLICA_SQL = """
 SELECT pg_is_in_recovery() AS standby,
        pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint AS replay_lsn,

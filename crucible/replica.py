@@ -23,8 +23,10 @@ REPLICA = "replica"
 # Statuses shown by /healthz. Only "ok" lets reads go to the replica.
 OK, LAGGING, DOWN, NOT_STANDBY, OFF = "ok", "lagging", "down", "not_standby", "off"
 
-# An LSN as a number (bytes since 0/0), so Python compares them.
-PRIMARY_LSN_SQL = "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint AS lsn"
+# An LSN as a number (bytes since 0/0), so Python compares them. Lag is measured against what the
+# primary has written (what a standby can have received), not its insert position: with
+# synchronous_commit = off the insert position runs ahead until the WAL writer catches up.
+PRIMARY_LSN_SQL = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS lsn"
 REPLICA_SQL = """
 SELECT pg_is_in_recovery() AS standby,
        pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint AS replay_lsn,

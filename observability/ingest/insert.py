@@ -9,12 +9,7 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
-from observability.sql import fetch_rows
-
-
-def pg_text_array(values) -> str:
-    """A PostgreSQL array literal of text values (each quoted)."""
-    return "{" + ",".join('"' + x.replace("\\", "\\\\").replace('"', '\\"') + '"' for x in values) + "}"
+from observability.sql import fetch_rows, pg_array
 
 
 class _Stored(NamedTuple):
@@ -89,7 +84,7 @@ def _value(row: dict, name: str):
     if name in ("attributes", "request_params"):
         return _json(value) if value else "{}"
     if name == "tags":  # an array literal: psycopg's list dumper costs more than the COPY itself
-        return pg_text_array(value) if value else "{}"
+        return pg_array(value) if value else "{}"
     return value
 
 

@@ -27,9 +27,8 @@ from collections import defaultdict
 from typing import NamedTuple
 
 from crucible import validation as v
-from observability.ingest.insert import pg_text_array
 from observability.models import USAGE_KINDS
-from observability.sql import execute, fetch_rows
+from observability.sql import execute, fetch_rows, pg_array
 
 USAGE_KIND_VALUES = frozenset(str(kind) for kind in USAGE_KINDS)
 UNKNOWN_AGENT = "unknown"  # a span with no agent of its own and none in its trace yet
@@ -333,7 +332,7 @@ def traces_upsert(*, team_id: int, rows: list[dict], uncounted: list[dict], know
         return
     ordered = [traces[key] for key in sorted(traces)]
     for t in ordered:
-        t["tags"] = pg_text_array(sorted(t["tags"]))
+        t["tags"] = pg_array(sorted(t["tags"]))
     fresh = [t for t in ordered if t["trace_id"] not in known]
     if fresh and _traces_copy(team_id, fresh):
         ordered = [t for t in ordered if t["trace_id"] in known]

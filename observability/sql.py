@@ -23,7 +23,7 @@ def _element(value) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return _quoted(value)
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, (int, float, Decimal)):
@@ -33,9 +33,18 @@ def _element(value) -> str:
     raise TypeError(f"No array literal for a {type(value).__name__}.")
 
 
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def pg_array(values) -> str:
     """A PostgreSQL array literal of ``values`` (text, numbers, booleans, dates and times, None as
     NULL; text is always quoted), to be cast by the statement: ``%(name)s::text[]``."""
+    kinds = {type(value) for value in values}
+    if kinds == {str}:
+        return "{" + ",".join([_quoted(value) for value in values]) + "}"
+    if kinds <= {int, float, Decimal}:
+        return "{" + ",".join(map(str, values)) + "}"
     return "{" + ",".join([_element(value) for value in values]) + "}"
 
 

@@ -206,24 +206,26 @@ def _daily_of(hourly: dict) -> dict:
     return daily
 
 
-_ZEROS = ",".join(["0"] * histogram.BUCKETS)
+_ZEROS = ["0"] * histogram.BUCKETS
+
+
+def _hist_text(counts: dict) -> str:
+    """A group's histogram as an array literal (quoted: it travels inside a text[] literal)."""
+    parts = _ZEROS.copy()
+    for index, count in counts.items():
+        parts[index] = str(count)
+    return '"{' + ",".join(parts) + '}"'
 
 
 def _columns(groups: dict, prefix: str) -> dict:
     keys = sorted(groups)  # one order for every writer: concurrent batches cannot deadlock
-    columns = {prefix + name: [] for name in ROLLUP_ARRAYS}
-    arrays = [columns[prefix + name] for name in ROLLUP_ARRAYS]
+    columns = {prefix + name: [] for name in ROLLUP_ARRAYS[:-1]}
+    arrays = list(columns.values())
     for key in keys:
-        g = groups[key]
-        if g[9]:
-            dense = [0] * histogram.BUCKETS
-            for index, count in g[9].items():
-                dense[index] = count
-            hist = "{" + ",".join(map(str, dense)) + "}"
-        else:
-            hist = "{" + _ZEROS + "}"
-        for array, value in zip(arrays, (*key, *g[:9], hist), strict=True):
+        for array, value in zip(arrays, (*key, *groups[key][:9]), strict=True):
             array.append(value)
+    # The histograms' literal is made here, not by pg_array: 134 numbers each, already quoted.
+    columns[prefix + "hist"] = "{" + ",".join([_hist_text(groups[key][9]) for key in keys]) + "}"
     return columns
 
 

@@ -119,7 +119,9 @@ def truncate_all():
     team = team_named("bench-ingest")
     with connection.cursor() as cursor:
         for table in (
+            "observability_spanpayload",
             "observability_execution",
+            "observability_trace",
             "observability_hourlyrollup",
             "observability_dailyrollup",
             "observability_errorrollup",

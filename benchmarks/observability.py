@@ -151,7 +151,9 @@ def keys_only_table() -> None:
         )
         keys = [row[0] for row in cursor.fetchall()]
         cursor.execute(f"DROP TABLE IF EXISTS {KEYS_TABLE}")
-        cursor.execute(f"CREATE TABLE {KEYS_TABLE} (LIKE observability_execution INCLUDING DEFAULTS INCLUDING IDENTITY)")
+        cursor.execute(
+            f"CREATE TABLE {KEYS_TABLE} (LIKE observability_execution INCLUDING DEFAULTS INCLUDING IDENTITY)"
+        )
         for key in keys:
             cursor.execute(f"ALTER TABLE {KEYS_TABLE} ADD {key}")
 

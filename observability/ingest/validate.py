@@ -172,12 +172,13 @@ def event_validate(event, *, oldest, newest, errors: v.Errors) -> dict | None:
     if not isinstance(event, dict):
         errors.add(None, "Each event must be a JSON object.")
         return None
-    for key in event:
-        if key not in EVENT_FIELDS:
-            errors.add(str(key), "Unknown field.")
+    if not EVENT_FIELDS.issuperset(event):
+        for key in event:
+            if key not in EVENT_FIELDS:
+                errors.add(str(key), "Unknown field.")
     clean = {}
-    for key, value in event.items():
-        if isinstance(value, str) and not _encodable(value):
+    for key, value in event.items():  # ASCII text (most of it) cannot hold a lone surrogate
+        if isinstance(value, str) and not value.isascii() and not _encodable(value):
             errors.add(str(key), "Is not valid UTF-8 (a lone surrogate).")
     # A span sent with its trace and span ids may leave out its own id (they identify it).
     spanned = bool(event.get("trace_id")) and bool(event.get("span_id"))

@@ -171,6 +171,7 @@ def otlp_bodies(spans: list[dict], per_request: int) -> list[bytes]:
 
 def clear(team: Team) -> None:
     with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
         for table in TABLES:
             cursor.execute(f"DELETE FROM {table} WHERE team_id = %s", [team.pk])
         for table in TABLES:
@@ -277,21 +278,29 @@ def copy_reference(team: Team, spans: list[dict], now) -> float:
 
 
 DISK_TABLES = ("observability_execution", "observability_spanpayload", "observability_trace")
+ROLLUP_TABLES = ("observability_hourlyrollup", "observability_dailyrollup")
 
 
-def disk_per_million(team: Team, spans: int) -> dict:
+def disk_per_million(spans: int) -> dict:
     """Bytes per million stored spans, per table (heap, TOAST and indexes, after VACUUM), from the
-    rows just ingested (the database holds only this team's rows in these tables)."""
+    rows just ingested into emptied tables; the rollups' rows and bytes as they are (they grow with
+    agents, models, versions and hours, not with spans)."""
+    sizes = {}
     with connection.cursor() as cursor:
-        for table in (*DISK_TABLES, "observability_hourlyrollup", "observability_dailyrollup"):
+        cursor.execute("SET statement_timeout = 0")  # the API's request timeout is not for VACUUM
+        for table in (*DISK_TABLES, *ROLLUP_TABLES):
             cursor.execute(f"VACUUM ANALYZE {table}")
-        sizes = {}
-        for table in (*DISK_TABLES, "observability_hourlyrollup", "observability_dailyrollup"):
             cursor.execute("SELECT pg_total_relation_size(%s::regclass)", [table])
-            sizes[table] = cursor.fetchone()[0] * 1_000_000 / spans
-        cursor.execute("SELECT count(*) FROM observability_trace WHERE team_id = %s", [team.pk])
-        sizes["traces"] = cursor.fetchone()[0] * 1_000_000 / spans
+            size = cursor.fetchone()[0]
+            cursor.execute(f"SELECT count(*) FROM {table}")
+            sizes[table] = (cursor.fetchone()[0], size * 1_000_000 / spans if table in DISK_TABLES else size)
     return sizes
+
+
+def empty_tables() -> None:
+    """TRUNCATE (not DELETE) before measuring sizes: no free space left over from earlier rounds."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join((*DISK_TABLES, *ROLLUP_TABLES, 'observability_errorrollup'))} CASCADE")
 
 
 def bench(n_spans: int, batch: int, repeats: int, disk: bool = False) -> dict:
@@ -340,8 +349,9 @@ def bench(n_spans: int, batch: int, repeats: int, disk: bool = False) -> dict:
     runs = interleaved({"copy": copy_run, "api": api_run, "otlp": otlp_run}, repeats)
     sizes = None
     if disk:
+        empty_tables()
         api_run()
-        sizes = disk_per_million(team, spans)
+        sizes = disk_per_million(spans)
     clear(team)
     return {
         "spans": spans,
@@ -392,11 +402,15 @@ def main():
             )
     if r["disk"]:
         d = r["disk"]
-        print("  Disk per 1,000,000 spans (heap + TOAST + indexes, after VACUUM):")
-        for table in (*DISK_TABLES, "observability_hourlyrollup", "observability_dailyrollup"):
-            print(f"    {table:28s}: {d[table] / 2**20:>8,.0f} MiB")
-        total = sum(d[t] for t in DISK_TABLES)
-        print(f"    spans + payloads + traces   : {total / 2**20:>8,.0f} MiB ({d['traces']:,.0f} trace rows)")
+        print("  Disk per 1,000,000 spans (heap + TOAST + indexes, after VACUUM, tables emptied first):")
+        for table in DISK_TABLES:
+            rows, size = d[table]
+            print(f"    {table:28s}: {size / 2**20:>8,.0f} MiB  ({rows:,} rows measured)")
+        total = sum(d[t][1] for t in DISK_TABLES)
+        print(f"    spans + payloads + traces   : {total / 2**20:>8,.0f} MiB = {total / 1e6:,.0f} bytes per span")
+        for table in ROLLUP_TABLES:
+            rows, size = d[table]
+            print(f"    {table:28s}: {rows:,} rows, {size / 2**20:,.1f} MiB (not per span)")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex, GistIndex
+from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -161,10 +161,14 @@ class Agent(models.Model):
         ]
         indexes = [
             GinIndex(fields=["search_vector"], name="agent_search_gin"),
-            # GiST, not GIN: the typo fallback reads the most similar names first (KNN on <<->).
-            GistIndex(fields=["name"], opclasses=["gist_trgm_ops"], name="agent_name_trgm_gist"),
+            GinIndex(fields=["name"], opclasses=["gin_trgm_ops"], name="agent_name_trgm"),
             GinIndex(fields=["tags"], name="agent_tags_gin"),
-            models.Index(fields=["category"], name="agent_category"),
+            # Covering: counting a filtered list reads only this narrow index, not the wide rows.
+            models.Index(
+                fields=["category"],
+                include=["rating_sum", "rating_count", "team_id", "visibility", "is_listed"],
+                name="agent_category_cover",
+            ),
             GinIndex(fields=["title_vector"], name="agent_title_gin"),
             models.Index(Upper("name"), name="agent_name_upper"),
             models.Index(fields=["-install_count", "id"], name="agent_installs_desc_id"),
@@ -172,7 +176,10 @@ class Agent(models.Model):
             models.Index(fields=["-created_at", "-id"], name="agent_created_desc"),
             models.Index(fields=["-updated_at", "-id"], name="agent_updated_desc"),
             models.Index(
-                models.F("evidence_success_rate").desc(nulls_last=True), "id", name="agent_evidence_success_desc"
+                models.F("evidence_success_rate").desc(nulls_last=True),
+                "id",
+                include=["evidence_teams", "team_id", "visibility", "is_listed"],
+                name="agent_evidence_success_cover",
             ),
             models.Index(models.F("evidence_cost_per_run").asc(nulls_last=True), "id", name="agent_evidence_cost_asc"),
         ]

@@ -143,14 +143,16 @@ def _candidate_ids(base, *, q: str, query: SearchQuery, sort: str) -> list[int]:
     else:
         text = text.order_by(*(popular if sort == "relevance" else ORDERINGS[sort]))
     branches = [text.values_list("pk", flat=True)[:limit]]
-    if sort == "relevance":
+    # A phrase is rare in titles however common its words: the planner cannot know, so no title
+    # branch for phrases (their matches are ranked among the most installed ones).
+    if sort == "relevance" and '"' not in q:
         title = base.filter(title_vector=query).order_by(*popular)
         exact = base.filter(Q(name__iexact=q) | Q(slug=q.lower())).order_by("pk")
         branches += [title.values_list("pk", flat=True)[:limit], exact.values_list("pk", flat=True)[:limit]]
     ids = list(branches[0].union(*branches[1:])) if len(branches) > 1 else list(branches[0])
     if len(ids) < TYPO_FALLBACK_BELOW:
-        # The most similar names first, straight from the trigram GiST index (nearest neighbours).
-        typos = base.filter(name__trigram_word_similar=q).order_by(TrigramWordDistance(Value(q), "name"))
+        # The most similar names first (the trigram index finds them; similarity orders them).
+        typos = base.filter(name__trigram_word_similar=q).order_by(TrigramWordDistance(Value(q), "name"), "pk")
         ids = list(dict.fromkeys([*ids, *typos.values_list("pk", flat=True)[:TYPO_CANDIDATES]]))
     return ids
 

@@ -150,7 +150,7 @@ def _candidate_ids(base, *, q: str, query: SearchQuery, sort: str) -> list[int]:
         exact = base.filter(Q(name__iexact=q) | Q(slug=q.lower())).order_by("pk")
         branches += [title.values_list("pk", flat=True)[:limit], exact.values_list("pk", flat=True)[:limit]]
     ids = list(branches[0].union(*branches[1:])) if len(branches) > 1 else list(branches[0])
-    if len(ids) < TYPO_FALLBACK_BELOW:
+    if len(ids) < min(TYPO_FALLBACK_BELOW, limit):  # a full window means more text matches
         # The most similar names first (the trigram index finds them; similarity orders them).
         typos = base.filter(name__trigram_word_similar=q).order_by(TrigramWordDistance(Value(q), "name"), "pk")
         ids = list(dict.fromkeys([*ids, *typos.values_list("pk", flat=True)[:TYPO_CANDIDATES]]))

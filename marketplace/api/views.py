@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from crucible import access
 from crucible.api.pagination import PageNumberPagination
 from crucible.api.viewsets import TeamScopedMixin
-from marketplace import selectors
+from marketplace import conf, selectors
 from marketplace.api import serializers as s
 from marketplace.api.evidence import EVIDENCE_SCHEMA, evidence_response
 from marketplace.diff import version_diff
@@ -69,9 +69,9 @@ class AgentPagination(PageNumberPagination):
         response["properties"]["count"] = {
             "type": "integer",
             "description": (
-                "Number of agents listed: exact up to 10,000 (CRUCIBLE_MARKETPLACE_LIST_COUNT_CAP), where the list "
-                "stops; a text search lists at most its best matches (CRUCIBLE_MARKETPLACE_SEARCH_MAX_RESULTS of "
-                "each kind)."
+                f"Number of agents listed: exact up to {conf.LIST_COUNT_CAP:,} (CRUCIBLE_MARKETPLACE_LIST_COUNT_CAP), "
+                "where the list stops; a text search lists at most its best matches "
+                f"({conf.SEARCH_MAX_RESULTS:,} of each kind: CRUCIBLE_MARKETPLACE_SEARCH_MAX_RESULTS)."
             ),
         }
         return response

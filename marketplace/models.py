@@ -178,7 +178,7 @@ class Agent(models.Model):
             models.Index(
                 models.F("evidence_success_rate").desc(nulls_last=True),
                 "id",
-                include=["evidence_teams", "team_id", "visibility", "is_listed"],
+                include=["evidence_teams", "evidence_cost_per_run", "team_id", "visibility", "is_listed"],
                 name="agent_evidence_success_cover",
             ),
             models.Index(models.F("evidence_cost_per_run").asc(nulls_last=True), "id", name="agent_evidence_cost_asc"),

@@ -66,6 +66,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='agent',
-            index=models.Index(models.OrderBy(models.F('evidence_success_rate'), descending=True, nulls_last=True), models.F('id'), include=('evidence_teams', 'team_id', 'visibility', 'is_listed'), name='agent_evidence_success_cover'),
+            index=models.Index(models.OrderBy(models.F('evidence_success_rate'), descending=True, nulls_last=True), models.F('id'), include=('evidence_teams', 'evidence_cost_per_run', 'team_id', 'visibility', 'is_listed'), name='agent_evidence_success_cover'),
         ),
     ]

@@ -53,6 +53,7 @@ from crucible import services as core  # noqa: E402
 from crucible.models import Role, Team  # noqa: E402
 from marketplace import selectors  # noqa: E402
 from marketplace.models import Agent, Category  # noqa: E402
+from marketplace.search import name_words_fill  # noqa: E402
 
 ADJECTIVES = [
     "Smart",
@@ -245,6 +246,7 @@ def seed(n_agents: int) -> None:
         cursor.execute(sql, params)
         for definition, _ in indexes:
             cursor.execute(definition)
+    name_words_fill()  # the vocabulary typo-tolerant search corrects queries against
     # What autovacuum does soon after a bulk load in production: visibility map, hint bits, statistics.
     connection.ensure_connection()
     autocommit = connection.connection.autocommit

@@ -161,7 +161,6 @@ class Agent(models.Model):
         ]
         indexes = [
             GinIndex(fields=["search_vector"], name="agent_search_gin"),
-            GinIndex(fields=["name"], opclasses=["gin_trgm_ops"], name="agent_name_trgm"),
             GinIndex(fields=["tags"], name="agent_tags_gin"),
             # Covering: counting a filtered list reads only this narrow index, not the wide rows.
             models.Index(
@@ -194,6 +193,21 @@ class Agent(models.Model):
     @property
     def histogram(self) -> dict[int, int]:
         return {stars: getattr(self, f"rating_{stars}") for stars in range(1, 6)}
+
+
+class NameWord(models.Model):
+    """Every word that appears in an agent name (lower case, with a letter): the small vocabulary
+    typo-tolerant search corrects a query against, instead of comparing it with every name.
+    Words are added when names are written (``marketplace.search.name_words_add``), never removed
+    (a word no name carries any more only suggests a search that finds nothing)."""
+
+    word = models.CharField(max_length=100, primary_key=True)
+
+    class Meta:
+        indexes = [GinIndex(fields=["word"], opclasses=["gin_trgm_ops"], name="nameword_trgm")]
+
+    def __str__(self):
+        return self.word
 
 
 class AgentVersion(models.Model):

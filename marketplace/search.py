@@ -3,7 +3,8 @@
 - A text search never ranks every match. It gathers a bounded candidate set with indexes (the
   best ``SEARCH_MAX_RESULTS`` matches in the order asked for, popularity for relevance; for
   relevance also the matches in the name, tags or summary, and exact names), falls back to
-  trigram name similarity only when the text finds less than a page, and ranks those candidates.
+  the query corrected against the words of agent names (typos) only when the text finds less
+  than a page, and ranks those candidates.
 - Browse orders by indexed columns only (the Bayesian rating through an index on the SQL function
   ``marketplace_weighted_rating``), so the first page is read from an index, not a sort.
 - Lists count their results only up to ``LIST_COUNT_CAP`` (``CappedPaginator``): "10,000+".
@@ -11,10 +12,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordDistance, TrigramWordSimilarity
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import Case, ExpressionWrapper, F, FloatField, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -25,7 +28,7 @@ from marketplace.models import RATING_FUNCTION, SEARCH_CONFIG, Agent, AgentDaily
 
 # Below this many text matches, typo-tolerant name matches are added (one page of results).
 TYPO_FALLBACK_BELOW = 20
-TYPO_CANDIDATES = 100
+SIMILAR_WORDS = 3  # name words tried for each query word
 
 
 ORDERINGS = {
@@ -57,9 +60,9 @@ def agent_search(
     """Agents visible to ``team_ids`` matching the query and filters, ranked.
 
     Matching: PostgreSQL full text (name weight A, tags and summary B, description C; websearch
-    syntax); when that finds less than a page, also a trigram word similarity on the name (typos).
-    Relevance: exact name match first, then text matches by rank, then typo matches by name
-    similarity, then weighted rating. A text search lists at most about ``SEARCH_MAX_RESULTS``
+    syntax); when that finds less than a page, also the query corrected against name words (typos).
+    Relevance: exact name match first, then text matches by rank, then typo matches by the rank of
+    the corrected query, then weighted rating. A text search lists at most about ``SEARCH_MAX_RESULTS``
     agents (its candidate set; one query to gather them happens here).
 
     Listings leave out the description columns (``with_description`` brings them back)."""
@@ -84,7 +87,7 @@ def agent_search(
     qs = base
     if q:
         query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
-        ids = _candidate_ids(base, q=q, query=query, sort=sort)
+        ids, corrected = _candidate_ids(base, q=q, query=query, sort=sort)
         qs = Agent.objects.filter(pk__in=ids)
         if sort.startswith("trending_"):
             qs = _trending(qs, sort.removeprefix("trending_"))
@@ -95,8 +98,8 @@ def agent_search(
                     default=Value(0),
                     output_field=IntegerField(),
                 ),
-                # Text matches first, by weighted ts_rank; agents found only through a typo in
-                # their name follow, by trigram word similarity. Only candidates are ranked.
+                # Text matches first, by weighted ts_rank; agents found only through the query
+                # corrected against name words (typos) follow, by their rank. Only candidates are ranked.
                 rank=Case(
                     When(
                         search_vector=query,
@@ -104,7 +107,7 @@ def agent_search(
                             SearchRank(F("search_vector"), query) + Value(1.0), output_field=FloatField()
                         ),
                     ),
-                    default=TrigramWordSimilarity(Value(q), "name"),
+                    default=SearchRank(F("search_vector"), corrected) if corrected is not None else Value(0.0),
                     output_field=FloatField(),
                 ),
             )
@@ -130,11 +133,12 @@ def _filtered(qs, *, category, tags, min_rating, verified, publisher):
     return qs
 
 
-def _candidate_ids(base, *, q: str, query: SearchQuery, sort: str) -> list[int]:
-    """The agents a text search lists (one query; a second only for the typo fallback): the first
+def _candidate_ids(base, *, q: str, query: SearchQuery, sort: str) -> tuple[list[int], SearchQuery | None]:
+    """The agents a text search lists (one query; two more only for the typo fallback): the first
     ``SEARCH_MAX_RESULTS`` text matches in the asked order (popularity for relevance), and for
     relevance also the most installed matches in name, tags or summary and exact name or slug
-    matches, so a strong match of a little-known agent is never lost among popular ones."""
+    matches, so a strong match of a little-known agent is never lost among popular ones. With the
+    typo fallback, also the query corrected against name words (returned, to rank with)."""
     limit = conf.SEARCH_MAX_RESULTS
     popular = ("-install_count", "pk")
     text = base.filter(search_vector=query)
@@ -150,11 +154,86 @@ def _candidate_ids(base, *, q: str, query: SearchQuery, sort: str) -> list[int]:
         exact = base.filter(Q(name__iexact=q) | Q(slug=q.lower())).order_by("pk")
         branches += [title.values_list("pk", flat=True)[:limit], exact.values_list("pk", flat=True)[:limit]]
     ids = list(branches[0].union(*branches[1:])) if len(branches) > 1 else list(branches[0])
+    corrected = None
     if len(ids) < min(TYPO_FALLBACK_BELOW, limit):  # a full window means more text matches
-        # The most similar names first (the trigram index finds them; similarity orders them).
-        typos = base.filter(name__trigram_word_similar=q).order_by(TrigramWordDistance(Value(q), "name"), "pk")
-        ids = list(dict.fromkeys([*ids, *typos.values_list("pk", flat=True)[:TYPO_CANDIDATES]]))
-    return ids
+        corrected = corrected_query(q)
+        if corrected is not None:
+            typos = base.filter(search_vector=corrected).order_by(*popular).values_list("pk", flat=True)
+            ids = list(dict.fromkeys([*ids, *typos[:limit]]))
+    return ids, corrected
+
+
+# --- typo tolerance: name words ------------------------------------------------------------------
+
+_WORD_SPLIT = re.compile(r"[\W_]+")
+_WEBSEARCH_OPERATORS = re.compile(r'"|(^|\s)-\w|\sor\s', re.IGNORECASE)
+SIMILAR_NAME_WORDS_SQL = """
+SELECT asked.word AS asked, nearby.word AS nearby
+FROM unnest(%(words)s::text[]) AS asked(word)
+CROSS JOIN LATERAL (
+    SELECT name_word.word FROM marketplace_nameword AS name_word
+    WHERE name_word.word %%> asked.word
+    ORDER BY name_word.word <->> asked.word, name_word.word
+    LIMIT %(per_word)s
+) AS nearby
+"""
+NAME_WORDS_FILL_SQL = """
+INSERT INTO marketplace_nameword (word)
+SELECT DISTINCT word FROM marketplace_agent, regexp_split_to_table(lower(name), '[^[:alnum:]]+') AS word
+WHERE word ~ '[[:alpha:]]' AND length(word) BETWEEN 2 AND 100
+ON CONFLICT DO NOTHING
+"""
+
+
+def name_words(text: str) -> list[str]:
+    """The words of a name or query as the vocabulary keeps them: lower case, with a letter."""
+    words = _WORD_SPLIT.split((text or "").lower())
+    return [w for w in dict.fromkeys(words) if 2 <= len(w) <= 100 and any(c.isalpha() for c in w)]
+
+
+def name_words_add(*, names) -> None:
+    """Add the words of these agent names to the vocabulary (one statement; existing words kept)."""
+    words = sorted({word for name in names for word in name_words(name)})
+    if words:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO marketplace_nameword (word) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", [words]
+            )
+
+
+def name_words_fill() -> None:
+    """Every word of every agent name (after a bulk load; the migration runs it once)."""
+    with connection.cursor() as cursor:
+        cursor.execute(NAME_WORDS_FILL_SQL)
+
+
+def corrected_query(q: str) -> SearchQuery | None:
+    """The query with each word widened to the name words most like it (``pg_trgm`` word
+    similarity over the vocabulary, not over every agent): "sumarizer" becomes "sumarizer or
+    summarizer", "kube" "kube or kubernetes". None when no word has a similar name word, and for
+    queries with websearch operators (a quoted phrase, ``-word``, ``or``)."""
+    if _WEBSEARCH_OPERATORS.search(q):
+        return None  # a phrase, an exclusion or an "or" asks for exactly that: no guessing
+    words = name_words(q)[:10]
+    if not words:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(SIMILAR_NAME_WORDS_SQL, {"words": words, "per_word": SIMILAR_WORDS})
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    similar: dict[str, list[str]] = {word: [word] for word in words}
+    for asked, word in rows:
+        if word not in similar[asked]:
+            similar[asked].append(word)
+    combined = None
+    for alternatives in similar.values():
+        either = None
+        for word in alternatives:
+            one = SearchQuery(word, search_type="plain", config=SEARCH_CONFIG)
+            either = one if either is None else either | one
+        combined = either if combined is None else combined & either
+    return combined
 
 
 def _trending(qs, window: str):

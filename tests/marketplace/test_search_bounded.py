@@ -106,3 +106,24 @@ def test_rating_sort_follows_the_prior_from_settings(make_agent, team, monkeypat
     assert [a.name for a in ranked][:2] == ["Few Fives", "Many Fours"]
     stats = selectors.agent_stats(agent=ranked[0])
     assert ranked[0].weighted_rating == pytest.approx(stats["weighted_rating"], abs=1e-3)
+
+
+def test_typo_vocabulary_follows_names_and_widens_short_or_misspelt_words(make_agent, team, member):
+    from marketplace.models import NameWord
+    from marketplace.services.agents import agent_update
+
+    make_agent(team, "Kubernetes Debugger 7", summary="Finds broken pods")
+    assert {"kubernetes", "debugger"} <= set(NameWord.objects.values_list("word", flat=True))
+    assert "7" not in set(NameWord.objects.values_list("word", flat=True))  # words need a letter
+    renamed = make_agent(team, "Planner", summary="Plans")
+    agent_update(agent=renamed, name="Terraform Planner")
+    assert NameWord.objects.filter(word="terraform").exists()
+    make_agent(team, "Test Writer", summary="Writes tests")
+    for typo in ["kube", "kubernets debuger"]:
+        assert names(selectors.agent_search(team_ids=[team.pk], q=typo)) == ["Kubernetes Debugger 7"], typo
+    assert names(selectors.agent_search(team_ids=[team.pk], q="terraform planer")) == ["Terraform Planner"]
+    # Operators mean "exactly this": no widening.
+    assert names(selectors.agent_search(team_ids=[team.pk], q='"terraform planer"')) == []
+    html = Client()
+    html.force_login(member)
+    assert html.get("/admin/marketplace/nameword/").status_code in (200, 302)

@@ -291,3 +291,33 @@ def test_session_calls_and_other_schemes_keep_the_session(member, client):
     assert response.status_code == 200
     assert hasattr(response.wsgi_request, "session")
     assert [row["slug"] for row in response.json()["results"]] == ["acme"]
+
+
+# --- the shared throttle counter ----------------------------------------------------------------
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_throttle_hit_outside_a_transaction_commits_without_waiting_for_the_disk():
+    from crucible.ratelimit import rate_hit_many
+
+    with CaptureQueriesContext(connection) as queries:
+        first = rate_hit_many(hits=[("cost-test", 60)])
+        second = rate_hit_many(hits=[("cost-test", 60)])
+    assert [first[0][0], second[0][0]] == [1, 2]  # one round trip each, counted as before
+    assert all(q["sql"].rstrip().endswith("SET LOCAL synchronous_commit = off") for q in queries.captured_queries)
+    assert _synchronous_commit() == "on"  # for that commit only, not for the connection
+
+
+def test_a_throttle_hit_inside_a_transaction_leaves_its_commit_alone():
+    from crucible.ratelimit import rate_hit_many
+
+    with CaptureQueriesContext(connection) as queries:
+        assert rate_hit_many(hits=[("cost-test", 60)])[0][0] == 1
+    assert "synchronous_commit" not in queries.captured_queries[0]["sql"]
+    assert _synchronous_commit() == "on"

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateWorker
 
-from crucible import services
+from crucible import keycache, services
 from crucible.models import ApiKey, Membership, RateCounter, Team
 
 
@@ -69,6 +69,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected keys")
     def revoke(self, request, queryset):
         updated = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        for key_id in queryset.values_list("pk", flat=True):
+            keycache.forget(key_id=key_id)  # other processes: within API_KEY_CACHE_SECONDS
         self.message_user(request, f"{updated} key(s) revoked.")
 
 

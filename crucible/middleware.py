@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from contextlib import ExitStack
 from functools import partial
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.messages import middleware as message_middleware
+from django.contrib.sessions import middleware as session_middleware
+from django.db import InterfaceError, OperationalError, connection, connections
 from django.http import HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
@@ -104,10 +108,13 @@ class ApiPrivateResponsesMiddleware:
 
 
 class StatementTimeoutMiddleware:
-    """Bound every request's database time: the request's first statement is preceded by
-    ``SET statement_timeout`` (``CRUCIBLE_DB_STATEMENT_TIMEOUT_MS``), so PostgreSQL cancels any
-    statement of the request that runs longer. Per request, not per connection: migrations and
-    management commands are not bounded, and a request that runs no query pays nothing."""
+    """Bound every request's database time: before the request's first statement, the connection
+    gets ``SET statement_timeout`` (``CRUCIBLE_DB_STATEMENT_TIMEOUT_MS``), so PostgreSQL cancels
+    any statement of the request that runs longer. Set by requests, not when connecting:
+    migrations and management commands are not bounded, and a request that runs no query pays
+    nothing. The setting stays on the connection, so it is sent again only when the connection
+    is new or the wanted value changed, or when the last SET ran inside a transaction (which may
+    have rolled it back): a kept-alive connection pays for it once, not per request."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -116,17 +123,39 @@ class StatementTimeoutMiddleware:
         timeout_ms = int(settings.DB_STATEMENT_TIMEOUT_MS)
         if timeout_ms <= 0:
             return self.get_response(request)
-        pending = [True]
-
-        def bounded(execute, sql, params, many, context):
-            if pending:
-                pending.clear()
-                # on the raw connection: the cursor may be a server-side one (QuerySet.iterator())
-                context["connection"].connection.execute(f"SET statement_timeout = {timeout_ms}")
-            return execute(sql, params, many, context)
-
-        with connection.execute_wrapper(bounded):
+        with ExitStack() as stack:
+            # the read replica's statements are bounded the same way (crucible.db_router)
+            for conn in [connection] + ([connections["replica"]] if "replica" in connections.settings else []):
+                stack.enter_context(conn.execute_wrapper(partial(_bounded, [True], timeout_ms)))
             return self.get_response(request)
+
+
+def _bounded(pending, timeout_ms, execute, sql, params, many, context):
+    if pending:
+        pending.clear()
+        with context["connection"].wrap_database_errors:
+            _ensure_statement_timeout(context["connection"], timeout_ms)
+    return execute(sql, params, many, context)
+
+
+def _ensure_statement_timeout(wrapper, timeout_ms: int) -> None:
+    from psycopg.pq import TransactionStatus
+
+    raw = wrapper.connection  # the raw connection: the cursor may be a server-side one
+    if getattr(wrapper, "_crucible_statement_timeout", None) == (raw, timeout_ms):
+        return
+    outside_transaction = raw.info.transaction_status == TransactionStatus.IDLE
+    raw.execute(f"SET statement_timeout = {timeout_ms}")
+    # Outside a transaction the SET is committed at once and lasts as long as the connection.
+    wrapper._crucible_statement_timeout = (raw, timeout_ms) if outside_transaction else None
+
+
+def statement_timeout_clear(wrapper=connection) -> None:
+    """Take the request bound off ``wrapper``'s connection (for code that reuses a request's
+    connection for unbounded work, such as a test's database flush)."""
+    wrapper._crucible_statement_timeout = None
+    with wrapper.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
 
 
 class ReleaseApiObjectsMiddleware:
@@ -156,3 +185,42 @@ def _unlink_drf_objects(response) -> None:
     if view is not None:
         vars(view).clear()  # request, response, args, kwargs, headers: the view is done
     context.clear()  # view, request, and the response itself (set by the renderer)
+
+
+class SkippedByApiKeyCalls:
+    """For the middleware of browser state (sessions, ``request.user``, messages): an API request
+    carrying an API key skips it (issue 16: work on every API call for state such a request never
+    has). Django's CSRF middleware stays as it is (DRF's views are exempt from it; DRF's session
+    authentication enforces CSRF itself).
+
+    Skipped only when DRF's ``ApiKeyAuthentication`` decides the request on its own: an ``/api/``
+    path with an ``Authorization: Bearer ...`` header (a valid key authenticates, anything else is
+    a 401; the session is never consulted). Every other request, the session-authenticated API
+    included, runs each of them as Django does."""
+
+    def __call__(self, request):
+        if decided_by_api_key(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+def decided_by_api_key(request) -> bool:
+    decided = getattr(request, "_crucible_api_key_call", None)
+    if decided is None:
+        from rest_framework.authentication import get_authorization_header
+
+        header = get_authorization_header(request).split() if is_api_path(request.path) else None
+        decided = request._crucible_api_key_call = bool(header) and header[0].lower() == b"bearer"
+    return decided
+
+
+class SessionMiddleware(SkippedByApiKeyCalls, session_middleware.SessionMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(SkippedByApiKeyCalls, auth_middleware.AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(SkippedByApiKeyCalls, message_middleware.MessageMiddleware):
+    pass

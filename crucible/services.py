@@ -10,9 +10,11 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from crucible import keycache
 from crucible.models import ApiKey, Membership, Role, Team
 
 KEY_PREFIX = "crk"
@@ -68,21 +70,29 @@ def api_key_create(*, team: Team, name: str, role: str = Role.MEMBER, created_by
 
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    keycache.forget(key_id=key.pk)  # other processes forget it within API_KEY_CACHE_SECONDS
     key.refresh_from_db()
     return key
 
 
 def api_key_authenticate(*, raw: str) -> ApiKey | None:
-    """The active key matching ``raw``, or None. Touches ``last_used_at`` at most once a minute."""
+    """The active key matching ``raw``, or None. A key verified in the last
+    ``API_KEY_CACHE_SECONDS`` costs no query (``crucible.keycache``); a lookup also moves
+    ``last_used_at`` in the database, at most once a minute (the row's own value decides)."""
     parts = raw.split("_")
     if len(parts) < 3 or parts[0] != KEY_PREFIX:
         return None
-    prefix = parts[1]
-    key = ApiKey.objects.select_related("team", "created_by").filter(prefix=prefix).first()
-    if key is None or not hmac.compare_digest(key.key_hash, _hash_key(raw)) or key.revoked_at is not None:
+    key_hash = _hash_key(raw)
+    key = keycache.remembered(key_hash=key_hash)
+    if key is not None:
+        return key
+    key = ApiKey.objects.select_related("team", "created_by").filter(prefix=parts[1]).first()
+    if key is None or not hmac.compare_digest(key.key_hash, key_hash) or key.revoked_at is not None:
         return None
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+        ApiKey.objects.filter(stale, pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
+    keycache.remember(key_hash=key_hash, key=key)
     return key

@@ -55,12 +55,14 @@ MIDDLEWARE = [
     "crucible.middleware.ApiBodyLimitMiddleware",
     "crucible.middleware.ApiPrivateResponsesMiddleware",
     "crucible.middleware.DatabaseUnavailableMiddleware",
+    "crucible.db_router.ReplicaReadsMiddleware",  # before the timeout: it sees every replica failure
     "crucible.middleware.StatementTimeoutMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # crucible's: Django's, skipped by API calls with an API key (SkippedByApiKeyCalls)
+    "crucible.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "crucible.middleware.AuthenticationMiddleware",
+    "crucible.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "crucible.middleware.NulInPathMiddleware",
@@ -105,6 +107,9 @@ else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "CONN_MAX_AGE": 60, **_connection}}
     EMBEDDED_DB = True
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# ...but only for a connection idle this long: one that just served a request skips the SELECT 1
+# (crucible/dbhealth.py). 0: check before every request.
+DB_HEALTH_CHECK_IDLE_SECONDS = env_float("CRUCIBLE_DB_HEALTH_CHECK_IDLE_SECONDS", 5.0)
 # Every statement a request runs is cancelled after this many milliseconds (0: unbounded); the API
 # answers 503 `query_timeout`. Set per request (crucible.middleware), so commands are not bounded.
 DB_STATEMENT_TIMEOUT_MS = env_int("CRUCIBLE_DB_STATEMENT_TIMEOUT_MS", 5000)
@@ -113,6 +118,20 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # Concurrent test runs (several developers, several checkouts) can each name their own test db.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CRUCIBLE_TEST_DB_NAME", "test_crucible")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Read replica (crucible/db_router.py, docs/architecture.md "Read replica"): lists, dashboards and
+# API list/detail reads go to this streaming standby while it is reachable and within the lag
+# bound; writes, reads in a writing transaction and a client's reads until the replica has
+# replayed its last write go to the primary. Seconds between checks of the replica (and after a
+# failure, before trying it again).
+REPLICA_MAX_LAG_SECONDS = env_float("CRUCIBLE_REPLICA_MAX_LAG_SECONDS", 5.0)
+REPLICA_CHECK_SECONDS = env_float("CRUCIBLE_REPLICA_CHECK_SECONDS", 1.0)
+REPLICA_RETRY_SECONDS = env_float("CRUCIBLE_REPLICA_RETRY_SECONDS", 10.0)
+if os.environ.get("DATABASE_REPLICA_URL") and not TESTING:  # tests start a real standby of their own
+    DATABASES["replica"] = dj_database_url.parse(os.environ["DATABASE_REPLICA_URL"], conn_max_age=60)
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["crucible.db_router.ReplicaRouter"]
 
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -179,6 +198,9 @@ API_MAX_JSON_DEPTH = env_int("CRUCIBLE_API_MAX_JSON_DEPTH", 32)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 API_PAGE_SIZE = env_int("CRUCIBLE_API_PAGE_SIZE", 50)
 API_MAX_PAGE_SIZE = env_int("CRUCIBLE_API_MAX_PAGE_SIZE", 500)
+# A verified API key is remembered by each process this long (crucible/keycache.py): a key revoked
+# elsewhere stops working within it (at once in the process that revoked it). 0: look up every time.
+API_KEY_CACHE_SECONDS = env_float("CRUCIBLE_API_KEY_CACHE_SECONDS", 10.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

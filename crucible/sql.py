@@ -18,14 +18,22 @@ or dataclass whose fields are the SELECT's column aliases; ``dict`` by default).
     )
 
 A literal ``%`` in such SQL is written ``%%``.
+
+``fetch_rows`` and ``fetch_one`` read where the router reads (``crucible.db_router.read_alias``:
+the replica in the GET requests of list and dashboard views, else the primary) when the statement
+is a plain read; a statement that writes (``INSERT ... RETURNING``, ``SELECT ... FOR UPDATE``) always
+runs on the primary, as does ``execute``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+from crucible.db_router import read_alias
 
 T = TypeVar("T")
 
@@ -38,9 +46,26 @@ def _named(params: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return params
 
 
+_READ = re.compile(r"\s*(select|with)\b", re.IGNORECASE)
+# A statement that may write: sent to the primary even from a view that reads the replica.
+_MAY_WRITE = re.compile(r"\b(insert|update|delete|merge|nextval|setval|pg_advisory\w*|pg_notify)\b", re.IGNORECASE)
+
+
+def is_plain_read(sql: str) -> bool:
+    """A statement a read replica can run: a SELECT or WITH that names nothing that writes."""
+    return bool(_READ.match(sql)) and not _MAY_WRITE.search(sql)
+
+
+def _read_connection(sql: str):
+    alias = read_alias()
+    if alias == DEFAULT_DB_ALIAS or not is_plain_read(sql):
+        return connection
+    return connections[alias]
+
+
 def fetch_rows(sql: str, params: Mapping[str, Any] | None = None, row_type: Callable[..., T] = dict) -> list[T]:
     """Every row of ``sql`` as ``row_type(**{column: value})``."""
-    with connection.cursor() as cursor:
+    with _read_connection(sql).cursor() as cursor:
         cursor.execute(sql, _named(params))
         names = [col.name for col in cursor.description]
         return [row_type(**dict(zip(names, record, strict=True))) for record in cursor.fetchall()]
@@ -48,7 +73,7 @@ def fetch_rows(sql: str, params: Mapping[str, Any] | None = None, row_type: Call
 
 def fetch_one(sql: str, params: Mapping[str, Any] | None = None, row_type: Callable[..., T] = dict) -> T | None:
     """The first row of ``sql`` (see ``fetch_rows``), or None."""
-    with connection.cursor() as cursor:
+    with _read_connection(sql).cursor() as cursor:
         cursor.execute(sql, _named(params))
         names = [col.name for col in cursor.description]
         record = cursor.fetchone()

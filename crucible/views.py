@@ -16,9 +16,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from crucible import access, services, worker
+from crucible import access, replica, services, worker
 from crucible.api.exceptions import error_body, suspicious_request_message
 from crucible.auth import login_throttled
+from crucible.db_router import replica_reads
 from crucible.models import ApiKey, Role
 
 FEATURE_APPS = ["marketplace", "teammemory", "observability", "improvement", "alerts"]
@@ -27,14 +28,17 @@ NEW_KEY_SESSION = "crucible:new-api-key"
 
 def healthz(request):
     """Liveness and database check for load balancers: 200 when a query succeeds, else 503. The
-    background worker's last heartbeat and its age are shown, but do not make the web unhealthy."""
+    background worker's last heartbeat and the read replica's state and lag are shown, but do not
+    make the web unhealthy (reads fall back to the primary)."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception:  # any database failure means "not healthy"
         return JsonResponse(error_body("service_unavailable", "database unreachable"), status=503)
-    return JsonResponse({"status": "ok", "database": "ok", "worker": worker.worker_status_shown()})
+    return JsonResponse(
+        {"status": "ok", "database": "ok", "worker": worker.worker_status_shown(), "replica": replica.shown()}
+    )
 
 
 def home_cards(request, team):
@@ -51,6 +55,7 @@ def home_cards(request, team):
     return cards
 
 
+@replica_reads
 @login_required
 @require_safe
 def home(request):

@@ -35,6 +35,7 @@ class PeriodMixin:
 
 class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
     template_name = "observability/index.html"
+    replica_reads = True  # the dashboard may read from the read replica (crucible.db_router)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -63,6 +64,7 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
 
 class AgentView(PeriodMixin, TeamPageMixin, TemplateView):
     template_name = "observability/agent.html"
+    replica_reads = True  # the agent's dashboard may read from the read replica (crucible.db_router)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -30,6 +30,7 @@ class IndexView(TeamPageMixin, TemplateView):
     recommendations."""
 
     template_name = "teammemory/index.html"
+    replica_reads = True  # may read from the read replica (crucible.db_router)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

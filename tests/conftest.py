@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from crucible import services
+from crucible import keycache, services
 from crucible.models import Role
 
 _counter = itertools.count(1)
@@ -18,8 +18,10 @@ _counter = itertools.count(1)
 def _clear_cache():
     # Tests must not share cached values (rate counters live in the database, rolled back per test).
     cache.clear()
+    keycache.forget()
     yield
     cache.clear()
+    keycache.forget()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@ import math
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.paginator import EmptyPage, PageNotAnInteger
+from django.core.paginator import Paginator as DjangoPaginator
 from django.db import models
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
@@ -38,9 +40,35 @@ class StrictPageSizeMixin:
         return parameters
 
 
-class PageNumberPagination(StrictPageSizeMixin, pagination.PageNumberPagination):
-    """``?page=N&page_size=M`` (at most ``CRUCIBLE_API_MAX_PAGE_SIZE``). For small and medium lists."""
+class CountWhenNeededPaginator(DjangoPaginator):
+    """Django's paginator, without its ``COUNT(*)`` query when the page itself tells the total: a
+    page with fewer rows than the page size is the last one, so the total is the rows before it
+    plus its own (most lists of a team fit on their first page). A full page still counts, so
+    ``count`` is always exact."""
 
+    def page(self, number):
+        try:
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list[bottom : bottom + self.per_page])
+        if not rows and number > 1:
+            raise EmptyPage(self.error_messages["no_results"])
+        if len(rows) < self.per_page:
+            self.__dict__["count"] = bottom + len(rows)  # the cached_property, known without a query
+        return self._get_page(rows, number, self)
+
+
+class PageNumberPagination(StrictPageSizeMixin, pagination.PageNumberPagination):
+    """``?page=N&page_size=M`` (at most ``CRUCIBLE_API_MAX_PAGE_SIZE``). For small and medium lists.
+    ``count`` is exact; it costs a query only when the page is full (``CountWhenNeededPaginator``)."""
+
+    django_paginator_class = CountWhenNeededPaginator
     page_size_query_param = "page_size"
     max_page_size = settings.API_MAX_PAGE_SIZE
 

@@ -28,6 +28,8 @@ class TeamScopedMixin:
     team_field = "team"
     write_action = access.WRITE
     team_actions: tuple[str, ...] = ()
+    # GETs of these actions may read from the read replica (crucible.db_router)
+    replica_reads: tuple[str, ...] = ("list", "retrieve")
 
     def base_queryset(self):
         raise NotImplementedError

@@ -255,6 +255,7 @@ class DashboardView(APIView):
     with totals, time series and the models that have no price. Reads rollups only."""
 
     throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
+    replica_reads = True  # may read from the read replica (crucible.db_router)
 
     @extend_schema(
         parameters=[
@@ -281,6 +282,7 @@ class AgentDetailView(APIView):
     """One agent: trends, versions compared, models, errors by type, slowest recent executions."""
 
     throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
+    replica_reads = True  # may read from the read replica (crucible.db_router)
 
     @extend_schema(parameters=PERIOD_PARAMS, responses={200: s.AgentDetailSerializer, 404: ERROR})
     def get(self, request, name):

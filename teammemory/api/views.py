@@ -123,6 +123,7 @@ class InsightsView(APIView):
     error types; the weekly quality trend with its slope test; agent versions and outcomes."""
 
     throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
+    replica_reads = True  # may read from the read replica (crucible.db_router)
 
     @extend_schema(parameters=RANGE_PARAMETERS, responses=TeamInsightsSerializer, operation_id="teammemory_insights")
     def get(self, request):

@@ -11,6 +11,7 @@ from django.db import connection
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from crucible.middleware import statement_timeout_clear
 from crucible.models import Role
 from teammemory.selectors import insights as teammemory_insights
 
@@ -24,8 +25,7 @@ def short_statement_timeout(settings):
     yield
     # The setting stays on the test's connection after a request; the database flush after a
     # transactional test must not run under it.
-    with connection.cursor() as cursor:
-        cursor.execute("SET statement_timeout = 0")
+    statement_timeout_clear(connection)
 
 
 def _slow_insights(**kwargs):
@@ -67,7 +67,7 @@ def test_the_timeout_is_set_for_each_request(key_client, team, settings):
     with connection.cursor() as cursor:
         cursor.execute("SHOW statement_timeout")
         assert cursor.fetchone()[0] == "1234ms"
-        cursor.execute("SET statement_timeout = 0")
+    statement_timeout_clear(connection)
 
 
 @pytest.fixture

@@ -123,14 +123,10 @@ class Experiment(models.Model):
         choices=[("published", "Published as a new version"), ("pinned", "Pinned as the team's version")],
         blank=True,
     )
-    # Guardrail of version experiments: a variant whose error rate exceeds the control's by more
-    # than this (absolute, 0-1) cannot be promoted. None: no guardrail.
-    guardrail_max_error_rate_increase = models.FloatField(
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Most a variant's error rate may exceed the control's (0-1) and still be promoted.",
-    )
+    # Sample-ratio check last seen by the periodic check (improvement.tasks): a notification is sent
+    # once per change to a warning or an alert.
+    srm_status = models.CharField(max_length=10, blank=True, default="", db_default="")
+    srm_changed_at = models.DateTimeField(null=True, blank=True)
     # Where the experiment came from: the upgrade advisor or a finding (app, then rule code and subject).
     source_kind = models.CharField(max_length=20, choices=SourceKind.choices, blank=True)
     source_key = models.CharField(max_length=300, blank=True, help_text="The finding: rule code and subject.")
@@ -223,6 +219,10 @@ class Variant(models.Model):
     retired_reason = models.TextField(
         blank=True, default="", db_default="", help_text="Why it was retired (a guardrail's evidence)."
     )
+    guardrail_breached_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a guardrail first showed it clearly worse than the control."
+    )
+    guardrail_evidence = models.TextField(blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     # Running statistics (moved only by services with F() expressions).

@@ -156,7 +156,6 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "promoted_version",
             "promoted_version_label",
             "promoted_as",
-            "guardrail_max_error_rate_increase",
             "source_kind",
             "source_key",
             "started_at",
@@ -239,13 +238,6 @@ class ExperimentWriteSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.S
         min_value=0.0, max_value=100.0, required=False, allow_null=True, help_text="Share (0.2 = 20%); null: off."
     )
     guardrail_auto_stop = Bool(required=False, help_text="Retire a variant clearly worse than the control.")
-    guardrail_max_error_rate_increase = Flt(
-        min_value=0.0,
-        max_value=1.0,
-        required=False,
-        allow_null=True,
-        help_text="A variant whose error rate exceeds the control's by more than this cannot be promoted.",
-    )
 
 
 class TryVersionSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -125,7 +125,7 @@ class Experiment(models.Model):
     )
     # Sample-ratio check last seen by the periodic check (improvement.tasks): a notification is sent
     # once per change to a warning or an alert.
-    srm_status = models.CharField(max_length=10, blank=True, default="", db_default="")
+    srm_status = models.CharField(max_length=20, blank=True, default="", db_default="")
     srm_changed_at = models.DateTimeField(null=True, blank=True)
     # Where the experiment came from: the upgrade advisor or a finding (app, then rule code and subject).
     source_kind = models.CharField(max_length=20, choices=SourceKind.choices, blank=True)

@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="experiment",
             name="srm_status",
-            field=models.CharField(blank=True, db_default="", default="", max_length=10),
+            field=models.CharField(blank=True, db_default="", default="", max_length=20),
         ),
         migrations.AddField(
             model_name="experiment",

@@ -21,7 +21,7 @@ from improvement.services.experiments import (
     experiment_update,
     experiment_validate,
 )
-from improvement.services.guardrails import guardrails_enforce
+from improvement.services.guardrails import experiment_srm_check, experiments_trust_check, guardrails_enforce
 from improvement.services.promotion import experiment_conclude, experiment_promote
 from improvement.services.results import objective_score, result_record, results_check, results_record_bulk
 from improvement.services.rollouts import (
@@ -53,6 +53,8 @@ __all__ = [
     "experiment_pause",
     "experiment_promote",
     "experiment_select",
+    "experiment_srm_check",
+    "experiments_trust_check",
     "experiment_start",
     "experiment_update",
     "experiment_upgrade_start",

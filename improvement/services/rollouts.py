@@ -8,8 +8,8 @@ while the guardrails (improvement.guardrails) compare candidate and stable after
 runs. A breach stops the rollout and yanks the candidate with the evidence as the reason; a
 completed rollout moves ``stable``. Every step is a ``RolloutStep`` row.
 
-``rollouts_advance_due`` is a plain function (``manage.py improvement_rollouts`` runs it; a
-worker can call it on a schedule).
+``rollouts_advance_due`` checks every running rollout: the worker runs it every five minutes
+(``improvement.tasks.trust_check``), ``manage.py improvement_rollouts`` runs it by hand.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from crucible import limits, sql
 from crucible import validation as v
 from improvement import conf, guardrails
 from improvement.models import Experiment, Rollout, RolloutStatus, RolloutStep, RolloutTally, Status, default_schedule
+from improvement.services.notices import rollout_step_notify
 from improvement.trust import rollout_checks
 from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
@@ -45,7 +46,10 @@ def _schedule(value) -> list[float]:
 
 
 def _record(rollout: Rollout, action: str, evidence: str, now) -> None:
-    RolloutStep.objects.create(rollout=rollout, action=action, share=rollout.share, evidence=evidence, created_at=now)
+    step = RolloutStep.objects.create(
+        rollout=rollout, action=action, share=rollout.share, evidence=evidence, created_at=now
+    )
+    rollout_step_notify(rollout=rollout, step=step)
 
 
 @transaction.atomic
@@ -168,7 +172,9 @@ def rollout_check(*, rollout: Rollout, now=None, advance: bool = True) -> Rollou
     candidate has ``min_results`` runs in it) raises the share; after 100% it completes and the
     candidate becomes stable."""
     rollout = (
-        Rollout.objects.select_for_update(of=("self",)).select_related("candidate", "experiment").get(pk=rollout.pk)
+        Rollout.objects.select_for_update(of=("self",))
+        .select_related("candidate", "experiment", "agent", "team")
+        .get(pk=rollout.pk)
     )
     if rollout.status != RolloutStatus.RUNNING:
         return rollout
@@ -205,10 +211,12 @@ def rollout_check(*, rollout: Rollout, now=None, advance: bool = True) -> Rollou
 
 
 def rollouts_advance_due(*, now=None) -> list[Rollout]:
-    """Check every running rollout whose next step is due (one transaction each)."""
+    """Check every running rollout (one transaction each): a guardrail breach stops it, a step
+    that is due is taken. Idempotent: a step sets the next one's time, so a second run (a retried
+    job) finds nothing due and applies no step twice."""
     now = now or timezone.now()
-    due = Rollout.objects.filter(status=RolloutStatus.RUNNING, next_step_at__lte=now).order_by("id")
-    return [rollout_check(rollout=rollout, now=now) for rollout in due]
+    running = Rollout.objects.filter(status=RolloutStatus.RUNNING).order_by("id")
+    return [rollout_check(rollout=rollout, now=now) for rollout in running]
 
 
 def rollout_version_for_run(*, rollout: Rollout, run_key: str):

@@ -26,6 +26,7 @@ from improvement.services.promotion import experiment_conclude, experiment_promo
 from improvement.services.results import objective_score, result_record, results_check, results_record_bulk
 from improvement.services.rollouts import (
     rollout_check,
+    rollout_executions_record,
     rollout_results_record,
     rollout_start,
     rollouts_advance_due,
@@ -66,6 +67,7 @@ __all__ = [
     "results_check",
     "results_record_bulk",
     "rollout_check",
+    "rollout_executions_record",
     "rollout_results_record",
     "rollout_start",
     "rollouts_advance_due",

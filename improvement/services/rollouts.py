@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from crucible import limits, sql
@@ -136,6 +137,13 @@ def rollout_results_record(*, rollout: Rollout, results: list, now=None) -> dict
     errors = v.Errors()
     cleaned = [_result_clean(raw, errors.at("results", i), rollout) for i, raw in enumerate(results)]
     errors.raise_if_any()
+    _tallies_add(rollout, cleaned)
+    rollout = rollout_check(rollout=rollout, now=now, advance=False)
+    return {"recorded": len(cleaned), "status": rollout.status}
+
+
+def _tallies_add(rollout: Rollout, cleaned: list[dict]) -> None:
+    """Add runs (``{arm, success, bin, cost}``) to the rollout's tallies in one upsert."""
     tallies: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0, 0, 0.0, 0.0])
     for r in cleaned:
         t = tallies[(r["arm"], r["bin"])]
@@ -161,8 +169,46 @@ def rollout_results_record(*, rollout: Rollout, results: list, now=None) -> dict
             cost_sum_sq = {table}.cost_sum_sq + EXCLUDED.cost_sum_sq""",
         params,
     )
-    rollout = rollout_check(rollout=rollout, now=now, advance=False)
-    return {"recorded": len(cleaned), "status": rollout.status}
+
+
+@transaction.atomic
+def rollout_executions_record(*, team, runs: list[dict], now=None) -> int:
+    """Observability's feed: executions of ``team`` that ran a version under a guarded rollout of
+    the same team (``[{version_id, success, duration_ms, cost}]``, already checked by ingest) are
+    added to the rollout as runs of stable or candidate, then its guardrails are read (a breach
+    stops it). Runs of other versions, or of rollouts already finished, are ignored: an execution
+    is stored whatever the rollout's state. Returns how many runs were counted (one query when no
+    rollout is concerned).
+
+    Only the rollout's own team's executions count: the publisher would otherwise read other
+    teams' figures, which the evidence rules (opt-in, K teams, a spread) forbid."""
+    versions = {run["version_id"] for run in runs if run.get("version_id") is not None}
+    if not versions:
+        return 0
+    rollouts = list(
+        Rollout.objects.select_for_update(of=("self",))
+        .filter(team=team, status=RolloutStatus.RUNNING)
+        .filter(Q(candidate_id__in=versions) | Q(stable_id__in=versions))
+        .order_by("id")
+    )
+    counted = 0
+    for rollout in rollouts:
+        arms = {rollout.stable_id: "stable", rollout.candidate_id: "candidate"}
+        mine = [
+            {
+                "arm": arms[run["version_id"]],
+                "success": bool(run["success"]),
+                "bin": guardrails.duration_bin(float(run.get("duration_ms") or 0.0)),
+                "cost": float(run.get("cost") or 0.0),
+            }
+            for run in runs
+            if run.get("version_id") in arms
+        ]
+        if mine:
+            _tallies_add(rollout, mine)
+            rollout_check(rollout=rollout, now=now, advance=False)
+            counted += len(mine)
+    return counted
 
 
 @transaction.atomic

@@ -230,6 +230,34 @@ class AgentViewSet(
         return Response(s.VersionDiffSerializer(version_diff(old=old, new=new)).data)
 
     @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "unit", str, required=True, description="The unit of the run: an end user, a session or a trace id."
+            )
+        ],
+        responses={200: s.RunVersionSerializer, 400: OpenApiResponse(description="No unit, or no version to run")},
+        summary="Which version to run for a unit: your pin, else stable or a guarded rollout's candidate",
+    )
+    @action(detail=True, methods=["get"], url_path="run-version")
+    def run_version(self, request, pk=None):
+        agent = self.get_object()
+        unit = (request.query_params.get("unit") or "").strip()
+        if not unit or len(unit) > 200:
+            raise ValidationError({"unit": ["Give the unit of the run (1 to 200 characters)."]})
+        version, reason = selectors.version_to_run(team=access.active_team(request), agent=agent, unit=unit)
+        if version is None:
+            raise ValidationError({"agent": ["This agent has no version to run."]})
+        body = {"agent": agent.pk, "unit": unit, "reason": reason, "version_id": version.pk, "version": version.version}
+        body |= {
+            "channel": version.channel,
+            "system_prompt": version.system_prompt,
+            "model_hints": version.model_hints,
+            "input_schema": version.input_schema,
+            "output_schema": version.output_schema,
+        }
+        return Response(s.RunVersionSerializer(body).data)
+
+    @extend_schema(
         responses=s.AgentStatsSerializer, summary="Popularity: installs per day, downloads, rating histogram"
     )
     @action(detail=True, methods=["get"])

@@ -14,7 +14,8 @@
 4. ``observability.rollups.rollups_apply`` adds the rows really inserted to the rollups (and takes
    away usage that stopped counting), ``observability.evidence_feed`` those naming an agent version
    to the marketplace's version evidence (the same counting), ``spans.traces_upsert`` to the trace
-   summaries, and the results of those naming a variant go to ``improvement.services.results_record_bulk``.
+   summaries, and the results of those naming a variant go to ``improvement.services.results_record_bulk``,
+   those naming an agent version to the team's guarded rollouts (``rollout_executions_record``).
 Steps 2-4 run in one transaction: a failure stores nothing. Bad events never fail the others.
 """
 
@@ -130,6 +131,7 @@ def executions_ingest(*, team, events, build=None, api_key=None, source: str | N
             evidence_feed(team_id=team.pk, rows=stored_rows, uncounted_usage=uncounted)
             spans.traces_upsert(team_id=team.pk, rows=stored_rows, uncounted=uncounted, known=set(stored_by_trace))
             late_refusals = _feed_variants(team, rows, stored_ids)
+            _feed_rollouts(team, stored_rows)
 
     return [
         _result(
@@ -143,6 +145,19 @@ def executions_ingest(*, team, events, build=None, api_key=None, source: str | N
         )
         for index, event in enumerate(events)
     ]
+
+
+def _feed_rollouts(team, stored_rows: list[dict]) -> None:
+    """Executions that ran an agent version (agent spans and roots) go to the team's guarded
+    rollouts of that version, as runs of stable or candidate (improvement ignores the others)."""
+    runs = [
+        {"version_id": row["agent_version_id"], "success": row["status"] == "success"}
+        | {"duration_ms": row["duration_ms"], "cost": row["cost"]}
+        for row in stored_rows
+        if row["agent_version_id"] is not None and row["counts_execution"]
+    ]
+    if runs:
+        improvement_services.rollout_executions_record(team=team, runs=runs)
 
 
 def _feed_variants(team, rows: dict[int, dict], stored_ids: set[str]) -> dict[int, v.Errors]:

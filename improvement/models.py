@@ -104,6 +104,11 @@ class Experiment(models.Model):
     guardrail_auto_stop = models.BooleanField(
         default=False, help_text="Retire a variant as soon as it is clearly worse than the control on a guardrail."
     )
+    cuped = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="CUPED: also report estimates adjusted by each unit's metric before the experiment (improvement.cuped).",
+    )
     winner = models.ForeignKey(
         "improvement.Variant",
         null=True,
@@ -241,6 +246,14 @@ class Variant(models.Model):
     cost_sum_sq = models.FloatField(
         default=0.0, db_default=0.0, help_text="Sum of squared costs (the cost guardrail's spread)."
     )
+    # CUPED (improvement.cuped): sums over the results that came with the unit's metric before the
+    # experiment (x, the covariate) beside their objective score (y).
+    cuped_count = models.BigIntegerField(default=0, db_default=0)
+    cuped_y_sum = models.FloatField(default=0.0, db_default=0.0)
+    cuped_y_sum_sq = models.FloatField(default=0.0, db_default=0.0)
+    cuped_x_sum = models.FloatField(default=0.0, db_default=0.0)
+    cuped_x_sum_sq = models.FloatField(default=0.0, db_default=0.0)
+    cuped_xy_sum = models.FloatField(default=0.0, db_default=0.0)
 
     class Meta:
         ordering = ["experiment_id", "id"]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from crucible import formatting
 from crucible.money import money_average
 from crucible.sql import fetch_rows
-from improvement import conf, sequential, stats, trust, verdict
+from improvement import conf, cuped, sequential, stats, trust, verdict
 from improvement.models import Experiment, Rollout, RolloutStatus, Status, Variant, VariantBucket
 
 _ID = re.compile(r"[0-9]{1,19}")
@@ -224,7 +224,20 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
         "interval_method": "always-valid confidence sequence",
         "guardrails": guards,
         "srm": trust.experiment_srm(experiment=experiment, variants=variants),
+        "cuped": _cuped_report(experiment, variants, alpha, n_opt) if experiment.cuped else None,
     }
+
+
+def _cuped_report(experiment: Experiment, variants: list[Variant], alpha: float, n_opt: int) -> dict:
+    groups = {
+        v.pk: cuped.Moments(
+            v.cuped_count, v.cuped_y_sum, v.cuped_y_sum_sq, v.cuped_x_sum, v.cuped_x_sum_sq, v.cuped_xy_sum
+        )
+        for v in variants
+    }
+    control = next((v.pk for v in variants if v.is_control), None)
+    names = {v.pk: v.name for v in variants}
+    return cuped.report(groups=groups, names=names, control_id=control, alpha=alpha, n_opt=n_opt)
 
 
 def experiment_timeline(*, experiment: Experiment, days: int | None = None) -> dict:

@@ -15,7 +15,9 @@ def old_limit_to_margin(apps, schema_editor):
 
 def margin_to_old_limit(apps, schema_editor):
     Experiment = apps.get_model("improvement", "Experiment")
-    Experiment.objects.exclude(source_kind="").update(guardrail_max_error_rate_increase=models.F("guardrail_error_margin"))
+    Experiment.objects.exclude(source_kind="").update(
+        guardrail_max_error_rate_increase=models.F("guardrail_error_margin")
+    )
 
 
 class Migration(migrations.Migration):
@@ -47,5 +49,32 @@ class Migration(migrations.Migration):
             model_name="variant",
             name="guardrail_evidence",
             field=models.TextField(blank=True, db_default="", default=""),
+        ),
+        migrations.AddField(
+            model_name="experiment",
+            name="cuped",
+            field=models.BooleanField(
+                db_default=False,
+                default=False,
+                help_text="CUPED: also report estimates adjusted by each unit's metric before the experiment (improvement.cuped).",
+            ),
+        ),
+        migrations.AddField(
+            model_name="variant", name="cuped_count", field=models.BigIntegerField(db_default=0, default=0)
+        ),
+        migrations.AddField(
+            model_name="variant", name="cuped_y_sum", field=models.FloatField(db_default=0.0, default=0.0)
+        ),
+        migrations.AddField(
+            model_name="variant", name="cuped_y_sum_sq", field=models.FloatField(db_default=0.0, default=0.0)
+        ),
+        migrations.AddField(
+            model_name="variant", name="cuped_x_sum", field=models.FloatField(db_default=0.0, default=0.0)
+        ),
+        migrations.AddField(
+            model_name="variant", name="cuped_x_sum_sq", field=models.FloatField(db_default=0.0, default=0.0)
+        ),
+        migrations.AddField(
+            model_name="variant", name="cuped_xy_sum", field=models.FloatField(db_default=0.0, default=0.0)
         ),
     ]

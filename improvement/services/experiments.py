@@ -33,6 +33,7 @@ EXPERIMENT_FIELDS = (
     "epsilon",
     "min_results",
     *GUARDRAIL_FIELDS,
+    "cuped",
     *OBJECTIVE_FIELDS,
 )
 MAX_WEIGHT = 1000.0
@@ -103,6 +104,7 @@ def _check_experiment_fields(experiment: Experiment, errors: v.Errors) -> None:
     ):
         errors.check(field, v.number, getattr(experiment, field), low=0.0, high=high, required=False)
     errors.check("guardrail_auto_stop", v.boolean, experiment.guardrail_auto_stop)
+    errors.check("cuped", v.boolean, experiment.cuped)
     if (
         experiment.agent_id is not None
         and experiment.agent.team_id != experiment.team_id

@@ -30,6 +30,7 @@ from django.utils import timezone
 from crucible import validation as v
 from improvement import services as improvement_services
 from observability import conf
+from observability.covariates import covariates_attach
 from observability.evidence_feed import evidence_feed
 from observability.ingest import resolve, spans
 from observability.ingest.insert import executions_insert, payloads_insert
@@ -167,9 +168,9 @@ def _feed_variants(team, rows: dict[int, dict], stored_ids: set[str]) -> dict[in
     indexes = [i for i, row in rows.items() if row["variant_id"] is not None and row["client_id"] in stored_ids]
     if not indexes:
         return {}
-    outcome = improvement_services.results_record_bulk(
-        team=team, results=[resolve.variant_result(rows[i]) for i in indexes], skip_refused=True
-    )
+    results = [resolve.variant_result(rows[i]) for i in indexes]
+    covariates_attach(team=team, rows=[rows[i] for i in indexes], results=results)
+    outcome = improvement_services.results_record_bulk(team=team, results=results, skip_refused=True)
     return {
         indexes[position]: resolve.event_errors_of_result(problem)
         for position, problem in outcome.get("refused", {}).items()

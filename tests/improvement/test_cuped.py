@@ -137,3 +137,37 @@ def test_the_page_shows_the_cuped_section(make_experiment, member_client, team):
     html = member_client.get(f"/improvement/experiments/{experiment.pk}/").content.decode()
     section = html.split('id="cuped"')[1].split("</section>")[0]
     assert "variance reduction" in section and "Adjusted mean" in section
+
+
+@pytest.mark.django_db
+def test_observability_gives_each_users_history_as_the_covariate(make_experiment, team):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from improvement.models import Experiment, Variant
+    from observability.services import executions_ingest
+
+    experiment = make_experiment("cuped-feed", cuped=True)
+    started = timezone.now() - dt.timedelta(hours=1)
+    Experiment.objects.filter(pk=experiment.pk).update(started_at=started)
+    control, new = experiment.variants.order_by("id")
+
+    def event(i, user, status, at, variant=None):
+        found = {"id": f"e-{i}", "agent": "helper", "user_id": user, "status": status, "duration_ms": 500.0}
+        found |= {"started_at": at.isoformat(), "input_tokens": 10, "output_tokens": 5}
+        return found | ({"variant_id": variant.pk} if variant else {})
+
+    before = started - dt.timedelta(days=2)
+    history = [event(i, "alice", "success", before) for i in range(3)]
+    history += [event(10 + i, "bob", "success" if i == 0 else "error", before) for i in range(4)]
+    history += [event(20, "carol", "success", started - dt.timedelta(days=45))]  # too old to count
+    assert {r["status"] for r in executions_ingest(team=team, events=history)} == {"stored"}
+    during = started + dt.timedelta(minutes=5)
+    runs = [event(100, "alice", "success", during, control), event(101, "bob", "success", during, new)]
+    runs += [event(102, "carol", "success", during, new), event(103, "", "success", during, new)]
+    assert {r["status"] for r in executions_ingest(team=team, events=runs)} == {"stored"}
+    control, new = Variant.objects.filter(pk__in=[control.pk, new.pk]).order_by("id")
+    assert (control.cuped_count, control.cuped_x_sum) == (1, pytest.approx(1.0))  # alice: 3 of 3
+    assert (new.cuped_count, new.cuped_x_sum) == (1, pytest.approx(0.25))  # bob: 1 of 4; carol, anonymous: none
+    assert new.results_count == 3

@@ -13,6 +13,14 @@ def old_limit_to_margin(apps, schema_editor):
         Experiment.objects.filter(pk=pk).update(guardrail_error_margin=limit)
 
 
+def stopped_variants_breached(apps, schema_editor):
+    """Variants a guardrail retired before breaches were recorded: their breach is their retirement."""
+    Variant = apps.get_model("improvement", "Variant")
+    Variant.objects.filter(retired_reason__startswith="Stopped by a guardrail.").update(
+        guardrail_breached_at=models.F("retired_at"), guardrail_evidence=models.F("retired_reason")
+    )
+
+
 def margin_to_old_limit(apps, schema_editor):
     Experiment = apps.get_model("improvement", "Experiment")
     Experiment.objects.exclude(source_kind="").update(
@@ -77,4 +85,5 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="variant", name="cuped_xy_sum", field=models.FloatField(db_default=0.0, default=0.0)
         ),
+        migrations.RunPython(stopped_variants_breached, migrations.RunPython.noop),
     ]

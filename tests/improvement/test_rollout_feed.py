@@ -53,8 +53,10 @@ def test_clients_ask_which_version_to_run_sticky_per_unit(rollout, agent, team_k
 
 
 def test_run_version_errors_and_pins(rollout, agent, team_key_client, key_client, make_team):
-    bad = team_key_client.get(f"/api/v1/marketplace/agents/{agent.pk}/run-version/")
+    bad = team_key_client.get(f"/api/v1/marketplace/agents/{agent.pk}/run-version/", {"unit": "u" * 201})
     assert bad.status_code == 400 and "unit" in bad.json()["fields"]
+    fresh = team_key_client.get(f"/api/v1/marketplace/agents/{agent.pk}/run-version/").json()
+    assert fresh["unit"].startswith("run-") and fresh["reason"] in ("stable", "candidate")
     installer = make_team("Installer", slug="installer")
     marketplace_services.agent_install(agent=agent, team=installer, version="1.0.0")
     client = key_client(installer)

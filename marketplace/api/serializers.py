@@ -369,9 +369,8 @@ class FieldDiffSerializer(serializers.Serializer):
 class RunVersionSerializer(serializers.Serializer):
     agent = serializers.IntegerField()
     unit = serializers.CharField()
-    reason = serializers.ChoiceField(
-        choices=["pinned", "stable", "candidate"],
-        help_text="pinned: your team's pinned version; candidate: a guarded rollout's share; else stable.",
+    reason = serializers.CharField(
+        help_text="pinned (your team's pinned version), candidate (a guarded rollout's share) or stable."
     )
     version_id = serializers.IntegerField()
     version = serializers.CharField()

@@ -30,6 +30,12 @@ STAT_FIELDS = (
     "tokens_sum",
     "cost_sum",
     "cost_sum_sq",
+    "cuped_count",
+    "cuped_y_sum",
+    "cuped_y_sum_sq",
+    "cuped_x_sum",
+    "cuped_x_sum_sq",
+    "cuped_xy_sum",
 )
 
 
@@ -116,6 +122,8 @@ class ExperimentAdmin(_DeletesRecordedRows, admin.ModelAdmin):
         "promoted_as",
         "source_kind",
         "source_key",
+        "srm_status",
+        "srm_changed_at",
         "created_by",
         "created_at",
         "updated_at",
@@ -179,6 +187,8 @@ class VariantAdmin(_DeletesRecordedRows, admin.ModelAdmin):
         "output_schema",
         "retired_at",
         "retired_reason",
+        "guardrail_breached_at",
+        "guardrail_evidence",
         "created_at",
     )
     actions = ["retire_selected"]

@@ -16,6 +16,3 @@ MAX_RESULTS_PER_REQUEST = env_int("CRUCIBLE_IMPROVEMENT_MAX_RESULTS_PER_REQUEST"
 SEQUENTIAL_N_OPT = env_int("CRUCIBLE_IMPROVEMENT_SEQUENTIAL_N_OPT", 500)
 # Hours between the steps of a guarded rollout (5% -> 25% -> 50% -> 100%) when guardrails hold.
 ROLLOUT_STEP_HOURS = env_float("CRUCIBLE_IMPROVEMENT_ROLLOUT_STEP_HOURS", 24.0)
-# Guardrail of the experiments the upgrade advisor and findings start: a variant whose error rate
-# exceeds the control's by more than this (0-1) cannot be promoted.
-GUARDRAIL_ERROR_RATE_INCREASE = env_float("CRUCIBLE_IMPROVEMENT_GUARDRAIL_ERROR_RATE_INCREASE", 0.05)

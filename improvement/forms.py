@@ -28,6 +28,7 @@ class ExperimentForm(forms.ModelForm):
             "guardrail_p95_margin",
             "guardrail_cost_margin",
             "guardrail_auto_stop",
+            "cuped",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         help_texts = {

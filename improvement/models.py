@@ -104,6 +104,11 @@ class Experiment(models.Model):
     guardrail_auto_stop = models.BooleanField(
         default=False, help_text="Retire a variant as soon as it is clearly worse than the control on a guardrail."
     )
+    cuped = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="CUPED: also report estimates adjusted by each unit's metric before the experiment (improvement.cuped).",
+    )
     winner = models.ForeignKey(
         "improvement.Variant",
         null=True,
@@ -123,14 +128,10 @@ class Experiment(models.Model):
         choices=[("published", "Published as a new version"), ("pinned", "Pinned as the team's version")],
         blank=True,
     )
-    # Guardrail of version experiments: a variant whose error rate exceeds the control's by more
-    # than this (absolute, 0-1) cannot be promoted. None: no guardrail.
-    guardrail_max_error_rate_increase = models.FloatField(
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Most a variant's error rate may exceed the control's (0-1) and still be promoted.",
-    )
+    # Sample-ratio check last seen by the periodic check (improvement.tasks): a notification is sent
+    # once per change to a warning or an alert.
+    srm_status = models.CharField(max_length=20, blank=True, default="", db_default="")
+    srm_changed_at = models.DateTimeField(null=True, blank=True)
     # Where the experiment came from: the upgrade advisor or a finding (app, then rule code and subject).
     source_kind = models.CharField(max_length=20, choices=SourceKind.choices, blank=True)
     source_key = models.CharField(max_length=300, blank=True, help_text="The finding: rule code and subject.")
@@ -223,6 +224,10 @@ class Variant(models.Model):
     retired_reason = models.TextField(
         blank=True, default="", db_default="", help_text="Why it was retired (a guardrail's evidence)."
     )
+    guardrail_breached_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a guardrail first showed it clearly worse than the control."
+    )
+    guardrail_evidence = models.TextField(blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     # Running statistics (moved only by services with F() expressions).
@@ -241,6 +246,14 @@ class Variant(models.Model):
     cost_sum_sq = models.FloatField(
         default=0.0, db_default=0.0, help_text="Sum of squared costs (the cost guardrail's spread)."
     )
+    # CUPED (improvement.cuped): sums over the results that came with the unit's metric before the
+    # experiment (x, the covariate) beside their objective score (y).
+    cuped_count = models.BigIntegerField(default=0, db_default=0)
+    cuped_y_sum = models.FloatField(default=0.0, db_default=0.0)
+    cuped_y_sum_sq = models.FloatField(default=0.0, db_default=0.0)
+    cuped_x_sum = models.FloatField(default=0.0, db_default=0.0)
+    cuped_x_sum_sq = models.FloatField(default=0.0, db_default=0.0)
+    cuped_xy_sum = models.FloatField(default=0.0, db_default=0.0)
 
     class Meta:
         ordering = ["experiment_id", "id"]

@@ -13,8 +13,8 @@ from django.utils import timezone
 from crucible import formatting
 from crucible.money import money_average
 from crucible.sql import fetch_rows
-from improvement import conf, sequential, stats, trust, verdict
-from improvement.models import Experiment, Status, Variant, VariantBucket
+from improvement import conf, cuped, sequential, stats, trust, verdict
+from improvement.models import Experiment, Rollout, RolloutStatus, Status, Variant, VariantBucket
 
 _ID = re.compile(r"[0-9]{1,19}")
 
@@ -62,6 +62,46 @@ def experiments_by_source(*, team, source_kind: str, keys) -> dict[str, Experime
     for experiment in rows:
         found[experiment.source_key] = experiment
     return found
+
+
+class GuardrailBreach(NamedTuple):
+    """One guardrail breach: a variant clearly worse than its control, or a rollout it stopped."""
+
+    experiment_id: int | None
+    experiment_name: str
+    variant_id: int | None
+    variant_name: str
+    rollout_id: int | None
+    evidence: str
+    at: datetime
+
+
+def experiment_guardrail_breaches(*, team, since: datetime) -> list[GuardrailBreach]:
+    """The team's guardrail breaches detected at or after ``since``, newest first: variants first
+    found clearly worse than the control (``Variant.guardrail_breached_at``, set by a results
+    batch or the periodic check) and guarded rollouts a breach stopped (two queries). The alert
+    metric "experiment guardrail breach" counts them."""
+    found = [
+        GuardrailBreach(
+            v.experiment_id, v.experiment.name, v.pk, v.name, None, v.guardrail_evidence, v.guardrail_breached_at
+        )
+        for v in Variant.objects.filter(team=team, guardrail_breached_at__gte=since).select_related("experiment")
+    ]
+    found += [
+        GuardrailBreach(
+            r.experiment_id,
+            r.experiment.name if r.experiment_id else "",
+            None,
+            f"candidate {r.candidate.version}",
+            r.pk,
+            r.reason,
+            r.finished_at,
+        )
+        for r in Rollout.objects.filter(team=team, status=RolloutStatus.STOPPED, finished_at__gte=since).select_related(
+            "experiment", "candidate"
+        )
+    ]
+    return sorted(found, key=lambda breach: breach.at, reverse=True)
 
 
 def _seed(experiment: Experiment, variants: list[Variant]) -> int:
@@ -184,7 +224,20 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
         "interval_method": "always-valid confidence sequence",
         "guardrails": guards,
         "srm": trust.experiment_srm(experiment=experiment, variants=variants),
+        "cuped": _cuped_report(experiment, variants, alpha, n_opt) if experiment.cuped else None,
     }
+
+
+def _cuped_report(experiment: Experiment, variants: list[Variant], alpha: float, n_opt: int) -> dict:
+    groups = {
+        v.pk: cuped.Moments(
+            v.cuped_count, v.cuped_y_sum, v.cuped_y_sum_sq, v.cuped_x_sum, v.cuped_x_sum_sq, v.cuped_xy_sum
+        )
+        for v in variants
+    }
+    control = next((v.pk for v in variants if v.is_control), None)
+    names = {v.pk: v.name for v in variants}
+    return cuped.report(groups=groups, names=names, control_id=control, alpha=alpha, n_opt=n_opt)
 
 
 def experiment_timeline(*, experiment: Experiment, days: int | None = None) -> dict:

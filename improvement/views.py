@@ -16,7 +16,6 @@ from crucible.pages import TeamPageMixin, form_add_service_errors
 from improvement import charts, selectors, services
 from improvement.filters import ExperimentFilterSet
 from improvement.forms import ConcludeForm, ExperimentCreateForm, ExperimentForm, VariantForm
-from improvement.guardrail import guardrail_status
 from improvement.models import Experiment, Status, Variant
 from marketplace import selectors as marketplace_selectors
 
@@ -67,9 +66,9 @@ class ExperimentDetailView(ExperimentMixin, TemplateView):
         report = selectors.experiment_report(experiment=experiment, variants=variants)
         timeline = selectors.experiment_timeline(experiment=experiment)
         prompts = {v.pk: v for v in variants}
-        guardrail = guardrail_status(experiment=experiment, variants=variants)
+        breached = {row["id"]: row for row in report["guardrails"]["variants"] if row["breached"]}
         for row in report["variants"]:
-            row["guardrail"] = guardrail.get(row["id"])
+            row["guardrail"] = breached.get(row["id"])
             row["prompt"] = prompts[row["id"]].prompt
             row["version_label"] = prompts[row["id"]].version_label
             row["model_hints"] = prompts[row["id"]].model_hints

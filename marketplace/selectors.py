@@ -382,6 +382,18 @@ def version_for_run(*, agent: Agent, run_key: str) -> AgentVersion | None:
     return agent.latest_version
 
 
+def version_to_run(*, team, agent: Agent, unit: str) -> tuple[AgentVersion | None, str]:
+    """(version, why) a run of ``team`` for ``unit`` (an end user, a session, a trace) should use:
+    the team's pinned version ("pinned"); else the default channel, where a guarded rollout's
+    candidate takes its share of units ("candidate", sticky per unit: the share only grows while
+    the rollout runs) and the others get stable ("stable")."""
+    installation = installation_for_team(team=team, agent=agent) if team is not None else None
+    if installation is not None and installation.pinned:
+        return installation.version, "pinned"
+    version = version_for_run(agent=agent, run_key=unit)
+    return version, ("candidate" if version is not None and version.channel == "candidate" else "stable")
+
+
 def installation_for_team(*, team, agent) -> Installation | None:
     """``team``'s active installation of ``agent`` (its version and the agent's latest selected)."""
     return (

@@ -11,6 +11,8 @@ KINDS = {
     "marketplace.report": "A new report about the team's agent",
     "improvement.winner": "An experiment reaches a winner",
     "improvement.guardrail": "An experiment breaks a guardrail",
+    "improvement.srm": "An experiment's traffic split looks wrong (sample ratio mismatch)",
+    "improvement.rollout": "A guarded rollout advances, completes or stops",
     "teammemory.quality_down": "Team memory quality turns down",
     "webhook.disabled": "A webhook was disabled after repeated failures",
 }

@@ -11,6 +11,7 @@ from crucible import limits
 from crucible.api.fields import MoneyField, MoneyInputField, TeamObjectField
 from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
 from improvement import conf, srm
+from improvement.api.cuped import CupedSerializer
 from improvement.models import Assignment, Experiment, Status, Strategy, Variant
 from marketplace import selectors as marketplace_selectors
 
@@ -152,11 +153,11 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "guardrail_p95_margin",
             "guardrail_cost_margin",
             "guardrail_auto_stop",
+            "cuped",
             "winner",
             "promoted_version",
             "promoted_version_label",
             "promoted_as",
-            "guardrail_max_error_rate_increase",
             "source_kind",
             "source_key",
             "started_at",
@@ -239,13 +240,7 @@ class ExperimentWriteSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.S
         min_value=0.0, max_value=100.0, required=False, allow_null=True, help_text="Share (0.2 = 20%); null: off."
     )
     guardrail_auto_stop = Bool(required=False, help_text="Retire a variant clearly worse than the control.")
-    guardrail_max_error_rate_increase = Flt(
-        min_value=0.0,
-        max_value=1.0,
-        required=False,
-        allow_null=True,
-        help_text="A variant whose error rate exceeds the control's by more than this cannot be promoted.",
-    )
+    cuped = Bool(required=False, help_text="Also report CUPED-adjusted estimates (results send a covariate).")
 
 
 class TryVersionSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -333,6 +328,11 @@ class ResultInputSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Seria
     duration_ms = Flt(min_value=0.0, max_value=limits.MAX_DURATION_MS, default=0.0)
     tokens = Int(min_value=0, max_value=limits.MAX_TOKENS, default=0)
     cost = Money(max_digits=None, decimal_places=6, min_value=0, max_value=limits.MAX_COST, default=0)
+    covariate = Flt(
+        required=False,
+        allow_null=True,
+        help_text="CUPED: the unit's metric before the experiment (e.g. its mean score or success rate then).",
+    )
 
 
 class ResultBatchSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -493,4 +493,7 @@ class ReportSerializer(serializers.Serializer):
     interval_method = serializers.CharField(help_text="The intervals are always-valid confidence sequences.")
     guardrails = GuardrailsSerializer()
     srm = SrmSerializer(help_text="Sample ratio mismatch checks.")
+    cuped = CupedSerializer(
+        allow_null=True, help_text="CUPED-adjusted estimates; null unless the experiment has cuped."
+    )
     timeline = TimelineSerializer()

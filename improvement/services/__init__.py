@@ -21,11 +21,12 @@ from improvement.services.experiments import (
     experiment_update,
     experiment_validate,
 )
-from improvement.services.guardrails import guardrails_enforce
+from improvement.services.guardrails import experiment_srm_check, experiments_trust_check, guardrails_enforce
 from improvement.services.promotion import experiment_conclude, experiment_promote
 from improvement.services.results import objective_score, result_record, results_check, results_record_bulk
 from improvement.services.rollouts import (
     rollout_check,
+    rollout_executions_record,
     rollout_results_record,
     rollout_start,
     rollouts_advance_due,
@@ -53,6 +54,8 @@ __all__ = [
     "experiment_pause",
     "experiment_promote",
     "experiment_select",
+    "experiment_srm_check",
+    "experiments_trust_check",
     "experiment_start",
     "experiment_update",
     "experiment_upgrade_start",
@@ -64,6 +67,7 @@ __all__ = [
     "results_check",
     "results_record_bulk",
     "rollout_check",
+    "rollout_executions_record",
     "rollout_results_record",
     "rollout_start",
     "rollouts_advance_due",

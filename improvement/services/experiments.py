@@ -33,7 +33,7 @@ EXPERIMENT_FIELDS = (
     "epsilon",
     "min_results",
     *GUARDRAIL_FIELDS,
-    "guardrail_max_error_rate_increase",
+    "cuped",
     *OBJECTIVE_FIELDS,
 )
 MAX_WEIGHT = 1000.0
@@ -54,15 +54,6 @@ def _epsilon(value):
         return v.number(value, low=0.0, high=1.0, required=True)
     except v.Invalid:
         raise v.Invalid("Epsilon must be a number between 0 and 1.") from None
-
-
-def _guardrail(value):
-    if value is None:
-        return None
-    try:
-        return v.number(value, low=0.0, high=1.0, required=True)
-    except v.Invalid:
-        raise v.Invalid("The guardrail is an error-rate increase between 0 and 1 (0.05: five points).") from None
 
 
 def _whole_at_least_one(value, *, high: int, message: str):
@@ -113,6 +104,7 @@ def _check_experiment_fields(experiment: Experiment, errors: v.Errors) -> None:
     ):
         errors.check(field, v.number, getattr(experiment, field), low=0.0, high=high, required=False)
     errors.check("guardrail_auto_stop", v.boolean, experiment.guardrail_auto_stop)
+    errors.check("cuped", v.boolean, experiment.cuped)
     if (
         experiment.agent_id is not None
         and experiment.agent.team_id != experiment.team_id
@@ -123,7 +115,6 @@ def _check_experiment_fields(experiment: Experiment, errors: v.Errors) -> None:
             "The agent must belong to this team (promotion publishes a version of it) or be installed by it "
             "(promotion pins the winning version).",
         )
-    errors.check("guardrail_max_error_rate_increase", _guardrail, experiment.guardrail_max_error_rate_increase)
 
 
 def _check_name(team, name, errors: v.Errors, *, exclude_pk=None) -> str | None:

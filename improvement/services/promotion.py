@@ -8,10 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crucible.notifications import notification_publish
-from improvement.guardrail import guardrail_breached
 from improvement.models import Experiment, Status, Variant
 from improvement.selectors import experiment_report
 from improvement.services.rollouts import rollout_start
+from improvement.trust import experiment_guardrails
 from marketplace import services as marketplace_services
 
 
@@ -102,10 +102,11 @@ def _check_promotable(experiment: Experiment, winner: Variant | None) -> None:
         )
     if experiment.promoted_version_id is not None:
         raise ValidationError({"promoted_version": "The winner has already been promoted."})
-    if guardrail_breached(experiment=experiment, variant=winner):
-        raise ValidationError(
-            {"winner": "This variant's error rate breaks the experiment's guardrail; it cannot be promoted."}
-        )
+    guards = experiment_guardrails(experiment=experiment, variants=list(Variant.objects.filter(experiment=experiment)))
+    breach = next((row for row in guards["variants"] if row["id"] == winner.pk and row["breached"]), None)
+    if breach is not None:
+        evidence = " ".join(check["evidence"] for check in breach["checks"] if check["breached"])
+        raise ValidationError({"winner": f"This variant breaks a guardrail; it cannot be promoted. {evidence}"})
     if experiment.agent.team_id != experiment.team_id and winner.agent_version_id is None:
         raise ValidationError(
             {"winner": "For an agent your team installed, the winner must be a version of it (it becomes your pin)."}

@@ -42,6 +42,10 @@ def objective_score(
     return min(1.0, max(0.0, sum(w * s for w, s in parts) / weight))
 
 
+# The unit's metric before the experiment (CUPED's covariate): any finite number within this.
+MAX_COVARIATE = 1e12
+
+
 def _positive_id(value):
     if value is None:
         return None
@@ -63,6 +67,7 @@ def _result_clean(raw, errors: v.Errors) -> dict | None:
     cost = check("cost", v.money, raw.get("cost"), places=RESULT_COST_PLACES, high=limits.MAX_COST, default=Decimal(0))
     variant_id = check("variant_id", _positive_id, raw.get("variant_id"))
     assignment_id = check("assignment_id", _positive_id, raw.get("assignment_id"))
+    covariate = check("covariate", v.number, raw.get("covariate"), low=-MAX_COVARIATE, high=MAX_COVARIATE)
     if raw.get("variant_id") is None and raw.get("assignment_id") is None:
         errors.add("variant_id", "Name the variant (variant_id) or the assignment (assignment_id).")
     if errors:
@@ -75,6 +80,7 @@ def _result_clean(raw, errors: v.Errors) -> dict | None:
         "duration_ms": duration,
         "tokens": tokens,
         "cost": cost,
+        "covariate": covariate,
     }
 
 
@@ -147,7 +153,7 @@ def results_record_bulk(
     """Record results and move each variant's statistics in the database.
 
     ``results``: ``[{variant_id or assignment_id, success, duration_ms, quality (0-100 or None),
-    tokens, cost}]``, checked by ``results_check``. By default any refused result raises one
+    tokens, cost, covariate (the unit's metric before the experiment, for CUPED; optional)}]``, checked by ``results_check``. By default any refused result raises one
     ``ValidationError`` naming every bad field as ``<prefix>.<index>.<field>`` and nothing is
     written. With ``skip_refused`` the others are recorded and the refusals come back as
     ``{"refused": {index: Errors}}``. Then one ``UPDATE ... SET x = x + n`` per variant (in id
@@ -195,6 +201,7 @@ def results_record_bulk(
             tokens_sum=F("tokens_sum") + int(t["tokens"]),
             cost_sum=F("cost_sum") + t.get("cost", Decimal(0)),
             cost_sum_sq=F("cost_sum_sq") + t["c_sq"],
+            **_cuped_moves(t),
         )
     _buckets_add_results(
         [
@@ -259,6 +266,14 @@ def _sums(cleaned: list[dict], variants: dict[int, Variant]) -> tuple[dict, dict
             t["obj_n"] += 1
             t["obj"] += score
             t["obj_sq"] += score * score
+        if score is not None and r.get("covariate") is not None:
+            x = float(r["covariate"])
+            t["cu_n"] += 1
+            t["cu_y"] += score
+            t["cu_yy"] += score * score
+            t["cu_x"] += x
+            t["cu_xx"] += x * x
+            t["cu_xy"] += x * score
         if r.get("context"):
             c = contexts[(variant.pk, r["context"])]
             c[0] += 1
@@ -277,6 +292,20 @@ def _sums(cleaned: list[dict], variants: dict[int, Variant]) -> tuple[dict, dict
         durations[(variant.pk, guardrails.duration_bin(r["duration_ms"]))] += 1
 
     return totals, durations, contexts
+
+
+def _cuped_moves(t: dict) -> dict:
+    """CUPED's sums move only when the batch brought covariates (the usual update stays as it was)."""
+    if not t["cu_n"]:
+        return {}
+    return {
+        "cuped_count": F("cuped_count") + int(t["cu_n"]),
+        "cuped_y_sum": F("cuped_y_sum") + t["cu_y"],
+        "cuped_y_sum_sq": F("cuped_y_sum_sq") + t["cu_yy"],
+        "cuped_x_sum": F("cuped_x_sum") + t["cu_x"],
+        "cuped_x_sum_sq": F("cuped_x_sum_sq") + t["cu_xx"],
+        "cuped_xy_sum": F("cuped_xy_sum") + t["cu_xy"],
+    }
 
 
 def _durations_add(durations: dict[tuple[int, int], int]) -> None:

@@ -8,8 +8,8 @@ while the guardrails (improvement.guardrails) compare candidate and stable after
 runs. A breach stops the rollout and yanks the candidate with the evidence as the reason; a
 completed rollout moves ``stable``. Every step is a ``RolloutStep`` row.
 
-``rollouts_advance_due`` is a plain function (``manage.py improvement_rollouts`` runs it; a
-worker can call it on a schedule).
+``rollouts_advance_due`` checks every running rollout: the worker runs it every five minutes
+(``improvement.tasks.trust_check``), ``manage.py improvement_rollouts`` runs it by hand.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from crucible import limits, sql
 from crucible import validation as v
 from improvement import conf, guardrails
 from improvement.models import Experiment, Rollout, RolloutStatus, RolloutStep, RolloutTally, Status, default_schedule
+from improvement.services.notices import rollout_step_notify
 from improvement.trust import rollout_checks
 from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
@@ -45,7 +47,10 @@ def _schedule(value) -> list[float]:
 
 
 def _record(rollout: Rollout, action: str, evidence: str, now) -> None:
-    RolloutStep.objects.create(rollout=rollout, action=action, share=rollout.share, evidence=evidence, created_at=now)
+    step = RolloutStep.objects.create(
+        rollout=rollout, action=action, share=rollout.share, evidence=evidence, created_at=now
+    )
+    rollout_step_notify(rollout=rollout, step=step)
 
 
 @transaction.atomic
@@ -132,6 +137,13 @@ def rollout_results_record(*, rollout: Rollout, results: list, now=None) -> dict
     errors = v.Errors()
     cleaned = [_result_clean(raw, errors.at("results", i), rollout) for i, raw in enumerate(results)]
     errors.raise_if_any()
+    _tallies_add(rollout, cleaned)
+    rollout = rollout_check(rollout=rollout, now=now, advance=False)
+    return {"recorded": len(cleaned), "status": rollout.status}
+
+
+def _tallies_add(rollout: Rollout, cleaned: list[dict]) -> None:
+    """Add runs (``{arm, success, bin, cost}``) to the rollout's tallies in one upsert."""
     tallies: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0, 0, 0.0, 0.0])
     for r in cleaned:
         t = tallies[(r["arm"], r["bin"])]
@@ -157,8 +169,46 @@ def rollout_results_record(*, rollout: Rollout, results: list, now=None) -> dict
             cost_sum_sq = {table}.cost_sum_sq + EXCLUDED.cost_sum_sq""",
         params,
     )
-    rollout = rollout_check(rollout=rollout, now=now, advance=False)
-    return {"recorded": len(cleaned), "status": rollout.status}
+
+
+@transaction.atomic
+def rollout_executions_record(*, team, runs: list[dict], now=None) -> int:
+    """Observability's feed: executions of ``team`` that ran a version under a guarded rollout of
+    the same team (``[{version_id, success, duration_ms, cost}]``, already checked by ingest) are
+    added to the rollout as runs of stable or candidate, then its guardrails are read (a breach
+    stops it). Runs of other versions, or of rollouts already finished, are ignored: an execution
+    is stored whatever the rollout's state. Returns how many runs were counted (one query when no
+    rollout is concerned).
+
+    Only the rollout's own team's executions count: the publisher would otherwise read other
+    teams' figures, which the evidence rules (opt-in, K teams, a spread) forbid."""
+    versions = {run["version_id"] for run in runs if run.get("version_id") is not None}
+    if not versions:
+        return 0
+    rollouts = list(
+        Rollout.objects.select_for_update(of=("self",))
+        .filter(team=team, status=RolloutStatus.RUNNING)
+        .filter(Q(candidate_id__in=versions) | Q(stable_id__in=versions))
+        .order_by("id")
+    )
+    counted = 0
+    for rollout in rollouts:
+        arms = {rollout.stable_id: "stable", rollout.candidate_id: "candidate"}
+        mine = [
+            {
+                "arm": arms[run["version_id"]],
+                "success": bool(run["success"]),
+                "bin": guardrails.duration_bin(float(run.get("duration_ms") or 0.0)),
+                "cost": float(run.get("cost") or 0.0),
+            }
+            for run in runs
+            if run.get("version_id") in arms
+        ]
+        if mine:
+            _tallies_add(rollout, mine)
+            rollout_check(rollout=rollout, now=now, advance=False)
+            counted += len(mine)
+    return counted
 
 
 @transaction.atomic
@@ -168,7 +218,9 @@ def rollout_check(*, rollout: Rollout, now=None, advance: bool = True) -> Rollou
     candidate has ``min_results`` runs in it) raises the share; after 100% it completes and the
     candidate becomes stable."""
     rollout = (
-        Rollout.objects.select_for_update(of=("self",)).select_related("candidate", "experiment").get(pk=rollout.pk)
+        Rollout.objects.select_for_update(of=("self",))
+        .select_related("candidate", "experiment", "agent", "team")
+        .get(pk=rollout.pk)
     )
     if rollout.status != RolloutStatus.RUNNING:
         return rollout
@@ -205,10 +257,12 @@ def rollout_check(*, rollout: Rollout, now=None, advance: bool = True) -> Rollou
 
 
 def rollouts_advance_due(*, now=None) -> list[Rollout]:
-    """Check every running rollout whose next step is due (one transaction each)."""
+    """Check every running rollout (one transaction each): a guardrail breach stops it, a step
+    that is due is taken. Idempotent: a step sets the next one's time, so a second run (a retried
+    job) finds nothing due and applies no step twice."""
     now = now or timezone.now()
-    due = Rollout.objects.filter(status=RolloutStatus.RUNNING, next_step_at__lte=now).order_by("id")
-    return [rollout_check(rollout=rollout, now=now) for rollout in due]
+    running = Rollout.objects.filter(status=RolloutStatus.RUNNING).order_by("id")
+    return [rollout_check(rollout=rollout, now=now) for rollout in running]
 
 
 def rollout_version_for_run(*, rollout: Rollout, run_key: str):

@@ -15,7 +15,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from crucible import limits
-from improvement import conf
 from improvement.models import Experiment, SourceKind, Status
 from improvement.services.experiments import experiment_create, experiment_start
 from improvement.services.variants import variant_create
@@ -63,13 +62,12 @@ def experiment_versions_start(
     source_key: str = "",
     description: str = "",
     start: bool = True,
-    guardrail: float | None = None,
     created_by=None,
 ) -> tuple[Experiment, bool]:
     """Create (and with ``start``, run) an experiment on ``agent`` whose variants are versions.
     Returns (experiment, created); an open experiment from the same source is returned as is.
-    The guardrail (error-rate increase over the control) defaults to
-    ``CRUCIBLE_IMPROVEMENT_GUARDRAIL_ERROR_RATE_INCREASE``."""
+    The guardrails are the experiment's per-metric margins (error rate, p95 duration, cost per
+    run), at their defaults."""
     if source_kind and source_kind not in SourceKind.values:
         raise ValidationError({"source_kind": "Unknown source."})
     if source_kind:
@@ -82,7 +80,6 @@ def experiment_versions_start(
         agent=agent,
         description=description,
         created_by=created_by,
-        guardrail_max_error_rate_increase=conf.GUARDRAIL_ERROR_RATE_INCREASE if guardrail is None else guardrail,
     )
     if source_kind:
         experiment.source_kind = source_kind
@@ -104,7 +101,7 @@ def experiment_versions_start(
 
 def experiment_upgrade_start(*, team, agent, created_by=None) -> tuple[Experiment, bool]:
     """The upgrade advisor's one click: the team's installed version (control) against the agent's
-    newest version, on the team's own traffic, with the error-rate guardrail."""
+    newest version, on the team's own traffic, with the default guardrails."""
     installation = marketplace_selectors.installation_for_team(team=team, agent=agent) if agent else None
     if installation is None:
         raise ValidationError({"agent": "Your team has not installed this agent."})

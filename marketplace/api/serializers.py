@@ -366,6 +366,21 @@ class FieldDiffSerializer(serializers.Serializer):
     lines = DiffLineSerializer(many=True)
 
 
+class RunVersionSerializer(serializers.Serializer):
+    agent = serializers.IntegerField()
+    unit = serializers.CharField()
+    reason = serializers.CharField(
+        help_text="pinned (your team's pinned version), candidate (a guarded rollout's share) or stable."
+    )
+    version_id = serializers.IntegerField()
+    version = serializers.CharField()
+    channel = serializers.CharField()
+    system_prompt = serializers.CharField()
+    model_hints = serializers.JSONField()
+    input_schema = serializers.JSONField(allow_null=True)
+    output_schema = serializers.JSONField(allow_null=True)
+
+
 class VersionDiffSerializer(serializers.Serializer):
     from_version = serializers.CharField()
     to_version = serializers.CharField()

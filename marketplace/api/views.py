@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -248,6 +250,40 @@ class AgentViewSet(
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None
         return Response(s.VersionDiffSerializer(version_diff(old=old, new=new)).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "unit",
+                str,
+                description="The unit of the run: an end user, a session or a trace id (sticky). Without one, "
+                "the run is its own unit: a fresh key is drawn and returned.",
+            )
+        ],
+        responses={
+            200: s.RunVersionSerializer,
+            400: OpenApiResponse(description="Unit too long, or no version to run"),
+        },
+        summary="Which version to run for a unit: your pin, else stable or a guarded rollout's candidate",
+    )
+    @action(detail=True, methods=["get"], url_path="run-version")
+    def run_version(self, request, pk=None):
+        agent = self.get_object()
+        unit = (request.query_params.get("unit") or "").strip() or f"run-{uuid.uuid4().hex}"
+        if len(unit) > 200:
+            raise ValidationError({"unit": ["A unit has at most 200 characters."]})
+        version, reason = selectors.version_to_run(team=access.active_team(request), agent=agent, unit=unit)
+        if version is None:
+            raise ValidationError({"agent": ["This agent has no version to run."]})
+        body = {"agent": agent.pk, "unit": unit, "reason": reason, "version_id": version.pk, "version": version.version}
+        body |= {
+            "channel": version.channel,
+            "system_prompt": version.system_prompt,
+            "model_hints": version.model_hints,
+            "input_schema": version.input_schema,
+            "output_schema": version.output_schema,
+        }
+        return Response(s.RunVersionSerializer(body).data)
 
     @extend_schema(
         responses=s.AgentStatsSerializer, summary="Popularity: installs per day, downloads, rating histogram"

@@ -14,7 +14,8 @@
 4. ``observability.rollups.rollups_apply`` adds the rows really inserted to the rollups (and takes
    away usage that stopped counting), ``observability.evidence_feed`` those naming an agent version
    to the marketplace's version evidence (the same counting), ``spans.traces_upsert`` to the trace
-   summaries, and the results of those naming a variant go to ``improvement.services.results_record_bulk``.
+   summaries, and the results of those naming a variant go to ``improvement.services.results_record_bulk``,
+   those naming an agent version to the team's guarded rollouts (``rollout_executions_record``).
 Steps 2-4 run in one transaction: a failure stores nothing. Bad events never fail the others.
 """
 
@@ -29,6 +30,7 @@ from django.utils import timezone
 from crucible import validation as v
 from improvement import services as improvement_services
 from observability import conf
+from observability.covariates import covariates_attach
 from observability.evidence_feed import evidence_feed
 from observability.ingest import resolve, spans
 from observability.ingest.insert import executions_insert, payloads_insert
@@ -130,6 +132,7 @@ def executions_ingest(*, team, events, build=None, api_key=None, source: str | N
             evidence_feed(team_id=team.pk, rows=stored_rows, uncounted_usage=uncounted)
             spans.traces_upsert(team_id=team.pk, rows=stored_rows, uncounted=uncounted, known=set(stored_by_trace))
             late_refusals = _feed_variants(team, rows, stored_ids)
+            _feed_rollouts(team, stored_rows)
 
     return [
         _result(
@@ -145,6 +148,19 @@ def executions_ingest(*, team, events, build=None, api_key=None, source: str | N
     ]
 
 
+def _feed_rollouts(team, stored_rows: list[dict]) -> None:
+    """Executions that ran an agent version (agent spans and roots) go to the team's guarded
+    rollouts of that version, as runs of stable or candidate (improvement ignores the others)."""
+    runs = [
+        {"version_id": row["agent_version_id"], "success": row["status"] == "success"}
+        | {"duration_ms": row["duration_ms"], "cost": row["cost"]}
+        for row in stored_rows
+        if row["agent_version_id"] is not None and row["counts_execution"]
+    ]
+    if runs:
+        improvement_services.rollout_executions_record(team=team, runs=runs)
+
+
 def _feed_variants(team, rows: dict[int, dict], stored_ids: set[str]) -> dict[int, v.Errors]:
     """Hand the results of stored executions that name a variant to improvement. They were
     checked before the insert; one refused now (its experiment concluded in between) is not
@@ -152,9 +168,9 @@ def _feed_variants(team, rows: dict[int, dict], stored_ids: set[str]) -> dict[in
     indexes = [i for i, row in rows.items() if row["variant_id"] is not None and row["client_id"] in stored_ids]
     if not indexes:
         return {}
-    outcome = improvement_services.results_record_bulk(
-        team=team, results=[resolve.variant_result(rows[i]) for i in indexes], skip_refused=True
-    )
+    results = [resolve.variant_result(rows[i]) for i in indexes]
+    covariates_attach(team=team, rows=[rows[i] for i in indexes], results=results)
+    outcome = improvement_services.results_record_bulk(team=team, results=results, skip_refused=True)
     return {
         indexes[position]: resolve.event_errors_of_result(problem)
         for position, problem in outcome.get("refused", {}).items()

@@ -43,7 +43,11 @@ def test_expensive_model_runs_the_same_version_on_the_cheaper_model(team, own_ag
     assert created and experiment.status == Status.RUNNING
     assert experiment.source_kind == SourceKind.OBSERVABILITY
     assert experiment.source_key == f"expensive_model:{own_agent.slug}"
-    assert experiment.guardrail_max_error_rate_increase is not None
+    assert (experiment.guardrail_error_margin, experiment.guardrail_p95_margin, experiment.guardrail_cost_margin) == (
+        0.02,
+        0.2,
+        0.2,
+    )
     control = experiment.variants.get(is_control=True)
     cheaper = experiment.variants.get(is_control=False)
     assert control.version_label == cheaper.version_label == "1.1.0"
@@ -117,7 +121,11 @@ def test_team_memory_worse_version_runs_it_against_the_alternative(team, own_age
     assert created and experiment.source_kind == SourceKind.TEAMMEMORY
     assert experiment.variants.get(is_control=True).version_label == "1.0.0"
     assert experiment.variants.get(is_control=False).version_label == "1.1.0"
-    assert experiment.guardrail_max_error_rate_increase is not None
+    assert (experiment.guardrail_error_margin, experiment.guardrail_p95_margin, experiment.guardrail_cost_margin) == (
+        0.02,
+        0.2,
+        0.2,
+    )
     listed = tm_experiments.with_experiments(team=team, recommendations=recs)
     assert listed[0]["experiment"].pk == experiment.pk
 

@@ -67,7 +67,7 @@ def test_try_version_api(upgradable, team_key_client, key_client, other_team):
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["status"] == "running" and body["source_kind"] == "upgrade"
-    assert body["guardrail_max_error_rate_increase"] == pytest.approx(0.05)
+    assert body["guardrail_error_margin"] == pytest.approx(0.02) and "guardrail_max_error_rate_increase" not in body
     assert sorted(v["version_label"] for v in body["variants"]) == ["1.0.0", "1.1.0"]
     again = team_key_client.post(
         "/api/v1/improvement/experiments/try-version/", {"agent": upgradable.pk}, format="json"

@@ -52,7 +52,10 @@ def test_upgrade_advisor_starts_current_against_new_with_a_guardrail(team, publi
     experiment, created = services.experiment_upgrade_start(team=team, agent=agent, created_by=member)
     assert created and experiment.status == Status.RUNNING
     assert experiment.source_kind == SourceKind.UPGRADE
-    assert experiment.guardrail_max_error_rate_increase == pytest.approx(0.05)
+    assert experiment.guardrail_error_margin == pytest.approx(0.02)
+    assert experiment.guardrail_p95_margin == pytest.approx(0.2) and experiment.guardrail_cost_margin == pytest.approx(
+        0.2
+    )
     control = experiment.variants.get(is_control=True)
     candidate = experiment.variants.get(is_control=False)
     assert (control.version_label, candidate.version_label) == ("1.0.0", "1.1.0")

@@ -1,4 +1,4 @@
-"""Advance guarded rollouts whose next step is due (run it from cron or a worker, e.g. hourly)."""
+"""Check every running guarded rollout by hand (the worker does it every five minutes: improvement.trust_check)."""
 
 from django.core.management.base import BaseCommand
 

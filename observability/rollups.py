@@ -15,6 +15,7 @@ from django.db import transaction
 
 from crucible import sql  # Django's cursor (client-side binding): the rebuild statements
 from observability import histogram
+from observability.blocks import day_blocks_compact
 from observability.evidence_feed import evidence_rebuild
 from observability.sql import execute  # server-side binding: the array upserts
 
@@ -258,4 +259,6 @@ def rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -> dict:
     counts["observability_errorrollup"] = sql.execute(REBUILD_ERRORS_SQL.format(team_filter=team_filter), params)
     # The marketplace's version evidence is a rollup of the same rows.
     counts["marketplace_versionevidencedaily"] = evidence_rebuild(start=start, end=end, team=team)
+    # The rebuild deleted the blocks of its closed days (trigger): build them again.
+    counts["observability_dayblockrollup"] = day_blocks_compact(team=team, since=start)
     return {"start": start, "end": end, "rows": counts}

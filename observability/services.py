@@ -15,6 +15,7 @@ from django.utils import timezone
 from crucible import limits, sql
 from crucible import validation as v
 from observability import conf
+from observability.blocks import day_blocks_compact
 from observability.ingest import EVENT_FIELDS, TOKEN_FIELDS, executions_ingest
 from observability.models import RedactionRule
 from observability.redaction import pattern_check
@@ -31,6 +32,7 @@ __all__ = [
     "ROLLUP_FROM_RAW_SQL",
     "ROLLUP_TABLES",
     "TOKEN_FIELDS",
+    "day_blocks_compact",
     "executions_ingest",
     "executions_purge",
     "payloads_purge",

@@ -21,3 +21,12 @@ def executions_purge(timestamp: int) -> int:
     payloads = services.payloads_purge()
     logger.info("Retention: deleted %s raw executions and %s span payloads.", deleted, payloads)
     return deleted
+
+
+# Day blocks (observability.blocks): compact the days closed since the last run, hourly.
+@app.periodic(cron="23 * * * *")
+@app.task(queue="maintenance", name="observability.day_blocks_compact")
+def day_blocks_compact(timestamp: int) -> int:
+    days = services.day_blocks_compact()
+    logger.info("Day blocks: compacted %s team-days.", days)
+    return days

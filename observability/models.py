@@ -310,6 +310,19 @@ class DailyRollup(RollupBase):
         indexes = [models.Index(fields=["team", "agent_name", "bucket"], name="dailyrollup_team_agent")]
 
 
+class MinuteRollup(RollupBase):
+    """The team's executions per (minute, status), for the live view (``observability.minutes``):
+    agent, model and version are always empty. Kept ``CRUCIBLE_OBS_MINUTE_RETENTION_HOURS``."""
+
+    class Meta:
+        ordering = ["-bucket"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "bucket", "agent_name", "model", "version", "status"], name="minuterollup_unique_key"
+            )
+        ]
+
+
 class DayBlockRollup(models.Model):
     """Closed UTC days compacted for the long dashboards (``observability.blocks``): per (team,
     first day, block length in days, agent, model) the sums of the daily rollups, success count and

@@ -17,6 +17,7 @@ from crucible import sql  # Django's cursor (client-side binding): the rebuild s
 from observability import histogram
 from observability.blocks import day_blocks_compact
 from observability.evidence_feed import evidence_rebuild
+from observability.minutes import minute_rollups_apply, minute_rollups_rebuild
 from observability.sql import execute  # server-side binding: the array upserts
 
 ROLLUP_UPSERT_SQL = """
@@ -187,6 +188,7 @@ def rollups_apply(*, team_id: int, rows: list[dict], uncounted_usage: list[dict]
     for table, unit in (("observability_hourlyrollup", "hour"), ("observability_dailyrollup", "day")):
         _apply_rollups(team_id, rows, table, unit, uncounted_usage)
     _apply_error_rollups(team_id, rows)
+    minute_rollups_apply(team_id=team_id, rows=rows, uncounted_usage=uncounted_usage)
 
 
 # --- Rebuild from raw executions ----------------------------------------------------------
@@ -261,4 +263,5 @@ def rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -> dict:
     counts["marketplace_versionevidencedaily"] = evidence_rebuild(start=start, end=end, team=team)
     # The rebuild deleted the blocks of its closed days (trigger): build them again.
     counts["observability_dayblockrollup"] = day_blocks_compact(team=team, since=start)
+    counts["observability_minuterollup"] = minute_rollups_rebuild(start=start, end=end, team=team)
     return {"start": start, "end": end, "rows": counts}

@@ -17,6 +17,7 @@ from crucible import validation as v
 from observability import conf
 from observability.blocks import day_blocks_compact
 from observability.ingest import EVENT_FIELDS, TOKEN_FIELDS, executions_ingest
+from observability.minutes import minute_rollups_purge
 from observability.models import RedactionRule
 from observability.redaction import pattern_check
 from observability.rollups import (
@@ -66,6 +67,7 @@ def executions_purge(*, days: int | None = None, batch_size: int = 50_000) -> in
             break
     # Trace summaries go with their spans (a trace that ended before the cutoff has none left).
     sql.execute("DELETE FROM observability_trace WHERE ended_at < %(cutoff)s", {"cutoff": cutoff})
+    minute_rollups_purge()  # the live view's minutes have a retention of their own (hours)
     return deleted
 
 

@@ -13,6 +13,55 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
+            name="MinuteRollup",
+            fields=[
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("bucket", models.DateTimeField(help_text="Start of the period (UTC).")),
+                ("agent_name", models.CharField(max_length=200)),
+                ("model", models.CharField(blank=True, max_length=200)),
+                ("version", models.CharField(blank=True, max_length=64)),
+                ("status", models.CharField(choices=[("success", "Success"), ("error", "Error")], max_length=10)),
+                ("executions", models.BigIntegerField(default=0)),
+                ("duration_sum_ms", models.FloatField(default=0)),
+                ("duration_max_ms", models.FloatField(default=0)),
+                ("input_tokens", models.BigIntegerField(default=0)),
+                ("output_tokens", models.BigIntegerField(default=0)),
+                ("cached_input_tokens", models.BigIntegerField(default=0)),
+                ("reasoning_tokens", models.BigIntegerField(default=0)),
+                (
+                    "cost",
+                    models.DecimalField(
+                        decimal_places=8, default=0, help_text="USD, priced executions only.", max_digits=38
+                    ),
+                ),
+                (
+                    "unpriced",
+                    models.BigIntegerField(default=0, help_text="Executions with no cost (model matches no price)."),
+                ),
+                (
+                    "hist",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.BigIntegerField(), help_text="Log-scale duration histogram.", size=134
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crucible.team"
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["-bucket"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("team", "bucket", "agent_name", "model", "version", "status"),
+                        name="minuterollup_unique_key",
+                    )
+                ],
+            },
+        ),
+        migrations.CreateModel(
             name="DayBlockRollup",
             fields=[
                 ("id", models.BigAutoField(primary_key=True, serialize=False)),

@@ -39,10 +39,12 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from crucible import services as core  # noqa: E402
@@ -117,6 +119,10 @@ def main():
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     team = Team.objects.filter(slug=TEAM).first() or core.team_create(name=TEAM, slug=TEAM)
+    # Pages link static files by name without a collectstatic run (as benchmarks/traces_read.py).
+    override_settings(
+        STORAGES={**settings.STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"}}
+    ).enable()
     generate(team, args.hour_rows, args.old_rows, args.regenerate)
     # The rows were generated straight into the table: write their minute rollups as ingest would.
     now = timezone.now()

@@ -104,7 +104,9 @@ def minute_rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -
     """Recompute the minute rows of [start, end) that are still kept, from the raw executions."""
     from observability.rollups import ROLLUP_FROM_RAW_SQL
 
-    start = max(start, _minute(timezone.now() - dt.timedelta(hours=conf.MINUTE_RETENTION_HOURS)))
+    # Whole minutes: a minute row is rebuilt whole or not at all.
+    start = _minute(max(start, timezone.now() - dt.timedelta(hours=conf.MINUTE_RETENTION_HOURS)))
+    end = _minute(end) + (dt.timedelta(minutes=1) if end != _minute(end) else dt.timedelta(0))
     if start >= end:
         return 0
     team_filter = "AND team_id = %(team)s" if team is not None else ""

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from observability import selectors, services
 from observability.deletion import executions_delete
-from observability.minutes import minute_rollups_purge
+from observability.minutes import minute_rollups_purge, minute_rollups_rebuild
 from observability.models import Execution, MinuteRollup
 
 from .test_rollups import random_events
@@ -76,3 +76,10 @@ def test_an_agent_filter_reads_the_raw_executions(team, ingest, now):
     period = selectors.time_range("15m")
     live = selectors.live_dashboard(team=team, period=period, agent="coder")
     assert live == selectors.dashboard(team=team, period=period, agent="coder")
+
+
+def test_a_rebuild_between_any_two_instants_rebuilds_whole_minutes(team, ingest, now):
+    ingest(team, _whole_ms(random_events(random.Random(7), now, 300, hours=1)))
+    odd = now - dt.timedelta(minutes=30, seconds=17)  # not on a minute: its minute is rebuilt whole
+    assert minute_rollups_rebuild(start=odd, end=now - dt.timedelta(seconds=3), team=team) > 0
+    _same(*_figures(team, "1h"))

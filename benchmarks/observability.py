@@ -362,6 +362,7 @@ def bench_dashboard(n_rows: int, repeats: int, regenerate: bool = False, small_r
     for _ in range(max(1, min(3, repeats // 5))):  # minutes each at 10M rows
         start = time.perf_counter()
         with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 0")  # minutes at 10M rows; a request's bound is 5 s
             cursor.execute(RAW_AGENTS_SQL, [team.pk, period.start, period.end])
             raw_agents = cursor.fetchall()
             cursor.execute(RAW_SERIES_SQL, [team.pk, period.start, period.end])

@@ -55,6 +55,38 @@ ON CONFLICT (team_id, day, days, total, agent_name, model) DO NOTHING
 """
 
 
+LEVELS = (2, 4, 8, 16)  # block lengths above one day, aligned on multiples of their length since 1970
+# Blocks of ``k`` days to build: aligned groups of closed days, each day with data compacted.
+CANDIDATES_SQL = """
+SELECT team_id, start FROM (
+    SELECT d.team_id, to_timestamp(floor(extract(epoch FROM d.bucket) / (86400 * %(k)s)) * 86400 * %(k)s) AS start,
+           bool_and(EXISTS (SELECT 1 FROM observability_dayblockrollup b WHERE b.team_id = d.team_id
+                            AND b.day = d.bucket AND b.days = 1 AND b.total)) AS complete
+    FROM (SELECT DISTINCT d.team_id, d.bucket FROM observability_dailyrollup d
+          WHERE d.bucket >= %(since)s AND d.bucket < %(until)s {team_filter}) d
+    GROUP BY 1, 2
+) c
+WHERE complete AND start + %(k)s * interval '1 day' <= %(until)s
+  AND NOT EXISTS (SELECT 1 FROM observability_dayblockrollup b WHERE b.team_id = c.team_id AND b.day = c.start
+                  AND b.days = %(k)s AND b.total)
+ORDER BY 1, 2
+"""
+MERGE_SQL = f"""
+INSERT INTO observability_dayblockrollup (team_id, day, days, total, agent_name, model, executions, successes,
+    duration_sum_ms, duration_max_ms, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost,
+    unpriced, hist)
+SELECT b.team_id, g.start, %(k)s, b.total, b.agent_name, b.model, sum(executions), sum(successes),
+       sum(duration_sum_ms), max(duration_max_ms), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
+       sum(reasoning_tokens), sum(cost), sum(unpriced), ARRAY[{HIST_SUMS}]::bigint[]
+FROM observability_dayblockrollup b
+JOIN unnest(%(teams)s::bigint[], %(starts)s::timestamptz[]) AS g(team_id, start)
+  ON b.team_id = g.team_id AND b.day >= g.start AND b.day < g.start + %(k)s * interval '1 day'
+WHERE b.days = 1
+GROUP BY b.team_id, g.start, b.total, b.agent_name, b.model
+ON CONFLICT (team_id, day, days, total, agent_name, model) DO NOTHING
+"""
+
+
 def _closed_until(now: dt.datetime) -> dt.datetime:
     return (now - SETTLE).astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -72,7 +104,29 @@ def day_blocks_compact(*, team=None, since: dt.datetime | None = None, now: dt.d
     ]
     for i in range(0, len(pending), 31):
         _compact(pending[i : i + 31])
+    # Longer blocks, from the one-day blocks; scanned from a 16-day boundary so a block never
+    # counts a day the scan did not see.
+    params["since"] = dt.datetime.fromtimestamp(since.timestamp() // (86400 * 16) * 86400 * 16, tz=dt.UTC)
+    for k in LEVELS:
+        candidates = sql.fetch_rows(CANDIDATES_SQL.format(team_filter=team_filter), params | {"k": k})
+        for i in range(0, len(candidates), 16):
+            _merge([(row["team_id"], row["start"]) for row in candidates[i : i + 16]], k, team_filter, params)
     return len(pending)
+
+
+@transaction.atomic
+def _merge(groups, k, team_filter, params) -> None:
+    for team_id, start in groups:
+        for offset in range(k):
+            sql.execute(LOCK_SQL, {"team": team_id, "day": start + dt.timedelta(days=offset)})
+    # Under the locks: only the groups still complete (a late event may have removed a day's block).
+    still = {
+        (row["team_id"], row["start"])
+        for row in sql.fetch_rows(CANDIDATES_SQL.format(team_filter=team_filter), params | {"k": k})
+    }
+    groups = [g for g in groups if g in still]
+    if groups:
+        sql.execute(MERGE_SQL, {"k": k, "teams": [g[0] for g in groups], "starts": [g[1] for g in groups]})
 
 
 @transaction.atomic

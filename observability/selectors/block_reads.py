@@ -9,6 +9,8 @@ statuses and executions.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from crucible.sql import fetch_rows
 from observability.selectors.rollup_reads import HIST_ARRAY, _row, _segments, _time_expr, _where
 
@@ -24,6 +26,31 @@ AGGREGATES = (
 )
 
 
+# The agents read the fewest blocks that cover the period's compacted days (``_cover``); the
+# series reads one-day blocks (a point per day).
+COVERED = "(day, days) IN (SELECT * FROM unnest(%(cover_days)s::timestamptz[], %(cover_lengths)s::int[]))"
+ONE_DAY = "days = 1 AND day >= %(block_lo)s AND day < %(block_hi)s"
+COVER_SQL = """
+SELECT day, days FROM observability_dayblockrollup
+WHERE team_id = %(team)s AND total AND day >= %(lo)s AND day + days * interval '1 day' <= %(hi)s
+"""
+
+
+def _cover(team, lo, hi) -> list[tuple]:
+    """[(day, length)]: from ``lo``, the longest block that starts on each day and ends by ``hi``
+    (16, 8, 4, 2 or 1 days); a day without a block is skipped (read from the daily rollups)."""
+    have = {(row["day"], row["days"]) for row in fetch_rows(COVER_SQL, {"team": team.pk, "lo": lo, "hi": hi})}
+    cover, day = [], lo
+    while day < hi:
+        length = next((k for k in (16, 8, 4, 2, 1) if (day, k) in have), None)
+        if length is None:
+            day += dt.timedelta(days=1)
+            continue
+        cover.append((day, length))
+        day += dt.timedelta(days=length)
+    return cover
+
+
 def block_days(*, start, end, time_bucket, status=None) -> tuple | None:
     """The [lo, hi) of the period that day blocks may serve, or None (a status filter needs the
     status column, a series finer than a day needs hours)."""
@@ -37,14 +64,19 @@ def block_agent_model_and_series(*, team, start, end, time_bucket, days, agent=N
     """``rollup_agent_model_and_series`` for a period whose ``days`` (from ``block_days``) may be
     read from day blocks: the same rows, in one statement."""
     union, params = _where(team, start, end, agent=agent, model=model, time_bucket=time_bucket, blocks=True)
-    params |= {"block_lo": days[0], "block_hi": days[1]}
+    cover = _cover(team, *days)
+    params |= {
+        "block_lo": days[0],
+        "block_hi": days[1],
+        "cover_days": [day for day, _ in cover],
+        "cover_lengths": [length for _, length in cover],
+    }
     filters = "".join(
         f" AND {column} = %({column})s" for column, value in (("agent_name", agent), ("model", model)) if value
     )
     blocks = (
         "SELECT agent_name, model, {time} AS time, " + SUMS + " FROM (SELECT *, day AS bucket "
-        "FROM observability_dayblockrollup WHERE team_id = %(team)s AND days = 1 AND {scope} "
-        "AND day >= %(block_lo)s AND day < %(block_hi)s" + filters + ") b"
+        "FROM observability_dayblockrollup WHERE team_id = %(team)s AND {scope} " + filters + ") b"
     )
     time = _time_expr(time_bucket)
     # The series of an unfiltered dashboard reads the day's total row; a filtered one its agent rows.
@@ -58,11 +90,11 @@ def block_agent_model_and_series(*, team, start, end, time_bucket, days, agent=N
             FROM ({union}) u
         )
         SELECT agent_name AS agent, model, NULL::timestamptz AS time, 1 AS grouping, {AGGREGATES}, {HIST_ARRAY}
-        FROM (SELECT * FROM rest UNION ALL {blocks.format(time=time, scope="NOT total")}) a
+        FROM (SELECT * FROM rest UNION ALL {blocks.format(time=time, scope="NOT total AND " + COVERED)}) a
         GROUP BY agent_name, model
         UNION ALL
         SELECT NULL, NULL, time, 0, {AGGREGATES}, {HIST_ARRAY}
-        FROM (SELECT * FROM rest UNION ALL {blocks.format(time=time, scope=series_scope)}) t
+        FROM (SELECT * FROM rest UNION ALL {blocks.format(time=time, scope=series_scope + " AND " + ONE_DAY)}) t
         GROUP BY time
     """
     by_agent_model, series = [], []

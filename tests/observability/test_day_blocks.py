@@ -53,8 +53,13 @@ def test_a_late_event_removes_the_blocks_of_its_day_until_compacted_again(team, 
     services.day_blocks_compact(now=now)
     late_day = (now - dt.timedelta(days=4)).replace(hour=12, minute=0, second=0, microsecond=0)
     day_start = late_day.replace(hour=0)
-    others = DayBlockRollup.objects.exclude(team=team, day=day_start).count()
-    assert DayBlockRollup.objects.filter(team=team, day=day_start).exists()
+
+    def holds_the_day(block):
+        return block.team_id == team.pk and block.day <= day_start < block.day + dt.timedelta(days=block.days)
+
+    others = {b.pk for b in DayBlockRollup.objects.all() if not holds_the_day(b)}
+    assert DayBlockRollup.objects.filter(team=team, day=day_start, days=1).exists()
+    assert DayBlockRollup.objects.filter(days__gt=1).exists()  # blocks of 2, 4 ... days too
 
     ingest(
         team,
@@ -71,8 +76,9 @@ def test_a_late_event_removes_the_blocks_of_its_day_until_compacted_again(team, 
         ],
     )
 
-    assert not DayBlockRollup.objects.filter(team=team, day=day_start).exists()
-    assert DayBlockRollup.objects.count() == others  # the other days (and the other team) keep theirs
+    # Every block holding that day is gone (of one day and longer); the others (and the other
+    # team's) stay.
+    assert set(DayBlockRollup.objects.values_list("pk", flat=True)) == others
     period = selectors.time_range("30d")
     data = selectors.dashboard(team=team, period=period)
     assert data["totals"]["executions"] == 1201

@@ -33,6 +33,7 @@ class Listing:
     previous_url: str = ""
     next_url: str = ""
     range_text: str = field(default="")
+    total_capped: bool = False  # the list stops at ``total``; more rows matched ("10,000+")
 
     def __iter__(self):
         return iter(self.items)
@@ -61,6 +62,7 @@ def page_of(
     item_name: tuple[str, str] = ("item", "items"),
     max_page: int = 100_000,
     parameter: str = "page",
+    paginator_class=Paginator,
 ) -> Listing:
     """The page of ``queryset`` asked for by ``?page=`` (out-of-range numbers give the nearest page),
     with its position ("1–25 of 245") and links that keep the other parameters. Without a total,
@@ -70,7 +72,7 @@ def page_of(
     except ValueError:
         number = 1
     if with_total:
-        page = Paginator(queryset, per_page).get_page(number)
+        page = paginator_class(queryset, per_page).get_page(number)
         items, number = list(page.object_list), page.number
         total, pages = page.paginator.count, page.paginator.num_pages
         has_next = page.has_next()
@@ -90,6 +92,7 @@ def page_of(
         pages=pages,
         previous_url=url_with(request, **{parameter: number - 1 if number > 2 else None}) if number > 1 else "",
         next_url=url_with(request, **{parameter: number + 1}) if has_next else "",
+        total_capped=bool(with_total and getattr(page.paginator, "capped", False)),
     )
     listing.range_text = _range_text(listing, item_name)
     return listing
@@ -103,7 +106,8 @@ def _range_text(listing: Listing, item_name: tuple[str, str]) -> str:
         return f"No {plural}"
     if not listing.items:
         return f"{listing.total:,} {plural}; none on this page"
-    return f"{listing.first:,}–{listing.last:,} of {listing.total:,} {singular if listing.total == 1 else plural}"
+    more = "+" if listing.total_capped else ""
+    return f"{listing.first:,}–{listing.last:,} of {listing.total:,}{more} {singular if listing.total == 1 else plural}"
 
 
 class FilteredListView(TeamPageMixin, TemplateView):
@@ -115,6 +119,7 @@ class FilteredListView(TeamPageMixin, TemplateView):
     per_page = 25
     max_page = 100_000  # keeps OFFSET within a bigint for lists without a total
     with_total = True  # False for tables too large to count on every page view
+    paginator_class = Paginator  # e.g. one that counts only up to a cap
     # Public column name -> model fields to order by, ascending; "-name" reverses them all.
     sorts: dict[str, tuple[str, ...]] = {}
     default_ordering = ""
@@ -157,6 +162,7 @@ class FilteredListView(TeamPageMixin, TemplateView):
             with_total=self.with_total,
             item_name=self.item_name,
             max_page=self.max_page,
+            paginator_class=self.paginator_class,
         )
 
     def sort_links(self, ordering: str) -> dict:

@@ -43,6 +43,7 @@ LEGACY_TAG = ["marketplace (earlier routes)"]
 
 class LegacySearchPagination(PageNumberPagination):
     page_size = 20
+    django_paginator_class = marketplace_selectors.CappedPaginator  # counts up to a cap, as the v1 list
 
     def get_paginated_response(self, data):
         return Response(

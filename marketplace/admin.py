@@ -6,7 +6,17 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Q
 
-from marketplace.models import Agent, AgentDailyStat, AgentVersion, Download, Installation, InstallEvent, Rating, Report
+from marketplace.models import (
+    Agent,
+    AgentDailyStat,
+    AgentVersion,
+    Download,
+    Installation,
+    InstallEvent,
+    NameWord,
+    Rating,
+    Report,
+)
 from marketplace.services.agents import AGENT_EDITABLE_FIELDS, agent_set_listed, agent_update
 from marketplace.services.ratings import rating_delete, rating_set_hidden
 from marketplace.services.reports import report_action, report_resolve
@@ -206,6 +216,14 @@ class AgentDailyStatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["agent__name"]
     list_select_related = ["agent__team"]
     date_hierarchy = "day"
+
+
+@admin.register(NameWord)
+class NameWordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The vocabulary typo-tolerant search corrects queries against (filled from agent names)."""
+
+    list_display = ["word"]
+    search_fields = ["word"]
 
 
 @admin.register(Download)

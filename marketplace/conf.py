@@ -13,6 +13,10 @@ TRENDING_HALF_LIFE_DAYS = env_float("CRUCIBLE_MARKETPLACE_TRENDING_HALF_LIFE_DAY
 
 # Search: longest query text taken into account (longer input is cut).
 SEARCH_MAX_QUERY_LENGTH = env_int("CRUCIBLE_MARKETPLACE_SEARCH_MAX_QUERY_LENGTH", 200)
+# Search: how many of the best matches a text search gathers and ranks (per kind of match), so its
+# cost does not grow with the number of matches. Lists of agents count up to LIST_COUNT_CAP ("10,000+").
+SEARCH_MAX_RESULTS = max(20, env_int("CRUCIBLE_MARKETPLACE_SEARCH_MAX_RESULTS", 100))
+LIST_COUNT_CAP = max(20, env_int("CRUCIBLE_MARKETPLACE_LIST_COUNT_CAP", 10_000))
 
 # Size limits for what publishers send.
 MAX_SYSTEM_PROMPT_CHARS = env_int("CRUCIBLE_MARKETPLACE_MAX_SYSTEM_PROMPT_CHARS", limits.PROMPT_CHARS)

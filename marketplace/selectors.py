@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
 from django.core.exceptions import ValidationError
 from django.db.models import (
     Case,
@@ -34,7 +33,6 @@ from django.utils import timezone
 from crucible import formatting
 from marketplace import conf
 from marketplace.models import (
-    SEARCH_CONFIG,
     VERSION_ORDER_DESC,
     Agent,
     AgentDailyStat,
@@ -42,6 +40,7 @@ from marketplace.models import (
     Installation,
     Rating,
     Visibility,
+    weighted_rating,
 )
 from marketplace.versioning import InvalidVersion, SemVer
 
@@ -238,14 +237,8 @@ def versions_ordered(*, agent) -> QuerySet[AgentVersion]:
 
 
 def weighted_rating_expression():
-    """Bayesian average: (C * m + sum of stars) / (C + number of ratings)."""
-    prior_count = float(conf.RATING_PRIOR_COUNT)
-    prior_mean = float(conf.RATING_PRIOR_MEAN)
-    return ExpressionWrapper(
-        (Value(prior_count * prior_mean) + Cast("rating_sum", FloatField()))
-        / (Value(prior_count) + Cast("rating_count", FloatField())),
-        output_field=FloatField(),
-    )
+    """Bayesian average: (C * m + sum of stars) / (C + number of ratings) (an SQL function, indexed)."""
+    return weighted_rating()
 
 
 def rating_average_expression():
@@ -288,118 +281,6 @@ def with_listing_annotations(queryset: QuerySet[Agent]) -> QuerySet[Agent]:
         .defer("search_vector", *(f"latest_version__{name}" for name in LATEST_VERSION_WIDE_FIELDS))
         .annotate(weighted_rating=weighted_rating_expression(), rating_avg=rating_average_expression())
     )
-
-
-# --- search --------------------------------------------------------------------------------------
-
-
-def agent_search(
-    *,
-    team_ids,
-    q: str = "",
-    category: str | None = None,
-    tags=None,
-    min_rating: float | None = None,
-    verified: bool | None = None,
-    publisher: str | None = None,
-    min_success_rate: float | None = None,
-    max_cost_per_run: float | None = None,
-    sort: str | None = None,
-    queryset: QuerySet[Agent] | None = None,
-    with_description: bool = False,
-) -> QuerySet[Agent]:
-    """Agents visible to ``team_ids`` matching the query and filters, ranked.
-
-    Matching: PostgreSQL full text (name weight A, tags and summary B, description C; websearch
-    syntax) OR a trigram word similarity on the name (typos). Relevance: exact name match first,
-    then text matches by rank, then typo matches by name similarity, then weighted rating.
-
-    Listings leave out the description columns (``with_description`` brings them back): the
-    database sorts the matches before it cuts the page, and narrow rows sort much faster."""
-    qs = queryset if queryset is not None else Agent.objects.all()
-    qs = with_listing_annotations(qs.filter(visible_q(team_ids)))
-    if not with_description:
-        qs = qs.defer("description", "description_html")
-    if category:
-        qs = qs.filter(category=category)
-    if tags:
-        qs = qs.filter(tags__contains=list(tags))
-    if min_rating is not None:
-        qs = qs.filter(rating_count__gt=0, rating_sum__gte=Cast("rating_count", FloatField()) * float(min_rating))
-    if verified is not None:
-        qs = qs.filter(team__is_verified=verified)
-    if publisher:
-        qs = qs.filter(team__slug=publisher)
-    qs = _evidence_filters(qs, min_success_rate=min_success_rate, max_cost_per_run=max_cost_per_run, sort=sort)
-    q = (q or "").strip()[: conf.SEARCH_MAX_QUERY_LENGTH]
-    if q:
-        query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
-        qs = qs.annotate(
-            exact=Case(
-                When(Q(name__iexact=q) | Q(slug=q.lower()), then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
-            ),
-            # Text matches first, ranked by weighted ts_rank; agents found only through a typo in
-            # their name follow, ranked by trigram word similarity (computed only for those rows:
-            # it is the expensive part).
-            rank=Case(
-                When(
-                    search_vector=query,
-                    then=ExpressionWrapper(
-                        SearchRank(F("search_vector"), query) + Value(1.0), output_field=FloatField()
-                    ),
-                ),
-                default=TrigramWordSimilarity(Value(q), "name"),
-                output_field=FloatField(),
-            ),
-        ).filter(Q(search_vector=query) | Q(name__trigram_word_similar=q))
-    sort = sort or ("relevance" if q else "rating")
-    if sort == "relevance" and not q:
-        sort = "rating"
-    return _ordered(qs, sort)
-
-
-ORDERINGS = {
-    "relevance": ("-exact", "-rank", "-weighted_rating", "pk"),
-    "rating": ("-weighted_rating", "-rating_count", "pk"),
-    "installs": ("-install_count", "pk"),
-    "newest": ("-created_at", "-pk"),
-    "updated": ("-updated_at", "-pk"),
-    "success": (F("evidence_success_rate").desc(nulls_last=True), "id"),
-    "cost_per_run": (F("evidence_cost_per_run").asc(nulls_last=True), "id"),
-}
-
-
-def _ordered(qs, sort: str):
-    if sort.startswith("trending_"):
-        # Trending lists the agents installed within the window, hottest first.
-        window = sort.removeprefix("trending_")
-        since = timezone.now().date() - timedelta(days=TRENDING_WINDOWS[window] - 1)
-        active = AgentDailyStat.objects.filter(day__gte=since, installs__gt=0).values("agent_id")
-        return (
-            qs.filter(pk__in=active)
-            .annotate(trending=trending_expression(window))
-            .order_by("-trending", "-install_count", "pk")
-        )
-    return qs.order_by(*ORDERINGS.get(sort, ORDERINGS["rating"]))
-
-
-def _evidence_filters(qs, *, min_success_rate, max_cost_per_run, sort):
-    """Measured evidence in search: only the opted-in teams' medians stored on the agent row
-    (NULL below the K-team threshold when refreshed). A row refreshed under a lower threshold
-    than today's takes no part in filters or evidence sorts until the next refresh."""
-    min_teams = conf.EVIDENCE_MIN_TEAMS
-    stale = Q(evidence_teams__lt=min_teams) & (
-        Q(evidence_success_rate__isnull=False) | Q(evidence_cost_per_run__isnull=False)
-    )
-    if sort in ("success", "cost_per_run"):
-        qs = qs.exclude(stale)
-    if min_success_rate is not None:
-        qs = qs.filter(evidence_teams__gte=min_teams, evidence_success_rate__gte=float(min_success_rate) / 100)
-    if max_cost_per_run is not None:
-        qs = qs.filter(evidence_teams__gte=min_teams, evidence_cost_per_run__lte=float(max_cost_per_run))
-    return qs
 
 
 # --- statistics ------------------------------------------------------------------------------------
@@ -538,3 +419,7 @@ def versions_to_compare(*, agent, team, left=None, right=None) -> tuple[AgentVer
     if errors:
         raise ValidationError(errors)
     return old, new
+
+
+# Search and browse live in marketplace.search (re-exported here: the public read API of the app).
+from marketplace.search import CappedPaginator, agent_search, agent_search_count  # noqa: E402, F401

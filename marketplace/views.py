@@ -42,6 +42,7 @@ class IndexView(FilteredListView):
     filterset_class = AgentFilterSet
     per_page = 20
     item_name = ("agent", "agents")
+    paginator_class = selectors.CappedPaginator  # counts up to a cap ("10,000+ agents")
 
     def get_queryset(self):
         return Agent.objects.all()
@@ -59,6 +60,9 @@ class IndexView(FilteredListView):
             agent.search_evidence = agent_search_evidence(agent)
         context["evidence_search_days"] = conf.EVIDENCE_SEARCH_DAYS
         context["searching"] = bool(self.request.GET.get("q"))
+        # A text search lists its bounded candidate set; at this size there were more matches.
+        context["search_window_full"] = context["searching"] and (listing.total or 0) >= conf.SEARCH_MAX_RESULTS
+        context["search_max_results"] = conf.SEARCH_MAX_RESULTS
         return context
 
 

@@ -76,7 +76,7 @@ def _add_usage(g, row, sign):
 def minute_rollups_apply(*, team_id: int, rows, sign: int = 1, uncounted_usage=()) -> None:
     """Add (``sign=-1``: subtract) executions to the team's minute rows: one upsert. The maximum
     duration is not lowered by a subtraction (as in the hourly rows)."""
-    from observability.rollups import EMPTY_ROWS_SQL, ROLLUP_ARRAYS, ROLLUP_UPSERT_SQL
+    from observability.rollups import _ROLLUP_UPSERT, EMPTY_ROWS_SQL, ROLLUP_ARRAYS, hist_merge_sql
 
     oldest = timezone.now() - dt.timedelta(hours=conf.MINUTE_RETENTION_HOURS)
     groups = _deltas([r for r in rows if r["started_at"] >= oldest], sign, uncounted_usage)
@@ -92,7 +92,10 @@ def minute_rollups_apply(*, team_id: int, rows, sign: int = 1, uncounted_usage=(
                   g["cost"], g["unpriced"], "{" + ",".join(map(str, dense)) + "}")  # fmt: skip
         for name, value in zip(ROLLUP_ARRAYS, values, strict=True):
             columns[name].append(value)
-    execute(ROLLUP_UPSERT_SQL.format(table=TABLE), {"team": team_id, **columns})
+    # The hourly rows' upsert (observability.rollups), for this table alone.
+    buckets = {index for g in groups.values() for index, count in g["hist"].items() if count}
+    upsert = _ROLLUP_UPSERT.format(name="minutes", table=TABLE, p="", hist_merge=hist_merge_sql(buckets))
+    execute(f"WITH {upsert} SELECT count(*) FROM minutes", {"team": team_id, **columns})
     if sign < 0 or uncounted_usage:  # a row left with nothing in it is no row (as a rebuild leaves it)
         execute(
             EMPTY_ROWS_SQL.format(table=TABLE),

@@ -1,8 +1,11 @@
 """Rollups of executions: the hourly, daily and error tables the dashboards read.
 
-``rollups_apply`` adds the executions a batch really inserted, with one ``INSERT ... ON CONFLICT
-DO UPDATE`` per table (counts, sums and the histogram added element-wise, so concurrent batches
-stay exact); ``rollups_rebuild`` recomputes a period from the raw rows.
+``rollups_apply`` adds the executions a batch really inserted: the batch is summed per hourly key
+in Python (the daily keys folded from the hourly ones), then one statement upserts the three
+tables (``INSERT ... ON CONFLICT DO UPDATE`` in writable CTEs: counts and sums added in the row,
+so concurrent batches stay exact; of the histogram only the buckets the batch touched are added,
+``hist[i] = r.hist[i] + EXCLUDED.hist[i]``, or the whole array when it touched many);
+``rollups_rebuild`` recomputes a period from the raw rows.
 """
 
 from __future__ import annotations
@@ -20,47 +23,60 @@ from observability.evidence_feed import evidence_rebuild
 from observability.minutes import minute_rollups_apply, minute_rollups_rebuild
 from observability.sql import execute  # server-side binding: the array upserts
 
-ROLLUP_UPSERT_SQL = """
-INSERT INTO {table} AS r (
-    team_id, bucket, agent_name, model, version, status, executions, duration_sum_ms, duration_max_ms,
-    input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist)
-SELECT %(team)s, t.bucket, t.agent_name, t.model, t.version, t.status, t.executions, t.duration_sum_ms,
-       t.duration_max_ms, t.input_tokens, t.output_tokens, t.cached_input_tokens, t.reasoning_tokens,
-       t.cost, t.unpriced, t.hist::bigint[]
-FROM unnest(%(bucket)s::timestamptz[], %(agent_name)s::text[], %(model)s::text[], %(version)s::text[],
-            %(status)s::text[], %(executions)s::bigint[], %(duration_sum_ms)s::float8[],
-            %(duration_max_ms)s::float8[], %(input_tokens)s::bigint[], %(output_tokens)s::bigint[],
-            %(cached_input_tokens)s::bigint[], %(reasoning_tokens)s::bigint[], %(cost)s::numeric[],
-            %(unpriced)s::bigint[], %(hist)s::text[])
-     AS t(bucket, agent_name, model, version, status, executions, duration_sum_ms, duration_max_ms,
-          input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist)
-ON CONFLICT (team_id, bucket, agent_name, model, version, status) DO UPDATE SET
-    executions = r.executions + EXCLUDED.executions,
-    duration_sum_ms = r.duration_sum_ms + EXCLUDED.duration_sum_ms,
-    duration_max_ms = greatest(r.duration_max_ms, EXCLUDED.duration_max_ms),
-    input_tokens = r.input_tokens + EXCLUDED.input_tokens,
-    output_tokens = r.output_tokens + EXCLUDED.output_tokens,
-    cached_input_tokens = r.cached_input_tokens + EXCLUDED.cached_input_tokens,
-    reasoning_tokens = r.reasoning_tokens + EXCLUDED.reasoning_tokens,
-    cost = r.cost + EXCLUDED.cost,
-    unpriced = r.unpriced + EXCLUDED.unpriced,
-    hist = ARRAY(SELECT h.a + h.b FROM unnest(r.hist, EXCLUDED.hist) WITH ORDINALITY AS h(a, b, i) ORDER BY h.i)
-"""
+_ROLLUP_UPSERT = """
+{name} AS (
+    INSERT INTO {table} AS r (
+        team_id, bucket, agent_name, model, version, status, executions, duration_sum_ms, duration_max_ms,
+        input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist)
+    SELECT %(team)s, t.bucket, t.agent_name, t.model, t.version, t.status, t.executions, t.duration_sum_ms,
+           t.duration_max_ms, t.input_tokens, t.output_tokens, t.cached_input_tokens, t.reasoning_tokens,
+           t.cost, t.unpriced, t.hist::bigint[]
+    FROM unnest(%({p}bucket)s::timestamptz[], %({p}agent_name)s::text[], %({p}model)s::text[],
+                %({p}version)s::text[], %({p}status)s::text[], %({p}executions)s::bigint[],
+                %({p}duration_sum_ms)s::float8[], %({p}duration_max_ms)s::float8[], %({p}input_tokens)s::bigint[],
+                %({p}output_tokens)s::bigint[], %({p}cached_input_tokens)s::bigint[],
+                %({p}reasoning_tokens)s::bigint[], %({p}cost)s::numeric[], %({p}unpriced)s::bigint[],
+                %({p}hist)s::text[])
+         AS t(bucket, agent_name, model, version, status, executions, duration_sum_ms, duration_max_ms,
+              input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist)
+    ON CONFLICT (team_id, bucket, agent_name, model, version, status) DO UPDATE SET
+        executions = r.executions + EXCLUDED.executions,
+        duration_sum_ms = r.duration_sum_ms + EXCLUDED.duration_sum_ms,
+        duration_max_ms = greatest(r.duration_max_ms, EXCLUDED.duration_max_ms),
+        input_tokens = r.input_tokens + EXCLUDED.input_tokens,
+        output_tokens = r.output_tokens + EXCLUDED.output_tokens,
+        cached_input_tokens = r.cached_input_tokens + EXCLUDED.cached_input_tokens,
+        reasoning_tokens = r.reasoning_tokens + EXCLUDED.reasoning_tokens,
+        cost = r.cost + EXCLUDED.cost,
+        unpriced = r.unpriced + EXCLUDED.unpriced,
+        {hist_merge}
+    RETURNING 1
+)"""
+
+# The whole histogram added element-wise (when the batch touches many of its buckets).
+HIST_MERGE_DENSE = (
+    "hist = ARRAY(SELECT h.a + h.b FROM unnest(r.hist, EXCLUDED.hist) WITH ORDINALITY AS h(a, b, i) ORDER BY h.i)"
+)
+# Up to this many buckets touched by a batch, only those are added (``hist[i] = r.hist[i] + ...``):
+# a new row version is written either way, but without the per-row unnest and sort.
+SPARSE_MERGE_MAX = 48
+
+ERROR_UPSERT = """
+errors AS (
+    INSERT INTO observability_errorrollup AS r (team_id, bucket, agent_name, error_type, executions)
+    SELECT %(team)s, t.bucket, t.agent_name, t.error_type, t.executions
+    FROM unnest(%(e_bucket)s::timestamptz[], %(e_agent_name)s::text[], %(e_error_type)s::text[],
+                %(e_executions)s::bigint[]) AS t(bucket, agent_name, error_type, executions)
+    ON CONFLICT (team_id, bucket, agent_name, error_type) DO UPDATE SET executions = r.executions + EXCLUDED.executions
+    RETURNING 1
+)"""
 
 EMPTY_ROWS_SQL = """
 DELETE FROM {table} WHERE team_id = %(team)s AND bucket = ANY(%(bucket)s::timestamptz[]) AND executions = 0
   AND input_tokens = 0 AND output_tokens = 0 AND cost = 0 AND unpriced = 0
 """
 
-ERROR_UPSERT_SQL = """
-INSERT INTO observability_errorrollup AS r (team_id, bucket, agent_name, error_type, executions)
-SELECT %(team)s, t.bucket, t.agent_name, t.error_type, t.executions
-FROM unnest(%(bucket)s::timestamptz[], %(agent_name)s::text[], %(error_type)s::text[], %(executions)s::bigint[])
-     AS t(bucket, agent_name, error_type, executions)
-ON CONFLICT (team_id, bucket, agent_name, error_type) DO UPDATE SET executions = r.executions + EXCLUDED.executions
-"""
-
-# The arrays of ROLLUP_UPSERT_SQL, in the order of its unnest (each is a named parameter).
+# The arrays of a rollup upsert, in the order of its unnest (each is a named parameter).
 ROLLUP_ARRAYS = (
     "bucket",
     "agent_name",
@@ -78,6 +94,30 @@ ROLLUP_ARRAYS = (
     "unpriced",
     "hist",
 )
+
+
+def hist_merge_sql(buckets) -> str:
+    """The SET clause adding ``EXCLUDED.hist`` to a stored histogram: only the buckets (0-based
+    indexes) a batch has counts in, or the whole array when there are many."""
+    if len(buckets) > SPARSE_MERGE_MAX:
+        return HIST_MERGE_DENSE
+    return ", ".join(f"hist[{i + 1}] = r.hist[{i + 1}] + EXCLUDED.hist[{i + 1}]" for i in sorted(buckets)) or (
+        "hist = r.hist"
+    )
+
+
+def rollup_upsert_sql(buckets) -> str:
+    """One statement for the hourly, daily and error rollups of a batch (one round trip; the
+    tables are written in this order by every batch, each in key order: no deadlock)."""
+    merge = hist_merge_sql(buckets)
+    parts = [
+        _ROLLUP_UPSERT.format(name=name, table=table, p=prefix, hist_merge=merge)
+        for name, table, prefix in (
+            ("hourly", "observability_hourlyrollup", "h_"),
+            ("daily", "observability_dailyrollup", "d_"),
+        )
+    ]
+    return "WITH " + ",".join([*parts, ERROR_UPSERT]) + "\nSELECT (SELECT count(*) FROM hourly) AS hourly"
 
 
 def _truncate(when: dt.datetime, unit: str) -> dt.datetime:
@@ -98,11 +138,16 @@ def _counts_unpriced(row) -> bool:
     return row.get("counts_execution", True) or row["input_tokens"] + row["output_tokens"] > 0
 
 
+def _new_group():
+    return [0, 0.0, 0.0, 0, 0, 0, 0, Decimal(0), 0, defaultdict(int)]
+
+
 def _rollup_deltas(rows, unit, sign=1):
     """Per rollup key, what ``rows`` add (``sign=-1``: take away). A span adds an execution (its
     duration and histogram) when ``counts_execution``, its tokens and cost when ``counts_usage``
     (see docs/observability.md, "Counting once"); a row without the flags counts both."""
     groups = {}
+    bucket_of = histogram.bucket_of
     for row in rows:
         counts_execution = row.get("counts_execution", True)
         counts_usage = row.get("counts_usage", True)
@@ -111,14 +156,14 @@ def _rollup_deltas(rows, unit, sign=1):
         key = (_truncate(row["started_at"], unit), row["agent_name"], row["model"], row["version"], row["status"])
         group = groups.get(key)
         if group is None:
-            group = groups[key] = [0, 0.0, 0.0, 0, 0, 0, 0, Decimal(0), 0, defaultdict(int)]
+            group = groups[key] = _new_group()
         if counts_execution:
             duration = row["duration_ms"]
             group[0] += sign
             group[1] += sign * duration
             if duration > group[2]:
                 group[2] = duration
-            group[9][histogram.bucket_of(duration)] += sign
+            group[9][bucket_of(duration)] += sign
         if counts_usage:
             group[3] += sign * row["input_tokens"]
             group[4] += sign * row["output_tokens"]
@@ -131,64 +176,93 @@ def _rollup_deltas(rows, unit, sign=1):
     return groups
 
 
-def _apply_rollups(team_id, rows, table, unit, uncounted_usage=()):
-    groups = _rollup_deltas(rows, unit)
-    for row in uncounted_usage:  # usage that stops counting: tokens, cost and unpriced taken away
+def _take_away_usage(groups, uncounted_usage, unit):
+    """Usage that stops counting: tokens, cost and unpriced taken away (negative deltas)."""
+    for row in uncounted_usage:
         if not _reports_usage(row) and not _counts_unpriced(row):
             continue
         key = (_truncate(row["started_at"], unit), row["agent_name"], row["model"], row["version"], row["status"])
-        group = groups.setdefault(key, [0, 0.0, 0.0, 0, 0, 0, 0, Decimal(0), 0, defaultdict(int)])
+        group = groups.setdefault(key, _new_group())
         group[3] -= row["input_tokens"]
         group[4] -= row["output_tokens"]
         group[5] -= row["cached_input_tokens"]
         group[6] -= row["reasoning_tokens"]
         group[7] -= row["cost"] or 0
         group[8] -= 1 if _counts_unpriced(row) else 0
-    if not groups:
-        return
-    keys = sorted(groups)  # one order for every writer: concurrent batches cannot deadlock
-    columns = {name: [] for name in ROLLUP_ARRAYS}
-    for key in keys:
-        g = groups[key]
-        dense = [0] * histogram.BUCKETS
+
+
+def _daily_of(hourly: dict) -> dict:
+    """The daily groups, folded from the hourly ones (an hour lies in one UTC day)."""
+    daily = {}
+    for key, g in hourly.items():
+        day_key = (_truncate(key[0], "day"), *key[1:])
+        d = daily.get(day_key)
+        if d is None:
+            daily[day_key] = d = _new_group()
+        for i in (0, 1, 3, 4, 5, 6, 7, 8):
+            d[i] += g[i]
+        if g[2] > d[2]:
+            d[2] = g[2]
         for index, count in g[9].items():
-            dense[index] = count
-        values = (*key, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], "{" + ",".join(map(str, dense)) + "}")
-        for name, value in zip(ROLLUP_ARRAYS, values, strict=True):
-            columns[name].append(value)
-    execute(ROLLUP_UPSERT_SQL.format(table=table), {"team": team_id, **columns})
-    if uncounted_usage:  # a row left with nothing in it is no row (as a rebuild would leave it)
-        execute(EMPTY_ROWS_SQL.format(table=table), {"team": team_id, "bucket": sorted({k[0] for k in keys})})
+            d[9][index] += count
+    return daily
 
 
-def _apply_error_rollups(team_id, rows):
+_ZEROS = ["0"] * histogram.BUCKETS
+
+
+def _hist_text(counts: dict) -> str:
+    """A group's histogram as an array literal (quoted: it travels inside a text[] literal)."""
+    parts = _ZEROS.copy()
+    for index, count in counts.items():
+        parts[index] = str(count)
+    return '"{' + ",".join(parts) + '}"'
+
+
+def _columns(groups: dict, prefix: str) -> dict:
+    keys = sorted(groups)  # one order for every writer: concurrent batches cannot deadlock
+    columns = {prefix + name: [] for name in ROLLUP_ARRAYS[:-1]}
+    arrays = list(columns.values())
+    for key in keys:
+        for array, value in zip(arrays, (*key, *groups[key][:9]), strict=True):
+            array.append(value)
+    # The histograms' literal is made here, not by pg_array: 134 numbers each, already quoted.
+    columns[prefix + "hist"] = "{" + ",".join([_hist_text(groups[key][9]) for key in keys]) + "}"
+    return columns
+
+
+def _error_columns(rows) -> dict:
     counts = defaultdict(int)
     for row in rows:
         if row["status"] == "error" and row.get("counts_execution", True):
             counts[(_truncate(row["started_at"], "hour"), row["agent_name"], row["error_type"])] += 1
-    if not counts:
-        return
     keys = sorted(counts)
-    execute(
-        ERROR_UPSERT_SQL,
-        {
-            "team": team_id,
-            "bucket": [k[0] for k in keys],
-            "agent_name": [k[1] for k in keys],
-            "error_type": [k[2] for k in keys],
-            "executions": [counts[k] for k in keys],
-        },
-    )
+    return {
+        "e_bucket": [k[0] for k in keys],
+        "e_agent_name": [k[1] for k in keys],
+        "e_error_type": [k[2] for k in keys],
+        "e_executions": [counts[k] for k in keys],
+    }
 
 
 def rollups_apply(*, team_id: int, rows: list[dict], uncounted_usage: list[dict] = ()) -> None:
-    """Add executions (dicts with the Execution columns) to the hourly, daily and error rollups.
-    ``uncounted_usage``: stored spans whose tokens and cost stop counting (a trace's first LLM
-    span arrived): their usage is taken away in the same statements (negative deltas)."""
-    for table, unit in (("observability_hourlyrollup", "hour"), ("observability_dailyrollup", "day")):
-        _apply_rollups(team_id, rows, table, unit, uncounted_usage)
-    _apply_error_rollups(team_id, rows)
+    """Add executions (dicts with the Execution columns) to the hourly, daily and error rollups,
+    in one statement. ``uncounted_usage``: stored spans whose tokens and cost stop counting (a
+    trace's first LLM span arrived): their usage is taken away in the same statement (negative
+    deltas). The team's minute rows (the live view) in a small statement of their own."""
     minute_rollups_apply(team_id=team_id, rows=rows, uncounted_usage=uncounted_usage)
+    hourly = _rollup_deltas(rows, "hour")
+    _take_away_usage(hourly, uncounted_usage, "hour")
+    errors = _error_columns(rows)
+    if not hourly and not errors["e_bucket"]:
+        return
+    daily = _daily_of(hourly)
+    buckets = {index for g in hourly.values() for index, count in g[9].items() if count}
+    params = {"team": team_id, **_columns(hourly, "h_"), **_columns(daily, "d_"), **errors}
+    execute(rollup_upsert_sql(buckets), params)
+    if uncounted_usage:  # a row left with nothing in it is no row (as a rebuild would leave it)
+        for table, groups in (("observability_hourlyrollup", hourly), ("observability_dailyrollup", daily)):
+            execute(EMPTY_ROWS_SQL.format(table=table), {"team": team_id, "bucket": sorted({k[0] for k in groups})})
 
 
 # --- Rebuild from raw executions ----------------------------------------------------------

@@ -12,8 +12,9 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from crucible import access
+from crucible.api.pagination import PageNumberPagination
 from crucible.api.viewsets import TeamScopedMixin
-from marketplace import selectors
+from marketplace import conf, selectors
 from marketplace.api import serializers as s
 from marketplace.api.evidence import EVIDENCE_SCHEMA, evidence_response
 from marketplace.diff import version_diff
@@ -58,6 +59,24 @@ def installation_loaded(pk):
     ).get(pk=pk)
 
 
+class AgentPagination(PageNumberPagination):
+    """Counts up to ``CRUCIBLE_MARKETPLACE_LIST_COUNT_CAP`` (10,000): a list of agents stops there."""
+
+    django_paginator_class = selectors.CappedPaginator
+
+    def get_paginated_response_schema(self, schema):
+        response = super().get_paginated_response_schema(schema)
+        response["properties"]["count"] = {
+            "type": "integer",
+            "description": (
+                f"Number of agents listed: exact up to {conf.LIST_COUNT_CAP:,} (CRUCIBLE_MARKETPLACE_LIST_COUNT_CAP), "
+                "where the list stops; a text search lists at most its best matches "
+                f"({conf.SEARCH_MAX_RESULTS:,} of each kind: CRUCIBLE_MARKETPLACE_SEARCH_MAX_RESULTS)."
+            ),
+        }
+        return response
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Search and browse agents",
@@ -83,6 +102,7 @@ class AgentViewSet(
     # Install, rate and report read any agent you can see and write for the active team.
     team_actions = ("install", "uninstall", "rate", "report", "fork")
     serializer_class = s.AgentSerializer
+    pagination_class = AgentPagination
     filterset_class = AgentFilterSet
     ordering_fields = [
         "name",

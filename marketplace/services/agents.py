@@ -12,6 +12,7 @@ from crucible import validation as v
 from marketplace import conf
 from marketplace.markdown import markdown_render
 from marketplace.models import Agent, Category, Visibility
+from marketplace.search import name_words_add
 from marketplace.services._common import _lock_agent
 from marketplace.services.validation import (
     _clean_model_hints,
@@ -165,6 +166,7 @@ def agent_create(
     agent = Agent.objects.create(
         team=team, slug=slug, created_by=created_by if getattr(created_by, "pk", None) else None, **fields
     )
+    name_words_add(names=[agent.name])  # typo-tolerant search corrects queries against these
     version_publish(
         agent=agent,
         system_prompt=system_prompt,
@@ -191,6 +193,8 @@ def agent_update(*, agent: Agent, **data) -> Agent:
     for name, value in fields.items():
         setattr(agent, name, value)
     agent.save(update_fields=[*fields, "updated_at"])
+    if "name" in fields:
+        name_words_add(names=[agent.name])
     return agent
 
 

@@ -4,17 +4,13 @@ concurrent batch raced us to one of the same ids), then their payloads (COPY).""
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from observability.sql import fetch_rows
-
-
-def pg_text_array(values) -> str:
-    """A PostgreSQL array literal of text values (each quoted)."""
-    return "{" + ",".join('"' + x.replace("\\", "\\\\").replace('"', '\\"') + '"' for x in values) + "}"
+from observability.sql import fetch_rows, pg_array
 
 
 class _Stored(NamedTuple):
@@ -75,13 +71,17 @@ RETURNING client_id
 EXISTING_SQL = (
     "SELECT client_id FROM observability_execution WHERE team_id = %(team_id)s AND client_id = ANY(%(ids)s::text[])"
 )
-COPY_COLUMNS = ["team_id", "build_id", "api_key_id", "source", "received_at", *INSERT_COLUMNS]
+# The COPY's columns: the batch's own, then each row's plain values, then the three it encodes.
+HEAD_COLUMNS = ["team_id", "build_id", "api_key_id", "source", "received_at"]
+_ENCODED = ("attributes", "request_params", "tags")
+PLAIN_COLUMNS = [name for name in INSERT_COLUMNS if name != "id" and name not in _ENCODED]
+_plain_values = itemgetter(*PLAIN_COLUMNS)
 IDS_SQL = "SELECT nextval(pg_get_serial_sequence('observability_execution', 'id')) AS id FROM generate_series(1, %(n)s)"
 PAYLOAD_COLUMNS = ["execution_id", "team_id", "started_at", "input", "output", "input_truncated", "output_truncated"]
 
 
-def _json(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_json = _COMPACT.encode
 
 
 def _value(row: dict, name: str):
@@ -89,13 +89,14 @@ def _value(row: dict, name: str):
     if name in ("attributes", "request_params"):
         return _json(value) if value else "{}"
     if name == "tags":  # an array literal: psycopg's list dumper costs more than the COPY itself
-        return pg_text_array(value) if value else "{}"
+        return pg_array(value) if value else "{}"
     return value
 
 
 def executions_insert(rows, *, team_id, build_id, api_key_id, source, existing: set[str] | None = None) -> set[str]:
-    """Store the rows whose client id the team does not have yet; return the ids stored. Each
-    row gets its ``id`` (taken from the table's sequence first, so payloads can follow).
+    """Store the rows whose client id the team does not have yet; return the ids stored. When
+    any row has a payload, each row gets its ``id`` (taken from the table's sequence first, so
+    the payloads can follow).
 
     Fast path: look the ids up (one index probe per id; skipped when the caller did), then COPY
     the new rows straight into the table. If a concurrent batch stored one of the same ids in
@@ -109,18 +110,31 @@ def executions_insert(rows, *, team_id, build_id, api_key_id, source, existing: 
     fresh = [row for row in rows if row["client_id"] not in existing]
     if not fresh:
         return set()
-    for row, new in zip(fresh, fetch_rows(IDS_SQL, {"n": len(fresh)}), strict=True):
-        row["id"] = new["id"]
-    received_at = timezone.now()
-    head = (team_id, build_id, api_key_id, source, received_at)
+    # Ids are taken first only when payloads will follow (they name their span by id); else the
+    # column's default numbers the rows.
+    with_ids = any(row["input"] is not None or row["output"] is not None for row in fresh)
+    if with_ids:
+        for row, new in zip(fresh, fetch_rows(IDS_SQL, {"n": len(fresh)}), strict=True):
+            row["id"] = new["id"]
+    columns = ["id"] * with_ids + HEAD_COLUMNS + PLAIN_COLUMNS + list(_ENCODED)
+    head = (team_id, build_id, api_key_id, source, timezone.now())
     try:
         with transaction.atomic():
             with psycopg.Cursor(connection.connection) as cursor:
-                with cursor.copy(f"COPY observability_execution ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
+                with cursor.copy(f"COPY observability_execution ({', '.join(columns)}) FROM STDIN") as copy:
                     for row in fresh:
-                        copy.write_row((*head, *[_value(row, name) for name in INSERT_COLUMNS]))
+                        encoded = (
+                            _json(row["attributes"]) if row["attributes"] else "{}",
+                            _json(row["request_params"]) if row["request_params"] else "{}",
+                            pg_array(row["tags"]) if row["tags"] else "{}",
+                        )
+                        values = (*head, *_plain_values(row), *encoded)
+                        copy.write_row((row["id"], *values) if with_ids else values)
         return {row["client_id"] for row in fresh}
     except psycopg.errors.UniqueViolation:
+        if not with_ids:
+            for row, new in zip(fresh, fetch_rows(IDS_SQL, {"n": len(fresh)}), strict=True):
+                row["id"] = new["id"]
         params = {"team_id": team_id, "build_id": build_id, "api_key_id": api_key_id, "source": source}
         params |= {name: [_value(row, name) for row in fresh] for name in INSERT_COLUMNS}
         return {row.client_id for row in fetch_rows(INSERT_SQL, params, _Stored)}

@@ -17,6 +17,9 @@ from observability import conf
 from observability.redaction import Redactor
 
 TRUNCATED_KEY = "crucible.truncated"
+# One encoder each, made once (``json.dumps`` with options builds a new one per call).
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 class BadText(Exception):
@@ -58,7 +61,7 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _COMPACT.encode(value)
 
 
 def payload_fit(value, limit: int):
@@ -122,5 +125,5 @@ def content_hash(event: dict) -> str:
     """The digest of what a span sent, its own id left out: the same span sent again (with or
     without an id) has the same digest; other content under the same span id does not."""
     content = {key: value for key, value in event.items() if key != "id"}
-    text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = _CANONICAL.encode(content)
     return hashlib.md5(text.encode("utf-8", errors="surrogatepass"), usedforsecurity=False).hexdigest()

@@ -22,14 +22,15 @@ derived from the client id (``derived_ids``, the same rule as migration 0007), s
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections import defaultdict
+from decimal import Decimal
 from typing import NamedTuple
 
 from crucible import validation as v
-from observability.ingest.insert import pg_text_array
 from observability.models import USAGE_KINDS
-from observability.sql import execute, fetch_rows
+from observability.sql import execute, fetch_rows, pg_array
 
 USAGE_KIND_VALUES = frozenset(str(kind) for kind in USAGE_KINDS)
 UNKNOWN_AGENT = "unknown"  # a span with no agent of its own and none in its trace yet
@@ -276,6 +277,11 @@ TRACE_COLUMNS = (
     "end_user_id",
     "tags",
 )
+_ROOT, _STARTED, _ENDED, _SPANS, _ERRORS, _INPUT, _OUTPUT, _COST, _SESSION, _USER, _TAGS = (
+    TRACE_COLUMNS.index(name)
+    for name in ("root_span_id", "started_at", "ended_at", "span_count", "error_count", "input_tokens",
+                 "output_tokens", "cost", "session_id", "end_user_id", "tags")
+)  # fmt: skip
 
 
 def traces_upsert(*, team_id: int, rows: list[dict], uncounted: list[dict], known: set[str] = frozenset()) -> None:
@@ -285,64 +291,52 @@ def traces_upsert(*, team_id: int, rows: list[dict], uncounted: list[dict], know
     written with COPY (their lock is held, or their ids derive from a client id stored once), and
     the rest with the upsert; should a summary exist anyway (its spans purged), the upsert runs
     for all."""
-    import datetime as dt
-    from decimal import Decimal
-
-    traces: dict[str, dict] = {}
+    traces: dict[str, list] = {}  # trace id -> its values in TRACE_COLUMNS order
     for row in rows:
+        started = row["started_at"]
+        ended = started + dt.timedelta(milliseconds=row["duration_ms"])
         t = traces.get(row["trace_id"])
-        ended = row["started_at"] + dt.timedelta(milliseconds=row["duration_ms"])
         if t is None:
-            t = traces[row["trace_id"]] = {
-                "trace_id": row["trace_id"],
-                "root_span_id": "",
-                "name": row["name"],
-                "agent_name": row["agent_name"],
-                "agent_id": row["agent_id"],
-                "started_at": row["started_at"],
-                "ended_at": ended,
-                "span_count": 0,
-                "error_count": 0,
-                "input_tokens": 0,
-                "output_tokens": 0,
-                "cost": Decimal(0),
-                "session_id": "",
-                "end_user_id": "",
-                "tags": set(),
-            }
+            t = traces[row["trace_id"]] = [
+                row["trace_id"], "", row["name"], row["agent_name"], row["agent_id"], started, ended,
+                0, 0, 0, 0, Decimal(0), "", "", set(),
+            ]  # fmt: skip
         if not row["parent_span_id"]:
-            t.update(root_span_id=row["span_id"], name=row["name"], agent_name=row["agent_name"])
-            t["agent_id"] = row["agent_id"]
-        t["started_at"] = min(t["started_at"], row["started_at"])
-        t["ended_at"] = max(t["ended_at"], ended)
-        t["span_count"] += 1
-        t["error_count"] += row["status"] == "error"
+            t[_ROOT:_STARTED] = [row["span_id"], row["name"], row["agent_name"], row["agent_id"]]
+        if started < t[_STARTED]:
+            t[_STARTED] = started
+        if ended > t[_ENDED]:
+            t[_ENDED] = ended
+        t[_SPANS] += 1
+        if row["status"] == "error":
+            t[_ERRORS] += 1
         if row["counts_usage"]:
-            t["input_tokens"] += row["input_tokens"]
-            t["output_tokens"] += row["output_tokens"]
-            t["cost"] += row["cost"] or 0
-        t["session_id"] = t["session_id"] or row["session_id"]
-        t["end_user_id"] = t["end_user_id"] or row["end_user_id"]
-        t["tags"].update(row["tags"])
+            t[_INPUT] += row["input_tokens"]
+            t[_OUTPUT] += row["output_tokens"]
+            t[_COST] += row["cost"] or 0
+        t[_SESSION] = t[_SESSION] or row["session_id"]
+        t[_USER] = t[_USER] or row["end_user_id"]
+        if row["tags"]:
+            t[_TAGS].update(row["tags"])
     for span in uncounted:
         t = traces[span["trace_id"]]
-        t["input_tokens"] -= span["input_tokens"]
-        t["output_tokens"] -= span["output_tokens"]
-        t["cost"] -= span["cost"] or 0
+        t[_INPUT] -= span["input_tokens"]
+        t[_OUTPUT] -= span["output_tokens"]
+        t[_COST] -= span["cost"] or 0
     if not traces:
         return
     ordered = [traces[key] for key in sorted(traces)]
     for t in ordered:
-        t["tags"] = pg_text_array(sorted(t["tags"]))
-    fresh = [t for t in ordered if t["trace_id"] not in known]
+        t[_TAGS] = pg_array(sorted(t[_TAGS])) if t[_TAGS] else "{}"
+    fresh = [t for t in ordered if t[0] not in known]
     if fresh and _traces_copy(team_id, fresh):
-        ordered = [t for t in ordered if t["trace_id"] in known]
+        ordered = [t for t in ordered if t[0] in known]
     if ordered:
-        params = {"team_id": team_id} | {name: [t[name] for t in ordered] for name in TRACE_COLUMNS}
+        params = {"team_id": team_id} | {name: [t[i] for t in ordered] for i, name in enumerate(TRACE_COLUMNS)}
         execute(TRACE_UPSERT_SQL, params)
 
 
-def _traces_copy(team_id: int, traces: list[dict]) -> bool:
+def _traces_copy(team_id: int, traces: list[list]) -> bool:
     import psycopg
     from django.db import connection, transaction
 
@@ -351,9 +345,8 @@ def _traces_copy(team_id: int, traces: list[dict]) -> bool:
         with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
             with cursor.copy(f"COPY observability_trace (team_id, {columns}, duration_ms, status) FROM STDIN") as copy:
                 for t in traces:
-                    duration = (t["ended_at"] - t["started_at"]).total_seconds() * 1000
-                    status = "error" if t["error_count"] else "success"
-                    copy.write_row((team_id, *[t[name] for name in TRACE_COLUMNS], duration, status))
+                    duration = (t[_ENDED] - t[_STARTED]).total_seconds() * 1000
+                    copy.write_row((team_id, *t, duration, "error" if t[_ERRORS] else "success"))
     except psycopg.errors.UniqueViolation:
         return False
     return True

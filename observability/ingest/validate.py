@@ -172,13 +172,8 @@ def event_validate(event, *, oldest, newest, errors: v.Errors) -> dict | None:
     if not isinstance(event, dict):
         errors.add(None, "Each event must be a JSON object.")
         return None
-    for key in event:
-        if key not in EVENT_FIELDS:
-            errors.add(str(key), "Unknown field.")
+    _keys_and_text(event, errors)
     clean = {}
-    for key, value in event.items():
-        if isinstance(value, str) and not _encodable(value):
-            errors.add(str(key), "Is not valid UTF-8 (a lone surrogate).")
     # A span sent with its trace and span ids may leave out its own id (they identify it).
     spanned = bool(event.get("trace_id")) and bool(event.get("span_id"))
     clean["id"] = errors.check("id", v.text, event.get("id"), max_length=limits.LABEL_CHARS, required=not spanned)
@@ -247,6 +242,17 @@ def event_validate(event, *, oldest, newest, errors: v.Errors) -> dict | None:
         "trace_named": bool(clean["trace_id"]),
         "span_named": bool(clean["span_id"]),
     }
+
+
+def _keys_and_text(event: dict, errors: v.Errors) -> None:
+    """Unknown fields, and text that is not UTF-8 (ASCII text, most of it, cannot be)."""
+    if not EVENT_FIELDS.issuperset(event):
+        for key in event:
+            if key not in EVENT_FIELDS:
+                errors.add(str(key), "Unknown field.")
+    for key, value in event.items():
+        if isinstance(value, str) and not value.isascii() and not _encodable(value):
+            errors.add(str(key), "Is not valid UTF-8 (a lone surrogate).")
 
 
 def _encodable(text: str) -> bool:

@@ -1,0 +1,320 @@
+"""Marketplace search and browse with bounded work at any catalogue size (docs/marketplace.md › Search).
+
+- A text search never ranks every match. It gathers a bounded candidate set with indexes (the
+  best ``SEARCH_MAX_RESULTS`` matches in the order asked for, popularity for relevance; for
+  relevance also the matches in the name, tags or summary, and exact names), falls back to
+  the query corrected against the words of agent names (typos) only when the text finds less
+  than a page, and ranks those candidates.
+- Browse orders by indexed columns only (the Bayesian rating through an index on the SQL function
+  ``marketplace_weighted_rating``), so the first page is read from an index, not a sort.
+- Lists count their results only up to ``LIST_COUNT_CAP`` (``CappedPaginator``): "10,000+".
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Case, ExpressionWrapper, F, FloatField, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Cast
+from django.utils import timezone
+from django.utils.functional import cached_property
+
+from marketplace import conf
+from marketplace.models import RATING_FUNCTION, SEARCH_CONFIG, Agent, AgentDailyStat, weighted_rating
+
+# Below this many text matches, typo-tolerant name matches are added (one page of results).
+TYPO_FALLBACK_BELOW = 20
+SIMILAR_WORDS = 3  # name words tried for each query word
+
+
+ORDERINGS = {
+    "relevance": ("-exact", "-rank", "-weighted_rating", "pk"),
+    "rating": (weighted_rating().desc(), "-rating_count", "pk"),
+    "installs": ("-install_count", "pk"),
+    "newest": ("-created_at", "-pk"),
+    "updated": ("-updated_at", "-pk"),
+    "success": (F("evidence_success_rate").desc(nulls_last=True), "id"),
+    "cost_per_run": (F("evidence_cost_per_run").asc(nulls_last=True), "id"),
+}
+
+
+def agent_search(
+    *,
+    team_ids,
+    q: str = "",
+    category: str | None = None,
+    tags=None,
+    min_rating: float | None = None,
+    verified: bool | None = None,
+    publisher: str | None = None,
+    min_success_rate: float | None = None,
+    max_cost_per_run: float | None = None,
+    sort: str | None = None,
+    queryset: QuerySet[Agent] | None = None,
+    with_description: bool = False,
+) -> QuerySet[Agent]:
+    """Agents visible to ``team_ids`` matching the query and filters, ranked.
+
+    Matching: PostgreSQL full text (name weight A, tags and summary B, description C; websearch
+    syntax); when that finds less than a page, also the query corrected against name words (typos).
+    Relevance: exact name match first, then text matches by rank, then typo matches by the rank of
+    the corrected query, then weighted rating. A text search lists at most about ``SEARCH_MAX_RESULTS``
+    agents (its candidate set; one query to gather them happens here).
+
+    Listings leave out the description columns (``with_description`` brings them back)."""
+    from marketplace.selectors import visible_q, with_listing_annotations
+
+    base = queryset if queryset is not None else Agent.objects.all()
+    base = _filtered(
+        base.filter(visible_q(team_ids)),
+        category=category,
+        tags=tags,
+        min_rating=min_rating,
+        verified=verified,
+        publisher=publisher,
+    )
+    base = _evidence_filters(base, min_success_rate=min_success_rate, max_cost_per_run=max_cost_per_run, sort=sort)
+    q = (q or "").strip()[: conf.SEARCH_MAX_QUERY_LENGTH]
+    sort = sort or ("relevance" if q else "rating")
+    if sort == "relevance" and not q:
+        sort = "rating"
+    if sort.startswith("trending_"):
+        base = _trending(base, sort.removeprefix("trending_"))
+    qs = base
+    if q:
+        query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
+        ids, corrected = _candidate_ids(base, q=q, query=query, sort=sort)
+        qs = Agent.objects.filter(pk__in=ids)
+        if sort.startswith("trending_"):
+            qs = _trending(qs, sort.removeprefix("trending_"))
+        if sort == "relevance":
+            qs = qs.annotate(
+                exact=Case(
+                    When(Q(name__iexact=q) | Q(slug=q.lower()), then=Value(1)),
+                    default=Value(0),
+                    output_field=IntegerField(),
+                ),
+                # Text matches first, by weighted ts_rank; agents found only through the query
+                # corrected against name words (typos) follow, by their rank. Only candidates are ranked.
+                rank=Case(
+                    When(
+                        search_vector=query,
+                        then=ExpressionWrapper(
+                            SearchRank(F("search_vector"), query) + Value(1.0), output_field=FloatField()
+                        ),
+                    ),
+                    default=SearchRank(F("search_vector"), corrected) if corrected is not None else Value(0.0),
+                    output_field=FloatField(),
+                ),
+            )
+    qs = with_listing_annotations(qs)
+    if not with_description:
+        qs = qs.defer("description", "description_html")
+    if sort.startswith("trending_"):
+        return qs.order_by("-trending", "-install_count", "pk")
+    return qs.order_by(*ORDERINGS.get(sort, ORDERINGS["rating"]))
+
+
+def _filtered(qs, *, category, tags, min_rating, verified, publisher):
+    if category:
+        qs = qs.filter(category=category)
+    if tags:
+        qs = qs.filter(tags__contains=list(tags))
+    if min_rating is not None:
+        qs = qs.filter(rating_count__gt=0, rating_sum__gte=Cast("rating_count", FloatField()) * float(min_rating))
+    if verified is not None:
+        qs = qs.filter(team__is_verified=verified)
+    if publisher:
+        qs = qs.filter(team__slug=publisher)
+    return qs
+
+
+def _candidate_ids(base, *, q: str, query: SearchQuery, sort: str) -> tuple[list[int], SearchQuery | None]:
+    """The agents a text search lists (one query; two more only for the typo fallback): the first
+    ``SEARCH_MAX_RESULTS`` text matches in the asked order (popularity for relevance), and for
+    relevance also the most installed matches in name, tags or summary and exact name or slug
+    matches, so a strong match of a little-known agent is never lost among popular ones. With the
+    typo fallback, also the query corrected against name words (returned, to rank with)."""
+    limit = conf.SEARCH_MAX_RESULTS
+    popular = ("-install_count", "pk")
+    text = base.filter(search_vector=query)
+    if sort.startswith("trending_"):
+        text = text.order_by(*popular)
+    else:
+        text = text.order_by(*(popular if sort == "relevance" else ORDERINGS[sort]))
+    branches = [text.values_list("pk", flat=True)[:limit]]
+    # A phrase is rare in titles however common its words: the planner cannot know, so no title
+    # branch for phrases (their matches are ranked among the most installed ones).
+    if sort == "relevance" and '"' not in q:
+        title = base.filter(title_vector=query).order_by(*popular)
+        exact = base.filter(Q(name__iexact=q) | Q(slug=q.lower())).order_by("pk")
+        branches += [title.values_list("pk", flat=True)[:limit], exact.values_list("pk", flat=True)[:limit]]
+    ids = list(branches[0].union(*branches[1:])) if len(branches) > 1 else list(branches[0])
+    corrected = None
+    if len(ids) < min(TYPO_FALLBACK_BELOW, limit):  # a full window means more text matches
+        corrected = corrected_query(q)
+        if corrected is not None:
+            typos = base.filter(search_vector=corrected).order_by(*popular).values_list("pk", flat=True)
+            ids = list(dict.fromkeys([*ids, *typos[:limit]]))
+    return ids, corrected
+
+
+# --- typo tolerance: name words ------------------------------------------------------------------
+
+_WORD_SPLIT = re.compile(r"[\W_]+")
+_WEBSEARCH_OPERATORS = re.compile(r'"|(^|\s)-\w|\sor\s', re.IGNORECASE)
+SIMILAR_NAME_WORDS_SQL = """
+SELECT asked.word AS asked, nearby.word AS nearby
+FROM unnest(%(words)s::text[]) AS asked(word)
+CROSS JOIN LATERAL (
+    SELECT name_word.word FROM marketplace_nameword AS name_word
+    WHERE name_word.word %%> asked.word
+    ORDER BY name_word.word <->> asked.word, name_word.word
+    LIMIT %(per_word)s
+) AS nearby
+"""
+NAME_WORDS_FILL_SQL = """
+INSERT INTO marketplace_nameword (word)
+SELECT DISTINCT word FROM marketplace_agent, regexp_split_to_table(lower(name), '[^[:alnum:]]+') AS word
+WHERE word ~ '[[:alpha:]]' AND length(word) BETWEEN 2 AND 100
+ON CONFLICT DO NOTHING
+"""
+
+
+def name_words(text: str) -> list[str]:
+    """The words of a name or query as the vocabulary keeps them: lower case, with a letter."""
+    words = _WORD_SPLIT.split((text or "").lower())
+    return [w for w in dict.fromkeys(words) if 2 <= len(w) <= 100 and any(c.isalpha() for c in w)]
+
+
+def name_words_add(*, names) -> None:
+    """Add the words of these agent names to the vocabulary (one statement; existing words kept)."""
+    words = sorted({word for name in names for word in name_words(name)})
+    if words:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO marketplace_nameword (word) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", [words]
+            )
+
+
+def name_words_fill() -> None:
+    """Every word of every agent name (after a bulk load; the migration runs it once)."""
+    with connection.cursor() as cursor:
+        cursor.execute(NAME_WORDS_FILL_SQL)
+
+
+def corrected_query(q: str) -> SearchQuery | None:
+    """The query with each word widened to the name words most like it (``pg_trgm`` word
+    similarity over the vocabulary, not over every agent): "sumarizer" becomes "sumarizer or
+    summarizer", "kube" "kube or kubernetes". None when no word has a similar name word, and for
+    queries with websearch operators (a quoted phrase, ``-word``, ``or``)."""
+    if _WEBSEARCH_OPERATORS.search(q):
+        return None  # a phrase, an exclusion or an "or" asks for exactly that: no guessing
+    words = name_words(q)[:10]
+    if not words:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(SIMILAR_NAME_WORDS_SQL, {"words": words, "per_word": SIMILAR_WORDS})
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    similar: dict[str, list[str]] = {word: [word] for word in words}
+    for asked, word in rows:
+        if word not in similar[asked]:
+            similar[asked].append(word)
+    combined = None
+    for alternatives in similar.values():
+        either = None
+        for word in alternatives:
+            one = SearchQuery(word, search_type="plain", config=SEARCH_CONFIG)
+            either = one if either is None else either | one
+        combined = either if combined is None else combined & either
+    return combined
+
+
+def _trending(qs, window: str):
+    """Trending lists the agents installed within the window, hottest first."""
+    from marketplace.selectors import TRENDING_WINDOWS, trending_expression
+
+    since = timezone.now().date() - timedelta(days=TRENDING_WINDOWS[window] - 1)
+    active = AgentDailyStat.objects.filter(day__gte=since, installs__gt=0).values("agent_id")
+    return qs.filter(pk__in=active).annotate(trending=trending_expression(window))
+
+
+def _evidence_filters(qs, *, min_success_rate, max_cost_per_run, sort):
+    """Measured evidence in search: only the opted-in teams' medians stored on the agent row
+    (NULL below the K-team threshold when refreshed). A row refreshed under a lower threshold
+    than today's takes no part in filters or evidence sorts until the next refresh."""
+    min_teams = conf.EVIDENCE_MIN_TEAMS
+    stale = Q(evidence_teams__lt=min_teams) & (
+        Q(evidence_success_rate__isnull=False) | Q(evidence_cost_per_run__isnull=False)
+    )
+    if sort in ("success", "cost_per_run"):
+        qs = qs.exclude(stale)
+    if min_success_rate is not None:
+        qs = qs.filter(evidence_teams__gte=min_teams, evidence_success_rate__gte=float(min_success_rate) / 100)
+    if max_cost_per_run is not None:
+        qs = qs.filter(evidence_teams__gte=min_teams, evidence_cost_per_run__lte=float(max_cost_per_run))
+    return qs
+
+
+# --- counting ------------------------------------------------------------------------------------
+
+
+class CappedPaginator(Paginator):
+    """Counts at most ``LIST_COUNT_CAP`` results (one ``count(*)`` over a ``LIMIT cap + 1``
+    subquery): lists of agents stop there, and ``capped`` says there were more."""
+
+    cap = None  # None: conf.LIST_COUNT_CAP
+
+    @cached_property
+    def count(self):
+        cap = self.cap if self.cap is not None else conf.LIST_COUNT_CAP
+        # Only the keys: the listing annotations (rating, rank) are not needed to count.
+        found = self.object_list.order_by().values("pk")[: cap + 1].count()
+        self.capped = found > cap
+        return min(found, cap)
+
+    capped = False
+
+
+def agent_search_count(queryset) -> int:
+    """What the lists show as the number of results: exact up to ``LIST_COUNT_CAP``."""
+    return CappedPaginator(queryset, 20).count
+
+
+# --- the rating function ---------------------------------------------------------------------------
+
+
+def rating_function_apply(*, using: str = "default") -> bool:
+    """Create or update ``marketplace_weighted_rating`` with the prior from settings, and rebuild
+    the index on it when the prior changed (run by the migration and after every ``migrate``).
+    True when it changed something."""
+    from django.db import connections
+
+    prior_count, prior_mean = float(conf.RATING_PRIOR_COUNT), float(conf.RATING_PRIOR_MEAN)
+    marker = f"prior {prior_count!r} {prior_mean!r}"
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT obj_description(p.oid, 'pg_proc') FROM pg_proc p WHERE p.proname = %s", [RATING_FUNCTION]
+        )
+        row = cursor.fetchone()
+        if row is not None and row[0] == marker:
+            return False
+        # IMMUTABLE for the index: the prior only changes here, and the index is rebuilt with it.
+        cursor.execute(
+            f"CREATE OR REPLACE FUNCTION {RATING_FUNCTION}(rating_sum integer, rating_count integer) "
+            "RETURNS double precision LANGUAGE sql IMMUTABLE PARALLEL SAFE "
+            f"RETURN ({prior_count * prior_mean!r}::float8 + rating_sum) "
+            f"/ NULLIF({prior_count!r}::float8 + rating_count, 0)"
+        )
+        cursor.execute(f"COMMENT ON FUNCTION {RATING_FUNCTION}(integer, integer) IS '{marker}'")
+        if row is not None:
+            cursor.execute("SELECT 1 FROM pg_class WHERE relname = 'agent_rating_desc'")
+            if cursor.fetchone():
+                cursor.execute("REINDEX INDEX agent_rating_desc")
+    return True

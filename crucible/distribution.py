@@ -16,6 +16,8 @@ DISTRIBUTED_TABLES = (
     "observability_hourlyrollup",
     "observability_dailyrollup",
     "observability_errorrollup",
+    "observability_minuterollup",
+    "observability_dayblockrollup",
 )
 DISTRIBUTION_COLUMN = "team_id"
 

@@ -7,9 +7,11 @@ from django.core.exceptions import ValidationError
 from observability import deletion, services
 from observability.models import (
     DailyRollup,
+    DayBlockRollup,
     ErrorRollup,
     Execution,
     HourlyRollup,
+    MinuteRollup,
     ModelPrice,
     RedactionRule,
     SpanPayload,
@@ -122,6 +124,18 @@ class RollupAdmin(_DerivedRows, admin.ModelAdmin):
 
 admin.site.register(HourlyRollup, RollupAdmin)
 admin.site.register(DailyRollup, RollupAdmin)
+admin.site.register(MinuteRollup, RollupAdmin)
+
+
+@admin.register(DayBlockRollup)
+class DayBlockRollupAdmin(_DerivedRows, admin.ModelAdmin):
+    """Day blocks are compacted from the daily rollups by a job (observability.blocks): read-only."""
+
+    list_display = ["day", "days", "team", "total", "agent_name", "model", "executions", "successes", "cost"]
+    list_filter = ["total", "team"]
+    search_fields = ["agent_name", "model"]
+    list_select_related = ["team"]
+    show_full_result_count = False
 
 
 @admin.register(ErrorRollup)

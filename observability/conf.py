@@ -60,6 +60,9 @@ SEARCH_MAX_DAYS = env_int("CRUCIBLE_OBS_SEARCH_MAX_DAYS", 31)
 # Spans of one trace shown by the trace API and page (a larger trace is cut, and says so).
 TRACE_MAX_SPANS = env_int("CRUCIBLE_OBS_TRACE_MAX_SPANS", 10000)
 
+# Minute rollups (the live view's last hour) are kept this many hours, purged by the daily job.
+MINUTE_RETENTION_HOURS = env_int("CRUCIBLE_OBS_MINUTE_RETENTION_HOURS", 48)
+
 # --- Pages --------------------------------------------------------------------------------
 # The live view (/observability/live/) fetches its figures again every this many seconds.
 LIVE_REFRESH_SECONDS = env_int("CRUCIBLE_OBS_LIVE_REFRESH_SECONDS", 15)

@@ -20,6 +20,7 @@ from django.db import transaction
 
 from observability import histogram
 from observability.evidence_feed import evidence_subtract
+from observability.minutes import minute_rollups_apply
 from observability.models import Execution
 from observability.rollups import _rollup_deltas
 from observability.sql import execute as _execute
@@ -162,6 +163,7 @@ def rollups_subtract(*, team_id: int, rows: list[dict]) -> None:
         _fetch_rows(ROLLUP_LOCK_SQL.format(table=table), params)
         _execute(ROLLUP_SUBTRACT_SQL.format(table=table), params | {"length": length})
         _execute(ROLLUP_EMPTY_SQL.format(table=table), params)
+    minute_rollups_apply(team_id=team_id, rows=rows, sign=-1)
     params = _error_params(team_id, rows)
     if params is not None:
         _fetch_rows(ERROR_LOCK_SQL, params)

@@ -88,7 +88,7 @@ class LiveView(TeamPageMixin, TemplateView):
         filters = form.cleaned_data if form.is_valid() else {}
         period = periods.period_resolve(selectors.PERIOD_RULES, range=filters.get("range") or LIVE_RANGES[0])
         agent, status = filters.get("agent") or None, filters.get("status") or None
-        data = selectors.dashboard(team=self.team, period=period, agent=agent, status=status)
+        data = selectors.live_dashboard(team=self.team, period=period, agent=agent, status=status)
         query = self.request.GET.copy()
         query.pop("fragment", None)
         context.update(

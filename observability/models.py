@@ -360,6 +360,57 @@ class DailyRollup(RollupBase):
         indexes = [models.Index(fields=["team", "agent_name", "bucket"], name="dailyrollup_team_agent")]
 
 
+class MinuteRollup(RollupBase):
+    """The team's executions per (minute, status), for the live view (``observability.minutes``):
+    agent, model and version are always empty. Kept ``CRUCIBLE_OBS_MINUTE_RETENTION_HOURS``."""
+
+    class Meta:
+        ordering = ["-bucket"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "bucket", "agent_name", "model", "version", "status"], name="minuterollup_unique_key"
+            )
+        ]
+
+
+class DayBlockRollup(models.Model):
+    """Closed UTC days compacted for the long dashboards (``observability.blocks``): per (team,
+    first day, block length in days, agent, model) the sums of the daily rollups, success count and
+    histogram, without version and status; ``total`` rows (agent and model empty) hold the team's
+    whole day. Built by a periodic job from the daily rollups, never at ingest; a database trigger
+    deletes every block whose days' daily rollups change, so a block is either exact or absent."""
+
+    id = models.BigAutoField(primary_key=True)
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    day = models.DateTimeField(help_text="First day of the block (UTC midnight).")
+    days = models.PositiveSmallIntegerField(default=1, help_text="Length of the block in days (1, 2, 4, 8 or 16).")
+    total = models.BooleanField(default=False, help_text="The team's whole day(s): agent and model empty.")
+    agent_name = models.CharField(max_length=200, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    executions = models.BigIntegerField(default=0)
+    successes = models.BigIntegerField(default=0)
+    duration_sum_ms = models.FloatField(default=0)
+    duration_max_ms = models.FloatField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cached_input_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=SUM_MONEY_DIGITS, decimal_places=8, default=0)
+    unpriced = models.BigIntegerField(default=0)
+    hist = ArrayField(models.BigIntegerField(), size=histogram.BUCKETS)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "day", "days", "total", "agent_name", "model"], name="dayblockrollup_unique_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_name or '(all agents)'} {self.model} {self.day:%Y-%m-%d} +{self.days}d"
+
+
 class ErrorRollup(models.Model):
     """Failed executions per (team, hour, agent, error type): errors by type without raw rows."""
 

@@ -18,7 +18,9 @@ from django.db import transaction
 
 from crucible import sql  # Django's cursor (client-side binding): the rebuild statements
 from observability import histogram
+from observability.blocks import day_blocks_compact
 from observability.evidence_feed import evidence_rebuild
+from observability.minutes import minute_rollups_apply, minute_rollups_rebuild
 from observability.sql import execute  # server-side binding: the array upserts
 
 _ROLLUP_UPSERT = """
@@ -247,7 +249,8 @@ def rollups_apply(*, team_id: int, rows: list[dict], uncounted_usage: list[dict]
     """Add executions (dicts with the Execution columns) to the hourly, daily and error rollups,
     in one statement. ``uncounted_usage``: stored spans whose tokens and cost stop counting (a
     trace's first LLM span arrived): their usage is taken away in the same statement (negative
-    deltas)."""
+    deltas). The team's minute rows (the live view) in a small statement of their own."""
+    minute_rollups_apply(team_id=team_id, rows=rows, uncounted_usage=uncounted_usage)
     hourly = _rollup_deltas(rows, "hour")
     _take_away_usage(hourly, uncounted_usage, "hour")
     errors = _error_columns(rows)
@@ -332,4 +335,7 @@ def rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -> dict:
     counts["observability_errorrollup"] = sql.execute(REBUILD_ERRORS_SQL.format(team_filter=team_filter), params)
     # The marketplace's version evidence is a rollup of the same rows.
     counts["marketplace_versionevidencedaily"] = evidence_rebuild(start=start, end=end, team=team)
+    # The rebuild deleted the blocks of its closed days (trigger): build them again.
+    counts["observability_dayblockrollup"] = day_blocks_compact(team=team, since=start)
+    counts["observability_minuterollup"] = minute_rollups_rebuild(start=start, end=end, team=team)
     return {"start": start, "end": end, "rows": counts}

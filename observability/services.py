@@ -15,7 +15,9 @@ from django.utils import timezone
 from crucible import limits, sql
 from crucible import validation as v
 from observability import conf, partitions
+from observability.blocks import day_blocks_compact
 from observability.ingest import EVENT_FIELDS, TOKEN_FIELDS, executions_ingest
+from observability.minutes import minute_rollups_purge
 from observability.models import RedactionRule
 from observability.redaction import pattern_check
 from observability.rollups import (
@@ -31,6 +33,7 @@ __all__ = [
     "ROLLUP_FROM_RAW_SQL",
     "ROLLUP_TABLES",
     "TOKEN_FIELDS",
+    "day_blocks_compact",
     "executions_ingest",
     "executions_purge",
     "payloads_purge",
@@ -58,6 +61,7 @@ def executions_purge(*, days: int | None = None, batch_size: int = 50_000) -> in
     deleted = partitions.partitions_drop_before(partitions.EXECUTIONS, cutoff=cutoff, batch_size=batch_size)
     # Trace summaries go with their spans (a trace that ended before the cutoff has none left).
     sql.execute("DELETE FROM observability_trace WHERE ended_at < %(cutoff)s", {"cutoff": cutoff})
+    minute_rollups_purge()  # the live view's minutes have a retention of their own (hours)
     return deleted.rows
 
 

@@ -32,3 +32,12 @@ def partitions_ensure(timestamp: int) -> int:
     if created:
         logger.info("Partitions: created %s.", ", ".join(created))
     return len(created)
+
+
+# Day blocks (observability.blocks): compact the days closed since the last run, hourly.
+@app.periodic(cron="23 * * * *")
+@app.task(queue="maintenance", name="observability.day_blocks_compact")
+def day_blocks_compact(timestamp: int) -> int:
+    days = services.day_blocks_compact()
+    logger.info("Day blocks: compacted %s team-days.", days)
+    return days

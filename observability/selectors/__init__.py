@@ -11,6 +11,7 @@ from observability.selectors.alerting import alert_window_figures
 from observability.selectors.analysis import bottlenecks, per_agent, recommendations, regressions
 from observability.selectors.dashboard import agent_detail, dashboard, errors_by_type, filter_choices
 from observability.selectors.home import executions_for_build, home_card
+from observability.selectors.live import live_dashboard
 from observability.selectors.rollup_reads import (
     AGGREGATES,
     DAY,
@@ -48,6 +49,7 @@ __all__ = [
     "agent_detail",
     "bottlenecks",
     "dashboard",
+    "live_dashboard",
     "errors_by_type",
     "executions_for_build",
     "filter_choices",

@@ -1,0 +1,183 @@
+"""Benchmark: every main page, in-process (Django's test client: the whole middleware stack, the
+view, the template), beside a minimal Django view rendering a small template through the same
+stack, measured interleaved in the same run.
+
+It reads whatever a benchmark database holds for one team (``--team``, default the 10,000,000
+executions of ``bench-big`` from ``benchmarks/observability.py``), as a user who is the team's
+owner (created once). Pages that need an object (an agent, a version, a trace, an experiment, a
+build) use the team's newest one and are skipped when there is none. Prints median and p95 of
+``--repeats`` runs per page after a warm-up, the queries each page ran, and the ratio of its
+median to the reference's median.
+
+    CRUCIBLE_DB_NAME=bench_observability .venv/bin/python benchmarks/pages.py --team bench-big
+    CRUCIBLE_DB_NAME=bench_observability .venv/bin/python benchmarks/pages.py --quick   # CI-sized: 5 runs
+
+Goal (issue 16): every page <= 30 ms, with a query count that does not grow with the data (pinned
+by tests/hardening/test_page_query_budgets.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_observability")
+if not DB_NAME.startswith("bench_"):
+    sys.exit(f"Refusing to run against database '{DB_NAME}': set CRUCIBLE_DB_NAME=bench_observability.")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crucible.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.http import HttpResponse  # noqa: E402
+from django.template import engines  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
+from django.urls import clear_url_caches, path  # noqa: E402
+
+from crucible import services as core  # noqa: E402
+from crucible import urls as root_urls  # noqa: E402
+from crucible.models import Role, Team  # noqa: E402
+
+REFERENCE = "/__bench_minimal_page__/"
+MINIMAL = engines["django"].from_string(
+    "<!doctype html><html><head><title>{{ title }}</title></head><body><h1>{{ title }}</h1>"
+    "<ul>{% for item in items %}<li>{{ item }}</li>{% endfor %}</ul></body></html>"
+)
+
+
+def minimal_view(request):
+    """The reference: a view rendering a small template (no database read of its own)."""
+    return HttpResponse(MINIMAL.render({"title": "Minimal", "items": range(10)}, request))
+
+
+def pages(team: Team) -> dict[str, str]:
+    from improvement.models import Experiment
+    from marketplace.models import Agent
+    from observability.models import DailyRollup, Trace
+    from teammemory.models import Build
+
+    found = {
+        "home": "/",
+        "marketplace browse": "/marketplace/",
+        "observability dashboard 24h": "/observability/",
+        "observability dashboard 30d": "/observability/?range=30d",
+        "observability bottlenecks 7d": "/observability/bottlenecks/?range=7d",
+        "observability recommendations": "/observability/recommendations/",
+        "observability executions": "/observability/executions/",
+        "observability traces": "/observability/traces/",
+        "observability sessions": "/observability/sessions/",
+        "observability live 15m": "/observability/live/?range=15m",
+        "observability live fragment 1h": "/observability/live/?range=1h&fragment=1",
+        "alerts": "/alerts/",
+        "improvement": "/improvement/",
+        "teammemory": "/teammemory/",
+        "teammemory builds": "/teammemory/builds/",
+        "notifications": "/notifications/",
+    }
+    agent = Agent.objects.filter(team=team).order_by("-pk").first()
+    if agent:
+        found["marketplace agent"] = f"/marketplace/agents/{agent.pk}/"
+        version = agent.versions.order_by("-pk").first()
+        if version:
+            found["marketplace version"] = f"/marketplace/agents/{agent.pk}/versions/{version.pk}/"
+    rollup = DailyRollup.objects.filter(team=team).order_by("-bucket").first()
+    if rollup:
+        found["observability agent"] = f"/observability/agents/{rollup.agent_name}/"
+    trace = Trace.objects.filter(team=team).order_by("-started_at").first()
+    if trace:
+        found["observability trace"] = f"/observability/traces/{trace.trace_id}/"
+    experiment = Experiment.objects.filter(team=team).order_by("-pk").first()
+    if experiment:
+        found["improvement report"] = f"/improvement/experiments/{experiment.pk}/"
+    build = Build.objects.filter(team=team).order_by("-pk").first()
+    if build:
+        found["teammemory build"] = f"/teammemory/builds/{build.pk}/"
+    return found
+
+
+def timed(client: Client, url: str) -> float:
+    start = time.perf_counter()
+    response = client.get(url)
+    elapsed = time.perf_counter() - start
+    assert response.status_code == 200, (url, response.status_code)
+    return elapsed
+
+
+def count_queries(client: Client, url: str) -> int:
+    seen = []
+
+    def counting(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(counting):
+        timed(client, url)
+    return len(seen)
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--team", default="bench-big", help="slug of the team whose pages are read")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="5 runs per page")
+    parser.add_argument("--only", default="", help="comma-separated page names")
+    args = parser.parse_args()
+    repeats = 5 if args.quick else args.repeats
+    call_command("migrate", verbosity=0)
+    team = Team.objects.filter(slug=args.team).first()
+    if team is None:
+        sys.exit(f"No team '{args.team}' in {DB_NAME}: run the benchmark that builds it first.")
+    user = get_user_model().objects.filter(username="bench-pages").first() or core.user_create(
+        username="bench-pages", password="bench-pages-pw-1"
+    )
+    core.membership_set(team=team, user=user, role=Role.OWNER)
+    # Pages link static files by name without a collectstatic run (as benchmarks/traces_read.py).
+    override_settings(
+        STORAGES={**settings.STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"}}
+    ).enable()
+    root_urls.urlpatterns.append(path(REFERENCE.strip("/") + "/", minimal_view))
+    clear_url_caches()
+    client = Client()
+    client.force_login(user)
+    client.post("/teams/switch/", {"team": team.pk})  # the bench user may belong to other bench teams
+    chosen = pages(team)
+    if args.only:
+        chosen = {name: url for name, url in chosen.items() if name in args.only.split(",")}
+    print(f"database {DB_NAME}, team {team.slug}; {repeats} runs per page after a warm-up, interleaved")
+    print(f"{'page':34} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'x reference':>12}")
+    for name, url in chosen.items():
+        timed(client, url)
+        timed(client, REFERENCE)
+        queries = count_queries(client, url)
+        figure, reference = [], []
+        for _ in range(repeats):
+            reference.append(timed(client, REFERENCE))
+            figure.append(timed(client, url))
+        median, ref_median = statistics.median(figure) * 1000, statistics.median(reference) * 1000
+        print(
+            f"{name:34} {median:>10.1f} {p95(figure) * 1000:>8.1f} {queries:>8} {median / ref_median:>11.1f}x"
+            f"   (reference {ref_median:.1f} ms)",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -159,6 +159,8 @@ class Execution(models.Model):
             # Retention deletes by age across teams: a BRIN index is tiny and nearly free to keep.
             BrinIndex(fields=["started_at"], name="execution_started_brin"),
             models.Index(fields=["team", "trace_id"], name="execution_team_trace", condition=~Q(trace_id="")),
+            # Alert rules scoped by a tag read the tagged executions of a window (rollups have no tags).
+            models.Index(fields=["team", "started_at"], name="execution_team_tagged", condition=~Q(tags=[])),
         ]
 
     def __str__(self) -> str:

@@ -23,6 +23,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from crucible.api.query import StrictQueryMixin
+
 UTC = dt.UTC
 MINUTE = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
@@ -343,7 +345,7 @@ class MomentField(serializers.Field):
         return _iso(value)
 
 
-class PeriodQuerySerializer(serializers.Serializer):
+class PeriodQuerySerializer(StrictQueryMixin, serializers.Serializer):
     """The period of an API query; ``validated_data["period"]`` is the resolved ``Period``."""
 
     rules: PeriodRules  # set by each app's subclass

@@ -6,6 +6,7 @@ falls back to the default page size for ``page_size=-3``), so a client learns of
 from __future__ import annotations
 
 from django_filters import rest_framework as filters
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
 BOOLEAN_VALUES = {"true", "false", "1", "0"}
@@ -45,3 +46,21 @@ class StrictFilterBackend(filters.DjangoFilterBackend):
             if errors:
                 raise ValidationError(errors)
         return super().get_filterset(request, queryset, view)
+
+
+class StrictQueryMixin:
+    """For a serializer that reads a query string: a parameter that is not text, given empty
+    (``?range=``) or more than once, is a 400 naming it. DRF reads a QueryDict as a form and
+    quietly treats an empty value as absent, where the schema's enum or format refuses it."""
+
+    def to_internal_value(self, data):
+        getlist = getattr(data, "getlist", None)
+        if getlist is not None:
+            errors = single_values(data, [name for name in self.fields if name in data])
+            for name, field in self.fields.items():
+                if name in data and name not in errors and not isinstance(field, serializers.CharField):
+                    if any(value == "" for value in getlist(name)):
+                        errors[name] = ["This parameter may not be empty; leave it out to use the default."]
+            if errors:
+                raise ValidationError(errors)
+        return super().to_internal_value(data)

@@ -55,3 +55,24 @@ def test_page_size_is_documented_as_at_least_one(member_client):
     parameters = schema["paths"]["/api/v1/teams/"]["get"]["parameters"]
     page_size = next(p for p in parameters if p["name"] == "page_size")
     assert page_size["schema"]["minimum"] == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/observability/dashboard/?range=", "range"),  # DRF read an empty choice as absent
+        ("/api/dashboard/agents?range=", "range"),  # the earlier route shares the period query
+        ("/api/v1/observability/dashboard/?start=", "start"),
+        ("/api/v1/observability/dashboard/?status=", "status"),
+        ("/api/v1/observability/dashboard/?range=24h&range=7d", "range"),  # the last one silently won
+    ],
+)
+def test_empty_or_repeated_period_parameters_are_refused_by_name(team_key_client, path, field):
+    response = team_key_client.get(path)
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == [field]
+
+
+def test_period_parameters_given_once_still_work(team_key_client):
+    assert team_key_client.get("/api/v1/observability/dashboard/?range=7d&agent=").status_code == 200
+    assert team_key_client.get("/api/dashboard/agents?range=24h").status_code == 200

@@ -20,7 +20,7 @@ class AlertTransitionInline(admin.TabularInline):
 class AlertRuleAdmin(admin.ModelAdmin):
     list_display = ["name", "team", "metric", "window_minutes", "state", "severity", "muted_until", "enabled"]
     list_filter = ["state", "metric", "enabled"]
-    search_fields = ["name", "team__slug", "agent_name"]
+    search_fields = ["name", "team__slug", "agent_name", "tag"]
     list_select_related = ["team"]
     raw_id_fields = ["team", "created_by"]
     readonly_fields = ["state", "severity", "state_since", "breach_since", "last_value", "last_samples", "last_tick"]

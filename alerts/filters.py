@@ -12,13 +12,14 @@ class AlertRuleFilterSet(filters.FilterSet):
     metric = filters.MultipleChoiceFilter(choices=Metric.choices)
     state = filters.MultipleChoiceFilter(choices=State.choices)
     agent = filters.CharFilter(field_name="agent_name", label="Agent")
+    tag = filters.CharFilter(field_name="tag", label="Tag")
     window_minutes = filters.TypedChoiceFilter(choices=WINDOW_CHOICES, coerce=int, label="Window")
     enabled = filters.BooleanFilter()
     muted = filters.BooleanFilter(method="filter_muted", label="Muted now")
 
     class Meta:
         model = AlertRule
-        fields = ["q", "metric", "state", "agent", "window_minutes", "enabled", "muted"]
+        fields = ["q", "metric", "state", "agent", "tag", "window_minutes", "enabled", "muted"]
 
     def filter_q(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(agent_name__icontains=value) | Q(model__icontains=value))

@@ -6,7 +6,7 @@ from django import forms
 
 from alerts.models import WINDOW_CHOICES, AlertRule, Direction, Metric, NoData
 
-RULE_FIELDS = ("name", "metric", "agent_name", "model", "version", "window_minutes", "direction",
+RULE_FIELDS = ("name", "metric", "agent_name", "model", "version", "tag", "window_minutes", "direction",
                "warning_threshold", "critical_threshold", "min_samples", "no_data", "pending_minutes", "enabled")  # fmt: skip
 
 
@@ -16,6 +16,9 @@ class AlertRuleForm(forms.Form):
     agent_name = forms.CharField(required=False, label="Agent", help_text="Empty: every agent.")
     model = forms.CharField(required=False, help_text="Empty: every model.")
     version = forms.CharField(required=False, help_text="Empty: every version.")
+    tag = forms.CharField(
+        required=False, max_length=64, help_text="Empty: every execution; else only executions with this tag."
+    )
     window_minutes = forms.TypedChoiceField(choices=WINDOW_CHOICES, coerce=int, initial=15, label="Window")
     direction = forms.ChoiceField(choices=Direction.choices, initial=Direction.ABOVE)
     warning_threshold = forms.FloatField(required=False)

@@ -2,9 +2,10 @@
 alert_window_figures``) and names its sample size. A new metric is one entry here.
 
 Executions' metrics come from ``observability.selectors.alert_window_figures`` (scoped by agent,
-model, version); the build failure rate from ``teammemory.selectors.build_window_figures`` (builds
-carry no agent scope, so such rules are team-wide). Not watchable yet: experiment guardrail
-breaches (experiments have no guardrail metric) and tag scopes (rollups have no tags)."""
+model, version), or ``alert_tag_window_figures`` for rules scoped by a tag (raw tagged executions:
+rollups have no tags); the build failure rate from ``teammemory.selectors.build_window_figures``
+and guardrail breaches from ``improvement.selectors.experiment_guardrail_breaches`` (both
+team-wide: builds and experiments carry no agent/model/version/tag scope)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class MetricSpec:
     unit: str  # what the threshold is in, for people
     show: Callable[[object], str] = formatting.number
     samples_key: str = "executions"
-    source: str = "executions"  # or "builds": team-wide, no agent/model/version scope
+    source: str = "executions"  # "builds" or "experiments": team-wide, no agent/model/version/tag scope
 
     @property
     def needs_quality(self) -> bool:
@@ -60,6 +61,13 @@ METRICS = {
             formatting.percent,
             samples_key="builds",
             source="builds",
+        ),
+        MetricSpec(
+            Metric.GUARDRAIL_BREACHES,
+            "Experiment guardrail breaches",
+            "breaches detected in the window (0 = none)",
+            samples_key="checked",
+            source="experiments",
         ),
     )
 }

@@ -25,6 +25,7 @@ class Metric(models.TextChoices):
     UNPRICED = "unpriced", "Unpriced executions"
     QUALITY = "avg_quality", "Average quality"
     BUILD_FAILURE_RATE = "build_failure_rate", "Build failure rate"
+    GUARDRAIL_BREACHES = "guardrail_breaches", "Experiment guardrail breaches"
 
 
 class Direction(models.TextChoices):
@@ -74,6 +75,8 @@ class AlertRule(models.Model):
     agent_name = models.CharField(max_length=LABEL_CHARS, blank=True)
     model = models.CharField(max_length=LABEL_CHARS, blank=True)
     version = models.CharField(max_length=64, blank=True)
+    # A span tag (Execution.tags): the rule reads the tagged executions of its window (see alerts.md).
+    tag = models.CharField(max_length=64, blank=True, default="", db_default="")
     window_minutes = models.PositiveIntegerField(choices=WINDOW_CHOICES, default=15)
     direction = models.CharField(max_length=5, choices=Direction.choices, default=Direction.ABOVE)
     warning_threshold = models.FloatField(null=True, blank=True)

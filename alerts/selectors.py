@@ -8,10 +8,8 @@ from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts.metrics import METRICS
 from alerts.models import AlertRule, AlertTransition, State
-from alerts.services.evaluation import tick_of
-from observability import selectors as observability
+from alerts.services.evaluation import rule_readings, tick_of
 
 
 def alert_rule_list(*, team) -> QuerySet[AlertRule]:
@@ -24,22 +22,16 @@ def alert_transition_list(*, rule: AlertRule) -> QuerySet[AlertTransition]:
 
 def alert_rule_series(*, rule: AlertRule, points: int = 36, now: dt.datetime | None = None) -> list[dict]:
     """The rule's metric over the last ``points`` windows-steps (each a window ending at a step),
-    read like the evaluation reads it: [{"t", "value", "samples"}], oldest first. One window step
-    is the rule's window for short windows and an hour for long ones ."""
+    read as the evaluation reads it (``rule_readings``: rollups, tagged executions, builds or
+    guardrail breaches): [{"t", "value", "samples"}], oldest first. One window step is the rule's
+    window for short windows and an hour for long ones. A fixed number of queries per point."""
     now = tick_of(now or timezone.now())
     step = dt.timedelta(minutes=min(rule.window_minutes, 60))
-    spec = METRICS[rule.metric]
-    scope = (rule.window_minutes, rule.agent_name, rule.model, rule.version)
     series = []
     for i in range(points - 1, -1, -1):
         tick = now - i * step
-        figures = observability.alert_window_figures(
-            team=rule.team,
-            tick=tick,
-            scopes=[scope],
-            quality_windows=[rule.window_minutes] if spec.needs_quality else (),
-        )[scope]
-        series.append({"t": tick, "value": spec.value(figures), "samples": spec.samples(figures)})
+        reading = rule_readings(rule.team, [rule], tick)[rule.pk]
+        series.append({"t": tick, "value": reading.value, "samples": reading.samples})
     return series
 
 

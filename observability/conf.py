@@ -66,3 +66,9 @@ MINUTE_RETENTION_HOURS = env_int("CRUCIBLE_OBS_MINUTE_RETENTION_HOURS", 48)
 # --- Pages --------------------------------------------------------------------------------
 # The live view (/observability/live/) fetches its figures again every this many seconds.
 LIVE_REFRESH_SECONDS = env_int("CRUCIBLE_OBS_LIVE_REFRESH_SECONDS", 15)
+
+# --- Alert rules scoped by a tag ---------------------------------------------------------------
+# Rollups have no tag dimension: a tag-scoped rule reads the tagged executions of its window. When
+# a tick's windows hold more tagged executions than this for one tag, its rules are not judged at
+# that tick (their state is kept and the rule's page says why): the cost of a tick stays bounded.
+ALERT_TAG_MAX_ROWS = env_int("CRUCIBLE_OBS_ALERT_TAG_MAX_ROWS", 1_000_000)

@@ -68,13 +68,14 @@ def execution_url(pk: int) -> str:
     return reverse("observability:execution", args=[pk])
 
 
-def trace_url(trace_id: str) -> str:
-    """The trace page of a trace id (``/observability/traces/<trace_id>/``, named
-    ``observability:trace`` once the trace pages are routed)."""
+def trace_url(trace_id: str, *, span: int | None = None) -> str:
+    """The trace page of a trace id (``/observability/traces/<trace_id>/``); with ``span`` (a span's
+    row id, as an execution's page gives it) that span selected."""
     try:
-        return reverse("observability:trace", args=[trace_id])
+        url = reverse("observability:trace", args=[trace_id])
     except NoReverseMatch:
-        return f"/observability/traces/{quote(trace_id, safe='')}/"
+        url = f"/observability/traces/{quote(trace_id, safe='')}/"
+    return f"{url}?span={int(span)}#span-detail" if span is not None else url
 
 
 # A finding's rows: which filter or order shows what the finding is about (else the agent's runs).

@@ -31,7 +31,7 @@ class ExecutionDetailView(TeamPageMixin, TemplateView):
         context.update(
             execution=execution,
             experiment=variant.experiment if variant is not None else None,
-            trace_url=drilldown.trace_url(execution.trace_id) if execution.trace_id else "",
+            trace_url=drilldown.trace_url(execution.trace_id, span=execution.pk) if execution.trace_id else "",
             same_trace_url=drilldown.executions_url(trace_id=execution.trace_id) if execution.trace_id else "",
             query="",
         )

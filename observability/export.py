@@ -1,4 +1,4 @@
-"""Streamed export of a filtered executions list, as CSV or JSON Lines (the page and the API).
+"""Streamed export of a filtered executions or traces list, as CSV or JSON Lines (the pages and the API).
 
 The rows come from a server-side cursor (``selectors.executions_export_rows``) and leave as they
 are read, in chunks of a few hundred rows: a StreamingHttpResponse, so neither the worker's memory
@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 
 from django.http import StreamingHttpResponse
@@ -63,29 +63,31 @@ def _chunks(rows: Iterable[dict], write_row, header: str = "") -> Iterator[bytes
         yield buffer.getvalue().encode()
 
 
-def csv_chunks(rows: Iterable[dict]) -> Iterator[bytes]:
-    """CSV with a header row (``EXPORT_FIELDS``); empty cells for missing values."""
+def csv_chunks(rows: Iterable[dict], fields: Sequence[str] = EXPORT_FIELDS) -> Iterator[bytes]:
+    """CSV with a header row (``fields``); empty cells for missing values."""
     header = io.StringIO()
-    csv.writer(header).writerow(EXPORT_FIELDS)
+    csv.writer(header).writerow(fields)
 
     def write_row(buffer, row):
-        csv.writer(buffer).writerow([_cell(row[name]) for name in EXPORT_FIELDS])
+        csv.writer(buffer).writerow([_cell(row[name]) for name in fields])
 
     return _chunks(rows, write_row, header.getvalue())
 
 
-def jsonl_chunks(rows: Iterable[dict]) -> Iterator[bytes]:
+def jsonl_chunks(rows: Iterable[dict], fields: Sequence[str] = EXPORT_FIELDS) -> Iterator[bytes]:
     """One JSON object per line (missing values are null; money as decimal text, times in UTC)."""
 
     def write_row(buffer, row):
-        buffer.write(json.dumps({name: _plain(row[name]) for name in EXPORT_FIELDS}, ensure_ascii=False))
+        buffer.write(json.dumps({name: _plain(row[name]) for name in fields}, ensure_ascii=False))
         buffer.write("\n")
 
     return _chunks(rows, write_row)
 
 
-def export_response(rows: Iterable[dict], *, file_format: str, name: str = "executions") -> StreamingHttpResponse:
-    chunks = csv_chunks(rows) if file_format == CSV else jsonl_chunks(rows)
+def export_response(
+    rows: Iterable[dict], *, file_format: str, name: str = "executions", fields: Sequence[str] = EXPORT_FIELDS
+) -> StreamingHttpResponse:
+    chunks = csv_chunks(rows, fields) if file_format == CSV else jsonl_chunks(rows, fields)
     response = StreamingHttpResponse(chunks, content_type=FORMATS[file_format])
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.{file_format}"'

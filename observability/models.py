@@ -205,6 +205,8 @@ class Execution(models.Model):
                 models.Index(fields=[name], name=f"execution_{name}", condition=Q(**{f"{name}__isnull": False}))
                 for name in ("agent", "agent_version", "variant", "build", "api_key")
             ],
+            # Alert rules scoped by a tag read the tagged executions of a window (rollups have no tags).
+            models.Index(fields=["team", "started_at"], name="execution_team_tagged", condition=~Q(tags=[])),
         ]
 
     def __str__(self) -> str:

@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 from html import escape
 
-from django.http import Http404
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpResponse, JsonResponse
 from django.utils.safestring import mark_safe
 from django.views.generic import TemplateView
 
 from crucible import formatting
 from crucible.lists import FilteredListView
 from crucible.pages import TeamPageMixin
+from observability import drilldown, export
+from observability.api.trace_serializers import trace_document
 from observability.filters import EndUserFilterSet, SessionFilterSet, TraceFilterSet
 from observability.selectors import sessions, traces
 
@@ -48,7 +51,8 @@ def payload_view(value, default_role: str) -> dict | None:
 
 SPAN_ROW = (
     '<tr id="span-{id}" class="span-row{classes}"><td class="span-name indent-{indent}">'
-    '<a href="?span={id}#span-detail" data-span="{id}">{name}</a> <span class="kind kind-{kind}">{kind}</span>{flags}</td>'
+    '<a href="?span={id}#span-detail" data-span="{id}">{name}</a> <span class="kind kind-{kind}">{kind}</span>{flags}'
+    ' <a href="{execution_url}" class="span-execution" title="This span\'s execution page">run {id}</a></td>'
     '<td class="waterfall"><svg viewBox="0 0 1000 12" preserveAspectRatio="none" role="img" aria-label="{label}">'
     '<rect x="{x}" y="1" width="{w}" height="10" class="bar bar-{kind}{bar_error}"/></svg></td>'
     '<td class="num">{duration}</td><td class="num">{tokens}</td><td class="num">{cost}</td></tr>'
@@ -74,6 +78,7 @@ def span_rows_html(spans: list[dict], *, selected_id: int | None, scale: float) 
         rows.append(
             SPAN_ROW.format(
                 id=int(span["id"]),
+                execution_url=drilldown.execution_url(int(span["id"])),
                 classes=(" span-error" if error else "") + (" span-selected" if span["id"] == selected_id else ""),
                 indent=min(span["depth"], MAX_INDENT),
                 name=escape(span["name"] or span["kind"]),
@@ -117,16 +122,62 @@ class TraceListView(FilteredListView):
         return traces.trace_list(team_ids=[self.team.pk])
 
 
+class TraceExportView(TraceListView):
+    """The traces list with its filters, search and order, as a streamed CSV or JSON Lines file
+    (``?export_format=csv|jsonl``); an unreadable filter is a 400 naming it."""
+
+    def filter_params(self):
+        params = super().filter_params()
+        params.pop(export.FORMAT_PARAMETER, None)
+        return params
+
+    def get(self, request, *args, **kwargs):
+        file_format = request.GET.get(export.FORMAT_PARAMETER) or export.CSV
+        if file_format not in export.FORMATS:
+            choices = ", ".join(export.FORMATS)
+            return HttpResponse(f"{export.FORMAT_PARAMETER}: choose one of {choices}.", status=400)
+        filterset = self.get_filterset(self.get_queryset())
+        if not filterset.is_valid():
+            problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items())
+            return HttpResponse(f"Correct the filter: {problems}", status=400, content_type="text/plain")
+        queryset = self.order(filterset.qs, self.ordering())
+        return export.export_response(
+            traces.traces_export_rows(queryset),
+            file_format=file_format,
+            name="traces",
+            fields=traces.TRACE_EXPORT_FIELDS,
+        )
+
+
 class TraceView(TeamPageMixin, TemplateView):
-    """One trace: its span tree with a waterfall; ``?span=<id>`` selects a span (the root when none)."""
+    """One trace: its span tree with a waterfall; ``?span=<id>`` selects a span (the root when none);
+    ``?download=json`` gives the whole trace (spans with their inputs and outputs) as a JSON file,
+    the tree API's document."""
 
     template_name = "observability/trace.html"
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
+    def trace(self):
         trace = traces.trace_get(team_ids=[self.team.pk], trace_id=self.kwargs["trace_id"])
         if trace is None:
             raise Http404("No trace of this team has this id.")
+        return trace
+
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("download") == "json":
+            return self.download()
+        return super().get(request, *args, **kwargs)
+
+    def download(self) -> JsonResponse:
+        document = trace_document(traces.trace_tree(trace=self.trace(), payloads=True))
+        response = JsonResponse(document, encoder=DjangoJSONEncoder, json_dumps_params={"ensure_ascii": False})
+        safe_id = "".join(c if c.isalnum() else "_" for c in document["trace"]["trace_id"])[:64]
+        response["Content-Disposition"] = f'attachment; filename="trace-{safe_id}.json"'
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        trace = self.trace()
         tree = traces.trace_tree(trace=trace, detail=False)
         scale = WATERFALL_WIDTH / tree.total_ms if tree.total_ms > 0 else 0
         selected = self._selected(tree)
@@ -147,6 +198,7 @@ class TraceView(TeamPageMixin, TemplateView):
         payload = getattr(span, "payload", None)
         return {
             "span": span,
+            "execution_url": drilldown.execution_url(span.pk),
             "tree": tree.by_id[wanted],
             "links": traces.span_links(span=span),
             "payload": payload,

@@ -1,6 +1,10 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from observability import execution_views, redaction_views, trace_views, views
+from observability.converters import AnyTextIdConverter
+
+# Session, end-user and trace ids are any text ("/", "%", "?", spaces...): see converters.py.
+register_converter(AnyTextIdConverter, "anyid")
 
 urlpatterns = [
     path("", views.IndexView.as_view(), name="index"),
@@ -14,9 +18,10 @@ urlpatterns = [
     ),
     path("executions/", views.ExecutionListView.as_view(), name="executions"),
     path("traces/", trace_views.TraceListView.as_view(), name="traces"),
-    path("traces/<str:trace_id>/", trace_views.TraceView.as_view(), name="trace"),
+    path("traces/export/", trace_views.TraceExportView.as_view(), name="traces-export"),
+    path("traces/<anyid:trace_id>/", trace_views.TraceView.as_view(), name="trace"),
     path("sessions/", trace_views.SessionListView.as_view(), name="sessions"),
-    path("sessions/<str:session_id>/", trace_views.SessionView.as_view(), name="session"),
+    path("sessions/<anyid:session_id>/", trace_views.SessionView.as_view(), name="session"),
     path("users/", trace_views.EndUserListView.as_view(), name="end-users"),
     path("executions/export/", execution_views.ExecutionExportView.as_view(), name="executions-export"),
     path("executions/<int:pk>/", execution_views.ExecutionDetailView.as_view(), name="execution"),

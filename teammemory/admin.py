@@ -8,6 +8,7 @@ from teammemory.models import (
     BuildDailyRollup,
     BuildError,
     BuildErrorDailyRollup,
+    QualityTrendWatch,
 )
 
 
@@ -153,3 +154,18 @@ class BuildAgentDailyRollupAdmin(_RollupAdmin):
 class BuildErrorDailyRollupAdmin(_RollupAdmin):
     list_display = ["day", "team", "error_type", "occurrences", "builds", "failed_builds"]
     search_fields = ["error_type"]
+
+
+@admin.register(QualityTrendWatch)
+class QualityTrendWatchAdmin(admin.ModelAdmin):
+    """The last quality trend direction seen per team (written by the hourly check only)."""
+
+    list_display = ["team", "direction", "changed_at", "slope_per_week", "p_value"]
+    list_filter = ["direction"]
+    search_fields = ["team__slug"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

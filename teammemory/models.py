@@ -264,3 +264,17 @@ class BuildErrorDailyRollup(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.error_type}: {self.builds}"
+
+
+class QualityTrendWatch(models.Model):
+    """The last quality trend direction seen for a team (``teammemory.notices``): a notification
+    goes out once when it turns to "falling", not at every check while it stays there."""
+
+    team = models.OneToOneField("crucible.Team", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    direction = models.CharField(max_length=20, help_text="rising, falling, flat or insufficient_data.")
+    changed_at = models.DateTimeField(help_text="When the direction last changed.")
+    slope_per_week = models.FloatField(null=True, blank=True)
+    p_value = models.FloatField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.team_id}: {self.direction} since {self.changed_at:%Y-%m-%d %H:%M}"

@@ -16,7 +16,7 @@ class AlertRuleSerializer(serializers.ModelSerializer):
     class Meta:
         model = AlertRule
         fields = [
-            "id", "team", "name", "metric", "agent_name", "model", "version", "window_minutes", "direction",
+            "id", "team", "name", "metric", "agent_name", "model", "version", "tag", "window_minutes", "direction",
             "warning_threshold", "critical_threshold", "min_samples", "no_data", "pending_minutes", "enabled",
             "muted_until", "state", "severity", "state_since", "last_value", "last_samples", "last_tick",
             "created_at", "updated_at", "url",
@@ -41,6 +41,12 @@ class AlertRuleInputSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Se
         max_length=limits.LABEL_CHARS, required=False, allow_blank=True, help_text="Empty: every model."
     )
     version = serializers.CharField(max_length=64, required=False, allow_blank=True, help_text="Empty: every version.")
+    tag = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="Empty: every execution; else only executions with this tag (read from raw executions).",
+    )
     window_minutes = serializers.ChoiceField(choices=WINDOW_CHOICES)
     direction = serializers.ChoiceField(choices=Direction.choices, required=False)
     warning_threshold = serializers.FloatField(required=False, allow_null=True)

@@ -23,6 +23,7 @@ from alerts.models import AlertRule, AlertTransition, Direction, NoData, Severit
 from crucible import sql
 from crucible.models import Team
 from crucible.notifications import notification_publish
+from improvement import selectors as improvement
 from observability import selectors as observability
 from teammemory import selectors as teammemory
 
@@ -40,6 +41,7 @@ def tick_of(when: dt.datetime | float | int) -> dt.datetime:
 class Reading:
     value: float | None
     samples: int
+    skipped: str = ""  # why the rule cannot be judged at this tick (its state is kept)
 
 
 @dataclass(frozen=True)
@@ -160,30 +162,81 @@ def _publish(rule: AlertRule, transition: AlertTransition, reading: Reading) -> 
     )
 
 
-def _readings(team, rules: list[AlertRule], tick: dt.datetime) -> dict[int, Reading]:
-    """Each rule's value and sample size at ``tick``: one read of the rollups for every rule on
-    executions, one of the builds for the build rules."""
-    on_executions = [rule for rule in rules if METRICS[rule.metric].source == "executions"]
-    scopes = {rule.pk: (rule.window_minutes, rule.agent_name, rule.model, rule.version) for rule in on_executions}
-    figures = {}
-    if on_executions:
-        by_scope = observability.alert_window_figures(
-            team=team,
-            tick=tick,
-            scopes=scopes.values(),
-            quality_windows={r.window_minutes for r in on_executions if METRICS[r.metric].needs_quality},
-        )
-        figures = {pk: by_scope[scope] for pk, scope in scopes.items()}
-    build_windows = {rule.window_minutes for rule in rules if METRICS[rule.metric].source == "builds"}
-    if build_windows:
-        by_window = teammemory.build_window_figures(team=team, tick=tick, windows=build_windows)
-        figures |= {
-            rule.pk: by_window[rule.window_minutes] for rule in rules if METRICS[rule.metric].source == "builds"
+def _execution_figures(team, rules: list[AlertRule], tick: dt.datetime) -> dict[int, dict]:
+    """Rules on executions without a tag: one read of the rollups (and their raw edges) for all."""
+    scopes = {rule.pk: (rule.window_minutes, rule.agent_name, rule.model, rule.version) for rule in rules}
+    by_scope = observability.alert_window_figures(
+        team=team,
+        tick=tick,
+        scopes=scopes.values(),
+        quality_windows={r.window_minutes for r in rules if METRICS[r.metric].needs_quality},
+    )
+    return {pk: by_scope[scope] for pk, scope in scopes.items()}
+
+
+def _tag_figures(team, rules: list[AlertRule], tick: dt.datetime) -> dict[int, dict]:
+    """Rules scoped by a tag: the raw tagged executions of their windows (rollups have no tags),
+    one bounded read per tag."""
+    scopes = {rule.pk: (rule.window_minutes, rule.agent_name, rule.model, rule.version, rule.tag) for rule in rules}
+    by_scope = observability.alert_tag_window_figures(
+        team=team,
+        tick=tick,
+        scopes=scopes.values(),
+        quality_windows={r.window_minutes for r in rules if METRICS[r.metric].needs_quality},
+    )
+    return {pk: by_scope[scope] for pk, scope in scopes.items()}
+
+
+def _build_figures(team, rules: list[AlertRule], tick: dt.datetime) -> dict[int, dict]:
+    by_window = teammemory.build_window_figures(team=team, tick=tick, windows={r.window_minutes for r in rules})
+    return {rule.pk: by_window[rule.window_minutes] for rule in rules}
+
+
+def _guardrail_figures(team, rules: list[AlertRule], tick: dt.datetime) -> dict[int, dict]:
+    """Guardrail breaches the improvement app detected in each rule's window (one read for all)."""
+    longest = max(rule.window_minutes for rule in rules)
+    breaches = improvement.experiment_guardrail_breaches(team=team, since=tick - dt.timedelta(minutes=longest))
+    return {
+        rule.pk: {
+            "guardrail_breaches": sum(
+                1 for b in breaches if tick - dt.timedelta(minutes=rule.window_minutes) <= b.at < tick
+            ),
+            "checked": 1,  # the breaches are always known: zero is a value, not "no data"
         }
+        for rule in rules
+    }
+
+
+def _source(rule: AlertRule) -> str:
+    source = METRICS[rule.metric].source
+    return "tagged" if source == "executions" and rule.tag else source
+
+
+# Where each kind of rule reads its figures: one read per source for all the team's rules.
+FIGURES = {
+    "executions": _execution_figures,
+    "tagged": _tag_figures,
+    "builds": _build_figures,
+    "experiments": _guardrail_figures,
+}
+
+
+def rule_readings(team, rules: list[AlertRule], tick: dt.datetime) -> dict[int, Reading]:
+    """Each rule's value and sample size at ``tick``: one read per source (rollups, tagged
+    executions, builds, guardrail breaches) for every rule of that source."""
+    by_source: dict[str, list[AlertRule]] = {}
+    for rule in rules:
+        by_source.setdefault(_source(rule), []).append(rule)
+    figures = {}
+    for source, its_rules in by_source.items():
+        figures |= FIGURES[source](team, its_rules, tick)
     readings = {}
     for rule in rules:
-        spec = METRICS[rule.metric]
-        readings[rule.pk] = Reading(spec.value(figures[rule.pk]), spec.samples(figures[rule.pk]))
+        spec, found = METRICS[rule.metric], figures[rule.pk]
+        if found.get("over_budget"):
+            readings[rule.pk] = Reading(None, 0, skipped="too many tagged executions in the window to read")
+        else:
+            readings[rule.pk] = Reading(spec.value(found), spec.samples(found))
     return readings
 
 
@@ -201,11 +254,11 @@ def alerts_evaluate_team(*, team, tick: dt.datetime) -> list[AlertTransition]:
     )
     if not rules:
         return []
-    readings = _readings(team, rules, tick)
+    readings = rule_readings(team, rules, tick)
     transitions = []
     for rule in rules:
         reading = readings[rule.pk]
-        judged = breach(rule, reading)
+        judged = None if reading.skipped else breach(rule, reading)
         rule.last_value, rule.last_samples, rule.last_tick = reading.value, reading.samples, tick
         if judged is not None:
             new = step(rule, *judged, tick)

@@ -13,7 +13,7 @@ from crucible import validation as v
 
 WINDOWS = [minutes for minutes, _ in WINDOW_CHOICES]
 # The fields a caller sets, with their check; thresholds are checked together below.
-EDITABLE = ("name", "metric", "agent_name", "model", "version", "window_minutes", "direction",
+EDITABLE = ("name", "metric", "agent_name", "model", "version", "tag", "window_minutes", "direction",
             "warning_threshold", "critical_threshold", "min_samples", "no_data", "pending_minutes", "enabled")  # fmt: skip
 MAX_THRESHOLD = 1e15
 
@@ -33,6 +33,7 @@ def _clean(data: dict, errors: v.Errors, *, partial: bool, current: AlertRule | 
         "agent_name": lambda x: v.text(x, max_length=limits.LABEL_CHARS),
         "model": lambda x: v.text(x, max_length=limits.LABEL_CHARS),
         "version": lambda x: v.text(x, max_length=64),
+        "tag": lambda x: v.text(x, max_length=64),
         "window_minutes": _window,
         "direction": lambda x: v.choice(x, Direction.values, required=False, default=Direction.ABOVE),
         "warning_threshold": lambda x: v.number(x, low=-MAX_THRESHOLD, high=MAX_THRESHOLD),
@@ -66,11 +67,12 @@ def _clean(data: dict, errors: v.Errors, *, partial: bool, current: AlertRule | 
 
 
 def _check_scope(cleaned: dict, errors: v.Errors, current: AlertRule | None) -> None:
-    """Metrics on builds are team-wide: builds have no agent, model or version to scope by."""
+    """Metrics on builds and experiments are team-wide: they have no agent, model, version or tag
+    to scope by."""
     metric = cleaned.get("metric", current.metric if current else None)
-    if metric not in METRICS or METRICS[metric].source != "builds":
+    if metric not in METRICS or METRICS[metric].source == "executions":
         return
-    for name in ("agent_name", "model", "version"):
+    for name in ("agent_name", "model", "version", "tag"):
         if cleaned.get(name, getattr(current, name, "") if current else ""):
             errors.add(name, f"{METRICS[metric].label} is team-wide: leave this empty.")
 
@@ -99,7 +101,7 @@ def alert_rule_update(*, rule: AlertRule, data: dict) -> AlertRule:
     if "name" in cleaned and _name_taken(rule.team_id, cleaned["name"], exclude_pk=rule.pk):
         errors.add("name", "Your team has a rule with this name.")
     errors.raise_if_any()
-    measured = {"metric", "agent_name", "model", "version", "window_minutes", "direction"}
+    measured = {"metric", "agent_name", "model", "version", "tag", "window_minutes", "direction"}
     measured |= {"warning_threshold", "critical_threshold"}
     if any(getattr(rule, name) != value for name, value in cleaned.items() if name in measured):
         rule.state, rule.severity, rule.breach_since, rule.state_since = State.OK, "", None, None

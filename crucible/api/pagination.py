@@ -81,6 +81,9 @@ class PageNumberPagination(StrictPageSizeMixin, pagination.PageNumberPagination)
             raise ApiValidationError(
                 {self.page_query_param: ["This parameter may not be empty; leave it out for the first page."]}
             )
+        if values and values[0] not in self.last_page_strings and not (values[0].isascii() and values[0].isdigit()):
+            # int() would read "1\r", " 2" or "+3" as a page number; the schema says integer.
+            raise ApiValidationError({self.page_query_param: ["A page number is a whole number."]})
         return super().get_page_number(request, paginator)
 
 

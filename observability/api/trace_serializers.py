@@ -35,6 +35,18 @@ class TraceSerializer(serializers.ModelSerializer):
         ]
 
 
+def trace_document(tree: traces.TraceTree) -> dict:
+    """A trace tree as the API gives it (``TraceTreeSerializer``'s shape): the JSON of the tree
+    API and of the trace page's download."""
+    return {
+        "trace": TraceSerializer(tree.trace).data,
+        "spans": [traces.span_as_json(span) for span in tree.spans],
+        "orphans": tree.orphans,
+        "truncated": tree.truncated,
+        "total_ms": tree.total_ms,
+    }
+
+
 class SpanPayloadSerializer(serializers.ModelSerializer):
     input = serializers.JSONField(allow_null=True, help_text="Chat messages, tool arguments, any JSON or text.")
     output = serializers.JSONField(allow_null=True)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from django.db.models import Case, IntegerField, Value, When
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, renderers, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from crucible.api.pagination import CursorPagination, PageNumberPagination
 from crucible.api.viewsets import TeamScopedMixin
+from observability import export
 from observability.api import trace_serializers as s
+from observability.api.views import CsvRenderer, JsonLinesRenderer, export_format
 from observability.filters import EndUserFilterSet, SessionFilterSet, TraceFilterSet
 from observability.models import Execution, Trace
 from observability.selectors import sessions, traces
@@ -68,14 +71,39 @@ class TraceViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
     def retrieve(self, request, trace_id=None):
         payloads = request.query_params.get("payloads", "").lower() in ("1", "true", "yes")
         tree = traces.trace_tree(trace=self.get_object(), payloads=payloads)
-        return Response(
-            {
-                "trace": s.TraceSerializer(tree.trace).data,
-                "spans": [traces.span_as_json(span) for span in tree.spans],
-                "orphans": tree.orphans,
-                "truncated": tree.truncated,
-                "total_ms": tree.total_ms,
-            }
+        return Response(s.trace_document(tree))
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                export.FORMAT_PARAMETER,
+                str,
+                enum=list(export.FORMATS),
+                description="csv (a header row, then one row per trace) or jsonl (one JSON object a line).",
+            )
+        ],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            (400, "application/json"): ERROR,
+        },
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        pagination_class=None,
+        renderer_classes=[renderers.JSONRenderer, CsvRenderer, JsonLinesRenderer],
+    )
+    def export(self, request):
+        """Every trace of the filtered list (same filters, `q` and `ordering` as the list),
+        streamed as CSV or JSON Lines: memory does not grow with the number of rows."""
+        file_format = export_format(request)
+        queryset = self.filter_queryset(self.get_queryset())
+        return export.export_response(
+            traces.traces_export_rows(queryset),
+            file_format=file_format,
+            name="traces",
+            fields=traces.TRACE_EXPORT_FIELDS,
         )
 
 
@@ -104,7 +132,7 @@ class SessionViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["last_seen", "first_seen", "traces", "errors", "cost"]
     ordering = ["-last_seen", "session_id"]
     lookup_field = "session_id"
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = ".+"  # any text, "/" included (clients percent-encode the rest)
 
     def base_queryset(self):
         return Trace.objects.all()

@@ -41,6 +41,17 @@ class JsonLinesRenderer(_ExportRenderer):
     format = "jsonl"
 
 
+def export_format(request) -> str:
+    """The export's file format from ``export_format`` (csv by default); a 400 naming it otherwise."""
+    given = request.query_params.getlist(export.FORMAT_PARAMETER)
+    if len(given) > 1:
+        raise ValidationError({export.FORMAT_PARAMETER: ["Give this parameter once."]})
+    file_format = given[0] if given else export.CSV
+    if file_format not in export.FORMATS:
+        raise ValidationError({export.FORMAT_PARAMETER: [f"Choose one of {', '.join(export.FORMATS)}."]})
+    return file_format
+
+
 class ExecutionViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
     """Raw executions of the caller's teams, newest first (cursor pagination: constant cost per
     page however many rows there are). Raw rows are kept `CRUCIBLE_OBS_RETENTION_DAYS` days."""
@@ -79,12 +90,7 @@ class ExecutionViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
         """Every execution of the filtered list (same filters and `ordering` as the list), streamed
         as CSV or JSON Lines: the file starts at once and the server's memory does not grow with
         the number of rows."""
-        given = request.query_params.getlist(export.FORMAT_PARAMETER)
-        if len(given) > 1:
-            raise ValidationError({export.FORMAT_PARAMETER: ["Give this parameter once."]})
-        file_format = given[0] if given else export.CSV
-        if file_format not in export.FORMATS:
-            raise ValidationError({export.FORMAT_PARAMETER: [f"Choose one of {', '.join(export.FORMATS)}."]})
+        file_format = export_format(request)
         queryset = self.filter_queryset(self.get_queryset())
         return export.export_response(executions_export_rows(queryset), file_format=file_format)
 

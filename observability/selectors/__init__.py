@@ -7,7 +7,7 @@ card, a build's executions). The names below are re-exported so ``observability.
 keeps working (``crucible.views.home_cards`` looks up ``home_card`` here).
 """
 
-from observability.selectors.alerting import alert_window_figures
+from observability.selectors.alerting import alert_tag_window_figures, alert_window_figures
 from observability.selectors.analysis import bottlenecks, per_agent, recommendations, regressions
 from observability.selectors.dashboard import agent_detail, dashboard, errors_by_type, filter_choices
 from observability.selectors.home import executions_for_build, home_card
@@ -33,6 +33,7 @@ from observability.selectors.rollup_reads import (
 from observability.selectors.verification import rollups_verify
 
 __all__ = [
+    "alert_tag_window_figures",
     "alert_window_figures",
     "AGGREGATES",
     "DAY",

@@ -14,7 +14,8 @@ import datetime as dt
 from collections.abc import Iterable
 
 from crucible import periods
-from crucible.sql import fetch_rows
+from crucible.sql import fetch_one, fetch_rows
+from observability import conf
 from observability.selectors.rollup_reads import (
     AGGREGATES,
     HIST_ARRAY,
@@ -24,6 +25,7 @@ from observability.selectors.rollup_reads import (
     _row,
     metrics,
 )
+from observability.services import ROLLUP_FROM_RAW_SQL
 
 Scope = tuple[int, str, str, str]  # (window minutes, agent, model, version); "" = any
 
@@ -70,9 +72,15 @@ def _windows_union(windows: list[int], tick: dt.datetime) -> tuple[str, str, dic
     return cte, " UNION ALL ".join(union), params
 
 
-def _quality(team, windows: list[int], tick: dt.datetime) -> dict[tuple, tuple[float, int]]:
-    """{(window, agent, model, version): (sum, count)} of quality, in one scan of the longest window."""
+# The tagged executions of a team (the partial index execution_team_tagged): a tag-scoped read.
+TAGGED = "tags <> '{}'::varchar(64)[] AND tags @> ARRAY[%(tag)s]::varchar(64)[]"
+
+
+def _quality(team, windows: list[int], tick: dt.datetime, tag: str = "") -> dict[tuple, tuple[float, int]]:
+    """{(window, agent, model, version): (sum, count)} of quality, in one scan of the longest window
+    (of the executions tagged ``tag`` when given)."""
     columns, params = [], {"team": team.pk, "tick": tick, "start": tick - dt.timedelta(minutes=max(windows))}
+    params["tag"] = tag
     for minutes in windows:
         params[f"start_{minutes}"] = tick - dt.timedelta(minutes=minutes)
         columns.append(
@@ -82,8 +90,7 @@ def _quality(team, windows: list[int], tick: dt.datetime) -> dict[tuple, tuple[f
     rows = fetch_rows(
         f"SELECT agent_name, model, version, {', '.join(columns)} FROM observability_execution "
         "WHERE team_id = %(team)s AND started_at >= %(start)s AND started_at < %(tick)s AND quality IS NOT NULL "
-        "AND counts_execution "
-        "GROUP BY agent_name, model, version",
+        "AND counts_execution " + (f"AND {TAGGED} " if tag else "") + "GROUP BY agent_name, model, version",
         params,
     )
     found = {}
@@ -93,6 +100,16 @@ def _quality(team, windows: list[int], tick: dt.datetime) -> dict[tuple, tuple[f
                 key = (minutes, r["agent_name"], r["model"], r["version"])
                 found[key] = (float(r[f"total_{minutes}"]), int(r[f"n_{minutes}"]))
     return found
+
+
+def _with_quality(result: dict, quality: dict, scope: Scope) -> dict:
+    total, n = 0.0, 0
+    for key, (q_total, q_n) in quality.items():
+        if _matches(key, scope):
+            total, n = total + q_total, n + q_n
+    result["avg_quality"] = round(total / n, 2) if n else None
+    result["quality_samples"] = n
+    return result
 
 
 def _matches(row_key: tuple, scope: Scope) -> bool:
@@ -138,11 +155,62 @@ def alert_window_figures(
         merged = _merge([row for key, row in by_window.get(scope[0], ()) if _matches(key, scope)])
         result = metrics(merged)
         if scope[0] in quality_windows:
-            total, n = 0.0, 0
-            for key, (q_total, q_n) in quality.items():
-                if _matches(key, scope):
-                    total, n = total + q_total, n + q_n
-            result["avg_quality"] = round(total / n, 2) if n else None
-            result["quality_samples"] = n
+            _with_quality(result, quality, scope)
         figures[scope] = result
+    return figures
+
+
+TagScope = tuple[int, str, str, str, str]  # (window minutes, agent, model, version, tag); "" = any
+
+# How many executions carry the tag in the longest window, counted up to the budget (+1).
+TAG_COUNT_SQL = f"""
+SELECT count(*) AS n FROM (
+    SELECT 1 FROM observability_execution
+    WHERE team_id = %(team)s AND started_at >= %(start)s AND started_at < %(end)s AND {TAGGED}
+    LIMIT %(cap)s
+) capped
+"""
+# Every window's figures per (agent, model, version) from the tagged executions, counted by the
+# rollups' rule (ROLLUP_FROM_RAW_SQL at minute grain, then summed per window).
+TAG_WINDOWS_SQL = (
+    "SELECT w.minutes AS window_minutes, r.agent_name AS agent, r.model, r.version, "
+    + AGGREGATES.replace("min(bucket)", "min(r.bucket)").replace("max(bucket)", "max(r.bucket)")
+    + f", {HIST_ARRAY} FROM ("
+    + ROLLUP_FROM_RAW_SQL.format(unit="minute", team_filter=f"AND team_id = %(team)s AND {TAGGED}")
+    + ") r JOIN unnest(%(windows)s::int[]) AS w(minutes) ON r.bucket >= %(end)s - w.minutes * interval '1 minute' "
+    "GROUP BY w.minutes, r.agent_name, r.model, r.version"
+)
+
+
+def alert_tag_window_figures(
+    *, team, tick: dt.datetime, scopes: Iterable[TagScope], quality_windows: Iterable[int] = ()
+) -> dict:
+    """{scope: figures} for (window minutes, agent, model, version, tag) scopes, as
+    ``alert_window_figures`` gives them, read from the raw executions that carry the tag (rollups
+    have no tags). Per tag: a count bounded by ``ALERT_TAG_MAX_ROWS`` (a tag over it is not read:
+    its scopes get ``{"over_budget": True}``), one read of every window, and quality when asked."""
+    by_tag: dict[str, list[TagScope]] = {}
+    for scope in dict.fromkeys(scopes):
+        by_tag.setdefault(scope[4], []).append(scope)
+    quality_windows = set(quality_windows)
+    figures = {}
+    for tag, tag_scopes in by_tag.items():
+        windows = sorted({scope[0] for scope in tag_scopes})
+        params = {"team": team.pk, "tag": tag, "start": tick - dt.timedelta(minutes=windows[-1]), "end": tick}
+        if fetch_one(TAG_COUNT_SQL, params | {"cap": conf.ALERT_TAG_MAX_ROWS + 1})["n"] > conf.ALERT_TAG_MAX_ROWS:
+            figures |= {scope: {"over_budget": True} for scope in tag_scopes}
+            continue
+        rows = [
+            _row(r, keys=("window_minutes", "agent", "model", "version"))
+            for r in fetch_rows(TAG_WINDOWS_SQL, params | {"windows": windows})
+        ]
+        asked = sorted(quality_windows & set(windows))
+        quality = _quality(team, asked, tick, tag) if asked else {}
+        for scope in tag_scopes:
+            plain = scope[:4]
+            keyed = [r for r in rows if _matches((r["window_minutes"], r["agent"], r["model"], r["version"]), plain)]
+            result = metrics(_merge(keyed))
+            if scope[0] in quality_windows:
+                _with_quality(result, quality, plain)
+            figures[scope] = result
     return figures

@@ -76,3 +76,18 @@ def test_empty_or_repeated_period_parameters_are_refused_by_name(team_key_client
 def test_period_parameters_given_once_still_work(team_key_client):
     assert team_key_client.get("/api/v1/observability/dashboard/?range=7d&agent=").status_code == 200
     assert team_key_client.get("/api/dashboard/agents?range=24h").status_code == 200
+
+
+@pytest.mark.parametrize("page", ["1%0D", "%201", "%2B1", "1.0", "١"])
+def test_a_page_number_is_plain_digits(team_key_client, page):
+    # int() read "1\r", " 1", "+1" and Arabic-Indic digits as page 1 (found by the 150-example run).
+    response = team_key_client.get(f"/api/v1/observability/prices/?page={page}")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == ["page"]
+
+
+def test_a_quality_bound_may_be_any_number_as_the_schema_says(team_key_client, member_client):
+    assert team_key_client.get("/api/v1/teammemory/builds/?quality_max=5.6e-218").status_code == 200
+    schema = member_client.get("/api/v1/schema/?format=json").json()
+    params = {p["name"]: p["schema"] for p in schema["paths"]["/api/v1/teammemory/builds/"]["get"]["parameters"]}
+    assert params["quality_max"] == {"type": "number", "minimum": 0, "maximum": 100}

@@ -242,7 +242,8 @@ def test_execution_page_shows_its_fields_error_and_links(member_client, team, in
     assert f'href="{reverse("marketplace:agent-detail", args=[agent.pk])}" id="link-marketplace-agent"' in html
     assert f'href="{reverse("improvement:experiment-detail", args=[experiment.pk])}" id="link-experiment"' in html
     assert f'href="{reverse("teammemory:build-detail", args=[build.pk])}" id="link-build"' in html
-    assert f'href="/observability/traces/{trace_id}/" id="link-trace"' in html
+    # Back to this span in its trace (selected there).
+    assert f'href="/observability/traces/{trace_id}/?span={execution.pk}#span-detail" id="link-trace"' in html
     same_trace = re.search(r'href="([^"]+)" id="link-same-trace"', html).group(1).replace("&amp;", "&")
     assert listed_ids(member_client, same_trace) == {execution.pk}
     # The list links each row to its page.

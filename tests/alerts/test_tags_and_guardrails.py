@@ -4,6 +4,7 @@ guardrail breach metric, and the rule page's query count, which does not grow wi
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import NamedTuple
 
 import pytest
@@ -80,7 +81,14 @@ def test_the_tag_read_uses_the_tagged_executions_index(team, tick, ingest):
             {"team": team.pk, "tag": "checkout", "start": tick - 60 * MIN, "end": tick, "cap": 10},
         )
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "execution_team_tagged" in plan
+        # Executions are partitioned by month: each partition scans its own copy of the index.
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'execution_team_tagged'::regclass"
+        )
+        partition_indexes = {row[0] for row in cursor.fetchall()}
+    used = set(re.findall(r"Index (?:Only )?Scan (?:Backward )?using (\S+)", plan))
+    assert used and used <= partition_indexes, plan
 
 
 @pytest.mark.parametrize(

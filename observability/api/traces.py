@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.db.models import Case, IntegerField, Value, When
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, renderers, viewsets
-from rest_framework.decorators import action
+from rest_framework import mixins, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
@@ -14,7 +13,7 @@ from crucible.api.pagination import CursorPagination, PageNumberPagination
 from crucible.api.viewsets import TeamScopedMixin
 from observability import export
 from observability.api import trace_serializers as s
-from observability.api.views import CsvRenderer, JsonLinesRenderer, export_format
+from observability.api.views import export_action, export_format
 from observability.filters import EndUserFilterSet, SessionFilterSet, TraceFilterSet
 from observability.models import Execution, Trace
 from observability.selectors import sessions, traces
@@ -73,27 +72,7 @@ class TraceViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
         tree = traces.trace_tree(trace=self.get_object(), payloads=payloads)
         return Response(s.trace_document(tree))
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                export.FORMAT_PARAMETER,
-                str,
-                enum=list(export.FORMATS),
-                description="csv (a header row, then one row per trace) or jsonl (one JSON object a line).",
-            )
-        ],
-        responses={
-            (200, "text/csv"): OpenApiTypes.STR,
-            (200, "application/x-ndjson"): OpenApiTypes.STR,
-            (400, "application/json"): ERROR,
-        },
-    )
-    @action(
-        detail=False,
-        methods=["get"],
-        pagination_class=None,
-        renderer_classes=[renderers.JSONRenderer, CsvRenderer, JsonLinesRenderer],
-    )
+    @export_action("trace")
     def export(self, request):
         """Every trace of the filtered list (same filters, `q` and `ordering` as the list),
         streamed as CSV or JSON Lines: memory does not grow with the number of rows."""

@@ -28,7 +28,14 @@ class _ExportRenderer(renderers.BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data if isinstance(data, bytes) else renderers.JSONRenderer().render(data)
+        if isinstance(data, bytes):
+            return data
+        # An error (``?format=jsonl&export_format=x``) is JSON, and says so: DRF set the header to
+        # this renderer's media type before rendering.
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response["Content-Type"] = "application/json"
+        return renderers.JSONRenderer().render(data)
 
 
 class CsvRenderer(_ExportRenderer):
@@ -39,6 +46,36 @@ class CsvRenderer(_ExportRenderer):
 class JsonLinesRenderer(_ExportRenderer):
     media_type = "application/x-ndjson"
     format = "jsonl"
+
+
+def export_action(rows: str):
+    """The ``export`` action of a list viewset: GET, unpaginated, rendered as CSV or JSON Lines
+    (errors as JSON), documented with its parameter and answers. ``rows`` names one row."""
+
+    def decorate(view):
+        view = action(
+            detail=False,
+            methods=["get"],
+            pagination_class=None,
+            renderer_classes=[renderers.JSONRenderer, CsvRenderer, JsonLinesRenderer],
+        )(view)
+        return extend_schema(
+            parameters=[
+                OpenApiParameter(
+                    export.FORMAT_PARAMETER,
+                    str,
+                    enum=list(export.FORMATS),
+                    description=f"csv (a header row, then one row per {rows}) or jsonl (one JSON object a line).",
+                )
+            ],
+            responses={
+                (200, "text/csv"): OpenApiTypes.STR,
+                (200, "application/x-ndjson"): OpenApiTypes.STR,
+                (400, "application/json"): ERROR,
+            },
+        )(view)
+
+    return decorate
 
 
 def export_format(request) -> str:
@@ -65,27 +102,7 @@ class ExecutionViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
     def base_queryset(self):
         return Execution.objects.select_related("team")
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                export.FORMAT_PARAMETER,
-                str,
-                enum=list(export.FORMATS),
-                description="csv (a header row, then one row per execution) or jsonl (one JSON object a line).",
-            )
-        ],
-        responses={
-            (200, "text/csv"): OpenApiTypes.STR,
-            (200, "application/x-ndjson"): OpenApiTypes.STR,
-            (400, "application/json"): ERROR,
-        },
-    )
-    @action(
-        detail=False,
-        methods=["get"],
-        pagination_class=None,
-        renderer_classes=[renderers.JSONRenderer, CsvRenderer, JsonLinesRenderer],
-    )
+    @export_action("execution")
     def export(self, request):
         """Every execution of the filtered list (same filters and `ordering` as the list), streamed
         as CSV or JSON Lines: the file starts at once and the server's memory does not grow with

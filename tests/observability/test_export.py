@@ -74,6 +74,16 @@ def test_bad_format_or_filter_is_a_400_naming_it(team_key_client, member_client,
     assert member_client.get(PAGE, {"export_format": "xlsx"}).status_code == 400
 
 
+@pytest.mark.parametrize("api", [API, "/api/v1/observability/traces/export/"])
+def test_an_export_error_is_json_whatever_format_was_asked(team_key_client, api):
+    # DRF's ?format=jsonl picks the JSON Lines renderer, which labelled the error JSON as
+    # application/x-ndjson, a type the schema does not give for a 400 (the 150-example run).
+    response = team_key_client.get(api + "?format=jsonl&export_format=xlsx")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert list(response.json()["fields"]) == ["export_format"]
+
+
 def test_the_list_page_offers_the_export_of_what_it_shows(member_client, runs):
     html = member_client.get("/observability/executions/", {"agent": "planner"}).content.decode()
     assert f'href="{PAGE}?agent=planner&amp;ordering=-started&amp;export_format=csv"' in html

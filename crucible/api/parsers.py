@@ -3,9 +3,11 @@
 ``read_body`` and ``json_loads`` are the parser's two halves, for views that must look at the raw
 bytes first (the OTLP endpoint decompresses gzip before parsing)."""
 
+import io
 import json
 
 from django.conf import settings
+from django.utils.http import parse_header_parameters
 from rest_framework import exceptions, parsers, status
 
 
@@ -76,3 +78,15 @@ class JSONParser(parsers.JSONParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         return json_loads(read_body(stream))
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    """DRF's multipart parser, refusing a body that does not open with its boundary (Django's
+    parser reads such a body as an empty form, so a create with defaults succeeded on garbage)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        raw = read_body(stream)
+        boundary = parse_header_parameters(media_type or "")[1].get("boundary", "")
+        if raw.strip() and not raw.lstrip(b"\r\n").startswith(b"--" + boundary.encode("latin-1", "replace")):
+            raise exceptions.ParseError("Malformed multipart body: it does not start with its boundary.")
+        return super().parse(io.BytesIO(raw), media_type, parser_context)

@@ -101,3 +101,27 @@ def test_form_bodies_over_the_limits_get_the_json_error_shape(who, team_key_clie
     response = client.post("/api/v1/marketplace/agents/", files, format="multipart")
     assert response.status_code == 400
     assert response.json() == {"code": "bad_request", "message": "The request has more than 100 files.", "fields": {}}
+
+
+def test_a_multipart_body_that_does_not_open_with_its_boundary_is_refused(team_key_client):
+    # Django read it as an empty form, so a create with every field defaulted succeeded (found by
+    # the 150-example schemathesis run on POST /api/v1/notification-subscriptions/).
+    boundary = "7c5156fb04a2177cf9e322ad31ebde44"
+    response = team_key_client.post(
+        "/api/v1/notification-subscriptions/",
+        f"\r\nNone--{boundary}--\r\n",
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+    assert team_key_client.get("/api/v1/notification-subscriptions/").json()["count"] == 0
+
+
+def test_a_well_formed_multipart_body_still_works(team_key_client):
+    response = team_key_client.post(
+        "/api/v1/marketplace/agents/",
+        {"name": "Form agent", "summary": "Sent as a form.", "system_prompt": "Be brief."},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["name"] == "Form agent"

@@ -170,18 +170,13 @@ def build_record(
     reported_by=None,
     api_key=None,
 ) -> tuple[Build, bool]:
-    """Store one build report. A report whose ``client_build_id`` the team already has is not
+    """Store one build report. A valid report whose ``client_build_id`` the team already has is not
     stored again: the stored build comes back with ``created=False`` (safe to retry, also when two
-    copies race). Everything is checked before anything is written; a bad report writes nothing."""
+    copies race). Everything is checked first, a retry included; a bad report writes nothing."""
     problems = v.Errors()
     client_build_id = problems.check(
         "client_build_id", v.text, client_build_id, max_length=limits.LABEL_CHARS, required=True
     )
-    problems.raise_if_any()  # without an id, the report cannot be matched with a stored one
-    existing = Build.objects.filter(team=team, client_build_id=client_build_id).first()
-    if existing is not None:
-        return existing, False
-
     problems.check("status", v.choice, status, BuildStatus.values)
     project_name = problems.check("project_name", v.text, project_name, max_length=limits.LABEL_CHARS)
     requirements = problems.check(
@@ -202,6 +197,11 @@ def build_record(
     ):
         problems.add("executions", f"A list of at most {conf.MAX_EXECUTIONS_PER_BUILD} execution events.")
     problems.raise_if_any()
+    # A retry of a stored report is answered with the stored build, but only once it is a valid
+    # report itself: an invalid one is refused whatever its id (it used to come back as 200).
+    existing = Build.objects.filter(team=team, client_build_id=client_build_id).first()
+    if existing is not None:
+        return existing, False
 
     normalized = normalize_stack(cleaned_stack)
     build = Build(

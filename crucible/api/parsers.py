@@ -89,4 +89,9 @@ class MultiPartParser(parsers.MultiPartParser):
         boundary = parse_header_parameters(media_type or "")[1].get("boundary", "")
         if raw.strip() and not raw.lstrip(b"\r\n").startswith(b"--" + boundary.encode("latin-1", "replace")):
             raise exceptions.ParseError("Malformed multipart body: it does not start with its boundary.")
-        return super().parse(io.BytesIO(raw), media_type, parser_context)
+        parsed = super().parse(io.BytesIO(raw), media_type, parser_context)
+        closing = b"--" + boundary.encode("latin-1", "replace") + b"--"
+        if not parsed.data and not parsed.files and raw.strip() not in (b"", closing):
+            # parts Django skipped (no Content-Disposition): not an empty form, a broken one
+            raise exceptions.ParseError("Malformed multipart body: no part names a field.")
+        return parsed

@@ -80,6 +80,9 @@ def export_action(rows: str):
 
 def export_format(request) -> str:
     """The export's file format from ``export_format`` (csv by default); a 400 naming it otherwise."""
+    for value in request.query_params.getlist("format"):  # DRF's renderer override, read before the view
+        if value not in ("json", *export.FORMATS):
+            raise ValidationError({"format": [f"Choose one of json, {', '.join(export.FORMATS)}, or leave it out."]})
     given = request.query_params.getlist(export.FORMAT_PARAMETER)
     if len(given) > 1:
         raise ValidationError({export.FORMAT_PARAMETER: ["Give this parameter once."]})

@@ -82,6 +82,8 @@ def test_an_export_error_is_json_whatever_format_was_asked(team_key_client, api)
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert list(response.json()["fields"]) == ["export_format"]
+    empty = team_key_client.get(api + "?format=&export_format=csv")  # DRF skipped an empty override
+    assert empty.status_code == 400 and list(empty.json()["fields"]) == ["format"]
 
 
 def test_the_list_page_offers_the_export_of_what_it_shows(member_client, runs):

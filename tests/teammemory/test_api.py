@@ -48,6 +48,10 @@ class TestReport:
         again = team_key_client.post(BUILDS, body(quality=10), format="json")
         assert again.status_code == 200 and again.json()["id"] == data["id"] and again.json()["quality"] == 82
         assert Build.objects.count() == 1
+        # A retry is checked like any report: an invalid one is refused, not answered with the
+        # stored build (schemathesis: quality -1 under a stored id came back 200).
+        invalid = team_key_client.post(BUILDS, body(quality=-1), format="json")
+        assert invalid.status_code == 400 and list(invalid.json()["fields"]) == ["quality"]
 
     def test_report_by_session_lands_in_the_active_team(self, member_client, team, member):
         response = member_client.post(BUILDS, body(), format="json")

@@ -148,6 +148,17 @@ class ImprovementLegacyTestVariantSerializer(StrictFieldsMixin, serializers.Seri
     variant_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
+class ImprovementLegacyTestVariantBodySerializer(ImprovementLegacyTestVariantSerializer):
+    """The body as the schema shows it: each field may come in the query string instead (as the
+    earlier clients send them), so none is required in the body itself."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            field.required = False
+        return fields
+
+
 @component("LegacyVariantCreated")
 class ImprovementLegacyVariantCreatedSerializer(serializers.Serializer):
     variant_id = serializers.CharField()

@@ -305,7 +305,7 @@ class TestVariantView(APIView):
             OpenApiParameter("variant_prompt", str, description="The variant's prompt, if not in the body."),
             OpenApiParameter("variant_name", str, description="Optional variant name (default v<n>)."),
         ],
-        request=s.ImprovementLegacyTestVariantSerializer,
+        request=s.ImprovementLegacyTestVariantBodySerializer,
         responses={200: s.ImprovementLegacyVariantCreatedSerializer},
     )
     def post(self, request):

@@ -4,7 +4,6 @@ executions list, and the live view of the last 15 or 60 minutes."""
 from __future__ import annotations
 
 from django import forms
-from django.http import HttpResponse
 from django.views.generic import TemplateView
 
 from crucible import periods
@@ -38,25 +37,10 @@ class ExecutionDetailView(TeamPageMixin, TemplateView):
         return context
 
 
-class ExecutionExportView(ExecutionListView):
-    """The executions list with its filters and order, as a streamed CSV or JSON Lines file
-    (``?export_format=csv|jsonl``); an unreadable filter is a 400 naming it."""
+class ExecutionExportView(export.ListExportMixin, ExecutionListView):
+    """The executions list with its filters and order, as a streamed CSV or JSON Lines file."""
 
-    def filter_params(self):
-        params = super().filter_params()
-        params.pop(export.FORMAT_PARAMETER, None)
-        return params
-
-    def get(self, request, *args, **kwargs):
-        file_format = request.GET.get(export.FORMAT_PARAMETER) or export.CSV
-        if file_format not in export.FORMATS:
-            choices = ", ".join(export.FORMATS)
-            return HttpResponse(f"{export.FORMAT_PARAMETER}: choose one of {choices}.", status=400)
-        filterset = self.get_filterset(self.get_queryset())
-        if not filterset.is_valid():
-            problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items())
-            return HttpResponse(f"Correct the filter: {problems}", status=400, content_type="text/plain")
-        queryset = self.order(filterset.qs, self.ordering())
+    def export_response(self, queryset, file_format):
         return export.export_response(executions_export_rows(queryset), file_format=file_format)
 
 

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
 from observability.selectors.executions import EXPORT_FIELDS
@@ -93,3 +93,24 @@ def export_response(
     response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.{file_format}"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+class ListExportMixin:
+    """A filtered list page's export (``?export_format=csv|jsonl``): the same filters and order as
+    the page, streamed; an unknown format or an unreadable filter is a 400 naming it. The view
+    gives ``export_response(queryset, file_format)``."""
+
+    def filter_params(self):
+        params = super().filter_params()
+        params.pop(FORMAT_PARAMETER, None)
+        return params
+
+    def get(self, request, *args, **kwargs):
+        file_format = request.GET.get(FORMAT_PARAMETER) or CSV
+        if file_format not in FORMATS:
+            return HttpResponse(f"{FORMAT_PARAMETER}: choose one of {', '.join(FORMATS)}.", status=400)
+        filterset = self.get_filterset(self.get_queryset())
+        if not filterset.is_valid():
+            problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items())
+            return HttpResponse(f"Correct the filter: {problems}", status=400, content_type="text/plain")
+        return self.export_response(self.order(filterset.qs, self.ordering()), file_format)

@@ -7,7 +7,7 @@ import json
 from html import escape
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.utils.safestring import mark_safe
 from django.views.generic import TemplateView
 
@@ -122,25 +122,10 @@ class TraceListView(FilteredListView):
         return traces.trace_list(team_ids=[self.team.pk])
 
 
-class TraceExportView(TraceListView):
-    """The traces list with its filters, search and order, as a streamed CSV or JSON Lines file
-    (``?export_format=csv|jsonl``); an unreadable filter is a 400 naming it."""
+class TraceExportView(export.ListExportMixin, TraceListView):
+    """The traces list with its filters, search and order, as a streamed CSV or JSON Lines file."""
 
-    def filter_params(self):
-        params = super().filter_params()
-        params.pop(export.FORMAT_PARAMETER, None)
-        return params
-
-    def get(self, request, *args, **kwargs):
-        file_format = request.GET.get(export.FORMAT_PARAMETER) or export.CSV
-        if file_format not in export.FORMATS:
-            choices = ", ".join(export.FORMATS)
-            return HttpResponse(f"{export.FORMAT_PARAMETER}: choose one of {choices}.", status=400)
-        filterset = self.get_filterset(self.get_queryset())
-        if not filterset.is_valid():
-            problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items())
-            return HttpResponse(f"Correct the filter: {problems}", status=400, content_type="text/plain")
-        queryset = self.order(filterset.qs, self.ordering())
+    def export_response(self, queryset, file_format):
         return export.export_response(
             traces.traces_export_rows(queryset),
             file_format=file_format,

@@ -14,25 +14,7 @@ class TraceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Trace
-        fields = [
-            "trace_id",
-            "name",
-            "agent_name",
-            "agent_id",
-            "root_span_id",
-            "started_at",
-            "ended_at",
-            "duration_ms",
-            "status",
-            "span_count",
-            "error_count",
-            "input_tokens",
-            "output_tokens",
-            "cost",
-            "session_id",
-            "end_user_id",
-            "tags",
-        ]
+        fields = list(traces.TRACE_EXPORT_FIELDS)  # one list: the API's trace and an export row
 
 
 def trace_document(tree: traces.TraceTree) -> dict:

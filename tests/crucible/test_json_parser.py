@@ -57,3 +57,25 @@ def test_depth_is_limited_on_the_fast_path(settings):
     parsers.json_loads(b'{"a": {"b": 1}}')
     with pytest.raises(ParseError, match="nested deeper than 3"):
         parsers.json_loads(b'{"a": {"b": {"c": [1]}}}')
+
+
+def test_long_digit_runs_inside_text_keep_the_fast_path(monkeypatch):
+    calls = []
+    monkeypatch.setattr(parsers.json, "loads", lambda *args, **kwargs: calls.append(args))
+    raw = b'{"trace_id": "12345678901234567890123456789012", "id": "x-1234567890123456789012"}'
+    assert parsers.json_loads(raw) == {"trace_id": "12345678901234567890123456789012", "id": "x-1234567890123456789012"}
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[1234567890123456789012]",
+        b'{"a":  -12345678901234567890}',
+        b'{"a": [1, 12345678901234567890]}',
+        b"12345678901234567890",
+    ],
+)
+def test_a_long_whole_number_anywhere_keeps_its_digits(raw):
+    assert parsers.json_loads(raw) == standard(raw)
+    assert json.dumps(parsers.json_loads(raw)) == json.dumps(standard(raw))  # whole, not a float

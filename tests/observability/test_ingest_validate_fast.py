@@ -108,6 +108,7 @@ GOOD = [
     {"duration_ms": None, "ended_at": "2026-11-30T11:00:02.500Z", "name": "step", "session_id": "s", "user_id": "u"},
     {"tags": ["b", "a", "b"], "attributes": {"k": "v"}, "request_params": {"t": 1}, "input": [1], "output": "x"},
     {"agent": "agent é", "model": "модель", "time_to_first_token_ms": 3, "started_at": "2026-11-30T13:00:00+02:00"},
+    {"model": "  " + "m" * 200 + "  ", "trace_id": " " + "Ab" * 16 + " ", "span_id": "0" * 16, "output_tokens": 10**9},
     {"cost": None, "quality": None, "tags": None, "kind": None, "status": None},
 ]
 
@@ -159,3 +160,23 @@ def test_the_garbage_collector_is_paused_for_a_batch_and_restored(monkeypatch):
     with pytest.raises(RuntimeError):
         ingest.executions_ingest(team=None, events=[])
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"model": "m" * 201},
+        {"model": "  m\x00  "},
+        {"trace_id": " " + "AB" * 16 + "0"},
+        {"span_id": "cd" * 8 + "\x00"},
+        {"span_id": "gg" * 8},
+        {"input_tokens": 10**9 + 1},
+        {"input_tokens": -1, "output_tokens": 3},
+        {"model": 5},
+        {"input_tokens": "5"},
+    ],
+)
+def test_the_written_out_checks_refuse_what_the_check_functions_refuse(change):
+    event = {**BASE, **change}
+    assert validate._event_fast(event, OLDEST, NEWEST) is None
+    assert validate.event_validate(event, oldest=OLDEST, newest=NEWEST, errors=v.Errors()) is None

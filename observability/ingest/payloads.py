@@ -104,6 +104,8 @@ def payloads_prepare(row: dict, redactor: Redactor) -> dict[str, str]:
     flags = [False]
     limit = conf.TRACE_PAYLOAD_MAX_BYTES
     for name in ("input", "output", "attributes", "request_params"):
+        if row[name] is None or row[name] == {}:
+            continue  # nothing to check (most events send no payload)
         try:
             row[name] = _clean(row[name], redactor, flags)
         except BadText as exc:

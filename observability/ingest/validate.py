@@ -225,6 +225,7 @@ _OWN_CHECKS = frozenset({"id", "agent", "started_at", "duration_ms", "ended_at"}
 _TEXT_LIMITS = {name: kwargs["max_length"] for name, (check, kwargs) in _RULES.items() if check is v.text}
 assert all(set(kwargs) == {"max_length"} for check, kwargs in _RULES.values() if check is v.text)
 _HEX_LENGTHS = {name: kwargs["length"] for name, (check, kwargs) in _RULES.items() if check is _hex}
+_STR_FAST = frozenset(_TEXT_LIMITS) | frozenset(_HEX_LENGTHS)
 _WHOLE_BOUNDS = {name: (kwargs["low"], kwargs["high"]) for name, (check, kwargs) in _RULES.items() if check is v.whole}
 
 
@@ -244,7 +245,7 @@ def _event_fast(event: dict, oldest, newest) -> dict | None:
             if kind is str:
                 if not value.isascii() and not _encodable(value):
                     return None
-                if _text_fast(name, value, clean):
+                if name in _STR_FAST and _text_fast(name, value, clean):
                     continue
             elif kind is int and name in _WHOLE_BOUNDS:
                 low, high = _WHOLE_BOUNDS[name]

@@ -19,7 +19,16 @@ ACCEPTED = [
     b'{"lone": "\\ud800"}',
     b"  [1, 2, 3]  ",
 ]
-REFUSED = [b"{", b'{"a": NaN}', b'{"a": Infinity}', b'{"a": 1e999}', b'{"a": "\xff"}', b"[1,]", b"\xef\xbb\xbf{}"]
+REFUSED = [
+    b'{"a": "\x01"}',
+    b"{",
+    b'{"a": NaN}',
+    b'{"a": Infinity}',
+    b'{"a": 1e999}',
+    b'{"a": "\xff"}',
+    b"[1,]",
+    b"\xef\xbb\xbf{}",
+]
 
 
 def standard(raw: bytes):

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -25,11 +26,20 @@ from django.utils.functional import cached_property
 
 from marketplace import conf
 from marketplace.models import RATING_FUNCTION, SEARCH_CONFIG, Agent, AgentDailyStat, weighted_rating
+from marketplace.tag_counts import agent_tag_count
 
 # Below this many text matches, typo-tolerant name matches are added (one page of results).
 TYPO_FALLBACK_BELOW = 20
 SIMILAR_WORDS = 3  # name words tried for each query word
+# A quoted phrase: agents with all its words checked one by one at most; past that, the walk in the
+# asked order reads at most this many agents (marketplace.search._phrase_matches).
+PHRASE_WORD_MATCHES = 10_000
+PHRASE_WALK = 20_000
 
+
+# Browse orders that list every agent the filters select (the evidence sorts leave out stale rows,
+# trending the agents not installed lately): a per-tag count kept in the database counts them.
+COUNTED_SORTS = ("rating", "installs", "newest", "updated")
 
 ORDERINGS = {
     "relevance": ("-exact", "-rank", "-weighted_rating", "pk"),
@@ -85,6 +95,7 @@ def agent_search(
     if sort.startswith("trending_"):
         base = _trending(base, sort.removeprefix("trending_"))
     qs = base
+    ids = None
     if q:
         query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
         ids, corrected = _candidate_ids(base, q=q, query=query, sort=sort)
@@ -115,8 +126,27 @@ def agent_search(
     if not with_description:
         qs = qs.defer("description", "description_html")
     if sort.startswith("trending_"):
-        return qs.order_by("-trending", "-install_count", "pk")
-    return qs.order_by(*ORDERINGS.get(sort, ORDERINGS["rating"]))
+        qs = qs.order_by("-trending", "-install_count", "pk")
+    else:
+        qs = qs.order_by(*ORDERINGS.get(sort, ORDERINGS["rating"]))
+    # The candidate query already applied visibility and every filter: its size is the count.
+    if ids is not None:
+        return qs.with_known_count(len(ids))
+    if tags and len(tags) == 1 and sort in COUNTED_SORTS and _scope_is_visibility(queryset, team_ids):
+        unfiltered = (category, min_rating, verified, publisher, min_success_rate, max_cost_per_run)
+        if all(value is None or value == "" for value in unfiltered):
+            return qs.with_known_count(agent_tag_count(team_ids=team_ids, tag=tags[0]))
+    return qs
+
+
+def _scope_is_visibility(queryset, team_ids) -> bool:
+    """The caller's queryset selects what ``visible_q(team_ids)`` does (or everything): counts kept
+    in the database then count the same agents."""
+    from marketplace.selectors import visible_q
+
+    if queryset is None or not queryset.query.where:
+        return True
+    return queryset.query.where == Agent.objects.filter(visible_q(team_ids)).query.where
 
 
 def _filtered(qs, *, category, tags, min_rating, verified, publisher):
@@ -141,12 +171,11 @@ def _candidate_ids(base, *, q: str, query: SearchQuery, sort: str) -> tuple[list
     typo fallback, also the query corrected against name words (returned, to rank with)."""
     limit = conf.SEARCH_MAX_RESULTS
     popular = ("-install_count", "pk")
-    text = base.filter(search_vector=query)
-    if sort.startswith("trending_"):
-        text = text.order_by(*popular)
+    order = popular if sort == "relevance" or sort.startswith("trending_") else ORDERINGS[sort]
+    if '"' in q:
+        branches = [_phrase_matches(base, q=q, query=query, order=order, limit=limit)]
     else:
-        text = text.order_by(*(popular if sort == "relevance" else ORDERINGS[sort]))
-    branches = [text.values_list("pk", flat=True)[:limit]]
+        branches = [base.filter(search_vector=query).order_by(*order).values_list("pk", flat=True)[:limit]]
     # A phrase is rare in titles however common its words: the planner cannot know, so no title
     # branch for phrases (their matches are ranked among the most installed ones).
     if sort == "relevance" and '"' not in q:
@@ -161,6 +190,39 @@ def _candidate_ids(base, *, q: str, query: SearchQuery, sort: str) -> tuple[list
             typos = base.filter(search_vector=corrected).order_by(*popular).values_list("pk", flat=True)
             ids = list(dict.fromkeys([*ids, *typos[:limit]]))
     return ids, corrected
+
+
+def _phrase_matches(base, *, q: str, query: SearchQuery, order, limit: int) -> list[int]:
+    """The first ``limit`` matches of a query with a quoted phrase, in ``order``, with bounded work.
+
+    PostgreSQL estimates a phrase as its words in any order, so for a rare phrase of common words
+    it walks the order's index through much of the table. When the planner expects at most
+    ``PHRASE_WORD_MATCHES`` agents with all the words, those are read first (GIN) and the phrase is
+    checked on them only; otherwise the words are common, and the walk in ``order`` reads at most
+    ``PHRASE_WALK`` agents (a phrase rarer than that among them lists what the walk found)."""
+    words = base.filter(search_vector=SearchQuery(q.replace('"', " "), search_type="websearch", config=SEARCH_CONFIG))
+    if _estimated_rows(words) <= PHRASE_WORD_MATCHES:
+        word_ids = list(words.values_list("pk", flat=True)[: PHRASE_WORD_MATCHES + 1])
+        if len(word_ids) <= PHRASE_WORD_MATCHES:
+            phrase = Agent.objects.filter(pk__in=word_ids, search_vector=query).order_by(*order)
+            return list(phrase.values_list("pk", flat=True)[:limit])
+    walked_sql, walked_params = (
+        base.order_by(*order).values("pk", "search_vector")[:PHRASE_WALK].query.sql_with_params()
+    )
+    # The walk is a fenced subquery (its LIMIT), so the phrase filter cannot extend it; a filter on
+    # a subquery scan keeps the subquery's order.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT walked.pk FROM ({walked_sql}) AS walked "
+            "WHERE walked.search_vector @@ websearch_to_tsquery(%s::regconfig, %s) LIMIT %s",
+            [*walked_params, SEARCH_CONFIG, q, limit],
+        )
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def _estimated_rows(queryset) -> float:
+    """The planner's estimate of how many rows ``queryset`` gives (EXPLAIN: planned, not run)."""
+    return json.loads(queryset.explain(format="json"))[0]["Plan"]["Plan Rows"]
 
 
 # --- typo tolerance: name words ------------------------------------------------------------------
@@ -274,6 +336,10 @@ class CappedPaginator(Paginator):
     @cached_property
     def count(self):
         cap = self.cap if self.cap is not None else conf.LIST_COUNT_CAP
+        known = getattr(self.object_list, "known_count", None)
+        if known is not None:  # a text search counted its candidates when it chose them
+            self.capped = known > cap
+            return min(known, cap)
         # Only the keys: the listing annotations (rating, rank) are not needed to count.
         found = self.object_list.order_by().values("pk")[: cap + 1].count()
         self.capped = found > cap

@@ -17,9 +17,10 @@ import re
 from datetime import timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import connection
 from django.db.models import Case, ExpressionWrapper, F, FloatField, IntegerField, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -197,15 +198,14 @@ def _phrase_matches(base, *, q: str, query: SearchQuery, order, limit: int) -> l
 
     PostgreSQL estimates a phrase as its words in any order, so for a rare phrase of common words
     it walks the order's index through much of the table. When the planner expects at most
-    ``PHRASE_WORD_MATCHES`` agents with all the words, those are read first (GIN) and the phrase is
-    checked on them only; otherwise the words are common, and the walk in ``order`` reads at most
-    ``PHRASE_WALK`` agents (a phrase rarer than that among them lists what the walk found)."""
-    words = base.filter(search_vector=SearchQuery(q.replace('"', " "), search_type="websearch", config=SEARCH_CONFIG))
-    if _estimated_rows(words) <= PHRASE_WORD_MATCHES:
-        word_ids = list(words.values_list("pk", flat=True)[: PHRASE_WORD_MATCHES + 1])
-        if len(word_ids) <= PHRASE_WORD_MATCHES:
-            phrase = Agent.objects.filter(pk__in=word_ids, search_vector=query).order_by(*order)
-            return list(phrase.values_list("pk", flat=True)[:limit])
+    ``PHRASE_WORD_MATCHES`` agents with the words, the phrase's matches are read without an order
+    (GIN) and put in order here; otherwise the words are common, and the walk in ``order`` reads
+    at most ``PHRASE_WALK`` agents (a phrase rarer than that among them lists what the walk found)."""
+    matches = base.filter(search_vector=query)
+    if _estimated_rows(matches) <= PHRASE_WORD_MATCHES:
+        found = _in_order(matches, order, PHRASE_WORD_MATCHES + 1)
+        if len(found) <= PHRASE_WORD_MATCHES:
+            return found[:limit]
     walked_sql, walked_params = (
         base.order_by(*order).values("pk", "search_vector")[:PHRASE_WALK].query.sql_with_params()
     )
@@ -218,6 +218,31 @@ def _phrase_matches(base, *, q: str, query: SearchQuery, order, limit: int) -> l
             [*walked_params, SEARCH_CONFIG, q, limit],
         )
         return [pk for (pk,) in cursor.fetchall()]
+
+
+def _in_order(queryset, order, most: int) -> list[int]:
+    """Up to ``most`` keys of ``queryset`` read without an order (so the planner cannot choose to
+    walk the order's index) and sorted here by ``order`` (field names and ``OrderBy`` expressions,
+    NULLs where PostgreSQL puts them)."""
+    keys, directions = {}, []
+    for i, item in enumerate(order):
+        if isinstance(item, str):
+            expression, descending, nulls_last = F(item.lstrip("-")), item.startswith("-"), None
+        else:
+            expression, descending, nulls_last = item.expression, item.descending, item.nulls_last
+        keys[f"order_{i}"] = expression
+        # PostgreSQL's default: NULLs last ascending, first descending.
+        directions.append((descending, nulls_last if nulls_last is not None else not descending))
+    rows = list(queryset.order_by().annotate(**keys).values_list("pk", *keys)[:most])
+    for position in reversed(range(len(directions))):  # stable sorts, last key first
+        descending, nulls_last = directions[position]
+
+        def key(row, position=position, descending=descending, nulls_last=nulls_last):
+            value = row[position + 1]
+            return (value is None) == (nulls_last != descending), value if value is not None else 0
+
+        rows.sort(key=key, reverse=descending)
+    return [row[0] for row in rows]
 
 
 def _estimated_rows(queryset) -> float:
@@ -329,23 +354,63 @@ def _evidence_filters(qs, *, min_success_rate, max_cost_per_run, sort):
 
 class CappedPaginator(Paginator):
     """Counts at most ``LIST_COUNT_CAP`` results (one ``count(*)`` over a ``LIMIT cap + 1``
-    subquery): lists of agents stop there, and ``capped`` says there were more."""
+    subquery): lists of agents stop there, and ``capped`` says there were more. The count rides
+    along with the page's rows (a scalar subquery in the same statement), so a page with rows costs
+    one query; a count the queryset already knows (``AgentQuerySet.known_count``) costs none."""
 
     cap = None  # None: conf.LIST_COUNT_CAP
+    capped = False
+
+    def _cap(self) -> int:
+        return self.cap if self.cap is not None else conf.LIST_COUNT_CAP
+
+    def _capped_count_sql(self) -> tuple[str, tuple]:
+        # Only the keys: the listing annotations (rating, rank) are not needed to count.
+        inner, params = self.object_list.order_by().values("pk")[: self._cap() + 1].query.sql_with_params()
+        return f"SELECT count(*) FROM ({inner}) AS capped", params
+
+    def _set_count(self, found: int) -> int:
+        cap = self._cap()
+        self.capped = found > cap
+        self.__dict__["count"] = min(found, cap)
+        return self.__dict__["count"]
 
     @cached_property
     def count(self):
-        cap = self.cap if self.cap is not None else conf.LIST_COUNT_CAP
         known = getattr(self.object_list, "known_count", None)
         if known is not None:  # a text search counted its candidates when it chose them
-            self.capped = known > cap
-            return min(known, cap)
-        # Only the keys: the listing annotations (rating, rank) are not needed to count.
-        found = self.object_list.order_by().values("pk")[: cap + 1].count()
-        self.capped = found > cap
-        return min(found, cap)
+            return self._set_count(known)
+        return self._set_count(self.object_list.order_by().values("pk")[: self._cap() + 1].count())
 
-    capped = False
+    def get_page(self, number):
+        """As ``Paginator.get_page`` (a bad number gives the first page, one past the end the
+        last), asking for the page first so that its query also counts."""
+        try:
+            return self.page(number)
+        except PageNotAnInteger:
+            return self.page(1)
+        except EmptyPage:
+            return self.page(self.num_pages)
+
+    def page(self, number):
+        counted = "count" in self.__dict__ or getattr(self.object_list, "known_count", None) is not None
+        if counted or not isinstance(self.object_list, QuerySet):
+            return super().page(number)
+        try:
+            index = int(number)
+        except (TypeError, ValueError):
+            return super().page(number)  # raises PageNotAnInteger
+        if index < 1:
+            return super().page(number)  # raises EmptyPage
+        bottom = (index - 1) * self.per_page
+        sql, params = self._capped_count_sql()
+        rows = list(self.object_list.annotate(listed_total=RawSQL(sql, params))[bottom : bottom + self.per_page])
+        if not rows:  # past the end, or an empty list: count on its own
+            return super().page(number)
+        self._set_count(rows[0].listed_total)
+        number = self.validate_number(number)  # past the cap: EmptyPage, as with a separate count
+        top = min(bottom + self.per_page, self.count)
+        return self._get_page(rows[: top - bottom], number, self)
 
 
 def agent_search_count(queryset) -> int:

@@ -109,3 +109,32 @@ def test_bounded_phrase_walk_reads_at_most_the_first_agents_in_order(make_agent,
         Agent.objects.filter(pk=agent.pk).update(install_count=i)
     found = [a.name for a in selectors.agent_search(team_ids=[team.pk], q='"release helper"', sort="installs")]
     assert found == ["Release helper 3", "Release helper 2"]
+
+
+def agent_queries(queries):
+    return [q["sql"] for q in queries if "marketplace_agent" in q["sql"]]
+
+
+def test_a_browse_page_counts_in_the_query_that_reads_its_rows(make_agent, team, member, member_client, monkeypatch):
+    from django.test import Client
+
+    from marketplace import conf
+    from marketplace.services.installs import agent_install
+
+    monkeypatch.setattr(conf, "LIST_COUNT_CAP", 6)
+    agents = [make_agent(team, f"Browse me {i}", category="testing") for i in range(7)]
+    agent_install(agent=agents[0], team=team, user=member)
+    with CaptureQueriesContext(connection) as queries:
+        body = member_client.get(f"{BASE}/agents/?category=testing&page_size=5").json()
+    assert body["count"] == 6 and len(body["results"]) == 5  # capped, as before
+    assert len(agent_queries(queries)) == 1
+    assert member_client.get(f"{BASE}/agents/?category=testing&page_size=5&page=2").json()["count"] == 6
+    assert member_client.get(f"{BASE}/agents/?category=testing&page_size=5&page=3").status_code == 404
+    assert member_client.get(f"{BASE}/agents/?category=devops").json()["count"] == 0  # no rows: counted apart
+    web = Client()
+    web.force_login(member)
+    with CaptureQueriesContext(connection) as queries:
+        html = web.get("/marketplace/?category=testing").content.decode()
+    assert "1–6 of 6+ agents" in html and html.count("installed 1.0.0") == 1
+    assert len(agent_queries(queries)) == 1  # rows, count and "installed" badges together
+    assert "6 of 6+" in web.get("/marketplace/?category=testing&page=9").content.decode()  # nearest page

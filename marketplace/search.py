@@ -394,8 +394,8 @@ class CappedPaginator(Paginator):
 
     def page(self, number):
         counted = "count" in self.__dict__ or getattr(self.object_list, "known_count", None) is not None
-        if counted or not isinstance(self.object_list, QuerySet):
-            return super().page(number)
+        if counted or not isinstance(self.object_list, QuerySet) or self.object_list.query.is_empty():
+            return super().page(number)  # nothing to save (``none()`` compiles to no SQL at all)
         try:
             index = int(number)
         except (TypeError, ValueError):

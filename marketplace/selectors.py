@@ -283,6 +283,13 @@ def with_listing_annotations(queryset: QuerySet[Agent]) -> QuerySet[Agent]:
     )
 
 
+def with_installed_version(queryset: QuerySet[Agent], *, team) -> QuerySet[Agent]:
+    """Each agent with ``installed_version``: the version ``team`` runs, or None (a subquery per
+    listed row on the installation key, so a page of agents needs no second query)."""
+    installed = Installation.objects.filter(team=team, agent=OuterRef("pk"), uninstalled_at__isnull=True)
+    return queryset.annotate(installed_version=Subquery(installed.values("version__version")[:1]))
+
+
 # --- statistics ------------------------------------------------------------------------------------
 
 

@@ -47,16 +47,14 @@ class IndexView(FilteredListView):
     def get_queryset(self):
         return Agent.objects.all()
 
+    def paginate(self, queryset):
+        # The "installed" badges come with the page's rows (and its count): one query for the list.
+        return super().paginate(selectors.with_installed_version(queryset, team=self.team))
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         listing = context["listing"]
-        installed = dict(
-            Installation.objects.filter(
-                team=self.team, uninstalled_at__isnull=True, agent_id__in=[a.pk for a in listing]
-            ).values_list("agent_id", "version__version")
-        )
         for agent in listing:
-            agent.installed_version = installed.get(agent.pk)
             agent.search_evidence = agent_search_evidence(agent)
         context["evidence_search_days"] = conf.EVIDENCE_SEARCH_DAYS
         context["searching"] = bool(self.request.GET.get("q"))

@@ -169,7 +169,7 @@ def seed_search(n_agents: int, rng) -> None:
                 f"{rng.uniform(0.5, 1.0):.4f}" if measured else "\\N",
                 f"{rng.uniform(0.0005, 0.05):.6f}" if measured else "\\N",
                 n_teams, "t" if measured and rng.random() < 0.02 else "f",
-                "2026-01-01 00:00:00+00", "2026-01-01 00:00:00+00",
+                "2026-01-01 00:00:00+00", "2026-01-01 00:00:00+00", 0,
             ]
         )  # fmt: skip
     copy_rows(
@@ -177,7 +177,7 @@ def seed_search(n_agents: int, rng) -> None:
         "team_id, name, slug, summary, description, description_html, category, tags, tags_text, visibility, "
         "is_listed, unlisted_reason, install_count, active_install_count, download_count, rating_count, rating_sum, "
         "rating_1, rating_2, rating_3, rating_4, rating_5, evidence_success_rate, evidence_cost_per_run, "
-        "evidence_teams, evidence_failure_warning, created_at, updated_at",
+        "evidence_teams, evidence_failure_warning, created_at, updated_at, fork_count",
         lines,
     )
     vacuum("marketplace_agent")

@@ -448,5 +448,6 @@ from marketplace.models_evidence import (  # noqa: E402, F401
     EvidenceSharing,
     TeamBuildDaily,
     VersionEvidenceDaily,
+    VersionEvidenceHistogram,
     VersionExperimentOutcome,
 )

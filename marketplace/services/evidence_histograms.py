@@ -67,7 +67,9 @@ def evidence_histograms_refresh(*, today: dt.date | None = None, version_ids=Non
     version_filter = ""
     if version_ids is not None:
         version_filter, params["only"] = "AND d.version_id = ANY(%(only)s::bigint[])", sorted(map(int, version_ids))
-    stale = [row["version_id"] for row in sql.fetch_rows(STALE_VERSIONS_SQL.format(version_filter=version_filter), params)]
+    stale = [
+        row["version_id"] for row in sql.fetch_rows(STALE_VERSIONS_SQL.format(version_filter=version_filter), params)
+    ]
     sql.execute(DELETE_SQL, params | {"versions": stale})
     if stale:
         sql.execute(MERGE_SQL, params | {"versions": stale})

@@ -68,6 +68,14 @@ def execution_url(pk: int) -> str:
     return reverse("observability:execution", args=[pk])
 
 
+def execution_url_maker():
+    """``execution_url`` for the rows of a long list: the route is reversed once (a reverse per
+    row was a fifth of a 1,000-span trace page)."""
+    marker = 987654321
+    head, tail = execution_url(marker).split(str(marker))
+    return lambda pk: f"{head}{int(pk)}{tail}"
+
+
 def trace_url(trace_id: str, *, span: int | None = None) -> str:
     """The trace page of a trace id (``/observability/traces/<trace_id>/``); with ``span`` (a span's
     row id, as an execution's page gives it) that span selected."""

@@ -66,6 +66,7 @@ def span_rows_html(spans: list[dict], *, selected_id: int | None, scale: float) 
     renders in milliseconds. Every text that comes from a span is escaped with ``html.escape``;
     the other values are numbers and choices."""
     rows = []
+    execution_url = drilldown.execution_url_maker()
     for span in spans:
         error = span["status"] == "error"
         flags = ORPHAN_FLAG if span["orphan"] else ""
@@ -78,7 +79,7 @@ def span_rows_html(spans: list[dict], *, selected_id: int | None, scale: float) 
         rows.append(
             SPAN_ROW.format(
                 id=int(span["id"]),
-                execution_url=drilldown.execution_url(int(span["id"])),
+                execution_url=execution_url(span["id"]),
                 classes=(" span-error" if error else "") + (" span-selected" if span["id"] == selected_id else ""),
                 indent=min(span["depth"], MAX_INDENT),
                 name=escape(span["name"] or span["kind"]),

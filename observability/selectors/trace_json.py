@@ -31,11 +31,8 @@ _PAYLOAD = (
     "CASE WHEN p.execution_id IS NULL THEN NULL ELSE json_build_object('input', p.input, 'output', p.output,"
     " 'input_truncated', p.input_truncated, 'output_truncated', p.output_truncated, 'redacted', p.redacted) END"
 )
-# The payload shares the span's key (execution, team, start): one partition probed per span.
-_PAYLOAD_JOIN = (
-    "LEFT JOIN observability_spanpayload p"
-    " ON p.execution_id = e.id AND p.team_id = e.team_id AND p.started_at = e.started_at"
-)
+# By the payload key's prefix (execution, team), as the serializer's path reads it.
+_PAYLOAD_JOIN = "LEFT JOIN observability_spanpayload p ON p.execution_id = e.id AND p.team_id = e.team_id"
 
 SPANS_JSON_SQL = f"""
 SELECT e.id, e.span_id, e.parent_span_id, (extract(epoch FROM e.started_at) * 1000000)::bigint AS started_us,

@@ -6,18 +6,19 @@ from __future__ import annotations
 import json
 from html import escape
 
-from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse
 from django.utils.safestring import mark_safe
 from django.views.generic import TemplateView
+from rest_framework.renderers import JSONRenderer
 
 from crucible import formatting
 from crucible.lists import FilteredListView
 from crucible.pages import TeamPageMixin
 from observability import drilldown, export
-from observability.api.trace_serializers import trace_document
+from observability.api.trace_serializers import TraceSerializer
 from observability.filters import EndUserFilterSet, SessionFilterSet, TraceFilterSet
 from observability.selectors import sessions, traces
+from observability.selectors.trace_json import trace_tree_json
 
 # Deeper spans are indented as much as this depth (the depth is still shown).
 MAX_INDENT = 16
@@ -153,10 +154,13 @@ class TraceView(TeamPageMixin, TemplateView):
             return self.download()
         return super().get(request, *args, **kwargs)
 
-    def download(self) -> JsonResponse:
-        document = trace_document(traces.trace_tree(trace=self.trace(), payloads=True))
-        response = JsonResponse(document, encoder=DjangoJSONEncoder, json_dumps_params={"ensure_ascii": False})
-        safe_id = "".join(c if c.isalnum() else "_" for c in document["trace"]["trace_id"])[:64]
+    def download(self) -> HttpResponse:
+        trace = self.trace()
+        trace_json = JSONRenderer().render(TraceSerializer(trace).data).decode()
+        response = HttpResponse(
+            trace_tree_json(trace=trace, trace_json=trace_json, payloads=True), content_type="application/json"
+        )
+        safe_id = "".join(c if c.isalnum() else "_" for c in trace.trace_id)[:64]
         response["Content-Disposition"] = f'attachment; filename="trace-{safe_id}.json"'
         response["X-Content-Type-Options"] = "nosniff"
         return response

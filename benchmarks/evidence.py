@@ -15,8 +15,9 @@ It migrates its own database and fills it (COPY) unless already filled:
 Then it times (median / p95 in ms):
 
 - "evidence (90 days)": ``marketplace.evidence.version_evidence`` for the latest version, what the
-  agent and version pages and the API read; reference: a plain indexed SELECT of the same
-  rollup rows (fetched, not aggregated);
+  agent and version pages and the API read, after the worker merged the period histograms
+  (``evidence_histograms_refresh``), and again as if every merge were stale; reference: a plain
+  indexed SELECT of the same rollup rows (fetched, not aggregated);
 - "agent page": the whole server-rendered agent page (Django test client, logged in); reference:
   the same page of an agent with one version and no evidence;
 - "search by measured success": ``selectors.agent_search(sort="success")``, first page of 20 plus
@@ -49,7 +50,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -58,8 +59,9 @@ from crucible.models import Role, Team  # noqa: E402
 from marketplace import selectors, services  # noqa: E402
 from marketplace.evidence import version_evidence  # noqa: E402
 from marketplace.evidence_stats import DURATION_HISTOGRAM  # noqa: E402
-from marketplace.models import Agent, AgentVersion, EvidenceSharing  # noqa: E402
+from marketplace.models import Agent, AgentVersion, EvidenceSharing, VersionEvidenceHistogram  # noqa: E402
 from marketplace.services.evidence import hist_trim  # noqa: E402
+from marketplace.services.evidence_histograms import evidence_histograms_refresh  # noqa: E402
 
 AGENT_SLUG = "evidence-bench"
 COLUMNS = (
@@ -217,7 +219,10 @@ def main() -> None:
     start = time.perf_counter()
     agent = seed_agent_page(args.versions, args.executions, rng)
     seed_search(args.agents, rng)
-    print(f"Seeded in {time.perf_counter() - start:.1f}s; {Agent.objects.count():,} agents.\n")
+    print(f"Seeded in {time.perf_counter() - start:.1f}s; {Agent.objects.count():,} agents.")
+    start = time.perf_counter()
+    merged = evidence_histograms_refresh()  # what the worker does every ten minutes
+    print(f"Merged the period histograms of {merged:,} versions in {time.perf_counter() - start:.1f}s.\n")
 
     viewer = Team.objects.get(slug="ev-001")
     version = AgentVersion.objects.get(pk=agent.latest_version_id)
@@ -234,6 +239,10 @@ def main() -> None:
     print(f"{'times in ms':<34} {'median / p95':>18}")
     show("evidence (90 days)", timed(lambda: version_evidence(version=version, team=viewer, days=90), args.repeat),
          timed(plain_rows, args.repeat))  # fmt: skip
+    with transaction.atomic():  # as if every merge were stale: the daily rows merged at each read
+        VersionEvidenceHistogram.objects.all().delete()
+        show("  without the merged histograms", timed(lambda: version_evidence(version=version, team=viewer, days=90), args.repeat))  # fmt: skip
+        transaction.set_rollback(True)
 
     user = core.user_create(username=f"bench{time.time_ns()}", password="pw-for-bench-1")
     core.membership_set(team=viewer, user=user, role=Role.MEMBER)

@@ -77,6 +77,7 @@ def span_rows_html(spans: list[dict], *, selected_id: int | None, scale: float) 
             )
         kind = escape(span["kind"])
         tokens = span["input_tokens"] or span["output_tokens"]
+        duration = escape(formatting.duration(span["duration_ms"]))  # in the bar's label and its cell
         rows.append(
             SPAN_ROW.format(
                 id=int(span["id"]),
@@ -86,13 +87,11 @@ def span_rows_html(spans: list[dict], *, selected_id: int | None, scale: float) 
                 name=escape(span["name"] or span["kind"]),
                 kind=kind,
                 flags=flags,
-                label=escape(
-                    f"from {formatting.duration(span['offset_ms'])}, {formatting.duration(span['duration_ms'])}"
-                ),
+                label=f"from {escape(formatting.duration(span['offset_ms']))}, {duration}",
                 x=round(span["offset_ms"] * scale, 1),
                 w=max(round(span["duration_ms"] * scale, 1), 2),
                 bar_error=" bar-error" if error else "",
-                duration=escape(formatting.duration(span["duration_ms"])),
+                duration=duration,
                 tokens=escape(f"{formatting.number(span['input_tokens'])} / {formatting.number(span['output_tokens'])}")
                 if tokens
                 else "",
@@ -184,7 +183,7 @@ class TraceView(TeamPageMixin, TemplateView):
             wanted = tree.spans[0]["id"] if tree.spans else None
         if wanted is None:
             return None
-        span = traces.span_get(team_ids=[self.team.pk], span_pk=wanted)
+        span = traces.span_get(team_ids=[self.team.pk], span_pk=wanted, started_at=tree.by_id[wanted]["started_at"])
         payload = getattr(span, "payload", None)
         return {
             "span": span,

@@ -61,6 +61,8 @@ def evidence_histograms_refresh(*, today: dt.date | None = None, version_ids=Non
     """Merge again the closed-day histograms of the versions whose merged rows are missing or
     stale (of ``version_ids`` only, when given); drop rows of earlier days. Returns the number of
     versions merged. Idempotent; run by the worker every ten minutes."""
+    # One merge at a time (the worker's tick and the management command may meet).
+    sql.fetch_rows("SELECT pg_advisory_xact_lock(hashtextextended('marketplace-evidence-histograms', 0))")
     today = today or timezone.now().date()
     through = today - dt.timedelta(days=1)
     params = {"through": through, "first": through - dt.timedelta(days=max(PERIODS) - 2), "periods": list(PERIODS)}

@@ -15,8 +15,9 @@ It migrates its own database and fills it (COPY) unless already filled:
 Then it times (median / p95 in ms):
 
 - "evidence (90 days)": ``marketplace.evidence.version_evidence`` for the latest version, what the
-  agent and version pages and the API read; reference: a plain indexed SELECT of the same
-  rollup rows (fetched, not aggregated);
+  agent and version pages and the API read, after the worker merged the period histograms
+  (``evidence_histograms_refresh``), and again as if every merge were stale; reference: a plain
+  indexed SELECT of the same rollup rows (fetched, not aggregated);
 - "agent page": the whole server-rendered agent page (Django test client, logged in); reference:
   the same page of an agent with one version and no evidence;
 - "search by measured success": ``selectors.agent_search(sort="success")``, first page of 20 plus
@@ -49,7 +50,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -58,8 +59,9 @@ from crucible.models import Role, Team  # noqa: E402
 from marketplace import selectors, services  # noqa: E402
 from marketplace.evidence import version_evidence  # noqa: E402
 from marketplace.evidence_stats import DURATION_HISTOGRAM  # noqa: E402
-from marketplace.models import Agent, AgentVersion, EvidenceSharing  # noqa: E402
+from marketplace.models import Agent, AgentVersion, EvidenceSharing, VersionEvidenceHistogram  # noqa: E402
 from marketplace.services.evidence import hist_trim  # noqa: E402
+from marketplace.services.evidence_histograms import evidence_histograms_refresh  # noqa: E402
 
 AGENT_SLUG = "evidence-bench"
 COLUMNS = (
@@ -169,7 +171,7 @@ def seed_search(n_agents: int, rng) -> None:
                 f"{rng.uniform(0.5, 1.0):.4f}" if measured else "\\N",
                 f"{rng.uniform(0.0005, 0.05):.6f}" if measured else "\\N",
                 n_teams, "t" if measured and rng.random() < 0.02 else "f",
-                "2026-01-01 00:00:00+00", "2026-01-01 00:00:00+00",
+                "2026-01-01 00:00:00+00", "2026-01-01 00:00:00+00", 0,
             ]
         )  # fmt: skip
     copy_rows(
@@ -177,7 +179,7 @@ def seed_search(n_agents: int, rng) -> None:
         "team_id, name, slug, summary, description, description_html, category, tags, tags_text, visibility, "
         "is_listed, unlisted_reason, install_count, active_install_count, download_count, rating_count, rating_sum, "
         "rating_1, rating_2, rating_3, rating_4, rating_5, evidence_success_rate, evidence_cost_per_run, "
-        "evidence_teams, evidence_failure_warning, created_at, updated_at",
+        "evidence_teams, evidence_failure_warning, created_at, updated_at, fork_count",
         lines,
     )
     vacuum("marketplace_agent")
@@ -217,7 +219,10 @@ def main() -> None:
     start = time.perf_counter()
     agent = seed_agent_page(args.versions, args.executions, rng)
     seed_search(args.agents, rng)
-    print(f"Seeded in {time.perf_counter() - start:.1f}s; {Agent.objects.count():,} agents.\n")
+    print(f"Seeded in {time.perf_counter() - start:.1f}s; {Agent.objects.count():,} agents.")
+    start = time.perf_counter()
+    merged = evidence_histograms_refresh()  # what the worker does every ten minutes
+    print(f"Merged the period histograms of {merged:,} versions in {time.perf_counter() - start:.1f}s.\n")
 
     viewer = Team.objects.get(slug="ev-001")
     version = AgentVersion.objects.get(pk=agent.latest_version_id)
@@ -234,6 +239,10 @@ def main() -> None:
     print(f"{'times in ms':<34} {'median / p95':>18}")
     show("evidence (90 days)", timed(lambda: version_evidence(version=version, team=viewer, days=90), args.repeat),
          timed(plain_rows, args.repeat))  # fmt: skip
+    with transaction.atomic():  # as if every merge were stale: the daily rows merged at each read
+        VersionEvidenceHistogram.objects.all().delete()
+        show("  without the merged histograms", timed(lambda: version_evidence(version=version, team=viewer, days=90), args.repeat))  # fmt: skip
+        transaction.set_rollback(True)
 
     user = core.user_create(username=f"bench{time.time_ns()}", password="pw-for-bench-1")
     core.membership_set(team=viewer, user=user, role=Role.MEMBER)

@@ -9,8 +9,10 @@ find the hour among them. Timed, median and p95 of ``--repeats`` runs after a wa
    from the minute rollups (rebuilt from the generated rows first, as ingest would have written
    them), and with an agent filter (raw rows); the dashboard API over the same windows
    (``GET /api/v1/observability/dashboard/?range=1h``: per-agent figures, so raw rows);
-2. the reference: one plain SQL aggregate over the raw rows of the hour, per minute (count,
-   errors, ``percentile_cont(0.95)``, cost), i.e. the least any minute chart must read.
+2. the references: one plain SQL aggregate over the raw rows of the hour, per minute (count,
+   errors, ``percentile_cont(0.95)``, cost), i.e. the least any minute chart must read; and the
+   floor of a page in the same run (the sessions page matching nothing: session, login, team and
+   one indexed query through the same middleware and base template).
 
     CRUCIBLE_DB_NAME=bench_observability .venv/bin/python benchmarks/observability_live.py
     CRUCIBLE_DB_NAME=bench_observability .venv/bin/python benchmarks/observability_live.py --hour-rows 300000
@@ -151,6 +153,7 @@ def main():
     print(f"database {DB_NAME}; a team with {args.hour_rows:,} executions in the last hour; median / p95 ms")
     rows = [
         ("plain SQL per-minute aggregate, 1 hour", reference),
+        ("floor: a page without data (sessions, no match)", get(page, "/observability/sessions/?user=nobody")),
         ("dashboard API, range=1h (minutes)", get(api, "/api/v1/observability/dashboard/?range=1h")),
         ("live fragment, last hour", get(page, "/observability/live/?range=1h&fragment=1")),
         ("dashboard API, range=15m", get(api, "/api/v1/observability/dashboard/?range=15m")),

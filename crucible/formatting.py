@@ -44,8 +44,8 @@ def _shown(value, render) -> str:
 
 def _fixed(number: float, digits: int, *, sign: bool = False) -> str:
     text = f"{number:{'+' if sign else ''},.{int(digits)}f}"
-    # "-0" and "+0.0" say a direction that rounding erased.
-    if float(text.replace(",", "")) == 0:
+    # "-0" and "+0.0" say a direction that rounding erased (a text of no digit but zeros is zero).
+    if not text.strip("+-0.,"):
         text = f"{0:,.{int(digits)}f}"
     return text
 

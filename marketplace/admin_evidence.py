@@ -5,7 +5,13 @@ from __future__ import annotations
 from django.contrib import admin
 
 from marketplace.admin import ReadOnlyAdminMixin
-from marketplace.models import EvidenceSharing, TeamBuildDaily, VersionEvidenceDaily, VersionExperimentOutcome
+from marketplace.models import (
+    EvidenceSharing,
+    TeamBuildDaily,
+    VersionEvidenceDaily,
+    VersionEvidenceHistogram,
+    VersionExperimentOutcome,
+)
 from marketplace.services.evidence import evidence_sharing_set
 
 
@@ -29,6 +35,17 @@ class VersionEvidenceDailyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["day"]
     list_select_related = ["version__agent__team", "team"]
     raw_id_fields = ["version", "agent", "team"]
+    show_full_result_count = False
+
+
+@admin.register(VersionEvidenceHistogram)
+class VersionEvidenceHistogramAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The worker's merged period histograms (derived rows: read-only; the job rewrites them)."""
+
+    list_display = ["through_day", "days", "version", "team", "computed_at"]
+    list_filter = ["days", "through_day"]
+    list_select_related = ["version__agent__team", "team"]
+    raw_id_fields = ["version", "team"]
     show_full_result_count = False
 
 

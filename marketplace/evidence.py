@@ -56,12 +56,28 @@ class TeamEvidence(NamedTuple):
 
 
 # Per team that measured the version in the period: the caller's team and opted-in teams only.
+# Durations: the worker's merged histogram of the closed days (``VersionEvidenceHistogram``) plus
+# today's rows, when every closed-day row read here was written before the merge's snapshot
+# (``merged_ok``); otherwise the daily histograms are merged here (exact either way).
 TEAM_EVIDENCE_SQL = """
 WITH days AS (
-    SELECT e.* FROM marketplace_versionevidencedaily e
+    SELECT e.team_id, e.day, e.executions, e.successes, e.duration_sum_ms, e.hist_offset, e.hist, e.hist_xid,
+           e.tokens, e.tokens_sq, e.cost, e.cost_sq, e.priced, e.quality_sum, e.quality_sq, e.quality_count,
+           e.builds, e.build_successes, e.build_quality_sum, e.build_quality_sq, e.build_quality_count
+    FROM marketplace_versionevidencedaily e
     WHERE e.version_id = %(version)s AND e.day >= %(since)s
       AND (e.team_id = %(viewer)s
            OR e.team_id IN (SELECT team_id FROM marketplace_evidencesharing WHERE share_evidence))
+),
+merged AS (
+    SELECT snapshot::pg_snapshot AS snapshot FROM marketplace_versionevidencehistogram
+    WHERE version_id = %(version)s AND through_day = %(through)s LIMIT 1  -- one snapshot per refresh
+),
+merged_ok AS (
+    SELECT coalesce(bool_and(d.day > %(through)s
+                             OR coalesce(pg_visible_in_snapshot(d.hist_xid, (SELECT snapshot FROM merged)), false)),
+                    true) AS ok
+    FROM days d
 ),
 sums AS (
     SELECT team_id, sum(executions)::bigint AS executions, sum(successes)::bigint AS successes,
@@ -73,10 +89,19 @@ sums AS (
            sum(build_quality_count)::bigint AS build_quality_count
     FROM days GROUP BY team_id
 ),
+hist_parts AS (
+    SELECT m.team_id, u.b, u.c
+    FROM marketplace_versionevidencehistogram m CROSS JOIN LATERAL unnest(m.hist_buckets, m.hist_counts) AS u(b, c)
+    WHERE (SELECT ok FROM merged_ok) AND m.version_id = %(version)s AND m.days = %(days)s
+      AND m.through_day = %(through)s AND m.team_id IN (SELECT team_id FROM sums)
+    UNION ALL
+    SELECT d.team_id, d.hist_offset + h.i - 1, h.c
+    FROM days d CROSS JOIN LATERAL unnest(d.hist) WITH ORDINALITY AS h(c, i)
+    WHERE d.day > %(through)s OR NOT (SELECT ok FROM merged_ok)
+),
 hists AS (
     SELECT team_id, array_agg(b ORDER BY b) AS hist_buckets, array_agg(c ORDER BY b) AS hist_counts
-    FROM (SELECT d.team_id, d.hist_offset + h.i - 1 AS b, sum(h.c)::bigint AS c
-          FROM days d CROSS JOIN LATERAL unnest(d.hist) WITH ORDINALITY AS h(c, i) GROUP BY 1, 2) per_bucket
+    FROM (SELECT team_id, b, sum(c)::bigint AS c FROM hist_parts GROUP BY 1, 2) per_bucket
     GROUP BY team_id
 ),
 team_builds AS (
@@ -258,11 +283,11 @@ def version_evidence(*, version: AgentVersion, team, days: int = DEFAULT_DAYS) -
     may see it: its own figures with intervals, and the opted-in teams' spread (K teams or more)."""
     days = days if days in PERIODS else DEFAULT_DAYS
     min_teams = conf.EVIDENCE_MIN_TEAMS
-    since = timezone.now().date() - dt.timedelta(days=days - 1)
+    today = timezone.now().date()
+    since = today - dt.timedelta(days=days - 1)
     viewer_id = team.pk if team is not None else -1
-    teams = sql.fetch_rows(
-        TEAM_EVIDENCE_SQL, {"version": version.pk, "since": since, "viewer": viewer_id}, TeamEvidence
-    )
+    params = {"version": version.pk, "since": since, "viewer": viewer_id, "days": days}
+    teams = sql.fetch_rows(TEAM_EVIDENCE_SQL, params | {"through": today - dt.timedelta(days=1)}, TeamEvidence)
     own_row = next((t for t in teams if t.team_id == viewer_id), None)
     own = _own_figures(own_row) if own_row is not None else {}
     # Other teams only: with its own figure in the spread, a viewer would read K - 1 others' exactly.

@@ -490,6 +490,7 @@ from marketplace.models_evidence import (  # noqa: E402, F401
     EvidenceSharing,
     TeamBuildDaily,
     VersionEvidenceDaily,
+    VersionEvidenceHistogram,
     VersionExperimentOutcome,
 )
 from marketplace.models_search import TagCount  # noqa: E402, F401

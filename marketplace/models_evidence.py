@@ -11,8 +11,19 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models.functions import Now
 
 from crucible.limits import SUM_MONEY_DIGITS
+
+
+class TransactionIdField(models.Field):
+    """A PostgreSQL ``xid8``: the transaction that last wrote a row (read back as text). Compared
+    with a stored ``pg_snapshot`` it tells whether a snapshot already saw that write."""
+
+    description = "PostgreSQL transaction id (xid8)"
+
+    def db_type(self, connection):
+        return "xid8"
 
 
 class EvidenceSharing(models.Model):
@@ -64,6 +75,9 @@ class VersionEvidenceDaily(models.Model):
     build_quality_sum = models.FloatField(db_default=0.0, default=0.0)
     build_quality_sq = models.FloatField(db_default=0.0, default=0.0)
     build_quality_count = models.BigIntegerField(db_default=0, default=0)
+    # The transaction that last changed ``hist`` (set by every write in marketplace.services.evidence):
+    # a period histogram snapshot is used only while every row it covers is visible in it.
+    hist_xid = TransactionIdField(db_default=models.Func(function="pg_current_xact_id"), editable=False)
 
     class Meta:
         constraints = [
@@ -76,6 +90,35 @@ class VersionEvidenceDaily(models.Model):
 
     def __str__(self):
         return f"{self.version_id} {self.day} team {self.team_id}"
+
+
+class VersionEvidenceHistogram(models.Model):
+    """One team's duration histogram of one version over the closed days of a period: the
+    ``days - 1`` UTC days up to ``through_day`` (yesterday when written), merged by the worker
+    (``marketplace.services.evidence_histograms``) so that a page reads one row per team instead of
+    one per team and day. ``snapshot`` is the ``pg_snapshot`` the merge read; the read uses the row
+    only while every daily row it covers was written before that snapshot (``hist_xid``), else it
+    merges the daily rows itself: the figures stay exact. Sparse: counts of the buckets in use."""
+
+    id = models.BigAutoField(primary_key=True)
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey("marketplace.AgentVersion", on_delete=models.CASCADE, related_name="+")
+    days = models.PositiveSmallIntegerField(help_text="The period (7, 30 or 90 days, today included).")
+    through_day = models.DateField(help_text="The last closed UTC day merged.")
+    hist_buckets = ArrayField(models.IntegerField(), default=list)
+    hist_counts = ArrayField(models.BigIntegerField(), default=list)
+    snapshot = models.TextField(help_text="The pg_snapshot the merge read (text form).")
+    computed_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "days", "through_day", "team"], name="versionevidencehist_unique_period_team"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.version_id} {self.days} days through {self.through_day} team {self.team_id}"
 
 
 class TeamBuildDaily(models.Model):

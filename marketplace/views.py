@@ -7,6 +7,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
@@ -80,6 +82,9 @@ class AgentMixin(TeamPageMixin):
         return self.get_object(access.READ)
 
 
+VERSION_OPTION = '<option value="{version}">{version}{yanked}</option>'
+
+
 class AgentDetailView(AgentMixin, TemplateView):
     template_name = "marketplace/agent_detail.html"
 
@@ -87,9 +92,14 @@ class AgentDetailView(AgentMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         agent = self.get_agent()
         user = self.request.user
-        # The install form names every version; the table shows them 20 at a time (an agent may
-        # have a thousand: the page must stay fast).
-        versions = list(selectors.versions_ordered(agent=agent).only("pk", "version", "is_yanked"))
+        # The install form names every version (its options built here: a template loop over a
+        # thousand versions was most of the page's time); the table shows them 20 at a time.
+        version_options = mark_safe(  # noqa: S308 (every version text is escaped)
+            "".join(
+                VERSION_OPTION.format(version=escape(version), yanked=" (yanked)" if yanked else "")
+                for version, yanked in selectors.versions_ordered(agent=agent).values_list("version", "is_yanked")
+            )
+        )
         versions_listing = page_of(
             self.request,
             selectors.versions_ordered(agent=agent).select_related("published_by"),
@@ -111,7 +121,7 @@ class AgentDetailView(AgentMixin, TemplateView):
         histogram_max = max(stats["histogram"].values()) or 1
         context.update(
             agent=agent,
-            versions=versions,
+            version_options=version_options,
             versions_listing=versions_listing,
             stats=stats,
             histogram=[

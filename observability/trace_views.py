@@ -6,18 +6,19 @@ from __future__ import annotations
 import json
 from html import escape
 
-from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse
 from django.utils.safestring import mark_safe
 from django.views.generic import TemplateView
+from rest_framework.renderers import JSONRenderer
 
 from crucible import formatting
 from crucible.lists import FilteredListView
 from crucible.pages import TeamPageMixin
 from observability import drilldown, export
-from observability.api.trace_serializers import trace_document
+from observability.api.trace_serializers import TraceSerializer
 from observability.filters import EndUserFilterSet, SessionFilterSet, TraceFilterSet
 from observability.selectors import sessions, traces
+from observability.selectors.trace_json import trace_tree_json
 
 # Deeper spans are indented as much as this depth (the depth is still shown).
 MAX_INDENT = 16
@@ -66,6 +67,7 @@ def span_rows_html(spans: list[dict], *, selected_id: int | None, scale: float) 
     renders in milliseconds. Every text that comes from a span is escaped with ``html.escape``;
     the other values are numbers and choices."""
     rows = []
+    execution_url = drilldown.execution_url_maker()
     for span in spans:
         error = span["status"] == "error"
         flags = ORPHAN_FLAG if span["orphan"] else ""
@@ -75,22 +77,21 @@ def span_rows_html(spans: list[dict], *, selected_id: int | None, scale: float) 
             )
         kind = escape(span["kind"])
         tokens = span["input_tokens"] or span["output_tokens"]
+        duration = escape(formatting.duration(span["duration_ms"]))  # in the bar's label and its cell
         rows.append(
             SPAN_ROW.format(
                 id=int(span["id"]),
-                execution_url=drilldown.execution_url(int(span["id"])),
+                execution_url=execution_url(span["id"]),
                 classes=(" span-error" if error else "") + (" span-selected" if span["id"] == selected_id else ""),
                 indent=min(span["depth"], MAX_INDENT),
                 name=escape(span["name"] or span["kind"]),
                 kind=kind,
                 flags=flags,
-                label=escape(
-                    f"from {formatting.duration(span['offset_ms'])}, {formatting.duration(span['duration_ms'])}"
-                ),
+                label=f"from {escape(formatting.duration(span['offset_ms']))}, {duration}",
                 x=round(span["offset_ms"] * scale, 1),
                 w=max(round(span["duration_ms"] * scale, 1), 2),
                 bar_error=" bar-error" if error else "",
-                duration=escape(formatting.duration(span["duration_ms"])),
+                duration=duration,
                 tokens=escape(f"{formatting.number(span['input_tokens'])} / {formatting.number(span['output_tokens'])}")
                 if tokens
                 else "",
@@ -152,10 +153,13 @@ class TraceView(TeamPageMixin, TemplateView):
             return self.download()
         return super().get(request, *args, **kwargs)
 
-    def download(self) -> JsonResponse:
-        document = trace_document(traces.trace_tree(trace=self.trace(), payloads=True))
-        response = JsonResponse(document, encoder=DjangoJSONEncoder, json_dumps_params={"ensure_ascii": False})
-        safe_id = "".join(c if c.isalnum() else "_" for c in document["trace"]["trace_id"])[:64]
+    def download(self) -> HttpResponse:
+        trace = self.trace()
+        trace_json = JSONRenderer().render(TraceSerializer(trace).data).decode()
+        response = HttpResponse(
+            trace_tree_json(trace=trace, trace_json=trace_json, payloads=True), content_type="application/json"
+        )
+        safe_id = "".join(c if c.isalnum() else "_" for c in trace.trace_id)[:64]
         response["Content-Disposition"] = f'attachment; filename="trace-{safe_id}.json"'
         response["X-Content-Type-Options"] = "nosniff"
         return response
@@ -179,7 +183,7 @@ class TraceView(TeamPageMixin, TemplateView):
             wanted = tree.spans[0]["id"] if tree.spans else None
         if wanted is None:
             return None
-        span = traces.span_get(team_ids=[self.team.pk], span_pk=wanted)
+        span = traces.span_get(team_ids=[self.team.pk], span_pk=wanted, started_at=tree.by_id[wanted]["started_at"])
         payload = getattr(span, "payload", None)
         return {
             "span": span,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.db.models import Case, IntegerField, Value, When
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.exceptions import NotFound
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from crucible.api.pagination import CursorPagination, PageNumberPagination
@@ -17,6 +19,7 @@ from observability.api.views import export_action, export_format
 from observability.filters import EndUserFilterSet, SessionFilterSet, TraceFilterSet
 from observability.models import Execution, Trace
 from observability.selectors import sessions, traces
+from observability.selectors.trace_json import trace_tree_json
 
 ERROR = OpenApiResponse(description="Error in the project's error shape {code, message, fields}.")
 NOT_FOUND = OpenApiResponse(description="No such object in your teams (error shape).")
@@ -69,8 +72,12 @@ class TraceViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
 
     def retrieve(self, request, trace_id=None):
         payloads = request.query_params.get("payloads", "").lower() in ("1", "true", "yes")
-        tree = traces.trace_tree(trace=self.get_object(), payloads=payloads)
-        return Response(s.trace_document(tree))
+        trace = self.get_object()
+        if isinstance(request.accepted_renderer, JSONRenderer):  # the document as PostgreSQL writes it
+            trace_json = JSONRenderer().render(s.TraceSerializer(trace).data).decode()
+            body = trace_tree_json(trace=trace, trace_json=trace_json, payloads=payloads)
+            return HttpResponse(body, content_type="application/json")
+        return Response(s.trace_document(traces.trace_tree(trace=trace, payloads=payloads)))  # browsable API
 
     @export_action("trace")
     def export(self, request):

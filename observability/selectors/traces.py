@@ -210,10 +210,12 @@ def span_as_json(span: dict) -> dict:
     return out
 
 
-def span_get(*, team_ids, span_pk: int) -> Execution | None:
-    """One span with its payload, the agent, version, variant and trace it belongs to."""
+def span_get(*, team_ids, span_pk: int, started_at: dt.datetime | None = None) -> Execution | None:
+    """One span with its payload, the agent, version, variant and trace it belongs to.
+    ``started_at`` (when the caller knows it, as the trace page does) reads one monthly partition."""
+    queryset = Execution.objects.filter(started_at=started_at) if started_at is not None else Execution.objects
     return (
-        Execution.objects.filter(team_id__in=list(team_ids), pk=span_pk)
+        queryset.filter(team_id__in=list(team_ids), pk=span_pk)
         .select_related("payload", "agent", "agent_version", "variant")
         .first()
     )

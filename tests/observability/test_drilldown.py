@@ -292,3 +292,19 @@ def test_a_7_day_bar_opens_its_six_hours(member_client, team, ingest, event_fact
     assert query["started_after"] == [noon_slot.strftime("%Y-%m-%dT%H:%M:%SZ")]
     assert query["started_before"] == [(noon_slot + dt.timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ")]
     assert listed_ids(member_client, url) == ids(client_id__in=["six-a", "six-b"])
+
+
+@pytest.mark.parametrize("filters", [{}, {"agent": "support bot", "status": "error"}, {"model": "gpt-4o+mini"}])
+def test_bucket_links_are_the_executions_urls_of_their_buckets(filters):
+    """``bucket_urls`` encodes the filters once per chart: each URL is still ``executions_url``'s."""
+    from crucible import periods
+    from observability import drilldown, selectors
+
+    period = selectors.time_range("1h")
+    width = periods.BUCKETS[period.bucket]
+    series = [{"time": period.start + i * width} for i in range(-1, 61)]
+    expected = [
+        drilldown.executions_url(start=max(p["time"], period.start), end=min(p["time"] + width, period.end), **filters)
+        for p in series
+    ]
+    assert drilldown.bucket_urls(series, period, **filters) == expected

@@ -2,6 +2,7 @@
 with its filters and text search, sessions and end users."""
 
 import datetime as dt
+import json
 import re
 
 import pytest
@@ -248,3 +249,34 @@ def test_spans_ingested_out_of_order_read_as_one_tree(team, team_key_client, now
     assert body["spans"][2]["payload"]["input"] == [{"role": "user", "content": "ship it"}]
     found = team_key_client.get(f"{API}/traces/?q=ship").json()["results"]
     assert [t["trace_id"] for t in found] == [trace]
+
+
+def test_the_tree_api_document_equals_the_serializers_document(team, team_key_client):
+    """The API writes its span objects in PostgreSQL (selectors.trace_json); the values are those
+    of ``trace_document`` (the browsable API's path): times to the microsecond, money, payloads,
+    orphans, attributes, tags, null links."""
+    from rest_framework.renderers import JSONRenderer
+
+    from observability.api.trace_serializers import trace_document
+    from observability.selectors.traces import trace_get, trace_tree
+
+    start = timezone.now().replace(microsecond=0) - dt.timedelta(minutes=10)
+    make_trace(team, spans=9, missing_parents=1, error_at=4, tags=("beta",), started_at=start)
+    Execution.objects.filter(team=team, span_id=span_hex(2)).update(
+        duration_ms=12.3456789, attributes={"gen_ai.system": "openai", "n": [1, 2.5, None]}, cost="0.12345678"
+    )
+    Execution.objects.filter(team=team, span_id=span_hex(3)).update(
+        started_at=start + dt.timedelta(microseconds=7), duration_ms=0.0004, time_to_first_token_ms=1.5
+    )
+    trace = trace_get(team_ids=[team.pk], trace_id="a" * 32)
+    for payloads in (False, True):
+        expected = JSONRenderer().render(trace_document(trace_tree(trace=trace, payloads=payloads)))
+        query = "?payloads=true" if payloads else ""
+        response = team_key_client.get(f"{API}/traces/{'a' * 32}/{query}")
+        assert response.status_code == 200 and response["Content-Type"] == "application/json"
+        body = response.json()
+        assert body == json.loads(expected)
+        assert any(s["payload"] for s in body["spans"]) is payloads
+    # The browsable API (text/html) still renders the same document through the serializer.
+    html = team_key_client.get(f"{API}/traces/{'a' * 32}/", HTTP_ACCEPT="text/html")
+    assert html.status_code == 200 and b"span_count" in html.content

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crucible', '0004_read_marker'),
-        ('marketplace', '0008_search_name_words'),
+        ('marketplace', '0010_tag_count_triggers'),
     ]
 
     operations = [

@@ -229,7 +229,14 @@ class MessageMiddleware(SkippedByApiKeyCalls, message_middleware.MessageMiddlewa
     pass
 
 
-_CSP_PER_RESPONSE = ("_csp_config", "_csp_update", "_csp_replace", "_csp_config_ro", "_csp_update_ro", "_csp_replace_ro")
+_CSP_PER_RESPONSE = (
+    "_csp_config",
+    "_csp_update",
+    "_csp_replace",
+    "_csp_config_ro",
+    "_csp_update_ro",
+    "_csp_replace_ro",
+)
 
 
 class CSPMiddleware(csp_middleware.CSPMiddleware):

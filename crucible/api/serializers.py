@@ -139,4 +139,3 @@ class StaticFieldsMixin:
                 continue
             row[name] = None if value is None else field.to_representation(value)
         return row
-

@@ -7,11 +7,13 @@ same way (granian, the same workers and threads, the same buffering front).
     CRUCIBLE_DB_NAME=bench_improvement .venv/bin/python benchmarks/improvement.py --full     # docs figure
 
 It migrates its own database, prepares a running experiment (three variants past warm-up, so
-epsilon-greedy exploits and explores as in production), starts the server, then alternates rounds
-of the floor and of select with the same number of concurrent clients, and prints requests per
-second and latency percentiles of each, the ratio, and a check that every successful select wrote
-exactly one assignment and one traffic count. A third path measures select with a unit key
-(sticky assignment), drawn from 5,000 units so that new and returning units mix.
+epsilon-greedy exploits and explores as in production), starts the server, then runs rounds of the
+floor and of three select paths (by name, ``/experiments/{id}/select/``, and the same with a unit
+key drawn from 5,000 units so that new and returning units mix: sticky assignment) with the same
+number of concurrent clients, in a rotating order round by round. It prints the load average
+around the rounds, the median requests per second and latency percentiles of each path, its ratio
+to the floor, and a check that every successful select wrote exactly one assignment and one
+traffic count.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _measure import load_average  # noqa: E402
 from _server import free_port, start_server, stop_server  # noqa: E402  (benchmarks/_server.py)
 
 DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_improvement")
@@ -146,38 +149,34 @@ def main():
         db_name=DB_NAME, port=reference_port, workers=args.workers, threads=args.threads, reference=True
     )
     base = f"http://127.0.0.1:{port}"
-    floor_url = f"http://127.0.0.1:{reference_port}/ping/"
-    results = {"floor": [], "select": [], "unit": []}
+    experiment_id = Experiment.objects.get(name=EXPERIMENT).pk
+    by_name, by_id = (
+        f"{base}/api/v1/improvement/select/",
+        f"{base}/api/v1/improvement/experiments/{experiment_id}/select/",
+    )
 
     def with_unit():
-        return {"experiment": EXPERIMENT, "unit": f"user-{random.randrange(5000)}"}
+        return {"unit": f"user-{random.randrange(5000)}"}
 
+    # name: (label, url, method, body); measured in a rotating order, round by round
+    paths = {
+        "floor": ("GET /ping/ (minimal DRF, floor)", f"http://127.0.0.1:{reference_port}/ping/", "GET", None),
+        "select": ("POST /improvement/select/ (by name)", by_name, "POST", {"experiment": EXPERIMENT}),
+        "by_id": ("POST /experiments/{id}/select/", by_id, "POST", {}),
+        "unit": ("POST /experiments/{id}/select/ + unit", by_id, "POST", with_unit),
+    }
+    results = {name: [] for name in paths}
+    loads = [load_average()]
     try:
-        # Warm both paths (connections, imports) before measuring.
-        load(floor_url, "GET", key, clients=2, seconds=1)
-        load(f"{base}/api/v1/improvement/select/", "POST", key, body={"experiment": EXPERIMENT}, clients=2, seconds=1)
-        for _ in range(rounds):
-            results["floor"].append(load(floor_url, "GET", key, clients=args.clients, seconds=seconds))
-            results["select"].append(
-                load(
-                    f"{base}/api/v1/improvement/select/",
-                    "POST",
-                    key,
-                    body={"experiment": EXPERIMENT},
-                    clients=args.clients,
-                    seconds=seconds,
-                )
-            )
-            results["unit"].append(
-                load(
-                    f"{base}/api/v1/improvement/select/",
-                    "POST",
-                    key,
-                    body=with_unit,
-                    clients=args.clients,
-                    seconds=seconds,
-                )
-            )
+        # Warm every path (connections, imports) before measuring.
+        for _, url, method, body in paths.values():
+            load(url, method, key, body=body, clients=2, seconds=1)
+        names = list(paths)
+        for round_ in range(rounds):
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                _, url, method, body = paths[name]
+                results[name].append(load(url, method, key, body=body, clients=args.clients, seconds=seconds))
+            loads.append(load_average())
     finally:
         stop_server(server)
         stop_server(reference)
@@ -191,32 +190,26 @@ def main():
             "ok": sum(r["ok"] for r in rows),
         }
 
-    floor, select, unit = summary(results["floor"]), summary(results["select"]), summary(results["unit"])
+    summaries = {name: summary(rows) for name, rows in results.items()}
+    floor = summaries["floor"]
     print(
         f"\nselect throughput vs the DRF floor: {args.clients} concurrent clients, server {args.workers}x{args.threads}, "
-        f"{rounds} round(s) of {seconds:g}s, median of rounds"
+        f"{rounds} interleaved round(s) of {seconds:g}s, median of rounds"
     )
-    print(f"{'endpoint':<42}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}")
-    print(
-        f"{'GET /ping/ (minimal DRF, floor)':<42}{floor['rps']:>9.0f}{floor['p50']:>9.1f}{floor['p95']:>9.1f}{floor['errors']:>8}"
-    )
-    print(
-        f"{'POST /api/v1/improvement/select/':<42}{select['rps']:>9.0f}{select['p50']:>9.1f}{select['p95']:>9.1f}{select['errors']:>8}"
-    )
-    print(
-        f"{'POST /api/v1/improvement/select/ + unit':<42}{unit['rps']:>9.0f}{unit['p50']:>9.1f}{unit['p95']:>9.1f}{unit['errors']:>8}"
-    )
-    print(f"select / floor throughput: {select['rps'] / floor['rps']:.2f}")
-    print(f"select with a unit key / floor throughput: {unit['rps'] / floor['rps']:.2f}")
+    print("load average before and after each round: " + "; ".join(loads))
+    print(f"{'endpoint':<42}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}{'ratio':>8}")
+    for name, (label, *_) in paths.items():
+        row = summaries[name]
+        print(
+            f"{label:<42}{row['rps']:>9.0f}{row['p50']:>9.1f}{row['p95']:>9.1f}{row['errors']:>8}"
+            f"{row['rps'] / floor['rps']:>7.2f}x"
+        )
 
     # Exactness under load: one assignment and one traffic count per successful select.
     made = Assignment.objects.filter(experiment__name=EXPERIMENT).count() - before_assignments
     counted = sum(VariantBucket.objects.filter(experiment__name=EXPERIMENT).values_list("assignments", flat=True))
-    warm_ok = made - select["ok"] - unit["ok"]
-    print(
-        f"assignments written: {made} (measured {select['ok']} + {unit['ok']} with a unit + warm-up {warm_ok}); "
-        f"traffic counters: {counted}"
-    )
+    measured = sum(summaries[name]["ok"] for name in ("select", "by_id", "unit"))
+    print(f"assignments written: {made} (measured {measured}, the rest warm-up); traffic counters: {counted}")
     if counted != made:
         raise SystemExit("traffic counters disagree with assignments")
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _measure import load_average  # noqa: E402
 from _server import free_port, start_server, stop_server  # noqa: E402  (benchmarks/_server.py)
 
 DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_server")
@@ -130,8 +131,10 @@ def main():
             slow.__enter__()
             print(f"    {slow.open} slow connections open", flush=True)
         try:
-            for _ in range(args.rounds):
-                for name, base_url, path in targets:
+            loads = [load_average()]
+            for index in range(args.rounds):
+                # a rotating order: a load spike on the shared machine hits every figure alike
+                for name, base_url, path in targets[index % len(targets) :] + targets[: index % len(targets)]:
                     r = round_(base_url, path, key, args.clients, args.seconds)
                     results[name].append(r)
                     print(
@@ -139,6 +142,7 @@ def main():
                         f"p50 {r['p50']:6.1f} ms  p99 {r['p99']:7.1f} ms  errors {r['errors']}",
                         flush=True,
                     )
+                loads.append(load_average())
         finally:
             if slow:
                 slow.__exit__(None, None, None)
@@ -146,7 +150,8 @@ def main():
         stop_server(proc)
         stop_server(reference)
     floor = statistics.median(r["rps"] for r in results["reference /ping/"])
-    print(f"\nmedians of {args.rounds} interleaved rounds (ratio to the minimal DRF endpoint):")
+    print(f"\nload average before and after each round: {'; '.join(loads)}")
+    print(f"medians of {args.rounds} interleaved rounds (ratio to the minimal DRF endpoint):")
     for name, rounds in results.items():
         rps = statistics.median(r["rps"] for r in rounds)
         p50 = statistics.median(r["p50"] for r in rounds)

@@ -64,7 +64,7 @@ MIDDLEWARE = [
     "crucible.middleware.AuthenticationMiddleware",
     "crucible.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "crucible.middleware.CSPMiddleware",  # django-csp's, its header built once per process
     "crucible.middleware.NulInPathMiddleware",
 ]
 

@@ -11,7 +11,10 @@ handler500 = "crucible.views.json_500"
 
 FEATURE_APPS = views.FEATURE_APPS
 
-urlpatterns = [
+# Each app's API first: Django tries patterns in order, and every path under /api/v1/ enters the
+# core include and tries all its routes before failing over (a third of resolving /select/).
+urlpatterns = [path(f"api/v1/{app}/", include((f"{app}.api.urls", f"{app}-api"))) for app in FEATURE_APPS]
+urlpatterns += [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", views.LoginView.as_view(), name="login"),
@@ -44,10 +47,7 @@ urlpatterns = [
 ]
 
 for app in FEATURE_APPS:
-    urlpatterns += [
-        path(f"api/v1/{app}/", include((f"{app}.api.urls", f"{app}-api"))),
-        path(f"{app}/", include((f"{app}.urls", app))),
-    ]
+    urlpatterns.append(path(f"{app}/", include((f"{app}.urls", app))))
 
 # Routes of the earlier implementation (/api/marketplace/..., /api/team/..., ...): the legacy app.
 urlpatterns.append(path("api/", include("legacy.urls")))

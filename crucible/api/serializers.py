@@ -1,5 +1,6 @@
 from django.core import validators as django_validators
 from rest_framework import serializers
+from rest_framework.fields import SkipField
 
 # Validators of limits (sizes and bounds). Services check limits (crucible.limits, with every bad
 # field named at once); an input serializer only shapes input.
@@ -69,3 +70,72 @@ class ShapeOnlyMixin:
                 if part is not None and not isinstance(part, serializers.BaseSerializer):
                     part.validators = [x for x in part.validators if not isinstance(x, LIMIT_VALIDATORS)]
         return fields
+
+
+# Field classes whose output depends only on the value (and the settings), never on the
+# serializer they are bound to or its context: one bound copy may serve every request.
+_SHAREABLE_FIELDS = (
+    serializers.BooleanField,
+    serializers.CharField,  # and its subclasses: email, slug, URL, regex, UUID as text
+    serializers.ChoiceField,
+    serializers.DateField,
+    serializers.DateTimeField,
+    serializers.DecimalField,
+    serializers.FloatField,
+    serializers.IntegerField,
+    serializers.JSONField,
+    serializers.ReadOnlyField,
+    serializers.UUIDField,
+)
+
+
+def _drf_output(field) -> bool:
+    # A subclass that changes how a value is written (a project field) is not value-only by default.
+    return type(field).to_representation.__module__ == "rest_framework.fields"
+
+
+class StaticFieldsMixin:
+    """For an output serializer whose fields never depend on the request (no per-request
+    ``get_fields``): its fields are built once per process, not for every response (DRF builds
+    and deep-copies a serializer's fields for each response, most of a small list's serializing
+    cost; issue 16). The output is DRF's own loop over the same fields, so it stays what the
+    OpenAPI schema says (``tests/crucible/test_static_fields.py`` compares both for every
+    serializer that uses the mixin). ``SerializerMethodField`` methods run on the serializer of
+    the request (they may read ``self.context``); any other field class than the value-only ones
+    in ``_SHAREABLE_FIELDS`` makes the serializer use DRF's path unchanged."""
+
+    @classmethod
+    def static_fields(cls) -> list | None:
+        """[(name, field or None, method name or None)] for the readable fields, or None when a
+        field cannot be shared. Built on first use, from a serializer without context."""
+        plan = cls.__dict__.get("_crucible_static_fields", False)
+        if plan is False:
+            plan = []
+            for name, field in cls().fields.items():
+                if field.write_only:
+                    continue
+                if isinstance(field, serializers.SerializerMethodField):
+                    plan.append((name, None, field.method_name))
+                elif isinstance(field, _SHAREABLE_FIELDS) and _drf_output(field):
+                    plan.append((name, field, None))
+                else:
+                    plan = None
+                    break
+            cls._crucible_static_fields = plan
+        return plan
+
+    def to_representation(self, instance):
+        plan = self.static_fields()
+        if plan is None:
+            return super().to_representation(instance)
+        row = {}
+        for name, field, method in plan:
+            if method is not None:
+                row[name] = getattr(self, method)(instance)
+                continue
+            try:
+                value = field.get_attribute(instance)
+            except SkipField:
+                continue
+            row[name] = None if value is None else field.to_representation(value)
+        return row

@@ -7,12 +7,12 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
 from crucible import access, services
-from crucible.api.serializers import StrictFieldsMixin
+from crucible.api.serializers import StaticFieldsMixin, StrictFieldsMixin
 from crucible.api.viewsets import TeamScopedMixin
 from crucible.models import API_KEY_ROLES, ApiKey, Role, Team
 
 
-class TeamSerializer(serializers.ModelSerializer):
+class TeamSerializer(StaticFieldsMixin, serializers.ModelSerializer):
     role = serializers.SerializerMethodField()
     member_count = serializers.IntegerField(read_only=True)
 

@@ -66,6 +66,29 @@ def test_select_with_a_known_key_costs_three_queries(team_key_client, team, djan
         assert team_key_client.post("/api/v1/improvement/select/", body, format="json").status_code == 201
 
 
+def test_select_by_id_with_a_unit_key_costs_three_queries(team_key_client, team, django_assert_max_num_queries):
+    from improvement import services as improvement
+
+    experiment = improvement.experiment_create(
+        team=team,
+        name="cost-unit",
+        status="running",
+        variants=[{"name": n, "prompt": f"Prompt {n}", "is_control": n == "a"} for n in ("a", "b")],
+    )
+    url = f"/api/v1/improvement/experiments/{experiment.pk}/select/"
+    first = team_key_client.post(url, {"unit": "user-1"}, format="json")
+    assert first.status_code == 201
+    # a new unit: the throttle counter, the experiment with its variants and the unit's variant,
+    # the unit's claim with the assignment and its counters
+    with django_assert_max_num_queries(3):
+        assert team_key_client.post(url, {"unit": "user-2"}, format="json").status_code == 201
+    # a returning unit: the same three, and the same variant
+    with django_assert_max_num_queries(3):
+        again = team_key_client.post(url, {"unit": "user-1"}, format="json")
+    assert again.status_code == 201 and again.json()["returning_unit"] is True
+    assert again.json()["variant"]["id"] == first.json()["variant"]["id"]
+
+
 def test_a_key_revoked_here_stops_working_at_once(key_client, team):
     client = key_client(team)
     assert client.get(TEAMS).status_code == 200

@@ -7,6 +7,7 @@ from observability import conf
 from observability import recommendations as obs_recommendations
 from observability.selectors.dashboard import errors_by_type
 from observability.selectors.rollup_reads import TimeRange, _merge, metrics, rollup_rows
+from observability.selectors.version_reads import newest_two_need_hours, version_rows
 
 
 def per_agent(team, start, end):
@@ -122,7 +123,7 @@ def regressions(*, team, period: TimeRange, current=None) -> list[dict]:
                 }
             )
     # Versions: compare the newest version seen in the window with the one before it.
-    versions = rollup_rows(team=team, start=previous.start, end=period.end, group_by=("agent", "version"), hourly=True)
+    versions = version_rows(team=team, start=previous.start, end=period.end, exact=newest_two_need_hours(period.start))
     by_agent: dict[str, list] = {}
     for row in versions:
         if row["version"]:

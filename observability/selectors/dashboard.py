@@ -17,6 +17,7 @@ from observability.selectors.rollup_reads import (
     rollup_agent_model_and_series,
     rollup_rows,
 )
+from observability.selectors.version_reads import version_rows
 
 
 def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -> dict:
@@ -118,9 +119,7 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
     if not overall:
         return None
     series_rows = rollup_rows(team=team, start=period.start, end=period.end, agent=name, time_bucket=period.bucket)
-    versions = rollup_rows(
-        team=team, start=period.start, end=period.end, agent=name, group_by=("version",), hourly=True
-    )
+    versions = version_rows(team=team, start=period.start, end=period.end, agent=name)
     versions.sort(key=lambda r: r["first_seen"])
     models = rollup_rows(team=team, start=period.start, end=period.end, agent=name, group_by=("model",))
     models.sort(key=lambda r: -r["executions"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from crucible.rules import run_rules
 from observability import conf
 from observability import recommendations as obs_recommendations
+from observability.selectors.block_reads import block_rows
 from observability.selectors.dashboard import errors_by_type
 from observability.selectors.rollup_reads import TimeRange, _merge, metrics, rollup_rows
 from observability.selectors.version_reads import newest_two_need_hours, version_rows
@@ -13,7 +14,9 @@ from observability.selectors.version_reads import newest_two_need_hours, version
 def per_agent(team, start, end):
     """{agent: aggregate row} of [start, end); pass it as ``current`` to bottlenecks, regressions
     and recommendations of the same period so they share one scan of the rollups."""
-    rows = rollup_rows(team=team, start=start, end=end, group_by=("agent",))
+    rows = block_rows(team=team, start=start, end=end, group_by=("agent",))
+    if rows is None:
+        rows = rollup_rows(team=team, start=start, end=end, group_by=("agent",))
     return {row["agent"]: row for row in rows}
 
 
@@ -161,7 +164,11 @@ def recommendations(*, team, period: TimeRange, current=None) -> list[dict]:
     current = current if current is not None else per_agent(team, period.start, period.end)
 
     def model_metrics():
-        rows = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
+        rows = block_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
+        if rows is None:
+            rows = rollup_rows(
+                team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False
+            )
         return [(row["agent"], row["model"], metrics(row)) for row in rows]
 
     context = obs_recommendations.Context(

@@ -6,7 +6,7 @@ from django.db.models import Count, Sum
 
 from observability import histogram
 from observability.models import ErrorRollup, Execution
-from observability.selectors.block_reads import block_agent_model_and_series, block_days
+from observability.selectors.block_reads import block_agent_model_and_series, block_days, block_rows
 from observability.selectors.rollup_reads import (
     DAY,
     RAW,
@@ -92,7 +92,9 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
 
 
 def filter_choices(*, team, period: TimeRange) -> dict:
-    rows = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
+    rows = block_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
+    if rows is None:
+        rows = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
     return {"agents": sorted({r["agent"] for r in rows}), "models": sorted({r["model"] for r in rows if r["model"]})}
 
 

@@ -76,3 +76,34 @@ def test_agent_page_versions_are_first_seen_to_the_hour(team, ingest, now):
     by_version = {r["version"]: selectors.metrics(r) for r in hourly}
     for v in versions:
         assert {key: v[key] for key in by_version[v["version"]]} == by_version[v["version"]]
+
+
+def _analyses(team):
+    out = {}
+    for key in ("30d", "90d", "7d", "24h"):
+        period = selectors.time_range(key)
+        out[key] = {
+            "bottlenecks": selectors.bottlenecks(team=team, period=period),
+            "regressions": selectors.regressions(team=team, period=period),
+            "recommendations": selectors.recommendations(team=team, period=period),
+            "choices": selectors.filter_choices(team=team, period=period),
+            "per_agent": {
+                name: selectors.metrics(row)
+                for name, row in selectors.per_agent(team, period.start, period.end).items()
+            },
+        }
+    return out
+
+
+def test_analysis_pages_read_closed_days_from_day_blocks_with_the_same_figures(team, other_team, ingest, now):
+    from observability import services
+    from observability.models import DayBlockRollup
+
+    from .test_day_blocks import _seed
+
+    _seed(team, other_team, ingest, now)
+    before = _analyses(team)
+    assert before["30d"]["per_agent"] and before["30d"]["choices"]["agents"]
+    assert services.day_blocks_compact(now=now) >= 2 * 9
+    assert DayBlockRollup.objects.filter(team=team, days__gt=1).exists()
+    assert _analyses(team) == before

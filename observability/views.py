@@ -41,16 +41,23 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         base = PeriodForm(self.request.GET)
         period = self.get_period(base)
-        choices = selectors.filter_choices(team=self.team, period=period)
+        data = None
+        if not any(self.request.GET.get(name) for name in ("agent", "model", "status")):
+            # Unfiltered: the dashboard's own rows name every agent and model of the period.
+            data = selectors.dashboard(team=self.team, period=period)
+            choices = selectors.filter_choices_of(data)
+        else:
+            choices = selectors.filter_choices(team=self.team, period=period)
         form = DashboardFilterForm(self.request.GET, agents=choices["agents"], models=choices["models"])
         filters = form.cleaned_data if form.is_valid() else {}
-        data = selectors.dashboard(
-            team=self.team,
-            period=period,
-            agent=filters.get("agent") or None,
-            model=filters.get("model") or None,
-            status=filters.get("status") or None,
-        )
+        if data is None:
+            data = selectors.dashboard(
+                team=self.team,
+                period=period,
+                agent=filters.get("agent") or None,
+                model=filters.get("model") or None,
+                status=filters.get("status") or None,
+            )
         context.update(
             form=form,
             period=period,

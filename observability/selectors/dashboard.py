@@ -98,6 +98,15 @@ def filter_choices(*, team, period: TimeRange) -> dict:
     return {"agents": sorted({r["agent"] for r in rows}), "models": sorted({r["model"] for r in rows if r["model"]})}
 
 
+def filter_choices_of(data: dict) -> dict:
+    """``filter_choices`` from an unfiltered ``dashboard`` of the same period (its rows are the
+    same rollup rows, so they name the same agents and models)."""
+    return {
+        "agents": sorted(a["agent"] for a in data["agents"]),
+        "models": sorted({m for a in data["agents"] for m in a["models"] if m}),
+    }
+
+
 def errors_by_type(*, team, start, end, agents=None, limit_per_agent=None) -> dict[str, list[dict]]:
     if _segments(start, end)[0][0] == RAW:  # the error rollups are hourly, like the others
         qs = Execution.objects.filter(team=team, status="error", started_at__gte=start, started_at__lt=end)

@@ -107,3 +107,19 @@ def test_analysis_pages_read_closed_days_from_day_blocks_with_the_same_figures(t
     assert services.day_blocks_compact(now=now) >= 2 * 9
     assert DayBlockRollup.objects.filter(team=team, days__gt=1).exists()
     assert _analyses(team) == before
+
+
+def test_unfiltered_dashboard_names_the_same_filter_choices(team, other_team, ingest, now, event_factory):
+    from observability import services
+
+    from .test_day_blocks import _seed
+
+    _seed(team, other_team, ingest, now)
+    ingest(team, [event_factory(model="")])  # an agent run without a model is no model choice
+    for compacted in (False, True):
+        if compacted:
+            services.day_blocks_compact(now=now)
+        for key in ("30d", "7d", "24h", "1h"):
+            period = selectors.time_range(key)
+            data = selectors.dashboard(team=team, period=period)
+            assert selectors.filter_choices_of(data) == selectors.filter_choices(team=team, period=period), key

@@ -101,15 +101,15 @@ class BottlenecksView(PeriodMixin, TeamPageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         form = PeriodForm(self.request.GET)
         period = self.get_period(form)
-        current = selectors.per_agent(self.team, period.start, period.end)
-        data = selectors.bottlenecks(team=self.team, period=period, current=current)
+        compared = selectors.compared(self.team, period)
+        data = selectors.bottlenecks(team=self.team, period=period, current=compared["current"])
         context.update(
             form=form,
             period=period,
             data=data,
             chart=charts.time_share_chart(data["by_time"], period=period),
             period_error=self.period_error,
-            regressions=with_change_figures(selectors.regressions(team=self.team, period=period, current=current)),
+            regressions=with_change_figures(selectors.regressions(team=self.team, period=period, compared=compared)),
             query=self.request.GET.urlencode(),
         )
         return context

@@ -8,7 +8,7 @@ keeps working (``crucible.views.home_cards`` looks up ``home_card`` here).
 """
 
 from observability.selectors.alerting import alert_tag_window_figures, alert_window_figures
-from observability.selectors.analysis import bottlenecks, per_agent, recommendations, regressions
+from observability.selectors.analysis import bottlenecks, compared, per_agent, recommendations, regressions
 from observability.selectors.dashboard import (
     agent_detail,
     dashboard,
@@ -55,6 +55,7 @@ __all__ = [
     "TimeRange",
     "agent_detail",
     "bottlenecks",
+    "compared",
     "dashboard",
     "live_dashboard",
     "errors_by_type",

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from crucible.sql import fetch_rows
-from observability.selectors.rollup_reads import DAY, _segments, rollup_rows
+from observability.selectors.rollup_reads import AGGREGATES, DAY, HIST_ARRAY, _row, _segments, _where, rollup_rows
 
 # The first hour of each (agent, version) on the day it was first seen (named by the caller).
 FIRST_HOUR_SQL = """
@@ -27,19 +27,21 @@ GROUP BY 1, 2
 """
 
 
-def _daily_part(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
-    daily = [(lo, hi) for table, lo, hi in _segments(start, end) if table == "observability_dailyrollup"]
-    return daily[0] if daily else None
+def _daily_parts(*spans) -> list[tuple[dt.datetime, dt.datetime]]:
+    return [
+        (lo, hi)
+        for start, end in spans
+        for table, lo, hi in _segments(start, end)
+        if table == "observability_dailyrollup"
+    ]
 
 
-def first_seen_to_the_hour(*, team, rows: list[dict], start, end) -> None:
-    """Replace, in place, the ``first_seen`` of ``rows`` (aggregates per agent and version of
-    [start, end) from ``rollup_rows``) that a daily row gave to the day by the hour it was first
-    seen (one query over those days' hourly rows, no histogram)."""
-    daily = _daily_part(start, end)
-    if daily is None:
-        return
-    vague = [r for r in rows if daily[0] <= r["first_seen"] < daily[1]]
+def first_seen_to_the_hour(*, team, rows: list[dict], spans) -> None:
+    """Replace, in place, the ``first_seen`` of ``rows`` (aggregates per agent and version of the
+    periods ``spans``, [(start, end)], read by ``rollup_rows``) that a daily row gave to the day
+    by the hour it was first seen (one query over those days' hourly rows, no histogram)."""
+    daily = _daily_parts(*spans)
+    vague = [r for r in rows if any(lo <= r["first_seen"] < hi for lo, hi in daily)]
     if not vague:
         return
     found = fetch_rows(
@@ -49,8 +51,8 @@ def first_seen_to_the_hour(*, team, rows: list[dict], start, end) -> None:
             "agents": [r["agent"] for r in vague],
             "versions": [r["version"] for r in vague],
             "days": [r["first_seen"] for r in vague],
-            "lo": daily[0],
-            "hi": daily[1],
+            "lo": min(lo for lo, _ in daily),
+            "hi": max(hi for _, hi in daily),
         },
     )
     hours = {(f["agent"], f["version"]): f["first_seen"] for f in found}
@@ -65,7 +67,7 @@ def version_rows(
     ``version``); the ``first_seen`` of the rows ``exact(rows)`` picks (default: every row) exact
     to the hour, the others possibly only to the day."""
     rows = rollup_rows(team=team, start=start, end=end, group_by=("agent", "version"), agent=agent)
-    first_seen_to_the_hour(team=team, rows=exact(rows) if exact else rows, start=start, end=end)
+    first_seen_to_the_hour(team=team, rows=exact(rows) if exact else rows, spans=[(start, end)])
     return rows
 
 
@@ -93,3 +95,43 @@ def newest_two_need_hours(since: dt.datetime) -> Callable[[list[dict]], list[dic
         return picked
 
     return pick
+
+
+# Sums of the groups of a first GROUP BY (per agent, version and period), added up again.
+REGROUPED = (
+    "sum(executions) AS executions, sum(successes) AS successes, sum(duration_sum_ms) AS duration_sum_ms, "
+    "max(duration_max_ms) AS duration_max_ms, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
+    "sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens, sum(cost) AS cost, "
+    "sum(unpriced) AS unpriced, min(first_seen) AS first_seen, max(last_seen) AS last_seen"
+)
+
+
+def periods_compared(*, team, period, previous, since=None) -> dict:
+    """What the regressions (and the bottlenecks) of ``period`` read, in ONE pass over the rollups
+    of ``previous`` and ``period``: ``current`` and ``previous`` ({agent: aggregate row}, as
+    ``per_agent``) and ``versions`` (rows per agent and version over both periods, as
+    ``version_rows`` with ``exact=newest_two_need_hours(since or period.start)``). Each rollup
+    row's histogram is summed once (per agent, version and period), not once per figure."""
+    prev_union, params = _where(team, previous.start, previous.end, name="p")
+    cur_union, cur_params = _where(team, period.start, period.end, name="c")
+    sql = f"""
+        WITH g AS MATERIALIZED (
+            SELECT agent_name AS agent, version, cur, {AGGREGATES}, {HIST_ARRAY}
+            FROM (SELECT *, false AS cur FROM ({prev_union}) p UNION ALL SELECT *, true FROM ({cur_union}) c) r
+            GROUP BY 1, 2, 3
+        )
+        SELECT agent, version, cur, GROUPING(version, cur) AS grouping, {REGROUPED}, {HIST_ARRAY}
+        FROM g GROUP BY GROUPING SETS ((agent, cur), (agent, version))
+    """
+    current, before, versions = {}, {}, []
+    for record in fetch_rows(sql, params | cur_params):
+        if record["grouping"] == 1:  # period added up: an (agent, version) row
+            versions.append(_row(record, keys=("agent", "version")))
+        else:
+            (current if record["cur"] else before)[record["agent"]] = _row(record, keys=("agent",))
+    first_seen_to_the_hour(
+        team=team,
+        rows=newest_two_need_hours(since or period.start)(versions),
+        spans=[(previous.start, previous.end), (period.start, period.end)],
+    )
+    return {"current": current, "previous": before, "versions": versions}

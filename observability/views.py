@@ -20,6 +20,7 @@ from observability.forms import DashboardFilterForm, PeriodForm
 from observability.models import Execution
 from observability.recommendations import with_change_figures
 from observability.selectors.executions import marketplace_agent_id
+from observability.tables import agent_rows_html
 
 
 class PeriodMixin:
@@ -63,6 +64,9 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
             period=period,
             data=data,
             charts=charts.series_charts(data["series"], period, filters=data["filters"]),
+            agent_rows=agent_rows_html(
+                data["agents"], period=period, filters=data["filters"], query=self.request.GET.urlencode()
+            ),
             period_error=self.period_error,
             query=self.request.GET.urlencode(),
         )

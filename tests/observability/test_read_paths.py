@@ -123,3 +123,41 @@ def test_unfiltered_dashboard_names_the_same_filter_choices(team, other_team, in
             period = selectors.time_range(key)
             data = selectors.dashboard(team=team, period=period)
             assert selectors.filter_choices_of(data) == selectors.filter_choices(team=team, period=period), key
+
+
+# The dashboard's agent table as the template loop rendered it before ``observability.tables``.
+TEMPLATE_ROWS = """{% load crucible_format observability_links %}{% for a in data.agents %}
+  <tr>
+    <td><a href="{% url 'observability:agent' a.agent %}?{{ query }}">{{ a.agent }}</a><br><span class="muted">{{ a.models|join:", " }}</span></td>
+    <td class="num"><a href="{% executions_url period agent=a.agent model=data.filters.model status=data.filters.status %}">{{ a.executions|number }}</a></td>
+    <td class="num">{% if a.error_rate >= 0.1 %}<span class="badge badge-bad">{{ a.success_rate|percent }}</span>{% else %}{{ a.success_rate|percent }}{% endif %}</td>
+    <td class="num">{{ a.p50_ms|duration }}</td><td class="num">{{ a.p95_ms|duration }}</td><td class="num">{{ a.p99_ms|duration }}</td>
+    <td class="num">{{ a.input_tokens|number }}</td><td class="num">{{ a.output_tokens|number }}</td>
+    <td class="num">{% if a.unpriced == a.executions %}<span class="badge badge-warn">unpriced</span>{% else %}{{ a.cost|money }}{% endif %}</td>
+    <td class="num">{% if a.unpriced %}<span class="badge badge-warn">{{ a.unpriced|number }}</span>{% else %}0{% endif %}</td>
+  </tr>{% endfor %}"""
+
+
+def test_agent_table_rows_are_the_template_loop_s_rows(team, ingest, event_factory):
+    from django.template import engines
+
+    from observability.tables import agent_rows_html
+
+    ingest(
+        team,
+        [event_factory(agent="<b>\"x\" & 'y'</b>", model="m<1>", status="error") for _ in range(3)]
+        + [event_factory(agent="a/b c%", model="") for _ in range(5)]
+        + [event_factory(agent="priced", model="gpt-4o", duration_ms=d) for d in (10.0, 900.0, 70000.0)]
+        + [event_factory(agent="unpriced", model="no-price-model")],
+    )
+    period = selectors.time_range("24h")
+    query = "range=24h&agent=<x>&q=a'b"
+    for filters in ({}, {"model": "m<1>", "status": "error"}):
+        data = selectors.dashboard(team=team, period=period, **filters)
+        old = engines["django"].from_string(TEMPLATE_ROWS).render({"data": data, "period": period, "query": query})
+        new = agent_rows_html(data["agents"], period=period, filters=data["filters"], query=query)
+        assert len(data["agents"]) >= 1
+        assert " ".join(new.split()) == " ".join(old.split())
+    assert "badge-bad" in agent_rows_html(
+        selectors.dashboard(team=team, period=period)["agents"], period=period, filters={}, query=""
+    )

@@ -92,6 +92,13 @@ def _analyses(team):
                 for name, row in selectors.per_agent(team, period.start, period.end).items()
             },
         }
+        # The pages' one-statement read gives the same figures per agent as per_agent.
+        compared = selectors.compared(team, period)
+        assert {name: selectors.metrics(row) for name, row in compared["current"].items()} == out[key]["per_agent"]
+        before = period.previous()
+        assert {name: selectors.metrics(row) for name, row in compared["previous"].items()} == {
+            name: selectors.metrics(row) for name, row in selectors.per_agent(team, before.start, before.end).items()
+        }
     return out
 
 

@@ -16,6 +16,7 @@ from marketplace.models import (
     NameWord,
     Rating,
     Report,
+    TagCount,
 )
 from marketplace.services.agents import AGENT_EDITABLE_FIELDS, agent_set_listed, agent_update
 from marketplace.services.ratings import rating_delete, rating_set_hidden
@@ -224,6 +225,15 @@ class NameWordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ["word"]
     search_fields = ["word"]
+
+
+@admin.register(TagCount)
+class TagCountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Agents per tag, kept by triggers on the agents table (empty team: the public, listed agents)."""
+
+    list_display = ["tag", "team_id", "agents"]
+    search_fields = ["tag"]
+    ordering = ["tag", "team_id"]
 
 
 @admin.register(Download)

@@ -12,24 +12,35 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import connection
 from django.db.models import Case, ExpressionWrapper, F, FloatField, IntegerField, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.functional import cached_property
 
 from marketplace import conf
 from marketplace.models import RATING_FUNCTION, SEARCH_CONFIG, Agent, AgentDailyStat, weighted_rating
+from marketplace.tag_counts import agent_tag_count
 
 # Below this many text matches, typo-tolerant name matches are added (one page of results).
 TYPO_FALLBACK_BELOW = 20
 SIMILAR_WORDS = 3  # name words tried for each query word
+# A quoted phrase: agents with all its words checked one by one at most; past that, the walk in the
+# asked order reads at most this many agents (marketplace.search._phrase_matches).
+PHRASE_WORD_MATCHES = 10_000
+PHRASE_WALK = 20_000
 
+
+# Browse orders that list every agent the filters select (the evidence sorts leave out stale rows,
+# trending the agents not installed lately): a per-tag count kept in the database counts them.
+COUNTED_SORTS = ("rating", "installs", "newest", "updated")
 
 ORDERINGS = {
     "relevance": ("-exact", "-rank", "-weighted_rating", "pk"),
@@ -85,6 +96,7 @@ def agent_search(
     if sort.startswith("trending_"):
         base = _trending(base, sort.removeprefix("trending_"))
     qs = base
+    ids = None
     if q:
         query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
         ids, corrected = _candidate_ids(base, q=q, query=query, sort=sort)
@@ -115,8 +127,27 @@ def agent_search(
     if not with_description:
         qs = qs.defer("description", "description_html")
     if sort.startswith("trending_"):
-        return qs.order_by("-trending", "-install_count", "pk")
-    return qs.order_by(*ORDERINGS.get(sort, ORDERINGS["rating"]))
+        qs = qs.order_by("-trending", "-install_count", "pk")
+    else:
+        qs = qs.order_by(*ORDERINGS.get(sort, ORDERINGS["rating"]))
+    # The candidate query already applied visibility and every filter: its size is the count.
+    if ids is not None:
+        return qs.with_known_count(len(ids))
+    if tags and len(tags) == 1 and sort in COUNTED_SORTS and _scope_is_visibility(queryset, team_ids):
+        unfiltered = (category, min_rating, verified, publisher, min_success_rate, max_cost_per_run)
+        if all(value is None or value == "" for value in unfiltered):
+            return qs.with_known_count(agent_tag_count(team_ids=team_ids, tag=tags[0]))
+    return qs
+
+
+def _scope_is_visibility(queryset, team_ids) -> bool:
+    """The caller's queryset selects what ``visible_q(team_ids)`` does (or everything): counts kept
+    in the database then count the same agents."""
+    from marketplace.selectors import visible_q
+
+    if queryset is None or not queryset.query.where:
+        return True
+    return queryset.query.where == Agent.objects.filter(visible_q(team_ids)).query.where
 
 
 def _filtered(qs, *, category, tags, min_rating, verified, publisher):
@@ -141,12 +172,11 @@ def _candidate_ids(base, *, q: str, query: SearchQuery, sort: str) -> tuple[list
     typo fallback, also the query corrected against name words (returned, to rank with)."""
     limit = conf.SEARCH_MAX_RESULTS
     popular = ("-install_count", "pk")
-    text = base.filter(search_vector=query)
-    if sort.startswith("trending_"):
-        text = text.order_by(*popular)
+    order = popular if sort == "relevance" or sort.startswith("trending_") else ORDERINGS[sort]
+    if '"' in q:
+        branches = [_phrase_matches(base, q=q, query=query, order=order, limit=limit)]
     else:
-        text = text.order_by(*(popular if sort == "relevance" else ORDERINGS[sort]))
-    branches = [text.values_list("pk", flat=True)[:limit]]
+        branches = [base.filter(search_vector=query).order_by(*order).values_list("pk", flat=True)[:limit]]
     # A phrase is rare in titles however common its words: the planner cannot know, so no title
     # branch for phrases (their matches are ranked among the most installed ones).
     if sort == "relevance" and '"' not in q:
@@ -161,6 +191,63 @@ def _candidate_ids(base, *, q: str, query: SearchQuery, sort: str) -> tuple[list
             typos = base.filter(search_vector=corrected).order_by(*popular).values_list("pk", flat=True)
             ids = list(dict.fromkeys([*ids, *typos[:limit]]))
     return ids, corrected
+
+
+def _phrase_matches(base, *, q: str, query: SearchQuery, order, limit: int) -> list[int]:
+    """The first ``limit`` matches of a query with a quoted phrase, in ``order``, with bounded work.
+
+    PostgreSQL estimates a phrase as its words in any order, so for a rare phrase of common words
+    it walks the order's index through much of the table. When the planner expects at most
+    ``PHRASE_WORD_MATCHES`` agents with the words, the phrase's matches are read without an order
+    (GIN) and put in order here; otherwise the words are common, and the walk in ``order`` reads
+    at most ``PHRASE_WALK`` agents (a phrase rarer than that among them lists what the walk found)."""
+    matches = base.filter(search_vector=query)
+    if _estimated_rows(matches) <= PHRASE_WORD_MATCHES:
+        found = _in_order(matches, order, PHRASE_WORD_MATCHES + 1)
+        if len(found) <= PHRASE_WORD_MATCHES:
+            return found[:limit]
+    walked_sql, walked_params = (
+        base.order_by(*order).values("pk", "search_vector")[:PHRASE_WALK].query.sql_with_params()
+    )
+    # The walk is a fenced subquery (its LIMIT), so the phrase filter cannot extend it; a filter on
+    # a subquery scan keeps the subquery's order.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT walked.pk FROM ({walked_sql}) AS walked "
+            "WHERE walked.search_vector @@ websearch_to_tsquery(%s::regconfig, %s) LIMIT %s",
+            [*walked_params, SEARCH_CONFIG, q, limit],
+        )
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def _in_order(queryset, order, most: int) -> list[int]:
+    """Up to ``most`` keys of ``queryset`` read without an order (so the planner cannot choose to
+    walk the order's index) and sorted here by ``order`` (field names and ``OrderBy`` expressions,
+    NULLs where PostgreSQL puts them)."""
+    keys, directions = {}, []
+    for i, item in enumerate(order):
+        if isinstance(item, str):
+            expression, descending, nulls_last = F(item.lstrip("-")), item.startswith("-"), None
+        else:
+            expression, descending, nulls_last = item.expression, item.descending, item.nulls_last
+        keys[f"order_{i}"] = expression
+        # PostgreSQL's default: NULLs last ascending, first descending.
+        directions.append((descending, nulls_last if nulls_last is not None else not descending))
+    rows = list(queryset.order_by().annotate(**keys).values_list("pk", *keys)[:most])
+    for position in reversed(range(len(directions))):  # stable sorts, last key first
+        descending, nulls_last = directions[position]
+
+        def key(row, position=position, descending=descending, nulls_last=nulls_last):
+            value = row[position + 1]
+            return (value is None) == (nulls_last != descending), value if value is not None else 0
+
+        rows.sort(key=key, reverse=descending)
+    return [row[0] for row in rows]
+
+
+def _estimated_rows(queryset) -> float:
+    """The planner's estimate of how many rows ``queryset`` gives (EXPLAIN: planned, not run)."""
+    return json.loads(queryset.explain(format="json"))[0]["Plan"]["Plan Rows"]
 
 
 # --- typo tolerance: name words ------------------------------------------------------------------
@@ -267,19 +354,63 @@ def _evidence_filters(qs, *, min_success_rate, max_cost_per_run, sort):
 
 class CappedPaginator(Paginator):
     """Counts at most ``LIST_COUNT_CAP`` results (one ``count(*)`` over a ``LIMIT cap + 1``
-    subquery): lists of agents stop there, and ``capped`` says there were more."""
+    subquery): lists of agents stop there, and ``capped`` says there were more. The count rides
+    along with the page's rows (a scalar subquery in the same statement), so a page with rows costs
+    one query; a count the queryset already knows (``AgentQuerySet.known_count``) costs none."""
 
     cap = None  # None: conf.LIST_COUNT_CAP
+    capped = False
+
+    def _cap(self) -> int:
+        return self.cap if self.cap is not None else conf.LIST_COUNT_CAP
+
+    def _capped_count_sql(self) -> tuple[str, tuple]:
+        # Only the keys: the listing annotations (rating, rank) are not needed to count.
+        inner, params = self.object_list.order_by().values("pk")[: self._cap() + 1].query.sql_with_params()
+        return f"SELECT count(*) FROM ({inner}) AS capped", params
+
+    def _set_count(self, found: int) -> int:
+        cap = self._cap()
+        self.capped = found > cap
+        self.__dict__["count"] = min(found, cap)
+        return self.__dict__["count"]
 
     @cached_property
     def count(self):
-        cap = self.cap if self.cap is not None else conf.LIST_COUNT_CAP
-        # Only the keys: the listing annotations (rating, rank) are not needed to count.
-        found = self.object_list.order_by().values("pk")[: cap + 1].count()
-        self.capped = found > cap
-        return min(found, cap)
+        known = getattr(self.object_list, "known_count", None)
+        if known is not None:  # a text search counted its candidates when it chose them
+            return self._set_count(known)
+        return self._set_count(self.object_list.order_by().values("pk")[: self._cap() + 1].count())
 
-    capped = False
+    def get_page(self, number):
+        """As ``Paginator.get_page`` (a bad number gives the first page, one past the end the
+        last), asking for the page first so that its query also counts."""
+        try:
+            return self.page(number)
+        except PageNotAnInteger:
+            return self.page(1)
+        except EmptyPage:
+            return self.page(self.num_pages)
+
+    def page(self, number):
+        counted = "count" in self.__dict__ or getattr(self.object_list, "known_count", None) is not None
+        if counted or not isinstance(self.object_list, QuerySet) or self.object_list.query.is_empty():
+            return super().page(number)  # nothing to save (``none()`` compiles to no SQL at all)
+        try:
+            index = int(number)
+        except (TypeError, ValueError):
+            return super().page(number)  # raises PageNotAnInteger
+        if index < 1:
+            return super().page(number)  # raises EmptyPage
+        bottom = (index - 1) * self.per_page
+        sql, params = self._capped_count_sql()
+        rows = list(self.object_list.annotate(listed_total=RawSQL(sql, params))[bottom : bottom + self.per_page])
+        if not rows:  # past the end, or an empty list: count on its own
+            return super().page(number)
+        self._set_count(rows[0].listed_total)
+        number = self.validate_number(number)  # past the cap: EmptyPage, as with a separate count
+        top = min(bottom + self.per_page, self.count)
+        return self._get_page(rows[: top - bottom], number, self)
 
 
 def agent_search_count(queryset) -> int:

@@ -283,6 +283,13 @@ def with_listing_annotations(queryset: QuerySet[Agent]) -> QuerySet[Agent]:
     )
 
 
+def with_installed_version(queryset: QuerySet[Agent], *, team) -> QuerySet[Agent]:
+    """Each agent with ``installed_version``: the version ``team`` runs, or None (a subquery per
+    listed row on the installation key, so a page of agents needs no second query)."""
+    installed = Installation.objects.filter(team=team, agent=OuterRef("pk"), uninstalled_at__isnull=True)
+    return queryset.annotate(installed_version=Subquery(installed.values("version__version")[:1]))
+
+
 # --- statistics ------------------------------------------------------------------------------------
 
 
@@ -431,6 +438,16 @@ def versions_to_compare(*, agent, team, left=None, right=None) -> tuple[AgentVer
     if errors:
         raise ValidationError(errors)
     return old, new
+
+
+def evidence_sharing_team_ids(*, team_ids) -> set[int]:
+    """Those of ``team_ids`` that share evidence now (``EvidenceSharing``, off by default); one query."""
+    from marketplace.models import EvidenceSharing
+
+    ids = [i for i in team_ids if isinstance(i, int)]
+    if not ids:
+        return set()
+    return set(EvidenceSharing.objects.filter(team_id__in=ids, share_evidence=True).values_list("team_id", flat=True))
 
 
 # Search and browse live in marketplace.search (re-exported here: the public read API of the app).

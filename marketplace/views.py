@@ -32,7 +32,7 @@ from marketplace.services.installs import agent_install, installation_uninstall,
 from marketplace.services.ratings import rating_set
 from marketplace.services.reports import report_create
 from marketplace.services.versions import version_publish, version_unyank, version_validate, version_yank
-from marketplace.views_evidence import evidence_context
+from marketplace.views_evidence import evidence_comparison, evidence_context
 
 
 class IndexView(FilteredListView):
@@ -47,16 +47,14 @@ class IndexView(FilteredListView):
     def get_queryset(self):
         return Agent.objects.all()
 
+    def paginate(self, queryset):
+        # The "installed" badges come with the page's rows (and its count): one query for the list.
+        return super().paginate(selectors.with_installed_version(queryset, team=self.team))
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         listing = context["listing"]
-        installed = dict(
-            Installation.objects.filter(
-                team=self.team, uninstalled_at__isnull=True, agent_id__in=[a.pk for a in listing]
-            ).values_list("agent_id", "version__version")
-        )
         for agent in listing:
-            agent.installed_version = installed.get(agent.pk)
             agent.search_evidence = agent_search_evidence(agent)
         context["evidence_search_days"] = conf.EVIDENCE_SEARCH_DAYS
         context["searching"] = bool(self.request.GET.get("q"))
@@ -412,7 +410,8 @@ class ForkView(AgentActionView):
 
 
 class VersionDiffView(AgentMixin, TemplateView):
-    """Two versions side by side: what changed in the prompt, the schemas and the model hints."""
+    """Two versions side by side: what changed in the prompt, the schemas and the model hints, and
+    the measured evidence of both."""
 
     template_name = "marketplace/version_diff.html"
 
@@ -431,5 +430,6 @@ class VersionDiffView(AgentMixin, TemplateView):
             diff=version_diff(old=old, new=new),
             versions=selectors.versions_ordered(agent=agent).only("id", "version", "is_yanked"),
             installation=selectors.installation_for_team(team=self.team, agent=agent),
+            **evidence_comparison(self.request, old=old, new=new, team=self.team),
         )
         return context

@@ -12,8 +12,6 @@ the live view reads raw executions for an agent filter or a window older than th
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from decimal import Decimal
 
 from django.utils import timezone
 
@@ -28,72 +26,31 @@ def _minute(when: dt.datetime) -> dt.datetime:
     return when.replace(second=0, microsecond=0)
 
 
-def _deltas(rows, sign: int, uncounted_usage=()) -> dict:
-    """Per (minute, status): what ``rows`` add (``sign=-1``: take away), with the rules of the
-    hourly rows (``observability.rollups``: an execution counts its duration, usage its tokens
-    and cost); ``uncounted_usage``: spans whose usage stops counting."""
-    from observability.rollups import _counts_unpriced, _reports_usage
-
-    groups: dict = {}
-
-    def group(row):
-        key = (_minute(row["started_at"]), row["status"])
-        if key not in groups:
-            groups[key] = {"n": 0, "dsum": 0.0, "dmax": 0.0, "tokens": [0, 0, 0, 0], "cost": Decimal(0),
-                           "unpriced": 0, "hist": defaultdict(int)}  # fmt: skip
-        return groups[key]
-
-    for row in rows:
-        counts_execution, counts_usage = row.get("counts_execution", True), row.get("counts_usage", True)
-        if not counts_execution and not (counts_usage and _reports_usage(row)):
-            continue
-        g = group(row)
-        if counts_execution:
-            g["n"] += sign
-            g["dsum"] += sign * row["duration_ms"]
-            g["dmax"] = max(g["dmax"], row["duration_ms"])
-            g["hist"][histogram.bucket_of(row["duration_ms"])] += sign
-        if counts_usage:
-            _add_usage(g, row, sign)
-        if _counts_unpriced(row):
-            g["unpriced"] += sign
-    for row in uncounted_usage:
-        if not _reports_usage(row) and not _counts_unpriced(row):
-            continue
-        g = group(row)
-        _add_usage(g, row, -1)
-        g["unpriced"] -= 1 if _counts_unpriced(row) else 0
-    return groups
-
-
-def _add_usage(g, row, sign):
-    for i, name in enumerate(("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")):
-        g["tokens"][i] += sign * row[name]
-    if row["cost"] is not None:
-        g["cost"] += sign * row["cost"]
-
-
 def minute_rollups_apply(*, team_id: int, rows, sign: int = 1, uncounted_usage=()) -> None:
     """Add (``sign=-1``: subtract) executions to the team's minute rows: one upsert. The maximum
     duration is not lowered by a subtraction (as in the hourly rows)."""
-    from observability.rollups import _ROLLUP_UPSERT, EMPTY_ROWS_SQL, ROLLUP_ARRAYS, hist_merge_sql
+    from observability.rollups import (
+        _ROLLUP_UPSERT,
+        EMPTY_ROWS_SQL,
+        _columns,
+        _rollup_deltas,
+        _take_away_usage,
+        hist_merge_sql,
+    )
 
     oldest = timezone.now() - dt.timedelta(hours=conf.MINUTE_RETENTION_HOURS)
-    groups = _deltas([r for r in rows if r["started_at"] >= oldest], sign, uncounted_usage)
+    # The hourly rows' sums (observability.rollups), per (minute, status).
+    groups = _rollup_deltas([r for r in rows if r["started_at"] >= oldest], "minute", sign, by_agent=False)
+    _take_away_usage(groups, uncounted_usage, "minute", by_agent=False)
     groups = {k: g for k, g in groups.items() if k[0] >= _minute(oldest)}
     if not groups:
         return
-    columns = {name: [] for name in ROLLUP_ARRAYS}
-    for (minute, status), g in sorted(groups.items()):  # one order for every writer: no deadlock
-        dense = [0] * histogram.BUCKETS
-        for index, count in g["hist"].items():
-            dense[index] = count
-        values = (minute, "", "", "", status, g["n"], g["dsum"], g["dmax"] if sign > 0 else 0.0, *g["tokens"],
-                  g["cost"], g["unpriced"], "{" + ",".join(map(str, dense)) + "}")  # fmt: skip
-        for name, value in zip(ROLLUP_ARRAYS, values, strict=True):
-            columns[name].append(value)
+    if sign < 0:
+        for g in groups.values():
+            g[2] = 0.0  # the maximum is not lowered by a subtraction
+    columns = _columns(groups, "")  # sorted keys: one order for every writer, no deadlock
+    buckets = {index for g in groups.values() for index, count in g[9].items() if count}
     # The hourly rows' upsert (observability.rollups), for this table alone.
-    buckets = {index for g in groups.values() for index, count in g["hist"].items() if count}
     upsert = _ROLLUP_UPSERT.format(name="minutes", table=TABLE, p="", hist_merge=hist_merge_sql(buckets))
     execute(f"WITH {upsert} SELECT count(*) FROM minutes", {"team": team_id, **columns})
     if sign < 0 or uncounted_usage:  # a row left with nothing in it is no row (as a rebuild leaves it)

@@ -123,7 +123,17 @@ def rollup_upsert_sql(buckets) -> str:
 def _truncate(when: dt.datetime, unit: str) -> dt.datetime:
     if unit == "hour":
         return when.replace(minute=0, second=0, microsecond=0)
+    if unit == "minute":
+        return when.replace(second=0, microsecond=0)
     return when.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _key(row, unit: str, by_agent: bool) -> tuple:
+    """A rollup row's key: (bucket, agent, model, version, status); the minute rows keep only
+    the bucket and the status."""
+    if by_agent:
+        return (_truncate(row["started_at"], unit), row["agent_name"], row["model"], row["version"], row["status"])
+    return (_truncate(row["started_at"], unit), "", "", "", row["status"])
 
 
 def _reports_usage(row) -> bool:
@@ -142,10 +152,11 @@ def _new_group():
     return [0, 0.0, 0.0, 0, 0, 0, 0, Decimal(0), 0, defaultdict(int)]
 
 
-def _rollup_deltas(rows, unit, sign=1):
+def _rollup_deltas(rows, unit, sign=1, *, by_agent=True):
     """Per rollup key, what ``rows`` add (``sign=-1``: take away). A span adds an execution (its
     duration and histogram) when ``counts_execution``, its tokens and cost when ``counts_usage``
-    (see docs/observability.md, "Counting once"); a row without the flags counts both."""
+    (see docs/observability.md, "Counting once"); a row without the flags counts both.
+    ``by_agent=False``: the minute rows' keys (bucket and status only)."""
     groups = {}
     bucket_of = histogram.bucket_of
     for row in rows:
@@ -153,7 +164,7 @@ def _rollup_deltas(rows, unit, sign=1):
         counts_usage = row.get("counts_usage", True)
         if not counts_execution and not (counts_usage and _reports_usage(row)):
             continue  # adds nothing: no rollup row for it (the rebuild's WHERE says the same)
-        key = (_truncate(row["started_at"], unit), row["agent_name"], row["model"], row["version"], row["status"])
+        key = _key(row, unit, by_agent)
         group = groups.get(key)
         if group is None:
             group = groups[key] = _new_group()
@@ -176,13 +187,15 @@ def _rollup_deltas(rows, unit, sign=1):
     return groups
 
 
-def _take_away_usage(groups, uncounted_usage, unit):
+def _take_away_usage(groups, uncounted_usage, unit, *, by_agent=True):
     """Usage that stops counting: tokens, cost and unpriced taken away (negative deltas)."""
     for row in uncounted_usage:
         if not _reports_usage(row) and not _counts_unpriced(row):
             continue
-        key = (_truncate(row["started_at"], unit), row["agent_name"], row["model"], row["version"], row["status"])
-        group = groups.setdefault(key, _new_group())
+        key = _key(row, unit, by_agent)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _new_group()
         group[3] -= row["input_tokens"]
         group[4] -= row["output_tokens"]
         group[5] -= row["cached_input_tokens"]

@@ -6,6 +6,7 @@ bytes first (the OTLP endpoint decompresses gzip before parsing)."""
 import io
 import json
 
+import orjson
 from django.conf import settings
 from django.utils.http import parse_header_parameters
 from rest_framework import exceptions, parsers, status
@@ -54,11 +55,44 @@ def _check_depth(data, max_depth: int) -> None:
                 raise exceptions.ParseError(f"The JSON document is nested deeper than {max_depth} levels.")
 
 
+# orjson turns a whole number of more than 64 bits into a float; a body that may hold one (a run
+# of 19 digits after ':', '[' or ',': a value) takes the standard parser, which keeps it whole, as
+# does any body orjson refuses (the standard parser's message). Found with bytes methods: a
+# regular expression over a 1,000-event body costs more than orjson's whole parse.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_RUN = b"0" * 19
+
+
+def _may_hold_long_number(raw: bytes) -> bool:
+    digits = raw.translate(_DIGITS_AS_ZERO)
+    start = digits.find(_RUN)
+    while start != -1:
+        before = raw[max(0, start - 64) : start].rstrip()
+        if before.endswith(b"-"):
+            before = before[:-1].rstrip()
+        if not before or before[-1:] in (b":", b"[", b","):
+            return True
+        start = digits.find(_RUN, start + 1)
+    return False
+
+
 def json_loads(raw: bytes):
     """Decode a JSON body with the project's rules: not empty, strict UTF-8, no NaN/Infinity (nor
-    numbers that overflow to infinity), nesting depth at most ``CRUCIBLE_API_MAX_JSON_DEPTH``."""
+    numbers that overflow to infinity), nesting depth at most ``CRUCIBLE_API_MAX_JSON_DEPTH``.
+
+    orjson parses first (a quarter of the time of ``json``; it refuses what the rules refuse);
+    a body it refuses is parsed again by ``json``, whose result or message is the answer (a lone
+    surrogate escape, for one, is text ``json`` accepts and the fields then refuse by name)."""
     if not raw.strip():
         raise exceptions.ParseError("The request body is empty; send a JSON document.")
+    if not _may_hold_long_number(raw):
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            _check_depth(data, settings.API_MAX_JSON_DEPTH)
+            return data
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

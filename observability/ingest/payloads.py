@@ -104,6 +104,8 @@ def payloads_prepare(row: dict, redactor: Redactor) -> dict[str, str]:
     flags = [False]
     limit = conf.TRACE_PAYLOAD_MAX_BYTES
     for name in ("input", "output", "attributes", "request_params"):
+        if row[name] is None or row[name] == {}:
+            continue  # nothing to check (most events send no payload)
         try:
             row[name] = _clean(row[name], redactor, flags)
         except BadText as exc:
@@ -124,6 +126,7 @@ def payloads_prepare(row: dict, redactor: Redactor) -> dict[str, str]:
 def content_hash(event: dict) -> str:
     """The digest of what a span sent, its own id left out: the same span sent again (with or
     without an id) has the same digest; other content under the same span id does not."""
-    content = {key: value for key, value in event.items() if key != "id"}
+    content = event.copy()  # sorted when encoded: the order of the keys does not matter
+    content.pop("id", None)
     text = _CANONICAL.encode(content)
     return hashlib.md5(text.encode("utf-8", errors="surrogatepass"), usedforsecurity=False).hexdigest()

@@ -344,9 +344,11 @@ def _traces_copy(team_id: int, traces: list[list]) -> bool:
     try:
         with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
             with cursor.copy(f"COPY observability_trace (team_id, {columns}, duration_ms, status) FROM STDIN") as copy:
-                for t in traces:
-                    duration = (t[_ENDED] - t[_STARTED]).total_seconds() * 1000
-                    copy.write_row((team_id, *t, duration, "error" if t[_ERRORS] else "success"))
+                for t in traces:  # the times as ISO text: psycopg's datetime dumper costs more
+                    started, ended = t[_STARTED], t[_ENDED]
+                    duration = (ended - started).total_seconds() * 1000
+                    values = (*t[:_STARTED], started.isoformat(), ended.isoformat(), *t[_ENDED + 1 :])
+                    copy.write_row((team_id, *values, duration, "error" if t[_ERRORS] else "success"))
     except psycopg.errors.UniqueViolation:
         return False
     return True

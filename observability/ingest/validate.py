@@ -168,7 +168,15 @@ def _apply(rules, event: dict, clean: dict, errors: v.Errors) -> None:
 
 
 def event_validate(event, *, oldest, newest, errors: v.Errors) -> dict | None:
-    """Clean values of one event, or None with every bad field filed in ``errors``."""
+    """Clean values of one event, or None with every bad field filed in ``errors``.
+
+    Most events are valid: ``_event_fast`` checks only the fields the event sent, with the same
+    checks, and stops at the first problem; then the full pass below runs and names every bad
+    field (so the messages and their order are the full pass's, always)."""
+    if type(event) is dict:
+        row = _event_fast(event, oldest, newest)
+        if row is not None:
+            return row
     if not isinstance(event, dict):
         errors.add(None, "Each event must be a JSON object.")
         return None
@@ -205,6 +213,100 @@ def event_validate(event, *, oldest, newest, errors: v.Errors) -> dict | None:
             errors.add("reasoning_tokens", "Cannot exceed output_tokens (output tokens include reasoning ones).")
     if errors:
         return None
+    return _row(clean)
+
+
+# The rules by field name, and every rule field's value when the event leaves it out.
+_RULES = {name: (check, kwargs) for name, check, _, kwargs in (*HEAD_RULES, *SPAN_RULES, *FIELD_RULES)}
+_DEFAULTS = {name: default for name, _, default, _ in (*HEAD_RULES, *SPAN_RULES, *FIELD_RULES)}
+_OWN_CHECKS = frozenset({"id", "agent", "started_at", "duration_ms", "ended_at"})
+# The commonest checks written out for the fast pass (the same outcome as ``v.text``, ``_hex``
+# and ``v.whole`` on the values they accept; any other value goes to the check function).
+_TEXT_LIMITS = {name: kwargs["max_length"] for name, (check, kwargs) in _RULES.items() if check is v.text}
+assert all(set(kwargs) == {"max_length"} for check, kwargs in _RULES.values() if check is v.text)
+_HEX_LENGTHS = {name: kwargs["length"] for name, (check, kwargs) in _RULES.items() if check is _hex}
+_STR_FAST = frozenset(_TEXT_LIMITS) | frozenset(_HEX_LENGTHS)
+_WHOLE_BOUNDS = {name: (kwargs["low"], kwargs["high"]) for name, (check, kwargs) in _RULES.items() if check is v.whole}
+
+
+class _Refused(Exception):
+    """The fast pass met something it leaves to the full pass."""
+
+
+def _event_fast(event: dict, oldest, newest) -> dict | None:
+    """``event_validate`` for a valid event: the row, or None at the first problem (the full
+    pass then names them all). The same checks, for the fields sent only (text, hexadecimal ids
+    and whole numbers written out, the others by their check function)."""
+    clean = _DEFAULTS.copy()
+    rules = _RULES
+    try:
+        for name, value in event.items():
+            kind = type(value)
+            if kind is str:
+                if not value.isascii() and not _encodable(value):
+                    return None
+                if name in _STR_FAST and _text_fast(name, value, clean):
+                    continue
+            elif kind is int and name in _WHOLE_BOUNDS:
+                low, high = _WHOLE_BOUNDS[name]
+                if not low <= value <= high:
+                    return None
+                clean[name] = value
+                continue
+            rule = rules.get(name)
+            if rule is None:
+                if name not in _OWN_CHECKS:
+                    return None  # an unknown field
+                continue
+            if value is not None:
+                clean[name] = rule[0](value, **rule[1])
+        get = event.get
+        spanned = bool(get("trace_id")) and bool(get("span_id"))
+        clean["id"] = v.text(get("id"), max_length=limits.LABEL_CHARS, required=not spanned)
+        agent_required = clean["agent_ref"] is None and not get("parent_span_id")
+        clean["agent"] = v.text(get("agent"), max_length=limits.LABEL_CHARS, required=agent_required)
+        clean["started_at"] = _started_at(get("started_at"), oldest=oldest, newest=newest)
+        if get("ended_at") is None:
+            clean["duration_ms"] = v.number(get("duration_ms"), low=0, high=limits.MAX_DURATION_MS, required=True)
+        else:
+            problems = v.Errors()
+            _duration(event, clean, problems)
+            if problems:
+                raise _Refused
+        parent = clean["parent_span_id"]
+        if parent and (not get("trace_id") or parent == clean["span_id"]):
+            raise _Refused
+        inp, out = clean["input_tokens"], clean["output_tokens"]
+        if inp + out > limits.MAX_TOKENS or clean["cached_input_tokens"] > inp or clean["reasoning_tokens"] > out:
+            raise _Refused
+    except (v.Invalid, _Refused):
+        return None
+    return _row(clean)
+
+
+def _text_fast(name: str, value: str, clean: dict) -> bool:
+    """A text or hexadecimal field checked as ``v.text`` and ``_hex`` would (True: done; False:
+    not such a field). Raises ``_Refused`` for a value they refuse."""
+    limit = _TEXT_LIMITS.get(name)
+    if limit is not None:
+        value = value.strip()
+        if "\x00" in value or len(value) > limit:
+            raise _Refused
+        clean[name] = value
+        return True
+    limit = _HEX_LENGTHS.get(name)
+    if limit is not None:
+        value = value.strip()
+        if "\x00" in value or len(value) > limit or not HEX.issuperset(value):
+            raise _Refused
+        clean[name] = value.lower()
+        return True
+    return False
+
+
+def _row(clean: dict) -> dict:
+    """The row of a valid event, from its clean values."""
+    tokens = {name: clean[name] for name in TOKEN_FIELDS}
     error_type = clean["error_type"]
     if clean["status"] == "error" and not error_type:
         error_type = "error"

@@ -89,3 +89,10 @@ def test_deleting_a_person_in_the_admin_takes_their_ratings_out_of_the_counters(
     operator.post(url, {"action": "delete_selected", "_selected_action": others, "post": "yes"})
     rated.refresh_from_db()
     assert not Rating.objects.exists() and (rated.rating_count, rated.rating_sum) == (0, 0)
+
+
+def test_tag_counts_are_listed_read_only(operator, make_agent, team):
+    make_agent(team, "Tagged", tags=["python"])
+    page = operator.get("/admin/marketplace/tagcount/")
+    assert page.status_code == 200 and "python" in page.content.decode()
+    assert operator.get("/admin/marketplace/tagcount/add/").status_code == 403

@@ -53,6 +53,12 @@ def period_url(period, *, ordering: str = "", **filters) -> str:
     return executions_url(start=period.start, end=period.end, ordering=ordering, **filters)
 
 
+def period_urls(period, filters: list[dict], *, ordering: str = "") -> list[str]:
+    """``period_url`` for each of ``filters`` (a table's rows), the executions page reversed once."""
+    base = reverse("observability:executions")
+    return [_with_query(base, start=period.start, end=period.end, ordering=ordering, **f) for f in filters]
+
+
 def bucket_urls(series: list[dict], period, **filters) -> list[str]:
     """One URL per point of a time series (``point["time"]`` is its bucket start): the executions
     of that bucket, within the period, with the page's filters."""

@@ -20,6 +20,7 @@ from observability.forms import DashboardFilterForm, PeriodForm
 from observability.models import Execution
 from observability.recommendations import with_change_figures
 from observability.selectors.executions import marketplace_agent_id
+from observability.tables import agent_rows_html
 
 
 class PeriodMixin:
@@ -41,21 +42,31 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         base = PeriodForm(self.request.GET)
         period = self.get_period(base)
-        choices = selectors.filter_choices(team=self.team, period=period)
+        data = None
+        if not any(self.request.GET.get(name) for name in ("agent", "model", "status")):
+            # Unfiltered: the dashboard's own rows name every agent and model of the period.
+            data = selectors.dashboard(team=self.team, period=period)
+            choices = selectors.filter_choices_of(data)
+        else:
+            choices = selectors.filter_choices(team=self.team, period=period)
         form = DashboardFilterForm(self.request.GET, agents=choices["agents"], models=choices["models"])
         filters = form.cleaned_data if form.is_valid() else {}
-        data = selectors.dashboard(
-            team=self.team,
-            period=period,
-            agent=filters.get("agent") or None,
-            model=filters.get("model") or None,
-            status=filters.get("status") or None,
-        )
+        if data is None:
+            data = selectors.dashboard(
+                team=self.team,
+                period=period,
+                agent=filters.get("agent") or None,
+                model=filters.get("model") or None,
+                status=filters.get("status") or None,
+            )
         context.update(
             form=form,
             period=period,
             data=data,
             charts=charts.series_charts(data["series"], period, filters=data["filters"]),
+            agent_rows=agent_rows_html(
+                data["agents"], period=period, filters=data["filters"], query=self.request.GET.urlencode()
+            ),
             period_error=self.period_error,
             query=self.request.GET.urlencode(),
         )
@@ -94,15 +105,15 @@ class BottlenecksView(PeriodMixin, TeamPageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         form = PeriodForm(self.request.GET)
         period = self.get_period(form)
-        current = selectors.per_agent(self.team, period.start, period.end)
-        data = selectors.bottlenecks(team=self.team, period=period, current=current)
+        compared = selectors.compared(self.team, period)
+        data = selectors.bottlenecks(team=self.team, period=period, current=compared["current"])
         context.update(
             form=form,
             period=period,
             data=data,
             chart=charts.time_share_chart(data["by_time"], period=period),
             period_error=self.period_error,
-            regressions=with_change_figures(selectors.regressions(team=self.team, period=period, current=current)),
+            regressions=with_change_figures(selectors.regressions(team=self.team, period=period, compared=compared)),
             query=self.request.GET.urlencode(),
         )
         return context

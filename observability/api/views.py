@@ -329,9 +329,9 @@ class BottlenecksView(APIView):
     def get(self, request):
         period, _ = period_query(request)
         team = active_team_or_404(request)
-        current = selectors.per_agent(team, period.start, period.end)
-        result = selectors.bottlenecks(team=team, period=period, current=current)
-        result["regressions"] = selectors.regressions(team=team, period=period, current=current)
+        compared = selectors.compared(team, period)
+        result = selectors.bottlenecks(team=team, period=period, current=compared["current"])
+        result["regressions"] = selectors.regressions(team=team, period=period, compared=compared)
         return Response(s.BottlenecksSerializer(result).data)
 
 

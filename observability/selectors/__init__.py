@@ -8,8 +8,14 @@ keeps working (``crucible.views.home_cards`` looks up ``home_card`` here).
 """
 
 from observability.selectors.alerting import alert_tag_window_figures, alert_window_figures
-from observability.selectors.analysis import bottlenecks, per_agent, recommendations, regressions
-from observability.selectors.dashboard import agent_detail, dashboard, errors_by_type, filter_choices
+from observability.selectors.analysis import bottlenecks, compared, per_agent, recommendations, regressions
+from observability.selectors.dashboard import (
+    agent_detail,
+    dashboard,
+    errors_by_type,
+    filter_choices,
+    filter_choices_of,
+)
 from observability.selectors.home import executions_for_build, home_card
 from observability.selectors.live import live_dashboard
 from observability.selectors.rollup_reads import (
@@ -49,11 +55,13 @@ __all__ = [
     "TimeRange",
     "agent_detail",
     "bottlenecks",
+    "compared",
     "dashboard",
     "live_dashboard",
     "errors_by_type",
     "executions_for_build",
     "filter_choices",
+    "filter_choices_of",
     "home_card",
     "metrics",
     "per_agent",

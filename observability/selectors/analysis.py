@@ -5,14 +5,18 @@ from __future__ import annotations
 from crucible.rules import run_rules
 from observability import conf
 from observability import recommendations as obs_recommendations
+from observability.selectors.block_reads import block_rows
 from observability.selectors.dashboard import errors_by_type
 from observability.selectors.rollup_reads import TimeRange, _merge, metrics, rollup_rows
+from observability.selectors.version_reads import periods_compared
 
 
 def per_agent(team, start, end):
     """{agent: aggregate row} of [start, end); pass it as ``current`` to bottlenecks, regressions
     and recommendations of the same period so they share one scan of the rollups."""
-    rows = rollup_rows(team=team, start=start, end=end, group_by=("agent",))
+    rows = block_rows(team=team, start=start, end=end, group_by=("agent",))
+    if rows is None:
+        rows = rollup_rows(team=team, start=start, end=end, group_by=("agent",))
     return {row["agent"]: row for row in rows}
 
 
@@ -98,12 +102,20 @@ def _compare(before: dict, after: dict) -> list[dict]:
     return changes
 
 
-def regressions(*, team, period: TimeRange, current=None) -> list[dict]:
+def compared(team, period: TimeRange) -> dict:
+    """This period and the previous one per agent, and versions over both, in one read of the
+    rollups (``version_reads.periods_compared``): pass it as ``compared`` to ``regressions`` and
+    ``recommendations`` (and its ``current`` to ``bottlenecks``) of the same period."""
+    return periods_compared(team=team, period=period, previous=period.previous())
+
+
+def regressions(*, team, period: TimeRange, current=None, compared=None) -> list[dict]:
     """Agents that got clearly worse than in the previous period of the same length, and agents
     whose newest version is clearly worse than the version before it (within both periods)."""
-    current = current if current is not None else per_agent(team, period.start, period.end)
     previous = period.previous()
-    before_rows = per_agent(team, previous.start, previous.end)
+    compared = compared if compared is not None else periods_compared(team=team, period=period, previous=previous)
+    current = current if current is not None else compared["current"]
+    before_rows = compared["previous"]
     found = []
     for name, row in sorted(current.items()):
         before = before_rows.get(name)
@@ -122,7 +134,7 @@ def regressions(*, team, period: TimeRange, current=None) -> list[dict]:
                 }
             )
     # Versions: compare the newest version seen in the window with the one before it.
-    versions = rollup_rows(team=team, start=previous.start, end=period.end, group_by=("agent", "version"), hourly=True)
+    versions = compared["versions"]
     by_agent: dict[str, list] = {}
     for row in versions:
         if row["version"]:
@@ -154,13 +166,19 @@ def regressions(*, team, period: TimeRange, current=None) -> list[dict]:
     return found
 
 
-def recommendations(*, team, period: TimeRange, current=None) -> list[dict]:
+def recommendations(*, team, period: TimeRange, current=None, compared=None) -> list[dict]:
     """Suggestions from the data, each with its evidence (the numbers) and a suggested action:
     the rules of ``observability.recommendations`` over this period's figures."""
-    current = current if current is not None else per_agent(team, period.start, period.end)
+    if current is None and compared is None:
+        compared = periods_compared(team=team, period=period, previous=period.previous())
+    current = current if current is not None else compared["current"]
 
     def model_metrics():
-        rows = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
+        rows = block_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
+        if rows is None:
+            rows = rollup_rows(
+                team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False
+            )
         return [(row["agent"], row["model"], metrics(row)) for row in rows]
 
     context = obs_recommendations.Context(
@@ -171,7 +189,9 @@ def recommendations(*, team, period: TimeRange, current=None) -> list[dict]:
         ),
         model_metrics=model_metrics,
         version_regressions=lambda: [
-            r for r in regressions(team=team, period=period, current=current) if r["kind"] == "version"
+            r
+            for r in regressions(team=team, period=period, current=current, compared=compared)
+            if r["kind"] == "version"
         ],
     )
     return [rec.as_dict(subject_key="agent") for rec in run_rules(obs_recommendations.RULES, context)]

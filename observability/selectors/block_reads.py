@@ -60,6 +60,55 @@ def block_days(*, start, end, time_bucket, status=None) -> tuple | None:
     return daily[0] if daily else None
 
 
+def _block_sql(*, time: str, scope: str, filters: str) -> str:
+    return (
+        f"SELECT agent_name, model, {time} AS time, {SUMS} FROM (SELECT *, day AS bucket "
+        f"FROM observability_dayblockrollup WHERE team_id = %(team)s AND {scope}{filters}) b"
+    )
+
+
+def _rest_sql(union: str, time: str) -> str:
+    """The rollup rows not served by blocks, shaped like block rows (successes instead of status)."""
+    return f"""
+        SELECT agent_name, model, {time} AS time, executions,
+               CASE WHEN status = 'success' THEN executions ELSE 0 END AS successes, duration_sum_ms,
+               duration_max_ms, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost,
+               unpriced, hist
+        FROM ({union}) u
+    """
+
+
+def _filters(agent, model) -> str:
+    return "".join(
+        f" AND {column} = %({column})s" for column, value in (("agent_name", agent), ("model", model)) if value
+    )
+
+
+def block_rows(*, team, start, end, group_by=(), agent=None, model=None, with_hist=True) -> list[dict] | None:
+    """``rollup_rows`` grouped by any of agent and model (no version, status or time), with the
+    closed days of [start, end) read from day blocks; None when the period has no whole days (the
+    caller reads the rollups). ``first_seen`` and ``last_seen`` are then only to the block."""
+    days = block_days(start=start, end=end, time_bucket=None)
+    if days is None or not set(group_by) <= {"agent", "model"}:
+        return None
+    union, params = _where(team, start, end, agent=agent, model=model, blocks=True)
+    cover = _cover(team, *days)
+    params |= {"cover_days": [day for day, _ in cover], "cover_lengths": [length for _, length in cover]}
+    # Totals of an unfiltered period from the team's total rows; anything else from the agent rows.
+    scope = ("NOT total" if group_by or agent or model else "total") + " AND " + COVERED
+    keys = [{"agent": "agent_name AS agent", "model": "model"}[name] for name in group_by]
+    select_keys = "".join(f"{key}, " for key in keys)
+    group_clause = ("GROUP BY " + ", ".join(str(i) for i in range(1, len(keys) + 1))) if keys else ""
+    hist = f", {HIST_ARRAY}" if with_hist else ""
+    sql = f"""
+        SELECT {select_keys}{AGGREGATES}{hist}
+        FROM ({_rest_sql(union, "bucket")} UNION ALL {_block_sql(time="day", scope=scope, filters=_filters(agent, model))}) a
+        {group_clause}
+    """
+    rows = fetch_rows(sql, params)
+    return [_row(record, keys=group_by) for record in rows if record["executions"] is not None]
+
+
 def block_agent_model_and_series(*, team, start, end, time_bucket, days, agent=None, model=None):
     """``rollup_agent_model_and_series`` for a period whose ``days`` (from ``block_days``) may be
     read from day blocks: the same rows, in one statement."""
@@ -71,30 +120,18 @@ def block_agent_model_and_series(*, team, start, end, time_bucket, days, agent=N
         "cover_days": [day for day, _ in cover],
         "cover_lengths": [length for _, length in cover],
     }
-    filters = "".join(
-        f" AND {column} = %({column})s" for column, value in (("agent_name", agent), ("model", model)) if value
-    )
-    blocks = (
-        "SELECT agent_name, model, {time} AS time, " + SUMS + " FROM (SELECT *, day AS bucket "
-        "FROM observability_dayblockrollup WHERE team_id = %(team)s AND {scope} " + filters + ") b"
-    )
+    filters = _filters(agent, model)
     time = _time_expr(time_bucket)
     # The series of an unfiltered dashboard reads the day's total row; a filtered one its agent rows.
     series_scope = "NOT total" if filters else "total"
     sql = f"""
-        WITH rest AS MATERIALIZED (
-            SELECT agent_name, model, {time} AS time, executions,
-                   CASE WHEN status = 'success' THEN executions ELSE 0 END AS successes, duration_sum_ms,
-                   duration_max_ms, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost,
-                   unpriced, hist
-            FROM ({union}) u
-        )
+        WITH rest AS MATERIALIZED ({_rest_sql(union, time)})
         SELECT agent_name AS agent, model, NULL::timestamptz AS time, 1 AS grouping, {AGGREGATES}, {HIST_ARRAY}
-        FROM (SELECT * FROM rest UNION ALL {blocks.format(time=time, scope="NOT total AND " + COVERED)}) a
+        FROM (SELECT * FROM rest UNION ALL {_block_sql(time=time, scope="NOT total AND " + COVERED, filters=filters)}) a
         GROUP BY agent_name, model
         UNION ALL
         SELECT NULL, NULL, time, 0, {AGGREGATES}, {HIST_ARRAY}
-        FROM (SELECT * FROM rest UNION ALL {blocks.format(time=time, scope=series_scope + " AND " + ONE_DAY)}) t
+        FROM (SELECT * FROM rest UNION ALL {_block_sql(time=time, scope=series_scope + " AND " + ONE_DAY, filters=filters)}) t
         GROUP BY time
     """
     by_agent_model, series = [], []

@@ -6,7 +6,7 @@ from django.db.models import Count, Sum
 
 from observability import histogram
 from observability.models import ErrorRollup, Execution
-from observability.selectors.block_reads import block_agent_model_and_series, block_days
+from observability.selectors.block_reads import block_agent_model_and_series, block_days, block_rows
 from observability.selectors.rollup_reads import (
     DAY,
     RAW,
@@ -17,6 +17,7 @@ from observability.selectors.rollup_reads import (
     rollup_agent_model_and_series,
     rollup_rows,
 )
+from observability.selectors.version_reads import version_rows
 
 
 def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -> dict:
@@ -91,8 +92,19 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
 
 
 def filter_choices(*, team, period: TimeRange) -> dict:
-    rows = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
+    rows = block_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
+    if rows is None:
+        rows = rollup_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
     return {"agents": sorted({r["agent"] for r in rows}), "models": sorted({r["model"] for r in rows if r["model"]})}
+
+
+def filter_choices_of(data: dict) -> dict:
+    """``filter_choices`` from an unfiltered ``dashboard`` of the same period (its rows are the
+    same rollup rows, so they name the same agents and models)."""
+    return {
+        "agents": sorted(a["agent"] for a in data["agents"]),
+        "models": sorted({m for a in data["agents"] for m in a["models"] if m}),
+    }
 
 
 def errors_by_type(*, team, start, end, agents=None, limit_per_agent=None) -> dict[str, list[dict]]:
@@ -118,9 +130,7 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
     if not overall:
         return None
     series_rows = rollup_rows(team=team, start=period.start, end=period.end, agent=name, time_bucket=period.bucket)
-    versions = rollup_rows(
-        team=team, start=period.start, end=period.end, agent=name, group_by=("version",), hourly=True
-    )
+    versions = version_rows(team=team, start=period.start, end=period.end, agent=name)
     versions.sort(key=lambda r: r["first_seen"])
     models = rollup_rows(team=team, start=period.start, end=period.end, agent=name, group_by=("model",))
     models.sort(key=lambda r: -r["executions"])

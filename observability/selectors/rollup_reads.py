@@ -95,11 +95,23 @@ GROUPS = {
 
 
 def _where(
-    team, start, end, *, agent=None, model=None, status=None, version=None, agents=None, time_bucket=None, blocks=False
+    team,
+    start,
+    end,
+    *,
+    agent=None,
+    model=None,
+    status=None,
+    version=None,
+    agents=None,
+    time_bucket=None,
+    blocks=False,
+    name="",
 ):
     """The rollup rows of [start, end) as a UNION of raw, hourly and daily segments (``_segments``),
     with its named parameters. ``blocks``: leave out the daily rows of days that have day blocks
-    (``observability.blocks``; the caller reads those days from the blocks)."""
+    (``observability.blocks``; the caller reads those days from the blocks). ``name`` prefixes
+    the bounds' parameter names (two periods in one statement)."""
     where = ["team_id = %(team)s"]
     params = {"team": team.pk}
     for column, value in (("agent_name", agent), ("model", model), ("status", status), ("version", version)):
@@ -110,7 +122,8 @@ def _where(
         where.append("agent_name = ANY(%(agents)s)")
         params["agents"] = list(agents)
     union = []
-    for i, (table, lo, hi) in enumerate(_segments(start, end, time_bucket)):
+    for n, (table, lo, hi) in enumerate(_segments(start, end, time_bucket)):
+        i = f"{name}{n}"
         segment = [*where, f"bucket >= %(lo_{i})s", f"bucket < %(hi_{i})s"]
         if blocks and table == "observability_dailyrollup":
             segment.append(f"bucket NOT IN ({BLOCK_DAYS_SQL.format(lo=f'lo_{i}', hi=f'hi_{i}')})")

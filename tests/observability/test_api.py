@@ -109,9 +109,9 @@ def test_agent_detail(member_client, seeded):
 
 def test_bottlenecks_regressions_recommendations(member_client, seeded, django_assert_num_queries):
     # session, user, memberships, team; the session's and the 'expensive' rate counters (shared by
-    # all processes, one statement); this period per agent (shared by bottlenecks and regressions), the
-    # previous period per agent, versions of both periods
-    with django_assert_num_queries(8):
+    # all processes, one statement); this period and the previous one per agent and the versions of
+    # both, in one statement (observability.selectors.compared)
+    with django_assert_num_queries(6):
         data = member_client.get(f"{BASE}/bottlenecks/").json()
     assert data["by_time"][0]["agent"] == "coder"
     assert data["regressions"] == []

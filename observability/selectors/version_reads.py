@@ -1,0 +1,137 @@
+"""Versions of agents compared over a period: the sums from daily rows, first seen to the hour.
+
+Which of two versions is newer is decided by the hour each was first seen, and a regression's
+"released at" is that hour. Reading every hourly row of a long window for that (what
+``rollup_rows(hourly=True)`` does) summed the 134-bucket histogram of each: at 10 million
+executions, 14 days of hourly rows made the bottlenecks page take seconds. Here the sums come from
+the usual segments (daily rows for whole days), and only the first day of the versions whose hour
+matters is read from the hourly rows, without histograms (``first_seen_to_the_hour``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from crucible.sql import fetch_rows
+from observability.selectors.rollup_reads import AGGREGATES, DAY, HIST_ARRAY, _row, _segments, _where, rollup_rows
+
+# The first hour of each (agent, version) on the day it was first seen (named by the caller).
+FIRST_HOUR_SQL = """
+SELECT h.agent_name AS agent, h.version, min(h.bucket) AS first_seen
+FROM observability_hourlyrollup h
+JOIN unnest(%(agents)s::text[], %(versions)s::text[], %(days)s::timestamptz[]) AS c(agent, version, day)
+  ON h.agent_name = c.agent AND h.version = c.version AND h.bucket >= c.day AND h.bucket < c.day + interval '1 day'
+WHERE h.team_id = %(team)s AND h.bucket >= %(lo)s AND h.bucket < %(hi)s
+GROUP BY 1, 2
+"""
+
+
+def _daily_parts(*spans) -> list[tuple[dt.datetime, dt.datetime]]:
+    return [
+        (lo, hi)
+        for start, end in spans
+        for table, lo, hi in _segments(start, end)
+        if table == "observability_dailyrollup"
+    ]
+
+
+def first_seen_to_the_hour(*, team, rows: list[dict], spans) -> None:
+    """Replace, in place, the ``first_seen`` of ``rows`` (aggregates per agent and version of the
+    periods ``spans``, [(start, end)], read by ``rollup_rows``) that a daily row gave to the day
+    by the hour it was first seen (one query over those days' hourly rows, no histogram)."""
+    daily = _daily_parts(*spans)
+    vague = [r for r in rows if any(lo <= r["first_seen"] < hi for lo, hi in daily)]
+    if not vague:
+        return
+    found = fetch_rows(
+        FIRST_HOUR_SQL,
+        {
+            "team": team.pk,
+            "agents": [r["agent"] for r in vague],
+            "versions": [r["version"] for r in vague],
+            "days": [r["first_seen"] for r in vague],
+            "lo": min(lo for lo, _ in daily),
+            "hi": max(hi for _, hi in daily),
+        },
+    )
+    hours = {(f["agent"], f["version"]): f["first_seen"] for f in found}
+    for r in vague:
+        r["first_seen"] = hours.get((r["agent"], r["version"]), r["first_seen"])
+
+
+def version_rows(
+    *, team, start, end, agent: str | None = None, exact: Callable[[list[dict]], list[dict]] | None = None
+) -> list[dict]:
+    """Aggregates per (agent, version) of [start, end) (``rollup_rows`` rows with ``agent`` and
+    ``version``); the ``first_seen`` of the rows ``exact(rows)`` picks (default: every row) exact
+    to the hour, the others possibly only to the day."""
+    rows = rollup_rows(team=team, start=start, end=end, group_by=("agent", "version"), agent=agent)
+    first_seen_to_the_hour(team=team, rows=exact(rows) if exact else rows, spans=[(start, end)])
+    return rows
+
+
+def newest_two_need_hours(since: dt.datetime) -> Callable[[list[dict]], list[dict]]:
+    """For ``version_rows``: the rows whose hour decides which two versions of an agent are the
+    newest, when the newest may have appeared since ``since`` (a regression's pair). A version
+    first seen before the day of ``since`` cannot be the newest one of the period; when exactly
+    one was seen since, the versions of the latest day before it compete for second place."""
+    day_of_since = since.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def pick(rows: list[dict]) -> list[dict]:
+        by_agent: dict[str, list[dict]] = {}
+        for row in rows:
+            if row["version"]:
+                by_agent.setdefault(row["agent"], []).append(row)
+        picked = []
+        for versions in by_agent.values():
+            recent = [r for r in versions if r["first_seen"] >= day_of_since]
+            picked += recent
+            if len(recent) == 1:
+                older = [r for r in versions if r["first_seen"] < day_of_since]
+                if older:
+                    latest_day = max(r["first_seen"] for r in older) - DAY
+                    picked += [r for r in older if r["first_seen"] > latest_day]
+        return picked
+
+    return pick
+
+
+# Sums of the groups of a first GROUP BY (per agent, version and period), added up again.
+REGROUPED = (
+    "sum(executions) AS executions, sum(successes) AS successes, sum(duration_sum_ms) AS duration_sum_ms, "
+    "max(duration_max_ms) AS duration_max_ms, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
+    "sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens, sum(cost) AS cost, "
+    "sum(unpriced) AS unpriced, min(first_seen) AS first_seen, max(last_seen) AS last_seen"
+)
+
+
+def periods_compared(*, team, period, previous, since=None) -> dict:
+    """What the regressions (and the bottlenecks) of ``period`` read, in ONE pass over the rollups
+    of ``previous`` and ``period``: ``current`` and ``previous`` ({agent: aggregate row}, as
+    ``per_agent``) and ``versions`` (rows per agent and version over both periods, as
+    ``version_rows`` with ``exact=newest_two_need_hours(since or period.start)``). Each rollup
+    row's histogram is summed once (per agent, version and period), not once per figure."""
+    prev_union, params = _where(team, previous.start, previous.end, name="p")
+    cur_union, cur_params = _where(team, period.start, period.end, name="c")
+    sql = f"""
+        WITH g AS MATERIALIZED (
+            SELECT agent_name AS agent, version, cur, {AGGREGATES}, {HIST_ARRAY}
+            FROM (SELECT *, false AS cur FROM ({prev_union}) p UNION ALL SELECT *, true FROM ({cur_union}) c) r
+            GROUP BY 1, 2, 3
+        )
+        SELECT agent, version, cur, GROUPING(version, cur) AS grouping, {REGROUPED}, {HIST_ARRAY}
+        FROM g GROUP BY GROUPING SETS ((agent, cur), (agent, version))
+    """
+    current, before, versions = {}, {}, []
+    for record in fetch_rows(sql, params | cur_params):
+        if record["grouping"] == 1:  # period added up: an (agent, version) row
+            versions.append(_row(record, keys=("agent", "version")))
+        else:
+            (current if record["cur"] else before)[record["agent"]] = _row(record, keys=("agent",))
+    first_seen_to_the_hour(
+        team=team,
+        rows=newest_two_need_hours(since or period.start)(versions),
+        spans=[(previous.start, previous.end), (period.start, period.end)],
+    )
+    return {"current": current, "previous": before, "versions": versions}

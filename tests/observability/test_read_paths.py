@@ -1,0 +1,170 @@
+"""The faster read paths of the analysis pages give the figures the slower ones gave (issue 16).
+
+Versions are compared from daily rows for whole days, with the hour a version was first seen read
+from the hourly rows of that one day: the released hour and which version is newer must stay
+exact to the hour, also when two versions first appear on the same whole day.
+"""
+
+import datetime as dt
+
+import pytest
+
+from observability import selectors
+from observability.selectors.rollup_reads import rollup_rows
+
+from .test_analysis import runs
+
+pytestmark = pytest.mark.django_db
+
+
+def _day(now, days_ago):
+    return now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=days_ago)
+
+
+def test_version_regression_names_the_hour_a_version_appeared_on_a_whole_day(team, ingest, now):
+    period = selectors.time_range("7d", now=now)
+    day = _day(now, 3)  # a whole day of the period: its versions come from daily rows
+    # Both versions appear on the same day, 1.0 at 03:xx, 1.1 at 15:xx: only the hour orders them.
+    ingest(team, runs("v10", agent="coder", n=40, when=day + dt.timedelta(hours=3, minutes=50), version="1.0"))
+    ingest(
+        team,
+        runs("v11", agent="coder", n=40, when=day + dt.timedelta(hours=15, minutes=50), version="1.1", duration=3000),
+    )
+    regs = [r for r in selectors.regressions(team=team, period=period) if r["kind"] == "version"]
+    assert len(regs) == 1
+    assert (regs[0]["version_before"], regs[0]["version_after"]) == ("1.0", "1.1")
+    assert regs[0]["released_at"] == day + dt.timedelta(hours=15)
+
+
+def test_the_older_of_two_versions_seen_the_same_earlier_day_is_ordered_by_hour(team, ingest, now):
+    period = selectors.time_range("7d", now=now)
+    before = period.start - dt.timedelta(days=2)  # a whole day of the previous period
+    day = before.replace(hour=0, minute=0, second=0, microsecond=0)
+    # 2.0 (seen at 20:xx) is newer than 1.9 (06:xx) on that day; 2.1 appears in the period.
+    ingest(team, runs("a", agent="coder", n=30, when=day + dt.timedelta(hours=20, minutes=50), version="2.0"))
+    ingest(team, runs("b", agent="coder", n=30, when=day + dt.timedelta(hours=6, minutes=50), version="1.9"))
+    ingest(
+        team,
+        runs(
+            "c",
+            agent="coder",
+            n=30,
+            when=_day(now, 2) + dt.timedelta(hours=9, minutes=50),
+            version="2.1",
+            duration=5000,
+        ),
+    )
+    regs = [r for r in selectors.regressions(team=team, period=period) if r["kind"] == "version"]
+    assert [(r["version_before"], r["version_after"]) for r in regs] == [("2.0", "2.1")]
+    assert regs[0]["released_at"] == _day(now, 2) + dt.timedelta(hours=9)
+
+
+def test_agent_page_versions_are_first_seen_to_the_hour(team, ingest, now):
+    period = selectors.time_range("30d", now=now)
+    day = _day(now, 5)
+    ingest(team, runs("x", agent="coder", n=10, when=day + dt.timedelta(hours=7, minutes=30), version="1.0"))
+    ingest(team, runs("y", agent="coder", n=10, when=day + dt.timedelta(hours=22, minutes=30), version="1.1"))
+    versions = selectors.agent_detail(team=team, name="coder", period=period)["versions"]
+    hourly = rollup_rows(
+        team=team, start=period.start, end=period.end, agent="coder", group_by=("version",), hourly=True
+    )
+    assert [(v["version"], v["first_seen"]) for v in versions] == [
+        ("1.0", day + dt.timedelta(hours=7)),
+        ("1.1", day + dt.timedelta(hours=22)),
+    ]
+    # The figures are those of the hourly rows, as before.
+    by_version = {r["version"]: selectors.metrics(r) for r in hourly}
+    for v in versions:
+        assert {key: v[key] for key in by_version[v["version"]]} == by_version[v["version"]]
+
+
+def _analyses(team):
+    out = {}
+    for key in ("30d", "90d", "7d", "24h"):
+        period = selectors.time_range(key)
+        out[key] = {
+            "bottlenecks": selectors.bottlenecks(team=team, period=period),
+            "regressions": selectors.regressions(team=team, period=period),
+            "recommendations": selectors.recommendations(team=team, period=period),
+            "choices": selectors.filter_choices(team=team, period=period),
+            "per_agent": {
+                name: selectors.metrics(row)
+                for name, row in selectors.per_agent(team, period.start, period.end).items()
+            },
+        }
+        # The pages' one-statement read gives the same figures per agent as per_agent.
+        compared = selectors.compared(team, period)
+        assert {name: selectors.metrics(row) for name, row in compared["current"].items()} == out[key]["per_agent"]
+        before = period.previous()
+        assert {name: selectors.metrics(row) for name, row in compared["previous"].items()} == {
+            name: selectors.metrics(row) for name, row in selectors.per_agent(team, before.start, before.end).items()
+        }
+    return out
+
+
+def test_analysis_pages_read_closed_days_from_day_blocks_with_the_same_figures(team, other_team, ingest, now):
+    from observability import services
+    from observability.models import DayBlockRollup
+
+    from .test_day_blocks import _seed
+
+    _seed(team, other_team, ingest, now)
+    before = _analyses(team)
+    assert before["30d"]["per_agent"] and before["30d"]["choices"]["agents"]
+    assert services.day_blocks_compact(now=now) >= 2 * 9
+    assert DayBlockRollup.objects.filter(team=team, days__gt=1).exists()
+    assert _analyses(team) == before
+
+
+def test_unfiltered_dashboard_names_the_same_filter_choices(team, other_team, ingest, now, event_factory):
+    from observability import services
+
+    from .test_day_blocks import _seed
+
+    _seed(team, other_team, ingest, now)
+    ingest(team, [event_factory(model="")])  # an agent run without a model is no model choice
+    for compacted in (False, True):
+        if compacted:
+            services.day_blocks_compact(now=now)
+        for key in ("30d", "7d", "24h", "1h"):
+            period = selectors.time_range(key)
+            data = selectors.dashboard(team=team, period=period)
+            assert selectors.filter_choices_of(data) == selectors.filter_choices(team=team, period=period), key
+
+
+# The dashboard's agent table as the template loop rendered it before ``observability.tables``.
+TEMPLATE_ROWS = """{% load crucible_format observability_links %}{% for a in data.agents %}
+  <tr>
+    <td><a href="{% url 'observability:agent' a.agent %}?{{ query }}">{{ a.agent }}</a><br><span class="muted">{{ a.models|join:", " }}</span></td>
+    <td class="num"><a href="{% executions_url period agent=a.agent model=data.filters.model status=data.filters.status %}">{{ a.executions|number }}</a></td>
+    <td class="num">{% if a.error_rate >= 0.1 %}<span class="badge badge-bad">{{ a.success_rate|percent }}</span>{% else %}{{ a.success_rate|percent }}{% endif %}</td>
+    <td class="num">{{ a.p50_ms|duration }}</td><td class="num">{{ a.p95_ms|duration }}</td><td class="num">{{ a.p99_ms|duration }}</td>
+    <td class="num">{{ a.input_tokens|number }}</td><td class="num">{{ a.output_tokens|number }}</td>
+    <td class="num">{% if a.unpriced == a.executions %}<span class="badge badge-warn">unpriced</span>{% else %}{{ a.cost|money }}{% endif %}</td>
+    <td class="num">{% if a.unpriced %}<span class="badge badge-warn">{{ a.unpriced|number }}</span>{% else %}0{% endif %}</td>
+  </tr>{% endfor %}"""
+
+
+def test_agent_table_rows_are_the_template_loop_s_rows(team, ingest, event_factory):
+    from django.template import engines
+
+    from observability.tables import agent_rows_html
+
+    ingest(
+        team,
+        [event_factory(agent="<b>\"x\" & 'y'</b>", model="m<1>", status="error") for _ in range(3)]
+        + [event_factory(agent="a/b c%", model="") for _ in range(5)]
+        + [event_factory(agent="priced", model="gpt-4o", duration_ms=d) for d in (10.0, 900.0, 70000.0)]
+        + [event_factory(agent="unpriced", model="no-price-model")],
+    )
+    period = selectors.time_range("24h")
+    query = "range=24h&agent=<x>&q=a'b"
+    for filters in ({}, {"model": "m<1>", "status": "error"}):
+        data = selectors.dashboard(team=team, period=period, **filters)
+        old = engines["django"].from_string(TEMPLATE_ROWS).render({"data": data, "period": period, "query": query})
+        new = agent_rows_html(data["agents"], period=period, filters=data["filters"], query=query)
+        assert len(data["agents"]) >= 1
+        assert " ".join(new.split()) == " ".join(old.split())
+    assert "badge-bad" in agent_rows_html(
+        selectors.dashboard(team=team, period=period)["agents"], period=period, filters={}, query=""
+    )

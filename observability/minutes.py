@@ -1,12 +1,13 @@
-"""Minute rollups: the team's executions per (minute, status), for the live view's last hour.
+"""Minute rollups: executions per (minute, agent, model, version, status), for the live view's
+last hour and the edges of alert windows (the part of an hour at either end).
 
-Reading the raw executions of the last hour costs as much as the hour holds (1.4 s for 100,000);
-the live view needs only the team's figures per minute. So ingest adds each batch to
-``MinuteRollup`` rows keyed by (team, minute, status), with the same upsert as the hourly rows: a
-batch touches one or two rows per minute it spans (a live stream: a handful), not one per agent.
-Deletions subtract the same way; ``rollups_rebuild`` rebuilds the minutes of its period that are
-still kept. Rows older than ``CRUCIBLE_OBS_MINUTE_RETENTION_HOURS`` are purged by the daily job;
-the live view reads raw executions for an agent filter or a window older than that.
+Reading the raw executions of the last hour costs as much as the hour holds (1.4 s for 100,000).
+So ingest adds each batch to ``MinuteRollup`` rows keyed like the hourly rows but per minute, with
+the same upsert: a batch touches one row per (minute, agent, model, version, status) it holds, so
+a read costs scopes x minutes, not executions. Deletions subtract the same way; ``rollups_rebuild``
+rebuilds the minutes of its period that are still kept. Rows older than
+``CRUCIBLE_OBS_MINUTE_RETENTION_HOURS`` are purged by the daily job; the live view (for an agent
+filter) and alert windows read raw executions for the minutes older than that.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def _minute(when: dt.datetime) -> dt.datetime:
 
 
 def _deltas(rows, sign: int, uncounted_usage=()) -> dict:
-    """Per (minute, status): what ``rows`` add (``sign=-1``: take away), with the rules of the
+    """Per (minute, agent, model, version, status): what ``rows`` add (``sign=-1``: take away), with the rules of the
     hourly rows (``observability.rollups``: an execution counts its duration, usage its tokens
     and cost); ``uncounted_usage``: spans whose usage stops counting."""
     from observability.rollups import _counts_unpriced, _reports_usage
@@ -37,10 +38,10 @@ def _deltas(rows, sign: int, uncounted_usage=()) -> dict:
     groups: dict = {}
 
     def group(row):
-        key = (_minute(row["started_at"]), row["status"])
+        key = (_minute(row["started_at"]), row["agent_name"], row["model"], row["version"], row["status"])
         if key not in groups:
             groups[key] = {"n": 0, "dsum": 0.0, "dmax": 0.0, "tokens": [0, 0, 0, 0], "cost": Decimal(0),
-                           "unpriced": 0, "hist": defaultdict(int)}  # fmt: skip
+                           "unpriced": 0, "hist": defaultdict(int), "qsum": 0.0, "qn": 0}  # fmt: skip
         return groups[key]
 
     for row in rows:
@@ -53,6 +54,9 @@ def _deltas(rows, sign: int, uncounted_usage=()) -> dict:
             g["dsum"] += sign * row["duration_ms"]
             g["dmax"] = max(g["dmax"], row["duration_ms"])
             g["hist"][histogram.bucket_of(row["duration_ms"])] += sign
+            if row.get("quality") is not None:
+                g["qsum"] += sign * row["quality"]
+                g["qn"] += sign
         if counts_usage:
             _add_usage(g, row, sign)
         if _counts_unpriced(row):
@@ -84,12 +88,12 @@ def minute_rollups_apply(*, team_id: int, rows, sign: int = 1, uncounted_usage=(
     if not groups:
         return
     columns = {name: [] for name in ROLLUP_ARRAYS}
-    for (minute, status), g in sorted(groups.items()):  # one order for every writer: no deadlock
+    for key, g in sorted(groups.items()):  # one order for every writer: no deadlock
         dense = [0] * histogram.BUCKETS
         for index, count in g["hist"].items():
             dense[index] = count
-        values = (minute, "", "", "", status, g["n"], g["dsum"], g["dmax"] if sign > 0 else 0.0, *g["tokens"],
-                  g["cost"], g["unpriced"], "{" + ",".join(map(str, dense)) + "}")  # fmt: skip
+        values = (*key, g["n"], g["dsum"], g["dmax"] if sign > 0 else 0.0, *g["tokens"], g["cost"], g["unpriced"],
+                  "{" + ",".join(map(str, dense)) + "}", g["qsum"], g["qn"])  # fmt: skip
         for name, value in zip(ROLLUP_ARRAYS, values, strict=True):
             columns[name].append(value)
     # The hourly rows' upsert (observability.rollups), for this table alone.
@@ -105,7 +109,7 @@ def minute_rollups_apply(*, team_id: int, rows, sign: int = 1, uncounted_usage=(
 
 def minute_rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -> int:
     """Recompute the minute rows of [start, end) that are still kept, from the raw executions."""
-    from observability.rollups import ROLLUP_FROM_RAW_SQL
+    from observability.rollups import REBUILD_SQL
 
     # Whole minutes: a minute row is rebuilt whole or not at all.
     start = _minute(max(start, timezone.now() - dt.timedelta(hours=conf.MINUTE_RETENTION_HOURS)))
@@ -114,18 +118,9 @@ def minute_rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -
         return 0
     team_filter = "AND team_id = %(team)s" if team is not None else ""
     params = {"start": start, "end": end} | ({"team": team.pk} if team is not None else {})
-    sums = ", ".join(f"sum(hist[{i}])" for i in range(1, histogram.BUCKETS + 1))
     sql.execute(f"DELETE FROM {TABLE} WHERE bucket >= %(start)s AND bucket < %(end)s {team_filter}", params)
     return sql.execute(
-        f"""
-        INSERT INTO {TABLE} (team_id, bucket, agent_name, model, version, status, executions, duration_sum_ms,
-            duration_max_ms, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist)
-        SELECT team_id, bucket, '', '', '', status, sum(executions), sum(duration_sum_ms), max(duration_max_ms),
-               sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), sum(reasoning_tokens), sum(cost),
-               sum(unpriced), ARRAY[{sums}]::bigint[]
-        FROM ({ROLLUP_FROM_RAW_SQL.format(unit="minute", team_filter=team_filter)}) raw
-        GROUP BY team_id, bucket, status
-        """,
+        REBUILD_SQL.format(table=TABLE, unit="minute", team_filter=team_filter),
         params,
     )
 

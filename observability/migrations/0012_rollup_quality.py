@@ -5,7 +5,7 @@ of alert windows.
 Existing rows: the minutes still kept are rebuilt from the raw executions (at most
 ``CRUCIBLE_OBS_MINUTE_RETENTION_HOURS``), and the quality of the hourly and daily rows of the last
 two UTC days (the longest alert window is one) is filled from them. Older rows keep a quality count
-of 0 until ``manage.py observability_rollups --start ... --end ...`` rebuilds them.
+of 0 until ``manage.py observability_rollups --days N`` rebuilds them.
 """
 
 import datetime as dt

@@ -4,7 +4,8 @@ last hour and the edges of alert windows (the part of an hour at either end).
 Reading the raw executions of the last hour costs as much as the hour holds (1.4 s for 100,000).
 So ingest adds each batch to ``MinuteRollup`` rows keyed like the hourly rows but per minute, with
 the same upsert: a batch touches one row per (minute, agent, model, version, status) it holds, so
-a read costs scopes x minutes, not executions. Deletions subtract the same way; ``rollups_rebuild``
+a read costs scopes x minutes, not executions; and one total row per (minute, status) with agent,
+model and version empty (an agent name is never empty), which the live view reads alone. Deletions subtract the same way; ``rollups_rebuild``
 rebuilds the minutes of its period that are still kept. Rows older than
 ``CRUCIBLE_OBS_MINUTE_RETENTION_HOURS`` are purged by the daily job; the live view (for an agent
 filter) and alert windows read raw executions for the minutes older than that.
@@ -77,6 +78,24 @@ def _add_usage(g, row, sign):
         g["cost"] += sign * row["cost"]
 
 
+TOTAL = ("", "", "")  # (agent, model, version) of the team's total rows: a stored agent name is never empty
+
+
+def _with_totals(groups: dict) -> dict:
+    """The scope groups and, per (minute, status), the team's total group folded from them."""
+    totals: dict = {}
+    for key, g in groups.items():
+        t = totals.setdefault((key[0], *TOTAL, key[4]), {"n": 0, "dsum": 0.0, "dmax": 0.0, "tokens": [0, 0, 0, 0],
+                              "cost": Decimal(0), "unpriced": 0, "hist": defaultdict(int), "qsum": 0.0, "qn": 0})  # fmt: skip
+        for name in ("n", "dsum", "cost", "unpriced", "qsum", "qn"):
+            t[name] += g[name]
+        t["dmax"] = max(t["dmax"], g["dmax"])
+        t["tokens"] = [a + b for a, b in zip(t["tokens"], g["tokens"], strict=True)]
+        for index, count in g["hist"].items():
+            t["hist"][index] += count
+    return groups | totals
+
+
 def minute_rollups_apply(*, team_id: int, rows, sign: int = 1, uncounted_usage=()) -> None:
     """Add (``sign=-1``: subtract) executions to the team's minute rows: one upsert. The maximum
     duration is not lowered by a subtraction (as in the hourly rows)."""
@@ -84,7 +103,7 @@ def minute_rollups_apply(*, team_id: int, rows, sign: int = 1, uncounted_usage=(
 
     oldest = timezone.now() - dt.timedelta(hours=conf.MINUTE_RETENTION_HOURS)
     groups = _deltas([r for r in rows if r["started_at"] >= oldest], sign, uncounted_usage)
-    groups = {k: g for k, g in groups.items() if k[0] >= _minute(oldest)}
+    groups = _with_totals({k: g for k, g in groups.items() if k[0] >= _minute(oldest)})
     if not groups:
         return
     columns = {name: [] for name in ROLLUP_ARRAYS}
@@ -118,9 +137,20 @@ def minute_rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -
         return 0
     team_filter = "AND team_id = %(team)s" if team is not None else ""
     params = {"start": start, "end": end} | ({"team": team.pk} if team is not None else {})
+    sums = ", ".join(f"sum(hist[{i}])" for i in range(1, histogram.BUCKETS + 1))
     sql.execute(f"DELETE FROM {TABLE} WHERE bucket >= %(start)s AND bucket < %(end)s {team_filter}", params)
-    return sql.execute(
-        REBUILD_SQL.format(table=TABLE, unit="minute", team_filter=team_filter),
+    scoped = sql.execute(REBUILD_SQL.format(table=TABLE, unit="minute", team_filter=team_filter), params)
+    return scoped + sql.execute(
+        f"""
+        INSERT INTO {TABLE} (team_id, bucket, agent_name, model, version, status, executions, duration_sum_ms,
+            duration_max_ms, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist,
+            quality_sum, quality_count)
+        SELECT team_id, bucket, '', '', '', status, sum(executions), sum(duration_sum_ms), max(duration_max_ms),
+               sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), sum(reasoning_tokens), sum(cost),
+               sum(unpriced), ARRAY[{sums}]::bigint[], sum(quality_sum), sum(quality_count)
+        FROM {TABLE} WHERE bucket >= %(start)s AND bucket < %(end)s AND agent_name <> '' {team_filter}
+        GROUP BY team_id, bucket, status
+        """,
         params,
     )
 

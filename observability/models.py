@@ -366,8 +366,9 @@ class DailyRollup(RollupBase):
 
 
 class MinuteRollup(RollupBase):
-    """Executions per (minute, agent, model, version, status), for the live view and the edges of
-    alert windows (``observability.minutes``). Kept ``CRUCIBLE_OBS_MINUTE_RETENTION_HOURS``."""
+    """Executions per (minute, agent, model, version, status), for the edges of alert windows, and
+    the team's total per (minute, status) (agent, model and version empty) for the live view
+    (``observability.minutes``). Kept ``CRUCIBLE_OBS_MINUTE_RETENTION_HOURS``."""
 
     class Meta:
         ordering = ["-bucket"]

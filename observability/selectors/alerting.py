@@ -102,9 +102,10 @@ def _windows_sql(pieces, membership) -> tuple[str, dict]:
     for i, (source, lo, hi) in enumerate(pieces):
         params |= {f"lo_{i}": lo, f"hi_{i}": hi}
         table = f"({RAW_AS_ROLLUP_SQL.format(lo=f'lo_{i}', hi=f'hi_{i}')}) r" if source == RAW else source
+        scoped = "agent_name <> '' AND " if source == MINUTES else ""  # not the team's total rows
         union.append(
             f"SELECT {i} AS piece, {PIECE_COLUMNS} FROM {table} "
-            f"WHERE team_id = %(team)s AND bucket >= %(lo_{i})s AND bucket < %(hi_{i})s"
+            f"WHERE team_id = %(team)s AND {scoped}bucket >= %(lo_{i})s AND bucket < %(hi_{i})s"
         )
     sql = WINDOWS_SQL.format(aggregates=AGGREGATES, hist=HIST_ARRAY, union=" UNION ALL ".join(union), sums=SUMS)
     return sql, params

@@ -28,9 +28,10 @@ def with_quality(events, seed):
 
 
 def _stored(model, team):
+    rows = model.objects.filter(team=team, quality_count__gt=0).exclude(agent_name="")  # minutes: not the totals
     return {
         tuple(r[k] for k in KEY): (r["quality_sum"], r["quality_count"])
-        for r in model.objects.filter(team=team, quality_count__gt=0).values(*KEY, "quality_sum", "quality_count")
+        for r in rows.values(*KEY, "quality_sum", "quality_count")
     }
 
 
@@ -57,6 +58,9 @@ def _assert_same(team, now):
         for key, (total, n) in raw.items():
             assert stored[key][1] == n
             assert stored[key][0] == pytest.approx(total)
+    # The team's total minute rows (the live view's) hold the same quality as the scoped ones.
+    totals = MinuteRollup.objects.filter(team=team, agent_name="").aggregate(n=Sum("quality_count"))
+    assert totals["n"] == sum(n for _, n in _raw(team, TruncMinute, now - dt.timedelta(hours=40)).values())
 
 
 def test_every_rollup_holds_the_quality_of_the_raw_executions(team, other_team, ingest, now):

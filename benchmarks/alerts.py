@@ -21,7 +21,7 @@ data ends), with the machine's load average printed.
 
 Executions are spread over the last 30 days (200 agents, 4 models), generated in SQL
 (``INSERT ... SELECT generate_series``, 1,000,000 rows a statement); rollups are built from them
-in SQL with ``rollups_rebuild`` (10,000,000 rows: about 20 minutes on the shared machine). Drop the database afterwards (``DROP DATABASE bench_alerts``).
+in SQL with ``rollups_rebuild`` (10,000,000 rows: 48 minutes on the shared machine at load 20). Drop the database afterwards (``DROP DATABASE bench_alerts``).
 """
 
 from __future__ import annotations

@@ -60,7 +60,8 @@ SEARCH_MAX_DAYS = env_int("CRUCIBLE_OBS_SEARCH_MAX_DAYS", 31)
 # Spans of one trace shown by the trace API and page (a larger trace is cut, and says so).
 TRACE_MAX_SPANS = env_int("CRUCIBLE_OBS_TRACE_MAX_SPANS", 10000)
 
-# Minute rollups (the live view's last hour) are kept this many hours, purged by the daily job.
+# Minute rollups (the live view's last hour, the edges of alert windows: keep 25 or more, or a day's
+# window reads its older minutes from raw executions) are kept this many hours, purged daily.
 MINUTE_RETENTION_HOURS = env_int("CRUCIBLE_OBS_MINUTE_RETENTION_HOURS", 48)
 
 # --- Pages --------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ ROLLUP_COLUMNS = (
     "cost",
     "counts_execution",
     "counts_usage",
+    "quality",
 )
 
 _KEY_MATCH = (
@@ -51,9 +52,11 @@ _DELTAS = """unnest(%(bucket)s::timestamptz[], %(agent_name)s::text[], %(model)s
                     %(status)s::text[], %(executions)s::bigint[], %(duration_sum_ms)s::float8[],
                     %(duration_max_ms)s::float8[], %(input_tokens)s::bigint[], %(output_tokens)s::bigint[],
                     %(cached_input_tokens)s::bigint[], %(reasoning_tokens)s::bigint[], %(cost)s::numeric[],
-                    %(unpriced)s::bigint[], %(hist)s::text[]) WITH ORDINALITY
+                    %(unpriced)s::bigint[], %(hist)s::text[], %(quality_sum)s::float8[],
+                    %(quality_count)s::bigint[]) WITH ORDINALITY
              AS d(bucket, agent_name, model, version, status, executions, duration_sum_ms, duration_max_ms,
-                  input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist, n)"""
+                  input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist,
+                  quality_sum, quality_count, n)"""
 
 # Lock the rows in the order ingest upserts them (keys sorted in Python), so a concurrent batch
 # cannot deadlock with a delete.
@@ -69,6 +72,8 @@ UPDATE {{table}} r SET
     reasoning_tokens = r.reasoning_tokens - d.reasoning_tokens,
     cost = r.cost - d.cost,
     unpriced = r.unpriced - d.unpriced,
+    quality_sum = r.quality_sum - d.quality_sum,
+    quality_count = r.quality_count - d.quality_count,
     hist = ARRAY(SELECT h.a - h.b FROM unnest(r.hist, d.hist::bigint[]) WITH ORDINALITY AS h(a, b, i) ORDER BY h.i),
     duration_max_ms = CASE WHEN d.duration_max_ms < r.duration_max_ms THEN r.duration_max_ms ELSE coalesce((
         SELECT max(e.duration_ms) FROM observability_execution e
@@ -121,7 +126,7 @@ def _rollup_params(team_id: int, rows: list[dict], unit: str) -> dict | None:
         return None
     keys = sorted(groups)  # the order ingest uses
     params = {"team": team_id, **{name: [] for name in ("bucket", "agent_name", "model", "version", "status")}}
-    params |= {name: [] for name in (*DELTA_NAMES, "hist")}
+    params |= {name: [] for name in (*DELTA_NAMES, "hist", "quality_sum", "quality_count")}
     for key in keys:
         g = groups[key]
         for name, value in zip(("bucket", "agent_name", "model", "version", "status"), key, strict=True):
@@ -132,6 +137,8 @@ def _rollup_params(team_id: int, rows: list[dict], unit: str) -> dict | None:
         for index, count in g[9].items():
             dense[index] = count
         params["hist"].append("{" + ",".join(map(str, dense)) + "}")
+        params["quality_sum"].append(g[10])
+        params["quality_count"].append(g[11])
     return params
 
 
@@ -181,7 +188,7 @@ def executions_delete(*, executions) -> int:
         Execution.objects.filter(pk__in=queryset.values("pk"))
         .order_by("pk")
         .select_for_update()
-        .values("pk", "team_id", "agent_version_id", "quality", *ROLLUP_COLUMNS)
+        .values("pk", "team_id", "agent_version_id", *ROLLUP_COLUMNS)
     )
     if not rows:
         return 0

@@ -1,12 +1,14 @@
-"""Minute rollups: the team's executions per (minute, status), for the live view's last hour.
+"""Minute rollups: executions per (minute, agent, model, version, status), for the live view's
+last hour and the edges of alert windows (the part of an hour at either end).
 
-Reading the raw executions of the last hour costs as much as the hour holds (1.4 s for 100,000);
-the live view needs only the team's figures per minute. So ingest adds each batch to
-``MinuteRollup`` rows keyed by (team, minute, status), with the same upsert as the hourly rows: a
-batch touches one or two rows per minute it spans (a live stream: a handful), not one per agent.
-Deletions subtract the same way; ``rollups_rebuild`` rebuilds the minutes of its period that are
-still kept. Rows older than ``CRUCIBLE_OBS_MINUTE_RETENTION_HOURS`` are purged by the daily job;
-the live view reads raw executions for an agent filter or a window older than that.
+Reading the raw executions of the last hour costs as much as the hour holds (1.4 s for 100,000).
+So ingest adds each batch to ``MinuteRollup`` rows keyed like the hourly rows but per minute, with
+the same upsert: a batch touches one row per (minute, agent, model, version, status) it holds, so
+a read costs scopes x minutes, not executions; and one total row per (minute, status) with agent,
+model and version empty (an agent name is never empty), which the live view reads alone. Deletions subtract the same way; ``rollups_rebuild``
+rebuilds the minutes of its period that are still kept. Rows older than
+``CRUCIBLE_OBS_MINUTE_RETENTION_HOURS`` are purged by the daily job; the live view (for an agent
+filter) and alert windows read raw executions for the minutes older than that.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ def _minute(when: dt.datetime) -> dt.datetime:
     return when.replace(second=0, microsecond=0)
 
 
+TOTAL = ("", "", "")  # (agent, model, version) of the team's total rows: a stored agent name is never empty
+
+
 def minute_rollups_apply(*, team_id: int, rows, sign: int = 1, uncounted_usage=()) -> None:
     """Add (``sign=-1``: subtract) executions to the team's minute rows: one upsert. The maximum
     duration is not lowered by a subtraction (as in the hourly rows)."""
@@ -33,18 +38,21 @@ def minute_rollups_apply(*, team_id: int, rows, sign: int = 1, uncounted_usage=(
         _ROLLUP_UPSERT,
         EMPTY_ROWS_SQL,
         _columns,
+        _fold,
         _rollup_deltas,
         _take_away_usage,
         hist_merge_sql,
     )
 
     oldest = timezone.now() - dt.timedelta(hours=conf.MINUTE_RETENTION_HOURS)
-    # The hourly rows' sums (observability.rollups), per (minute, status).
-    groups = _rollup_deltas([r for r in rows if r["started_at"] >= oldest], "minute", sign, by_agent=False)
-    _take_away_usage(groups, uncounted_usage, "minute", by_agent=False)
+    # The hourly rows' sums (observability.rollups), per (minute, agent, model, version, status),
+    # and the team's total per (minute, status) folded from them.
+    groups = _rollup_deltas([r for r in rows if r["started_at"] >= oldest], "minute", sign)
+    _take_away_usage(groups, uncounted_usage, "minute")
     groups = {k: g for k, g in groups.items() if k[0] >= _minute(oldest)}
     if not groups:
         return
+    groups |= _fold(groups, lambda key: (key[0], *TOTAL, key[4]))
     if sign < 0:
         for g in groups.values():
             g[2] = 0.0  # the maximum is not lowered by a subtraction
@@ -62,7 +70,7 @@ def minute_rollups_apply(*, team_id: int, rows, sign: int = 1, uncounted_usage=(
 
 def minute_rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -> int:
     """Recompute the minute rows of [start, end) that are still kept, from the raw executions."""
-    from observability.rollups import ROLLUP_FROM_RAW_SQL
+    from observability.rollups import REBUILD_SQL
 
     # Whole minutes: a minute row is rebuilt whole or not at all.
     start = _minute(max(start, timezone.now() - dt.timedelta(hours=conf.MINUTE_RETENTION_HOURS)))
@@ -73,14 +81,16 @@ def minute_rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -
     params = {"start": start, "end": end} | ({"team": team.pk} if team is not None else {})
     sums = ", ".join(f"sum(hist[{i}])" for i in range(1, histogram.BUCKETS + 1))
     sql.execute(f"DELETE FROM {TABLE} WHERE bucket >= %(start)s AND bucket < %(end)s {team_filter}", params)
-    return sql.execute(
+    scoped = sql.execute(REBUILD_SQL.format(table=TABLE, unit="minute", team_filter=team_filter), params)
+    return scoped + sql.execute(
         f"""
         INSERT INTO {TABLE} (team_id, bucket, agent_name, model, version, status, executions, duration_sum_ms,
-            duration_max_ms, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist)
+            duration_max_ms, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist,
+            quality_sum, quality_count)
         SELECT team_id, bucket, '', '', '', status, sum(executions), sum(duration_sum_ms), max(duration_max_ms),
                sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), sum(reasoning_tokens), sum(cost),
-               sum(unpriced), ARRAY[{sums}]::bigint[]
-        FROM ({ROLLUP_FROM_RAW_SQL.format(unit="minute", team_filter=team_filter)}) raw
+               sum(unpriced), ARRAY[{sums}]::bigint[], sum(quality_sum), sum(quality_count)
+        FROM {TABLE} WHERE bucket >= %(start)s AND bucket < %(end)s AND agent_name <> '' {team_filter}
         GROUP BY team_id, bucket, status
         """,
         params,

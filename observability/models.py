@@ -332,6 +332,9 @@ class RollupBase(models.Model):
     )
     unpriced = models.BigIntegerField(default=0, help_text="Executions with no cost (model matches no price).")
     hist = ArrayField(models.BigIntegerField(), size=histogram.BUCKETS, help_text="Log-scale duration histogram.")
+    # Quality (0..100) of the executions that report one: the alert rules' average quality.
+    quality_sum = models.FloatField(default=0, db_default=0, help_text="Sum of the qualities reported.")
+    quality_count = models.BigIntegerField(default=0, db_default=0, help_text="Executions that report a quality.")
 
     class Meta:
         abstract = True
@@ -363,8 +366,9 @@ class DailyRollup(RollupBase):
 
 
 class MinuteRollup(RollupBase):
-    """The team's executions per (minute, status), for the live view (``observability.minutes``):
-    agent, model and version are always empty. Kept ``CRUCIBLE_OBS_MINUTE_RETENTION_HOURS``."""
+    """Executions per (minute, agent, model, version, status), for the edges of alert windows, and
+    the team's total per (minute, status) (agent, model and version empty) for the live view
+    (``observability.minutes``). Kept ``CRUCIBLE_OBS_MINUTE_RETENTION_HOURS``."""
 
     class Meta:
         ordering = ["-bucket"]

@@ -27,18 +27,20 @@ _ROLLUP_UPSERT = """
 {name} AS (
     INSERT INTO {table} AS r (
         team_id, bucket, agent_name, model, version, status, executions, duration_sum_ms, duration_max_ms,
-        input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist)
+        input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist,
+        quality_sum, quality_count)
     SELECT %(team)s, t.bucket, t.agent_name, t.model, t.version, t.status, t.executions, t.duration_sum_ms,
            t.duration_max_ms, t.input_tokens, t.output_tokens, t.cached_input_tokens, t.reasoning_tokens,
-           t.cost, t.unpriced, t.hist::bigint[]
+           t.cost, t.unpriced, t.hist::bigint[], t.quality_sum, t.quality_count
     FROM unnest(%({p}bucket)s::timestamptz[], %({p}agent_name)s::text[], %({p}model)s::text[],
                 %({p}version)s::text[], %({p}status)s::text[], %({p}executions)s::bigint[],
                 %({p}duration_sum_ms)s::float8[], %({p}duration_max_ms)s::float8[], %({p}input_tokens)s::bigint[],
                 %({p}output_tokens)s::bigint[], %({p}cached_input_tokens)s::bigint[],
                 %({p}reasoning_tokens)s::bigint[], %({p}cost)s::numeric[], %({p}unpriced)s::bigint[],
-                %({p}hist)s::text[])
+                %({p}hist)s::text[], %({p}quality_sum)s::float8[], %({p}quality_count)s::bigint[])
          AS t(bucket, agent_name, model, version, status, executions, duration_sum_ms, duration_max_ms,
-              input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist)
+              input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist,
+              quality_sum, quality_count)
     ON CONFLICT (team_id, bucket, agent_name, model, version, status) DO UPDATE SET
         executions = r.executions + EXCLUDED.executions,
         duration_sum_ms = r.duration_sum_ms + EXCLUDED.duration_sum_ms,
@@ -49,6 +51,8 @@ _ROLLUP_UPSERT = """
         reasoning_tokens = r.reasoning_tokens + EXCLUDED.reasoning_tokens,
         cost = r.cost + EXCLUDED.cost,
         unpriced = r.unpriced + EXCLUDED.unpriced,
+        quality_sum = r.quality_sum + EXCLUDED.quality_sum,
+        quality_count = r.quality_count + EXCLUDED.quality_count,
         {hist_merge}
     RETURNING 1
 )"""
@@ -93,6 +97,8 @@ ROLLUP_ARRAYS = (
     "cost",
     "unpriced",
     "hist",
+    "quality_sum",
+    "quality_count",
 )
 
 
@@ -128,12 +134,9 @@ def _truncate(when: dt.datetime, unit: str) -> dt.datetime:
     return when.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _key(row, unit: str, by_agent: bool) -> tuple:
-    """A rollup row's key: (bucket, agent, model, version, status); the minute rows keep only
-    the bucket and the status."""
-    if by_agent:
-        return (_truncate(row["started_at"], unit), row["agent_name"], row["model"], row["version"], row["status"])
-    return (_truncate(row["started_at"], unit), "", "", "", row["status"])
+def _key(row, unit: str) -> tuple:
+    """A rollup row's key: (bucket, agent, model, version, status)."""
+    return (_truncate(row["started_at"], unit), row["agent_name"], row["model"], row["version"], row["status"])
 
 
 def _reports_usage(row) -> bool:
@@ -149,14 +152,14 @@ def _counts_unpriced(row) -> bool:
 
 
 def _new_group():
-    return [0, 0.0, 0.0, 0, 0, 0, 0, Decimal(0), 0, defaultdict(int)]
+    # executions, duration sum, max, 4 token counts, cost, unpriced, histogram, quality sum, quality count
+    return [0, 0.0, 0.0, 0, 0, 0, 0, Decimal(0), 0, defaultdict(int), 0.0, 0]
 
 
-def _rollup_deltas(rows, unit, sign=1, *, by_agent=True):
+def _rollup_deltas(rows, unit, sign=1):
     """Per rollup key, what ``rows`` add (``sign=-1``: take away). A span adds an execution (its
     duration and histogram) when ``counts_execution``, its tokens and cost when ``counts_usage``
-    (see docs/observability.md, "Counting once"); a row without the flags counts both.
-    ``by_agent=False``: the minute rows' keys (bucket and status only)."""
+    (see docs/observability.md, "Counting once"); a row without the flags counts both."""
     groups = {}
     bucket_of = histogram.bucket_of
     for row in rows:
@@ -164,7 +167,7 @@ def _rollup_deltas(rows, unit, sign=1, *, by_agent=True):
         counts_usage = row.get("counts_usage", True)
         if not counts_execution and not (counts_usage and _reports_usage(row)):
             continue  # adds nothing: no rollup row for it (the rebuild's WHERE says the same)
-        key = _key(row, unit, by_agent)
+        key = _key(row, unit)
         group = groups.get(key)
         if group is None:
             group = groups[key] = _new_group()
@@ -175,6 +178,9 @@ def _rollup_deltas(rows, unit, sign=1, *, by_agent=True):
             if duration > group[2]:
                 group[2] = duration
             group[9][bucket_of(duration)] += sign
+            if row.get("quality") is not None:
+                group[10] += sign * row["quality"]
+                group[11] += sign
         if counts_usage:
             group[3] += sign * row["input_tokens"]
             group[4] += sign * row["output_tokens"]
@@ -187,12 +193,12 @@ def _rollup_deltas(rows, unit, sign=1, *, by_agent=True):
     return groups
 
 
-def _take_away_usage(groups, uncounted_usage, unit, *, by_agent=True):
+def _take_away_usage(groups, uncounted_usage, unit):
     """Usage that stops counting: tokens, cost and unpriced taken away (negative deltas)."""
     for row in uncounted_usage:
         if not _reports_usage(row) and not _counts_unpriced(row):
             continue
-        key = _key(row, unit, by_agent)
+        key = _key(row, unit)
         group = groups.get(key)
         if group is None:
             group = groups[key] = _new_group()
@@ -204,21 +210,26 @@ def _take_away_usage(groups, uncounted_usage, unit, *, by_agent=True):
         group[8] -= 1 if _counts_unpriced(row) else 0
 
 
-def _daily_of(hourly: dict) -> dict:
-    """The daily groups, folded from the hourly ones (an hour lies in one UTC day)."""
-    daily = {}
-    for key, g in hourly.items():
-        day_key = (_truncate(key[0], "day"), *key[1:])
-        d = daily.get(day_key)
+def _fold(groups: dict, key_of) -> dict:
+    """The groups summed under ``key_of(key)`` (the maximum is the maximum)."""
+    folded = {}
+    for key, g in groups.items():
+        new_key = key_of(key)
+        d = folded.get(new_key)
         if d is None:
-            daily[day_key] = d = _new_group()
-        for i in (0, 1, 3, 4, 5, 6, 7, 8):
+            folded[new_key] = d = _new_group()
+        for i in (0, 1, 3, 4, 5, 6, 7, 8, 10, 11):
             d[i] += g[i]
         if g[2] > d[2]:
             d[2] = g[2]
         for index, count in g[9].items():
             d[9][index] += count
-    return daily
+    return folded
+
+
+def _daily_of(hourly: dict) -> dict:
+    """The daily groups, folded from the hourly ones (an hour lies in one UTC day)."""
+    return _fold(hourly, lambda key: (_truncate(key[0], "day"), *key[1:]))
 
 
 _ZEROS = ["0"] * histogram.BUCKETS
@@ -234,10 +245,10 @@ def _hist_text(counts: dict) -> str:
 
 def _columns(groups: dict, prefix: str) -> dict:
     keys = sorted(groups)  # one order for every writer: concurrent batches cannot deadlock
-    columns = {prefix + name: [] for name in ROLLUP_ARRAYS[:-1]}
+    columns = {prefix + name: [] for name in ROLLUP_ARRAYS if name != "hist"}
     arrays = list(columns.values())
     for key in keys:
-        for array, value in zip(arrays, (*key, *groups[key][:9]), strict=True):
+        for array, value in zip(arrays, (*key, *groups[key][:9], *groups[key][10:]), strict=True):
             array.append(value)
     # The histograms' literal is made here, not by pg_array: 134 numbers each, already quoted.
     columns[prefix + "hist"] = "{" + ",".join([_hist_text(groups[key][9]) for key in keys]) + "}"
@@ -284,7 +295,7 @@ ROLLUP_FROM_RAW_SQL = """
 SELECT team_id, bucket, agent_name, model, version, status, sum(n) AS executions, sum(dsum) AS duration_sum_ms,
        max(dmax) AS duration_max_ms, sum(i) AS input_tokens, sum(o) AS output_tokens,
        sum(c) AS cached_input_tokens, sum(r) AS reasoning_tokens, sum(cost) AS cost, sum(unpriced) AS unpriced,
-       observability_hist_dense(array_agg(b), array_agg(n)) AS hist
+       observability_hist_dense(array_agg(b), array_agg(n)) AS hist, sum(qs) AS quality_sum, sum(qn) AS quality_count
 FROM (
     SELECT team_id, date_trunc('{unit}', started_at, 'UTC') AS bucket, agent_name, model, version, status,
            observability_hist_bucket(duration_ms) AS b, count(*) FILTER (WHERE counts_execution) AS n,
@@ -296,7 +307,9 @@ FROM (
            coalesce(sum(reasoning_tokens) FILTER (WHERE counts_usage), 0) AS r,
            coalesce(sum(cost) FILTER (WHERE counts_usage), 0) AS cost,
            count(*) FILTER (WHERE counts_usage AND cost IS NULL
-                            AND (counts_execution OR input_tokens + output_tokens > 0)) AS unpriced
+                            AND (counts_execution OR input_tokens + output_tokens > 0)) AS unpriced,
+           coalesce(sum(quality) FILTER (WHERE counts_execution), 0) AS qs,
+           count(quality) FILTER (WHERE counts_execution) AS qn
     FROM observability_execution
     WHERE started_at >= %(start)s AND started_at < %(end)s {team_filter}
       AND (counts_execution OR (counts_usage AND (input_tokens + output_tokens > 0 OR coalesce(cost, 0) > 0)))
@@ -306,8 +319,8 @@ GROUP BY team_id, bucket, agent_name, model, version, status
 """
 REBUILD_SQL = (
     "INSERT INTO {table} (team_id, bucket, agent_name, model, version, status, executions, duration_sum_ms, "
-    "duration_max_ms, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist)"
-    + ROLLUP_FROM_RAW_SQL
+    "duration_max_ms, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist, "
+    "quality_sum, quality_count)" + ROLLUP_FROM_RAW_SQL
 )
 
 REBUILD_ERRORS_SQL = """

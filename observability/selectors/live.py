@@ -1,6 +1,6 @@
 """The live view's figures (the last 15 or 60 minutes, per minute) from the minute rollups.
 
-The team's rows per (minute, status) (``observability.minutes``): at most two rows a minute
+The team's total rows per (minute, status) (``observability.minutes``, agent empty): at most two rows a minute
 whatever the traffic, so the read does not grow with the executions of the hour. An agent filter,
 or a window older than the minutes kept, reads the raw executions (``dashboard``) instead.
 """
@@ -18,7 +18,7 @@ from observability.selectors.rollup_reads import AGGREGATES, HIST_ARRAY, TimeRan
 SERIES_SQL = f"""
 SELECT bucket AS time, GROUPING(bucket) AS is_total, {AGGREGATES}, {HIST_ARRAY}
 FROM observability_minuterollup
-WHERE team_id = %(team)s AND bucket >= %(start)s AND bucket < %(end)s {{status_filter}}
+WHERE team_id = %(team)s AND agent_name = '' AND bucket >= %(start)s AND bucket < %(end)s {{status_filter}}
 GROUP BY GROUPING SETS ((bucket), ())
 """
 

@@ -11,7 +11,8 @@ from observability.services import ROLLUP_FROM_RAW_SQL, ROLLUP_TABLES, whole_day
 
 def rollups_verify(*, start: dt.datetime, end: dt.datetime, team=None, sample: int = 10) -> dict:
     """Recompute rollups of [start, end) (whole UTC days) from raw executions and compare with the
-    stored ones: counts, tokens, cost, unpriced and histograms exactly; duration sums to 1e-6."""
+    stored ones: counts, tokens, cost, unpriced, quality counts and histograms exactly; duration and
+    quality sums to 1e-6."""
     start, end = whole_days(start, end)
     team_filter = "AND team_id = %(team)s" if team is not None else ""
     params = {"start": start, "end": end, "team": team.pk if team is not None else None}
@@ -34,6 +35,8 @@ def rollups_verify(*, start: dt.datetime, end: dt.datetime, team=None, sample: i
                    OR f.duration_max_ms <> c.duration_max_ms OR f.input_tokens <> c.input_tokens
                    OR f.output_tokens <> c.output_tokens OR f.cached_input_tokens <> c.cached_input_tokens
                    OR f.reasoning_tokens <> c.reasoning_tokens OR f.cost <> c.cost OR f.unpriced <> c.unpriced
+                   OR f.quality_count <> c.quality_count
+                   OR abs(f.quality_sum - c.quality_sum) > 1e-6 * greatest(1, abs(c.quality_sum))
             """
             cursor.execute(sql, params)
             bad = cursor.fetchall()

@@ -39,7 +39,21 @@ def test_the_live_view_reads_minute_rollups_with_the_raw_figures(team, other_tea
     rng = random.Random(3)
     ingest(team, _whole_ms(random_events(rng, now, 600, hours=2)))
     ingest(other_team, _whole_ms(random_events(rng, now, 100, prefix="o", hours=2)))
-    assert MinuteRollup.objects.filter(team=team).count() <= 2 * 2 * 60 + 2  # (minute, status), no agents
+    # Keyed like the hourly rows, per minute (the alert windows' edges), and the team's total per
+    # (minute, status) with agent, model and version empty: what the live view reads.
+    totals = MinuteRollup.objects.filter(team=team, agent_name="")
+    assert totals.count() <= 2 * 2 * 60 + 2
+    assert {(t.bucket, t.status) for t in totals} == {
+        (e.started_at.replace(second=0, microsecond=0), e.status)
+        for e in Execution.objects.filter(team=team, started_at__gte=now - dt.timedelta(hours=3))
+    }
+    keys = MinuteRollup.objects.filter(team=team).exclude(agent_name="")
+    keys = keys.values("bucket", "agent_name", "model", "version", "status")
+    raw_keys = {
+        (e.started_at.replace(second=0, microsecond=0), e.agent_name, e.model, e.version, e.status)
+        for e in Execution.objects.filter(team=team, started_at__gte=now - dt.timedelta(hours=3))
+    }
+    assert {tuple(k.values()) for k in keys} == raw_keys
     for key in ("15m", "1h"):
         for status in (None, "error"):
             live, raw = _figures(team, key, status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django import forms as django_forms
 from django.core.exceptions import ValidationError
 from django_filters import fields
 from django_filters import rest_framework as filters
@@ -28,3 +29,20 @@ class UtcIsoDateTimeField(fields.IsoDateTimeField):
 
 class IsoDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
+
+
+# The largest value of a PostgreSQL bigint: every id column.
+BIGINT_MAX = 2**63 - 1
+
+
+class IdFilter(filters.NumberFilter):
+    """An object id: a whole number from 1 to the largest bigint. Anything else is a 400 naming the
+    filter (a larger number used to reach PostgreSQL, which refused it without naming the filter).
+    The bounds are in the OpenAPI schema (``crucible.api.schema.BoundedFilterExtension``)."""
+
+    field_class = django_forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", BIGINT_MAX)
+        super().__init__(*args, **kwargs)

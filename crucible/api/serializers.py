@@ -17,9 +17,15 @@ def _blank_form_value_for_text(data, field, value) -> bool:
         and isinstance(field, serializers.CharField)
         and not field.read_only
         and not field.allow_blank
-        and not field.allow_null
         and value == ""
     )
+
+
+def _not_a_boolean(field, value) -> bool:
+    if not isinstance(field, serializers.BooleanField) or field.read_only or value is None:
+        return False
+    # true or false; in a form body or a query string, the words for them
+    return not (isinstance(value, bool) or (isinstance(value, str) and value.lower() in {"true", "false"}))
 
 
 class StrictFieldsMixin:
@@ -40,9 +46,13 @@ class StrictFieldsMixin:
                     and not isinstance(value, str)
                 ):
                     errors[name] = ["Not a valid string."]
+                elif _not_a_boolean(field, value):
+                    # DRF reads 0, 1, "yes", "on"... as booleans; the schema says true or false.
+                    errors[name] = ["Must be a valid boolean."]
                 elif _blank_form_value_for_text(data, field, value):
                     # A form body sends an empty box as ""; DRF would quietly use the default
-                    # instead, where a JSON body gets "may not be blank": one rule for both.
+                    # (or null) instead, where a JSON body gets "may not be blank": one rule for
+                    # both (null is sent by leaving the field out, or in JSON).
                     errors[name] = ["This field may not be blank."]
             if errors:
                 # Report these together with every other field's problem, in one answer.

@@ -1,0 +1,88 @@
+"""The schema says what the API enforces, and the API refuses what the schema calls invalid
+(issue 15, item 12). Each case was found by schemathesis's command line with every check against
+the project's server (tests/hardening/fuzz_live.py, docs/reliability.md)."""
+
+import pytest
+
+from crucible.filters import BIGINT_MAX
+
+pytestmark = pytest.mark.django_db
+
+CREATE = "/api/marketplace/create-agent"
+
+
+@pytest.fixture
+def schema(member_client):
+    return member_client.get("/api/v1/schema/?format=json").json()
+
+
+def _parameter(schema, path, name):
+    return next(p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == name)["schema"]
+
+
+def test_bodies_that_refuse_unknown_fields_say_so(schema, team_key_client):
+    # positive_data_acceptance: the schema allowed any extra property, the server refused them.
+    component = schema["components"]["schemas"]["MarketplaceLegacyCreateAgentRequest"]
+    assert component["additionalProperties"] is False
+    response = team_key_client.post(CREATE, {"name": "A", "system_prompt": "p", "colour": 1}, format="json")
+    assert response.status_code == 400 and list(response.json()["fields"]) == ["colour"]
+
+
+def test_query_bounds_are_in_the_schema(schema):
+    # positive_data_acceptance: ?page=0, ?min_rating=-1e-254, ?min_stars=0 are 400s the schema allowed.
+    assert _parameter(schema, "/api/marketplace/search", "page")["minimum"] == 1
+    assert _parameter(schema, "/api/marketplace/search", "page_size")["minimum"] == 1
+    rating = _parameter(schema, "/api/marketplace/search", "min_rating")
+    assert (rating["minimum"], rating["maximum"]) == (0, 5)
+    rating = _parameter(schema, "/api/v1/marketplace/agents/", "min_rating")
+    assert (rating["minimum"], rating["maximum"]) == (0, 5)
+    assert _parameter(schema, "/api/v1/marketplace/ratings/", "min_stars")["minimum"] == 1
+    agent = _parameter(schema, "/api/v1/marketplace/installs/", "agent")
+    assert agent == {"type": "integer", "minimum": 1, "maximum": BIGINT_MAX}
+
+
+@pytest.mark.parametrize("value", ["-3.792898539298987e%2B142", str(BIGINT_MAX + 1), "4.7387504806484296e%2B16", "0"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/marketplace/installs/", "/api/v1/marketplace/versions/", "/api/v1/improvement/experiments/"]
+)
+def test_an_id_filter_outside_the_ids_is_a_400_naming_it(team_key_client, path, value):
+    # Was 400 "The database refused a value in this request." naming no field (the id overflowed bigint).
+    response = team_key_client.get(f"{path}?agent={value}")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == ["agent"]
+
+
+def test_an_id_filter_still_finds_by_id(team_key_client):
+    assert team_key_client.get(f"/api/v1/marketplace/installs/?agent={BIGINT_MAX}").json()["count"] == 0
+    assert team_key_client.get("/api/v1/marketplace/installs/?agent=1").status_code == 200
+
+
+def test_an_empty_form_value_is_refused_not_read_as_null(team_key_client):
+    # negative_data_rejection: version "" (minLength 1) in a multipart install was read as null (the
+    # latest version) and installed: 201.
+    agent = team_key_client.post(CREATE, {"name": "Formed", "system_prompt": "p"}, format="json").json()["agent_id"]
+    response = team_key_client.post(
+        "/api/v1/marketplace/installs/", {"agent": str(agent), "version": ""}, format="multipart"
+    )
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == ["version"]
+    # Leaving the field out still means "the latest version".
+    response = team_key_client.post("/api/v1/marketplace/installs/", {"agent": str(agent)}, format="multipart")
+    assert response.status_code in (200, 201), response.content
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt"), [(0, "json"), (1, "json"), ("yes", "json"), ("0", "multipart"), ("on", "multipart")]
+)
+def test_a_boolean_is_true_or_false(team_key_client, value, fmt):
+    # negative_data_rejection: is_public=0 in a multipart body (an integer where the schema says
+    # boolean) created the agent; DRF reads 0, 1, "yes", "on" as booleans.
+    response = team_key_client.post(CREATE, {"name": "B", "system_prompt": "p", "is_public": value}, format=fmt)
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == ["is_public"]
+
+
+@pytest.mark.parametrize(("value", "fmt"), [(False, "json"), ("false", "multipart"), ("true", "multipart")])
+def test_true_and_false_are_still_booleans(team_key_client, value, fmt):
+    response = team_key_client.post(CREATE, {"name": "C", "system_prompt": "p", "is_public": value}, format=fmt)
+    assert response.status_code == 201, response.content

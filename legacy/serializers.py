@@ -81,6 +81,7 @@ class MarketplaceLegacyCreatedSerializer(serializers.Serializer):
 
 @component("MarketplaceLegacySearchQuery")
 class MarketplaceLegacySearchQuerySerializer(StrictFieldsMixin, serializers.Serializer):
+    reads_query_string = True  # the view hands over the query string as a dict of text
     query = serializers.CharField(
         required=False,
         allow_blank=True,

@@ -28,10 +28,24 @@ def _not_a_boolean(field, value) -> bool:
     return not (isinstance(value, bool) or (isinstance(value, str) and value.lower() in {"true", "false"}))
 
 
+def _not_a_number(data, field, value) -> bool:
+    # A JSON body's number is a number: DRF reads "5" as 5, where the schema says integer. Form
+    # bodies and query strings only have text.
+    if not isinstance(field, (serializers.IntegerField, serializers.FloatField)) or field.read_only:
+        return False
+    if hasattr(data, "getlist") or value is None:
+        return False
+    return isinstance(value, bool) or not isinstance(value, (int, float))
+
+
 class StrictFieldsMixin:
     """Reject fields the serializer does not know (a typo such as ``qualty`` must not be
     silently ignored), and numbers or booleans where text belongs (DRF's CharField would turn
-    ``{"name": 0.0}`` into ``"0.0"``). Read-only fields sent by the client are ignored, as DRF does."""
+    ``{"name": 0.0}`` into ``"0.0"``), text or booleans where numbers belong, and anything but
+    true or false for a boolean. Read-only fields sent by the client are ignored, as DRF does.
+    A serializer of a query string handed over as a plain dict sets ``reads_query_string``."""
+
+    reads_query_string = False
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -46,6 +60,8 @@ class StrictFieldsMixin:
                     and not isinstance(value, str)
                 ):
                     errors[name] = ["Not a valid string."]
+                elif not self.reads_query_string and _not_a_number(data, field, value):
+                    errors[name] = ["A valid number is required."]
                 elif _not_a_boolean(field, value):
                     # DRF reads 0, 1, "yes", "on"... as booleans; the schema says true or false.
                     errors[name] = ["Must be a valid boolean."]

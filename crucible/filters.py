@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django_filters import fields
 from django_filters import rest_framework as filters
 
+from crucible.limits import BIGINT_MAX
+
 
 class UtcIsoDateTimeField(fields.IsoDateTimeField):
     """An ISO 8601 date and time, converted to UTC. Python accepts offsets up to ±23:59 but
@@ -29,10 +31,6 @@ class UtcIsoDateTimeField(fields.IsoDateTimeField):
 
 class IsoDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
-
-
-# The largest value of a PostgreSQL bigint: every id column.
-BIGINT_MAX = 2**63 - 1
 
 
 class IdFilter(filters.NumberFilter):

@@ -31,14 +31,14 @@ from marketplace.services.versions import version_publish, version_unyank, versi
 
 
 def request_body(request) -> dict:
-    """The JSON body, where an empty body means "no options" (install and upgrade take none)."""
+    """The JSON body, where an empty body means "no options" (install and upgrade take none). A body
+    of JSON ``null`` is not empty: the serializer refuses it (the schema says object)."""
     try:
-        data = request.data
+        return request.data
     except ParseError:
         if request.body.strip():
             raise
         return {}
-    return data if data is not None else {}
 
 
 def actor(request):

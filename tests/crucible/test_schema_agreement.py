@@ -4,7 +4,7 @@ the project's server (tests/hardening/fuzz_live.py, docs/reliability.md)."""
 
 import pytest
 
-from crucible.filters import BIGINT_MAX
+from crucible.limits import BIGINT_MAX
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +111,26 @@ def test_numbers_in_query_strings_and_forms_are_still_read(team_key_client):
     response = team_key_client.post("/api/v1/teammemory/builds/", {**BUILD, "tokens": "5"}, format="multipart")
     assert response.status_code == 201, response.content
     assert response.json()["tokens"] == 5
+
+
+def test_a_fraction_on_an_integer_filter_is_refused(team_key_client):
+    # negative_data_rejection: ?stars=0.5 (the schema says integer) answered 200 with no ratings.
+    response = team_key_client.get("/api/v1/marketplace/ratings/?stars=0.5")
+    assert response.status_code == 400 and list(response.json()["fields"]) == ["stars"]
+    assert team_key_client.get("/api/v1/marketplace/ratings/?stars=5").status_code == 200
+
+
+def test_a_json_null_body_is_not_an_empty_one(team_key_client):
+    # negative_data_rejection: a body of `null` was read as "no options" and installed (200/201).
+    agent = team_key_client.post(CREATE, {"name": "Nulled", "system_prompt": "p"}, format="json").json()["agent_id"]
+    path = f"/api/v1/marketplace/agents/{agent}/install/"
+    response = team_key_client.post(path, b"null", content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert team_key_client.post(path, b"", content_type="application/json").status_code in (200, 201)
+
+
+def test_a_page_past_any_offset_is_not_there(team_key_client):
+    # positive_data_acceptance: ?page=519354235420548288 overflowed PostgreSQL's OFFSET (400 naming
+    # no field); a page past the rows is a 404, as for any page past the end.
+    response = team_key_client.get("/api/v1/marketplace/installs/?page=519354235420548288&page_size=100")
+    assert response.status_code == 404, response.content

@@ -134,3 +134,41 @@ def test_a_page_past_any_offset_is_not_there(team_key_client):
     # no field); a page past the rows is a 404, as for any page past the end.
     response = team_key_client.get("/api/v1/marketplace/installs/?page=519354235420548288&page_size=100")
     assert response.status_code == 404, response.content
+
+
+def test_a_method_the_view_does_not_route_is_a_405(team, team_key_client):
+    # unsupported_method: TRACE on a session of two traces was a 500 (the write check loaded "the
+    # object" of a lookup that matches several rows); on other objects a 404 instead of 405.
+    from tests.observability.trace_factory import make_trace
+
+    make_trace(team, trace_id="1" * 32, session_id="chat-9")
+    make_trace(team, trace_id="2" * 32, session_id="chat-9")
+    for method, path in [
+        ("TRACE", "/api/v1/observability/sessions/chat-9/"),
+        ("PUT", "/api/v1/observability/sessions/chat-9/"),
+        ("TRACE", f"/api/v1/observability/traces/{'1' * 32}/"),
+    ]:
+        response = team_key_client.generic(method, path)
+        assert response.status_code == 405, (method, path, response.content)
+
+
+def test_a_multipart_body_without_its_boundary_is_a_400(team_key_client):
+    # Was a 500: the empty-body rule of the install view read request.body after the parser had
+    # read the stream.
+    agent = team_key_client.post(CREATE, {"name": "Bound", "system_prompt": "p"}, format="json").json()["agent_id"]
+    response = team_key_client.post(
+        f"/api/v1/marketplace/agents/{agent}/install/", b'{"version": "0"}', content_type="multipart/form-data"
+    )
+    assert response.status_code == 400, response.content
+
+
+def test_the_payloads_flag_is_one_boolean(team, team_key_client):
+    # negative_data_rejection: ?payloads=null&payloads=null was read as false (200).
+    from tests.observability.trace_factory import make_trace
+
+    make_trace(team, trace_id="3" * 32)
+    path = f"/api/v1/observability/traces/{'3' * 32}/"
+    for query in ["payloads=null", "payloads=true&payloads=true", "payloads=yes"]:
+        response = team_key_client.get(f"{path}?{query}")
+        assert response.status_code == 400 and list(response.json()["fields"]) == ["payloads"], query
+    assert team_key_client.get(f"{path}?payloads=true").status_code == 200

@@ -84,14 +84,20 @@ class StrictAutoSchema(AutoSchema):
         return schema
 
 
+NO_NUL = "^[^\x00]*$"
+
+
 class BoundedFilterExtension(DjangoFilterExtension):
     """django-filter parameters with the bounds their form fields enforce (``min_value``,
-    ``max_value``: ``?min_rating=-1`` is a 400, so the schema says ``minimum: 0``), and id filters
+    ``max_value``, and django-filter's implicit 1e50 for numbers: ``?min_rating=-1`` is a 400, so
+    the schema says ``minimum: 0``), text filters without NUL characters (a 400), and id filters
     (``crucible.filters.IdFilter``) as integers."""
 
     priority = 1
 
     def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        from django_filters import rest_framework as filters
+
         from crucible.filters import IdFilter
 
         parameters = super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)
@@ -103,4 +109,10 @@ class BoundedFilterExtension(DjangoFilterExtension):
             for bound, key in (("minimum", "min_value"), ("maximum", "max_value")):
                 if filter_field.extra.get(key) is not None and schema.get("type") in {"integer", "number"}:
                     schema.setdefault(bound, filter_field.extra[key])
+            if isinstance(filter_field, filters.NumberFilter) and schema.get("type") in {"integer", "number"}:
+                implicit = filter_field.get_max_validator()  # django-filter's own 1e50
+                if implicit is not None:
+                    schema.setdefault("maximum", implicit.limit_value)
+            if isinstance(filter_field, filters.CharFilter) and schema.get("type") == "string":
+                schema.setdefault("pattern", NO_NUL)  # Django's form fields refuse NUL characters
         return parameters

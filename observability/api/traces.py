@@ -33,6 +33,16 @@ def _active_first(view, queryset):
     ).order_by("_other_team", "-started_at")
 
 
+def _payloads_flag(request) -> bool:
+    """``?payloads=true|false`` (the schema's boolean), given at most once; absent means false."""
+    values = request.query_params.getlist("payloads")
+    if len(values) > 1:
+        raise ValidationError({"payloads": ["Give this parameter once."]})
+    if values and values[0].lower() not in BOOLEAN_VALUES:
+        raise ValidationError({"payloads": ["Must be true or false."]})
+    return bool(values) and values[0].lower() in ("1", "true")
+
+
 @extend_schema_view(
     list=extend_schema(
         responses={200: s.TraceSerializer(many=True), 400: ERROR},
@@ -50,16 +60,6 @@ def _active_first(view, queryset):
         "flagged `orphan`.",
     ),
 )
-def _payloads_flag(request) -> bool:
-    """``?payloads=true|false`` (the schema's boolean), given at most once; absent means false."""
-    values = request.query_params.getlist("payloads")
-    if len(values) > 1:
-        raise ValidationError({"payloads": ["Give this parameter once."]})
-    if values and values[0].lower() not in BOOLEAN_VALUES:
-        raise ValidationError({"payloads": ["Must be true or false."]})
-    return bool(values) and values[0].lower() in ("1", "true")
-
-
 class TraceViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.TraceSerializer
     filterset_class = TraceFilterSet

@@ -39,6 +39,10 @@ def test_query_bounds_are_in_the_schema(schema):
     assert _parameter(schema, "/api/v1/marketplace/ratings/", "min_stars")["minimum"] == 1
     agent = _parameter(schema, "/api/v1/marketplace/installs/", "agent")
     assert agent == {"type": "integer", "minimum": 1, "maximum": BIGINT_MAX}
+    # negative_data_rejection / positive_data_acceptance: django-filter's implicit 1e50 bound and
+    # Django's refusal of NUL characters were 400s the schema did not announce.
+    assert _parameter(schema, "/api/v1/observability/traces/", "min_duration_ms")["maximum"] == 1e50
+    assert _parameter(schema, "/api/v1/observability/traces/", "user")["pattern"] == "^[^\x00]*$"
 
 
 @pytest.mark.parametrize("value", ["-3.792898539298987e%2B142", str(BIGINT_MAX + 1), "4.7387504806484296e%2B16", "0"])

@@ -26,8 +26,11 @@ WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
 def _whole_number_filter(filterset_class, declared) -> bool:
-    """A number filter on an integer column (the schema documents it as an integer)."""
+    """A number filter on an integer column that the schema documents as an integer (a filter
+    with a schema of its own, ``extend_schema_field``, says otherwise: quality bounds are numbers)."""
     if not isinstance(declared, filters.NumberFilter) or "__" in (declared.field_name or ""):
+        return False
+    if getattr(declared, "_spectacular_annotation", None):
         return False
     try:
         field = filterset_class._meta.model._meta.get_field(declared.field_name)

@@ -176,3 +176,9 @@ def test_the_payloads_flag_is_one_boolean(team, team_key_client):
         response = team_key_client.get(f"{path}?{query}")
         assert response.status_code == 400 and list(response.json()["fields"]) == ["payloads"], query
     assert team_key_client.get(f"{path}?payloads=true").status_code == 200
+
+
+def test_a_bound_the_schema_calls_a_number_takes_a_fraction(team_key_client):
+    # The integer-filter rule follows the schema: quality bounds are numbers (extend_schema_field).
+    response = team_key_client.get("/api/v1/teammemory/builds/?quality_min=55.5&quality_max=62.5")
+    assert response.status_code == 200, response.content

@@ -309,9 +309,9 @@ class RolloutStepAdmin(_RecordedRows, admin.ModelAdmin):
 
 @admin.register(RolloutTally)
 class RolloutTallyAdmin(_RecordedRows, admin.ModelAdmin):
-    """Runs of stable and candidate per duration bin, recorded by the rollout's results."""
+    """Runs of stable and candidate per team and duration bin, recorded by the rollout's results."""
 
-    list_display = ("rollout", "arm", "bin", "results", "successes", "cost_sum")
+    list_display = ("rollout", "team", "arm", "bin", "results", "successes", "cost_sum")
     list_filter = ("arm",)
-    list_select_related = ("rollout",)
-    raw_id_fields = ("rollout",)
+    list_select_related = ("rollout", "team")
+    raw_id_fields = ("rollout", "team")

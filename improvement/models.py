@@ -453,10 +453,14 @@ class RolloutStep(models.Model):
 
 
 class RolloutTally(models.Model):
-    """Runs of one side of a rollout (stable or candidate) in one duration bin: results, successes,
-    cost sums. Upserted; the guardrails read the sums and the bins as a histogram."""
+    """Runs of one side of a rollout (stable or candidate) by one team in one duration bin:
+    results, successes, cost sums. Upserted; the guardrails read the sums and the bins as a
+    histogram (the publisher's own runs, and other teams' only from K teams that share evidence)."""
 
     rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="tallies")
+    team = models.ForeignKey(
+        "crucible.Team", on_delete=models.CASCADE, related_name="+", help_text="The team whose runs these are."
+    )
     arm = models.CharField(max_length=10, choices=[("stable", "Stable"), ("candidate", "Candidate")])
     bin = models.SmallIntegerField()
     results = models.BigIntegerField(default=0)
@@ -465,11 +469,13 @@ class RolloutTally(models.Model):
     cost_sum_sq = models.FloatField(default=0.0)
 
     class Meta:
-        ordering = ["rollout_id", "arm", "bin"]
-        constraints = [models.UniqueConstraint(fields=["rollout", "arm", "bin"], name="rollouttally_unique")]
+        ordering = ["rollout_id", "team_id", "arm", "bin"]
+        constraints = [
+            models.UniqueConstraint(fields=["rollout", "team", "arm", "bin"], name="rollouttally_unique_team")
+        ]
 
     def __str__(self):
-        return f"{self.rollout_id} {self.arm} bin {self.bin}"
+        return f"{self.rollout_id} team {self.team_id} {self.arm} bin {self.bin}"
 
 
 class VariantContext(models.Model):

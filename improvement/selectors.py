@@ -118,8 +118,16 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
     if variants is None:
         variants = list(Variant.objects.filter(experiment=experiment).order_by("id"))
     confidence = conf.CONFIDENCE
+    alpha, n_opt = 1.0 - confidence, conf.SEQUENTIAL_N_OPT
     active = [v for v in variants if v.retired_at is None]
-    posteriors = {v.pk: stats.posterior(v.objective_count, v.objective_sum, v.objective_sum_sq) for v in active}
+    # The objective as the verdict reads it: CUPED-adjusted when the experiment has it on.
+    objective = {v.pk: sequential.Sample(v.objective_count, v.objective_sum, v.objective_sum_sq) for v in variants}
+    cuped_section = None
+    if experiment.cuped:
+        objective, cuped_section = _cuped(experiment, variants, objective, alpha, n_opt)
+    posteriors = {
+        v.pk: stats.posterior(objective[v.pk].n, objective[v.pk].total, objective[v.pk].total_sq) for v in active
+    }
     p_best = dict(
         zip(
             [v.pk for v in active],
@@ -130,15 +138,12 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
         )
     )
     control = next((v for v in variants if v.is_control), None)
-    control_mean = control.objective_mean if control else None
-    alpha, n_opt = 1.0 - confidence, conf.SEQUENTIAL_N_OPT
+    control_mean = objective[control.pk].mean if control else None
 
     rows = []
     for v in variants:
         # Always-valid intervals (confidence sequences): safe to read after every result.
-        mean, low, high = sequential.mean_sequence(
-            sequential.Sample(v.objective_count, v.objective_sum, v.objective_sum_sq), alpha, n_opt=n_opt
-        )
+        mean, low, high = sequential.mean_sequence(objective[v.pk], alpha, n_opt=n_opt)
         successes = sequential.Sample.of_proportion(v.success_count, v.results_count)
         _, s_low, s_high = sequential.mean_sequence(
             successes, alpha, n_opt=n_opt, variance=sequential.proportion_variance(successes)
@@ -183,7 +188,7 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
     }
     leader = max(active, key=lambda v: p_best.get(v.pk, 0.0)) if active else None
     separated = leader is not None and sequential.separated_leader(
-        {v.pk: sequential.Sample(v.objective_count, v.objective_sum, v.objective_sum_sq) for v in active},
+        {v.pk: objective[v.pk] for v in active},
         leader.pk,
         alpha,
         n_opt=n_opt,
@@ -197,6 +202,7 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
             threshold=threshold,
             separated=separated,
             vetoed=vetoed,
+            samples=objective,
         )
     )
     winner = found.winner
@@ -222,22 +228,31 @@ def experiment_report(*, experiment: Experiment, variants: list[Variant] | None 
         "reasons": found.reasons,
         "results_needed": found.results_needed,
         "interval_method": "always-valid confidence sequence",
+        "estimates": "cuped" if cuped_section and cuped_section["theta"] is not None else "unadjusted",
         "guardrails": guards,
         "srm": trust.experiment_srm(experiment=experiment, variants=variants),
-        "cuped": _cuped_report(experiment, variants, alpha, n_opt) if experiment.cuped else None,
+        "cuped": cuped_section,
     }
 
 
-def _cuped_report(experiment: Experiment, variants: list[Variant], alpha: float, n_opt: int) -> dict:
+def _cuped(
+    experiment: Experiment, variants: list[Variant], objective: dict, alpha: float, n_opt: int
+) -> tuple[dict, dict]:
+    """(the CUPED-adjusted objective samples, the report's CUPED section): every scored result
+    counts, those without the unit's earlier metric unadjusted (improvement.cuped)."""
     groups = {
         v.pk: cuped.Moments(
             v.cuped_count, v.cuped_y_sum, v.cuped_y_sum_sq, v.cuped_x_sum, v.cuped_x_sum_sq, v.cuped_xy_sum
         )
         for v in variants
     }
+    _, adjusted = cuped.adjusted_samples(groups=groups, objectives=objective)
     control = next((v.pk for v in variants if v.is_control), None)
     names = {v.pk: v.name for v in variants}
-    return cuped.report(groups=groups, names=names, control_id=control, alpha=alpha, n_opt=n_opt)
+    section = cuped.report(
+        groups=groups, names=names, control_id=control, alpha=alpha, n_opt=n_opt, objectives=objective
+    )
+    return adjusted, section
 
 
 def experiment_timeline(*, experiment: Experiment, days: int | None = None) -> dict:

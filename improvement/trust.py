@@ -9,6 +9,8 @@ from datetime import timedelta
 
 from improvement import conf, guardrails, srm
 from improvement.models import Experiment, RolloutTally, Variant, VariantBucket, VariantDuration
+from marketplace import conf as marketplace_conf
+from marketplace import selectors as marketplace_selectors
 
 
 def duration_bins(*, variant_ids) -> dict[int, dict[int, int]]:
@@ -139,22 +141,37 @@ def experiment_srm(*, experiment: Experiment, variants: list[Variant]) -> dict:
 
 
 def rollout_figures(*, rollout) -> dict[str, guardrails.Figures]:
-    """Stable's and the candidate's runs in a rollout, as the guardrails read them (one query)."""
+    """Stable's and the candidate's runs in a rollout, as the guardrails read them (two queries):
+    the rollout's own team's runs, and other teams' only from teams that share evidence now and
+    only once at least ``CRUCIBLE_EVIDENCE_MIN_TEAMS`` of them ran its versions (pooled, never
+    named: the publisher must not read fewer teams' figures)."""
+    rows = list(
+        RolloutTally.objects.filter(rollout=rollout).values_list(
+            "team_id", "arm", "bin", "results", "successes", "cost_sum", "cost_sum_sq"
+        )
+    )
+    others = {row[0] for row in rows} - {rollout.team_id}
+    counted = {rollout.team_id}
+    if others:
+        sharing = marketplace_selectors.evidence_sharing_team_ids(team_ids=sorted(others))
+        if len(sharing) >= marketplace_conf.EVIDENCE_MIN_TEAMS:
+            counted |= sharing
     sums = {
-        arm: {"results": 0, "successes": 0, "cost": 0.0, "cost_sq": 0.0, "bins": {}} for arm in ("stable", "candidate")
+        arm: {"results": 0, "successes": 0, "cost": 0.0, "cost_sq": 0.0, "bins": defaultdict(int)}
+        for arm in ("stable", "candidate")
     }
-    for arm, duration_bin, results, successes, cost, cost_sq in RolloutTally.objects.filter(
-        rollout=rollout
-    ).values_list("arm", "bin", "results", "successes", "cost_sum", "cost_sum_sq"):
+    for team_id, arm, duration_bin, results, successes, cost, cost_sq in rows:
+        if team_id not in counted:
+            continue
         s = sums[arm]
         s["results"] += results
         s["successes"] += successes
         s["cost"] += cost
         s["cost_sq"] += cost_sq
-        s["bins"][duration_bin] = results
+        s["bins"][duration_bin] += results
     return {
         arm: guardrails.Figures(
-            0 if arm == "stable" else 1, arm, s["results"], s["successes"], s["cost"], s["cost_sq"], s["bins"]
+            0 if arm == "stable" else 1, arm, s["results"], s["successes"], s["cost"], s["cost_sq"], dict(s["bins"])
         )
         for arm, s in sums.items()
     }

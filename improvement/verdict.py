@@ -6,6 +6,7 @@ variant's probability of being best reaches ``CRUCIBLE_IMPROVEMENT_WIN_PROBABILI
 always-valid confidence sequence (improvement.sequential) for the difference with every other
 active variant lies above zero (so reading the report after every result does not inflate false
 winners), and no guardrail shows it clearly worse than the control (improvement.guardrails).
+With CUPED on, the objective is the CUPED-adjusted one (improvement.cuped) throughout.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Context:
     threshold: float
     separated: bool = True  # the leader's always-valid sequences exclude a tie with every other variant
     vetoed: dict | None = None  # variant id -> guardrail evidence, for variants clearly worse than the control
+    samples: dict | None = None  # variant id -> the objective's sums as the verdict reads them (CUPED-adjusted or not)
 
     @cached_property
     def thin(self) -> list:
@@ -171,6 +173,14 @@ RULES = (
 )
 
 
+def _sums(ctx: Context, variant) -> tuple[int, float, float]:
+    """(n, sum, sum of squares) of the objective as the verdict reads it."""
+    if ctx.samples is not None and variant.pk in ctx.samples:
+        s = ctx.samples[variant.pk]
+        return s.n, s.total, s.total_sq
+    return variant.objective_count, variant.objective_sum, variant.objective_sum_sq
+
+
 def results_needed(ctx: Context) -> int | None:
     """More results in total (over all active variants) before a winner can be named: what the two
     leaders need for their observed gap to reach the threshold, and at least what the minimum still
@@ -178,13 +188,14 @@ def results_needed(ctx: Context) -> int | None:
     if len(ctx.active) < 2:
         return None
     first, second = sorted(ctx.active, key=lambda v: ctx.posteriors[v.pk].mean, reverse=True)[:2]
+    lead, runner = (_sums(ctx, v) for v in (first, second))
     more = stats.results_needed(
         ctx.posteriors[first.pk],
         ctx.posteriors[second.pk],
-        leader_n=first.objective_count,
-        runner_n=second.objective_count,
-        leader_var=stats.sample_variance(first.objective_count, first.objective_sum, first.objective_sum_sq),
-        runner_var=stats.sample_variance(second.objective_count, second.objective_sum, second.objective_sum_sq),
+        leader_n=lead[0],
+        runner_n=runner[0],
+        leader_var=stats.sample_variance(*lead),
+        runner_var=stats.sample_variance(*runner),
         probability=ctx.threshold,
     )
     floor = sum(max(0, ctx.experiment.min_results - v.results_count) for v in ctx.active)

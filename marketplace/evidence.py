@@ -2,8 +2,9 @@
 
 Whose data: the caller's own team always sees its own figures. Other teams' figures come only
 from teams that opted in (``EvidenceSharing``), and only as a spread (min / median / max of the
-per-team figures) when at least ``CRUCIBLE_EVIDENCE_MIN_TEAMS`` teams contributed to that figure;
-below that, the figure is absent (nothing says how many teams there were). Teams are never named.
+per-team figures) when at least ``CRUCIBLE_EVIDENCE_MIN_TEAMS`` teams other than the caller's
+contributed to that figure (the caller's own figure never counts among them: knowing it, the
+caller could take it out of a spread of K and read the others exactly); below that, the figure is absent (nothing says how many teams there were). Teams are never named.
 Statistics: ``marketplace.evidence_stats``. Everything is read from the daily rollups.
 """
 
@@ -239,7 +240,7 @@ def _experiments(version, viewer_id: int, since: dt.date, min_teams: int) -> tup
         for r in rows
         if r["team_id"] == viewer_id
     ]
-    shared = [r for r in rows if r["shared"]]
+    shared = [r for r in rows if r["shared"] and r["team_id"] != viewer_id]
     teams = {r["team_id"] for r in shared}
     others = None
     if len(teams) >= min_teams:
@@ -264,7 +265,8 @@ def version_evidence(*, version: AgentVersion, team, days: int = DEFAULT_DAYS) -
     )
     own_row = next((t for t in teams if t.team_id == viewer_id), None)
     own = _own_figures(own_row) if own_row is not None else {}
-    per_team = [_own_figures(t) for t in teams if t.shares]
+    # Other teams only: with its own figure in the spread, a viewer would read K - 1 others' exactly.
+    per_team = [_own_figures(t) for t in teams if t.shares and t.team_id != viewer_id]
     figures = []
     for key, label, kind in FIGURES:
         values = [(f[key] or {}).get("value") for f in per_team]

@@ -433,5 +433,15 @@ def versions_to_compare(*, agent, team, left=None, right=None) -> tuple[AgentVer
     return old, new
 
 
+def evidence_sharing_team_ids(*, team_ids) -> set[int]:
+    """Those of ``team_ids`` that share evidence now (``EvidenceSharing``, off by default); one query."""
+    from marketplace.models import EvidenceSharing
+
+    ids = [i for i in team_ids if isinstance(i, int)]
+    if not ids:
+        return set()
+    return set(EvidenceSharing.objects.filter(team_id__in=ids, share_evidence=True).values_list("team_id", flat=True))
+
+
 # Search and browse live in marketplace.search (re-exported here: the public read API of the app).
 from marketplace.search import CappedPaginator, agent_search, agent_search_count  # noqa: E402, F401

@@ -32,7 +32,7 @@ from marketplace.services.installs import agent_install, installation_uninstall,
 from marketplace.services.ratings import rating_set
 from marketplace.services.reports import report_create
 from marketplace.services.versions import version_publish, version_unyank, version_validate, version_yank
-from marketplace.views_evidence import evidence_context
+from marketplace.views_evidence import evidence_comparison, evidence_context
 
 
 class IndexView(FilteredListView):
@@ -412,7 +412,8 @@ class ForkView(AgentActionView):
 
 
 class VersionDiffView(AgentMixin, TemplateView):
-    """Two versions side by side: what changed in the prompt, the schemas and the model hints."""
+    """Two versions side by side: what changed in the prompt, the schemas and the model hints, and
+    the measured evidence of both."""
 
     template_name = "marketplace/version_diff.html"
 
@@ -431,5 +432,6 @@ class VersionDiffView(AgentMixin, TemplateView):
             diff=version_diff(old=old, new=new),
             versions=selectors.versions_ordered(agent=agent).only("id", "version", "is_yanked"),
             installation=selectors.installation_for_team(team=self.team, agent=agent),
+            **evidence_comparison(self.request, old=old, new=new, team=self.team),
         )
         return context

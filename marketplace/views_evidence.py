@@ -34,6 +34,21 @@ def evidence_context(request, *, version, team) -> dict:
     }
 
 
+def evidence_comparison(request, *, old, new, team) -> dict:
+    """The diff page's evidence of both versions, figure by figure (the same rules as the version
+    page: the team's own figures, other teams' only as a spread of K sharing teams)."""
+    days = period_of(request)
+    before = evidence.version_evidence(version=old, team=team, days=days)
+    after = evidence.version_evidence(version=new, team=team, days=days)
+    return {
+        "evidence_old": before,
+        "evidence_new": after,
+        "evidence_pairs": list(zip(before.figures, after.figures, strict=True)),
+        "evidence_periods": list(evidence.PERIODS.items()),
+        "evidence_days": days,
+    }
+
+
 class VersionDetailView(TeamPageMixin, TemplateView):
     """One version of an agent the caller can see: its definition and its measured evidence."""
 

@@ -14,8 +14,9 @@ class CupedDifferenceSerializer(serializers.Serializer):
 class CupedVariantSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
+    results = serializers.IntegerField(help_text="Scored results; those without a covariate count unadjusted.")
     results_with_covariate = serializers.IntegerField()
-    mean = serializers.FloatField(allow_null=True, help_text="Unadjusted mean objective of these results.")
+    mean = serializers.FloatField(allow_null=True, help_text="Unadjusted mean objective.")
     low = serializers.FloatField(allow_null=True)
     high = serializers.FloatField(allow_null=True)
     mean_adjusted = serializers.FloatField(allow_null=True, help_text="mean - theta (mean X of the variant - mean X).")

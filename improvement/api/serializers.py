@@ -333,6 +333,12 @@ class ResultInputSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Seria
         allow_null=True,
         help_text="CUPED: the unit's metric before the experiment (e.g. its mean score or success rate then).",
     )
+    unit = serializers.CharField(
+        max_length=200,
+        required=False,
+        help_text="The unit key sent to select. With CUPED on and no covariate, a unit 'build:<client build id>' "
+        "or 'project:<project name>' gets its project's build score before the experiment from team memory.",
+    )
 
 
 class ResultBatchSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -491,6 +497,11 @@ class ReportSerializer(serializers.Serializer):
         "leaders look tied.",
     )
     interval_method = serializers.CharField(help_text="The intervals are always-valid confidence sequences.")
+    estimates = serializers.ChoiceField(
+        choices=["unadjusted", "cuped"],
+        help_text="cuped: the objective's means, intervals, probability of being best and the winner rule are "
+        "CUPED-adjusted (the experiment has cuped on and results brought a varying covariate).",
+    )
     guardrails = GuardrailsSerializer()
     srm = SrmSerializer(help_text="Sample ratio mismatch checks.")
     cuped = CupedSerializer(

@@ -12,11 +12,12 @@ from django.utils import timezone
 
 from crucible import limits, sql
 from crucible import validation as v
-from improvement import guardrails
+from improvement import covariates, guardrails
 from improvement.models import Assignment, Experiment, Variant, VariantBucket, VariantContext, VariantDuration
 from improvement.selectors import variants_for_team
 from improvement.services._common import RESULT_COST_PLACES, _hour
 from improvement.services.guardrails import guardrails_enforce
+from improvement.services.selection import UNIT_KEY_CHARS
 
 
 def objective_score(
@@ -68,6 +69,7 @@ def _result_clean(raw, errors: v.Errors) -> dict | None:
     variant_id = check("variant_id", _positive_id, raw.get("variant_id"))
     assignment_id = check("assignment_id", _positive_id, raw.get("assignment_id"))
     covariate = check("covariate", v.number, raw.get("covariate"), low=-MAX_COVARIATE, high=MAX_COVARIATE)
+    unit = check("unit", v.text, raw.get("unit"), max_length=UNIT_KEY_CHARS)
     if raw.get("variant_id") is None and raw.get("assignment_id") is None:
         errors.add("variant_id", "Name the variant (variant_id) or the assignment (assignment_id).")
     if errors:
@@ -81,6 +83,7 @@ def _result_clean(raw, errors: v.Errors) -> dict | None:
         "tokens": tokens,
         "cost": cost,
         "covariate": covariate,
+        "unit": unit,
     }
 
 
@@ -153,7 +156,9 @@ def results_record_bulk(
     """Record results and move each variant's statistics in the database.
 
     ``results``: ``[{variant_id or assignment_id, success, duration_ms, quality (0-100 or None),
-    tokens, cost, covariate (the unit's metric before the experiment, for CUPED; optional)}]``, checked by ``results_check``. By default any refused result raises one
+    tokens, cost, covariate (the unit's metric before the experiment, for CUPED; optional), unit (the
+    select's unit key; with CUPED on and no covariate, a registered source gives the unit's history:
+    improvement.covariates)}]``, checked by ``results_check``. By default any refused result raises one
     ``ValidationError`` naming every bad field as ``<prefix>.<index>.<field>`` and nothing is
     written. With ``skip_refused`` the others are recorded and the refusals come back as
     ``{"refused": {index: Errors}}``. Then one ``UPDATE ... SET x = x + n`` per variant (in id
@@ -174,6 +179,7 @@ def results_record_bulk(
     cleaned = [r for r in checked if r is not None]
     if not cleaned:
         return {"recorded": 0, "refused": refused}
+    covariates.covariates_attach(team=team, results=cleaned)
     variants = {r["variant"].pk: r["variant"] for r in cleaned}
     assignment_ids = [r["assignment_id"] for r in cleaned if r["assignment_id"] is not None]
 

@@ -137,13 +137,13 @@ def rollout_results_record(*, rollout: Rollout, results: list, now=None) -> dict
     errors = v.Errors()
     cleaned = [_result_clean(raw, errors.at("results", i), rollout) for i, raw in enumerate(results)]
     errors.raise_if_any()
-    _tallies_add(rollout, cleaned)
+    _tallies_add(rollout, cleaned, team_id=rollout.team_id)
     rollout = rollout_check(rollout=rollout, now=now, advance=False)
     return {"recorded": len(cleaned), "status": rollout.status}
 
 
-def _tallies_add(rollout: Rollout, cleaned: list[dict]) -> None:
-    """Add runs (``{arm, success, bin, cost}``) to the rollout's tallies in one upsert."""
+def _tallies_add(rollout: Rollout, cleaned: list[dict], *, team_id: int) -> None:
+    """Add one team's runs (``{arm, success, bin, cost}``) to the rollout's tallies in one upsert."""
     tallies: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0, 0, 0.0, 0.0])
     for r in cleaned:
         t = tallies[(r["arm"], r["bin"])]
@@ -153,16 +153,17 @@ def _tallies_add(rollout: Rollout, cleaned: list[dict]) -> None:
         t[3] += r["cost"] ** 2
     table = RolloutTally._meta.db_table
     keys = sorted(tallies)
-    params = {"rollout": rollout.pk}
+    params = {"rollout": rollout.pk, "team": team_id}
     for i, key in enumerate(keys):
         n, ok, cost, cost_sq = tallies[key]
         params |= {f"a{i}": key[0], f"b{i}": key[1], f"n{i}": n, f"s{i}": ok, f"c{i}": cost, f"q{i}": cost_sq}
     values = ", ".join(
-        f"(%(rollout)s, %(a{i})s, %(b{i})s, %(n{i})s, %(s{i})s, %(c{i})s, %(q{i})s)" for i in range(len(keys))
+        f"(%(rollout)s, %(team)s, %(a{i})s, %(b{i})s, %(n{i})s, %(s{i})s, %(c{i})s, %(q{i})s)" for i in range(len(keys))
     )
     sql.execute(
-        f"""INSERT INTO {table} (rollout_id, arm, bin, results, successes, cost_sum, cost_sum_sq) VALUES {values}
-        ON CONFLICT (rollout_id, arm, bin) DO UPDATE SET
+        f"""INSERT INTO {table} (rollout_id, team_id, arm, bin, results, successes, cost_sum, cost_sum_sq)
+        VALUES {values}
+        ON CONFLICT (rollout_id, team_id, arm, bin) DO UPDATE SET
             results = {table}.results + EXCLUDED.results,
             successes = {table}.successes + EXCLUDED.successes,
             cost_sum = {table}.cost_sum + EXCLUDED.cost_sum,
@@ -173,24 +174,30 @@ def _tallies_add(rollout: Rollout, cleaned: list[dict]) -> None:
 
 @transaction.atomic
 def rollout_executions_record(*, team, runs: list[dict], now=None) -> int:
-    """Observability's feed: executions of ``team`` that ran a version under a guarded rollout of
-    the same team (``[{version_id, success, duration_ms, cost}]``, already checked by ingest) are
-    added to the rollout as runs of stable or candidate, then its guardrails are read (a breach
+    """Observability's feed: executions of ``team`` that ran a version under a guarded rollout
+    (``[{version_id, success, duration_ms, cost}]``, already checked by ingest) are added to the
+    rollout as that team's runs of stable or candidate, then its guardrails are read (a breach
     stops it). Runs of other versions, or of rollouts already finished, are ignored: an execution
     is stored whatever the rollout's state. Returns how many runs were counted (one query when no
     rollout is concerned).
 
-    Only the rollout's own team's executions count: the publisher would otherwise read other
-    teams' figures, which the evidence rules (opt-in, K teams, a spread) forbid."""
+    The rollout's own team's executions always count; an installing team's only while it shares
+    evidence (``EvidenceSharing``), and the guardrails read them only once K such teams ran the
+    rollout's versions (improvement.trust.rollout_figures): the evidence rules (opt-in, K teams,
+    never named) hold for the publisher too."""
     versions = {run["version_id"] for run in runs if run.get("version_id") is not None}
     if not versions:
         return 0
     rollouts = list(
         Rollout.objects.select_for_update(of=("self",))
-        .filter(team=team, status=RolloutStatus.RUNNING)
+        .filter(status=RolloutStatus.RUNNING)
         .filter(Q(candidate_id__in=versions) | Q(stable_id__in=versions))
         .order_by("id")
     )
+    if any(rollout.team_id != team.pk for rollout in rollouts) and not (
+        marketplace_selectors.evidence_sharing_team_ids(team_ids=[team.pk])
+    ):
+        rollouts = [rollout for rollout in rollouts if rollout.team_id == team.pk]
     counted = 0
     for rollout in rollouts:
         arms = {rollout.stable_id: "stable", rollout.candidate_id: "candidate"}
@@ -205,7 +212,7 @@ def rollout_executions_record(*, team, runs: list[dict], now=None) -> int:
             if run.get("version_id") in arms
         ]
         if mine:
-            _tallies_add(rollout, mine)
+            _tallies_add(rollout, mine, team_id=team.pk)
             rollout_check(rollout=rollout, now=now, advance=False)
             counted += len(mine)
     return counted

@@ -172,8 +172,12 @@ def test_the_worker_stops_a_breaching_rollout_that_is_not_due(concluded, team):
     rollout = services.rollout_start(experiment=concluded)
     # Runs written without a check of their own (by an earlier version, or an import): the
     # worker reads every running rollout's guardrails, not only those with a step due.
-    RolloutTally.objects.create(rollout=rollout, arm="stable", bin=80, results=400, successes=380, cost_sum=0.8)
-    RolloutTally.objects.create(rollout=rollout, arm="candidate", bin=80, results=400, successes=200, cost_sum=0.8)
+    RolloutTally.objects.create(
+        rollout=rollout, team_id=rollout.team_id, arm="stable", bin=80, results=400, successes=380, cost_sum=0.8
+    )
+    RolloutTally.objects.create(
+        rollout=rollout, team_id=rollout.team_id, arm="candidate", bin=80, results=400, successes=200, cost_sum=0.8
+    )
     trust_check(0)
     rollout.refresh_from_db()
     assert rollout.status == "stopped" and "Error rate" in rollout.reason

@@ -225,6 +225,32 @@ def test_a_figure_is_shown_only_when_k_teams_measured_it(published, users, three
     assert found["quality"].others is None  # only two teams reported a quality
 
 
+def test_the_callers_own_figure_never_counts_among_the_k_teams(published, users, three_k):
+    """With its own figure in a spread of three, a sharing team could read the other two exactly."""
+    from marketplace.models import VersionExperimentOutcome
+
+    version = published.latest_version
+    for i, (team, failures) in enumerate(zip(users[:3], (1, 2, 3), strict=True)):
+        run_version(team, version, runs=10, failures=failures)
+        share(team)
+        VersionExperimentOutcome.objects.create(
+            team=team,
+            version=version,
+            experiment_id=i + 1,
+            outcome=VersionExperimentOutcome.Outcome.WON,
+            samples=100,
+            successes=90,
+            low=0.8,
+            high=0.95,
+            concluded_at=timezone.now(),
+        )
+    outsider = version_evidence(version=version, team=users[3])
+    assert outsider.has_others and outsider.experiments_others["teams"] == 3
+    insider = version_evidence(version=version, team=users[0])
+    assert insider.has_own and not insider.has_others
+    assert insider.experiments_others is None and len(insider.experiments_own) == 1
+
+
 def test_opting_out_removes_a_team_from_every_view(published, users, three_k):
     version = published.latest_version
     for team in users[:3]:
@@ -244,7 +270,7 @@ def test_opting_out_removes_a_team_from_every_view(published, users, three_k):
 
 def test_evidence_api_gives_own_figures_and_hides_others_below_k(client_for, make_user, published, users, three_k):
     version = published.latest_version
-    for team in users[:3]:
+    for team in users:
         run_version(team, version, runs=10, failures=1)
     share(users[0])
     share(users[1])
@@ -254,6 +280,9 @@ def test_evidence_api_gives_own_figures_and_hides_others_below_k(client_for, mak
     assert body["own"]["success_rate"]["value"] == 0.9 and body["own"]["success_rate"]["n"] == 10
     assert all(value is None for value in body["others"].values())
     share(users[2])
+    # Three sharing teams, but only two besides the caller's: still nothing of theirs.
+    assert all(value is None for value in client.get(evidence_url(version)).json()["others"].values())
+    share(users[3])
     body = client.get(evidence_url(version)).json()
     assert body["others"]["success_rate"] == {"min": 0.9, "median": 0.9, "max": 0.9, "teams": 3}
 
@@ -355,16 +384,16 @@ def test_listing_warns_when_the_latest_version_fails_clearly_more(client_for, ma
 
 def test_agent_and_version_pages_show_own_evidence_and_the_spread(client, make_user, published, users, three_k):
     version = published.latest_version
-    for team, failures in zip(users[:3], (1, 2, 3), strict=True):
+    for team, failures in zip(users, (1, 2, 3, 4), strict=True):
         run_version(team, version, runs=10, failures=failures, cost="0.01")
     client.force_login(make_user("u0", team=users[0]))
     page = client.get(reverse("marketplace:agent-detail", args=[published.pk])).content.decode()
     assert 'id="evidence-table"' in page and "90.0%" in page  # own success rate
     assert "80.0%" not in page  # nobody shares: no other team's figure
-    for team in users[:3]:
+    for team in users:
         share(team)
     page = client.get(reverse("marketplace:version-detail", args=[published.pk, version.pk]), {"days": 90}).content
-    assert "70.0% / 80.0% / 90.0%" in page.decode()
+    assert "60.0% / 70.0% / 80.0%" in page.decode()  # the three other teams, not the caller's own
 
 
 def test_version_page_of_another_team_s_private_agent_is_404(client, make_user, make_agent, users):

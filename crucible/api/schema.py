@@ -112,7 +112,8 @@ class BoundedFilterExtension(DjangoFilterExtension):
             if isinstance(filter_field, filters.NumberFilter) and schema.get("type") in {"integer", "number"}:
                 implicit = filter_field.get_max_validator()  # django-filter's own 1e50
                 if implicit is not None:
-                    schema.setdefault("maximum", implicit.limit_value)
+                    # the float's exact value: 10**50 + 1 is below the float 1e50, so it is accepted
+                    schema.setdefault("maximum", int(implicit.limit_value))
             if isinstance(filter_field, filters.CharFilter) and schema.get("type") == "string":
                 schema.setdefault("pattern", NO_NUL)  # Django's form fields refuse NUL characters
         return parameters

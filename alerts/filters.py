@@ -4,7 +4,7 @@ from django.db.models import Q
 from django_filters import rest_framework as filters
 
 from alerts.models import WINDOW_CHOICES, AlertRule, AlertTransition, Metric, State
-from crucible.filters import IsoDateTimeFilter
+from crucible.filters import IdFilter, IsoDateTimeFilter
 
 
 class AlertRuleFilterSet(filters.FilterSet):
@@ -32,7 +32,7 @@ class AlertRuleFilterSet(filters.FilterSet):
 
 
 class AlertTransitionFilterSet(filters.FilterSet):
-    rule = filters.NumberFilter(field_name="rule_id", label="Rule id")
+    rule = IdFilter(field_name="rule_id", label="Rule id")
     to_state = filters.MultipleChoiceFilter(choices=State.choices, label="New state")
     after = IsoDateTimeFilter(field_name="tick", lookup_expr="gte", label="At or after")
     before = IsoDateTimeFilter(field_name="tick", lookup_expr="lt", label="Before")

@@ -48,7 +48,7 @@ READS = [
 ]
 SEARCHES = ["review", "tests", "docs", "helper", "code review", "t3"]
 SEED: dict = {}
-RETRIES = {"count": 0}
+RETRIES = {"count": 0, "first": None, "last": None}
 
 
 class CrucibleClient(HttpUser):
@@ -72,6 +72,8 @@ class CrucibleClient(HttpUser):
                 if r.status_code == 503 and r.headers.get("Retry-After") and attempt < 59:
                     r.success()  # not a failure yet: the client waits and tries again
                     RETRIES["count"] += 1
+                    RETRIES["first"] = RETRIES["first"] or time.monotonic()
+                    RETRIES["last"] = time.monotonic()
                     retry = True
                 elif r.status_code in (200, 201):
                     r.success()
@@ -206,15 +208,18 @@ def main(argv=None) -> int:
         gevent.sleep(args.warmup)
         rss_start = server.rss_kib()
         environment.stats.reset_all()
-        RETRIES["count"] = 0
+        RETRIES.update(count=0, first=None, last=None)
+        back_at = stop_at = None
         print(f"==> warm-up done; {args.duration:.0f} s at {args.rate:.0f} req/s", flush=True)
         started = time.monotonic()
         if args.restart_db_at:
             gevent.sleep(args.restart_db_at)
             print("==> stopping PostgreSQL", flush=True)
+            stop_at = time.monotonic()
             pg.stop("fast")
             gevent.sleep(args.restart_down)
             pg.start()
+            back_at = time.monotonic()
             print("==> PostgreSQL started again", flush=True)
         gevent.sleep(max(0.0, args.duration - (time.monotonic() - started)))
         runner.quit()
@@ -236,6 +241,9 @@ def main(argv=None) -> int:
         "errors": errors,
         "error_samples": samples,
         "retried_503": RETRIES["count"],
+        # 503s came from this many seconds after the stop, until this many after PostgreSQL was back
+        "503_from_s_after_stop": round(RETRIES["first"] - stop_at, 1) if back_at and RETRIES["first"] else None,
+        "503_until_s_after_restart": round(RETRIES["last"] - back_at, 1) if back_at and RETRIES["last"] else None,
         "latency": rows,
         "rss_mib_start": {str(p): round(k / 1024, 1) for p, k in rss_start.items()},
         "rss_mib_end": {str(p): round(k / 1024, 1) for p, k in rss_end.items()},

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django import forms as django_forms
 from django.core.exceptions import ValidationError
 from django_filters import fields
 from django_filters import rest_framework as filters
+
+from crucible.limits import BIGINT_MAX
 
 
 class UtcIsoDateTimeField(fields.IsoDateTimeField):
@@ -28,3 +31,16 @@ class UtcIsoDateTimeField(fields.IsoDateTimeField):
 
 class IsoDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
+
+
+class IdFilter(filters.NumberFilter):
+    """An object id: a whole number from 1 to the largest bigint. Anything else is a 400 naming the
+    filter (a larger number used to reach PostgreSQL, which refused it without naming the filter).
+    The bounds are in the OpenAPI schema (``crucible.api.schema.BoundedFilterExtension``)."""
+
+    field_class = django_forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", BIGINT_MAX)
+        super().__init__(*args, **kwargs)

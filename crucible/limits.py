@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+# The largest PostgreSQL bigint: every id column, and the largest OFFSET a page can ask for.
+BIGINT_MAX = 2**63 - 1
+
 # --- One execution, one experiment result, one build report -------------------------------------
 
 # USD. The most expensive single model call today costs a few dollars; a whole build a few

@@ -232,7 +232,7 @@ REST_FRAMEWORK = {
         "expensive": os.environ.get("CRUCIBLE_THROTTLE_EXPENSIVE", "60/min"),
     },
     "EXCEPTION_HANDLER": "crucible.api.exceptions.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "crucible.api.schema.StrictAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -3,7 +3,7 @@
 from django.db.models import Q
 from django_filters import rest_framework as filters
 
-from crucible.filters import IsoDateTimeFilter
+from crucible.filters import IdFilter, IsoDateTimeFilter
 from improvement.models import Assignment, Experiment, Rollout, RolloutStatus, Status, Strategy, Variant
 
 
@@ -12,7 +12,7 @@ class ExperimentFilterSet(filters.FilterSet):
     name = filters.CharFilter(lookup_expr="icontains")
     status = filters.MultipleChoiceFilter(choices=Status.choices)
     strategy = filters.ChoiceFilter(choices=Strategy.choices, empty_label="any")
-    agent = filters.NumberFilter(field_name="agent_id", label="Agent id")
+    agent = IdFilter(field_name="agent_id", label="Agent id")
     has_winner = filters.BooleanFilter(field_name="winner", lookup_expr="isnull", exclude=True, label="Has a winner")
     created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", label="Created at or after")
     created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", label="Created before")
@@ -26,7 +26,7 @@ class ExperimentFilterSet(filters.FilterSet):
 
 
 class VariantFilterSet(filters.FilterSet):
-    experiment = filters.NumberFilter(field_name="experiment_id")
+    experiment = IdFilter(field_name="experiment_id")
     experiment_name = filters.CharFilter(field_name="experiment__name")
     name = filters.CharFilter(lookup_expr="icontains")
     is_control = filters.BooleanFilter()
@@ -39,8 +39,8 @@ class VariantFilterSet(filters.FilterSet):
 
 
 class AssignmentFilterSet(filters.FilterSet):
-    experiment = filters.NumberFilter(field_name="experiment_id")
-    variant = filters.NumberFilter(field_name="variant_id")
+    experiment = IdFilter(field_name="experiment_id")
+    variant = IdFilter(field_name="variant_id")
     has_result = filters.BooleanFilter(field_name="result_at", lookup_expr="isnull", exclude=True)
     created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
@@ -51,8 +51,8 @@ class AssignmentFilterSet(filters.FilterSet):
 
 
 class RolloutFilterSet(filters.FilterSet):
-    experiment = filters.NumberFilter(field_name="experiment_id")
-    agent = filters.NumberFilter(field_name="agent_id", label="Agent id")
+    experiment = IdFilter(field_name="experiment_id")
+    agent = IdFilter(field_name="agent_id", label="Agent id")
     status = filters.MultipleChoiceFilter(choices=RolloutStatus.choices)
 
     class Meta:

@@ -81,9 +81,15 @@ class MarketplaceLegacyCreatedSerializer(serializers.Serializer):
 
 @component("MarketplaceLegacySearchQuery")
 class MarketplaceLegacySearchQuerySerializer(StrictFieldsMixin, serializers.Serializer):
-    query = serializers.CharField(required=False, allow_blank=True, max_length=marketplace_conf.SEARCH_MAX_QUERY_LENGTH)
+    reads_query_string = True  # the view hands over the query string as a dict of text
+    query = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=marketplace_conf.SEARCH_MAX_QUERY_LENGTH,
+        help_text="Words to look for (typo tolerant on names).",
+    )
     category = serializers.ChoiceField(choices=Category.choices, required=False)
-    min_rating = serializers.FloatField(required=False, min_value=0, max_value=5)
+    min_rating = serializers.FloatField(required=False, min_value=0, max_value=5, help_text="Minimum average stars.")
     page = serializers.IntegerField(required=False, min_value=1)
     page_size = serializers.IntegerField(required=False, min_value=1)
 

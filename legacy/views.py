@@ -31,7 +31,7 @@ from legacy import serializers as s
 from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
 from marketplace.api.views import actor, request_body
-from marketplace.models import Agent, Category, Visibility
+from marketplace.models import Agent, Visibility
 from observability.api import views as observability_v1
 from teammemory.api import serializers as teammemory_serializers
 from teammemory.api import views as teammemory_v1
@@ -122,13 +122,8 @@ class LegacySearchView(APIView):
     @extend_schema(
         tags=LEGACY_TAG,
         summary="Search agents (earlier route)",
-        parameters=[
-            OpenApiParameter("query", str, description="Words to look for (typo tolerant on names)."),
-            OpenApiParameter("category", str, enum=[c for c in Category.values]),
-            OpenApiParameter("min_rating", float, description="Minimum average stars, 0-5."),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
-        ],
+        # The query serializer itself, so the schema has the bounds it enforces (page >= 1, 0-5 stars).
+        parameters=[s.MarketplaceLegacySearchQuerySerializer],
         responses=s.MarketplaceLegacyAgentSerializer(many=True),
     )
     def get(self, request):

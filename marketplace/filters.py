@@ -6,6 +6,7 @@ from django import forms
 from django_filters import rest_framework as filters
 
 from crucible import access
+from crucible.filters import IdFilter
 from marketplace import conf, selectors
 from marketplace.models import Agent, AgentVersion, Category, Installation, Rating
 
@@ -74,7 +75,7 @@ class AgentFilterSet(filters.FilterSet):
 class AgentVersionFilterSet(filters.FilterSet):
     # By id, without checking that the agent exists: a choice filter over all agents would answer
     # 400 for an unknown id but 200 for another team's private one, telling callers it exists.
-    agent = filters.NumberFilter(field_name="agent_id", label="Agent id")
+    agent = IdFilter(field_name="agent_id", label="Agent id")
     version = filters.CharFilter(field_name="version")
 
     class Meta:
@@ -85,7 +86,7 @@ class AgentVersionFilterSet(filters.FilterSet):
 class InstallationFilterSet(filters.FilterSet):
     # By id, without checking that the agent exists: a choice filter over all agents would answer
     # 400 for an unknown id but 200 for another team's private one, telling callers it exists.
-    agent = filters.NumberFilter(field_name="agent_id", label="Agent id")
+    agent = IdFilter(field_name="agent_id", label="Agent id")
     active = filters.BooleanFilter(field_name="uninstalled_at", lookup_expr="isnull", label="Installed now")
     team = filters.CharFilter(field_name="team__slug", label="Team (slug)")
 
@@ -97,7 +98,7 @@ class InstallationFilterSet(filters.FilterSet):
 class RatingFilterSet(filters.FilterSet):
     # By id, without checking that the agent exists: a choice filter over all agents would answer
     # 400 for an unknown id but 200 for another team's private one, telling callers it exists.
-    agent = filters.NumberFilter(field_name="agent_id", label="Agent id")
+    agent = IdFilter(field_name="agent_id", label="Agent id")
     min_stars = filters.NumberFilter(field_name="stars", lookup_expr="gte", min_value=1, max_value=5)
     user = filters.CharFilter(field_name="user__username")
     has_review = filters.BooleanFilter(method="filter_has_review")

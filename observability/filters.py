@@ -5,7 +5,7 @@ from django.utils import timezone
 from django_filters import rest_framework as filters
 
 from crucible import access
-from crucible.filters import IsoDateTimeFilter
+from crucible.filters import IdFilter, IsoDateTimeFilter
 from observability.models import Execution, ExecutionSource, ExecutionStatus, ModelPrice, Trace
 from observability.selectors import sessions, traces
 
@@ -23,8 +23,8 @@ class ExecutionFilterSet(filters.FilterSet):
     started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")
     min_duration_ms = filters.NumberFilter(field_name="duration_ms", lookup_expr="gte", label="Duration at least (ms)")
     unpriced = filters.BooleanFilter(field_name="cost", lookup_expr="isnull", label="Unpriced (no cost)")
-    variant = filters.NumberFilter(field_name="variant_id", label="Variant id")
-    build = filters.NumberFilter(field_name="build_id", label="Build id")
+    variant = IdFilter(field_name="variant_id", label="Variant id")
+    build = IdFilter(field_name="build_id", label="Build id")
     trace_id = filters.CharFilter(field_name="trace_id")
     client_id = filters.CharFilter(field_name="client_id")
 
@@ -84,7 +84,7 @@ class TraceFilterSet(filters.FilterSet):
     outputs (PostgreSQL full-text search) within the time window."""
 
     agent = filters.CharFilter(field_name="agent_name", label="Agent name")
-    agent_id = filters.NumberFilter(field_name="agent_id", label="Marketplace agent id")
+    agent_id = IdFilter(field_name="agent_id", label="Marketplace agent id")
     status = filters.ChoiceFilter(choices=ExecutionStatus.choices)
     started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="Started at or after")
     started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")

@@ -9,8 +9,10 @@ from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
+from crucible.limits import BIGINT_MAX
+
 # PostgreSQL bigint; a cursor position outside it is not a position the API ever gave out.
-_BIGINT = 2**63 - 1
+_BIGINT = BIGINT_MAX
 
 
 class StrictPageSizeMixin:
@@ -56,6 +58,9 @@ class CountWhenNeededPaginator(DjangoPaginator):
         if number < 1:
             raise EmptyPage(self.error_messages["min_page"])
         bottom = (number - 1) * self.per_page
+        if bottom + self.per_page > _BIGINT:
+            # No list has that many rows, and PostgreSQL refuses such an OFFSET: the page is not there.
+            raise EmptyPage(self.error_messages["no_results"])
         rows = list(self.object_list[bottom : bottom + self.per_page])
         if not rows and number > 1:
             raise EmptyPage(self.error_messages["no_results"])

@@ -5,6 +5,10 @@ falls back to the default page size for ``page_size=-3``), so a client learns of
 
 from __future__ import annotations
 
+import re
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django_filters import rest_framework as filters
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -16,6 +20,23 @@ MULTI_VALUED = (filters.MultipleChoiceFilter, filters.ModelMultipleChoiceFilter)
 def single_values(query_params, names) -> dict[str, list[str]]:
     """{name: [message]} for each of ``names`` given more than once (the last would silently win)."""
     return {name: ["Give this parameter once."] for name in names if len(query_params.getlist(name)) > 1}
+
+
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+
+
+def _whole_number_filter(filterset_class, declared) -> bool:
+    """A number filter on an integer column that the schema documents as an integer (a filter
+    with a schema of its own, ``extend_schema_field``, says otherwise: quality bounds are numbers)."""
+    if not isinstance(declared, filters.NumberFilter) or "__" in (declared.field_name or ""):
+        return False
+    if getattr(declared, "_spectacular_annotation", None):
+        return False
+    try:
+        field = filterset_class._meta.model._meta.get_field(declared.field_name)
+    except (AttributeError, FieldDoesNotExist):
+        return False
+    return isinstance(field, (models.IntegerField, models.AutoField)) and not field.is_relation
 
 
 def filter_problems(filterset_class, query_params) -> dict[str, list[str]]:
@@ -32,6 +53,9 @@ def filter_problems(filterset_class, query_params) -> dict[str, list[str]]:
                 errors[name] = ["This parameter may not be empty; leave it out to not filter on it."]
             elif isinstance(declared, filters.BooleanFilter) and value.lower() not in BOOLEAN_VALUES:
                 errors[name] = ["Must be true or false."]
+            elif _whole_number_filter(filterset_class, declared) and not WHOLE_NUMBER.fullmatch(value):
+                # django-filter reads ?stars=0.5 as a decimal; the schema says integer.
+                errors[name] = ["A whole number."]
     return errors
 
 

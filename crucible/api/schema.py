@@ -10,6 +10,11 @@ takes a body, 429 for the shared throttles and 503 while the database is unreach
 
 from __future__ import annotations
 
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
+from drf_spectacular.openapi import AutoSchema
+
+from crucible.api.serializers import StrictFieldsMixin
+
 ERROR_SCHEMA = {
     "type": "object",
     "description": "The one error shape: a code, a message, and the messages of each offending field.",
@@ -65,3 +70,50 @@ def add_error_responses(result, generator, request, public):
                 documented = responses.setdefault(code, {"description": DESCRIPTIONS[code]})
                 documented.setdefault("content", content)
     return result
+
+
+class StrictAutoSchema(AutoSchema):
+    """The schema says what the serializers enforce: a request body of a serializer that refuses
+    unknown fields (``StrictFieldsMixin``) allows no other properties (``additionalProperties:
+    false``), so a client, or a fuzzer, is not told extra fields are fine and then gets a 400."""
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(serializer, StrictFieldsMixin):
+            schema["additionalProperties"] = False
+        return schema
+
+
+NO_NUL = "^[^\x00]*$"
+
+
+class BoundedFilterExtension(DjangoFilterExtension):
+    """django-filter parameters with the bounds their form fields enforce (``min_value``,
+    ``max_value``, and django-filter's implicit 1e50 for numbers: ``?min_rating=-1`` is a 400, so
+    the schema says ``minimum: 0``), text filters without NUL characters (a 400), and id filters
+    (``crucible.filters.IdFilter``) as integers."""
+
+    priority = 1
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        from django_filters import rest_framework as filters
+
+        from crucible.filters import IdFilter
+
+        parameters = super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)
+        for parameter in parameters:
+            schema = parameter["schema"]
+            if isinstance(filter_field, IdFilter):
+                schema["type"] = "integer"
+                schema.pop("format", None)
+            for bound, key in (("minimum", "min_value"), ("maximum", "max_value")):
+                if filter_field.extra.get(key) is not None and schema.get("type") in {"integer", "number"}:
+                    schema.setdefault(bound, filter_field.extra[key])
+            if isinstance(filter_field, filters.NumberFilter) and schema.get("type") in {"integer", "number"}:
+                implicit = filter_field.get_max_validator()  # django-filter's own 1e50
+                if implicit is not None:
+                    # the float's exact value: 10**50 + 1 is below the float 1e50, so it is accepted
+                    schema.setdefault("maximum", int(implicit.limit_value))
+            if isinstance(filter_field, filters.CharFilter) and schema.get("type") == "string":
+                schema.setdefault("pattern", NO_NUL)  # Django's form fields refuse NUL characters
+        return parameters

@@ -18,15 +18,35 @@ def _blank_form_value_for_text(data, field, value) -> bool:
         and isinstance(field, serializers.CharField)
         and not field.read_only
         and not field.allow_blank
-        and not field.allow_null
         and value == ""
     )
+
+
+def _not_a_boolean(field, value) -> bool:
+    if not isinstance(field, serializers.BooleanField) or field.read_only or value is None:
+        return False
+    # true or false; in a form body or a query string, the words for them
+    return not (isinstance(value, bool) or (isinstance(value, str) and value.lower() in {"true", "false"}))
+
+
+def _not_a_number(data, field, value) -> bool:
+    # A JSON body's number is a number: DRF reads "5" as 5, where the schema says integer. Form
+    # bodies and query strings only have text.
+    if not isinstance(field, (serializers.IntegerField, serializers.FloatField)) or field.read_only:
+        return False
+    if hasattr(data, "getlist") or value is None:
+        return False
+    return isinstance(value, bool) or not isinstance(value, (int, float))
 
 
 class StrictFieldsMixin:
     """Reject fields the serializer does not know (a typo such as ``qualty`` must not be
     silently ignored), and numbers or booleans where text belongs (DRF's CharField would turn
-    ``{"name": 0.0}`` into ``"0.0"``). Read-only fields sent by the client are ignored, as DRF does."""
+    ``{"name": 0.0}`` into ``"0.0"``), text or booleans where numbers belong, and anything but
+    true or false for a boolean. Read-only fields sent by the client are ignored, as DRF does.
+    A serializer of a query string handed over as a plain dict sets ``reads_query_string``."""
+
+    reads_query_string = False
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -41,9 +61,15 @@ class StrictFieldsMixin:
                     and not isinstance(value, str)
                 ):
                     errors[name] = ["Not a valid string."]
+                elif not self.reads_query_string and _not_a_number(data, field, value):
+                    errors[name] = ["A valid number is required."]
+                elif _not_a_boolean(field, value):
+                    # DRF reads 0, 1, "yes", "on"... as booleans; the schema says true or false.
+                    errors[name] = ["Must be a valid boolean."]
                 elif _blank_form_value_for_text(data, field, value):
                     # A form body sends an empty box as ""; DRF would quietly use the default
-                    # instead, where a JSON body gets "may not be blank": one rule for both.
+                    # (or null) instead, where a JSON body gets "may not be blank": one rule for
+                    # both (null is sent by leaving the field out, or in JSON).
                     errors[name] = ["This field may not be blank."]
             if errors:
                 # Report these together with every other field's problem, in one answer.

@@ -42,8 +42,12 @@ class TeamScopedMixin:
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if request.method not in permissions.SAFE_METHODS and changes_url_object(self):
+        handled = request.method.lower() in self.http_method_names and hasattr(self, request.method.lower())
+        if request.method not in permissions.SAFE_METHODS and handled and changes_url_object(self):
             self.get_object()  # 404 outside the read scope, 403 without write access to its team
+        # A method the view does not handle (TRACE, or PUT where only PATCH is routed) is a 405 from
+        # DRF's dispatch; loading the object first gave 404s and, for a session of several
+        # traces, a 500.
 
     def get_object(self):
         if getattr(self, "_checked_object", None) is None:

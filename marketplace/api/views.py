@@ -31,14 +31,16 @@ from marketplace.services.versions import version_publish, version_unyank, versi
 
 
 def request_body(request) -> dict:
-    """The JSON body, where an empty body means "no options" (install and upgrade take none)."""
+    """The JSON body, where an empty body means "no options" (install and upgrade take none). A body
+    of JSON ``null`` is not empty: the serializer refuses it (the schema says object)."""
     try:
-        data = request.data
+        return request.data
     except ParseError:
-        if request.body.strip():
+        # request.body cannot be read once the parser has read the stream (a 500 for a multipart
+        # body without its boundary); the declared length says whether there was a body.
+        if request.META.get("CONTENT_LENGTH") not in (None, "", "0") or "HTTP_TRANSFER_ENCODING" in request.META:
             raise
         return {}
-    return data if data is not None else {}
 
 
 def actor(request):

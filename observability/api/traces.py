@@ -7,11 +7,12 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from crucible.api.pagination import CursorPagination, PageNumberPagination
+from crucible.api.query import BOOLEAN_VALUES
 from crucible.api.viewsets import TeamScopedMixin
 from observability import export
 from observability.api import trace_serializers as s
@@ -33,6 +34,16 @@ def _active_first(view, queryset):
             When(team_id=team.pk if team else None, then=Value(0)), default=Value(1), output_field=IntegerField()
         )
     ).order_by("_other_team", "-started_at")
+
+
+def _payloads_flag(request) -> bool:
+    """``?payloads=true|false`` (the schema's boolean), given at most once; absent means false."""
+    values = request.query_params.getlist("payloads")
+    if len(values) > 1:
+        raise ValidationError({"payloads": ["Give this parameter once."]})
+    if values and values[0].lower() not in BOOLEAN_VALUES:
+        raise ValidationError({"payloads": ["Must be true or false."]})
+    return bool(values) and values[0].lower() in ("1", "true")
 
 
 @extend_schema_view(
@@ -71,7 +82,7 @@ class TraceViewSet(TeamScopedMixin, viewsets.ReadOnlyModelViewSet):
         return trace
 
     def retrieve(self, request, trace_id=None):
-        payloads = request.query_params.get("payloads", "").lower() in ("1", "true", "yes")
+        payloads = _payloads_flag(request)
         trace = self.get_object()
         if isinstance(request.accepted_renderer, JSONRenderer):  # the document as PostgreSQL writes it
             trace_json = JSONRenderer().render(s.TraceSerializer(trace).data).decode()

@@ -138,6 +138,8 @@ class BuildSerializer(serializers.ModelSerializer):
 class InsightsRangeQuerySerializer(StrictFieldsMixin, periods.PeriodQuerySerializer):
     """``range`` (30d, 90d, 180d, 365d) or ``since``/``until``; see ``crucible.periods``."""
 
+    reads_query_string = True  # the view hands over the query string as a dict of text
+
     rules = PERIOD_RULES
 
 

@@ -126,6 +126,15 @@ def manage(*args, env: dict, timeout: int = 600) -> str:
     return result.stdout
 
 
+def shared_database_url() -> str:
+    """The URL of the database this test process uses, for a server process to share it."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    auth = quote(s["USER"], safe="") + (":" + quote(s["PASSWORD"], safe="") if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{quote(str(s['HOST']), safe='')}:{s['PORT']}/{s['NAME']}"
+
+
 def app_env(**extra) -> dict:
     """Environment for a server process: production-like settings, no test-runner leftovers."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_ALLOW_ASYNC"))}

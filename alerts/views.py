@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core import signing
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
@@ -16,6 +20,7 @@ from alerts.filters import AlertRuleFilterSet
 from alerts.forms import RULE_FIELDS, AlertRuleForm, MuteForm
 from alerts.metrics import METRICS
 from alerts.models import AlertRule
+from alerts.templatetags.alert_links import finding_load
 from crucible import access
 from crucible.lists import FilteredListView, page_of
 from crucible.pages import TeamPageMixin, form_add_service_errors
@@ -92,6 +97,41 @@ class RuleCreateView(TeamPageMixin, TemplateView):
                 messages.success(request, f"Alert rule '{rule.name}' created.")
                 return redirect("alerts:rule-detail", pk=rule.pk)
         return self.render_to_response(self.get_context_data(form=form))
+
+
+class RuleFromFindingView(TeamPageMixin, View):
+    """One click from a recommendation or a regression: the rule its "customize" link prefills,
+    with the form's defaults for the rest, created through the same form and service (write access
+    to the active team, checked by ``TeamPageMixin``). The posted values are signed with the
+    finding's team: another team's finding, or a forged one, answers 404. Clicking twice leads to
+    the rule the first click made (``alert_rule_create_once``)."""
+
+    def post(self, request):
+        try:
+            finding = finding_load(request.POST.get("finding", ""))
+        except signing.BadSignature:
+            raise Http404("No such finding.") from None
+        if finding.get("team") != self.team.pk or not isinstance(finding.get("rule"), dict):
+            raise Http404("No such finding.")
+        customize = f"{reverse('alerts:rule-create')}?{urlencode(finding['rule'])}"
+        defaults = {name: field.initial for name, field in AlertRuleForm.base_fields.items()}
+        form = AlertRuleForm({**defaults, **_prefill(finding["rule"])})
+        if not form.is_valid():
+            messages.error(request, "This finding does not make a rule by itself: complete the form.")
+            return redirect(customize)
+        try:
+            rule, created = services.alert_rule_create_once(
+                team=self.team, data=form.rule_data(), created_by=request.user
+            )
+        except ValidationError as exc:
+            reasons = " ".join(" ".join(msgs) for msgs in exc.message_dict.values())
+            messages.error(request, f"The alert rule was not created: {reasons} Adjust it here.")
+            return redirect(customize)
+        if created:
+            messages.success(request, f"Alert rule '{rule.name}' created.")
+        else:
+            messages.info(request, f"Your team already has this rule: '{rule.name}'.")
+        return redirect("alerts:rule-detail", pk=rule.pk)
 
 
 class RuleEditView(RuleMixin, TemplateView):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from alerts.metrics import METRICS
 from alerts.models import WINDOW_CHOICES, AlertRule, Direction, Metric, NoData, State
@@ -89,6 +90,31 @@ def alert_rule_create(*, team, data: dict, created_by=None) -> AlertRule:
         errors.add("name", "Your team has a rule with this name.")
     errors.raise_if_any()
     return AlertRule.objects.create(team=team, created_by=created_by, **cleaned)
+
+
+def _identical_rule(team, cleaned: dict) -> AlertRule | None:
+    return AlertRule.objects.filter(team=team, **cleaned).order_by("pk").first()
+
+
+@transaction.atomic
+def alert_rule_create_once(*, team, data: dict, created_by=None) -> tuple[AlertRule, bool]:
+    """``alert_rule_create``, unless the team already has a rule with exactly these fields: then
+    that rule, not a second one (a double click on a one-click button). ``(rule, created)``."""
+    errors = v.Errors()
+    cleaned = _clean(data, errors, partial=False, current=None)
+    errors.raise_if_any()
+    existing = _identical_rule(team, cleaned)
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return alert_rule_create(team=team, data=data, created_by=created_by), True
+    except IntegrityError:
+        # A concurrent click created it between the look-up and the insert (the unique name).
+        existing = _identical_rule(team, cleaned)
+        if existing is None:
+            raise ValidationError({"name": ["Your team has a rule with this name."]}) from None
+        return existing, False
 
 
 @transaction.atomic

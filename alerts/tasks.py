@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
 from alerts import services
@@ -15,8 +16,10 @@ logger = logging.getLogger(__name__)
 
 # Every minute. The job of a tick evaluates that tick (its timestamp), so a late or retried job
 # judges the minute it was meant for, and a tick evaluated twice changes nothing the second time.
+# A tick that failed (the database went away mid-evaluation) is retried (after 2, 4, 8 ... s, for
+# about 8 minutes) rather than left to the next tick, so a transition of that minute is not lost.
 @app.periodic(cron="* * * * *")
-@app.task(queue="alerts", name="alerts.alerts_evaluate")
+@app.task(queue="alerts", name="alerts.alerts_evaluate", retry=RetryStrategy(max_attempts=8, exponential_wait=2))
 def alerts_evaluate(timestamp: int) -> dict:
     return services.alerts_evaluate(tick=services.tick_of(timestamp))
 

@@ -27,11 +27,12 @@ FAST = {
 
 
 class Worker:
-    def __init__(self, db_name: str | None = None, **env):
+    def __init__(self, db_name: str | None = None, queues: str = "notifications,maintenance", **env):
         name = db_name or connection.settings_dict["NAME"]
         self.env = app_env(CRUCIBLE_DB_NAME=name, **(FAST | env))
         if "DATABASE_URL" in env:
             self.env.pop("CRUCIBLE_DB_NAME")
+        self.queues = queues
         self.process: subprocess.Popen | None = None
         self.log = ROOT / ".pytest_cache" / f"worker-{os.getpid()}-{id(self)}.log"
 
@@ -39,7 +40,7 @@ class Worker:
         self.log.parent.mkdir(exist_ok=True)
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "run_worker", "--", "-q", "notifications,maintenance", "-p", "0.2"],
+            [sys.executable, "manage.py", "run_worker", "--", "-q", self.queues, "-p", "0.2"],
             cwd=ROOT,
             env=self.env,
             stdout=self._log_file,

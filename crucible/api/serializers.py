@@ -22,6 +22,19 @@ def _blank_form_value_for_text(data, field, value) -> bool:
     )
 
 
+def _object_part_in_a_form(data, field) -> bool:
+    """A form body (QueryDict) with a part named after an object field, or a list of objects:
+    DRF reads those from ``name.key`` or ``name[0]key`` parts and would drop the bare part
+    silently, storing the default instead (an ``errors`` part of JSON text became ``[]``)."""
+    if not hasattr(data, "getlist") or field is None or field.read_only:
+        return False
+    if isinstance(field, (serializers.DictField, serializers.Serializer, serializers.ListSerializer)):
+        return True
+    return isinstance(field, serializers.ListField) and isinstance(
+        field.child, (serializers.DictField, serializers.Serializer)
+    )
+
+
 def _not_a_boolean(field, value) -> bool:
     if not isinstance(field, serializers.BooleanField) or field.read_only or value is None:
         return False
@@ -66,6 +79,8 @@ class StrictFieldsMixin:
                 elif _not_a_boolean(field, value):
                     # DRF reads 0, 1, "yes", "on"... as booleans; the schema says true or false.
                     errors[name] = ["Must be a valid boolean."]
+                elif _object_part_in_a_form(data, field):
+                    errors[name] = ["A form cannot carry this object: send the body as JSON (application/json)."]
                 elif _blank_form_value_for_text(data, field, value):
                     # A form body sends an empty box as ""; DRF would quietly use the default
                     # (or null) instead, where a JSON body gets "may not be blank": one rule for

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from crucible import access, periods
 from crucible.api.pagination import CursorPagination
+from crucible.api.parsers import JSONParser
 from crucible.api.viewsets import TeamScopedMixin
 from teammemory import services
 from teammemory.api.serializers import (
@@ -148,6 +149,8 @@ class SuggestionsView(APIView):
 
     throttle_scope = "expensive"  # its own budget per key (crucible.api.throttling)
     write_action = access.READ  # computing suggestions changes nothing: viewers and read-only keys may POST
+    # JSON only: its lists of words cannot be told from numbers in a form's text parts.
+    parser_classes = [JSONParser]
 
     @extend_schema(
         request=StackSuggestionRequestSerializer,

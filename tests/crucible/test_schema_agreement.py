@@ -182,3 +182,27 @@ def test_a_bound_the_schema_calls_a_number_takes_a_fraction(team_key_client):
     # The integer-filter rule follows the schema: quality bounds are numbers (extend_schema_field).
     response = team_key_client.get("/api/v1/teammemory/builds/?quality_min=55.5&quality_max=62.5")
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize(
+    ("field", "part"),
+    [("errors", '[{"type": "Timeout", "message": "slow"}]'), ("stack", '{"language": "python"}')],
+)
+def test_an_object_sent_as_a_form_part_is_refused_not_dropped(team_key_client, field, part):
+    # negative_data_rejection: a multipart build whose `errors` part held JSON text was stored
+    # (201) with `errors: []`, the part silently dropped; the same for `stack`.
+    response = team_key_client.post("/api/v1/teammemory/builds/", {**BUILD, field: part}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == [field]
+    assert team_key_client.get("/api/v1/teammemory/builds/").json()["results"] == []
+
+
+def test_suggestions_take_a_json_body_only(team_key_client):
+    # negative_data_rejection: in a form, a `prefer` word such as "-61862268962389424" cannot be
+    # told from a number, so the operation takes JSON alone (and the schema says so).
+    response = team_key_client.post(
+        "/api/v1/teammemory/suggestions/", {"requirements": "a django app"}, format="multipart"
+    )
+    assert response.status_code == 415, response.content
+    response = team_key_client.post("/api/v1/teammemory/suggestions/", {"requirements": "a django app"}, format="json")
+    assert response.status_code == 200, response.content

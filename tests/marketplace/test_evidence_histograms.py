@@ -16,7 +16,11 @@ from marketplace.models import VersionEvidenceHistogram
 from marketplace.services.evidence_histograms import PERIODS, evidence_histograms_refresh
 from tests.marketplace.evidence_helpers import share
 
-pytestmark = pytest.mark.django_db
+# Committed writes, as in production: the worker's merge runs in its own transaction after the
+# executions' transactions committed. Inside one test transaction the merge's snapshot would not
+# count the test's own uncommitted daily rows as written before it (pg_visible_in_snapshot), so
+# whether a merged row looked current depended on other sessions' commits on the server.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

@@ -22,21 +22,11 @@ from django.db import close_old_connections
 from crucible import services as core
 from crucible.asgi import BufferedWSGI
 from crucible.wsgi import application
+from observability.ingest import gc_paused
 
 pytestmark = pytest.mark.django_db
 
 SERVER = BufferedWSGI(application, threads=1, max_body_bytes=10**7, body_timeout=30)
-
-
-@contextmanager
-def gc_off():
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @contextmanager
@@ -110,7 +100,7 @@ def test_an_ingest_batch_and_its_results_are_freed_when_the_request_ends(team):
         post("/api/v1/observability/ingest/", {"events": events("warm-", 2)}, key)  # imports, caches
         prefix = f"m-{uuid.uuid4().hex}-"
         gc.collect()
-        with gc_off():
+        with gc_paused():
             status, body = post("/api/v1/observability/ingest/", {"events": events(prefix, 1000)}, key)
             assert status == 200 and body["stored"] == 1000
             del body
@@ -125,7 +115,7 @@ def test_repeated_ingests_leave_no_garbage_behind(team):
     with same_connection():
         post("/api/v1/observability/ingest/", {"events": events("warm-", 2)}, key)
         gc.collect()
-        with gc_off():
+        with gc_paused():
             for round_ in range(10):
                 prefix = f"r{round_}-{uuid.uuid4().hex}-"
                 status, _ = post("/api/v1/observability/ingest/", {"events": events(prefix, 1000)}, key)

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -304,6 +305,10 @@ class TestVariantView(APIView):
         responses={200: s.ImprovementLegacyVariantCreatedSerializer},
     )
     def post(self, request):
+        known = s.ImprovementLegacyTestVariantSerializer().fields
+        unknown = sorted(name for name in request.query_params if name not in known)
+        if unknown:  # as an unknown body field is: refused, not ignored
+            raise ValidationError({name: ["Unknown parameter."] for name in unknown})
         source = request.data if request.data else request.query_params
         if hasattr(source, "dict"):
             source = source.dict()

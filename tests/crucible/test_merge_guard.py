@@ -6,6 +6,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from crucible import merge_guard, sql
+from marketplace import services
 from marketplace.services.evidence_histograms import HISTOGRAMS
 from observability.blocks import DAY_BLOCKS
 from tests.marketplace.evidence_helpers import record_day
@@ -16,7 +17,8 @@ INSTALLED_SQL = """
 SELECT p.proname AS function, p.prosrc AS body,
        array(SELECT t.tgname::text || ' ' || t.tgrelid::regclass::text FROM pg_trigger t
              WHERE t.tgfoid = p.oid ORDER BY 1) AS triggers
-FROM pg_proc p WHERE p.prosrc LIKE '%%pg_advisory_xact_lock_shared%%'
+FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+WHERE l.lanname = 'plpgsql' AND p.prosrc LIKE '%%pg_advisory_xact_lock_shared%%'
 """
 
 
@@ -33,8 +35,8 @@ def test_every_guard_is_installed_as_the_kit_builds_it():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_closed_day_changed_under_repeatable_read_is_refused(make_agent, team):
-    version = make_agent(team, "Guarded").latest_version
+def test_a_closed_day_changed_under_repeatable_read_is_refused(team):
+    version = services.agent_create(team=team, name="Guarded", system_prompt="You guard.").latest_version
     with pytest.raises(DatabaseError, match="READ COMMITTED"):
         with transaction.atomic():
             with connection.cursor() as cursor:

@@ -15,7 +15,7 @@ from marketplace import evidence, services
 from marketplace.evidence import version_evidence
 from marketplace.evidence_stats import DURATION_HISTOGRAM
 from marketplace.models import VersionEvidenceHistogram
-from marketplace.services.evidence_histograms import PERIODS
+from marketplace.services.evidence_histograms import PERIODS, evidence_histograms_refresh
 from tests.marketplace.evidence_helpers import record_day, share, stale_merged_rows
 
 # Committed writes, as in production: the worker's merge runs in its own transaction after the
@@ -23,12 +23,10 @@ from tests.marketplace.evidence_helpers import record_day, share, stale_merged_r
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def evidence_histograms_refresh(**kwargs):
+def refresh() -> int:
     """The worker's merge once yesterday has settled (every write here has committed), whatever
     the time of day the test runs at."""
-    from marketplace.services.evidence_histograms import evidence_histograms_refresh as refresh
-
-    return refresh(now=timezone.now() + merge_guard.SETTLE, **kwargs)
+    return evidence_histograms_refresh(now=timezone.now() + merge_guard.SETTLE)
 
 
 @pytest.fixture
@@ -72,15 +70,15 @@ def test_merged_histograms_give_exactly_the_daily_rows_figures(measured, users):
     viewer = users[3]  # does not share: sees its own figures and the three sharing teams' spread
     from_daily_rows = figures(measured, viewer)
     assert from_daily_rows[90]["others"]["p95_ms"]["teams"] == 3
-    assert evidence_histograms_refresh() == 1
+    assert refresh() == 1
     assert VersionEvidenceHistogram.objects.filter(version=measured).count() == 4 * len(PERIODS)
     assert figures(measured, viewer) == from_daily_rows
     assert stale_merged_rows() == []
-    assert evidence_histograms_refresh() == 0  # nothing missing: nothing merged again
+    assert refresh() == 0  # nothing missing: nothing merged again
 
 
 def test_the_read_uses_the_merged_rows_while_they_are_current(measured, users):
-    evidence_histograms_refresh()
+    refresh()
     before = version_evidence(version=measured, team=users[0], days=90).as_dict()["own"]["p95_ms"]
     # Tamper with the merged row (never done outside this test): the read shows it, so it reads it.
     VersionEvidenceHistogram.objects.filter(version=measured, team=users[0], days=90).update(
@@ -94,7 +92,7 @@ def test_the_read_uses_the_merged_rows_while_they_are_current(measured, users):
 # Committed transactions, as in production: a snapshot never hides its own transaction's writes.
 @pytest.mark.django_db(transaction=True)
 def test_a_late_write_to_a_closed_day_is_counted_at_once(measured, users):
-    evidence_histograms_refresh()
+    refresh()
     record_day(users[0], measured, days_ago=3, runs=500, duration_ms=60_000.0)  # yesterday's traffic, late
     # The team's merged rows holding that day are gone (its 90-, 30- and 7-day rows); the others stay.
     assert not VersionEvidenceHistogram.objects.filter(team=users[0]).exists()
@@ -103,16 +101,16 @@ def test_a_late_write_to_a_closed_day_is_counted_at_once(measured, users):
     VersionEvidenceHistogram.objects.all().delete()
     assert shown == figures(measured, users[3])  # the same as merging the daily rows now
     assert shown[7]["others"]["p95_ms"]["max"] >= 30_000
-    assert evidence_histograms_refresh() == 1  # the stale merge is redone
+    assert refresh() == 1  # the stale merge is redone
     assert figures(measured, users[3]) == shown
 
 
 def test_a_late_write_to_an_old_day_removes_only_the_periods_holding_it(measured, users):
-    evidence_histograms_refresh()
+    refresh()
     record_day(users[2], measured, days_ago=60, runs=5, duration_ms=20_000.0)
     assert set(VersionEvidenceHistogram.objects.filter(team=users[2]).values_list("days", flat=True)) == {7, 30}
     assert stale_merged_rows() == []
-    assert evidence_histograms_refresh() == 1
+    assert refresh() == 1
     assert VersionEvidenceHistogram.objects.filter(team=users[2]).count() == len(PERIODS)
     assert stale_merged_rows() == []
 
@@ -120,7 +118,7 @@ def test_a_late_write_to_an_old_day_removes_only_the_periods_holding_it(measured
 # Committed transactions, as in production: a snapshot never hides its own transaction's writes.
 @pytest.mark.django_db(transaction=True)
 def test_a_rollup_rebuild_makes_the_merge_stale(measured, users):
-    evidence_histograms_refresh()
+    refresh()
     today = timezone.now().date()
     services.version_evidence_rebuild(
         start_day=today - dt.timedelta(days=10), end_day=today, rows_by_team={}, team_id=users[1].pk
@@ -133,7 +131,7 @@ def test_a_rollup_rebuild_makes_the_merge_stale(measured, users):
 
 
 def test_opting_out_after_the_merge_removes_the_team_from_the_spread(measured, users):
-    evidence_histograms_refresh()
+    refresh()
     assert version_evidence(version=measured, team=users[3], days=90).as_dict()["others"]["p95_ms"]["teams"] == 3
     share(users[2], on=False)
     assert version_evidence(version=measured, team=users[3], days=90).as_dict()["others"]["p95_ms"] is None

@@ -300,17 +300,20 @@ def version_evidence(*, version: AgentVersion, team, days: int = DEFAULT_DAYS) -
     return Evidence(version, days, since, min_teams, figures, experiments_own, experiments_others)
 
 
-# --- search: the denormalised figures on the agent row ------------------------------------------------
+# --- search: the figures the viewer may see ------------------------------------------------------------
 
 
 def agent_search_evidence(agent: Agent) -> dict | None:
     """What search shows of an agent's measured evidence (the opted-in teams' medians of its latest
-    version), or None below the K-team threshold."""
-    if agent.evidence_teams < conf.EVIDENCE_MIN_TEAMS:
+    version, without the viewer's own teams: ``marketplace.search_evidence.with_search_evidence``),
+    or None below the K-team threshold, and for an agent read without those annotations (a path
+    that does not know the viewer shows nothing)."""
+    teams = getattr(agent, "search_teams", None)
+    if teams is None or teams < conf.EVIDENCE_MIN_TEAMS:
         return None
     return {
-        "teams": agent.evidence_teams,
-        "success_rate_median": agent.evidence_success_rate,
-        "cost_per_run_median": agent.evidence_cost_per_run,
-        "failure_rose": agent.evidence_failure_warning,
+        "teams": teams,
+        "success_rate_median": agent.search_success_rate,
+        "cost_per_run_median": agent.search_cost_per_run,
+        "failure_rose": agent.search_failure_warning,
     }

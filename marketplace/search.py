@@ -118,8 +118,8 @@ def agent_search(
         sort = "rating"
     # Whether a team of the caller measured agents: their evidence order and filters then read the
     # figures without that team (one query, only when an evidence sort or filter is asked for).
-    evidence_asked = sort in search_evidence.EVIDENCE_SORTS or min_success_rate is not None
-    measured = (evidence_asked or max_cost_per_run is not None) and search_evidence.viewer_measured(team_ids=team_ids)
+    evidence_asked = sort in search_evidence.EVIDENCE_SORTS or (min_success_rate, max_cost_per_run) != (None, None)
+    measured = evidence_asked and search_evidence.viewer_measured(team_ids=team_ids)
     base = search_evidence.evidence_filters(
         base,
         team_ids=team_ids,

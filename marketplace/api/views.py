@@ -152,6 +152,8 @@ class AgentViewSet(
         search = filterset.search()
         search = search.ordered(OrderingFilter().filter_queryset(request, search.queryset, self))
         page = self.paginator.paginate_search(search, request, view=self)
+        if page is None:  # no page size: the whole list
+            return Response(self.get_serializer(search.queryset, many=True).data)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def get_serializer_class(self):

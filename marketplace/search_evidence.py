@@ -18,7 +18,6 @@ from __future__ import annotations
 from django.db.models import (
     BooleanField,
     Case,
-    Count,
     F,
     FloatField,
     IntegerField,
@@ -84,24 +83,21 @@ def with_search_evidence(queryset: QuerySet[Agent], *, team_ids) -> QuerySet[Age
     Subqueries on a unique key, evaluated for the listed rows only."""
     k = conf.EVIDENCE_MIN_TEAMS
     mine = _without_viewer(team_ids).filter(agent_id=OuterRef("pk"))
-    measured_by = Coalesce(
-        Subquery(mine.order_by().values("agent_id").annotate(n=Count("pk")).values("n")[:1]),
-        Value(0),
-        output_field=IntegerField(),
-    )
+    # NULL: none of the teams measured the agent; 0: one did; more: several did.
+    measured_spread = Subquery(_one_team(mine.order_by().values("agent_id")).values("spread")[:1])
 
     def shown(agent_column, without_column, output, default=None):
         return Case(
-            When(Q(search_measured_by=0, evidence_teams__gte=k), then=F(agent_column)),
-            When(search_measured_by=1, then=Subquery(mine.filter(teams__gte=k).values(without_column)[:1])),
+            When(Q(search_measured_spread__isnull=True, evidence_teams__gte=k), then=F(agent_column)),
+            When(search_measured_spread=0, then=Subquery(mine.filter(teams__gte=k).values(without_column)[:1])),
             default=Value(default),
             output_field=output,
         )
 
-    return queryset.alias(search_measured_by=measured_by).annotate(
+    return queryset.alias(search_measured_spread=measured_spread).annotate(
         search_teams=Case(
-            When(search_measured_by=0, then=F("evidence_teams")),
-            When(search_measured_by=1, then=Subquery(mine.values("teams")[:1])),
+            When(search_measured_spread__isnull=True, then=F("evidence_teams")),
+            When(search_measured_spread=0, then=Subquery(mine.values("teams")[:1])),
             default=Value(0),
             output_field=IntegerField(),
         ),
@@ -113,6 +109,11 @@ def with_search_evidence(queryset: QuerySet[Agent], *, team_ids) -> QuerySet[Age
             output_field=BooleanField(),
         ),
     )
+
+
+def _one_team(grouped):
+    """Rows grouped by agent, with ``spread``: 0 when one of the teams measured it, more when several."""
+    return grouped.annotate(spread=Max("team_id") - Min("team_id"))
 
 
 def _union(*querysets) -> RawSQL:
@@ -144,10 +145,9 @@ def evidence_filters(qs, *, team_ids, measured: bool, sort, **asked):
         mine = _without_viewer(team_ids)
         unmeasured = Agent.objects.filter(agent_rows).exclude(pk__in=mine.values("agent_id")).values("pk")
         measured_once = (
-            mine.order_by()
-            .values("agent_id")
-            .annotate(n=Count("pk"), least_teams=Min("teams"), figure=Max(without_column))
-            .filter(n=1, least_teams__gte=k, **{f"figure__{lookup}": value})
+            _one_team(mine.order_by().values("agent_id"))
+            .annotate(least_teams=Min("teams"), figure=Max(without_column))
+            .filter(spread=0, least_teams__gte=k, **{f"figure__{lookup}": value})
             .values("agent_id")
         )
         qs = qs.filter(pk__in=_union(unmeasured, measured_once))

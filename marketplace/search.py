@@ -130,7 +130,7 @@ def agent_search(
     )
     viewer_sorted = measured and sort in search_evidence.EVIDENCE_SORTS
     if viewer_sorted:
-        base = search_evidence.with_search_evidence(base, team_ids=team_ids)
+        base = search_evidence.with_evidence_order(base, sort=sort, team_ids=team_ids)
     if sort.startswith("trending_"):
         base = _trending(base, sort.removeprefix("trending_"))
     qs = base
@@ -164,9 +164,9 @@ def agent_search(
     if ids is None and viewer_sorted:
         # Browse lists at most LIST_COUNT_CAP agents: only those can be listed (a bounded sort).
         qs = search_evidence.bounded_evidence_order(qs, sort=sort, team_ids=team_ids, limit=conf.LIST_COUNT_CAP + 1)
-    qs = with_listing_annotations(qs)
-    if not viewer_sorted or ids is not None:
-        qs = search_evidence.with_search_evidence(qs, team_ids=team_ids)
+    elif viewer_sorted:
+        qs = search_evidence.with_evidence_order(qs, sort=sort, team_ids=team_ids)
+    qs = search_evidence.with_search_evidence(with_listing_annotations(qs), team_ids=team_ids)
     if not with_description:
         qs = qs.defer("description", "description_html")
     if sort.startswith("trending_"):
@@ -218,7 +218,7 @@ def _candidate_ids(
     matches, so a strong match of a little-known agent is never lost among popular ones. With the
     typo fallback, also the query corrected against name words (returned, to rank with).
     ``team_ids``: an evidence sort on the figures those teams may see (their own measured agents
-    read without them; ``base`` carries ``with_search_evidence``)."""
+    read without them; ``base`` carries ``with_evidence_order``)."""
     limit = conf.SEARCH_MAX_RESULTS
     popular = ("-install_count", "pk")
     order = popular if sort == "relevance" or sort.startswith("trending_") else ORDERINGS[sort]

@@ -306,14 +306,15 @@ def version_evidence(*, version: AgentVersion, team, days: int = DEFAULT_DAYS) -
 def agent_search_evidence(agent: Agent) -> dict | None:
     """What search shows of an agent's measured evidence (the opted-in teams' medians of its latest
     version, without the viewer's own teams: ``marketplace.search_evidence.with_search_evidence``),
-    or None below the K-team threshold, and for an agent read without those annotations (a path
+    or None below the K-team threshold, and for an agent read without that annotation (a path
     that does not know the viewer shows nothing)."""
-    teams = getattr(agent, "search_teams", None)
-    if teams is None or teams < conf.EVIDENCE_MIN_TEAMS:
+    row = getattr(agent, "search_evidence_row", None)
+    if not row or row[0] is None or row[0] < conf.EVIDENCE_MIN_TEAMS:
         return None
+    teams, success_rate, cost_per_run, failure_rose = row
     return {
         "teams": teams,
-        "success_rate_median": agent.search_success_rate,
-        "cost_per_run_median": agent.search_cost_per_run,
-        "failure_rose": agent.search_failure_warning,
+        "success_rate_median": success_rate,
+        "cost_per_run_median": cost_per_run,
+        "failure_rose": bool(failure_rose),
     }

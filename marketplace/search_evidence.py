@@ -15,23 +15,8 @@ measured, ordered by the viewer's figures (``bounded_evidence_order``).
 
 from __future__ import annotations
 
-from django.db.models import (
-    BooleanField,
-    Case,
-    F,
-    FloatField,
-    IntegerField,
-    Max,
-    Min,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-    When,
-)
+from django.db.models import F, FloatField, JSONField, Max, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
 
 from marketplace import conf
 from marketplace.models import Agent, AgentEvidenceWithoutTeam
@@ -74,58 +59,51 @@ def viewer_order(sort: str) -> tuple:
     return (key.desc(nulls_last=True) if descending else key.asc(nulls_last=True), "id")
 
 
+# The figure an evidence sort orders by, as the caller may see it (``search_order``): the agent
+# row's for agents none of its teams measured, its row without its team where one team did.
+# The caller's agents are an uncorrelated (hashed) set; its own row is read only for those.
+EVIDENCE_ORDER_SQL = """
+CASE WHEN NOT ("marketplace_agent"."id" IN (
+              SELECT w.agent_id FROM marketplace_agentevidencewithoutteam w WHERE w.team_id = ANY(%s::bigint[])))
+     THEN CASE WHEN "marketplace_agent"."evidence_teams" >= %s THEN "marketplace_agent"."{column}" END
+     ELSE (SELECT CASE WHEN max(w.team_id) = min(w.team_id) AND max(w.teams) >= %s THEN max(w.{without}) END
+           FROM marketplace_agentevidencewithoutteam w
+           WHERE w.agent_id = "marketplace_agent"."id" AND w.team_id = ANY(%s::bigint[]))
+END
+"""
+
+# What search shows of an agent, as the caller may see it: [teams, success rate, cost per run,
+# failure warning] from the agent row when none of its teams measured the agent, from its row
+# without its team when one did, NULL when several did (each row leaves out one team).
+SEARCH_EVIDENCE_SQL = """
+SELECT CASE
+    WHEN max(w.team_id) IS NULL THEN jsonb_build_array("marketplace_agent"."evidence_teams", "marketplace_agent"."evidence_success_rate",
+                                 "marketplace_agent"."evidence_cost_per_run",
+                                 "marketplace_agent"."evidence_failure_warning")
+    WHEN max(w.team_id) = min(w.team_id) THEN jsonb_build_array(max(w.teams), max(w.success_rate), max(w.cost_per_run), bool_or(w.failure_warning))
+END
+FROM marketplace_agentevidencewithoutteam w
+WHERE w.agent_id = "marketplace_agent"."id" AND w.team_id = ANY(%s::bigint[])
+"""
+
+
 def with_evidence_order(queryset: QuerySet[Agent], *, sort: str, team_ids) -> QuerySet[Agent]:
-    """``search_order``: the figure ``sort`` orders by, as ``with_search_evidence`` shows it, cheap
-    to compute on every row of a sort: two uncorrelated (hashed) sets of the viewer's agents, and a
-    lookup of its own row only for the agents it measured."""
-    k = conf.EVIDENCE_MIN_TEAMS
+    """``search_order``: the figure ``sort`` orders by, as ``with_search_evidence`` shows it (NULL
+    below K teams), cheap on every row of a sort (``EVIDENCE_ORDER_SQL``). For a queryset whose
+    agents table is not aliased (a top-level query)."""
     column, without_column, _ = EVIDENCE_SORTS[sort]
-    mine = _without_viewer(team_ids)
-    measured_once = _one_team(mine.order_by().values("agent_id")).filter(spread=0).values("agent_id")
-    own_row = mine.filter(agent_id=OuterRef("pk"), teams__gte=k).values(without_column)[:1]
-    return queryset.alias(
-        search_order=Case(
-            When(Q(evidence_teams__gte=k) & ~Q(pk__in=mine.values("agent_id")), then=F(column)),
-            When(pk__in=measured_once, then=Subquery(own_row)),
-            default=Value(None),
-            output_field=FloatField(),
-        )
-    )
+    k, ids = conf.EVIDENCE_MIN_TEAMS, _team_ids(team_ids)
+    sql = EVIDENCE_ORDER_SQL.format(column=column, without=without_column)
+    return queryset.alias(search_order=RawSQL(sql, (ids, k, k, ids), output_field=FloatField()))
 
 
 def with_search_evidence(queryset: QuerySet[Agent], *, team_ids) -> QuerySet[Agent]:
-    """Each agent with the search figures a caller with ``team_ids`` may see: ``search_teams``,
-    ``search_success_rate``, ``search_cost_per_run``, ``search_failure_warning``. From the agent row
-    when none of the teams measured the agent; from its row without that team when one did; none
-    when two or more did. Below K teams the figures are NULL (and the warning false).
-    Subqueries on a unique key, evaluated for the listed rows only."""
-    k = conf.EVIDENCE_MIN_TEAMS
-    mine = _without_viewer(team_ids).filter(agent_id=OuterRef("pk"))
-    # NULL: none of the teams measured the agent; 0: one did; more: several did.
-    measured_spread = Subquery(_one_team(mine.order_by().values("agent_id")).values("spread")[:1])
-
-    def shown(agent_column, without_column, output, default=None):
-        return Case(
-            When(Q(search_measured_spread__isnull=True, evidence_teams__gte=k), then=F(agent_column)),
-            When(search_measured_spread=0, then=Subquery(mine.filter(teams__gte=k).values(without_column)[:1])),
-            default=Value(default),
-            output_field=output,
-        )
-
-    return queryset.alias(search_measured_spread=measured_spread).annotate(
-        search_teams=Case(
-            When(search_measured_spread__isnull=True, then=F("evidence_teams")),
-            When(search_measured_spread=0, then=Subquery(mine.values("teams")[:1])),
-            default=Value(0),
-            output_field=IntegerField(),
-        ),
-        search_success_rate=shown("evidence_success_rate", "success_rate", FloatField()),
-        search_cost_per_run=shown("evidence_cost_per_run", "cost_per_run", FloatField()),
-        search_failure_warning=Coalesce(
-            shown("evidence_failure_warning", "failure_warning", BooleanField()),
-            Value(False),
-            output_field=BooleanField(),
-        ),
+    """Each agent with ``search_evidence_row``: what search may show a caller with ``team_ids`` of
+    its measured evidence (``SEARCH_EVIDENCE_SQL``; ``marketplace.evidence.agent_search_evidence``
+    reads it and applies the K threshold). One subquery on a unique key per listed row. For a
+    queryset whose agents table is not aliased (a top-level query)."""
+    return queryset.annotate(
+        search_evidence_row=RawSQL(SEARCH_EVIDENCE_SQL, (_team_ids(team_ids),), output_field=JSONField())
     )
 
 

@@ -63,14 +63,18 @@ ORDERINGS = {
 class AgentSearch:
     """What a list of agents needs: the agents, in order, and their number when choosing them
     already counted it (a text search's candidate set, a tag's kept count), else None (the
-    paginator counts). Order the queryset further as you like; filter it, and the count is wrong."""
+    paginator counts); ``keys``: when the search already read the listed agents' keys in order
+    (an evidence sort on the viewer's figures), the paginator fetches a page of them. Order the
+    queryset further as you like (``ordered``); filter it, and the count is wrong."""
 
     queryset: QuerySet[Agent]
     count: int | None = None
+    keys: list[int] | None = None
 
     def ordered(self, queryset: QuerySet[Agent]) -> AgentSearch:
-        """The same agents in another order (the count holds)."""
-        return AgentSearch(queryset, self.count)
+        """The same agents, in the order of ``queryset`` (the count holds; the keys' order only
+        when ``queryset`` is this one)."""
+        return AgentSearch(queryset, self.count, self.keys if queryset is self.queryset else None)
 
 
 def agent_search(
@@ -116,21 +120,9 @@ def agent_search(
     sort = sort or ("relevance" if q else "rating")
     if sort == "relevance" and not q:
         sort = "rating"
-    # Whether a team of the caller measured agents: their evidence order and filters then read the
-    # figures without that team (one query, only when an evidence sort or filter is asked for).
-    evidence_asked = sort in search_evidence.EVIDENCE_SORTS or (min_success_rate, max_cost_per_run) != (None, None)
-    measured = evidence_asked and search_evidence.viewer_measured(team_ids=team_ids)
-    base = search_evidence.evidence_filters(
-        base,
-        team_ids=team_ids,
-        measured=measured,
-        sort=sort,
-        min_success_rate=min_success_rate,
-        max_cost_per_run=max_cost_per_run,
+    base, viewer_sorted = search_evidence.viewer_evidence(
+        base, team_ids=team_ids, sort=sort, min_success_rate=min_success_rate, max_cost_per_run=max_cost_per_run
     )
-    viewer_sorted = measured and sort in search_evidence.EVIDENCE_SORTS
-    if viewer_sorted:
-        base = search_evidence.with_evidence_order(base, sort=sort, team_ids=team_ids)
     if sort.startswith("trending_"):
         base = _trending(base, sort.removeprefix("trending_"))
     qs = base
@@ -161,10 +153,10 @@ def agent_search(
                     output_field=FloatField(),
                 ),
             )
-    if ids is None and viewer_sorted:
-        # Browse lists at most LIST_COUNT_CAP agents: only those can be listed (a bounded sort).
-        qs = search_evidence.bounded_evidence_order(qs, sort=sort, team_ids=team_ids, limit=conf.LIST_COUNT_CAP + 1)
-    elif viewer_sorted:
+    keys = None
+    if viewer_sorted:
+        if ids is None:  # browse lists at most LIST_COUNT_CAP agents: their keys in order, bounded work
+            keys = search_evidence.evidence_order_keys(qs, sort=sort, team_ids=team_ids, limit=conf.LIST_COUNT_CAP + 1)
         qs = search_evidence.with_evidence_order(qs, sort=sort, team_ids=team_ids)
     qs = search_evidence.with_search_evidence(with_listing_annotations(qs), team_ids=team_ids)
     if not with_description:
@@ -175,9 +167,9 @@ def agent_search(
         qs = qs.order_by(*search_evidence.viewer_order(sort))
     else:
         qs = qs.order_by(*ORDERINGS.get(sort, ORDERINGS["rating"]))
-    # The candidate query already applied visibility and every filter: its size is the count.
-    if ids is not None:
-        return AgentSearch(qs, len(ids))
+    # The candidate query (or the keys read) already applied visibility and every filter: its size is the count.
+    if ids is not None or keys is not None:
+        return AgentSearch(qs, len(ids if keys is None else keys), keys)
     if tags and len(tags) == 1 and sort in COUNTED_SORTS and _scope_is_visibility(queryset, team_ids):
         unfiltered = (category, min_rating, verified, publisher, min_success_rate, max_cost_per_run)
         if all(value is None or value == "" for value in unfiltered):
@@ -400,15 +392,16 @@ class CappedPaginator(Paginator):
     cap = None  # None: conf.LIST_COUNT_CAP
     capped = False
 
-    def __init__(self, object_list, per_page, *args, known_count: int | None = None, **kwargs):
+    def __init__(self, object_list, per_page, *args, known_count: int | None = None, keys=None, **kwargs):
         super().__init__(object_list, per_page, *args, **kwargs)
         self.known_count = known_count
+        self.keys = keys  # the listed agents' keys in order (``AgentSearch.keys``): a page reads only its own
 
     @classmethod
     def for_search(cls, search: AgentSearch):
         """A paginator class for ``search``'s queryset that knows its count (for the list views and
         DRF's pagination, which build the paginator from a queryset and a page size)."""
-        return partial(cls, known_count=search.count)
+        return partial(cls, known_count=search.count, keys=search.keys)
 
     def _cap(self) -> int:
         return self.cap if self.cap is not None else conf.LIST_COUNT_CAP
@@ -441,6 +434,12 @@ class CappedPaginator(Paginator):
             return self.page(self.num_pages)
 
     def page(self, number):
+        if self.keys is not None:
+            number = self.validate_number(number)
+            bottom = (number - 1) * self.per_page
+            wanted = self.keys[bottom : min(bottom + self.per_page, self.count)]
+            found = {agent.pk: agent for agent in self.object_list.order_by().filter(pk__in=wanted)}
+            return self._get_page([found[pk] for pk in wanted if pk in found], number, self)
         counted = "count" in self.__dict__ or self.known_count is not None
         if counted or not isinstance(self.object_list, QuerySet) or self.object_list.query.is_empty():
             return super().page(number)  # nothing to save (``none()`` compiles to no SQL at all)
@@ -463,7 +462,7 @@ class CappedPaginator(Paginator):
 
 def agent_search_count(search: AgentSearch) -> int:
     """What the lists show as the number of results: exact up to ``LIST_COUNT_CAP``."""
-    return CappedPaginator(search.queryset, 20, known_count=search.count).count
+    return CappedPaginator.for_search(search)(search.queryset, 20).count
 
 
 # --- the rating function ---------------------------------------------------------------------------

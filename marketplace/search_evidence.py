@@ -8,9 +8,10 @@ same figures computed without that team. A caller with two or more teams that me
 sees no figure for it (the rows leave out one team, not two).
 
 Speed: a viewer whose teams measured nothing (one indexed query says so) sorts and filters on the
-agent row's indexed columns, as before. Otherwise the evidence sorts read a bounded set in one
-query: the first ``limit`` agents the viewer did not measure in the indexed order, and the few it
-measured, ordered by the viewer's figures (``bounded_evidence_order``).
+agent row's indexed columns, as before. Otherwise an evidence sort reads a bounded set: the first
+``limit`` agents the viewer did not measure in the indexed order, and the few it measured, ordered
+by the viewer's figures (``evidence_order_keys`` for browse: narrow rows, and the list fetches one
+page of whole rows; ``bounded_evidence_order`` within a text search's matches).
 """
 
 from __future__ import annotations
@@ -122,6 +123,24 @@ def _union(*querysets) -> RawSQL:
     return RawSQL(" UNION ALL ".join(parts), params)
 
 
+def viewer_evidence(qs, *, team_ids, sort: str, min_success_rate, max_cost_per_run) -> tuple[QuerySet[Agent], bool]:
+    """``qs`` with the evidence filters on the figures the caller may see, and whether its evidence
+    sort (if any) reads the caller's figures: when a team of the caller measured agents (one query,
+    only when an evidence sort or filter is asked for). Such a sort finds ``search_order`` on ``qs``."""
+    asked = sort in EVIDENCE_SORTS or (min_success_rate, max_cost_per_run) != (None, None)
+    measured = asked and viewer_measured(team_ids=team_ids)
+    qs = evidence_filters(
+        qs,
+        team_ids=team_ids,
+        measured=measured,
+        sort=sort,
+        min_success_rate=min_success_rate,
+        max_cost_per_run=max_cost_per_run,
+    )
+    viewer_sorted = measured and sort in EVIDENCE_SORTS
+    return (with_evidence_order(qs, sort=sort, team_ids=team_ids) if viewer_sorted else qs), viewer_sorted
+
+
 def evidence_filters(qs, *, team_ids, measured: bool, sort, **asked):
     """The evidence filters (``min_success_rate``, ``max_cost_per_run``) on the viewer's figures.
     A row refreshed under a lower threshold than today's takes no part in filters or evidence sorts
@@ -160,3 +179,20 @@ def bounded_evidence_order(qs, *, sort: str, team_ids, limit: int):
     return with_evidence_order(qs.filter(pk__in=_union(walk, measured)), sort=sort, team_ids=team_ids).order_by(
         *viewer_order(sort)
     )
+
+
+def evidence_order_keys(qs, *, sort: str, team_ids, limit: int) -> list[int]:
+    """The keys of the first ``limit`` agents of ``qs`` in the viewer's evidence order, read with
+    bounded work and narrow rows: the first ``limit`` that none of ``team_ids`` measured, walked in
+    the agent row's indexed order, merged here with every agent they measured (a few). The list
+    pages it (``AgentSearch.keys``) and fetches only a page of whole rows."""
+    _, _, descending = EVIDENCE_SORTS[sort]
+    keyed = with_evidence_order(qs, sort=sort, team_ids=team_ids)
+    mine = _without_viewer(team_ids).values("agent_id")
+    walk = keyed.exclude(pk__in=mine).order_by(*column_order(sort)).values_list("pk", F("search_order"))[:limit]
+    measured = keyed.filter(pk__in=mine).order_by().values_list("pk", F("search_order"))
+    rows = [*walk, *measured]
+    # NULLs (no evidence) last, then by id, as ``viewer_order``; two stable sorts.
+    rows.sort(key=lambda row: row[0])
+    rows.sort(key=lambda row: (row[1] is None, -row[1] if descending and row[1] is not None else row[1] or 0))
+    return [pk for pk, _ in rows[:limit]]

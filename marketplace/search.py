@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -63,18 +64,19 @@ ORDERINGS = {
 class AgentSearch:
     """What a list of agents needs: the agents, in order, and their number when choosing them
     already counted it (a text search's candidate set, a tag's kept count), else None (the
-    paginator counts); ``keys``: when the search already read the listed agents' keys in order
-    (an evidence sort on the viewer's figures), the paginator fetches a page of them. Order the
+    paginator counts); ``window(queryset, top)``: the agents of ``queryset`` that can be among its
+    first ``top``, in order, read with bounded work, when ordering the whole queryset would not be
+    (an evidence sort on the viewer's figures): the paginator reads a page from it. Order the
     queryset further as you like (``ordered``); filter it, and the count is wrong."""
 
     queryset: QuerySet[Agent]
     count: int | None = None
-    keys: list[int] | None = None
+    window: Callable[[QuerySet[Agent], int], QuerySet[Agent]] | None = None
 
     def ordered(self, queryset: QuerySet[Agent]) -> AgentSearch:
-        """The same agents, in the order of ``queryset`` (the count holds; the keys' order only
-        when ``queryset`` is this one)."""
-        return AgentSearch(queryset, self.count, self.keys if queryset is self.queryset else None)
+        """The same agents, in the order of ``queryset`` (the count holds; the window only when
+        ``queryset`` is this one)."""
+        return AgentSearch(queryset, self.count, self.window if queryset is self.queryset else None)
 
 
 def agent_search(
@@ -153,11 +155,11 @@ def agent_search(
                     output_field=FloatField(),
                 ),
             )
-    keys = None
+    window = None
     if viewer_sorted:
-        if ids is None:  # browse lists at most LIST_COUNT_CAP agents: their keys in order, bounded work
-            keys = search_evidence.evidence_order_keys(qs, sort=sort, team_ids=team_ids, limit=conf.LIST_COUNT_CAP + 1)
         qs = search_evidence.with_evidence_order(qs, sort=sort, team_ids=team_ids)
+        if ids is None:  # browse: a page reads the agents that can be on it (bounded work)
+            window = partial(search_evidence.bounded_evidence_order, sort=sort, team_ids=team_ids)
     qs = search_evidence.with_search_evidence(with_listing_annotations(qs), team_ids=team_ids)
     if not with_description:
         qs = qs.defer("description", "description_html")
@@ -167,9 +169,11 @@ def agent_search(
         qs = qs.order_by(*search_evidence.viewer_order(sort))
     else:
         qs = qs.order_by(*ORDERINGS.get(sort, ORDERINGS["rating"]))
-    # The candidate query (or the keys read) already applied visibility and every filter: its size is the count.
-    if ids is not None or keys is not None:
-        return AgentSearch(qs, len(ids if keys is None else keys), keys)
+    # The candidate query already applied visibility and every filter: its size is the count.
+    if ids is not None:
+        return AgentSearch(qs, len(ids))
+    if window is not None:
+        return AgentSearch(qs, window=window)
     if tags and len(tags) == 1 and sort in COUNTED_SORTS and _scope_is_visibility(queryset, team_ids):
         unfiltered = (category, min_rating, verified, publisher, min_success_rate, max_cost_per_run)
         if all(value is None or value == "" for value in unfiltered):
@@ -220,7 +224,7 @@ def _candidate_ids(
         branches = [_phrase_matches(base, q=q, query=query, order=order, limit=limit)]
     elif team_ids is not None:
         matches = search_evidence.bounded_evidence_order(
-            base.filter(search_vector=query), sort=sort, team_ids=team_ids, limit=limit
+            base.filter(search_vector=query), limit, sort=sort, team_ids=team_ids
         )
         branches = [matches.values_list("pk", flat=True)[:limit]]
     else:
@@ -392,16 +396,16 @@ class CappedPaginator(Paginator):
     cap = None  # None: conf.LIST_COUNT_CAP
     capped = False
 
-    def __init__(self, object_list, per_page, *args, known_count: int | None = None, keys=None, **kwargs):
+    def __init__(self, object_list, per_page, *args, known_count: int | None = None, window=None, **kwargs):
         super().__init__(object_list, per_page, *args, **kwargs)
         self.known_count = known_count
-        self.keys = keys  # the listed agents' keys in order (``AgentSearch.keys``): a page reads only its own
+        self.window = window  # ``AgentSearch.window``: a page reads the agents that can be on it
 
     @classmethod
     def for_search(cls, search: AgentSearch):
         """A paginator class for ``search``'s queryset that knows its count (for the list views and
         DRF's pagination, which build the paginator from a queryset and a page size)."""
-        return partial(cls, known_count=search.count, keys=search.keys)
+        return partial(cls, known_count=search.count, window=search.window)
 
     def _cap(self) -> int:
         return self.cap if self.cap is not None else conf.LIST_COUNT_CAP
@@ -434,12 +438,12 @@ class CappedPaginator(Paginator):
             return self.page(self.num_pages)
 
     def page(self, number):
-        if self.keys is not None:
+        if self.window is not None:  # counted apart (an index-only walk), then the page from its window
             number = self.validate_number(number)
             bottom = (number - 1) * self.per_page
-            wanted = self.keys[bottom : min(bottom + self.per_page, self.count)]
-            found = {agent.pk: agent for agent in self.object_list.order_by().filter(pk__in=wanted)}
-            return self._get_page([found[pk] for pk in wanted if pk in found], number, self)
+            top = min(bottom + self.per_page, self.count)
+            rows = list(self.window(self.object_list, top)[bottom:top]) if top > bottom else []
+            return self._get_page(rows, number, self)
         counted = "count" in self.__dict__ or self.known_count is not None
         if counted or not isinstance(self.object_list, QuerySet) or self.object_list.query.is_empty():
             return super().page(number)  # nothing to save (``none()`` compiles to no SQL at all)

@@ -10,8 +10,8 @@ sees no figure for it (the rows leave out one team, not two).
 Speed: a viewer whose teams measured nothing (one indexed query says so) sorts and filters on the
 agent row's indexed columns, as before. Otherwise an evidence sort reads a bounded set: the first
 ``limit`` agents the viewer did not measure in the indexed order, and the few it measured, ordered
-by the viewer's figures (``evidence_order_keys`` for browse: narrow rows, and the list fetches one
-page of whole rows; ``bounded_evidence_order`` within a text search's matches).
+by the viewer's figures (``bounded_evidence_order``: for browse, the list reads each page from the
+agents that can be on it; for a text search, within its matches).
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def evidence_filters(qs, *, team_ids, measured: bool, sort, **asked):
     return qs
 
 
-def bounded_evidence_order(qs, *, sort: str, team_ids, limit: int):
+def bounded_evidence_order(qs, limit: int, *, sort: str, team_ids):
     """``qs`` cut to the agents that can be among its first ``limit`` in the viewer's evidence
     order, and so ordered: the first ``limit`` that none of ``team_ids`` measured, in the agent row's
     indexed order, and every agent they measured (a few). One query, whatever the catalogue size."""
@@ -179,20 +179,3 @@ def bounded_evidence_order(qs, *, sort: str, team_ids, limit: int):
     return with_evidence_order(qs.filter(pk__in=_union(walk, measured)), sort=sort, team_ids=team_ids).order_by(
         *viewer_order(sort)
     )
-
-
-def evidence_order_keys(qs, *, sort: str, team_ids, limit: int) -> list[int]:
-    """The keys of the first ``limit`` agents of ``qs`` in the viewer's evidence order, read with
-    bounded work and narrow rows: the first ``limit`` that none of ``team_ids`` measured, walked in
-    the agent row's indexed order, merged here with every agent they measured (a few). The list
-    pages it (``AgentSearch.keys``) and fetches only a page of whole rows."""
-    _, _, descending = EVIDENCE_SORTS[sort]
-    keyed = with_evidence_order(qs, sort=sort, team_ids=team_ids)
-    mine = _without_viewer(team_ids).values("agent_id")
-    walk = keyed.exclude(pk__in=mine).order_by(*column_order(sort)).values_list("pk", F("search_order"))[:limit]
-    measured = keyed.filter(pk__in=mine).order_by().values_list("pk", F("search_order"))
-    rows = [*walk, *measured]
-    # NULLs (no evidence) last, then by id, as ``viewer_order``; two stable sorts.
-    rows.sort(key=lambda row: row[0])
-    rows.sort(key=lambda row: (row[1] is None, -row[1] if descending and row[1] is not None else row[1] or 0))
-    return [pk for pk, _ in rows[:limit]]

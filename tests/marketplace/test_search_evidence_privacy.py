@@ -133,18 +133,20 @@ def test_turning_sharing_off_gives_the_plain_figures_back(client_for, make_user,
     assert listed_evidence(viewer)["alpha"]["teams"] == 3
 
 
-def test_the_sort_stays_bounded_and_exact_with_many_agents(make_agent, world, monkeypatch):
-    # Browse by success for a viewer that measured agents reads the keys of at most LIST_COUNT_CAP + 1
-    # agents it did not measure, plus those it did: with a tiny cap the pages are still the true order.
-    monkeypatch.setattr(conf, "LIST_COUNT_CAP", 2)
+def test_the_sort_reads_each_page_with_bounded_work(make_agent, world, monkeypatch):
+    # Browse by success for a viewer that measured agents: a page ending at ``top`` reads the first
+    # ``top`` agents it did not measure (indexed order) and those it did, and is still the true order.
     for i in range(3):
         make_agent(world["publisher"], f"Extra {i}", slug=f"extra-{i}")
     measure_alpha(world, other_teams=3)
     found = selectors.agent_search(team_ids=[world["viewer"].pk], sort="success", publisher="pub")
-    slugs_of = dict(selectors.Agent.objects.values_list("pk", "slug"))
-    assert [slugs_of[pk] for pk in found.keys] == ["alpha", "gamma", "none"]  # cap + 1
-    paginator = selectors.CappedPaginator.for_search(found)(found.queryset, 1)
-    assert paginator.count == 2 and paginator.capped
-    assert [a.slug for a in paginator.page(1)] + [a.slug for a in paginator.page(2)] == ["alpha", "gamma"]
-    # The queryset itself lists every agent in the same order.
-    assert [a.slug for a in found.queryset] == ["alpha", "gamma", "none", "extra-0", "extra-1", "extra-2"]
+    order = ["alpha", "gamma", "none", "extra-0", "extra-1", "extra-2"]
+    assert [a.slug for a in found.queryset] == order  # the queryset itself, whole
+    assert [a.slug for a in found.window(found.queryset, 2)] == ["alpha", "gamma", "none"]  # 2 walked + 1 measured
+    paginator = selectors.CappedPaginator.for_search(found)(found.queryset, 2)
+    pages = [[a.slug for a in paginator.page(n)] for n in paginator.page_range]
+    assert paginator.count == 6 and pages == [order[0:2], order[2:4], order[4:6]]
+    monkeypatch.setattr(conf, "LIST_COUNT_CAP", 3)  # the list stops at the cap, as every list of agents
+    paginator = selectors.CappedPaginator.for_search(found)(found.queryset, 2)
+    assert paginator.count == 3 and paginator.capped
+    assert [a.slug for a in paginator.page(2)] == ["none"]

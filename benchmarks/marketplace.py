@@ -326,7 +326,9 @@ def db_search(team_id: int, viewer=None, **params):
     if viewer == "measured":
         team_id = _measured_viewer_id()
     found = selectors.agent_search(team_ids=[team_id], **params)
-    return list(found.queryset[:20]), selectors.agent_search_count(found)
+    # As the lists page it: from the window when the search gives one (a measuring viewer's evidence sort).
+    first = found.window(found.queryset, 20) if found.window is not None else found.queryset
+    return list(first[:20]), selectors.agent_search_count(found)
 
 
 def p95(values: list[float]) -> float:

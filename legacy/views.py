@@ -31,6 +31,7 @@ from legacy import selectors, services
 from legacy import serializers as s
 from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
+from marketplace.api.pagination import AgentSearchPaginationMixin
 from marketplace.api.views import actor, request_body
 from marketplace.models import Agent, Visibility
 from observability.api import views as observability_v1
@@ -42,9 +43,8 @@ from teammemory.api import views as teammemory_v1
 LEGACY_TAG = ["marketplace (earlier routes)"]
 
 
-class LegacySearchPagination(PageNumberPagination):
-    page_size = 20
-    django_paginator_class = marketplace_selectors.CappedPaginator  # counts up to a cap, as the v1 list
+class LegacySearchPagination(AgentSearchPaginationMixin, PageNumberPagination):
+    page_size = 20  # counts up to a cap, as the v1 list
 
     def get_paginated_response(self, data):
         return Response(
@@ -133,7 +133,7 @@ class LegacySearchView(APIView):
         params = s.MarketplaceLegacySearchQuerySerializer(data=query)
         params.is_valid(raise_exception=True)
         v = params.validated_data
-        queryset = marketplace_selectors.agent_search(
+        search = marketplace_selectors.agent_search(
             team_ids=access.readable_team_ids(request),
             q=v.get("query", ""),
             category=v.get("category"),
@@ -141,7 +141,7 @@ class LegacySearchView(APIView):
             with_description=True,
         )
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(queryset, request, view=self)
+        page = paginator.paginate_search(search, request, view=self)
         return paginator.get_paginated_response(s.MarketplaceLegacyAgentSerializer(page, many=True).data)
 
 

@@ -6,6 +6,7 @@ from django.contrib import admin
 
 from marketplace.admin import ReadOnlyAdminMixin
 from marketplace.models import (
+    AgentEvidenceWithoutTeam,
     EvidenceSharing,
     TeamBuildDaily,
     VersionEvidenceDaily,
@@ -61,3 +62,14 @@ class VersionExperimentOutcomeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["concluded_at", "version", "team", "experiment_id", "outcome", "samples", "low", "high"]
     list_filter = ["outcome"]
     list_select_related = ["version__agent__team", "team"]
+
+
+@admin.register(AgentEvidenceWithoutTeam)
+class AgentEvidenceWithoutTeamAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Search figures as one measuring team sees them (derived rows: read-only; the refresh rewrites them)."""
+
+    list_display = ["agent", "team", "success_rate", "cost_per_run", "teams", "failure_warning"]
+    list_filter = ["failure_warning"]
+    list_select_related = ["agent__team", "team"]
+    raw_id_fields = ["agent", "team"]
+    show_full_result_count = False

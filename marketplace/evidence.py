@@ -293,17 +293,21 @@ def version_evidence(*, version: AgentVersion, team, days: int = DEFAULT_DAYS) -
     return Evidence(version, days, since, min_teams, figures, experiments_own, experiments_others)
 
 
-# --- search: the denormalised figures on the agent row ------------------------------------------------
+# --- search: the figures the viewer may see ------------------------------------------------------------
 
 
 def agent_search_evidence(agent: Agent) -> dict | None:
     """What search shows of an agent's measured evidence (the opted-in teams' medians of its latest
-    version), or None below the K-team threshold."""
-    if agent.evidence_teams < conf.EVIDENCE_MIN_TEAMS:
+    version, without the viewer's own teams: ``marketplace.search_evidence.with_search_evidence``),
+    or None below the K-team threshold, and for an agent read without that annotation (a path
+    that does not know the viewer shows nothing)."""
+    row = getattr(agent, "search_evidence_row", None)
+    if not row or row[0] is None or row[0] < conf.EVIDENCE_MIN_TEAMS:
         return None
+    teams, success_rate, cost_per_run, failure_rose = row
     return {
-        "teams": agent.evidence_teams,
-        "success_rate_median": agent.evidence_success_rate,
-        "cost_per_run_median": agent.evidence_cost_per_run,
-        "failure_rose": agent.evidence_failure_warning,
+        "teams": teams,
+        "success_rate_median": success_rate,
+        "cost_per_run_median": cost_per_run,
+        "failure_rose": bool(failure_rose),
     }

@@ -54,22 +54,29 @@ class AgentFilterSet(filters.FilterSet):
     def noop(self, queryset, name, value):
         return queryset
 
+    def search(self) -> selectors.AgentSearch:
+        """The search these filters ask for (after ``is_valid()``): the agents in order, and their
+        count when the search already knows it (lists give it to ``CappedPaginator``)."""
+        if getattr(self, "_search", None) is None:
+            data = self.form.cleaned_data
+            team_ids = access.readable_team_ids(self.request) if self.request is not None else []
+            self._search = selectors.agent_search(
+                queryset=self.queryset,
+                team_ids=team_ids,
+                q=data.get("q") or "",
+                category=data.get("category") or None,
+                tags=[data["tag"].strip().lower()] if data.get("tag") else None,
+                min_rating=data.get("min_rating"),
+                verified=data.get("verified"),
+                publisher=data.get("publisher") or None,
+                min_success_rate=data.get("min_success_rate"),
+                max_cost_per_run=data.get("max_cost_per_run"),
+                sort=data.get("sort") or None,
+            )
+        return self._search
+
     def filter_queryset(self, queryset):
-        data = self.form.cleaned_data
-        team_ids = access.readable_team_ids(self.request) if self.request is not None else []
-        return selectors.agent_search(
-            queryset=queryset,
-            team_ids=team_ids,
-            q=data.get("q") or "",
-            category=data.get("category") or None,
-            tags=[data["tag"].strip().lower()] if data.get("tag") else None,
-            min_rating=data.get("min_rating"),
-            verified=data.get("verified"),
-            publisher=data.get("publisher") or None,
-            min_success_rate=data.get("min_success_rate"),
-            max_cost_per_run=data.get("max_cost_per_run"),
-            sort=data.get("sort") or None,
-        )
+        return self.search().queryset
 
 
 class AgentVersionFilterSet(filters.FilterSet):

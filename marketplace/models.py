@@ -54,46 +54,6 @@ class Channel(models.TextChoices):
     CANDIDATE = "candidate", "Candidate"
 
 
-class AgentQuerySet(models.QuerySet):
-    """Agents. ``with_known_count(n)``: the query that chose these rows already counted them (a text
-    search's candidate set), so lists need no count query; ordering and slicing keep the number, any
-    filter or set operation forgets it."""
-
-    known_count: int | None = None
-
-    def with_known_count(self, count: int) -> AgentQuerySet:
-        clone = self._chain()
-        clone.known_count = count
-        return clone
-
-    def _clone(self):
-        clone = super()._clone()
-        clone.known_count = self.known_count
-        return clone
-
-    def _forget_count(self, queryset):
-        queryset.known_count = None
-        return queryset
-
-    def _filter_or_exclude(self, negate, args, kwargs):
-        return self._forget_count(super()._filter_or_exclude(negate, args, kwargs))
-
-    def complex_filter(self, filter_obj):
-        return self._forget_count(super().complex_filter(filter_obj))
-
-    def distinct(self, *field_names):
-        return self._forget_count(super().distinct(*field_names))
-
-    def _combinator_query(self, combinator, *other_qs, all=False):
-        return self._forget_count(super()._combinator_query(combinator, *other_qs, all=all))
-
-    def extra(self, *args, **kwargs):
-        return self._forget_count(super().extra(*args, **kwargs))
-
-    def none(self):
-        return self._forget_count(super().none())
-
-
 class Agent(models.Model):
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="agents")
     name = models.CharField(max_length=100)
@@ -177,8 +137,6 @@ class Agent(models.Model):
     evidence_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-
-    objects = AgentQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -487,6 +445,7 @@ class Report(models.Model):
 
 # The evidence tables live in their own module; Django finds them through this import.
 from marketplace.models_evidence import (  # noqa: E402, F401
+    AgentEvidenceWithoutTeam,
     EvidenceSharing,
     TeamBuildDaily,
     VersionEvidenceDaily,

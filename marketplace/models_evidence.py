@@ -169,3 +169,26 @@ class VersionExperimentOutcome(models.Model):
 
     def __str__(self):
         return f"{self.version_id} {self.outcome} experiment {self.experiment_id}"
+
+
+class AgentEvidenceWithoutTeam(models.Model):
+    """An agent's search figures as one sharing team that measured it may see them: computed
+    without that team's own figures (``marketplace.services.evidence.evidence_agents_refresh``, with
+    the agent row's). Search shows a viewer of that team these instead of the agent row's, so the
+    K teams and the median are always other teams' (knowing its own figure, a team could take it
+    out of a median and read another team's exactly). One row per agent and sharing team that
+    measured its latest or previous version in the search period."""
+
+    id = models.BigAutoField(primary_key=True)
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey("marketplace.Agent", on_delete=models.CASCADE, related_name="+")
+    success_rate = models.FloatField(null=True, blank=True)
+    cost_per_run = models.FloatField(null=True, blank=True)
+    teams = models.PositiveIntegerField(default=0, help_text="Other sharing teams that measured the latest version.")
+    failure_warning = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "agent"], name="agentevidencewithout_unique_team_agent")]
+
+    def __str__(self):
+        return f"agent {self.agent_id} without team {self.team_id}"

@@ -7,14 +7,21 @@
   than a page, and ranks those candidates.
 - Browse orders by indexed columns only (the Bayesian rating through an index on the SQL function
   ``marketplace_weighted_rating``), so the first page is read from an index, not a sort.
-- Lists count their results only up to ``LIST_COUNT_CAP`` (``CappedPaginator``): "10,000+".
+- Lists count their results only up to ``LIST_COUNT_CAP`` (``CappedPaginator``): "10,000+". The
+  search returns its queryset with the count when choosing the rows already counted them
+  (``AgentSearch``), and the paginator is given that count.
+- Measured evidence is the viewer's (``marketplace.search_evidence``): a team's own figures never
+  count among the other teams' in a figure, a sort or a filter.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
@@ -25,7 +32,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from marketplace import conf
+from marketplace import conf, search_evidence
 from marketplace.models import RATING_FUNCTION, SEARCH_CONFIG, Agent, AgentDailyStat, weighted_rating
 from marketplace.tag_counts import agent_tag_count
 
@@ -48,9 +55,28 @@ ORDERINGS = {
     "installs": ("-install_count", "pk"),
     "newest": ("-created_at", "-pk"),
     "updated": ("-updated_at", "-pk"),
-    "success": (F("evidence_success_rate").desc(nulls_last=True), "id"),
-    "cost_per_run": (F("evidence_cost_per_run").asc(nulls_last=True), "id"),
+    "success": search_evidence.column_order("success"),
+    "cost_per_run": search_evidence.column_order("cost_per_run"),
 }
+
+
+@dataclass(frozen=True)
+class AgentSearch:
+    """What a list of agents needs: the agents, in order, and their number when choosing them
+    already counted it (a text search's candidate set, a tag's kept count), else None (the
+    paginator counts); ``window(queryset, top)``: the agents of ``queryset`` that can be among its
+    first ``top``, in order, read with bounded work, when ordering the whole queryset would not be
+    (an evidence sort on the viewer's figures): the paginator reads a page from it. Order the
+    queryset further as you like (``ordered``); filter it, and the count is wrong."""
+
+    queryset: QuerySet[Agent]
+    count: int | None = None
+    window: Callable[[QuerySet[Agent], int], QuerySet[Agent]] | None = None
+
+    def ordered(self, queryset: QuerySet[Agent]) -> AgentSearch:
+        """The same agents, in the order of ``queryset`` (the count holds; the window only when
+        ``queryset`` is this one)."""
+        return AgentSearch(queryset, self.count, self.window if queryset is self.queryset else None)
 
 
 def agent_search(
@@ -67,14 +93,18 @@ def agent_search(
     sort: str | None = None,
     queryset: QuerySet[Agent] | None = None,
     with_description: bool = False,
-) -> QuerySet[Agent]:
-    """Agents visible to ``team_ids`` matching the query and filters, ranked.
+) -> AgentSearch:
+    """Agents visible to ``team_ids`` matching the query and filters, ranked, with their count
+    when the search already knows it.
 
     Matching: PostgreSQL full text (name weight A, tags and summary B, description C; websearch
     syntax); when that finds less than a page, also the query corrected against name words (typos).
     Relevance: exact name match first, then text matches by rank, then typo matches by the rank of
     the corrected query, then weighted rating. A text search lists at most about ``SEARCH_MAX_RESULTS``
     agents (its candidate set; one query to gather them happens here).
+
+    Measured evidence (figures, evidence sorts and filters) is what ``team_ids`` may see: without
+    their own teams' figures (``marketplace.search_evidence``).
 
     Listings leave out the description columns (``with_description`` brings them back)."""
     from marketplace.selectors import visible_q, with_listing_annotations
@@ -88,18 +118,20 @@ def agent_search(
         verified=verified,
         publisher=publisher,
     )
-    base = _evidence_filters(base, min_success_rate=min_success_rate, max_cost_per_run=max_cost_per_run, sort=sort)
     q = (q or "").strip()[: conf.SEARCH_MAX_QUERY_LENGTH]
     sort = sort or ("relevance" if q else "rating")
     if sort == "relevance" and not q:
         sort = "rating"
+    base, viewer_sorted = search_evidence.viewer_evidence(
+        base, team_ids=team_ids, sort=sort, min_success_rate=min_success_rate, max_cost_per_run=max_cost_per_run
+    )
     if sort.startswith("trending_"):
         base = _trending(base, sort.removeprefix("trending_"))
     qs = base
     ids = None
     if q:
         query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
-        ids, corrected = _candidate_ids(base, q=q, query=query, sort=sort)
+        ids, corrected = _candidate_ids(base, q=q, query=query, sort=sort, team_ids=team_ids if viewer_sorted else None)
         qs = Agent.objects.filter(pk__in=ids)
         if sort.startswith("trending_"):
             qs = _trending(qs, sort.removeprefix("trending_"))
@@ -123,21 +155,30 @@ def agent_search(
                     output_field=FloatField(),
                 ),
             )
-    qs = with_listing_annotations(qs)
+    window = None
+    if viewer_sorted:
+        qs = search_evidence.with_evidence_order(qs, sort=sort, team_ids=team_ids)
+        if ids is None:  # browse: a page reads the agents that can be on it (bounded work)
+            window = partial(search_evidence.bounded_evidence_order, sort=sort, team_ids=team_ids)
+    qs = search_evidence.with_search_evidence(with_listing_annotations(qs), team_ids=team_ids)
     if not with_description:
         qs = qs.defer("description", "description_html")
     if sort.startswith("trending_"):
         qs = qs.order_by("-trending", "-install_count", "pk")
+    elif viewer_sorted:
+        qs = qs.order_by(*search_evidence.viewer_order(sort))
     else:
         qs = qs.order_by(*ORDERINGS.get(sort, ORDERINGS["rating"]))
     # The candidate query already applied visibility and every filter: its size is the count.
     if ids is not None:
-        return qs.with_known_count(len(ids))
+        return AgentSearch(qs, len(ids))
+    if window is not None:
+        return AgentSearch(qs, window=window)
     if tags and len(tags) == 1 and sort in COUNTED_SORTS and _scope_is_visibility(queryset, team_ids):
         unfiltered = (category, min_rating, verified, publisher, min_success_rate, max_cost_per_run)
         if all(value is None or value == "" for value in unfiltered):
-            return qs.with_known_count(agent_tag_count(team_ids=team_ids, tag=tags[0]))
-    return qs
+            return AgentSearch(qs, agent_tag_count(team_ids=team_ids, tag=tags[0]))
+    return AgentSearch(qs)
 
 
 def _scope_is_visibility(queryset, team_ids) -> bool:
@@ -164,17 +205,28 @@ def _filtered(qs, *, category, tags, min_rating, verified, publisher):
     return qs
 
 
-def _candidate_ids(base, *, q: str, query: SearchQuery, sort: str) -> tuple[list[int], SearchQuery | None]:
+def _candidate_ids(
+    base, *, q: str, query: SearchQuery, sort: str, team_ids=None
+) -> tuple[list[int], SearchQuery | None]:
     """The agents a text search lists (one query; two more only for the typo fallback): the first
     ``SEARCH_MAX_RESULTS`` text matches in the asked order (popularity for relevance), and for
     relevance also the most installed matches in name, tags or summary and exact name or slug
     matches, so a strong match of a little-known agent is never lost among popular ones. With the
-    typo fallback, also the query corrected against name words (returned, to rank with)."""
+    typo fallback, also the query corrected against name words (returned, to rank with).
+    ``team_ids``: an evidence sort on the figures those teams may see (their own measured agents
+    read without them; ``base`` carries ``with_evidence_order``)."""
     limit = conf.SEARCH_MAX_RESULTS
     popular = ("-install_count", "pk")
     order = popular if sort == "relevance" or sort.startswith("trending_") else ORDERINGS[sort]
+    if team_ids is not None:
+        order = search_evidence.viewer_order(sort)
     if '"' in q:
         branches = [_phrase_matches(base, q=q, query=query, order=order, limit=limit)]
+    elif team_ids is not None:
+        matches = search_evidence.bounded_evidence_order(
+            base.filter(search_vector=query), limit, sort=sort, team_ids=team_ids
+        )
+        branches = [matches.values_list("pk", flat=True)[:limit]]
     else:
         branches = [base.filter(search_vector=query).order_by(*order).values_list("pk", flat=True)[:limit]]
     # A phrase is rare in titles however common its words: the planner cannot know, so no title
@@ -332,23 +384,6 @@ def _trending(qs, window: str):
     return qs.filter(pk__in=active).annotate(trending=trending_expression(window))
 
 
-def _evidence_filters(qs, *, min_success_rate, max_cost_per_run, sort):
-    """Measured evidence in search: only the opted-in teams' medians stored on the agent row
-    (NULL below the K-team threshold when refreshed). A row refreshed under a lower threshold
-    than today's takes no part in filters or evidence sorts until the next refresh."""
-    min_teams = conf.EVIDENCE_MIN_TEAMS
-    stale = Q(evidence_teams__lt=min_teams) & (
-        Q(evidence_success_rate__isnull=False) | Q(evidence_cost_per_run__isnull=False)
-    )
-    if sort in ("success", "cost_per_run"):
-        qs = qs.exclude(stale)
-    if min_success_rate is not None:
-        qs = qs.filter(evidence_teams__gte=min_teams, evidence_success_rate__gte=float(min_success_rate) / 100)
-    if max_cost_per_run is not None:
-        qs = qs.filter(evidence_teams__gte=min_teams, evidence_cost_per_run__lte=float(max_cost_per_run))
-    return qs
-
-
 # --- counting ------------------------------------------------------------------------------------
 
 
@@ -356,10 +391,21 @@ class CappedPaginator(Paginator):
     """Counts at most ``LIST_COUNT_CAP`` results (one ``count(*)`` over a ``LIMIT cap + 1``
     subquery): lists of agents stop there, and ``capped`` says there were more. The count rides
     along with the page's rows (a scalar subquery in the same statement), so a page with rows costs
-    one query; a count the queryset already knows (``AgentQuerySet.known_count``) costs none."""
+    one query; a count given with the list (``known_count``: ``AgentSearch.count``) costs none."""
 
     cap = None  # None: conf.LIST_COUNT_CAP
     capped = False
+
+    def __init__(self, object_list, per_page, *args, known_count: int | None = None, window=None, **kwargs):
+        super().__init__(object_list, per_page, *args, **kwargs)
+        self.known_count = known_count
+        self.window = window  # ``AgentSearch.window``: a page reads the agents that can be on it
+
+    @classmethod
+    def for_search(cls, search: AgentSearch):
+        """A paginator class for ``search``'s queryset that knows its count (for the list views and
+        DRF's pagination, which build the paginator from a queryset and a page size)."""
+        return partial(cls, known_count=search.count, window=search.window)
 
     def _cap(self) -> int:
         return self.cap if self.cap is not None else conf.LIST_COUNT_CAP
@@ -377,9 +423,8 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self):
-        known = getattr(self.object_list, "known_count", None)
-        if known is not None:  # a text search counted its candidates when it chose them
-            return self._set_count(known)
+        if self.known_count is not None:  # a text search counted its candidates when it chose them
+            return self._set_count(self.known_count)
         return self._set_count(self.object_list.order_by().values("pk")[: self._cap() + 1].count())
 
     def get_page(self, number):
@@ -393,7 +438,13 @@ class CappedPaginator(Paginator):
             return self.page(self.num_pages)
 
     def page(self, number):
-        counted = "count" in self.__dict__ or getattr(self.object_list, "known_count", None) is not None
+        if self.window is not None:  # counted apart (an index-only walk), then the page from its window
+            number = self.validate_number(number)
+            bottom = (number - 1) * self.per_page
+            top = min(bottom + self.per_page, self.count)
+            rows = list(self.window(self.object_list, top)[bottom:top]) if top > bottom else []
+            return self._get_page(rows, number, self)
+        counted = "count" in self.__dict__ or self.known_count is not None
         if counted or not isinstance(self.object_list, QuerySet) or self.object_list.query.is_empty():
             return super().page(number)  # nothing to save (``none()`` compiles to no SQL at all)
         try:
@@ -413,9 +464,9 @@ class CappedPaginator(Paginator):
         return self._get_page(rows[: top - bottom], number, self)
 
 
-def agent_search_count(queryset) -> int:
+def agent_search_count(search: AgentSearch) -> int:
     """What the lists show as the number of results: exact up to ``LIST_COUNT_CAP``."""
-    return CappedPaginator(queryset, 20).count
+    return CappedPaginator.for_search(search)(search.queryset, 20).count
 
 
 # --- the rating function ---------------------------------------------------------------------------

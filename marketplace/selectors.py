@@ -451,4 +451,5 @@ def evidence_sharing_team_ids(*, team_ids) -> set[int]:
 
 
 # Search and browse live in marketplace.search (re-exported here: the public read API of the app).
-from marketplace.search import CappedPaginator, agent_search, agent_search_count  # noqa: E402, F401
+from marketplace.search import AgentSearch, CappedPaginator, agent_search, agent_search_count  # noqa: E402, F401
+from marketplace.search_evidence import with_search_evidence  # noqa: E402, F401

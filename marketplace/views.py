@@ -44,14 +44,26 @@ class IndexView(FilteredListView):
     filterset_class = AgentFilterSet
     per_page = 20
     item_name = ("agent", "agents")
-    paginator_class = selectors.CappedPaginator  # counts up to a cap ("10,000+ agents")
 
     def get_queryset(self):
         return Agent.objects.all()
 
+    def get_filterset(self, queryset):
+        self.filterset = super().get_filterset(queryset)
+        return self.filterset
+
     def paginate(self, queryset):
-        # The "installed" badges come with the page's rows (and its count): one query for the list.
-        return super().paginate(selectors.with_installed_version(queryset, team=self.team))
+        # Counts up to a cap ("10,000+ agents"), or not at all when the search knows its count (a
+        # text search counted its candidates); invalid filters list nothing.
+        search = self.filterset.search() if self.filterset.is_valid() else selectors.AgentSearch(queryset)
+        return page_of(
+            self.request,
+            # The "installed" badges come with the page's rows (and its count): one query for the list.
+            selectors.with_installed_version(queryset, team=self.team),
+            per_page=self.per_page,
+            item_name=self.item_name,
+            paginator_class=selectors.CappedPaginator.for_search(search),
+        )
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -6,19 +6,23 @@ import uuid
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.filters import OrderingFilter
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from crucible import access
 from crucible.api.pagination import PageNumberPagination
+from crucible.api.query import StrictFilterBackend
 from crucible.api.viewsets import TeamScopedMixin
 from marketplace import conf, selectors
 from marketplace.api import serializers as s
 from marketplace.api.evidence import EVIDENCE_SCHEMA, evidence_response
+from marketplace.api.pagination import AgentSearchPaginationMixin
 from marketplace.diff import version_diff
 from marketplace.filters import AgentFilterSet, AgentVersionFilterSet, InstallationFilterSet, RatingFilterSet
 from marketplace.models import Agent, AgentVersion, Installation, Rating
@@ -63,10 +67,8 @@ def installation_loaded(pk):
     ).get(pk=pk)
 
 
-class AgentPagination(PageNumberPagination):
+class AgentPagination(AgentSearchPaginationMixin, PageNumberPagination):
     """Counts up to ``CRUCIBLE_MARKETPLACE_LIST_COUNT_CAP`` (10,000): a list of agents stops there."""
-
-    django_paginator_class = selectors.CappedPaginator
 
     def get_paginated_response_schema(self, schema):
         response = super().get_paginated_response_schema(schema)
@@ -125,7 +127,10 @@ class AgentViewSet(
         return "expensive" if request is not None and request.query_params.get("q") else None
 
     def base_queryset(self):
-        return selectors.with_listing_annotations(Agent.objects.all())
+        listed = selectors.with_listing_annotations(Agent.objects.all())
+        if self.action == "list":  # the search adds the evidence the caller may see
+            return listed
+        return selectors.with_search_evidence(listed, team_ids=access.readable_team_ids(self.request))
 
     def scope_queryset(self, queryset):
         # Search and browse show listed agents; a detail URL also reaches agents your teams installed.
@@ -134,8 +139,22 @@ class AgentViewSet(
         )
 
     def filter_queryset(self, queryset):
-        # Search, filters and ordering apply to the list only; a detail URL names one agent.
-        return super().filter_queryset(queryset) if self.action == "list" else queryset
+        # A detail URL names one agent; the list searches, orders and counts in ``list``.
+        return queryset
+
+    def list(self, request, *args, **kwargs):
+        """The search (through the FilterSet, validated as every list's filters), ordered by
+        ``ordering=`` when given, paginated with the count the search knows."""
+        queryset = self.get_queryset()
+        filterset = StrictFilterBackend().get_filterset(request, queryset, self)
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        search = filterset.search()
+        search = search.ordered(OrderingFilter().filter_queryset(request, search.queryset, self))
+        page = self.paginator.paginate_search(search, request, view=self)
+        if page is None:  # no page size: the whole list
+            return Response(self.get_serializer(search.queryset, many=True).data)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def get_serializer_class(self):
         if self.action in ("retrieve", "update", "partial_update"):

@@ -279,6 +279,30 @@ WHERE {agent_filter} AND NOT (id = ANY(%(kept)s::bigint[]))
 """
 
 
+# The figures without one team (``AgentEvidenceWithoutTeam``): the rows of the refreshed agents
+# that are no longer computed go, the others are written where they changed.
+WITHOUT_DELETE_SQL = """
+DELETE FROM marketplace_agentevidencewithoutteam w
+WHERE {agent_filter}
+  AND NOT EXISTS (SELECT 1 FROM unnest(%(agents)s::bigint[], %(teams)s::bigint[]) AS t(agent_id, team_id)
+                  WHERE t.agent_id = w.agent_id AND t.team_id = w.team_id)
+"""
+
+WITHOUT_UPSERT_SQL = """
+INSERT INTO marketplace_agentevidencewithoutteam AS w (agent_id, team_id, success_rate, cost_per_run, teams,
+                                                      failure_warning)
+SELECT t.agent_id, t.team_id, t.success, t.cost, t.teams, t.warning
+FROM unnest(%(agents)s::bigint[], %(teams)s::bigint[], %(success)s::float8[], %(cost)s::float8[],
+            %(others)s::int[], %(warning)s::bool[]) AS t(agent_id, team_id, success, cost, teams, warning)
+ORDER BY t.team_id, t.agent_id
+ON CONFLICT (team_id, agent_id) DO UPDATE SET
+    success_rate = EXCLUDED.success_rate, cost_per_run = EXCLUDED.cost_per_run, teams = EXCLUDED.teams,
+    failure_warning = EXCLUDED.failure_warning
+WHERE (w.success_rate, w.cost_per_run, w.teams, w.failure_warning)
+      IS DISTINCT FROM (EXCLUDED.success_rate, EXCLUDED.cost_per_run, EXCLUDED.teams, EXCLUDED.failure_warning)
+"""
+
+
 def _median(values):
     values = sorted(values)
     if not values:
@@ -308,11 +332,14 @@ def _agent_figures(rows: list[_AgentEvidence], min_teams: int) -> tuple[float | 
 
 
 @transaction.atomic
-def evidence_agents_refresh(*, agent_ids=None, days: int | None = None) -> int:
+def evidence_agents_refresh(*, agent_ids=None, days: int | None = None, agent_rows: bool = True) -> int:
     """Recompute the search figures of every agent (or of ``agent_ids``) from the opted-in teams'
     evidence of the last ``days`` days (``CRUCIBLE_EVIDENCE_SEARCH_DAYS``): the median success
     rate and cost per run of the latest version across teams, NULL below
-    ``CRUCIBLE_EVIDENCE_MIN_TEAMS`` teams, and the failure-rise warning. Returns the agents changed."""
+    ``CRUCIBLE_EVIDENCE_MIN_TEAMS`` teams, and the failure-rise warning; and the same figures
+    without each team that measured the agent (``AgentEvidenceWithoutTeam``: what that team's
+    members see). ``agent_rows=False`` writes only the latter (the migration that added them).
+    Returns the agent rows changed."""
     days = days or conf.EVIDENCE_SEARCH_DAYS
     min_teams = conf.EVIDENCE_MIN_TEAMS
     since = timezone.now().date() - dt.timedelta(days=days - 1)
@@ -323,11 +350,26 @@ def evidence_agents_refresh(*, agent_ids=None, days: int | None = None) -> int:
     for row in rows:
         by_agent.setdefault(row.agent_id, []).append(row)
     ids, success, cost, teams, warning = [], [], [], [], []
+    without = {"agents": [], "teams": [], "success": [], "cost": [], "others": [], "warning": []}
     for agent_id in sorted(by_agent):
         figures = _agent_figures(by_agent[agent_id], min_teams)
         for column, value in zip((success, cost, teams, warning), figures, strict=True):
             column.append(value)
         ids.append(agent_id)
+        # As each team that measured it sees it: the same figures from the other teams only.
+        for team_id in sorted({r.team_id for r in by_agent[agent_id]}):
+            others = [r for r in by_agent[agent_id] if r.team_id != team_id]
+            without["agents"].append(agent_id)
+            without["teams"].append(team_id)
+            for column, value in zip(
+                ("success", "cost", "others", "warning"), _agent_figures(others, min_teams), strict=True
+            ):
+                without[column].append(value)
+    without_filter = "TRUE" if agent_ids is None else "w.agent_id = ANY(%(agent_ids)s::bigint[])"
+    sql.execute(WITHOUT_DELETE_SQL.format(agent_filter=without_filter), params | without)
+    sql.execute(WITHOUT_UPSERT_SQL, without)
+    if not agent_rows:
+        return 0
     now = timezone.now()
     changed = sql.execute(
         AGENT_EVIDENCE_UPDATE_SQL,

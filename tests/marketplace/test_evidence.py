@@ -369,10 +369,15 @@ def test_listing_warns_when_the_latest_version_fails_clearly_more(client_for, ma
     call_command("marketplace_evidence_refresh")
     agent.refresh_from_db()
     assert agent.evidence_failure_warning
-    client = client_for(make_user("viewer0", team=users[0]))
+    # Seen by a team that did not measure it (the publisher); a team among the three that did
+    # would be reading two other teams' runs, below K: no evidence and no warning for it (issue 13).
+    client = client_for(make_user("publisher", team=users[3]))
     assert client.get(AGENTS_URL, {"q": "Flaky"}).json()["results"][0]["evidence"]["failure_rose"] is True
     page = client.get(reverse("marketplace:index"), {"q": "Flaky"}).content.decode()
     assert "failures up" in page
+    measured = client_for(make_user("viewer0", team=users[0]))
+    assert measured.get(AGENTS_URL, {"q": "Flaky"}).json()["results"][0]["evidence"] is None
+    assert "failures up" not in measured.get(reverse("marketplace:index"), {"q": "Flaky"}).content.decode()
     # Below K teams on the versions compared, there is no warning.
     share(users[2], on=False)
     agent.refresh_from_db()

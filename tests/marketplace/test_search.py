@@ -11,8 +11,8 @@ from marketplace.models import Agent, AgentDailyStat
 pytestmark = pytest.mark.django_db
 
 
-def names(queryset):
-    return [agent.name for agent in queryset]
+def names(search):
+    return [agent.name for agent in search.queryset]
 
 
 def set_ratings(agent, **stars):
@@ -71,7 +71,7 @@ def test_weighted_rating_one_five_star_does_not_beat_many_high(make_agent, team)
     set_ratings(solid, **{"5": 80, "4": 20})  # average 4.8 over 100 ratings
     assert names(selectors.agent_search(team_ids=[team.pk], sort="rating"))[:2] == ["Crowd Favourite", "One Hit"]
     # The plain average is higher for the single 5-star agent: the Bayesian one is not.
-    ranked = {a.name: a for a in selectors.agent_search(team_ids=[team.pk], sort="rating")}
+    ranked = {a.name: a for a in selectors.agent_search(team_ids=[team.pk], sort="rating").queryset}
     assert ranked["One Hit"].rating_avg > ranked["Crowd Favourite"].rating_avg
     assert ranked["One Hit"].weighted_rating < ranked["Crowd Favourite"].weighted_rating
 
@@ -112,6 +112,6 @@ def test_sort_by_installs_newest_and_trending_with_decay(make_agent, team):
     assert names(selectors.agent_search(team_ids=ids, sort="trending_week")) == ["Rising", "Quiet"]
     # Over a month, Old Hit's 30 installs of 20 days ago decay to ~0.3: below Quiet's 9 of 5 days ago (~2.8).
     assert names(selectors.agent_search(team_ids=ids, sort="trending_month")) == ["Rising", "Quiet", "Old Hit"]
-    month = {a.name: a.trending for a in selectors.agent_search(team_ids=ids, sort="trending_month")}
+    month = {a.name: a.trending for a in selectors.agent_search(team_ids=ids, sort="trending_month").queryset}
     assert month["Rising"] == pytest.approx(8 + 6 * 0.5 ** (1 / 3))
     assert month["Quiet"] == pytest.approx(9 * 0.5 ** (5 / 3))

@@ -12,8 +12,8 @@ pytestmark = pytest.mark.django_db
 BASE = "/api/v1/marketplace"
 
 
-def names(queryset):
-    return [agent.name for agent in queryset]
+def names(search):
+    return [agent.name for agent in search.queryset]
 
 
 def set_installs(agent, count):
@@ -102,7 +102,7 @@ def test_rating_sort_follows_the_prior_from_settings(make_agent, team, monkeypat
     monkeypatch.setattr(conf, "RATING_PRIOR_COUNT", 0.01)
     assert rating_function_apply() is True
     assert rating_function_apply() is False  # unchanged: nothing to rebuild
-    ranked = list(selectors.agent_search(team_ids=[team.pk], sort="rating"))
+    ranked = list(selectors.agent_search(team_ids=[team.pk], sort="rating").queryset)
     assert [a.name for a in ranked][:2] == ["Few Fives", "Many Fours"]
     stats = selectors.agent_stats(agent=ranked[0])
     assert ranked[0].weighted_rating == pytest.approx(stats["weighted_rating"], abs=1e-3)

@@ -75,13 +75,21 @@ def test_text_search_count_is_its_candidate_set_without_a_count_query(make_agent
     assert not [q["sql"] for q in queries if "COUNT(" in q["sql"].upper() and "marketplace_agent" in q["sql"]]
 
 
-def test_a_known_count_survives_ordering_and_is_forgotten_by_a_filter(make_agent, team):
+def test_a_text_search_returns_its_count_with_its_agents(make_agent, team):
+    # The count travels beside the queryset (AgentSearch), not as state on it: ordering keeps it,
+    # a queryset filtered afterwards is a new list that the paginator counts in the database.
     make_agent(team, "Alpha planner")
-    counted = selectors.agent_search(team_ids=[team.pk], q="planner")
-    assert counted.known_count == 1
-    assert counted.order_by("name").known_count == 1 and counted[:1].known_count == 1
-    assert counted.filter(name="x").known_count is None and counted.none().known_count is None
-    assert selectors.agent_search_count(counted.filter(name="x")) == 0
+    make_agent(team, "Beta")
+    found = selectors.agent_search(team_ids=[team.pk], q="planner")
+    assert found.count == 1 and [a.name for a in found.queryset] == ["Alpha planner"]
+    assert found.ordered(found.queryset.order_by("-name")).count == 1
+    assert not hasattr(found.queryset, "known_count")
+    with CaptureQueriesContext(connection) as queries:
+        assert selectors.agent_search_count(found) == 1
+    assert not queries.captured_queries  # the count the search knows costs no query
+    assert selectors.agent_search_count(selectors.AgentSearch(found.queryset.filter(name="x"))) == 0
+    browse = selectors.agent_search(team_ids=[team.pk])
+    assert browse.count is None and selectors.agent_search_count(browse) == 2  # counted by the paginator
 
 
 @pytest.mark.parametrize("path", ["word matches first", "bounded walk"])
@@ -93,9 +101,11 @@ def test_quoted_phrase_lists_the_same_agents_either_way(make_agent, team, monkey
         Agent.objects.filter(pk=agent.pk).update(install_count=100 + i)
     make_agent(team, "Code Review", summary="The exact name")  # not installed at all
     make_agent(team, "Quiet", description="Careful code review of pull requests")
-    found = [a.name for a in selectors.agent_search(team_ids=[team.pk], q='"code review"')]
+    found = [a.name for a in selectors.agent_search(team_ids=[team.pk], q='"code review"').queryset]
     assert found[0] == "Code Review" and set(found) == {"Code Review", "Quiet"}
-    assert [a.name for a in selectors.agent_search(team_ids=[team.pk], q='"code review"', sort="installs")][0] in {
+    assert [a.name for a in selectors.agent_search(team_ids=[team.pk], q='"code review"', sort="installs").queryset][
+        0
+    ] in {
         "Code Review",
         "Quiet",
     }
@@ -107,7 +117,7 @@ def test_bounded_phrase_walk_reads_at_most_the_first_agents_in_order(make_agent,
     for i in range(4):
         agent = make_agent(team, f"Release helper {i}")
         Agent.objects.filter(pk=agent.pk).update(install_count=i)
-    found = [a.name for a in selectors.agent_search(team_ids=[team.pk], q='"release helper"', sort="installs")]
+    found = [a.name for a in selectors.agent_search(team_ids=[team.pk], q='"release helper"', sort="installs").queryset]
     assert found == ["Release helper 3", "Release helper 2"]
 
 

@@ -245,7 +245,7 @@ def test_unlisted_agent_stays_reachable_to_teams_that_installed_it(agent, other_
     stranger = make_team()
     assert selectors.agent_for_team(team=other_team, ref=agent.pk) == fresh(agent)
     assert selectors.agent_for_team(team=stranger, ref=agent.pk) is None
-    assert list(selectors.agent_search(team_ids=[other_team.pk])) == []  # but no longer in search
+    assert list(selectors.agent_search(team_ids=[other_team.pk]).queryset) == []  # but no longer in search
 
 
 def test_publish_names_every_bad_field_at_once(agent):

@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crucible', '0004_read_marker'),
-        ('marketplace', '0011_evidence_histograms'),
+        ('marketplace', '0012_evidence_histogram_guard'),
     ]
 
     operations = [

@@ -55,9 +55,12 @@ def period_url(period, *, ordering: str = "", **filters) -> str:
 
 
 def period_urls(period, filters: list[dict], *, ordering: str = "") -> list[str]:
-    """``period_url`` for each of ``filters`` (a table's rows), the executions page reversed once."""
+    """``period_url`` for each of ``filters`` (a table's rows): the executions page reversed and
+    the period (with ``ordering``) encoded once; each row encodes only its filters, which come
+    first in ``_with_query``'s text."""
     base = reverse("observability:executions")
-    return [_with_query(base, start=period.start, end=period.end, ordering=ordering, **f) for f in filters]
+    tail = _with_query("", start=period.start, end=period.end, ordering=ordering)[1:]
+    return [f"{head}{'&' if '?' in head else '?'}{tail}" for head in (_with_query(base, **f) for f in filters)]
 
 
 def bucket_urls(series: list[dict], period, **filters) -> list[str]:

@@ -9,8 +9,9 @@ Three tables get the same rows by ``COPY``, in rotating order, several rounds, m
 3. the layout before migration 0009, for comparison: one table, 11 indexes (five full btrees on
    the mostly-null foreign keys and a team_id btree among them).
 
-The rows are those of live ingest (the batch API's shape; agent, variant, build and API key links
-null, as for most spans).
+The rows are those of live ingest (the batch API's shape and the ingest's COPY columns,
+``observability.ingest.insert.COPY_COLUMNS``; agent, variant, build and API key links null, as for
+most spans).
 
     CRUCIBLE_DB_NAME=bench_copy .venv/bin/python benchmarks/copy_floor.py            # 100,000 rows x 5 rounds
     CRUCIBLE_DB_NAME=bench_copy .venv/bin/python benchmarks/copy_floor.py --quick    # 20,000 rows x 3 rounds
@@ -47,31 +48,8 @@ from django.utils import timezone  # noqa: E402
 
 from crucible import services as core  # noqa: E402
 from crucible.models import Team  # noqa: E402
+from observability.ingest.insert import COPY_COLUMNS, execution_copy_row  # noqa: E402
 
-COLUMNS = (
-    "team_id",
-    "client_id",
-    "agent_name",
-    "version",
-    "model",
-    "operation",
-    "source",
-    "trace_id",
-    "span_id",
-    "name",
-    "started_at",
-    "duration_ms",
-    "status",
-    "error_type",
-    "error_message",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "reasoning_tokens",
-    "cost",
-    "cost_source",
-    "received_at",
-)
 MODELS = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash"]
 
 KEYS_ONLY = "bench_execution_keys_only"
@@ -128,29 +106,27 @@ def make_rows(team_id: int, n: int, round_no: int) -> list[tuple]:
     for i in range(n):
         failed = rng.random() < 0.03
         rows.append(
-            (
-                team_id,
-                f"r{round_no}-{i}",
-                f"agent-{i % 200:03d}",
-                "1.0.0",
-                MODELS[i % 4],
-                "chat",
-                "api",
-                f"{rng.getrandbits(128):032x}",
-                f"{rng.getrandbits(64):016x}",
-                "chat",
-                now - dt.timedelta(seconds=rng.randint(0, 600)),
-                round(rng.lognormvariate(7.5, 0.8), 3),
-                "error" if failed else "success",
-                "Timeout" if failed else "",
-                "deadline exceeded" if failed else "",
-                rng.randint(200, 8000),
-                rng.randint(50, 2000),
-                0,
-                0,
-                None,
-                "none",
-                now,
+            execution_copy_row(
+                {
+                    "team_id": team_id,
+                    "client_id": f"r{round_no}-{i}",
+                    "agent_name": f"agent-{i % 200:03d}",
+                    "version": "1.0.0",
+                    "model": MODELS[i % 4],
+                    "operation": "chat",
+                    "trace_id": f"{rng.getrandbits(128):032x}",
+                    "span_id": f"{rng.getrandbits(64):016x}",
+                    "name": "chat",
+                    "started_at": now - dt.timedelta(seconds=rng.randint(0, 600)),
+                    "duration_ms": round(rng.lognormvariate(7.5, 0.8), 3),
+                    "status": "error" if failed else "success",
+                    "error_type": "Timeout" if failed else "",
+                    "error_message": "deadline exceeded" if failed else "",
+                    "input_tokens": rng.randint(200, 8000),
+                    "output_tokens": rng.randint(50, 2000),
+                    "cost_source": "none",
+                    "received_at": now,
+                }
             )
         )
     return rows
@@ -163,7 +139,7 @@ def copy_seconds(table: str, rows: list[tuple]) -> float:
         )
     start = time.perf_counter()  # autocommit: the COPY's commit (deferred foreign-key checks) is counted
     with connection.cursor() as cursor:
-        with cursor.connection.cursor() as pg, pg.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        with cursor.connection.cursor() as pg, pg.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
     return time.perf_counter() - start

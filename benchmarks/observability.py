@@ -63,7 +63,7 @@ from crucible import services as core  # noqa: E402
 from crucible import validation as v  # noqa: E402
 from crucible.models import Team  # noqa: E402
 from observability import selectors, services  # noqa: E402
-from observability.ingest.insert import executions_insert  # noqa: E402
+from observability.ingest.insert import COPY_COLUMNS, execution_copy_row, executions_insert  # noqa: E402
 from observability.ingest.validate import event_validate  # noqa: E402
 from observability.models import Execution  # noqa: E402
 
@@ -100,31 +100,6 @@ def make_events(n: int, rng: random.Random, now: dt.datetime, prefix: str) -> li
             event["error_type"] = "Timeout"
         events.append(event)
     return events
-
-
-COPY_COLUMNS = (
-    "team_id",
-    "api_key_id",
-    "client_id",
-    "agent_name",
-    "version",
-    "model",
-    "operation",
-    "source",
-    "trace_id",
-    "span_id",
-    "started_at",
-    "duration_ms",
-    "status",
-    "error_type",
-    "error_message",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "reasoning_tokens",
-    "cost_source",
-    "received_at",
-)
 
 
 def truncate_all():
@@ -187,28 +162,26 @@ def bench_ingest(n_events: int, batch: int, repeats: int) -> dict:
     bodies = [json.dumps({"events": events[i : i + batch]}) for i in range(0, n_events, batch)]
     # The rows as the ingest stores them (its API key too: the same rows, the same foreign keys).
     rows = [
-        (
-            team.pk,
-            api_key.pk,
-            e["id"],
-            e["agent"],
-            e["agent_version"],
-            e["model"],
-            "",
-            "api",
-            e["trace_id"],
-            e["span_id"],
-            e["started_at"],
-            e["duration_ms"],
-            e["status"],
-            e.get("error_type", ""),
-            "",
-            e["input_tokens"],
-            e["output_tokens"],
-            e["cached_input_tokens"],
-            0,
-            "none",
-            now,
+        execution_copy_row(
+            {
+                "team_id": team.pk,
+                "api_key_id": api_key.pk,
+                "client_id": e["id"],
+                "agent_name": e["agent"],
+                "version": e["agent_version"],
+                "model": e["model"],
+                "trace_id": e["trace_id"],
+                "span_id": e["span_id"],
+                "started_at": e["started_at"],
+                "duration_ms": e["duration_ms"],
+                "status": e["status"],
+                "error_type": e.get("error_type", ""),
+                "input_tokens": e["input_tokens"],
+                "output_tokens": e["output_tokens"],
+                "cached_input_tokens": e["cached_input_tokens"],
+                "cost_source": "none",
+                "received_at": now,
+            }
         )
         for e in events
     ]

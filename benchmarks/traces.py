@@ -55,6 +55,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 from crucible import services as core  # noqa: E402
 from crucible.models import Team  # noqa: E402
+from observability.ingest.insert import COPY_COLUMNS, execution_copy_row  # noqa: E402
 from observability.models import Execution  # noqa: E402
 
 TABLES = (
@@ -180,54 +181,47 @@ def clear(team: Team) -> None:
 
 def copy_reference(team: Team, spans: list[dict], now) -> float:
     """Seconds to COPY the spans, their payloads and their traces' rows, as they are stored."""
-    cols = (
-        "id, team_id, client_id, agent_name, model, source, trace_id, span_id, parent_span_id, kind, name, "
-        "session_id, end_user_id, started_at, duration_ms, status, input_tokens, output_tokens, cost_source, "
-        "content_hash, received_at, version, operation, error_type, error_message, cached_input_tokens, "
-        "reasoning_tokens"
-    )
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence('observability_execution', 'id')) FROM generate_series(1, %s)",
             [len(spans)],
         )
         ids = [row[0] for row in cursor.fetchall()]
+    rows = [
+        (
+            pk,
+            *execution_copy_row(
+                {
+                    "team_id": team.pk,
+                    "client_id": f"span:{s['trace_id']}:{s['span_id']}",
+                    "agent_name": s.get("agent", "agent"),
+                    "model": s.get("model", ""),
+                    "trace_id": s["trace_id"],
+                    "span_id": s["span_id"],
+                    "parent_span_id": s.get("parent_span_id", ""),
+                    "kind": s["kind"],
+                    "name": s["name"],
+                    "session_id": s.get("session_id", ""),
+                    "end_user_id": s.get("user_id", ""),
+                    "started_at": s["started_at"],
+                    "duration_ms": s["duration_ms"],
+                    "status": "success",
+                    "input_tokens": s.get("input_tokens", 0),
+                    "output_tokens": s.get("output_tokens", 0),
+                    "cost_source": "none",
+                    "content_hash": "0" * 32,
+                    "received_at": now,
+                }
+            ),
+        )
+        for pk, s in zip(ids, spans, strict=True)
+    ]
     connection.ensure_connection()
     start = time.perf_counter()
     with connection.cursor() as cursor, cursor.connection.cursor() as pg:
-        with pg.copy(f"COPY observability_execution ({cols}) FROM STDIN") as copy:
-            for pk, s in zip(ids, spans, strict=True):
-                copy.write_row(
-                    (
-                        pk,
-                        team.pk,
-                        f"span:{s['trace_id']}:{s['span_id']}",
-                        s.get("agent", "agent"),
-                        s.get("model", ""),
-                        "api",
-                        s["trace_id"],
-                        s["span_id"],
-                        s.get("parent_span_id", ""),
-                        s["kind"],
-                        s["name"],
-                        s.get("session_id", ""),
-                        s.get("user_id", ""),
-                        s["started_at"],
-                        s["duration_ms"],
-                        "success",
-                        s.get("input_tokens", 0),
-                        s.get("output_tokens", 0),
-                        "none",
-                        "0" * 32,
-                        now,
-                        "",
-                        "",
-                        "",
-                        "",
-                        0,
-                        0,
-                    )
-                )
+        with pg.copy(f"COPY observability_execution (id, {', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
         with pg.copy(
             "COPY observability_spanpayload (execution_id, team_id, started_at, input, output, input_truncated,"
             " output_truncated, redacted) FROM STDIN"

@@ -27,35 +27,10 @@ from marketplace import selectors as marketplace_selectors
 from marketplace import services as marketplace_services
 from observability import demo_traces, services
 from observability.ingest import spans
+from observability.ingest.insert import COPY_COLUMNS, execution_copy_row
 from observability.pricing import PriceBook
 
 DAYS = 28
-COLUMNS = (
-    "team_id",
-    "client_id",
-    "agent_name",
-    "agent_id",
-    "agent_version_id",
-    "version",
-    "model",
-    "operation",
-    "source",
-    "trace_id",
-    "span_id",
-    "name",
-    "started_at",
-    "duration_ms",
-    "status",
-    "error_type",
-    "error_message",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "reasoning_tokens",
-    "cost",
-    "cost_source",
-    "received_at",
-)
 
 # slug, runs per day, median ms, sigma, error rate, models, input tokens, output tokens
 ACME = [
@@ -225,7 +200,7 @@ def seed(ctx) -> None:
                 raw = cursor.connection
                 with (
                     raw.cursor() as pg,
-                    pg.copy(f"COPY observability_execution ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+                    pg.copy(f"COPY observability_execution ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
                 ):
                     current_agent = None
                     for row in _rows(ctx, team, agents, start, now, agent_ids, histories):
@@ -243,31 +218,18 @@ def seed(ctx) -> None:
                         )
                         trace = f"{ctx.rng.getrandbits(128):032x}"
                         copy.write_row(
-                            (
-                                team.pk,
-                                row["client_id"],
-                                row["agent_name"],
-                                row["agent_id"],
-                                row["agent_version_id"],
-                                row["version"],
-                                row["model"],
-                                "invoke_agent",
-                                "demo",
-                                trace,
-                                trace[:16],
-                                f"invoke_agent {row['agent_name']}",
-                                row["started_at"],
-                                row["duration_ms"],
-                                row["status"],
-                                row["error_type"],
-                                row["error_message"],
-                                row["input_tokens"],
-                                row["output_tokens"],
-                                row["cached_input_tokens"],
-                                row["reasoning_tokens"],
-                                cost,
-                                "price" if cost is not None else "none",
-                                row["received_at"],
+                            execution_copy_row(
+                                row
+                                | {
+                                    "team_id": team.pk,
+                                    "operation": "invoke_agent",
+                                    "source": "demo",
+                                    "trace_id": trace,
+                                    "span_id": trace[:16],
+                                    "name": f"invoke_agent {row['agent_name']}",
+                                    "cost": cost,
+                                    "cost_source": "price" if cost is not None else "none",
+                                }
                             )
                         )
                     bar.update(1)

@@ -12,6 +12,7 @@ import datetime as dt
 from urllib.parse import quote, quote_plus, urlencode
 
 from django.urls import NoReverseMatch, reverse
+from django.utils.http import RFC3986_SUBDELIMS
 
 from crucible import periods
 
@@ -54,9 +55,12 @@ def period_url(period, *, ordering: str = "", **filters) -> str:
 
 
 def period_urls(period, filters: list[dict], *, ordering: str = "") -> list[str]:
-    """``period_url`` for each of ``filters`` (a table's rows), the executions page reversed once."""
+    """``period_url`` for each of ``filters`` (a table's rows): the executions page reversed and
+    the period (with ``ordering``) encoded once; each row encodes only its filters, which come
+    first in ``_with_query``'s text."""
     base = reverse("observability:executions")
-    return [_with_query(base, start=period.start, end=period.end, ordering=ordering, **f) for f in filters]
+    tail = _with_query("", start=period.start, end=period.end, ordering=ordering)[1:]
+    return [f"{head}{'&' if '?' in head else '?'}{tail}" for head in (_with_query(base, **f) for f in filters)]
 
 
 def bucket_urls(series: list[dict], period, **filters) -> list[str]:
@@ -84,6 +88,18 @@ def execution_url_maker():
     marker = 987654321
     head, tail = execution_url(marker).split(str(marker))
     return lambda pk: f"{head}{int(pk)}{tail}"
+
+
+# The characters ``reverse`` keeps as they are in a path argument (RFC 3986's pchar).
+_PATH_SAFE = RFC3986_SUBDELIMS + "/~:@"
+
+
+def agent_url_maker():
+    """``reverse("observability:agent", args=[name])`` for the rows of a table (the dashboard's
+    200 agents): the route is reversed once and each name quoted as ``reverse`` quotes it."""
+    marker = "987654321"
+    head, tail = reverse("observability:agent", args=[marker]).split(marker)
+    return lambda name: f"{head}{quote(name, safe=_PATH_SAFE)}{tail}"
 
 
 def trace_url(trace_id: str, *, span: int | None = None) -> str:

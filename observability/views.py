@@ -13,14 +13,13 @@ from django.views.generic import TemplateView
 
 from crucible.lists import FilteredListView
 from crucible.pages import TeamPageMixin
-from observability import charts, selectors
+from observability import charts, drilldown, selectors
 from observability.experiments import recommendation_experiment_start, with_experiments
 from observability.filters import ExecutionFilterSet
 from observability.forms import DashboardFilterForm, PeriodForm
 from observability.models import Execution
 from observability.recommendations import with_change_figures
 from observability.selectors.executions import marketplace_agent_id
-from observability.tables import agent_rows_html
 
 
 class PeriodMixin:
@@ -32,6 +31,16 @@ class PeriodMixin:
     def get_period(self, form):
         self.period_error = bool(form.is_bound and form.errors)
         return form.period
+
+
+def agent_rows(agents: list[dict], *, period, filters: dict) -> list[tuple]:
+    """The dashboard's agent table: (agent, its page, the executions behind its row with the page's
+    model and status ``filters``) per agent, each route reversed once rather than once a row."""
+    agent_url = drilldown.agent_url_maker()
+    links = drilldown.period_urls(
+        period, [{"agent": a["agent"], "model": filters.get("model"), "status": filters.get("status")} for a in agents]
+    )
+    return [(a, agent_url(a["agent"]), link) for a, link in zip(agents, links, strict=True)]
 
 
 class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
@@ -64,9 +73,7 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
             period=period,
             data=data,
             charts=charts.series_charts(data["series"], period, filters=data["filters"]),
-            agent_rows=agent_rows_html(
-                data["agents"], period=period, filters=data["filters"], query=self.request.GET.urlencode()
-            ),
+            agent_rows=agent_rows(data["agents"], period=period, filters=data["filters"]),
             period_error=self.period_error,
             query=self.request.GET.urlencode(),
         )

@@ -80,7 +80,51 @@ _STARTED = PLAIN_COLUMNS.index("started_at")
 _values_before_start = itemgetter(*PLAIN_COLUMNS[:_STARTED])
 _values_after_start = itemgetter(*PLAIN_COLUMNS[_STARTED + 1 :])
 IDS_SQL = "SELECT nextval(pg_get_serial_sequence('observability_execution', 'id')) AS id FROM generate_series(1, %(n)s)"
+# The one list of the executions COPY (the batch's, the rows' plain values, the encoded ones):
+# seeding and benchmarks import it with ``execution_copy_row``.
+COPY_COLUMNS = (*HEAD_COLUMNS, *PLAIN_COLUMNS, *_ENCODED)
+# What a column holds when a script's row leaves it out (the model's defaults; JSON and tags as text).
+COPY_EMPTY = {
+    "build_id": None,
+    "api_key_id": None,
+    "source": "api",
+    "agent_id": None,
+    "agent_version_id": None,
+    "version": "",
+    "model": "",
+    "operation": "",
+    "variant_id": None,
+    "trace_id": "",
+    "span_id": "",
+    "parent_span_id": "",
+    "kind": "agent",
+    "name": "",
+    "time_to_first_token_ms": None,
+    "session_id": "",
+    "end_user_id": "",
+    "counts_execution": True,
+    "counts_usage": True,
+    "content_hash": "",
+    "error_type": "",
+    "error_message": "",
+    "input_tokens": 0,
+    "output_tokens": 0,
+    "cached_input_tokens": 0,
+    "reasoning_tokens": 0,
+    "cost": None,
+    "quality": None,
+    "attributes": "{}",
+    "request_params": "{}",
+    "tags": "{}",
+}
 PAYLOAD_COLUMNS = ["execution_id", "team_id", "started_at", "input", "output", "input_truncated", "output_truncated"]
+
+
+def execution_copy_row(values: dict) -> tuple:
+    """A row of ``COPY observability_execution (COPY_COLUMNS)`` from the values a script has (demo
+    seeding, benchmarks): the others are empty (``COPY_EMPTY``); team_id, client_id, agent_name,
+    started_at, duration_ms, status, cost_source and received_at must be given."""
+    return tuple(values[name] if name in values else COPY_EMPTY[name] for name in COPY_COLUMNS)
 
 
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -119,7 +163,7 @@ def executions_insert(rows, *, team_id, build_id, api_key_id, source, existing: 
     if with_ids:
         for row, new in zip(fresh, fetch_rows(IDS_SQL, {"n": len(fresh)}), strict=True):
             row["id"] = new["id"]
-    columns = ["id"] * with_ids + HEAD_COLUMNS + PLAIN_COLUMNS + list(_ENCODED)
+    columns = ("id",) * with_ids + COPY_COLUMNS
     head = (team_id, build_id, api_key_id, source, timezone.now().isoformat())
     try:
         with transaction.atomic():

@@ -53,6 +53,17 @@ def test_agent_page_shows_versions_schemas_histogram_and_chart(web, public_agent
     assert "Install the agent to rate it." in html
 
 
+def test_install_form_lists_every_version_newest_first_yanked_ones_marked(web, public_agent):
+    services.version_publish(agent=public_agent, system_prompt="v2", changelog="Faster")
+    services.version_yank(version=public_agent.versions.get(version="1.0.0"), reason="typo in prompt")
+    html = web.get(f"/marketplace/agents/{public_agent.pk}/").content.decode()
+    select = html.split('<select name="version">', 1)[1].split("</select>", 1)[0]
+    assert " ".join(select.split()) == (
+        '<option value="">latest (1.1.0)</option> '
+        '<option value="1.1.0">1.1.0</option><option value="1.0.0">1.0.0 (yanked)</option>'
+    )
+
+
 def test_description_is_sanitized_on_the_page(web, make_agent, other_team):
     agent = make_agent(
         other_team, "Sneaky", description="Hi <script>alert('x')</script><a href=\"javascript:alert(1)\">click</a>"

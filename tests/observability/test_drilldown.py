@@ -308,3 +308,14 @@ def test_bucket_links_are_the_executions_urls_of_their_buckets(filters):
         for p in series
     ]
     assert drilldown.bucket_urls(series, period, **filters) == expected
+
+
+@pytest.mark.parametrize("ordering", ["", "-duration"])
+def test_period_links_are_the_period_urls_of_their_rows(ordering):
+    """``period_urls`` encodes the period once per table: each URL is still ``period_url``'s."""
+    from observability import drilldown, selectors
+
+    period = selectors.time_range("24h")
+    rows = [{}, {"agent": "a/b c%&x"}, {"agent": "<b>", "model": "gpt-4o+mini", "status": "error"}, {"model": None}]
+    expected = [drilldown.period_url(period, ordering=ordering, **f) for f in rows]
+    assert drilldown.period_urls(period, rows, ordering=ordering) == expected

@@ -1,0 +1,109 @@
+"""The long tables of the observability pages (the dashboard's agent table, the trace tree) are
+template loops whose routes are reversed once: the page shows what the plain loop (a ``{% url %}``
+and a drill-down tag per row) showed, with every text escaped."""
+
+import re
+
+import pytest
+from django.template import engines
+from django.urls import reverse
+
+from observability import drilldown
+from observability.models import Execution
+from tests.observability.trace_factory import make_trace, span_hex
+
+pytestmark = pytest.mark.django_db
+
+NASTY = "<b>\"x\" & 'y'</b>"
+
+# The dashboard's agent table as the plain template loop rendered it.
+AGENT_LOOP = """{% load crucible_format observability_links %}{% for a in data.agents %}
+  <tr>
+    <td><a href="{% url 'observability:agent' a.agent %}?{{ query }}">{{ a.agent }}</a><br><span class="muted">{{ a.models|join:", " }}</span></td>
+    <td class="num"><a href="{% executions_url period agent=a.agent model=data.filters.model status=data.filters.status %}">{{ a.executions|number }}</a></td>
+    <td class="num">{% if a.error_rate >= 0.1 %}<span class="badge badge-bad">{{ a.success_rate|percent }}</span>{% else %}{{ a.success_rate|percent }}{% endif %}</td>
+    <td class="num">{{ a.p50_ms|duration }}</td><td class="num">{{ a.p95_ms|duration }}</td><td class="num">{{ a.p99_ms|duration }}</td>
+    <td class="num">{{ a.input_tokens|number }}</td><td class="num">{{ a.output_tokens|number }}</td>
+    <td class="num">{% if a.unpriced == a.executions %}<span class="badge badge-warn">unpriced</span>{% else %}{{ a.cost|money }}{% endif %}</td>
+    <td class="num">{% if a.unpriced %}<span class="badge badge-warn">{{ a.unpriced|number }}</span>{% else %}0{% endif %}</td>
+  </tr>{% endfor %}"""  # noqa: E501
+
+# The trace tree's rows as the plain template loop rendered them (a reverse per row).
+SPAN_LOOP = """{% load crucible_format observability_links %}{% for s in spans %}<tr id="span-{{ s.id }}" class="span-row{% if s.status == 'error' %} span-error{% endif %}{% if selected and s.id == selected.tree.id %} span-selected{% endif %}"><td class="span-name indent-{{ s.indent }}"><a href="?span={{ s.id }}#span-detail" data-span="{{ s.id }}">{{ s.name|default:s.kind }}</a> <span class="kind kind-{{ s.kind }}">{{ s.kind }}</span>{% if s.orphan %} <span class="badge badge-warn" title="Its parent has not arrived">orphan</span>{% endif %}{% if s.status == "error" %} <span class="badge badge-bad" title="{{ s.error_message|slice:':200' }}">{{ s.error_type|default:"error" }}</span>{% endif %} <a href="{{ s.id|execution_url }}" class="span-execution" title="This span's execution page">run {{ s.id }}</a></td><td class="waterfall"><svg viewBox="0 0 1000 12" preserveAspectRatio="none" role="img" aria-label="from {{ s.offset_ms|duration }}, {{ s.duration_ms|duration }}"><rect x="{{ s.bar_x }}" y="1" width="{{ s.bar_w }}" height="10" class="bar bar-{{ s.kind }}{% if s.status == 'error' %} bar-error{% endif %}"/></svg></td><td class="num">{{ s.duration_ms|duration }}</td><td class="num">{% if s.input_tokens or s.output_tokens %}{{ s.input_tokens|number }} / {{ s.output_tokens|number }}{% endif %}</td><td class="num">{% if s.cost is not None %}{{ s.cost|money }}{% endif %}</td></tr>{% endfor %}"""  # noqa: E501
+
+
+def _rows(html: str, table_id: str) -> str:
+    """The body of the table ``table_id`` with its whitespace folded."""
+    table = html.split(f'id="{table_id}"', 1)[1]
+    return " ".join(table.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split())
+
+
+def _loop(source: str, context: dict) -> str:
+    return " ".join(engines["django"].from_string(source).render(context).split())
+
+
+def test_dashboard_agent_table_is_what_the_plain_template_loop_showed(client, member, team, ingest, event_factory):
+    ingest(
+        team,
+        [event_factory(agent=NASTY, model="m<1>", status="error") for _ in range(3)]
+        + [event_factory(agent="a/b c%", model="") for _ in range(5)]
+        + [event_factory(agent="priced", model="gpt-4o", duration_ms=d) for d in (10.0, 900.0, 70000.0)]
+        + [event_factory(agent="unpriced", model="no-price-model")],
+    )
+    client.force_login(member)
+    for params in ({"range": "24h", "q": "a'b"}, {"range": "24h", "model": "m<1>", "status": "error"}):
+        response = client.get("/observability/", params)
+        assert response.status_code == 200
+        html = response.content.decode()
+        context = {name: response.context[name] for name in ("data", "period", "query")}
+        assert len(context["data"]["agents"]) >= 1
+        assert _rows(html, "agents-table") == _loop(AGENT_LOOP, context)
+    html = client.get("/observability/", {"q": "a'b"}).content.decode()
+    rows = _rows(html, "agents-table")
+    assert "&lt;b&gt;&quot;x&quot; &amp; &#x27;y&#x27;&lt;/b&gt;" in rows and NASTY not in rows
+    assert f'href="{reverse("observability:agent", args=["a/b c%"])}?q=a%27b"' in rows
+    assert '<span class="badge badge-bad">0.0%</span>' in rows  # all three runs failed
+    assert '<span class="badge badge-warn">unpriced</span>' in rows
+
+
+def test_dashboard_without_executions_says_so(client, member):
+    client.force_login(member)
+    rows = _rows(client.get("/observability/").content.decode(), "agents-table")
+    assert rows.startswith('<tr><td colspan="10" class="muted">No executions in this period.')
+
+
+@pytest.mark.parametrize("name", ["a/b c%", NASTY, "ünï cödé", "x?y#z", "..", "!$&'()*+,;=:@~", "%2F"])
+def test_agent_url_maker_gives_reverse_s_url(name):
+    assert drilldown.agent_url_maker()(name) == reverse("observability:agent", args=[name])
+
+
+def test_trace_tree_rows_are_what_the_plain_template_loop_showed(client, member, team):
+    make_trace(team, spans=7, error_at=3, missing_parents=1)
+    named = Execution.objects.get(team=team, span_id=span_hex(2))
+    named.name = NASTY
+    named.save(update_fields=["name"])
+    Execution.objects.filter(team=team, span_id=span_hex(3)).update(
+        error_message="<Traceback> " + "é\"'&" * 100, error_type="Tool<Error>"
+    )
+    client.force_login(member)
+    for query in ("", f"?span={named.pk}"):
+        response = client.get(f"/observability/traces/{'a' * 32}/{query}")
+        assert response.status_code == 200
+        html = response.content.decode()
+        context = {"spans": response.context["spans"], "selected": response.context["selected"]}
+        assert _rows(html, "span-tree") == _loop(SPAN_LOOP, context)
+    rows = _rows(html, "span-tree")
+    assert rows.count('class="span-row') == 7
+    assert f'id="span-{named.pk}" class="span-row span-selected"' in rows
+    assert f">{'&lt;b&gt;&quot;x&quot; &amp; &#x27;y&#x27;&lt;/b&gt;'}</a>" in rows and NASTY not in rows
+    title = re.search(r'class="badge badge-bad" title="([^"]*)">Tool&lt;Error&gt;<', rows).group(1)
+    assert title.startswith("&lt;Traceback&gt; é&quot;&#x27;&amp;") and title.count("é") == (200 - 12) // 4
+    assert f'href="{reverse("observability:execution", args=[named.pk])}" class="span-execution"' in rows
+
+
+def test_trace_without_spans_says_so(client, member, team):
+    make_trace(team, spans=1)
+    Execution.objects.filter(team=team).delete()
+    client.force_login(member)
+    rows = _rows(client.get(f"/observability/traces/{'a' * 32}/").content.decode(), "span-tree")
+    assert rows == '<tr><td colspan="5" class="muted">No spans have arrived yet.</td></tr>'

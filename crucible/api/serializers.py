@@ -12,13 +12,16 @@ LIMIT_VALIDATORS = (
 )
 
 
-def _blank_form_value_for_text(data, field, value) -> bool:
+def _blank_form_value(data, field, value) -> bool:
+    """An empty form value where the schema allows no empty string: text that may not be blank,
+    or any nullable field (DRF reads ``until=`` as null, where the schema says date-time)."""
     return (
         hasattr(data, "getlist")  # a form body (QueryDict), not JSON
-        and isinstance(field, serializers.CharField)
-        and not field.read_only
-        and not field.allow_blank
         and value == ""
+        and field is not None
+        and not field.read_only
+        and not getattr(field, "allow_blank", False)
+        and (isinstance(field, serializers.CharField) or field.allow_null)
     )
 
 
@@ -81,7 +84,7 @@ class StrictFieldsMixin:
                     errors[name] = ["Must be a valid boolean."]
                 elif _object_part_in_a_form(data, field):
                     errors[name] = ["A form cannot carry this object: send the body as JSON (application/json)."]
-                elif _blank_form_value_for_text(data, field, value):
+                elif _blank_form_value(data, field, value):
                     # A form body sends an empty box as ""; DRF would quietly use the default
                     # (or null) instead, where a JSON body gets "may not be blank": one rule for
                     # both (null is sent by leaving the field out, or in JSON).

@@ -13,15 +13,15 @@ LIMIT_VALIDATORS = (
 
 
 def _blank_form_value(data, field, value) -> bool:
-    """An empty form value where the schema allows no empty string: text that may not be blank,
-    or any nullable field (DRF reads ``until=`` as null, where the schema says date-time)."""
+    """An empty form value for a field that takes no empty text: DRF reads it as null when the
+    field allows null (``until=``) and as absent when it has a default (``category=``), where the
+    schema calls "" invalid (a date-time, an enum)."""
     return (
         hasattr(data, "getlist")  # a form body (QueryDict), not JSON
         and value == ""
         and field is not None
         and not field.read_only
         and not getattr(field, "allow_blank", False)
-        and (isinstance(field, serializers.CharField) or field.allow_null)
     )
 
 

@@ -250,3 +250,16 @@ def test_the_period_rule_is_in_the_schema_and_named_in_the_answer(schema, team_k
     assert "At most 366 days after the start." in end["description"]
     response = team_key_client.get("/api/dashboard/agents?start=2000-01-01T00%3A00%3A00Z")
     assert response.status_code == 400 and list(response.json()["fields"]) == ["end"]
+
+
+def test_an_empty_form_value_is_not_read_as_the_default(team_key_client):
+    # negative_data_rejection: `category=` (empty; the schema's enum has no "") in a form body created
+    # the agent in the default category (201).
+    response = team_key_client.post(
+        "/api/v1/marketplace/agents/", {"name": "Empty", "system_prompt": "p", "category": ""}, format="multipart"
+    )
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == ["category"]
+    response = team_key_client.post("/api/v1/marketplace/agents/", {"name": "Left out", "system_prompt": "p"})
+    assert response.status_code == 201, response.content
+    assert response.json()["category"] == "other"

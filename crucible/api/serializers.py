@@ -38,6 +38,18 @@ def _object_part_in_a_form(data, field) -> bool:
     )
 
 
+def _text_items_that_are_not_text(data, field, value) -> dict[int, list[str]]:
+    """{index: [message]} for the items of a JSON list of text that are not text: DRF's CharField
+    reads ``[0]`` as ``["0"]``, where the schema says an array of strings."""
+    if hasattr(data, "getlist") or not isinstance(field, serializers.ListField) or field.read_only:
+        return {}
+    if not isinstance(field.child, serializers.CharField) or not isinstance(value, list):
+        return {}
+    return {
+        i: ["Not a valid string."] for i, item in enumerate(value) if item is not None and not isinstance(item, str)
+    }
+
+
 def _not_a_boolean(field, value) -> bool:
     if not isinstance(field, serializers.BooleanField) or field.read_only or value is None:
         return False
@@ -79,6 +91,8 @@ class StrictFieldsMixin:
                     errors[name] = ["Not a valid string."]
                 elif not self.reads_query_string and _not_a_number(data, field, value):
                     errors[name] = ["A valid number is required."]
+                elif items := _text_items_that_are_not_text(data, field, value):
+                    errors[name] = items
                 elif _not_a_boolean(field, value):
                     # DRF reads 0, 1, "yes", "on"... as booleans; the schema says true or false.
                     errors[name] = ["Must be a valid boolean."]

@@ -263,3 +263,26 @@ def test_an_empty_form_value_is_not_read_as_the_default(team_key_client):
     response = team_key_client.post("/api/v1/marketplace/agents/", {"name": "Left out", "system_prompt": "p"})
     assert response.status_code == 201, response.content
     assert response.json()["category"] == "other"
+
+
+def test_a_list_of_text_takes_text_items_only(team_key_client):
+    # negative_data_rejection: {"prefer": [0]} (an integer where the schema says an array of strings)
+    # was read as ["0"] and answered 200.
+    body = {"requirements": "a django app", "prefer": ["django", 0]}
+    response = team_key_client.post("/api/v1/teammemory/suggestions/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == ["prefer.1"]
+
+
+def test_money_input_is_a_number_or_its_text_in_the_schema(schema, team_key_client):
+    # negative_data_rejection: {"cost": 0} on a build report was a JSON number where the schema said
+    # a decimal string, and was stored (as it should be: the schema now says a number or its text).
+    cost = schema["components"]["schemas"]["BuildReportRequest"]["properties"]["cost"]
+    number, text = cost["oneOf"]
+    assert number["type"] == "number" and number["minimum"] == 0 and text["type"] == "string"
+    for number, value in enumerate((0, "0.5")):
+        body = {**BUILD, "client_build_id": f"money-{number}", "cost": value}
+        response = team_key_client.post("/api/v1/teammemory/builds/", body, format="json")
+        assert response.status_code == 201, response.content
+    response = team_key_client.post("/api/v1/teammemory/builds/", {**BUILD, "cost": True}, format="json")
+    assert response.status_code == 400 and list(response.json()["fields"]) == ["cost"]

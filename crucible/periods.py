@@ -380,10 +380,12 @@ def period_parameters(rules: PeriodRules) -> list:
     """OpenAPI query parameters of a period (for ``extend_schema(parameters=...)``)."""
     from drf_spectacular.utils import OpenApiParameter
 
+    # A rule across two parameters (OpenAPI 3.0 cannot state it): said in words, a 400 naming the end.
+    span = f" At most {rules.max_length.days} days after the start." if rules.max_length else ""
     return [
         OpenApiParameter(
             "range", str, enum=[*rules.presets, CUSTOM], description=f"A preset period. Default {rules.default}."
         ),
         OpenApiParameter(rules.start_name, OpenApiTypes.DATETIME, description="Start (inclusive). " + rules.start_help),
-        OpenApiParameter(rules.end_name, OpenApiTypes.DATETIME, description="End (exclusive). Default: now."),
+        OpenApiParameter(rules.end_name, OpenApiTypes.DATETIME, description="End (exclusive). Default: now." + span),
     ]

@@ -454,6 +454,10 @@ class CappedPaginator(Paginator):
         if index < 1:
             return super().page(number)  # raises EmptyPage
         bottom = (index - 1) * self.per_page
+        if bottom >= self._cap():
+            # Past the cap, where every list stops: EmptyPage after the count alone (such an OFFSET
+            # may be past what PostgreSQL takes: ?page=10**21 was a 400 naming no parameter).
+            return super().page(number)
         sql, params = self._capped_count_sql()
         rows = list(self.object_list.annotate(listed_total=RawSQL(sql, params))[bottom : bottom + self.per_page])
         if not rows:  # past the end, or an empty list: count on its own

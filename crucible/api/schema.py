@@ -11,6 +11,7 @@ takes a body, 429 for the shared throttles and 503 while the database is unreach
 from __future__ import annotations
 
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 
 from crucible.api.serializers import StrictFieldsMixin
@@ -117,3 +118,26 @@ class BoundedFilterExtension(DjangoFilterExtension):
             if isinstance(filter_field, filters.CharFilter) and schema.get("type") == "string":
                 schema.setdefault("pattern", NO_NUL)  # Django's form fields refuse NUL characters
         return parameters
+
+
+def _plain_number(value):
+    return int(value) if value == int(value) else float(value)
+
+
+class MoneyInputFieldExtension(OpenApiSerializerFieldExtension):
+    """``crucible.api.fields.MoneyInputField`` as it reads input: a JSON number within its bounds,
+    or (``allow_text``) also its decimal text. DRF's DecimalField schema said "a string" only, so a
+    JSON number looked invalid and was accepted (schemathesis: ``{"cost": 0}`` on a build report)."""
+
+    target_class = "crucible.api.fields.MoneyInputField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        number = {"type": "number"}
+        for bound, key in (("minimum", "min_value"), ("maximum", "max_value")):
+            if getattr(field, key, None) is not None:
+                number[bound] = _plain_number(getattr(field, key))
+        if not field.allow_text:
+            return number
+        return {"oneOf": [number, {"type": "string", "format": "decimal", "maxLength": 100}]}

@@ -12,13 +12,16 @@ LIMIT_VALIDATORS = (
 )
 
 
-def _blank_form_value_for_text(data, field, value) -> bool:
+def _blank_form_value(data, field, value) -> bool:
+    """An empty form value for a field that takes no empty text: DRF reads it as null when the
+    field allows null (``until=``) and as absent when it has a default (``category=``), where the
+    schema calls "" invalid (a date-time, an enum)."""
     return (
         hasattr(data, "getlist")  # a form body (QueryDict), not JSON
-        and isinstance(field, serializers.CharField)
-        and not field.read_only
-        and not field.allow_blank
         and value == ""
+        and field is not None
+        and not field.read_only
+        and not getattr(field, "allow_blank", False)
     )
 
 
@@ -33,6 +36,18 @@ def _object_part_in_a_form(data, field) -> bool:
     return isinstance(field, serializers.ListField) and isinstance(
         field.child, (serializers.DictField, serializers.Serializer)
     )
+
+
+def _text_items_that_are_not_text(data, field, value) -> dict[int, list[str]]:
+    """{index: [message]} for the items of a JSON list of text that are not text: DRF's CharField
+    reads ``[0]`` as ``["0"]``, where the schema says an array of strings."""
+    if hasattr(data, "getlist") or not isinstance(field, serializers.ListField) or field.read_only:
+        return {}
+    if not isinstance(field.child, serializers.CharField) or not isinstance(value, list):
+        return {}
+    return {
+        i: ["Not a valid string."] for i, item in enumerate(value) if item is not None and not isinstance(item, str)
+    }
 
 
 def _not_a_boolean(field, value) -> bool:
@@ -76,12 +91,14 @@ class StrictFieldsMixin:
                     errors[name] = ["Not a valid string."]
                 elif not self.reads_query_string and _not_a_number(data, field, value):
                     errors[name] = ["A valid number is required."]
+                elif items := _text_items_that_are_not_text(data, field, value):
+                    errors[name] = items
                 elif _not_a_boolean(field, value):
                     # DRF reads 0, 1, "yes", "on"... as booleans; the schema says true or false.
                     errors[name] = ["Must be a valid boolean."]
                 elif _object_part_in_a_form(data, field):
                     errors[name] = ["A form cannot carry this object: send the body as JSON (application/json)."]
-                elif _blank_form_value_for_text(data, field, value):
+                elif _blank_form_value(data, field, value):
                     # A form body sends an empty box as ""; DRF would quietly use the default
                     # (or null) instead, where a JSON body gets "may not be blank": one rule for
                     # both (null is sent by leaving the field out, or in JSON).

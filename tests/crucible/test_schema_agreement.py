@@ -206,3 +206,83 @@ def test_suggestions_take_a_json_body_only(team_key_client):
     assert response.status_code == 415, response.content
     response = team_key_client.post("/api/v1/teammemory/suggestions/", {"requirements": "a django app"}, format="json")
     assert response.status_code == 200, response.content
+
+
+def test_an_empty_form_value_for_a_nullable_field_is_refused_not_read_as_null(team_key_client):
+    # negative_data_rejection: a multipart mute with `until=` (empty; the schema says date-time) was
+    # read as null and unmuted the rule (200).
+    rule = {"name": "errors", "metric": "error_rate", "window_minutes": 15, "critical_threshold": 0.2}
+    path = f"/api/v1/alerts/rules/{team_key_client.post('/api/v1/alerts/rules/', rule, format='json').json()['id']}/"
+    until = "2999-01-01T00:00:00Z"
+    assert team_key_client.post(f"{path}mute/", {"until": until}, format="multipart").status_code == 200
+    response = team_key_client.post(f"{path}mute/", {"until": ""}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == ["until"]
+    assert team_key_client.get(path).json()["muted_until"] == until
+    # Null is sent in JSON, and still unmutes.
+    response = team_key_client.post(f"{path}mute/", {"until": None}, format="json")
+    assert response.status_code == 200 and response.json()["muted_until"] is None
+
+
+def test_no_api_filter_is_a_choice_among_objects():
+    # positive_data_acceptance: ?webhook=0 on /api/v1/webhook-deliveries/ (the schema said any
+    # integer) was a 400 "Select a valid choice": django-filter's filter of a foreign key checks
+    # the id against a queryset. Id filters are crucible.filters.IdFilter (bounds in the schema).
+    from django_filters import ModelChoiceFilter, ModelMultipleChoiceFilter
+
+    from tests.hardening.discovery import api_routes
+
+    choices = {
+        f"{route.view_class.__name__}.{name}"
+        for route in api_routes()
+        if getattr(route.view_class, "filterset_class", None) is not None
+        for name, declared in route.view_class.filterset_class.base_filters.items()
+        if isinstance(declared, ModelChoiceFilter | ModelMultipleChoiceFilter)
+    }
+    assert not choices
+
+
+def test_the_period_rule_is_in_the_schema_and_named_in_the_answer(schema, team_key_client):
+    # positive_data_acceptance: /api/dashboard/agents?start=2000-01-01T00:00:00Z (the end defaults to
+    # now) is a 400 naming `end`: a rule across two parameters that OpenAPI 3.0 cannot state, so the
+    # description says it (and tests/hardening/schemathesis.toml allows the 400).
+    end = next(p for p in schema["paths"]["/api/dashboard/agents"]["get"]["parameters"] if p["name"] == "end")
+    assert "At most 366 days after the start." in end["description"]
+    response = team_key_client.get("/api/dashboard/agents?start=2000-01-01T00%3A00%3A00Z")
+    assert response.status_code == 400 and list(response.json()["fields"]) == ["end"]
+
+
+def test_an_empty_form_value_is_not_read_as_the_default(team_key_client):
+    # negative_data_rejection: `category=` (empty; the schema's enum has no "") in a form body created
+    # the agent in the default category (201).
+    response = team_key_client.post(
+        "/api/v1/marketplace/agents/", {"name": "Empty", "system_prompt": "p", "category": ""}, format="multipart"
+    )
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == ["category"]
+    response = team_key_client.post("/api/v1/marketplace/agents/", {"name": "Left out", "system_prompt": "p"})
+    assert response.status_code == 201, response.content
+    assert response.json()["category"] == "other"
+
+
+def test_a_list_of_text_takes_text_items_only(team_key_client):
+    # negative_data_rejection: {"prefer": [0]} (an integer where the schema says an array of strings)
+    # was read as ["0"] and answered 200.
+    body = {"requirements": "a django app", "prefer": ["django", 0]}
+    response = team_key_client.post("/api/v1/teammemory/suggestions/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == ["prefer.1"]
+
+
+def test_money_input_is_a_number_or_its_text_in_the_schema(schema, team_key_client):
+    # negative_data_rejection: {"cost": 0} on a build report was a JSON number where the schema said
+    # a decimal string, and was stored (as it should be: the schema now says a number or its text).
+    cost = schema["components"]["schemas"]["BuildReportRequest"]["properties"]["cost"]
+    number, text = cost["oneOf"]
+    assert number["type"] == "number" and number["minimum"] == 0 and text["type"] == "string"
+    for number, value in enumerate((0, "0.5")):
+        body = {**BUILD, "client_build_id": f"money-{number}", "cost": value}
+        response = team_key_client.post("/api/v1/teammemory/builds/", body, format="json")
+        assert response.status_code == 201, response.content
+    response = team_key_client.post("/api/v1/teammemory/builds/", {**BUILD, "cost": True}, format="json")
+    assert response.status_code == 400 and list(response.json()["fields"]) == ["cost"]

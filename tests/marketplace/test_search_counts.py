@@ -148,3 +148,19 @@ def test_a_browse_page_counts_in_the_query_that_reads_its_rows(make_agent, team,
     assert "1–6 of 6+ agents" in html and html.count("installed 1.0.0") == 1
     assert len(agent_queries(queries)) == 1  # rows, count and "installed" badges together
     assert "6 of 6+" in web.get("/marketplace/?category=testing&page=9").content.decode()  # nearest page
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{BASE}/agents/?page=1799544408337767271294555914240&page_size=31549119",
+        f"{BASE}/agents/?q=only&page=1799544408337767271294555914240",
+        "/api/marketplace/search?page=1470068217924844257280",
+    ],
+)
+def test_a_page_past_any_offset_is_not_there(member_client, make_agent, team, path):
+    # positive_data_acceptance (schemathesis, live): a page number whose OFFSET PostgreSQL cannot
+    # take was a 400 "The database refused a value" naming no parameter; a page past the list is a 404.
+    make_agent(team, "Only one")
+    response = member_client.get(path)
+    assert response.status_code == 404, response.content

@@ -82,6 +82,19 @@ def test_delivery_log_and_redelivery(admin_client, team, settings, django_captur
     assert deferred[-1] == {"delivery_id": row.pk, "manual": True}
 
 
+def test_the_delivery_log_filters_by_any_webhook_id(admin_client, team, settings):
+    # positive_data_acceptance: ?webhook=<an id the team does not have> was a 400 "Select a valid
+    # choice"; an id filter finds nothing instead, and refuses what is not an id, naming it.
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    hook, _ = services.webhook_create(team=team, name="ops", url="http://127.0.0.1:9/")
+    assert admin_client.get(f"/api/v1/webhook-deliveries/?webhook={hook.pk}").status_code == 200
+    unknown = admin_client.get(f"/api/v1/webhook-deliveries/?webhook={hook.pk + 1000}")
+    assert unknown.status_code == 200 and unknown.json()["count"] == 0
+    for value in ("0", "x", str(2**63)):
+        response = admin_client.get(f"/api/v1/webhook-deliveries/?webhook={value}")
+        assert response.status_code == 400 and list(response.json()["fields"]) == ["webhook"], value
+
+
 def test_subscriptions_own_and_team_default(member_client, admin_client, team, member):
     mine = member_client.post("/api/v1/notification-subscriptions/", {"kinds": ["alert.firing"], "channels": ["email"]})
     assert mine.status_code == 200 and mine.json()["scope"] == "user"

@@ -24,13 +24,13 @@ import argparse
 import datetime as dt
 import os
 import random
-import statistics
+import re
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _measure import CpuMeter, cpu_per_item, load_average, median_rate  # noqa: E402
 
 DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_copy")
 if not DB_NAME.startswith("bench_"):
@@ -76,23 +76,114 @@ MODELS = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash"]
 
 KEYS_ONLY = "bench_execution_keys_only"
 OLD_LAYOUT = "bench_execution_before_0009"
+VARIANT_PREFIX = "bench_execution_v_"
+LINKS = ("execution_agent", "execution_agent_version", "execution_variant", "execution_build", "execution_api_key")
 
 
-def setup_tables() -> None:
+def live_definitions() -> dict[str, str]:
+    """{name: SQL template with ``{table}``} for every index and constraint of the table as
+    migrated, read from the catalog (the variants follow the models without a second list)."""
     with connection.cursor() as cursor:
-        for table in (KEYS_ONLY, OLD_LAYOUT):
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(
-            f"CREATE TABLE {KEYS_ONLY} (LIKE observability_execution INCLUDING DEFAULTS INCLUDING IDENTITY)"
-            " PARTITION BY RANGE (started_at)"
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'observability_execution'::regclass AND contype IN ('p', 'u', 'c')"
         )
-        cursor.execute(f"CREATE TABLE {KEYS_ONLY}_default PARTITION OF {KEYS_ONLY} DEFAULT")
+        definitions = {name: f"ALTER TABLE {{table}} ADD {sql}" for name, sql in cursor.fetchall()}
         cursor.execute(
-            f"SELECT observability_month_partition('{KEYS_ONLY}'::regclass, d::date)"
-            " FROM generate_series(now() - interval '1 month', now(), interval '1 month') AS d"
+            "SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = 'observability_execution'::regclass"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
         )
+        for name, sql in cursor.fetchall():
+            definitions[name] = re.sub(r"^CREATE (UNIQUE )?INDEX \S+ ON ONLY \S+", r"CREATE \1INDEX ON {table}", sql)
+    return definitions
+
+
+def keys_of(definitions: dict[str, str]) -> set[str]:
+    return {name for name, sql in definitions.items() if " PRIMARY KEY " in sql or " UNIQUE (" in sql}
+
+
+def variants(definitions: dict[str, str]) -> dict[str, list[str]]:
+    """Each variant: the table as migrated with one index or group left out ("-name"), plus the
+    candidate layouts in ``CANDIDATES``. {variant: [SQL templates]}."""
+    keys = keys_of(definitions)
+    checks = {name for name, sql in definitions.items() if " CHECK " in sql}
+    groups = {name: {name} for name in definitions if name not in keys | checks | set(LINKS)}
+    groups |= {"links (5 partial)": set(LINKS), "checks (6)": checks}
+    out = {"all (a copy)": list(definitions.values())}
+    for label, left_out in groups.items():
+        out[f"-{label}"] = [sql for name, sql in definitions.items() if name not in left_out]
+    for label, (left_out, extra) in CANDIDATES.items():
+        out[label] = [sql for name, sql in definitions.items() if name not in left_out] + list(extra)
+    return out
+
+
+# Candidate layouts: (indexes left out, SQL added).
+CANDIDATES: dict[str, tuple[set[str], list[str]]] = {
+    "trace: hash (trace_id)": (
+        {"execution_team_trace"},
+        ["CREATE INDEX ON {table} USING hash (trace_id) WHERE trace_id <> ''"],
+    ),
+    "trace: (team_id, trace_id C)": (
+        {"execution_team_trace"},
+        ["CREATE INDEX ON {table} (team_id, trace_id COLLATE \"C\") WHERE trace_id <> ''"],
+    ),
+    "agent: (team_id, agent_name C, started_at)": (
+        {"execution_team_agent_started"},
+        ['CREATE INDEX ON {table} (team_id, agent_name COLLATE "C", started_at)'],
+    ),
+    "one (team_id, started_at, agent_name)": (
+        {"execution_team_agent_started", "execution_team_started"},
+        ["CREATE INDEX ON {table} (team_id, started_at, agent_name)"],
+    ),
+    "one (team_id, started_at, agent_name) + hash": (
+        {"execution_team_agent_started", "execution_team_started", "execution_team_trace"},
+        [
+            "CREATE INDEX ON {table} (team_id, started_at, agent_name)",
+            "CREATE INDEX ON {table} USING hash (trace_id) WHERE trace_id <> ''",
+        ],
+    ),
+    "agent: (team_id, hashtext(agent_name), started_at) + hash": (
+        {"execution_team_agent_started", "execution_team_trace"},
+        [
+            "CREATE INDEX ON {table} (team_id, hashtext(agent_name), started_at)",
+            "CREATE INDEX ON {table} USING hash (trace_id) WHERE trace_id <> ''",
+        ],
+    ),
+    "-execution_team_agent_started + hash": (
+        {"execution_team_agent_started", "execution_team_trace"},
+        ["CREATE INDEX ON {table} USING hash (trace_id) WHERE trace_id <> ''"],
+    ),
+}
+
+
+def create_partitioned(cursor, table: str) -> None:
+    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    cursor.execute(
+        f"CREATE TABLE {table} (LIKE observability_execution INCLUDING DEFAULTS INCLUDING IDENTITY)"
+        " PARTITION BY RANGE (started_at)"
+    )
+    cursor.execute(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT")
+    cursor.execute(
+        f"SELECT observability_month_partition('{table}'::regclass, d::date)"
+        " FROM generate_series(now() - interval '1 month', now(), interval '1 month') AS d"
+    )
+
+
+def setup_tables(variant_sql: dict[str, list[str]]) -> dict[str, str]:
+    """Creates the reference tables and the variants; returns {label: table}."""
+    tables = {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {OLD_LAYOUT}")
+        create_partitioned(cursor, KEYS_ONLY)
         cursor.execute(f"ALTER TABLE {KEYS_ONLY} ADD PRIMARY KEY (id, team_id, started_at)")
         cursor.execute(f"ALTER TABLE {KEYS_ONLY} ADD UNIQUE (team_id, client_id, started_at)")
+        for number, (label, statements) in enumerate(variant_sql.items()):
+            table = f"{VARIANT_PREFIX}{number}"
+            create_partitioned(cursor, table)
+            for sql in statements:
+                cursor.execute(sql.replace("{table}", table))
+            tables[label] = table
 
         # Before 0009: unpartitioned, checks and foreign keys, 11 indexes.
         cursor.execute(
@@ -119,6 +210,7 @@ def setup_tables() -> None:
                 f"ALTER TABLE {OLD_LAYOUT} ADD FOREIGN KEY ({column}) REFERENCES {target} (id)"
                 " DEFERRABLE INITIALLY DEFERRED"
             )
+    return tables
 
 
 def make_rows(team_id: int, n: int, round_no: int) -> list[tuple]:
@@ -156,17 +248,21 @@ def make_rows(team_id: int, n: int, round_no: int) -> list[tuple]:
     return rows
 
 
-def copy_seconds(table: str, rows: list[tuple]) -> float:
+def truncate(table: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"TRUNCATE {table}" + (", observability_spanpayload" if table == "observability_execution" else "")
         )
-    start = time.perf_counter()  # autocommit: the COPY's commit (deferred foreign-key checks) is counted
-    with connection.cursor() as cursor:
+
+
+def timed_copy(table: str, rows: list[tuple]) -> CpuMeter:
+    truncate(table)
+    # autocommit: the COPY's commit (deferred foreign-key checks) is counted
+    with CpuMeter() as meter, connection.cursor() as cursor:
         with cursor.connection.cursor() as pg, pg.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-    return time.perf_counter() - start
+    return meter
 
 
 def main() -> None:
@@ -174,37 +270,54 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20,000 rows, 3 rounds (CI-sized)")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument(
+        "--each", action="store_true", help="also the table with each index (or group) left out, and the candidates"
+    )
+    parser.add_argument(
+        "--only", default="", help="with --each: only the variants whose label contains one of these (a,b)"
+    )
     args = parser.parse_args()
     n = args.rows or (20_000 if args.quick else 100_000)
     rounds = args.rounds or (3 if args.quick else 5)
     call_command("migrate", verbosity=0)
     connection.set_autocommit(True)
     team = Team.objects.filter(slug="bench-copy").first() or core.team_create(name="bench-copy", slug="bench-copy")
-    setup_tables()
-    tables = ["observability_execution", KEYS_ONLY, OLD_LAYOUT]
-    seconds: dict[str, list[float]] = {table: [] for table in tables}
+    definitions = live_definitions()
+    chosen = variants(definitions) if args.each else {}
+    if args.only:
+        chosen = {label: sql for label, sql in chosen.items() if any(part in label for part in args.only.split(","))}
+    variant_tables = setup_tables(chosen)
+    tables = {
+        "keys only (the floor)": KEYS_ONLY,
+        "observability_execution (as migrated)": "observability_execution",
+        "the layout before migration 0009": OLD_LAYOUT,
+        **variant_tables,
+    }
+    load_before = load_average()
+    meters: dict[str, list[CpuMeter]] = {label: [] for label in tables}
+    labels = list(tables)
     for round_no in range(rounds):
         rows = make_rows(team.pk, n, round_no)
-        order = tables[round_no % 3 :] + tables[: round_no % 3]  # interleaved: each goes first in turn
-        for table in order:
-            seconds[table].append(copy_seconds(table, rows))
-    rate = {table: n / statistics.median(values) for table, values in seconds.items()}
-    floor = rate[KEYS_ONLY]
-    print(f"COPY of {n:,} execution rows, median of {rounds} interleaved rounds (load: {os.getloadavg()[0]:.1f})")
-    print(f"  keys only (the floor)                 : {floor:>10,.0f} rows/s")
-    print(
-        f"  observability_execution (as migrated) : {rate['observability_execution']:>10,.0f} rows/s"
-        f"   = {rate['observability_execution'] / floor:.2f} x floor (target >= 0.6)"
-    )
-    print(
-        f"  the layout before migration 0009      : {rate[OLD_LAYOUT]:>10,.0f} rows/s"
-        f"   = {rate[OLD_LAYOUT] / floor:.2f} x floor"
-    )
+        order = labels[round_no % len(labels) :] + labels[: round_no % len(labels)]  # each goes first in turn
+        for label in order:
+            meters[label].append(timed_copy(tables[label], rows))
+    floor = median_rate(meters[labels[0]], n)
+    floor_db = cpu_per_item(meters[labels[0]], n)[1]
+    print(f"COPY of {n:,} execution rows, medians of {rounds} interleaved rounds")
+    print(f"load average before: {load_before}; after: {load_average()}")
+    print(f"{'table':<42} {'rows/s':>9} {'x floor':>8} {'server us/row':>14} {'floor/server':>13}")
+    for label in labels:
+        rate = median_rate(meters[label], n)
+        server = cpu_per_item(meters[label], n)[1]
+        server_text = f"{server * 1e6:>14.2f}" if server is not None else f"{'n/a':>14}"
+        cpu_ratio = f"{floor_db / server:>13.2f}" if server and floor_db else f"{'n/a':>13}"
+        print(f"{label:<42} {rate:>9,.0f} {rate / floor:>8.2f} {server_text} {cpu_ratio}")
+    print("(target: observability_execution >= 0.6 x floor; 'floor/server' is the same ratio in server CPU)")
+    for table in tables.values():
+        truncate(table)
     with connection.cursor() as cursor:
-        for table in tables:
-            cursor.execute(
-                f"TRUNCATE {table}" + (", observability_spanpayload" if table == "observability_execution" else "")
-            )
+        for table in variant_tables.values():
+            cursor.execute(f"DROP TABLE {table}")
 
 
 if __name__ == "__main__":

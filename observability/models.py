@@ -2,7 +2,7 @@
 
 Executions are append-only raw rows (kept ``RETENTION_DAYS``). Rollups are kept up to date on
 ingest with ``INSERT ... ON CONFLICT DO UPDATE`` (see ``services.executions_ingest``); dashboards
-read rollups only. ``team_id`` leads every key and index so the big tables can later be
+read rollups only. ``team_id`` leads every key and btree index so the big tables can later be
 partitioned by time and distributed by team.
 """
 

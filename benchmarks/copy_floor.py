@@ -9,7 +9,7 @@ under heavy load for the same layout):
    key (id, team_id, started_at) and the idempotency key (team_id, client_id, started_at); no
    check constraint, no foreign key, no other index;
 2. ``observability_execution`` as migrated (keys, checks, its secondary indexes);
-3. the layout before migration 0013 (the trace index a btree (team_id, trace_id), not a hash);
+3. the layout before migration 0014 (the trace index a btree (team_id, trace_id), not a hash);
 4. the layout before migration 0009, for comparison: one table, 11 indexes (five full btrees on
    the mostly-null foreign keys and a team_id btree among them) and foreign keys.
 ``--each`` adds the table as migrated with each secondary index (the five partial link indexes
@@ -28,8 +28,8 @@ the per-index table and the read paths):
 
     table                                rows/s   x floor   server CPU per row   CPU ratio
     keys only (the floor)                38,196     1.00           5.4 us           1.00
-    as migrated (0013: hash trace index) 15,399     0.40          15.0 us           0.36
-    before migration 0013                13,216     0.35          17.4 us           0.31
+    as migrated (0014: hash trace index) 15,399     0.40          15.0 us           0.36
+    before migration 0014                13,216     0.35          17.4 us           0.31
     before migration 0009                 8,474     0.22          26.6 us           0.20
 
 The 0.6x goal is not met: only a layout without the per-agent index reaches it (7.6-8.0 us per
@@ -139,10 +139,10 @@ def variants(definitions: dict[str, str]) -> dict[str, list[str]]:
 
 
 # Candidate layouts measured against the table as migrated: (indexes left out, SQL added).
-BEFORE_0013 = "the layout before migration 0013"
+BEFORE_0014 = "the layout before migration 0014"
 CANDIDATES: dict[str, tuple[set[str], list[str]]] = {
-    # Migration 0013 replaced this btree by the hash index execution_trace_hash.
-    BEFORE_0013: (
+    # Migration 0014 replaced this btree by the hash index execution_trace_hash.
+    BEFORE_0014: (
         {"execution_trace_hash"},
         ["CREATE INDEX ON {table} (team_id, trace_id) WHERE trace_id <> ''"],
     ),
@@ -288,11 +288,11 @@ def main() -> None:
     chosen = every if args.each else {}
     if args.only:
         chosen = {label: sql for label, sql in chosen.items() if any(part in label for part in args.only.split(","))}
-    variant_tables = setup_tables({BEFORE_0013: every[BEFORE_0013]} | chosen)
+    variant_tables = setup_tables({BEFORE_0014: every[BEFORE_0014]} | chosen)
     tables = {
         "keys only (the floor)": KEYS_ONLY,
         "observability_execution (as migrated)": "observability_execution",
-        BEFORE_0013: variant_tables.pop(BEFORE_0013),
+        BEFORE_0014: variant_tables.pop(BEFORE_0014),
         "the layout before migration 0009": OLD_LAYOUT,
         **variant_tables,
     }

@@ -1,4 +1,4 @@
-"""The span table's trace index (a partial hash index, migration 0013) serves every read by trace
+"""The span table's trace index (a partial hash index, migration 0014) serves every read by trace
 id, whatever the number of trace ids asked at once: span ingest's stored-span read names every
 trace of its batch, and the planner proves the index's predicate (trace_id <> '') from an array of
 at most 100 ids, so the query says it itself (issue 16, docs/observability.md "Index cost")."""

@@ -17,7 +17,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("observability", "0012_rollup_quality"),
+        ("observability", "0013_day_block_guard"),
     ]
 
     operations = [

@@ -1,20 +1,40 @@
 """Benchmark: what the indexes of the executions table cost a raw COPY (issue 16: the COPY into
 ``observability_execution`` >= 0.6x a COPY of the same rows into a table with only its keys).
 
-Three tables get the same rows by ``COPY``, in rotating order, several rounds, medians:
+The same rows go by ``COPY`` into each table, in rotating order, several rounds, medians of the
+wall time and of the PostgreSQL backend's CPU per row (``_measure.CpuMeter``: it depends much less
+on the machine's load than the wall time, whose ratio moved from 0.43x on a quiet machine to 0.79x
+under heavy load for the same layout):
 1. keys only (the floor): the same columns, defaults and monthly partitions, with only the primary
    key (id, team_id, started_at) and the idempotency key (team_id, client_id, started_at); no
    check constraint, no foreign key, no other index;
-2. ``observability_execution`` as migrated (keys, checks, foreign keys, its secondary indexes);
-3. the layout before migration 0009, for comparison: one table, 11 indexes (five full btrees on
-   the mostly-null foreign keys and a team_id btree among them).
+2. ``observability_execution`` as migrated (keys, checks, its secondary indexes);
+3. the layout before migration 0014 (the trace index a btree (team_id, trace_id), not a hash);
+4. the layout before migration 0009, for comparison: one table, 11 indexes (five full btrees on
+   the mostly-null foreign keys and a team_id btree among them) and foreign keys.
+``--each`` adds the table as migrated with each secondary index (the five partial link indexes
+together, the six checks together) left out, and the candidate layouts of ``CANDIDATES``; the
+variants are built from the catalog's definitions of the migrated table, so they follow the models.
 
 The rows are those of live ingest (the batch API's shape and the ingest's COPY columns,
 ``observability.ingest.insert.COPY_COLUMNS``; agent, variant, build and API key links null, as for
-most spans).
+most spans; each row its own trace id).
 
-    CRUCIBLE_DB_NAME=bench_copy .venv/bin/python benchmarks/copy_floor.py            # 100,000 rows x 5 rounds
-    CRUCIBLE_DB_NAME=bench_copy .venv/bin/python benchmarks/copy_floor.py --quick    # 20,000 rows x 3 rounds
+    CRUCIBLE_DB_NAME=bench_copy .venv/bin/python benchmarks/copy_floor.py --rounds 9   # 100,000 rows x 9 rounds
+    CRUCIBLE_DB_NAME=bench_copy .venv/bin/python benchmarks/copy_floor.py --quick      # 20,000 rows x 3 rounds
+    CRUCIBLE_DB_NAME=bench_copy .venv/bin/python benchmarks/copy_floor.py --each --rows 50000 --rounds 9
+
+Measured (2 cores shared with other work, load 8.8-10.5; docs/observability.md "Index cost" has
+the per-index table and the read paths):
+
+    table                                rows/s   x floor   server CPU per row   CPU ratio
+    keys only (the floor)                38,196     1.00           5.4 us           1.00
+    as migrated (0014: hash trace index) 15,399     0.40          15.0 us           0.36
+    before migration 0014                13,216     0.35          17.4 us           0.31
+    before migration 0009                 8,474     0.22          26.6 us           0.20
+
+The 0.6x goal is not met: only a layout without the per-agent index reaches it (7.6-8.0 us per
+row, 0.63-0.65x), and the reads of one agent's runs then scan every agent's entries.
 
 Drop the database afterwards (``DROP DATABASE bench_copy``).
 """
@@ -25,13 +45,13 @@ import argparse
 import datetime as dt
 import os
 import random
-import statistics
+import re
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _measure import CpuMeter, cpu_per_item, load_average, median_rate  # noqa: E402
 
 DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_copy")
 if not DB_NAME.startswith("bench_"):
@@ -54,23 +74,95 @@ MODELS = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash"]
 
 KEYS_ONLY = "bench_execution_keys_only"
 OLD_LAYOUT = "bench_execution_before_0009"
+VARIANT_PREFIX = "bench_execution_v_"
+LINKS = ("execution_agent", "execution_agent_version", "execution_variant", "execution_build", "execution_api_key")
 
 
-def setup_tables() -> None:
+def live_definitions() -> dict[str, str]:
+    """{name: SQL template with ``{table}``} for every index and constraint of the table as
+    migrated, read from the catalog (the variants follow the models without a second list)."""
     with connection.cursor() as cursor:
-        for table in (KEYS_ONLY, OLD_LAYOUT):
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(
-            f"CREATE TABLE {KEYS_ONLY} (LIKE observability_execution INCLUDING DEFAULTS INCLUDING IDENTITY)"
-            " PARTITION BY RANGE (started_at)"
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'observability_execution'::regclass AND contype IN ('p', 'u', 'c')"
         )
-        cursor.execute(f"CREATE TABLE {KEYS_ONLY}_default PARTITION OF {KEYS_ONLY} DEFAULT")
+        definitions = {name: f"ALTER TABLE {{table}} ADD {sql}" for name, sql in cursor.fetchall()}
         cursor.execute(
-            f"SELECT observability_month_partition('{KEYS_ONLY}'::regclass, d::date)"
-            " FROM generate_series(now() - interval '1 month', now(), interval '1 month') AS d"
+            "SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = 'observability_execution'::regclass"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
         )
+        for name, sql in cursor.fetchall():
+            definitions[name] = re.sub(r"^CREATE (UNIQUE )?INDEX \S+ ON ONLY \S+", r"CREATE \1INDEX ON {table}", sql)
+    return definitions
+
+
+def keys_of(definitions: dict[str, str]) -> set[str]:
+    return {name for name, sql in definitions.items() if " PRIMARY KEY " in sql or " UNIQUE (" in sql}
+
+
+def variants(definitions: dict[str, str]) -> dict[str, list[str]]:
+    """Each variant: the table as migrated with one index or group left out ("-name"), plus the
+    candidate layouts in ``CANDIDATES``. {variant: [SQL templates]}."""
+    keys = keys_of(definitions)
+    checks = {name for name, sql in definitions.items() if " CHECK " in sql}
+    groups = {name: {name} for name in definitions if name not in keys | checks | set(LINKS)}
+    groups |= {"links (5 partial)": set(LINKS), "checks (6)": checks}
+    out = {"all (a copy)": list(definitions.values())}
+    for label, left_out in groups.items():
+        out[f"-{label}"] = [sql for name, sql in definitions.items() if name not in left_out]
+    for label, (left_out, extra) in CANDIDATES.items():
+        out[label] = [sql for name, sql in definitions.items() if name not in left_out] + list(extra)
+    return out
+
+
+# Candidate layouts measured against the table as migrated: (indexes left out, SQL added).
+BEFORE_0014 = "the layout before migration 0014"
+CANDIDATES: dict[str, tuple[set[str], list[str]]] = {
+    # Migration 0014 replaced this btree by the hash index execution_trace_hash.
+    BEFORE_0014: (
+        {"execution_trace_hash"},
+        ["CREATE INDEX ON {table} (team_id, trace_id) WHERE trace_id <> ''"],
+    ),
+    # Rejected: the agent's own reads then scan every agent's index entries (docs: "Index cost").
+    "one (team_id, started_at, agent_name) for both": (
+        {"execution_team_agent_started", "execution_team_started"},
+        ["CREATE INDEX ON {table} (team_id, started_at, agent_name)"],
+    ),
+    "agent: (team_id, hashtext(agent_name), started_at)": (
+        {"execution_team_agent_started"},
+        ["CREATE INDEX ON {table} (team_id, hashtext(agent_name), started_at)"],
+    ),
+}
+
+
+def create_partitioned(cursor, table: str) -> None:
+    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    cursor.execute(
+        f"CREATE TABLE {table} (LIKE observability_execution INCLUDING DEFAULTS INCLUDING IDENTITY)"
+        " PARTITION BY RANGE (started_at)"
+    )
+    cursor.execute(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT")
+    cursor.execute(
+        f"SELECT observability_month_partition('{table}'::regclass, d::date)"
+        " FROM generate_series(now() - interval '1 month', now(), interval '1 month') AS d"
+    )
+
+
+def setup_tables(variant_sql: dict[str, list[str]]) -> dict[str, str]:
+    """Creates the reference tables and the variants; returns {label: table}."""
+    tables = {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {OLD_LAYOUT}")
+        create_partitioned(cursor, KEYS_ONLY)
         cursor.execute(f"ALTER TABLE {KEYS_ONLY} ADD PRIMARY KEY (id, team_id, started_at)")
         cursor.execute(f"ALTER TABLE {KEYS_ONLY} ADD UNIQUE (team_id, client_id, started_at)")
+        for number, (label, statements) in enumerate(variant_sql.items()):
+            table = f"{VARIANT_PREFIX}{number}"
+            create_partitioned(cursor, table)
+            for sql in statements:
+                cursor.execute(sql.replace("{table}", table))
+            tables[label] = table
 
         # Before 0009: unpartitioned, checks and foreign keys, 11 indexes.
         cursor.execute(
@@ -97,6 +189,7 @@ def setup_tables() -> None:
                 f"ALTER TABLE {OLD_LAYOUT} ADD FOREIGN KEY ({column}) REFERENCES {target} (id)"
                 " DEFERRABLE INITIALLY DEFERRED"
             )
+    return tables
 
 
 def make_rows(team_id: int, n: int, round_no: int) -> list[tuple]:
@@ -132,17 +225,21 @@ def make_rows(team_id: int, n: int, round_no: int) -> list[tuple]:
     return rows
 
 
-def copy_seconds(table: str, rows: list[tuple]) -> float:
+def truncate(table: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"TRUNCATE {table}" + (", observability_spanpayload" if table == "observability_execution" else "")
         )
-    start = time.perf_counter()  # autocommit: the COPY's commit (deferred foreign-key checks) is counted
-    with connection.cursor() as cursor:
+
+
+def timed_copy(table: str, rows: list[tuple]) -> CpuMeter:
+    truncate(table)
+    # autocommit: the COPY's commit (deferred foreign-key checks) is counted
+    with CpuMeter() as meter, connection.cursor() as cursor:
         with cursor.connection.cursor() as pg, pg.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-    return time.perf_counter() - start
+    return meter
 
 
 def main() -> None:
@@ -150,37 +247,57 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20,000 rows, 3 rounds (CI-sized)")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument(
+        "--each", action="store_true", help="also the table with each index (or group) left out, and the candidates"
+    )
+    parser.add_argument(
+        "--only", default="", help="with --each: only the variants whose label contains one of these (a,b)"
+    )
     args = parser.parse_args()
     n = args.rows or (20_000 if args.quick else 100_000)
     rounds = args.rounds or (3 if args.quick else 5)
     call_command("migrate", verbosity=0)
     connection.set_autocommit(True)
     team = Team.objects.filter(slug="bench-copy").first() or core.team_create(name="bench-copy", slug="bench-copy")
-    setup_tables()
-    tables = ["observability_execution", KEYS_ONLY, OLD_LAYOUT]
-    seconds: dict[str, list[float]] = {table: [] for table in tables}
+    definitions = live_definitions()
+    every = variants(definitions)
+    chosen = every if args.each else {}
+    if args.only:
+        chosen = {label: sql for label, sql in chosen.items() if any(part in label for part in args.only.split(","))}
+    variant_tables = setup_tables({BEFORE_0014: every[BEFORE_0014]} | chosen)
+    tables = {
+        "keys only (the floor)": KEYS_ONLY,
+        "observability_execution (as migrated)": "observability_execution",
+        BEFORE_0014: variant_tables.pop(BEFORE_0014),
+        "the layout before migration 0009": OLD_LAYOUT,
+        **variant_tables,
+    }
+    load_before = load_average()
+    meters: dict[str, list[CpuMeter]] = {label: [] for label in tables}
+    labels = list(tables)
     for round_no in range(rounds):
         rows = make_rows(team.pk, n, round_no)
-        order = tables[round_no % 3 :] + tables[: round_no % 3]  # interleaved: each goes first in turn
-        for table in order:
-            seconds[table].append(copy_seconds(table, rows))
-    rate = {table: n / statistics.median(values) for table, values in seconds.items()}
-    floor = rate[KEYS_ONLY]
-    print(f"COPY of {n:,} execution rows, median of {rounds} interleaved rounds (load: {os.getloadavg()[0]:.1f})")
-    print(f"  keys only (the floor)                 : {floor:>10,.0f} rows/s")
-    print(
-        f"  observability_execution (as migrated) : {rate['observability_execution']:>10,.0f} rows/s"
-        f"   = {rate['observability_execution'] / floor:.2f} x floor (target >= 0.6)"
-    )
-    print(
-        f"  the layout before migration 0009      : {rate[OLD_LAYOUT]:>10,.0f} rows/s"
-        f"   = {rate[OLD_LAYOUT] / floor:.2f} x floor"
-    )
+        order = labels[round_no % len(labels) :] + labels[: round_no % len(labels)]  # each goes first in turn
+        for label in order:
+            meters[label].append(timed_copy(tables[label], rows))
+    floor = median_rate(meters[labels[0]], n)
+    floor_db = cpu_per_item(meters[labels[0]], n)[1]
+    print(f"COPY of {n:,} execution rows, medians of {rounds} interleaved rounds")
+    print(f"load average before: {load_before}; after: {load_average()}")
+    print(f"{'table':<42} {'rows/s':>9} {'x floor':>8} {'server us/row':>14} {'floor/server':>13}")
+    for label in labels:
+        rate = median_rate(meters[label], n)
+        server = cpu_per_item(meters[label], n)[1]
+        server_text = f"{server * 1e6:>14.2f}" if server is not None else f"{'n/a':>14}"
+        cpu_ratio = f"{floor_db / server:>13.2f}" if server and floor_db else f"{'n/a':>13}"
+        print(f"{label:<42} {rate:>9,.0f} {rate / floor:>8.2f} {server_text} {cpu_ratio}")
+    print("(target: observability_execution >= 0.6 x floor; 'floor/server' is the same ratio in server CPU)")
+    for table in tables.values():
+        truncate(table)
     with connection.cursor() as cursor:
-        for table in tables:
-            cursor.execute(
-                f"TRUNCATE {table}" + (", observability_spanpayload" if table == "observability_execution" else "")
-            )
+        for table in tables.values():
+            if table.startswith(VARIANT_PREFIX):
+                cursor.execute(f"DROP TABLE {table}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ sessions of 5 traces), plus one trace of 100 spans and one of 1,000:
 
 1. trace tree API (``GET /api/v1/observability/traces/<id>/``) and trace page
    (``/observability/traces/<id>/``) of the 100-span and the 1,000-span trace, against the plain
-   SELECT of the same span rows by the ``execution_team_trace`` index;
+   SELECT of the same span rows by the ``execution_trace_hash`` index;
 2. the traces list filtered by session (``/traces/?session=``), against the plain SELECT of the
    same trace rows by ``trace_team_session``;
 3. a text search over 7 days (``/traces/?q=<word>``, a word in about 1% of payloads), against the

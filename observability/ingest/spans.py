@@ -71,11 +71,14 @@ class StoredSpan(NamedTuple):
     reports_usage: bool
 
 
+# "trace_id <> ''" is the trace index's predicate: PostgreSQL proves it from an array of at most
+# 100 ids only, and a batch may name more traces (without it: a scan of the team's spans).
 STORED_SQL = """
 SELECT id, client_id, trace_id, span_id, parent_span_id, kind, agent_name, version, content_hash, counts_usage,
        (input_tokens + output_tokens > 0 OR coalesce(cost, 0) > 0) AS reports_usage
 FROM observability_execution
-WHERE team_id = %(team_id)s AND (trace_id = ANY(%(traces)s::text[]) OR client_id = ANY(%(ids)s::text[]))
+WHERE team_id = %(team_id)s
+  AND ((trace_id = ANY(%(traces)s::text[]) AND trace_id <> '') OR client_id = ANY(%(ids)s::text[]))
 """
 
 

@@ -1,8 +1,8 @@
 """Trace reads: one trace as a tree of spans, a span with its payload and links, the traces list
 and full-text search in span inputs and outputs.
 
-A trace is read in two queries whatever its size: its spans (one index scan on
-``execution_team_trace``) and, when asked, their payloads (one join on the same index). The tree
+A trace is read in two queries whatever its size: its spans (one scan of the hash index
+``execution_trace_hash``) and, when asked, their payloads (one join on the same index). The tree
 is built in Python from the flat rows (``span_tree``); nothing is read per span.
 """
 

@@ -236,6 +236,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "crucible.api.negotiation.ContentNegotiation",
     # One class moves every shared counter that applies (per key or session, expensive reads).
     "DEFAULT_THROTTLE_CLASSES": ["crucible.api.throttling.SharedThrottles"],
     "DEFAULT_THROTTLE_RATES": {

@@ -48,7 +48,9 @@ def _named(params: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 _READ = re.compile(r"\s*(select|with)\b", re.IGNORECASE)
 # A statement that may write: sent to the primary even from a view that reads the replica.
-_MAY_WRITE = re.compile(r"\b(insert|update|delete|merge|nextval|setval|pg_advisory\w*|pg_notify)\b", re.IGNORECASE)
+_MAY_WRITE = re.compile(
+    r"\b(insert|update|delete|merge|nextval|setval|pg_(?:try_)?advisory\w*|pg_notify)\b", re.IGNORECASE
+)
 
 
 def is_plain_read(sql: str) -> bool:

@@ -56,12 +56,12 @@ class TeamEvidence(NamedTuple):
 
 
 # Per team that measured the version in the period: the caller's team and opted-in teams only.
-# Durations: the worker's merged histogram of the closed days (``VersionEvidenceHistogram``) plus
-# today's rows, when every closed-day row read here was written before the merge's snapshot
-# (``merged_ok``); otherwise the daily histograms are merged here (exact either way).
+# Durations: the team's merged histogram of the closed days (``VersionEvidenceHistogram``, kept
+# exact by crucible.merge_guard: a late write deletes it) plus its rows of today, or, without a
+# merged row, its daily rows merged here. Exact either way, with no check per row.
 TEAM_EVIDENCE_SQL = """
 WITH days AS (
-    SELECT e.team_id, e.day, e.executions, e.successes, e.duration_sum_ms, e.hist_offset, e.hist, e.hist_xid,
+    SELECT e.team_id, e.day, e.executions, e.successes, e.duration_sum_ms, e.hist_offset, e.hist,
            e.tokens, e.tokens_sq, e.cost, e.cost_sq, e.priced, e.quality_sum, e.quality_sq, e.quality_count,
            e.builds, e.build_successes, e.build_quality_sum, e.build_quality_sq, e.build_quality_count
     FROM marketplace_versionevidencedaily e
@@ -70,14 +70,9 @@ WITH days AS (
            OR e.team_id IN (SELECT team_id FROM marketplace_evidencesharing WHERE share_evidence))
 ),
 merged AS (
-    SELECT snapshot::pg_snapshot AS snapshot FROM marketplace_versionevidencehistogram
-    WHERE version_id = %(version)s AND through_day = %(through)s LIMIT 1  -- one snapshot per refresh
-),
-merged_ok AS (
-    SELECT coalesce(bool_and(d.day > %(through)s
-                             OR coalesce(pg_visible_in_snapshot(d.hist_xid, (SELECT snapshot FROM merged)), false)),
-                    true) AS ok
-    FROM days d
+    SELECT m.team_id, m.hist_buckets, m.hist_counts FROM marketplace_versionevidencehistogram m
+    WHERE m.version_id = %(version)s AND m.days = %(days)s AND m.through_day = %(through)s
+      AND m.team_id IN (SELECT team_id FROM days)
 ),
 sums AS (
     SELECT team_id, sum(executions)::bigint AS executions, sum(successes)::bigint AS successes,
@@ -91,13 +86,11 @@ sums AS (
 ),
 hist_parts AS (
     SELECT m.team_id, u.b, u.c
-    FROM marketplace_versionevidencehistogram m CROSS JOIN LATERAL unnest(m.hist_buckets, m.hist_counts) AS u(b, c)
-    WHERE (SELECT ok FROM merged_ok) AND m.version_id = %(version)s AND m.days = %(days)s
-      AND m.through_day = %(through)s AND m.team_id IN (SELECT team_id FROM sums)
+    FROM merged m CROSS JOIN LATERAL unnest(m.hist_buckets, m.hist_counts) AS u(b, c)
     UNION ALL
     SELECT d.team_id, d.hist_offset + h.i - 1, h.c
     FROM days d CROSS JOIN LATERAL unnest(d.hist) WITH ORDINALITY AS h(c, i)
-    WHERE d.day > %(through)s OR NOT (SELECT ok FROM merged_ok)
+    WHERE d.day > %(through)s OR d.team_id NOT IN (SELECT team_id FROM merged)
 ),
 hists AS (
     SELECT team_id, array_agg(b ORDER BY b) AS hist_buckets, array_agg(c ORDER BY b) AS hist_counts

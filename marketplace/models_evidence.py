@@ -17,8 +17,8 @@ from crucible.limits import SUM_MONEY_DIGITS
 
 
 class TransactionIdField(models.Field):
-    """A PostgreSQL ``xid8``: the transaction that last wrote a row (read back as text). Compared
-    with a stored ``pg_snapshot`` it tells whether a snapshot already saw that write."""
+    """A PostgreSQL ``xid8`` (read back as text). No model uses it any more: migration 0011 names
+    it (``VersionEvidenceDaily.hist_xid``, removed by 0012)."""
 
     description = "PostgreSQL transaction id (xid8)"
 
@@ -75,9 +75,6 @@ class VersionEvidenceDaily(models.Model):
     build_quality_sum = models.FloatField(db_default=0.0, default=0.0)
     build_quality_sq = models.FloatField(db_default=0.0, default=0.0)
     build_quality_count = models.BigIntegerField(db_default=0, default=0)
-    # The transaction that last changed ``hist`` (set by every write in marketplace.services.evidence):
-    # a period histogram snapshot is used only while every row it covers is visible in it.
-    hist_xid = TransactionIdField(db_default=models.Func(function="pg_current_xact_id"), editable=False)
 
     class Meta:
         constraints = [
@@ -96,9 +93,9 @@ class VersionEvidenceHistogram(models.Model):
     """One team's duration histogram of one version over the closed days of a period: the
     ``days - 1`` UTC days up to ``through_day`` (yesterday when written), merged by the worker
     (``marketplace.services.evidence_histograms``) so that a page reads one row per team instead of
-    one per team and day. ``snapshot`` is the ``pg_snapshot`` the merge read; the read uses the row
-    only while every daily row it covers was written before that snapshot (``hist_xid``), else it
-    merges the daily rows itself: the figures stay exact. Sparse: counts of the buckets in use."""
+    one per team and day. Exact or absent (``crucible.merge_guard``): a change to a daily row of a
+    day it holds deletes it; without it the read merges the team's daily rows. Sparse: counts of
+    the buckets in use."""
 
     id = models.BigAutoField(primary_key=True)
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
@@ -107,7 +104,6 @@ class VersionEvidenceHistogram(models.Model):
     through_day = models.DateField(help_text="The last closed UTC day merged.")
     hist_buckets = ArrayField(models.IntegerField(), default=list)
     hist_counts = ArrayField(models.BigIntegerField(), default=list)
-    snapshot = models.TextField(help_text="The pg_snapshot the merge read (text form).")
     computed_at = models.DateTimeField(db_default=Now())
 
     class Meta:

@@ -23,8 +23,9 @@ def evidence_refresh(timestamp: int) -> int:
 
 
 # The closed days' duration histograms of each period, merged ahead of the version pages' reads
-# (marketplace.services.evidence_histograms). Only missing or stale merges are redone; until then
-# a page merges the daily rows itself, so this only decides how fast a page is, never its figures.
+# (marketplace.services.evidence_histograms). Only missing merges are redone (a late write deletes
+# the ones it changes); until then a page merges the daily rows itself, so this only decides how
+# fast a page is, never its figures.
 @app.periodic(cron="*/10 * * * *")
 @app.task(queue="maintenance", name="marketplace.evidence_histograms_refresh")
 def evidence_histograms_refresh(timestamp: int) -> int:

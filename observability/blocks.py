@@ -5,11 +5,12 @@ model, version and status) twice, once per agent and once per day: its cost grew
 A day block holds one row per (agent, model) of a closed day, plus one ``total`` row for the whole
 team, so the dashboard sums about half the rows per agent and 30 rows for its daily series.
 
-Blocks are built here, by a periodic job and after every rollup rebuild, never at ingest: ingest
-pays nothing but a statement trigger on the daily rollups (migration 0009) that deletes the blocks
-of any closed day whose daily rows change (late events, deletions, rebuilds), under a shared
-advisory lock per (team, day). Compaction takes that lock exclusively before it reads a day, so a
-block is always equal to the daily rows of its day, or absent (readers then use the daily rows).
+Blocks are built here, by a periodic job and after every rollup rebuild, never at ingest. They are
+kept exact by ``crucible.merge_guard`` (``DAY_BLOCKS``): a statement trigger on the daily rollups
+(migrations 0010 and 0013) deletes the blocks of any closed day whose daily rows change (late
+events, deletions, rebuilds), under a shared advisory lock per (team, day), which compaction takes
+exclusively before it reads a day. A block is always equal to the daily rows of its days, or absent
+(readers then use the daily rows).
 """
 
 from __future__ import annotations
@@ -19,17 +20,24 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from crucible import sql
+from crucible import merge_guard, sql
 from observability import histogram
 
 HIST_SUMS = ", ".join(f"sum(hist[{i}])" for i in range(1, histogram.BUCKETS + 1))
-# A day is compacted once it has been closed this long: an ingest transaction that began before
-# midnight (and so does not take the lock for "yesterday") has long finished.
-SETTLE = dt.timedelta(hours=1)
-# The trigger's key (migration 0009): one lock per (team, day).
-LOCK_SQL = (
-    "SELECT pg_advisory_xact_lock(hashtextextended('observability-dayblock:' || %(team)s || ':' "
-    "|| extract(epoch FROM %(day)s::timestamptz)::bigint, 0))"
+# One lock per (team, day); a changed day removes every block holding it (of 1 to 16 days).
+DAY_BLOCKS = merge_guard.MergeGuard(
+    name="observability-dayblock",
+    source="observability_dailyrollup",
+    merged="observability_dayblockrollup",
+    day="bucket",
+    day_type="timestamptz",
+    lock=(("team_id", "bigint"), ("bucket", "timestamptz")),
+    lock_parts="k.team_id, extract(epoch FROM k.bucket)::bigint",
+    keys=("team_id", "bucket"),
+    covers=(
+        "m.team_id = k.team_id AND m.day <= k.bucket AND m.day > k.bucket - interval '32 days' "
+        "AND m.day + m.days * interval '1 day' > k.bucket"
+    ),
 )
 
 PENDING_SQL = """
@@ -87,23 +95,19 @@ ON CONFLICT (team_id, day, days, total, agent_name, model) DO NOTHING
 """
 
 
-def _closed_until(now: dt.datetime) -> dt.datetime:
-    return (now - SETTLE).astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 def day_blocks_compact(*, team=None, since: dt.datetime | None = None, now: dt.datetime | None = None) -> int:
     """Build the missing blocks of closed days (all stored days, or from ``since``), one
-    transaction per 31 days of a team. Returns the number of days compacted. Idempotent."""
+    transaction per 31 days of a team. Returns the number of days compacted; a day a writer is
+    changing right now is left for the next run. Idempotent."""
     now = now or timezone.now()
-    until = _closed_until(now)
+    until = merge_guard.closed_until(now)
     since = since or dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     team_filter = "AND d.team_id = %(team)s" if team is not None else ""
     params = {"since": since, "until": until} | ({"team": team.pk} if team is not None else {})
     pending = [
         (row["team_id"], row["bucket"]) for row in sql.fetch_rows(PENDING_SQL.format(team_filter=team_filter), params)
     ]
-    for i in range(0, len(pending), 31):
-        _compact(pending[i : i + 31])
+    compacted = sum(_compact(pending[i : i + 31]) for i in range(0, len(pending), 31))
     # Longer blocks, from the one-day blocks; scanned from a 16-day boundary so a block never
     # counts a day the scan did not see.
     params["since"] = dt.datetime.fromtimestamp(since.timestamp() // (86400 * 16) * 86400 * 16, tz=dt.UTC)
@@ -111,27 +115,30 @@ def day_blocks_compact(*, team=None, since: dt.datetime | None = None, now: dt.d
         candidates = sql.fetch_rows(CANDIDATES_SQL.format(team_filter=team_filter), params | {"k": k})
         for i in range(0, len(candidates), 16):
             _merge([(row["team_id"], row["start"]) for row in candidates[i : i + 16]], k, team_filter, params)
-    return len(pending)
+    return compacted
 
 
 @transaction.atomic
 def _merge(groups, k, team_filter, params) -> None:
-    for team_id, start in groups:
-        for offset in range(k):
-            sql.execute(LOCK_SQL, {"team": team_id, "day": start + dt.timedelta(days=offset)})
+    days = [(team_id, start + dt.timedelta(days=offset)) for team_id, start in groups for offset in range(k)]
+    taken = set(merge_guard.locks_take(DAY_BLOCKS, days))
     # Under the locks: only the groups still complete (a late event may have removed a day's block).
     still = {
         (row["team_id"], row["start"])
         for row in sql.fetch_rows(CANDIDATES_SQL.format(team_filter=team_filter), params | {"k": k})
     }
-    groups = [g for g in groups if g in still]
+    groups = [
+        (team_id, start)
+        for team_id, start in groups
+        if (team_id, start) in still and all((team_id, start + dt.timedelta(days=o)) in taken for o in range(k))
+    ]
     if groups:
         sql.execute(MERGE_SQL, {"k": k, "teams": [g[0] for g in groups], "starts": [g[1] for g in groups]})
 
 
 @transaction.atomic
-def _compact(pairs: list[tuple[int, dt.datetime]]) -> None:
-    # Sorted (team, day) pairs: concurrent compactions take the locks in one order.
-    for team_id, day in pairs:
-        sql.execute(LOCK_SQL, {"team": team_id, "day": day})
-    sql.execute(COMPACT_SQL, {"teams": [p[0] for p in pairs], "days": [p[1] for p in pairs]})
+def _compact(pairs: list[tuple[int, dt.datetime]]) -> int:
+    taken = merge_guard.locks_take(DAY_BLOCKS, pairs)
+    if taken:
+        sql.execute(COMPACT_SQL, {"teams": [p[0] for p in taken], "days": [p[1] for p in taken]})
+    return len(taken)

@@ -65,7 +65,6 @@ ON CONFLICT (team_id, version_id, day) DO UPDATE SET
                           ELSE least(r.hist_offset, EXCLUDED.hist_offset) END,
                      greatest(r.hist_offset + cardinality(r.hist), EXCLUDED.hist_offset + cardinality(EXCLUDED.hist)) - 1
                  ) AS b ORDER BY b),
-    hist_xid = pg_current_xact_id(),
     tokens = r.tokens + EXCLUDED.tokens,
     tokens_sq = r.tokens_sq + EXCLUDED.tokens_sq,
     cost = r.cost + EXCLUDED.cost,
@@ -107,7 +106,7 @@ def version_evidence_record(*, team_id: int, rows: list[dict]) -> int:
 
 EXECUTIONS_RESET_SQL = """
 UPDATE marketplace_versionevidencedaily
-SET executions = 0, successes = 0, duration_sum_ms = 0, hist_offset = 0, hist = '{{}}', hist_xid = pg_current_xact_id(),
+SET executions = 0, successes = 0, duration_sum_ms = 0, hist_offset = 0, hist = '{{}}',
     tokens = 0, tokens_sq = 0,
     cost = 0, cost_sq = 0, priced = 0, quality_sum = 0, quality_sq = 0, quality_count = 0
 WHERE day >= %(start)s AND day < %(end)s {team_filter}

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections import Counter
 
 from django.utils import timezone
 
+from crucible import sql
 from marketplace import services
+from marketplace.evidence_stats import DURATION_HISTOGRAM
 from observability.services import executions_ingest
 
 _ids = itertools.count(1)
@@ -41,3 +44,58 @@ def run_version(team, version, *, runs: int, failures: int = 0, duration_ms: flo
 
 def share(team, on: bool = True):
     return services.evidence_sharing_set(team=team, share_evidence=on)
+
+
+def record_day(team, version, *, days_ago: int, runs: int, duration_ms: float, failures: int = 0):
+    """``runs`` executions of ``duration_ms`` on the UTC day ``days_ago`` days before today, as
+    observability's ingest records them (one upsert statement)."""
+    hist = DURATION_HISTOGRAM.empty()
+    hist[DURATION_HISTOGRAM.bucket_of(duration_ms)] = runs
+    services.version_evidence_record(
+        team_id=team.pk,
+        rows=[
+            {
+                "version_id": version.pk,
+                "day": timezone.now().date() - dt.timedelta(days=days_ago),
+                "executions": runs,
+                "successes": runs - failures,
+                "duration_sum_ms": runs * duration_ms,
+                "hist": hist,
+                "tokens": runs * 100,
+                "tokens_sq": runs * 100.0**2,
+                "cost": "0",
+                "cost_sq": 0.0,
+                "priced": 0,
+                "quality_sum": 0.0,
+                "quality_sq": 0.0,
+                "quality_count": 0,
+            }
+        ],
+    )
+
+
+# Merged rows and daily rows in one statement: one snapshot, as a reader sees them.
+STATE_SQL = """
+SELECT 'merged' AS kind, team_id, version_id, days, through_day, NULL::date AS day, hist_buckets AS buckets,
+       hist_counts AS counts, 0 AS hist_offset
+FROM marketplace_versionevidencehistogram
+UNION ALL
+SELECT 'daily', team_id, version_id, NULL, NULL, day, NULL, hist, hist_offset FROM marketplace_versionevidencedaily
+"""
+
+
+def stale_merged_rows() -> list[dict]:
+    """The merged histogram rows a reader would see now that differ from the daily rows they cover."""
+    rows = sql.fetch_rows(STATE_SQL)
+    daily = [row for row in rows if row["kind"] == "daily"]
+    stale = []
+    for merged in (row for row in rows if row["kind"] == "merged"):
+        first = merged["through_day"] - dt.timedelta(days=merged["days"] - 2)
+        expected = Counter()
+        for row in daily:
+            key = (row["team_id"], row["version_id"])
+            if key == (merged["team_id"], merged["version_id"]) and first <= row["day"] <= merged["through_day"]:
+                expected.update({row["hist_offset"] + i: c for i, c in enumerate(row["counts"]) if c})
+        if dict(zip(merged["buckets"], merged["counts"], strict=True)) != dict(expected):
+            stale.append(merged)
+    return stale

@@ -50,6 +50,7 @@ def test_views_that_read_from_the_replica(path, method, expected):
         ("SELECT id FROM t WHERE a = 1 FOR UPDATE", False),
         ("SELECT nextval('t_id_seq')", False),
         ("SELECT pg_advisory_xact_lock(1)", False),
+        ("SELECT k FROM unnest(%(keys)s::bigint[]) k WHERE pg_try_advisory_xact_lock(k)", False),
         ("DELETE FROM t", False),
     ],
 )

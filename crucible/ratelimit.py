@@ -22,10 +22,12 @@ from crucible.models import RateCounter
 _SWEEP_ONE_IN = 500
 _MAX_KEY = 300
 # Outside a transaction the upsert commits on its own, and a counter need not wait for the disk:
-# this second statement of the same query (one round trip, one implicit transaction) makes that
-# commit asynchronous. A crash of the database may forget the last fraction of a second of hits;
-# nothing else is affected (inside a caller's transaction nothing is changed).
-_ASYNC_COMMIT = "; SET LOCAL synchronous_commit = off"
+# the statement itself sets ``synchronous_commit`` off for its own transaction (``set_config``
+# with ``is_local``: the implicit transaction of this one statement), so that commit is
+# asynchronous. A crash of the database may forget the last fraction of a second of hits;
+# nothing else is affected (inside a caller's transaction nothing is changed). One statement, so
+# it also runs with server-side parameter binding (which refuses two statements in one query).
+_ASYNC_COMMIT = ", set_config('synchronous_commit', 'off', true) AS async_commit"
 
 
 @dataclass(frozen=True)
@@ -82,11 +84,10 @@ def rate_hit_many(*, hits: list[tuple[str, int]], amount: int = 1) -> list[tuple
             ), swept AS (
                 DELETE FROM {table} WHERE %(sweep)s AND expires_at < now()
             )
-            SELECT hit.count, COALESCE(old.count, 0)
+            SELECT hit.count, COALESCE(old.count, 0){_ASYNC_COMMIT if connection.get_autocommit() else ""}
             FROM wanted JOIN hit ON hit.key = wanted.key
             LEFT JOIN {table} old ON old.key = wanted.previous
             ORDER BY array_position(%(keys)s::text[], wanted.key)
-            {_ASYNC_COMMIT if connection.get_autocommit() else ""}
             """,
             {
                 "keys": [w.key for w in windows],
@@ -99,7 +100,7 @@ def rate_hit_many(*, hits: list[tuple[str, int]], amount: int = 1) -> list[tuple
         rows = cursor.fetchall()
     return [
         (_estimate(current, previous, window), window.seconds_left)
-        for (current, previous), window in zip(rows, windows, strict=True)
+        for (current, previous, *_), window in zip(rows, windows, strict=True)
     ]
 
 

@@ -115,6 +115,17 @@ DB_HEALTH_CHECK_IDLE_SECONDS = env_float("CRUCIBLE_DB_HEALTH_CHECK_IDLE_SECONDS"
 DB_STATEMENT_TIMEOUT_MS = env_int("CRUCIBLE_DB_STATEMENT_TIMEOUT_MS", 5000)
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# Parameters bound by PostgreSQL (psycopg's server-side binding), and each statement a connection
+# has run CRUCIBLE_DB_PREPARE_THRESHOLD times prepared, so PostgreSQL parses and plans it once per
+# connection (issue 16; docs/architecture.md "What an API request costs before its view"). A
+# connection pooler in transaction mode (PgBouncer before 1.21) cannot keep prepared statements:
+# there set CRUCIBLE_DB_PREPARE_THRESHOLD=off. CRUCIBLE_DB_SERVER_SIDE_BINDING=false gives Django's
+# default (client-side binding, nothing prepared).
+DB_SERVER_SIDE_BINDING = env_bool("CRUCIBLE_DB_SERVER_SIDE_BINDING", True)
+_prepare_threshold = os.environ.get("CRUCIBLE_DB_PREPARE_THRESHOLD", "5").strip().lower()
+DB_PREPARE_THRESHOLD = None if _prepare_threshold in ("", "off", "none") else int(_prepare_threshold)
+if DB_SERVER_SIDE_BINDING:
+    DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=DB_PREPARE_THRESHOLD)
 # Concurrent test runs (several developers, several checkouts) can each name their own test db.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CRUCIBLE_TEST_DB_NAME", "test_crucible")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -130,6 +141,8 @@ if os.environ.get("DATABASE_REPLICA_URL") and not TESTING:  # tests start a real
     DATABASES["replica"] = dj_database_url.parse(os.environ["DATABASE_REPLICA_URL"], conn_max_age=60)
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    if DB_SERVER_SIDE_BINDING:
+        DATABASES["replica"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=DB_PREPARE_THRESHOLD)
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["crucible.db_router.ReplicaRouter"]
 
@@ -223,6 +236,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "crucible.api.negotiation.ContentNegotiation",
     # One class moves every shared counter that applies (per key or session, expensive reads).
     "DEFAULT_THROTTLE_CLASSES": ["crucible.api.throttling.SharedThrottles"],
     "DEFAULT_THROTTLE_RATES": {

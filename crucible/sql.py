@@ -65,11 +65,20 @@ def _read_connection(sql: str):
     return connections[alias]
 
 
+def _column_names(cursor) -> list[str]:
+    # Read from psycopg's result: ``cursor.description`` builds a Column object (with its type
+    # looked up) per column, a tenth of a small select's Python time (issue 16).
+    result = getattr(cursor.cursor, "pgresult", None)
+    if result is None:
+        return [col.name for col in cursor.description]
+    return [result.fname(i).decode() for i in range(result.nfields)]
+
+
 def fetch_rows(sql: str, params: Mapping[str, Any] | None = None, row_type: Callable[..., T] = dict) -> list[T]:
     """Every row of ``sql`` as ``row_type(**{column: value})``."""
     with _read_connection(sql).cursor() as cursor:
         cursor.execute(sql, _named(params))
-        names = [col.name for col in cursor.description]
+        names = _column_names(cursor)
         return [row_type(**dict(zip(names, record, strict=True))) for record in cursor.fetchall()]
 
 
@@ -77,7 +86,7 @@ def fetch_one(sql: str, params: Mapping[str, Any] | None = None, row_type: Calla
     """The first row of ``sql`` (see ``fetch_rows``), or None."""
     with _read_connection(sql).cursor() as cursor:
         cursor.execute(sql, _named(params))
-        names = [col.name for col in cursor.description]
+        names = _column_names(cursor)
         record = cursor.fetchone()
     return None if record is None else row_type(**dict(zip(names, record, strict=True)))
 

@@ -6,10 +6,10 @@ from rest_framework import serializers
 
 from alerts.models import WINDOW_CHOICES, AlertRule, AlertTransition, Direction, Metric, NoData
 from crucible import limits
-from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
+from crucible.api.serializers import OutputModelSerializer, ShapeOnlyMixin, StrictFieldsMixin
 
 
-class AlertRuleSerializer(serializers.ModelSerializer):
+class AlertRuleSerializer(OutputModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     url = serializers.SerializerMethodField(help_text="The rule's page.")
 
@@ -61,7 +61,7 @@ class MuteSerializer(StrictFieldsMixin, serializers.Serializer):
     until = serializers.DateTimeField(allow_null=True, help_text="No notifications before this time; null unmutes.")
 
 
-class AlertTransitionSerializer(serializers.ModelSerializer):
+class AlertTransitionSerializer(OutputModelSerializer):
     class Meta:
         model = AlertTransition
         fields = [

@@ -1,6 +1,7 @@
 from django.core import validators as django_validators
-from rest_framework import serializers
+from rest_framework import relations, serializers
 from rest_framework.fields import SkipField
+from rest_framework.relations import PKOnlyObject
 
 # Validators of limits (sizes and bounds). Services check limits (crucible.limits, with every bad
 # field named at once); an input serializer only shapes input.
@@ -138,29 +139,70 @@ _SHAREABLE_FIELDS = (
     serializers.ChoiceField,
     serializers.DateField,
     serializers.DateTimeField,
-    serializers.DecimalField,
+    serializers.DecimalField,  # and crucible.api.fields.MoneyField
     serializers.FloatField,
     serializers.IntegerField,
     serializers.JSONField,
     serializers.ReadOnlyField,
     serializers.UUIDField,
+    # related objects written as their key, slug or text (not as links, which need the request)
+    relations.PrimaryKeyRelatedField,
+    relations.SlugRelatedField,
+    relations.StringRelatedField,
 )
+_DRF_MODULES = ("rest_framework.fields", "rest_framework.relations")
+# Serializer methods that decide the fields per instance (so per request): such a serializer's
+# fields are never shared.
+_PER_INSTANCE_FIELDS = ("__init__", "get_fields", "fields")
 
 
 def _drf_output(field) -> bool:
     # A subclass that changes how a value is written (a project field) is not value-only by default.
-    return type(field).to_representation.__module__ == "rest_framework.fields"
+    return type(field).to_representation.__module__ in _DRF_MODULES
+
+
+def _fields_per_instance(serializer_class) -> bool:
+    for klass in serializer_class.__mro__:
+        if klass in (object, StaticFieldsMixin) or klass.__module__.startswith("rest_framework"):
+            continue
+        if any(name in vars(klass) for name in _PER_INSTANCE_FIELDS):
+            return True
+    return False
+
+
+def _shareable(field) -> bool:
+    """Whether one bound copy of ``field`` writes every request's value as DRF would: its output
+    depends on the value only. A nested serializer (or a list of one) is when all its fields are
+    (no ``SerializerMethodField``, which may read the request's context)."""
+    if isinstance(field, serializers.ListSerializer):
+        return type(field).to_representation is serializers.ListSerializer.to_representation and _shareable(field.child)
+    if isinstance(field, serializers.BaseSerializer):
+        return (
+            type(field).to_representation
+            in (serializers.Serializer.to_representation, StaticFieldsMixin.to_representation)
+            and not _fields_per_instance(type(field))
+            and all(_shareable(f) for f in field.fields.values() if not f.write_only)
+        )
+    if isinstance(field, relations.ManyRelatedField):
+        return _drf_output(field) and _shareable(field.child_relation)
+    if isinstance(field, (serializers.ListField, serializers.DictField)):
+        return _drf_output(field) and _shareable(field.child)
+    return isinstance(field, _SHAREABLE_FIELDS) and _drf_output(field)
 
 
 class StaticFieldsMixin:
-    """For an output serializer whose fields never depend on the request (no per-request
-    ``get_fields``): its fields are built once per process, not for every response (DRF builds
-    and deep-copies a serializer's fields for each response, most of a small list's serializing
-    cost; issue 16). The output is DRF's own loop over the same fields, so it stays what the
-    OpenAPI schema says (``tests/crucible/test_static_fields.py`` compares both for every
-    serializer that uses the mixin). ``SerializerMethodField`` methods run on the serializer of
-    the request (they may read ``self.context``); any other field class than the value-only ones
-    in ``_SHAREABLE_FIELDS`` makes the serializer use DRF's path unchanged."""
+    """For an output serializer whose fields never depend on the request: its fields are built
+    once per process, not for every response (DRF builds and deep-copies a serializer's fields
+    for each response, most of a small list's serializing cost; issue 16). Every list and detail
+    serializer of the API has it, through ``OutputSerializer`` / ``OutputModelSerializer``
+    (``tests/crucible/test_static_fields.py`` checks each, and that its answers are DRF's).
+
+    The output is DRF's own loop over the same fields, so it stays what the OpenAPI schema says.
+    ``SerializerMethodField`` methods run on the serializer of the request (they may read
+    ``self.context``). Shared: the value-only fields of ``_SHAREABLE_FIELDS``, lists and dicts of
+    them, and nested serializers made only of them; a serializer with any other field (a link, a
+    project field with its own output, a nested serializer with a method field) or that decides
+    its fields per instance (``__init__``, ``get_fields``) uses DRF's path unchanged."""
 
     @classmethod
     def static_fields(cls) -> list | None:
@@ -168,13 +210,13 @@ class StaticFieldsMixin:
         field cannot be shared. Built on first use, from a serializer without context."""
         plan = cls.__dict__.get("_crucible_static_fields", False)
         if plan is False:
-            plan = []
-            for name, field in cls().fields.items():
+            plan = None if _fields_per_instance(cls) else []
+            for name, field in cls().fields.items() if plan is not None else ():
                 if field.write_only:
                     continue
                 if isinstance(field, serializers.SerializerMethodField):
                     plan.append((name, None, field.method_name))
-                elif isinstance(field, _SHAREABLE_FIELDS) and _drf_output(field):
+                elif _shareable(field):
                     plan.append((name, field, None))
                 else:
                     plan = None
@@ -195,5 +237,16 @@ class StaticFieldsMixin:
                 value = field.get_attribute(instance)
             except SkipField:
                 continue
-            row[name] = None if value is None else field.to_representation(value)
+            # as DRF's Serializer.to_representation: a related key stands for its object
+            check_for_none = value.pk if isinstance(value, PKOnlyObject) else value
+            row[name] = None if check_for_none is None else field.to_representation(value)
         return row
+
+
+class OutputSerializer(StaticFieldsMixin, serializers.Serializer):
+    """The base of every output serializer (list and detail answers): fields built once per
+    process (``StaticFieldsMixin``)."""
+
+
+class OutputModelSerializer(StaticFieldsMixin, serializers.ModelSerializer):
+    """``OutputSerializer`` for a model's rows."""

@@ -7,12 +7,12 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
 from crucible import access, services
-from crucible.api.serializers import StaticFieldsMixin, StrictFieldsMixin
+from crucible.api.serializers import OutputModelSerializer, StrictFieldsMixin
 from crucible.api.viewsets import TeamScopedMixin
 from crucible.models import API_KEY_ROLES, ApiKey, Role, Team
 
 
-class TeamSerializer(StaticFieldsMixin, serializers.ModelSerializer):
+class TeamSerializer(OutputModelSerializer):
     role = serializers.SerializerMethodField()
     member_count = serializers.IntegerField(read_only=True)
 
@@ -47,7 +47,7 @@ class TeamViewSet(viewsets.ReadOnlyModelViewSet):
         )
 
 
-class ApiKeySerializer(serializers.ModelSerializer):
+class ApiKeySerializer(OutputModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     created_by = serializers.StringRelatedField()
     is_active = serializers.BooleanField(read_only=True)

@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crucible import access
-from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
+from crucible.api.serializers import OutputModelSerializer, ShapeOnlyMixin, StrictFieldsMixin
 from crucible.api.viewsets import TeamScopedMixin
 from crucible.filters import IdFilter
 from crucible.notifications import selectors, services
@@ -34,7 +34,7 @@ class EventSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(OutputModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     event = EventSerializer(read_only=True)
     is_read = serializers.SerializerMethodField()
@@ -113,7 +113,7 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 # --- webhooks ----------------------------------------------------------------------------------
 
 
-class WebhookSerializer(serializers.ModelSerializer):
+class WebhookSerializer(OutputModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     kinds = serializers.ListField(child=serializers.ChoiceField(choices=KIND_CHOICES))
 

@@ -8,7 +8,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from crucible.api.serializers import StrictFieldsMixin
+from crucible.api.serializers import OutputModelSerializer, StrictFieldsMixin
 from crucible.api.viewsets import TeamScopedMixin
 from improvement import conf, services
 from improvement.api.serializers import Bool, Flt, Int
@@ -23,7 +23,7 @@ class RolloutStepSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RolloutSerializer(serializers.ModelSerializer):
+class RolloutSerializer(OutputModelSerializer):
     candidate_version = serializers.CharField(source="candidate.version", read_only=True)
     stable_version = serializers.CharField(source="stable.version", read_only=True, allow_null=True)
     steps = RolloutStepSerializer(many=True, read_only=True)

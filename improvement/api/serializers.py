@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from crucible import limits
 from crucible.api.fields import MoneyField, MoneyInputField, TeamObjectField
-from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
+from crucible.api.serializers import OutputModelSerializer, OutputSerializer, ShapeOnlyMixin, StrictFieldsMixin
 from improvement import conf, srm
 from improvement.api.cuped import CupedSerializer
 from improvement.models import Assignment, Experiment, Status, Strategy, Variant
@@ -57,7 +57,7 @@ class Money(MoneyInputField):
 # --- output --------------------------------------------------------------------------------
 
 
-class VariantSerializer(serializers.ModelSerializer):
+class VariantSerializer(OutputModelSerializer):
     cost_sum = MoneyField(help_text="USD of the variant's results (exact), a decimal string with 8 decimal places.")
 
     experiment_name = serializers.CharField(source="experiment.name", read_only=True)
@@ -116,7 +116,7 @@ class VariantBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ExperimentSerializer(serializers.ModelSerializer):
+class ExperimentSerializer(OutputModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     agent = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     agent_name = serializers.SerializerMethodField()
@@ -177,7 +177,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
         return experiment.promoted_version.version if experiment.promoted_version_id else None
 
 
-class AssignmentSerializer(serializers.ModelSerializer):
+class AssignmentSerializer(OutputModelSerializer):
     class Meta:
         model = Assignment
         fields = ["id", "experiment", "variant", "context", "created_at", "result_at"]
@@ -481,7 +481,7 @@ class SrmSerializer(serializers.Serializer):
     checks = SrmCheckSerializer(many=True)
 
 
-class ReportSerializer(serializers.Serializer):
+class ReportSerializer(OutputSerializer):
     experiment = ReportExperimentSerializer()
     min_results = serializers.IntegerField()
     confidence = serializers.FloatField()

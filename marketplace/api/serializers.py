@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from crucible import limits
 from crucible.api.fields import TeamObjectField
-from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
+from crucible.api.serializers import OutputModelSerializer, ShapeOnlyMixin, StrictFieldsMixin
 from marketplace import conf
 from marketplace.evidence import agent_search_evidence
 from marketplace.models import Agent, AgentVersion, Category, Installation, Rating, Report, Visibility
@@ -26,7 +26,7 @@ class AgentSearchEvidenceSerializer(serializers.Serializer):
     failure_rose = serializers.BooleanField(help_text="The latest version fails clearly more than the previous one.")
 
 
-class AgentSerializer(serializers.ModelSerializer):
+class AgentSerializer(OutputModelSerializer):
     """An agent as listed: counters and ratings, no description body."""
 
     publisher = PublisherSerializer(source="team", read_only=True)
@@ -153,7 +153,7 @@ class AgentUpdateSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Seria
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
 
 
-class AgentVersionSerializer(serializers.ModelSerializer):
+class AgentVersionSerializer(OutputModelSerializer):
     """A version's listing: schemas and hints, without the system prompt (fetch the definition)."""
 
     agent_ref = serializers.SerializerMethodField()
@@ -230,7 +230,7 @@ class InstalledAgentSerializer(serializers.Serializer):
     latest_version = serializers.CharField(allow_null=True)
 
 
-class InstallationSerializer(serializers.ModelSerializer):
+class InstallationSerializer(OutputModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     agent = serializers.SerializerMethodField()
     version = serializers.SlugRelatedField(slug_field="version", read_only=True)
@@ -286,7 +286,7 @@ class InstallResultSerializer(serializers.Serializer):
     installation = InstallationSerializer()
 
 
-class RatingSerializer(serializers.ModelSerializer):
+class RatingSerializer(OutputModelSerializer):
     user = serializers.SlugRelatedField(slug_field="username", read_only=True)
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 

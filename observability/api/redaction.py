@@ -8,7 +8,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from crucible import access
-from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
+from crucible.api.serializers import OutputModelSerializer, ShapeOnlyMixin, StrictFieldsMixin
 from crucible.api.viewsets import TeamScopedMixin
 from observability import services
 from observability.models import RedactionRule
@@ -16,7 +16,7 @@ from observability.models import RedactionRule
 ERROR = OpenApiResponse(description="Error in the project's error shape {code, message, fields}.")
 
 
-class RedactionRuleSerializer(serializers.ModelSerializer):
+class RedactionRuleSerializer(OutputModelSerializer):
     class Meta:
         model = RedactionRule
         fields = ["id", "name", "pattern", "replacement", "enabled", "created_at"]

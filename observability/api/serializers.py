@@ -2,12 +2,12 @@ from rest_framework import serializers
 
 from crucible import limits, periods
 from crucible.api.fields import MoneyField
-from crucible.api.serializers import StrictFieldsMixin
+from crucible.api.serializers import OutputModelSerializer, StrictFieldsMixin
 from observability.models import Execution, ExecutionStatus, ModelPrice, SpanKind
 from observability.selectors.rollup_reads import PERIOD_RULES
 
 
-class ExecutionSerializer(serializers.ModelSerializer):
+class ExecutionSerializer(OutputModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     unpriced = serializers.BooleanField(read_only=True)
     cost = MoneyField(allow_null=True, help_text="USD, a decimal string with 8 decimal places; null when unpriced.")
@@ -46,7 +46,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
         ]
 
 
-class ModelPriceSerializer(serializers.ModelSerializer):
+class ModelPriceSerializer(OutputModelSerializer):
     class Meta:
         model = ModelPrice
         fields = [

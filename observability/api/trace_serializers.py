@@ -5,11 +5,12 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from crucible.api.fields import MoneyField
+from crucible.api.serializers import OutputModelSerializer, OutputSerializer
 from observability.models import Execution, SpanKind, SpanPayload, Trace
 from observability.selectors import traces
 
 
-class TraceSerializer(serializers.ModelSerializer):
+class TraceSerializer(OutputModelSerializer):
     cost = MoneyField(help_text="USD of the trace's LLM and embedding spans, counted once; 8 decimal places.")
 
     class Meta:
@@ -95,7 +96,7 @@ class SpanLinksSerializer(serializers.Serializer):
     build_id = serializers.IntegerField(allow_null=True)
 
 
-class SpanDetailSerializer(serializers.ModelSerializer):
+class SpanDetailSerializer(OutputModelSerializer):
     cost = MoneyField(allow_null=True)
     payload = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
@@ -142,7 +143,7 @@ class SpanDetailSerializer(serializers.ModelSerializer):
         return traces.span_links(span=span)
 
 
-class GroupFiguresSerializer(serializers.Serializer):
+class GroupFiguresSerializer(OutputSerializer):
     traces = serializers.IntegerField()
     errors = serializers.IntegerField(help_text="Traces that ended in error.")
     spans = serializers.IntegerField()

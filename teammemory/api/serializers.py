@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from crucible import limits, periods
 from crucible.api.fields import MoneyField, MoneyInputField
-from crucible.api.serializers import ShapeOnlyMixin, StrictFieldsMixin
+from crucible.api.serializers import OutputModelSerializer, ShapeOnlyMixin, StrictFieldsMixin
 from teammemory import conf, services
 from teammemory.models import Build, BuildStatus
 from teammemory.selectors import PERIOD_RULES
@@ -80,7 +80,7 @@ class BuildErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class BuildSerializer(serializers.ModelSerializer):
+class BuildSerializer(OutputModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     reported_by = serializers.SerializerMethodField()
     agents = serializers.SerializerMethodField()

@@ -332,9 +332,15 @@ def test_a_throttle_hit_outside_a_transaction_commits_without_waiting_for_the_di
     with CaptureQueriesContext(connection) as queries:
         first = rate_hit_many(hits=[("cost-test", 60)])
         second = rate_hit_many(hits=[("cost-test", 60)])
-    assert [first[0][0], second[0][0]] == [1, 2]  # one round trip each, counted as before
-    assert all(q["sql"].rstrip().endswith("SET LOCAL synchronous_commit = off") for q in queries.captured_queries)
+    assert [first[0][0], second[0][0]] == [1, 2]  # one statement each, counted as before
+    assert len(queries.captured_queries) == 2
+    assert all("set_config('synchronous_commit', 'off', true)" in q["sql"] for q in queries.captured_queries)
     assert _synchronous_commit() == "on"  # for that commit only, not for the connection
+    # The setting holds inside the statement's own transaction only.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('synchronous_commit', 'off', true), current_setting('synchronous_commit')")
+        assert cursor.fetchone() == ("off", "off")
+    assert _synchronous_commit() == "on"
 
 
 def test_a_throttle_hit_inside_a_transaction_leaves_its_commit_alone():

@@ -122,7 +122,9 @@ def _static_serializers():
         cls = todo.pop()
         for sub in cls.__subclasses__():
             todo.append(sub)
-            if issubclass(sub, serializers.Serializer):
+            if issubclass(sub, serializers.Serializer) and (
+                not issubclass(sub, serializers.ModelSerializer) or hasattr(sub, "Meta")
+            ):  # not the shared bases themselves
                 found.append(sub)
     return found
 
@@ -169,12 +171,14 @@ def test_a_team_row_is_what_drf_would_write(make_user, make_team, client_for):
 
 
 def test_a_field_that_cannot_be_shared_keeps_drf_path():
-    class WithRelated(StaticFieldsMixin, serializers.ModelSerializer):
+    class WithLink(StaticFieldsMixin, serializers.ModelSerializer):
+        url = serializers.HyperlinkedIdentityField(view_name="nowhere")  # needs the request
+
         class Meta:
             model = Team
-            fields = ["id", "name", "members"]
+            fields = ["id", "name", "url"]
 
-    assert WithRelated.static_fields() is None
+    assert WithLink.static_fields() is None
 
     class WithCustomOutput(StaticFieldsMixin, serializers.Serializer):
         class Shouting(serializers.CharField):
@@ -236,3 +240,34 @@ def test_the_header_is_the_one_django_csp_writes(rf, case):
     assert ours == theirs
     if case == "nonce used":
         assert "'nonce-fixed'" in ours
+
+
+# --- content negotiation, decided once per kind of request ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "accept,status,content_type",
+    [
+        ("application/json", 200, "application/json"),
+        ("*/*", 200, "application/json"),
+        ("text/html", 200, "text/html; charset=utf-8"),
+        ("application/json; indent=2", 200, "application/json"),
+        ("image/png", 406, "application/json"),
+    ],
+)
+def test_negotiation_answers_as_drf_each_time(team_key_client, accept, status, content_type):
+    from crucible.api.negotiation import ContentNegotiation
+
+    ContentNegotiation._chosen.clear()
+    for _ in range(2):  # decided, then remembered
+        response = team_key_client.get(TEAMS, HTTP_ACCEPT=accept)
+        assert response.status_code == status
+        assert response["Content-Type"] == content_type
+        assert (b'\n  "count"' in response.content) == accept.endswith("indent=2")  # the media type's parameter
+    assert (accept != "image/png") == any(key[2] == accept for key in ContentNegotiation._chosen)
+
+
+def test_an_unknown_format_is_still_a_404(team_key_client):
+    assert team_key_client.get(TEAMS, {"format": "xml"}).status_code == 404
+    assert team_key_client.get(TEAMS, {"format": "xml"}).status_code == 404
+    assert team_key_client.get(TEAMS, {"format": "json"})["Content-Type"] == "application/json"

@@ -120,8 +120,9 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # connection (issue 16; docs/architecture.md "What an API request costs before its view"). A
 # connection pooler in transaction mode (PgBouncer before 1.21) cannot keep prepared statements:
 # there set CRUCIBLE_DB_PREPARE_THRESHOLD=off. CRUCIBLE_DB_SERVER_SIDE_BINDING=false gives Django's
-# default (client-side binding, nothing prepared).
-DB_SERVER_SIDE_BINDING = env_bool("CRUCIBLE_DB_SERVER_SIDE_BINDING", True)
+# default (client-side binding, nothing prepared), which stays the default until the whole suite
+# (replica, worker, legacy and browser tests included) has run with binding on: opt in with true.
+DB_SERVER_SIDE_BINDING = env_bool("CRUCIBLE_DB_SERVER_SIDE_BINDING", False)
 _prepare_threshold = os.environ.get("CRUCIBLE_DB_PREPARE_THRESHOLD", "5").strip().lower()
 DB_PREPARE_THRESHOLD = None if _prepare_threshold in ("", "off", "none") else int(_prepare_threshold)
 if DB_SERVER_SIDE_BINDING:

@@ -78,6 +78,25 @@ class StrictAutoSchema(AutoSchema):
     unknown fields (``StrictFieldsMixin``) allows no other properties (``additionalProperties:
     false``), so a client, or a fuzzer, is not told extra fields are fine and then gets a 400."""
 
+    def _process_override_parameters(self, direction="request"):
+        """Query parameters exploded from a serializer: a text field refuses NUL characters (DRF's
+        CharField validator), so the schema says so, as it does for filters (schemathesis: a
+        ``?query=%00`` answered 400 where the schema promised any text)."""
+        from drf_spectacular.plumbing import force_instance, is_basic_serializer
+        from rest_framework import serializers
+
+        result = super()._process_override_parameters(direction)
+        for parameter in self.get_override_parameters():
+            if not is_basic_serializer(parameter):
+                continue
+            for name, field in force_instance(parameter).fields.items():
+                built = result.get((name, "query"))
+                schema = built.get("schema") if built else None
+                if isinstance(field, serializers.CharField) and schema and schema.get("type") == "string":
+                    if "enum" not in schema and "format" not in schema:
+                        schema.setdefault("pattern", NO_NUL)
+        return result
+
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
         if direction == "request" and isinstance(serializer, StrictFieldsMixin):

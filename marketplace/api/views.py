@@ -10,7 +10,7 @@ from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
@@ -283,7 +283,8 @@ class AgentViewSet(
         ],
         responses={
             200: s.RunVersionSerializer,
-            400: OpenApiResponse(description="Unit too long, or no version to run"),
+            400: OpenApiResponse(description="Unit too long"),
+            404: OpenApiResponse(description="No such agent, or it has no version to run (every version yanked)"),
         },
         summary="Which version to run for a unit: your pin, else stable or a guarded rollout's candidate",
     )
@@ -294,8 +295,8 @@ class AgentViewSet(
         if len(unit) > 200:
             raise ValidationError({"unit": ["A unit has at most 200 characters."]})
         version, reason = selectors.version_to_run(team=access.active_team(request), agent=agent, unit=unit)
-        if version is None:
-            raise ValidationError({"agent": ["This agent has no version to run."]})
+        if version is None:  # a read of something that is not there, not bad input (schemathesis)
+            raise NotFound("This agent has no version to run: every version is yanked.")
         body = {"agent": agent.pk, "unit": unit, "reason": reason, "version_id": version.pk, "version": version.version}
         body |= {
             "channel": version.channel,

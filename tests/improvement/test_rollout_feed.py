@@ -113,3 +113,13 @@ def test_other_teams_executions_do_not_feed_the_publishers_rollout(rollout, othe
     _executions(other_team, rollout, 100, candidate_errors=0.5, seed=4)
     assert RolloutTally.objects.filter(rollout=rollout).count() == 0
     assert Rollout.objects.get(pk=rollout.pk).status == "running"
+
+
+def test_run_version_of_an_agent_with_every_version_yanked_is_not_there(agent, team_key_client):
+    # schemathesis: a schema-valid read answered 400 "no version to run"; nothing was wrong with
+    # the request, there is nothing to run: a 404 in the one error shape.
+    for version in AgentVersion.objects.filter(agent=agent):
+        marketplace_services.version_yank(version=version, reason="withdrawn")
+    response = team_key_client.get(f"/api/v1/marketplace/agents/{agent.pk}/run-version/", {"unit": "u"})
+    assert response.status_code == 404
+    assert "no version to run" in str(response.json())

@@ -43,6 +43,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from _seed import select_experiment  # noqa: E402  (benchmarks/_seed.py)
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -55,7 +56,6 @@ from rest_framework.views import APIView  # noqa: E402
 from crucible import services as core  # noqa: E402
 from crucible import urls as root_urls  # noqa: E402
 from crucible.models import Team  # noqa: E402
-from improvement import services  # noqa: E402
 from improvement.models import Experiment  # noqa: E402
 
 REFERENCE = "/__bench_reference_ping__/"
@@ -107,21 +107,7 @@ def prepare() -> tuple[str, int]:
     team, _ = Team.objects.get_or_create(slug="bench-api-path", defaults={"name": "Bench API path"})
     experiment = Experiment.objects.filter(team=team, name="bench-select").first()
     if experiment is None:
-        experiment = services.experiment_create(
-            team=team,
-            name="bench-select",
-            status="running",
-            min_results=30,
-            variants=[{"name": n, "prompt": f"Prompt {n}", "is_control": n == "a"} for n in ("a", "b", "c")],
-        )
-        for i, variant in enumerate(experiment.variants.order_by("id")):
-            services.results_record_bulk(
-                team=team,
-                results=[
-                    {"variant_id": variant.pk, "success": k % (i + 2) != 0, "duration_ms": 1000, "quality": 60 + i}
-                    for k in range(60)
-                ],
-            )
+        experiment = select_experiment(team=team, name="bench-select")
     _, raw = core.api_key_create(team=team, name="bench")
     return raw, experiment.pk
 

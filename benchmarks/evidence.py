@@ -18,8 +18,9 @@ Then it times (median / p95 in ms):
   agent and version pages and the API read, after the worker merged the period histograms
   (``evidence_histograms_refresh``), and again as if every merge were stale; reference: a plain
   indexed SELECT of the same rollup rows (fetched, not aggregated);
-- "agent page": the whole server-rendered agent page (Django test client, logged in); reference:
-  the same page of an agent with one version and no evidence;
+- "agent page": the whole server-rendered agent page (Django test client, logged in); reference: a
+  minimal template view served the same way (``benchmarks/_reference.py``); for scale, not as a
+  floor, the same page of an agent with one version and no evidence;
 - "search by measured success": ``selectors.agent_search(sort="success")``, first page of 20 plus
   the count, as ``GET /api/v1/marketplace/agents/?sort=success`` runs it; reference: a plain
   indexed ``SELECT ... ORDER BY evidence_success_rate DESC NULLS LAST LIMIT 20``.
@@ -48,6 +49,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from _reference import minimal_page_url  # noqa: E402  (benchmarks/_reference.py)
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
@@ -258,9 +260,16 @@ def main() -> None:
     assert client.get(url).status_code == 200
     services.agent_create(team=viewer, name="Plain", slug=f"plain-{time.time_ns()}", system_prompt="v1")
     plain = Agent.objects.filter(team=viewer, name="Plain").order_by("-pk").first()
+    # The floor: a minimal template view through the same middleware and client; beside it, for
+    # scale only (one of our own pages), the page of an agent without evidence.
+    minimal = minimal_page_url()
     show(
         "agent page (whole, with evidence)",
         timed(lambda: client.get(url), args.repeat),
+        timed(lambda: client.get(minimal), args.repeat),
+    )
+    show(
+        "  an agent without evidence (scale)",
         timed(lambda: client.get(f"/marketplace/agents/{plain.pk}/"), args.repeat),
     )
 

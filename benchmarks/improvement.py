@@ -43,11 +43,11 @@ import django  # noqa: E402
 django.setup()
 
 import requests  # noqa: E402
+from _seed import select_experiment  # noqa: E402  (benchmarks/_seed.py)
 from django.core.management import call_command  # noqa: E402
 
 from crucible import services as core  # noqa: E402
 from crucible.models import Team  # noqa: E402
-from improvement import services  # noqa: E402
 from improvement.models import Assignment, Experiment, VariantBucket  # noqa: E402
 
 EXPERIMENT = "bench-select"
@@ -57,28 +57,7 @@ def prepare() -> str:
     call_command("migrate", verbosity=0)
     team, _ = Team.objects.get_or_create(slug="bench-improvement", defaults={"name": "Bench improvement"})
     Experiment.objects.filter(team=team).delete()
-    experiment = services.experiment_create(
-        team=team,
-        name=EXPERIMENT,
-        status="running",
-        min_results=30,
-        variants=[{"name": n, "prompt": f"Prompt {n}", "is_control": n == "a"} for n in ("a", "b", "c")],
-    )
-    for i, variant in enumerate(experiment.variants.order_by("id")):
-        services.results_record_bulk(
-            team=team,
-            results=[
-                {
-                    "variant_id": variant.pk,
-                    "success": (k % (i + 2)) != 0,
-                    "duration_ms": 1000 + 100 * i,
-                    "quality": 60 + 10 * i,
-                    "tokens": 500,
-                    "cost": 0.001,
-                }
-                for k in range(60)
-            ],
-        )
+    select_experiment(team=team, name=EXPERIMENT)
     _, raw = core.api_key_create(team=team, name="bench")
     return raw
 

@@ -37,30 +37,16 @@ import django  # noqa: E402
 
 django.setup()
 
+from _reference import minimal_page_url  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.http import HttpResponse  # noqa: E402
-from django.template import engines  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
-from django.urls import clear_url_caches, path  # noqa: E402
 
 from crucible import services as core  # noqa: E402
-from crucible import urls as root_urls  # noqa: E402
 from crucible.models import Role, Team  # noqa: E402
-
-REFERENCE = "/__bench_minimal_page__/"
-MINIMAL = engines["django"].from_string(
-    "<!doctype html><html><head><title>{{ title }}</title></head><body><h1>{{ title }}</h1>"
-    "<ul>{% for item in items %}<li>{{ item }}</li>{% endfor %}</ul></body></html>"
-)
-
-
-def minimal_view(request):
-    """The reference: a view rendering a small template (no database read of its own)."""
-    return HttpResponse(MINIMAL.render({"title": "Minimal", "items": range(10)}, request))
 
 
 def pages(team: Team) -> dict[str, str]:
@@ -153,8 +139,7 @@ def main():
     override_settings(
         STORAGES={**settings.STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"}}
     ).enable()
-    root_urls.urlpatterns.append(path(REFERENCE.strip("/") + "/", minimal_view))
-    clear_url_caches()
+    minimal_url = minimal_page_url()  # the minimal template view (benchmarks/_reference.py)
     client = Client()
     client.force_login(user)
     client.post("/teams/switch/", {"team": team.pk})  # the bench user may belong to other bench teams
@@ -165,11 +150,11 @@ def main():
     print(f"{'page':34} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'x reference':>12}")
     for name, url in chosen.items():
         timed(client, url)
-        timed(client, REFERENCE)
+        timed(client, minimal_url)
         queries = count_queries(client, url)
         figure, reference = [], []
         for _ in range(repeats):
-            reference.append(timed(client, REFERENCE))
+            reference.append(timed(client, minimal_url))
             figure.append(timed(client, url))
         median, ref_median = statistics.median(figure) * 1000, statistics.median(reference) * 1000
         print(

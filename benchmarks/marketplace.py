@@ -53,7 +53,7 @@ from crucible import services as core  # noqa: E402
 from crucible.models import Role, Team  # noqa: E402
 from marketplace import selectors  # noqa: E402
 from marketplace.models import Agent, Category  # noqa: E402
-from marketplace.search import name_words_fill  # noqa: E402
+from marketplace.search_words import name_words_fill  # noqa: E402
 
 ADJECTIVES = [
     "Smart",

@@ -198,7 +198,7 @@ class Agent(models.Model):
 class NameWord(models.Model):
     """Every word that appears in an agent name (lower case, with a letter): the small vocabulary
     typo-tolerant search corrects a query against, instead of comparing it with every name.
-    Words are added when names are written (``marketplace.search.name_words_add``), never removed
+    Words are added when names are written (``marketplace.search_words.name_words_add``), never removed
     (a word no name carries any more only suggests a search that finds nothing)."""
 
     word = models.CharField(max_length=100, primary_key=True)

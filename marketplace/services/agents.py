@@ -12,7 +12,7 @@ from crucible import validation as v
 from marketplace import conf
 from marketplace.markdown import markdown_render
 from marketplace.models import Agent, Category, Visibility
-from marketplace.search import name_words_add
+from marketplace.search_words import name_words_add
 from marketplace.services._common import _lock_agent
 from marketplace.services.validation import (
     _clean_model_hints,

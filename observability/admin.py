@@ -10,6 +10,7 @@ from observability.models import (
     DayBlockRollup,
     ErrorRollup,
     Execution,
+    HourBlockRollup,
     HourlyRollup,
     MinuteRollup,
     ModelPrice,
@@ -136,6 +137,14 @@ class DayBlockRollupAdmin(_DerivedRows, admin.ModelAdmin):
     search_fields = ["agent_name", "model"]
     list_select_related = ["team"]
     show_full_result_count = False
+
+
+@admin.register(HourBlockRollup)
+class HourBlockRollupAdmin(DayBlockRollupAdmin):
+    """Hour blocks are compacted from the hourly rollups by the same job: read-only."""
+
+    list_display = ["hour", "hours", "team", "total", "agent_name", "model", "version", "executions", "cost"]
+    search_fields = ["agent_name", "model", "version"]
 
 
 @admin.register(ErrorRollup)

@@ -39,19 +39,30 @@ SUMS = (
 
 @dataclass(frozen=True)
 class Grain:
-    """One size of block: the rollups it compacts, its table, and the columns naming a block."""
+    """One size of block: its unit ("day" or "hour": the table ``observability_<unit>blockrollup``,
+    whose ``<unit>`` column is a block's first unit and ``<unit>s`` its length), the rollups it
+    compacts and what a non-total row is per."""
 
-    rollups: str  # the rollup table compacted
-    table: str  # the blocks
-    start: str  # column: the block's first day or hour
-    length: str  # column: its length, in units
-    unit: str  # "day" or "hour"
-    keys: tuple[str, ...]  # what a non-total row is per
+    unit: str
+    rollups: str
+    keys: tuple[str, ...]
     # A unit is compacted once it has been closed this long: a writer whose transaction began
     # before the unit ended (and so does not take its lock) has long finished.
     settle: dt.timedelta
     seen: bool = False  # rows keep the first and last hour with executions (``first_seen``, ``last_seen``)
     kept: dt.timedelta | None = None  # blocks of units older than this are not built, or deleted
+
+    @property
+    def table(self) -> str:
+        return f"observability_{self.unit}blockrollup"
+
+    @property
+    def start(self) -> str:
+        return self.unit
+
+    @property
+    def length(self) -> str:
+        return f"{self.unit}s"
 
     @property
     def step(self) -> dt.timedelta:
@@ -73,26 +84,15 @@ class Grain:
         return periods.floor((now - self.settle).astimezone(dt.UTC), self.unit)
 
 
-DAYS = Grain(
-    rollups="observability_dailyrollup",
-    table="observability_dayblockrollup",
-    start="day",
-    length="days",
-    unit="day",
-    keys=("agent_name", "model"),
-    settle=dt.timedelta(hours=1),
-)
+DAYS = Grain("day", "observability_dailyrollup", ("agent_name", "model"), settle=dt.timedelta(hours=1))
+# Hour blocks are kept for the pages that read hours: 24 hours, 7 days and the 7 days before
+# (regressions); older hours are read from the hourly rows (hour blocks hold about as many rows).
 HOURS = Grain(
-    rollups="observability_hourlyrollup",
-    table="observability_hourblockrollup",
-    start="hour",
-    length="hours",
-    unit="hour",
-    keys=("agent_name", "model", "version"),
+    "hour",
+    "observability_hourlyrollup",
+    (*DAYS.keys, "version"),
     settle=dt.timedelta(minutes=15),
     seen=True,
-    # The pages that read hours: 24 hours, 7 days and the 7 days before (regressions); the hours
-    # of older periods are read from the hourly rows (hour blocks hold about as many rows).
     kept=dt.timedelta(days=15),
 )
 GRAINS = {grain.rollups: grain for grain in (DAYS, HOURS)}

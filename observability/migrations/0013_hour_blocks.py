@@ -1,13 +1,23 @@
 """Hour blocks (``HourBlockRollup``, ``observability.blocks.HOURS``): closed UTC hours compacted
 like the days, kept exact by statement triggers on the hourly rollups (``invalidate_sql``)."""
 
-import django.contrib.postgres.fields
+import importlib
+
 import django.db.models.deletion
 from django.db import migrations, models
 
 from observability.blocks import HOURS, invalidate_sql
 
 TRIGGERS, DROP_TRIGGERS = invalidate_sql(HOURS)
+# The columns hour blocks share with day blocks (``BlockRollupBase``), as migration 0010 made them.
+DAY_BLOCKS = importlib.import_module("observability.migrations.0010_day_blocks_and_minute_rollups")
+SHARED = [
+    (name, field.clone())
+    for operation in DAY_BLOCKS.Migration.operations
+    if getattr(operation, "name", None) == "DayBlockRollup"
+    for name, field in operation.fields
+    if name not in ("day", "days", "total", "team")
+]
 
 
 class Migration(migrations.Migration):
@@ -20,20 +30,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="HourBlockRollup",
             fields=[
-                ("id", models.BigAutoField(primary_key=True, serialize=False)),
-                ("agent_name", models.CharField(blank=True, max_length=200)),
-                ("model", models.CharField(blank=True, max_length=200)),
-                ("executions", models.BigIntegerField(default=0)),
-                ("successes", models.BigIntegerField(default=0)),
-                ("duration_sum_ms", models.FloatField(default=0)),
-                ("duration_max_ms", models.FloatField(default=0)),
-                ("input_tokens", models.BigIntegerField(default=0)),
-                ("output_tokens", models.BigIntegerField(default=0)),
-                ("cached_input_tokens", models.BigIntegerField(default=0)),
-                ("reasoning_tokens", models.BigIntegerField(default=0)),
-                ("cost", models.DecimalField(decimal_places=8, default=0, max_digits=38)),
-                ("unpriced", models.BigIntegerField(default=0)),
-                ("hist", django.contrib.postgres.fields.ArrayField(base_field=models.BigIntegerField(), size=134)),
+                *SHARED,
                 ("hour", models.DateTimeField(help_text="First hour of the block (UTC).")),
                 (
                     "hours",

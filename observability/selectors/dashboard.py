@@ -23,7 +23,7 @@ from observability.selectors.version_reads import version_rows
 def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -> dict:
     """Per-agent figures, totals, time series and unpriced models for a period (one query; closed
     days and hours from blocks)."""
-    read = block_agent_model_and_series(
+    read = dict(
         team=team,
         start=period.start,
         end=period.end,
@@ -32,17 +32,7 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
         model=model,
         status=status,
     )
-    if read is None:
-        read = rollup_agent_model_and_series(
-            team=team,
-            start=period.start,
-            end=period.end,
-            time_bucket=period.bucket,
-            agent=agent,
-            model=model,
-            status=status,
-        )
-    by_agent_model, series_rows = read
+    by_agent_model, series_rows = block_agent_model_and_series(**read) or rollup_agent_model_and_series(**read)
     rows_by_agent: dict[str, list] = {}
     for row in by_agent_model:
         rows_by_agent.setdefault(row["agent"], []).append(row)

@@ -21,6 +21,7 @@ from .test_rollups import random_events
 
 pytestmark = pytest.mark.django_db
 HOUR = dt.timedelta(hours=1)
+MINUTE = dt.timedelta(minutes=1)
 
 
 def _seed(team, other_team, ingest, now):
@@ -92,31 +93,33 @@ def test_a_window_edge_halfway_through_a_block_reads_the_rest_from_the_rollups(t
         )
 
 
-def test_a_late_event_removes_the_blocks_of_its_hour_until_compacted_again(team, other_team, ingest, now):
+def test_late_events_remove_the_blocks_of_their_hours_until_compacted_again(team, other_team, ingest, now):
     _seed(team, other_team, ingest, now)
     services.hour_blocks_compact(now=now)
-    late_hour = now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=5)
+    this_hour = now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    late_hours = [this_hour - 5 * HOUR, this_hour - 30 * HOUR]
+    holding = {
+        b.pk
+        for b in HourBlockRollup.objects.filter(team=team)
+        if any(b.hour <= hour < b.hour + b.hours * HOUR for hour in late_hours)
+    }
+    assert {b.hours for b in HourBlockRollup.objects.filter(pk__in=holding)} == {1, 2, 4, 8, 16}
+    untouched = set(HourBlockRollup.objects.values_list("pk", flat=True)) - holding
+    period = selectors.time_range("7d")
+    executions = selectors.dashboard(team=team, period=period)["totals"]["executions"]
 
-    def holds_the_hour(block):
-        return block.team_id == team.pk and block.hour <= late_hour < block.hour + block.hours * HOUR
+    late = {"agent": "latecomer", "model": "gpt-4o", "duration_ms": 5000.0}
+    ingest(
+        team, [late | {"id": f"late-{h:%H}", "started_at": f"{h + 30 * MINUTE:%Y-%m-%dT%H:%M:%SZ}"} for h in late_hours]
+    )
 
-    others = {b.pk for b in HourBlockRollup.objects.all() if not holds_the_hour(b)}
-    assert HourBlockRollup.objects.filter(team=team, hour=late_hour, hours=1).exists()
-    assert any(holds_the_hour(b) for b in HourBlockRollup.objects.filter(hours__gt=1))
-    period = selectors.time_range("24h")
-    before = selectors.dashboard(team=team, period=period)
-
-    late = {"id": "late-1", "agent": "latecomer", "model": "gpt-4o", "duration_ms": 5000.0}
-    ingest(team, [late | {"started_at": (late_hour + dt.timedelta(minutes=30)).isoformat()}])
-
-    # Every block holding that hour is gone (of one hour and longer); the others (and the other
-    # team's) stay.
-    assert set(HourBlockRollup.objects.values_list("pk", flat=True)) == others
-    data = selectors.dashboard(team=team, period=period)
-    assert data["totals"]["executions"] == before["totals"]["executions"] + 1
-    assert "latecomer" in {a["agent"] for a in data["agents"]}
-    assert services.hour_blocks_compact(now=now) == 1
-    assert selectors.dashboard(team=team, period=period) == data
+    # Every block holding one of those hours is gone; the others (and the other team's) stay.
+    assert set(HourBlockRollup.objects.values_list("pk", flat=True)) == untouched
+    late_figures = selectors.dashboard(team=team, period=period)
+    assert late_figures["totals"]["executions"] == executions + 2
+    assert "latecomer" in [a["agent"] for a in late_figures["agents"]]
+    assert services.hour_blocks_compact(now=now) == len(late_hours)
+    assert late_figures == selectors.dashboard(team=team, period=period)
 
 
 def test_deleting_executions_and_rebuilding_keep_hour_blocks_exact(team, other_team, ingest, now):

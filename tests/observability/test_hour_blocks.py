@@ -4,6 +4,7 @@ hour's rollups removes the blocks holding it, so a block is exact or absent."""
 
 import datetime as dt
 import random
+import threading
 
 import pytest
 from django.test import RequestFactory
@@ -159,3 +160,57 @@ def test_version_regressions_keep_the_hour_a_version_appeared_inside_a_block(tea
     services.hour_blocks_compact(now=now)
     assert HourBlockRollup.objects.filter(team=team, hours__gt=2, version="1.1").exists()
     assert selectors.regressions(team=team, period=period) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_late_write_racing_a_compaction_never_leaves_a_stale_block(team, ingest, now, event_factory):
+    from django.db import connection, transaction
+
+    from observability.blocks import HOURS, _compact
+
+    hour = now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0) - 3 * HOUR
+    ingest(team, [event_factory(id="on-time", started_at=(hour + 10 * MINUTE).isoformat())])
+    late = [event_factory(id="late", started_at=(hour + 20 * MINUTE).isoformat())]
+    done = threading.Event()
+
+    def write_late():
+        try:
+            ingest(team, late)  # its trigger waits for the compaction's lock on that hour
+        finally:
+            done.set()
+            connection.close()
+
+    # The compaction reads the hour first: the late write waits for it to commit, then deletes the block.
+    with transaction.atomic():
+        assert _compact(HOURS, [(team.pk, hour)]) == 1
+        writer = threading.Thread(target=write_late)
+        writer.start()
+        assert not done.wait(1.0)
+    writer.join(10)
+    assert done.is_set()
+    assert not HourBlockRollup.objects.filter(team=team, hour=hour).exists()
+
+    # The late write holds the hour first: the compaction leaves it for the next run.
+    services.hour_blocks_compact(now=now)
+    holder = threading.Event()
+    release = threading.Event()
+
+    def hold_the_hour():
+        try:
+            with transaction.atomic():
+                ingest(team, [event_factory(id="later", started_at=(hour + 30 * MINUTE).isoformat())])
+                holder.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=hold_the_hour)
+    writer.start()
+    assert holder.wait(10)
+    assert _compact(HOURS, [(team.pk, hour)]) == 0
+    release.set()
+    writer.join(10)
+    period = selectors.time_range("24h")
+    assert selectors.dashboard(team=team, period=period)["totals"]["executions"] == 3
+    services.hour_blocks_compact(now=now)
+    assert HourBlockRollup.objects.filter(team=team, hour=hour, total=True, hours=1).get().executions == 3

@@ -3,8 +3,8 @@
 
 A dashboard used to sum the 134-bucket histogram of every rollup row (per agent, model, version
 and status) of its period: its cost grew with those rows. A block holds one row per (agent,
-model) of a closed day (per (agent, model, version) of closed hours), plus one ``total`` row for
-the whole team, so a period's figures sum a handful of blocks per agent and one row per day or
+model, version) of closed days or hours, with the first and last unit seen, plus one ``total``
+row for the whole team, so a period's figures sum a handful of blocks per agent and one row per day or
 hour for the team.
 
 Blocks are built here, by a periodic job and after every rollup rebuild, never at ingest: ingest
@@ -40,17 +40,16 @@ SUMS = (
 @dataclass(frozen=True)
 class Grain:
     """One size of block: its unit ("day" or "hour": the table ``observability_<unit>blockrollup``,
-    whose ``<unit>`` column is a block's first unit and ``<unit>s`` its length), the rollups it
-    compacts and what a non-total row is per."""
+    whose ``<unit>`` column is a block's first unit and ``<unit>s`` its length) and the rollups it
+    compacts."""
 
     unit: str
     rollups: str
-    keys: tuple[str, ...]
     # A unit is compacted once it has been closed this long: a writer whose transaction began
     # before the unit ended (and so does not take its lock) has long finished.
     settle: dt.timedelta
-    seen: bool = False  # rows keep the first and last hour with executions (``first_seen``, ``last_seen``)
     kept: dt.timedelta | None = None  # blocks of units older than this are not built, or deleted
+    keys = ("agent_name", "model", "version")  # what a non-total row is per
 
     @property
     def table(self) -> str:
@@ -84,17 +83,10 @@ class Grain:
         return periods.floor((now - self.settle).astimezone(dt.UTC), self.unit)
 
 
-DAYS = Grain("day", "observability_dailyrollup", ("agent_name", "model"), settle=dt.timedelta(hours=1))
+DAYS = Grain("day", "observability_dailyrollup", settle=dt.timedelta(hours=1))
 # Hour blocks are kept for the pages that read hours: 24 hours, 7 days and the 7 days before
 # (regressions); older hours are read from the hourly rows (hour blocks hold about as many rows).
-HOURS = Grain(
-    "hour",
-    "observability_hourlyrollup",
-    (*DAYS.keys, "version"),
-    settle=dt.timedelta(minutes=15),
-    seen=True,
-    kept=dt.timedelta(days=15),
-)
+HOURS = Grain("hour", "observability_hourlyrollup", settle=dt.timedelta(minutes=15), kept=dt.timedelta(days=15))
 GRAINS = {grain.rollups: grain for grain in (DAYS, HOURS)}
 
 
@@ -150,8 +142,8 @@ SELECT team_id, bucket FROM unnest(%(teams)s::bigint[], %(buckets)s::timestamptz
 WHERE pg_try_advisory_xact_lock({g.lock_key})
 """
 COMPACT_SQL = f"""
-INSERT INTO {{g.table}} (team_id, {{g.start}}, {{g.length}}, total, {{keys}}{{seen_columns}}, {SUMS})
-SELECT team_id, bucket, 1, GROUPING({{keys}}) <> 0, {{coalesced_keys}}{{seen_rollups}},
+INSERT INTO {{g.table}} (team_id, {{g.start}}, {{g.length}}, total, {{keys}}, first_seen, last_seen, {SUMS})
+SELECT team_id, bucket, 1, GROUPING({{keys}}) <> 0, {{coalesced_keys}}, min(bucket), max(bucket),
        sum(executions), coalesce(sum(executions) FILTER (WHERE status = 'success'), 0), sum(duration_sum_ms),
        max(duration_max_ms), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
        sum(reasoning_tokens), sum(cost), sum(unpriced), ARRAY[{HIST_SUMS}]::bigint[]
@@ -187,8 +179,8 @@ WHERE NOT EXISTS (
                       AND b.{g.length} = 1 AND b.total))
 """
 MERGE_SQL = f"""
-INSERT INTO {{g.table}} (team_id, {{g.start}}, {{g.length}}, total, {{keys}}{{seen_columns}}, {SUMS})
-SELECT b.team_id, g.start, %(k)s, b.total, {{keys_of_b}}{{seen_blocks}}, sum(executions), sum(successes),
+INSERT INTO {{g.table}} (team_id, {{g.start}}, {{g.length}}, total, {{keys}}, first_seen, last_seen, {SUMS})
+SELECT b.team_id, g.start, %(k)s, b.total, {{keys_of_b}}, min(b.first_seen), max(b.last_seen), sum(executions), sum(successes),
        sum(duration_sum_ms), max(duration_max_ms), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
        sum(reasoning_tokens), sum(cost), sum(unpriced), ARRAY[{HIST_SUMS}]::bigint[]
 FROM {{g.table}} b
@@ -208,9 +200,6 @@ def _sql(template: str, grain: Grain, team_filter: str = "") -> str:
         keys=keys,
         coalesced_keys=", ".join(f"coalesce({key}, '')" for key in grain.keys),
         keys_of_b=", ".join(f"b.{key}" for key in grain.keys),
-        seen_columns=", first_seen, last_seen" if grain.seen else "",
-        seen_rollups=", min(bucket), max(bucket)" if grain.seen else "",
-        seen_blocks=", min(b.first_seen), max(b.last_seen)" if grain.seen else "",
         span=grain.interval("%(k)s"),
     )
 

@@ -1,6 +1,9 @@
 """Hour blocks (``HourBlockRollup``, ``observability.blocks.HOURS``): closed UTC hours compacted
-like the days, kept exact by statement triggers on the hourly rollups (``invalidate_sql``)."""
+like the days, kept exact by statement triggers on the hourly rollups (``invalidate_sql``). Day
+and hour blocks keep the version, and the first and last day or hour seen, so the comparisons of
+versions read them too; the day blocks built before are deleted (the job builds them again)."""
 
+import datetime
 import importlib
 
 import django.db.models.deletion
@@ -19,6 +22,14 @@ SHARED = [
     if name not in ("day", "days", "total", "team")
 ]
 
+# The columns both kinds of blocks gain over migration 0010's (``BlockRollupBase``).
+VERSIONED = [
+    ("version", models.CharField(blank=True, max_length=64)),
+    ("first_seen", models.DateTimeField(help_text="First day or hour of the block with executions.")),
+    ("last_seen", models.DateTimeField(help_text="Last day or hour of the block with executions.")),
+]
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)  # for no row: the day blocks are deleted first
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -27,10 +38,31 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunSQL("DELETE FROM observability_dayblockrollup", migrations.RunSQL.noop),
+        migrations.RemoveConstraint(model_name="dayblockrollup", name="dayblockrollup_unique_key"),
+        *(
+            migrations.AddField(
+                model_name="dayblockrollup",
+                name=name,
+                field=field.clone()
+                if name == "version"
+                else models.DateTimeField(default=EPOCH, help_text=field.help_text),
+                preserve_default=name == "version",
+            )
+            for name, field in VERSIONED
+        ),
+        migrations.AddConstraint(
+            model_name="dayblockrollup",
+            constraint=models.UniqueConstraint(
+                fields=("team", "day", "days", "total", "agent_name", "model", "version"),
+                name="dayblockrollup_unique_key",
+            ),
+        ),
         migrations.CreateModel(
             name="HourBlockRollup",
             fields=[
                 *SHARED,
+                *VERSIONED,
                 ("hour", models.DateTimeField(help_text="First hour of the block (UTC).")),
                 (
                     "hours",
@@ -44,9 +76,6 @@ class Migration(migrations.Migration):
                         default=False, help_text="The team's whole hour(s): agent, model and version empty."
                     ),
                 ),
-                ("version", models.CharField(blank=True, max_length=64)),
-                ("first_seen", models.DateTimeField(help_text="First hour of the block with executions.")),
-                ("last_seen", models.DateTimeField(help_text="Last hour of the block with executions.")),
                 (
                     "team",
                     models.ForeignKey(

@@ -30,8 +30,11 @@ def _cover_ctes(g: Grain, i: str) -> str:
     """``cover_<i>``: the blocks read for [lo_<i>, hi_<i>) (the longest present ones there);
     ``covered_<i>``: the units they hold; ``uncovered_<i>``: the others, read from the rollups."""
 
-    def inside(b):
-        return f"{b}.{g.start} >= %(lo_{i})s AND {b}.{g.start} + {g.interval(f'{b}.{g.length}')} <= %(hi_{i})s"
+    def inside(b):  # (the bound on the start alone keeps the index scan to the segment)
+        return (
+            f"{b}.{g.start} >= %(lo_{i})s AND {b}.{g.start} < %(hi_{i})s "
+            f"AND {b}.{g.start} + {g.interval(f'{b}.{g.length}')} <= %(hi_{i})s"
+        )
 
     return f"""
     cover_{i} AS (
@@ -77,10 +80,9 @@ class _Read:
                     f"{g.start} = ANY(ARRAY(SELECT start FROM cover_{i})) "
                     f"AND ({g.start}, {g.length}) IN (SELECT start, length FROM cover_{i})"
                 )
-            version, first, last = ("version", "first_seen", "last_seen") if g.seen else ("''", g.start, g.start)
             selects.append(
-                f"SELECT agent_name, model, {version} AS version, {time} AS time, {first} AS first_seen, "
-                f"{last} AS last_seen, {SUMS} FROM (SELECT *, {g.start} AS bucket FROM {g.table} "
+                f"SELECT agent_name, model, version, {time} AS time, first_seen, last_seen, {SUMS} "
+                f"FROM (SELECT *, {g.start} AS bucket FROM {g.table} "
                 f"WHERE team_id = %(team)s AND {scope}{self.filters} AND {which}) b"
             )
         return " UNION ALL ".join(selects)
@@ -90,18 +92,17 @@ class _Read:
         return f"{self.rest} UNION ALL {self.blocks(scope=scope, time=time)}" if self.parts else self.rest
 
 
-def with_blocks(team, start, end, *, time_bucket=None, agent=None, model=None, versions=False, name="") -> _Read:
+def with_blocks(team, start, end, *, time_bucket=None, agent=None, model=None, name="") -> _Read:
     """How [start, end) is read with blocks (``parts`` is empty when none can serve it: raw
-    bounds, minutes). ``versions``: only blocks that keep the version (hours). ``name`` prefixes
-    the names of parameters and CTEs (two periods in one statement)."""
-    served = {table for table, g in GRAINS.items() if not versions or "version" in g.keys}
+    bounds, minutes). ``name`` prefixes the names of parameters and CTEs (two periods in one
+    statement)."""
     parts = [
         (GRAINS[table], f"{name}{n}")
         for n, (table, _, _) in enumerate(_segments(start, end, time_bucket))
-        if table in served
+        if table in GRAINS
     ]
     union, params = _where(
-        team, start, end, agent=agent, model=model, time_bucket=time_bucket, blocks=served, name=name
+        team, start, end, agent=agent, model=model, time_bucket=time_bucket, blocks=GRAINS, name=name
     )
     filters = "".join(
         f" AND {column} = %({column})s" for column, value in (("agent_name", agent), ("model", model)) if value
@@ -120,11 +121,10 @@ def with_blocks(team, start, end, *, time_bucket=None, agent=None, model=None, v
 def block_rows(*, team, start, end, group_by=(), agent=None, model=None, with_hist=True) -> list[dict] | None:
     """``rollup_rows`` grouped by any of agent, model and version (no status or time), with the
     closed days and hours of [start, end) read from blocks; None when no block can serve the
-    period (the caller reads the rollups). ``first_seen`` and ``last_seen`` of day blocks are
-    their first day."""
+    period (the caller reads the rollups)."""
     if not set(group_by) <= {"agent", "model", "version"}:
         return None
-    read = with_blocks(team, start, end, agent=agent, model=model, versions="version" in group_by)
+    read = with_blocks(team, start, end, agent=agent, model=model)
     if not read.parts:
         return None
     # Totals of an unfiltered period from the team's total rows; anything else from the agent rows.

@@ -104,9 +104,9 @@ def periods_compared(*, team, period, previous, since=None) -> dict:
     ``per_agent``) and ``versions`` (rows per agent and version over both periods, as
     ``version_rows`` with ``exact=newest_two_need_hours(since or period.start)``). Each rollup
     row's histogram is summed once (per agent, version and period), not once per figure; closed
-    hours come from hour blocks (``block_reads.with_blocks``), which keep the version."""
-    before_read = with_blocks(team, previous.start, previous.end, versions=True, name="p")
-    read = with_blocks(team, period.start, period.end, versions=True, name="c")
+    days and hours come from blocks (``block_reads.with_blocks``), which keep the version."""
+    before_read = with_blocks(team, previous.start, previous.end, name="p")
+    read = with_blocks(team, period.start, period.end, name="c")
     rows = f"""
         SELECT *, false AS cur FROM ({before_read.rows(scope="NOT total")}) p
         UNION ALL SELECT *, true FROM ({read.rows(scope="NOT total")}) c

@@ -15,6 +15,7 @@ constant written out, so both place a value in the same bucket.
 from __future__ import annotations
 
 import math
+import operator
 from bisect import bisect_left
 from itertools import accumulate
 
@@ -104,8 +105,9 @@ class LogScaleHistogram:
 
     @staticmethod
     def add(into: list[int], other) -> list[int]:
-        for i, value in enumerate(other):
-            into[i] += int(value)
+        """Add ``other``'s counts into ``into`` (in place). A list is a row's histogram of ints, as
+        the rollup reads give it (a page adds hundreds); any other sequence is converted."""
+        into[:] = map(operator.add, into, other if type(other) is list else map(int, other))
         return into
 
     def sql_functions(self) -> str:

@@ -1,5 +1,6 @@
-"""``percentiles`` (a page reads hundreds) gives, for each q, what ``percentile`` gives: the
-nearest-rank bucket, also with empty, missing and negative counts."""
+"""What a page does with hundreds of histograms: ``percentiles`` gives, for each q, what
+``percentile`` gives (the nearest-rank bucket, also with empty, missing and negative counts), and
+``add`` sums counts in place."""
 
 import random
 
@@ -22,3 +23,11 @@ def test_percentiles_agree_with_percentile_on_every_kind_of_counts():
     for counts in cases:
         found = HISTOGRAM.percentiles(counts, qs=qs)
         assert found == {f"p{round(q * 100)}": HISTOGRAM.percentile(counts, q) for q in qs}, counts
+
+
+def test_add_sums_counts_in_place_from_any_sequence():
+    into = [1] * HISTOGRAM.buckets
+    same = HISTOGRAM.add(into, list(range(HISTOGRAM.buckets)))
+    assert same is into and into == [1 + i for i in range(HISTOGRAM.buckets)]
+    HISTOGRAM.add(into, tuple(str(1) for _ in range(HISTOGRAM.buckets)))  # converted, as the database may give them
+    assert into == [2 + i for i in range(HISTOGRAM.buckets)] and all(type(v) is int for v in into)

@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 from unittest import mock
 
+import orjson
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from _measure import CpuMeter, cpu_per_item, interleaved, load_average, median_rate  # noqa: E402
@@ -53,13 +55,16 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from crucible import services as core  # noqa: E402
+from crucible import validation as v  # noqa: E402
 from crucible.models import Team  # noqa: E402
 from observability import selectors, services  # noqa: E402
+from observability.ingest.insert import executions_insert  # noqa: E402
+from observability.ingest.validate import event_validate  # noqa: E402
 from observability.models import Execution  # noqa: E402
 
 AGENTS = 200
@@ -242,7 +247,34 @@ def bench_ingest(n_events: int, batch: int, repeats: int) -> dict:
         assert report["ok"], report
         return meter
 
-    runs = interleaved({"copy": copy_same_table, "keys": copy_keys_only, "api": batch_api}, repeats)
+    def lean_floor():
+        # What any ingest that checks each event must do, and nothing more: parse the body, run the
+        # ingest's own validation, store the rows with the ingest's own COPY. No auth, no pricing,
+        # no lookups, no trace summaries, no rollups: the bound on a validating Python ingest.
+        truncate_all()
+        oldest, newest = now - dt.timedelta(days=30), now + dt.timedelta(hours=1)
+        with CpuMeter() as meter:
+            for body in bodies:
+                rows = []
+                for event in orjson.loads(body)["events"]:
+                    row = event_validate(event, oldest=oldest, newest=newest, errors=v.Errors())
+                    row.update(
+                        agent_id=None,
+                        agent_version_id=None,
+                        content_hash="",
+                        cost_source="none",
+                        counts_execution=True,
+                        counts_usage=True,
+                    )
+                    rows.append(row)
+                with transaction.atomic():
+                    executions_insert(
+                        rows, team_id=team.pk, build_id=None, api_key_id=api_key.pk, source="api", existing=set()
+                    )
+        assert Execution.objects.filter(team=team).count() == n_events
+        return meter
+
+    runs = interleaved({"copy": copy_same_table, "keys": copy_keys_only, "api": batch_api, "lean": lean_floor}, repeats)
     truncate_all()
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE {KEYS_TABLE}")
@@ -255,6 +287,8 @@ def bench_ingest(n_events: int, batch: int, repeats: int) -> dict:
         "api_eps": median_rate(runs["api"], n_events),
         "api_cpu": cpu_per_item(runs["api"], n_events),
         "copy_cpu": cpu_per_item(runs["copy"], n_events),
+        "lean_eps": median_rate(runs["lean"], n_events),
+        "lean_cpu": cpu_per_item(runs["lean"], n_events),
     }
 
 
@@ -503,7 +537,12 @@ def main():
             f"  batch API, test client, sequential    : {r['api_eps']:>10,.0f} events/s"
             f"   = {r['api_eps'] / r['copy_eps']:.2f} x COPY (target >= 0.5)"
         )
+        print(
+            f"  parse + validate + COPY only (floor)  : {r['lean_eps']:>10,.0f} events/s"
+            f"   = {r['lean_eps'] / r['copy_eps']:.2f} x COPY (no auth, pricing, lookups, traces or rollups)"
+        )
         print(cpu_line("batch API CPU", r["api_cpu"]))
+        print(cpu_line("lean floor CPU", r["lean_cpu"]))
         print(cpu_line("raw COPY CPU ", r["copy_cpu"]))
         if args.workers:
             g = bench_ingest_gunicorn(events, args.batch, args.workers, args.clients)

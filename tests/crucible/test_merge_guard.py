@@ -8,10 +8,10 @@ from django.db import DatabaseError, connection, transaction
 from crucible import merge_guard, sql
 from marketplace import services
 from marketplace.services.evidence_histograms import HISTOGRAMS
-from observability.blocks import DAY_BLOCKS
+from observability.blocks import DAY_BLOCKS, HOUR_BLOCKS
 from tests.marketplace.evidence_helpers import record_day
 
-GUARDS = (DAY_BLOCKS, HISTOGRAMS)
+GUARDS = (DAY_BLOCKS, HOUR_BLOCKS, HISTOGRAMS)
 
 INSTALLED_SQL = """
 SELECT p.proname AS function, p.prosrc AS body,

@@ -21,8 +21,9 @@ SHARED = [
     for operation in EARLIER.Migration.operations
     if getattr(operation, "name", None) == "DayBlockRollup"
     for name, field in operation.fields
-    if name not in ("day", "days", "total", "team")
+    if name not in ("day", "days", "total")
 ]
+TOTAL = models.BooleanField(default=False, help_text="The team's whole days or hours: agent, model and version empty.")
 
 # The columns both kinds of blocks gain over migration 0010's (``BlockRollupBase``).
 VERSIONED = [
@@ -53,6 +54,7 @@ class Migration(migrations.Migration):
             )
             for name, field in VERSIONED
         ),
+        migrations.AlterField(model_name="dayblockrollup", name="total", field=TOTAL),
         migrations.AddConstraint(
             model_name="dayblockrollup",
             constraint=models.UniqueConstraint(
@@ -72,18 +74,7 @@ class Migration(migrations.Migration):
                         default=1, help_text="Length of the block in hours (1, 2, 4, 8 or 16)."
                     ),
                 ),
-                (
-                    "total",
-                    models.BooleanField(
-                        default=False, help_text="The team's whole hour(s): agent, model and version empty."
-                    ),
-                ),
-                (
-                    "team",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crucible.team"
-                    ),
-                ),
+                ("total", TOTAL.clone()),
             ],
             options={
                 "ordering": ["-hour"],

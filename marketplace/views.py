@@ -92,6 +92,10 @@ class AgentMixin(TeamPageMixin):
         return self.get_object(access.READ)
 
 
+# Versions the install form suggests (the newest first); the versions table lists them all.
+INSTALL_SUGGESTIONS = 20
+
+
 class AgentDetailView(AgentMixin, TemplateView):
     template_name = "marketplace/agent_detail.html"
 
@@ -99,9 +103,11 @@ class AgentDetailView(AgentMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         agent = self.get_agent()
         user = self.request.user
-        # The install form names every version: (version, yanked) pairs, not model instances (a
-        # loop over a thousand instances was most of the page's time); the table shows 20 at a time.
-        version_options = list(selectors.versions_ordered(agent=agent).values_list("version", "is_yanked"))
+        # The install form suggests the newest versions ((version, yanked) pairs) and takes any
+        # other typed in: a form naming every one of a thousand versions was a third of the page.
+        version_options = list(
+            selectors.versions_ordered(agent=agent).values_list("version", "is_yanked")[:INSTALL_SUGGESTIONS]
+        )
         versions_listing = page_of(
             self.request,
             selectors.versions_ordered(agent=agent).select_related("published_by"),
@@ -293,7 +299,7 @@ class InstallView(AgentActionView):
     team_action = True
 
     def act(self, agent):
-        version = self.request.POST.get("version") or None
+        version = self.request.POST.get("version", "").strip() or None
         installation, outcome = agent_install(agent=agent, team=self.team, version=version, user=self.request.user)
         text = {
             "installed": "Installed",

@@ -59,9 +59,7 @@ def test_install_form_suggests_the_newest_versions_yanked_ones_marked(web, publi
     html = web.get(f"/marketplace/agents/{public_agent.pk}/").content.decode()
     assert 'placeholder="latest (1.1.0)"' in html
     suggested = html.split('<datalist id="install-versions">', 1)[1].split("</datalist>", 1)[0]
-    assert suggested == (
-        '<option value="1.1.0"></option><option value="1.0.0" label="1.0.0 (yanked)"></option>'
-    )
+    assert suggested == ('<option value="1.1.0"></option><option value="1.0.0" label="1.0.0 (yanked)"></option>')
 
 
 def test_install_form_suggests_twenty_and_installs_any_typed_version(web, public_agent, team):

@@ -103,11 +103,6 @@ class AgentDetailView(AgentMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         agent = self.get_agent()
         user = self.request.user
-        # The install form suggests the newest versions ((version, yanked) pairs) and takes any
-        # other typed in: a form naming every one of a thousand versions was a third of the page.
-        version_options = list(
-            selectors.versions_ordered(agent=agent).values_list("version", "is_yanked")[:INSTALL_SUGGESTIONS]
-        )
         versions_listing = page_of(
             self.request,
             selectors.versions_ordered(agent=agent).select_related("published_by"),
@@ -126,6 +121,15 @@ class AgentDetailView(AgentMixin, TemplateView):
             self.request, selectors.ratings_for_agent(agent=agent), per_page=10, item_name=("review", "reviews")
         )
         is_publisher = access.can(self.request, agent.team_id)
+        can_write = access.can(self.request, self.team.pk)
+        # The install form (shown to writers while the agent is not installed) suggests the newest
+        # versions ((version, yanked) pairs) and takes any other typed in, however many there are.
+        install_form = can_write and not (installation and installation.is_active)
+        version_options = (
+            list(selectors.versions_ordered(agent=agent).values_list("version", "is_yanked")[:INSTALL_SUGGESTIONS])
+            if install_form
+            else []
+        )
         histogram_max = max(stats["histogram"].values()) or 1
         context.update(
             agent=agent,
@@ -140,7 +144,7 @@ class AgentDetailView(AgentMixin, TemplateView):
             installation=installation,
             upgrade_available=bool(installation and installation.upgrade_to),
             forks=selectors.forks_of(agent=agent, team_ids=self.readable_team_ids)[:10],
-            can_write=access.can(self.request, self.team.pk),
+            can_write=can_write,
             is_own=agent.team_id == self.team.pk,
             is_publisher=is_publisher,
             can_rate=installation is not None and agent.team_id != self.team.pk and not is_publisher,

@@ -41,9 +41,11 @@ def test_the_previous_window_still_counts_just_after_a_boundary():
 
 
 def test_several_limits_move_in_one_statement_in_the_order_given():
-    ratelimit.rate_hit(name="b", seconds=60)
-    with CaptureQueriesContext(connection) as queries:
-        counts = ratelimit.rate_hit_many(hits=[("b", 60), ("a", 3600)])
+    # Mid-hour on a fixed clock: in the last minute of a real hour the hour's window has < 60 s left.
+    with mock.patch.object(ratelimit.time, "time", return_value=1_000_000 * 3600 + 1800):
+        ratelimit.rate_hit(name="b", seconds=60)
+        with CaptureQueriesContext(connection) as queries:
+            counts = ratelimit.rate_hit_many(hits=[("b", 60), ("a", 3600)])
     assert len(queries) == 1
     assert [count for count, _ in counts] == [2, 1]
     assert counts[1][1] > 60  # seconds left in the hour's window, not the minute's

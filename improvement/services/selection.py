@@ -176,13 +176,32 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
+class ServedVariant(NamedTuple):
+    """What the caller of a select needs of the variant served (a plain row: building a model
+    instance was a twentieth of a select's Python)."""
+
+    id: int
+    name: str
+    prompt: str
+    is_control: bool
+    agent_version_id: int | None
+    version_label: str
+    model_hints: dict | None
+    input_schema: dict | None
+    output_schema: dict | None
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
 @dataclass(frozen=True)
 class Selection:
     assignment_id: int
     experiment_id: int
     experiment_name: str
     strategy: str
-    variant: Variant  # id, name, prompt, is_control and the version parts loaded
+    variant: ServedVariant
     unit: str | None = None  # the unit key, when the caller sent one
     returning_unit: bool = False  # the unit already had this variant (sticky)
 
@@ -266,18 +285,16 @@ def experiment_select(
             kept = claimed if claimed in by_id else chosen.id
             assignment = sql.fetch_one(_SELECT_SQL, values | {"variant": kept, "uniform": 0, "greedy": 0})
     row = by_id[assignment["variant_id"]]
-    variant = Variant(
-        id=row.variant_id,
-        team_id=exp.team_id,
-        experiment_id=exp.experiment_id,
-        name=row.variant_name,
-        prompt=row.prompt,
-        is_control=row.is_control,
-        agent_version_id=row.agent_version_id,
-        version_label=row.version_label,
-        model_hints=_json(row.model_hints),
-        input_schema=_json(row.input_schema),
-        output_schema=_json(row.output_schema),
+    variant = ServedVariant(
+        row.variant_id,
+        row.variant_name,
+        row.prompt,
+        row.is_control,
+        row.agent_version_id,
+        row.version_label,
+        _json(row.model_hints),
+        _json(row.input_schema),
+        _json(row.output_schema),
     )
     return Selection(
         assignment["id"], exp.experiment_id, exp.experiment_name, exp.strategy, variant, unit, kept is not None
@@ -293,4 +310,6 @@ def variant_select(
     )
     if selection is None:
         raise ValidationError({"experiment": "No such experiment."})
-    return selection.variant, selection.assignment_id
+    served = selection.variant
+    variant = Variant(team_id=experiment.team_id, experiment_id=experiment.pk, **served._asdict())
+    return variant, selection.assignment_id

@@ -13,6 +13,7 @@ from django.utils import timezone
 from crucible import sql
 from improvement import bandits
 from improvement.models import (
+    BUCKET_SHARD_SQL,
     Assignment,
     Experiment,
     Status,
@@ -115,9 +116,10 @@ class _StateRow(NamedTuple):
 
 _BUCKET_UPSERT = f"""
     INSERT INTO {VariantBucket._meta.db_table}
-        (experiment_id, variant_id, bucket, assignments, results, successes, objective_sum, uniform_draws, greedy_draws)
+        (experiment_id, variant_id, bucket, assignments, results, successes, objective_sum, uniform_draws, greedy_draws,
+         shard)
     {{source}}
-    ON CONFLICT (variant_id, bucket)
+    ON CONFLICT (variant_id, bucket, shard)
     DO UPDATE SET assignments = {VariantBucket._meta.db_table}.assignments + 1,
         uniform_draws = {VariantBucket._meta.db_table}.uniform_draws + EXCLUDED.uniform_draws,
         greedy_draws = {VariantBucket._meta.db_table}.greedy_draws + EXCLUDED.greedy_draws
@@ -129,7 +131,7 @@ WITH a AS (
     RETURNING id, variant_id
 ), b AS ({
     _BUCKET_UPSERT.format(
-        source="VALUES (%(experiment)s, %(variant)s, %(bucket)s, 1, 0, 0, 0, %(uniform)s, %(greedy)s)"
+        source=f"VALUES (%(experiment)s, %(variant)s, %(bucket)s, 1, 0, 0, 0, %(uniform)s, %(greedy)s, {BUCKET_SHARD_SQL})"
     )
 })
 SELECT id, variant_id FROM a
@@ -150,7 +152,7 @@ WITH u AS (
     RETURNING id, variant_id
 ), b AS ({
     _BUCKET_UPSERT.format(
-        source="SELECT %(experiment)s, variant_id, %(bucket)s, 1, 0, 0, 0, %(uniform)s, %(greedy)s FROM u"
+        source=f"SELECT %(experiment)s, variant_id, %(bucket)s, 1, 0, 0, 0, %(uniform)s, %(greedy)s, {BUCKET_SHARD_SQL} FROM u"
     )
 })
 SELECT id, variant_id FROM a
@@ -162,7 +164,7 @@ _STATE = {
         context_cols=_CONTEXT_COLUMNS[with_context],
         context_join=_CONTEXT_JOIN if with_context else "",
         bucket_upsert=_BUCKET_UPSERT.format(
-            source="SELECT experiment_id, variant_id, %(bucket)s, 1, 0, 0, 0, 0, 0 FROM kept"
+            source=f"SELECT experiment_id, variant_id, %(bucket)s, 1, 0, 0, 0, 0, 0, {BUCKET_SHARD_SQL} FROM kept"
         ),
     )
     for by_id in (False, True)

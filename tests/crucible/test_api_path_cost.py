@@ -66,7 +66,9 @@ def test_select_with_a_known_key_costs_three_queries(team_key_client, team, djan
         assert team_key_client.post("/api/v1/improvement/select/", body, format="json").status_code == 201
 
 
-def test_select_with_a_unit_key_costs_three_queries_and_two_for_a_returning_unit(team_key_client, team, django_assert_max_num_queries):
+def test_select_with_a_unit_key_costs_three_queries_and_two_for_a_returning_unit(
+    team_key_client, team, django_assert_max_num_queries
+):
     from improvement import services as improvement
 
     experiment = improvement.experiment_create(

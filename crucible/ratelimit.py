@@ -30,6 +30,48 @@ _MAX_KEY = 300
 _ASYNC_COMMIT = ", set_config('synchronous_commit', 'off', true) AS async_commit"
 
 
+# Each hit's row upserted (rows locked in key order, so concurrent requests that share limits never
+# deadlock), with the previous window's count beside it; ``swept`` deletes expired windows.
+_HIT_MANY = """
+    WITH wanted AS (
+        SELECT * FROM unnest(%(keys)s::text[], %(previous)s::text[], %(ttls)s::int[]) AS w(key, previous, ttl)
+    ), hit AS (
+        INSERT INTO {table} (key, count, expires_at)
+        SELECT key, %(amount)s, now() + make_interval(secs => ttl) FROM wanted ORDER BY key
+        ON CONFLICT (key) DO UPDATE SET count = {table}.count + EXCLUDED.count
+        RETURNING key, count
+    ), swept AS (
+        DELETE FROM {table} WHERE %(sweep)s AND expires_at < now()
+    )
+    SELECT hit.count, COALESCE(old.count, 0){async_commit}
+    FROM wanted JOIN hit ON hit.key = wanted.key
+    LEFT JOIN {table} old ON old.key = wanted.previous
+    ORDER BY array_position(%(keys)s::text[], wanted.key)
+"""
+_HIT_ONE = """
+    WITH hit AS (
+        INSERT INTO {table} (key, count, expires_at)
+        VALUES (%(key)s, %(amount)s, now() + make_interval(secs => %(ttl)s::int))
+        ON CONFLICT (key) DO UPDATE SET count = {table}.count + EXCLUDED.count
+        RETURNING count
+    ), swept AS (
+        DELETE FROM {table} WHERE %(sweep)s AND expires_at < now()
+    )
+    SELECT hit.count, COALESCE((SELECT old.count FROM {table} old WHERE old.key = %(previous)s), 0){async_commit}
+    FROM hit
+"""
+# {outside a transaction: {one hit: statement}}
+_STATEMENTS = {
+    autocommit: {
+        one: (_HIT_ONE if one else _HIT_MANY).format(
+            table=RateCounter._meta.db_table, async_commit=_ASYNC_COMMIT if autocommit else ""
+        )
+        for one in (True, False)
+    }
+    for autocommit in (True, False)
+}
+
+
 @dataclass(frozen=True)
 class Window:
     key: str
@@ -68,35 +110,36 @@ def rate_hit_many(*, hits: list[tuple[str, int]], amount: int = 1) -> list[tuple
     concurrent requests that share limits never deadlock. Returns one (count, seconds left) per hit,
     in the order given; the names must differ."""
     windows = [window_for(name=name, seconds=seconds) for name, seconds in hits]
-    table = RateCounter._meta.db_table
+    statements = _STATEMENTS[connection.get_autocommit()]
+    # One statement whatever happens (a request's query count stays fixed); about one hit in
+    # _SWEEP_ONE_IN also deletes the expired windows of every name.
+    sweep = random.randrange(_SWEEP_ONE_IN) == 0
     with connection.cursor() as cursor:
-        # One statement whatever happens (a request's query count stays fixed); about one hit in
-        # _SWEEP_ONE_IN also deletes the expired windows of every name.
-        cursor.execute(
-            f"""
-            WITH wanted AS (
-                SELECT * FROM unnest(%(keys)s::text[], %(previous)s::text[], %(ttls)s::int[]) AS w(key, previous, ttl)
-            ), hit AS (
-                INSERT INTO {table} (key, count, expires_at)
-                SELECT key, %(amount)s, now() + make_interval(secs => ttl) FROM wanted ORDER BY key
-                ON CONFLICT (key) DO UPDATE SET count = {table}.count + EXCLUDED.count
-                RETURNING key, count
-            ), swept AS (
-                DELETE FROM {table} WHERE %(sweep)s AND expires_at < now()
+        if len(windows) == 1:
+            # The common case (an API request under its key's limit): the same upsert with plain
+            # parameters, about a third cheaper for PostgreSQL and psycopg than the arrays below.
+            (window,) = windows
+            cursor.execute(
+                statements[True],
+                {
+                    "key": window.key,
+                    "previous": window.previous_key,
+                    "ttl": hits[0][1] * 2 + 1,
+                    "amount": amount,
+                    "sweep": sweep,
+                },
             )
-            SELECT hit.count, COALESCE(old.count, 0){_ASYNC_COMMIT if connection.get_autocommit() else ""}
-            FROM wanted JOIN hit ON hit.key = wanted.key
-            LEFT JOIN {table} old ON old.key = wanted.previous
-            ORDER BY array_position(%(keys)s::text[], wanted.key)
-            """,
-            {
-                "keys": [w.key for w in windows],
-                "previous": [w.previous_key for w in windows],
-                "ttls": [seconds * 2 + 1 for _, seconds in hits],
-                "amount": amount,
-                "sweep": random.randrange(_SWEEP_ONE_IN) == 0,
-            },
-        )
+        else:
+            cursor.execute(
+                statements[False],
+                {
+                    "keys": [w.key for w in windows],
+                    "previous": [w.previous_key for w in windows],
+                    "ttls": [seconds * 2 + 1 for _, seconds in hits],
+                    "amount": amount,
+                    "sweep": sweep,
+                },
+            )
         rows = cursor.fetchall()
     return [
         (_estimate(current, previous, window), window.seconds_left)

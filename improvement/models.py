@@ -327,6 +327,11 @@ class Assignment(models.Model):
         return f"assignment {self.pk} -> {self.variant_id}"
 
 
+BUCKET_SHARDS = 16  # rows per variant and hour at most (VariantBucket.shard)
+# The shard a connection writes: its backend's process id, so concurrent writers rarely share a row.
+BUCKET_SHARD_SQL = f"mod(pg_backend_pid(), {BUCKET_SHARDS})"
+
+
 class VariantBucket(models.Model):
     """Per-variant figures for one hour: assignments (traffic) and results. Upserted, never read-modify-written."""
 
@@ -341,11 +346,18 @@ class VariantBucket(models.Model):
     # split, or epsilon-greedy's exploration) and greedy ones (epsilon-greedy's exploitation).
     uniform_draws = models.BigIntegerField(default=0, db_default=0)
     greedy_draws = models.BigIntegerField(default=0, db_default=0)
+    # An hour's figures of a variant are spread over up to BUCKET_SHARDS rows (by database
+    # connection): concurrent selects each lock a row until their durable commit, so one row per
+    # hour made every select of the leading variant wait for the previous one's WAL flush.
+    # Readers sum the rows of an hour.
+    shard = models.SmallIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["bucket", "variant_id"]
         constraints = [
-            models.UniqueConstraint(fields=["variant", "bucket"], name="variantbucket_unique_variant_bucket")
+            models.UniqueConstraint(
+                fields=["variant", "bucket", "shard"], name="variantbucket_unique_variant_bucket_shard"
+            )
         ]
         indexes = [models.Index(fields=["experiment", "bucket"], name="vbucket_experiment_bucket")]
 

@@ -105,8 +105,8 @@ def experiment_srm(*, experiment: Experiment, variants: list[Variant]) -> dict:
     by_hour: dict = defaultdict(dict)
     explored = exploited = 0
     for hour, variant_id, uniform, greedy in rows:
-        if uniform:
-            by_hour[hour][variant_id] = uniform
+        if uniform:  # an hour's figures may be spread over several rows (VariantBucket.shard)
+            by_hour[hour][variant_id] = by_hour[hour].get(variant_id, 0) + uniform
         explored += uniform
         exploited += greedy
     hours = [(draws, [v.pk for v in variants if _active_in(v, hour)]) for hour, draws in sorted(by_hour.items())]

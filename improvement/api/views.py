@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from crucible import access
 from crucible.api.pagination import CursorPagination
+from crucible.api.serializers import plain_text_input
 from crucible.api.viewsets import TeamScopedMixin
 from improvement import selectors, services
 from improvement.api import serializers as s
@@ -148,14 +149,8 @@ class ExperimentViewSet(TeamScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         """Serve a variant of this running experiment (same as ``POST /select/``)."""
         if not re.fullmatch(r"[0-9]{1,18}", str(pk)):
             raise NotFound("No such experiment.")
-        data = s.SelectUnitSerializer(data=request.data if request.data else {})
-        data.is_valid(raise_exception=True)
-        return _select_response(
-            request,
-            experiment_id=int(pk),
-            unit=data.validated_data.get("unit"),
-            context=data.validated_data.get("context"),
-        )
+        data = _select_input(s.SelectUnitSerializer, request.data if request.data else {})
+        return _select_response(request, experiment_id=int(pk), unit=data.get("unit"), context=data.get("context"))
 
     @extend_schema(responses=s.ReportSerializer)
     @action(detail=True, methods=["get"])
@@ -176,6 +171,17 @@ def variant_version(variant: Variant) -> dict | None:
         "input_schema": variant.input_schema,
         "output_schema": variant.output_schema,
     }
+
+
+def _select_input(serializer_class, data) -> dict:
+    # A body of plain text values (the usual one) is taken as the serializer would take it, without
+    # building it; anything else goes through the serializer, which names every bad field.
+    values = plain_text_input(serializer_class, data)
+    if values is None:
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        values = serializer.validated_data
+    return values
 
 
 def _select_response(request, *, name=None, experiment_id=None, unit=None, context=None) -> Response:
@@ -223,14 +229,8 @@ class SelectViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=s.SelectInputSerializer, responses={201: s.SelectResultSerializer})
     def create(self, request):
-        data = s.SelectInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return _select_response(
-            request,
-            name=data.validated_data["experiment"],
-            unit=data.validated_data.get("unit"),
-            context=data.validated_data.get("context"),
-        )
+        data = _select_input(s.SelectInputSerializer, request.data)
+        return _select_response(request, name=data["experiment"], unit=data.get("unit"), context=data.get("context"))
 
 
 class ResultViewSet(viewsets.GenericViewSet):

@@ -13,7 +13,15 @@ from django.utils import timezone
 from crucible import limits, sql
 from crucible import validation as v
 from improvement import covariates, guardrails
-from improvement.models import Assignment, Experiment, Variant, VariantBucket, VariantContext, VariantDuration
+from improvement.models import (
+    BUCKET_SHARD_SQL,
+    Assignment,
+    Experiment,
+    Variant,
+    VariantBucket,
+    VariantContext,
+    VariantDuration,
+)
 from improvement.selectors import variants_for_team
 from improvement.services._common import RESULT_COST_PLACES, _hour
 from improvement.services.guardrails import guardrails_enforce
@@ -232,7 +240,8 @@ def results_record_bulk(
 def _buckets_add_results(rows: list[tuple], *, bucket) -> None:
     table = VariantBucket._meta.db_table
     values = ", ".join(
-        f"(%(experiment_{i})s, %(variant_{i})s, %(bucket)s, 0, %(results_{i})s, %(successes_{i})s, %(objective_{i})s)"
+        f"(%(experiment_{i})s, %(variant_{i})s, %(bucket)s, 0, %(results_{i})s, %(successes_{i})s, %(objective_{i})s, "
+        f"{BUCKET_SHARD_SQL})"
         for i in range(len(rows))
     )
     params = {"bucket": bucket}
@@ -245,9 +254,9 @@ def _buckets_add_results(rows: list[tuple], *, bucket) -> None:
             f"objective_{i}": objective,
         }
     sql.execute(
-        f"""INSERT INTO {table} (experiment_id, variant_id, bucket, assignments, results, successes, objective_sum)
+        f"""INSERT INTO {table} (experiment_id, variant_id, bucket, assignments, results, successes, objective_sum, shard)
         VALUES {values}
-        ON CONFLICT (variant_id, bucket) DO UPDATE SET
+        ON CONFLICT (variant_id, bucket, shard) DO UPDATE SET
             results = {table}.results + EXCLUDED.results,
             successes = {table}.successes + EXCLUDED.successes,
             objective_sum = {table}.objective_sum + EXCLUDED.objective_sum""",

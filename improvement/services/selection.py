@@ -13,6 +13,7 @@ from django.utils import timezone
 from crucible import sql
 from improvement import bandits
 from improvement.models import (
+    BUCKET_SHARD_SQL,
     Assignment,
     Experiment,
     Status,
@@ -31,38 +32,55 @@ CONTEXT_CHARS = 100
 # The hot path is two statements: one read of the experiment and its active variants' running
 # sums (no lock), one write of the assignment plus the hour's traffic counter. Both are plain SQL
 # so the per-request cost stays close to the framework's floor (see benchmarks/improvement.py).
+# A returning unit (its sticky variant still active, the experiment running) needs no choice, so
+# its assignment is written by the read itself: one statement (``_UNIT_STATE_SQL``).
+_STATE_COLUMNS = """e.id AS experiment_id, e.team_id, e.name AS experiment_name, e.status, e.strategy, e.epsilon,
+       e.min_results, v.id AS variant_id, v.name AS variant_name, v.prompt, v.is_control, v.results_count,
+       v.objective_count, v.objective_sum, v.agent_version_id, v.version_label, v.model_hints, v.input_schema,
+       v.output_schema"""
 _STATE_SQL = f"""
-SELECT e.id AS experiment_id, e.team_id, e.name AS experiment_name, e.status, e.strategy, e.epsilon, e.min_results,
-       v.id AS variant_id, v.name AS variant_name, v.prompt, v.is_control, v.results_count, v.objective_count,
-       v.objective_sum, v.agent_version_id, v.version_label, v.model_hints, v.input_schema, v.output_schema,
-       {{unit}} AS unit_variant_id, {{context_cols}}
+SELECT {_STATE_COLUMNS}, NULL::bigint AS unit_variant_id, {{context_cols}}, NULL::bigint AS assignment_id
 FROM {Experiment._meta.db_table} e
 LEFT JOIN {Variant._meta.db_table} v ON v.experiment_id = e.id AND v.retired_at IS NULL{{context_join}}
 WHERE e.team_id = ANY(%(teams)s) AND {{match}}
 ORDER BY (e.team_id = %(prefer)s) DESC, e.id, v.id
 """
-# With a unit key, the same read also fetches the unit's sticky variant (an index lookup).
-_UNIT_VARIANT = (
-    f"(SELECT u.variant_id FROM {UnitAssignment._meta.db_table} u "
-    "WHERE u.experiment_id = e.id AND u.unit_key = %(unit)s)"
-)
+# With a unit key: the experiment, the unit's sticky variant (an index lookup) and, when that
+# variant is still active and the experiment running, the assignment and the hour's traffic
+# counter written for it (``kept``); otherwise nothing is written and the caller chooses.
+_UNIT_STATE_SQL = f"""
+WITH e AS (
+    SELECT e.id, e.team_id, e.name, e.status, e.strategy, e.epsilon, e.min_results
+    FROM {Experiment._meta.db_table} e
+    WHERE e.team_id = ANY(%(teams)s) AND {{match}}
+    ORDER BY (e.team_id = %(prefer)s) DESC, e.id
+    LIMIT 1
+), u AS (
+    SELECT u.variant_id FROM {UnitAssignment._meta.db_table} u JOIN e ON u.experiment_id = e.id
+    WHERE u.unit_key = %(unit)s
+), kept AS (
+    SELECT e.team_id, e.id AS experiment_id, v.id AS variant_id
+    FROM e JOIN u ON true JOIN {Variant._meta.db_table} v ON v.id = u.variant_id AND v.experiment_id = e.id
+    WHERE e.status = '{Status.RUNNING.value}' AND v.retired_at IS NULL
+), a AS (
+    INSERT INTO {Assignment._meta.db_table} (team_id, experiment_id, variant_id, created_at, context)
+    SELECT team_id, experiment_id, variant_id, %(now)s, %(context)s FROM kept
+    RETURNING id
+), b AS ({{bucket_upsert}})
+SELECT {_STATE_COLUMNS}, (SELECT variant_id FROM u) AS unit_variant_id, {{context_cols}},
+       (SELECT id FROM a) AS assignment_id
+FROM e
+LEFT JOIN {Variant._meta.db_table} v ON v.experiment_id = e.id AND v.retired_at IS NULL{{context_join}}
+ORDER BY v.id
+"""
 # With a context, the variants' sums within that context bucket come along (Thompson per bucket).
 _CONTEXT_JOIN = f"""
 LEFT JOIN {VariantContext._meta.db_table} c ON c.variant_id = v.id AND c.context = %(context)s"""
-_STATE = {
-    (by_id, with_unit, with_context): _STATE_SQL.format(
-        match="e.id = %(ref)s" if by_id else "e.name = %(ref)s",
-        unit=_UNIT_VARIANT if with_unit else "NULL::bigint",
-        context_cols="c.results AS context_results, c.objective_count AS context_objective_count, "
-        "c.objective_sum AS context_objective_sum"
-        if with_context
-        else "NULL::bigint AS context_results, NULL::bigint AS context_objective_count, "
-        "NULL::float AS context_objective_sum",
-        context_join=_CONTEXT_JOIN if with_context else "",
-    )
-    for by_id in (False, True)
-    for with_unit in (False, True)
-    for with_context in (False, True)
+_CONTEXT_COLUMNS = {
+    True: "c.results AS context_results, c.objective_count AS context_objective_count, "
+    "c.objective_sum AS context_objective_sum",
+    False: "NULL::bigint AS context_results, NULL::bigint AS context_objective_count, "
+    "NULL::float AS context_objective_sum",
 }
 
 
@@ -93,13 +111,15 @@ class _StateRow(NamedTuple):
     context_results: int | None  # the variant's sums within the select's context (None: none yet)
     context_objective_count: int | None
     context_objective_sum: float | None
+    assignment_id: int | None  # the returning unit's assignment, written by the read (else None)
 
 
 _BUCKET_UPSERT = f"""
     INSERT INTO {VariantBucket._meta.db_table}
-        (experiment_id, variant_id, bucket, assignments, results, successes, objective_sum, uniform_draws, greedy_draws)
+        (experiment_id, variant_id, bucket, assignments, results, successes, objective_sum, uniform_draws, greedy_draws,
+         shard)
     {{source}}
-    ON CONFLICT (variant_id, bucket)
+    ON CONFLICT (variant_id, bucket, shard)
     DO UPDATE SET assignments = {VariantBucket._meta.db_table}.assignments + 1,
         uniform_draws = {VariantBucket._meta.db_table}.uniform_draws + EXCLUDED.uniform_draws,
         greedy_draws = {VariantBucket._meta.db_table}.greedy_draws + EXCLUDED.greedy_draws
@@ -111,7 +131,7 @@ WITH a AS (
     RETURNING id, variant_id
 ), b AS ({
     _BUCKET_UPSERT.format(
-        source="VALUES (%(experiment)s, %(variant)s, %(bucket)s, 1, 0, 0, 0, %(uniform)s, %(greedy)s)"
+        source=f"VALUES (%(experiment)s, %(variant)s, %(bucket)s, 1, 0, 0, 0, %(uniform)s, %(greedy)s, {BUCKET_SHARD_SQL})"
     )
 })
 SELECT id, variant_id FROM a
@@ -132,17 +152,49 @@ WITH u AS (
     RETURNING id, variant_id
 ), b AS ({
     _BUCKET_UPSERT.format(
-        source="SELECT %(experiment)s, variant_id, %(bucket)s, 1, 0, 0, 0, %(uniform)s, %(greedy)s FROM u"
+        source=f"SELECT %(experiment)s, variant_id, %(bucket)s, 1, 0, 0, 0, %(uniform)s, %(greedy)s, {BUCKET_SHARD_SQL} FROM u"
     )
 })
 SELECT id, variant_id FROM a
 """
 _UNIT_READ_SQL = f"SELECT variant_id FROM {UnitAssignment._meta.db_table} WHERE experiment_id = %(experiment)s AND unit_key = %(unit)s"
+_STATE = {
+    (by_id, with_unit, with_context): (_UNIT_STATE_SQL if with_unit else _STATE_SQL).format(
+        match="e.id = %(ref)s" if by_id else "e.name = %(ref)s",
+        context_cols=_CONTEXT_COLUMNS[with_context],
+        context_join=_CONTEXT_JOIN if with_context else "",
+        bucket_upsert=_BUCKET_UPSERT.format(
+            source=f"SELECT experiment_id, variant_id, %(bucket)s, 1, 0, 0, 0, 0, 0, {BUCKET_SHARD_SQL} FROM kept"
+        ),
+    )
+    for by_id in (False, True)
+    for with_unit in (False, True)
+    for with_context in (False, True)
+}
 
 
 def _json(value):
     # Django reads jsonb columns as text (JSONField decodes them); raw rows do the same here.
     return json.loads(value) if isinstance(value, str) else value
+
+
+class ServedVariant(NamedTuple):
+    """What the caller of a select needs of the variant served (a plain row: building a model
+    instance was a twentieth of a select's Python)."""
+
+    id: int
+    name: str
+    prompt: str
+    is_control: bool
+    agent_version_id: int | None
+    version_label: str
+    model_hints: dict | None
+    input_schema: dict | None
+    output_schema: dict | None
+
+    @property
+    def pk(self) -> int:
+        return self.id
 
 
 @dataclass(frozen=True)
@@ -151,7 +203,7 @@ class Selection:
     experiment_id: int
     experiment_name: str
     strategy: str
-    variant: Variant  # id, name, prompt, is_control and the version parts loaded
+    variant: ServedVariant
     unit: str | None = None  # the unit key, when the caller sent one
     returning_unit: bool = False  # the unit already had this variant (sticky)
 
@@ -178,16 +230,25 @@ def experiment_select(
 
     Reads the variants' sums without locking anything (a result landing meanwhile only shifts the
     odds by one result), chooses with the experiment's strategy in Python, then inserts the
-    assignment and bumps the hour's traffic counter in one statement. The experiment row is never
+    assignment and bumps the hour's traffic counter in one statement. A returning unit's read
+    writes its assignment and counter itself (one statement in all). The experiment row is never
     locked or written, so selection scales with concurrent callers."""
     if unit is not None and (not isinstance(unit, str) or not unit.strip() or len(unit) > UNIT_KEY_CHARS):
         raise ValidationError({"unit": f"A unit key is a non-empty text of at most {UNIT_KEY_CHARS} characters."})
     if context is not None and (not isinstance(context, str) or not context.strip() or len(context) > CONTEXT_CHARS):
         raise ValidationError({"context": f"A context is a non-empty text of at most {CONTEXT_CHARS} characters."})
     state_sql = _STATE[(experiment_id is not None, unit is not None, context is not None)]
-    ref = experiment_id if experiment_id is not None else name
-    params = {"teams": list(team_ids), "ref": ref, "prefer": prefer_team_id or 0, "unit": unit, "context": context}
-    rows = sql.fetch_rows(state_sql, params, _StateRow)
+    now = timezone.now()
+    values = {
+        "teams": list(team_ids),
+        "ref": experiment_id if experiment_id is not None else name,
+        "prefer": prefer_team_id or 0,
+        "now": now,
+        "bucket": _hour(now),
+        "unit": unit,
+        "context": context or "",  # the bucket's sums are joined only when a context was sent
+    }
+    rows = sql.fetch_rows(state_sql, values, _StateRow)
     if not rows:
         return None
     exp = rows[0]
@@ -197,18 +258,10 @@ def experiment_select(
     if not rows:
         raise ValidationError({"variants": "This experiment has no active variant to serve."})
     by_id = {r.variant_id: r for r in rows}
-    now = timezone.now()
-    values = {
-        "team": exp.team_id,
-        "experiment": exp.experiment_id,
-        "now": now,
-        "bucket": _hour(now),
-        "unit": unit,
-        "context": context or "",
-    }
+    values |= {"team": exp.team_id, "experiment": exp.experiment_id}
     kept = exp.unit_variant_id if exp.unit_variant_id in by_id else None
-    if kept is not None:
-        assignment = sql.fetch_one(_SELECT_SQL, values | {"variant": kept, "uniform": 0, "greedy": 0})
+    if kept is not None:  # a returning unit: the read has written its assignment
+        assignment = {"id": exp.assignment_id, "variant_id": kept}
     else:
         if context is not None and exp.strategy == Strategy.THOMPSON:
             arms = [
@@ -234,18 +287,16 @@ def experiment_select(
             kept = claimed if claimed in by_id else chosen.id
             assignment = sql.fetch_one(_SELECT_SQL, values | {"variant": kept, "uniform": 0, "greedy": 0})
     row = by_id[assignment["variant_id"]]
-    variant = Variant(
-        id=row.variant_id,
-        team_id=exp.team_id,
-        experiment_id=exp.experiment_id,
-        name=row.variant_name,
-        prompt=row.prompt,
-        is_control=row.is_control,
-        agent_version_id=row.agent_version_id,
-        version_label=row.version_label,
-        model_hints=_json(row.model_hints),
-        input_schema=_json(row.input_schema),
-        output_schema=_json(row.output_schema),
+    variant = ServedVariant(
+        row.variant_id,
+        row.variant_name,
+        row.prompt,
+        row.is_control,
+        row.agent_version_id,
+        row.version_label,
+        _json(row.model_hints),
+        _json(row.input_schema),
+        _json(row.output_schema),
     )
     return Selection(
         assignment["id"], exp.experiment_id, exp.experiment_name, exp.strategy, variant, unit, kept is not None
@@ -261,4 +312,6 @@ def variant_select(
     )
     if selection is None:
         raise ValidationError({"experiment": "No such experiment."})
-    return selection.variant, selection.assignment_id
+    served = selection.variant
+    variant = Variant(team_id=experiment.team_id, experiment_id=experiment.pk, **served._asdict())
+    return variant, selection.assignment_id

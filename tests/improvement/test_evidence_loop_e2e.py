@@ -79,7 +79,7 @@ def test_publish_share_run_evidence_upgrade_experiment_pin(make_team, make_user,
     results = []
     for _ in range(400):
         chosen = improvement_services.experiment_select(team_ids=[adopter.pk], experiment_id=experiment["id"], rng=rng)
-        good = chosen.variant.agent_version.version == "1.1.0"
+        good = chosen.variant.version_label == "1.1.0"
         results.append(
             {
                 "assignment_id": chosen.assignment_id,

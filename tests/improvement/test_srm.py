@@ -111,3 +111,23 @@ def test_srm_is_in_the_api_report(team_key_client, make_experiment):
     body = team_key_client.get(f"{BASE}/experiments/{experiment.pk}/report/").json()
     assert body["srm"]["status"] == "alert"
     assert {c["check"] for c in body["srm"]["checks"]} == {"uniform_draws"}
+
+
+def test_the_uniform_draws_of_an_hour_are_summed_over_its_rows(make_experiment):
+    """Selects on different connections write an hour's counts to different rows (shards)."""
+    from django.utils import timezone
+
+    from improvement import trust
+    from improvement.models import VariantBucket
+
+    experiment = make_experiment("sharded", variants=("a", "b"), strategy="fixed_split")
+    a, b = experiment.variants.order_by("id")
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    for shard, (draws_a, draws_b) in enumerate([(300, 0), (0, 300), (200, 200)]):
+        for variant, draws in ((a, draws_a), (b, draws_b)):
+            VariantBucket.objects.create(
+                experiment=experiment, variant=variant, bucket=hour, shard=shard, assignments=draws, uniform_draws=draws
+            )
+    check = next(c for c in trust.experiment_srm(experiment=experiment, variants=[a, b])["checks"])
+    assert check["observed"] == {"a": 500, "b": 500}  # a fair split, not the last row's 200/200
+    assert check["status"] == srm.OK

@@ -10,7 +10,7 @@ import time
 import pytest
 from django.db import connection, transaction
 
-from crucible import sql
+from crucible import limits, sql
 from crucible.notifications import notification_publish
 from crucible.notifications.models import Notification
 from improvement import conf
@@ -106,3 +106,42 @@ def test_a_concurrent_duplicate_create_names_the_field(team_key_client, team):
     assert body["fields"] == {"name": ["Already taken: another experiment has this name."]}
     assert "name" in body["message"]
     assert Experiment.objects.filter(team=team, name="twin").count() == 1
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+@pytest.mark.django_db
+def test_every_declared_limit_of_a_shape_only_body_is_in_the_schema(member_client, team_key_client):
+    # ShapeOnlyMixin leaves limits to the service and removed the validators drf-spectacular reads
+    # them from: `name` (100 characters), `variants` (20), a result's `cost` (10,000) and an alert
+    # rule's `min_samples` were refused past a limit the schema did not state.
+    from drf_spectacular.plumbing import get_override
+
+    from crucible.api.serializers import ShapeOnlyMixin
+
+    components = member_client.get("/api/v1/schema/?format=json").json()["components"]["schemas"]
+    checked = 0
+    for cls in set(_subclasses(ShapeOnlyMixin)):
+        name = get_override(cls, "component_name", cls.__name__.removesuffix("Serializer"))
+        component = components.get(f"{name}Request") or components.get(f"Patched{name}Request")
+        if component is None:
+            continue
+        for field_name, field in cls().fields.items():
+            schema = component["properties"].get(field_name, {})
+            if getattr(field, "max_length", None) is not None:
+                assert schema.get("maxLength", schema.get("maxItems")) == field.max_length, (name, field_name)
+                checked += 1
+            if getattr(field, "max_value", None) is not None and "oneOf" not in schema:
+                assert schema.get("maximum") == field.max_value, (name, field_name, schema)
+                checked += 1
+    assert checked >= 40
+    long_name = "x" * (limits.NAME_CHARS + 1)
+    response = team_key_client.post("/api/v1/improvement/experiments/", {"name": long_name}, format="json")
+    assert response.status_code == 400 and list(response.json()["fields"]) == ["name"]
+    rule = components["AlertRuleInputRequest"]["properties"]
+    assert rule["min_samples"]["maximum"] == limits.MAX_TOKENS
+    assert rule["critical_threshold"]["maximum"] == 10**15

@@ -227,7 +227,7 @@ def _assignments_mark(checked: list, refused: dict, *, now, prefix: str, skip_re
     """Mark the results' assignments as answered, in one UPDATE. A concurrent request that
     recorded a result for one of them first (after ``results_check`` read it free) makes that
     result refused, named as ``results_check`` names it: the whole request is refused (nothing is
-    written), or with ``skip_refused`` only that result (an ingest batch keeps its other events)."""
+    written), or with ``skip_refused`` only that result (the others are recorded)."""
     assignment_ids = [r["assignment_id"] for r in checked if r is not None and r["assignment_id"] is not None]
     if not assignment_ids:
         return

@@ -1,5 +1,5 @@
 """A result for an assignment that a concurrent request answers first (after this request read it
-free): that result is refused by name, as a sequential duplicate is; in an ingest-style batch
+free): that result is refused by name, as a sequential duplicate is; in a per-item batch
 (``skip_refused``) only that one, the others are recorded."""
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ def test_a_batch_names_the_result_answered_meanwhile_and_writes_nothing(team_key
     assert not Assignment.objects.filter(pk__in=[first, last], result_at__isnull=False).exists()
 
 
-def test_an_ingest_batch_keeps_its_other_results(team, assignments):
-    # Observability's ingest records results with skip_refused: the race refused the whole batch.
+def test_a_per_item_batch_keeps_its_other_results(team, assignments):
+    # skip_refused (the per-item mode observability's ingest uses): the race refused the whole batch.
     experiment, (first, raced, last) = assignments
     thread, outcome = _answer_first(raced)
     results = [{"assignment_id": a, "success": True, "tokens": 5} for a in (first, raced, last)]

@@ -145,3 +145,15 @@ def test_every_declared_limit_of_a_shape_only_body_is_in_the_schema(member_clien
     rule = components["AlertRuleInputRequest"]["properties"]
     assert rule["min_samples"]["maximum"] == limits.MAX_TOKENS
     assert rule["critical_threshold"]["maximum"] == 10**15
+
+
+@pytest.mark.django_db
+def test_a_team_subscription_has_no_user_and_the_schema_says_so(client_for, team_admin):
+    # schemathesis as an admin (a session; the member key never reached it): the team's default
+    # subscription answered "user": null where the schema said a string.
+    client = client_for(team_admin)
+    response = client.post("/api/v1/notification-subscriptions/", {"scope": "team"}, format="json")
+    assert response.status_code in (200, 201), response.content
+    assert response.json()["user"] is None
+    schema = client.get("/api/v1/schema/?format=json").json()
+    assert schema["components"]["schemas"]["Subscription"]["properties"]["user"]["nullable"] is True

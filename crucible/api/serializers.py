@@ -39,13 +39,14 @@ def _object_part_in_a_form(data, field) -> bool:
     )
 
 
-def _list_items_of_the_wrong_type(data, field, value) -> dict[int, list[str]]:
-    """{index: [message]} for the items of a JSON list that are not of the list's type: DRF's
+def _list_items_of_the_wrong_type(data, field, value) -> dict:
+    """{index or key: [message]} for the items of a JSON list (or values of an object) that are not
+    of its type (``{"stack": {"db": 0}}`` where the schema says text values): DRF's
     CharField reads ``[0]`` as ``["0"]`` and its IntegerField ``["12"]`` (or ``["١٢"]``) as
     ``[12]``, where the schema says an array of strings, or of integers."""
-    if hasattr(data, "getlist") or not isinstance(field, serializers.ListField) or field.read_only:
+    if hasattr(data, "getlist") or not isinstance(field, (serializers.ListField, serializers.DictField)):
         return {}
-    if not isinstance(value, list):
+    if field.read_only or not isinstance(value, list if isinstance(field, serializers.ListField) else dict):
         return {}
     child = field.child
     if isinstance(child, serializers.CharField):
@@ -56,7 +57,8 @@ def _list_items_of_the_wrong_type(data, field, value) -> dict[int, list[str]]:
         wrong, message = (lambda item: not isinstance(item, bool)), "Must be a valid boolean."
     else:
         return {}
-    return {i: [message] for i, item in enumerate(value) if item is not None and wrong(item)}
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    return {key: [message] for key, item in items if item is not None and wrong(item)}
 
 
 def _not_a_boolean(field, value) -> bool:

@@ -157,3 +157,20 @@ def test_a_team_subscription_has_no_user_and_the_schema_says_so(client_for, team
     assert response.json()["user"] is None
     schema = client.get("/api/v1/schema/?format=json").json()
     assert schema["components"]["schemas"]["Subscription"]["properties"]["user"]["nullable"] is True
+
+
+@pytest.mark.django_db
+def test_an_object_of_text_takes_text_values_only(team_key_client):
+    # schemathesis: a build report's {"stack": {"x": 0}} was stored as {"x": "0"} where the schema
+    # says an object of strings.
+    build = {
+        "client_build_id": "ci-stack",
+        "status": "succeeded",
+        "started_at": "2026-11-01T10:00:00+00:00",
+        "finished_at": "2026-11-01T10:05:00+00:00",
+    }
+    response = team_key_client.post("/api/v1/teammemory/builds/", {**build, "stack": {"db": 0}}, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == ["stack.db"]
+    response = team_key_client.post("/api/v1/teammemory/builds/", {**build, "stack": {"db": "postgres"}}, format="json")
+    assert response.status_code in (200, 201), response.content

@@ -92,6 +92,10 @@ class AgentMixin(TeamPageMixin):
         return self.get_object(access.READ)
 
 
+# Versions the install form suggests (the newest first); the versions table lists them all.
+INSTALL_SUGGESTIONS = 20
+
+
 class AgentDetailView(AgentMixin, TemplateView):
     template_name = "marketplace/agent_detail.html"
 
@@ -99,9 +103,6 @@ class AgentDetailView(AgentMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         agent = self.get_agent()
         user = self.request.user
-        # The install form names every version: (version, yanked) pairs, not model instances (a
-        # loop over a thousand instances was most of the page's time); the table shows 20 at a time.
-        version_options = list(selectors.versions_ordered(agent=agent).values_list("version", "is_yanked"))
         versions_listing = page_of(
             self.request,
             selectors.versions_ordered(agent=agent).select_related("published_by"),
@@ -120,6 +121,15 @@ class AgentDetailView(AgentMixin, TemplateView):
             self.request, selectors.ratings_for_agent(agent=agent), per_page=10, item_name=("review", "reviews")
         )
         is_publisher = access.can(self.request, agent.team_id)
+        can_write = access.can(self.request, self.team.pk)
+        # The install form (shown to writers while the agent is not installed) suggests the newest
+        # versions ((version, yanked) pairs) and takes any other typed in, however many there are.
+        install_form = can_write and not (installation and installation.is_active)
+        version_options = (
+            list(selectors.versions_ordered(agent=agent).values_list("version", "is_yanked")[:INSTALL_SUGGESTIONS])
+            if install_form
+            else []
+        )
         histogram_max = max(stats["histogram"].values()) or 1
         context.update(
             agent=agent,
@@ -134,7 +144,7 @@ class AgentDetailView(AgentMixin, TemplateView):
             installation=installation,
             upgrade_available=bool(installation and installation.upgrade_to),
             forks=selectors.forks_of(agent=agent, team_ids=self.readable_team_ids)[:10],
-            can_write=access.can(self.request, self.team.pk),
+            can_write=can_write,
             is_own=agent.team_id == self.team.pk,
             is_publisher=is_publisher,
             can_rate=installation is not None and agent.team_id != self.team.pk and not is_publisher,
@@ -293,7 +303,7 @@ class InstallView(AgentActionView):
     team_action = True
 
     def act(self, agent):
-        version = self.request.POST.get("version") or None
+        version = self.request.POST.get("version", "").strip() or None
         installation, outcome = agent_install(agent=agent, team=self.team, version=version, user=self.request.user)
         text = {
             "installed": "Installed",

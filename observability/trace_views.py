@@ -48,25 +48,33 @@ def payload_view(value, default_role: str) -> dict | None:
     return {"value": content_view(value)}
 
 
-def span_rows(spans: list[dict], *, scale: float) -> list[dict]:
-    """The tree's rows for the template's loop. A 1,000-span tree is 1,000 rows of a dozen values,
-    so each span gets here, once, what the loop would otherwise compute or filter a row at a time:
-    its indent, its waterfall bar (``bar_x``, ``bar_w`` in the SVG's units), ``error``, its figures
-    as shown (``crucible.formatting``, the rules of the template filters: ``offset``, ``duration``,
-    ``tokens_in`` / ``tokens_out`` and ``cost_text``, empty when the span has none) and its execution
-    page (the route reversed once)."""
+def span_rows(spans: list[dict], *, scale: float, selected_id: int | None) -> list[dict]:
+    """The tree's rows for the template's loop. A 1,000-span tree is 1,000 rows, and each value a
+    row shows costs the template engine a lookup and an escape, so each span gets here, once, what
+    the loop would otherwise compute or filter a row at a time, as text (never HTML): its classes
+    (``row_class``, ``bar_class``), ``label`` (name, else kind), ``indent``, its waterfall bar
+    (``bar_x``, ``bar_w`` in the SVG's units), ``flag`` (orphan or failed: the badges to show),
+    its figures as shown (``crucible.formatting``, the rules of the template filters: ``offset``,
+    ``duration``, ``tokens`` as "in / out", ``cost_text``, empty when the span has none) and its
+    execution page (the route reversed once)."""
     execution_url = drilldown.execution_url_maker()
     duration, number = formatting.duration, formatting.number
     for span in spans:
+        error = span["status"] == "error"
+        span["error"] = error
+        span["flag"] = error or span["orphan"]
+        span["row_class"] = (
+            "span-row" + (" span-error" if error else "") + (" span-selected" if span["id"] == selected_id else "")
+        )
+        span["bar_class"] = f"bar bar-{span['kind']} bar-error" if error else f"bar bar-{span['kind']}"
+        span["label"] = span["name"] or span["kind"]
         span["indent"] = min(span["depth"], MAX_INDENT)
         span["bar_x"] = round(span["offset_ms"] * scale, 1)
         span["bar_w"] = max(round(span["duration_ms"] * scale, 1), 2)
-        span["error"] = span["status"] == "error"
         span["offset"] = duration(span["offset_ms"])
         span["duration"] = duration(span["duration_ms"])
-        tokens = span["input_tokens"] or span["output_tokens"]
-        span["tokens_in"] = number(span["input_tokens"]) if tokens else ""
-        span["tokens_out"] = number(span["output_tokens"]) if tokens else ""
+        in_tokens, out_tokens = span["input_tokens"], span["output_tokens"]
+        span["tokens"] = f"{number(in_tokens)} / {number(out_tokens)}" if in_tokens or out_tokens else ""
         span["cost_text"] = formatting.money(span["cost"]) if span["cost"] is not None else ""
         span["execution_url"] = execution_url(span["id"])
     return spans
@@ -141,12 +149,12 @@ class TraceView(TeamPageMixin, TemplateView):
         tree = traces.trace_tree(trace=trace, detail=False)
         scale = WATERFALL_WIDTH / tree.total_ms if tree.total_ms > 0 else 0
         selected = self._selected(tree)
+        selected_id = selected["tree"]["id"] if selected else None
         context.update(
             trace=trace,
             tree=tree,
-            spans=span_rows(tree.spans, scale=scale),
+            spans=span_rows(tree.spans, scale=scale, selected_id=selected_id),
             selected=selected,
-            selected_id=selected["tree"]["id"] if selected else None,
         )
         return context
 

@@ -30,7 +30,7 @@ def test_a_thousand_span_trace_selects_spans(page, login, make_user, team):
 
     llm = Execution.objects.get(team=team, span_id=span_hex(999))
     with page.expect_navigation():
-        page.click(f"#span-{llm.pk} a[data-span]")
+        page.click(f"#span-{llm.pk} a.span-link")
     assert page.locator(f"#span-{llm.pk}.span-selected").count() == 1
     tree, row = page.locator(".trace-tree").bounding_box(), page.locator(f"#span-{llm.pk}").bounding_box()
     assert tree["y"] <= row["y"] <= tree["y"] + tree["height"]  # the last span's row is scrolled into view
@@ -41,6 +41,6 @@ def test_a_thousand_span_trace_selects_spans(page, login, make_user, team):
 
     failing = Execution.objects.get(team=team, span_id=span_hex(500))
     with page.expect_navigation():
-        page.click(f"#span-{failing.pk} a[data-span]")
+        page.click(f"#span-{failing.pk} a.span-link")
     assert "Traceback" in page.locator("#span-detail .error-message").inner_text()
     assert page.console_errors == []

@@ -53,15 +53,33 @@ def test_agent_page_shows_versions_schemas_histogram_and_chart(web, public_agent
     assert "Install the agent to rate it." in html
 
 
-def test_install_form_lists_every_version_newest_first_yanked_ones_marked(web, public_agent):
+def test_install_form_suggests_the_newest_versions_yanked_ones_marked(web, public_agent):
     services.version_publish(agent=public_agent, system_prompt="v2", changelog="Faster")
     services.version_yank(version=public_agent.versions.get(version="1.0.0"), reason="typo in prompt")
     html = web.get(f"/marketplace/agents/{public_agent.pk}/").content.decode()
-    select = html.split('<select name="version">', 1)[1].split("</select>", 1)[0]
-    assert " ".join(select.split()) == (
-        '<option value="">latest (1.1.0)</option> '
-        '<option value="1.1.0">1.1.0</option><option value="1.0.0">1.0.0 (yanked)</option>'
-    )
+    assert 'placeholder="latest (1.1.0)"' in html
+    suggested = html.split('<datalist id="install-versions">', 1)[1].split("</datalist>", 1)[0]
+    assert suggested == ('<option value="1.1.0"></option><option value="1.0.0" label="1.0.0 (yanked)"></option>')
+
+
+def test_install_form_suggests_twenty_and_installs_any_typed_version(web, public_agent, team):
+    for n in range(1, 25):
+        services.version_publish(agent=public_agent, system_prompt=f"v{n}", changelog=f"n{n}")
+    html = web.get(f"/marketplace/agents/{public_agent.pk}/").content.decode()
+    suggested = html.split('<datalist id="install-versions">', 1)[1].split("</datalist>", 1)[0]
+    assert suggested.count("<option") == 20 and 'value="1.24.0"' in suggested and 'value="1.4.0"' not in suggested
+    assert "any version of the 25 in the table below" in html
+    # A version older than the suggestions, typed with spaces around it, installs pinned.
+    response = web.post(f"/marketplace/agents/{public_agent.pk}/install/", {"version": " 1.0.0 "}, follow=True)
+    assert "Installed Test Writer 1.0.0." in response.content.decode()
+    installation = public_agent.installations.get(team=team)
+    assert installation.version.version == "1.0.0" and installation.pinned
+
+
+def test_install_form_unknown_version_is_refused_with_a_message(web, public_agent, team):
+    response = web.post(f"/marketplace/agents/{public_agent.pk}/install/", {"version": "9.9.9"}, follow=True)
+    assert "This agent has no version 9.9.9." in response.content.decode()
+    assert not public_agent.installations.filter(team=team).exists()
 
 
 def test_description_is_sanitized_on_the_page(web, make_agent, other_team):

@@ -3,8 +3,11 @@ template loops whose routes are reversed once: the page shows what the plain loo
 and a drill-down tag per row) showed, with every text escaped."""
 
 import re
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.template import engines
 from django.urls import reverse
 
@@ -29,7 +32,7 @@ AGENT_LOOP = """{% load crucible_format observability_links %}{% for a in data.a
   </tr>{% endfor %}"""  # noqa: E501
 
 # The trace tree's rows as the plain template loop rendered them (a reverse per row).
-SPAN_LOOP = """{% load crucible_format observability_links %}{% for s in spans %}<tr id="span-{{ s.id }}" class="span-row{% if s.status == 'error' %} span-error{% endif %}{% if selected and s.id == selected.tree.id %} span-selected{% endif %}"><td class="span-name indent-{{ s.indent }}"><a href="?span={{ s.id }}#span-detail" data-span="{{ s.id }}">{{ s.name|default:s.kind }}</a> <span class="kind kind-{{ s.kind }}">{{ s.kind }}</span>{% if s.orphan %} <span class="badge badge-warn" title="Its parent has not arrived">orphan</span>{% endif %}{% if s.status == "error" %} <span class="badge badge-bad" title="{{ s.error_message|slice:':200' }}">{{ s.error_type|default:"error" }}</span>{% endif %} <a href="{{ s.id|execution_url }}" class="span-execution" title="This span's execution page">run {{ s.id }}</a></td><td class="waterfall"><svg viewBox="0 0 1000 12" preserveAspectRatio="none" role="img" aria-label="from {{ s.offset_ms|duration }}, {{ s.duration_ms|duration }}"><rect x="{{ s.bar_x }}" y="1" width="{{ s.bar_w }}" height="10" class="bar bar-{{ s.kind }}{% if s.status == 'error' %} bar-error{% endif %}"/></svg></td><td class="num">{{ s.duration_ms|duration }}</td><td class="num">{% if s.input_tokens or s.output_tokens %}{{ s.input_tokens|number }} / {{ s.output_tokens|number }}{% endif %}</td><td class="num">{% if s.cost is not None %}{{ s.cost|money }}{% endif %}</td></tr>{% endfor %}"""  # noqa: E501
+SPAN_LOOP = """{% load crucible_format observability_links %}{% for s in spans %}<tr id="span-{{ s.id }}" class="span-row{% if s.status == 'error' %} span-error{% endif %}{% if selected and s.id == selected.tree.id %} span-selected{% endif %}"><td class="span-name indent-{{ s.indent }}"><a href="?span={{ s.id }}#span-detail" class="span-link">{{ s.name|default:s.kind }}</a> <span class="kind kind-{{ s.kind }}">{{ s.kind }}</span>{% if s.orphan %} <span class="badge badge-warn" title="Its parent has not arrived">orphan</span>{% endif %}{% if s.status == "error" %} <span class="badge badge-bad" title="{{ s.error_message|slice:':200' }}">{{ s.error_type|default:"error" }}</span>{% endif %} <a href="{{ s.id|execution_url }}" class="span-execution" title="This span's execution page">run {{ s.id }}</a></td><td class="waterfall"><svg viewBox="0 0 1000 12" preserveAspectRatio="none" role="img" aria-label="from {{ s.offset_ms|duration }}, {{ s.duration_ms|duration }}"><rect x="{{ s.bar_x }}" y="1" width="{{ s.bar_w }}" height="10" class="bar bar-{{ s.kind }}{% if s.status == 'error' %} bar-error{% endif %}"/></svg></td><td class="num">{{ s.duration_ms|duration }}</td><td class="num">{% if s.input_tokens or s.output_tokens %}{{ s.input_tokens|number }} / {{ s.output_tokens|number }}{% endif %}</td><td class="num">{% if s.cost is not None %}{{ s.cost|money }}{% endif %}</td></tr>{% endfor %}"""  # noqa: E501
 
 
 def _rows(html: str, table_id: str) -> str:
@@ -85,6 +88,8 @@ def test_trace_tree_rows_are_what_the_plain_template_loop_showed(client, member,
     Execution.objects.filter(team=team, span_id=span_hex(3)).update(
         error_message="<Traceback> " + "é\"'&" * 100, error_type="Tool<Error>"
     )
+    # A kind no ingest path accepts and a cost shown as "<$0.0001": the loop escapes them too.
+    Execution.objects.filter(team=team, span_id=span_hex(4)).update(kind='<i>"k"&', cost=Decimal("0.00001"))
     client.force_login(member)
     for query in ("", f"?span={named.pk}"):
         response = client.get(f"/observability/traces/{'a' * 32}/{query}")
@@ -99,6 +104,32 @@ def test_trace_tree_rows_are_what_the_plain_template_loop_showed(client, member,
     title = re.search(r'class="badge badge-bad" title="([^"]*)">Tool&lt;Error&gt;<', rows).group(1)
     assert title.startswith("&lt;Traceback&gt; é&quot;&#x27;&amp;") and title.count("é") == (200 - 12) // 4
     assert f'href="{reverse("observability:execution", args=[named.pk])}" class="span-execution"' in rows
+    assert "kind-&lt;i&gt;&quot;k&quot;&amp;" in rows and "&lt;$0.0001" in rows
+
+
+# Values the trace tree's loop writes without escaping (it runs with autoescape off: escaping
+# was half of a 1,000-row loop's time). Each is built by the view from numbers and fixed words.
+UNESCAPED_SPAN_VALUES = {
+    "s.id",  # an integer primary key
+    "s.indent",  # an integer
+    "s.row_class",  # fixed class names
+    "s.execution_url",  # a reversed route with an integer argument
+    "s.offset",  # crucible.formatting.duration of a number: digits, unit letters, spaces
+    "s.duration",
+    "s.bar_x",  # floats
+    "s.bar_w",
+    "s.tokens",  # crucible.formatting.number of two integers
+}
+
+
+def test_trace_tree_loop_escapes_every_value_not_known_safe():
+    source = (Path(settings.BASE_DIR) / "templates/observability/trace.html").read_text()
+    block = source.split("{% autoescape off %}", 1)[1].split("{% endautoescape %}", 1)[0]
+    values = [v.strip() for v in re.findall(r"{{(.*?)}}", block)]
+    assert values, "the loop has values"
+    for value in values:
+        assert value.endswith("|escape") or value in UNESCAPED_SPAN_VALUES, value
+    assert "{% autoescape off %}" not in source.split("{% endautoescape %}", 1)[1]
 
 
 def test_trace_without_spans_says_so(client, member, team):

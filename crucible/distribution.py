@@ -18,6 +18,7 @@ DISTRIBUTED_TABLES = (
     "observability_errorrollup",
     "observability_minuterollup",
     "observability_dayblockrollup",
+    "observability_hourblockrollup",
 )
 DISTRIBUTION_COLUMN = "team_id"
 

@@ -15,6 +15,9 @@ constant written out, so both place a value in the same bucket.
 from __future__ import annotations
 
 import math
+import operator
+from bisect import bisect_left
+from itertools import accumulate
 
 
 class LogScaleHistogram:
@@ -77,24 +80,20 @@ class LogScaleHistogram:
         return self.bucket_value(len(counts) - 1)
 
     def percentiles(self, hist, qs=(0.5, 0.95, 0.99)) -> dict[str, float | None]:
-        """``percentile`` for each of ``qs``, in one walk of the counts (a page reads hundreds)."""
-        counts = [int(c or 0) for c in hist or []]
-        total = sum(counts)
+        """``percentile`` for each of ``qs``, from one running sum of the counts (a page reads
+        hundreds): the first bucket whose running count reaches the rank, by bisection."""
+        # (A list of counts as the rollup reads give it needs no conversion.)
+        counts = hist if type(hist) is list and None not in hist else [int(c or 0) for c in hist or []]
+        running = list(accumulate(counts))
         names = [f"p{round(q * 100)}" for q in qs]
-        if total <= 0:
-            return dict.fromkeys(names)
-        ranks = sorted((max(1, math.ceil(q * total)), name) for q, name in zip(qs, names, strict=True))
-        found, running, next_rank = {}, 0, 0
-        for index, count in enumerate(counts):
-            running += count
-            while next_rank < len(ranks) and running >= ranks[next_rank][0]:
-                found[ranks[next_rank][1]] = self.bucket_value(index)
-                next_rank += 1
-            if next_rank == len(ranks):
-                break
-        for _, name in ranks[next_rank:]:
-            found[name] = self.bucket_value(len(counts) - 1)
-        return {name: found[name] for name in names}
+        # Without negative counts the running sum only grows, so bisection finds the bucket.
+        if not running or running[-1] <= 0 or min(counts) < 0:
+            return {name: self.percentile(hist, q) for name, q in zip(names, qs, strict=True)}
+        last = len(running) - 1
+        return {
+            name: self.bucket_value(min(bisect_left(running, max(1, math.ceil(q * running[-1]))), last))
+            for name, q in zip(names, qs, strict=True)
+        }
 
     def empty(self) -> list[int]:
         return [0] * self.buckets
@@ -106,8 +105,9 @@ class LogScaleHistogram:
 
     @staticmethod
     def add(into: list[int], other) -> list[int]:
-        for i, value in enumerate(other):
-            into[i] += int(value)
+        """Add ``other``'s counts into ``into`` (in place). A list is a row's histogram of ints, as
+        the rollup reads give it (a page adds hundreds); any other sequence is converted."""
+        into[:] = map(operator.add, into, other if type(other) is list else map(int, other))
         return into
 
     def sql_functions(self) -> str:

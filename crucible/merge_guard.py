@@ -1,7 +1,8 @@
-"""Precomputed merges of closed days, kept exact: the project's one way to do it.
+"""Precomputed merges of closed days (or hours), kept exact: the project's one way to do it.
 
-A merge sums the rows of closed UTC days of a source table ahead of the reads: observability's
-day blocks (``observability.blocks``), marketplace's period histograms
+A merge sums the rows of closed UTC days of a source table ahead of the reads, or of closed UTC
+hours for a guard whose ``unit`` is "hour": observability's day and hour blocks
+(``observability.blocks``), marketplace's period histograms
 (``marketplace.services.evidence_histograms``). One rule keeps each merged row equal to the
 source rows it covers, or absent:
 
@@ -16,9 +17,9 @@ source rows it covers, or absent:
 So a writer of a closed day either committed before the merge read (the merge counted it), or
 waits for the merge to commit and then deletes what it merged, in the writer's own transaction.
 Readers use a merged row when there is one, else the source rows, in one statement: no
-bookkeeping per row. A day is merged only once it has been closed for ``SETTLE``
-(``closed_until``): a writer whose transaction began before midnight does not count the day as
-closed and takes no lock.
+bookkeeping per row. A day is merged only once it has been closed for ``SETTLE`` (a guard's
+``settle``; ``closed_until``): a writer whose transaction began before midnight (or before the
+hour ended) does not count the unit as closed and takes no lock.
 
 A change to a guard changes the trigger function: add a migration that runs ``trigger_sql``
 again (``tests/crucible/test_merge_guard.py`` compares the installed functions with the guards).
@@ -29,15 +30,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from crucible import sql
+from crucible import periods, sql
 
 # How long a day stays open to writers that began before its end (see the module docstring).
 SETTLE = dt.timedelta(hours=1)
 EVENTS = ("INSERT", "UPDATE", "DELETE")
-TODAY_SQL = {
-    "date": "(now() AT TIME ZONE 'UTC')::date",
-    "timestamptz": "date_trunc('day', now(), 'UTC')",
-}
 
 
 @dataclass(frozen=True)
@@ -47,12 +44,14 @@ class MergeGuard:
     name: str  # lock namespace, e.g. "observability-dayblock" (SQL names use "_" for "-")
     source: str  # table whose rows of closed days are merged
     merged: str  # table of the merged rows
-    day: str  # the source's UTC day: a date, or a timestamptz at UTC midnight (``day_type``)
-    day_type: str  # "date" or "timestamptz"
+    day: str  # the source's UTC unit: a date, or a timestamptz at the unit's start (``day_type``)
+    day_type: str  # "date" or "timestamptz" (an "hour" unit is a timestamptz)
     lock: tuple[tuple[str, str], ...]  # (source column, SQL type) naming one lock
     lock_parts: str  # SQL over ``k.<lock column>``: the parts of the lock key, in order
     keys: tuple[str, ...]  # source columns that ``covers`` reads from ``k``
-    covers: str  # SQL: merged row ``m`` holds the day of changed source row ``k``
+    covers: str  # SQL: merged row ``m`` holds the day (or hour) of changed source row ``k``
+    unit: str = "day"  # what is closed: a UTC "day" or "hour"
+    settle: dt.timedelta = SETTLE  # how long a unit stays open to writers that began before its end
 
     @property
     def ident(self) -> str:
@@ -65,6 +64,18 @@ class MergeGuard:
     def trigger(self, event: str) -> str:
         return f"{self.ident}_{event.lower()}"
 
+    @property
+    def current_sql(self) -> str:
+        """SQL: the start of the open UTC unit (today, or this hour), of the type of ``day``."""
+        if self.day_type == "date":
+            return "(now() AT TIME ZONE 'UTC')::date"
+        return f"date_trunc('{self.unit}', now(), 'UTC')"
+
+    def closed_until(self, now: dt.datetime) -> dt.datetime:
+        """The UTC start of the unit ending the last one a merge may read: the units before it
+        have been closed for at least ``settle``."""
+        return closed_until(now, unit=self.unit, settle=self.settle)
+
 
 def lock_key_sql(guard: MergeGuard) -> str:
     """The bigint advisory-lock key of one ``k`` row, the same in the trigger and in the job."""
@@ -73,7 +84,7 @@ def lock_key_sql(guard: MergeGuard) -> str:
 
 def function_body(guard: MergeGuard) -> str:
     """The PL/pgSQL body of the guard's trigger function (``changed``: the transition table)."""
-    closed = f"{guard.day} < {TODAY_SQL[guard.day_type]}"
+    closed = f"{guard.day} < {guard.current_sql}"
     lock_columns = ", ".join(column for column, _ in guard.lock)
     return f"""
 BEGIN
@@ -128,7 +139,7 @@ def locks_take(guard: MergeGuard, keys) -> list[tuple]:
     return [tuple(row[column] for column in columns) for row in rows]
 
 
-def closed_until(now: dt.datetime) -> dt.datetime:
-    """UTC midnight ending the last day a merge may read: the days before it have been closed for
-    at least ``SETTLE``."""
-    return (now - SETTLE).astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+def closed_until(now: dt.datetime, *, unit: str = "day", settle: dt.timedelta = SETTLE) -> dt.datetime:
+    """UTC midnight (or the hour's start, for ``unit`` "hour") ending the last day a merge may
+    read: the units before it have been closed for at least ``settle``."""
+    return periods.floor((now - settle).astimezone(dt.UTC), unit)

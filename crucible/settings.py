@@ -119,10 +119,10 @@ DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # has run CRUCIBLE_DB_PREPARE_THRESHOLD times prepared, so PostgreSQL parses and plans it once per
 # connection (issue 16; docs/architecture.md "What an API request costs before its view"). A
 # connection pooler in transaction mode (PgBouncer before 1.21) cannot keep prepared statements:
-# there set CRUCIBLE_DB_PREPARE_THRESHOLD=off. CRUCIBLE_DB_SERVER_SIDE_BINDING=false gives Django's
-# default (client-side binding, nothing prepared), which stays the default until the whole suite
-# (replica, worker, legacy and browser tests included) has run with binding on: opt in with true.
-DB_SERVER_SIDE_BINDING = env_bool("CRUCIBLE_DB_SERVER_SIDE_BINDING", False)
+# there set CRUCIBLE_DB_PREPARE_THRESHOLD=off. On by default since the whole suite (replica,
+# worker, legacy and browser tests included) passes with it; CRUCIBLE_DB_SERVER_SIDE_BINDING=false
+# opts out to Django's default (client-side binding, nothing prepared).
+DB_SERVER_SIDE_BINDING = env_bool("CRUCIBLE_DB_SERVER_SIDE_BINDING", True)
 _prepare_threshold = os.environ.get("CRUCIBLE_DB_PREPARE_THRESHOLD", "5").strip().lower()
 DB_PREPARE_THRESHOLD = None if _prepare_threshold in ("", "off", "none") else int(_prepare_threshold)
 if DB_SERVER_SIDE_BINDING:

@@ -10,6 +10,7 @@ from observability.models import (
     DayBlockRollup,
     ErrorRollup,
     Execution,
+    HourBlockRollup,
     HourlyRollup,
     MinuteRollup,
     ModelPrice,
@@ -131,11 +132,18 @@ admin.site.register(MinuteRollup, RollupAdmin)
 class DayBlockRollupAdmin(_DerivedRows, admin.ModelAdmin):
     """Day blocks are compacted from the daily rollups by a job (observability.blocks): read-only."""
 
-    list_display = ["day", "days", "team", "total", "agent_name", "model", "executions", "successes", "cost"]
+    list_display = ["day", "days", "team", "total", "agent_name", "model", "version", "executions", "cost"]
     list_filter = ["total", "team"]
-    search_fields = ["agent_name", "model"]
+    search_fields = ["agent_name", "model", "version"]
     list_select_related = ["team"]
     show_full_result_count = False
+
+
+@admin.register(HourBlockRollup)
+class HourBlockRollupAdmin(DayBlockRollupAdmin):
+    """Hour blocks are compacted from the hourly rollups by the same job: read-only."""
+
+    list_display = ["hour", "hours", "team", "total", "agent_name", "model", "version", "executions", "cost"]
 
 
 @admin.register(ErrorRollup)

@@ -384,20 +384,24 @@ class MinuteRollup(RollupBase):
         ]
 
 
-class DayBlockRollup(models.Model):
-    """Closed UTC days compacted for the long dashboards (``observability.blocks``): per (team,
-    first day, block length in days, agent, model) the sums of the daily rollups, success count and
-    histogram, without version and status; ``total`` rows (agent and model empty) hold the team's
-    whole day. Built by a periodic job from the daily rollups, never at ingest; a database trigger
-    deletes every block whose days' daily rollups change, so a block is either exact or absent."""
+class BlockRollupBase(models.Model):
+    """What day and hour blocks hold (``observability.blocks``): per block and (agent, model,
+    version), the sums, success count and histogram of the rollups it compacts (without status),
+    and the first and last day or hour with executions. A block starts at its ``<UNIT>`` column
+    and lasts ``<UNIT>s`` units."""
+
+    UNIT = ""  # "day" or "hour"
 
     id = models.BigAutoField(primary_key=True)
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
-    day = models.DateTimeField(help_text="First day of the block (UTC midnight).")
-    days = models.PositiveSmallIntegerField(default=1, help_text="Length of the block in days (1, 2, 4, 8 or 16).")
-    total = models.BooleanField(default=False, help_text="The team's whole day(s): agent and model empty.")
+    total = models.BooleanField(
+        default=False, help_text="The team's whole days or hours: agent, model and version empty."
+    )
     agent_name = models.CharField(max_length=200, blank=True)
     model = models.CharField(max_length=200, blank=True)
+    version = models.CharField(max_length=64, blank=True)
+    first_seen = models.DateTimeField(help_text="First day or hour of the block with executions.")
+    last_seen = models.DateTimeField(help_text="Last day or hour of the block with executions.")
     executions = models.BigIntegerField(default=0)
     successes = models.BigIntegerField(default=0)
     duration_sum_ms = models.FloatField(default=0)
@@ -411,15 +415,51 @@ class DayBlockRollup(models.Model):
     hist = ArrayField(models.BigIntegerField(), size=histogram.BUCKETS)
 
     class Meta:
-        ordering = ["-day"]
+        abstract = True
+
+    def __str__(self) -> str:
+        start, length = getattr(self, self.UNIT), getattr(self, f"{self.UNIT}s")
+        return f"{self.agent_name or '(all agents)'} {self.model} {self.version} {start:%Y-%m-%d %H:%M} +{length}{self.UNIT[0]}"
+
+
+def _block_meta(unit: str) -> type:
+    """A block table's Meta: newest first; one row per (team, first unit, length, total, agent,
+    model, version)."""
+
+    class Meta:
+        ordering = [f"-{unit}"]
         constraints = [
             models.UniqueConstraint(
-                fields=["team", "day", "days", "total", "agent_name", "model"], name="dayblockrollup_unique_key"
+                fields=["team", unit, f"{unit}s", "total", "agent_name", "model", "version"],
+                name=f"{unit}blockrollup_unique_key",
             )
         ]
 
-    def __str__(self) -> str:
-        return f"{self.agent_name or '(all agents)'} {self.model} {self.day:%Y-%m-%d} +{self.days}d"
+    return Meta
+
+
+class DayBlockRollup(BlockRollupBase):
+    """Closed UTC days compacted for the long dashboards (``observability.blocks``): per (team,
+    first day, block length in days, agent, model, version) the sums of the daily rollups, success
+    count and histogram, without status; ``total`` rows (agent, model and version empty) hold the
+    team's whole day. Built by a periodic job from the daily rollups, never at ingest; a database
+    trigger deletes every block whose days' daily rollups change, so a block is exact or absent."""
+
+    UNIT = "day"
+    day = models.DateTimeField(help_text="First day of the block (UTC midnight).")
+    days = models.PositiveSmallIntegerField(default=1, help_text="Length of the block in days (1, 2, 4, 8 or 16).")
+    Meta = _block_meta("day")
+
+
+class HourBlockRollup(BlockRollupBase):
+    """Closed UTC hours compacted like the days (``observability.blocks``), from the hourly rollups;
+    ``total`` rows (agent, model and version empty) hold the team's whole hours. Exact or absent,
+    as day blocks."""
+
+    UNIT = "hour"
+    hour = models.DateTimeField(help_text="First hour of the block (UTC).")
+    hours = models.PositiveSmallIntegerField(default=1, help_text="Length of the block in hours (1, 2, 4, 8 or 16).")
+    Meta = _block_meta("hour")
 
 
 class ErrorRollup(models.Model):

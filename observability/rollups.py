@@ -18,7 +18,7 @@ from django.db import transaction
 
 from crucible import sql  # Django's cursor (client-side binding): the rebuild statements
 from observability import histogram
-from observability.blocks import day_blocks_compact
+from observability.blocks import day_blocks_compact, hour_blocks_compact
 from observability.evidence_feed import evidence_rebuild
 from observability.minutes import minute_rollups_apply, minute_rollups_rebuild
 from observability.sql import execute  # server-side binding: the array upserts
@@ -361,7 +361,8 @@ def rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -> dict:
     counts["observability_errorrollup"] = sql.execute(REBUILD_ERRORS_SQL.format(team_filter=team_filter), params)
     # The marketplace's version evidence is a rollup of the same rows.
     counts["marketplace_versionevidencedaily"] = evidence_rebuild(start=start, end=end, team=team)
-    # The rebuild deleted the blocks of its closed days (trigger): build them again.
+    # The rebuild deleted the blocks of its closed days and hours (triggers): build them again.
     counts["observability_dayblockrollup"] = day_blocks_compact(team=team, since=start)
+    counts["observability_hourblockrollup"] = hour_blocks_compact(team=team, since=start)
     counts["observability_minuterollup"] = minute_rollups_rebuild(start=start, end=end, team=team)
     return {"start": start, "end": end, "rows": counts}

@@ -15,7 +15,7 @@ from django.utils import timezone
 from crucible import limits, sql
 from crucible import validation as v
 from observability import conf, partitions
-from observability.blocks import day_blocks_compact
+from observability.blocks import day_blocks_compact, hour_blocks_compact
 from observability.ingest import EVENT_FIELDS, TOKEN_FIELDS, executions_ingest
 from observability.minutes import minute_rollups_purge
 from observability.models import RedactionRule
@@ -35,6 +35,7 @@ __all__ = [
     "TOKEN_FIELDS",
     "day_blocks_compact",
     "executions_ingest",
+    "hour_blocks_compact",
     "executions_purge",
     "payloads_purge",
     "redaction_rule_create",

@@ -34,10 +34,12 @@ def partitions_ensure(timestamp: int) -> int:
     return len(created)
 
 
-# Day blocks (observability.blocks): compact the days closed since the last run, hourly.
+# Day and hour blocks (observability.blocks): compact the days and hours closed since the last
+# run, hourly (an hour is closed for 15 minutes first: by :23 the hour before is compacted).
 @app.periodic(cron="23 * * * *")
 @app.task(queue="maintenance", name="observability.day_blocks_compact")
 def day_blocks_compact(timestamp: int) -> int:
     days = services.day_blocks_compact()
-    logger.info("Day blocks: compacted %s team-days.", days)
-    return days
+    hours = services.hour_blocks_compact()
+    logger.info("Blocks: compacted %s team-days and %s team-hours.", days, hours)
+    return days + hours

@@ -1,141 +1,172 @@
-"""The dashboard's two views of a long period (per agent and model; per day or week) from day blocks.
+"""Reads of a period from day and hour blocks (``observability.blocks``) where they exist.
 
-Closed days that have day blocks (``observability.blocks``) are read from them: one row per agent
-and model of a day, and one total row per day for the series; every other day, and the hourly and
-raw edges of the period, from the rollups as before. So the histogram sums run over about half
-the rows for the agents and over one row per day for the series, whatever the number of versions,
-statuses and executions.
+Each daily or hourly segment of a period (``rollup_reads._segments``) is read from the blocks that
+cover it: the longest blocks there (a present block that no longer present block there holds;
+aligned blocks are nested or disjoint, so these never overlap), chosen in the same statement, so
+in the same snapshot, as the rows they replace. The units they cover are left out of the rollup
+rows; every other unit, and the raw edges of the period, are read from the rollups as before. So
+the histogram sums run over a few blocks per agent and one total row per day or hour for the
+series, whatever the number of versions, statuses and executions, and the figures are those of
+the rollup rows.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+from dataclasses import dataclass, field
 
 from crucible.sql import fetch_rows
+from observability.blocks import GRAINS, SUMS, Grain
 from observability.selectors.rollup_reads import HIST_ARRAY, _row, _segments, _time_expr, _where
 
-SUMS = (
-    "executions, successes, duration_sum_ms, duration_max_ms, input_tokens, output_tokens, cached_input_tokens, "
-    "reasoning_tokens, cost, unpriced, hist"
-)
 AGGREGATES = (
     "sum(executions) AS executions, sum(successes) AS successes, sum(duration_sum_ms) AS duration_sum_ms, "
     "max(duration_max_ms) AS duration_max_ms, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
     "sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens, sum(cost) AS cost, "
-    "sum(unpriced) AS unpriced, min(time) AS first_seen, max(time) AS last_seen"
+    "sum(unpriced) AS unpriced, min(first_seen) AS first_seen, max(last_seen) AS last_seen"
 )
 
 
-# The agents read the fewest blocks that cover the period's compacted days (``_cover``); the
-# series reads one-day blocks (a point per day).
-COVERED = "(day, days) IN (SELECT * FROM unnest(%(cover_days)s::timestamptz[], %(cover_lengths)s::int[]))"
-ONE_DAY = "days = 1 AND day >= %(block_lo)s AND day < %(block_hi)s"
-COVER_SQL = """
-SELECT day, days FROM observability_dayblockrollup
-WHERE team_id = %(team)s AND total AND day >= %(lo)s AND day + days * interval '1 day' <= %(hi)s
-"""
+def _cover_ctes(g: Grain, i: str) -> str:
+    """``cover_<i>``: the blocks read for [lo_<i>, hi_<i>) (the longest present ones there);
+    ``covered_<i>``: the units they hold; ``uncovered_<i>``: the others, read from the rollups."""
 
+    def inside(b):  # (the bound on the start alone keeps the index scan to the segment)
+        return (
+            f"{b}.{g.start} >= %(lo_{i})s AND {b}.{g.start} < %(hi_{i})s "
+            f"AND {b}.{g.start} + {g.interval(f'{b}.{g.length}')} <= %(hi_{i})s"
+        )
 
-def _cover(team, lo, hi) -> list[tuple]:
-    """[(day, length)]: from ``lo``, the longest block that starts on each day and ends by ``hi``
-    (16, 8, 4, 2 or 1 days); a day without a block is skipped (read from the daily rollups)."""
-    have = {(row["day"], row["days"]) for row in fetch_rows(COVER_SQL, {"team": team.pk, "lo": lo, "hi": hi})}
-    cover, day = [], lo
-    while day < hi:
-        length = next((k for k in (16, 8, 4, 2, 1) if (day, k) in have), None)
-        if length is None:
-            day += dt.timedelta(days=1)
-            continue
-        cover.append((day, length))
-        day += dt.timedelta(days=length)
-    return cover
-
-
-def block_days(*, start, end, time_bucket, status=None) -> tuple | None:
-    """The [lo, hi) of the period that day blocks may serve, or None (a status filter needs the
-    status column, a series finer than a day needs hours)."""
-    if status:
-        return None
-    daily = [(lo, hi) for table, lo, hi in _segments(start, end, time_bucket) if table == "observability_dailyrollup"]
-    return daily[0] if daily else None
-
-
-def _block_sql(*, time: str, scope: str, filters: str) -> str:
-    return (
-        f"SELECT agent_name, model, {time} AS time, {SUMS} FROM (SELECT *, day AS bucket "
-        f"FROM observability_dayblockrollup WHERE team_id = %(team)s AND {scope}{filters}) b"
-    )
-
-
-def _rest_sql(union: str, time: str) -> str:
-    """The rollup rows not served by blocks, shaped like block rows (successes instead of status)."""
     return f"""
-        SELECT agent_name, model, {time} AS time, executions,
+    cover_{i} AS (
+        SELECT b.{g.start} AS start, b.{g.length} AS length FROM {g.table} b
+        WHERE b.team_id = %(team)s AND b.total AND {inside("b")}
+          AND NOT EXISTS (SELECT 1 FROM {g.table} c
+                          WHERE c.team_id = b.team_id AND c.total AND {inside("c")} AND c.{g.length} > b.{g.length}
+                            AND c.{g.start} <= b.{g.start}
+                            AND c.{g.start} + {g.interval(f"c.{g.length}")} > b.{g.start})
+    ),
+    covered_{i} AS (
+        SELECT generate_series(start, start + {g.interval("length - 1")}, interval '1 {g.unit}') AS bucket
+        FROM cover_{i}
+    ),
+    uncovered_{i} AS (
+        SELECT generate_series(%(lo_{i})s::timestamptz, %(hi_{i})s::timestamptz - interval '1 {g.unit}',
+                               interval '1 {g.unit}') AS bucket
+        EXCEPT SELECT bucket FROM covered_{i}
+    )"""
+
+
+@dataclass
+class _Read:
+    """The rows of a period shaped alike (agent_name, model, version, time, first_seen, last_seen
+    and the sums of a block): ``rest`` from the rollups, ``blocks(...)`` from the blocks."""
+
+    parts: list[tuple[Grain, str]]
+    rest: str
+    params: dict
+    filters: str = ""
+    ctes: list[str] = field(default_factory=list)
+
+    def blocks(self, *, scope: str, time: str, series: bool = False) -> str:
+        """The block rows of ``scope`` (SQL over a block row: total or not): the cover blocks, or
+        (``series``) the blocks of one unit inside them, a row per day or hour."""
+        selects = []
+        for g, i in self.parts:
+            # ``= ANY(ARRAY(...))``: index conditions on (team, start), whatever the planner thinks of the CTEs.
+            if series:
+                which = f"{g.length} = 1 AND {g.start} = ANY(ARRAY(SELECT bucket FROM covered_{i}))"
+            else:
+                which = (
+                    f"{g.start} = ANY(ARRAY(SELECT start FROM cover_{i})) "
+                    f"AND ({g.start}, {g.length}) IN (SELECT start, length FROM cover_{i})"
+                )
+            selects.append(
+                f"SELECT agent_name, model, version, {time} AS time, first_seen, last_seen, {SUMS} "
+                f"FROM (SELECT *, {g.start} AS bucket FROM {g.table} "
+                f"WHERE team_id = %(team)s AND {scope}{self.filters} AND {which}) b"
+            )
+        return " UNION ALL ".join(selects)
+
+    def rows(self, *, scope: str, time: str = "bucket") -> str:
+        """All the rows of the period: the rollups' and the blocks' of ``scope``."""
+        return f"{self.rest} UNION ALL {self.blocks(scope=scope, time=time)}" if self.parts else self.rest
+
+
+def with_blocks(team, start, end, *, time_bucket=None, agent=None, model=None, name="") -> _Read:
+    """How [start, end) is read with blocks (``parts`` is empty when none can serve it: raw
+    bounds, minutes). ``name`` prefixes the names of parameters and CTEs (two periods in one
+    statement)."""
+    parts = [
+        (GRAINS[table], f"{name}{n}")
+        for n, (table, _, _) in enumerate(_segments(start, end, time_bucket))
+        if table in GRAINS
+    ]
+    union, params = _where(
+        team, start, end, agent=agent, model=model, time_bucket=time_bucket, blocks=GRAINS, name=name
+    )
+    filters = "".join(
+        f" AND {column} = %({column})s" for column, value in (("agent_name", agent), ("model", model)) if value
+    )
+    time = _time_expr(time_bucket) if time_bucket else "bucket"
+    rest = f"""
+        SELECT agent_name, model, version, {time} AS time, bucket AS first_seen, bucket AS last_seen, executions,
                CASE WHEN status = 'success' THEN executions ELSE 0 END AS successes, duration_sum_ms,
                duration_max_ms, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost,
                unpriced, hist
         FROM ({union}) u
     """
-
-
-def _filters(agent, model) -> str:
-    return "".join(
-        f" AND {column} = %({column})s" for column, value in (("agent_name", agent), ("model", model)) if value
-    )
+    return _Read(parts, rest, params, filters, [_cover_ctes(g, i) for g, i in parts])
 
 
 def block_rows(*, team, start, end, group_by=(), agent=None, model=None, with_hist=True) -> list[dict] | None:
-    """``rollup_rows`` grouped by any of agent and model (no version, status or time), with the
-    closed days of [start, end) read from day blocks; None when the period has no whole days (the
-    caller reads the rollups). ``first_seen`` and ``last_seen`` are then only to the block."""
-    days = block_days(start=start, end=end, time_bucket=None)
-    if days is None or not set(group_by) <= {"agent", "model"}:
+    """``rollup_rows`` grouped by any of agent, model and version (no status or time), with the
+    closed days and hours of [start, end) read from blocks; None when no block can serve the
+    period (the caller reads the rollups)."""
+    if not set(group_by) <= {"agent", "model", "version"}:
         return None
-    union, params = _where(team, start, end, agent=agent, model=model, blocks=True)
-    cover = _cover(team, *days)
-    params |= {"cover_days": [day for day, _ in cover], "cover_lengths": [length for _, length in cover]}
+    read = with_blocks(team, start, end, agent=agent, model=model)
+    if not read.parts:
+        return None
     # Totals of an unfiltered period from the team's total rows; anything else from the agent rows.
-    scope = ("NOT total" if group_by or agent or model else "total") + " AND " + COVERED
-    keys = [{"agent": "agent_name AS agent", "model": "model"}[name] for name in group_by]
+    scope = "NOT total" if group_by or agent or model else "total"
+    keys = [{"agent": "agent_name AS agent", "model": "model", "version": "version"}[name] for name in group_by]
     select_keys = "".join(f"{key}, " for key in keys)
     group_clause = ("GROUP BY " + ", ".join(str(i) for i in range(1, len(keys) + 1))) if keys else ""
     hist = f", {HIST_ARRAY}" if with_hist else ""
     sql = f"""
+        WITH {", ".join(read.ctes)}
         SELECT {select_keys}{AGGREGATES}{hist}
-        FROM ({_rest_sql(union, "bucket")} UNION ALL {_block_sql(time="day", scope=scope, filters=_filters(agent, model))}) a
+        FROM ({read.rows(scope=scope)}) a
         {group_clause}
     """
-    rows = fetch_rows(sql, params)
+    rows = fetch_rows(sql, read.params)
     return [_row(record, keys=group_by) for record in rows if record["executions"] is not None]
 
 
-def block_agent_model_and_series(*, team, start, end, time_bucket, days, agent=None, model=None):
-    """``rollup_agent_model_and_series`` for a period whose ``days`` (from ``block_days``) may be
-    read from day blocks: the same rows, in one statement."""
-    union, params = _where(team, start, end, agent=agent, model=model, time_bucket=time_bucket, blocks=True)
-    cover = _cover(team, *days)
-    params |= {
-        "block_lo": days[0],
-        "block_hi": days[1],
-        "cover_days": [day for day, _ in cover],
-        "cover_lengths": [length for _, length in cover],
-    }
-    filters = _filters(agent, model)
+def block_agent_model_and_series(*, team, start, end, time_bucket, agent=None, model=None, status=None):
+    """``rollup_agent_model_and_series`` with the closed days and hours of the period read from
+    blocks: the same rows, in one statement; None when no block can serve the period (a status
+    filter needs the status column)."""
+    if status:
+        return None
+    read = with_blocks(team, start, end, time_bucket=time_bucket, agent=agent, model=model)
+    if not read.parts:
+        return None
     time = _time_expr(time_bucket)
-    # The series of an unfiltered dashboard reads the day's total row; a filtered one its agent rows.
-    series_scope = "NOT total" if filters else "total"
+    # The series of an unfiltered dashboard reads the total rows; a filtered one its agent rows.
+    series_scope = "NOT total" if read.filters else "total"
     sql = f"""
-        WITH rest AS MATERIALIZED ({_rest_sql(union, time)})
+        WITH {", ".join(read.ctes)}, rest AS MATERIALIZED ({read.rest})
         SELECT agent_name AS agent, model, NULL::timestamptz AS time, 1 AS grouping, {AGGREGATES}, {HIST_ARRAY}
-        FROM (SELECT * FROM rest UNION ALL {_block_sql(time=time, scope="NOT total AND " + COVERED, filters=filters)}) a
+        FROM (SELECT * FROM rest UNION ALL {read.blocks(scope="NOT total", time=time)}) a
         GROUP BY agent_name, model
         UNION ALL
         SELECT NULL, NULL, time, 0, {AGGREGATES}, {HIST_ARRAY}
-        FROM (SELECT * FROM rest UNION ALL {_block_sql(time=time, scope=series_scope + " AND " + ONE_DAY, filters=filters)}) t
+        FROM (SELECT * FROM rest UNION ALL {read.blocks(scope=series_scope, time=time, series=True)}) t
         GROUP BY time
     """
     by_agent_model, series = [], []
-    for record in fetch_rows(sql, params):
+    for record in fetch_rows(sql, read.params):
         if record["grouping"] == 1:
             by_agent_model.append(_row(record, keys=("agent", "model")))
         else:

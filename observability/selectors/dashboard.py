@@ -6,7 +6,7 @@ from django.db.models import Count, Sum
 
 from observability import histogram
 from observability.models import ErrorRollup, Execution
-from observability.selectors.block_reads import block_agent_model_and_series, block_days, block_rows
+from observability.selectors.block_reads import block_agent_model_and_series, block_rows
 from observability.selectors.rollup_reads import (
     DAY,
     RAW,
@@ -22,28 +22,17 @@ from observability.selectors.version_reads import version_rows
 
 def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -> dict:
     """Per-agent figures, totals, time series and unpriced models for a period (one query; closed
-    days of long periods from day blocks)."""
-    days = block_days(start=period.start, end=period.end, time_bucket=period.bucket, status=status)
-    if days:
-        by_agent_model, series_rows = block_agent_model_and_series(
-            team=team,
-            start=period.start,
-            end=period.end,
-            time_bucket=period.bucket,
-            days=days,
-            agent=agent,
-            model=model,
-        )
-    else:
-        by_agent_model, series_rows = rollup_agent_model_and_series(
-            team=team,
-            start=period.start,
-            end=period.end,
-            time_bucket=period.bucket,
-            agent=agent,
-            model=model,
-            status=status,
-        )
+    days and hours from blocks)."""
+    read = dict(
+        team=team,
+        start=period.start,
+        end=period.end,
+        time_bucket=period.bucket,
+        agent=agent,
+        model=model,
+        status=status,
+    )
+    by_agent_model, series_rows = block_agent_model_and_series(**read) or rollup_agent_model_and_series(**read)
     rows_by_agent: dict[str, list] = {}
     for row in by_agent_model:
         rows_by_agent.setdefault(row["agent"], []).append(row)

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from crucible import formatting
 from observability.models import Execution
+from observability.selectors.block_reads import block_rows
 from observability.selectors.rollup_reads import metrics, rollup_rows, time_range
 
 
@@ -16,7 +17,10 @@ def executions_for_build(*, team, build):
 
 def home_card(*, team, request) -> dict:
     period = time_range("24h")
-    rows = rollup_rows(team=team, start=period.start, end=period.end)
+    # Closed hours from hour blocks (observability.blocks): a few total rows instead of every hourly row.
+    rows = block_rows(team=team, start=period.start, end=period.end)
+    if rows is None:
+        rows = rollup_rows(team=team, start=period.start, end=period.end)
     m = metrics(rows[0]) if rows else None
     url = reverse("observability:index")
     if m is None:

@@ -41,12 +41,6 @@ ROLLUP_COLUMNS = (
 HIST_SUMS = ", ".join(f"sum(hist[{i}])" for i in range(1, histogram.BUCKETS + 1))
 
 
-# The days of [lo, hi) that have day blocks (a total row marks a compacted day).
-BLOCK_DAYS_SQL = (
-    "SELECT day FROM observability_dayblockrollup WHERE team_id = %(team)s AND total AND days = 1 "
-    "AND day >= %({lo})s AND day < %({hi})s"
-)
-
 RAW = "raw"
 # Raw executions shaped like rollup rows, one per minute (for periods that do not start and end on
 # whole hours, and for series finer than an hour: the live minutes). Named parameters: team, and the
@@ -105,13 +99,14 @@ def _where(
     version=None,
     agents=None,
     time_bucket=None,
-    blocks=False,
+    blocks=(),
     name="",
 ):
     """The rollup rows of [start, end) as a UNION of raw, hourly and daily segments (``_segments``),
-    with its named parameters. ``blocks``: leave out the daily rows of days that have day blocks
-    (``observability.blocks``; the caller reads those days from the blocks). ``name`` prefixes
-    the bounds' parameter names (two periods in one statement)."""
+    with its named parameters. ``blocks``: the rollup tables whose segments read only the days or
+    hours that blocks do not cover (the caller defines them as ``uncovered_<name><n>`` for each
+    and reads the others from the blocks: ``selectors.block_reads``). ``name`` prefixes the bounds' parameter
+    names (two periods in one statement)."""
     where = ["team_id = %(team)s"]
     params = {"team": team.pk}
     for column, value in (("agent_name", agent), ("model", model), ("status", status), ("version", version)):
@@ -125,8 +120,8 @@ def _where(
     for n, (table, lo, hi) in enumerate(_segments(start, end, time_bucket)):
         i = f"{name}{n}"
         segment = [*where, f"bucket >= %(lo_{i})s", f"bucket < %(hi_{i})s"]
-        if blocks and table == "observability_dailyrollup":
-            segment.append(f"bucket NOT IN ({BLOCK_DAYS_SQL.format(lo=f'lo_{i}', hi=f'hi_{i}')})")
+        if table in blocks:
+            segment.append(f"bucket = ANY(ARRAY(SELECT bucket FROM uncovered_{i}))")  # an index condition
         source = f"({RAW_AS_ROLLUP_SQL.format(lo=f'lo_{i}', hi=f'hi_{i}')}) raw" if table == RAW else table
         union.append(f"SELECT {ROLLUP_COLUMNS} FROM {source} WHERE {' AND '.join(segment)}")
         params |= {f"lo_{i}": lo, f"hi_{i}": hi}

@@ -14,7 +14,8 @@ import datetime as dt
 from collections.abc import Callable
 
 from crucible.sql import fetch_rows
-from observability.selectors.rollup_reads import AGGREGATES, DAY, HIST_ARRAY, _row, _segments, _where, rollup_rows
+from observability.selectors.block_reads import AGGREGATES, with_blocks
+from observability.selectors.rollup_reads import DAY, HIST_ARRAY, _row, _segments, rollup_rows
 
 # The first hour of each (agent, version) on the day it was first seen (named by the caller).
 FIRST_HOUR_SQL = """
@@ -97,34 +98,28 @@ def newest_two_need_hours(since: dt.datetime) -> Callable[[list[dict]], list[dic
     return pick
 
 
-# Sums of the groups of a first GROUP BY (per agent, version and period), added up again.
-REGROUPED = (
-    "sum(executions) AS executions, sum(successes) AS successes, sum(duration_sum_ms) AS duration_sum_ms, "
-    "max(duration_max_ms) AS duration_max_ms, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
-    "sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens, sum(cost) AS cost, "
-    "sum(unpriced) AS unpriced, min(first_seen) AS first_seen, max(last_seen) AS last_seen"
-)
-
-
 def periods_compared(*, team, period, previous, since=None) -> dict:
     """What the regressions (and the bottlenecks) of ``period`` read, in ONE pass over the rollups
     of ``previous`` and ``period``: ``current`` and ``previous`` ({agent: aggregate row}, as
     ``per_agent``) and ``versions`` (rows per agent and version over both periods, as
     ``version_rows`` with ``exact=newest_two_need_hours(since or period.start)``). Each rollup
-    row's histogram is summed once (per agent, version and period), not once per figure."""
-    prev_union, params = _where(team, previous.start, previous.end, name="p")
-    cur_union, cur_params = _where(team, period.start, period.end, name="c")
+    row's histogram is summed once (per agent, version and period), not once per figure; closed
+    days and hours come from blocks (``block_reads.with_blocks``), which keep the version."""
+    before_read = with_blocks(team, previous.start, previous.end, name="p")
+    read = with_blocks(team, period.start, period.end, name="c")
+    rows = f"""
+        SELECT *, false AS cur FROM ({before_read.rows(scope="NOT total")}) p
+        UNION ALL SELECT *, true FROM ({read.rows(scope="NOT total")}) c
+    """
+    # Sums per agent, version and period, added up again per agent and period, and per version.
+    g = f"g AS MATERIALIZED (SELECT agent_name AS agent, version, cur, {AGGREGATES}, {HIST_ARRAY} FROM ({rows}) r GROUP BY 1, 2, 3)"
     sql = f"""
-        WITH g AS MATERIALIZED (
-            SELECT agent_name AS agent, version, cur, {AGGREGATES}, {HIST_ARRAY}
-            FROM (SELECT *, false AS cur FROM ({prev_union}) p UNION ALL SELECT *, true FROM ({cur_union}) c) r
-            GROUP BY 1, 2, 3
-        )
-        SELECT agent, version, cur, GROUPING(version, cur) AS grouping, {REGROUPED}, {HIST_ARRAY}
+        WITH {", ".join([*before_read.ctes, *read.ctes, g])}
+        SELECT agent, version, cur, GROUPING(version, cur) AS grouping, {AGGREGATES}, {HIST_ARRAY}
         FROM g GROUP BY GROUPING SETS ((agent, cur), (agent, version))
     """
     current, before, versions = {}, {}, []
-    for record in fetch_rows(sql, params | cur_params):
+    for record in fetch_rows(sql, before_read.params | read.params):
         if record["grouping"] == 1:  # period added up: an (agent, version) row
             versions.append(_row(record, keys=("agent", "version")))
         else:

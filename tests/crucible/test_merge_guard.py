@@ -2,16 +2,18 @@
 guard is installed as the kit builds it, and a writer that could leave a merge stale is refused.
 Its races: tests/marketplace/test_evidence_histogram_races.py, tests/observability/test_day_block_races.py."""
 
+import datetime as dt
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 
 from crucible import merge_guard, sql
 from marketplace import services
 from marketplace.services.evidence_histograms import HISTOGRAMS
-from observability.blocks import DAY_BLOCKS
+from observability.blocks import DAY_BLOCKS, HOUR_BLOCKS
 from tests.marketplace.evidence_helpers import record_day
 
-GUARDS = (DAY_BLOCKS, HISTOGRAMS)
+GUARDS = (DAY_BLOCKS, HOUR_BLOCKS, HISTOGRAMS)
 
 INSTALLED_SQL = """
 SELECT p.proname AS function, p.prosrc AS body,
@@ -47,3 +49,20 @@ def test_a_closed_day_changed_under_repeatable_read_is_refused(team):
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         record_day(team, version, days_ago=0, runs=1, duration_ms=10.0)
+
+
+def test_a_unit_is_merged_once_closed_for_its_guards_settle():
+    at = dt.datetime(2026, 3, 4, 10, 10, tzinfo=dt.UTC)
+    # 09:00-10:00 closed only 10 minutes ago: an hour guard (settle 15 minutes) stops at 09:00.
+    assert HOUR_BLOCKS.closed_until(at) == dt.datetime(2026, 3, 4, 9, tzinfo=dt.UTC)
+    assert HOUR_BLOCKS.closed_until(at + dt.timedelta(minutes=5)) == dt.datetime(2026, 3, 4, 10, tzinfo=dt.UTC)
+    # A day guard (settle one hour) reads yesterday only from 01:00.
+    assert DAY_BLOCKS.closed_until(dt.datetime(2026, 3, 4, 0, 50, tzinfo=dt.UTC)) == dt.datetime(
+        2026, 3, 3, tzinfo=dt.UTC
+    )
+    assert DAY_BLOCKS.closed_until(dt.datetime(2026, 3, 4, 1, 0, tzinfo=dt.UTC)) == dt.datetime(
+        2026, 3, 4, tzinfo=dt.UTC
+    )
+    assert merge_guard.closed_until(dt.datetime(2026, 3, 4, 1, 0, tzinfo=dt.UTC)) == dt.datetime(
+        2026, 3, 4, tzinfo=dt.UTC
+    )

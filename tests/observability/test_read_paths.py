@@ -21,7 +21,16 @@ def _day(now, days_ago):
     return now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=days_ago)
 
 
-def test_version_regression_names_the_hour_a_version_appeared_on_a_whole_day(team, ingest, now):
+def _compact(blocks, now):
+    """Build the day and hour blocks (when ``blocks``): versions are then read from them."""
+    if blocks:
+        from observability import services
+
+        assert services.day_blocks_compact(now=now) and services.hour_blocks_compact(now=now)
+
+
+@pytest.mark.parametrize("blocks", [False, True])
+def test_version_regression_names_the_hour_a_version_appeared_on_a_whole_day(team, ingest, now, blocks):
     period = selectors.time_range("7d", now=now)
     day = _day(now, 3)  # a whole day of the period: its versions come from daily rows
     # Both versions appear on the same day, 1.0 at 03:xx, 1.1 at 15:xx: only the hour orders them.
@@ -30,13 +39,15 @@ def test_version_regression_names_the_hour_a_version_appeared_on_a_whole_day(tea
         team,
         runs("v11", agent="coder", n=40, when=day + dt.timedelta(hours=15, minutes=50), version="1.1", duration=3000),
     )
+    _compact(blocks, now)
     regs = [r for r in selectors.regressions(team=team, period=period) if r["kind"] == "version"]
     assert len(regs) == 1
     assert (regs[0]["version_before"], regs[0]["version_after"]) == ("1.0", "1.1")
     assert regs[0]["released_at"] == day + dt.timedelta(hours=15)
 
 
-def test_the_older_of_two_versions_seen_the_same_earlier_day_is_ordered_by_hour(team, ingest, now):
+@pytest.mark.parametrize("blocks", [False, True])
+def test_the_older_of_two_versions_seen_the_same_earlier_day_is_ordered_by_hour(team, ingest, now, blocks):
     period = selectors.time_range("7d", now=now)
     before = period.start - dt.timedelta(days=2)  # a whole day of the previous period
     day = before.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -54,6 +65,7 @@ def test_the_older_of_two_versions_seen_the_same_earlier_day_is_ordered_by_hour(
             duration=5000,
         ),
     )
+    _compact(blocks, now)
     regs = [r for r in selectors.regressions(team=team, period=period) if r["kind"] == "version"]
     assert [(r["version_before"], r["version_after"]) for r in regs] == [("2.0", "2.1")]
     assert regs[0]["released_at"] == _day(now, 2) + dt.timedelta(hours=9)

@@ -1,0 +1,33 @@
+"""What a page does with hundreds of histograms: ``percentiles`` gives, for each q, what
+``percentile`` gives (the nearest-rank bucket, also with empty, missing and negative counts), and
+``add`` sums counts in place."""
+
+import random
+
+from crucible.histogram import LogScaleHistogram
+
+HISTOGRAM = LogScaleHistogram(floor_ms=1.0, doublings=22, sql_prefix="test")
+
+
+def test_percentiles_agree_with_percentile_on_every_kind_of_counts():
+    rng = random.Random(16)
+    qs = (0.0, 0.01, 0.5, 0.95, 0.99, 1.0)
+    cases = [[], None, [0] * HISTOGRAM.buckets, [None] * 3]
+    for n in range(2000):
+        counts = [rng.choice((0, 0, 0, 1, 7, rng.randint(0, 10**6))) for _ in range(HISTOGRAM.buckets)]
+        if n % 5 == 0:
+            counts[rng.randrange(len(counts))] = -rng.randint(1, 50)  # a deletion taken away too much
+        if n % 7 == 0:
+            counts = [None if rng.random() < 0.3 else c for c in counts]
+        cases.append(tuple(counts) if n % 3 == 0 else counts)
+    for counts in cases:
+        found = HISTOGRAM.percentiles(counts, qs=qs)
+        assert found == {f"p{round(q * 100)}": HISTOGRAM.percentile(counts, q) for q in qs}, counts
+
+
+def test_add_sums_counts_in_place_from_any_sequence():
+    into = [1] * HISTOGRAM.buckets
+    same = HISTOGRAM.add(into, list(range(HISTOGRAM.buckets)))
+    assert same is into and into == [1 + i for i in range(HISTOGRAM.buckets)]
+    HISTOGRAM.add(into, tuple(str(1) for _ in range(HISTOGRAM.buckets)))  # converted, as the database may give them
+    assert into == [2 + i for i in range(HISTOGRAM.buckets)] and all(type(v) is int for v in into)

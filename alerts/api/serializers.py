@@ -5,8 +5,11 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from alerts.models import WINDOW_CHOICES, AlertRule, AlertTransition, Direction, Metric, NoData
+from alerts.services.rules import MAX_THRESHOLD
 from crucible import limits
 from crucible.api.serializers import OutputModelSerializer, ShapeOnlyMixin, StrictFieldsMixin
+
+THRESHOLD = {"min_value": -MAX_THRESHOLD, "max_value": MAX_THRESHOLD}  # the service's limits, for the schema
 
 
 class AlertRuleSerializer(OutputModelSerializer):
@@ -49,9 +52,9 @@ class AlertRuleInputSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Se
     )
     window_minutes = serializers.ChoiceField(choices=WINDOW_CHOICES)
     direction = serializers.ChoiceField(choices=Direction.choices, required=False)
-    warning_threshold = serializers.FloatField(required=False, allow_null=True)
-    critical_threshold = serializers.FloatField(required=False, allow_null=True)
-    min_samples = serializers.IntegerField(required=False, min_value=1)
+    warning_threshold = serializers.FloatField(required=False, allow_null=True, **THRESHOLD)
+    critical_threshold = serializers.FloatField(required=False, allow_null=True, **THRESHOLD)
+    min_samples = serializers.IntegerField(required=False, min_value=1, max_value=limits.MAX_TOKENS)
     no_data = serializers.ChoiceField(choices=NoData.choices, required=False)
     pending_minutes = serializers.IntegerField(required=False, min_value=0, max_value=1440)
     enabled = serializers.BooleanField(required=False)

@@ -18,8 +18,12 @@ from psycopg.errors import QueryCanceled
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from crucible.api.conflicts import CONFLICT_MESSAGE, conflict_fields
+
+NON_FIELD_ERRORS = api_settings.NON_FIELD_ERRORS_KEY
 CODES = {
     400: "bad_request",
     401: "not_authenticated",
@@ -36,11 +40,18 @@ CODES = {
 
 
 def flatten_fields(detail, prefix: str = "") -> dict[str, list[str]]:
-    """Turn DRF's nested error detail into {"a.b.0.c": ["message", ...]}."""
+    """Turn DRF's nested error detail into {"a.b.0.c": ["message", ...]}. A nested object's or
+    list's own error ("no more than 1000 elements", "not a dictionary") names the field that holds
+    it (``results``, ``variants.0``), not ``results.non_field_errors``."""
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            out.update(flatten_fields(value, f"{prefix}.{key}" if prefix else str(key)))
+            if key == NON_FIELD_ERRORS and prefix:
+                path = prefix
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            for name, messages in flatten_fields(value, path).items():
+                out.setdefault(name, []).extend(messages)
     elif isinstance(detail, list):
         if all(not isinstance(item, (dict, list)) for item in detail):
             out.setdefault(prefix or "non_field_errors", []).extend(str(item) for item in detail)
@@ -85,7 +96,7 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, IntegrityError):
-        exc = exceptions.ValidationError({"non_field_errors": ["This conflicts with data that already exists."]})
+        exc = exceptions.ValidationError(conflict_fields(exc))
         exc.status_code = status.HTTP_409_CONFLICT
     elif isinstance(exc, OperationalError):
         response = error_response(503, "The database is not reachable right now; try again shortly.")
@@ -113,6 +124,8 @@ def exception_handler(exc, context):
         fields = flatten_fields(detail)
         if list(fields) == ["non_field_errors"]:
             message = fields["non_field_errors"][0]
+        elif response.status_code == 409:
+            message = CONFLICT_MESSAGE[:-1] + ": " + ", ".join(sorted(fields)) + "."
         else:
             message = "Some fields are not valid: " + ", ".join(sorted(fields)) + "."
         code = "conflict" if response.status_code == 409 else "invalid"

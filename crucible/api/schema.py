@@ -97,6 +97,25 @@ class StrictAutoSchema(AutoSchema):
                         schema.setdefault("pattern", NO_NUL)
         return result
 
+    def _insert_field_validators(self, field, schema):
+        """Every limit a field declares is in the schema, also where ``ShapeOnlyMixin`` leaves
+        checking it to the service and so removed the validators drf-spectacular reads limits
+        from: ``name`` said any length (a 400 past 100 characters), ``variants`` any count."""
+        super()._insert_field_validators(field, schema)
+        kind = schema.get("type")
+        if kind == "string" and "enum" not in schema and "format" not in schema:
+            bounds = (("maxLength", "max_length"), ("minLength", "min_length"))
+        elif kind == "array":
+            bounds = (("maxItems", "max_length"), ("minItems", "min_length"))
+        elif kind in ("integer", "number"):
+            bounds = (("maximum", "max_value"), ("minimum", "min_value"))
+        else:
+            return
+        for key, attr in bounds:
+            value = getattr(field, attr, None)
+            if value is not None and not callable(value):
+                schema.setdefault(key, _plain_number(value) if kind in ("integer", "number") else value)
+
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
         if direction == "request" and isinstance(serializer, StrictFieldsMixin):

@@ -42,16 +42,26 @@ def _object_part_in_a_form(data, field) -> bool:
     )
 
 
-def _text_items_that_are_not_text(data, field, value) -> dict[int, list[str]]:
-    """{index: [message]} for the items of a JSON list of text that are not text: DRF's CharField
-    reads ``[0]`` as ``["0"]``, where the schema says an array of strings."""
-    if hasattr(data, "getlist") or not isinstance(field, serializers.ListField) or field.read_only:
+def _list_items_of_the_wrong_type(data, field, value) -> dict:
+    """{index or key: [message]} for the items of a JSON list (or values of an object) that are not
+    of its type (``{"stack": {"db": 0}}`` where the schema says text values): DRF's
+    CharField reads ``[0]`` as ``["0"]`` and its IntegerField ``["12"]`` (or ``["١٢"]``) as
+    ``[12]``, where the schema says an array of strings, or of integers."""
+    if hasattr(data, "getlist") or not isinstance(field, (serializers.ListField, serializers.DictField)):
         return {}
-    if not isinstance(field.child, serializers.CharField) or not isinstance(value, list):
+    if field.read_only or not isinstance(value, list if isinstance(field, serializers.ListField) else dict):
         return {}
-    return {
-        i: ["Not a valid string."] for i, item in enumerate(value) if item is not None and not isinstance(item, str)
-    }
+    child = field.child
+    if isinstance(child, serializers.CharField):
+        wrong, message = (lambda item: not isinstance(item, str)), "Not a valid string."
+    elif isinstance(child, (serializers.IntegerField, serializers.FloatField)):
+        wrong, message = (lambda item: _not_a_number(data, child, item)), "A valid number is required."
+    elif isinstance(child, serializers.BooleanField):
+        wrong, message = (lambda item: not isinstance(item, bool)), "Must be a valid boolean."
+    else:
+        return {}
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    return {key: [message] for key, item in items if item is not None and wrong(item)}
 
 
 def _not_a_boolean(field, value) -> bool:
@@ -95,7 +105,7 @@ class StrictFieldsMixin:
                     errors[name] = ["Not a valid string."]
                 elif not self.reads_query_string and _not_a_number(data, field, value):
                     errors[name] = ["A valid number is required."]
-                elif items := _text_items_that_are_not_text(data, field, value):
+                elif items := _list_items_of_the_wrong_type(data, field, value):
                     errors[name] = items
                 elif _not_a_boolean(field, value):
                     # DRF reads 0, 1, "yes", "on"... as booleans; the schema says true or false.

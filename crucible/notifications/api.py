@@ -287,7 +287,9 @@ class WebhookDeliveryViewSet(
 
 class SubscriptionSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    user = serializers.StringRelatedField()
+    user = serializers.StringRelatedField(
+        allow_null=True, help_text="The subscriber's username; null for the team's default (scope 'team')."
+    )
     scope = serializers.SerializerMethodField()
 
     class Meta:

@@ -56,9 +56,12 @@ def resolve(url: str) -> Target:
     if parts.username or parts.password:
         raise BlockedAddress("Put no user name or password in the URL; the signature authenticates requests.")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port
     except ValueError as exc:
         raise BlockedAddress("The port is not a number from 1 to 65535.") from exc
+    if port == 0:  # not the default port: nothing listens on port 0
+        raise BlockedAddress("The port is not a number from 1 to 65535.")
+    port = port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:

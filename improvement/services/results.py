@@ -184,19 +184,13 @@ def results_record_bulk(
         for index, problem in refused.items():
             (errors.at(prefix, index) if prefix else errors).merge(problem)
         errors.raise_if_any()
+    now = timezone.now()
+    _assignments_mark(checked, refused, now=now, prefix=prefix, skip_refused=skip_refused)
     cleaned = [r for r in checked if r is not None]
     if not cleaned:
         return {"recorded": 0, "refused": refused}
     covariates.covariates_attach(team=team, results=cleaned)
     variants = {r["variant"].pk: r["variant"] for r in cleaned}
-    assignment_ids = [r["assignment_id"] for r in cleaned if r["assignment_id"] is not None]
-
-    now = timezone.now()
-    if assignment_ids:
-        marked = Assignment.objects.filter(pk__in=assignment_ids, result_at__isnull=True).update(result_at=now)
-        if marked != len(assignment_ids):
-            # Another request recorded a result for one of them in the meantime.
-            raise ValidationError({prefix or "assignment_id": "An assignment in this batch already has a result."})
 
     totals, durations, contexts = _sums(cleaned, variants)
     for variant_id in sorted(totals):
@@ -235,6 +229,30 @@ def results_record_bulk(
     if skip_refused:
         outcome["refused"] = refused
     return outcome
+
+
+def _assignments_mark(checked: list, refused: dict, *, now, prefix: str, skip_refused: bool) -> None:
+    """Mark the results' assignments as answered, in one UPDATE. A concurrent request that
+    recorded a result for one of them first (after ``results_check`` read it free) makes that
+    result refused, named as ``results_check`` names it: the whole request is refused (nothing is
+    written), or with ``skip_refused`` only that result (the others are recorded)."""
+    assignment_ids = [r["assignment_id"] for r in checked if r is not None and r["assignment_id"] is not None]
+    if not assignment_ids:
+        return
+    marked = Assignment.objects.filter(pk__in=assignment_ids, result_at__isnull=True).update(result_at=now)
+    if marked == len(assignment_ids):
+        return
+    taken = set(Assignment.objects.filter(pk__in=assignment_ids).exclude(result_at=now).values_list("pk", flat=True))
+    errors = v.Errors()
+    for index, r in enumerate(checked):
+        if r is not None and r["assignment_id"] in taken:
+            refused[index] = v.Errors()
+            refused[index].add("assignment_id", "This assignment already has a result.")
+            (errors.at(prefix, index) if prefix else errors).merge(refused[index])
+            checked[index] = None
+    if not skip_refused or not taken:
+        errors.raise_if_any()
+        raise ValidationError({prefix or "assignment_id": "An assignment in this batch already has a result."})
 
 
 def _buckets_add_results(rows: list[tuple], *, bucket) -> None:

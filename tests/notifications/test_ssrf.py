@@ -42,6 +42,8 @@ def fake_dns(monkeypatch, answers: dict[str, list[str]]):
         "http://0.0.0.0/",
         "ftp://example.com/",
         "http://user:pw@example.com/",
+        "http://93.184.215.14:0/",  # was read as the default port 80
+        "http://93.184.215.14:99999/",
     ],
 )
 def test_private_and_odd_urls_are_refused_at_save(team, url):

@@ -134,7 +134,7 @@ ON CONFLICT (team_id, {{g.start}}, {{g.length}}, total, {{keys}}) DO NOTHING
 # Blocks of ``k`` units to build: aligned groups of closed units, each unit with rows compacted.
 CANDIDATES_SQL = """
 SELECT team_id, start FROM (
-    SELECT r.team_id, to_timestamp(floor(extract(epoch FROM r.bucket) / (%(seconds)s * %(k)s)) * %(seconds)s * %(k)s)
+    SELECT r.team_id, to_timestamp(floor(extract(epoch FROM r.bucket) / (%(seconds)s::bigint * %(k)s)) * %(seconds)s::bigint * %(k)s)
              AS start,
            bool_and(EXISTS (SELECT 1 FROM {g.table} b WHERE b.team_id = r.team_id
                             AND b.{g.start} = r.bucket AND b.{g.length} = 1 AND b.total)) AS complete

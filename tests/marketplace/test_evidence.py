@@ -434,7 +434,10 @@ def test_agent_page_lists_versions_twenty_at_a_time(client, make_user, make_agen
     assert "versions_page=2" in first and "1.24.0" in first and "1.0.0<" not in first.split('id="versions"')[1]
     second = client.get(url, {"versions_page": 2}).content.decode().split('id="versions"')[1]
     assert "1.0.0" in second and "1.24.0<" not in second
-    assert 'value="1.0.0"' in first  # the install form still names every version
+    # The install form suggests the 20 newest and takes any other typed in (it named all 25).
+    suggested = first.split('<datalist id="install-versions">', 1)[1].split("</datalist>", 1)[0]
+    assert 'value="1.24.0"' in suggested and 'value="1.0.0"' not in suggested
+    assert "any version of the 25 in the table below" in first
 
 
 def test_the_worker_refreshes_search_figures_every_hour(make_agent, make_team, users, three_k):

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
+from django.db.models import Sum
+
 from improvement import conf, guardrails, srm
 from improvement.models import Experiment, RolloutTally, Variant, VariantBucket, VariantDuration
 from marketplace import conf as marketplace_conf
@@ -99,14 +101,20 @@ def _active_in(variant: Variant, hour) -> bool:
 def experiment_srm(*, experiment: Experiment, variants: list[Variant]) -> dict:
     """The sample-ratio checks of the experiment (improvement.srm) and the worst status."""
     names = {v.pk: v.name for v in variants}
-    rows = VariantBucket.objects.filter(experiment=experiment).values_list(
-        "bucket", "variant_id", "uniform_draws", "greedy_draws"
+    # An hour's figures may be spread over several rows (VariantBucket.shard): summed per hour and
+    # variant in PostgreSQL.
+    rows = (
+        VariantBucket.objects.filter(experiment=experiment)
+        .values("bucket", "variant_id")
+        .annotate(uniform=Sum("uniform_draws"), greedy=Sum("greedy_draws"))
+        .values_list("bucket", "variant_id", "uniform", "greedy")
+        .order_by()
     )
     by_hour: dict = defaultdict(dict)
     explored = exploited = 0
     for hour, variant_id, uniform, greedy in rows:
-        if uniform:  # an hour's figures may be spread over several rows (VariantBucket.shard)
-            by_hour[hour][variant_id] = by_hour[hour].get(variant_id, 0) + uniform
+        if uniform:
+            by_hour[hour][variant_id] = uniform
         explored += uniform
         exploited += greedy
     hours = [(draws, [v.pk for v in variants if _active_in(v, hour)]) for hour, draws in sorted(by_hour.items())]

@@ -6,8 +6,10 @@ same workers and threads; optionally with ``--slow N`` slow connections held ope
 The floor, measured in the same run and interleaved round by round: ``GET /ping/`` of a minimal
 Django + DRF application (``benchmarks/reference_app.py``: one APIView, no database, no
 middleware) served the same way, and the same application's ``GET /ping/read/`` (one plain SELECT
-of 20 rows: the least database work a small list does). Each line gives the median of the rounds
-and its ratio to both. The load comes from ``benchmarks/_load.py``: by default a light asyncio
+of 20 rows: the least database work a small list does) and ``GET /ping/counted-read/`` (an
+asynchronously committed counter upsert, as our throttle, then that SELECT: the least a
+rate-limited small list does). Each line gives the median of the rounds and its ratio to the
+first two. The load comes from ``benchmarks/_load.py``: by default a light asyncio
 client (about as cheap per request as ``wrk``); ``--client requests`` is the heavier client of the
 earlier figures, whose own CPU shares the cores with the servers and so flatters every ratio.
 
@@ -96,6 +98,7 @@ def main():
     targets = [
         ("reference /ping/", f"http://127.0.0.1:{reference_port}", "/ping/"),
         ("ref. /ping/read/", f"http://127.0.0.1:{reference_port}", "/ping/read/"),
+        ("ref. counted-read", f"http://127.0.0.1:{reference_port}", "/ping/counted-read/"),
         ("/healthz", f"http://127.0.0.1:{port}", "/healthz"),
         ("/api/v1/teams/", f"http://127.0.0.1:{port}", "/api/v1/teams/"),
     ]

@@ -39,7 +39,7 @@ class SourceKind(models.TextChoices):
 
 
 class Experiment(models.Model):
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="experiments")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="experiments", db_index=False)
     name = models.CharField(max_length=100, help_text="The key clients use (unique within the team).")
     agent = models.ForeignKey(
         "marketplace.Agent",
@@ -205,7 +205,7 @@ class Experiment(models.Model):
 
 class Variant(models.Model):
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="variants")
-    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants")
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants", db_index=False)
     name = models.CharField(max_length=100)
     prompt = models.TextField()
     is_control = models.BooleanField(default=False)
@@ -395,7 +395,7 @@ class VariantDuration(models.Model):
     """How many results of a variant fell in one duration bin (log-spaced, improvement.guardrails):
     the p95 guardrail's histogram. Upserted, never read-modify-written."""
 
-    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="duration_bins")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="duration_bins", db_index=False)
     bin = models.SmallIntegerField()
     count = models.BigIntegerField(default=0)
 
@@ -476,7 +476,7 @@ class RolloutTally(models.Model):
     results, successes, cost sums. Upserted; the guardrails read the sums and the bins as a
     histogram (the publisher's own runs, and other teams' only from K teams that share evidence)."""
 
-    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="tallies")
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="tallies", db_index=False)
     team = models.ForeignKey(
         "crucible.Team", on_delete=models.CASCADE, related_name="+", help_text="The team whose runs these are."
     )
@@ -502,7 +502,7 @@ class VariantContext(models.Model):
     sampling draws from these when a select names its context. Upserted by the results batch."""
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="+")
-    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="contexts")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="contexts", db_index=False)
     context = models.CharField(max_length=100)
     results = models.BigIntegerField(default=0)
     objective_count = models.BigIntegerField(default=0)

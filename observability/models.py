@@ -300,7 +300,7 @@ class RedactionRule(models.Model):
     The built-in rules (API keys and tokens, e-mail addresses, card numbers) always apply."""
 
     id = models.BigAutoField(primary_key=True)
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
     name = models.CharField(max_length=200)
     pattern = models.CharField(max_length=500, help_text="A Python regular expression.")
     replacement = models.CharField(max_length=200, default="[REDACTED]")
@@ -393,7 +393,7 @@ class BlockRollupBase(models.Model):
     UNIT = ""  # "day" or "hour"
 
     id = models.BigAutoField(primary_key=True)
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
     total = models.BooleanField(
         default=False, help_text="The team's whole days or hours: agent, model and version empty."
     )

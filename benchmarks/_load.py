@@ -94,16 +94,21 @@ def _light(url, method, headers, body, clients, seconds):
     counts = {"ok": 0, "errors": 0}
 
     async def one(stop_at: float):
-        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-        try:
-            while time.perf_counter() < stop_at:
-                request = fixed or _encode(method, path, parts.netloc, headers, body())
-                t0 = time.perf_counter()
+        writer = None
+        while time.perf_counter() < stop_at:
+            if writer is None:
+                reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+            request = fixed or _encode(method, path, parts.netloc, headers, body())
+            t0 = time.perf_counter()
+            try:
                 writer.write(request)
                 status = await _answer(reader)
-                latencies.append(time.perf_counter() - t0)
-                counts["ok" if status in (200, 201) else "errors"] += 1
-        finally:
+            except (ConnectionError, asyncio.IncompleteReadError):  # the server closed it: count, reconnect
+                writer.close()
+                writer, status = None, 0
+            latencies.append(time.perf_counter() - t0)
+            counts["ok" if status in (200, 201) else "errors"] += 1
+        if writer is not None:
             writer.close()
 
     async def main():

@@ -16,15 +16,7 @@ from dataclasses import dataclass, field
 
 from crucible.sql import fetch_rows
 from observability.blocks import GRAINS, SUMS, Grain
-from observability.selectors.rollup_reads import (
-    HIST_ARRAY,
-    _row,
-    _segments,
-    _time_expr,
-    _where,
-    agent_model_and_series_sql,
-    split_agent_model_and_series,
-)
+from observability.selectors.rollup_reads import HIST_ARRAY, _row, _segments, _time_expr, _where
 
 AGGREGATES = (
     "sum(executions) AS executions, sum(successes) AS successes, sum(duration_sum_ms) AS duration_sum_ms, "
@@ -163,10 +155,20 @@ def block_agent_model_and_series(*, team, start, end, time_bucket, agent=None, m
     time = _time_expr(time_bucket)
     # The series of an unfiltered dashboard reads the total rows; a filtered one its agent rows.
     series_scope = "NOT total" if read.filters else "total"
-    sql = agent_model_and_series_sql(
-        f"SELECT * FROM rest UNION ALL {read.blocks(scope='NOT total', time=time)}",
-        f"SELECT * FROM rest UNION ALL {read.blocks(scope=series_scope, time=time, series=True)}",
-        aggregates=AGGREGATES,
-        ctes=f"{', '.join(read.ctes)}, rest AS MATERIALIZED ({read.rest}), ",
-    )
-    return split_agent_model_and_series(fetch_rows(sql, read.params))
+    sql = f"""
+        WITH {", ".join(read.ctes)}, rest AS MATERIALIZED ({read.rest})
+        SELECT agent_name AS agent, model, NULL::timestamptz AS time, 1 AS grouping, {AGGREGATES}, {HIST_ARRAY}
+        FROM (SELECT * FROM rest UNION ALL {read.blocks(scope="NOT total", time=time)}) a
+        GROUP BY agent_name, model
+        UNION ALL
+        SELECT NULL, NULL, time, 0, {AGGREGATES}, {HIST_ARRAY}
+        FROM (SELECT * FROM rest UNION ALL {read.blocks(scope=series_scope, time=time, series=True)}) t
+        GROUP BY time
+    """
+    by_agent_model, series = [], []
+    for record in fetch_rows(sql, read.params):
+        if record["grouping"] == 1:
+            by_agent_model.append(_row(record, keys=("agent", "model")))
+        else:
+            series.append(_row(record, keys=("time",)))
+    return by_agent_model, series

@@ -32,15 +32,16 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
         model=model,
         status=status,
     )
-    by_agent, by_agent_model, series_rows = block_agent_model_and_series(**read) or rollup_agent_model_and_series(
-        **read
-    )
-    models_of: dict[str, set] = {}
+    by_agent_model, series_rows = block_agent_model_and_series(**read) or rollup_agent_model_and_series(**read)
+    rows_by_agent: dict[str, list] = {}
     for row in by_agent_model:
-        models_of.setdefault(row["agent"], set()).add(row["model"])
-    agents = [{"agent": row["agent"], "models": sorted(models_of[row["agent"]]), **metrics(row)} for row in by_agent]
+        rows_by_agent.setdefault(row["agent"], []).append(row)
+    agents = []
+    for name, rows in rows_by_agent.items():
+        merged = rows[0] if len(rows) == 1 else _merge(rows)  # one model: its row is the agent's sums
+        agents.append({"agent": name, "models": sorted({r["model"] for r in rows}), **metrics(merged), "_row": merged})
     agents.sort(key=lambda a: (-a["executions"], a["agent"]))
-    totals_row = _merge(by_agent)
+    totals_row = _merge([a["_row"] for a in agents])
     unpriced_models = {}
     for row in by_agent_model:
         if row["unpriced"]:
@@ -60,6 +61,8 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
         )
     # One point per bucket of the period: no line is drawn across a bucket without executions.
     series = period.fill(series, {"executions": 0, "error_rate": None, "p95_ms": None, "cost": 0.0, "unpriced": 0})
+    for a in agents:
+        a.pop("_row")
     return {
         "period": period.as_dict(),
         "filters": {"agent": agent or "", "model": model or "", "status": status or ""},

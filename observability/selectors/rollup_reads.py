@@ -202,42 +202,22 @@ def rollup_rows(
 
 
 def rollup_agent_model_and_series(*, team, start, end, time_bucket, agent=None, model=None, status=None):
-    """Per agent (with histograms), per (agent, model) (without: the page reads only their names
-    and unpriced counts) and per time bucket (with) aggregates, in ONE statement over the rollups:
-    the dashboard's views of the same rows. Each histogram is summed once per agent, never once
-    per model and added up again in Python."""
+    """Per (agent, model) and per time bucket aggregates, with histograms, in ONE scan of the
+    rollups (GROUPING SETS): the dashboard's two views of the same rows."""
     union, params = _where(team, start, end, agent=agent, model=model, status=status, time_bucket=time_bucket)
-    rows = f"SELECT *, {_time_expr(time_bucket)} AS time FROM ({union}) u"
-    return split_agent_model_and_series(fetch_rows(agent_model_and_series_sql(rows, rows), params))
-
-
-def agent_model_and_series_sql(rows: str, series_rows: str, *, aggregates: str = AGGREGATES, ctes: str = "") -> str:
-    """The statement behind ``rollup_agent_model_and_series``: ``rows`` (SQL of rows with
-    ``agent_name``, ``model``, the sums and ``hist``) read once per agent, with the histogram,
-    and once per (agent, model), without; ``series_rows`` (the same, with ``time``) per time."""
-    return f"""
-        WITH {ctes}a AS MATERIALIZED ({rows})
-        SELECT agent_name AS agent, NULL AS model, NULL::timestamptz AS time, 2 AS grouping, {aggregates},
+    sql = f"""
+        SELECT agent_name AS agent, model, time, GROUPING(agent_name, model, time) AS grouping, {AGGREGATES},
                {HIST_ARRAY}
-        FROM a GROUP BY agent_name
-        UNION ALL
-        SELECT agent_name, model, NULL, 1, {aggregates}, NULL::bigint[] FROM a GROUP BY agent_name, model
-        UNION ALL
-        SELECT NULL, NULL, time, 0, {aggregates}, {HIST_ARRAY} FROM ({series_rows}) t GROUP BY time
+        FROM (SELECT *, {_time_expr(time_bucket)} AS time FROM ({union}) u) r
+        GROUP BY GROUPING SETS ((agent_name, model), (time))
     """
-
-
-def split_agent_model_and_series(records) -> tuple[list[dict], list[dict], list[dict]]:
-    """(per agent, per agent and model, per time) rows of ``agent_model_and_series_sql``."""
-    by_agent, by_agent_model, series = [], [], []
-    for record in records:
-        if record["grouping"] == 2:
-            by_agent.append(_row(record, keys=("agent",)))
-        elif record["grouping"] == 1:
+    by_agent_model, series = [], []
+    for record in fetch_rows(sql, params):
+        if record["grouping"] == 1:  # time not grouped: an (agent, model) row
             by_agent_model.append(_row(record, keys=("agent", "model")))
         else:
             series.append(_row(record, keys=("time",)))
-    return by_agent, by_agent_model, series
+    return by_agent_model, series
 
 
 def _merge(rows: list[dict]) -> dict:

@@ -72,6 +72,19 @@ def agent_rows(agents: list[dict], *, period, filters: dict, query: str) -> list
     return rows
 
 
+def bottleneck_links(data: dict, *, period, query: str) -> None:
+    """The links of the bottlenecks tables' rows, set on each row (routes reversed once, not per
+    row and table): ``agent_url`` (its page with the page's ``query``), ``slowest_url`` and
+    ``costliest_url`` (its executions of the period, slowest or costliest first)."""
+    items = list({id(i): i for i in (*data["by_time"], *data["by_cost"], *data["by_p95"])}.values())
+    agent_url = drilldown.agent_url_maker()
+    filters = [{"agent": i["agent"]} for i in items]
+    slowest = drilldown.period_urls(period, filters, ordering="-duration")
+    costliest = drilldown.period_urls(period, filters, ordering="-cost")
+    for i, slow, costly in zip(items, slowest, costliest, strict=True):
+        i.update(agent_url=f"{agent_url(i['agent'])}?{query}", slowest_url=slow, costliest_url=costly)
+
+
 class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
     template_name = "observability/index.html"
     replica_reads = True  # the dashboard may read from the read replica (crucible.db_router)
@@ -144,6 +157,8 @@ class BottlenecksView(PeriodMixin, TeamPageMixin, TemplateView):
         period = self.get_period(form)
         compared = selectors.compared(self.team, period)
         data = selectors.bottlenecks(team=self.team, period=period, current=compared["current"])
+        query = self.request.GET.urlencode()
+        bottleneck_links(data, period=period, query=query)
         context.update(
             form=form,
             period=period,
@@ -151,7 +166,7 @@ class BottlenecksView(PeriodMixin, TeamPageMixin, TemplateView):
             chart=charts.time_share_chart(data["by_time"], period=period),
             period_error=self.period_error,
             regressions=with_change_figures(selectors.regressions(team=self.team, period=period, compared=compared)),
-            query=self.request.GET.urlencode(),
+            query=query,
         )
         return context
 

@@ -107,7 +107,8 @@ def periods_compared(*, team, period, previous, since=None) -> dict:
     """What the regressions (and the bottlenecks) of ``period`` read, in ONE pass over the rollups
     of ``previous`` and ``period``: ``current`` and ``previous`` ({agent: aggregate row}, as
     ``per_agent``) and ``versions`` (rows per agent and version over both periods, as
-    ``version_rows`` with ``exact=newest_two_need_hours(since or period.start)``). Each rollup
+    ``version_rows`` with ``exact=newest_two_need_hours(since or period.start)``, of the agents
+    that ran two named versions or more). Each rollup
     row's histogram is summed once (per agent, version and period), not once per figure; closed
     days and hours come from blocks (``block_reads.with_blocks``), which keep the version."""
     before_read = with_blocks(team, previous.start, previous.end, name="p")
@@ -132,7 +133,15 @@ def periods_compared(*, team, period, previous, since=None) -> dict:
     current, before = {}, {}
     for (agent, cur), rows in by_period.items():
         (current if cur else before)[agent] = {"agent": agent, **_added(rows)}
-    versions = [{"agent": agent, "version": version, **_added(rows)} for (agent, version), rows in by_version.items()]
+    # A version regression compares two named versions of an agent: the others are never read.
+    named: dict[str, int] = {}
+    for agent, version in by_version:
+        named[agent] = named.get(agent, 0) + bool(version)
+    versions = [
+        {"agent": agent, "version": version, **_added(rows)}
+        for (agent, version), rows in by_version.items()
+        if named[agent] >= 2
+    ]
     first_seen_to_the_hour(
         team=team,
         rows=newest_two_need_hours(since or period.start)(versions),

@@ -68,7 +68,7 @@ WINDOW_CHOICES = [
 
 
 class AlertRule(models.Model):
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="alert_rules")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="alert_rules", db_index=False)
     name = models.CharField(max_length=NAME_CHARS)
     metric = models.CharField(max_length=32, choices=Metric.choices)
     # Scope: empty means every value (all agents, all models, all versions).
@@ -125,8 +125,8 @@ class AlertRule(models.Model):
 class AlertTransition(models.Model):
     """One change of a rule's state, with the values that caused it. Unique per rule and tick."""
 
-    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="transitions")
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="transitions", db_index=False)
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
     tick = models.DateTimeField(help_text="The evaluation (minute) that saw the change.")
     from_state = models.CharField(max_length=10, choices=State.choices)
     to_state = models.CharField(max_length=10, choices=State.choices)

@@ -1,7 +1,12 @@
 """Benchmark: throughput of ``POST /api/v1/improvement/select/`` under concurrent load, beside
 the framework's floor measured in the same run: ``GET /ping/`` of a minimal Django + DRF
 application (``benchmarks/reference_app.py``: one APIView, no database, no middleware) served the
-same way (granian, the same workers and threads, the same buffering front).
+same way (granian, the same workers and threads, the same buffering front). Beside it, the same
+application's ``POST /ping/write/``: the floor plus one durable ``INSERT`` into a keys-only table,
+the least database work a select must do (record its assignment); each select's ratio to both is
+printed. The load comes from ``benchmarks/_load.py``: by default a light asyncio client (about as
+cheap per request as ``wrk``), so the cores go to the servers; ``--client requests`` is the
+heavier client of the earlier figures, whose own CPU the floor and the selects share.
 
     CRUCIBLE_DB_NAME=bench_improvement .venv/bin/python benchmarks/improvement.py            # small
     CRUCIBLE_DB_NAME=bench_improvement .venv/bin/python benchmarks/improvement.py --full     # docs figure
@@ -24,12 +29,11 @@ import random
 import statistics
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _load import CLIENTS, closed_loop  # noqa: E402  (benchmarks/_load.py)
 from _measure import load_average  # noqa: E402
 from _server import free_port, start_server, stop_server  # noqa: E402  (benchmarks/_server.py)
 
@@ -42,9 +46,10 @@ import django  # noqa: E402
 
 django.setup()
 
-import requests  # noqa: E402
 from _seed import select_experiment  # noqa: E402  (benchmarks/_seed.py)
 from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from reference_app import ensure_tables  # noqa: E402  (benchmarks/reference_app.py)
 
 from crucible import services as core  # noqa: E402
 from crucible.models import Team  # noqa: E402
@@ -59,6 +64,8 @@ def prepare() -> str:
     Experiment.objects.filter(team=team).delete()
     select_experiment(team=team, name=EXPERIMENT)
     _, raw = core.api_key_create(team=team, name="bench")
+    with connection.cursor() as cursor:
+        ensure_tables(cursor)  # the reference's write floor
     return raw
 
 
@@ -66,46 +73,10 @@ def start_app_server(port: int, workers: int, threads: int) -> subprocess.Popen:
     return start_server(db_name=DB_NAME, port=port, workers=workers, threads=threads)
 
 
-def load(url: str, method: str, key: str, *, body=None, clients: int, seconds: float) -> dict:
-    """``clients`` threads, each with its own keep-alive session, for ``seconds``."""
-    latencies: list[float] = []
-    counts = {"ok": 0, "error": 0}
-    lock = threading.Lock()
-    stop_at = time.perf_counter() + seconds
-
-    def client():
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {key}"
-        mine, ok, bad = [], 0, 0
-        while time.perf_counter() < stop_at:
-            t0 = time.perf_counter()
-            response = session.request(method, url, json=body() if callable(body) else body, timeout=30)
-            mine.append(time.perf_counter() - t0)
-            if response.status_code in (200, 201):
-                ok += 1
-            else:
-                bad += 1
-        with lock:
-            latencies.extend(mine)
-            counts["ok"] += ok
-            counts["error"] += bad
-
-    started = time.perf_counter()
-    pool = [threading.Thread(target=client) for _ in range(clients)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0.0  # noqa: E731
-    return {
-        "rps": counts["ok"] / elapsed,
-        "ok": counts["ok"],
-        "errors": counts["error"],
-        "p50": pick(0.5),
-        "p95": pick(0.95),
-    }
+def load(url: str, method: str, key: str, *, body=None, clients: int, seconds: float, client: str = "light") -> dict:
+    """``clients`` concurrent keep-alive connections for ``seconds`` (benchmarks/_load.py)."""
+    headers = {"Authorization": f"Bearer {key}"}
+    return closed_loop(url, method, headers=headers, body=body, clients=clients, seconds=seconds, client=client)
 
 
 def main():
@@ -116,6 +87,12 @@ def main():
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
     parser.add_argument("--workers", type=int, default=3, help="server workers")
     parser.add_argument("--threads", type=int, default=4, help="server threads per worker")
+    parser.add_argument(
+        "--client",
+        choices=CLIENTS,
+        default="light",
+        help="load client (benchmarks/_load.py; 'requests': the earlier one)",
+    )
     args = parser.parse_args()
     seconds = args.seconds or (20.0 if args.full else 4.0)
     rounds = args.rounds or (3 if args.full else 1)
@@ -140,6 +117,12 @@ def main():
     # name: (label, url, method, body); measured in a rotating order, round by round
     paths = {
         "floor": ("GET /ping/ (minimal DRF, floor)", f"http://127.0.0.1:{reference_port}/ping/", "GET", None),
+        "write": (
+            "POST /ping/write/ (floor + 1 durable insert)",
+            f"http://127.0.0.1:{reference_port}/ping/write/",
+            "POST",
+            {},
+        ),
         "select": ("POST /improvement/select/ (by name)", by_name, "POST", {"experiment": EXPERIMENT}),
         "by_id": ("POST /experiments/{id}/select/", by_id, "POST", {}),
         "unit": ("POST /experiments/{id}/select/ + unit", by_id, "POST", with_unit),
@@ -149,12 +132,14 @@ def main():
     try:
         # Warm every path (connections, imports) before measuring.
         for _, url, method, body in paths.values():
-            load(url, method, key, body=body, clients=2, seconds=1)
+            load(url, method, key, body=body, clients=2, seconds=1, client=args.client)
         names = list(paths)
         for round_ in range(rounds):
             for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
                 _, url, method, body = paths[name]
-                results[name].append(load(url, method, key, body=body, clients=args.clients, seconds=seconds))
+                results[name].append(
+                    load(url, method, key, body=body, clients=args.clients, seconds=seconds, client=args.client)
+                )
             loads.append(load_average())
     finally:
         stop_server(server)
@@ -173,15 +158,16 @@ def main():
     floor = summaries["floor"]
     print(
         f"\nselect throughput vs the DRF floor: {args.clients} concurrent clients, server {args.workers}x{args.threads}, "
-        f"{rounds} interleaved round(s) of {seconds:g}s, median of rounds"
+        f"{rounds} interleaved round(s) of {seconds:g}s, median of rounds, {args.client} client"
     )
     print("load average before and after each round: " + "; ".join(loads))
-    print(f"{'endpoint':<42}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}{'ratio':>8}")
+    write = summaries["write"]
+    print(f"{'endpoint':<46}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}{'ratio':>8}{'/write':>8}")
     for name, (label, *_) in paths.items():
         row = summaries[name]
         print(
-            f"{label:<42}{row['rps']:>9.0f}{row['p50']:>9.1f}{row['p95']:>9.1f}{row['errors']:>8}"
-            f"{row['rps'] / floor['rps']:>7.2f}x"
+            f"{label:<46}{row['rps']:>9.0f}{row['p50']:>9.1f}{row['p95']:>9.1f}{row['errors']:>8}"
+            f"{row['rps'] / floor['rps']:>7.2f}x{row['rps'] / write['rps']:>7.2f}x"
         )
 
     # Exactness under load: one assignment and one traffic count per successful select.

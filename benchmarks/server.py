@@ -5,7 +5,13 @@ same workers and threads; optionally with ``--slow N`` slow connections held ope
 
 The floor, measured in the same run and interleaved round by round: ``GET /ping/`` of a minimal
 Django + DRF application (``benchmarks/reference_app.py``: one APIView, no database, no
-middleware) served the same way. Each line gives the median of the rounds and its ratio to it.
+middleware) served the same way, and the same application's ``GET /ping/read/`` (one plain SELECT
+of 20 rows: the least database work a small list does) and ``GET /ping/counted-read/`` (an
+asynchronously committed counter upsert, as our throttle, then that SELECT: the least a
+rate-limited small list does). Each line gives the median of the rounds and its ratio to the
+first two. The load comes from ``benchmarks/_load.py``: by default a light asyncio
+client (about as cheap per request as ``wrk``); ``--client requests`` is the heavier client of the
+earlier figures, whose own CPU shares the cores with the servers and so flatters every ratio.
 
     CRUCIBLE_DB_NAME=bench_server .venv/bin/python benchmarks/server.py
     CRUCIBLE_DB_NAME=bench_server .venv/bin/python benchmarks/server.py --server gunicorn
@@ -21,20 +27,17 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _load import CLIENTS, closed_loop  # noqa: E402  (benchmarks/_load.py)
 from _measure import load_average  # noqa: E402
 from _server import free_port, start_server, stop_server  # noqa: E402  (benchmarks/_server.py)
 
 DB_NAME = os.environ.setdefault("CRUCIBLE_DB_NAME", "bench_server")
 if not DB_NAME.startswith("bench_"):
     sys.exit(f"Refusing to run against database '{DB_NAME}': set CRUCIBLE_DB_NAME=bench_server.")
-
-import requests  # noqa: E402
 
 from tests.hardening.test_slow_clients import SlowClients  # noqa: E402
 
@@ -47,6 +50,12 @@ def manage(*args: str) -> str:
 
 def prepare() -> str:
     manage("migrate", "--noinput", "-v0")
+    # the reference's read floor (benchmarks/reference_app.py)
+    manage(
+        "shell",
+        "-c",
+        "from django.db import connection; from benchmarks.reference_app import ensure_tables; ensure_tables(connection.cursor())",
+    )
     if "bench-server" not in manage(
         "shell", "-c", "from crucible.models import Team; print(list(Team.objects.values_list('slug', flat=True)))"
     ):
@@ -54,45 +63,9 @@ def prepare() -> str:
     return manage("create_api_key", "bench-server", "--user", "bench-server").strip()
 
 
-def round_(base_url: str, path: str, key: str, clients: int, seconds: float) -> dict:
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    stop_at = time.monotonic() + seconds
-
-    def client():
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {key}"
-        mine = []
-        while time.monotonic() < stop_at:
-            start = time.monotonic()
-            try:
-                ok = session.get(base_url + path, timeout=30).status_code == 200
-            except requests.RequestException:
-                ok = False
-            mine.append((time.monotonic() - start) * 1000)
-            if not ok:
-                with lock:
-                    errors[0] += 1
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - started
-    latencies.sort()
-    return {
-        "path": path,
-        "requests": len(latencies),
-        "rps": len(latencies) / elapsed,
-        "p50": statistics.median(latencies),
-        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        "errors": errors[0],
-    }
+def round_(base_url: str, path: str, key: str, clients: int, seconds: float, client: str) -> dict:
+    headers = {"Authorization": f"Bearer {key}"}
+    return closed_loop(base_url + path, "GET", headers=headers, clients=clients, seconds=seconds, client=client)
 
 
 def main():
@@ -103,6 +76,12 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--client",
+        choices=CLIENTS,
+        default="light",
+        help="load client (benchmarks/_load.py; 'requests': the earlier one)",
+    )
     parser.add_argument("--slow", type=int, default=0, help="slow connections held open during the rounds")
     args = parser.parse_args()
     key = prepare()
@@ -118,14 +97,19 @@ def main():
     )
     targets = [
         ("reference /ping/", f"http://127.0.0.1:{reference_port}", "/ping/"),
+        ("ref. /ping/read/", f"http://127.0.0.1:{reference_port}", "/ping/read/"),
+        ("ref. counted-read", f"http://127.0.0.1:{reference_port}", "/ping/counted-read/"),
         ("/healthz", f"http://127.0.0.1:{port}", "/healthz"),
         ("/api/v1/teams/", f"http://127.0.0.1:{port}", "/api/v1/teams/"),
     ]
-    print(f"==> {args.server} ({args.workers} workers x {args.threads} threads), {args.clients} clients", flush=True)
+    print(
+        f"==> {args.server} ({args.workers} workers x {args.threads} threads), {args.clients} clients ({args.client})",
+        flush=True,
+    )
     results: dict[str, list[dict]] = {name: [] for name, _, _ in targets}
     try:
         for _, base_url, path in targets:
-            round_(base_url, path, key, args.clients, 3)  # warm-up: connections, imports
+            round_(base_url, path, key, args.clients, 3, args.client)  # warm-up: connections, imports
         slow = SlowClients(port, args.slow) if args.slow else None
         if slow:
             slow.__enter__()
@@ -135,7 +119,7 @@ def main():
             for index in range(args.rounds):
                 # a rotating order: a load spike on the shared machine hits every figure alike
                 for name, base_url, path in targets[index % len(targets) :] + targets[: index % len(targets)]:
-                    r = round_(base_url, path, key, args.clients, args.seconds)
+                    r = round_(base_url, path, key, args.clients, args.seconds, args.client)
                     results[name].append(r)
                     print(
                         f"{name:<18} {r['requests']:>6} requests  {r['rps']:7.1f} req/s  "
@@ -150,12 +134,16 @@ def main():
         stop_server(proc)
         stop_server(reference)
     floor = statistics.median(r["rps"] for r in results["reference /ping/"])
+    read_floor = statistics.median(r["rps"] for r in results["ref. /ping/read/"])
     print(f"\nload average before and after each round: {'; '.join(loads)}")
-    print(f"medians of {args.rounds} interleaved rounds (ratio to the minimal DRF endpoint):")
+    print(
+        f"medians of {args.rounds} interleaved rounds (ratio to the minimal DRF endpoint, and to the same "
+        "endpoint reading 20 rows of a table: the least a small list does):"
+    )
     for name, rounds in results.items():
         rps = statistics.median(r["rps"] for r in rounds)
         p50 = statistics.median(r["p50"] for r in rounds)
-        print(f"{name:<18} {rps:8.1f} req/s  p50 {p50:6.1f} ms  {rps / floor:5.2f}x")
+        print(f"{name:<18} {rps:8.1f} req/s  p50 {p50:6.1f} ms  {rps / floor:5.2f}x  {rps / read_floor:5.2f}x of read")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ class SourceKind(models.TextChoices):
 
 
 class Experiment(models.Model):
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="experiments")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="experiments", db_index=False)
     name = models.CharField(max_length=100, help_text="The key clients use (unique within the team).")
     agent = models.ForeignKey(
         "marketplace.Agent",
@@ -205,7 +205,7 @@ class Experiment(models.Model):
 
 class Variant(models.Model):
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="variants")
-    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants")
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants", db_index=False)
     name = models.CharField(max_length=100)
     prompt = models.TextField()
     is_control = models.BooleanField(default=False)
@@ -311,7 +311,9 @@ class Assignment(models.Model):
     """One ``select``: the variant a caller was given. ``result_at`` is set when its result lands."""
 
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
-    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="assignments")
+    # No index of its own: the (experiment, -id) index below leads with it. Every select inserts a
+    # row here, and each index is one more btree insert per select.
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="assignments", db_index=False)
     variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="assignments")
     created_at = models.DateTimeField()
     result_at = models.DateTimeField(null=True, blank=True)
@@ -335,8 +337,10 @@ BUCKET_SHARD_SQL = f"mod(pg_backend_pid(), {BUCKET_SHARDS})"
 class VariantBucket(models.Model):
     """Per-variant figures for one hour: assignments (traffic) and results. Upserted, never read-modify-written."""
 
-    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="buckets")
-    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="buckets")
+    # Neither key has an index of its own: (experiment, bucket) and the unique (variant, bucket,
+    # shard) lead with them.
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="buckets", db_index=False)
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="buckets", db_index=False)
     bucket = models.DateTimeField(help_text="Start of the hour (UTC).")
     assignments = models.BigIntegerField(default=0)
     results = models.BigIntegerField(default=0)
@@ -369,7 +373,10 @@ class UnitAssignment(models.Model):
     """Sticky assignment: the variant one unit (an end user, a session, a build) keeps for the
     experiment's life. Written once with ``INSERT ... ON CONFLICT DO NOTHING``."""
 
-    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="unit_assignments")
+    # No index of its own: the unique (experiment, unit_key) leads with it.
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.CASCADE, related_name="unit_assignments", db_index=False
+    )
     unit_key = models.CharField(max_length=200)
     variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="unit_assignments")
     created_at = models.DateTimeField()
@@ -388,7 +395,7 @@ class VariantDuration(models.Model):
     """How many results of a variant fell in one duration bin (log-spaced, improvement.guardrails):
     the p95 guardrail's histogram. Upserted, never read-modify-written."""
 
-    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="duration_bins")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="duration_bins", db_index=False)
     bin = models.SmallIntegerField()
     count = models.BigIntegerField(default=0)
 
@@ -469,7 +476,7 @@ class RolloutTally(models.Model):
     results, successes, cost sums. Upserted; the guardrails read the sums and the bins as a
     histogram (the publisher's own runs, and other teams' only from K teams that share evidence)."""
 
-    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="tallies")
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="tallies", db_index=False)
     team = models.ForeignKey(
         "crucible.Team", on_delete=models.CASCADE, related_name="+", help_text="The team whose runs these are."
     )
@@ -495,7 +502,7 @@ class VariantContext(models.Model):
     sampling draws from these when a select names its context. Upserted by the results batch."""
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="+")
-    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="contexts")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="contexts", db_index=False)
     context = models.CharField(max_length=100)
     results = models.BigIntegerField(default=0)
     objective_count = models.BigIntegerField(default=0)

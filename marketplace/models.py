@@ -55,7 +55,7 @@ class Channel(models.TextChoices):
 
 
 class Agent(models.Model):
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="agents")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="agents", db_index=False)
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100)
     summary = models.CharField(max_length=300, blank=True)
@@ -213,7 +213,7 @@ class NameWord(models.Model):
 class AgentVersion(models.Model):
     """One immutable release of an agent. Only ``is_yanked``/``yanked_reason`` ever change."""
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="versions")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="versions", db_index=False)
     version = models.CharField(max_length=64)
     major = models.PositiveIntegerField(default=0)
     minor = models.PositiveIntegerField(default=0)
@@ -272,7 +272,9 @@ class Installation(models.Model):
     """A team's installation of an agent: one row per team and agent, kept after an uninstall
     (``uninstalled_at``) so a reinstall does not count as a new install."""
 
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="agent_installations")
+    team = models.ForeignKey(
+        "crucible.Team", on_delete=models.CASCADE, related_name="agent_installations", db_index=False
+    )
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="installations")
     # RESTRICT: a version in use cannot be deleted on its own, only with its agent or team.
     version = models.ForeignKey(AgentVersion, on_delete=models.RESTRICT, related_name="installations")
@@ -316,7 +318,7 @@ class InstallEvent(models.Model):
         UPGRADE = "upgrade", "Version change"
         UNINSTALL = "uninstall", "Uninstall"
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="install_events")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="install_events", db_index=False)
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
     version = models.ForeignKey(AgentVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -333,7 +335,7 @@ class AgentDailyStat(models.Model):
     """Pre-aggregated popularity per agent and day (upserted): charts and trending read this,
     so their cost does not grow with the number of raw events."""
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="daily_stats")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="daily_stats", db_index=False)
     day = models.DateField()
     installs = models.PositiveIntegerField(default=0)
     uninstalls = models.PositiveIntegerField(default=0)
@@ -351,7 +353,7 @@ class Download(models.Model):
     """One row per team, version and day: the first fetch of a version's definition that day
     counts as a download, repeats do not."""
 
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
     version = models.ForeignKey(AgentVersion, on_delete=models.CASCADE, related_name="downloads")
     day = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -366,7 +368,7 @@ class Download(models.Model):
 
 
 class Rating(models.Model):
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="ratings")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="ratings", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_ratings")
     team = models.ForeignKey(
         "crucible.Team",

@@ -51,9 +51,11 @@ class VersionEvidenceDaily(models.Model):
     and builds that used the version (team memory). Sums of squares give the intervals."""
 
     id = models.BigAutoField(primary_key=True)
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
-    version = models.ForeignKey("marketplace.AgentVersion", on_delete=models.CASCADE, related_name="evidence_days")
-    agent = models.ForeignKey("marketplace.Agent", on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
+    version = models.ForeignKey(
+        "marketplace.AgentVersion", on_delete=models.CASCADE, related_name="evidence_days", db_index=False
+    )
+    agent = models.ForeignKey("marketplace.Agent", on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
     executions = models.BigIntegerField(db_default=0, default=0)
     successes = models.BigIntegerField(db_default=0, default=0)
@@ -99,7 +101,7 @@ class VersionEvidenceHistogram(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
-    version = models.ForeignKey("marketplace.AgentVersion", on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey("marketplace.AgentVersion", on_delete=models.CASCADE, related_name="+", db_index=False)
     days = models.PositiveSmallIntegerField(help_text="The period (7, 30 or 90 days, today included).")
     through_day = models.DateField(help_text="The last closed UTC day merged.")
     hist_buckets = ArrayField(models.IntegerField(), default=list)
@@ -122,7 +124,7 @@ class TeamBuildDaily(models.Model):
     builds are compared with (other = all − with the version)."""
 
     id = models.BigAutoField(primary_key=True)
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
     builds = models.BigIntegerField(db_default=0, default=0)
     build_successes = models.BigIntegerField(db_default=0, default=0)
@@ -149,7 +151,7 @@ class VersionExperimentOutcome(models.Model):
     id = models.BigAutoField(primary_key=True)
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
     version = models.ForeignKey(
-        "marketplace.AgentVersion", on_delete=models.CASCADE, related_name="experiment_outcomes"
+        "marketplace.AgentVersion", on_delete=models.CASCADE, related_name="experiment_outcomes", db_index=False
     )
     experiment_id = models.BigIntegerField(help_text="improvement.Experiment id (kept without a link: lower layer).")
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
@@ -180,7 +182,7 @@ class AgentEvidenceWithoutTeam(models.Model):
     measured its latest or previous version in the search period."""
 
     id = models.BigAutoField(primary_key=True)
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
     agent = models.ForeignKey("marketplace.Agent", on_delete=models.CASCADE, related_name="+")
     success_rate = models.FloatField(null=True, blank=True)
     cost_per_run = models.FloatField(null=True, blank=True)

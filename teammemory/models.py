@@ -35,7 +35,7 @@ class NormalizedRequirementsMd5(Func):
 
 
 class Build(models.Model):
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="builds")
+    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="builds", db_index=False)
     client_build_id = models.CharField(max_length=200)
     project_name = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -119,8 +119,8 @@ class Build(models.Model):
 class BuildAgent(models.Model):
     """An agent (and, when known, the exact version) a build used."""
 
-    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="agent_uses")
-    agent = models.ForeignKey("marketplace.Agent", on_delete=models.CASCADE, related_name="build_uses")
+    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="agent_uses", db_index=False)
+    agent = models.ForeignKey("marketplace.Agent", on_delete=models.CASCADE, related_name="build_uses", db_index=False)
     agent_version = models.ForeignKey(
         "marketplace.AgentVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="build_uses"
     )

@@ -36,7 +36,9 @@ class DeliveryStatus(models.TextChoices):
 
 class Event(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="notification_events")
+    team = models.ForeignKey(
+        "crucible.Team", on_delete=models.CASCADE, related_name="notification_events", db_index=False
+    )
     kind = models.CharField(max_length=60)
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True, default="")
@@ -57,7 +59,9 @@ class Event(models.Model):
 class Notification(models.Model):
     """One event in one user's inbox (in-app); never twice (unique user, event)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
     team = models.ForeignKey("crucible.Team", on_delete=models.CASCADE, related_name="+")
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="notifications")
     created_at = models.DateTimeField(default=timezone.now)
@@ -136,7 +140,7 @@ class WebhookDelivery(models.Model):
     so receivers can drop repeats."""
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="webhook_deliveries")
     request_body = models.TextField()
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
@@ -185,7 +189,7 @@ class WebhookAttempt(models.Model):
 
 
 class EmailDelivery(models.Model):
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="email_deliveries")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="email_deliveries", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     address = models.EmailField()
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)

@@ -1,6 +1,7 @@
 from django import forms
 
 from crucible import periods
+from crucible.widgets import LongSelect
 from observability.models import ExecutionStatus
 from observability.selectors.rollup_reads import PERIOD_RULES
 
@@ -12,8 +13,9 @@ class PeriodForm(periods.PeriodForm):
 
 
 class DashboardFilterForm(PeriodForm):
-    agent = forms.ChoiceField(required=False)
-    model = forms.ChoiceField(required=False)
+    # One option per agent and model of the period: hundreds on a busy team.
+    agent = forms.ChoiceField(required=False, widget=LongSelect)
+    model = forms.ChoiceField(required=False, widget=LongSelect)
     status = forms.ChoiceField(choices=[("", "Any status"), *ExecutionStatus.choices], required=False)
 
     def __init__(self, *args, agents=(), models=(), **kwargs):

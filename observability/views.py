@@ -3,14 +3,18 @@ executions. Thin: they read selectors and turn results into tables and plotly ch
 
 from __future__ import annotations
 
+import html
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.safestring import SafeString
 from django.views import View
 from django.views.generic import TemplateView
 
+from crucible import formatting
 from crucible.lists import FilteredListView
 from crucible.pages import TeamPageMixin
 from observability import charts, drilldown, selectors
@@ -33,14 +37,61 @@ class PeriodMixin:
         return form.period
 
 
-def agent_rows(agents: list[dict], *, period, filters: dict) -> list[tuple]:
-    """The dashboard's agent table: (agent, its page, the executions behind its row with the page's
-    model and status ``filters``) per agent, each route reversed once rather than once a row."""
+def agent_rows(agents: list[dict], *, period, filters: dict, query: str) -> list[dict]:
+    """The dashboard's agent table, a row per agent as the template shows it. A 30-day dashboard
+    lists hundreds of agents, and each value a row shows costs the template engine a lookup, a
+    filter and an escape, so each row gets here, once, what the loop would otherwise filter and
+    escape a row at a time: its figures by the rules of the template filters
+    (``crucible.formatting``), its agent page with the page's ``query`` and the executions behind
+    it with the page's model and status ``filters`` (each route reversed once rather than once a
+    row), each escaped here as Django's ``escape`` does (``_escaped``: no value is written
+    unescaped), and the flags that choose its badges."""
     agent_url = drilldown.agent_url_maker()
     links = drilldown.period_urls(
         period, [{"agent": a["agent"], "model": filters.get("model"), "status": filters.get("status")} for a in agents]
     )
-    return [(a, agent_url(a["agent"]), link) for a, link in zip(agents, links, strict=True)]
+    number, duration, percent = formatting.number, formatting.duration, formatting.percent
+    rows = []
+    for a, link in zip(agents, links, strict=True):
+        error_rate, executions, unpriced = a["error_rate"], a["executions"], a["unpriced"]
+        rows.append(
+            {
+                "agent": _escaped(a["agent"]),
+                "url": _escaped(f"{agent_url(a['agent'])}?{query}"),
+                "models": _escaped(", ".join(a["models"])),
+                "executions_url": _escaped(link),
+                "executions": _escaped(number(executions)),
+                "success": _escaped(percent(a["success_rate"])),
+                "failing": error_rate is not None and error_rate >= 0.1,
+                "p50": _escaped(duration(a["p50_ms"])),
+                "p95": _escaped(duration(a["p95_ms"])),
+                "p99": _escaped(duration(a["p99_ms"])),
+                "input_tokens": _escaped(number(a["input_tokens"])),
+                "output_tokens": _escaped(number(a["output_tokens"])),
+                "all_unpriced": unpriced == executions,
+                "cost": _escaped(formatting.money(a["cost"])),
+                "unpriced": _escaped(number(unpriced) if unpriced else ""),
+            }
+        )
+    return rows
+
+
+def _escaped(text: str) -> SafeString:
+    """``django.utils.html.escape`` without its lazy-text wrapper (a table of hundreds of rows)."""
+    return SafeString(html.escape(str(text)))
+
+
+def bottleneck_links(data: dict, *, period, query: str) -> None:
+    """The links of the bottlenecks tables' rows, set on each row (routes reversed once, not per
+    row and table): ``agent_url`` (its page with the page's ``query``), ``slowest_url`` and
+    ``costliest_url`` (its executions of the period, slowest or costliest first)."""
+    items = list({id(i): i for i in (*data["by_time"], *data["by_cost"], *data["by_p95"])}.values())
+    agent_url = drilldown.agent_url_maker()
+    filters = [{"agent": i["agent"]} for i in items]
+    slowest = drilldown.period_urls(period, filters, ordering="-duration")
+    costliest = drilldown.period_urls(period, filters, ordering="-cost")
+    for i, slow, costly in zip(items, slowest, costliest, strict=True):
+        i.update(agent_url=f"{agent_url(i['agent'])}?{query}", slowest_url=slow, costliest_url=costly)
 
 
 class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
@@ -68,14 +119,15 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
                 model=filters.get("model") or None,
                 status=filters.get("status") or None,
             )
+        query = self.request.GET.urlencode()
         context.update(
             form=form,
             period=period,
             data=data,
             charts=charts.series_charts(data["series"], period, filters=data["filters"]),
-            agent_rows=agent_rows(data["agents"], period=period, filters=data["filters"]),
+            agent_rows=agent_rows(data["agents"], period=period, filters=data["filters"], query=query),
             period_error=self.period_error,
-            query=self.request.GET.urlencode(),
+            query=query,
         )
         return context
 
@@ -114,6 +166,8 @@ class BottlenecksView(PeriodMixin, TeamPageMixin, TemplateView):
         period = self.get_period(form)
         compared = selectors.compared(self.team, period)
         data = selectors.bottlenecks(team=self.team, period=period, current=compared["current"])
+        query = self.request.GET.urlencode()
+        bottleneck_links(data, period=period, query=query)
         context.update(
             form=form,
             period=period,
@@ -121,7 +175,7 @@ class BottlenecksView(PeriodMixin, TeamPageMixin, TemplateView):
             chart=charts.time_share_chart(data["by_time"], period=period),
             period_error=self.period_error,
             regressions=with_change_figures(selectors.regressions(team=self.team, period=period, compared=compared)),
-            query=self.request.GET.urlencode(),
+            query=query,
         )
         return context
 

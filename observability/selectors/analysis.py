@@ -133,10 +133,15 @@ def regressions(*, team, period: TimeRange, current=None, compared=None) -> list
                     "changes": changes,
                 }
             )
-    # Versions: compare the newest version seen in the window with the one before it.
-    versions = compared["versions"]
+    return found + version_regressions(period=period, compared=compared)
+
+
+def version_regressions(*, period: TimeRange, compared: dict) -> list[dict]:
+    """The regressions of kind "version" (``regressions``): the newest version seen in the window
+    of each agent against the one before it."""
+    found = []
     by_agent: dict[str, list] = {}
-    for row in versions:
+    for row in compared["versions"]:
         if row["version"]:
             by_agent.setdefault(row["agent"], []).append(row)
     for name, rows in sorted(by_agent.items()):
@@ -188,10 +193,11 @@ def recommendations(*, team, period: TimeRange, current=None, compared=None) -> 
             team=team, start=period.start, end=period.end, agents=agents, limit_per_agent=3
         ),
         model_metrics=model_metrics,
-        version_regressions=lambda: [
-            r
-            for r in regressions(team=team, period=period, current=current, compared=compared)
-            if r["kind"] == "version"
-        ],
+        version_regressions=lambda: version_regressions(
+            period=period,
+            compared=compared
+            if compared is not None
+            else periods_compared(team=team, period=period, previous=period.previous()),
+        ),
     )
     return [rec.as_dict(subject_key="agent") for rec in run_rules(obs_recommendations.RULES, context)]

@@ -38,7 +38,7 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
         rows_by_agent.setdefault(row["agent"], []).append(row)
     agents = []
     for name, rows in rows_by_agent.items():
-        merged = _merge(rows)
+        merged = rows[0] if len(rows) == 1 else _merge(rows)  # one model: its row is the agent's sums
         agents.append({"agent": name, "models": sorted({r["model"] for r in rows}), **metrics(merged), "_row": merged})
     agents.sort(key=lambda a: (-a["executions"], a["agent"]))
     totals_row = _merge([a["_row"] for a in agents])

@@ -155,7 +155,8 @@ def _row(record: dict, *, keys=()) -> dict:
         "unpriced": int(record["unpriced"]),
         "first_seen": record["first_seen"],
         "last_seen": record["last_seen"],
-        "hist": None if hist is None else [int(v) for v in hist],
+        # bigint[] arrives as a list of ints: used as it is (hundreds a page), anything else converted.
+        "hist": hist if hist is None or type(hist) is list else [int(v) for v in hist],
     }
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from crucible.sql import fetch_rows
 from observability.selectors.block_reads import AGGREGATES, with_blocks
-from observability.selectors.rollup_reads import DAY, HIST_ARRAY, _row, _segments, rollup_rows
+from observability.selectors.rollup_reads import DAY, HIST_ARRAY, _merge, _row, _segments, rollup_rows
 
 # The first hour of each (agent, version) on the day it was first seen (named by the caller).
 FIRST_HOUR_SQL = """
@@ -98,11 +98,17 @@ def newest_two_need_hours(since: dt.datetime) -> Callable[[list[dict]], list[dic
     return pick
 
 
+def _added(rows: list[dict]) -> dict:
+    """The sums of aggregate rows (``_row`` rows): a lone row as it is, several merged."""
+    return rows[0] if len(rows) == 1 else _merge(rows)
+
+
 def periods_compared(*, team, period, previous, since=None) -> dict:
     """What the regressions (and the bottlenecks) of ``period`` read, in ONE pass over the rollups
     of ``previous`` and ``period``: ``current`` and ``previous`` ({agent: aggregate row}, as
     ``per_agent``) and ``versions`` (rows per agent and version over both periods, as
-    ``version_rows`` with ``exact=newest_two_need_hours(since or period.start)``). Each rollup
+    ``version_rows`` with ``exact=newest_two_need_hours(since or period.start)``, of the agents
+    that ran two named versions or more). Each rollup
     row's histogram is summed once (per agent, version and period), not once per figure; closed
     days and hours come from blocks (``block_reads.with_blocks``), which keep the version."""
     before_read = with_blocks(team, previous.start, previous.end, name="p")
@@ -111,19 +117,31 @@ def periods_compared(*, team, period, previous, since=None) -> dict:
         SELECT *, false AS cur FROM ({before_read.rows(scope="NOT total")}) p
         UNION ALL SELECT *, true FROM ({read.rows(scope="NOT total")}) c
     """
-    # Sums per agent, version and period, added up again per agent and period, and per version.
-    g = f"g AS MATERIALIZED (SELECT agent_name AS agent, version, cur, {AGGREGATES}, {HIST_ARRAY} FROM ({rows}) r GROUP BY 1, 2, 3)"
+    # Sums per agent, version and period (each rollup row's histogram summed once, in PostgreSQL),
+    # added up again here per agent and period and per agent and version: most agents run one
+    # version, so most of those groups are one row, used as it is (no second pass of 134 sums).
     sql = f"""
-        WITH {", ".join([*before_read.ctes, *read.ctes, g])}
-        SELECT agent, version, cur, GROUPING(version, cur) AS grouping, {AGGREGATES}, {HIST_ARRAY}
-        FROM g GROUP BY GROUPING SETS ((agent, cur), (agent, version))
+        WITH {", ".join([*before_read.ctes, *read.ctes])}
+        SELECT agent_name AS agent, version, cur, {AGGREGATES}, {HIST_ARRAY} FROM ({rows}) r GROUP BY 1, 2, 3
     """
-    current, before, versions = {}, {}, []
+    by_period: dict[tuple, list] = {}
+    by_version: dict[tuple, list] = {}
     for record in fetch_rows(sql, before_read.params | read.params):
-        if record["grouping"] == 1:  # period added up: an (agent, version) row
-            versions.append(_row(record, keys=("agent", "version")))
-        else:
-            (current if record["cur"] else before)[record["agent"]] = _row(record, keys=("agent",))
+        row = _row(record)
+        by_period.setdefault((record["agent"], record["cur"]), []).append(row)
+        by_version.setdefault((record["agent"], record["version"]), []).append(row)
+    current, before = {}, {}
+    for (agent, cur), rows in by_period.items():
+        (current if cur else before)[agent] = {"agent": agent, **_added(rows)}
+    # A version regression compares two named versions of an agent: the others are never read.
+    named: dict[str, int] = {}
+    for agent, version in by_version:
+        named[agent] = named.get(agent, 0) + bool(version)
+    versions = [
+        {"agent": agent, "version": version, **_added(rows)}
+        for (agent, version), rows in by_version.items()
+        if named[agent] >= 2
+    ]
     first_seen_to_the_hour(
         team=team,
         rows=newest_two_need_hours(since or period.start)(versions),

@@ -69,6 +69,37 @@ def test_dashboard_agent_table_is_what_the_plain_template_loop_showed(client, me
     assert '<span class="badge badge-warn">unpriced</span>' in rows
 
 
+# The bottlenecks page's three agent tables as the plain template loops rendered them.
+BOTTLENECK_LOOPS = {
+    "by-time": """{% load crucible_format observability_links %}{% for i in data.by_time %}<tr><td><a href="{% url 'observability:agent' i.agent %}?{{ query }}">{{ i.agent }}</a></td><td class="num">{{ i.time_share|percent }}</td><td class="num"><a href="{% executions_url period agent=i.agent ordering="-duration" %}">{{ i.total_duration_ms|duration }}</a></td><td class="num">{{ i.executions|number }}</td></tr>
+{% empty %}<tr><td colspan="4" class="muted">No data.</td></tr>{% endfor %}""",
+    "by-cost": """{% load crucible_format observability_links %}{% for i in data.by_cost %}<tr><td><a href="{% url 'observability:agent' i.agent %}?{{ query }}">{{ i.agent }}</a></td><td class="num">{{ i.cost_share|percent }}</td><td class="num"><a href="{% executions_url period agent=i.agent ordering="-cost" %}">{{ i.cost|money }}</a></td></tr>
+{% empty %}<tr><td colspan="3" class="muted">No data.</td></tr>{% endfor %}""",
+    "by-p95": """{% load crucible_format observability_links %}{% for i in data.by_p95 %}<tr><td><a href="{% url 'observability:agent' i.agent %}?{{ query }}">{{ i.agent }}</a></td><td class="num"><a href="{% executions_url period agent=i.agent ordering="-duration" %}">{{ i.p95_ms|duration }}</a></td><td class="num">{% if i.p95_vs_fleet is None %}{{ i.p95_vs_fleet|number }}{% else %}{{ i.p95_vs_fleet|number:2 }}×{% endif %}</td><td class="num">{{ i.executions|number }}</td></tr>
+{% empty %}<tr><td colspan="4" class="muted">No data.</td></tr>{% endfor %}""",
+}  # noqa: E501
+
+
+def test_bottleneck_tables_are_what_the_plain_template_loops_showed(client, member, team, ingest, event_factory):
+    ingest(
+        team,
+        [event_factory(agent=NASTY, model="m<1>", duration_ms=d) for d in (5.0, 50.0, 5000.0)]
+        + [event_factory(agent="a/b c%", model="gpt-4o", duration_ms=900.0) for _ in range(4)]
+        + [event_factory(agent="quick", model="gpt-4o", duration_ms=0.2)],
+    )
+    client.force_login(member)
+    for params in ({"range": "24h", "q": "a'b"}, {"range": "7d"}):
+        response = client.get("/observability/bottlenecks/", params)
+        assert response.status_code == 200
+        html = response.content.decode()
+        context = {name: response.context[name] for name in ("data", "period", "query")}
+        for table_id, loop in BOTTLENECK_LOOPS.items():
+            assert _rows(html, table_id) == _loop(loop, context), table_id
+    rows = _rows(html, "by-time")
+    assert "&lt;b&gt;&quot;x&quot; &amp; &#x27;y&#x27;&lt;/b&gt;" in rows and NASTY not in rows
+    assert "ordering=-duration" in rows and "ordering=-cost" in _rows(html, "by-cost")
+
+
 def test_dashboard_without_executions_says_so(client, member):
     client.force_login(member)
     rows = _rows(client.get("/observability/").content.decode(), "agents-table")

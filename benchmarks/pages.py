@@ -46,6 +46,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
 from crucible import services as core  # noqa: E402
+from crucible.heap import freeze_loaded_heap  # noqa: E402
 from crucible.models import Role, Team  # noqa: E402
 
 
@@ -125,6 +126,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="5 runs per page")
     parser.add_argument("--only", default="", help="comma-separated page names")
+    parser.add_argument(
+        "--no-freeze", action="store_true", help="leave the heap unfrozen (the server freezes it: crucible/heap.py)"
+    )
     args = parser.parse_args()
     repeats = 5 if args.quick else args.repeats
     call_command("migrate", verbosity=0)
@@ -140,13 +144,16 @@ def main():
         STORAGES={**settings.STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"}}
     ).enable()
     minimal_url = minimal_page_url()  # the minimal template view (benchmarks/_reference.py)
+    if not args.no_freeze:
+        freeze_loaded_heap()  # as the server does when a process starts (crucible.asgi)
     client = Client()
     client.force_login(user)
     client.post("/teams/switch/", {"team": team.pk})  # the bench user may belong to other bench teams
     chosen = pages(team)
     if args.only:
         chosen = {name: url for name, url in chosen.items() if name in args.only.split(",")}
-    print(f"database {DB_NAME}, team {team.slug}; {repeats} runs per page after a warm-up, interleaved")
+    frozen = "unfrozen heap" if args.no_freeze else "heap frozen at start-up as the server does"
+    print(f"database {DB_NAME}, team {team.slug}; {repeats} runs per page after a warm-up, interleaved; {frozen}")
     print(f"{'page':34} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'x reference':>12}")
     for name, url in chosen.items():
         timed(client, url)

@@ -26,6 +26,7 @@ from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 
+from crucible.heap import freeze_loaded_heap
 from crucible.wsgi import application as wsgi_application
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class BufferedWSGI:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                freeze_loaded_heap()  # crucible/heap.py: full collections skip the application
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.executor.shutdown(wait=True, cancel_futures=False)

@@ -3,6 +3,7 @@ collector's full passes walk only what requests made since."""
 
 import asyncio
 import gc
+import threading
 
 from crucible.asgi import BufferedWSGI
 from crucible.views import healthz
@@ -27,7 +28,11 @@ def test_server_start_up_moves_the_loaded_application_out_of_full_collections():
     gc.unfreeze()
     assert _walked_by_the_collector(healthz)
     try:
-        asyncio.run(server({"type": "lifespan"}, receive, send))
+        # In a thread of its own, as the server's event loop (a browser test may have left a loop
+        # running in this one).
+        worker = threading.Thread(target=asyncio.run, args=(server({"type": "lifespan"}, receive, send),))
+        worker.start()
+        worker.join(30)
         assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
         assert gc.get_freeze_count() > 10_000
         assert not _walked_by_the_collector(healthz)  # a view, loaded with the URLconf

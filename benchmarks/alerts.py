@@ -75,7 +75,7 @@ SELECT %(team)s, 'g-' || g, 'agent-' || lpad((g %% 200)::text, 3, '0'), '1.0.0',
        i, o, 0, 0, CASE WHEN g %% 50 = 0 THEN NULL ELSE round((i * 2.5 + o * 10) / 1000000.0, 8) END,
        'price', CASE WHEN g %% 3 = 0 THEN 50 + random() * 50 END, now()
 FROM (SELECT g, (200 + random() * 8000)::bigint AS i, (50 + random() * 2000)::bigint AS o
-      FROM generate_series(%(lo)s, %(hi)s) AS g) s
+      FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS g) s
 """
 RAW_SQL = """
 SELECT agent_name, count(*) AS n, count(*) FILTER (WHERE status = 'error') AS errors,

@@ -170,7 +170,7 @@ FROM (
         floor(-ln(1 - random()) / 0.3)::int AS r5,
         timestamptz '2025-01-01' + g * interval '17 seconds' AS created,
         mod(g, 3) = 0 AS measured
-    FROM generate_series(%(first)s, %(last)s) AS g
+    FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
     CROSS JOIN LATERAL (SELECT %(topics)s[1 + floor(random() * cardinality(%(topics)s) + 0 * g)::int] AS topic) t
 ) generated
 """

@@ -54,6 +54,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from _dashboard_rows import AGENTS, RAW_AGENTS_SQL, RAW_SERIES_SQL, ensure_rows  # noqa: E402  (the dashboard's data)
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -62,12 +63,11 @@ from django.utils import timezone  # noqa: E402
 from crucible import services as core  # noqa: E402
 from crucible import validation as v  # noqa: E402
 from crucible.models import Team  # noqa: E402
-from observability import selectors, services  # noqa: E402
+from observability import selectors  # noqa: E402
 from observability.ingest.insert import COPY_COLUMNS, execution_copy_row, executions_insert  # noqa: E402
 from observability.ingest.validate import event_validate  # noqa: E402
 from observability.models import Execution  # noqa: E402
 
-AGENTS = 200
 MODELS = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash"]
 
 
@@ -332,82 +332,6 @@ def bench_ingest_gunicorn(n_events: int, batch: int, workers: int, clients: int)
     assert Execution.objects.filter(team=team).count() == n_events
     truncate_all()
     return {"api_eps": n_events / seconds, "workers": workers, "clients": clients}
-
-
-GENERATE_SQL = """
-INSERT INTO observability_execution (team_id, client_id, agent_name, version, model, operation, source, trace_id, span_id,
-    started_at, duration_ms, status, error_type, error_message, input_tokens, output_tokens, cached_input_tokens,
-    reasoning_tokens, cost, cost_source, received_at)
-SELECT %(team)s, 'g-' || g, 'agent-' || lpad((g %% 200)::text, 3, '0'),
-       CASE WHEN g %% 5 = 0 AND t > %(end)s - interval '10 days' THEN '1.1.0' ELSE '1.0.0' END,
-       (ARRAY['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4-5', 'gemini-2.5-flash'])[1 + (g %% 200) %% 4], '', 'api', '', '',
-       t,
-       exp(6.5 + (g %% 200) / 100.0 + 0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())),
-       CASE WHEN random() < 0.03 THEN 'error' ELSE 'success' END, '', '',
-       i, o, i / 4, 0, round((i * 2.5 + o * 10) / 1000000.0, 8), 'price', now()
-FROM (SELECT g, (200 + random() * 8000)::bigint AS i, (50 + random() * 2000)::bigint AS o,
-             %(end)s - random() * interval '29 days' AS t
-      FROM generate_series(%(lo)s, %(hi)s) AS g) s
-"""
-
-RAW_AGENTS_SQL = """
-SELECT agent_name, count(*), count(*) FILTER (WHERE status = 'success'),
-       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration_ms),
-       sum(input_tokens), sum(output_tokens), sum(cost), count(*) FILTER (WHERE cost IS NULL)
-FROM observability_execution WHERE team_id = %s AND started_at >= %s AND started_at < %s
-GROUP BY agent_name
-"""
-RAW_SERIES_SQL = """
-SELECT date_trunc('day', started_at, 'UTC'), count(*), count(*) FILTER (WHERE status = 'error'),
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms), sum(cost)
-FROM observability_execution WHERE team_id = %s AND started_at >= %s AND started_at < %s
-GROUP BY 1
-"""
-
-
-def ensure_rows(team: Team, n_rows: int, regenerate: bool = False) -> dict:
-    """``n_rows`` executions of ``team`` in the last 29 days, their rollups and day blocks (kept
-    for the next run: generated only when the count differs or ``regenerate``)."""
-    period = selectors.time_range("30d")  # rows are generated in its last 29 days, so an hour later they still fit
-    timings = {}
-    if Execution.objects.filter(team=team).count() != n_rows or regenerate:
-        with connection.cursor() as cursor:
-            for table in (
-                "observability_execution",
-                "observability_hourlyrollup",
-                "observability_dailyrollup",
-                "observability_errorrollup",
-            ):
-                cursor.execute(f"DELETE FROM {table} WHERE team_id = %s", [team.pk])
-        print(f"  generating {n_rows:,} executions of {AGENTS} agents over 30 days for {team.slug} ...", flush=True)
-        start = time.perf_counter()
-        chunk = 1_000_000
-        with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit = off")
-            for lo in range(1, n_rows + 1, chunk):
-                hi = min(n_rows, lo + chunk - 1)
-                cursor.execute(
-                    GENERATE_SQL, {"team": team.pk, "end": period.end - dt.timedelta(seconds=1), "lo": lo, "hi": hi}
-                )
-                print(f"    {hi:,}", flush=True)
-            cursor.execute("ANALYZE observability_execution")
-        timings["generate_s"] = time.perf_counter() - start
-        print("  rebuilding rollups (and day blocks) from the raw rows ...", flush=True)
-        start = time.perf_counter()
-        services.rollups_rebuild(start=period.start - dt.timedelta(days=1), end=period.end, team=team)
-        timings["rebuild_s"] = time.perf_counter() - start
-    # Days and hours closed since the last run (the periodic job's work); nothing when all are done.
-    services.day_blocks_compact(team=team)
-    services.hour_blocks_compact(team=team)
-    with connection.cursor() as cursor:
-        for table in (
-            "observability_hourlyrollup",
-            "observability_dailyrollup",
-            "observability_dayblockrollup",
-            "observability_hourblockrollup",
-        ):
-            cursor.execute(f"ANALYZE {table}")
-    return timings
 
 
 def _dashboard_ms(client: Client, headers: dict) -> float:

@@ -57,7 +57,7 @@ SELECT (%(teams)s::bigint[])[1 + g %% 10], 'ret-' || g, 'agent-' || (g %% 200), 
        now() - (%(days)s * interval '1 day') * (g::float8 / %(n)s), 500 + g %% 5000,
        CASE WHEN g %% 31 = 0 THEN 'error' ELSE 'success' END, CASE WHEN g %% 31 = 0 THEN 'Timeout' ELSE '' END, '',
        1000 + g %% 3000, 200 + g %% 800, 0, 0, 'none', now()
-FROM generate_series(%(first)s, %(last)s) AS g
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
 """
 PAYLOAD_SQL = """
 INSERT INTO observability_spanpayload (execution_id, team_id, started_at, input, output, input_truncated,

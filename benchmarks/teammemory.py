@@ -142,7 +142,7 @@ def fill(team, builds: int, agent_version_ids: list[int]) -> None:
                                  - CASE WHEN x.status = 'failed' THEN 20 ELSE 0 END)))::int END,
                        x.started, x.started + x.duration * interval '1 millisecond', x.duration,
                        x.tokens, round(x.tokens * 0.000004, 6), x.started
-                FROM generate_series(%(lo)s, %(hi)s) g
+                FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) g
                 -- g is referenced so that PostgreSQL draws new random numbers for every row
                 CROSS JOIN LATERAL (SELECT g AS gg, floor(random() * %(stacks)s)::int AS si, floor(random() * %(reqs)s)::int AS ri,
                                            random() AS roll, random() AS q, random() AS d, random() AS t) rnd
@@ -244,7 +244,9 @@ def scan(team, since, until):
 def fulltext_count(team, text, since):
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT count(*) FROM teammemory_build b WHERE b.team_id = %s AND b.started_at >= %s AND b.search @@ {selectors._TSQUERY_OR}",
+            # any of the text's words, as the suggestion matches them: plain full-text SQL
+            "SELECT count(*) FROM teammemory_build b WHERE b.team_id = %s AND b.started_at >= %s AND b.search @@ "
+            "regexp_replace(plainto_tsquery('english', %s)::text, ' (&|<[0-9-]+>) ', ' | ', 'g')::tsquery",
             [team.pk, since, text],
         )
         return cursor.fetchone()[0]

@@ -1,18 +1,18 @@
 """The floor for the HTTP benchmarks: a minimal Django + DRF application in one file.
 
 One DRF ``APIView`` answers ``GET /ping/`` with a small JSON object: no database, no middleware,
-no authentication, no throttling, JSON renderer only. Two more views add only the database work an
-endpoint of ours cannot avoid, as plain SQL through Django's connection (the same settings:
-persistent connection, server-side binding): ``GET /ping/read/`` reads the first 20 rows of a
-two-column table (what a small list must at least do), ``GET /ping/counted-read/`` first counts
-the call in a one-row counter table with an asynchronously committed upsert (as our throttle
-does) and then reads the same rows (the least a rate-limited small list does), and
-``POST /ping/write/`` inserts one row
-into a table with only its key and answers its id, committed durably (what a ``select`` must at
-least do: record the assignment). They are the floors of "an endpoint that reads" and "an endpoint
-that writes", beside the plain floor; ``ensure_tables()`` creates their tables. It is served exactly as Crucible is (granian,
+no authentication, no throttling, JSON renderer only. It is served exactly as Crucible is (granian,
 the same workers and threads, the same buffering front ``crucible.asgi``), so the ratio of an
 endpoint of ours to it is what our own code costs on top of the framework and the server.
+
+Three more views add only the database work an endpoint of ours cannot avoid, as plain SQL through
+Django's connection (the same settings: persistent connection, server-side binding):
+``GET /ping/read/`` reads the first 20 rows of a two-column table (what a small list must at least
+do); ``GET /ping/counted-read/`` first counts the call in a one-row counter table with an
+asynchronously committed upsert (as our throttle does), then reads the same rows (the least a
+rate-limited small list does); ``POST /ping/write/`` inserts one row into a table with only its
+key and answers its id, committed durably (the least a ``select`` does: record the assignment).
+``ensure_tables()`` creates their tables.
 
 Run by ``benchmarks/_server.py`` (``start_server(..., reference=True)``): the server imports
 ``crucible.asgi`` with ``DJANGO_SETTINGS_MODULE=benchmarks.reference_app``, so the front wraps this
@@ -102,7 +102,7 @@ class PingWrite(APIView):
 
 
 def ensure_tables(cursor) -> None:
-    """Create the tables of the two database floors (in the benchmark's database), once."""
+    """Create the tables of the database floors (in the benchmark's database), once."""
     for statement in _TABLES:
         cursor.execute(statement)
 

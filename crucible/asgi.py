@@ -62,7 +62,8 @@ class BufferedWSGI:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                freeze_loaded_heap()  # crucible/heap.py: full collections skip the application
+                frozen = freeze_loaded_heap()  # crucible/heap.py: full collections skip the application
+                logger.info("Froze %d objects of the loaded application (gc.freeze).", frozen)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.executor.shutdown(wait=True, cancel_futures=False)

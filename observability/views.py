@@ -15,7 +15,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from crucible import formatting
-from crucible.lists import FilteredListView
+from crucible.lists import FilteredListView, page_of, url_with
 from crucible.pages import TeamPageMixin
 from observability import charts, drilldown, selectors
 from observability.experiments import recommendation_experiment_start, with_experiments
@@ -97,6 +97,7 @@ def bottleneck_links(data: dict, *, period, query: str) -> None:
 class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
     template_name = "observability/index.html"
     replica_reads = True  # the dashboard may read from the read replica (crucible.db_router)
+    agents_per_page = 50
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -119,13 +120,18 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
                 model=filters.get("model") or None,
                 status=filters.get("status") or None,
             )
-        query = self.request.GET.urlencode()
+        # The agent table is a list like any other: a page at a time, busiest agents first (the
+        # totals, charts and filters still cover every agent). The links keep the period and
+        # filters, not the table's page.
+        agents = page_of(self.request, data["agents"], per_page=self.agents_per_page, item_name=("agent", "agents"))
+        query = url_with(self.request, page=None)[1:]
         context.update(
             form=form,
             period=period,
             data=data,
             charts=charts.series_charts(data["series"], period, filters=data["filters"]),
-            agent_rows=agent_rows(data["agents"], period=period, filters=data["filters"], query=query),
+            agents=agents,
+            agent_rows=agent_rows(agents.items, period=period, filters=data["filters"], query=query),
             period_error=self.period_error,
             query=query,
         )

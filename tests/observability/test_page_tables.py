@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 NASTY = "<b>\"x\" & 'y'</b>"
 
 # The dashboard's agent table as the plain template loop rendered it.
-AGENT_LOOP = """{% load crucible_format observability_links %}{% for a in data.agents %}
+AGENT_LOOP = """{% load crucible_format observability_links %}{% for a in agents %}
   <tr>
     <td><a href="{% url 'observability:agent' a.agent %}?{{ query }}">{{ a.agent }}</a><br><span class="muted">{{ a.models|join:", " }}</span></td>
     <td class="num"><a href="{% executions_url period agent=a.agent model=data.filters.model status=data.filters.status %}">{{ a.executions|number }}</a></td>
@@ -58,8 +58,8 @@ def test_dashboard_agent_table_is_what_the_plain_template_loop_showed(client, me
         response = client.get("/observability/", params)
         assert response.status_code == 200
         html = response.content.decode()
-        context = {name: response.context[name] for name in ("data", "period", "query")}
-        assert len(context["data"]["agents"]) >= 1
+        context = {name: response.context[name] for name in ("data", "period", "query", "agents")}
+        assert len(context["agents"]) >= 1
         assert _rows(html, "agents-table") == _loop(AGENT_LOOP, context)
     html = client.get("/observability/", {"q": "a'b"}).content.decode()
     rows = _rows(html, "agents-table")
@@ -78,6 +78,31 @@ BOTTLENECK_LOOPS = {
     "by-p95": """{% load crucible_format observability_links %}{% for i in data.by_p95 %}<tr><td><a href="{% url 'observability:agent' i.agent %}?{{ query }}">{{ i.agent }}</a></td><td class="num"><a href="{% executions_url period agent=i.agent ordering="-duration" %}">{{ i.p95_ms|duration }}</a></td><td class="num">{% if i.p95_vs_fleet is None %}{{ i.p95_vs_fleet|number }}{% else %}{{ i.p95_vs_fleet|number:2 }}×{% endif %}</td><td class="num">{{ i.executions|number }}</td></tr>
 {% empty %}<tr><td colspan="4" class="muted">No data.</td></tr>{% endfor %}""",
 }  # noqa: E501
+
+
+def test_dashboard_agent_table_is_paginated_busiest_first(client, member, team, ingest, event_factory):
+    # 53 agents: agent-52 ran three times, each of the others once (ties are listed by name).
+    ingest(team, [event_factory(agent=f"agent-{i:02}", model="gpt-4o") for i in [*range(53), 52, 52]])
+    client.force_login(member)
+    first = client.get("/observability/", {"range": "24h", "model": "gpt-4o"})
+    html = first.content.decode()
+    names = re.findall(r">(agent-\d\d)</a>", _rows(html, "agents-table"))
+    assert names == ["agent-52", *[f"agent-{i:02}" for i in range(49)]]
+    assert "1–50 of 53 agents" in html
+    # The totals and the filter choices still cover every agent, not only the page's.
+    assert first.context["data"]["totals"]["executions"] == 55
+    assert len(first.context["form"].fields["agent"].choices) == 53 + 1
+    # The next page keeps the period and filters; the rows' links and the tabs do not carry the page.
+    next_url = re.search(r'href="([^"]+)" rel="next"', html).group(1).replace("&amp;", "&")
+    assert next_url == "?range=24h&model=gpt-4o&page=2"
+    second = client.get("/observability/" + next_url).content.decode()
+    assert re.findall(r">(agent-\d\d)</a>", _rows(second, "agents-table")) == ["agent-49", "agent-50", "agent-51"]
+    assert "51–53 of 53 agents" in second and 'rel="next"' not in second
+    assert "page=" not in _rows(second, "agents-table")
+    assert "?range=24h&amp;model=gpt-4o\"" in second.split('id="agents-table"')[0]  # the tabs
+    # Out-of-range and malformed page numbers give the nearest page, never an error.
+    for page in ("99", "0", "x"):
+        assert client.get("/observability/", {"page": page}).status_code == 200
 
 
 def test_bottleneck_tables_are_what_the_plain_template_loops_showed(client, member, team, ingest, event_factory):

@@ -99,7 +99,7 @@ def test_dashboard_agent_table_is_paginated_busiest_first(client, member, team, 
     assert re.findall(r">(agent-\d\d)</a>", _rows(second, "agents-table")) == ["agent-49", "agent-50", "agent-51"]
     assert "51–53 of 53 agents" in second and 'rel="next"' not in second
     assert "page=" not in _rows(second, "agents-table")
-    assert "?range=24h&amp;model=gpt-4o\"" in second.split('id="agents-table"')[0]  # the tabs
+    assert '?range=24h&amp;model=gpt-4o"' in second.split('id="agents-table"')[0]  # the tabs
     # Out-of-range and malformed page numbers give the nearest page, never an error.
     for page in ("99", "0", "x"):
         assert client.get("/observability/", {"page": page}).status_code == 200

@@ -12,6 +12,7 @@ from django.db import connection
 from crucible.models import Team
 from observability import selectors, services
 from observability.models import Execution
+from observability.windows import window_blocks_build
 
 AGENTS = 200
 
@@ -77,9 +78,11 @@ def ensure_rows(team: Team, n_rows: int, regenerate: bool = False) -> dict:
         start = time.perf_counter()
         services.rollups_rebuild(start=period.start - dt.timedelta(days=1), end=period.end, team=team)
         timings["rebuild_s"] = time.perf_counter() - start
-    # Days and hours closed since the last run (the periodic job's work); nothing when all are done.
+    # Days and hours closed since the last run, and the standard periods' windows (the periodic
+    # job's work: observability.tasks); nothing when all are done.
     services.day_blocks_compact(team=team)
     services.hour_blocks_compact(team=team)
+    window_blocks_build(team=team)
     with connection.cursor() as cursor:
         for table in (
             "observability_hourlyrollup",

@@ -158,8 +158,8 @@ WHERE NOT EXISTS (
                       AND b.{g.length} = 1 AND b.total))
 """
 MERGE_SQL = f"""
-INSERT INTO {{g.table}} (team_id, {{g.start}}, {{g.length}}, total, {{keys}}, first_seen, last_seen, {SUMS})
-SELECT b.team_id, g.start, %(k)s, b.total, {{keys_of_b}}, min(b.first_seen), max(b.last_seen), sum(executions), sum(successes),
+INSERT INTO {{g.table}} (team_id, {{g.start}}, {{g.length}}, total, windowed, {{keys}}, first_seen, last_seen, {SUMS})
+SELECT b.team_id, g.start, %(k)s, b.total, %(window)s, {{keys_of_b}}, min(b.first_seen), max(b.last_seen), sum(executions), sum(successes),
        sum(duration_sum_ms), max(duration_max_ms), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
        sum(reasoning_tokens), sum(cost), sum(unpriced), ARRAY[{HIST_SUMS}]::bigint[]
 FROM {{g.table}} b
@@ -205,7 +205,7 @@ def blocks_compact(grain: Grain, *, team=None, since: dt.datetime | None = None,
     for k in LEVELS:
         candidates = sql.fetch_rows(_sql(CANDIDATES_SQL, grain, team_filter), params | {"k": k})
         for i in range(0, len(candidates), 16):
-            _merge(grain, [(row["team_id"], row["start"]) for row in candidates[i : i + 16]], k)
+            blocks_merge(grain, [(row["team_id"], row["start"]) for row in candidates[i : i + 16]], k)
     return compacted
 
 
@@ -230,17 +230,21 @@ def blocks_purge(grain: Grain, *, now: dt.datetime | None = None) -> int:
 
 
 @transaction.atomic
-def _merge(grain: Grain, groups, k: int) -> None:
+def blocks_merge(grain: Grain, groups, k: int, *, window: bool = False) -> int:
+    """Merge the one-unit blocks of each (team, start) of ``groups`` into a block of ``k`` units
+    (a window block with ``window``), under the locks of those units; a group a writer holds, or
+    with a unit whose rollups have no block, is left. Returns the groups merged."""
     units = [(team_id, start + grain.step * offset) for team_id, start in groups for offset in range(k)]
     taken = set(merge_guard.locks_take(grain.guard, units))
     groups = [(t, s) for t, s in groups if all((t, s + grain.step * o) in taken for o in range(k))]
     if not groups:
-        return
-    params = {"k": k, "teams": [g[0] for g in groups], "starts": [g[1] for g in groups]}
+        return 0
+    params = {"k": k, "window": window, "teams": [g[0] for g in groups], "starts": [g[1] for g in groups]}
     complete = sql.fetch_rows(_sql(COMPLETE_SQL, grain), params)
     if complete:
         params |= {"teams": [row["team_id"] for row in complete], "starts": [row["start"] for row in complete]}
         sql.execute(_sql(MERGE_SQL, grain), params)
+    return len(complete)
 
 
 @transaction.atomic

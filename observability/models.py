@@ -397,6 +397,11 @@ class BlockRollupBase(models.Model):
     total = models.BooleanField(
         default=False, help_text="The team's whole days or hours: agent, model and version empty."
     )
+    windowed = models.BooleanField(
+        db_default=False,  # raw INSERTs of aligned blocks leave it out
+        help_text="A window block: the closed days or hours of a standard period's span, from its first unit "
+        "(not aligned on its length; observability.windows).",
+    )
     agent_name = models.CharField(max_length=200, blank=True)
     model = models.CharField(max_length=200, blank=True)
     version = models.CharField(max_length=64, blank=True)
@@ -447,7 +452,9 @@ class DayBlockRollup(BlockRollupBase):
 
     UNIT = "day"
     day = models.DateTimeField(help_text="First day of the block (UTC midnight).")
-    days = models.PositiveSmallIntegerField(default=1, help_text="Length of the block in days (1, 2, 4, 8 or 16).")
+    days = models.PositiveSmallIntegerField(
+        default=1, help_text="Length of the block in days (1, 2, 4, 8 or 16; a window up to 31)."
+    )
     Meta = _block_meta("day")
 
 
@@ -458,7 +465,9 @@ class HourBlockRollup(BlockRollupBase):
 
     UNIT = "hour"
     hour = models.DateTimeField(help_text="First hour of the block (UTC).")
-    hours = models.PositiveSmallIntegerField(default=1, help_text="Length of the block in hours (1, 2, 4, 8 or 16).")
+    hours = models.PositiveSmallIntegerField(
+        default=1, help_text="Length of the block in hours (1, 2, 4, 8 or 16; a window up to 31)."
+    )
     Meta = _block_meta("hour")
 
 

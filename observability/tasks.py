@@ -7,6 +7,7 @@ import logging
 from procrastinate.contrib.django import app
 
 from observability import partitions, services
+from observability.windows import window_blocks_build
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +36,13 @@ def partitions_ensure(timestamp: int) -> int:
 
 
 # Day and hour blocks (observability.blocks): compact the days and hours closed since the last
-# run, hourly (an hour is closed for 15 minutes first: by :23 the hour before is compacted).
+# run, hourly (an hour is closed for 15 minutes first: by :23 the hour before is compacted), then
+# the window blocks of the standard periods (observability.windows).
 @app.periodic(cron="23 * * * *")
 @app.task(queue="maintenance", name="observability.day_blocks_compact")
 def day_blocks_compact(timestamp: int) -> int:
     days = services.day_blocks_compact()
     hours = services.hour_blocks_compact()
-    logger.info("Blocks: compacted %s team-days and %s team-hours.", days, hours)
+    windows = window_blocks_build()
+    logger.info("Blocks: compacted %s team-days and %s team-hours; built %s windows.", days, hours, windows)
     return days + hours

@@ -1,7 +1,8 @@
 """Reads of a period from day and hour blocks (``observability.blocks``) where they exist.
 
 Each daily or hourly segment of a period (``rollup_reads._segments``) is read from the blocks that
-cover it: the longest blocks there (a present block that no longer present block there holds;
+cover it: a window block from its first unit if there is one (``observability.windows``), then the
+longest aligned blocks after it (a present block that no longer present block there holds;
 aligned blocks are nested or disjoint, so these never overlap), chosen in the same statement, so
 in the same snapshot, as the rows they replace. The units they cover are left out of the rollup
 rows; every other unit, and the raw edges of the period, are read from the rollups as before. So
@@ -27,18 +28,29 @@ AGGREGATES = (
 
 
 def _cover_ctes(g: Grain, i: str) -> str:
-    """``cover_<i>``: the blocks read for [lo_<i>, hi_<i>) (the longest present ones there);
-    ``covered_<i>``: the units they hold; ``uncovered_<i>``: the others, read from the rollups."""
+    """``cover_<i>``: the blocks read for [lo_<i>, hi_<i>): the longest window block starting at
+    lo_<i> there (a standard period's closed units summed ahead: ``observability.windows``), then,
+    after it, the longest aligned blocks present; ``covered_<i>``: the units they hold;
+    ``uncovered_<i>``: the others, read from the rollups."""
+    after = f"(SELECT coalesce(max(start + {g.interval('length')}), %(lo_{i})s) FROM window_{i})"
 
     def inside(b):  # (the bound on the start alone keeps the index scan to the segment)
         return (
-            f"{b}.{g.start} >= %(lo_{i})s AND {b}.{g.start} < %(hi_{i})s "
-            f"AND {b}.{g.start} + {g.interval(f'{b}.{g.length}')} <= %(hi_{i})s"
+            f"{b}.{g.start} >= {after} AND {b}.{g.start} < %(hi_{i})s "
+            f"AND {b}.{g.start} + {g.interval(f'{b}.{g.length}')} <= %(hi_{i})s AND NOT {b}.windowed"
         )
 
     return f"""
-    cover_{i} AS (
+    window_{i} AS (
         SELECT b.{g.start} AS start, b.{g.length} AS length FROM {g.table} b
+        WHERE b.team_id = %(team)s AND b.total AND b.windowed AND b.{g.start} = %(lo_{i})s
+          AND b.{g.start} + {g.interval(f"b.{g.length}")} <= %(hi_{i})s
+        ORDER BY b.{g.length} DESC LIMIT 1
+    ),
+    cover_{i} AS (
+        SELECT start, length, true AS windowed FROM window_{i}
+        UNION ALL
+        SELECT b.{g.start}, b.{g.length}, false FROM {g.table} b
         WHERE b.team_id = %(team)s AND b.total AND {inside("b")}
           AND NOT EXISTS (SELECT 1 FROM {g.table} c
                           WHERE c.team_id = b.team_id AND c.total AND {inside("c")} AND c.{g.length} > b.{g.length}
@@ -78,7 +90,7 @@ class _Read:
             else:
                 which = (
                     f"{g.start} = ANY(ARRAY(SELECT start FROM cover_{i})) "
-                    f"AND ({g.start}, {g.length}) IN (SELECT start, length FROM cover_{i})"
+                    f"AND ({g.start}, {g.length}, windowed) IN (SELECT start, length, windowed FROM cover_{i})"
                 )
             selects.append(
                 f"SELECT agent_name, model, version, {time} AS time, first_seen, last_seen, {SUMS} "

@@ -89,11 +89,10 @@ GROUP BY agent_name
 
 # For scale (our own rollups, so not a floor): the hourly rollups covering a window, summed per
 # agent with their histograms.
-HIST_SUMS = ", ".join(f"sum(hist[{i}])" for i in range(1, histogram.BUCKETS + 1))
 ROLLUP_SQL = f"""
 SELECT agent_name, sum(executions) AS n, sum(executions) FILTER (WHERE status = 'error') AS errors,
        sum(cost) AS cost, sum(input_tokens + output_tokens) AS tokens, sum(unpriced) AS unpriced,
-       ARRAY[{HIST_SUMS}]::bigint[] AS hist
+       {histogram.SUMS_SQL} AS hist
 FROM observability_hourlyrollup WHERE team_id = %(team)s AND bucket >= %(start)s AND bucket < %(end)s
 GROUP BY agent_name
 """

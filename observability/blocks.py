@@ -28,7 +28,6 @@ from django.utils import timezone
 from crucible import merge_guard, periods, sql
 from observability import histogram
 
-HIST_SUMS = ", ".join(f"sum(hist[{i}])" for i in range(1, histogram.BUCKETS + 1))
 LEVELS = (2, 4, 8, 16)  # block lengths above one unit, aligned on multiples of their length since 1970
 BATCH = 31  # days or hours of a team compacted per transaction
 SUMS = (
@@ -125,7 +124,7 @@ INSERT INTO {{g.table}} (team_id, {{g.start}}, {{g.length}}, total, {{keys}}, fi
 SELECT team_id, bucket, 1, GROUPING({{keys}}) <> 0, {{coalesced_keys}}, min(bucket), max(bucket),
        sum(executions), coalesce(sum(executions) FILTER (WHERE status = 'success'), 0), sum(duration_sum_ms),
        max(duration_max_ms), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
-       sum(reasoning_tokens), sum(cost), sum(unpriced), ARRAY[{HIST_SUMS}]::bigint[]
+       sum(reasoning_tokens), sum(cost), sum(unpriced), {histogram.SUMS_SQL}
 FROM {{g.rollups}}
 WHERE (team_id, bucket) IN (SELECT * FROM unnest(%(teams)s::bigint[], %(buckets)s::timestamptz[]))
 GROUP BY GROUPING SETS ((team_id, bucket, {{keys}}), (team_id, bucket))
@@ -161,7 +160,7 @@ MERGE_SQL = f"""
 INSERT INTO {{g.table}} (team_id, {{g.start}}, {{g.length}}, total, windowed, {{keys}}, first_seen, last_seen, {SUMS})
 SELECT b.team_id, g.start, %(k)s, b.total, %(window)s, {{keys_of_b}}, min(b.first_seen), max(b.last_seen), sum(executions), sum(successes),
        sum(duration_sum_ms), max(duration_max_ms), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
-       sum(reasoning_tokens), sum(cost), sum(unpriced), ARRAY[{HIST_SUMS}]::bigint[]
+       sum(reasoning_tokens), sum(cost), sum(unpriced), {histogram.SUMS_SQL}
 FROM {{g.table}} b
 JOIN unnest(%(teams)s::bigint[], %(starts)s::timestamptz[]) AS g(team_id, start)
   ON b.team_id = g.team_id AND b.{{g.start}} >= g.start AND b.{{g.start}} < g.start + {{span}}

@@ -26,6 +26,7 @@ bucket_bounds = HISTOGRAM.bucket_bounds
 percentile = HISTOGRAM.percentile
 percentiles = HISTOGRAM.percentiles
 empty = HISTOGRAM.empty
+SUMS_SQL = HISTOGRAM.sums_sql()  # the group's histogram: ARRAY[sum(hist[1]), ...]::bigint[]
 add = HISTOGRAM.add
 
 # SQL functions created by the migration; the rebuild and the benchmark use them.

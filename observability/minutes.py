@@ -79,7 +79,6 @@ def minute_rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -
         return 0
     team_filter = "AND team_id = %(team)s" if team is not None else ""
     params = {"start": start, "end": end} | ({"team": team.pk} if team is not None else {})
-    sums = ", ".join(f"sum(hist[{i}])" for i in range(1, histogram.BUCKETS + 1))
     sql.execute(f"DELETE FROM {TABLE} WHERE bucket >= %(start)s AND bucket < %(end)s {team_filter}", params)
     scoped = sql.execute(REBUILD_SQL.format(table=TABLE, unit="minute", team_filter=team_filter), params)
     return scoped + sql.execute(
@@ -89,7 +88,7 @@ def minute_rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -
             quality_sum, quality_count)
         SELECT team_id, bucket, '', '', '', status, sum(executions), sum(duration_sum_ms), max(duration_max_ms),
                sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), sum(reasoning_tokens), sum(cost),
-               sum(unpriced), ARRAY[{sums}]::bigint[], sum(quality_sum), sum(quality_count)
+               sum(unpriced), {histogram.SUMS_SQL}, sum(quality_sum), sum(quality_count)
         FROM {TABLE} WHERE bucket >= %(start)s AND bucket < %(end)s AND agent_name <> '' {team_filter}
         GROUP BY team_id, bucket, status
         """,

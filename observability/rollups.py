@@ -364,5 +364,10 @@ def rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -> dict:
     # The rebuild deleted the blocks of its closed days and hours (triggers): build them again.
     counts["observability_dayblockrollup"] = day_blocks_compact(team=team, since=start)
     counts["observability_hourblockrollup"] = hour_blocks_compact(team=team, since=start)
+    # And the standard periods' windows (imported here: the windows read periods the way the pages
+    # do, through the selectors, which import this module).
+    from observability.windows import window_blocks_build
+
+    counts["observability_windows"] = window_blocks_build(team=team)  # in the block tables
     counts["observability_minuterollup"] = minute_rollups_rebuild(start=start, end=end, team=team)
     return {"start": start, "end": end, "rows": counts}

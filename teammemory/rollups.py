@@ -319,4 +319,4 @@ def source(
     return f"(SELECT * FROM ({' UNION ALL '.join(selects)}) AS u({cols}))", params
 
 
-HIST_SUM = "ARRAY[" + ", ".join(f"sum(hist[{i}])" for i in range(1, HIST_LEN + 1)) + "]::bigint[]"
+HIST_SUM = histogram.HISTOGRAM.sums_sql()

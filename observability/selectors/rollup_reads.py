@@ -38,7 +38,6 @@ ROLLUP_COLUMNS = (
     "bucket, agent_name, model, version, status, executions, duration_sum_ms, duration_max_ms, input_tokens, "
     "output_tokens, cached_input_tokens, reasoning_tokens, cost, unpriced, hist"
 )
-HIST_SUMS = ", ".join(f"sum(hist[{i}])" for i in range(1, histogram.BUCKETS + 1))
 
 
 RAW = "raw"
@@ -135,7 +134,7 @@ AGGREGATES = (
     "sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens, "
     "sum(cost) AS cost, sum(unpriced) AS unpriced, min(bucket) AS first_seen, max(bucket) AS last_seen"
 )
-HIST_ARRAY = f"ARRAY[{HIST_SUMS}]::bigint[] AS hist"
+HIST_ARRAY = f"{histogram.SUMS_SQL} AS hist"
 
 
 def _row(record: dict, *, keys=()) -> dict:

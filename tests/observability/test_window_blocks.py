@@ -150,3 +150,15 @@ def test_one_team_s_build_leaves_the_other_teams_windows(team, other_team, inges
     assert other
     window_blocks_build(team=team, now=now + 3 * HOUR)
     assert set(HourBlockRollup.objects.filter(team=other_team, windowed=True).values_list("pk", flat=True)) == other
+
+
+def test_a_rollup_rebuild_leaves_the_windows_built(team, other_team, ingest, now):
+    _seed(team, other_team, ingest, now)
+    window_blocks_build(now=now)
+    before = _pages(team, now)
+    services.rollups_rebuild(start=now - dt.timedelta(days=3), end=now, team=team)
+    # The rebuild rewrote those days' rollups (the triggers deleted their blocks and windows) and
+    # built them again.
+    assert _windows(HourBlockRollup, team) and _windows(DayBlockRollup, team)
+    assert _cover(team, selectors.time_range("24h", now=now), "hour")[0]["windowed"]
+    assert _pages(team, now) == before

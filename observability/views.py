@@ -3,14 +3,11 @@ executions. Thin: they read selectors and turn results into tables and plotly ch
 
 from __future__ import annotations
 
-import html
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.safestring import SafeString
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -38,14 +35,11 @@ class PeriodMixin:
 
 
 def agent_rows(agents: list[dict], *, period, filters: dict, query: str) -> list[dict]:
-    """The dashboard's agent table, a row per agent as the template shows it. A 30-day dashboard
-    lists hundreds of agents, and each value a row shows costs the template engine a lookup, a
-    filter and an escape, so each row gets here, once, what the loop would otherwise filter and
-    escape a row at a time: its figures by the rules of the template filters
-    (``crucible.formatting``), its agent page with the page's ``query`` and the executions behind
-    it with the page's model and status ``filters`` (each route reversed once rather than once a
-    row), each escaped here as Django's ``escape`` does (``_escaped``: no value is written
-    unescaped), and the flags that choose its badges."""
+    """The dashboard's agent table, a row per agent as the template shows it: its figures by the
+    rules of the template filters (``crucible.formatting``), its agent page with the page's
+    ``query`` and the executions behind it with the page's model and status ``filters`` (each
+    route reversed once rather than once a row), and the flags that choose its badges. Text, not
+    HTML: the template escapes it."""
     agent_url = drilldown.agent_url_maker()
     links = drilldown.period_urls(
         period, [{"agent": a["agent"], "model": filters.get("model"), "status": filters.get("status")} for a in agents]
@@ -56,29 +50,24 @@ def agent_rows(agents: list[dict], *, period, filters: dict, query: str) -> list
         error_rate, executions, unpriced = a["error_rate"], a["executions"], a["unpriced"]
         rows.append(
             {
-                "agent": _escaped(a["agent"]),
-                "url": _escaped(f"{agent_url(a['agent'])}?{query}"),
-                "models": _escaped(", ".join(a["models"])),
-                "executions_url": _escaped(link),
-                "executions": _escaped(number(executions)),
-                "success": _escaped(percent(a["success_rate"])),
+                "agent": a["agent"],
+                "url": f"{agent_url(a['agent'])}?{query}",
+                "models": ", ".join(a["models"]),
+                "executions_url": link,
+                "executions": number(executions),
+                "success": percent(a["success_rate"]),
                 "failing": error_rate is not None and error_rate >= 0.1,
-                "p50": _escaped(duration(a["p50_ms"])),
-                "p95": _escaped(duration(a["p95_ms"])),
-                "p99": _escaped(duration(a["p99_ms"])),
-                "input_tokens": _escaped(number(a["input_tokens"])),
-                "output_tokens": _escaped(number(a["output_tokens"])),
+                "p50": duration(a["p50_ms"]),
+                "p95": duration(a["p95_ms"]),
+                "p99": duration(a["p99_ms"]),
+                "input_tokens": number(a["input_tokens"]),
+                "output_tokens": number(a["output_tokens"]),
                 "all_unpriced": unpriced == executions,
-                "cost": _escaped(formatting.money(a["cost"])),
-                "unpriced": _escaped(number(unpriced) if unpriced else ""),
+                "cost": formatting.money(a["cost"]),
+                "unpriced": number(unpriced) if unpriced else "",
             }
         )
     return rows
-
-
-def _escaped(text: str) -> SafeString:
-    """``django.utils.html.escape`` without its lazy-text wrapper (a table of hundreds of rows)."""
-    return SafeString(html.escape(str(text)))
 
 
 def bottleneck_links(data: dict, *, period, query: str) -> None:

@@ -124,7 +124,8 @@ class AgentDetailView(AgentMixin, TemplateView):
         can_write = access.can(self.request, self.team.pk)
         # The install form (shown to writers while the agent is not installed) suggests the newest
         # versions ((version, yanked) pairs) and takes any other typed in, however many there are.
-        install_form = can_write and not (installation and installation.is_active)
+        installed = bool(installation and installation.is_active)
+        install_form = can_write and not installed
         version_options = (
             list(selectors.versions_ordered(agent=agent).values_list("version", "is_yanked")[:INSTALL_SUGGESTIONS])
             if install_form
@@ -142,6 +143,8 @@ class AgentDetailView(AgentMixin, TemplateView):
             ],
             chart=charts.installs_chart(stats=stats),
             installation=installation,
+            installed=installed,
+            install_form=install_form,
             upgrade_available=bool(installation and installation.upgrade_to),
             forks=selectors.forks_of(agent=agent, team_ids=self.readable_team_ids)[:10],
             can_write=can_write,

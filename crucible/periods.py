@@ -24,6 +24,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crucible.api.query import StrictQueryMixin
+from crucible.widgets import LongSelect
 
 UTC = dt.UTC
 MINUTE = dt.timedelta(minutes=1)
@@ -294,7 +295,9 @@ class PeriodForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.now = now
         rules = self.rules
-        self.fields["range"] = forms.ChoiceField(choices=rules.choices, required=False, label="Period")
+        self.fields["range"] = forms.ChoiceField(
+            choices=rules.choices, required=False, label="Period", widget=LongSelect
+        )  # (on every page with a period: LongSelect writes it without a template per option)
         self.fields[rules.start_name] = MomentFormField(required=False, label="Start", help_text=rules.start_help)
         self.fields[rules.end_name] = MomentFormField(required=False, label="End", help_text=rules.end_help)
         self.order_fields(["range", rules.start_name, rules.end_name])

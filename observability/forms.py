@@ -16,7 +16,9 @@ class DashboardFilterForm(PeriodForm):
     # One option per agent and model of the period: hundreds on a busy team.
     agent = forms.ChoiceField(required=False, widget=LongSelect)
     model = forms.ChoiceField(required=False, widget=LongSelect)
-    status = forms.ChoiceField(choices=[("", "Any status"), *ExecutionStatus.choices], required=False)
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), *ExecutionStatus.choices], required=False, widget=LongSelect
+    )
 
     def __init__(self, *args, agents=(), models=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -39,9 +39,10 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
     agents = []
     for name, rows in rows_by_agent.items():
         merged = rows[0] if len(rows) == 1 else _merge(rows)  # one model: its row is the agent's sums
-        agents.append({"agent": name, "models": sorted({r["model"] for r in rows}), **metrics(merged), "_row": merged})
+        agents.append({"agent": name, "models": sorted({r["model"] for r in rows}), **metrics(merged)})
     agents.sort(key=lambda a: (-a["executions"], a["agent"]))
-    totals_row = _merge([a["_row"] for a in agents])
+    # The same rows summed per time bucket: a few dozen to add up rather than one per agent.
+    totals_row = _merge(series_rows)
     unpriced_models = {}
     for row in by_agent_model:
         if row["unpriced"]:
@@ -61,8 +62,6 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
         )
     # One point per bucket of the period: no line is drawn across a bucket without executions.
     series = period.fill(series, {"executions": 0, "error_rate": None, "p95_ms": None, "cost": 0.0, "unpriced": 0})
-    for a in agents:
-        a.pop("_row")
     return {
         "period": period.as_dict(),
         "filters": {"agent": agent or "", "model": model or "", "status": status or ""},

@@ -36,9 +36,11 @@ def partitions_ensure(timestamp: int) -> int:
 
 
 # Day and hour blocks (observability.blocks): compact the days and hours closed since the last
-# run, hourly (an hour is closed for 15 minutes first: by :23 the hour before is compacted), then
-# the window blocks of the standard periods (observability.windows).
-@app.periodic(cron="23 * * * *")
+# run, then the window blocks of the standard periods (observability.windows). Every 15 minutes:
+# an hour is compacted once closed for 15 minutes, so from :15 (or :30) on the pages read one hour
+# of hourly rows, not two. A run with nothing to do takes about half a second on 10,000,000
+# executions.
+@app.periodic(cron="*/15 * * * *")
 @app.task(queue="maintenance", name="observability.day_blocks_compact")
 def day_blocks_compact(timestamp: int) -> int:
     days = services.day_blocks_compact()

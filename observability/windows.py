@@ -3,13 +3,14 @@
 A page reads each daily or hourly segment of its period from blocks (``selectors.block_reads``).
 Aligned blocks cover a segment in pieces (23 hours can take 16 + 4 + 2 + 1), and the page sums the
 134-bucket histogram of every piece, per agent, model and version. A window block is the whole
-closed part of such a segment, from its first unit, summed once by the hourly job: the page sums
+closed part of such a segment, from its first unit, summed once by the periodic job (every 15
+minutes, after the compaction: ``observability.tasks``): the page sums
 one row per agent, model and version for it (and the aligned blocks after it, if any).
 
 Windows are built for the periods people open: the last 24 hours, 7 and 30 days and the period
 before each (bottlenecks, regressions and recommendations compare the two), as they stand now and
-an hour from now (the next hour's pages find their windows before the job runs again). The others
-are deleted by the same job.
+an hour from now (the next hour's pages find theirs in the moments before the job runs). The
+others are deleted by the same job.
 
 A window lives in its grain's block table (``windowed``), merged from the one-unit blocks exactly
 as an aligned block (``blocks.blocks_merge``: under the locks of its units, only when every unit

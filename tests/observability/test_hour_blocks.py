@@ -31,14 +31,14 @@ def _seed(team, other_team, ingest, now):
     ingest(other_team, _whole_ms(random_events(rng, now, 200, prefix="o", hours=3 * 24)))
 
 
-def _pages(team, **filters):
-    """What the pages show, per period: dashboards (with ``filters``), and unfiltered the home
-    card and the analysis pages."""
-    out = {key: selectors.dashboard(team=team, period=selectors.time_range(key), **filters) for key in ("24h", "7d")}
+def _pages(team, keys=("24h", "7d"), now=None, **filters):
+    """What the pages show, per period (``keys`` as of ``now``): dashboards (with ``filters``), and
+    unfiltered the home card and the analysis pages."""
+    periods = {key: selectors.time_range(key, now=now) for key in keys}
+    out = {key: selectors.dashboard(team=team, period=period, **filters) for key, period in periods.items()}
     if not filters:
         out["home"] = home_card(team=team, request=RequestFactory().get("/"))
-        for key in ("24h", "7d"):
-            period = selectors.time_range(key)
+        for key, period in periods.items():
             out[key, "bottlenecks"] = selectors.bottlenecks(team=team, period=period)
             out[key, "regressions"] = selectors.regressions(team=team, period=period)
             out[key, "recommendations"] = selectors.recommendations(team=team, period=period)

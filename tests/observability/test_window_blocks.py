@@ -16,6 +16,8 @@ from observability.selectors.block_reads import with_blocks
 from observability.windows import MAX_UNITS, window_blocks_build, windows_wanted
 
 from .test_day_blocks import _whole_ms
+from .test_hour_blocks import FILTERS
+from .test_hour_blocks import _pages as hour_block_pages
 from .test_rollups import random_events
 
 pytestmark = pytest.mark.django_db
@@ -32,21 +34,8 @@ def _seed(team, other_team, ingest, now):
 
 
 def _pages(team, now, **filters):
-    """What the pages of the standard periods show: the dashboards (with ``filters``), and
-    unfiltered the analysis pages and filter choices."""
-    out = {}
-    for key in RANGES:
-        period = selectors.time_range(key, now=now)
-        out[key] = selectors.dashboard(team=team, period=period, **filters)
-        if not filters:
-            out[key, "bottlenecks"] = selectors.bottlenecks(team=team, period=period)
-            out[key, "regressions"] = selectors.regressions(team=team, period=period)
-            out[key, "recommendations"] = selectors.recommendations(team=team, period=period)
-            out[key, "choices"] = selectors.filter_choices(team=team, period=period)
-    return out
-
-
-FILTERS = ((), (("agent", "coder"),), (("model", "gpt-4o"),))
+    """What the pages of the standard periods show (``test_hour_blocks._pages``)."""
+    return hour_block_pages(team, keys=RANGES, now=now, **filters)
 
 
 def _windows(model, team):

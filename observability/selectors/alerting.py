@@ -147,7 +147,7 @@ def alert_window_figures(
         return {}
     sql, params = _windows_sql(*_pieces(windows, tick, minutes_kept_since()))
     by_window: dict[int, list] = {}
-    for record in fetch_rows(sql, params | {"team": team.pk}):
+    for record in fetch_rows(sql, params | {"team": team.pk}, binary=True):
         r = _row(record, keys=("window_minutes", "agent", "model", "version")) | _quality_of(record)
         by_window.setdefault(r["window_minutes"], []).append(
             ((r["window_minutes"], r["agent"], r["model"], r["version"]), r)

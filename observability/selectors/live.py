@@ -32,7 +32,7 @@ def live_dashboard(*, team, period: TimeRange, agent=None, status=None) -> dict:
     status_filter = ""
     if status:
         status_filter, params["status"] = "AND status = %(status)s", status
-    records = fetch_rows(SERIES_SQL.format(status_filter=status_filter), params)
+    records = fetch_rows(SERIES_SQL.format(status_filter=status_filter), params, binary=True)
     rows = [_row(record, keys=("time",)) for record in records if not record["is_total"]]
     total = next((record for record in records if record["is_total"]), None)
     series = [

@@ -99,3 +99,28 @@ def test_fetch_rows_takes_named_parameters_and_returns_named_rows():
     assert sql.fetch_rows("SELECT 50 AS pct, '100%%' AS text")[0] == {"pct": 50, "text": "100%"}
     with pytest.raises(TypeError):
         sql.fetch_rows("SELECT %s AS x", [1])
+
+
+# The kinds of columns the rollup reads return in binary format (crucible.sql.fetch_rows(binary=True)).
+MIXED_ROW = """
+SELECT 'coder ünï <x>'::text AS agent, 12345678901::bigint AS n, 7::int4 AS small, 2.5::float8 AS ms,
+       12.34567890::numeric(20, 8) AS cost, NULL::numeric AS none, true AS flag,
+       TIMESTAMPTZ '2026-11-30 19:00:00+00' AS at, DATE '2026-11-30' AS day,
+       ARRAY[0, 3, 12345678901]::bigint[] AS hist, ARRAY[1.5, 2]::float8[]::bigint[] AS rounded
+"""
+
+
+@pytest.mark.django_db
+def test_binary_rows_hold_the_values_of_the_text_rows():
+    text, binary = sql.fetch_rows(MIXED_ROW), sql.fetch_rows(MIXED_ROW, binary=True)
+    assert binary == text
+    assert [type(v) for v in binary[0].values()] == [type(v) for v in text[0].values()]
+    assert binary[0]["at"].tzinfo == dt.UTC and binary[0]["hist"] == [0, 3, 12345678901]
+
+
+@pytest.mark.django_db
+def test_rows_in_text_read_any_type_as_python_does():
+    # An enum (the worker's job status) has no binary loader: read in text, it is its label. The
+    # worker's status page reads it so; binary rows are only asked for by the rollup reads.
+    row = sql.fetch_one("SELECT 'doing'::procrastinate_job_status AS status")
+    assert row == {"status": "doing"}

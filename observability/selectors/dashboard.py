@@ -114,14 +114,16 @@ def errors_by_type(*, team, start, end, agents=None, limit_per_agent=None) -> di
 
 
 def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
-    overall = rollup_rows(team=team, start=period.start, end=period.end, agent=name)
-    if not overall:
+    # Per model and per time bucket in one statement, as the dashboard reads them (closed days and
+    # hours from blocks); the totals are the series' rows added up.
+    read = dict(team=team, start=period.start, end=period.end, time_bucket=period.bucket, agent=name)
+    models, series_rows = block_agent_model_and_series(**read) or rollup_agent_model_and_series(**read)
+    if not models:
         return None
-    series_rows = rollup_rows(team=team, start=period.start, end=period.end, agent=name, time_bucket=period.bucket)
+    overall = _merge(series_rows)
     versions = version_rows(team=team, start=period.start, end=period.end, agent=name)
     versions.sort(key=lambda r: r["first_seen"])
-    models = rollup_rows(team=team, start=period.start, end=period.end, agent=name, group_by=("model",))
-    models.sort(key=lambda r: -r["executions"])
+    models.sort(key=lambda r: (-r["executions"], r["model"]))
     recent_start = max(period.start, period.end - DAY)
     slowest = list(
         Execution.objects.filter(team=team, agent_name=name, started_at__gte=recent_start, started_at__lt=period.end)
@@ -144,7 +146,7 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
     return {
         "agent": name,
         "period": period.as_dict(),
-        "totals": metrics(overall[0]),
+        "totals": metrics(overall),
         "series": period.fill(
             [
                 {

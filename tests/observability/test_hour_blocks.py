@@ -43,6 +43,7 @@ def _pages(team, keys=("24h", "7d"), now=None, **filters):
             out[key, "regressions"] = selectors.regressions(team=team, period=period)
             out[key, "recommendations"] = selectors.recommendations(team=team, period=period)
             out[key, "choices"] = selectors.filter_choices(team=team, period=period)
+            out[key, "agent"] = selectors.agent_detail(team=team, name="coder", period=period)
     return out
 
 

@@ -114,10 +114,11 @@ def errors_by_type(*, team, start, end, agents=None, limit_per_agent=None) -> di
 
 
 def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
-    # Per model and per time bucket in one statement, as the dashboard reads them (closed days and
-    # hours from blocks); the totals are the series' rows added up.
-    read = dict(team=team, start=period.start, end=period.end, time_bucket=period.bucket, agent=name)
-    models, series_rows = block_agent_model_and_series(**read) or rollup_agent_model_and_series(**read)
+    # Per model and per time bucket in one scan of the agent's rollup rows (a few dozen: blocks
+    # would not save their cost); the totals are the series' rows added up.
+    models, series_rows = rollup_agent_model_and_series(
+        team=team, start=period.start, end=period.end, time_bucket=period.bucket, agent=name
+    )
     if not models:
         return None
     overall = _merge(series_rows)

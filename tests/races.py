@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 
-from django.db import connection
+from django.db import connection, transaction
 
 from crucible import sql
 
@@ -40,3 +41,30 @@ def wait_for_a_lock_wait(timeout: float = 20.0) -> None:
     while not sql.fetch_one(WAITING_SQL):
         assert time.monotonic() < deadline, "the late write did not wait for the merge's lock"
         time.sleep(0.02)
+
+
+@contextmanager
+def held_open(fn, timeout: float = 20.0):
+    """Run ``fn`` in a transaction of its own thread (its own connection) and keep that
+    transaction open, with the locks it took, until the ``with`` block ends; it then commits.
+    The block starts once ``fn`` has run; what ``fn`` raised fails the test."""
+    ran, release = threading.Event(), threading.Event()
+
+    def run():
+        try:
+            with transaction.atomic():
+                fn()
+                ran.set()
+                release.wait(timeout)
+        finally:
+            ran.set()
+
+    thread, outcome = in_thread(run)
+    assert ran.wait(timeout), "the transaction did not start"
+    assert "error" not in outcome, outcome
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join(timeout)
+    assert "error" not in outcome, outcome

@@ -3,14 +3,13 @@ thread and connection: whichever commits first, the dashboard reads the same fig
 daily rollups alone."""
 
 import datetime as dt
-import threading
 
 import pytest
 from django.db import transaction
 
 from observability import services
 from observability.models import DayBlockRollup
-from tests.races import in_thread, wait_for_a_lock_wait
+from tests.races import held_open, in_thread, wait_for_a_lock_wait
 
 from .test_day_blocks import _dashboards, _seed
 
@@ -36,22 +35,10 @@ def _exact(team):
 def test_compaction_leaves_a_day_being_written_late_for_the_next_run(team, other_team, ingest, now):
     _seed(team, other_team, ingest, now)
     day, events = _late_event(now)
-    written, finish = threading.Event(), threading.Event()
-
-    def late_write():
-        with transaction.atomic():
-            ingest(team, events)
-            written.set()  # the trigger holds (team, day) until this commits
-            finish.wait(20)
-
-    writer, outcome = in_thread(late_write)
-    assert written.wait(20)
-    services.day_blocks_compact(now=now)
-    assert not DayBlockRollup.objects.filter(team=team, day=day).exists()  # left, not waited for
-    assert DayBlockRollup.objects.filter(team=team, day=day - dt.timedelta(days=1), days=1).exists()
-    finish.set()
-    writer.join(20)
-    assert "error" not in outcome, outcome
+    with held_open(lambda: ingest(team, events)):  # the trigger holds (team, day) until it commits
+        services.day_blocks_compact(now=now)
+        assert not DayBlockRollup.objects.filter(team=team, day=day).exists()  # left, not waited for
+        assert DayBlockRollup.objects.filter(team=team, day=day - dt.timedelta(days=1), days=1).exists()
     assert services.day_blocks_compact(now=now) == 1
     assert _exact(team)["30d"]["totals"]["executions"] == 1201
 
@@ -59,23 +46,12 @@ def test_compaction_leaves_a_day_being_written_late_for_the_next_run(team, other
 def test_a_late_event_during_compaction_waits_then_removes_the_blocks_of_its_day(team, other_team, ingest, now):
     _seed(team, other_team, ingest, now)
     day, events = _late_event(now)
-    compacted, finish = threading.Event(), threading.Event()
-
-    def compact():
-        with transaction.atomic():
-            services.day_blocks_compact(now=now)
-            compacted.set()  # blocks written, not committed
-            finish.wait(20)
-
-    compactor, compact_outcome = in_thread(compact)
-    assert compacted.wait(20)
-    writer, write_outcome = in_thread(lambda: ingest(team, events))
-    wait_for_a_lock_wait()
-    assert writer.is_alive()
-    finish.set()
-    compactor.join(20)
+    with held_open(lambda: services.day_blocks_compact(now=now)):  # blocks written, not committed
+        writer, write_outcome = in_thread(lambda: ingest(team, events))
+        wait_for_a_lock_wait()
+        assert writer.is_alive()
     writer.join(20)
-    assert "error" not in compact_outcome and "error" not in write_outcome, (compact_outcome, write_outcome)
+    assert "error" not in write_outcome, write_outcome
     assert DayBlockRollup.objects.filter(team=team, day__lt=day).exists()
     assert not DayBlockRollup.objects.filter(team=team, day=day).exists()
     assert _exact(team)["30d"]["totals"]["executions"] == 1201

@@ -3,7 +3,6 @@ thread and connection: whichever commits first, the pages read the same figures 
 rollups alone."""
 
 import datetime as dt
-import threading
 
 import pytest
 from django.db import transaction
@@ -11,7 +10,7 @@ from django.db import transaction
 from observability import selectors, services
 from observability.models import DayBlockRollup, HourBlockRollup
 from observability.windows import window_blocks_build
-from tests.races import in_thread, wait_for_a_lock_wait
+from tests.races import held_open, in_thread, wait_for_a_lock_wait
 
 from .test_window_blocks import _pages, _seed
 
@@ -46,22 +45,10 @@ def _exact(team, now):
 def test_a_window_over_an_hour_being_written_late_waits_for_the_next_run(team, other_team, ingest, now):
     _seed(team, other_team, ingest, now)
     hour, events = _late(now)
-    written, finish = threading.Event(), threading.Event()
-
-    def late_write():
-        with transaction.atomic():
-            ingest(team, events)
-            written.set()  # the trigger holds (team, hour) until this commits
-            finish.wait(20)
-
-    writer, outcome = in_thread(late_write)
-    assert written.wait(20)
-    window_blocks_build(now=now)  # never waits for the writer
-    assert not _holding(team, hour)
-    assert HourBlockRollup.objects.filter(team=team, windowed=True).exists()  # the previous day's window
-    finish.set()
-    writer.join(20)
-    assert "error" not in outcome, outcome
+    with held_open(lambda: ingest(team, events)):  # the trigger holds (team, hour) until it commits
+        window_blocks_build(now=now)  # never waits for the writer
+        assert not _holding(team, hour)
+        assert HourBlockRollup.objects.filter(team=team, windowed=True).exists()  # the previous day's window
     services.hour_blocks_compact(now=now)
     assert window_blocks_build(now=now) >= 1
     assert _holding(team, hour)
@@ -71,23 +58,12 @@ def test_a_window_over_an_hour_being_written_late_waits_for_the_next_run(team, o
 def test_a_late_event_during_the_build_waits_then_removes_the_windows_over_its_hour(team, other_team, ingest, now):
     _seed(team, other_team, ingest, now)
     hour, events = _late(now)
-    built, finish = threading.Event(), threading.Event()
-
-    def build():
-        with transaction.atomic():
-            window_blocks_build(now=now)
-            built.set()  # windows written, not committed
-            finish.wait(20)
-
-    builder, build_outcome = in_thread(build)
-    assert built.wait(20)
-    writer, write_outcome = in_thread(lambda: ingest(team, events))
-    wait_for_a_lock_wait()
-    assert writer.is_alive()  # the late event waits for the windows over its hour
-    finish.set()
-    builder.join(20)
+    with held_open(lambda: window_blocks_build(now=now)):  # windows written, not committed
+        writer, write_outcome = in_thread(lambda: ingest(team, events))
+        wait_for_a_lock_wait()
+        assert writer.is_alive()  # the late event waits for the windows over its hour
     writer.join(20)
-    assert "error" not in build_outcome and "error" not in write_outcome, (build_outcome, write_outcome)
+    assert "error" not in write_outcome, write_outcome
     assert HourBlockRollup.objects.filter(team=team, windowed=True).exists()
     assert not _holding(team, hour)
     assert "latecomer" in [a["agent"] for a in _exact(team, now)["24h"]["agents"]]

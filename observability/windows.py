@@ -85,8 +85,9 @@ def window_blocks_build(*, team=None, now: dt.datetime | None = None) -> int:
     built = 0
     team_filter = "AND team_id = %(team)s" if team is not None else ""
     team_param = {"team": team.pk} if team is not None else {}
+    wanted = windows_wanted(now)
     for grain in GRAINS.values():
-        windows = sorted(windows_wanted(now).get(grain, ()))
+        windows = sorted(wanted.get(grain, ()))
         if windows:
             span = {
                 "since": min(lo for lo, _ in windows),

@@ -44,13 +44,25 @@ def roles(request) -> dict[int, str]:
     if key is not None:
         result = {key.team_id: key.role}
     else:
+        result, base._crucible_teams = {}, {}
         user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
-            result = {}
-        else:
-            result = dict(Membership.objects.filter(user=user).values_list("team_id", "role"))
+        if user is not None and user.is_authenticated:
+            # The teams come with the roles, in name order: the active team and the team switcher
+            # read them from here (one query a page, not three).
+            memberships = Membership.objects.filter(user=user).select_related("team").order_by("team__name", "team")
+            for membership in memberships:
+                result[membership.team_id] = membership.role
+                base._crucible_teams[membership.team_id] = membership.team
     setattr(base, cache_name, result)
     return result
+
+
+def my_teams(request) -> list[Team]:
+    """The teams of the logged-in user, by name (none for an API key: it acts for its team)."""
+    if api_key_of(request) is not None:
+        return []
+    roles(request)
+    return list(_django_request(request)._crucible_teams.values())
 
 
 def readable_team_ids(request) -> list[int]:
@@ -70,17 +82,16 @@ def active_team(request) -> Team | None:
     cached = getattr(base, "_crucible_active_team", False)
     if cached is not False:
         return cached
-    team_roles = roles(request)
+    teams = my_teams(request)
     team = None
     wanted_slug = base.META.get(TEAM_HEADER)
     if wanted_slug:
-        team = Team.objects.filter(slug=wanted_slug, pk__in=team_roles.keys()).first()
+        team = next((t for t in teams if t.slug == wanted_slug), None)
     if team is None and hasattr(base, "session"):
         wanted = base.session.get(SESSION_KEY)
-        if wanted in team_roles:
-            team = Team.objects.filter(pk=wanted).first()
-    if team is None and team_roles:
-        team = Team.objects.filter(pk__in=team_roles.keys()).order_by("name").first()
+        team = next((t for t in teams if t.pk == wanted), None)
+    if team is None and teams:
+        team = teams[0]  # the first by name
     base._crucible_active_team = team
     return team
 

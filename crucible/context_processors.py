@@ -1,14 +1,10 @@
 from crucible import access
-from crucible.models import Team
 
 
 def teams(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-
-    def my_teams():
-        return list(Team.objects.filter(pk__in=access.readable_team_ids(request)).order_by("name"))
 
     def unread_notifications():
         from crucible.notifications.views import unread_count
@@ -17,7 +13,7 @@ def teams(request):
 
     team = access.active_team(request)
     return {
-        "my_teams": my_teams,
+        "my_teams": access.my_teams(request),
         "unread_notifications": unread_notifications,
         "active_team": team,
         "active_role": access.role_for(request, team.pk) if team else None,

@@ -108,10 +108,10 @@ def test_agent_detail(member_client, seeded):
 
 
 def test_bottlenecks_regressions_recommendations(member_client, seeded, django_assert_num_queries):
-    # session, user, memberships, team; the session's and the 'expensive' rate counters (shared by
-    # all processes, one statement); this period and the previous one per agent and the versions of
-    # both, in one statement (observability.selectors.compared)
-    with django_assert_num_queries(6):
+    # session, user, memberships with their teams; the session's and the 'expensive' rate counters
+    # (shared by all processes, one statement); this period and the previous one per agent and the
+    # versions of both, in one statement (observability.selectors.compared)
+    with django_assert_num_queries(5):
         data = member_client.get(f"{BASE}/bottlenecks/").json()
     assert data["by_time"][0]["agent"] == "coder"
     assert data["regressions"] == []

@@ -41,6 +41,7 @@ class LogScaleHistogram:
         self.scale = steps_per_doubling / math.log(2)
         self.sql_prefix = sql_prefix
         self.one_hot_sql = one_hot_sql
+        self._values = [self.bucket_value(index) for index in range(self.buckets)]  # read by percentiles
 
     def bucket_of(self, duration_ms: float) -> int:
         if duration_ms < self.floor_ms:
@@ -82,16 +83,21 @@ class LogScaleHistogram:
     def percentiles(self, hist, qs=(0.5, 0.95, 0.99)) -> dict[str, float | None]:
         """``percentile`` for each of ``qs``, from one running sum of the counts (a page reads
         hundreds): the first bucket whose running count reaches the rank, by bisection."""
-        # (A list of counts as the rollup reads give it needs no conversion.)
-        counts = hist if type(hist) is list and None not in hist else [int(c or 0) for c in hist or []]
-        running = list(accumulate(counts))
         names = [f"p{round(q * 100)}" for q in qs]
+        counts = hist if type(hist) is list else [int(c or 0) for c in hist or []]
+        try:  # a list of ints, as the rollup reads give it, is used as it is (a None fails min)
+            lowest = min(counts, default=0)
+        except TypeError:
+            counts = [int(c or 0) for c in counts]
+            lowest = min(counts, default=0)
+        running = list(accumulate(counts))
         # Without negative counts the running sum only grows, so bisection finds the bucket.
-        if not running or running[-1] <= 0 or min(counts) < 0:
+        if not running or running[-1] <= 0 or lowest < 0:
             return {name: self.percentile(hist, q) for name, q in zip(names, qs, strict=True)}
         last = len(running) - 1
+        values = self._values if len(running) == self.buckets else [self.bucket_value(i) for i in range(len(running))]
         return {
-            name: self.bucket_value(min(bisect_left(running, max(1, math.ceil(q * running[-1]))), last))
+            name: values[min(bisect_left(running, max(1, math.ceil(q * running[-1]))), last)]
             for name, q in zip(names, qs, strict=True)
         }
 

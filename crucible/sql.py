@@ -28,11 +28,9 @@ runs on the primary, as does ``execute``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from psycopg import pq
 
@@ -77,45 +75,18 @@ def _column_names(cursor) -> list[str]:
     return [result.fname(i).decode() for i in range(result.nfields)]
 
 
-@contextmanager
-def _generic_plan(cursor, wanted: bool) -> Iterator[None]:
-    """Around one statement: PostgreSQL's generic plan of it, made once per connection when the
-    statement is prepared (``DB_PREPARE_THRESHOLD``), instead of a plan per execution. The
-    setting is the session's for that statement only: reset after it, or undone by the rollback
-    of a transaction it failed in."""
-    if not wanted or settings.DB_PREPARE_THRESHOLD is None:
-        yield
-        return
-    raw = cursor.cursor.connection  # psycopg's connection under Django's
-    raw.execute("SET plan_cache_mode = force_generic_plan", prepare=False)
-    try:
-        yield
-    finally:
-        if raw.info.transaction_status != pq.TransactionStatus.INERROR:
-            raw.execute("RESET plan_cache_mode", prepare=False)
-
-
 def fetch_rows(
-    sql: str,
-    params: Mapping[str, Any] | None = None,
-    row_type: Callable[..., T] = dict,
-    *,
-    binary: bool = False,
-    plan_once: bool = False,
+    sql: str, params: Mapping[str, Any] | None = None, row_type: Callable[..., T] = dict, *, binary: bool = False
 ) -> list[T]:
     """Every row of ``sql`` as ``row_type(**{column: value})``. ``binary``: the rows in
     PostgreSQL's binary format, for large reads of numbers, texts, timestamps and arrays (a
     dashboard's hundreds of 134-bucket histograms parse in a third of the time of their text). Not
     for other types: a type psycopg has no binary loader for (an enum, say) would come back as
-    bytes. ``plan_once``: plan the statement once per connection, whatever its parameters (a
-    generic plan): for a statement whose planning costs more than a plan fitted to its
-    parameters saves, such as the dashboards' sums of 134 histogram buckets (2 ms of planning on
-    every page view)."""
+    bytes."""
     with _read_connection(sql).cursor() as cursor:
         if binary:
             cursor.cursor.format = pq.Format.BINARY  # psycopg's documented switch, on Django's cursor
-        with _generic_plan(cursor, plan_once):
-            cursor.execute(sql, _named(params))
+        cursor.execute(sql, _named(params))
         names = _column_names(cursor)
         return [row_type(**dict(zip(names, record, strict=True))) for record in cursor.fetchall()]
 

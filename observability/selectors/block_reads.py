@@ -151,7 +151,7 @@ def block_rows(*, team, start, end, group_by=(), agent=None, model=None, with_hi
         FROM ({read.rows(scope=scope)}) a
         {group_clause}
     """
-    rows = fetch_rows(sql, read.params, binary=True, plan_once=True)
+    rows = fetch_rows(sql, read.params, binary=True)
     return [_row(record, keys=group_by) for record in rows if record["executions"] is not None]
 
 
@@ -178,7 +178,7 @@ def block_agent_model_and_series(*, team, start, end, time_bucket, agent=None, m
         GROUP BY time
     """
     by_agent_model, series = [], []
-    for record in fetch_rows(sql, read.params, binary=True, plan_once=True):
+    for record in fetch_rows(sql, read.params, binary=True):
         if record["grouping"] == 1:
             by_agent_model.append(_row(record, keys=("agent", "model")))
         else:

@@ -198,9 +198,7 @@ def rollup_rows(
     names = [*group_by, *(["time"] if time_bucket else [])]
     # Without GROUP BY an empty range still gives one row, of NULL sums.
     return [
-        _row(record, keys=names)
-        for record in fetch_rows(sql, params, binary=True, plan_once=True)
-        if record["executions"] is not None
+        _row(record, keys=names) for record in fetch_rows(sql, params, binary=True) if record["executions"] is not None
     ]
 
 
@@ -215,7 +213,7 @@ def rollup_agent_model_and_series(*, team, start, end, time_bucket, agent=None, 
         GROUP BY GROUPING SETS ((agent_name, model), (time))
     """
     by_agent_model, series = [], []
-    for record in fetch_rows(sql, params, binary=True, plan_once=True):
+    for record in fetch_rows(sql, params, binary=True):
         if record["grouping"] == 1:  # time not grouped: an (agent, model) row
             by_agent_model.append(_row(record, keys=("agent", "model")))
         else:

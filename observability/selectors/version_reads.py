@@ -126,7 +126,7 @@ def periods_compared(*, team, period, previous, since=None) -> dict:
     """
     by_period: dict[tuple, list] = {}
     by_version: dict[tuple, list] = {}
-    for record in fetch_rows(sql, before_read.params | read.params, binary=True, plan_once=True):
+    for record in fetch_rows(sql, before_read.params | read.params, binary=True):
         row = _row(record)
         by_period.setdefault((record["agent"], record["cur"]), []).append(row)
         by_version.setdefault((record["agent"], record["version"]), []).append(row)

@@ -4,8 +4,6 @@ import datetime as dt
 from typing import NamedTuple
 
 import pytest
-from django.db import transaction
-from django.db.utils import DataError
 
 from crucible import sql
 from crucible.rules import (
@@ -126,47 +124,3 @@ def test_rows_in_text_read_any_type_as_python_does():
     # worker's status page reads it so; binary rows are only asked for by the rollup reads.
     row = sql.fetch_one("SELECT 'doing'::procrastinate_job_status AS status")
     assert row == {"status": "doing"}
-
-
-PLAN_CACHE_MODE = "SELECT current_setting('plan_cache_mode') AS mode, %(marker)s::int AS marker"
-
-
-@pytest.mark.django_db
-def test_a_statement_planned_once_keeps_one_generic_plan_and_leaves_the_setting_as_it_was(settings):
-    settings.DB_PREPARE_THRESHOLD = 5
-    for _ in range(8):  # prepared by psycopg from the fifth run on
-        row = sql.fetch_rows(PLAN_CACHE_MODE, {"marker": 7}, plan_once=True)[0]
-        assert row == {"mode": "force_generic_plan", "marker": 7}
-    plans = sql.fetch_one(
-        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %(text)s",
-        {"text": "%current_setting('plan_cache_mode')%"},
-    )
-    assert plans is not None and plans["generic_plans"] >= 1 and plans["custom_plans"] == 0
-    # The setting was the statement's only: the next one plans as PostgreSQL chooses.
-    assert sql.fetch_one(PLAN_CACHE_MODE, {"marker": 1})["mode"] == "auto"
-
-
-@pytest.mark.django_db
-def test_a_failed_statement_planned_once_leaves_the_setting_as_it_was(settings):
-    settings.DB_PREPARE_THRESHOLD = 5
-    # In a transaction (here a savepoint): its rollback undoes the setting.
-    with pytest.raises(DataError), transaction.atomic():
-        sql.fetch_rows("SELECT 1 / %(zero)s::int AS x", {"zero": 0}, plan_once=True)
-    assert sql.fetch_one(PLAN_CACHE_MODE, {"marker": 1})["mode"] == "auto"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_failed_statement_planned_once_outside_a_transaction_resets_the_setting(settings):
-    settings.DB_PREPARE_THRESHOLD = 5
-    with pytest.raises(DataError):
-        sql.fetch_rows("SELECT 1 / %(zero)s::int AS x", {"zero": 0}, plan_once=True)
-    assert sql.fetch_one(PLAN_CACHE_MODE, {"marker": 1})["mode"] == "auto"
-
-
-@pytest.mark.django_db
-def test_without_prepared_statements_nothing_is_planned_once(settings):
-    settings.DB_PREPARE_THRESHOLD = None  # a generic plan of an unprepared statement is made for one run
-    assert (
-        sql.fetch_one(PLAN_CACHE_MODE, {"marker": 1})
-        == sql.fetch_rows(PLAN_CACHE_MODE, {"marker": 1}, plan_once=True)[0]
-    )

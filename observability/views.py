@@ -160,7 +160,9 @@ class BottlenecksView(PeriodMixin, TeamPageMixin, TemplateView):
         form = PeriodForm(self.request.GET)
         period = self.get_period(form)
         compared = selectors.compared(self.team, period)
-        data = selectors.bottlenecks(team=self.team, period=period, current=compared["current"])
+        data = selectors.bottlenecks(
+            team=self.team, period=period, current=compared["current"], figures=compared["figures"]
+        )
         query = self.request.GET.urlencode()
         bottleneck_links(data, period=period, query=query)
         context.update(

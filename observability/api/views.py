@@ -330,7 +330,9 @@ class BottlenecksView(APIView):
         period, _ = period_query(request)
         team = active_team_or_404(request)
         compared = selectors.compared(team, period)
-        result = selectors.bottlenecks(team=team, period=period, current=compared["current"])
+        result = selectors.bottlenecks(
+            team=team, period=period, current=compared["current"], figures=compared["figures"]
+        )
         result["regressions"] = selectors.regressions(team=team, period=period, compared=compared)
         return Response(s.BottlenecksSerializer(result).data)
 

@@ -20,7 +20,9 @@ def per_agent(team, start, end):
     return {row["agent"]: row for row in rows}
 
 
-def bottlenecks(*, team, period: TimeRange, current=None) -> dict:
+def bottlenecks(*, team, period: TimeRange, current=None, figures=None) -> dict:
+    """``figures``: ``metrics`` of the ``current`` rows by agent, when the caller has them
+    (``compared``)."""
     current = current if current is not None else per_agent(team, period.start, period.end)
     fleet = _merge(list(current.values()))
     fleet_m = metrics(fleet)
@@ -28,7 +30,7 @@ def bottlenecks(*, team, period: TimeRange, current=None) -> dict:
     total_cost = float(fleet["cost"]) or 0.0
     items = []
     for name, row in current.items():
-        m = metrics(row)
+        m = figures[name] if figures is not None else metrics(row)
         items.append(
             {
                 "agent": name,
@@ -104,16 +106,26 @@ def _compare(before: dict, after: dict) -> list[dict]:
 
 def compared(team, period: TimeRange) -> dict:
     """This period and the previous one per agent, and versions over both, in one read of the
-    rollups (``version_reads.periods_compared``): pass it as ``compared`` to ``regressions`` and
-    ``recommendations`` (and its ``current`` to ``bottlenecks``) of the same period."""
-    return periods_compared(team=team, period=period, previous=period.previous())
+    rollups (``version_reads.periods_compared``), with the figures (``metrics``) of each agent in
+    each period, computed once: pass it as ``compared`` to ``regressions`` and
+    ``recommendations`` (and its ``current`` and ``figures`` to ``bottlenecks``) of the same
+    period."""
+    return _with_figures(periods_compared(team=team, period=period, previous=period.previous()))
+
+
+def _with_figures(data: dict) -> dict:
+    data["figures"] = {name: metrics(row) for name, row in data["current"].items()}
+    data["previous_figures"] = {name: metrics(row) for name, row in data["previous"].items()}
+    return data
 
 
 def regressions(*, team, period: TimeRange, current=None, compared=None) -> list[dict]:
     """Agents that got clearly worse than in the previous period of the same length, and agents
     whose newest version is clearly worse than the version before it (within both periods)."""
     previous = period.previous()
-    compared = compared if compared is not None else periods_compared(team=team, period=period, previous=previous)
+    if compared is None:
+        compared = _with_figures(periods_compared(team=team, period=period, previous=previous))
+    figures = compared["figures"] if current is None else {}
     current = current if current is not None else compared["current"]
     before_rows = compared["previous"]
     found = []
@@ -121,7 +133,7 @@ def regressions(*, team, period: TimeRange, current=None, compared=None) -> list
         before = before_rows.get(name)
         if before is None or row["executions"] < conf.MIN_EXECUTIONS or before["executions"] < conf.MIN_EXECUTIONS:
             continue
-        changes = _compare(metrics(before), metrics(row))
+        changes = _compare(compared["previous_figures"][name], figures.get(name) or metrics(row))
         if changes:
             found.append(
                 {
@@ -176,7 +188,9 @@ def recommendations(*, team, period: TimeRange, current=None, compared=None) -> 
     the rules of ``observability.recommendations`` over this period's figures."""
     if current is None and compared is None:
         compared = periods_compared(team=team, period=period, previous=period.previous())
-    current = current if current is not None else compared["current"]
+    figures = None
+    if current is None:
+        current, figures = compared["current"], compared.get("figures")
 
     def model_metrics():
         rows = block_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
@@ -187,7 +201,7 @@ def recommendations(*, team, period: TimeRange, current=None, compared=None) -> 
         return [(row["agent"], row["model"], metrics(row)) for row in rows]
 
     context = obs_recommendations.Context(
-        metrics={name: metrics(row) for name, row in current.items()},
+        metrics=figures if figures is not None else {name: metrics(row) for name, row in current.items()},
         hists={name: row["hist"] for name, row in current.items()},
         errors_of=lambda agents: errors_by_type(
             team=team, start=period.start, end=period.end, agents=agents, limit_per_agent=3

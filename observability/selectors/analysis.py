@@ -187,7 +187,7 @@ def recommendations(*, team, period: TimeRange, current=None, compared=None) -> 
     """Suggestions from the data, each with its evidence (the numbers) and a suggested action:
     the rules of ``observability.recommendations`` over this period's figures."""
     if current is None and compared is None:
-        compared = periods_compared(team=team, period=period, previous=period.previous())
+        compared = periods_compared(team=team, period=period, previous=period.previous(), previous_agents=False)
     figures = None
     if current is None:
         current, figures = compared["current"], compared.get("figures")
@@ -211,7 +211,7 @@ def recommendations(*, team, period: TimeRange, current=None, compared=None) -> 
             period=period,
             compared=compared
             if compared is not None
-            else periods_compared(team=team, period=period, previous=period.previous()),
+            else periods_compared(team=team, period=period, previous=period.previous(), previous_agents=False),
         ),
     )
     return [rec.as_dict(subject_key="agent") for rec in run_rules(obs_recommendations.RULES, context)]

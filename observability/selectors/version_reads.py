@@ -103,14 +103,17 @@ def _added(rows: list[dict]) -> dict:
     return rows[0] if len(rows) == 1 else _merge(rows)
 
 
-def periods_compared(*, team, period, previous, since=None) -> dict:
+def periods_compared(*, team, period, previous, since=None, previous_agents=True) -> dict:
     """What the regressions (and the bottlenecks) of ``period`` read, in ONE pass over the rollups
     of ``previous`` and ``period``: ``current`` and ``previous`` ({agent: aggregate row}, as
     ``per_agent``) and ``versions`` (rows per agent and version over both periods, as
     ``version_rows`` with ``exact=newest_two_need_hours(since or period.start)``, of the agents
     that ran two named versions or more). Each rollup
     row's histogram is summed once (per agent, version and period), not once per figure; closed
-    days and hours come from blocks (``block_reads.with_blocks``), which keep the version."""
+    days and hours come from blocks (``block_reads.with_blocks``), which keep the version.
+    ``previous_agents=False``: the caller does not read ``previous`` (recommendations), so the
+    previous period's histograms are summed only for the agents whose versions are compared; the
+    other rows of ``previous`` come without a histogram."""
     before_read = with_blocks(team, previous.start, previous.end, name="p")
     read = with_blocks(team, period.start, period.end, name="c")
     rows = f"""
@@ -124,6 +127,17 @@ def periods_compared(*, team, period, previous, since=None) -> dict:
         WITH {", ".join([*before_read.ctes, *read.ctes])}
         SELECT agent_name AS agent, version, cur, {AGGREGATES}, {HIST_ARRAY} FROM ({rows}) r GROUP BY 1, 2, 3
     """
+    if not previous_agents:
+        # The histograms of the previous period only where two named versions may be compared.
+        sql = f"""
+            WITH {", ".join([*before_read.ctes, *read.ctes])}, r AS MATERIALIZED ({rows}),
+            compared AS (SELECT agent_name FROM r WHERE version <> '' GROUP BY 1 HAVING count(DISTINCT version) > 1),
+            summed AS (SELECT * FROM r WHERE cur OR agent_name IN (SELECT agent_name FROM compared))
+            SELECT agent_name AS agent, version, cur, {AGGREGATES}, {HIST_ARRAY} FROM summed GROUP BY 1, 2, 3
+            UNION ALL
+            SELECT agent_name, version, cur, {AGGREGATES}, NULL FROM r
+            WHERE NOT cur AND agent_name NOT IN (SELECT agent_name FROM compared) GROUP BY 1, 2, 3
+        """
     by_period: dict[tuple, list] = {}
     by_version: dict[tuple, list] = {}
     for record in fetch_rows(sql, before_read.params | read.params, binary=True):

@@ -65,10 +65,19 @@ def test_the_older_of_two_versions_seen_the_same_earlier_day_is_ordered_by_hour(
             duration=5000,
         ),
     )
+    # Another agent ran one version in both periods: its histograms of the previous period are
+    # not read by the recommendations (nothing to compare), yet their figures are the same.
+    ingest(team, runs("d", agent="reviewer", n=30, when=day + dt.timedelta(hours=5, minutes=50), version="1.0"))
+    ingest(team, runs("e", agent="reviewer", n=30, when=_day(now, 1) + dt.timedelta(hours=5), version="1.0"))
     _compact(blocks, now)
     regs = [r for r in selectors.regressions(team=team, period=period) if r["kind"] == "version"]
     assert [(r["version_before"], r["version_after"]) for r in regs] == [("2.0", "2.1")]
     assert regs[0]["released_at"] == _day(now, 2) + dt.timedelta(hours=9)
+    recs = selectors.recommendations(team=team, period=period)
+    assert [(r["agent"], r["kind"]) for r in recs if r["kind"] == "version_regression"] == [
+        ("coder", "version_regression")
+    ]
+    assert recs == selectors.recommendations(team=team, period=period, compared=selectors.compared(team, period))
 
 
 def test_agent_page_versions_are_first_seen_to_the_hour(team, ingest, now):

@@ -95,7 +95,7 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
         data = None
         if not any(self.request.GET.get(name) for name in ("agent", "model", "status")):
             # Unfiltered: the dashboard's own rows name every agent and model of the period.
-            data = selectors.dashboard(team=self.team, period=period)
+            data = selectors.dashboard(team=self.team, period=period, agent_figures=False)
             choices = selectors.filter_choices_of(data)
         else:
             choices = selectors.filter_choices(team=self.team, period=period)
@@ -108,11 +108,14 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
                 agent=filters.get("agent") or None,
                 model=filters.get("model") or None,
                 status=filters.get("status") or None,
+                agent_figures=False,
             )
         # The agent table is a list like any other: a page at a time, busiest agents first (the
         # totals, charts and filters still cover every agent). The links keep the period and
         # filters, not the table's page.
+        # The figures of the agents shown are computed, not those of the other pages.
         agents = page_of(self.request, data["agents"], per_page=self.agents_per_page, item_name=("agent", "agents"))
+        agents.items = selectors.with_figures(agents.items)
         query = url_with(self.request, page=None)[1:]
         context.update(
             form=form,

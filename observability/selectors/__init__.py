@@ -15,6 +15,7 @@ from observability.selectors.dashboard import (
     errors_by_type,
     filter_choices,
     filter_choices_of,
+    with_figures,
 )
 from observability.selectors.home import executions_for_build, home_card
 from observability.selectors.live import live_dashboard
@@ -55,6 +56,7 @@ __all__ = [
     "bottlenecks",
     "compared",
     "dashboard",
+    "with_figures",
     "live_dashboard",
     "errors_by_type",
     "executions_for_build",

@@ -20,9 +20,11 @@ from observability.selectors.rollup_reads import (
 from observability.selectors.version_reads import version_rows
 
 
-def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -> dict:
+def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None, agent_figures=True) -> dict:
     """Per-agent figures, totals, time series and unpriced models for a period (one query; closed
-    days and hours from blocks)."""
+    days and hours from blocks). ``agent_figures=False``: each agent comes with its name, models,
+    executions and sums (``row``) only, busiest first, for a page that shows some of them
+    (``with_figures``)."""
     read = dict(
         team=team,
         start=period.start,
@@ -39,8 +41,17 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
     agents = []
     for name, rows in rows_by_agent.items():
         merged = rows[0] if len(rows) == 1 else _merge(rows)  # one model: its row is the agent's sums
-        agents.append({"agent": name, "models": sorted({r["model"] for r in rows}), **metrics(merged)})
+        agents.append(
+            {
+                "agent": name,
+                "models": sorted({r["model"] for r in rows}),
+                "executions": merged["executions"],
+                "row": merged,
+            }
+        )
     agents.sort(key=lambda a: (-a["executions"], a["agent"]))
+    if agent_figures:
+        agents = with_figures(agents)
     # The same rows summed per time bucket: a few dozen to add up rather than one per agent.
     totals_row = _merge(series_rows)
     unpriced_models = {}
@@ -77,6 +88,11 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None) -
         },
         "histogram_relative_error": round(histogram.RELATIVE_ERROR, 4),
     }
+
+
+def with_figures(agents: list[dict]) -> list[dict]:
+    """The agents of ``dashboard(agent_figures=False)`` with their figures (``metrics``)."""
+    return [{"agent": a["agent"], "models": a["models"], **metrics(a["row"])} for a in agents]
 
 
 def filter_choices(*, team, period: TimeRange) -> dict:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.template import engines
 from django.urls import reverse
 
-from observability import drilldown
+from observability import drilldown, selectors
 from observability.models import Execution
 from tests.observability.trace_factory import make_trace, span_hex
 
@@ -95,7 +95,12 @@ def test_dashboard_agent_table_is_paginated_busiest_first(client, member, team, 
     # The next page keeps the period and filters; the rows' links and the tabs do not carry the page.
     next_url = re.search(r'href="([^"]+)" rel="next"', html).group(1).replace("&amp;", "&")
     assert next_url == "?range=24h&model=gpt-4o&page=2"
-    second = client.get("/observability/" + next_url).content.decode()
+    second_response = client.get("/observability/" + next_url)
+    second = second_response.content.decode()
+    # The figures of the agents shown (computed for the page only) are the API's figures of them.
+    full = selectors.dashboard(team=team, period=first.context["period"], model="gpt-4o")["agents"]
+    assert first.context["agents"].items == full[:50] and second_response.context["agents"].items == full[50:]
+    assert full[0]["executions"] == 3 and full[0]["p95_ms"] is not None
     assert re.findall(r">(agent-\d\d)</a>", _rows(second, "agents-table")) == ["agent-49", "agent-50", "agent-51"]
     assert "51–53 of 53 agents" in second and 'rel="next"' not in second
     assert "page=" not in _rows(second, "agents-table")

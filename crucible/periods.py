@@ -24,7 +24,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crucible.api.query import StrictQueryMixin
-from crucible.widgets import LongSelect
+from crucible.widgets import LongSelect, MomentInput
 
 UTC = dt.UTC
 MINUTE = dt.timedelta(minutes=1)
@@ -273,7 +273,7 @@ def period_resolve(
 class MomentFormField(forms.CharField):
     """A timestamp typed in a page (``datetime-local`` inputs send no offset: UTC)."""
 
-    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    widget = MomentInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
     def to_python(self, value):
         value = super().to_python(value)

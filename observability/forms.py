@@ -1,7 +1,7 @@
 from django import forms
 
 from crucible import periods
-from crucible.widgets import LongSelect
+from crucible.widgets import LongSelect, PlainChoices
 from observability.models import ExecutionStatus
 from observability.selectors.rollup_reads import PERIOD_RULES
 
@@ -22,5 +22,5 @@ class DashboardFilterForm(PeriodForm):
 
     def __init__(self, *args, agents=(), models=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["agent"].choices = [("", "All agents"), *[(a, a) for a in agents]]
-        self.fields["model"].choices = [("", "All models"), *[(m, m) for m in models]]
+        self.fields["agent"].choices = PlainChoices([("", "All agents"), *[(a, a) for a in agents]])
+        self.fields["model"].choices = PlainChoices([("", "All models"), *[(m, m) for m in models]])

@@ -101,6 +101,20 @@ class LogScaleHistogram:
             for name, q in zip(names, qs, strict=True)
         }
 
+    def percentile_apart(self, running_whole: list[int], hist: list[int], q: float) -> float | None:
+        """``percentile`` ``q`` of a whole histogram without one of its parts (the fleet without one
+        agent), from the whole's running sum (computed once for all the parts) and the part's
+        counts: the first bucket where the running sums' difference reaches the rank, by
+        bisection. The part's counts are within the whole's, so that difference only grows."""
+        running_part = list(accumulate(hist))
+        total = running_whole[-1] - running_part[-1]
+        if total <= 0:
+            return None
+        rank = max(1, math.ceil(q * total))
+        last = len(running_whole) - 1
+        index = bisect_left(range(last + 1), rank, key=lambda k: running_whole[k] - running_part[k])
+        return self._values[min(index, last)] if last + 1 == self.buckets else self.bucket_value(min(index, last))
+
     def empty(self) -> list[int]:
         return [0] * self.buckets
 

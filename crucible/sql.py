@@ -88,7 +88,10 @@ def fetch_rows(
             cursor.cursor.format = pq.Format.BINARY  # psycopg's documented switch, on Django's cursor
         cursor.execute(sql, _named(params))
         names = _column_names(cursor)
-        return [row_type(**dict(zip(names, record, strict=True))) for record in cursor.fetchall()]
+        records = cursor.fetchall()
+    if row_type is dict:  # the dict of each row is the row (not copied into a second one)
+        return [dict(zip(names, record, strict=True)) for record in records]
+    return [row_type(**dict(zip(names, record, strict=True))) for record in records]
 
 
 def fetch_one(sql: str, params: Mapping[str, Any] | None = None, row_type: Callable[..., T] = dict) -> T | None:

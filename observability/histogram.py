@@ -25,6 +25,7 @@ bucket_value = HISTOGRAM.bucket_value
 bucket_bounds = HISTOGRAM.bucket_bounds
 percentile = HISTOGRAM.percentile
 percentiles = HISTOGRAM.percentiles
+percentile_apart = HISTOGRAM.percentile_apart
 empty = HISTOGRAM.empty
 SUMS_SQL = HISTOGRAM.sums_sql()  # the group's histogram: ARRAY[sum(hist[1]), ...]::bigint[]
 add = HISTOGRAM.add

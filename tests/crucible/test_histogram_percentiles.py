@@ -2,6 +2,7 @@
 ``percentile`` gives (the nearest-rank bucket, also with empty, missing and negative counts), and
 ``add`` sums counts in place."""
 
+import itertools
 import random
 
 from crucible.histogram import LogScaleHistogram
@@ -31,3 +32,22 @@ def test_add_sums_counts_in_place_from_any_sequence():
     assert same is into and into == [1 + i for i in range(HISTOGRAM.buckets)]
     HISTOGRAM.add(into, tuple(str(1) for _ in range(HISTOGRAM.buckets)))  # converted, as the database may give them
     assert into == [2 + i for i in range(HISTOGRAM.buckets)] and all(type(v) is int for v in into)
+
+
+def test_a_percentile_apart_is_the_percentile_of_the_whole_less_the_part():
+    # The fleet without one agent (observability's slow_agent rule), for random fleets, empty and
+    # one-agent fleets and an agent with every run of the fleet.
+    rng = random.Random(16)
+    for _ in range(300):
+        agents = [
+            [rng.choice((0, 0, 0, rng.randint(1, 40))) for _ in range(HISTOGRAM.buckets)]
+            for _ in range(rng.randint(1, 6))
+        ]
+        whole = HISTOGRAM.empty()
+        for hist in agents:
+            HISTOGRAM.add(whole, hist)
+        running = list(itertools.accumulate(whole))
+        for hist in agents:
+            rest = [w - h for w, h in zip(whole, hist, strict=True)]
+            for q in (0.5, 0.95, 0.99):
+                assert HISTOGRAM.percentile_apart(running, hist, q) == HISTOGRAM.percentile(rest, q)

@@ -84,9 +84,14 @@ def active_team(request) -> Team | None:
         return cached
     teams = my_teams(request)
     team = None
-    wanted_slug = base.META.get(TEAM_HEADER)
-    if wanted_slug:
+    # The header is the API's (pages act for the team switcher's team, and their error pages
+    # read the active team too).
+    wanted_slug = base.META.get(TEAM_HEADER) if base.path.startswith("/api/") else None
+    if wanted_slug and teams:
         team = next((t for t in teams if t.slug == wanted_slug), None)
+        if team is None:
+            # Not the session's team instead: a write would land in a team the caller did not name.
+            raise PermissionDenied(f"The X-Crucible-Team header names no team of yours: '{wanted_slug[:100]}'.")
     if team is None and hasattr(base, "session"):
         wanted = base.session.get(SESSION_KEY)
         team = next((t for t in teams if t.pk == wanted), None)

@@ -1,6 +1,7 @@
 """API keys, roles and team scoping on the core endpoints."""
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from crucible import services
@@ -129,3 +130,21 @@ def test_team_header_selects_among_my_teams(client_for, make_user, team, other_t
     response = client.post(KEYS, {"name": "k"}, format="json", HTTP_X_CRUCIBLE_TEAM="globex")
     assert response.status_code == 201
     assert response.json()["team"] == "globex"
+
+
+def test_a_team_header_naming_no_team_of_mine_is_refused_not_ignored(client_for, make_user, team, other_team):
+    # A typo or someone else's team must not act for the session's team instead.
+    user = make_user("one", team=team, role=Role.ADMIN)
+    client = client_for(user)
+    for slug in (other_team.slug, "acmee", "<b>x</b>"):
+        response = client.post(KEYS, {"name": "k"}, format="json", HTTP_X_CRUCIBLE_TEAM=slug)
+        assert response.status_code == 403, slug
+        assert response.json()["code"] == "permission_denied" and "X-Crucible-Team" in response.json()["message"]
+        assert client.get("/api/v1/observability/dashboard/", HTTP_X_CRUCIBLE_TEAM=slug).status_code == 403
+    assert not ApiKey.objects.filter(name="k").exists()
+    assert client.post(KEYS, {"name": "k"}, format="json", HTTP_X_CRUCIBLE_TEAM=team.slug).status_code == 201
+    # Pages act for the team switcher's team: the header is the API's.
+    browser = Client()
+    browser.force_login(user)
+    assert browser.get("/observability/", HTTP_X_CRUCIBLE_TEAM="acmee").status_code == 200
+    assert browser.get("/observability/").status_code == 200

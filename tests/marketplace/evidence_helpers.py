@@ -16,9 +16,21 @@ from observability.services import executions_ingest
 _ids = itertools.count(1)
 
 
-def run_version(team, version, *, runs: int, failures: int = 0, duration_ms: float = 100.0, cost=None, quality=None):
-    """``runs`` executions of ``version`` by ``team`` through observability's ingest."""
-    started = (timezone.now() - dt.timedelta(minutes=5)).isoformat()
+def run_version(
+    team,
+    version,
+    *,
+    runs: int,
+    failures: int = 0,
+    duration_ms: float = 100.0,
+    cost=None,
+    quality=None,
+    started_at: dt.datetime | None = None,
+):
+    """``runs`` executions of ``version`` by ``team`` through observability's ingest, started at
+    ``started_at`` (default: five minutes ago; pass it to know their day, even just after
+    midnight)."""
+    started = (started_at or timezone.now() - dt.timedelta(minutes=5)).isoformat()
     events = []
     for i in range(runs):
         event = {

@@ -103,11 +103,12 @@ def test_ingest_adds_executions_to_the_version_rollup(published, users):
 
 def test_a_build_first_then_executions_merge_into_one_row(published, users):
     version = published.latest_version
+    started = timezone.now() - dt.timedelta(minutes=5)  # the build and the runs on the same day, even at 00:02
     services.version_evidence_build_record(
-        team_id=users[0].pk, day=timezone.now().date(), succeeded=True, quality=None, version_ids=[version.pk]
+        team_id=users[0].pk, day=started.date(), succeeded=True, quality=None, version_ids=[version.pk]
     )
-    run_version(users[0], version, runs=2, duration_ms=50)
-    run_version(users[0], version, runs=1, duration_ms=5)
+    run_version(users[0], version, runs=2, duration_ms=50, started_at=started)
+    run_version(users[0], version, runs=1, duration_ms=5, started_at=started)
     row = VersionEvidenceDaily.objects.get(team=users[0], version=version)
     assert (row.builds, row.executions) == (1, 3)
     assert row.hist_offset == DURATION_HISTOGRAM.bucket_of(5) and (row.hist[0], row.hist[-1]) == (1, 2)
@@ -119,10 +120,11 @@ def test_the_rollup_rebuild_recomputes_the_evidence_from_raw_executions(publishe
     from observability.services import rollups_rebuild
 
     version = published.latest_version
+    started = timezone.now() - dt.timedelta(minutes=5)  # the build and the runs on the same day, even at 00:02
     services.version_evidence_build_record(
-        team_id=users[0].pk, day=timezone.now().date(), succeeded=True, quality=None, version_ids=[version.pk]
+        team_id=users[0].pk, day=started.date(), succeeded=True, quality=None, version_ids=[version.pk]
     )
-    run_version(users[0], version, runs=6, failures=2, duration_ms=300, cost="0.01", quality=60)
+    run_version(users[0], version, runs=6, failures=2, duration_ms=300, cost="0.01", quality=60, started_at=started)
     before = VersionEvidenceDaily.objects.values().get(team=users[0], version=version)
     VersionEvidenceDaily.objects.filter(pk=before["id"]).update(executions=999, hist=[])  # damaged
     rollups_rebuild(start=timezone.now() - dt.timedelta(days=1), end=timezone.now())

@@ -24,6 +24,11 @@ SESSION_KEY = "active_team_id"
 TEAM_HEADER = "HTTP_X_CRUCIBLE_TEAM"
 
 
+def is_api_path(path: str) -> bool:
+    """Whether a path is the REST API's (the middleware and the team header tell them apart)."""
+    return path.startswith("/api/")
+
+
 def _django_request(request):
     return getattr(request, "_request", request)
 
@@ -86,7 +91,7 @@ def active_team(request) -> Team | None:
     team = None
     # The header is the API's (pages act for the team switcher's team, and their error pages
     # read the active team too).
-    wanted_slug = base.META.get(TEAM_HEADER) if base.path.startswith("/api/") else None
+    wanted_slug = base.META.get(TEAM_HEADER) if is_api_path(base.path) else None
     if wanted_slug and teams:
         team = next((t for t in teams if t.slug == wanted_slug), None)
         if team is None:

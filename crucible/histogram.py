@@ -95,7 +95,7 @@ class LogScaleHistogram:
         if not running or running[-1] <= 0 or lowest < 0:
             return {name: self.percentile(hist, q) for name, q in zip(names, qs, strict=True)}
         last = len(running) - 1
-        values = self._values if len(running) == self.buckets else [self.bucket_value(i) for i in range(len(running))]
+        values = self._values_of(len(running))
         return {
             name: values[min(bisect_left(running, max(1, math.ceil(q * running[-1]))), last)]
             for name, q in zip(names, qs, strict=True)
@@ -113,7 +113,11 @@ class LogScaleHistogram:
         rank = max(1, math.ceil(q * total))
         last = len(running_whole) - 1
         index = bisect_left(range(last + 1), rank, key=lambda k: running_whole[k] - running_part[k])
-        return self._values[min(index, last)] if last + 1 == self.buckets else self.bucket_value(min(index, last))
+        return self._values_of(last + 1)[min(index, last)]
+
+    def _values_of(self, length: int) -> list[float]:
+        """The value of each of ``length`` buckets (the table, for a histogram of this size)."""
+        return self._values if length == self.buckets else [self.bucket_value(i) for i in range(length)]
 
     def empty(self) -> list[int]:
         return [0] * self.buckets

@@ -14,11 +14,8 @@ from django.db import InterfaceError, OperationalError, connection, connections
 from django.http import HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
+from crucible.access import is_api_path
 from crucible.api.exceptions import QUERY_TIMEOUT_MESSAGE, error_body, is_query_timeout
-
-
-def is_api_path(path: str) -> bool:
-    return path.startswith("/api/")
 
 
 class ApiBodyLimitMiddleware:

@@ -124,7 +124,9 @@ def regressions(*, team, period: TimeRange, current=None, compared=None) -> list
     whose newest version is clearly worse than the version before it (within both periods)."""
     previous = period.previous()
     if compared is None:
-        compared = _with_figures(periods_compared(team=team, period=period, previous=previous))
+        compared = periods_compared(team=team, period=period, previous=previous)
+    if "previous_figures" not in compared:  # a read of periods_compared's own, not of ``compared``
+        _with_figures(compared)
     figures = compared["figures"] if current is None else {}
     current = current if current is not None else compared["current"]
     before_rows = compared["previous"]

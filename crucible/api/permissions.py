@@ -33,6 +33,8 @@ class TeamRolePermission(permissions.BasePermission):
     def has_permission(self, request, view):
         if not (request.user and request.user.is_authenticated):
             return False
+        if request.META.get(access.TEAM_HEADER):
+            access.active_team(request)  # a header naming no team of the caller's: 403, on a read too
         if request.method in permissions.SAFE_METHODS or changes_url_object(view):
             return True
         access.acting_team_for(request, write_action(view))

@@ -141,6 +141,7 @@ def test_a_team_header_naming_no_team_of_mine_is_refused_not_ignored(client_for,
         assert response.status_code == 403, slug
         assert response.json()["code"] == "permission_denied" and "X-Crucible-Team" in response.json()["message"]
         assert client.get("/api/v1/observability/dashboard/", HTTP_X_CRUCIBLE_TEAM=slug).status_code == 403
+        assert client.get("/api/v1/observability/executions/", HTTP_X_CRUCIBLE_TEAM=slug).status_code == 403
     assert not ApiKey.objects.filter(name="k").exists()
     assert client.post(KEYS, {"name": "k"}, format="json", HTTP_X_CRUCIBLE_TEAM=team.slug).status_code == 201
     # Pages act for the team switcher's team: the header is the API's.

@@ -410,6 +410,22 @@ def installation_for_team(*, team, agent) -> Installation | None:
     )
 
 
+def agents_owned_or_installed(*, team, refs) -> dict[object, Agent]:
+    """{ref: agent} for the ``refs`` (as ``agents_for_team_bulk`` reads them) that name an agent
+    ``team`` owns or has installed now: the agents whose versions it may run (experiments). Two
+    queries however many refs."""
+    found = agents_for_team_bulk(team=team, refs=refs) if refs else {}
+    foreign = {agent.pk for agent in found.values() if agent.team_id != team.pk}
+    installed = set(
+        Installation.objects.filter(team=team, agent_id__in=foreign, uninstalled_at__isnull=True).values_list(
+            "agent_id", flat=True
+        )
+        if foreign
+        else ()
+    )
+    return {ref: agent for ref, agent in found.items() if agent.team_id == team.pk or agent.pk in installed}
+
+
 def forks_of(*, agent, team_ids) -> QuerySet[Agent]:
     """The forks of ``agent`` a caller with ``team_ids`` may see, newest first."""
     return agent.forks.filter(visible_q(team_ids)).select_related("team").order_by("-created_at", "-id")

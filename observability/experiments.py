@@ -98,10 +98,8 @@ def _plan(team, rec: dict):
     planner = PLANS.get(rec.get("kind"))
     if planner is None:
         return None
-    agent = marketplace_selectors.agent_for_team(team=team, ref=rec["agent"])
-    if agent is None or (
-        agent.team_id != team.pk and marketplace_selectors.installation_for_team(team=team, agent=agent) is None
-    ):
+    agent = marketplace_selectors.agents_owned_or_installed(team=team, refs=[rec["agent"]]).get(rec["agent"])
+    if agent is None:
         return None
     plan = planner(team, agent, rec["evidence"])
     return None if plan is None else (agent, *plan)
@@ -109,24 +107,21 @@ def _plan(team, rec: dict):
 
 def with_experiments(*, team, recommendations: list[dict]) -> list[dict]:
     """The recommendations, each with ``experiment`` (the one it started, or None) and
-    ``experiment_possible`` (it names an agent the team owns or installed)."""
+    ``experiment_possible`` (it names an agent the team owns or installed); the same queries
+    however many recommendations there are."""
     keys = [source_key(rec) for rec in recommendations if rec["kind"] in KINDS]
     started = improvement_selectors.experiments_by_source(team=team, source_kind=SOURCE_KIND, keys=keys)
+    usable = marketplace_selectors.agents_owned_or_installed(
+        team=team, refs=[rec["agent"] for rec in recommendations if rec["kind"] in KINDS]
+    )
     return [
         {
             **rec,
             "experiment": started.get(source_key(rec)),
-            "experiment_possible": rec["kind"] in KINDS and _agent_usable(team, rec["agent"]),
+            "experiment_possible": rec["kind"] in KINDS and rec["agent"] in usable,
         }
         for rec in recommendations
     ]
-
-
-def _agent_usable(team, ref) -> bool:
-    agent = marketplace_selectors.agent_for_team(team=team, ref=ref)
-    return agent is not None and (
-        agent.team_id == team.pk or marketplace_selectors.installation_for_team(team=team, agent=agent) is not None
-    )
 
 
 def recommendation_experiment_start(*, team, recommendations: list[dict], kind: str, agent: str, user=None):

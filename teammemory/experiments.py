@@ -40,10 +40,9 @@ def _plan(team, rec: dict):
     if rec.get("kind") not in KINDS:
         return None
     evidence = rec["evidence"]
-    agent = marketplace_selectors.agent_for_team(team=team, ref=evidence.get("agent"))
-    if agent is None or (
-        agent.team_id != team.pk and marketplace_selectors.installation_for_team(team=team, agent=agent) is None
-    ):
+    ref = evidence.get("agent")
+    agent = marketplace_selectors.agents_owned_or_installed(team=team, refs=[ref]).get(ref)
+    if agent is None:
         return None
     named = marketplace_selectors.version_for_agent(agent=agent, version=evidence.get("version"))
     other = _alternative(team, agent, named) if named is not None else None

@@ -163,3 +163,35 @@ def test_team_memory_recommendation_experiment_api(team, own_agent, monkeypatch,
     assert experiment.source_kind == SourceKind.TEAMMEMORY
     wrong = team_key_client.post(url, {"kind": "worse_agent_version", "agent": f"{ref} 9.9.9"}, format="json")
     assert wrong.status_code == 400 and "kind" in wrong.json()["fields"]
+
+
+def test_the_recommendations_page_asks_the_marketplace_once_however_many_findings_name_agents(team, other_team):
+    """``with_experiments`` decides for each finding whether its agent can be experimented on (the
+    team's own or an installed one): one query for all the findings, not one or two per finding
+    (the page's query count grew with its recommendations)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    own = [marketplace_services.agent_create(team=team, name=f"Own {i}", system_prompt="Hi.") for i in range(3)]
+    public = marketplace_services.agent_create(team=other_team, name="Public", system_prompt="Hi.")
+    installed = marketplace_services.agent_create(team=other_team, name="Installed", system_prompt="Hi.")
+    marketplace_services.agent_install(team=team, agent=installed)
+
+    def counted(recs):
+        with CaptureQueriesContext(connection) as queries:
+            result = obs_experiments.with_experiments(team=team, recommendations=recs)
+        return len(queries), [r["experiment_possible"] for r in result]
+
+    one = [_rec("version_regression", installed.slug)]  # an installed agent: the most queries
+    many = [
+        *(_rec("token_heavy_prompt", a.slug) for a in own),
+        _rec("expensive_model", public.slug),
+        _rec("version_regression", installed.slug),
+        _rec("token_heavy_prompt", "no-such-agent"),
+        _rec("slow_agent", own[1].slug),  # not a kind that starts experiments
+    ]
+    queries_one, possible = counted(one)
+    assert possible == [True]
+    queries_many, possible = counted(many)
+    assert possible == [True, True, True, False, True, False, False]
+    assert queries_many == queries_one

@@ -8,6 +8,7 @@ import datetime as dt
 import time
 
 from django.db import connection
+from django.utils import timezone
 
 from crucible.models import Team
 from observability import selectors, services
@@ -51,6 +52,9 @@ def ensure_rows(team: Team, n_rows: int, regenerate: bool = False) -> dict:
     """``n_rows`` executions of ``team`` in the last 29 days, their rollups and day blocks (kept
     for the next run: generated only when the count differs or ``regenerate``)."""
     period = selectors.time_range("30d")  # rows are generated in its last 29 days, so an hour later they still fit
+    # up to now, never after: the 30-day period ends at the end of today, and executions started
+    # later in the day would fill hours that have not begun (a real team has none there).
+    end = min(period.end, timezone.now())
     timings = {}
     if Execution.objects.filter(team=team).count() != n_rows or regenerate:
         with connection.cursor() as cursor:
@@ -69,7 +73,7 @@ def ensure_rows(team: Team, n_rows: int, regenerate: bool = False) -> dict:
             for lo in range(1, n_rows + 1, chunk):
                 hi = min(n_rows, lo + chunk - 1)
                 cursor.execute(
-                    GENERATE_SQL, {"team": team.pk, "end": period.end - dt.timedelta(seconds=1), "lo": lo, "hi": hi}
+                    GENERATE_SQL, {"team": team.pk, "end": end - dt.timedelta(seconds=1), "lo": lo, "hi": hi}
                 )
                 print(f"    {hi:,}", flush=True)
             cursor.execute("ANALYZE observability_execution")

@@ -19,6 +19,8 @@ import operator
 from bisect import bisect_left
 from itertools import accumulate
 
+_NAMES: dict[tuple, list[str]] = {}  # the names of each tuple of quantiles percentiles() was asked for
+
 
 class LogScaleHistogram:
     def __init__(
@@ -83,7 +85,8 @@ class LogScaleHistogram:
     def percentiles(self, hist, qs=(0.5, 0.95, 0.99)) -> dict[str, float | None]:
         """``percentile`` for each of ``qs``, from one running sum of the counts (a page reads
         hundreds): the first bucket whose running count reaches the rank, by bisection."""
-        names = [f"p{round(q * 100)}" for q in qs]
+        qs = tuple(qs)
+        names = _NAMES.get(qs) or _NAMES.setdefault(qs, [f"p{round(q * 100)}" for q in qs])
         counts = hist if type(hist) is list else [int(c or 0) for c in hist or []]
         try:  # a list of ints, as the rollup reads give it, is used as it is (a None fails min)
             lowest = min(counts, default=0)

@@ -19,11 +19,13 @@ from crucible.sql import fetch_rows
 from observability.blocks import GRAINS, SUMS, Grain
 from observability.selectors.rollup_reads import HIST_ARRAY, _row, _segments, _time_expr, _where
 
+# As ``rollup_reads.AGGREGATES``: counts as bigint, cost numeric.
 AGGREGATES = (
-    "sum(executions) AS executions, sum(successes) AS successes, sum(duration_sum_ms) AS duration_sum_ms, "
-    "max(duration_max_ms) AS duration_max_ms, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
-    "sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens, sum(cost) AS cost, "
-    "sum(unpriced) AS unpriced, min(first_seen) AS first_seen, max(last_seen) AS last_seen"
+    "sum(executions)::bigint AS executions, sum(successes)::bigint AS successes, "
+    "sum(duration_sum_ms) AS duration_sum_ms, max(duration_max_ms) AS duration_max_ms, "
+    "sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens, "
+    "sum(cached_input_tokens)::bigint AS cached_input_tokens, sum(reasoning_tokens)::bigint AS reasoning_tokens, "
+    "sum(cost) AS cost, sum(unpriced)::bigint AS unpriced, min(first_seen) AS first_seen, max(last_seen) AS last_seen"
 )
 
 

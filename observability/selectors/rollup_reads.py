@@ -127,12 +127,17 @@ def _where(
     return " UNION ALL ".join(union), params
 
 
+# Counts are summed as bigint: sum(bigint) gives a numeric, which arrives in Python as a Decimal
+# (seven counts in each of a page's hundreds of rows: loading a 440-row read took 6.2 ms with Decimals,
+# 2.3 ms with ints).
+# A count past 2**63 raises an error instead of wrapping; cost stays numeric (money is exact).
 AGGREGATES = (
-    "sum(executions) AS executions, coalesce(sum(executions) FILTER (WHERE status = 'success'), 0) AS successes, "
+    "sum(executions)::bigint AS executions, "
+    "coalesce(sum(executions) FILTER (WHERE status = 'success'), 0)::bigint AS successes, "
     "sum(duration_sum_ms) AS duration_sum_ms, max(duration_max_ms) AS duration_max_ms, "
-    "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
-    "sum(cached_input_tokens) AS cached_input_tokens, sum(reasoning_tokens) AS reasoning_tokens, "
-    "sum(cost) AS cost, sum(unpriced) AS unpriced, min(bucket) AS first_seen, max(bucket) AS last_seen"
+    "sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens, "
+    "sum(cached_input_tokens)::bigint AS cached_input_tokens, sum(reasoning_tokens)::bigint AS reasoning_tokens, "
+    "sum(cost) AS cost, sum(unpriced)::bigint AS unpriced, min(bucket) AS first_seen, max(bucket) AS last_seen"
 )
 HIST_ARRAY = f"{histogram.SUMS_SQL} AS hist"
 

@@ -121,13 +121,18 @@ FINDING_ROWS = {
 }
 
 
-def finding_url(finding: dict, period) -> str:
-    """The rows behind a recommendation (``as_dict`` with ``agent``) in its period; an expensive
-    model's finding opens that model's runs."""
-    extra = dict(FINDING_ROWS.get(finding.get("kind", ""), {}))
-    if finding.get("kind") == "expensive_model":
-        extra["model"] = finding.get("evidence", {}).get("model", "")
-    return period_url(period, agent=finding.get("agent", ""), **extra)
+def finding_urls(findings: list[dict], period) -> list[str]:
+    """The rows behind each recommendation (``as_dict`` with ``agent``) in its period, the
+    executions page reversed once: an expensive model's finding opens that model's runs, the
+    others the agent's runs in the order of ``FINDING_ROWS``."""
+    base = reverse("observability:executions")
+    urls = []
+    for finding in findings:
+        extra = dict(FINDING_ROWS.get(finding.get("kind", ""), {}))
+        if finding.get("kind") == "expensive_model":
+            extra["model"] = finding.get("evidence", {}).get("model", "")
+        urls.append(_with_query(base, start=period.start, end=period.end, agent=finding.get("agent", ""), **extra))
+    return urls
 
 
 def regression_url(regression: dict, period) -> str:

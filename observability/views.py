@@ -83,6 +83,14 @@ def bottleneck_links(data: dict, *, period, query: str) -> None:
         i.update(agent_url=f"{agent_url(i['agent'])}?{query}", slowest_url=slow, costliest_url=costly)
 
 
+def recommendation_links(recommendations: list[dict], *, period, query: str) -> None:
+    """The links of each recommendation card, set on it (routes reversed once, not per card):
+    ``agent_url`` (its page with the page's ``query``) and ``rows_url`` (the runs behind it)."""
+    agent_url = drilldown.agent_url_maker()
+    for rec, rows_url in zip(recommendations, drilldown.finding_urls(recommendations, period), strict=True):
+        rec.update(agent_url=f"{agent_url(rec['agent'])}?{query}", rows_url=rows_url)
+
+
 class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
     template_name = "observability/index.html"
     replica_reads = True  # the dashboard may read from the read replica (crucible.db_router)
@@ -187,14 +195,13 @@ class RecommendationsView(PeriodMixin, TeamPageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         form = PeriodForm(self.request.GET)
         period = self.get_period(form)
+        recommendations = with_experiments(
+            team=self.team, recommendations=selectors.recommendations(team=self.team, period=period)
+        )
+        query = self.request.GET.urlencode()
+        recommendation_links(recommendations, period=period, query=query)
         context.update(
-            form=form,
-            period=period,
-            period_error=self.period_error,
-            recommendations=with_experiments(
-                team=self.team, recommendations=selectors.recommendations(team=self.team, period=period)
-            ),
-            query=self.request.GET.urlencode(),
+            form=form, period=period, period_error=self.period_error, recommendations=recommendations, query=query
         )
         return context
 

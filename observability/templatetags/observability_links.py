@@ -16,11 +16,6 @@ def executions_url(period=None, ordering="", **filters) -> str:
 
 
 @register.simple_tag
-def finding_url(finding, period) -> str:
-    return drilldown.finding_url(finding, period)
-
-
-@register.simple_tag
 def regression_url(regression, period) -> str:
     return drilldown.regression_url(regression, period)
 

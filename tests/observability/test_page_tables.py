@@ -199,3 +199,40 @@ def test_trace_without_spans_says_so(client, member, team):
     client.force_login(member)
     rows = _rows(client.get(f"/observability/traces/{'a' * 32}/").content.decode(), "span-tree")
     assert rows == '<tr><td colspan="5" class="muted">No spans have arrived yet.</td></tr>'
+
+
+def test_recommendation_cards_link_where_a_url_per_card_linked(
+    client, member, team, ingest, event_factory, monkeypatch
+):
+    """The cards' links are set by the view, each route reversed once: the agent's page (with the
+    page's query) and the runs behind the finding, as ``{% url %}`` and the finding's drill-down
+    (``period_url`` with the rows of ``FINDING_ROWS``) gave them per card."""
+    from html import unescape
+
+    from observability import conf
+
+    monkeypatch.setattr(conf, "MIN_EXECUTIONS", 1)
+    ingest(
+        team,
+        [event_factory(agent=NASTY, model="m<1>", status="error", duration_ms=900.0) for _ in range(3)]
+        + [event_factory(agent="a/b c%", model="gpt-4o", status="error", duration_ms=5000.0) for _ in range(3)]
+        + [event_factory(agent=f"ok-{i}", model="gpt-4o", duration_ms=10.0) for i in range(4)],
+    )
+    client.force_login(member)
+    response = client.get("/observability/recommendations/", {"range": "24h", "q": "a'b"})
+    html = response.content.decode()
+    recs, period = response.context["recommendations"], response.context["period"]
+    assert {r["agent"] for r in recs} >= {NASTY, "a/b c%"}
+    for rec in recs:
+        extra = dict(drilldown.FINDING_ROWS.get(rec["kind"], {}))
+        if rec["kind"] == "expensive_model":
+            extra["model"] = rec["evidence"].get("model", "")
+        agent_link = f"{reverse('observability:agent', args=[rec['agent']])}?range=24h&q=a%27b"
+        rows_link = drilldown.period_url(period, agent=rec["agent"], **extra)
+        assert (rec["agent_url"], rec["rows_url"]) == (agent_link, rows_link)
+    shown = [unescape(u) for u in re.findall(r'<a href="([^"]+)">Open ', html)]
+    assert shown == [r["agent_url"] for r in recs]
+    assert [unescape(u) for u in re.findall(r'class="finding-rows" href="([^"]+)"', html)] == [
+        r["rows_url"] for r in recs
+    ]
+    assert "Open &lt;b&gt;&quot;x&quot; &amp; &#x27;y&#x27;&lt;/b&gt;" in html and NASTY not in html

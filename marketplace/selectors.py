@@ -426,6 +426,21 @@ def agents_owned_or_installed(*, team, refs) -> dict[object, Agent]:
     return {ref: agent for ref, agent in found.items() if agent.team_id == team.pk or agent.pk in installed}
 
 
+def installed_versions(*, team, agent_ids) -> dict[int, AgentVersion | None]:
+    """{agent id: the version ``team``'s active installation runs} for those of ``agent_ids`` it
+    has installed now, in one query."""
+    installs = Installation.objects.filter(team=team, agent_id__in=agent_ids, uninstalled_at__isnull=True)
+    return {i.agent_id: i.version for i in installs.select_related("version")}
+
+
+def versions_ordered_bulk(*, agent_ids) -> dict[int, list[AgentVersion]]:
+    """``versions_ordered`` of each of ``agent_ids`` (newest first), in one query."""
+    found: dict[int, list[AgentVersion]] = {agent_id: [] for agent_id in agent_ids}
+    for version in AgentVersion.objects.filter(agent_id__in=agent_ids).order_by("agent_id", *VERSION_ORDER_DESC):
+        found[version.agent_id].append(version)
+    return found
+
+
 def forks_of(*, agent, team_ids) -> QuerySet[Agent]:
     """The forks of ``agent`` a caller with ``team_ids`` may see, newest first."""
     return agent.forks.filter(visible_q(team_ids)).select_related("team").order_by("-created_at", "-id")

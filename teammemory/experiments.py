@@ -26,46 +26,69 @@ def source_key(rec: dict) -> str:
     return f"{rec['kind']}:{_subject(rec)}"
 
 
-def _alternative(team, agent, named):
-    """The version to run against ``named``: installed, else latest, else the one before it."""
-    installation = marketplace_selectors.installation_for_team(team=team, agent=agent)
-    for candidate in (installation.version if installation else None, agent.latest_version):
+def _alternative(named, *, installed, latest, ordered):
+    """The version to run against ``named``: the installed one, else the latest, else the one
+    before it (``ordered``: the agent's versions, newest first)."""
+    for candidate in (installed, latest):
         if candidate is not None and candidate.pk != named.pk:
             return candidate
-    older = [v for v in marketplace_selectors.versions_ordered(agent=agent) if v.sort_tuple < named.sort_tuple]
+    older = [v for v in ordered if v.sort_tuple < named.sort_tuple]
     return older[0] if older else None
 
 
-def _plan(team, rec: dict):
-    if rec.get("kind") not in KINDS:
-        return None
-    evidence = rec["evidence"]
-    ref = evidence.get("agent")
-    agent = marketplace_selectors.agents_owned_or_installed(team=team, refs=[ref]).get(ref)
-    if agent is None:
-        return None
-    named = marketplace_selectors.version_for_agent(agent=agent, version=evidence.get("version"))
-    other = _alternative(team, agent, named) if named is not None else None
-    if other is None:
-        return None
-    return agent, [
-        VersionVariant(f"builds' {named.version}", named, is_control=True),
-        VersionVariant(f"{other.version}", other),
+def _plans(team, recs: list[dict]) -> list:
+    """For each of ``recs``: (agent, variants) when the finding can become an experiment (its
+    agent owned or installed, its version found, an alternative to run against it), else None.
+    The same few queries however many findings."""
+    refs = [rec["evidence"].get("agent") if rec.get("kind") in KINDS else None for rec in recs]
+    agents = marketplace_selectors.agents_owned_or_installed(team=team, refs=[r for r in refs if r is not None])
+    wanted = [
+        (agents[ref], rec["evidence"].get("version")) for ref, rec in zip(refs, recs, strict=True) if ref in agents
     ]
+    named = marketplace_selectors.versions_for_agents_bulk(pairs=wanted) if wanted else {}
+    agent_ids = {agent.pk for agent, _ in wanted}
+    installed = marketplace_selectors.installed_versions(team=team, agent_ids=agent_ids) if agent_ids else {}
+    ordered = marketplace_selectors.versions_ordered_bulk(agent_ids=agent_ids) if agent_ids else {}
+    plans = []
+    for ref, rec in zip(refs, recs, strict=True):
+        agent = agents.get(ref) if ref is not None else None
+        version = named.get((agent.pk, rec["evidence"].get("version"))) if agent is not None else None
+        other = (
+            _alternative(
+                version, installed=installed.get(agent.pk), latest=agent.latest_version, ordered=ordered[agent.pk]
+            )
+            if version is not None
+            else None
+        )
+        plans.append(
+            None
+            if other is None
+            else (
+                agent,
+                [
+                    VersionVariant(f"builds' {version.version}", version, is_control=True),
+                    VersionVariant(f"{other.version}", other),
+                ],
+            )
+        )
+    return plans
 
 
 def with_experiments(*, team, recommendations: list[dict]) -> list[dict]:
     """Each recommendation with ``agent`` (its subject), ``experiment`` (the one it started, or
-    None) and ``experiment_possible``."""
+    None) and ``experiment_possible``; the same queries however many recommendations there are."""
     keys = [source_key(rec) for rec in recommendations if rec["kind"] in KINDS]
     started = improvement_selectors.experiments_by_source(team=team, source_kind=SOURCE_KIND, keys=keys)
-    out = []
-    for rec in recommendations:
-        possible = rec["kind"] in KINDS and _plan(team, rec) is not None
-        out.append(
-            {**rec, "agent": _subject(rec), "experiment": started.get(source_key(rec)), "experiment_possible": possible}
-        )
-    return out
+    plans = _plans(team, recommendations)
+    return [
+        {
+            **rec,
+            "agent": _subject(rec),
+            "experiment": started.get(source_key(rec)),
+            "experiment_possible": plan is not None,
+        }
+        for rec, plan in zip(recommendations, plans, strict=True)
+    ]
 
 
 def recommendation_experiment_start(*, team, recommendations: list[dict], kind: str, agent: str, user=None):
@@ -74,7 +97,7 @@ def recommendation_experiment_start(*, team, recommendations: list[dict], kind: 
     rec = next((r for r in recommendations if r["kind"] == kind and _subject(r) == agent), None)
     if rec is None:
         raise ValidationError({"kind": "No such recommendation in this period."})
-    plan = _plan(team, rec)
+    (plan,) = _plans(team, [rec])
     if plan is None:
         raise ValidationError(
             {"agent": "This finding names no agent version your team can experiment on (own or installed)."}

@@ -195,3 +195,51 @@ def test_the_recommendations_page_asks_the_marketplace_once_however_many_finding
     queries_many, possible = counted(many)
     assert possible == [True, True, True, False, True, False, False]
     assert queries_many == queries_one
+
+
+def test_team_memory_findings_are_planned_with_the_same_queries_however_many(team, other_team):
+    """Team memory's ``with_experiments`` plans every "worse version" finding at once: which agent,
+    which version, which alternative (installed, else latest, else the one before), in the same few
+    queries for one finding as for many (it ran four or five per finding)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def agent(owner, name, versions):
+        made = marketplace_services.agent_create(team=owner, name=name, system_prompt="v1")
+        for i in range(versions - 1):
+            marketplace_services.version_publish(agent=made, system_prompt=f"v{i + 2}")
+        made.refresh_from_db()
+        return made
+
+    newer, single, newest = agent(team, "Newer", 2), agent(team, "Single", 1), agent(team, "Newest", 2)
+    foreign = agent(other_team, "Foreign", 1)
+    marketplace_services.agent_install(team=team, agent=foreign)  # runs 1.0.0
+    marketplace_services.version_publish(agent=foreign, system_prompt="v2")  # latest 1.1.0
+
+    def rec(a, version, kind="worse_agent_version"):
+        return {"kind": kind, "title": "worse", "evidence": {"agent": f"{a.team.slug}/{a.slug}", "version": version}}
+
+    recs = [
+        rec(newer, "1.0.0"),  # against the latest
+        rec(single, "1.0.0"),  # no other version: nothing to run against
+        rec(newest, "1.1.0"),  # the latest itself: against the version before
+        rec(foreign, "1.1.0"),  # installed at 1.0.0: against what the team runs
+        rec(newer, "9.9.9"),  # no such version
+        rec(newer, "1.0.0", kind="something_else"),
+    ]
+    with CaptureQueriesContext(connection) as many:
+        listed = tm_experiments.with_experiments(team=team, recommendations=recs)
+    with CaptureQueriesContext(connection) as one:
+        tm_experiments.with_experiments(team=team, recommendations=[rec(foreign, "1.1.0")])
+    assert len(many) == len(one)
+    plans = tm_experiments._plans(team, recs)
+    chosen = [None if p is None else (p[0].pk, [v.version.version for v in p[1]]) for p in plans]
+    assert chosen == [
+        (newer.pk, ["1.0.0", "1.1.0"]),
+        None,
+        (newest.pk, ["1.1.0", "1.0.0"]),
+        (foreign.pk, ["1.1.0", "1.0.0"]),
+        None,
+        None,
+    ]
+    assert [r["experiment_possible"] for r in listed] == [p is not None for p in plans]

@@ -195,12 +195,23 @@ def recommendations(*, team, period: TimeRange, current=None, compared=None) -> 
         current, figures = compared["current"], compared.get("figures")
 
     def model_metrics():
+        # Models are compared within an agent: only the agents that ran two or more are read (none:
+        # no read), when ``compared`` tells which (periods_compared's ``models``).
+        several = (
+            {agent for agent, names in compared["models"].items() if len(names) > 1}
+            if compared is not None and "models" in compared
+            else None
+        )
+        if several is not None and not several:
+            return []
         rows = block_rows(team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False)
         if rows is None:
             rows = rollup_rows(
                 team=team, start=period.start, end=period.end, group_by=("agent", "model"), with_hist=False
             )
-        return [(row["agent"], row["model"], metrics(row)) for row in rows]
+        return [
+            (row["agent"], row["model"], metrics(row)) for row in rows if several is None or row["agent"] in several
+        ]
 
     context = obs_recommendations.Context(
         metrics=figures if figures is not None else {name: metrics(row) for name, row in current.items()},

@@ -17,6 +17,10 @@ from crucible.sql import fetch_rows
 from observability.selectors.block_reads import AGGREGATES, with_blocks
 from observability.selectors.rollup_reads import DAY, HIST_ARRAY, _merge, _row, _segments, rollup_rows
 
+# Of the models a group ran, the first and the last by name: two names tell that the agent ran more
+# than one model in the period (``models`` of ``periods_compared``), without a DISTINCT aggregate.
+MODELS = "min(model) AS model_min, max(model) AS model_max"
+
 # The first hour of each (agent, version) on the day it was first seen (named by the caller).
 FIRST_HOUR_SQL = """
 SELECT h.agent_name AS agent, h.version, min(h.bucket) AS first_seen
@@ -113,7 +117,9 @@ def periods_compared(*, team, period, previous, since=None, previous_agents=True
     days and hours come from blocks (``block_reads.with_blocks``), which keep the version.
     ``previous_agents=False``: the caller does not read ``previous`` (recommendations), so the
     previous period's histograms are summed only for the agents whose versions are compared; the
-    other rows of ``previous`` come without a histogram."""
+    other rows of ``previous`` come without a histogram. ``models``: {agent: names of models it
+    ran in ``period``}, complete for an agent that ran one model (one name), and at least two
+    names for one that ran several."""
     before_read = with_blocks(team, previous.start, previous.end, name="p")
     read = with_blocks(team, period.start, period.end, name="c")
     rows = f"""
@@ -125,7 +131,7 @@ def periods_compared(*, team, period, previous, since=None, previous_agents=True
     # version, so most of those groups are one row, used as it is (no second pass of 134 sums).
     sql = f"""
         WITH {", ".join([*before_read.ctes, *read.ctes])}
-        SELECT agent_name AS agent, version, cur, {AGGREGATES}, {HIST_ARRAY} FROM ({rows}) r GROUP BY 1, 2, 3
+        SELECT agent_name AS agent, version, cur, {AGGREGATES}, {MODELS}, {HIST_ARRAY} FROM ({rows}) r GROUP BY 1, 2, 3
     """
     if not previous_agents:
         # The histograms of the previous period only where two named versions may be compared.
@@ -133,15 +139,18 @@ def periods_compared(*, team, period, previous, since=None, previous_agents=True
             WITH {", ".join([*before_read.ctes, *read.ctes])}, r AS MATERIALIZED ({rows}),
             compared AS (SELECT agent_name FROM r WHERE version <> '' GROUP BY 1 HAVING count(DISTINCT version) > 1),
             summed AS (SELECT * FROM r WHERE cur OR agent_name IN (SELECT agent_name FROM compared))
-            SELECT agent_name AS agent, version, cur, {AGGREGATES}, {HIST_ARRAY} FROM summed GROUP BY 1, 2, 3
+            SELECT agent_name AS agent, version, cur, {AGGREGATES}, {MODELS}, {HIST_ARRAY} FROM summed GROUP BY 1, 2, 3
             UNION ALL
-            SELECT agent_name, version, cur, {AGGREGATES}, NULL FROM r
+            SELECT agent_name, version, cur, {AGGREGATES}, {MODELS}, NULL FROM r
             WHERE NOT cur AND agent_name NOT IN (SELECT agent_name FROM compared) GROUP BY 1, 2, 3
         """
     by_period: dict[tuple, list] = {}
     by_version: dict[tuple, list] = {}
+    models: dict[str, set[str]] = {}
     for record in fetch_rows(sql, before_read.params | read.params, binary=True):
         row = _row(record)
+        if record["cur"]:
+            models.setdefault(record["agent"], set()).update((record["model_min"], record["model_max"]))
         by_period.setdefault((record["agent"], record["cur"]), []).append(row)
         by_version.setdefault((record["agent"], record["version"]), []).append(row)
     current, before = {}, {}
@@ -161,4 +170,4 @@ def periods_compared(*, team, period, previous, since=None, previous_agents=True
         rows=newest_two_need_hours(since or period.start)(versions),
         spans=[(previous.start, previous.end), (period.start, period.end)],
     )
-    return {"current": current, "previous": before, "versions": versions}
+    return {"current": current, "previous": before, "versions": versions, "models": models}

@@ -185,6 +185,31 @@ def test_expensive_model_rule_needs_similar_success(team, ingest, windows):
     assert "expensive_model" not in kinds(selectors.recommendations(team=team, period=period), "writer")
 
 
+def test_models_are_read_for_the_agents_that_ran_several_only(team, ingest, windows):
+    """The expensive-model rule compares the models of one agent: while every agent runs one
+    model, the recommendations skip the read per agent and model; an agent moving to a second
+    model, in a new version, brings it back and is found."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    period, current, _ = windows
+    ingest(team, runs("big", agent="writer", n=40, when=current, model="gpt-4o", version="1.0", input_tokens=10000))
+    ingest(team, runs("solo", agent="solo", n=40, when=current, model="gpt-4o-mini"))
+
+    def read():
+        with CaptureQueriesContext(connection) as queries:
+            recs = selectors.recommendations(team=team, period=period)
+        return len(queries), kinds(recs, "writer")
+
+    one_model, found = read()
+    assert "expensive_model" not in found
+    ingest(
+        team, runs("small", agent="writer", n=40, when=current, model="gpt-4o-mini", version="1.1", input_tokens=10000)
+    )
+    two_models, found = read()
+    assert two_models == one_model + 1 and "expensive_model" in found
+
+
 def test_bottlenecks_rank_by_time_cost_and_p95(team, ingest, windows):
     period, current, _ = windows
     ingest(team, runs("a", agent="busy", n=100, when=current, duration=1000, model="gpt-4o-mini"))

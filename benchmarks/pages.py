@@ -4,7 +4,9 @@ stack, measured interleaved in the same run.
 
 It reads whatever a benchmark database holds for one team (``--team``, default the 10,000,000
 executions of ``bench-big`` from ``benchmarks/observability.py``), as a user who is the team's
-owner (created once). Pages that need an object (an agent, a version, a trace, an experiment, a
+owner (created once), after bringing the current hour up to ``--live`` executions through the
+ingest service (the open hour's rollup rows, which no block holds, are part of every page's read
+on a team with traffic; a database generated hours ago has none). Pages that need an object (an agent, a version, a trace, an experiment, a
 build) use the team's newest one and are skipped when there is none. Prints median and p95 of
 ``--repeats`` runs per page after a warm-up, the queries each page ran, and the ratio of its
 median to the reference's median.

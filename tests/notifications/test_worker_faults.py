@@ -46,11 +46,13 @@ def test_sigkill_of_the_worker_during_a_delivery(world):
     with Receiver(delay=4.0) as receiver:  # the first request hangs while the worker is killed
         hook, receiver.secret = services.webhook_create(team=team, name="slow", url=receiver.url)
         first = Worker().start()
-        publish(team, "kill-1")
-        publish(team, "kill-1")  # a repeat publish is a no-op
-        row = WebhookDelivery.objects.get()
-        assert wait_until(lambda: receiver.arrivals, 20), "the worker never sent the request"
-        first.kill()
+        try:
+            publish(team, "kill-1")
+            publish(team, "kill-1")  # a repeat publish is a no-op
+            row = WebhookDelivery.objects.get()
+            assert wait_until(lambda: receiver.arrivals, 20), "the worker never sent the request"
+        finally:
+            first.kill()  # also when the test fails: a worker left running holds the test database
         receiver.delay = 0
         with Worker():
             assert wait_until(lambda: delivered(row.pk), 40), "not delivered after the worker restarted"

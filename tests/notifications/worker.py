@@ -15,6 +15,7 @@ from django.db import connection
 from tests.hardening.servers import app_env
 
 ROOT = Path(__file__).resolve().parents[2]
+STARTUP_SECONDS = 90
 FAST = {
     "CRUCIBLE_WEBHOOKS_ALLOW_PRIVATE": "1",
     "CRUCIBLE_WEBHOOKS_RETRY_BASE_SECONDS": "0.5",
@@ -29,7 +30,8 @@ FAST = {
 class Worker:
     def __init__(self, db_name: str | None = None, queues: str = "notifications,maintenance", **env):
         name = db_name or connection.settings_dict["NAME"]
-        self.env = app_env(CRUCIBLE_DB_NAME=name, **(FAST | env))
+        # Unbuffered, so the log shows the worker's start as it happens (``start`` waits for it).
+        self.env = app_env(CRUCIBLE_DB_NAME=name, PYTHONUNBUFFERED="1", **(FAST | env))
         if "DATABASE_URL" in env:
             self.env.pop("CRUCIBLE_DB_NAME")
         self.queues = queues
@@ -47,7 +49,13 @@ class Worker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        time.sleep(1.5)  # Django start-up; jobs deferred meanwhile wait in the queue
+        # Until procrastinate says it is launching (two Django start-ups: the supervisor and its
+        # child; 20 s and more on a loaded 2-core machine), so that a test's own timeouts count
+        # the work it waits for, not the start-up. Jobs deferred meanwhile wait in the queue.
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline and "Launching a worker" not in self.log.read_text():
+            assert self.process.poll() is None, self.log.read_text()[-2000:]
+            time.sleep(0.2)
         assert self.process.poll() is None, self.log.read_text()[-2000:]
         return self
 

@@ -319,9 +319,12 @@ class PeriodForm(forms.Form):
             for name, messages in exc.message_dict.items():
                 self.add_error(name if name in self.fields else None, messages)
             return self.cleaned_data
-        if self.cleaned_data["period"].is_custom and data.get("range") != CUSTOM:
-            self.data = self.data.copy()  # the form shows what is applied: a custom period
-            self.data["range"] = CUSTOM
+        # The form shows what is applied: a custom period, or the default preset when none was
+        # asked for (the select showed its first option, "Last 15 minutes", over a 24-hour page).
+        applied = CUSTOM if self.cleaned_data["period"].is_custom else (data.get("range") or rules.default)
+        if data.get("range") != applied:
+            self.data = self.data.copy()
+            self.data["range"] = applied
         return self.cleaned_data
 
     @property

@@ -156,6 +156,17 @@ def test_start_and_end_apply_whatever_the_range(member_client, team, ingest, eve
     assert '<option value="custom" selected>' in html  # the form shows the period applied
 
 
+@pytest.mark.parametrize("path", ["/observability/", "/observability/bottlenecks/", "/observability/recommendations/"])
+def test_the_period_select_shows_the_default_period_when_none_is_asked_for(member_client, path):
+    def chosen(html):
+        select = re.search(r'<select name="range"[^>]*>(.*?)</select>', html, re.S).group(1)
+        return re.findall(r'<option value="([^"]*)" selected>', select)
+
+    html = member_client.get(path).content.decode()
+    assert "Last 24 hours" in html and chosen(html) == ["24h"]
+    assert chosen(member_client.get(path, {"range": "7d"}).content.decode()) == ["7d"]
+
+
 def test_start_alone_runs_to_now(member_client, team, ingest, event_factory, now):
     ingest(team, [event_factory(agent="planner", started_at=(now - dt.timedelta(days=3)).isoformat())])
     start = (now - dt.timedelta(days=4)).replace(minute=0, second=0, microsecond=0)

@@ -416,13 +416,7 @@ def agents_owned_or_installed(*, team, refs) -> dict[object, Agent]:
     queries however many refs."""
     found = agents_for_team_bulk(team=team, refs=refs) if refs else {}
     foreign = {agent.pk for agent in found.values() if agent.team_id != team.pk}
-    installed = set(
-        Installation.objects.filter(team=team, agent_id__in=foreign, uninstalled_at__isnull=True).values_list(
-            "agent_id", flat=True
-        )
-        if foreign
-        else ()
-    )
+    installed = installed_versions(team=team, agent_ids=foreign) if foreign else {}
     return {ref: agent for ref, agent in found.items() if agent.team_id == team.pk or agent.pk in installed}
 
 

@@ -26,10 +26,11 @@ def source_key(rec: dict) -> str:
     return f"{rec['kind']}:{_subject(rec)}"
 
 
-def _alternative(named, *, installed, latest, ordered):
-    """The version to run against ``named``: the installed one, else the latest, else the one
-    before it (``ordered``: the agent's versions, newest first)."""
-    for candidate in (installed, latest):
+def _alternative(named, candidates, ordered):
+    """The version to run against ``named``: the first of ``candidates`` (the installed version,
+    the latest) that is another version, else the one before it (``ordered``: the agent's
+    versions, newest first)."""
+    for candidate in candidates:
         if candidate is not None and candidate.pk != named.pk:
             return candidate
     older = [v for v in ordered if v.sort_tuple < named.sort_tuple]
@@ -46,20 +47,17 @@ def _plans(team, recs: list[dict]) -> list:
         (agents[ref], rec["evidence"].get("version")) for ref, rec in zip(refs, recs, strict=True) if ref in agents
     ]
     named = marketplace_selectors.versions_for_agents_bulk(pairs=wanted) if wanted else {}
-    agent_ids = {agent.pk for agent, _ in wanted}
-    installed = marketplace_selectors.installed_versions(team=team, agent_ids=agent_ids) if agent_ids else {}
-    ordered = marketplace_selectors.versions_ordered_bulk(agent_ids=agent_ids) if agent_ids else {}
+    found = [(agent, named[(agent.pk, version)]) for agent, version in wanted if (agent.pk, version) in named]
+    installed = marketplace_selectors.installed_versions(team=team, agent_ids={a.pk for a, _ in found}) if found else {}
+    candidates = {agent.pk: (installed.get(agent.pk), agent.latest_version) for agent, _ in found}
+    # The agent's other versions only where neither the installed nor the latest one will do.
+    fallback = {a.pk for a, v in found if all(c is None or c.pk == v.pk for c in candidates[a.pk])}
+    ordered = marketplace_selectors.versions_ordered_bulk(agent_ids=fallback) if fallback else {}
     plans = []
     for ref, rec in zip(refs, recs, strict=True):
         agent = agents.get(ref) if ref is not None else None
         version = named.get((agent.pk, rec["evidence"].get("version"))) if agent is not None else None
-        other = (
-            _alternative(
-                version, installed=installed.get(agent.pk), latest=agent.latest_version, ordered=ordered[agent.pk]
-            )
-            if version is not None
-            else None
-        )
+        other = _alternative(version, candidates[agent.pk], ordered.get(agent.pk, ())) if version else None
         plans.append(
             None
             if other is None

@@ -229,9 +229,10 @@ def test_team_memory_findings_are_planned_with_the_same_queries_however_many(tea
     ]
     with CaptureQueriesContext(connection) as many:
         listed = tm_experiments.with_experiments(team=team, recommendations=recs)
-    with CaptureQueriesContext(connection) as one:
-        tm_experiments.with_experiments(team=team, recommendations=[rec(foreign, "1.1.0")])
-    assert len(many) == len(one)
+    # Two findings that take every kind of read (an installed agent, the version-before fallback).
+    with CaptureQueriesContext(connection) as two:
+        tm_experiments.with_experiments(team=team, recommendations=[rec(foreign, "1.1.0"), rec(newest, "1.1.0")])
+    assert len(many) == len(two)
     plans = tm_experiments._plans(team, recs)
     chosen = [None if p is None else (p[0].pk, [v.version.version for v in p[1]]) for p in plans]
     assert chosen == [

@@ -4,9 +4,11 @@ stack, measured interleaved in the same run.
 
 It reads whatever a benchmark database holds for one team (``--team``, default the 10,000,000
 executions of ``bench-big`` from ``benchmarks/observability.py``), as a user who is the team's
-owner (created once), after bringing the current hour up to ``--live`` executions through the
-ingest service (the open hour's rollup rows, which no block holds, are part of every page's read
-on a team with traffic; a database generated hours ago has none). Pages that need an object (an agent, a version, a trace, an experiment, a
+owner (created once), after bringing every hour since the generated data up to ``--live``
+executions through the ingest service and running the worker's block job (``live_until_now``:
+the open hour's rollup rows, which no block holds, are part of every page's read on a team with
+traffic, and a running worker keeps the closed hours in blocks; a database generated hours ago
+has neither). Pages that need an object (an agent, a version, a trace, an experiment, a
 build) use the team's newest one and are skipped when there is none. Prints median and p95 of
 ``--repeats`` runs per page after a warm-up, the queries each page ran, and the ratio of its
 median to the reference's median.
@@ -39,6 +41,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from _live import live_until_now  # noqa: E402
 from _reference import minimal_page_url  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
@@ -97,51 +100,6 @@ def pages(team: Team) -> dict[str, str]:
     return found
 
 
-def live_hour(team: Team, events: int) -> int:
-    """A live stream: bring the executions started in the current hour up to ``events``, through
-    the ingest service (rollups included), as the generated agents run them (the models and
-    versions of ``benchmarks/_dashboard_rows.py``, 3 % errors). The open hour is what no block
-    can hold: every page reads its rollup rows, one per agent, model, version and status. Returns
-    the events added."""
-    import datetime as dt
-    import random
-
-    from django.utils import timezone
-
-    from observability.ingest import executions_ingest
-    from observability.models import Execution
-
-    now = timezone.now()
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    missing = events - Execution.objects.filter(team=team, started_at__gte=hour).count()
-    if missing <= 0:
-        return 0
-    rng = random.Random(hour.timestamp())
-    models = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash"]
-    span = max(1.0, (now - hour).total_seconds())
-    batch = []
-    for _ in range(missing):
-        agent = rng.randrange(200)
-        failed = rng.random() < 0.03
-        batch.append(
-            {
-                "id": f"live-{hour:%Y%m%d%H}-{rng.getrandbits(64):016x}",
-                "agent": f"agent-{agent:03d}",
-                "model": models[agent % 4],
-                "agent_version": "1.1.0" if agent % 5 == 0 else "1.0.0",
-                "started_at": (hour + dt.timedelta(seconds=rng.random() * span)).isoformat(),
-                "duration_ms": round(rng.lognormvariate(6.5 + agent / 100, 0.8), 3),
-                "status": "error" if failed else "success",
-                "input_tokens": rng.randint(200, 8200),
-                "output_tokens": rng.randint(50, 2050),
-                **({"error_type": "Timeout"} if failed else {}),
-            }
-        )
-    for start in range(0, len(batch), 1000):
-        executions_ingest(team=team, events=batch[start : start + 1000], source="api")
-    return len(batch)
-
-
 def timed(client: Client, url: str) -> float:
     start = time.perf_counter()
     response = client.get(url)
@@ -177,7 +135,8 @@ def main():
         "--live",
         type=int,
         default=14_000,
-        help="executions in the current hour, ingested first if missing (default 14,000: bench-big's hourly rate; 0: none)",
+        help="executions per hour from the last generated one to the current one, ingested first if missing, then "
+        "the worker's block job run (default 14,000: bench-big's hourly rate; 0: neither)",
     )
     parser.add_argument(
         "--no-freeze", action="store_true", help="leave the heap unfrozen (the server freezes it: crucible/heap.py)"
@@ -197,7 +156,10 @@ def main():
         STORAGES={**settings.STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"}}
     ).enable()
     if args.live:
-        print(f"live stream: {live_hour(team, args.live):,} executions ingested into the current hour")
+        added, hours = live_until_now(team, args.live)
+        print(
+            f"live stream: {added:,} executions ingested into {hours} hour(s) up to now; blocks compacted, windows built"
+        )
     minimal_url = minimal_page_url()  # the minimal template view (benchmarks/_reference.py)
     if not args.no_freeze:
         freeze_loaded_heap()  # as the server does when a process starts (crucible.asgi)

@@ -53,6 +53,15 @@ def url_with(request, **changes) -> str:
     return f"?{text}" if text else "?"
 
 
+def page_number(request, *, parameter: str = "page", max_page: int = 100_000) -> int:
+    """The page number ``?page=`` asks for: a whole number from 1 to ``max_page`` (anything else
+    is page 1; a number past the last page is brought back to it by the paginator)."""
+    try:
+        return min(max(1, int(request.GET.get(parameter, "1"))), max_page)
+    except ValueError:
+        return 1
+
+
 def page_of(
     request,
     queryset,
@@ -67,10 +76,7 @@ def page_of(
     """The page of ``queryset`` asked for by ``?page=`` (out-of-range numbers give the nearest page),
     with its position ("1–25 of 245") and links that keep the other parameters. Without a total,
     one more row than shown is read to know whether there is a next page."""
-    try:
-        number = min(max(1, int(request.GET.get(parameter, "1"))), max_page)
-    except ValueError:
-        number = 1
+    number = page_number(request, parameter=parameter, max_page=max_page)
     if with_total:
         page = paginator_class(queryset, per_page).get_page(number)
         items, number = list(page.object_list), page.number

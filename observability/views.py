@@ -12,7 +12,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from crucible import formatting
-from crucible.lists import FilteredListView, page_of, url_with
+from crucible.lists import FilteredListView, page_number, page_of, url_with
 from crucible.pages import TeamPageMixin
 from observability import charts, drilldown, selectors
 from observability.experiments import recommendation_experiment_start, with_experiments
@@ -101,9 +101,13 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
         base = PeriodForm(self.request.GET)
         period = self.get_period(base)
         data = None
+        # The agents of the table's pages up to the one asked for are the ones whose figures are
+        # shown (a page past the last is the last: within that many); the others' histograms are
+        # not summed.
+        figures_for = page_number(self.request) * self.agents_per_page
         if not any(self.request.GET.get(name) for name in ("agent", "model", "status")):
             # Unfiltered: the dashboard's own rows name every agent and model of the period.
-            data = selectors.dashboard(team=self.team, period=period, agent_figures=False)
+            data = selectors.dashboard(team=self.team, period=period, agent_figures=False, figures_for=figures_for)
             choices = selectors.filter_choices_of(data)
         else:
             choices = selectors.filter_choices(team=self.team, period=period)
@@ -117,6 +121,7 @@ class IndexView(PeriodMixin, TeamPageMixin, TemplateView):
                 model=filters.get("model") or None,
                 status=filters.get("status") or None,
                 agent_figures=False,
+                figures_for=figures_for,
             )
         # The agent table is a list like any other: a page at a time, busiest agents first (the
         # totals, charts and filters still cover every agent). The links keep the period and

@@ -157,10 +157,15 @@ def block_rows(*, team, start, end, group_by=(), agent=None, model=None, with_hi
     return [_row(record, keys=group_by) for record in rows if record["executions"] is not None]
 
 
-def block_agent_model_and_series(*, team, start, end, time_bucket, agent=None, model=None, status=None):
+def block_agent_model_and_series(
+    *, team, start, end, time_bucket, agent=None, model=None, status=None, hist_agents: int | None = None
+):
     """``rollup_agent_model_and_series`` with the closed days and hours of the period read from
     blocks: the same rows, in one statement; None when no block can serve the period (a status
-    filter needs the status column)."""
+    filter needs the status column). ``hist_agents``: only the rows of the first that many agents,
+    busiest first (then by name, in code point order as Python sorts), come with their histogram;
+    the others' ``hist`` is None (a page that shows the figures of 50 agents of 200 sums the
+    134 buckets of a quarter of the rows)."""
     if status:
         return None
     read = with_blocks(team, start, end, time_bucket=time_bucket, agent=agent, model=model)
@@ -169,11 +174,28 @@ def block_agent_model_and_series(*, team, start, end, time_bucket, agent=None, m
     time = _time_expr(time_bucket)
     # The series of an unfiltered dashboard reads the total rows; a filtered one its agent rows.
     series_scope = "NOT total" if read.filters else "total"
+    agent_rows = f"SELECT * FROM rest UNION ALL {read.blocks(scope='NOT total', time=time)}"
+    ctes = [*read.ctes, f"rest AS MATERIALIZED ({read.rest})"]
+    keys = "agent_name AS agent, model, NULL::timestamptz AS time, 1 AS grouping"
+    if hist_agents is None:
+        by_agent_model = f"SELECT {keys}, {AGGREGATES}, {HIST_ARRAY} FROM ({agent_rows}) a GROUP BY agent_name, model"
+    else:
+        # The agents ranked as ``dashboard`` ranks them; the histograms of the others are not summed.
+        ctes += [
+            f"a AS MATERIALIZED ({agent_rows})",
+            'shown AS (SELECT agent_name FROM a GROUP BY 1 ORDER BY sum(executions) DESC, agent_name COLLATE "C" '
+            "LIMIT %(hist_agents)s::bigint)",
+        ]
+        by_agent_model = f"""
+            SELECT {keys}, {AGGREGATES}, {HIST_ARRAY} FROM a
+            WHERE agent_name IN (SELECT agent_name FROM shown) GROUP BY agent_name, model
+            UNION ALL
+            SELECT {keys}, {AGGREGATES}, NULL FROM a
+            WHERE agent_name NOT IN (SELECT agent_name FROM shown) GROUP BY agent_name, model"""
+        read.params["hist_agents"] = hist_agents
     sql = f"""
-        WITH {", ".join(read.ctes)}, rest AS MATERIALIZED ({read.rest})
-        SELECT agent_name AS agent, model, NULL::timestamptz AS time, 1 AS grouping, {AGGREGATES}, {HIST_ARRAY}
-        FROM (SELECT * FROM rest UNION ALL {read.blocks(scope="NOT total", time=time)}) a
-        GROUP BY agent_name, model
+        WITH {", ".join(ctes)}
+        {by_agent_model}
         UNION ALL
         SELECT NULL, NULL, time, 0, {AGGREGATES}, {HIST_ARRAY}
         FROM (SELECT * FROM rest UNION ALL {read.blocks(scope=series_scope, time=time, series=True)}) t

@@ -20,11 +20,14 @@ from observability.selectors.rollup_reads import (
 from observability.selectors.version_reads import version_rows
 
 
-def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None, agent_figures=True) -> dict:
+def dashboard(
+    *, team, period: TimeRange, agent=None, model=None, status=None, agent_figures=True, figures_for: int | None = None
+) -> dict:
     """Per-agent figures, totals, time series and unpriced models for a period (one query; closed
     days and hours from blocks). ``agent_figures=False``: each agent comes with its name, models,
     executions and sums (``row``) only, busiest first, for a page that shows some of them
-    (``with_figures``)."""
+    (``with_figures``); ``figures_for``: the page shows the first that many agents at most, so the
+    histograms of the others may be left out of their ``row`` (percentiles unknown)."""
     read = dict(
         team=team,
         start=period.start,
@@ -34,7 +37,9 @@ def dashboard(*, team, period: TimeRange, agent=None, model=None, status=None, a
         model=model,
         status=status,
     )
-    by_agent_model, series_rows = block_agent_model_and_series(**read) or rollup_agent_model_and_series(**read)
+    by_agent_model, series_rows = block_agent_model_and_series(
+        **read, hist_agents=None if agent_figures else figures_for
+    ) or rollup_agent_model_and_series(**read)
     rows_by_agent: dict[str, list] = {}
     for row in by_agent_model:
         rows_by_agent.setdefault(row["agent"], []).append(row)

@@ -110,6 +110,25 @@ def test_dashboard_agent_table_is_paginated_busiest_first(client, member, team, 
         assert client.get("/observability/", {"page": page}).status_code == 200
 
 
+def test_the_agents_of_each_table_page_have_their_figures_and_only_they_are_summed(
+    client, member, team, ingest, event_factory
+):
+    # 120 agents that ran once each (ties everywhere, listed by name in code point order: capitals,
+    # then small letters, then accents), with durations that differ, so every p95 differs.
+    names = [f"{prefix}{i:02}" for prefix in ("Agent-", "agent-", "ägent-") for i in range(40)]
+    ingest(team, [event_factory(agent=name, duration_ms=10.0 * (1 + n)) for n, name in enumerate(names)])
+    client.force_login(member)
+    full = selectors.dashboard(team=team, period=selectors.time_range("24h"))["agents"]  # the API's figures
+    assert [a["agent"] for a in full] == sorted(names)
+    for page, shown in ((1, full[:50]), (2, full[50:100]), (3, full[100:]), (9, full[100:])):
+        response = client.get("/observability/", {"range": "24h", "page": page})
+        assert response.context["agents"].items == shown
+        assert all(a["p95_ms"] is not None for a in shown)
+    # On the first page the histograms of the agents after the first 50 were not summed.
+    rows = client.get("/observability/", {"range": "24h"}).context["data"]["agents"]
+    assert [a["row"]["hist"] is not None for a in rows] == [True] * 50 + [False] * 70
+
+
 def test_bottleneck_tables_are_what_the_plain_template_loops_showed(client, member, team, ingest, event_factory):
     ingest(
         team,

@@ -13,7 +13,7 @@ from django.utils import timezone
 from crucible.models import Team
 from observability import selectors, services
 from observability.models import Execution
-from observability.windows import window_blocks_build
+from observability.windows import blocks_refresh
 
 AGENTS = 200
 
@@ -84,9 +84,7 @@ def ensure_rows(team: Team, n_rows: int, regenerate: bool = False) -> dict:
         timings["rebuild_s"] = time.perf_counter() - start
     # Days and hours closed since the last run, and the standard periods' windows (the periodic
     # job's work: observability.tasks); nothing when all are done.
-    services.day_blocks_compact(team=team)
-    services.hour_blocks_compact(team=team)
-    window_blocks_build(team=team)
+    blocks_refresh(team=team)
     with connection.cursor() as cursor:
         for table in (
             "observability_hourlyrollup",

@@ -10,10 +10,10 @@ import random
 
 from django.utils import timezone
 
+from crucible import periods
 from observability import ingest
-from observability import services as obs
 from observability.models import Execution
-from observability.windows import window_blocks_build
+from observability.windows import blocks_refresh
 
 MAX_GAP_HOURS = 48  # hours filled at most between the generated data and now (older gaps stay empty)
 
@@ -24,25 +24,23 @@ def live_until_now(team, events: int) -> tuple[int, int]:
     ingest service (rollups included), as the generated agents run them (the models and versions
     of ``benchmarks/_dashboard_rows.py``, 3 % errors); then run the worker's block job (every 15
     minutes in a running app: compaction of the closed hours and days, and the window blocks of
-    the standard periods, ``observability.tasks.day_blocks_compact``). So a database generated
+    the standard periods, ``observability.windows.blocks_refresh``). So a database generated
     hours ago is read as a team with steady traffic and a running worker sees it: the open
     hour's rollup rows, which no block can hold, and the closed hours in their blocks. Returns
     (executions added, hours filled)."""
     now = timezone.now()
-    hour = now.replace(minute=0, second=0, microsecond=0)
+    hour = periods.floor(now, "hour")
     last = Execution.objects.filter(team=team, started_at__lt=hour).order_by("-started_at").first()
     first = hour - dt.timedelta(hours=MAX_GAP_HOURS)
     if last is not None:
-        first = max(first, last.started_at.replace(minute=0, second=0, microsecond=0))
+        first = max(first, periods.floor(last.started_at, "hour"))
     added = filled = 0
     while first <= hour:
         end = min(first + dt.timedelta(hours=1), now)
         n = _hour_fill(team, first, end, events)
         added, filled = added + n, filled + bool(n)
         first += dt.timedelta(hours=1)
-    obs.day_blocks_compact(team=team)
-    obs.hour_blocks_compact(team=team)
-    window_blocks_build(team=team)
+    blocks_refresh(team=team)
     return added, filled
 
 

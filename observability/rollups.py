@@ -18,7 +18,6 @@ from django.db import transaction
 
 from crucible import sql  # Django's cursor (client-side binding): the rebuild statements
 from observability import histogram
-from observability.blocks import day_blocks_compact, hour_blocks_compact
 from observability.evidence_feed import evidence_rebuild
 from observability.minutes import minute_rollups_apply, minute_rollups_rebuild
 from observability.sql import execute  # server-side binding: the array upserts
@@ -362,12 +361,13 @@ def rollups_rebuild(*, start: dt.datetime, end: dt.datetime, team=None) -> dict:
     # The marketplace's version evidence is a rollup of the same rows.
     counts["marketplace_versionevidencedaily"] = evidence_rebuild(start=start, end=end, team=team)
     # The rebuild deleted the blocks of its closed days and hours (triggers): build them again.
-    counts["observability_dayblockrollup"] = day_blocks_compact(team=team, since=start)
-    counts["observability_hourblockrollup"] = hour_blocks_compact(team=team, since=start)
     # And the standard periods' windows (imported here: the windows read periods the way the pages
     # do, through the selectors, which import this module).
-    from observability.windows import window_blocks_build
+    from observability.windows import blocks_refresh
 
-    counts["observability_windows"] = window_blocks_build(team=team)  # in the block tables
+    done = blocks_refresh(team=team, since=start)
+    counts["observability_dayblockrollup"] = done["days"]
+    counts["observability_hourblockrollup"] = done["hours"]
+    counts["observability_windows"] = done["windows"]  # in the block tables
     counts["observability_minuterollup"] = minute_rollups_rebuild(start=start, end=end, team=team)
     return {"start": start, "end": end, "rows": counts}

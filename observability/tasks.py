@@ -7,7 +7,7 @@ import logging
 from procrastinate.contrib.django import app
 
 from observability import partitions, services
-from observability.windows import window_blocks_build
+from observability.windows import blocks_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +43,11 @@ def partitions_ensure(timestamp: int) -> int:
 @app.periodic(cron="*/15 * * * *")
 @app.task(queue="maintenance", name="observability.day_blocks_compact")
 def day_blocks_compact(timestamp: int) -> int:
-    days = services.day_blocks_compact()
-    hours = services.hour_blocks_compact()
-    windows = window_blocks_build()
-    logger.info("Blocks: compacted %s team-days and %s team-hours; built %s windows.", days, hours, windows)
-    return days + hours
+    done = blocks_refresh()
+    logger.info(
+        "Blocks: compacted %s team-days and %s team-hours; built %s windows.",
+        done["days"],
+        done["hours"],
+        done["windows"],
+    )
+    return done["days"] + done["hours"]

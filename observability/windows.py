@@ -27,7 +27,7 @@ import datetime as dt
 from django.utils import timezone
 
 from crucible import periods, sql
-from observability.blocks import GRAINS, LEVELS, Grain, blocks_merge
+from observability.blocks import GRAINS, LEVELS, Grain, blocks_merge, day_blocks_compact, hour_blocks_compact
 from observability.selectors.rollup_reads import _segments, time_range
 
 WINDOW_RANGES = ("24h", "7d", "30d")  # the standard periods whose segments get windows
@@ -114,6 +114,18 @@ def window_blocks_build(*, team=None, now: dt.datetime | None = None) -> int:
             {"starts": [lo for lo, _ in windows], "lengths": [units for _, units in windows]} | team_param,
         )
     return built
+
+
+def blocks_refresh(*, team=None, since: dt.datetime | None = None) -> dict[str, int]:
+    """The block job's work (``observability.tasks``; after a rollup rebuild, from ``since``): the
+    closed days and hours compacted, then the windows of the standard periods built, of every
+    team or of ``team``. Returns what each step did: ``days`` and ``hours`` (units compacted),
+    ``windows`` (built)."""
+    return {
+        "days": day_blocks_compact(team=team, since=since),
+        "hours": hour_blocks_compact(team=team, since=since),
+        "windows": window_blocks_build(team=team),
+    }
 
 
 def _sql(template: str, grain: Grain, team_filter: str) -> str:

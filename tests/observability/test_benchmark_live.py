@@ -19,7 +19,7 @@ _spec = importlib.util.spec_from_file_location(
 _live = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_live)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def test_every_hour_since_the_generated_data_is_filled_and_the_closed_ones_compacted():

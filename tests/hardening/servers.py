@@ -4,6 +4,7 @@ started here is stopped by the same object, by process id."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import shutil
@@ -102,6 +103,34 @@ class PrivatePostgres:
         ) as conn:
             conn.execute(f'CREATE DATABASE "{dbname}"')
 
+    def create_migrated_database(self, dbname: str, env: dict):
+        """``dbname`` with every migration applied, as ``manage.py migrate`` leaves it. The first
+        call of a test process migrates it and keeps a dump of the result; later calls load that
+        dump (a second or two instead of half a minute of migrations)."""
+        self.create_database(dbname)
+        dump = _migrated_dump()
+        if dump.exists():
+            self._psql(dbname, "-f", str(dump))
+            return
+        manage("migrate", "--noinput", env=env)
+        subprocess.run(
+            [str(_pg_bin() / "pg_dump"), "-h", str(self.sock), "-p", str(self.port), "-U", "postgres"]
+            + ["--no-owner", "--no-privileges", "-f", f"{dump}.part", dbname],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        os.replace(f"{dump}.part", dump)
+
+    def _psql(self, dbname: str, *args: str):
+        subprocess.run(
+            [str(_pg_bin() / "psql"), "-h", str(self.sock), "-p", str(self.port), "-U", "postgres", "-d", dbname]
+            + ["-X", "-q", "-v", "ON_ERROR_STOP=1", *args],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
     def destroy(self):
         if self.is_running():
             try:
@@ -109,6 +138,17 @@ class PrivatePostgres:
             except subprocess.CalledProcessError:
                 pass
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+_DUMP_DIR: list[Path] = []
+
+
+def _migrated_dump() -> Path:
+    """Where this test process keeps its dump of a migrated database (removed at exit)."""
+    if not _DUMP_DIR:
+        _DUMP_DIR.append(Path(tempfile.mkdtemp(prefix="crh-migrated-")))
+        atexit.register(shutil.rmtree, _DUMP_DIR[0], ignore_errors=True)
+    return _DUMP_DIR[0] / "migrated.sql"
 
 
 def free_port() -> int:

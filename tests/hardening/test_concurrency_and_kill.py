@@ -40,9 +40,8 @@ def stack():
     server = None
     try:
         pg.start()
-        pg.create_database(DB)
         env = app_env(DATABASE_URL=pg.url(DB))
-        manage("migrate", "--noinput", env=env)
+        pg.create_migrated_database(DB, env)
         out = subprocess.run(
             [sys.executable, str(Path(__file__).with_name("stack_setup.py")), str(N_TEAMS)],
             cwd=ROOT,

@@ -29,9 +29,8 @@ def stack():
     server = None
     try:
         pg.start()
-        pg.create_database(DB)
         env = app_env(DATABASE_URL=pg.url(DB))
-        manage("migrate", "--noinput", env=env)
+        pg.create_migrated_database(DB, env)
         manage("create_team", "Restart Co", "--owner", "restarter", "--password", "pw-restart-123", env=env)
         key = manage("create_api_key", "restart-co", "--user", "restarter", env=env).strip()
         server = AppServer(env, workers=2, threads=4).wait_ready()

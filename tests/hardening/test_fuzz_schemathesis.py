@@ -20,10 +20,14 @@ for a longer, random run.
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.test import TestCase
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
@@ -80,7 +84,15 @@ def transport(django_db_setup):
     """Where requests go: the WSGI app in this process, or with ``CRUCIBLE_FUZZ_LIVE=1`` the
     project's server on 127.0.0.1, reading and writing the test database."""
     if not LIVE:
-        yield {"app": APP}
+        # As Django's test client does: a request must not close the test's connection, whose
+        # transaction holds the world (Django closes a connection that is not in autocommit).
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
+        try:
+            yield {"app": APP}
+        finally:
+            request_started.connect(close_old_connections)
+            request_finished.connect(close_old_connections)
         return
     server = AppServer(app_env(DATABASE_URL=shared_database_url()), workers=2, threads=4)
     try:
@@ -88,6 +100,14 @@ def transport(django_db_setup):
         yield {"base_url": server.base_url}
     finally:
         server.stop()
+
+
+@pytest.fixture
+def fuzz_world(request):
+    """In process, team A's world built once per module, each test in a savepoint rolled back
+    after it (``world``): the requests run on the test's own connection. The live server reads
+    what is committed, so there each test builds and commits its own (``fresh_world``)."""
+    return request.getfixturevalue("fresh_world" if LIVE else "world")
 
 
 def _real_params(world, operation):
@@ -117,17 +137,20 @@ def _fuzz(world, transport, operation, mode, checks):
     def run(case, use_real):
         if real and use_real and mode == GenerationMode.POSITIVE:
             case.path_parameters = {**(case.path_parameters or {}), **{k: str(v) for k, v in real.items()}}
-        response = case.call(**transport, headers=headers)
+        # In process, the test's transaction is never committed: what a request leaves to run on
+        # commit (deliveries, jobs) runs after it here, as it would in production.
+        with nullcontext() if LIVE else TestCase.captureOnCommitCallbacks(execute=True):
+            response = case.call(**transport, headers=headers)
         case.validate_response(response, checks=checks, headers=headers, transport_kwargs=transport)
 
     run()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=LIVE)
 @pytest.mark.parametrize("operation", OPERATIONS)
-def test_fuzz_valid_input(fresh_world, transport, operation):
+def test_fuzz_valid_input(fuzz_world, transport, operation):
     _fuzz(
-        fresh_world,
+        fuzz_world,
         transport,
         operation,
         GenerationMode.POSITIVE,
@@ -141,13 +164,13 @@ def test_fuzz_valid_input(fresh_world, transport, operation):
     )
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=LIVE)
 @pytest.mark.parametrize("operation", OPERATIONS)
-def test_fuzz_invalid_input(fresh_world, transport, operation):
+def test_fuzz_invalid_input(fuzz_world, transport, operation):
     checks = [not_a_server_error, status_code_conformance, content_type_conformance, negative_data_rejection]
     if (operation.method.upper(), operation.path) in NEGATIVE_EXEMPT:
         checks = [not_a_server_error, status_code_conformance]  # see NEGATIVE_EXEMPT for why a 2xx is fine
-    _fuzz(fresh_world, transport, operation, GenerationMode.NEGATIVE, checks)
+    _fuzz(fuzz_world, transport, operation, GenerationMode.NEGATIVE, checks)
 
 
 STATEFUL_STEPS = int(os.environ.get("CRUCIBLE_FUZZ_STATEFUL_EXAMPLES", "10"))

@@ -60,9 +60,8 @@ def test_postgres_stopped_for_ten_seconds():
     worker = None
     try:
         pg.start()
-        pg.create_database(DB)
         env = app_env(DATABASE_URL=pg.url(DB), **FAST)
-        manage("migrate", "--noinput", env=env)
+        pg.create_migrated_database(DB, env)
         with Receiver(statuses=[503]) as receiver:
             secret = json.loads(shell(SETUP.format(url=receiver.url), env))["secret"]
             receiver.secret = secret

@@ -10,7 +10,7 @@ import time
 import psycopg
 import pytest
 
-from tests.hardening.servers import PrivatePostgres, app_env, manage
+from tests.hardening.servers import PrivatePostgres, app_env
 from tests.notifications.receiver import Receiver
 from tests.notifications.test_fault_db_stop import shell, wait_until
 from tests.notifications.worker import FAST, Worker
@@ -67,9 +67,8 @@ def test_postgres_stopped_for_ten_seconds_during_an_alert_evaluation():
     worker = holder = None
     try:
         pg.start()
-        pg.create_database(DB)
         env = app_env(DATABASE_URL=pg.url(DB), **FAST)
-        manage("migrate", "--noinput", env=env)
+        pg.create_migrated_database(DB, env)
         with Receiver() as receiver:
             setup = json.loads(shell(SETUP.format(url=receiver.url), env))
             receiver.secret = setup["secret"]

@@ -7,6 +7,9 @@ content type and headers are the documented ones, and a request that the schema 
 (body, query string or path) is refused with a 4xx. A third test runs schemathesis's stateful
 phase: sequences of calls linked by the ids that one returns and another takes.
 
+In process, every test runs in a savepoint of one world built per module (rolled back after the
+test, as in the isolation matrix), and what a request leaves to run on commit runs after it.
+
 Path parameters are half of the time the ids of team A's real objects (from the registry), so
 the fuzzer gets past the 404 of a random id and into the serializers and services.
 
@@ -119,6 +122,12 @@ def _real_params(world, operation):
     return values_for_route(world, name, params, getattr(match.func, "cls", None) if match else None)
 
 
+def _committed():
+    """Around a request in process: the test's transaction is never committed, so what the request
+    leaves to run on commit (deliveries, jobs) runs after it here, as it would in production."""
+    return nullcontext() if LIVE else TestCase.captureOnCommitCallbacks(execute=True)
+
+
 def _fuzz(world, transport, operation, mode, checks):
     headers = {"Authorization": f"Bearer {world.keys['member_a']}"}
     real = _real_params(world, operation)
@@ -137,9 +146,7 @@ def _fuzz(world, transport, operation, mode, checks):
     def run(case, use_real):
         if real and use_real and mode == GenerationMode.POSITIVE:
             case.path_parameters = {**(case.path_parameters or {}), **{k: str(v) for k, v in real.items()}}
-        # In process, the test's transaction is never committed: what a request leaves to run on
-        # commit (deliveries, jobs) runs after it here, as it would in production.
-        with nullcontext() if LIVE else TestCase.captureOnCommitCallbacks(execute=True):
+        with _committed():
             response = case.call(**transport, headers=headers)
         case.validate_response(response, checks=checks, headers=headers, transport_kwargs=transport)
 
@@ -177,8 +184,8 @@ STATEFUL_STEPS = int(os.environ.get("CRUCIBLE_FUZZ_STATEFUL_EXAMPLES", "10"))
 STATEFUL_CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_fuzz_stateful_sequences(fresh_world, transport):
+@pytest.mark.django_db(transaction=LIVE)
+def test_fuzz_stateful_sequences(fuzz_world, transport):
     """Schemathesis's stateful phase: it links operations from the schema (an id a POST returns
     is the path parameter of a GET, PATCH or DELETE) and runs random sequences of calls, so updates
     and deletes act on objects that exist. Every response passes every check.
@@ -189,7 +196,7 @@ def test_fuzz_stateful_sequences(fresh_world, transport):
     ``Flaky`` (``FlakyStrategyDefinition``). That is not an answer of the API. So, as schemathesis's
     own engine does, a failed check is recorded when it happens (a replay never hides it) and a run
     stopped by ``Flaky`` is followed by a new run until the sequences are done."""
-    headers = {"Authorization": f"Bearer {fresh_world.keys['member_a']}"}
+    headers = {"Authorization": f"Bearer {fuzz_world.keys['member_a']}"}
     base = SCHEMA.as_state_machine()
     calls: list[tuple[str, str, int]] = []
     failures: list[str] = []
@@ -198,6 +205,10 @@ def test_fuzz_stateful_sequences(fresh_world, transport):
     class Sequences(base):
         def get_call_kwargs(self, case):
             return {**transport, "headers": headers}
+
+        def call(self, case, **kwargs):
+            with _committed():
+                return super().call(case, **kwargs)
 
         def after_call(self, response, case):
             super().after_call(response, case)

@@ -110,7 +110,7 @@ class PrivatePostgres:
         self.create_database(dbname)
         dump = _migrated_dump()
         if dump.exists():
-            self._psql(dbname, "-f", str(dump))
+            self.psql(dbname, "-f", str(dump))
             return
         manage("migrate", "--noinput", env=env)
         subprocess.run(
@@ -122,7 +122,8 @@ class PrivatePostgres:
         )
         os.replace(f"{dump}.part", dump)
 
-    def _psql(self, dbname: str, *args: str):
+    def psql(self, dbname: str, *args: str):
+        """psql on ``dbname`` with ``args``, stopping at the first error."""
         subprocess.run(
             [str(_pg_bin() / "psql"), "-h", str(self.sock), "-p", str(self.port), "-U", "postgres", "-d", dbname]
             + ["-X", "-q", "-v", "ON_ERROR_STOP=1", *args],

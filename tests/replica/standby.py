@@ -85,13 +85,7 @@ def _copy_database(source: dict, primary: PrivatePostgres) -> None:
             stderr=subprocess.PIPE,
             timeout=120,
         )
-    subprocess.run(
-        [str(_pg_bin() / "psql"), "-h", str(primary.sock), "-p", str(primary.port), "-U", "postgres", "-d", DB_NAME]
-        + ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(dump_file)],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    primary.psql(DB_NAME, "-f", str(dump_file))
 
 
 def start_pair(source: dict) -> tuple[PrivatePostgres, Standby]:

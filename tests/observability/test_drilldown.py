@@ -250,6 +250,24 @@ def test_execution_page_shows_its_fields_error_and_links(member_client, team, in
     assert execution.pk in listed_ids(member_client, "/observability/executions/")
 
 
+def test_each_row_of_the_executions_list_links_to_its_execution_and_its_agent(
+    member_client, team, ingest, event_factory
+):
+    """The list builds its rows' links once per page; each must be the route's own, names quoted
+    as ``reverse`` quotes them."""
+    names = ["plain", "with space", "a/b?c#d", "ünïcode", "50%"]
+    ingest(team, [event_factory(id=f"row-{i}", agent=name) for i, name in enumerate(names)])
+    html = member_client.get("/observability/executions/").content.decode()
+    table = html.split('id="executions-table"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'<tr><td><a href="([^"]+)">[^<]*</a></td><td><a href="([^"]+)">', table)
+    expected = {
+        (reverse("observability:execution", args=[e.pk]), reverse("observability:agent", args=[e.agent_name]))
+        for e in Execution.objects.filter(team=team)
+    }
+    assert {(execution.replace("&amp;", "&"), agent.replace("&amp;", "&")) for execution, agent in rows} == expected
+    assert len(rows) == len(names)
+
+
 def test_execution_page_of_another_team_is_404(member_client, other_team, ingest, event_factory):
     ingest(other_team, [event_factory(id="theirs")])
     theirs = Execution.objects.get(client_id="theirs")

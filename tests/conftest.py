@@ -6,12 +6,26 @@ import itertools
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 
 from crucible import keycache, services
 from crucible.models import Role
 
 _counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's, and before it drops the test database at the end: the sessions that other
+    threads of this run left open on it (a live server's, a thread pool's) are ended, or the drop
+    fails ("is being accessed by other users") when such a test was the last of its process."""
+    yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -226,7 +226,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": API_PAGE_SIZE,
     "DEFAULT_FILTER_BACKENDS": [
         "crucible.api.query.StrictFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "crucible.api.query.StrictOrderingFilter",
     ],
     "DEFAULT_PARSER_CLASSES": [
         "crucible.api.parsers.JSONParser",

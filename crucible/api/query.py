@@ -10,6 +10,7 @@ import re
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django_filters import rest_framework as filters
+from rest_framework import filters as drf_filters
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
@@ -106,6 +107,38 @@ class StrictFilterBackend(filters.DjangoFilterBackend):
             if errors:
                 raise ValidationError(errors)
         return super().get_filterset(request, queryset, view)
+
+
+class StrictOrderingFilter(drf_filters.OrderingFilter):
+    """DRF's ``?ordering=``, refusing what DRF would silently drop: a term naming no field the view
+    sorts by (``ordering=bogus``, ``-cost`` where only start and duration sort, an empty term) is a
+    400 naming ``ordering`` and the values it takes. The schema lists those values (an enum) where
+    the view names its ``ordering_fields``."""
+
+    def get_ordering(self, request, queryset, view):
+        params = request.query_params.get(self.ordering_param)
+        if params:
+            valid = [name for name, _ in self.get_valid_fields(queryset, view, {"request": request})]
+            unknown = [term.strip() for term in params.split(",") if term.strip().lstrip("-") not in valid]
+            if unknown:
+                raise ValidationError(
+                    {
+                        self.ordering_param: [
+                            f"Cannot sort by {', '.join(repr(term) for term in unknown)}; "
+                            f"sort by one of: {', '.join(valid)} (a leading '-' reverses)."
+                        ]
+                    }
+                )
+        return super().get_ordering(request, queryset, view)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        fields = getattr(view, "ordering_fields", None)
+        if isinstance(fields, (list, tuple)):
+            for parameter in parameters:
+                if parameter["name"] == self.ordering_param:
+                    parameter["schema"] = {"type": "string", "enum": [v for f in fields for v in (f, f"-{f}")]}
+        return parameters
 
 
 class StrictQueryMixin:

@@ -10,13 +10,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ParseError, ValidationError
-from rest_framework.filters import OrderingFilter
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from crucible import access
 from crucible.api.pagination import PageNumberPagination
-from crucible.api.query import StrictFilterBackend
+from crucible.api.query import StrictFilterBackend, StrictOrderingFilter
 from crucible.api.viewsets import TeamScopedMixin
 from marketplace import conf, selectors
 from marketplace.api import serializers as s
@@ -149,7 +148,7 @@ class AgentViewSet(
         if not filterset.is_valid():
             raise translate_validation(filterset.errors)
         search = filterset.search()
-        search = search.ordered(OrderingFilter().filter_queryset(request, search.queryset, self))
+        search = search.ordered(StrictOrderingFilter().filter_queryset(request, search.queryset, self))
         page = self.paginator.paginate_search(search, request, view=self)
         if page is None:  # no page size: the whole list
             return Response(self.get_serializer(search.queryset, many=True).data)

@@ -91,3 +91,31 @@ def test_a_quality_bound_may_be_any_number_as_the_schema_says(team_key_client, m
     schema = member_client.get("/api/v1/schema/?format=json").json()
     params = {p["name"]: p["schema"] for p in schema["paths"]["/api/v1/teammemory/builds/"]["get"]["parameters"]}
     assert params["quality_max"] == {"type": "number", "minimum": 0, "maximum": 100}
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "named"),
+    [
+        ("/api/v1/observability/executions/", "ordering=bogus", "'bogus'"),  # DRF dropped it: newest first
+        ("/api/v1/observability/executions/", "ordering=-cost", "'-cost'"),  # a field, but not one it sorts by
+        ("/api/v1/observability/executions/", "ordering=-duration_ms,", "''"),  # an empty term
+        ("/api/v1/observability/traces/", "ordering=started_at,nope", "'nope'"),
+        ("/api/v1/marketplace/agents/", "ordering=secret_field", "'secret_field'"),  # the search's own ordering
+    ],
+)
+def test_an_ordering_the_list_does_not_sort_by_is_refused_by_name(team_key_client, path, query, named):
+    response = team_key_client.get(f"{path}?{query}")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert list(body["fields"]) == ["ordering"]
+    assert named in body["fields"]["ordering"][0]
+
+
+def test_the_orderings_a_list_takes_work_and_are_in_the_schema(team_key_client, member_client):
+    for query in ["ordering=-duration_ms", "ordering=duration_ms", "ordering=started_at", "ordering=%20-started_at"]:
+        assert team_key_client.get(f"/api/v1/observability/executions/?{query}").status_code == 200, query
+    assert team_key_client.get("/api/v1/marketplace/agents/?ordering=-created_at").status_code in (200,)
+    schema = member_client.get("/api/v1/schema/?format=json").json()
+    parameters = schema["paths"]["/api/v1/observability/executions/"]["get"]["parameters"]
+    ordering = next(p for p in parameters if p["name"] == "ordering")
+    assert ordering["schema"]["enum"] == ["started_at", "-started_at", "duration_ms", "-duration_ms"]

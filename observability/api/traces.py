@@ -153,7 +153,7 @@ class EndUserViewSet(TeamScopedMixin, mixins.ListModelMixin, viewsets.GenericVie
     serializer_class = s.EndUserSerializer
     filterset_class = EndUserFilterSet
     pagination_class = PageNumberPagination
-    ordering_fields = ["last_seen", "first_seen", "traces", "errors", "cost", "sessions"]
+    ordering_fields = ["last_seen", "first_seen", "traces", "errors", "cost", "sessions", "end_user_id"]
     ordering = ["-last_seen", "end_user_id"]
 
     def base_queryset(self):

@@ -118,9 +118,12 @@ class StrictOrderingFilter(drf_filters.OrderingFilter):
     def get_ordering(self, request, queryset, view):
         params = request.query_params.get(self.ordering_param)
         if params:
-            valid = [name for name, _ in self.get_valid_fields(queryset, view, {"request": request})]
-            unknown = [term.strip() for term in params.split(",") if term.strip().lstrip("-") not in valid]
+            # The terms DRF keeps (its own rule), split as DRF splits them: every other is refused.
+            terms = [term.strip() for term in params.split(",")]
+            kept = self.remove_invalid_fields(queryset, terms, view, request)
+            unknown = [term for term in terms if term not in kept]
             if unknown:
+                valid = [name for name, _ in self.get_valid_fields(queryset, view, {"request": request})]
                 raise ValidationError(
                     {
                         self.ordering_param: [

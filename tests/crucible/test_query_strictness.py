@@ -99,6 +99,7 @@ def test_a_quality_bound_may_be_any_number_as_the_schema_says(team_key_client, m
         ("/api/v1/observability/executions/", "ordering=bogus", "'bogus'"),  # DRF dropped it: newest first
         ("/api/v1/observability/executions/", "ordering=-cost", "'-cost'"),  # a field, but not one it sorts by
         ("/api/v1/observability/executions/", "ordering=-duration_ms,", "''"),  # an empty term
+        ("/api/v1/observability/executions/", "ordering=--started_at", "'--started_at'"),  # DRF drops it too
         ("/api/v1/observability/traces/", "ordering=started_at,nope", "'nope'"),
         ("/api/v1/marketplace/agents/", "ordering=secret_field", "'secret_field'"),  # the search's own ordering
     ],

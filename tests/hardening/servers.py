@@ -5,6 +5,7 @@ started here is stopped by the same object, by process id."""
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import pwd
 import shutil
@@ -104,7 +105,8 @@ class PrivatePostgres:
             conn.execute(f'CREATE DATABASE "{dbname}"')
 
     def create_migrated_database(self, dbname: str, env: dict):
-        """``dbname`` with every migration applied, as ``manage.py migrate`` leaves it. The first
+        """``dbname`` with every migration applied, as ``manage.py migrate`` leaves it (``env``: the
+        app's environment, its ``DATABASE_URL`` this cluster's ``dbname``). The first
         call of a test process migrates it and keeps a dump of the result; later calls load that
         dump (a second or two instead of half a minute of migrations)."""
         self.create_database(dbname)
@@ -141,15 +143,12 @@ class PrivatePostgres:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-_DUMP_DIR: list[Path] = []
-
-
+@functools.cache
 def _migrated_dump() -> Path:
     """Where this test process keeps its dump of a migrated database (removed at exit)."""
-    if not _DUMP_DIR:
-        _DUMP_DIR.append(Path(tempfile.mkdtemp(prefix="crh-migrated-")))
-        atexit.register(shutil.rmtree, _DUMP_DIR[0], ignore_errors=True)
-    return _DUMP_DIR[0] / "migrated.sql"
+    folder = Path(tempfile.mkdtemp(prefix="crh-migrated-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder / "migrated.sql"
 
 
 def free_port() -> int:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.views.generic import TemplateView
 
 from crucible.pages import TeamPageMixin
@@ -40,6 +42,27 @@ class Listing:
 
     def __len__(self):
         return len(self.items)
+
+
+def ordering_terms(model, terms) -> list:
+    """The ORDER BY of a list sorted by ``terms`` (field names, a leading "-" reversing), pages and
+    API alike: an empty value (NULL: an unpriced cost, an unscored build, a key never used) sorts
+    below every value, so last when descending and first when ascending. PostgreSQL's own default
+    puts NULL above every value, and "costliest first" opened on the unpriced executions. A field
+    that cannot be empty stays a plain name, which an index on it serves in either direction (an
+    explicit NULLS order would not match that index)."""
+    ordered = []
+    for term in terms:
+        name, descending = term.lstrip("-"), term.startswith("-")
+        try:
+            nullable = model._meta.get_field(name).null
+        except FieldDoesNotExist:  # "pk", or an annotation: PostgreSQL's default
+            nullable = False
+        if nullable:
+            ordered.append(F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_first=True))
+        else:
+            ordered.append(term)
+    return ordered
 
 
 def url_with(request, **changes) -> str:
@@ -156,7 +179,7 @@ class FilteredListView(TeamPageMixin, TemplateView):
             return queryset
         descending = ordering.startswith("-")
         fields = [f"-{name}" if descending else name for name in self.sorts[ordering.lstrip("-")]]
-        return queryset.order_by(*fields, *self.tiebreak)
+        return queryset.order_by(*ordering_terms(queryset.model, [*fields, *self.tiebreak]))
 
     def url_with(self, **changes) -> str:
         return url_with(self.request, **changes)

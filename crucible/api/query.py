@@ -14,6 +14,8 @@ from rest_framework import filters as drf_filters
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
+from crucible.lists import ordering_terms
+
 BOOLEAN_VALUES = {"true", "false", "1", "0"}
 MULTI_VALUED = (filters.MultipleChoiceFilter, filters.ModelMultipleChoiceFilter)
 
@@ -110,7 +112,8 @@ class StrictFilterBackend(filters.DjangoFilterBackend):
 
 
 class StrictOrderingFilter(drf_filters.OrderingFilter):
-    """DRF's ``?ordering=``, refusing what DRF would silently drop: a term naming no field the view
+    """DRF's ``?ordering=``, with the pages' rule for empty values (``crucible.lists.ordering_terms``:
+    NULL sorts below every value), refusing what DRF would silently drop: a term naming no field the view
     sorts by (``ordering=bogus``, ``-cost`` where only start and duration sort, an empty term) is a
     400 naming ``ordering`` and the values it takes. The schema lists those values (an enum) where
     the view names its ``ordering_fields``."""
@@ -133,6 +136,10 @@ class StrictOrderingFilter(drf_filters.OrderingFilter):
                     }
                 )
         return super().get_ordering(request, queryset, view)
+
+    def filter_queryset(self, request, queryset, view):
+        ordering = self.get_ordering(request, queryset, view)
+        return queryset.order_by(*ordering_terms(queryset.model, ordering)) if ordering else queryset
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from crucible import services
 from improvement import services as improvement_services
 from marketplace import services as marketplace_services
 from observability import services as observability_services
@@ -151,3 +152,39 @@ def test_sortable_columns_are_whitelisted(client, team):
     assert response.status_code == 200 and "3 builds" in response.content.decode()
     html = client.get("/teammemory/builds/", {"ordering": "-quality"}).content.decode()
     assert 'aria-sort="descending"' in html
+
+
+def test_an_empty_value_sorts_below_every_value_on_pages(client, team):
+    """PostgreSQL puts NULL above every value: "best quality first" opened on the unscored builds and
+    "costliest first" on the unpriced executions (crucible.lists.ordering_terms)."""
+    add_builds(team, 2)
+    add_builds(team, 2, quality=None)
+
+    def listed(url, ordering, value):
+        return [value(item) for item in client.get(url, {"ordering": ordering}).context["listing"].items]
+
+    quality = lambda build: build.quality  # noqa: E731
+    assert listed("/teammemory/builds/", "-quality", quality) == [51, 50, None, None]
+    assert listed("/teammemory/builds/", "quality", quality) == [None, None, 50, 51]
+    events = [
+        {"id": f"cost-{next(_n)}", "agent": "planner", "model": "no-price-model", "started_at": NOW.isoformat(),
+         "duration_ms": 10.0, "status": "success", **({"cost": cost} if cost is not None else {})}
+        for cost in (0.25, None, 1.5)
+    ]  # fmt: skip
+    observability_services.executions_ingest(team=team, events=events)
+    cost = lambda execution: None if execution.cost is None else float(execution.cost)  # noqa: E731
+    assert listed("/observability/executions/", "-cost", cost) == [1.5, 0.25, None]
+    assert listed("/observability/executions/", "cost", cost) == [None, 0.25, 1.5]
+
+
+def test_an_empty_value_sorts_below_every_value_in_the_api(client_for, team, member):
+
+    used, _ = services.api_key_create(team=team, name="used", role="member", created_by=member)
+    services.api_key_create(team=team, name="never used", role="member", created_by=member)
+    type(used).objects.filter(pk=used.pk).update(last_used_at=NOW)
+    api = client_for(member)
+    names = lambda ordering: [  # noqa: E731
+        key["name"] for key in api.get("/api/v1/api-keys/", {"ordering": ordering}).json()["results"]
+    ]
+    assert names("-last_used_at") == ["used", "never used"]
+    assert names("last_used_at") == ["never used", "used"]

@@ -34,7 +34,9 @@ the per-index table and the read paths):
     before migration 0009                 8,474     0.22          26.6 us           0.20
 
 The 0.6x goal is not met: only a layout without the per-agent index reaches it (7.6-8.0 us per
-row, 0.63-0.65x), and the reads of one agent's runs then scan every agent's entries.
+row, 0.63-0.65x), and the reads of one agent's runs then scan every agent's entries. Migration
+0018's two sort indexes cost about a quarter more server CPU per row (2026-12-01, ``--each --only
+"0018,all (a copy)"``: 16.0 -> 20.8-22.6 us, 0.49x -> 0.38-0.41x; docs "Index cost").
 
 Drop the database afterwards (``DROP DATABASE bench_copy``).
 """
@@ -133,6 +135,8 @@ CANDIDATES: dict[str, tuple[set[str], list[str]]] = {
         {"execution_team_agent_started"},
         ["CREATE INDEX ON {table} (team_id, hashtext(agent_name), started_at)"],
     ),
+    # Migration 0018 added the two sort indexes (docs: "Sorting by duration or cost").
+    "the layout before migration 0018": ({"execution_team_duration", "execution_team_cost"}, []),
 }
 
 

@@ -69,6 +69,8 @@ def pages(team: Team) -> dict[str, str]:
         "observability bottlenecks 7d": "/observability/bottlenecks/?range=7d",
         "observability recommendations": "/observability/recommendations/",
         "observability executions": "/observability/executions/",
+        "observability executions slowest": "/observability/executions/?ordering=-duration",
+        "observability executions costliest": "/observability/executions/?ordering=-cost",
         "observability traces": "/observability/traces/",
         "observability sessions": "/observability/sessions/",
         "observability live 15m": "/observability/live/?range=15m",
@@ -88,6 +90,7 @@ def pages(team: Team) -> dict[str, str]:
     rollup = DailyRollup.objects.filter(team=team).order_by("-bucket").first()
     if rollup:
         found["observability agent"] = f"/observability/agents/{rollup.agent_name}/"
+        found["observability agent slowest"] = f"/observability/executions/?agent={rollup.agent_name}&ordering=-duration"
     trace = Trace.objects.filter(team=team).order_by("-started_at").first()
     if trace:
         found["observability trace"] = f"/observability/traces/{trace.trace_id}/"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex, HashIndex
 from django.db import models
-from django.db.models import F, Q, Value
+from django.db.models import F, OrderBy, Q, Value
 from django.db.models.expressions import RawSQL
 
 from crucible.limits import SUM_MONEY_DIGITS
@@ -45,6 +45,10 @@ class ExecutionSource(models.TextChoices):
     OTLP = "otlp", "OpenTelemetry"
     BUILD = "build", "Build report"
     DEMO = "demo", "Demo data"
+
+
+# The condition of the sort indexes, true of every execution (execution_duration_nonneg).
+SORT_INDEXED = Q(duration_ms__gte=0)
 
 
 class Execution(models.Model):
@@ -210,6 +214,20 @@ class Execution(models.Model):
                 models.Index(fields=[name], name=f"execution_{name}", condition=Q(**{f"{name}__isnull": False}))
                 for name in ("agent", "agent_version", "variant", "build", "api_key")
             ],
+            # The list sorted by duration or cost over all its executions: each partition's index read
+            # in order, merged and cut at the page. Partial on a condition every row meets (the
+            # duration check), so only a query that states it reads them: the list does when it is
+            # not narrowed by a column these indexes cannot check (ExecutionFilterSet; docs/
+            # observability.md, "Sorting by duration or cost"). Cost has many ties (a model's price
+            # times the same tokens): its index ends with the id that breaks them; unpriced sorts lowest.
+            models.Index(fields=["team", "duration_ms"], name="execution_team_duration", condition=SORT_INDEXED),
+            models.Index(
+                F("team"),
+                OrderBy(F("cost"), nulls_first=True),
+                F("id"),
+                name="execution_team_cost",
+                condition=SORT_INDEXED,
+            ),
             # Alert rules scoped by a tag read the tagged executions of a window (rollups have no tags).
             models.Index(fields=["team", "started_at"], name="execution_team_tagged", condition=~Q(tags=[])),
         ]

@@ -1,7 +1,10 @@
-"""The span table's trace index (a partial hash index, migration 0014) serves every read by trace
+"""The span table's indexes serve its reads. The trace index (a partial hash index, migration 0014) serves every read by trace
 id, whatever the number of trace ids asked at once: span ingest's stored-span read names every
 trace of its batch, and the planner proves the index's predicate (trace_id <> '') from an array of
-at most 100 ids, so the query says it itself (issue 16, docs/observability.md "Index cost")."""
+at most 100 ids, so the query says it itself (issue 16, docs/observability.md "Index cost"). The
+executions list, page and API, sorted by start, duration or cost in either direction, reads an
+index in that order and stops at the page: no sort of all the team's executions, which passed the
+statement timeout at 10 million (docs/observability.md "Sorting by duration or cost")."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from observability.ingest.spans import STORED_SQL
 from observability.models import Execution
@@ -46,9 +50,10 @@ def spans(team):
             cursor.execute(f'ANALYZE "{partition}"')
 
 
-def _plan(sql: str, params=None) -> str:
+def _plan(sql: str, params=None, *, sorting: bool = True) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"SET LOCAL enable_sort = {'on' if sorting else 'off'}")
         cursor.execute("EXPLAIN " + sql, params)
         return "\n".join(row[0] for row in cursor.fetchall())
 
@@ -84,3 +89,84 @@ def test_span_ingest_reads_the_stored_spans_of_its_traces_by_the_index(spans, tr
 def test_the_trace_tree_reads_its_spans_by_the_index(spans):
     queryset = Execution.objects.filter(team_id=spans.pk, trace_id=f"{100:032x}").order_by("started_at", "id")
     assert _uses_trace_index(_plan(*queryset.query.sql_with_params()))
+
+
+def _listing_query(client, url: str) -> str:
+    """The SQL of the one query of ``url`` that reads executions in an order."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, response.content[:300]
+    reads = [
+        query["sql"]
+        for query in queries.captured_queries
+        if 'FROM "observability_execution"' in query["sql"] and "ORDER BY" in query["sql"]
+    ]
+    assert len(reads) == 1, reads
+    return reads[0]
+
+
+def _full_sorts(plan: str) -> list[str]:
+    """The plan's Sort nodes (an Incremental Sort only orders ties within what an index gave)."""
+    return re.findall(r"^\s*(?:->\s*)?Sort\s+\(.*$", plan, flags=re.MULTILINE)
+
+
+SORTS = ["started", "-started", "duration", "-duration", "cost", "-cost"]
+
+
+@pytest.mark.parametrize("ordering", SORTS)
+def test_the_executions_page_reads_each_sort_from_an_index(spans, client_for, member, ordering):
+    sql = _listing_query(client_for(member), f"/observability/executions/?ordering={ordering}")
+    plan = _plan(sql, sorting=False)
+    assert not _full_sorts(plan), plan
+
+
+@pytest.mark.parametrize("ordering", ["started_at", "-started_at", "duration_ms", "-duration_ms"])
+def test_the_executions_api_reads_each_sort_from_an_index(spans, client_for, member, ordering):
+    sql = _listing_query(client_for(member), f"/api/v1/observability/executions/?ordering={ordering}")
+    plan = _plan(sql, sorting=False)
+    assert not _full_sorts(plan), plan
+
+
+def _index_partitions(index: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass",
+            [index],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _reads(plan: str, index: str) -> bool:
+    used = set(re.findall(r"(?:Bitmap Index|Index Only|Index) Scan (?:Backward )?(?:using|on) (\S+)", plan))
+    return bool(used & _index_partitions(index))
+
+
+@pytest.mark.parametrize("ordering", ["-duration", "cost"])
+def test_a_list_narrowed_to_an_agent_reads_the_agents_rows_not_the_sort_index(spans, client_for, member, ordering):
+    """One agent's slowest runs are not spread evenly over the team's: walking the team-wide sort
+    index for them passed most of the team's executions (0.8 s became 3.4-8 s on 10 million)."""
+    index = "execution_team_duration" if "duration" in ordering else "execution_team_cost"
+    client = client_for(member)
+    plan = _plan(_listing_query(client, f"/observability/executions/?ordering={ordering}&agent=agent"))
+    assert not _reads(plan, index), plan
+    plan = _plan(_listing_query(client, f"/observability/executions/?ordering={ordering}&status=success"))
+    assert _reads(plan, index), plan
+
+
+def test_a_prepared_statements_generic_plan_still_reads_the_sort_index(spans):
+    """Parameters are bound server-side and a statement run often is prepared: its generic plan
+    knows no parameter value, so the condition that opens the partial index is SQL text."""
+    from observability.filters import ExecutionFilterSet
+    from observability.views import ExecutionListView
+
+    queryset = ExecutionFilterSet({}, queryset=Execution.objects.filter(team_id=spans.pk)).qs
+    queryset = ExecutionListView().order(queryset, "-duration")[:51]
+    sql, params = queryset.query.sql_with_params()
+    numbered = iter(range(1, len(params) + 1))
+    generic = re.sub(r"%s", lambda _: f"${next(numbered)}", sql)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("EXPLAIN (GENERIC_PLAN) " + generic)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert _reads(plan, "execution_team_duration") and not _full_sorts(plan), plan

@@ -1,27 +1,23 @@
 """FilterSets shared by the API lists and the pages."""
 
 from django import forms
-from django.db.models import F
-from django.db.models.expressions import RawSQL
-from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
 from crucible import access
 from crucible.filters import IdFilter, IsoDateTimeFilter
-from observability.models import Execution, ExecutionSource, ExecutionStatus, ModelPrice, Trace
+from observability.models import SORT_INDEXED_SQL, Execution, ExecutionSource, ExecutionStatus, ModelPrice, Trace
 from observability.selectors import sessions, traces
 
 
 class ExecutionFilterSet(filters.FilterSet):
     """The executions list's filters, pages and API. A list narrowed only by these ``SORT_INDEX_FILTERS``
     also says ``duration_ms >= 0`` (true of every execution): the partial indexes that sort by
-    duration and cost serve only a query saying it (``observability.models.SORT_INDEXED``). A list
-    narrowed by anything else (an agent, a model, an error type...) reads its rows by that filter
+    duration and cost serve only a query saying it (``observability.models.SORT_INDEXED_SQL``). A
+    list narrowed by anything else (an agent, a model, an error type...) reads its rows by that filter
     and sorts them: walking the team-wide sort index for one agent's slowest passed most of the
     team's executions (an agent's runs are not spread evenly over the team's durations), 0.8 s
-    became 3.4-8 s on 10 million. The condition is SQL text, not a parameter, so that a prepared
-    statement's generic plan can still prove it."""
+    became 3.4-8 s on 10 million."""
 
     SORT_INDEX_FILTERS = frozenset({"team", "status", "started_after", "started_before", "min_duration_ms"})
 
@@ -46,7 +42,7 @@ class ExecutionFilterSet(filters.FilterSet):
         queryset = super().filter_queryset(queryset)
         given = {name for name, value in self.form.cleaned_data.items() if value not in (None, "", [])}
         if given <= self.SORT_INDEX_FILTERS:
-            queryset = queryset.filter(GreaterThanOrEqual(F("duration_ms"), RawSQL("0", ())))
+            queryset = queryset.filter(SORT_INDEXED_SQL)
         return queryset
 
     def filter_unversioned(self, queryset, name, value):

@@ -13,6 +13,7 @@ from django.contrib.postgres.indexes import BrinIndex, HashIndex
 from django.db import models
 from django.db.models import F, OrderBy, Q, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.lookups import GreaterThanOrEqual
 
 from crucible.limits import SUM_MONEY_DIGITS
 from observability import histogram
@@ -47,8 +48,11 @@ class ExecutionSource(models.TextChoices):
     DEMO = "demo", "Demo data"
 
 
-# The condition of the sort indexes, true of every execution (execution_duration_nonneg).
+# The condition of the partial sort indexes, true of every execution (execution_duration_nonneg),
+# and the same condition as a query states it to read them (ExecutionFilterSet): SQL text, not a
+# bound parameter, which a prepared statement's generic plan could not prove it from.
 SORT_INDEXED = Q(duration_ms__gte=0)
+SORT_INDEXED_SQL = GreaterThanOrEqual(F("duration_ms"), RawSQL("0", ()))
 
 
 class Execution(models.Model):

@@ -90,7 +90,9 @@ def pages(team: Team) -> dict[str, str]:
     rollup = DailyRollup.objects.filter(team=team).order_by("-bucket").first()
     if rollup:
         found["observability agent"] = f"/observability/agents/{rollup.agent_name}/"
-        found["observability agent slowest"] = f"/observability/executions/?agent={rollup.agent_name}&ordering=-duration"
+        found["observability agent slowest"] = (
+            f"/observability/executions/?agent={rollup.agent_name}&ordering=-duration"
+        )
     trace = Trace.objects.filter(team=team).order_by("-started_at").first()
     if trace:
         found["observability trace"] = f"/observability/traces/{trace.trace_id}/"

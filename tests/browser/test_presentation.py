@@ -101,3 +101,17 @@ def test_markup_in_a_name_stays_text_on_a_chart(page, login, make_user, team, ot
     assert chart.locator("svg tspan[style*='bold']").count() == 0  # no bold text
     assert EVIL in chart.locator("svg").first.text_content()  # the name, as the user typed it
     assert page.console_errors == []
+
+
+def test_a_line_of_toolbar_links_reads_as_one_line(page, login, make_user, team, other_team, outsider):
+    """``<p class="toolbar">`` holds a sentence of links ("Export these executions: CSV · JSON
+    Lines"); the flex toolbar spread its pieces across the page width."""
+    _seed(team, other_team, outsider)
+    make_user("reader-of-lists", team=team, role=Role.VIEWER)
+    login("reader-of-lists")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto("/observability/executions/")
+    csv, jsonl = page.locator("#export-links a").all()
+    first, second = csv.bounding_box(), jsonl.bounding_box()
+    assert second["x"] - (first["x"] + first["width"]) < 40, (first, second)  # " · " between them
+    assert page.console_errors == []

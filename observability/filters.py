@@ -11,11 +11,11 @@ from observability.selectors import sessions, traces
 
 
 class ExecutionFilterSet(filters.FilterSet):
-    """The executions list's filters, pages and API. A list narrowed only by these ``SORT_INDEX_FILTERS``
+    """The executions list's filters, pages and API. A list narrowed only by ``SORT_INDEX_FILTERS``
     also says ``duration_ms >= 0`` (true of every execution): the partial indexes that sort by
     duration and cost serve only a query saying it (``observability.models.SORT_INDEXED_SQL``). A
-    list narrowed by anything else (an agent, a model, an error type...) reads its rows by that filter
-    and sorts them: walking the team-wide sort index for one agent's slowest passed most of the
+    list narrowed by anything else (an agent, a model, an error type...) reads its rows by that
+    filter and sorts them: walking the team-wide sort index for one agent's slowest passed most of the
     team's executions (an agent's runs are not spread evenly over the team's durations), 0.8 s
     became 3.4-8 s on 10 million."""
 

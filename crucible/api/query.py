@@ -113,8 +113,8 @@ class StrictFilterBackend(filters.DjangoFilterBackend):
 
 class StrictOrderingFilter(drf_filters.OrderingFilter):
     """DRF's ``?ordering=``, with the pages' rule for empty values (``crucible.lists.ordering_terms``:
-    NULL sorts below every value), refusing what DRF would silently drop: a term naming no field the view
-    sorts by (``ordering=bogus``, ``-cost`` where only start and duration sort, an empty term) is a
+    NULL sorts below every value), refusing what DRF would silently drop: a term naming no field the
+    view sorts by (``ordering=bogus``, ``-cost`` where only start and duration sort, an empty term) is a
     400 naming ``ordering`` and the values it takes. The schema lists those values (an enum) where
     the view names its ``ordering_fields``."""
 

@@ -5,9 +5,9 @@ and ``(team_id, cost NULLS FIRST, id)`` each monthly partition's index is read i
 partitions merged and the read stops at the page: about a millisecond on the same data. Both are
 partial on ``duration_ms >= 0``, true of every row (the duration check): only a list that states it
 reads them, which the executions list does when it is not narrowed by an agent, a model or another
-column these indexes cannot check (``ExecutionFilterSet``). Each index
-costs every COPY into the table (``benchmarks/copy_floor.py --each --only sort:``; docs/observability.md,
-"Sorting by duration or cost").
+column these indexes cannot check (``ExecutionFilterSet``). Both together cost a COPY about a
+quarter more server CPU per row (``benchmarks/copy_floor.py --each --only "0018,all (a copy)"``;
+docs/observability.md, "Sorting by duration or cost" and "Index cost").
 
 Executions are partitioned by month (0009), and PostgreSQL cannot build an index on a partitioned
 table concurrently: on a large deployment, build both indexes per partition with CREATE INDEX

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crucible import services
+from crucible.models import ApiKey
 from improvement import services as improvement_services
 from marketplace import services as marketplace_services
 from observability import services as observability_services
@@ -178,10 +179,9 @@ def test_an_empty_value_sorts_below_every_value_on_pages(client, team):
 
 
 def test_an_empty_value_sorts_below_every_value_in_the_api(client_for, team, member):
-
     used, _ = services.api_key_create(team=team, name="used", role="member", created_by=member)
     services.api_key_create(team=team, name="never used", role="member", created_by=member)
-    type(used).objects.filter(pk=used.pk).update(last_used_at=NOW)
+    ApiKey.objects.filter(pk=used.pk).update(last_used_at=NOW)
     api = client_for(member)
     names = lambda ordering: [  # noqa: E731
         key["name"] for key in api.get("/api/v1/api-keys/", {"ordering": ordering}).json()["results"]

@@ -120,3 +120,37 @@ def test_the_orderings_a_list_takes_work_and_are_in_the_schema(team_key_client, 
     parameters = schema["paths"]["/api/v1/observability/executions/"]["get"]["parameters"]
     ordering = next(p for p in parameters if p["name"] == "ordering")
     assert ordering["schema"]["enum"] == ["started_at", "-started_at", "duration_ms", "-duration_ms"]
+
+
+def _api_views():
+    from django.urls import URLResolver, get_resolver
+
+    def walk(patterns):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns)
+            elif getattr(pattern.callback, "cls", None) is not None:
+                yield pattern.callback.cls
+
+    return set(walk(get_resolver().url_patterns))
+
+
+def test_a_cursor_paginated_list_sorts_only_by_fields_that_cannot_be_empty():
+    """The API sorts an empty value below every value (``crucible.lists.ordering_terms``), but DRF's
+    cursor pagination orders by the bare field names and pages by ``field < position``, which no
+    NULL passes: a nullable sort key there would drop rows. Every cursor-paginated list sorts by
+    fields that cannot be NULL."""
+    from crucible.api.pagination import CursorPagination
+
+    checked = []
+    for view in _api_views():
+        paginator = getattr(view, "pagination_class", None)
+        if not (isinstance(paginator, type) and issubclass(paginator, CursorPagination)):
+            continue
+        model = view.serializer_class.Meta.model
+        orderings = list(getattr(view, "ordering_fields", None) or [])
+        for name in (*orderings, *([view.cursor_ordering] if getattr(view, "cursor_ordering", None) else [])):
+            field = model._meta.get_field(name.lstrip("-"))
+            assert not field.null, (view.__name__, name)
+            checked.append((view.__name__, name))
+    assert len({name for name, _ in checked}) >= 4, checked  # executions, traces, builds, results

@@ -1,5 +1,5 @@
-"""The span table's indexes serve its reads. The trace index (a partial hash index, migration 0014) serves every read by trace
-id, whatever the number of trace ids asked at once: span ingest's stored-span read names every
+"""The span table's indexes serve its reads. The trace index (a partial hash index, migration
+0014) serves every read by trace id, whatever the number of trace ids asked at once: span ingest's stored-span read names every
 trace of its batch, and the planner proves the index's predicate (trace_id <> '') from an array of
 at most 100 ids, so the query says it itself (issue 16, docs/observability.md "Index cost"). The
 executions list, page and API, sorted by start, duration or cost in either direction, reads an
@@ -14,8 +14,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from observability.filters import ExecutionFilterSet
 from observability.ingest.spans import STORED_SQL
 from observability.models import Execution
+from observability.views import ExecutionListView
 
 pytestmark = pytest.mark.django_db
 MANY = 150  # the planner proves a partial index's predicate from an array of at most 100 elements
@@ -58,18 +60,16 @@ def _plan(sql: str, params=None, *, sorting: bool = True) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def _trace_index_partitions() -> set[str]:
+def _reads(plan: str, index: str) -> bool:
+    """Whether ``plan`` scans a partition of the partitioned index ``index``."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-            " WHERE i.inhparent = 'execution_trace_hash'::regclass"
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass",
+            [index],
         )
-        return {row[0] for row in cursor.fetchall()}
-
-
-def _uses_trace_index(plan: str) -> bool:
-    used = set(re.findall(r"(?:Bitmap Index|Index) Scan (?:Backward )?(?:using|on) (\S+)", plan))
-    return bool(used & _trace_index_partitions())
+        partitions = {row[0] for row in cursor.fetchall()}
+    used = set(re.findall(r"(?:Bitmap Index|Index Only|Index) Scan (?:Backward )?(?:using|on) (\S+)", plan))
+    return bool(used & partitions)
 
 
 def test_the_trace_index_is_a_partial_hash_index():
@@ -83,12 +83,12 @@ def test_the_trace_index_is_a_partial_hash_index():
 def test_span_ingest_reads_the_stored_spans_of_its_traces_by_the_index(spans, traces):
     named = [f"{n:032x}" for n in range(100, 100 + traces)]
     plan = _plan(STORED_SQL, {"team_id": spans.pk, "traces": named, "ids": ["c5", "c6"]})
-    assert _uses_trace_index(plan) and "Seq Scan" not in plan
+    assert _reads(plan, "execution_trace_hash") and "Seq Scan" not in plan
 
 
 def test_the_trace_tree_reads_its_spans_by_the_index(spans):
     queryset = Execution.objects.filter(team_id=spans.pk, trace_id=f"{100:032x}").order_by("started_at", "id")
-    assert _uses_trace_index(_plan(*queryset.query.sql_with_params()))
+    assert _reads(_plan(*queryset.query.sql_with_params()), "execution_trace_hash")
 
 
 def _listing_query(client, url: str) -> str:
@@ -127,20 +127,6 @@ def test_the_executions_api_reads_each_sort_from_an_index(spans, client_for, mem
     assert not _full_sorts(plan), plan
 
 
-def _index_partitions(index: str) -> set[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass",
-            [index],
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
-def _reads(plan: str, index: str) -> bool:
-    used = set(re.findall(r"(?:Bitmap Index|Index Only|Index) Scan (?:Backward )?(?:using|on) (\S+)", plan))
-    return bool(used & _index_partitions(index))
-
-
 @pytest.mark.parametrize("ordering", ["-duration", "cost"])
 def test_a_list_narrowed_to_an_agent_reads_the_agents_rows_not_the_sort_index(spans, client_for, member, ordering):
     """One agent's slowest runs are not spread evenly over the team's: walking the team-wide sort
@@ -156,9 +142,6 @@ def test_a_list_narrowed_to_an_agent_reads_the_agents_rows_not_the_sort_index(sp
 def test_a_prepared_statements_generic_plan_still_reads_the_sort_index(spans):
     """Parameters are bound server-side and a statement run often is prepared: its generic plan
     knows no parameter value, so the condition that opens the partial index is SQL text."""
-    from observability.filters import ExecutionFilterSet
-    from observability.views import ExecutionListView
-
     queryset = ExecutionFilterSet({}, queryset=Execution.objects.filter(team_id=spans.pk)).qs
     queryset = ExecutionListView().order(queryset, "-duration")[:51]
     sql, params = queryset.query.sql_with_params()

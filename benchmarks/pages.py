@@ -96,6 +96,8 @@ def pages(team: Team) -> dict[str, str]:
     trace = Trace.objects.filter(team=team).order_by("-started_at").first()
     if trace:
         found["observability trace"] = f"/observability/traces/{trace.trace_id}/"
+        found["observability traces slowest"] = "/observability/traces/?ordering=-duration"
+        found["observability traces most errors"] = "/observability/traces/?ordering=-errors"
     experiment = Experiment.objects.filter(team=team).order_by("-pk").first()
     if experiment:
         found["improvement report"] = f"/improvement/experiments/{experiment.pk}/"

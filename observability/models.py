@@ -310,6 +310,18 @@ class Trace(models.Model):
                 name="trace_team_user",
                 condition=~Q(end_user_id=""),
             ),
+            # The list sorted by each of these (pages and API): read in order and stopped at the page,
+            # the id breaking ties (most traces have no error and the same span count) in the order
+            # of the keyset cursor (crucible.api.pagination.CursorPagination) and the pages.
+            *(
+                models.Index(fields=["team", field, "id"], name=f"trace_team_{name}")
+                for field, name in (
+                    ("duration_ms", "duration"),
+                    ("cost", "cost"),
+                    ("span_count", "spans"),
+                    ("error_count", "errors"),
+                )
+            ),
         ]
 
     def __str__(self) -> str:

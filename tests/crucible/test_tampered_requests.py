@@ -12,9 +12,21 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 CURSOR_LISTS = ["/api/v1/improvement/assignments/", "/api/v1/observability/executions/?ordering=duration_ms"]
-TAMPERED_POSITIONS = ["o=0&p=abc", "o=0&p=nan", "o=0&p=inf", "o=0&p=1e308", "o=0&p=\x00"]
+# A cursor holds the sort value (p) and the id (k) of the row it stops at.
+TAMPERED_POSITIONS = [
+    "p=abc&k=1",
+    "p=nan&k=1",
+    "p=inf&k=1",
+    "p=1e308&k=1",
+    "p=\x00&k=1",
+    "p=1&k=abc",
+    "p=1&k=-1",
+    "p=1&k=99999999999999999999",
+    "p=1",
+    "k=1",
+]
 # 1e308 is a finite float, a valid position for duration_ms; for an id it is out of range.
-VALID_ELSEWHERE = {("/api/v1/observability/executions/?ordering=duration_ms", "o=0&p=1e308")}
+VALID_ELSEWHERE = {("/api/v1/observability/executions/?ordering=duration_ms", "p=1e308&k=1")}
 EXTREME_OFFSETS = [
     ("/teammemory/builds/", "since", "0001-01-01T00:00:00+23:59"),
     ("/teammemory/builds/", "until", "9999-12-31T23:59:59-23:59"),

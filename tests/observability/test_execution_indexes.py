@@ -93,16 +93,21 @@ def test_the_trace_tree_reads_its_spans_by_the_index(spans):
 
 def _listing_query(client, url: str) -> str:
     """The SQL of the one query of ``url`` that reads executions in an order."""
+    return _ordered_read(client, url, "observability_execution")[0]
+
+
+def _ordered_read(client, url: str, table: str):
+    """The SQL of the one query of ``url`` that reads ``table`` in an order, and the response."""
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     assert response.status_code == 200, response.content[:300]
     reads = [
         query["sql"]
         for query in queries.captured_queries
-        if 'FROM "observability_execution"' in query["sql"] and "ORDER BY" in query["sql"]
+        if f'FROM "{table}"' in query["sql"] and "ORDER BY" in query["sql"]
     ]
     assert len(reads) == 1, reads
-    return reads[0]
+    return reads[0], response
 
 
 def _full_sorts(plan: str) -> list[str]:

@@ -8,13 +8,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from observability.models import Trace
 
-from .test_execution_indexes import _full_sorts, _plan
+from .test_execution_indexes import _full_sorts, _ordered_read, _plan
 
 pytestmark = pytest.mark.django_db
 
@@ -37,16 +35,8 @@ def traces(team):
 
 
 def _trace_reads(client, url: str) -> tuple[str, dict]:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200, response.content[:300]
-    reads = [
-        q["sql"]
-        for q in queries.captured_queries
-        if 'FROM "observability_trace"' in q["sql"] and "ORDER BY" in q["sql"]
-    ]
-    assert len(reads) == 1, reads
-    return reads[0], (response.json() if url.startswith("/api/") else {})
+    sql, response = _ordered_read(client, url, "observability_trace")
+    return sql, (response.json() if url.startswith("/api/") else {})
 
 
 @pytest.mark.parametrize("ordering", ["started", "duration", "cost", "spans", "errors"])

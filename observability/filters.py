@@ -13,13 +13,22 @@ from observability.selectors import sessions, traces
 class ExecutionFilterSet(filters.FilterSet):
     """The executions list's filters, pages and API. A list narrowed only by ``SORT_INDEX_FILTERS``
     also says ``duration_ms >= 0`` (true of every execution): the partial indexes that sort by
-    duration and cost serve only a query saying it (``observability.models.SORT_INDEXED_SQL``). A
-    list narrowed by anything else (an agent, a model, an error type...) reads its rows by that
-    filter and sorts them: walking the team-wide sort index for one agent's slowest passed most of the
-    team's executions (an agent's runs are not spread evenly over the team's durations), 0.8 s
-    became 3.4-8 s on 10 million."""
+    duration and cost serve only a query saying it (``observability.models.SORT_INDEXED_SQL``),
+    and the planner then chooses between walking them and reading the rows the filters leave.
 
-    SORT_INDEX_FILTERS = frozenset({"team", "status", "started_after", "started_before", "min_duration_ms"})
+    A list narrowed by a column with an index of its own (an agent, a variant, a build, a trace
+    or client id) does not say it: it reads its rows by that index and sorts them. Walking the
+    team-wide sort index for one agent's slowest passed most of the team's executions (an agent's
+    runs are not spread evenly over the team's durations; 0.8 s became 3.4-8 s on 10 million).
+    Neither does a list narrowed by the error type, whose errors have durations of their own
+    (timeouts), nor by source or price. A model or a version has no index of its own, so without
+    the sort index its list read every execution of the team: 2-3.4 s on 10 million, a 503 on a
+    cold cache; with it, a model's slowest take milliseconds (docs/observability.md, "Sorting by
+    duration or cost")."""
+
+    SORT_INDEX_FILTERS = frozenset(
+        {"team", "status", "started_after", "started_before", "min_duration_ms", "model", "version", "unversioned"}
+    )
 
     team = filters.CharFilter(field_name="team__slug", label="Team slug")
     agent = filters.CharFilter(field_name="agent_name", label="Agent name")

@@ -103,10 +103,10 @@ class CursorPagination(StrictPageSizeMixin, pagination.CursorPagination):
     stable under inserts and constant cost per page, however deep. Ordering comes from
     ``?ordering=`` when the view allows it, else the view's ``cursor_ordering``.
 
-    The list is ordered by its sort field and then by id in the same direction, and a cursor
-    holds both of the row it stops at (``p`` and ``k``): the next page is the rows after that
-    pair, one row comparison ``(field, id) < (value, id)`` that an index on ``(team, field, id)``
-    serves as a bound. DRF's own cursor keeps the sort field alone plus an offset among rows of
+    The list is ordered by its sort fields and then by id in the same direction, and a cursor
+    holds their values in the row it stops at (``p``, one per field, and ``k``): the next page is
+    the rows after it, one row comparison ``(field, id) < (value, id)`` that an index on
+    ``(team, field, id)`` serves as a bound. DRF's own cursor keeps the sort field alone plus an offset among rows of
     equal value, capped at 1,000, in an order PostgreSQL leaves free among those rows: walking the
     traces by error count (most have none) gave 1,000 rows of which 673 were distinct."""
 
@@ -140,24 +140,38 @@ class CursorPagination(StrictPageSizeMixin, pagination.CursorPagination):
         return self.page
 
     def _keyset(self, ordering) -> tuple[str, ...]:
-        """The sort field, then the id in the same direction (the order of rows with equal values)."""
-        first = ordering[0]
-        if first.lstrip("-") in ("pk", self._model._meta.pk.name):
-            return (first,)
-        return (first, "-pk" if first.startswith("-") else "pk")
+        """The sort fields, then the id in the same direction (the order of rows with equal values).
+        A row comparison goes one way: fields sorted both ways are a 400 naming ``ordering``."""
+        if len({term.startswith("-") for term in ordering}) > 1:
+            raise ApiValidationError(
+                {"ordering": ["On this list the sort fields go one way: all with a leading '-' or none."]}
+            )
+        keys = []
+        for term in ordering:
+            keys.append(term)
+            if term.lstrip("-") in ("pk", self._model._meta.pk.name):
+                return tuple(keys)  # unique: nothing after it orders anything
+        return (*keys, "-pk" if ordering[0].startswith("-") else "pk")
 
     def _after(self, ordering, position):
-        """The rows after ``position`` (value, id) in ``ordering``: one row comparison."""
+        """The rows after ``position`` (the sort values and the id) in ``ordering``: one row comparison."""
         names = [term.lstrip("-") for term in ordering]
+        values, key = position
+        typed = [self._field(name).to_python(value) for name, value in zip(names, values, strict=False)]
         columns = Tuple(*(F(name) for name in names))
-        values = (self._field(names[0]).to_python(position[0]), int(position[1]))[: len(names)]
-        return TupleLessThan(columns, values) if ordering[0].startswith("-") else TupleGreaterThan(columns, values)
+        row = (*typed, int(key))[: len(names)]
+        return TupleLessThan(columns, row) if ordering[0].startswith("-") else TupleGreaterThan(columns, row)
 
     def _field(self, name):
         return self._model._meta.pk if name == "pk" else self._model._meta.get_field(name)
 
-    def _position_of(self, row) -> tuple[str, str]:
-        return (str(getattr(row, self.ordering[0].lstrip("-"))), str(row.pk))
+    def _sort_names(self) -> list[str]:
+        """The sort fields a cursor holds values of: all but a trailing id, which it holds as ``k``."""
+        names = [term.lstrip("-") for term in self.ordering]
+        return names[:-1] if names[-1] == "pk" else names
+
+    def _position_of(self, row) -> tuple[tuple[str, ...], str]:
+        return tuple(str(getattr(row, name)) for name in self._sort_names()), str(row.pk)
 
     def get_next_link(self):
         if not self.has_next:
@@ -173,37 +187,44 @@ class CursorPagination(StrictPageSizeMixin, pagination.CursorPagination):
         return self.encode_cursor(pagination.Cursor(offset=0, reverse=True, position=position))
 
     def encode_cursor(self, cursor):
-        tokens = {"r": "1"} if cursor.reverse else {}
+        tokens = [("r", "1")] if cursor.reverse else []
         if cursor.position is not None:
-            tokens["p"], tokens["k"] = cursor.position
+            values, key = cursor.position
+            tokens += [*(("p", value) for value in values), ("k", key)]
         encoded = b64encode(parse.urlencode(tokens).encode("ascii")).decode("ascii")
         return replace_query_param(self.base_url, self.cursor_query_param, encoded)
 
     def decode_cursor(self, request):
         """A cursor this API gave out, else 404: a tampered ``p=abc``, ``p=nan``, ``p=1e308`` on an
-        id, a NUL, an id out of range or a position without its id would reach the database as an
-        error (a 500) or a wrong page."""
+        id, a NUL, an id out of range, or values that do not match the sort fields would reach the
+        database as an error (a 500) or a wrong page."""
         encoded = request.query_params.get(self.cursor_query_param)
         if encoded is None:
             return None
         try:
             tokens = parse.parse_qs(b64decode(encoded.encode("ascii")).decode("ascii"), keep_blank_values=True)
-            reverse = tokens.get("r", ["0"])[0] in ("1",)
-            value, key = tokens.get("p", [None])[0], tokens.get("k", [None])[0]
+            reverse = tokens.get("r", ["0"]) == ["1"]
+            values, keys = tokens.get("p", []), tokens.get("k", [])
         except (TypeError, ValueError, UnicodeError, binascii.Error):
             raise NotFound(self.invalid_cursor_message) from None
-        if value is None and key is None:  # the first page, or (reverse) the last
+        if not values and not keys:  # the first page, or (reverse) the last
             return pagination.Cursor(offset=0, reverse=True, position=None) if reverse else None
-        if value is None or key is None or not self._position_is_valid(value) or not _is_id(key):
+        names = self._sort_names()
+        if (
+            len(keys) != 1
+            or not _is_id(keys[0])
+            or len(values) != len(names)
+            or not all(self._value_is_valid(name, value) for name, value in zip(names, values, strict=True))
+        ):
             raise NotFound(self.invalid_cursor_message)
-        return pagination.Cursor(offset=0, reverse=reverse, position=(value, key))
+        return pagination.Cursor(offset=0, reverse=reverse, position=(tuple(values), keys[0]))
 
-    def _position_is_valid(self, position: str) -> bool:
-        if "\x00" in position:
+    def _value_is_valid(self, name: str, text: str) -> bool:
+        if "\x00" in text:
             return False
-        field = self._field(self.ordering[0].lstrip("-"))
+        field = self._field(name)
         try:
-            value = field.to_python(position)
+            value = field.to_python(text)
         except (ValidationError, ValueError, TypeError, OverflowError):
             return False
         if isinstance(field, (models.IntegerField, models.AutoField)) and value is not None:

@@ -115,3 +115,15 @@ def test_an_empty_cursor_is_the_first_page_and_a_bare_reverse_one_the_last(many_
     last = team_key_client.get(f"{url}&cursor={base64.b64encode(b'r=1').decode()}").json()
     assert [row["trace_id"] for row in last["results"]] == [t for page in pages for t in page][-500:]
     assert last["next"] is None and last["previous"] is not None
+
+
+def test_two_sort_fields_page_by_both_and_the_id(many_traces, team_key_client):
+    pages = _walk(team_key_client, "/api/v1/observability/traces/?ordering=-error_count,-span_count&page_size=200")
+    expected = sorted(many_traces, key=lambda t: (t.error_count, t.span_count, t.pk), reverse=True)
+    assert [trace_id for page in pages for trace_id in page] == [t.trace_id for t in expected]
+
+
+def test_sort_fields_going_both_ways_are_a_400_naming_ordering(many_traces, team_key_client):
+    response = team_key_client.get("/api/v1/observability/traces/?ordering=-error_count,span_count")
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["ordering"]

@@ -65,7 +65,8 @@ def ordering_terms(model, terms) -> list:
     return ordered
 
 
-def _reversed(term: str) -> str:
+def reversed_term(term: str) -> str:
+    """An ``order_by`` term the other way round ("-name" <-> "name")."""
     return term[1:] if term.startswith("-") else f"-{term}"
 
 
@@ -186,7 +187,7 @@ class FilteredListView(TeamPageMixin, TemplateView):
             return queryset
         descending = ordering.startswith("-")
         fields = [f"-{name}" if descending else name for name in self.sorts[ordering.lstrip("-")]]
-        ties = self.tiebreak if descending else [_reversed(term) for term in self.tiebreak]
+        ties = self.tiebreak if descending else [reversed_term(term) for term in self.tiebreak]
         return queryset.order_by(*ordering_terms(queryset.model, [*fields, *ties]))
 
     def url_with(self, **changes) -> str:

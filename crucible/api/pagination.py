@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.utils.urls import replace_query_param
 
 from crucible.limits import BIGINT_MAX
+from crucible.lists import reversed_term
 
 # PostgreSQL bigint; a cursor position outside it is not a position the API ever gave out.
 _BIGINT = BIGINT_MAX
@@ -106,9 +107,10 @@ class CursorPagination(StrictPageSizeMixin, pagination.CursorPagination):
     The list is ordered by its sort fields and then by id in the same direction, and a cursor
     holds their values in the row it stops at (``p``, one per field, and ``k``): the next page is
     the rows after it, one row comparison ``(field, id) < (value, id)`` that an index on
-    ``(team, field, id)`` serves as a bound. DRF's own cursor keeps the sort field alone plus an offset among rows of
-    equal value, capped at 1,000, in an order PostgreSQL leaves free among those rows: walking the
-    traces by error count (most have none) gave 1,000 rows of which 673 were distinct."""
+    ``(team, field, id)`` serves as a bound. DRF's own cursor keeps the first sort field alone
+    plus an offset among rows of equal value, capped at 1,000, in an order PostgreSQL leaves free
+    among those rows: walking the traces by error count (most have none) gave 1,000 rows of which
+    673 were distinct."""
 
     page_size_query_param = "page_size"
     max_page_size = settings.API_MAX_PAGE_SIZE
@@ -123,7 +125,7 @@ class CursorPagination(StrictPageSizeMixin, pagination.CursorPagination):
         self.cursor = self.decode_cursor(request)
         reverse, position = (False, None) if self.cursor is None else (self.cursor.reverse, self.cursor.position)
 
-        ordering = pagination._reverse_ordering(self.ordering) if reverse else self.ordering
+        ordering = [reversed_term(term) for term in self.ordering] if reverse else self.ordering
         queryset = queryset.order_by(*ordering)
         if position is not None:
             queryset = queryset.filter(self._after(ordering, position))

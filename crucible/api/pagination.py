@@ -1,6 +1,7 @@
 import binascii
 import math
 from base64 import b64decode, b64encode
+from datetime import datetime
 from urllib import parse
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.core.paginator import Paginator as DjangoPaginator
 from django.db import models
 from django.db.models import F
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.utils import timezone
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as ApiValidationError
@@ -235,6 +237,8 @@ class CursorPagination(StrictPageSizeMixin, pagination.CursorPagination):
             return math.isfinite(value)
         if hasattr(value, "is_finite"):  # Decimal
             return value.is_finite()
+        if isinstance(value, datetime):  # the API writes the offset; a time without one is not its
+            return timezone.is_aware(value)
         return value is not None
 
     def get_ordering(self, request, queryset, view):

@@ -136,9 +136,9 @@ def _api_views():
 
 
 def test_a_cursor_paginated_list_sorts_only_by_fields_that_cannot_be_empty():
-    """The API sorts an empty value below every value (``crucible.lists.ordering_terms``), but DRF's
-    cursor pagination orders by the bare field names and pages by ``field < position``, which no
-    NULL passes: a nullable sort key there would drop rows. Every cursor-paginated list sorts by
+    """The API sorts an empty value below every value (``crucible.lists.ordering_terms``), but the
+    keyset cursor orders by the bare field names and pages by ``(field, id) < (value, id)``, which
+    no NULL passes: a nullable sort key there would drop rows. Every cursor-paginated list sorts by
     fields that cannot be NULL."""
     from crucible.api.pagination import CursorPagination
 

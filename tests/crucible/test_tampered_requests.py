@@ -24,7 +24,10 @@ TAMPERED_POSITIONS = [
     "p=1&k=99999999999999999999",
     "p=1",
     "k=1",
+    "p=1&p=2&k=1",
 ]
+# Positions of a start time: the API writes them with their offset; one without is a time in no zone.
+TAMPERED_TIMES = ["p=2026-12-01 00:00:00&k=1", "p=2026-12-01&k=1", "p=2026-13-01T00:00:00Z&k=1"]
 # 1e308 is a finite float, a valid position for duration_ms; for an id it is out of range.
 VALID_ELSEWHERE = {("/api/v1/observability/executions/?ordering=duration_ms", "p=1e308&k=1")}
 EXTREME_OFFSETS = [
@@ -35,6 +38,7 @@ EXTREME_OFFSETS = [
 ]
 FIFTEEN = (
     [("cursor", url, position) for url in CURSOR_LISTS for position in TAMPERED_POSITIONS]
+    + [("cursor", "/api/v1/observability/executions/", position) for position in TAMPERED_TIMES]
     + [("nul-path", "/observability/agents/%00/", None)]
     + [("offset", f"{page}?{name}={quote(value)}", name) for page, name, value in EXTREME_OFFSETS]
 )

@@ -28,6 +28,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -58,7 +59,7 @@ from crucible.models import Role, Team  # noqa: E402
 def pages(team: Team) -> dict[str, str]:
     from improvement.models import Experiment
     from marketplace.models import Agent
-    from observability.models import DailyRollup, Trace
+    from observability.models import DailyRollup, ErrorRollup, Trace
     from teammemory.models import Build
 
     found = {
@@ -92,6 +93,17 @@ def pages(team: Team) -> dict[str, str]:
         found["observability agent"] = f"/observability/agents/{rollup.agent_name}/"
         found["observability agent slowest"] = (
             f"/observability/executions/?agent={rollup.agent_name}&ordering=-duration"
+        )
+    error_type = (
+        ErrorRollup.objects.filter(team=team)
+        .exclude(error_type="")
+        .order_by("-bucket")
+        .values_list("error_type", flat=True)
+        .first()
+    )
+    if error_type:
+        found["observability executions by error type"] = (
+            f"/observability/executions/?{urlencode({'error_type': error_type})}"
         )
     trace = Trace.objects.filter(team=team).order_by("-started_at").first()
     if trace:

@@ -134,6 +134,20 @@ def test_executions_list_is_scoped_filtered_and_cheap(member_client, seeded, dja
     assert [r["model"] for r in unpriced] == ["homegrown-llm"] and unpriced[0]["unpriced"] is True
 
 
+def test_executions_narrowed_by_an_error_type_are_that_types_runs_newest_first(member_client, seeded):
+    timeouts = member_client.get(f"{BASE}/executions/?error_type=Timeout&page_size=4").json()
+    first = timeouts["results"]
+    rest = member_client.get(timeouts["next"]).json()["results"]
+    runs = first + rest
+    assert len(runs) == 6 and {(r["agent_name"], r["status"], r["error_type"]) for r in runs} == {
+        ("coder", "error", "Timeout")
+    }
+    assert [r["started_at"] for r in runs] == sorted((r["started_at"] for r in runs), reverse=True)
+    slowest = member_client.get(f"{BASE}/executions/?error_type=Timeout&ordering=-duration_ms").json()["results"]
+    assert [r["duration_ms"] for r in slowest] == [2250.0, 2200.0, 2150.0, 2100.0, 2050.0, 2000.0]
+    assert member_client.get(f"{BASE}/executions/?error_type=RateLimit").json()["results"] == []
+
+
 def test_other_teams_execution_is_404(member_client, seeded):
     from observability.models import Execution
 

@@ -4,7 +4,9 @@ trace of its batch, and the planner proves the index's predicate (trace_id <> ''
 at most 100 ids, so the query says it itself (issue 16, docs/observability.md "Index cost"). The
 executions list, page and API, sorted by start, duration or cost in either direction, reads an
 index in that order and stops at the page: no sort of all the team's executions, which passed the
-statement timeout at 10 million (docs/observability.md "Sorting by duration or cost")."""
+statement timeout at 10 million (docs/observability.md "Sorting by duration or cost"). The list
+narrowed by an error type reads the failed runs' index of that type, the unpriced runs the cost
+index."""
 
 from __future__ import annotations
 
@@ -172,3 +174,45 @@ def test_a_list_narrowed_by_a_model_or_version_can_read_the_sort_index(
     sql = _listing_query(client_for(member), f"/observability/executions/?ordering=-duration&{narrowed}")
     plan = _plan(sql, sorting=False)
     assert (_reads(plan, "execution_team_duration") and not _full_sorts(plan)) is reads_the_sort_index, plan
+
+
+@pytest.mark.parametrize("ordering", ["", "&ordering=-duration", "&ordering=started"])
+@pytest.mark.parametrize("path", ["/observability/executions/", "/api/v1/observability/executions/"])
+def test_a_list_narrowed_by_an_error_type_reads_the_failed_runs_index(spans, client_for, member, path, ordering):
+    """Without an index on the type, the newest-first walk checked every run of the team for it: a
+    type few runs have answered 503 on 10 million executions, one none has read them all."""
+    ordering = (
+        ordering.replace("duration", "duration_ms").replace("started", "started_at") if "api" in path else ordering
+    )
+    plan = _plan(_listing_query(client_for(member), f"{path}?error_type=Timeout{ordering}"))
+    assert _reads(plan, "execution_team_error_type"), plan
+
+
+def test_a_prepared_statements_generic_plan_still_reads_the_failed_runs_index(spans):
+    """The type is bound as a parameter: a generic plan proves the partial index's condition only
+    from the condition stated as SQL text."""
+    queryset = ExecutionFilterSet({"error_type": "Timeout"}, queryset=Execution.objects.filter(team_id=spans.pk)).qs
+    queryset = ExecutionListView().order(queryset, "-started")[:51]
+    sql, params = queryset.query.sql_with_params()
+    numbered = iter(range(1, len(params) + 1))
+    generic = re.sub(r"%s", lambda _: f"${next(numbered)}", sql)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN (GENERIC_PLAN) " + generic)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert _reads(plan, "execution_team_error_type"), plan
+
+
+@pytest.mark.parametrize("ordering", ["", "&ordering=-duration"])
+def test_the_unpriced_runs_are_read_from_the_cost_index(spans, client_for, member, ordering):
+    """The cost index sorts the unpriced runs first: the list of them reads them there, not every
+    run of the team (2 s on 10 million when the team has none)."""
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE observability_execution SET cost = 0.01 WHERE team_id = %s", [spans.pk])
+        cursor.execute(
+            "SELECT DISTINCT tableoid::regclass::text FROM observability_execution WHERE team_id = %s", [spans.pk]
+        )
+        for (partition,) in cursor.fetchall():
+            cursor.execute(f'ANALYZE "{partition}"')
+    plan = _plan(_listing_query(client_for(member), f"/observability/executions/?unpriced=true{ordering}"))
+    assert _reads(plan, "execution_team_cost"), plan

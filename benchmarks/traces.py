@@ -13,6 +13,11 @@ a retrieval and an embedding), sent
     CRUCIBLE_DB_NAME=bench_traces .venv/bin/python benchmarks/traces.py --quick       # CI-sized
     CRUCIBLE_DB_NAME=bench_traces .venv/bin/python benchmarks/traces.py               # 5,000 spans x 5 rounds
     CRUCIBLE_DB_NAME=bench_traces .venv/bin/python benchmarks/traces.py --spans 100000 --repeats 1 --disk
+    CRUCIBLE_DB_NAME=bench_traces .venv/bin/python benchmarks/traces.py --quick --batch 200 --split
+
+``--split`` spreads each trace over the round's requests (each request carries the same position of
+every trace: the root spans first, then the first child of each, ...), so each trace summary is
+upserted once per request, as from an exporter that flushes every few seconds while its traces run.
 
 The three run in interleaved rounds (``benchmarks/_measure.py``) and the medians are compared; CPU
 per span (this process and its PostgreSQL backend) gives spans per second per core. ``--disk``
@@ -297,7 +302,13 @@ def empty_tables() -> None:
         cursor.execute(f"TRUNCATE {', '.join((*DISK_TABLES, *ROLLUP_TABLES, 'observability_errorrollup'))} CASCADE")
 
 
-def bench(n_spans: int, batch: int, repeats: int, disk: bool = False) -> dict:
+def split(spans: list[dict]) -> list[dict]:
+    """The spans by their position in their trace: every trace's root, then every trace's first
+    child, and so on (a trace in every request of a round)."""
+    return [span for position in range(len(SHAPE)) for span in spans[position :: len(SHAPE)]]
+
+
+def bench(n_spans: int, batch: int, repeats: int, disk: bool = False, spread: bool = False) -> dict:
     """Interleaved rounds of the raw COPY, the batch API and OTLP; medians of the rounds."""
     team = team_named("bench-traces")
     _, raw_key = core.api_key_create(team=team, name="bench")
@@ -307,10 +318,11 @@ def bench(n_spans: int, batch: int, repeats: int, disk: bool = False) -> dict:
     spans = n_traces * len(SHAPE)
     client = Client()
     copy_spans = make_spans(n_traces, random.Random(1), now)
+    order = split if spread else list
     api_bodies = [
-        json.dumps({"events": chunk}) for chunk in _chunks(make_spans(n_traces, random.Random(2), now), batch)
+        json.dumps({"events": chunk}) for chunk in _chunks(order(make_spans(n_traces, random.Random(2), now)), batch)
     ]
-    otlp = otlp_bodies(make_spans(n_traces, random.Random(3), now), batch)
+    otlp = otlp_bodies(order(make_spans(n_traces, random.Random(3), now)), batch)
 
     def copy_run():
         clear(team)
@@ -368,6 +380,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=None, help="Interleaved rounds (default 5).")
     parser.add_argument("--quick", action="store_true", help="CI-sized: 2,000 spans, 3 rounds.")
     parser.add_argument("--disk", action="store_true", help="Also measure the disk per million spans.")
+    parser.add_argument("--split", action="store_true", help="Each trace's spans spread over the round's requests.")
     args = parser.parse_args()
     spans = args.spans or (2_000 if args.quick else 5_000)
     repeats = args.repeats or (3 if args.quick else 5)
@@ -375,9 +388,10 @@ def main():
     print(f"database {DB_NAME}; PostgreSQL; load average {load_average()}")
     print(
         f"Trace ingest: {spans:,} spans per round (traces of 10, ~2 KB of messages per LLM span),"
-        f" {args.batch} per request, {repeats} interleaved rounds (medians)"
+        f" {args.batch} per request{', each trace spread over the requests' if args.split else ''},"
+        f" {repeats} interleaved rounds (medians)"
     )
-    r = bench(spans, args.batch, repeats, disk=args.disk)
+    r = bench(spans, args.batch, repeats, disk=args.disk, spread=args.split)
     print(f"  raw COPY (spans, payloads, traces)  : {r['copy']:>10,.0f} spans/s")
     print(f"  batch API /spans/, test client       : {r['api']:>10,.0f} spans/s   = {r['api'] / r['copy']:.2f} x COPY")
     print(

@@ -4,7 +4,7 @@ from django.db.models import Q
 from django_filters import rest_framework as filters
 
 from alerts.models import WINDOW_CHOICES, AlertRule, AlertTransition, Metric, State
-from crucible.filters import IdFilter, IsoDateTimeFilter
+from crucible.filters import BooleanFilter, IdFilter, IsoDateTimeFilter
 
 
 class AlertRuleFilterSet(filters.FilterSet):
@@ -14,8 +14,8 @@ class AlertRuleFilterSet(filters.FilterSet):
     agent = filters.CharFilter(field_name="agent_name", label="Agent")
     tag = filters.CharFilter(field_name="tag", label="Tag")
     window_minutes = filters.TypedChoiceFilter(choices=WINDOW_CHOICES, coerce=int, label="Window")
-    enabled = filters.BooleanFilter()
-    muted = filters.BooleanFilter(method="filter_muted", label="Muted now")
+    enabled = BooleanFilter()
+    muted = BooleanFilter(method="filter_muted", label="Muted now")
 
     class Meta:
         model = AlertRule

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django import forms as django_forms
 from django.core.exceptions import ValidationError
-from django_filters import fields
+from django_filters import fields, widgets
 from django_filters import rest_framework as filters
 
 from crucible.limits import BIGINT_MAX
@@ -43,4 +43,21 @@ class IdFilter(filters.NumberFilter):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", BIGINT_MAX)
+        super().__init__(*args, **kwargs)
+
+
+class AnyBooleanWidget(widgets.BooleanWidget):
+    """django-filter's true/false select, with "Any" for the empty choice: it reads "no filter",
+    where django-filter's "Unknown" read like a value of the field."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = [("", "Any"), ("true", "Yes"), ("false", "No")]
+
+
+class BooleanFilter(filters.BooleanFilter):
+    """A yes/no filter (``true``/``false`` in the API); pages show it as Any / Yes / No."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", AnyBooleanWidget)
         super().__init__(*args, **kwargs)

@@ -216,6 +216,10 @@ API_MAX_PAGE_SIZE = env_int("CRUCIBLE_API_MAX_PAGE_SIZE", 500)
 # elsewhere stops working within it (at once in the process that revoked it). 0: look up every time.
 API_KEY_CACHE_SECONDS = env_float("CRUCIBLE_API_KEY_CACHE_SECONDS", 10.0)
 
+# The empty choice of a filter's select on the list pages reads "no filter" (django-filter's
+# default is a row of dashes); yes/no filters say the same (crucible.filters.BooleanFilter).
+FILTERS_EMPTY_CHOICE_LABEL = "Any"
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "crucible.api.authentication.ApiKeyAuthentication",

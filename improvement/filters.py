@@ -3,7 +3,7 @@
 from django.db.models import Q
 from django_filters import rest_framework as filters
 
-from crucible.filters import IdFilter, IsoDateTimeFilter
+from crucible.filters import BooleanFilter, IdFilter, IsoDateTimeFilter
 from improvement.models import Assignment, Experiment, Rollout, RolloutStatus, Status, Strategy, Variant
 
 
@@ -11,9 +11,9 @@ class ExperimentFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="filter_q", label="Search", help_text="In the name or the description.")
     name = filters.CharFilter(lookup_expr="icontains")
     status = filters.MultipleChoiceFilter(choices=Status.choices)
-    strategy = filters.ChoiceFilter(choices=Strategy.choices, empty_label="any")
+    strategy = filters.ChoiceFilter(choices=Strategy.choices)
     agent = IdFilter(field_name="agent_id", label="Agent id")
-    has_winner = filters.BooleanFilter(field_name="winner", lookup_expr="isnull", exclude=True, label="Has a winner")
+    has_winner = BooleanFilter(field_name="winner", lookup_expr="isnull", exclude=True, label="Has a winner")
     created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", label="Created at or after")
     created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", label="Created before")
 
@@ -29,8 +29,8 @@ class VariantFilterSet(filters.FilterSet):
     experiment = IdFilter(field_name="experiment_id")
     experiment_name = filters.CharFilter(field_name="experiment__name")
     name = filters.CharFilter(lookup_expr="icontains")
-    is_control = filters.BooleanFilter()
-    retired = filters.BooleanFilter(field_name="retired_at", lookup_expr="isnull", exclude=True)
+    is_control = BooleanFilter()
+    retired = BooleanFilter(field_name="retired_at", lookup_expr="isnull", exclude=True)
     min_results = filters.NumberFilter(field_name="results_count", lookup_expr="gte")
 
     class Meta:
@@ -41,7 +41,7 @@ class VariantFilterSet(filters.FilterSet):
 class AssignmentFilterSet(filters.FilterSet):
     experiment = IdFilter(field_name="experiment_id")
     variant = IdFilter(field_name="variant_id")
-    has_result = filters.BooleanFilter(field_name="result_at", lookup_expr="isnull", exclude=True)
+    has_result = BooleanFilter(field_name="result_at", lookup_expr="isnull", exclude=True)
     created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

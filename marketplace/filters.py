@@ -6,7 +6,7 @@ from django import forms
 from django_filters import rest_framework as filters
 
 from crucible import access
-from crucible.filters import IdFilter
+from crucible.filters import BooleanFilter, IdFilter
 from marketplace import conf, selectors
 from marketplace.models import Agent, AgentVersion, Category, Installation, Rating
 
@@ -21,7 +21,7 @@ class AgentFilterSet(filters.FilterSet):
     category = filters.ChoiceFilter(choices=Category.choices, method="noop")
     tag = filters.CharFilter(method="noop", max_length=40, label="Tag")
     min_rating = filters.NumberFilter(method="noop", min_value=0, max_value=5, label="Minimum rating")
-    verified = filters.BooleanFilter(
+    verified = BooleanFilter(
         method="noop",
         label="Verified publisher",
         widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")]),
@@ -84,6 +84,8 @@ class AgentVersionFilterSet(filters.FilterSet):
     # 400 for an unknown id but 200 for another team's private one, telling callers it exists.
     agent = IdFilter(field_name="agent_id", label="Agent id")
     version = filters.CharFilter(field_name="version")
+    is_yanked = BooleanFilter()
+    is_release = BooleanFilter()
 
     class Meta:
         model = AgentVersion
@@ -94,8 +96,9 @@ class InstallationFilterSet(filters.FilterSet):
     # By id, without checking that the agent exists: a choice filter over all agents would answer
     # 400 for an unknown id but 200 for another team's private one, telling callers it exists.
     agent = IdFilter(field_name="agent_id", label="Agent id")
-    active = filters.BooleanFilter(field_name="uninstalled_at", lookup_expr="isnull", label="Installed now")
+    active = BooleanFilter(field_name="uninstalled_at", lookup_expr="isnull", label="Installed now")
     team = filters.CharFilter(field_name="team__slug", label="Team (slug)")
+    pinned = BooleanFilter()
 
     class Meta:
         model = Installation
@@ -108,7 +111,7 @@ class RatingFilterSet(filters.FilterSet):
     agent = IdFilter(field_name="agent_id", label="Agent id")
     min_stars = filters.NumberFilter(field_name="stars", lookup_expr="gte", min_value=1, max_value=5)
     user = filters.CharFilter(field_name="user__username")
-    has_review = filters.BooleanFilter(method="filter_has_review")
+    has_review = BooleanFilter(method="filter_has_review")
 
     class Meta:
         model = Rating

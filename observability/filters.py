@@ -5,7 +5,7 @@ from django.utils import timezone
 from django_filters import rest_framework as filters
 
 from crucible import access
-from crucible.filters import IdFilter, IsoDateTimeFilter
+from crucible.filters import BooleanFilter, IdFilter, IsoDateTimeFilter
 from observability.models import (
     ERROR_TYPED_SQL,
     SORT_INDEXED_SQL,
@@ -54,14 +54,14 @@ class ExecutionFilterSet(filters.FilterSet):
     agent = filters.CharFilter(field_name="agent_name", label="Agent name")
     model = filters.CharFilter(field_name="model")
     version = filters.CharFilter(field_name="version")
-    unversioned = filters.BooleanFilter(method="filter_unversioned", label="Without a version")
+    unversioned = BooleanFilter(method="filter_unversioned", label="Without a version")
     status = filters.ChoiceFilter(choices=ExecutionStatus.choices)
     source = filters.ChoiceFilter(choices=ExecutionSource.choices)
     error_type = filters.CharFilter(method="filter_error_type")
     started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="Started at or after")
     started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")
     min_duration_ms = filters.NumberFilter(field_name="duration_ms", lookup_expr="gte", label="Duration at least (ms)")
-    unpriced = filters.BooleanFilter(field_name="cost", lookup_expr="isnull", label="Unpriced (no cost)")
+    unpriced = BooleanFilter(field_name="cost", lookup_expr="isnull", label="Unpriced (no cost)")
     variant = IdFilter(field_name="variant_id", label="Variant id")
     build = IdFilter(field_name="build_id", label="Build id")
     trace_id = filters.CharFilter(field_name="trace_id")

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from crucible import access, services
 from crucible.api.serializers import OutputModelSerializer, StrictFieldsMixin
 from crucible.api.viewsets import TeamScopedMixin
+from crucible.filters import BooleanFilter
 from crucible.models import API_KEY_ROLES, ApiKey, Role, Team
 
 
@@ -27,6 +28,7 @@ class TeamSerializer(OutputModelSerializer):
 
 class TeamFilterSet(filters.FilterSet):
     name = filters.CharFilter(lookup_expr="icontains")
+    is_verified = BooleanFilter()
 
     class Meta:
         model = Team
@@ -81,7 +83,7 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
 
 
 class ApiKeyFilterSet(filters.FilterSet):
-    active = filters.BooleanFilter(field_name="revoked_at", lookup_expr="isnull", label="Active (not revoked)")
+    active = BooleanFilter(field_name="revoked_at", lookup_expr="isnull", label="Active (not revoked)")
 
     class Meta:
         model = ApiKey

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from crucible import access
 from crucible.api.serializers import OutputModelSerializer, ShapeOnlyMixin, StrictFieldsMixin
 from crucible.api.viewsets import TeamScopedMixin
-from crucible.filters import IdFilter
+from crucible.filters import BooleanFilter, IdFilter
 from crucible.notifications import selectors, services
 from crucible.notifications.kinds import KIND_CHOICES
 from crucible.notifications.models import (
@@ -61,7 +61,7 @@ class UnreadSerializer(serializers.Serializer):
 
 
 class NotificationFilterSet(filters.FilterSet):
-    unread = filters.BooleanFilter(field_name="read_at", lookup_expr="isnull", label="Unread only")
+    unread = BooleanFilter(field_name="read_at", lookup_expr="isnull", label="Unread only")
     kind = filters.CharFilter(field_name="event__kind")
     team = filters.CharFilter(field_name="team__slug")
 
@@ -155,6 +155,8 @@ class WebhookInputSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializers.Seri
 
 
 class WebhookFilterSet(filters.FilterSet):
+    is_active = BooleanFilter()
+
     class Meta:
         model = Webhook
         fields = ["is_active", "body_format"]

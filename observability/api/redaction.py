@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from crucible import access
 from crucible.api.serializers import OutputModelSerializer, ShapeOnlyMixin, StrictFieldsMixin
 from crucible.api.viewsets import TeamScopedMixin
+from crucible.filters import BooleanFilter
 from observability import services
 from observability.models import RedactionRule
 
@@ -31,7 +32,7 @@ class RedactionRuleWriteSerializer(ShapeOnlyMixin, StrictFieldsMixin, serializer
 
 
 class RedactionRuleFilterSet(filters.FilterSet):
-    enabled = filters.BooleanFilter()
+    enabled = BooleanFilter()
     name = filters.CharFilter(lookup_expr="icontains")
 
     class Meta:

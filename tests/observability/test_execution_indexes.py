@@ -149,8 +149,15 @@ def test_a_list_narrowed_to_an_agent_reads_the_agents_rows_not_the_sort_index(sp
 def test_a_prepared_statements_generic_plan_still_reads_the_sort_index(spans):
     """Parameters are bound server-side and a statement run often is prepared: its generic plan
     knows no parameter value, so the condition that opens the partial index is SQL text."""
-    queryset = ExecutionFilterSet({}, queryset=Execution.objects.filter(team_id=spans.pk)).qs
-    queryset = ExecutionListView().order(queryset, "-duration")[:51]
+    plan = _generic_plan(spans, {}, "-duration")
+    assert _reads(plan, "execution_team_duration") and not _full_sorts(plan), plan
+
+
+def _generic_plan(team, filters: dict, ordering: str) -> str:
+    """The plan of the executions page's query as a prepared statement's generic plan (no
+    parameter value known), with scans and sorts discouraged as in ``_plan``."""
+    queryset = ExecutionFilterSet(filters, queryset=Execution.objects.filter(team_id=team.pk)).qs
+    queryset = ExecutionListView().order(queryset, ordering)[:51]
     sql, params = queryset.query.sql_with_params()
     numbered = iter(range(1, len(params) + 1))
     generic = re.sub(r"%s", lambda _: f"${next(numbered)}", sql)
@@ -158,8 +165,7 @@ def test_a_prepared_statements_generic_plan_still_reads_the_sort_index(spans):
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_sort = off")
         cursor.execute("EXPLAIN (GENERIC_PLAN) " + generic)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert _reads(plan, "execution_team_duration") and not _full_sorts(plan), plan
+        return "\n".join(row[0] for row in cursor.fetchall())
 
 
 @pytest.mark.parametrize(
@@ -191,15 +197,7 @@ def test_a_list_narrowed_by_an_error_type_reads_the_failed_runs_index(spans, cli
 def test_a_prepared_statements_generic_plan_still_reads_the_failed_runs_index(spans):
     """The type is bound as a parameter: a generic plan proves the partial index's condition only
     from the condition stated as SQL text."""
-    queryset = ExecutionFilterSet({"error_type": "Timeout"}, queryset=Execution.objects.filter(team_id=spans.pk)).qs
-    queryset = ExecutionListView().order(queryset, "-started")[:51]
-    sql, params = queryset.query.sql_with_params()
-    numbered = iter(range(1, len(params) + 1))
-    generic = re.sub(r"%s", lambda _: f"${next(numbered)}", sql)
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN (GENERIC_PLAN) " + generic)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+    plan = _generic_plan(spans, {"error_type": "Timeout"}, "-started")
     assert _reads(plan, "execution_team_error_type"), plan
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django import forms
 from django_filters import rest_framework as filters
 
 from crucible import access
@@ -21,11 +20,7 @@ class AgentFilterSet(filters.FilterSet):
     category = filters.ChoiceFilter(choices=Category.choices, method="noop")
     tag = filters.CharFilter(method="noop", max_length=40, label="Tag")
     min_rating = filters.NumberFilter(method="noop", min_value=0, max_value=5, label="Minimum rating")
-    verified = BooleanFilter(
-        method="noop",
-        label="Verified publisher",
-        widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")]),
-    )
+    verified = BooleanFilter(method="noop", label="Verified publisher")
     publisher = filters.CharFilter(method="noop", max_length=60, label="Publisher team (slug)")
     min_success_rate = filters.NumberFilter(
         method="noop", min_value=0, max_value=100, label="Measured success at least (%)"

@@ -243,7 +243,8 @@ class Execution(models.Model):
             # The list narrowed by an error type: a type few of the team's runs have, or none, walked
             # the newest-first index past every other run (a 503 at 10 million). Partial on the runs
             # with an error type (every failed run has one; ingest names it "error" when the client
-            # does not): a successful run pays nothing (docs/observability.md, "Narrowing by a rare value").
+            # does not): a run without one pays nothing (docs/observability.md, "Sorting by duration
+            # or cost", "Narrowing by a rare value").
             models.Index(
                 fields=["team", "error_type", "started_at"], name="execution_team_error_type", condition=ERROR_TYPED
             ),

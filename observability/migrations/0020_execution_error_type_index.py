@@ -2,8 +2,9 @@
 walked the team's newest-first index and checked each run, past every run of other types: on 10
 million executions a type held by 5,654 runs answered 503 after the 5 s statement timeout on a cold
 cache, and a type no run has read all of them (2 s). ``(team_id, error_type, started_at)`` partial
-on ``error_type <> ''`` holds the failed runs only (every failed run has a type; ingest names it
-"error" when the client does not), so a successful run costs ingest nothing more.
+on ``error_type <> ''`` holds the runs with a type: every failed run (ingest names it "error" when
+the client does not), and a successful one only if its client gave a type. A run without one costs
+ingest nothing more.
 
 Executions are partitioned by month (0009), and PostgreSQL cannot build an index on a partitioned
 table concurrently: on a large deployment, build it per partition with CREATE INDEX CONCURRENTLY

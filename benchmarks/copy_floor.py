@@ -137,6 +137,11 @@ CANDIDATES: dict[str, tuple[set[str], list[str]]] = {
     ),
     # Migration 0018 added the two sort indexes (docs: "Sorting by duration or cost").
     "the layout before migration 0018": ({"execution_team_duration", "execution_team_cost"}, []),
+    # Migration 0021 added the duration, the cost and the id to the per-agent index (INCLUDE).
+    "the layout before migration 0021": (
+        {"execution_team_agent_started"},
+        ["CREATE INDEX ON {table} (team_id, agent_name, started_at)"],
+    ),
 }
 
 

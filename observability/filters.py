@@ -7,6 +7,7 @@ from django_filters import rest_framework as filters
 from crucible import access
 from crucible.filters import BooleanFilter, IdFilter, IsoDateTimeFilter
 from observability.models import (
+    AGENT_INDEXED_SORTS,
     ERROR_TYPED_SQL,
     SORT_INDEXED_SQL,
     Execution,
@@ -34,7 +35,12 @@ class ExecutionFilterSet(filters.FilterSet):
     index of its own, so without the sort index its list read every execution of the team: 2-3.4 s
     on 10 million, a 503 on a cold cache; with it, a model's slowest take milliseconds. The cost
     index holds the unpriced runs first, so the list of them reads them there, not every run of the
-    team (docs/observability.md, "Sorting by duration or cost")."""
+    team (docs/observability.md, "Sorting by duration or cost").
+
+    A list narrowed only by ``AGENT_INDEX_FILTERS`` (an agent, its start window, a least duration,
+    the unpriced) sorted by duration or cost reads its page's ids from the per-agent index alone,
+    which holds both and the id, then those rows: not every run of the agent before the sort
+    (``crucible.querysets.DeferredRowsQuerySet``)."""
 
     SORT_INDEX_FILTERS = frozenset(
         {
@@ -49,6 +55,8 @@ class ExecutionFilterSet(filters.FilterSet):
             "unpriced",
         }
     )
+
+    AGENT_INDEX_FILTERS = frozenset({"agent", "team", "started_after", "started_before", "min_duration_ms", "unpriced"})
 
     team = filters.CharFilter(field_name="team__slug", label="Team slug")
     agent = filters.CharFilter(field_name="agent_name", label="Agent name")
@@ -72,6 +80,8 @@ class ExecutionFilterSet(filters.FilterSet):
         given = {name for name, value in self.form.cleaned_data.items() if value not in (None, "", [])}
         if given <= self.SORT_INDEX_FILTERS:
             queryset = queryset.filter(SORT_INDEXED_SQL)
+        elif "agent" in given and given <= self.AGENT_INDEX_FILTERS:
+            queryset = queryset.rows_deferred(AGENT_INDEXED_SORTS)
         return queryset
 
     def filter_error_type(self, queryset, name, value):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Sum
 
 from observability import histogram
-from observability.models import ErrorRollup, Execution
+from observability.models import AGENT_INDEXED_SORTS, ErrorRollup, Execution
 from observability.selectors.block_reads import block_agent_model_and_series, block_rows
 from observability.selectors.rollup_reads import (
     DAY,
@@ -149,6 +149,7 @@ def agent_detail(*, team, name: str, period: TimeRange) -> dict | None:
     recent_start = max(period.start, period.end - DAY)
     slowest = list(
         Execution.objects.filter(team=team, agent_name=name, started_at__gte=recent_start, started_at__lt=period.end)
+        .rows_deferred(AGENT_INDEXED_SORTS)  # the 10 ids from the per-agent index alone, then their rows
         .order_by("-duration_ms")[:10]
         .values(
             "id",

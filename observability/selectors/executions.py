@@ -60,7 +60,8 @@ def execution_detail_queryset(*, team) -> QuerySet[Execution]:
 
 
 # The marketplace agent of an agent name: the newest linked run among its latest 1,000 (bounded
-# cost even for an agent with millions of unlinked runs; served by execution_team_agent_started).
+# cost even for an agent with millions of unlinked runs; read from execution_team_agent_started
+# alone, which includes agent_id: 6.1 ms on bench_h4 when it fetched the 1,000 rows).
 MARKETPLACE_AGENT_SQL = """
     SELECT agent_id FROM (
         SELECT agent_id FROM observability_execution

@@ -7,15 +7,18 @@ unpriced runs last, the other filters, and never another team's runs of an agent
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from crucible.querysets import DeferredRowsQuerySet
 from observability.filters import ExecutionFilterSet
 from observability.models import Execution
+from observability.rollups import rollups_rebuild
 from observability.views import ExecutionListView
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +29,7 @@ _INSERT = (
     "INSERT INTO observability_execution (team_id, client_id, agent_name, version, model, operation, source,"
     " trace_id, span_id, started_at, duration_ms, status, error_type, error_message, input_tokens,"
     " output_tokens, cached_input_tokens, reasoning_tokens, cost, cost_source, received_at)"
-    " SELECT %(team)s, %(prefix)s || g, %(agent)s, '', 'gpt', '', 'api', '', '', now() - g * interval '1 day',"
+    " SELECT %(team)s, %(prefix)s || g, %(agent)s, '', 'gpt', '', 'api', '', '', now() - g * %(step)s::interval,"
     # durations with ties (17 values), a cost with ties and a seventh of the runs unpriced
     " (g %% 17) * 10, CASE WHEN g %% 4 = 0 THEN 'error' ELSE 'success' END,"
     " CASE WHEN g %% 4 = 0 THEN 'Timeout' ELSE '' END, '', 0, 0, 0, 0,"
@@ -41,7 +44,10 @@ def runs(team, other_team):
     of another team's "coder"."""
     with connection.cursor() as cursor:
         for owner, agent, count in ((team, "coder", 70), (team, "writer", 30), (other_team, "coder", 40)):
-            cursor.execute(_INSERT, {"team": owner.pk, "prefix": f"{owner.pk}-{agent}-", "agent": agent, "runs": count})
+            cursor.execute(
+                _INSERT,
+                {"team": owner.pk, "prefix": f"{owner.pk}-{agent}-", "agent": agent, "runs": count, "step": "1 day"},
+            )
     return team
 
 
@@ -132,7 +138,32 @@ def test_the_agents_sorted_page_reads_its_ids_then_its_rows(runs, member_client,
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_get_indexdef('execution_team_agent_started'::regclass)")
         definition = cursor.fetchone()[0]
-    assert "(team_id, agent_name, started_at) INCLUDE (duration_ms, cost, id)" in definition
+    assert "(team_id, agent_name, started_at) INCLUDE (duration_ms, cost, id, agent_id)" in definition
+
+
+def test_the_agent_page_reads_the_days_slowest_runs_in_two_steps(runs, member_client):
+    """The agent page's ten slowest runs of the last day: their ids from the per-agent index, then
+    ten rows; the same runs as a plain sort."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT, {"team": runs.pk, "prefix": "today-", "agent": "coder", "runs": 30, "step": "10 minutes"}
+        )
+    rollups_rebuild(start=timezone.now() - dt.timedelta(days=80), end=timezone.now(), team=runs)
+    with CaptureQueriesContext(connection) as queries:
+        response = member_client.get("/observability/agents/coder/", {"range": "24h"})
+    assert response.status_code == 200
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'duration_ms" DESC' in q["sql"] and "observability_execution" in q["sql"]
+    ]
+    assert len(reads) == 1 and re.search(r'"id" IN \(SELECT .* LIMIT 10\)', reads[0]), reads
+    data = response.context["data"]
+    recent = Execution.objects.filter(team=runs, agent_name="coder", started_at__gte=data["slowest_since"])
+    slowest = sorted(recent, key=lambda e: -e.duration_ms)[:10]
+    shown = data["slowest_recent"]
+    assert [row["duration_ms"] for row in shown] == [e.duration_ms for e in slowest]
+    assert {row["id"] for row in shown} <= {e.pk for e in recent}
 
 
 @pytest.mark.parametrize(

@@ -59,9 +59,10 @@ SORT_INDEXED_SQL = GreaterThanOrEqual(F("duration_ms"), RawSQL("0", ()))
 # by an error type states it by: the type bound as a parameter does not prove it in a prepared
 # statement's generic plan (ExecutionFilterSet).
 ERROR_TYPED = ~Q(error_type="")
+ERROR_TYPED_SQL = ~Q(Exact(F("error_type"), RawSQL("''", ())))
+
 # The sort columns the per-agent index holds (with the id) beside its keys (team, agent, start).
 AGENT_INDEXED_SORTS = ("duration_ms", "cost")
-ERROR_TYPED_SQL = ~Q(Exact(F("error_type"), RawSQL("''", ())))
 
 
 class Execution(models.Model):

@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import RFC3986_SUBDELIMS
 
 from crucible import periods
+from observability.converters import AnyTextIdConverter
 
 # Filter names of ExecutionFilterSet that a link may carry, in the order they appear in the URL.
 FILTERS = ("agent", "model", "version", "unversioned", "status", "error_type", "variant", "build", "trace_id")
@@ -100,6 +101,26 @@ def agent_url_maker():
     marker = "987654321"
     head, tail = reverse("observability:agent", args=[marker]).split(marker)
     return lambda name: f"{head}{quote(name, safe=_PATH_SAFE)}{tail}"
+
+
+def trace_url_maker():
+    """``reverse("observability:trace", args=[trace_id])`` for the rows of a long list."""
+    return _any_id_url_maker("observability:trace")
+
+
+def session_url_maker():
+    """``reverse("observability:session", args=[session_id])`` for the rows of a long list."""
+    return _any_id_url_maker("observability:session")
+
+
+def _any_id_url_maker(name: str):
+    """``reverse(name, args=[an id])`` for a route whose argument is any text (``anyid``,
+    observability/converters.py): the route reversed once, each id escaped by the converter and
+    quoted as ``reverse`` does (an empty id, which the route refuses, is never a row's)."""
+    marker = "987654321"
+    head, tail = reverse(name, args=[marker]).split(marker)
+    to_url = AnyTextIdConverter().to_url
+    return lambda value: f"{head}{quote(to_url(value), safe=_PATH_SAFE)}{tail}"
 
 
 def trace_url(trace_id: str, *, span: int | None = None) -> str:

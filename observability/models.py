@@ -328,6 +328,9 @@ class Trace(models.Model):
         constraints = [models.UniqueConstraint(fields=["team", "trace_id"], name="trace_unique_team_trace")]
         indexes = [
             models.Index(fields=["team", "started_at"], name="trace_team_started"),
+            # One agent's traces (the traces, sessions and users pages' agent filter): without it
+            # the list walked the team's traces newest first, past every other agent's.
+            models.Index(fields=["team", "agent_name", "started_at"], name="trace_team_agent"),
             models.Index(
                 fields=["team", "session_id", "started_at"],
                 name="trace_team_session",

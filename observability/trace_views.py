@@ -4,8 +4,10 @@ selected span's input and output), sessions, a session as a conversation, end us
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from django.http import Http404, HttpResponse
+from django.utils import dateformat, timezone
 from django.views.generic import TemplateView
 from rest_framework.renderers import JSONRenderer
 
@@ -100,6 +102,34 @@ class TraceListView(FilteredListView):
 
     def get_queryset(self):
         return traces.trace_list(team_ids=[self.team.pk])
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        trace_rows(context["listing"])
+        context["empty"] = formatting.EMPTY
+        return context
+
+
+def trace_rows(listed) -> None:
+    """The traces list's rows for the template's loop, as ``observability.views.execution_rows``
+    gives the executions list's: each trace gets, once, its links (``url``, ``session_url``,
+    ``user_url``: each route reversed once a page), ``started`` (as the ``date`` filter shows it),
+    ``title`` (its name, else its id), ``agent_text`` and its figures as the template filters show
+    them (``crucible.formatting``), ``errors_text`` ("2 errors"), as text the template escapes."""
+    trace_url, session_url = drilldown.trace_url_maker(), drilldown.session_url_maker()
+    duration, number, money = formatting.duration, formatting.number, formatting.money
+    for trace in listed:
+        trace.url = trace_url(trace.trace_id)
+        trace.started = dateformat.format(timezone.localtime(trace.started_at), "Y-m-d H:i:s")
+        trace.title = trace.name or trace.trace_id
+        trace.agent_text = formatting.or_empty(trace.agent_name)
+        trace.duration_text = duration(trace.duration_ms)
+        trace.spans_text = number(trace.span_count)
+        trace.errors_text = f"{number(trace.error_count)} error{'' if trace.error_count == 1 else 's'}"
+        trace.tokens = f"{number(trace.input_tokens)} / {number(trace.output_tokens)}"
+        trace.cost_text = money(trace.cost)
+        trace.session_url = session_url(trace.session_id) if trace.session_id else ""
+        trace.user_url = f"?user={quote(trace.end_user_id, safe='/')}" if trace.end_user_id else ""
 
 
 class TraceExportView(export.ListExportMixin, TraceListView):

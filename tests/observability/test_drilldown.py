@@ -4,7 +4,7 @@ it, and every execution has a page with links to what it belongs to."""
 import datetime as dt
 import json
 import re
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from django.urls import reverse
@@ -266,6 +266,41 @@ def test_each_row_of_the_executions_list_links_to_its_execution_and_its_agent(
     }
     assert {(execution.replace("&amp;", "&"), agent.replace("&amp;", "&")) for execution, agent in rows} == expected
     assert len(rows) == len(names)
+
+
+def test_each_row_of_the_traces_list_links_to_its_trace_session_and_user(member_client, team):
+    """The traces list builds its rows' links once per page (``trace_views.trace_rows``); each must
+    be what ``reverse`` and the ``urlencode`` filter give, for ids that are any text."""
+    from django.utils import timezone
+
+    from observability.models import Trace
+
+    ids = ["plain", "with space", "a/b?c#d", "ünïcode", "50%", "..", "x&y<z>"]
+    start = timezone.now() - dt.timedelta(hours=1)
+    Trace.objects.bulk_create(
+        Trace(
+            team=team,
+            trace_id=f"t-{text}"[:32],
+            session_id=f"s-{text}",
+            end_user_id=f"u-{text}",
+            started_at=start + dt.timedelta(seconds=n),
+            ended_at=start + dt.timedelta(seconds=n + 1),
+            status="error" if n % 2 else "success",
+            error_count=n % 2 * (1 + n % 3),
+        )
+        for n, text in enumerate(ids)
+    )
+    html = member_client.get("/observability/traces/").content.decode()
+    table = html.split('id="traces-table"', 1)[1].split("</table>", 1)[0]
+    links = {link.replace("&amp;", "&") for link in re.findall(r'<a href="([^"]+)"', table)}
+    for trace in Trace.objects.filter(team=team):
+        assert reverse("observability:trace", args=[trace.trace_id]) in links
+        assert reverse("observability:session", args=[trace.session_id]) in links
+        assert f"?user={quote(trace.end_user_id)}" in links
+    shown = re.findall(r'<span class="badge badge-bad">([^<]+)</span>', table)
+    expected = [t.error_count for t in Trace.objects.filter(team=team, status="error").order_by("-started_at")]
+    assert shown == [f"{count} error{'' if count == 1 else 's'}" for count in expected]
+    assert {"1 error", "2 errors"} <= set(shown)
 
 
 def test_execution_page_of_another_team_is_404(member_client, other_team, ingest, event_factory):

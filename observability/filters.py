@@ -10,6 +10,7 @@ from observability.models import (
     AGENT_INDEXED_SORTS,
     ERROR_TYPED_SQL,
     SORT_INDEXED_SQL,
+    TRACE_FAILED_SQL,
     Execution,
     ExecutionSource,
     ExecutionStatus,
@@ -145,7 +146,7 @@ class TraceFilterSet(filters.FilterSet):
 
     agent = filters.CharFilter(field_name="agent_name", label="Agent name")
     agent_id = IdFilter(field_name="agent_id", label="Marketplace agent id")
-    status = filters.ChoiceFilter(choices=ExecutionStatus.choices)
+    status = filters.ChoiceFilter(choices=ExecutionStatus.choices, method="filter_status")
     started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="Started at or after")
     started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")
     session = filters.CharFilter(field_name="session_id", label="Session id")
@@ -178,6 +179,10 @@ class TraceFilterSet(filters.FilterSet):
 
     def with_tag(self, queryset, name, value):
         return queryset.filter(tags__contains=[value])
+
+    def filter_status(self, queryset, name, value):
+        # the failed traces have a partial index of their own, whose condition is stated as SQL text
+        return queryset.filter(TRACE_FAILED_SQL) if value == ExecutionStatus.ERROR else queryset.filter(status=value)
 
     def search(self, queryset, name, value):
         start, end = self.form.search_window

@@ -64,6 +64,12 @@ ERROR_TYPED_SQL = ~Q(Exact(F("error_type"), RawSQL("''", ())))
 # The sort columns the per-agent index holds (with the id) beside its keys (team, agent, start).
 AGENT_INDEXED_SORTS = ("duration_ms", "cost")
 
+# The condition of the partial index of the failed traces, and the SQL the traces list narrowed to
+# them states it by (TraceFilterSet): as SQL text, which a prepared statement's generic plan proves
+# the index's condition from, where a bound status would not.
+TRACE_FAILED = Q(status="error")
+TRACE_FAILED_SQL = Q(Exact(F("status"), RawSQL("'error'", ())))
+
 
 class Execution(models.Model):
     """One span of a trace. An agent execution as it always was is a span of kind ``agent``.
@@ -331,6 +337,9 @@ class Trace(models.Model):
             # One agent's traces (the traces, sessions and users pages' agent filter): without it
             # the list walked the team's traces newest first, past every other agent's.
             models.Index(fields=["team", "agent_name", "started_at"], name="trace_team_agent"),
+            # The failed traces, newest first: a team whose traces rarely fail had its list of them
+            # walk past every trace that did not; holds only those (TRACE_FAILED_SQL).
+            models.Index(fields=["team", "started_at"], name="trace_team_failed", condition=TRACE_FAILED),
             models.Index(
                 fields=["team", "session_id", "started_at"],
                 name="trace_team_session",

@@ -83,7 +83,7 @@ def test_each_direction_of_the_page_is_the_other_reversed(traces, client_for, me
 
 @pytest.fixture
 def agents_traces(team, other_team):
-    """2,000 traces of 20 agents, and another team's of an agent of the same name, analysed: enough
+    """600 traces of 20 agents, and another team's of an agent of the same name, analysed: enough
     for the planner to prefer an index to reading the team's traces."""
     start = timezone.now() - timedelta(days=1)
     Trace.objects.bulk_create(
@@ -95,7 +95,7 @@ def agents_traces(team, other_team):
             ended_at=start + timedelta(seconds=n + 1),
             duration_ms=n % 7,
         )
-        for owner, count in ((team, 2000), (other_team, 100))
+        for owner, count in ((team, 600), (other_team, 100))
         for n in range(count)
     )
     with connection.cursor() as cursor:
@@ -130,7 +130,7 @@ def test_one_agents_traces_are_read_by_the_agent_index(agents_traces, client_for
 
 @pytest.fixture
 def rarely_failing(team, other_team):
-    """2,000 traces of which 12 failed, and another team's failed ones, analysed."""
+    """800 traces of which 5 failed, and another team's failed ones, analysed."""
     start = timezone.now() - timedelta(days=1)
     Trace.objects.bulk_create(
         Trace(
@@ -142,7 +142,7 @@ def rarely_failing(team, other_team):
             status="error" if failed else "success",
             error_count=1 if failed else 0,
         )
-        for owner, count in ((team, 2000), (other_team, 50))
+        for owner, count in ((team, 800), (other_team, 50))
         for n in range(count)
         for failed in [owner == other_team or n % 167 == 0]
     )
@@ -163,7 +163,7 @@ def test_the_failed_traces_are_read_by_their_own_index(rarely_failing, client_fo
         shown = [row["trace_id"] for row in response.json()["results"]]
     else:
         shown = [t.trace_id for t in response.context["listing"]]
-    assert shown == [t.trace_id for t in failed] and len(shown) == 12
+    assert shown == [t.trace_id for t in failed] and len(shown) == 5
 
 
 def test_a_prepared_statements_generic_plan_still_reads_the_failed_traces_index(rarely_failing):

@@ -98,8 +98,7 @@ _PATH_SAFE = RFC3986_SUBDELIMS + "/~:@"
 def agent_url_maker():
     """``reverse("observability:agent", args=[name])`` for the rows of a table (the dashboard's
     200 agents): the route is reversed once and each name quoted as ``reverse`` quotes it."""
-    marker = "987654321"
-    head, tail = reverse("observability:agent", args=[marker]).split(marker)
+    head, tail = _route_around("observability:agent")
     return lambda name: f"{head}{quote(name, safe=_PATH_SAFE)}{tail}"
 
 
@@ -117,10 +116,16 @@ def _any_id_url_maker(name: str):
     """``reverse(name, args=[an id])`` for a route whose argument is any text (``anyid``,
     observability/converters.py): the route reversed once, each id escaped by the converter and
     quoted as ``reverse`` does (an empty id, which the route refuses, is never a row's)."""
-    marker = "987654321"
-    head, tail = reverse(name, args=[marker]).split(marker)
+    head, tail = _route_around(name)
     to_url = AnyTextIdConverter().to_url
     return lambda value: f"{head}{quote(to_url(value), safe=_PATH_SAFE)}{tail}"
+
+
+def _route_around(name: str) -> tuple[str, str]:
+    """The path of route ``name`` before and after its one text argument."""
+    marker = "987654321"
+    head, tail = reverse(name, args=[marker]).split(marker)
+    return head, tail
 
 
 def trace_url(trace_id: str, *, span: int | None = None) -> str:

@@ -8,8 +8,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from observability.models import Execution
+from observability.models import Execution, Trace
 
 pytestmark = pytest.mark.django_db
 
@@ -271,10 +272,6 @@ def test_each_row_of_the_executions_list_links_to_its_execution_and_its_agent(
 def test_each_row_of_the_traces_list_links_to_its_trace_session_and_user(member_client, team):
     """The traces list builds its rows' links once per page (``trace_views.trace_rows``); each must
     be what ``reverse`` and the ``urlencode`` filter give, for ids that are any text."""
-    from django.utils import timezone
-
-    from observability.models import Trace
-
     ids = ["plain", "with space", "a/b?c#d", "ünïcode", "50%", "..", "x&y<z>"]
     start = timezone.now() - dt.timedelta(hours=1)
     Trace.objects.bulk_create(

@@ -81,25 +81,30 @@ def test_each_direction_of_the_page_is_the_other_reversed(traces, client_for, me
     assert down == [t.trace_id for t in ordered[::-1][:50]]
 
 
-@pytest.fixture
-def agents_traces(team, other_team):
-    """600 traces of 20 agents, and another team's of an agent of the same name, analysed: enough
-    for the planner to prefer an index to reading the team's traces."""
+def _analysed_traces(teams_and_counts, **fields) -> None:
+    """Traces of each team, a second apart, a day ago; ``fields`` are each a function of the
+    trace's number and team giving that column. Analysed, so the planner weighs its indexes by
+    the rows (enough of them to prefer an index to reading the team's traces)."""
     start = timezone.now() - timedelta(days=1)
     Trace.objects.bulk_create(
         Trace(
             team=owner,
             trace_id=f"{owner.pk:04x}{n:028x}",
-            agent_name=f"agent-{n % 20}",
             started_at=start + timedelta(seconds=n),
             ended_at=start + timedelta(seconds=n + 1),
-            duration_ms=n % 7,
+            **{name: value(n, owner) for name, value in fields.items()},
         )
-        for owner, count in ((team, 600), (other_team, 100))
+        for owner, count in teams_and_counts
         for n in range(count)
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE observability_trace")
+
+
+@pytest.fixture
+def agents_traces(team, other_team):
+    """600 traces of 20 agents, and another team's of agents of the same names."""
+    _analysed_traces(((team, 600), (other_team, 100)), agent_name=lambda n, _: f"agent-{n % 20}")
     return team
 
 
@@ -130,24 +135,16 @@ def test_one_agents_traces_are_read_by_the_agent_index(agents_traces, client_for
 
 @pytest.fixture
 def rarely_failing(team, other_team):
-    """800 traces of which 5 failed, and another team's failed ones, analysed."""
-    start = timezone.now() - timedelta(days=1)
-    Trace.objects.bulk_create(
-        Trace(
-            team=owner,
-            trace_id=f"{owner.pk:04x}{n:028x}",
-            agent_name="agent",
-            started_at=start + timedelta(seconds=n),
-            ended_at=start + timedelta(seconds=n + 1),
-            status="error" if failed else "success",
-            error_count=1 if failed else 0,
-        )
-        for owner, count in ((team, 800), (other_team, 50))
-        for n in range(count)
-        for failed in [owner == other_team or n % 167 == 0]
+    """800 traces of which 5 failed, and another team's, all failed."""
+
+    def failed(n, owner):
+        return owner == other_team or n % 167 == 0
+
+    _analysed_traces(
+        ((team, 800), (other_team, 50)),
+        status=lambda n, owner: "error" if failed(n, owner) else "success",
+        error_count=lambda n, owner: int(failed(n, owner)),
     )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE observability_trace")
     return team
 
 

@@ -14,10 +14,13 @@ a retrieval and an embedding), sent
     CRUCIBLE_DB_NAME=bench_traces .venv/bin/python benchmarks/traces.py               # 5,000 spans x 5 rounds
     CRUCIBLE_DB_NAME=bench_traces .venv/bin/python benchmarks/traces.py --spans 100000 --repeats 1 --disk
     CRUCIBLE_DB_NAME=bench_traces .venv/bin/python benchmarks/traces.py --quick --batch 200 --split
+    CRUCIBLE_DB_NAME=bench_traces .venv/bin/python benchmarks/traces.py --quick --batch 200 --split --tags
 
 ``--split`` spreads each trace over the round's requests (each request carries the same position of
 every trace: the root spans first, then the first child of each, ...), so each trace summary is
 upserted once per request, as from an exporter that flushes every few seconds while its traces run.
+``--tags`` tags every trace (its root span carries two tags, ``production`` and one of ten
+cohorts), so the traces' tag index is written; without it no trace has a tag.
 
 The three run in interleaved rounds (``benchmarks/_measure.py``) and the medians are compared; CPU
 per span (this process and its PostgreSQL backend) gives spans per second per core. ``--disk``
@@ -55,13 +58,14 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue  # noqa: E402
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue  # noqa: E402
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span  # noqa: E402
 
 from crucible import services as core  # noqa: E402
 from crucible.models import Team  # noqa: E402
 from observability.ingest.insert import COPY_COLUMNS, execution_copy_row  # noqa: E402
 from observability.models import Execution  # noqa: E402
+from observability.sql import pg_array  # noqa: E402
 
 TABLES = (
     "observability_spanpayload",
@@ -87,7 +91,7 @@ def _text(rng, size: int) -> str:
     return " ".join(words)
 
 
-def make_spans(n_traces: int, rng: random.Random, now: dt.datetime) -> list[dict]:
+def make_spans(n_traces: int, rng: random.Random, now: dt.datetime, tags: bool = False) -> list[dict]:
     spans = []
     for t in range(n_traces):
         trace_id = f"{rng.getrandbits(128):032x}"
@@ -104,6 +108,8 @@ def make_spans(n_traces: int, rng: random.Random, now: dt.datetime) -> list[dict
             }
             if parent is None:
                 span.update(agent=f"agent-{t % 50:02d}", session_id=f"s-{t // 4}", user_id=f"u-{t % 97}")
+                if tags:
+                    span["tags"] = ["production", f"cohort-{t % 10}"]
             else:
                 span["parent_span_id"] = ids[0]
             if kind == "llm":
@@ -121,6 +127,10 @@ def make_spans(n_traces: int, rng: random.Random, now: dt.datetime) -> list[dict
 
 
 def _kv(key, value) -> KeyValue:
+    if isinstance(value, list):
+        return KeyValue(
+            key=key, value=AnyValue(array_value=ArrayValue(values=[AnyValue(string_value=v) for v in value]))
+        )
     if isinstance(value, bool):
         return KeyValue(key=key, value=AnyValue(bool_value=value))
     if isinstance(value, int):
@@ -153,6 +163,8 @@ def otlp_bodies(spans: list[dict], per_request: int) -> list[bytes]:
                 attrs = [_kv("openinference.span.kind", "RETRIEVER")]
             if "agent" in s:
                 attrs += [_kv("gen_ai.agent.name", s["agent"]), _kv("session.id", s["session_id"])]
+                if "tags" in s:
+                    attrs.append(_kv("tag.tags", s["tags"]))
             if s["kind"] == "llm":
                 attrs += [
                     _kv("gen_ai.request.model", s["model"]),
@@ -208,6 +220,7 @@ def copy_reference(team: Team, spans: list[dict], now) -> float:
                     "name": s["name"],
                     "session_id": s.get("session_id", ""),
                     "end_user_id": s.get("user_id", ""),
+                    "tags": s.get("tags", []),
                     "started_at": s["started_at"],
                     "duration_ms": s["duration_ms"],
                     "status": "success",
@@ -270,7 +283,7 @@ def copy_reference(team: Team, spans: list[dict], now) -> float:
                             0,
                             s["session_id"],
                             s["user_id"],
-                            "{}",
+                            pg_array(s["tags"]) if s.get("tags") else "{}",
                         )
                     )
     return time.perf_counter() - start
@@ -308,7 +321,7 @@ def split(spans: list[dict]) -> list[dict]:
     return [span for position in range(len(SHAPE)) for span in spans[position :: len(SHAPE)]]
 
 
-def bench(n_spans: int, batch: int, repeats: int, disk: bool = False, spread: bool = False) -> dict:
+def bench(n_spans: int, batch: int, repeats: int, disk: bool = False, spread: bool = False, tags: bool = False) -> dict:
     """Interleaved rounds of the raw COPY, the batch API and OTLP; medians of the rounds."""
     team = team_named("bench-traces")
     _, raw_key = core.api_key_create(team=team, name="bench")
@@ -317,12 +330,13 @@ def bench(n_spans: int, batch: int, repeats: int, disk: bool = False, spread: bo
     n_traces = n_spans // len(SHAPE)
     spans = n_traces * len(SHAPE)
     client = Client()
-    copy_spans = make_spans(n_traces, random.Random(1), now)
+    copy_spans = make_spans(n_traces, random.Random(1), now, tags)
     order = split if spread else list
     api_bodies = [
-        json.dumps({"events": chunk}) for chunk in _chunks(order(make_spans(n_traces, random.Random(2), now)), batch)
+        json.dumps({"events": chunk})
+        for chunk in _chunks(order(make_spans(n_traces, random.Random(2), now, tags)), batch)
     ]
-    otlp = otlp_bodies(order(make_spans(n_traces, random.Random(3), now)), batch)
+    otlp = otlp_bodies(order(make_spans(n_traces, random.Random(3), now, tags)), batch)
 
     def copy_run():
         clear(team)
@@ -381,6 +395,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="CI-sized: 2,000 spans, 3 rounds.")
     parser.add_argument("--disk", action="store_true", help="Also measure the disk per million spans.")
     parser.add_argument("--split", action="store_true", help="Each trace's spans spread over the round's requests.")
+    parser.add_argument("--tags", action="store_true", help="Every trace tagged (two tags on its root span).")
     args = parser.parse_args()
     spans = args.spans or (2_000 if args.quick else 5_000)
     repeats = args.repeats or (3 if args.quick else 5)
@@ -388,10 +403,11 @@ def main():
     print(f"database {DB_NAME}; PostgreSQL; load average {load_average()}")
     print(
         f"Trace ingest: {spans:,} spans per round (traces of 10, ~2 KB of messages per LLM span),"
-        f" {args.batch} per request{', each trace spread over the requests' if args.split else ''},"
+        f" {args.batch} per request{', each trace spread over the requests' if args.split else ''}"
+        f"{', every trace tagged' if args.tags else ''},"
         f" {repeats} interleaved rounds (medians)"
     )
-    r = bench(spans, args.batch, repeats, disk=args.disk, spread=args.split)
+    r = bench(spans, args.batch, repeats, disk=args.disk, spread=args.split, tags=args.tags)
     print(f"  raw COPY (spans, payloads, traces)  : {r['copy']:>10,.0f} spans/s")
     print(f"  batch API /spans/, test client       : {r['api']:>10,.0f} spans/s   = {r['api'] / r['copy']:.2f} x COPY")
     print(

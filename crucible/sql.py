@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from psycopg import pq
+from psycopg import sql as psycopg_sql
 
 from crucible.db_router import read_alias
 
@@ -108,3 +109,13 @@ def execute(sql: str, params: Mapping[str, Any] | None = None) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, _named(params))
         return cursor.rowcount
+
+
+def literal(value: str) -> str:
+    """``value`` as SQL text: a string literal quoted by psycopg (``'o''brien'``), its ``%``
+    doubled for a statement with parameters. For a value the plan depends on, where a bound
+    parameter would let a prepared statement's generic plan, made once for any value, read the
+    wrong index for this one (``observability.models.trace_tagged``). The statement is then
+    prepared per value, like any other text (psycopg keeps the last ``prepared_max`` of a
+    connection). Not for values that vary per row: a statement's text would never repeat."""
+    return psycopg_sql.Literal(value).as_string(None).replace("%", "%%")

@@ -16,6 +16,7 @@ from observability.models import (
     ExecutionStatus,
     ModelPrice,
     Trace,
+    trace_tagged,
 )
 from observability.selectors import sessions, traces
 
@@ -151,7 +152,7 @@ class TraceFilterSet(filters.FilterSet):
     started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")
     session = filters.CharFilter(field_name="session_id", label="Session id")
     user = filters.CharFilter(field_name="end_user_id", label="End user id")
-    tag = filters.CharFilter(method="with_tag", label="Tag")
+    tag = filters.CharFilter(method="with_tag", max_length=64, label="Tag")
     min_duration_ms = filters.NumberFilter(field_name="duration_ms", lookup_expr="gte", label="Duration at least (ms)")
     max_duration_ms = filters.NumberFilter(field_name="duration_ms", lookup_expr="lte", label="Duration at most (ms)")
     min_cost = filters.NumberFilter(field_name="cost", lookup_expr="gte", label="Cost at least (USD)")
@@ -178,7 +179,7 @@ class TraceFilterSet(filters.FilterSet):
         ]
 
     def with_tag(self, queryset, name, value):
-        return queryset.filter(tags__contains=[value])
+        return queryset.filter(trace_tagged(value))
 
     def filter_status(self, queryset, name, value):
         # the failed traces have a partial index of their own, whose condition is stated as SQL text

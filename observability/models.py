@@ -9,7 +9,8 @@ partitioned by time and distributed by team.
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import BrinIndex, HashIndex
+from django.contrib.postgres.indexes import BrinIndex, GinIndex, HashIndex
+from django.contrib.postgres.lookups import DataContains
 from django.db import models
 from django.db.models import F, OrderBy, Q, Value
 from django.db.models.expressions import RawSQL
@@ -17,6 +18,7 @@ from django.db.models.lookups import Exact, GreaterThanOrEqual
 
 from crucible.limits import SUM_MONEY_DIGITS
 from crucible.querysets import DeferredRowsQuerySet
+from crucible.sql import literal
 from observability import histogram
 
 
@@ -69,6 +71,20 @@ AGENT_INDEXED_SORTS = ("duration_ms", "cost")
 # the index's condition from, where a bound status would not.
 TRACE_FAILED = Q(status="error")
 TRACE_FAILED_SQL = Q(Exact(F("status"), RawSQL("'error'", ())))
+
+# The condition of the partial index of the tagged traces (a trace without tags costs it nothing),
+# and the SQL the traces list narrowed by a tag states it by (trace_tagged), for the same reason.
+TRACE_TAGGED = ~Q(tags=[])
+TRACE_TAGGED_SQL = ~Q(Exact(F("tags"), RawSQL("'{}'::varchar(64)[]", ())))
+
+
+def trace_tagged(tag: str) -> Q:
+    """The traces with ``tag`` (TraceFilterSet), read by the tag index when few have it. The tag is
+    SQL text too (``crucible.sql.literal``): bound, a prepared statement's generic plan assumes
+    one trace in 200 has it and walks the team's traces newest first, whatever the tag, which a
+    repeated list of a rare tag got after ten requests on a connection (0.39-0.48 s at 229,000
+    traces for a tag none has, against 5 ms)."""
+    return TRACE_TAGGED_SQL & Q(DataContains(F("tags"), RawSQL(f"ARRAY[{literal(tag)}]::varchar(64)[]", ())))
 
 
 class Execution(models.Model):
@@ -340,6 +356,11 @@ class Trace(models.Model):
             # The failed traces, newest first: a team whose traces rarely fail had its list of them
             # walk past every trace that did not; holds only those (TRACE_FAILED_SQL).
             models.Index(fields=["team", "started_at"], name="trace_team_failed", condition=TRACE_FAILED),
+            # The traces with a tag (the traces list's tag filter): without it a tag few traces have
+            # walked the team's traces newest first. The team is a key too (btree_gin), so a tag
+            # other teams use often does not read their traces; only tagged traces are held
+            # (TRACE_TAGGED_SQL). The planner still walks the team's traces for a common tag.
+            GinIndex(fields=["team", "tags"], name="trace_team_tags", condition=TRACE_TAGGED),
             models.Index(
                 fields=["team", "session_id", "started_at"],
                 name="trace_team_session",

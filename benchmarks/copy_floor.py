@@ -142,6 +142,8 @@ CANDIDATES: dict[str, tuple[set[str], list[str]]] = {
         {"execution_team_agent_started"},
         ["CREATE INDEX ON {table} (team_id, agent_name, started_at)"],
     ),
+    # A candidate for the runs of one model (a model few runs have walks the team's runs).
+    "with a model index": (set(), ["CREATE INDEX ON {table} (team_id, model, started_at) WHERE model <> ''"]),
 }
 
 

@@ -11,6 +11,7 @@ from observability.models import (
     ERROR_TYPED_SQL,
     SORT_INDEXED_SQL,
     TRACE_FAILED_SQL,
+    TRACE_SORT_INDEXED_SQL,
     Execution,
     ExecutionSource,
     ExecutionStatus,
@@ -143,7 +144,17 @@ class TraceFilterForm(forms.Form):
 
 class TraceFilterSet(filters.FilterSet):
     """Traces (one summary row each) for the traces API and page; ``q`` searches span inputs and
-    outputs (PostgreSQL full-text search) within the time window."""
+    outputs (PostgreSQL full-text search) within the time window.
+
+    A list not narrowed by ``OWN_INDEX_FILTERS`` also says ``id > 0`` (true of every trace): the
+    partial indexes that sort by duration, cost, span count and error count serve only a query
+    saying it (``observability.models.TRACE_SORT_INDEXED_SQL``). A list narrowed by an agent, a
+    session or an end user reads that column's index and sorts its traces: walking a team-wide
+    sort index for them passed every other trace of the team (0.29-0.59 s for an agent with none
+    at 229,000 traces). A tag or the failed traces leave the choice to the planner: a tag most
+    traces carry is found soonest by walking."""
+
+    OWN_INDEX_FILTERS = frozenset({"agent", "session", "user"})
 
     agent = filters.CharFilter(field_name="agent_name", label="Agent name")
     agent_id = IdFilter(field_name="agent_id", label="Marketplace agent id")
@@ -177,6 +188,11 @@ class TraceFilterSet(filters.FilterSet):
             "max_cost",
             "q",
         ]
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        given = {name for name, value in self.form.cleaned_data.items() if value not in (None, "", [])}
+        return queryset if given & self.OWN_INDEX_FILTERS else queryset.filter(TRACE_SORT_INDEXED_SQL)
 
     def with_tag(self, queryset, name, value):
         return queryset.filter(trace_tagged(value))

@@ -14,7 +14,7 @@ from django.contrib.postgres.lookups import DataContains
 from django.db import models
 from django.db.models import F, OrderBy, Q, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.lookups import Exact, GreaterThanOrEqual
+from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual
 
 from crucible.limits import SUM_MONEY_DIGITS
 from crucible.querysets import DeferredRowsQuerySet
@@ -71,6 +71,13 @@ AGENT_INDEXED_SORTS = ("duration_ms", "cost")
 # the index's condition from, where a bound status would not.
 TRACE_FAILED = Q(status="error")
 TRACE_FAILED_SQL = Q(Exact(F("status"), RawSQL("'error'", ())))
+
+# The condition of the traces' partial sort indexes, true of every trace (ids start at 1), and the
+# SQL the traces list states it by when no narrower index serves it (TraceFilterSet): a list
+# narrowed by an agent, a session or an end user then cannot walk a team-wide sort index past
+# every other trace, and reads its own index and sorts what it gives.
+TRACE_SORT_INDEXED = Q(id__gt=0)
+TRACE_SORT_INDEXED_SQL = GreaterThan(F("id"), RawSQL("0", ()))
 
 # The condition of the partial index of the tagged traces (a trace without tags costs it nothing),
 # and the SQL the traces list narrowed by a tag states it by (trace_tagged), for the same reason.
@@ -373,9 +380,11 @@ class Trace(models.Model):
             ),
             # The list sorted by each of these (pages and API): read in order and stopped at the page,
             # the id breaking ties (most traces have no error and the same span count) in the order
-            # of the keyset cursor (crucible.api.pagination.CursorPagination) and the pages.
+            # of the keyset cursor (crucible.api.pagination.CursorPagination) and the pages. Partial
+            # on a condition every trace meets, read only by a list that states it
+            # (TRACE_SORT_INDEXED_SQL): not one narrowed by an agent, a session or a user.
             *(
-                models.Index(fields=["team", field, "id"], name=f"trace_team_{name}")
+                models.Index(fields=["team", field, "id"], name=f"trace_team_{name}", condition=TRACE_SORT_INDEXED)
                 for field, name in (
                     ("duration_ms", "duration"),
                     ("cost", "cost"),

@@ -142,6 +142,11 @@ CANDIDATES: dict[str, tuple[set[str], list[str]]] = {
         {"execution_team_agent_started"},
         ["CREATE INDEX ON {table} (team_id, agent_name, started_at)"],
     ),
+    # Migration 0026 added the status to the per-agent index (INCLUDE).
+    "the layout before migration 0026": (
+        {"execution_team_agent_started"},
+        ["CREATE INDEX ON {table} (team_id, agent_name, started_at) INCLUDE (duration_ms, cost, id, agent_id)"],
+    ),
     # A candidate for the runs of one model (a model few runs have walks the team's runs).
     "with a model index": (set(), ["CREATE INDEX ON {table} (team_id, model, started_at) WHERE model <> ''"]),
 }

@@ -41,9 +41,10 @@ class ExecutionFilterSet(filters.FilterSet):
     team (docs/observability.md, "Sorting by duration or cost").
 
     A list narrowed only by ``AGENT_INDEX_FILTERS`` (an agent, its start window, a least duration,
-    the unpriced) sorted by duration or cost reads its page's ids from the per-agent index alone,
-    which holds both and the id, then those rows: not every run of the agent before the sort
-    (``crucible.querysets.DeferredRowsQuerySet``)."""
+    the unpriced, a status) sorted by duration or cost reads its page's ids from the per-agent
+    index alone, which holds both, the id and the status, then those rows: not every run of the
+    agent before the sort (``crucible.querysets.DeferredRowsQuerySet``; an agent's failed runs,
+    slowest first, were 0.4-0.5 s and a 503 on a cold cache at 49,700 runs)."""
 
     SORT_INDEX_FILTERS = frozenset(
         {
@@ -59,7 +60,9 @@ class ExecutionFilterSet(filters.FilterSet):
         }
     )
 
-    AGENT_INDEX_FILTERS = frozenset({"agent", "team", "started_after", "started_before", "min_duration_ms", "unpriced"})
+    AGENT_INDEX_FILTERS = frozenset(
+        {"agent", "team", "started_after", "started_before", "min_duration_ms", "unpriced", "status"}
+    )
 
     team = filters.CharFilter(field_name="team__slug", label="Team slug")
     agent = filters.CharFilter(field_name="agent_name", label="Agent name")

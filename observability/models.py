@@ -244,13 +244,14 @@ class Execution(models.Model):
         ]
         indexes = [
             models.Index(fields=["team", "started_at"], name="execution_team_started"),
-            # An agent's runs. It also holds what sorts them by duration or cost, and the id: the
-            # agent's slowest or costliest page reads its ids from this index alone, then 50 rows
-            # (AGENT_INDEXED_SORTS; crucible.querysets.DeferredRowsQuerySet); and the marketplace
-            # agent its recent runs were linked to (MARKETPLACE_AGENT_SQL), null for most spans.
+            # An agent's runs. It also holds what sorts them by duration or cost, the id and the
+            # status: the agent's slowest or costliest page, its failed ones too, reads its ids from
+            # this index alone, then 50 rows (AGENT_INDEXED_SORTS; crucible.querysets.
+            # DeferredRowsQuerySet); and the marketplace agent its recent runs were linked to
+            # (MARKETPLACE_AGENT_SQL), null for most spans.
             models.Index(
                 fields=["team", "agent_name", "started_at"],
-                include=(*AGENT_INDEXED_SORTS, "id", "agent"),
+                include=(*AGENT_INDEXED_SORTS, "id", "agent", "status"),
                 name="execution_team_agent_started",
             ),
             # Retention deletes by age across teams: a BRIN index is tiny and nearly free to keep.

@@ -104,7 +104,7 @@ def test_the_page_shows_an_agents_runs_by_duration_or_cost(runs, member_client, 
     [
         ({"min_duration_ms": "80"}, {"duration_ms__gte": 80}),
         ({"unpriced": "false"}, {"cost__isnull": False}),
-        ({"status": "error"}, {"status": "error"}),  # not in the index: read as before, same answer
+        ({"status": "error"}, {"status": "error"}),
     ],
     ids=["least duration", "priced", "status"],
 )
@@ -129,16 +129,18 @@ def _page_query(client, url: str) -> str:
     return reads[0]
 
 
-@pytest.mark.parametrize("ordering", ["-duration", "cost"])
-def test_the_agents_sorted_page_reads_its_ids_then_its_rows(runs, member_client, ordering):
+@pytest.mark.parametrize("query", ["ordering=-duration", "ordering=cost", "status=error&ordering=-duration"])
+def test_the_agents_sorted_page_reads_its_ids_then_its_rows(runs, member_client, query):
     """The page's ids come from the per-agent index, cut at the page (51 rows: one more than shown
-    tells whether there is a next page), and only those rows are read from the table."""
-    sql = _page_query(member_client, f"{PAGE}?agent=coder&ordering={ordering}")
+    tells whether there is a next page), and only those rows are read from the table. The index
+    holds the status (migration 0026): an agent's failed runs, slowest first, read every run of
+    the agent before (0.4-0.5 s at 49,700 runs, a 503 on a cold cache)."""
+    sql = _page_query(member_client, f"{PAGE}?agent=coder&{query}")
     assert re.search(r'"observability_execution"\."id" IN \(SELECT .* LIMIT 51\)', sql), sql
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_get_indexdef('execution_team_agent_started'::regclass)")
         definition = cursor.fetchone()[0]
-    assert "(team_id, agent_name, started_at) INCLUDE (duration_ms, cost, id, agent_id)" in definition
+    assert "(team_id, agent_name, started_at) INCLUDE (duration_ms, cost, id, agent_id, status)" in definition
 
 
 def test_the_agent_page_reads_the_days_slowest_runs_in_two_steps(runs, member_client):
@@ -170,7 +172,7 @@ def test_the_agent_page_reads_the_days_slowest_runs_in_two_steps(runs, member_cl
     "url",
     [
         f"{PAGE}?agent=coder&ordering=-started",  # the index's own order: read in it
-        f"{PAGE}?agent=coder&status=error&ordering=-duration",  # needs each row to check
+        f"{PAGE}?agent=coder&model=m&ordering=-duration",  # needs each row to check
         f"{PAGE}?ordering=-duration",  # the team-wide sort index
     ],
 )

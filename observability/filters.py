@@ -22,6 +22,11 @@ from observability.models import (
 from observability.selectors import sessions, traces
 
 
+def _given(form) -> set[str]:
+    """The names of the filters a (valid) filter form was given a value for."""
+    return {name for name, value in form.cleaned_data.items() if value not in (None, "", [])}
+
+
 class ExecutionFilterSet(filters.FilterSet):
     """The executions list's filters, pages and API. A list narrowed only by ``SORT_INDEX_FILTERS``
     also says ``duration_ms >= 0`` (true of every execution): the partial indexes that sort by
@@ -83,7 +88,7 @@ class ExecutionFilterSet(filters.FilterSet):
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
-        given = {name for name, value in self.form.cleaned_data.items() if value not in (None, "", [])}
+        given = _given(self.form)
         if given <= self.SORT_INDEX_FILTERS:
             queryset = queryset.filter(SORT_INDEXED_SQL)
         elif "agent" in given and given <= self.AGENT_INDEX_FILTERS:
@@ -194,7 +199,7 @@ class TraceFilterSet(filters.FilterSet):
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
-        given = {name for name, value in self.form.cleaned_data.items() if value not in (None, "", [])}
+        given = _given(self.form)
         return queryset if given & self.OWN_INDEX_FILTERS else queryset.filter(TRACE_SORT_INDEXED_SQL)
 
     def with_tag(self, queryset, name, value):

@@ -24,18 +24,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def traces(team):
-    start = timezone.now() - timedelta(hours=1)
-    Trace.objects.bulk_create(
-        Trace(
-            team=team,
-            trace_id=f"{n:032x}",
-            started_at=start + timedelta(seconds=n),
-            ended_at=start + timedelta(seconds=n + 1),
-            duration_ms=n % 7,
-            span_count=n % 3,
-            error_count=n % 2,
-        )
-        for n in range(60)
+    """60 traces whose durations, span counts and error counts repeat (ties for the tie-break)."""
+    _analysed_traces(
+        ((team, 60),),
+        duration_ms=lambda n, _: n % 7,
+        span_count=lambda n, _: n % 3,
+        error_count=lambda n, _: n % 2,
     )
 
 
@@ -72,7 +66,7 @@ def test_each_direction_of_the_page_is_the_other_reversed(traces, client_for, me
     def listed(ordering):
         """The trace ids the page shows, in the order it shows them."""
         html = client.get(f"/observability/traces/?ordering={ordering}").content.decode()
-        shown = [trace_id for trace_id in (f"{n:032x}" for n in range(60)) if trace_id in html]
+        shown = [trace_id for trace_id in Trace.objects.values_list("trace_id", flat=True) if trace_id in html]
         return sorted(shown, key=html.index)
 
     down, up = listed("-errors"), listed("errors")

@@ -5,14 +5,25 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
 from crucible import keycache, services
 from crucible.models import Role
+from tests import migrated_template
 
 _counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, django_db_blocker):
+    """The test database is created as a copy of the run's migrated template (see
+    tests/migrated_template.py) instead of by applying every migration again."""
+    with django_db_blocker.unblock():
+        template = migrated_template.ensure()
+    settings.DATABASES["default"]["TEST"]["TEMPLATE"] = template
 
 
 @pytest.fixture(scope="session")

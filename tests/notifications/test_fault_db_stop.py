@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 
+import psycopg
 import pytest
 
 from tests.hardening.servers import PrivatePostgres, app_env, manage
@@ -33,12 +34,15 @@ from crucible.notifications.models import WebhookDelivery
 event = notification_publish(team=Team.objects.get(slug="restart"), kind="alert.firing", title="{key}", dedupe_key="{key}")
 print(WebhookDelivery.objects.get(event=event).message_id)
 """
-STATE = """
-import json
-from crucible.notifications.models import Notification, WebhookDelivery
-print(json.dumps({"inbox": list(Notification.objects.values_list("user_id", "event_id")),
-                  "deliveries": list(WebhookDelivery.objects.values_list("status", flat=True))}))
-"""
+
+
+def read_state(pg: PrivatePostgres) -> dict:
+    """The inbox and the deliveries' states, read by SQL (a ``manage.py shell`` costs 2.5 s)."""
+    with psycopg.connect(host=str(pg.sock), port=pg.port, user="postgres", dbname=DB, autocommit=True) as conn:
+        return {
+            "inbox": conn.execute("SELECT user_id, event_id FROM crucible_notification").fetchall(),
+            "deliveries": [d for (d,) in conn.execute("SELECT status FROM crucible_webhookdelivery").fetchall()],
+        }
 
 
 def shell(code: str, env: dict) -> str:
@@ -78,8 +82,8 @@ def test_postgres_stopped_for_ten_seconds():
             assert worker.process.poll() is None, "the worker died with the database"
             # The receiver has its 200 before the worker records it: wait for the record too (read
             # at once, one delivery was still "pending" in a CI run).
-            assert wait_until(lambda: sorted(json.loads(shell(STATE, env))["deliveries"]) == ["succeeded"] * 2, 30)
-            state = json.loads(shell(STATE, env))
+            assert wait_until(lambda: sorted(read_state(pg)["deliveries"]) == ["succeeded"] * 2, 30)
+            state = read_state(pg)
         assert all(r.valid for r in receiver.received)
         assert {r.webhook_id for r in receiver.received} == {before, after}
         assert sorted(state["deliveries"]) == ["succeeded", "succeeded"]

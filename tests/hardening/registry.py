@@ -12,12 +12,12 @@ is easy to spot.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import importlib
 from dataclasses import dataclass, field
 
 from django.apps import apps
-from django.db import models
+from django.db import connection, models
 
 from crucible import services as core
 from crucible.models import ApiKey, Role, Team
@@ -550,8 +550,17 @@ def _team_path(model) -> str | None:
 
 
 def snapshot(team: Team) -> dict[str, str]:
-    """A digest per model of every row that belongs to ``team`` (volatile timestamps left out)."""
-    out = {}
+    """A digest per model of every row that belongs to ``team`` (volatile timestamps left out), in
+    one statement: the md5 of each model's rows as PostgreSQL prints them, in primary-key order.
+    A query per model made a snapshot about 50 ms, and the matrix takes two per write it tries."""
+    with connection.cursor() as cursor:
+        cursor.execute(*_snapshot_statement(team.pk))
+        return dict(cursor.fetchall())
+
+
+@functools.cache
+def _snapshot_statement(team_id: int) -> tuple[str, list]:
+    parts, params = [], []
     for model in apps.get_models():
         if model._meta.app_label not in PROJECT_APPS:
             continue
@@ -559,11 +568,9 @@ def snapshot(team: Team) -> dict[str, str]:
         if path is None:
             continue
         fields = [f.attname for f in model._meta.concrete_fields if f.name not in VOLATILE]
-        rows = (
-            model._default_manager.filter(**{path: team.pk if path == "pk" else team})
-            .order_by("pk")
-            .values_list(*fields)
-        )
-        digest = hashlib.sha256(repr(list(rows)).encode()).hexdigest()
-        out[model._meta.label_lower] = digest
-    return out
+        rows = model._default_manager.filter(**{path: team_id}).values_list(*fields)
+        sql, row_params = rows.query.sql_with_params()
+        pk = connection.ops.quote_name(model._meta.pk.attname)
+        parts.append(f"SELECT %s, md5(coalesce(string_agg(r::text, '|' ORDER BY r.{pk}), '')) FROM ({sql}) r")
+        params += [model._meta.label_lower, *row_params]
+    return " UNION ALL ".join(parts), params

@@ -32,6 +32,12 @@ PARTITION_KEYS = {EXECUTIONS: "started_at", PAYLOADS: "started_at", **dict.fromk
 _MONTH_SUFFIX = re.compile(r"_p(\d{4})_(\d{2})$")
 
 
+# A dropped partition's rows are counted below this estimate (a count of 100,000 rows takes
+# milliseconds); above it, PostgreSQL's estimate (pg_class.reltuples) is reported, within what
+# autovacuum's analyze threshold lets it drift (10 % by default).
+EXACT_COUNT_BELOW = 100_000
+
+
 class Partition(NamedTuple):
     name: str
     rows_estimate: int  # pg_class.reltuples: -1 until the partition was first analyzed
@@ -39,7 +45,7 @@ class Partition(NamedTuple):
 
 class Purged(NamedTuple):
     dropped: list[str]  # the partitions dropped
-    rows: int  # rows in them (PostgreSQL's estimate once analyzed) plus rows deleted one by one
+    rows: int  # rows in them (PostgreSQL's estimate past EXACT_COUNT_BELOW) plus rows deleted one by one
 
 
 def month_start(moment: dt.datetime | dt.date) -> dt.date:
@@ -103,7 +109,9 @@ def partitions_drop_before(table: str, *, cutoff: dt.datetime, batch_size: int =
         if month is None or dt.datetime.combine(next_month(month), dt.time(), dt.UTC) > cutoff:
             continue
         rows = partition.rows_estimate
-        if rows < 0:  # never analyzed (a small or young table): count it
+        if rows < EXACT_COUNT_BELOW:
+            # Never analyzed (-1), or small: counted. A partition made ahead and analyzed while
+            # empty says 0 until autovacuum analyzes it again, which a few rows never trigger.
             rows = fetch_rows(f'SELECT count(*) AS n FROM "{partition.name}"', {})[0]["n"]
         deleted += rows
         with transaction.atomic():

@@ -52,7 +52,7 @@ def executions_purge(*, days: int | None = None, batch_size: int = 50_000) -> in
     their payloads, and the summaries of traces that ended before then. Rollups are kept.
     Whole monthly partitions are dropped; rows are deleted (in batches, short transactions) only
     in the month that straddles the cutoff. Returns the number of executions deleted (a dropped
-    partition counts its rows as PostgreSQL estimates them)."""
+    partition's rows are counted; past ``partitions.EXACT_COUNT_BELOW`` PostgreSQL's estimate)."""
     days = conf.RETENTION_DAYS if days is None else days
     if days < 1:
         raise ValidationError({"days": "Must be at least 1."})

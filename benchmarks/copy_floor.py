@@ -335,6 +335,9 @@ def main() -> None:
         for table in tables.values():
             if table.startswith(VARIANT_PREFIX):
                 cursor.execute(f"DROP TABLE {table}")
+                # what a candidate may have made beside its table (VALUE_BOUNDS)
+                cursor.execute(f"DROP TABLE IF EXISTS {table}_bounds")
+                cursor.execute(f"DROP FUNCTION IF EXISTS {table}_bounds_keep()")
 
 
 if __name__ == "__main__":

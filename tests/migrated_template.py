@@ -12,6 +12,7 @@ old ones are dropped.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import subprocess
@@ -36,6 +37,7 @@ def _fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+@functools.cache
 def name() -> str:
     return PREFIX + _fingerprint()
 

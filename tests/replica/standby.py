@@ -2,7 +2,7 @@
 
 The primary is a throwaway cluster (``tests.hardening.servers.PrivatePostgres``: initdb in a
 temporary folder, its own Unix socket; ``wal_level=replica``, WAL senders and ``local replication
-trust`` are initdb's defaults), loaded with a dump of the test database. The standby is a copy of
+trust`` are initdb's defaults), loaded with the test run's migrated database. The standby is a copy of
 it made with ``pg_basebackup -R`` and started as a hot standby on another port. The shared
 development server is not touched (changing its WAL settings would need a restart).
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.hardening.servers import PrivatePostgres, _run_as, free_port, pg_bin
+from tests.hardening.servers import PrivatePostgres, _run_as, app_env, free_port, pg_bin
 
 DB_NAME = "crucible_replica_test"
 TOOLS = ("initdb", "pg_ctl", "pg_basebackup", "pg_dump", "psql")
@@ -72,30 +72,14 @@ def sql(server: PrivatePostgres, statement: str):
     return None if row is None else row[0]
 
 
-def _copy_database(source: dict, primary: PrivatePostgres) -> None:
-    """The test database (its schema and the rows its migrations wrote) into the primary."""
-    primary.create_database(DB_NAME)
-    dump_file = primary.base / "source.sql"
-    with open(dump_file, "wb") as out:
-        subprocess.run(
-            [str(pg_bin() / "pg_dump"), "-h", source["HOST"], "-p", str(source["PORT"]), "-U", source["USER"]]
-            + ["--no-owner", "--no-privileges", source["NAME"]],
-            check=True,
-            stdout=out,
-            stderr=subprocess.PIPE,
-            timeout=120,
-        )
-    primary.psql(DB_NAME, "-f", str(dump_file))
-
-
-def start_pair(source: dict) -> tuple[PrivatePostgres, Standby]:
-    """A primary holding a copy of the database ``source`` (Django settings of the test
-    database) and a hot standby streaming from it, both running."""
+def start_pair() -> tuple[PrivatePostgres, Standby]:
+    """A primary holding a migrated database (``PrivatePostgres.create_migrated_database``, the
+    test run's migrated template) and a hot standby streaming from it, both running."""
     primary = PrivatePostgres(port=free_port())
     standby = None
     try:
         primary.start()
-        _copy_database(source, primary)
+        primary.create_migrated_database(DB_NAME, app_env(DATABASE_URL=primary.url(DB_NAME)))
         standby = Standby(primary, port=free_port())
         standby.start()
         wait_until(lambda: sql(standby, "SELECT pg_is_in_recovery()") is True, "the standby to accept reads")

@@ -41,7 +41,7 @@ def pair(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         default = connections[DEFAULT_DB_ALIAS]
         saved = default.settings_dict
-        servers = Pair(*standby_servers.start_pair(saved))
+        servers = Pair(*standby_servers.start_pair())
         default.close()
         default.settings_dict = standby_servers.settings_of(servers.primary, saved)
         connections.settings[REPLICA] = standby_servers.settings_of(servers.standby, saved)

@@ -54,6 +54,7 @@ from django.test.utils import override_settings  # noqa: E402
 from crucible import services as core  # noqa: E402
 from crucible.heap import freeze_loaded_heap  # noqa: E402
 from crucible.models import Role, Team  # noqa: E402
+from observability.selectors import block_sums  # noqa: E402
 
 
 def pages(team: Team) -> dict[str, str]:
@@ -119,7 +120,9 @@ def pages(team: Team) -> dict[str, str]:
     return found
 
 
-def timed(client: Client, url: str) -> float:
+def timed(client: Client, url: str, cold: bool = False) -> float:
+    if cold:  # as the first request after the blocks it covers changed (observability.selectors.block_sums)
+        block_sums.CACHE.clear()
     start = time.perf_counter()
     response = client.get(url)
     elapsed = time.perf_counter() - start
@@ -158,6 +161,12 @@ def main():
         "the worker's block job run (default 14,000: bench-big's hourly rate; 0: neither)",
     )
     parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="empty the process's kept block sums before each request of a page (its first request after its "
+        "blocks changed; observability.selectors.block_sums)",
+    )
+    parser.add_argument(
         "--no-freeze", action="store_true", help="leave the heap unfrozen (the server freezes it: crucible/heap.py)"
     )
     args = parser.parse_args()
@@ -189,6 +198,8 @@ def main():
     if args.only:
         chosen = {name: url for name, url in chosen.items() if name in args.only.split(",")}
     frozen = "unfrozen heap" if args.no_freeze else "heap frozen at start-up as the server does"
+    if args.cold:
+        frozen += "; kept block sums emptied before each request"
     print(f"database {DB_NAME}, team {team.slug}; {repeats} runs per page after a warm-up, interleaved; {frozen}")
     print(f"{'page':34} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'x reference':>12}")
     for name, url in chosen.items():
@@ -198,7 +209,7 @@ def main():
         figure, reference = [], []
         for _ in range(repeats):
             reference.append(timed(client, minimal_url))
-            figure.append(timed(client, url))
+            figure.append(timed(client, url, cold=args.cold))
         median, ref_median = statistics.median(figure) * 1000, statistics.median(reference) * 1000
         print(
             f"{name:34} {median:>10.1f} {p95(figure) * 1000:>8.1f} {queries:>8} {median / ref_median:>11.1f}x"

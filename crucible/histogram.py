@@ -20,6 +20,8 @@ from bisect import bisect_left
 from itertools import accumulate
 
 _NAMES: dict[tuple, list[str]] = {}  # the names of each tuple of quantiles percentiles() was asked for
+# A histogram of ints as the reads give it: a list (rollup rows) or a tuple (sums kept across requests).
+_OF_INTS = (list, tuple)
 
 
 class LogScaleHistogram:
@@ -87,8 +89,8 @@ class LogScaleHistogram:
         hundreds): the first bucket whose running count reaches the rank, by bisection."""
         qs = tuple(qs)
         names = _NAMES.get(qs) or _NAMES.setdefault(qs, [f"p{round(q * 100)}" for q in qs])
-        counts = hist if type(hist) is list else [int(c or 0) for c in hist or []]
-        try:  # a list of ints, as the rollup reads give it, is used as it is (a None fails min)
+        counts = hist if type(hist) in _OF_INTS else [int(c or 0) for c in hist or []]
+        try:  # a list or tuple of ints, as the reads give it, is used as it is (a None fails min)
             lowest = min(counts, default=0)
         except TypeError:
             counts = [int(c or 0) for c in counts]
@@ -131,10 +133,16 @@ class LogScaleHistogram:
         return hist
 
     @staticmethod
+    def copy(hist) -> list[int]:
+        """A new list of ``hist``'s counts: a list or tuple of ints as it is, any other sequence
+        converted (merging rows starts from the first one's, instead of adding it to zeros)."""
+        return list(hist) if type(hist) in _OF_INTS else [int(v) for v in hist]
+
+    @staticmethod
     def add(into: list[int], other) -> list[int]:
-        """Add ``other``'s counts into ``into`` (in place). A list is a row's histogram of ints, as
-        the rollup reads give it (a page adds hundreds); any other sequence is converted."""
-        into[:] = map(operator.add, into, other if type(other) is list else map(int, other))
+        """Add ``other``'s counts into ``into`` (in place). A list or tuple is a row's histogram of
+        ints, as the rollup reads give it (a page adds hundreds); any other sequence is converted."""
+        into[:] = map(operator.add, into, other if type(other) in _OF_INTS else map(int, other))
         return into
 
     def sums_sql(self, column: str = "hist") -> str:

@@ -29,6 +29,7 @@ percentile_apart = HISTOGRAM.percentile_apart
 empty = HISTOGRAM.empty
 SUMS_SQL = HISTOGRAM.sums_sql()  # the group's histogram: ARRAY[sum(hist[1]), ...]::bigint[]
 add = HISTOGRAM.add
+copy = HISTOGRAM.copy
 
 # SQL functions created by the migration; the rebuild and the benchmark use them.
 SQL_FUNCTIONS = HISTOGRAM.sql_functions()

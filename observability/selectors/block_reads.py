@@ -29,11 +29,19 @@ AGGREGATES = (
 )
 
 
+# A block's instance: the id and the inserting transaction of its total row. A block's rows are
+# inserted together and deleted together, never updated (``observability.blocks``), so a block
+# rebuilt after a change is another instance; the transaction tells instances apart even where ids
+# start again (a database made anew, a sequence reset).
+INSTANCE_XMIN = "b.xmin::text::bigint"
+
+
 def _cover_ctes(g: Grain, i: str) -> str:
-    """``cover_<i>``: the blocks read for [lo_<i>, hi_<i>): the longest window block starting at
-    lo_<i> there (a standard period's closed units summed ahead: ``observability.windows``), then,
-    after it, the longest aligned blocks present; ``covered_<i>``: the units they hold;
-    ``uncovered_<i>``: the others, read from the rollups."""
+    """``cover_<i>``: the blocks read for [lo_<i>, hi_<i>) (start, length, windowed, and the
+    instance: ``id``, ``xmin``): the longest window block starting at lo_<i> there (a standard
+    period's closed units summed ahead: ``observability.windows``), then, after it, the longest
+    aligned blocks present; ``covered_<i>``: the units they hold; ``uncovered_<i>``: the others,
+    read from the rollups."""
     after = f"(SELECT coalesce(max(start + {g.interval('length')}), %(lo_{i})s) FROM window_{i})"
 
     def inside(b):  # (the bound on the start alone keeps the index scan to the segment)
@@ -44,15 +52,15 @@ def _cover_ctes(g: Grain, i: str) -> str:
 
     return f"""
     window_{i} AS (
-        SELECT b.{g.start} AS start, b.{g.length} AS length FROM {g.table} b
+        SELECT b.{g.start} AS start, b.{g.length} AS length, b.id, {INSTANCE_XMIN} AS xmin FROM {g.table} b
         WHERE b.team_id = %(team)s AND b.total AND b.windowed AND b.{g.start} = %(lo_{i})s
           AND b.{g.start} + {g.interval(f"b.{g.length}")} <= %(hi_{i})s
         ORDER BY b.{g.length} DESC LIMIT 1
     ),
     cover_{i} AS (
-        SELECT start, length, true AS windowed FROM window_{i}
+        SELECT start, length, true AS windowed, id, xmin FROM window_{i}
         UNION ALL
-        SELECT b.{g.start}, b.{g.length}, false FROM {g.table} b
+        SELECT b.{g.start}, b.{g.length}, false, b.id, {INSTANCE_XMIN} FROM {g.table} b
         WHERE b.team_id = %(team)s AND b.total AND {inside("b")}
           AND NOT EXISTS (SELECT 1 FROM {g.table} c
                           WHERE c.team_id = b.team_id AND c.total AND {inside("c")} AND c.{g.length} > b.{g.length}
@@ -100,6 +108,14 @@ class _Read:
                 f"WHERE team_id = %(team)s AND {scope}{self.filters} AND {which}) b"
             )
         return " UNION ALL ".join(selects)
+
+    def cover(self, tag: str) -> str:
+        """The blocks the period reads, a row each: ``tag`` (SQL), the block table, start, length,
+        windowed, and its instance (``id``, ``xmin``)."""
+        return " UNION ALL ".join(
+            f"SELECT {tag} AS tag, '{g.table}' AS tbl, start, length, windowed, id, xmin FROM cover_{i}"
+            for g, i in self.parts
+        )
 
     def rows(self, *, scope: str, time: str = "bucket") -> str:
         """All the rows of the period: the rollups' and the blocks' of ``scope``."""

@@ -240,7 +240,7 @@ def _merge(rows: list[dict]) -> dict:
         "unpriced": 0,
         "first_seen": None,
         "last_seen": None,
-        "hist": histogram.empty(),
+        "hist": None,
     }
     for row in rows:
         for name in (
@@ -261,7 +261,12 @@ def _merge(rows: list[dict]) -> dict:
         if row["last_seen"] is not None and (total["last_seen"] is None or row["last_seen"] > total["last_seen"]):
             total["last_seen"] = row["last_seen"]
         if row.get("hist"):
-            histogram.add(total["hist"], row["hist"])
+            if total["hist"] is None:  # the first histogram copied, the others added to it
+                total["hist"] = histogram.copy(row["hist"])
+            else:
+                histogram.add(total["hist"], row["hist"])
+    if total["hist"] is None:
+        total["hist"] = histogram.empty()
     return total
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from crucible.sql import fetch_rows
 from observability.selectors.block_reads import AGGREGATES, with_blocks
+from observability.selectors.block_sums import block_sums
 from observability.selectors.rollup_reads import DAY, HIST_ARRAY, _merge, _row, _segments, rollup_rows
 
 # Of the models a group ran, the first and the last by name: two names tell that the agent ran more
@@ -103,8 +104,12 @@ def newest_two_need_hours(since: dt.datetime) -> Callable[[list[dict]], list[dic
 
 
 def _added(rows: list[dict]) -> dict:
-    """The sums of aggregate rows (``_row`` rows): a lone row as it is, several merged."""
-    return rows[0] if len(rows) == 1 else _merge(rows)
+    """The sums of aggregate rows (``_row`` rows): a lone row as it is (its histogram a list of its
+    own if it was kept as a tuple: ``block_sums``), several merged."""
+    if len(rows) > 1:
+        return _merge(rows)
+    row = rows[0]
+    return row if type(row["hist"]) is not tuple else {**row, "hist": list(row["hist"])}
 
 
 def periods_compared(*, team, period, previous, since=None, previous_agents=True) -> dict:
@@ -114,7 +119,9 @@ def periods_compared(*, team, period, previous, since=None, previous_agents=True
     ``version_rows`` with ``exact=newest_two_need_hours(since or period.start)``, of the agents
     that ran two named versions or more). Each rollup
     row's histogram is summed once (per agent, version and period), not once per figure; closed
-    days and hours come from blocks (``block_reads.with_blocks``), which keep the version.
+    days and hours come from blocks (``block_reads.with_blocks``), which keep the version, and the
+    sums of those blocks from the process's cache when it summed the same block instances before
+    (``block_sums``; the rows outside them are summed on every read).
     ``previous_agents=False``: the caller does not read ``previous`` (recommendations), so the
     previous period's histograms are summed only for the agents whose versions are compared; the
     other rows of ``previous`` come without a histogram. ``models``: {agent: names of models it
@@ -122,37 +129,17 @@ def periods_compared(*, team, period, previous, since=None, previous_agents=True
     names for one that ran several."""
     before_read = with_blocks(team, previous.start, previous.end, name="p")
     read = with_blocks(team, period.start, period.end, name="c")
-    rows = f"""
-        SELECT *, false AS cur FROM ({before_read.rows(scope="NOT total")}) p
-        UNION ALL SELECT *, true FROM ({read.rows(scope="NOT total")}) c
-    """
-    # Sums per agent, version and period (each rollup row's histogram summed once, in PostgreSQL),
-    # added up again here per agent and period and per agent and version: most agents run one
-    # version, so most of those groups are one row, used as it is (no second pass of 134 sums).
-    sql = f"""
-        WITH {", ".join([*before_read.ctes, *read.ctes])}
-        SELECT agent_name AS agent, version, cur, {AGGREGATES}, {MODELS}, {HIST_ARRAY} FROM ({rows}) r GROUP BY 1, 2, 3
-    """
-    if not previous_agents:
-        # The histograms of the previous period only where two named versions may be compared.
-        sql = f"""
-            WITH {", ".join([*before_read.ctes, *read.ctes])}, r AS MATERIALIZED ({rows}),
-            compared AS (SELECT agent_name FROM r WHERE version <> '' GROUP BY 1 HAVING count(DISTINCT version) > 1),
-            summed AS (SELECT * FROM r WHERE cur OR agent_name IN (SELECT agent_name FROM compared))
-            SELECT agent_name AS agent, version, cur, {AGGREGATES}, {MODELS}, {HIST_ARRAY} FROM summed GROUP BY 1, 2, 3
-            UNION ALL
-            SELECT agent_name, version, cur, {AGGREGATES}, {MODELS}, NULL FROM r
-            WHERE NOT cur AND agent_name NOT IN (SELECT agent_name FROM compared) GROUP BY 1, 2, 3
-        """
+    groups = _groups_with_kept_blocks(team, before_read, read) if before_read.parts or read.parts else None
+    if groups is None:
+        groups = _groups_in_one_statement(before_read, read, previous_agents=previous_agents)
     by_period: dict[tuple, list] = {}
     by_version: dict[tuple, list] = {}
     models: dict[str, set[str]] = {}
-    for record in fetch_rows(sql, before_read.params | read.params, binary=True):
-        row = _row(record)
-        if record["cur"]:
-            models.setdefault(record["agent"], set()).update((record["model_min"], record["model_max"]))
-        by_period.setdefault((record["agent"], record["cur"]), []).append(row)
-        by_version.setdefault((record["agent"], record["version"]), []).append(row)
+    for agent, version, cur, model_min, model_max, row in groups:
+        if cur:
+            models.setdefault(agent, set()).update((model_min, model_max))
+        by_period.setdefault((agent, cur), []).append(row)
+        by_version.setdefault((agent, version), []).append(row)
     current, before = {}, {}
     for (agent, cur), rows in by_period.items():
         (current if cur else before)[agent] = {"agent": agent, **_added(rows)}
@@ -171,3 +158,76 @@ def periods_compared(*, team, period, previous, since=None, previous_agents=True
         spans=[(previous.start, previous.end), (period.start, period.end)],
     )
     return {"current": current, "previous": before, "versions": versions, "models": models}
+
+
+# The groups of ``periods_compared``: (agent, version, cur, first model, last model, sums).
+GROUP_SELECT = f"agent_name AS agent, version, {{cur}} AS cur, {AGGREGATES}, {MODELS}, {HIST_ARRAY}"
+# As many NULLs as GROUP_SELECT has sums (the aggregates, the two model names and the histogram).
+_NO_SUMS = ", ".join(["NULL"] * (AGGREGATES.count(" AS ") + MODELS.count(" AS ") + 1))
+
+
+def _group(record: dict, *, hist_type=list) -> tuple:
+    row = _row(record)
+    if hist_type is tuple and row["hist"] is not None:
+        row["hist"] = tuple(row["hist"])  # kept across requests: never changed in place
+    return (record["agent"], record["version"], record["cur"], record["model_min"], record["model_max"], row)
+
+
+def _kept(records: list[dict]) -> tuple:
+    return tuple(_group(record, hist_type=tuple) for record in records)
+
+
+def _groups_with_kept_blocks(team, before_read, read) -> list[tuple] | None:
+    """The groups of both periods in two parts: the rollup rows outside blocks summed now, and the
+    blocks' sums from ``block_sums`` (kept per process by the blocks' instances), both named by
+    one statement, so in one snapshot. None when a block changed in between."""
+    rest = f"""
+        SELECT *, false AS cur FROM ({before_read.rest}) p
+        UNION ALL SELECT *, true FROM ({read.rest}) c
+    """
+    cover = " UNION ALL ".join(part for part in (before_read.cover("false"), read.cover("true")) if part)
+    sql = f"""
+        WITH {", ".join([*before_read.ctes, *read.ctes])}
+        SELECT {GROUP_SELECT.format(cur="cur")}, NULL AS tbl, NULL AS start, NULL AS length, NULL AS windowed,
+               NULL AS id, NULL AS xmin
+        FROM ({rest}) r GROUP BY 1, 2, 3
+        UNION ALL
+        SELECT NULL, NULL, tag, {_NO_SUMS}, tbl, start, length, windowed, id, xmin FROM ({cover}) c
+    """
+    records = fetch_rows(sql, before_read.params | read.params, binary=True)
+    covered = [dict(r, tag=r["cur"]) for r in records if r["tbl"] is not None]  # (the period's tag is ``cur``)
+    groups = [_group(r) for r in records if r["tbl"] is None]
+    if not covered:
+        return groups
+    sums = block_sums(
+        team, covered, shape="periods_compared", select=GROUP_SELECT.format(cur="tag"), group="1, 2, 3", load=_kept
+    )
+    return None if sums is None else [*sums, *groups]
+
+
+def _groups_in_one_statement(before_read, read, *, previous_agents: bool) -> list[tuple]:
+    """The groups of both periods, blocks and rollup rows summed together in one statement.
+    ``previous_agents=False``: the previous period's histograms only where two named versions may
+    be compared."""
+    rows = f"""
+        SELECT *, false AS cur FROM ({before_read.rows(scope="NOT total")}) p
+        UNION ALL SELECT *, true FROM ({read.rows(scope="NOT total")}) c
+    """
+    # Sums per agent, version and period (each rollup row's histogram summed once, in PostgreSQL),
+    # added up again by the caller per agent and period and per agent and version: most agents run one
+    # version, so most of those groups are one row, used as it is (no second pass of 134 sums).
+    sql = f"""
+        WITH {", ".join([*before_read.ctes, *read.ctes])}
+        SELECT agent_name AS agent, version, cur, {AGGREGATES}, {MODELS}, {HIST_ARRAY} FROM ({rows}) r GROUP BY 1, 2, 3
+    """
+    if not previous_agents:
+        sql = f"""
+            WITH {", ".join([*before_read.ctes, *read.ctes])}, r AS MATERIALIZED ({rows}),
+            compared AS (SELECT agent_name FROM r WHERE version <> '' GROUP BY 1 HAVING count(DISTINCT version) > 1),
+            summed AS (SELECT * FROM r WHERE cur OR agent_name IN (SELECT agent_name FROM compared))
+            SELECT agent_name AS agent, version, cur, {AGGREGATES}, {MODELS}, {HIST_ARRAY} FROM summed GROUP BY 1, 2, 3
+            UNION ALL
+            SELECT agent_name, version, cur, {AGGREGATES}, {MODELS}, NULL FROM r
+            WHERE NOT cur AND agent_name NOT IN (SELECT agent_name FROM compared) GROUP BY 1, 2, 3
+        """
+    return [_group(record) for record in fetch_rows(sql, before_read.params | read.params, binary=True)]

@@ -1,31 +1,30 @@
-"""The sums of a period's blocks, kept per process by the blocks' instances.
+"""The sums of a closed period's blocks, kept per process by the blocks' instances.
 
-A page over a closed period reads the same blocks on every request until the job builds a longer
-window or a late write deletes one (``observability.blocks``, ``observability.windows``): its
-statement summed the 134 buckets of those blocks' rows again each time (the bottlenecks page: 1,600
-rows, most of its statement). Here a read names the blocks it covers with their instances (the
-id and inserting transaction of each block's total row: ``block_reads.INSTANCE_XMIN``), sums
-only the rollup rows outside them, and takes the blocks' sums from ``CACHE`` when the same
-instances were summed before in this process. A block's rows are inserted together and deleted
-together, never updated, so the sums of a set of instances never change: a hit is exact, and a
-block changed since is another instance, a miss. As a segment cache over immutable segments
-(Apache Druid's, say), nothing is ever invalidated; the oldest entries make room.
+A page that compares a period with the one before it reads the same blocks of the previous period
+on every request until the period moves or a late write deletes one (``observability.blocks``,
+``observability.windows``), and its statement summed the 134 buckets of those blocks' rows again
+each time. Here the statement also names those blocks by their instances (the id and inserting
+transaction of each block's total row: ``block_reads.INSTANCE_XMIN``) and compares them with the
+instances whose sums this process keeps for that period (``CACHE``): the same ones, and it skips
+their rows while the caller takes their sums from the cache; others (or none kept), and it sums
+them apart, and the caller keeps their sums for the next read. The comparison is made inside the
+statement, in the snapshot of the rows it sums (``version_reads._groups_with_kept_blocks``).
 
-On a miss, ``block_sums`` sums the named instances in one statement that also checks they are
-all still there (a block deleted or rebuilt between the two statements: None, and the caller
-reads as before, in one statement).
+A block's rows are inserted together and deleted together, never updated, so the sums of a set of
+instances never change: a hit is exact, and a block built again after a change is another
+instance (another id and transaction, even where ids start again), a miss. As in a segment cache
+over immutable segments (Apache Druid's, say), nothing is ever invalidated; the least recently
+used entries make room. docs/observability.md, "Kept block sums".
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
+from dataclasses import dataclass
 
-from crucible.sql import fetch_rows
-from observability.blocks import GRAINS, SUMS
-
-ENTRIES = 32  # per process: a page's entry holds ~400 groups' sums (~0.5 MB with their histograms)
+ENTRIES = 32  # per process: an entry holds the sums of one period's blocks (~200 groups of 134 counts)
 
 
 class InstanceCache:
@@ -50,6 +49,9 @@ class InstanceCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -57,62 +59,45 @@ class InstanceCache:
 
 CACHE = InstanceCache(ENTRIES)
 
-# The named block instances (tag, table, start, length, windowed, id, xmin), their rows summed
-# per group; ``intact``: how many of them are still the instances named.
-SUMS_SQL = """
-WITH named AS (
-    SELECT * FROM unnest(%(tags)s::boolean[], %(tables)s::text[], %(starts)s::timestamptz[], %(lengths)s::int[],
-                         %(windowed)s::boolean[], %(ids)s::bigint[], %(xmins)s::bigint[])
-             AS n(tag, tbl, start, length, windowed, id, xmin)
-),
-blocks AS ({blocks})
-SELECT {select}, (SELECT count(*) FROM blocks b JOIN named n ON b.id = n.id AND b.bxmin = n.xmin WHERE b.total) AS intact
-FROM blocks WHERE NOT total GROUP BY {group}
-"""
-BLOCKS_SQL = """
-SELECT n.tag, b.id, b.xmin::text::bigint AS bxmin, b.total, b.agent_name, b.model, b.version, b.first_seen,
-       b.last_seen, {sums} FROM named n
-JOIN {g.table} b ON n.tbl = '{g.table}' AND b.team_id = %(team)s AND b.{g.start} = n.start
-                AND b.{g.length} = n.length AND b.windowed = n.windowed
-"""
+
+@dataclass(frozen=True)
+class Kept:
+    """The sums of a set of block instances: the instances (ids, and the xmin of each, in the
+    order of the ids) and the caller's groups, each ending with its aggregate row, whose histogram
+    is kept as a tuple (read by every later request, never changed in place)."""
+
+    ids: list[int]
+    xmins: list[int]
+    groups: tuple
+
+    @classmethod
+    def of(cls, cover: list[dict], groups) -> Kept:
+        """``cover``: rows with the ``id`` and ``xmin`` of each block instance read."""
+        ordered = sorted(cover, key=lambda c: c["id"])
+        return cls(
+            ids=[c["id"] for c in ordered],
+            xmins=[c["xmin"] for c in ordered],
+            groups=tuple((*group[:-1], _frozen(group[-1])) for group in groups),
+        )
 
 
-def signature(team, cover: list[dict]) -> tuple:
-    """The key of a set of block instances (``block_reads._Read.cover`` rows) of ``team``."""
-    return (
-        team.pk,
-        *sorted((c["tag"], c["tbl"], c["start"], c["length"], c["windowed"], c["id"], c["xmin"]) for c in cover),
-    )
+def _frozen(row: dict) -> dict:
+    hist = row.get("hist")
+    return row if hist is None else {**row, "hist": tuple(hist)}
 
 
-def block_sums(team, cover: list[dict], *, shape: str, select: str, group: str, load: Callable[[list[dict]], object]):
-    """``load`` of the rows of the block instances ``cover`` (``_Read.cover`` rows), summed by
-    ``select`` (SQL over block rows and ``tag``) grouped by ``group``: from ``CACHE`` when this
-    process summed them before for the same ``shape`` (a name for ``select``/``group``/``load``),
-    else read and kept. None when a named instance is gone (deleted or rebuilt since ``cover``
-    was read)."""
-    key = (shape, signature(team, cover))
-    found = CACHE.get(key)
-    if found is not None:
-        return found
-    tables = {c["tbl"] for c in cover}
-    blocks = " UNION ALL ".join(BLOCKS_SQL.format(g=g, sums=SUMS) for g in GRAINS.values() if g.table in tables)
-    rows = fetch_rows(
-        SUMS_SQL.format(blocks=blocks, select=select, group=group),
-        {
-            "team": team.pk,
-            "tags": [c["tag"] for c in cover],
-            "tables": [c["tbl"] for c in cover],
-            "starts": [c["start"] for c in cover],
-            "lengths": [c["length"] for c in cover],
-            "windowed": [c["windowed"] for c in cover],
-            "ids": [c["id"] for c in cover],
-            "xmins": [c["xmin"] for c in cover],
-        },
-        binary=True,
-    )
-    if not rows or any(row["intact"] != len(cover) for row in rows):
-        return None
-    value = load(rows)
-    CACHE.put(key, value)
-    return value
+def known_ctes(cover: str) -> str:
+    """CTEs ``cover`` (the SQL of the blocks read, with ``tag``, ``id`` and ``xmin``: ``_Read.cover``)
+    and ``known`` (one row: ``hit``, true when they are exactly the instances of the parameters
+    ``known_params`` gives, in any order)."""
+    return f"""
+    cover AS ({cover}),
+    known AS (
+        SELECT coalesce((SELECT array_agg(id ORDER BY id) FROM cover) = %(known_ids)s::bigint[]
+                        AND (SELECT array_agg(xmin ORDER BY id) FROM cover) = %(known_xmins)s::bigint[], false) AS hit
+    )"""
+
+
+def known_params(kept: Kept | None) -> dict:
+    """The parameters of ``known_ctes`` for what this process keeps (None: nothing, no hit)."""
+    return {"known_ids": kept.ids if kept else None, "known_xmins": kept.xmins if kept else None}

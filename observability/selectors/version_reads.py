@@ -14,8 +14,8 @@ import datetime as dt
 from collections.abc import Callable
 
 from crucible.sql import fetch_rows
+from observability.selectors import block_sums
 from observability.selectors.block_reads import AGGREGATES, with_blocks
-from observability.selectors.block_sums import block_sums
 from observability.selectors.rollup_reads import DAY, HIST_ARRAY, _merge, _row, _segments, rollup_rows
 
 # Of the models a group ran, the first and the last by name: two names tell that the agent ran more
@@ -120,8 +120,8 @@ def periods_compared(*, team, period, previous, since=None, previous_agents=True
     that ran two named versions or more). Each rollup
     row's histogram is summed once (per agent, version and period), not once per figure; closed
     days and hours come from blocks (``block_reads.with_blocks``), which keep the version, and the
-    sums of those blocks from the process's cache when it summed the same block instances before
-    (``block_sums``; the rows outside them are summed on every read).
+    sums of the previous period's blocks from the process's cache when it summed the same block
+    instances before (``block_sums``).
     ``previous_agents=False``: the caller does not read ``previous`` (recommendations), so the
     previous period's histograms are summed only for the agents whose versions are compared; the
     other rows of ``previous`` come without a histogram. ``models``: {agent: names of models it
@@ -129,8 +129,9 @@ def periods_compared(*, team, period, previous, since=None, previous_agents=True
     names for one that ran several."""
     before_read = with_blocks(team, previous.start, previous.end, name="p")
     read = with_blocks(team, period.start, period.end, name="c")
-    groups = _groups_with_kept_blocks(team, before_read, read) if before_read.parts or read.parts else None
-    if groups is None:
+    if before_read.parts:
+        groups = _groups_with_kept_blocks(team, previous, before_read, read)
+    else:  # no block can serve the previous period (bounds not on whole hours): one statement
         groups = _groups_in_one_statement(before_read, read, previous_agents=previous_agents)
     by_period: dict[tuple, list] = {}
     by_version: dict[tuple, list] = {}
@@ -166,43 +167,45 @@ GROUP_SELECT = f"agent_name AS agent, version, {{cur}} AS cur, {AGGREGATES}, {MO
 _NO_SUMS = ", ".join(["NULL"] * (AGGREGATES.count(" AS ") + MODELS.count(" AS ") + 1))
 
 
-def _group(record: dict, *, hist_type=list) -> tuple:
-    row = _row(record)
-    if hist_type is tuple and row["hist"] is not None:
-        row["hist"] = tuple(row["hist"])  # kept across requests: never changed in place
-    return (record["agent"], record["version"], record["cur"], record["model_min"], record["model_max"], row)
+def _group(record: dict) -> tuple:
+    return (record["agent"], record["version"], record["cur"], record["model_min"], record["model_max"], _row(record))
 
 
-def _kept(records: list[dict]) -> tuple:
-    return tuple(_group(record, hist_type=tuple) for record in records)
-
-
-def _groups_with_kept_blocks(team, before_read, read) -> list[tuple] | None:
-    """The groups of both periods in two parts: the rollup rows outside blocks summed now, and the
-    blocks' sums from ``block_sums`` (kept per process by the blocks' instances), both named by
-    one statement, so in one snapshot. None when a block changed in between."""
+def _groups_with_kept_blocks(team, previous, before_read, read) -> list[tuple]:
+    """The groups of both periods in one statement, the previous period's blocks' sums from
+    ``block_sums.CACHE`` when the statement finds the same block instances as this process kept for
+    that period (else summed by it, and kept); every other row summed by it. The previous period is
+    closed: its blocks change when the period moves (every hour for 24 hours, every six for 7
+    days) or a late event lands in it. The current period's last blocks change every hour, and
+    keeping them apart from its open hour would cost each first read more than it saves."""
+    key = ("periods_compared", team.pk, previous.start, previous.end)
+    known = block_sums.CACHE.get(key)
     rest = f"""
         SELECT *, false AS cur FROM ({before_read.rest}) p
-        UNION ALL SELECT *, true FROM ({read.rest}) c
+        UNION ALL SELECT *, true FROM ({read.rows(scope="NOT total")}) c
     """
-    cover = " UNION ALL ".join(part for part in (before_read.cover("false"), read.cover("true")) if part)
     sql = f"""
-        WITH {", ".join([*before_read.ctes, *read.ctes])}
-        SELECT {GROUP_SELECT.format(cur="cur")}, NULL AS tbl, NULL AS start, NULL AS length, NULL AS windowed,
-               NULL AS id, NULL AS xmin
-        FROM ({rest}) r GROUP BY 1, 2, 3
+        WITH {", ".join([*before_read.ctes, *read.ctes])}, {block_sums.known_ctes(before_read.cover("false"))}
+        SELECT 'rest' AS part, {GROUP_SELECT.format(cur="cur")}, NULL::bigint AS id, NULL::bigint AS xmin
+        FROM ({rest}) r GROUP BY 2, 3, 4
         UNION ALL
-        SELECT NULL, NULL, tag, {_NO_SUMS}, tbl, start, length, windowed, id, xmin FROM ({cover}) c
+        SELECT 'blocks', {GROUP_SELECT.format(cur="false")}, NULL, NULL
+        FROM ({before_read.blocks(scope="NOT total", time="bucket")}) b WHERE NOT (SELECT hit FROM known) GROUP BY 2, 3
+        UNION ALL
+        SELECT CASE WHEN (SELECT hit FROM known) THEN 'hit' ELSE 'cover' END, NULL, NULL, tag, {_NO_SUMS}, id, xmin
+        FROM cover
     """
-    records = fetch_rows(sql, before_read.params | read.params, binary=True)
-    covered = [dict(r, tag=r["cur"]) for r in records if r["tbl"] is not None]  # (the period's tag is ``cur``)
-    groups = [_group(r) for r in records if r["tbl"] is None]
-    if not covered:
-        return groups
-    sums = block_sums(
-        team, covered, shape="periods_compared", select=GROUP_SELECT.format(cur="tag"), group="1, 2, 3", load=_kept
-    )
-    return None if sums is None else [*sums, *groups]
+    params = before_read.params | read.params | block_sums.known_params(known)
+    parts: dict[str, list] = {"rest": [], "blocks": [], "cover": [], "hit": []}
+    for record in fetch_rows(sql, params, binary=True):
+        parts[record["part"]].append(record)
+    groups = [_group(r) for r in parts["rest"]]
+    if parts["hit"]:
+        return [*known.groups, *groups]  # the blocks' sums this process kept
+    kept = tuple(_group(r) for r in parts["blocks"])
+    if parts["cover"]:
+        block_sums.CACHE.put(key, block_sums.Kept.of(parts["cover"], kept))
+    return [*kept, *groups]
 
 
 def _groups_in_one_statement(before_read, read, *, previous_agents: bool) -> list[tuple]:

@@ -30,8 +30,11 @@ def test_add_sums_counts_in_place_from_any_sequence():
     into = [1] * HISTOGRAM.buckets
     same = HISTOGRAM.add(into, list(range(HISTOGRAM.buckets)))
     assert same is into and into == [1 + i for i in range(HISTOGRAM.buckets)]
-    HISTOGRAM.add(into, tuple(str(1) for _ in range(HISTOGRAM.buckets)))  # converted, as the database may give them
+    HISTOGRAM.add(into, iter([str(1)] * HISTOGRAM.buckets))  # any other sequence converted
     assert into == [2 + i for i in range(HISTOGRAM.buckets)] and all(type(v) is int for v in into)
+    HISTOGRAM.add(into, (1,) * HISTOGRAM.buckets)  # a tuple of ints as it is (sums kept across requests)
+    assert into == [3 + i for i in range(HISTOGRAM.buckets)]
+    assert HISTOGRAM.copy((1,) * 3) == [1, 1, 1] and HISTOGRAM.copy(iter(["2"])) == [2]
 
 
 def test_a_percentile_apart_is_the_percentile_of_the_whole_less_the_part():

@@ -1,7 +1,8 @@
 """Block sums kept per process (observability.selectors.block_sums): the analysis pages take the
-sums of the blocks they cover from the process's cache, keyed by the blocks' instances, and show
-the same figures as a read of everything in one statement; a late event shows at once, before and
-after its blocks are built again; a block gone between the two statements is never summed."""
+sums of the blocks they cover from the process's cache when their statement finds the instances
+kept, and show the same figures as a read of every row in one statement; a late event shows at
+once, before and after its blocks are built again at the same places; sums kept for other
+instances are never read."""
 
 import datetime as dt
 from unittest import mock
@@ -12,7 +13,6 @@ from django.test.utils import CaptureQueriesContext
 
 from observability import selectors, services
 from observability.selectors import block_sums, version_reads
-from observability.selectors.block_reads import with_blocks
 from observability.windows import window_blocks_build
 
 from .test_window_blocks import _seed
@@ -33,7 +33,10 @@ def _compared(team, period):
 
 
 def _in_one_statement(team, period):
-    with mock.patch.object(version_reads, "_groups_with_kept_blocks", return_value=None):
+    def every_row(team, previous, before_read, read):
+        return version_reads._groups_in_one_statement(before_read, read, previous_agents=True)
+
+    with mock.patch.object(version_reads, "_groups_with_kept_blocks", every_row):
         return _compared(team, period)
 
 
@@ -73,76 +76,74 @@ def test_kept_block_sums_give_the_figures_of_one_statement(team, other_team, ing
         first = _compared(team, period)
     with CaptureQueriesContext(connection) as warm:
         second = _compared(team, period)
-    assert len(block_sums.CACHE._entries) == 1
-    assert len(warm) == len(cold) - 1  # the blocks' sums from the cache: one statement fewer
+    assert len(block_sums.CACHE) == 1
+    assert len(warm) == len(cold)  # one statement either way: the comparison is made in it
     expected = _in_one_statement(team, period)
     assert _same(first, expected) and _same(second, expected)
     assert all(type(row["hist"]) is list for row in [*second["current"].values(), *second["versions"]])
     assert expected["current"]["coder"]["executions"] > 0
     # The pages built on it, as a whole.
     assert selectors.bottlenecks(team=team, period=period) == selectors.bottlenecks(team=team, period=period)
-    with mock.patch.object(version_reads, "_groups_with_kept_blocks", return_value=None):
-        assert selectors.regressions(team=team, period=period) == selectors.regressions(team=team, period=period)
+    assert selectors.regressions(team=team, period=period) == selectors.regressions(team=team, period=period)
 
 
-def test_a_late_event_shows_at_once_and_after_its_blocks_are_built_again(team, other_team, ingest, now):
+@pytest.mark.parametrize("key", ["24h", "7d"])
+def test_a_late_event_shows_at_once_and_after_its_blocks_are_built_again(team, other_team, ingest, now, key):
+    """A late event in the previous period, whose blocks' sums are kept: it deletes the windows
+    holding its hour, so the next read is a miss; built again, they are the same windows (start
+    and length) but other instances, so a miss again, never the sums kept before."""
     _built(team, other_team, ingest, now)
-    period = selectors.time_range("7d", now=now)
+    period = selectors.time_range(key, now=now)
+    previous = period.previous()
     before = _compared(team, period)
-    assert "latecomer" not in before["current"]
+    assert "latecomer" not in before["previous"] and block_sums.CACHE.get(_key(team, period))
+    kept_before = block_sums.CACHE.get(_key(team, period))
 
-    _late(ingest, team, period.start + 3 * HOUR + dt.timedelta(minutes=10))  # inside the head window
+    _late(ingest, team, previous.start + 3 * HOUR + dt.timedelta(minutes=10))
     late = _compared(team, period)
-    assert late["current"]["latecomer"]["executions"] == 1
+    assert late["previous"]["latecomer"]["executions"] == 1
     assert _same(late, _in_one_statement(team, period))
 
-    # Its hour compacted and the windows built again: the same windows (start and length) as
-    # before, other instances, so the cache cannot answer with the sums it kept.
     services.hour_blocks_compact(now=now)
+    services.day_blocks_compact(now=now)
     assert window_blocks_build(now=now) >= 1
     rebuilt = _compared(team, period)
-    assert rebuilt["current"]["latecomer"]["executions"] == 1
+    assert rebuilt["previous"]["latecomer"]["executions"] == 1
     assert _same(rebuilt, _in_one_statement(team, period))
+    kept = block_sums.CACHE.get(_key(team, period))
+    assert len(kept.ids) == len(kept_before.ids) and kept.ids != kept_before.ids  # the same places, rebuilt
 
 
-def test_instances_not_places_key_the_cache(team, other_team, ingest, now):
-    """A window deleted and built again at the same start and length is a miss, not a hit: the
-    cover names the same blocks by place but not by instance."""
+def _key(team, period):
+    previous = period.previous()
+    return ("periods_compared", team.pk, previous.start, previous.end)
+
+
+@pytest.mark.parametrize("wrong", ["ids", "xmins", "one fewer"])
+def test_kept_sums_of_other_instances_are_never_used(team, other_team, ingest, now, wrong):
+    """The statement compares the instances it covers with the kept ones: sums kept for other
+    instances (another id, the same id from another transaction, a block fewer) are not read, and
+    the statement's own sums replace them."""
     _built(team, other_team, ingest, now)
     period = selectors.time_range("7d", now=now)
-    read = with_blocks(team, period.start, period.end, name="c")
-    cover_sql = f"WITH {', '.join(read.ctes)} {read.cover('true')}"
-    from crucible.sql import fetch_rows
+    expected = _compared(team, period)
+    kept = block_sums.CACHE.get(_key(team, period))
+    assert kept is not None and len(kept.ids) >= 2
+    bogus = tuple((*g[:-1], {**g[-1], "executions": 10**9}) for g in kept.groups)
+    ids, xmins = list(kept.ids), list(kept.xmins)
+    if wrong == "ids":
+        ids[0] += 10**6
+    elif wrong == "xmins":
+        xmins[-1] += 1
+    else:
+        ids, xmins = ids[1:], xmins[1:]
+    block_sums.CACHE.put(_key(team, period), block_sums.Kept(ids=ids, xmins=xmins, groups=bogus))
 
-    cover = fetch_rows(cover_sql, read.params)
-    _late(ingest, team, period.start + 3 * HOUR + dt.timedelta(minutes=10))
-    services.hour_blocks_compact(now=now)
-    window_blocks_build(now=now)
-    again = fetch_rows(cover_sql, read.params)
-    place = [(c["tbl"], c["start"], c["length"], c["windowed"]) for c in cover]
-    assert place == [(c["tbl"], c["start"], c["length"], c["windowed"]) for c in again]
-    assert block_sums.signature(team, cover) != block_sums.signature(team, again)
-
-
-def test_a_block_gone_between_the_two_statements_is_never_summed(team, other_team, ingest, now):
-    _built(team, other_team, ingest, now)
-    period = selectors.time_range("7d", now=now)
-    real = block_sums.block_sums
-
-    def meanwhile(*args, **kwargs):
-        # A late event lands after the first statement named the blocks: the trigger deletes the
-        # windows holding its hour before their sums are read.
-        _late(ingest, team, period.start + 3 * HOUR + dt.timedelta(minutes=10), ident="meanwhile")
-        found = real(*args, **kwargs)
-        assert found is None
-        return found
-
-    with mock.patch.object(version_reads, "block_sums", side_effect=meanwhile):
-        raced = _compared(team, period)
-    assert not block_sums.CACHE._entries  # nothing kept of a read that failed its check
-    # Read again in one statement: the late event is in it, as in a fresh read.
-    assert raced["current"]["latecomer"]["executions"] == 1
-    assert _same(raced, _in_one_statement(team, period))
+    assert _same(_compared(team, period), expected)
+    assert block_sums.CACHE.get(_key(team, period)).ids == kept.ids  # kept again, as read
+    # The control: the same bogus sums under the right instances are read (so the test can fail).
+    block_sums.CACHE.put(_key(team, period), block_sums.Kept(ids=kept.ids, xmins=kept.xmins, groups=bogus))
+    assert _compared(team, period)["previous"]["coder"]["executions"] >= 10**9
 
 
 def test_the_cache_keeps_the_most_recently_used_entries():

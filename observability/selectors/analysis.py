@@ -115,7 +115,13 @@ def compared(team, period: TimeRange) -> dict:
 
 def _with_figures(data: dict) -> dict:
     data["figures"] = {name: metrics(row) for name, row in data["current"].items()}
-    data["previous_figures"] = {name: metrics(row) for name, row in data["previous"].items()}
+    memo = data.get("previous_memo")
+    previous = memo.get("figures") if memo is not None else None
+    if previous is None:
+        previous = {name: metrics(row) for name, row in data["previous"].items()}
+        if memo is not None:  # the previous period's rows are kept sums: the same figures on every read
+            memo["figures"] = previous
+    data["previous_figures"] = previous
     return data
 
 

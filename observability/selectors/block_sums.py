@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ENTRIES = 32  # per process: an entry holds the sums of one period's blocks (~200 groups of 134 counts)
 
@@ -69,6 +69,8 @@ class Kept:
     ids: list[int]
     xmins: list[int]
     groups: tuple
+    # What a caller computes from these sums alone, kept with them (read-only once set).
+    memo: dict = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, cover: list[dict], groups) -> Kept:

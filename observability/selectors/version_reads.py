@@ -129,8 +129,9 @@ def periods_compared(*, team, period, previous, since=None, previous_agents=True
     names for one that ran several."""
     before_read = with_blocks(team, previous.start, previous.end, name="p")
     read = with_blocks(team, period.start, period.end, name="c")
+    kept = None
     if before_read.parts:
-        groups = _groups_with_kept_blocks(team, previous, before_read, read)
+        groups, kept = _groups_with_kept_blocks(team, previous, before_read, read)
     else:  # no block can serve the previous period (bounds not on whole hours): one statement
         groups = _groups_in_one_statement(before_read, read, previous_agents=previous_agents)
     by_period: dict[tuple, list] = {}
@@ -158,7 +159,10 @@ def periods_compared(*, team, period, previous, since=None, previous_agents=True
         rows=newest_two_need_hours(since or period.start)(versions),
         spans=[(previous.start, previous.end), (period.start, period.end)],
     )
-    return {"current": current, "previous": before, "versions": versions, "models": models}
+    # ``previous_memo``: where the previous period's rows are the kept sums alone (every read of
+    # them alike), a place to keep what is computed from them (``analysis.compared``'s figures).
+    memo = kept.memo if kept is not None else None
+    return {"current": current, "previous": before, "versions": versions, "models": models, "previous_memo": memo}
 
 
 # The groups of ``periods_compared``: (agent, version, cur, first model, last model, sums).
@@ -171,13 +175,15 @@ def _group(record: dict) -> tuple:
     return (record["agent"], record["version"], record["cur"], record["model_min"], record["model_max"], _row(record))
 
 
-def _groups_with_kept_blocks(team, previous, before_read, read) -> list[tuple]:
+def _groups_with_kept_blocks(team, previous, before_read, read) -> tuple[list[tuple], block_sums.Kept | None]:
     """The groups of both periods in one statement, the previous period's blocks' sums from
     ``block_sums.CACHE`` when the statement finds the same block instances as this process kept for
     that period (else summed by it, and kept); every other row summed by it. The previous period is
     closed: its blocks change when the period moves (every hour for 24 hours, every six for 7
     days) or a late event lands in it. The current period's last blocks change every hour, and
-    keeping them apart from its open hour would cost each first read more than it saves."""
+    keeping them apart from its open hour would cost each first read more than it saves. Also
+    returns the ``Kept`` entry read when the previous period's rows are its sums alone (a hit, and
+    no rollup row of that period outside the blocks), else None."""
     key = ("periods_compared", team.pk, previous.start, previous.end)
     known = block_sums.CACHE.get(key)
     rest = f"""
@@ -200,12 +206,13 @@ def _groups_with_kept_blocks(team, previous, before_read, read) -> list[tuple]:
     for record in fetch_rows(sql, params, binary=True):
         parts[record["part"]].append(record)
     groups = [_group(r) for r in parts["rest"]]
-    if parts["hit"]:
-        return [*known.groups, *groups]  # the blocks' sums this process kept
+    if parts["hit"]:  # the blocks' sums this process kept
+        alone = not any(r["cur"] is False for r in parts["rest"])
+        return [*known.groups, *groups], known if alone else None
     kept = tuple(_group(r) for r in parts["blocks"])
     if parts["cover"]:
         block_sums.CACHE.put(key, block_sums.Kept.of(parts["cover"], kept))
-    return [*kept, *groups]
+    return [*kept, *groups], None
 
 
 def _groups_in_one_statement(before_read, read, *, previous_agents: bool) -> list[tuple]:

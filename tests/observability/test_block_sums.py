@@ -12,7 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from observability import selectors, services
-from observability.selectors import block_sums, version_reads
+from observability.selectors import analysis, block_sums, version_reads
+from observability.selectors.rollup_reads import metrics
 from observability.windows import window_blocks_build
 
 from .test_window_blocks import _seed
@@ -34,7 +35,7 @@ def _compared(team, period):
 
 def _in_one_statement(team, period):
     def every_row(team, previous, before_read, read):
-        return version_reads._groups_in_one_statement(before_read, read, previous_agents=True)
+        return version_reads._groups_in_one_statement(before_read, read, previous_agents=True), None
 
     with mock.patch.object(version_reads, "_groups_with_kept_blocks", every_row):
         return _compared(team, period)
@@ -103,6 +104,11 @@ def test_a_late_event_shows_at_once_and_after_its_blocks_are_built_again(team, o
     late = _compared(team, period)
     assert late["previous"]["latecomer"]["executions"] == 1
     assert _same(late, _in_one_statement(team, period))
+    # A hit on the blocks left, the late hour read from its rollup rows: nothing computed from the
+    # kept sums alone is reused (``previous_memo``).
+    again = _compared(team, period)
+    assert again["previous_memo"] is None and again["previous"]["latecomer"]["executions"] == 1
+    assert analysis.compared(team, period)["previous_figures"]["latecomer"]["executions"] == 1
 
     services.hour_blocks_compact(now=now)
     services.day_blocks_compact(now=now)
@@ -144,6 +150,19 @@ def test_kept_sums_of_other_instances_are_never_used(team, other_team, ingest, n
     # The control: the same bogus sums under the right instances are read (so the test can fail).
     block_sums.CACHE.put(_key(team, period), block_sums.Kept(ids=kept.ids, xmins=kept.xmins, groups=bogus))
     assert _compared(team, period)["previous"]["coder"]["executions"] >= 10**9
+
+
+def test_the_previous_period_s_figures_are_kept_with_its_sums(team, other_team, ingest, now):
+    _built(team, other_team, ingest, now)
+    period = selectors.time_range("7d", now=now)
+    first = analysis.compared(team, period)
+    assert first["previous_memo"] is None  # a miss: summed by the statement
+    second = analysis.compared(team, period)
+    assert second["previous_memo"] is not None
+    assert second["previous_figures"] is second["previous_memo"]["figures"]
+    assert second["previous_figures"] == {name: metrics(row) for name, row in second["previous"].items()}
+    assert second["previous_figures"] == first["previous_figures"]
+    assert analysis.compared(team, period)["previous_figures"] is second["previous_figures"]
 
 
 def test_the_cache_keeps_the_most_recently_used_entries():

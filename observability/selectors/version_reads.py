@@ -130,9 +130,12 @@ def periods_compared(*, team, period, previous, since=None, previous_agents=True
     before_read = with_blocks(team, previous.start, previous.end, name="p")
     read = with_blocks(team, period.start, period.end, name="c")
     kept = None
-    if before_read.parts:
+    if before_read.parts and previous_agents:
         groups, kept = _groups_with_kept_blocks(team, previous, before_read, read)
-    else:  # no block can serve the previous period (bounds not on whole hours): one statement
+    else:
+        # No block can serve the previous period (bounds not on whole hours), or its histograms are
+        # summed for a few agents only (``previous_agents=False``: kept sums would cost a first read
+        # every agent's and save little after): one statement.
         groups = _groups_in_one_statement(before_read, read, previous_agents=previous_agents)
     by_period: dict[tuple, list] = {}
     by_version: dict[tuple, list] = {}

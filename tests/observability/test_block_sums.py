@@ -165,6 +165,16 @@ def test_the_previous_period_s_figures_are_kept_with_its_sums(team, other_team, 
     assert analysis.compared(team, period)["previous_figures"] is second["previous_figures"]
 
 
+def test_a_read_that_sums_few_previous_histograms_keeps_nothing(team, other_team, ingest, now):
+    """The recommendations read the previous period's histograms of the agents whose versions are
+    compared only (``previous_agents=False``): one statement, as before, nothing kept."""
+    _built(team, other_team, ingest, now)
+    period = selectors.time_range("7d", now=now)
+    found = version_reads.periods_compared(team=team, period=period, previous=period.previous(), previous_agents=False)
+    assert found["current"] and found["previous_memo"] is None and len(block_sums.CACHE) == 0
+    assert selectors.recommendations(team=team, period=period) is not None and len(block_sums.CACHE) == 0
+
+
 def test_the_cache_keeps_the_most_recently_used_entries():
     cache = block_sums.InstanceCache(2)
     cache.put("a", 1)

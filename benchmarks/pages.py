@@ -54,7 +54,6 @@ from django.test.utils import override_settings  # noqa: E402
 from crucible import services as core  # noqa: E402
 from crucible.heap import freeze_loaded_heap  # noqa: E402
 from crucible.models import Role, Team  # noqa: E402
-from observability.selectors import block_sums  # noqa: E402
 
 
 def pages(team: Team) -> dict[str, str]:
@@ -122,6 +121,8 @@ def pages(team: Team) -> dict[str, str]:
 
 def timed(client: Client, url: str, cold: bool = False) -> float:
     if cold:  # as the first request after the blocks it covers changed (observability.selectors.block_sums)
+        from observability.selectors import block_sums
+
         block_sums.CACHE.clear()
     start = time.perf_counter()
     response = client.get(url)
@@ -159,6 +160,14 @@ def main():
         default=14_000,
         help="executions per hour from the last generated one to the current one, ingested first if missing, then "
         "the worker's block job run (default 14,000: bench-big's hourly rate; 0: neither)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="requests of each page before its measured ones (default 1). A connection prepares a statement on its "
+        "5th run and PostgreSQL may settle on a generic plan after 5 more: 12 measures what a connection reaches "
+        "after a dozen requests of the page (connections live CONN_MAX_AGE, 60 s)",
     )
     parser.add_argument(
         "--cold",
@@ -200,10 +209,14 @@ def main():
     frozen = "unfrozen heap" if args.no_freeze else "heap frozen at start-up as the server does"
     if args.cold:
         frozen += "; kept block sums emptied before each request"
-    print(f"database {DB_NAME}, team {team.slug}; {repeats} runs per page after a warm-up, interleaved; {frozen}")
+    print(
+        f"database {DB_NAME}, team {team.slug}; {repeats} runs per page after {args.warmup} warm-up request(s), "
+        f"interleaved; {frozen}"
+    )
     print(f"{'page':34} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'x reference':>12}")
     for name, url in chosen.items():
-        timed(client, url)
+        for _ in range(args.warmup):
+            timed(client, url)
         timed(client, minimal_url)
         queries = count_queries(client, url)
         figure, reference = [], []

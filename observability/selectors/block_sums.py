@@ -24,6 +24,8 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
+from observability.sql import pg_array
+
 ENTRIES = 32  # per process: an entry holds the sums of one period's blocks (~200 groups of 134 counts)
 
 
@@ -101,5 +103,8 @@ def known_ctes(cover: str) -> str:
 
 
 def known_params(kept: Kept | None) -> dict:
-    """The parameters of ``known_ctes`` for what this process keeps (None: nothing, no hit)."""
-    return {"known_ids": kept.ids if kept else None, "known_xmins": kept.xmins if kept else None}
+    """The parameters of ``known_ctes`` for what this process keeps (None: nothing, no hit), as
+    array literals (``observability.sql.pg_array``): the same parameter types whatever is kept, so
+    a hit and a miss run one prepared statement (lists and None would bind as smallint[], integer[]
+    or bigint[] by their values, a statement and its plans apiece)."""
+    return {"known_ids": pg_array(kept.ids if kept else []), "known_xmins": pg_array(kept.xmins if kept else [])}

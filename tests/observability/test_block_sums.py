@@ -175,6 +175,24 @@ def test_a_read_that_sums_few_previous_histograms_keeps_nothing(team, other_team
     assert selectors.recommendations(team=team, period=period) is not None and len(block_sums.CACHE) == 0
 
 
+def test_a_hit_and_a_miss_run_one_prepared_statement(team, other_team, ingest, now, settings):
+    """The kept instances travel as array literals: the same parameter types whatever is kept, so
+    hits and misses share one prepared statement and its plans (lists would bind as smallint[],
+    integer[] or bigint[] by their values, and nothing kept as NULL: a statement apiece, each
+    planned anew for its first runs)."""
+    if settings.DB_PREPARE_THRESHOLD is None:
+        pytest.skip("statements are not prepared (CRUCIBLE_DB_PREPARE_THRESHOLD=off)")
+    _built(team, other_team, ingest, now)
+    period = selectors.time_range("7d", now=now)
+    for run in range(4 * settings.DB_PREPARE_THRESHOLD):  # a miss, a hit, a miss ...: each twice the threshold
+        if run % 2 == 0:
+            block_sums.CACHE.clear()
+        _compared(team, period)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%known AS (%"])
+        assert cursor.fetchone()[0] == 1
+
+
 def test_the_cache_keeps_the_most_recently_used_entries():
     cache = block_sums.InstanceCache(2)
     cache.put("a", 1)

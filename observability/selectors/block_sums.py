@@ -27,29 +27,41 @@ from dataclasses import dataclass, field
 from observability.sql import pg_array
 
 ENTRIES = 32  # per process: an entry holds the sums of one period's blocks (~200 groups of 134 counts)
+# ...and at most this many groups in all (about 1.1 kB each with its histogram: some 22 MB), so a
+# team with thousands of agents and versions cannot grow a server process by hundreds of MB.
+GROUPS = 20_000
 
 
 class InstanceCache:
-    """A bounded map, least recently used out first, safe across a server's threads."""
+    """A bounded map, least recently used out first, safe across a server's threads: at most
+    ``size`` entries and ``weight`` in all (each entry weighs what ``put`` says; one heavier
+    than the whole bound is not kept)."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, weight: int):
         self.size = size
-        self._entries: OrderedDict[Hashable, object] = OrderedDict()
+        self.weight = weight
+        self._entries: OrderedDict[Hashable, tuple[object, int]] = OrderedDict()
+        self._weight = 0
         self._lock = threading.Lock()
 
     def get(self, key: Hashable):
         with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
-
-    def put(self, key: Hashable, value) -> None:
-        with self._lock:
-            self._entries[key] = value
+            found = self._entries.get(key)
+            if found is None:
+                return None
             self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            return found[0]
+
+    def put(self, key: Hashable, value, weight: int = 1) -> None:
+        with self._lock:
+            if key in self._entries:
+                self._weight -= self._entries.pop(key)[1]
+            if weight > self.weight:
+                return
+            self._entries[key] = (value, weight)
+            self._weight += weight
+            while len(self._entries) > self.size or self._weight > self.weight:
+                self._weight -= self._entries.popitem(last=False)[1][1]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -57,9 +69,10 @@ class InstanceCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._weight = 0
 
 
-CACHE = InstanceCache(ENTRIES)
+CACHE = InstanceCache(ENTRIES, GROUPS)
 
 
 @dataclass(frozen=True)

@@ -214,7 +214,7 @@ def _groups_with_kept_blocks(team, previous, before_read, read) -> tuple[list[tu
         return [*known.groups, *groups], known if alone else None
     kept = tuple(_group(r) for r in parts["blocks"])
     if parts["cover"]:
-        block_sums.CACHE.put(key, block_sums.Kept.of(parts["cover"], kept))
+        block_sums.CACHE.put(key, block_sums.Kept.of(parts["cover"], kept), weight=len(kept))
     return [*kept, *groups], None
 
 

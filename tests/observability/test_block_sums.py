@@ -194,10 +194,23 @@ def test_a_hit_and_a_miss_run_one_prepared_statement(team, other_team, ingest, n
 
 
 def test_the_cache_keeps_the_most_recently_used_entries():
-    cache = block_sums.InstanceCache(2)
+    cache = block_sums.InstanceCache(2, weight=100)
     cache.put("a", 1)
     cache.put("b", 2)
     assert cache.get("a") == 1  # now the most recent
     cache.put("c", 3)
     assert cache.get("b") is None
     assert (cache.get("a"), cache.get("c")) == (1, 3)
+
+
+def test_the_cache_keeps_at_most_its_weight():
+    """A team with thousands of agents: entries are bounded by the groups they hold too."""
+    cache = block_sums.InstanceCache(10, weight=100)
+    cache.put("a", "A", weight=60)
+    cache.put("b", "B", weight=30)
+    cache.put("c", "C", weight=30)  # 120 > 100: the least recent out
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (None, "B", "C")
+    cache.put("huge", "H", weight=101)  # heavier than the whole bound: not kept, nothing evicted
+    assert cache.get("huge") is None and len(cache) == 2
+    cache.put("b", "B2", weight=80)  # replacing an entry counts its new weight only
+    assert (cache.get("b"), cache.get("c")) == ("B2", None) and len(cache) == 1

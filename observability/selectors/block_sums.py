@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from observability.sql import pg_array
 
-ENTRIES = 32  # per process: an entry holds the sums of one period's blocks (~200 groups of 134 counts)
+ENTRIES = 32  # per process: an entry holds the sums of one period's blocks (a group per agent and version)
 # ...and at most this many groups in all (2.9 kB each with its histogram, measured with
 # tracemalloc on bench-big: some 23 MB), so a team with thousands of agents and versions cannot
 # grow a server process by hundreds of MB.

@@ -78,25 +78,25 @@ CACHE = InstanceCache(ENTRIES, GROUPS)
 
 @dataclass(frozen=True)
 class Kept:
-    """The sums of a set of block instances: the instances (ids, and the xmin of each, in the
-    order of the ids) and the caller's groups, each ending with its aggregate row, whose histogram
-    is kept as a tuple (read by every later request, never changed in place)."""
+    """The sums of a set of block instances: the instances (``instance`` of each, sorted) and the
+    caller's groups, each ending with its aggregate row, whose histogram is kept as a tuple (read
+    by every later request, never changed in place)."""
 
-    ids: list[int]
-    xmins: list[int]
+    instances: list[str]
     groups: tuple
     # What a caller computes from these sums alone, kept with them (read-only once set).
     memo: dict = field(default_factory=dict, compare=False)
 
     @classmethod
-    def of(cls, cover: list[dict], groups) -> Kept:
-        """``cover``: rows with the ``id`` and ``xmin`` of each block instance read."""
-        ordered = sorted(cover, key=lambda c: c["id"])
-        return cls(
-            ids=[c["id"] for c in ordered],
-            xmins=[c["xmin"] for c in ordered],
-            groups=tuple((*group[:-1], _frozen(group[-1])) for group in groups),
-        )
+    def of(cls, instances: list[str], groups) -> Kept:
+        """``instances``: the ``instance`` of each block read (``known_ctes``'s ``cover``)."""
+        return cls(instances=sorted(instances), groups=tuple((*group[:-1], _frozen(group[-1])) for group in groups))
+
+
+def instance(table: str, id_: int, xmin: int) -> str:
+    """A block instance as the statement names it (``known_ctes``): its table, id and xmin (ids
+    of the two block tables may coincide)."""
+    return f"{table}:{id_}:{xmin}"
 
 
 def _frozen(row: dict) -> dict:
@@ -105,20 +105,20 @@ def _frozen(row: dict) -> dict:
 
 
 def known_ctes(cover: str) -> str:
-    """CTEs ``cover`` (the SQL of the blocks read, with ``tag``, ``id`` and ``xmin``: ``_Read.cover``)
-    and ``known`` (one row: ``hit``, true when they are exactly the instances of the parameters
-    ``known_params`` gives, in any order)."""
+    """CTEs ``cover`` (the blocks read: ``_Read.cover``, with each one's ``instance`` added, as
+    ``instance`` writes it) and ``known`` (one row: ``hit``, true when they are exactly the
+    instances of the parameter ``known_params`` gives)."""
     return f"""
-    cover AS ({cover}),
+    cover AS (SELECT *, tbl || ':' || id || ':' || xmin AS instance FROM ({cover}) c),
     known AS (
-        SELECT coalesce((SELECT array_agg(id ORDER BY id) FROM cover) = %(known_ids)s::bigint[]
-                        AND (SELECT array_agg(xmin ORDER BY id) FROM cover) = %(known_xmins)s::bigint[], false) AS hit
+        SELECT coalesce((SELECT array_agg(instance ORDER BY instance COLLATE "C") FROM cover) = %(known)s::text[], false)
+               AS hit
     )"""
 
 
 def known_params(kept: Kept | None) -> dict:
-    """The parameters of ``known_ctes`` for what this process keeps (None: nothing, no hit), as
-    array literals (``observability.sql.pg_array``): the same parameter types whatever is kept, so
-    a hit and a miss run one prepared statement (lists and None would bind as smallint[], integer[]
-    or bigint[] by their values, a statement and its plans apiece)."""
-    return {"known_ids": pg_array(kept.ids if kept else []), "known_xmins": pg_array(kept.xmins if kept else [])}
+    """The parameter of ``known_ctes`` for what this process keeps (None: nothing, no hit), as an
+    array literal (``observability.sql.pg_array``): the same parameter type whatever is kept, so a
+    hit and a miss run one prepared statement (a list of ints would bind as smallint[], integer[]
+    or bigint[] by its values, and None as unknown: a statement and its plans apiece)."""
+    return {"known": pg_array(kept.instances if kept else [])}

@@ -195,13 +195,13 @@ def _groups_with_kept_blocks(team, previous, before_read, read) -> tuple[list[tu
     """
     sql = f"""
         WITH {", ".join([*before_read.ctes, *read.ctes])}, {block_sums.known_ctes(before_read.cover("false"))}
-        SELECT 'rest' AS part, {GROUP_SELECT.format(cur="cur")}, NULL::bigint AS id, NULL::bigint AS xmin
+        SELECT 'rest' AS part, {GROUP_SELECT.format(cur="cur")}, NULL::text AS instance
         FROM ({rest}) r GROUP BY 2, 3, 4
         UNION ALL
-        SELECT 'blocks', {GROUP_SELECT.format(cur="false")}, NULL, NULL
+        SELECT 'blocks', {GROUP_SELECT.format(cur="false")}, NULL
         FROM ({before_read.blocks(scope="NOT total", time="bucket")}) b WHERE NOT (SELECT hit FROM known) GROUP BY 2, 3
         UNION ALL
-        SELECT CASE WHEN (SELECT hit FROM known) THEN 'hit' ELSE 'cover' END, NULL, NULL, tag, {_NO_SUMS}, id, xmin
+        SELECT CASE WHEN (SELECT hit FROM known) THEN 'hit' ELSE 'cover' END, NULL, NULL, tag, {_NO_SUMS}, instance
         FROM cover
     """
     params = before_read.params | read.params | block_sums.known_params(known)
@@ -214,7 +214,7 @@ def _groups_with_kept_blocks(team, previous, before_read, read) -> tuple[list[tu
         return [*known.groups, *groups], known if alone else None
     kept = tuple(_group(r) for r in parts["blocks"])
     if parts["cover"]:
-        block_sums.CACHE.put(key, block_sums.Kept.of(parts["cover"], kept), weight=len(kept))
+        block_sums.CACHE.put(key, block_sums.Kept.of([r["instance"] for r in parts["cover"]], kept), weight=len(kept))
     return [*kept, *groups], None
 
 

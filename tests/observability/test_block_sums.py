@@ -117,7 +117,7 @@ def test_a_late_event_shows_at_once_and_after_its_blocks_are_built_again(team, o
     assert rebuilt["previous"]["latecomer"]["executions"] == 1
     assert _same(rebuilt, _in_one_statement(team, period))
     kept = block_sums.CACHE.get(_key(team, period))
-    assert len(kept.ids) == len(kept_before.ids) and kept.ids != kept_before.ids  # the same places, rebuilt
+    assert len(kept.instances) == len(kept_before.instances) and kept.instances != kept_before.instances  # rebuilt
 
 
 def _key(team, period):
@@ -125,30 +125,33 @@ def _key(team, period):
     return ("periods_compared", team.pk, previous.start, previous.end)
 
 
-@pytest.mark.parametrize("wrong", ["ids", "xmins", "one fewer"])
+@pytest.mark.parametrize("wrong", ["id", "xmin", "table", "one fewer"])
 def test_kept_sums_of_other_instances_are_never_used(team, other_team, ingest, now, wrong):
     """The statement compares the instances it covers with the kept ones: sums kept for other
-    instances (another id, the same id from another transaction, a block fewer) are not read, and
-    the statement's own sums replace them."""
+    instances (another id, the same id from another transaction, the same id and transaction in
+    the other block table, a block fewer) are not read, and the statement's own sums replace
+    them."""
     _built(team, other_team, ingest, now)
     period = selectors.time_range("7d", now=now)
     expected = _compared(team, period)
     kept = block_sums.CACHE.get(_key(team, period))
-    assert kept is not None and len(kept.ids) >= 2
+    assert kept is not None and len(kept.instances) >= 2
     bogus = tuple((*g[:-1], {**g[-1], "executions": 10**9}) for g in kept.groups)
-    ids, xmins = list(kept.ids), list(kept.xmins)
-    if wrong == "ids":
-        ids[0] += 10**6
-    elif wrong == "xmins":
-        xmins[-1] += 1
-    else:
-        ids, xmins = ids[1:], xmins[1:]
-    block_sums.CACHE.put(_key(team, period), block_sums.Kept(ids=ids, xmins=xmins, groups=bogus))
+    table, id_, xmin = kept.instances[0].split(":")
+    other = {
+        "id": block_sums.instance(table, int(id_) + 10**6, int(xmin)),
+        "xmin": block_sums.instance(table, int(id_), int(xmin) + 1),
+        "table": block_sums.instance(
+            "observability_hourblockrollup" if "day" in table else "observability_dayblockrollup", int(id_), int(xmin)
+        ),
+    }
+    instances = kept.instances[1:] if wrong == "one fewer" else sorted([other[wrong], *kept.instances[1:]])
+    block_sums.CACHE.put(_key(team, period), block_sums.Kept(instances=instances, groups=bogus))
 
     assert _same(_compared(team, period), expected)
-    assert block_sums.CACHE.get(_key(team, period)).ids == kept.ids  # kept again, as read
+    assert block_sums.CACHE.get(_key(team, period)).instances == kept.instances  # kept again, as read
     # The control: the same bogus sums under the right instances are read (so the test can fail).
-    block_sums.CACHE.put(_key(team, period), block_sums.Kept(ids=kept.ids, xmins=kept.xmins, groups=bogus))
+    block_sums.CACHE.put(_key(team, period), block_sums.Kept(instances=kept.instances, groups=bogus))
     assert _compared(team, period)["previous"]["coder"]["executions"] >= 10**9
 
 

@@ -33,11 +33,12 @@ def _compared(team, period):
     return version_reads.periods_compared(team=team, period=period, previous=period.previous())
 
 
-def _in_one_statement(team, period):
-    def every_row(team, previous, before_read, read):
-        return version_reads._groups_in_one_statement(before_read, read, previous_agents=True), None
+def _every_row(team, previous, before_read, read):
+    return version_reads._groups_in_one_statement(before_read, read, previous_agents=True), None
 
-    with mock.patch.object(version_reads, "_groups_with_kept_blocks", every_row):
+
+def _in_one_statement(team, period):
+    with mock.patch.object(version_reads, "_groups_with_kept_blocks", _every_row):
         return _compared(team, period)
 
 
@@ -78,14 +79,19 @@ def test_kept_block_sums_give_the_figures_of_one_statement(team, other_team, ing
     with CaptureQueriesContext(connection) as warm:
         second = _compared(team, period)
     assert len(block_sums.CACHE) == 1
+    assert first["previous_memo"] is None and second["previous_memo"] is not None  # a miss, then a hit
     assert len(warm) == len(cold)  # one statement either way: the comparison is made in it
     expected = _in_one_statement(team, period)
     assert _same(first, expected) and _same(second, expected)
     assert all(type(row["hist"]) is list for row in [*second["current"].values(), *second["versions"]])
-    assert expected["current"]["coder"]["executions"] > 0
-    # The pages built on it, as a whole.
-    assert selectors.bottlenecks(team=team, period=period) == selectors.bottlenecks(team=team, period=period)
-    assert selectors.regressions(team=team, period=period) == selectors.regressions(team=team, period=period)
+    assert expected["current"]["coder"]["executions"] > 0 and expected["previous"]["coder"]["executions"] > 0
+    # The pages built on it, as a whole, from kept sums and from one statement over every row.
+    pages = (selectors.bottlenecks(team=team, period=period), selectors.regressions(team=team, period=period))
+    with mock.patch.object(version_reads, "_groups_with_kept_blocks", _every_row):
+        assert pages == (
+            selectors.bottlenecks(team=team, period=period),
+            selectors.regressions(team=team, period=period),
+        )
 
 
 @pytest.mark.parametrize("key", ["24h", "7d"])

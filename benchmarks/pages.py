@@ -54,6 +54,7 @@ from django.test.utils import override_settings  # noqa: E402
 from crucible import services as core  # noqa: E402
 from crucible.heap import freeze_loaded_heap  # noqa: E402
 from crucible.models import Role, Team  # noqa: E402
+from observability.selectors import block_sums  # noqa: E402
 
 
 def pages(team: Team) -> dict[str, str]:
@@ -121,8 +122,6 @@ def pages(team: Team) -> dict[str, str]:
 
 def timed(client: Client, url: str, cold: bool = False) -> float:
     if cold:  # as the first request after the blocks it covers changed (observability.selectors.block_sums)
-        from observability.selectors import block_sums
-
         block_sums.CACHE.clear()
     start = time.perf_counter()
     response = client.get(url)

@@ -29,10 +29,11 @@ AGGREGATES = (
 )
 
 
-# A block's instance: the id and the inserting transaction of its total row. A block's rows are
-# inserted together and deleted together, never updated (``observability.blocks``), so a block
-# rebuilt after a change is another instance; the transaction tells instances apart even where ids
-# start again (a database made anew, a sequence reset).
+# The inserting transaction of a block's total row: with its table and id, the block's instance
+# (``block_sums.known_ctes``). A block's rows are inserted together and deleted together, never
+# updated (``observability.blocks``), so a block rebuilt after a change is another instance; the
+# transaction tells instances apart even where ids start again (a database made anew, a sequence
+# reset).
 INSTANCE_XMIN = "b.xmin::text::bigint"
 
 
@@ -110,11 +111,10 @@ class _Read:
         return " UNION ALL ".join(selects)
 
     def cover(self, tag: str) -> str:
-        """The blocks the period reads, a row each: ``tag`` (SQL), the block table, start, length,
-        windowed, and its instance (``id``, ``xmin``)."""
+        """The blocks the period reads, a row each: ``tag`` (SQL), the block table, and the ``id``
+        and ``xmin`` of its total row (``block_sums.known_ctes`` names an instance by them)."""
         return " UNION ALL ".join(
-            f"SELECT {tag} AS tag, '{g.table}' AS tbl, start, length, windowed, id, xmin FROM cover_{i}"
-            for g, i in self.parts
+            f"SELECT {tag} AS tag, '{g.table}' AS tbl, id, xmin FROM cover_{i}" for g, i in self.parts
         )
 
     def rows(self, *, scope: str, time: str = "bucket") -> str:

@@ -93,20 +93,14 @@ class Kept:
         return cls(instances=sorted(instances), groups=tuple((*group[:-1], _frozen(group[-1])) for group in groups))
 
 
-def instance(table: str, id_: int, xmin: int) -> str:
-    """A block instance as the statement names it (``known_ctes``): its table, id and xmin (ids
-    of the two block tables may coincide)."""
-    return f"{table}:{id_}:{xmin}"
-
-
 def _frozen(row: dict) -> dict:
     hist = row.get("hist")
     return row if hist is None else {**row, "hist": tuple(hist)}
 
 
 def known_ctes(cover: str) -> str:
-    """CTEs ``cover`` (the blocks read: ``_Read.cover``, with each one's ``instance`` added, as
-    ``instance`` writes it) and ``known`` (one row: ``hit``, true when they are exactly the
+    """CTEs ``cover`` (the blocks read: ``_Read.cover``, with each one's ``instance`` added,
+    ``table:id:xmin``: the two block tables number their rows apart) and ``known`` (one row: ``hit``, true when they are exactly the
     instances of the parameter ``known_params`` gives)."""
     return f"""
     cover AS (SELECT *, tbl || ':' || id || ':' || xmin AS instance FROM ({cover}) c),

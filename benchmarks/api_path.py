@@ -44,6 +44,7 @@ import django  # noqa: E402
 django.setup()
 
 from _seed import select_experiment  # noqa: E402  (benchmarks/_seed.py)
+from django.conf import settings  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -99,7 +100,7 @@ def _static_fields(on: bool) -> None:
 
 
 TOGGLES = {"binding": _binding, "static": _static_fields}
-PREPARE_THRESHOLD = [5]  # --prepare-threshold
+PREPARE_THRESHOLD = [settings.DB_PREPARE_THRESHOLD]  # --prepare-threshold (default: the app's setting)
 
 
 def prepare() -> tuple[str, int]:
@@ -202,7 +203,11 @@ def main():
     parser.add_argument("--sort", default="tottime", help="cProfile sort key")
     parser.add_argument("--profile-lines", type=int, default=45)
     parser.add_argument("--profile-dump", default="", help="also write the profile's stats to this file")
-    parser.add_argument("--prepare-threshold", default="5", help="with --compare binding ('off': none prepared)")
+    parser.add_argument(
+        "--prepare-threshold",
+        default=str(settings.DB_PREPARE_THRESHOLD),
+        help="with --compare binding ('off': none prepared; default: CRUCIBLE_DB_PREPARE_THRESHOLD)",
+    )
     parser.add_argument(
         "--compare",
         choices=sorted(TOGGLES),

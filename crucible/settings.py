@@ -116,14 +116,17 @@ DB_STATEMENT_TIMEOUT_MS = env_int("CRUCIBLE_DB_STATEMENT_TIMEOUT_MS", 5000)
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # Parameters bound by PostgreSQL (psycopg's server-side binding), and each statement a connection
-# has run CRUCIBLE_DB_PREPARE_THRESHOLD times prepared, so PostgreSQL parses and plans it once per
-# connection (issue 16; docs/architecture.md "What an API request costs before its view"). A
+# has run CRUCIBLE_DB_PREPARE_THRESHOLD times prepared, so PostgreSQL parses it once per connection
+# and, after five custom plans, may keep one generic plan (issue 16; docs/architecture.md "What an
+# API request costs before its view"). 1 (psycopg's default is 5): a statement is prepared on its
+# second run, so a connection plans a page's statements for their first six runs, not ten; a
+# statement run once is never prepared (docs/observability.md, "Pages, round ten"). A
 # connection pooler in transaction mode (PgBouncer before 1.21) cannot keep prepared statements:
 # there set CRUCIBLE_DB_PREPARE_THRESHOLD=off. On by default since the whole suite (replica,
 # worker, legacy and browser tests included) passes with it; CRUCIBLE_DB_SERVER_SIDE_BINDING=false
 # opts out to Django's default (client-side binding, nothing prepared).
 DB_SERVER_SIDE_BINDING = env_bool("CRUCIBLE_DB_SERVER_SIDE_BINDING", True)
-_prepare_threshold = os.environ.get("CRUCIBLE_DB_PREPARE_THRESHOLD", "5").strip().lower()
+_prepare_threshold = os.environ.get("CRUCIBLE_DB_PREPARE_THRESHOLD", "1").strip().lower()
 DB_PREPARE_THRESHOLD = None if _prepare_threshold in ("", "off", "none") else int(_prepare_threshold)
 if DB_SERVER_SIDE_BINDING:
     DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=DB_PREPARE_THRESHOLD)

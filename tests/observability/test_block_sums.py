@@ -197,7 +197,7 @@ def test_a_hit_and_a_miss_run_one_prepared_statement(team, other_team, ingest, n
         pytest.skip("statements are not prepared (CRUCIBLE_DB_PREPARE_THRESHOLD=off)")
     _built(team, other_team, ingest, now)
     period = selectors.time_range("7d", now=now)
-    for run in range(4 * settings.DB_PREPARE_THRESHOLD):  # a miss, a hit, a miss ...: each twice the threshold
+    for run in range(4 * max(settings.DB_PREPARE_THRESHOLD, 1)):  # a miss, a hit, a miss ...: each past the threshold
         if run % 2 == 0:
             block_sums.CACHE.clear()
         _compared(team, period)

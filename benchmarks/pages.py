@@ -165,8 +165,9 @@ def main():
         type=int,
         default=1,
         help="requests of each page before its measured ones (default 1). A connection prepares a statement on its "
-        "5th run and PostgreSQL may settle on a generic plan after 5 more: 12 measures what a connection reaches "
-        "after a dozen requests of the page (connections live CONN_MAX_AGE, 60 s)",
+        "run after CRUCIBLE_DB_PREPARE_THRESHOLD (1: the 2nd) and PostgreSQL may settle on a generic plan after 5 "
+        "more: 12 measures what a connection reaches after a dozen requests of the page (connections live "
+        "CRUCIBLE_DB_CONN_MAX_AGE, 600 s)",
     )
     parser.add_argument(
         "--cold",

@@ -21,12 +21,12 @@ import io
 import json
 import logging
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 
 from crucible.heap import freeze_loaded_heap
+from crucible.threads import WarmestThreadExecutor
 from crucible.wsgi import application as wsgi_application
 
 logger = logging.getLogger(__name__)
@@ -48,8 +48,10 @@ class BufferedWSGI:
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         # A fixed pool: each thread keeps its own database connection (CONN_MAX_AGE), as a
-        # gunicorn thread does, so the number of connections is workers x threads.
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="crucible-app")
+        # gunicorn thread does, so the number of connections is workers x threads. The thread
+        # that became idle last takes the next request: its connection has the warmest plans
+        # and caches (crucible/threads.py).
+        self.executor = WarmestThreadExecutor(max_workers=threads, thread_name_prefix="crucible-app")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":

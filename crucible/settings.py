@@ -95,8 +95,12 @@ TEMPLATES = [
 # DATABASE_URL wins; without it the embedded PostgreSQL in CRUCIBLE_PGDATA is started on first
 # use. There is no SQLite fallback.
 PGDATA = Path(os.environ.get("CRUCIBLE_PGDATA", BASE_DIR / ".pgdata"))
+# Seconds a server thread keeps its database connection (Django's CONN_MAX_AGE; 0: one per
+# request). A connection keeps its prepared statements' plans and its catalog caches, which a new
+# one builds again (docs/observability.md, "Pages, round ten"); health checks replace a broken one.
+DB_CONN_MAX_AGE = env_int("CRUCIBLE_DB_CONN_MAX_AGE", 600)
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=DB_CONN_MAX_AGE)}
     EMBEDDED_DB = False
 else:
     from crucible.embedded_db import ensure_running
@@ -104,7 +108,7 @@ else:
     # `manage.py embedded_db status|stop` must not start the server it is asked about.
     _db_name = os.environ.get("CRUCIBLE_DB_NAME", "crucible")
     _connection = {"NAME": _db_name} if sys.argv[1:2] == ["embedded_db"] else ensure_running(PGDATA, _db_name)
-    DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "CONN_MAX_AGE": 60, **_connection}}
+    DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "CONN_MAX_AGE": DB_CONN_MAX_AGE, **_connection}}
     EMBEDDED_DB = True
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # ...but only for a connection idle this long: one that just served a request skips the SELECT 1
@@ -142,7 +146,7 @@ REPLICA_MAX_LAG_SECONDS = env_float("CRUCIBLE_REPLICA_MAX_LAG_SECONDS", 5.0)
 REPLICA_CHECK_SECONDS = env_float("CRUCIBLE_REPLICA_CHECK_SECONDS", 1.0)
 REPLICA_RETRY_SECONDS = env_float("CRUCIBLE_REPLICA_RETRY_SECONDS", 10.0)
 if os.environ.get("DATABASE_REPLICA_URL") and not TESTING:  # tests start a real standby of their own
-    DATABASES["replica"] = dj_database_url.parse(os.environ["DATABASE_REPLICA_URL"], conn_max_age=60)
+    DATABASES["replica"] = dj_database_url.parse(os.environ["DATABASE_REPLICA_URL"], conn_max_age=DB_CONN_MAX_AGE)
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
     if DB_SERVER_SIDE_BINDING:

@@ -17,6 +17,7 @@ from observability.models import (
     ExecutionStatus,
     ModelPrice,
     Trace,
+    execution_value,
     trace_tagged,
 )
 from observability.selectors import sessions, traces
@@ -40,8 +41,10 @@ class ExecutionFilterSet(filters.FilterSet):
     Neither does a list narrowed by the error type, whose errors have durations of their own
     (timeouts): it reads the failed runs' index of that type (``execution_team_error_type``, whose
     condition it states as SQL text), nor one narrowed by a source. A model or a version has no
-    index of its own, so without the sort index its list read every execution of the team: 2-3.4 s
-    on 10 million, a 503 on a cold cache; with it, a model's slowest take milliseconds. The cost
+    btree of its own, so without the sort index its list read every execution of the team: 2-3.4 s
+    on 10 million, a 503 on a cold cache; with it, a model's slowest take milliseconds. A model, a
+    version or a source few or no runs have is read through the bloom index
+    (``execution_values_bloom``; the value stated as SQL text, ``filter_value``). The cost
     index holds the unpriced runs first, so the list of them reads them there, not every run of the
     team (docs/observability.md, "Sorting by duration or cost").
 
@@ -71,11 +74,11 @@ class ExecutionFilterSet(filters.FilterSet):
 
     team = filters.CharFilter(field_name="team__slug", label="Team slug")
     agent = filters.CharFilter(field_name="agent_name", label="Agent name")
-    model = filters.CharFilter(field_name="model")
-    version = filters.CharFilter(field_name="version")
+    model = filters.CharFilter(field_name="model", method="filter_value")
+    version = filters.CharFilter(field_name="version", method="filter_value")
     unversioned = BooleanFilter(method="filter_unversioned", label="Without a version")
     status = filters.ChoiceFilter(choices=ExecutionStatus.choices)
-    source = filters.ChoiceFilter(choices=ExecutionSource.choices)
+    source = filters.ChoiceFilter(choices=ExecutionSource.choices, method="filter_value")
     error_type = filters.CharFilter(method="filter_error_type")
     started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="Started at or after")
     started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt", label="Started before")
@@ -94,6 +97,11 @@ class ExecutionFilterSet(filters.FilterSet):
         elif "agent" in given and given <= self.AGENT_INDEX_FILTERS:
             queryset = queryset.rows_deferred(AGENT_INDEXED_SORTS)
         return queryset
+
+    def filter_value(self, queryset, name, value):
+        # the value as SQL text: the planner knows whether few runs have it (observability.models.
+        # execution_value: the bloom index) or many (a walk of the team's runs)
+        return queryset.filter(execution_value(name, value))
 
     def filter_error_type(self, queryset, name, value):
         # the type is a bound parameter: the condition of its partial index is stated as SQL text

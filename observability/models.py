@@ -278,7 +278,8 @@ class Execution(models.Model):
             # hold the value, not every run of the team (1.1-1.7 s at 10 million for a value none
             # has; 2 ms with it). A BRIN index costs an insert next to nothing: new rows land in a
             # range not yet summarized, which autovacuum summarizes once it is full
-            # (autosummarize); until then a read visits it whole (docs/observability.md, "Index cost").
+            # (autosummarize); until then a read visits it whole (docs/observability.md, "Sorting by
+            # duration or cost": "A model, a version or a source few or no runs have").
             BrinIndex(
                 fields=["team", *BLOOM_VALUE_FIELDS],
                 opclasses=["int8_bloom_ops", "text_bloom_ops", "text_bloom_ops", "text_bloom_ops"],

@@ -5,7 +5,7 @@ the statement timeout on a cold cache. A BRIN index with a bloom filter per bloc
 column (and of the team) lets such a read visit only the ranges that may hold the value: 2 ms for
 a value none has. A BRIN index costs an insert next to nothing (new rows land in a range not yet
 summarized; autovacuum summarizes it when it is full), where a btree on the model cost a COPY 15 %
-more server CPU per row (docs/observability.md, "Index cost").
+more server CPU per row (docs/observability.md, "Sorting by duration or cost").
 
 Executions are partitioned by month (0009), and PostgreSQL cannot build an index on a partitioned
 table concurrently: on a large deployment, build it per partition with CREATE INDEX CONCURRENTLY

@@ -16,8 +16,10 @@ order, as in ``ThreadPoolExecutor``.
 from __future__ import annotations
 
 import collections
+import functools
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
 
 
@@ -27,15 +29,20 @@ class _Job:
     def __init__(self, future: Future, fn, args, kwargs):
         self.future, self.fn, self.args, self.kwargs = future, fn, args, kwargs
 
-    def run(self) -> None:
+    def run(self) -> Callable[[], object]:
+        """Run the job (unless it was cancelled); returns what hands its outcome to the caller, so
+        the pool can first make the thread idle again."""
         if not self.future.set_running_or_notify_cancel():
-            return
+            return _nothing
         try:
             result = self.fn(*self.args, **self.kwargs)
         except BaseException as exc:  # handed to the caller through the future, as ThreadPoolExecutor does
-            self.future.set_exception(exc)
-        else:
-            self.future.set_result(result)
+            return functools.partial(self.future.set_exception, exc)
+        return functools.partial(self.future.set_result, result)
+
+
+def _nothing() -> None:
+    return None
 
 
 class WarmestThreadExecutor(Executor):
@@ -77,16 +84,18 @@ class WarmestThreadExecutor(Executor):
     def _serve(self, inbox: queue.SimpleQueue) -> None:
         job = inbox.get()
         while job is not None:
-            job.run()
-            del job  # the finished job's arguments and result are not kept while the thread idles
+            settle = job.run()
             with self._lock:
-                if self._waiting:
-                    job = self._waiting.popleft()
-                    continue
-                if self._shutdown:
-                    return
-                self._idle.append(inbox)
-            job = inbox.get()
+                following = self._waiting.popleft() if self._waiting else None
+                stop = following is None and self._shutdown
+                if following is None and not stop:
+                    # idle again before the caller hears, so the caller's next job finds this thread
+                    self._idle.append(inbox)
+            settle()
+            settle = job = None  # nothing of the finished job is kept while the thread idles
+            if stop:
+                return
+            job = following if following is not None else inbox.get()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """No new jobs; the waiting ones still run unless ``cancel_futures``; ``wait``: until every

@@ -282,7 +282,7 @@ class Execution(models.Model):
             # duration or cost": "A model, a version or a source few or no runs have").
             BrinIndex(
                 fields=["team", *BLOOM_VALUE_FIELDS],
-                opclasses=["int8_bloom_ops", "text_bloom_ops", "text_bloom_ops", "text_bloom_ops"],
+                opclasses=["int8_bloom_ops", *["text_bloom_ops"] * len(BLOOM_VALUE_FIELDS)],
                 autosummarize=True,
                 name="execution_values_bloom",
             ),

@@ -100,8 +100,8 @@ def _frozen(row: dict) -> dict:
 
 def known_ctes(cover: str) -> str:
     """CTEs ``cover`` (the blocks read: ``_Read.cover``, with each one's ``instance`` added,
-    ``table:id:xmin``: the two block tables number their rows apart) and ``known`` (one row: ``hit``, true when they are exactly the
-    instances of the parameter ``known_params`` gives)."""
+    ``table:id:xmin``: the two block tables number their rows apart) and ``known`` (one row:
+    ``hit``, true when they are exactly the instances of the parameter ``known_params`` gives)."""
     return f"""
     cover AS (SELECT *, tbl || ':' || id || ':' || xmin AS instance FROM ({cover}) c),
     known AS (

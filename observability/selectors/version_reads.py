@@ -231,14 +231,14 @@ def _groups_in_one_statement(before_read, read, *, previous_agents: bool) -> lis
     # version, so most of those groups are one row, used as it is (no second pass of 134 sums).
     sql = f"""
         WITH {", ".join([*before_read.ctes, *read.ctes])}
-        SELECT agent_name AS agent, version, cur, {AGGREGATES}, {MODELS}, {HIST_ARRAY} FROM ({rows}) r GROUP BY 1, 2, 3
+        SELECT {GROUP_SELECT.format(cur="cur")} FROM ({rows}) r GROUP BY 1, 2, 3
     """
     if not previous_agents:
         sql = f"""
             WITH {", ".join([*before_read.ctes, *read.ctes])}, r AS MATERIALIZED ({rows}),
             compared AS (SELECT agent_name FROM r WHERE version <> '' GROUP BY 1 HAVING count(DISTINCT version) > 1),
             summed AS (SELECT * FROM r WHERE cur OR agent_name IN (SELECT agent_name FROM compared))
-            SELECT agent_name AS agent, version, cur, {AGGREGATES}, {MODELS}, {HIST_ARRAY} FROM summed GROUP BY 1, 2, 3
+            SELECT {GROUP_SELECT.format(cur="cur")} FROM summed GROUP BY 1, 2, 3
             UNION ALL
             SELECT agent_name, version, cur, {AGGREGATES}, {MODELS}, NULL FROM r
             WHERE NOT cur AND agent_name NOT IN (SELECT agent_name FROM compared) GROUP BY 1, 2, 3

@@ -93,10 +93,8 @@ def test_shutdown_with_cancel_futures_cancels_the_waiting_jobs():
     release = threading.Event()
     first = pool.submit(release.wait, 5)
     queued = pool.submit(lambda: "ran")
-    stopper = threading.Thread(target=pool.shutdown, kwargs={"cancel_futures": True})
-    stopper.start()
-    time.sleep(0.05)
+    pool.shutdown(wait=False, cancel_futures=True)  # while the one thread is busy with ``first``
     release.set()
-    stopper.join(timeout=5)
+    pool.shutdown(wait=True)
     assert first.result(timeout=0) is True
     assert queued.cancelled()
